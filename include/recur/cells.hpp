@@ -1,0 +1,144 @@
+// Recurrent cells with weights in Keras layout: kernel (in, G*u), recurrent_kernel (u, G*u),
+// bias (G*u) or, for GRU reset_after=True, (2, 3u).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "recur/activations.hpp"
+#include "recur/tensor.hpp"
+
+namespace recur {
+
+namespace kernels {
+struct PackedWeights;  // kernel-friendly copy of a cell's weights, made once at construction
+}
+
+// One time step of a recurrent cell, Keras' `cell.call(x_t, states)`.
+class Cell {
+ public:
+  virtual ~Cell() = default;
+  virtual std::string class_name() const = 0;  // Keras class name ("LSTMCell", ...)
+  virtual size_t input_size() const = 0;
+  virtual size_t output_size() const = 0;
+  // Flat list of state widths, in Keras order (LSTM: [h, c]; stacked: cell 0's, then cell 1's...).
+  virtual std::vector<size_t> state_sizes() const = 0;
+  // x: (B, input_size); states: one (B, s) tensor per state_sizes() entry.
+  // Writes out (B, output_size) and new_states (each (B, s)); resizes them when needed.
+  virtual void step(const Tensor& x, std::span<const Tensor> states, Tensor& out,
+                    std::span<Tensor> new_states) const = 0;
+};
+
+struct SimpleRNNCellConfig {
+  long units = 0;
+  Activation activation = Activation::tanh;
+  bool use_bias = true;
+  double dropout = 0.0, recurrent_dropout = 0.0;  // inert at inference
+};
+
+struct LSTMCellConfig {
+  long units = 0;
+  Activation activation = Activation::tanh;
+  Activation recurrent_activation = Activation::sigmoid;
+  bool use_bias = true;
+  bool unit_forget_bias = true;  // initialisation only; no effect on given weights
+  int implementation = 2;        // 1 and 2 give the same numbers
+  double dropout = 0.0, recurrent_dropout = 0.0;
+};
+
+struct GRUCellConfig {
+  long units = 0;
+  Activation activation = Activation::tanh;
+  Activation recurrent_activation = Activation::sigmoid;
+  bool use_bias = true;
+  bool reset_after = true;
+  int implementation = 2;
+  double dropout = 0.0, recurrent_dropout = 0.0;
+};
+
+// Base of the three built-in cells: validated weights and their packed copy.
+class GatedCell : public Cell {
+ public:
+  ~GatedCell() override;
+  size_t input_size() const override { return input_; }
+  size_t units() const { return units_; }
+  size_t gates() const { return gates_; }
+  const Tensor& kernel() const { return kernel_; }
+  const Tensor& recurrent_kernel() const { return recurrent_kernel_; }
+  const std::optional<Tensor>& bias() const { return bias_; }
+  const kernels::PackedWeights& packed() const { return *packed_; }
+
+ protected:
+  GatedCell(const char* cls, long units, size_t gates, bool use_bias, bool bias_two_rows,
+            Tensor kernel, Tensor recurrent_kernel, std::optional<Tensor> bias);
+  size_t input_ = 0, units_ = 0, gates_ = 0;
+  Tensor kernel_, recurrent_kernel_;
+  std::optional<Tensor> bias_;
+  std::unique_ptr<kernels::PackedWeights> packed_;
+};
+
+class SimpleRNNCell final : public GatedCell {
+ public:
+  SimpleRNNCell(SimpleRNNCellConfig cfg, Tensor kernel, Tensor recurrent_kernel,
+                std::optional<Tensor> bias = std::nullopt);
+  std::string class_name() const override { return "SimpleRNNCell"; }
+  size_t output_size() const override { return units_; }
+  std::vector<size_t> state_sizes() const override { return {units_}; }
+  void step(const Tensor& x, std::span<const Tensor> states, Tensor& out,
+            std::span<Tensor> new_states) const override;
+  const SimpleRNNCellConfig& config() const { return cfg_; }
+
+ private:
+  SimpleRNNCellConfig cfg_;
+};
+
+class LSTMCell final : public GatedCell {
+ public:
+  LSTMCell(LSTMCellConfig cfg, Tensor kernel, Tensor recurrent_kernel,
+           std::optional<Tensor> bias = std::nullopt);
+  std::string class_name() const override { return "LSTMCell"; }
+  size_t output_size() const override { return units_; }
+  std::vector<size_t> state_sizes() const override { return {units_, units_}; }
+  void step(const Tensor& x, std::span<const Tensor> states, Tensor& out,
+            std::span<Tensor> new_states) const override;
+  const LSTMCellConfig& config() const { return cfg_; }
+
+ private:
+  LSTMCellConfig cfg_;
+};
+
+class GRUCell final : public GatedCell {
+ public:
+  GRUCell(GRUCellConfig cfg, Tensor kernel, Tensor recurrent_kernel,
+          std::optional<Tensor> bias = std::nullopt);
+  std::string class_name() const override { return "GRUCell"; }
+  size_t output_size() const override { return units_; }
+  std::vector<size_t> state_sizes() const override { return {units_}; }
+  void step(const Tensor& x, std::span<const Tensor> states, Tensor& out,
+            std::span<Tensor> new_states) const override;
+  const GRUCellConfig& config() const { return cfg_; }
+
+ private:
+  GRUCellConfig cfg_;
+};
+
+// Keras StackedRNNCells: cell k's output feeds cell k+1 within a step; output = last cell's.
+class StackedRNNCells final : public Cell {
+ public:
+  explicit StackedRNNCells(std::vector<std::shared_ptr<const Cell>> cells);
+  std::string class_name() const override { return "StackedRNNCells"; }
+  size_t input_size() const override;
+  size_t output_size() const override;
+  std::vector<size_t> state_sizes() const override;
+  void step(const Tensor& x, std::span<const Tensor> states, Tensor& out,
+            std::span<Tensor> new_states) const override;
+  const std::vector<std::shared_ptr<const Cell>>& cells() const { return cells_; }
+
+ private:
+  std::vector<std::shared_ptr<const Cell>> cells_;
+};
+
+}  // namespace recur

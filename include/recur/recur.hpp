@@ -1,0 +1,10 @@
+// recur: run Keras recurrent networks from C++ with Keras' results.
+#pragma once
+
+#include "recur/activations.hpp"
+#include "recur/cells.hpp"
+#include "recur/errors.hpp"
+#include "recur/layers.hpp"
+#include "recur/layouts.hpp"
+#include "recur/ops.hpp"
+#include "recur/tensor.hpp"

@@ -1,0 +1,83 @@
+#include "recur/tensor.hpp"
+
+#include <limits>
+#include <sstream>
+
+namespace recur {
+
+namespace {
+// Far beyond any real model; keeps hostile shapes from asking for absurd allocations.
+constexpr size_t kMaxElements = size_t{1} << 34;
+}  // namespace
+
+size_t checked_size(const std::vector<size_t>& shape, const char* what) {
+  size_t n = 1;
+  for (size_t d : shape) {
+    if (d != 0 && n > std::numeric_limits<size_t>::max() / d) {
+      throw InvalidArgument(std::string(what) + ": shape product overflows");
+    }
+    n *= d;
+  }
+  if (n > kMaxElements) {
+    throw InvalidArgument(std::string(what) + ": " + std::to_string(n) +
+                          " elements exceed the tensor size limit");
+  }
+  return n;
+}
+
+Tensor::Tensor(std::vector<size_t> shape, float fill)
+    : shape_(std::move(shape)), data_(checked_size(shape_), fill) {}
+
+Tensor::Tensor(std::vector<size_t> shape, std::vector<float> values)
+    : shape_(std::move(shape)), data_(std::move(values)) {
+  if (checked_size(shape_) != data_.size()) {
+    throw InvalidArgument("tensor of shape " + shape_str() + " needs " +
+                          std::to_string(checked_size(shape_)) + " values, got " +
+                          std::to_string(data_.size()));
+  }
+}
+
+size_t Tensor::dim(size_t i) const {
+  if (i >= shape_.size()) {
+    throw InvalidArgument("tensor of shape " + shape_str() + " has no axis " + std::to_string(i));
+  }
+  return shape_[i];
+}
+
+void Tensor::reshape(std::vector<size_t> shape) {
+  if (checked_size(shape) != data_.size()) {
+    throw InvalidArgument("cannot reshape " + shape_str() + " to a different element count");
+  }
+  shape_ = std::move(shape);
+}
+
+void Tensor::resize(const std::vector<size_t>& shape) {
+  size_t n = checked_size(shape);
+  if (shape_ != shape) shape_ = shape;
+  if (data_.size() != n) data_.resize(n);
+}
+
+void Tensor::fill(float v) { std::fill(data_.begin(), data_.end(), v); }
+
+std::string Tensor::shape_str() const {
+  std::ostringstream os;
+  os << '(';
+  for (size_t i = 0; i < shape_.size(); ++i) os << (i ? ", " : "") << shape_[i];
+  if (shape_.size() == 1) os << ',';
+  os << ')';
+  return os.str();
+}
+
+Mask::Mask(size_t batch, size_t time, bool fill)
+    : batch_(batch), time_(time), data_(checked_size({batch, time}, "mask"), fill ? 1 : 0) {}
+
+Mask::Mask(size_t batch, size_t time, std::vector<uint8_t> values)
+    : batch_(batch), time_(time), data_(std::move(values)) {
+  if (checked_size({batch, time}, "mask") != data_.size()) {
+    throw InvalidArgument("mask of shape (" + std::to_string(batch) + ", " + std::to_string(time) +
+                          ") needs " + std::to_string(batch * time) + " values, got " +
+                          std::to_string(data_.size()));
+  }
+}
+
+}  // namespace recur

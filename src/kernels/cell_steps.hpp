@@ -1,0 +1,37 @@
+// One time step of the built-in cells on raw buffers, shared by the cells' step() (the loop)
+// and the fused sequence ops, so both compute the same bits.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "recur/activations.hpp"
+
+namespace recur::kernels {
+
+// Weights copied once into the layout the step kernels read. Gate blocks keep Keras order.
+struct PackedWeights {
+  size_t input = 0, units = 0, gates = 0;
+  std::vector<float> kernel;          // (input, gates*units)
+  std::vector<float> recurrent;       // (units, gates*units)
+  std::vector<float> input_bias;      // (gates*units) or empty
+  std::vector<float> recurrent_bias;  // (gates*units) or empty (GRU reset_after only)
+};
+
+// xp (rows, G*u) = x (rows, input) @ kernel + input_bias.
+void input_projection(const PackedWeights& w, size_t rows, const float* x, float* xp);
+
+// Scratch floats the step functions below need for B rows.
+size_t step_scratch_size(const PackedWeights& w, size_t B);
+
+// In each step: xp row b is at xp + b * xp_stride (the input projection of this step),
+// h/c are the current states (B, u), h_new/c_new receive the next ones (B, u).
+void simple_rnn_step(const PackedWeights& w, Activation act, size_t B, const float* xp,
+                     size_t xp_stride, const float* h, float* h_new, float* scratch);
+void lstm_step(const PackedWeights& w, Activation act, Activation rec, size_t B, const float* xp,
+               size_t xp_stride, const float* h, const float* c, float* h_new, float* c_new,
+               float* scratch);
+void gru_step(const PackedWeights& w, bool reset_after, Activation act, Activation rec, size_t B,
+              const float* xp, size_t xp_stride, const float* h, float* h_new, float* scratch);
+
+}  // namespace recur::kernels

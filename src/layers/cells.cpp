@@ -1,0 +1,159 @@
+// SimpleRNNCell, LSTMCell, GRUCell: weight validation, packing, and one step for the loop.
+#include <cstring>
+#include <string>
+
+#include "kernels/cell_steps.hpp"
+#include "recur/cells.hpp"
+
+namespace recur {
+
+namespace {
+
+std::string shape_of(std::initializer_list<size_t> dims) { return Tensor(std::vector<size_t>(dims)).shape_str(); }
+
+void expect_shape(const char* cls, const char* field, const Tensor& t,
+                  std::initializer_list<size_t> want) {
+  if (t.shape() != std::vector<size_t>(want)) {
+    throw InvalidArgument(std::string(cls) + ": " + field + " must have shape " + shape_of(want) +
+                          ", got " + t.shape_str());
+  }
+}
+
+// Scratch reused by every step on this thread: the loop allocates nothing per step.
+std::vector<float>& thread_scratch(size_t n) {
+  thread_local std::vector<float> buf;
+  if (buf.size() < n) buf.resize(n);
+  return buf;
+}
+
+void check_step_args(const Cell& cell, const Tensor& x, std::span<const Tensor> states,
+                     std::span<Tensor> new_states) {
+  const std::string cls = cell.class_name();
+  if (x.rank() != 2 || x.dim(1) != cell.input_size()) {
+    throw InvalidArgument(cls + ": step input must have shape (batch, " +
+                          std::to_string(cell.input_size()) + "), got " + x.shape_str());
+  }
+  const auto sizes = cell.state_sizes();
+  if (states.size() != sizes.size() || new_states.size() != sizes.size()) {
+    throw InvalidArgument(cls + ": expected " + std::to_string(sizes.size()) + " states, got " +
+                          std::to_string(states.size()));
+  }
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    if (states[i].shape() != std::vector<size_t>{x.dim(0), sizes[i]}) {
+      throw InvalidArgument(cls + ": state " + std::to_string(i) + " must have shape " +
+                            shape_of({x.dim(0), sizes[i]}) + ", got " + states[i].shape_str());
+    }
+  }
+}
+
+}  // namespace
+
+GatedCell::~GatedCell() = default;
+
+GatedCell::GatedCell(const char* cls, long units, size_t gates, bool use_bias, bool bias_two_rows,
+                     Tensor kernel, Tensor recurrent_kernel, std::optional<Tensor> bias)
+    : gates_(gates),
+      kernel_(std::move(kernel)),
+      recurrent_kernel_(std::move(recurrent_kernel)),
+      bias_(std::move(bias)) {
+  if (units <= 0) {
+    throw InvalidArgument(std::string(cls) + ": units must be a positive integer, got " +
+                          std::to_string(units));
+  }
+  units_ = static_cast<size_t>(units);
+  const size_t n = gates * units_;
+  if (kernel_.rank() != 2 || kernel_.dim(0) == 0 || kernel_.dim(1) != n) {
+    throw InvalidArgument(std::string(cls) + ": kernel must have shape (input_dim, " +
+                          std::to_string(n) + "), got " + kernel_.shape_str());
+  }
+  input_ = kernel_.dim(0);
+  expect_shape(cls, "recurrent_kernel", recurrent_kernel_, {units_, n});
+  if (use_bias && !bias_) {
+    throw InvalidArgument(std::string(cls) + ": use_bias=True but no bias was given");
+  }
+  if (!use_bias && bias_) {
+    throw InvalidArgument(std::string(cls) + ": use_bias=False but a bias was given");
+  }
+  if (bias_) {
+    if (bias_two_rows) {
+      expect_shape(cls, "bias", *bias_, {2, n});
+    } else {
+      expect_shape(cls, "bias", *bias_, {n});
+    }
+  }
+  packed_ = std::make_unique<kernels::PackedWeights>();
+  packed_->input = input_;
+  packed_->units = units_;
+  packed_->gates = gates;
+  packed_->kernel = kernel_.values();
+  packed_->recurrent = recurrent_kernel_.values();
+  if (bias_) {
+    const float* b = bias_->data();
+    packed_->input_bias.assign(b, b + n);
+    if (bias_two_rows) packed_->recurrent_bias.assign(b + n, b + 2 * n);
+  }
+}
+
+SimpleRNNCell::SimpleRNNCell(SimpleRNNCellConfig cfg, Tensor kernel, Tensor recurrent_kernel,
+                             std::optional<Tensor> bias)
+    : GatedCell("SimpleRNNCell", cfg.units, 1, cfg.use_bias, false, std::move(kernel),
+                std::move(recurrent_kernel), std::move(bias)),
+      cfg_(cfg) {}
+
+LSTMCell::LSTMCell(LSTMCellConfig cfg, Tensor kernel, Tensor recurrent_kernel,
+                   std::optional<Tensor> bias)
+    : GatedCell("LSTMCell", cfg.units, 4, cfg.use_bias, false, std::move(kernel),
+                std::move(recurrent_kernel), std::move(bias)),
+      cfg_(cfg) {}
+
+GRUCell::GRUCell(GRUCellConfig cfg, Tensor kernel, Tensor recurrent_kernel,
+                 std::optional<Tensor> bias)
+    : GatedCell("GRUCell", cfg.units, 3, cfg.use_bias, cfg.reset_after, std::move(kernel),
+                std::move(recurrent_kernel), std::move(bias)),
+      cfg_(cfg) {}
+
+void SimpleRNNCell::step(const Tensor& x, std::span<const Tensor> states, Tensor& out,
+                         std::span<Tensor> new_states) const {
+  check_step_args(*this, x, states, new_states);
+  const size_t B = x.dim(0), u = units_;
+  auto& buf = thread_scratch(B * u + kernels::step_scratch_size(*packed_, B));
+  float* xp = buf.data();
+  kernels::input_projection(*packed_, B, x.data(), xp);
+  new_states[0].resize({B, u});
+  kernels::simple_rnn_step(*packed_, cfg_.activation, B, xp, u, states[0].data(),
+                           new_states[0].data(), xp + B * u);
+  out.resize({B, u});
+  std::memcpy(out.data(), new_states[0].data(), B * u * sizeof(float));
+}
+
+void LSTMCell::step(const Tensor& x, std::span<const Tensor> states, Tensor& out,
+                    std::span<Tensor> new_states) const {
+  check_step_args(*this, x, states, new_states);
+  const size_t B = x.dim(0), u = units_;
+  auto& buf = thread_scratch(B * 4 * u + kernels::step_scratch_size(*packed_, B));
+  float* xp = buf.data();
+  kernels::input_projection(*packed_, B, x.data(), xp);
+  new_states[0].resize({B, u});
+  new_states[1].resize({B, u});
+  kernels::lstm_step(*packed_, cfg_.activation, cfg_.recurrent_activation, B, xp, 4 * u,
+                     states[0].data(), states[1].data(), new_states[0].data(),
+                     new_states[1].data(), xp + B * 4 * u);
+  out.resize({B, u});
+  std::memcpy(out.data(), new_states[0].data(), B * u * sizeof(float));
+}
+
+void GRUCell::step(const Tensor& x, std::span<const Tensor> states, Tensor& out,
+                   std::span<Tensor> new_states) const {
+  check_step_args(*this, x, states, new_states);
+  const size_t B = x.dim(0), u = units_;
+  auto& buf = thread_scratch(B * 3 * u + kernels::step_scratch_size(*packed_, B));
+  float* xp = buf.data();
+  kernels::input_projection(*packed_, B, x.data(), xp);
+  new_states[0].resize({B, u});
+  kernels::gru_step(*packed_, cfg_.reset_after, cfg_.activation, cfg_.recurrent_activation, B,
+                    xp, 3 * u, states[0].data(), new_states[0].data(), xp + B * 3 * u);
+  out.resize({B, u});
+  std::memcpy(out.data(), new_states[0].data(), B * u * sizeof(float));
+}
+
+}  // namespace recur

@@ -1,0 +1,168 @@
+// The Keras RNN layer: state handling, return values, and the choice of fused op or loop.
+#include <string>
+
+#include "recur/layers.hpp"
+
+namespace recur {
+
+std::string PathChoice::describe() const {
+  return fused ? "fused " + op : "loop (" + reason + ")";
+}
+
+RNN::RNN(std::shared_ptr<const Cell> cell, RNNOptions options)
+    : cell_(std::move(cell)), options_(options) {
+  if (!cell_) throw InvalidArgument("RNN: cell is null");
+}
+
+SimpleRNN::SimpleRNN(SimpleRNNCellConfig cfg, RNNOptions options, Tensor kernel,
+                     Tensor recurrent_kernel, std::optional<Tensor> bias)
+    : RNN(std::make_shared<SimpleRNNCell>(cfg, std::move(kernel), std::move(recurrent_kernel),
+                                          std::move(bias)),
+          options) {}
+
+LSTM::LSTM(LSTMCellConfig cfg, RNNOptions options, Tensor kernel, Tensor recurrent_kernel,
+           std::optional<Tensor> bias)
+    : RNN(std::make_shared<LSTMCell>(cfg, std::move(kernel), std::move(recurrent_kernel),
+                                     std::move(bias)),
+          options) {}
+
+GRU::GRU(GRUCellConfig cfg, RNNOptions options, Tensor kernel, Tensor recurrent_kernel,
+         std::optional<Tensor> bias)
+    : RNN(std::make_shared<GRUCell>(cfg, std::move(kernel), std::move(recurrent_kernel),
+                                    std::move(bias)),
+          options) {}
+
+namespace {
+ops::SequenceArgs sequence_args(const RNNOptions& o, const Mask* mask) {
+  return {o.go_backwards, mask, o.unroll, o.zero_output_for_mask, o.return_sequences};
+}
+}  // namespace
+
+PathChoice RNN::path(const Mask* mask) const {
+  const auto a = sequence_args(options_, mask);
+  std::optional<std::string> why;
+  std::string op;
+  if (auto* c = dynamic_cast<const LSTMCell*>(cell_.get())) {
+    op = "lstm";
+    why = ops::lstm_fused_unavailable(*c, a);
+  } else if (auto* g = dynamic_cast<const GRUCell*>(cell_.get())) {
+    op = "gru";
+    why = ops::gru_fused_unavailable(*g, a);
+  } else if (auto* s = dynamic_cast<const SimpleRNNCell*>(cell_.get())) {
+    op = "simple_rnn";
+    why = ops::simple_rnn_fused_unavailable(*s, a);
+  } else {
+    return {false, "rnn", cell_->class_name() + " has no fused op"};
+  }
+  if (why) return {false, "rnn", op + ": " + *why};
+  return {true, op, ""};
+}
+
+void RNN::check_inputs(const Tensor& inputs, const Mask* mask,
+                       std::span<const Tensor> initial_state) const {
+  const std::string who = "RNN(" + cell_->class_name() + ")";
+  if (inputs.rank() != 3 || inputs.dim(2) != cell_->input_size()) {
+    throw InvalidArgument(who + ": inputs must have shape (batch, time, " +
+                          std::to_string(cell_->input_size()) + "), got " + inputs.shape_str());
+  }
+  const size_t B = inputs.dim(0), T = inputs.dim(1);
+  if (B == 0 || T == 0) {
+    throw InvalidArgument(who + ": inputs " + inputs.shape_str() + " are empty");
+  }
+  if (mask && (mask->batch() != B || mask->time() != T)) {
+    throw InvalidArgument(who + ": mask must have shape (" + std::to_string(B) + ", " +
+                          std::to_string(T) + "), got (" + std::to_string(mask->batch()) + ", " +
+                          std::to_string(mask->time()) + ")");
+  }
+  const auto sizes = cell_->state_sizes();
+  if (!initial_state.empty()) {
+    if (initial_state.size() != sizes.size()) {
+      throw InvalidArgument(who + ": initial_state needs " + std::to_string(sizes.size()) +
+                            " tensors, got " + std::to_string(initial_state.size()));
+    }
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      if (initial_state[i].shape() != std::vector<size_t>{B, sizes[i]}) {
+        throw InvalidArgument(who + ": initial_state[" + std::to_string(i) +
+                              "] must have shape (" + std::to_string(B) + ", " +
+                              std::to_string(sizes[i]) + "), got " +
+                              initial_state[i].shape_str());
+      }
+    }
+  }
+}
+
+ops::RnnResult RNN::run(const Tensor& inputs, const Mask* mask,
+                        std::span<const Tensor> initial_state) const {
+  check_inputs(inputs, mask, initial_state);
+  const size_t B = inputs.dim(0);
+  std::vector<Tensor> init;
+  if (initial_state.empty()) {
+    for (size_t s : cell_->state_sizes()) init.emplace_back(std::vector<size_t>{B, s});
+    initial_state = init;
+  }
+  const auto a = sequence_args(options_, mask);
+  if (path(mask).fused) {
+    if (auto* c = dynamic_cast<const LSTMCell*>(cell_.get())) return ops::lstm(*c, inputs, initial_state, a);
+    if (auto* g = dynamic_cast<const GRUCell*>(cell_.get())) return ops::gru(*g, inputs, initial_state, a);
+    if (auto* s = dynamic_cast<const SimpleRNNCell*>(cell_.get())) return ops::simple_rnn(*s, inputs, initial_state, a);
+  }
+  const Cell& cell = *cell_;
+  ops::RnnArgs ra;
+  ra.go_backwards = options_.go_backwards;
+  ra.mask = mask;
+  ra.unroll = options_.unroll;
+  ra.zero_output_for_mask = options_.zero_output_for_mask;
+  ra.return_all_outputs = options_.return_sequences;
+  return ops::rnn(
+      [&cell](const Tensor& x, std::span<const Tensor> st, std::span<const Tensor>, Tensor& out,
+              std::span<Tensor> nst) { cell.step(x, st, out, nst); },
+      inputs, initial_state, ra);
+}
+
+std::vector<Tensor> RNN::call(const Tensor& inputs, const Mask* mask,
+                              std::span<const Tensor> initial_state) {
+  if (options_.stateful && initial_state.empty()) {
+    if (inputs.rank() >= 1 && !states_.empty() && states_[0].dim(0) != inputs.dim(0)) {
+      throw InvalidArgument("RNN(" + cell_->class_name() + "): stateful layer was built for batch size " +
+                            std::to_string(states_[0].dim(0)) + ", got batch size " +
+                            std::to_string(inputs.dim(0)));
+    }
+    if (!states_.empty()) initial_state = states_;
+  }
+  ops::RnnResult r = run(inputs, mask, initial_state);
+  if (options_.stateful) states_ = r.states;
+  std::vector<Tensor> out;
+  if (options_.return_sequences) {
+    out.push_back(std::move(r.outputs));
+  } else {
+    out.push_back(std::move(r.last_output));
+  }
+  if (options_.return_state) {
+    for (auto& s : r.states) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+void RNN::reset_state() {
+  for (auto& s : states_) s.fill(0.0f);
+}
+
+void RNN::set_states(std::vector<Tensor> states) {
+  const auto sizes = cell_->state_sizes();
+  if (states.size() != sizes.size()) {
+    throw InvalidArgument("RNN(" + cell_->class_name() + "): set_states needs " +
+                          std::to_string(sizes.size()) + " tensors, got " +
+                          std::to_string(states.size()));
+  }
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    if (states[i].rank() != 2 || states[i].dim(1) != sizes[i] ||
+        states[i].dim(0) != states[0].dim(0) || states[i].dim(0) == 0) {
+      throw InvalidArgument("RNN(" + cell_->class_name() + "): state " + std::to_string(i) +
+                            " must have shape (batch, " + std::to_string(sizes[i]) + "), got " +
+                            states[i].shape_str());
+    }
+  }
+  states_ = std::move(states);
+}
+
+}  // namespace recur

@@ -1,0 +1,183 @@
+// Keras activation functions (keras/src/activations/activations.py), float32 like Keras.
+#include "recur/activations.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "recur/tensor.hpp"
+
+namespace recur {
+
+namespace {
+
+struct Named {
+  const char* name;
+  Activation act;
+};
+// Keras 3 names (keras.activations ALL_OBJECTS_DICT) plus aliases.
+constexpr Named kNames[] = {
+    {"linear", Activation::linear},
+    {"tanh", Activation::tanh},
+    {"sigmoid", Activation::sigmoid},
+    {"hard_sigmoid", Activation::hard_sigmoid},
+    {"relu", Activation::relu},
+    {"relu6", Activation::relu6},
+    {"leaky_relu", Activation::leaky_relu},
+    {"elu", Activation::elu},
+    {"selu", Activation::selu},
+    {"celu", Activation::celu},
+    {"gelu", Activation::gelu},
+    {"silu", Activation::silu},
+    {"swish", Activation::silu},
+    {"hard_silu", Activation::hard_silu},
+    {"hard_swish", Activation::hard_silu},
+    {"softsign", Activation::softsign},
+    {"softplus", Activation::softplus},
+    {"mish", Activation::mish},
+    {"log_sigmoid", Activation::log_sigmoid},
+    {"hard_tanh", Activation::hard_tanh},
+    {"tanh_shrink", Activation::tanh_shrink},
+    {"squareplus", Activation::squareplus},
+    {"sparse_sigmoid", Activation::sparse_sigmoid},
+    {"sparse_plus", Activation::sparse_plus},
+    {"soft_shrink", Activation::soft_shrink},
+    {"hard_shrink", Activation::hard_shrink},
+    {"exponential", Activation::exponential},
+    {"softmax", Activation::softmax},
+    {"log_softmax", Activation::log_softmax},
+    {"sparsemax", Activation::sparsemax},
+};
+
+inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+inline float hard_sigmoid3(float x) { return std::clamp(x / 6.0f + 0.5f, 0.0f, 1.0f); }
+inline float softplus(float x) {
+  // log(1 + e^x) without overflow for large x.
+  return x > 0.0f ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
+}
+
+float scalar(Activation a, float x) {
+  switch (a) {
+    case Activation::linear: return x;
+    case Activation::tanh: return std::tanh(x);
+    case Activation::sigmoid: return sigmoid(x);
+    case Activation::hard_sigmoid: return hard_sigmoid3(x);
+    case Activation::hard_sigmoid_keras2: return std::clamp(0.2f * x + 0.5f, 0.0f, 1.0f);
+    case Activation::relu: return x < 0.0f ? 0.0f : x;  // NaN stays NaN
+    case Activation::relu6: return std::clamp(x, 0.0f, 6.0f);
+    case Activation::leaky_relu: return x >= 0.0f ? x : 0.2f * x;
+    case Activation::elu: return x > 0.0f ? x : std::expm1(x);
+    case Activation::selu: {
+      constexpr float kAlpha = 1.6732632423543772f, kScale = 1.0507009873554805f;
+      return kScale * (x > 0.0f ? x : kAlpha * std::expm1(x));
+    }
+    case Activation::celu: return x > 0.0f ? x : std::expm1(x);  // alpha = 1
+    case Activation::gelu: return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));
+    case Activation::gelu_tanh: {
+      constexpr float kC = 0.7978845608028654f;  // sqrt(2/pi)
+      return 0.5f * x * (1.0f + std::tanh(kC * (x + 0.044715f * x * x * x)));
+    }
+    case Activation::silu: return x * sigmoid(x);
+    case Activation::hard_silu: return x * hard_sigmoid3(x);
+    case Activation::softsign: return x / (std::fabs(x) + 1.0f);
+    case Activation::softplus: return softplus(x);
+    case Activation::mish: return x * std::tanh(softplus(x));
+    case Activation::log_sigmoid: return -softplus(-x);
+    case Activation::hard_tanh: return std::clamp(x, -1.0f, 1.0f);
+    case Activation::tanh_shrink: return x - std::tanh(x);
+    case Activation::squareplus: return 0.5f * (x + std::sqrt(x * x + 4.0f));
+    case Activation::sparse_sigmoid:
+      return x <= -1.0f ? 0.0f : (x >= 1.0f ? 1.0f : 0.5f * (x + 1.0f));
+    case Activation::sparse_plus:
+      return x <= -1.0f ? 0.0f : (x >= 1.0f ? x : 0.25f * (x + 1.0f) * (x + 1.0f));
+    case Activation::soft_shrink:
+      return std::fabs(x) <= 0.5f ? 0.0f : (x > 0.0f ? x - 0.5f : x + 0.5f);
+    case Activation::hard_shrink: return std::fabs(x) <= 0.5f ? 0.0f : x;
+    case Activation::exponential: return std::exp(x);
+    case Activation::softmax:
+    case Activation::log_softmax:
+    case Activation::sparsemax: break;
+  }
+  return x;  // unreachable: row-wise activations are handled by apply_activation
+}
+
+void softmax_row(float* x, size_t n, bool log_form) {
+  if (n == 0) return;
+  float m = *std::max_element(x, x + n);
+  if (std::isnan(m)) m = 0.0f;  // NaN must propagate through the sum, not through max
+  float sum = 0.0f;
+  for (size_t i = 0; i < n; ++i) sum += std::exp(x[i] - m);
+  if (log_form) {
+    float ls = std::log(sum);
+    for (size_t i = 0; i < n; ++i) x[i] = x[i] - m - ls;
+  } else {
+    for (size_t i = 0; i < n; ++i) x[i] = std::exp(x[i] - m) / sum;
+  }
+}
+
+// Sparsemax (Martins & Astudillo 2016): Euclidean projection onto the simplex.
+void sparsemax_row(float* x, size_t n) {
+  if (n == 0) return;
+  std::vector<float> z(x, x + n);
+  std::sort(z.begin(), z.end(), std::greater<float>());
+  float cum = 0.0f, tau_sum = 0.0f;
+  size_t k = 0;
+  for (size_t i = 0; i < n; ++i) {
+    cum += z[i];
+    if (1.0f + static_cast<float>(i + 1) * z[i] > cum) {
+      k = i + 1;
+      tau_sum = cum;
+    }
+  }
+  float tau = (tau_sum - 1.0f) / static_cast<float>(k ? k : 1);
+  for (size_t i = 0; i < n; ++i) x[i] = std::max(x[i] - tau, 0.0f);
+}
+
+}  // namespace
+
+Activation activation_from_name(std::string_view name, int keras_major) {
+  if (name.empty() || name == "None" || name == "none") return Activation::linear;
+  if (name == "hard_sigmoid" && keras_major < 3) return Activation::hard_sigmoid_keras2;
+  for (const auto& n : kNames) {
+    if (name == n.name) return n.act;
+  }
+  if (name == "glu" || name == "threshold") {
+    throw Unsupported("activation '" + std::string(name) +
+                      "' is not supported: it changes the shape or needs arguments");
+  }
+  throw Unsupported("unknown activation '" + std::string(name) + "'");
+}
+
+std::string activation_name(Activation a) {
+  if (a == Activation::hard_sigmoid_keras2) return "hard_sigmoid (Keras 2)";
+  if (a == Activation::gelu_tanh) return "gelu (tanh approximation)";
+  for (const auto& n : kNames) {
+    if (n.act == a) return n.name;
+  }
+  return "unknown";
+}
+
+bool is_elementwise(Activation a) {
+  return a != Activation::softmax && a != Activation::log_softmax && a != Activation::sparsemax;
+}
+
+void apply_activation(Activation a, float* x, size_t n) {
+  switch (a) {
+    case Activation::linear: return;
+    case Activation::softmax: softmax_row(x, n, false); return;
+    case Activation::log_softmax: softmax_row(x, n, true); return;
+    case Activation::sparsemax: sparsemax_row(x, n); return;
+    case Activation::tanh:
+      for (size_t i = 0; i < n; ++i) x[i] = std::tanh(x[i]);
+      return;
+    case Activation::sigmoid:
+      for (size_t i = 0; i < n; ++i) x[i] = sigmoid(x[i]);
+      return;
+    default:
+      for (size_t i = 0; i < n; ++i) x[i] = scalar(a, x[i]);
+      return;
+  }
+}
+
+}  // namespace recur
