@@ -1,7 +1,8 @@
 # Quick start (fresh Debian 12, as root): `make demo`, `make test`.
 # Each target installs the Debian packages it needs when they are missing.
 
-DEB_PACKAGES := cmake ninja-build g++ libgtest-dev nlohmann-json3-dev libcli11-dev
+DEB_PACKAGES := cmake ninja-build g++ pkg-config libgtest-dev nlohmann-json3-dev libcli11-dev \
+                libhdf5-dev libzip-dev
 BUILD        ?= build
 ASAN_BUILD   ?= build-asan
 JOBS         ?= $(shell nproc)

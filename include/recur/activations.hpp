@@ -53,4 +53,10 @@ bool is_elementwise(Activation a);
 // Applies `a` in place to one row of n values (rows matter only for softmax-like functions).
 void apply_activation(Activation a, float* x, size_t n);
 
+// Parameterized forms, as keras.ops and the ELU/LeakyReLU/ReLU layers take them.
+void elu(float* x, size_t n, float alpha);                 // x > 0 ? x : alpha*(e^x - 1)
+void leaky_relu(float* x, size_t n, float negative_slope);  // x >= 0 ? x : slope*x
+// keras.activations.relu(x, negative_slope, max_value, threshold); max_value < 0 means none.
+void relu(float* x, size_t n, float negative_slope, float max_value, float threshold);
+
 }  // namespace recur

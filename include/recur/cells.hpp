@@ -26,8 +26,12 @@ class Cell {
   virtual size_t output_size() const = 0;
   // Flat list of state widths, in Keras order (LSTM: [h, c]; stacked: cell 0's, then cell 1's...).
   virtual std::vector<size_t> state_sizes() const = 0;
-  // x: (B, input_size); states: one (B, s) tensor per state_sizes() entry.
-  // Writes out (B, output_size) and new_states (each (B, s)); resizes them when needed.
+  // Per-sample shapes (without batch); vectors unless the cell works on grids (ConvLSTM).
+  virtual std::vector<size_t> input_shape() const { return {input_size()}; }
+  virtual std::vector<size_t> output_shape() const { return {output_size()}; }
+  virtual std::vector<std::vector<size_t>> state_shapes() const;
+  // x: (B, input_shape...); states: one (B, state_shape...) tensor per state.
+  // Writes out (B, output_shape...) and new_states; resizes them when needed.
   virtual void step(const Tensor& x, std::span<const Tensor> states, Tensor& out,
                     std::span<Tensor> new_states) const = 0;
 };
@@ -125,6 +129,40 @@ class GRUCell final : public GatedCell {
   GRUCellConfig cfg_;
 };
 
+// Keras ConvLSTMCell (rank 1-3, channels_last): an LSTM whose products are convolutions.
+// kernel (k..., channels, 4*filters), recurrent_kernel (k..., filters, 4*filters), bias (4f);
+// gates [i, f, c, o] on the last axis. The recurrent convolution has stride 1, "same" padding.
+struct ConvLSTMCellConfig {
+  long filters = 0;
+  std::vector<long> kernel_size, strides, dilation_rate;  // rank entries (strides/dilation: 1s)
+  std::string padding = "valid";                          // "valid" or "same"
+  Activation activation = Activation::tanh;
+  Activation recurrent_activation = Activation::sigmoid;
+  bool use_bias = true;
+};
+
+class ConvLSTMCell final : public Cell {
+ public:
+  // input_shape: one step's (spatial..., channels).
+  ConvLSTMCell(ConvLSTMCellConfig cfg, std::vector<size_t> input_shape, Tensor kernel,
+               Tensor recurrent_kernel, std::optional<Tensor> bias = std::nullopt);
+  std::string class_name() const override { return "ConvLSTMCell"; }
+  size_t input_size() const override;
+  size_t output_size() const override;
+  std::vector<size_t> state_sizes() const override { return {output_size(), output_size()}; }
+  std::vector<size_t> input_shape() const override { return input_shape_; }
+  std::vector<size_t> output_shape() const override { return output_shape_; }
+  std::vector<std::vector<size_t>> state_shapes() const override { return {output_shape_, output_shape_}; }
+  void step(const Tensor& x, std::span<const Tensor> states, Tensor& out,
+            std::span<Tensor> new_states) const override;
+
+ private:
+  ConvLSTMCellConfig cfg_;
+  std::vector<size_t> input_shape_, output_shape_;
+  Tensor kernel_, recurrent_kernel_;
+  std::optional<Tensor> bias_;
+};
+
 // Keras StackedRNNCells: cell k's output feeds cell k+1 within a step; output = last cell's.
 class StackedRNNCells final : public Cell {
  public:
@@ -133,6 +171,9 @@ class StackedRNNCells final : public Cell {
   size_t input_size() const override;
   size_t output_size() const override;
   std::vector<size_t> state_sizes() const override;
+  std::vector<size_t> input_shape() const override { return cells_.front()->input_shape(); }
+  std::vector<size_t> output_shape() const override { return cells_.back()->output_shape(); }
+  std::vector<std::vector<size_t>> state_shapes() const override;
   void step(const Tensor& x, std::span<const Tensor> states, Tensor& out,
             std::span<Tensor> new_states) const override;
   const std::vector<std::shared_ptr<const Cell>>& cells() const { return cells_; }

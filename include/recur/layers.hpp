@@ -43,6 +43,8 @@ class RNN {
   // Stateless form (thread-safe): ignores and does not update stored states.
   ops::RnnResult run(const Tensor& inputs, const Mask* mask = nullptr,
                      std::span<const Tensor> initial_state = {}) const;
+  // What call() returns for a run's result: [output, states...] per the options.
+  std::vector<Tensor> outputs(ops::RnnResult result) const;
 
   void reset_state();                        // stateful: zeros (the batch size is kept)
   const std::vector<Tensor>& states() const { return states_; }  // stored (stateful) states
@@ -91,6 +93,11 @@ class Bidirectional {
                 MergeMode mode = MergeMode::concat);
   std::vector<Tensor> call(const Tensor& inputs, const Mask* mask = nullptr,
                            std::span<const Tensor> initial_state = {});
+  // Stateless form (thread-safe): the same list call() returns; final_states (if given)
+  // receives every state after the call, forward's then backward's.
+  std::vector<Tensor> run(const Tensor& inputs, const Mask* mask = nullptr,
+                          std::span<const Tensor> initial_state = {},
+                          std::vector<Tensor>* final_states = nullptr) const;
   void reset_state();
   const RNN& forward() const { return forward_; }
   const RNN& backward() const { return backward_; }

@@ -6,5 +6,6 @@
 #include "recur/errors.hpp"
 #include "recur/layers.hpp"
 #include "recur/layouts.hpp"
+#include "recur/model.hpp"
 #include "recur/ops.hpp"
 #include "recur/tensor.hpp"

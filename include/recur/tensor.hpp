@@ -41,6 +41,9 @@ class Tensor {
   std::vector<float> data_;
 };
 
+// "(2, 3, 4)" for any shape, without allocating a tensor.
+std::string shape_str(const std::vector<size_t>& shape);
+
 // Product of dims with overflow and sanity checks (throws InvalidArgument naming `what`).
 size_t checked_size(const std::vector<size_t>& shape, const char* what = "tensor");
 

@@ -59,14 +59,16 @@ void Tensor::resize(const std::vector<size_t>& shape) {
 
 void Tensor::fill(float v) { std::fill(data_.begin(), data_.end(), v); }
 
-std::string Tensor::shape_str() const {
+std::string shape_str(const std::vector<size_t>& shape) {
   std::ostringstream os;
   os << '(';
-  for (size_t i = 0; i < shape_.size(); ++i) os << (i ? ", " : "") << shape_[i];
-  if (shape_.size() == 1) os << ',';
+  for (size_t i = 0; i < shape.size(); ++i) os << (i ? ", " : "") << shape[i];
+  if (shape.size() == 1) os << ',';
   os << ')';
   return os.str();
 }
+
+std::string Tensor::shape_str() const { return recur::shape_str(shape_); }
 
 Mask::Mask(size_t batch, size_t time, bool fill)
     : batch_(batch), time_(time), data_(checked_size({batch, time}, "mask"), fill ? 1 : 0) {}

@@ -92,8 +92,9 @@ Bidirectional::Bidirectional(const RNN& forward, const RNN* backward, MergeMode 
   }
 }
 
-std::vector<Tensor> Bidirectional::call(const Tensor& inputs, const Mask* mask,
-                                        std::span<const Tensor> initial_state) {
+std::vector<Tensor> Bidirectional::run(const Tensor& inputs, const Mask* mask,
+                                       std::span<const Tensor> initial_state,
+                                       std::vector<Tensor>* final_states) const {
   std::span<const Tensor> fwd_init, bwd_init;
   if (!initial_state.empty()) {
     if (initial_state.size() % 2 != 0) {
@@ -104,8 +105,14 @@ std::vector<Tensor> Bidirectional::call(const Tensor& inputs, const Mask* mask,
     fwd_init = initial_state.first(half);
     bwd_init = initial_state.subspan(half);
   }
-  std::vector<Tensor> y = forward_.call(inputs, mask, fwd_init);
-  std::vector<Tensor> yr = backward_.call(inputs, mask, bwd_init);
+  ops::RnnResult rf = forward_.run(inputs, mask, fwd_init);
+  ops::RnnResult rb = backward_.run(inputs, mask, bwd_init);
+  if (final_states) {
+    *final_states = rf.states;
+    final_states->insert(final_states->end(), rb.states.begin(), rb.states.end());
+  }
+  std::vector<Tensor> y = forward_.outputs(std::move(rf));
+  std::vector<Tensor> yr = backward_.outputs(std::move(rb));
   if (forward_.options().return_sequences) yr[0] = flip_time(yr[0]);
   std::vector<Tensor> out;
   if (mode_ == MergeMode::none) {
@@ -116,6 +123,28 @@ std::vector<Tensor> Bidirectional::call(const Tensor& inputs, const Mask* mask,
   }
   for (size_t i = 1; i < y.size(); ++i) out.push_back(std::move(y[i]));
   for (size_t i = 1; i < yr.size(); ++i) out.push_back(std::move(yr[i]));
+  return out;
+}
+
+std::vector<Tensor> Bidirectional::call(const Tensor& inputs, const Mask* mask,
+                                        std::span<const Tensor> initial_state) {
+  if (!forward_.options().stateful) return run(inputs, mask, initial_state);
+  std::vector<Tensor> stored;
+  if (initial_state.empty() && !forward_.states().empty()) {
+    if (forward_.states()[0].dim(0) != inputs.dim(0)) {
+      throw InvalidArgument("Bidirectional: stateful layer was built for batch size " +
+                            std::to_string(forward_.states()[0].dim(0)) + ", got batch size " +
+                            std::to_string(inputs.rank() ? inputs.dim(0) : 0));
+    }
+    stored = forward_.states();
+    stored.insert(stored.end(), backward_.states().begin(), backward_.states().end());
+    initial_state = stored;
+  }
+  std::vector<Tensor> final_states;
+  std::vector<Tensor> out = run(inputs, mask, initial_state, &final_states);
+  const size_t nf = forward_.cell().state_sizes().size();
+  forward_.set_states({final_states.begin(), final_states.begin() + static_cast<std::ptrdiff_t>(nf)});
+  backward_.set_states({final_states.begin() + static_cast<std::ptrdiff_t>(nf), final_states.end()});
   return out;
 }
 

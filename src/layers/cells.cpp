@@ -9,7 +9,7 @@ namespace recur {
 
 namespace {
 
-std::string shape_of(std::initializer_list<size_t> dims) { return Tensor(std::vector<size_t>(dims)).shape_str(); }
+std::string shape_of(std::initializer_list<size_t> dims) { return shape_str(std::vector<size_t>(dims)); }
 
 void expect_shape(const char* cls, const char* field, const Tensor& t,
                   std::initializer_list<size_t> want) {
@@ -59,6 +59,9 @@ GatedCell::GatedCell(const char* cls, long units, size_t gates, bool use_bias, b
   if (units <= 0) {
     throw InvalidArgument(std::string(cls) + ": units must be a positive integer, got " +
                           std::to_string(units));
+  }
+  if (units > (1L << 30)) {
+    throw InvalidArgument(std::string(cls) + ": units " + std::to_string(units) + " is too large");
   }
   units_ = static_cast<size_t>(units);
   const size_t n = gates * units_;
@@ -154,6 +157,16 @@ void GRUCell::step(const Tensor& x, std::span<const Tensor> states, Tensor& out,
                     xp, 3 * u, states[0].data(), new_states[0].data(), xp + B * 3 * u);
   out.resize({B, u});
   std::memcpy(out.data(), new_states[0].data(), B * u * sizeof(float));
+}
+
+}  // namespace recur
+
+namespace recur {
+
+std::vector<std::vector<size_t>> Cell::state_shapes() const {
+  std::vector<std::vector<size_t>> shapes;
+  for (size_t s : state_sizes()) shapes.push_back({s});
+  return shapes;
 }
 
 }  // namespace recur

@@ -1,4 +1,5 @@
 // The Keras RNN layer: state handling, return values, and the choice of fused op or loop.
+#include <algorithm>
 #include <string>
 
 #include "recur/layers.hpp"
@@ -61,9 +62,11 @@ PathChoice RNN::path(const Mask* mask) const {
 void RNN::check_inputs(const Tensor& inputs, const Mask* mask,
                        std::span<const Tensor> initial_state) const {
   const std::string who = "RNN(" + cell_->class_name() + ")";
-  if (inputs.rank() != 3 || inputs.dim(2) != cell_->input_size()) {
-    throw InvalidArgument(who + ": inputs must have shape (batch, time, " +
-                          std::to_string(cell_->input_size()) + "), got " + inputs.shape_str());
+  const std::vector<size_t> step = cell_->input_shape();
+  if (inputs.rank() != step.size() + 2 ||
+      !std::equal(step.begin(), step.end(), inputs.shape().begin() + 2)) {
+    throw InvalidArgument(who + ": inputs must have shape (batch, time, " + shape_str(step).substr(1) +
+                          ", got " + inputs.shape_str());
   }
   const size_t B = inputs.dim(0), T = inputs.dim(1);
   if (B == 0 || T == 0) {
@@ -74,18 +77,18 @@ void RNN::check_inputs(const Tensor& inputs, const Mask* mask,
                           std::to_string(T) + "), got (" + std::to_string(mask->batch()) + ", " +
                           std::to_string(mask->time()) + ")");
   }
-  const auto sizes = cell_->state_sizes();
+  const auto shapes = cell_->state_shapes();
   if (!initial_state.empty()) {
-    if (initial_state.size() != sizes.size()) {
-      throw InvalidArgument(who + ": initial_state needs " + std::to_string(sizes.size()) +
+    if (initial_state.size() != shapes.size()) {
+      throw InvalidArgument(who + ": initial_state needs " + std::to_string(shapes.size()) +
                             " tensors, got " + std::to_string(initial_state.size()));
     }
-    for (size_t i = 0; i < sizes.size(); ++i) {
-      if (initial_state[i].shape() != std::vector<size_t>{B, sizes[i]}) {
-        throw InvalidArgument(who + ": initial_state[" + std::to_string(i) +
-                              "] must have shape (" + std::to_string(B) + ", " +
-                              std::to_string(sizes[i]) + "), got " +
-                              initial_state[i].shape_str());
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      std::vector<size_t> want = shapes[i];
+      want.insert(want.begin(), B);
+      if (initial_state[i].shape() != want) {
+        throw InvalidArgument(who + ": initial_state[" + std::to_string(i) + "] must have shape " +
+                              shape_str(want) + ", got " + initial_state[i].shape_str());
       }
     }
   }
@@ -97,7 +100,10 @@ ops::RnnResult RNN::run(const Tensor& inputs, const Mask* mask,
   const size_t B = inputs.dim(0);
   std::vector<Tensor> init;
   if (initial_state.empty()) {
-    for (size_t s : cell_->state_sizes()) init.emplace_back(std::vector<size_t>{B, s});
+    for (auto shape : cell_->state_shapes()) {
+      shape.insert(shape.begin(), B);
+      init.emplace_back(shape);
+    }
     initial_state = init;
   }
   const auto a = sequence_args(options_, mask);
@@ -131,12 +137,12 @@ std::vector<Tensor> RNN::call(const Tensor& inputs, const Mask* mask,
   }
   ops::RnnResult r = run(inputs, mask, initial_state);
   if (options_.stateful) states_ = r.states;
+  return outputs(std::move(r));
+}
+
+std::vector<Tensor> RNN::outputs(ops::RnnResult r) const {
   std::vector<Tensor> out;
-  if (options_.return_sequences) {
-    out.push_back(std::move(r.outputs));
-  } else {
-    out.push_back(std::move(r.last_output));
-  }
+  out.push_back(options_.return_sequences ? std::move(r.outputs) : std::move(r.last_output));
   if (options_.return_state) {
     for (auto& s : r.states) out.push_back(std::move(s));
   }
@@ -148,18 +154,21 @@ void RNN::reset_state() {
 }
 
 void RNN::set_states(std::vector<Tensor> states) {
-  const auto sizes = cell_->state_sizes();
-  if (states.size() != sizes.size()) {
+  const auto shapes = cell_->state_shapes();
+  if (states.size() != shapes.size()) {
     throw InvalidArgument("RNN(" + cell_->class_name() + "): set_states needs " +
-                          std::to_string(sizes.size()) + " tensors, got " +
+                          std::to_string(shapes.size()) + " tensors, got " +
                           std::to_string(states.size()));
   }
-  for (size_t i = 0; i < sizes.size(); ++i) {
-    if (states[i].rank() != 2 || states[i].dim(1) != sizes[i] ||
-        states[i].dim(0) != states[0].dim(0) || states[i].dim(0) == 0) {
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const auto& t = states[i];
+    const bool ok = t.rank() == shapes[i].size() + 1 && t.dim(0) > 0 &&
+                    t.dim(0) == states[0].dim(0) &&
+                    std::equal(shapes[i].begin(), shapes[i].end(), t.shape().begin() + 1);
+    if (!ok) {
       throw InvalidArgument("RNN(" + cell_->class_name() + "): state " + std::to_string(i) +
-                            " must have shape (batch, " + std::to_string(sizes[i]) + "), got " +
-                            states[i].shape_str());
+                            " must have shape (batch, " + shape_str(shapes[i]).substr(1) + ", got " +
+                            t.shape_str());
     }
   }
   states_ = std::move(states);

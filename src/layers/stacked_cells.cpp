@@ -10,7 +10,7 @@ StackedRNNCells::StackedRNNCells(std::vector<std::shared_ptr<const Cell>> cells)
   if (cells_.empty()) throw InvalidArgument("StackedRNNCells: needs at least one cell");
   for (size_t k = 0; k < cells_.size(); ++k) {
     if (!cells_[k]) throw InvalidArgument("StackedRNNCells: cell " + std::to_string(k) + " is null");
-    if (k > 0 && cells_[k]->input_size() != cells_[k - 1]->output_size()) {
+    if (k > 0 && cells_[k]->input_shape() != cells_[k - 1]->output_shape()) {
       throw InvalidArgument("StackedRNNCells: cell " + std::to_string(k) + " (" +
                             cells_[k]->class_name() + ") takes " +
                             std::to_string(cells_[k]->input_size()) + " inputs but cell " +
@@ -27,6 +27,15 @@ std::vector<size_t> StackedRNNCells::state_sizes() const {
   std::vector<size_t> all;
   for (const auto& c : cells_) {
     auto s = c->state_sizes();
+    all.insert(all.end(), s.begin(), s.end());
+  }
+  return all;
+}
+
+std::vector<std::vector<size_t>> StackedRNNCells::state_shapes() const {
+  std::vector<std::vector<size_t>> all;
+  for (const auto& c : cells_) {
+    auto s = c->state_shapes();
     all.insert(all.end(), s.begin(), s.end());
   }
   return all;

@@ -55,7 +55,7 @@ std::array<size_t, 2> keras_dims(CellKind k, const KerasWeights& w) {
     const std::vector<size_t> want =
         k == CellKind::gru ? std::vector<size_t>{2, G * u} : std::vector<size_t>{G * u};
     if (w.bias->shape() != want) {
-      bad(k, "bias must be " + Tensor(want).shape_str() + ", got " + w.bias->shape_str());
+      bad(k, "bias must be " + shape_str(want) + ", got " + w.bias->shape_str());
     }
   }
   return {in, u};
@@ -114,7 +114,7 @@ void check_matrix(CellKind k, const char* name, const Tensor& t, bool lead, size
 
 void check_vector(CellKind k, const char* name, const Tensor& t, bool lead, size_t n) {
   const std::vector<size_t> want = lead ? std::vector<size_t>{1, n} : std::vector<size_t>{n};
-  if (t.shape() != want) bad(k, std::string(name) + " must be " + Tensor(want).shape_str() + ", got " + t.shape_str());
+  if (t.shape() != want) bad(k, std::string(name) + " must be " + shape_str(want) + ", got " + t.shape_str());
 }
 
 // Units from a target recurrent matrix (.., G*u, u).

@@ -180,4 +180,24 @@ void apply_activation(Activation a, float* x, size_t n) {
   }
 }
 
+void elu(float* x, size_t n, float alpha) {
+  for (size_t i = 0; i < n; ++i) x[i] = x[i] > 0.0f ? x[i] : alpha * std::expm1(x[i]);
+}
+
+void leaky_relu(float* x, size_t n, float negative_slope) {
+  for (size_t i = 0; i < n; ++i) x[i] = x[i] >= 0.0f ? x[i] : negative_slope * x[i];
+}
+
+void relu(float* x, size_t n, float negative_slope, float max_value, float threshold) {
+  // keras.activations.relu: the positive part (x > threshold, or max(x, 0) when the
+  // threshold is 0), clipped to [0, max_value], minus slope * relu(threshold - x).
+  for (size_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    float pos = threshold != 0.0f ? (v > threshold ? v : 0.0f) : (v < 0.0f ? 0.0f : v);
+    if (max_value >= 0.0f) pos = std::clamp(pos, 0.0f, max_value);
+    const float below = threshold - v;
+    x[i] = negative_slope != 0.0f ? pos - negative_slope * (below > 0.0f ? below : 0.0f) : pos;
+  }
+}
+
 }  // namespace recur

@@ -1,0 +1,20 @@
+// The `recur run` and `recur inspect` commands.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace recur::cli {
+
+constexpr int kOk = 0, kUsage = 2, kUnsupported = 3, kInvalid = 4;
+
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+int run_command(const std::vector<std::string>& args);
+int inspect_command(const std::string& model, bool json);
+
+}  // namespace recur::cli

@@ -1,0 +1,85 @@
+// Loading a user's Keras model file (.keras or legacy .h5) and running it.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "recur/tensor.hpp"
+
+namespace recur {
+
+namespace model {
+class Graph;
+struct SessionState;
+}  // namespace model
+
+struct TensorInfo {
+  std::string name;
+  std::vector<long> shape;  // batch included; -1 where Keras leaves the size open
+};
+
+struct LayerInfo {
+  std::string name, class_name;
+  size_t params = 0;
+  std::string path;  // recurrent layers: "fused lstm" or "loop (why)"
+};
+
+struct ModelInfo {
+  std::string file, format, keras_version;  // format: "keras_v3_zip" or "legacy_h5"
+  std::vector<TensorInfo> inputs, outputs;
+  std::vector<LayerInfo> layers;     // nested models' layers follow their model
+  std::vector<std::string> warnings;  // e.g. a mixed-precision policy run in float32
+  size_t weight_bytes = 0;
+};
+
+class Session;
+
+class Model {
+ public:
+  struct Impl;  // opaque
+  Model(Model&&) noexcept;
+  Model& operator=(Model&&) noexcept;
+  ~Model();
+
+  const ModelInfo& info() const;
+  const std::vector<TensorInfo>& inputs() const { return info().inputs; }
+  const std::vector<TensorInfo>& outputs() const { return info().outputs; }
+
+  // One tensor per model input, in order (Embedding indices as float values). Stateful layers
+  // start from zeros, as in a freshly loaded Keras model. Safe to call from many threads.
+  std::vector<Tensor> predict(const std::vector<Tensor>& inputs) const;
+  // A session keeps stateful layers' states between calls (one session per thread).
+  Session session() const;
+
+ private:
+  friend Model load_model(const std::string& path);
+  explicit Model(std::shared_ptr<const Impl> impl);
+  std::shared_ptr<const Impl> impl_;
+};
+
+// Throws InvalidArgument (broken file) or Unsupported (a feature recur does not run); the
+// message names the file, the layer and the field.
+Model load_model(const std::string& path);
+
+class Session {
+ public:
+  Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
+  ~Session();
+
+  // Like Model::predict; stateful layers carry their states into the next call.
+  std::vector<Tensor> run(const std::vector<Tensor>& inputs);
+  void reset();  // every state back to zeros
+  // The stateful layers' states, flat in layer order (empty before the first run).
+  std::vector<Tensor> states() const;
+  void set_states(const std::vector<Tensor>& states);  // restore what states() returned
+
+ private:
+  friend class Model;
+  explicit Session(std::shared_ptr<const Model::Impl> m);
+  std::shared_ptr<const Model::Impl> model_;
+  std::unique_ptr<model::SessionState> state_;
+};
+
+}  // namespace recur

@@ -1,0 +1,70 @@
+// Read-only view of an HDF5 file (libhdf5), for the weight files Keras/h5py write.
+// Refused (InvalidArgument naming file and object): soft and external links, external storage,
+// virtual datasets, datasets whose declared size the file cannot hold ("shape bombs"),
+// groups nested deeper than the limit, unreadable or corrupt objects. libhdf5 is not
+// thread-safe: every call into it holds one process-wide mutex.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/limits.hpp"
+#include "recur/tensor.hpp"
+
+namespace recur::io {
+
+class H5File;
+
+// The process-wide lock held around every libhdf5 call made by recur. Code elsewhere that must
+// call libhdf5 directly takes it too.
+std::recursive_mutex& hdf5_mutex();
+
+// A group inside an open file (keeps the file alive).
+class H5Group {
+ public:
+  H5Group() = default;  // detached placeholder: every call throws until assigned from a file
+  const std::string& path() const { return path_; }  // "/model_weights/lstm"
+  // Names of the links in this group, sorted by name (h5py's order).
+  std::vector<std::string> children() const;
+  bool has_group(const std::string& name) const;
+  bool has_dataset(const std::string& name) const;
+  H5Group group(const std::string& name) const;  // name may contain '/'
+  std::vector<size_t> dataset_shape(const std::string& name) const;
+  // Any integer or float dataset (float16/32/64 included), converted to float32.
+  Tensor read_dataset(const std::string& name) const;
+
+  bool has_attr(const std::string& name) const;
+  // A scalar string attribute (fixed or variable length, or a 1-element array of one).
+  std::optional<std::string> attr_string(const std::string& name) const;
+  // A 1-D array of strings (fixed or variable length), e.g. legacy "layer_names".
+  std::vector<std::string> attr_strings(const std::string& name) const;
+
+ private:
+  friend class H5File;
+
+// The process-wide lock held around every libhdf5 call made by recur. Code elsewhere that must
+// call libhdf5 directly takes it too.
+std::recursive_mutex& hdf5_mutex();
+  H5Group(std::shared_ptr<const void> file, std::string path) : file_(std::move(file)), path_(std::move(path)) {}
+  std::shared_ptr<const void> file_;  // the open file (H5File's state)
+  std::string path_;
+};
+
+class H5File {
+ public:
+  static H5File open(const std::string& path, const Limits& limits = default_limits());
+  static H5File from_bytes(std::vector<uint8_t> bytes, std::string display_name,
+                           const Limits& limits = default_limits());
+  H5Group root() const;
+  const std::string& display_name() const;
+
+ private:
+  explicit H5File(std::shared_ptr<const void> state) : state_(std::move(state)) {}
+  std::shared_ptr<const void> state_;
+};
+
+}  // namespace recur::io

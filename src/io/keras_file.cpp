@@ -1,0 +1,359 @@
+#include "io/keras_file.hpp"
+
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <regex>
+
+#include "io/files.hpp"
+#include "io/hdf5_file.hpp"
+#include "io/zip_archive.hpp"
+
+namespace recur::io {
+
+namespace {
+
+// Keras' naming.to_snake_case, used for the keys of containers in .keras weight files.
+std::string snake_case(const std::string& cls) {
+  std::string s;
+  for (char c : cls) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '_') s += c;
+  }
+  s = std::regex_replace(s, std::regex("(.)([A-Z][a-z]+)"), "$1_$2");
+  s = std::regex_replace(s, std::regex("([a-z])([A-Z])"), "$1_$2");
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Keys Keras gives the items of a list container: snake_case(class), then _1, _2, ...
+std::vector<std::string> container_keys(const std::vector<std::string>& classes) {
+  std::map<std::string, int> used;
+  std::vector<std::string> keys;
+  for (const auto& cls : classes) {
+    std::string k = snake_case(cls);
+    auto it = used.find(k);
+    if (it == used.end()) {
+      used[k] = 0;
+      keys.push_back(k);
+    } else {
+      keys.push_back(k + "_" + std::to_string(++it->second));
+    }
+  }
+  return keys;
+}
+
+std::string class_of(const nlohmann::json& entry) {
+  if (entry.is_object() && entry.contains("class_name") && entry["class_name"].is_string()) {
+    return entry["class_name"].get<std::string>();
+  }
+  return "";
+}
+
+const nlohmann::json& config_of(const nlohmann::json& entry) {
+  static const nlohmann::json empty = nlohmann::json::object();
+  if (entry.is_object() && entry.contains("config") && entry["config"].is_object()) return entry["config"];
+  return empty;
+}
+
+std::vector<std::string> layer_classes(const nlohmann::json& model) {
+  std::vector<std::string> classes;
+  if (const auto* layers = model_layers(model)) {
+    for (const auto& l : *layers) classes.push_back(class_of(l));
+  }
+  return classes;
+}
+
+// ---- Keras 3 .keras: weights at layers/<key>/.../vars/<i> -----------------------------------
+// An object's path is its chain of attribute keys. Files saved on Windows by Keras 2.13-2.15
+// joined the chain with '\\' (one HDF5 link "layers\\lstm\\cell" holding "vars"), so both
+// spellings are tried.
+using KeyPath = std::vector<std::string>;
+
+std::optional<H5Group> find_group(const H5Group& root, const KeyPath& path) {
+  std::string slash, back;
+  for (size_t i = 0; i < path.size(); ++i) {
+    slash += (i ? "/" : "") + path[i];
+    back += (i ? "\\" : "") + path[i];
+  }
+  if (path.empty()) return root;
+  if (root.has_group(slash)) return root.group(slash);
+  if (path.size() > 1 && root.has_group(back)) return root.group(back);
+  return std::nullopt;
+}
+
+KeyPath child(KeyPath p, const std::string& k) {
+  p.push_back(k);
+  return p;
+}
+
+class V3Scope final : public WeightScope {
+ public:
+  V3Scope(H5Group root, KeyPath container, nlohmann::json model, std::string file)
+      : root_(std::move(root)), container_(std::move(container)), model_(std::move(model)),
+        file_(std::move(file)) {
+    keys_ = container_keys(layer_classes(model_));
+  }
+
+  std::vector<Tensor> weights(size_t i, int) override {
+    std::vector<Tensor> out;
+    const auto* layers = model_layers(model_);
+    if (!layers || i >= layers->size()) return out;
+    const auto& entry = (*layers)[i];
+    collect(child(container_, keys_[i]), class_of(entry), config_of(entry), out, 0);
+    return out;
+  }
+
+  std::unique_ptr<WeightScope> nested(size_t i) override {
+    const auto* layers = model_layers(model_);
+    if (!layers || i >= layers->size()) {
+      return std::make_unique<V3Scope>(root_, container_, nlohmann::json::object(), file_);
+    }
+    return std::make_unique<V3Scope>(root_, child(child(container_, keys_[i]), "layers"), (*layers)[i], file_);
+  }
+
+ private:
+  void vars(const KeyPath& p, std::vector<Tensor>& out) {
+    auto obj = find_group(root_, p);
+    if (!obj || !obj->has_group("vars")) return;
+    auto g = std::optional<H5Group>(obj->group("vars"));
+    const auto names = g->children();
+    for (size_t k = 0; k < names.size(); ++k) {
+      if (!g->has_dataset(std::to_string(k))) {
+        throw InvalidArgument(file_ + ": weights group " + g->path() + " has no variable " +
+                              std::to_string(k) + " (variables must be numbered 0.." +
+                              std::to_string(names.size() - 1) + ")");
+      }
+      out.push_back(g->read_dataset(std::to_string(k)));
+    }
+  }
+
+  void cell(const KeyPath& p, const nlohmann::json& cell_entry, std::vector<Tensor>& out, int depth) {
+    if (depth > 8) throw InvalidArgument(file_ + ": cells nest too deeply");
+    if (class_of(cell_entry) == "StackedRNNCells") {
+      const auto& cfg = config_of(cell_entry);
+      const auto cells = cfg.contains("cells") && cfg["cells"].is_array() ? cfg["cells"] : nlohmann::json::array();
+      std::vector<std::string> classes;
+      for (const auto& c : cells) classes.push_back(class_of(c));
+      const auto keys = container_keys(classes);
+      for (size_t k = 0; k < keys.size(); ++k) cell(child(child(p, "cells"), keys[k]), cells[k], out, depth + 1);
+      return;
+    }
+    vars(p, out);
+  }
+
+  void collect(const KeyPath& p, const std::string& cls, const nlohmann::json& cfg,
+               std::vector<Tensor>& out, int depth) {
+    if (depth > 8) throw InvalidArgument(file_ + ": layer configs nest too deeply");
+    if (cls == "Bidirectional") {
+      const nlohmann::json fwd = cfg.contains("layer") ? cfg["layer"] : nlohmann::json::object();
+      const nlohmann::json bwd = cfg.contains("backward_layer") && !cfg["backward_layer"].is_null()
+                                     ? cfg["backward_layer"] : fwd;
+      collect(child(p, "forward_layer"), class_of(fwd), config_of(fwd), out, depth + 1);
+      collect(child(p, "backward_layer"), class_of(bwd), config_of(bwd), out, depth + 1);
+      return;
+    }
+    if (cls == "TimeDistributed") {
+      const nlohmann::json inner = cfg.contains("layer") ? cfg["layer"] : nlohmann::json::object();
+      collect(child(p, "layer"), class_of(inner), config_of(inner), out, depth + 1);
+      return;
+    }
+    if (find_group(root_, child(p, "cell"))) {
+      const nlohmann::json cell_entry = cfg.contains("cell") ? cfg["cell"] : nlohmann::json::object();
+      cell(child(p, "cell"), cell_entry, out, depth + 1);
+      return;
+    }
+    vars(p, out);
+  }
+
+  H5Group root_;
+  KeyPath container_;
+  nlohmann::json model_;
+  std::string file_;
+  std::vector<std::string> keys_;
+};
+
+// ---- legacy .h5: model_weights/<layer name> with a weight_names attribute -------------------
+struct FlatList {
+  std::vector<Tensor> values;
+  size_t next = 0;
+};
+
+class LegacyScope final : public WeightScope {
+ public:
+  // Top level: layers found by name under model_weights.
+  LegacyScope(H5Group root, nlohmann::json model, std::string file)
+      : root_(std::move(root)), model_(std::move(model)), file_(std::move(file)) {}
+  // Inside a nested model: consume a flat list shared with the enclosing scope, in order.
+  LegacyScope(std::shared_ptr<FlatList> flat, nlohmann::json model, std::string file, std::string name)
+      : flat_(std::move(flat)), model_(std::move(model)), file_(std::move(file)), name_(std::move(name)) {}
+
+  std::vector<Tensor> weights(size_t i, int expected) override {
+    const auto* layers = model_layers(model_);
+    if (!layers || i >= layers->size()) return {};
+    const std::string name = layer_name((*layers)[i]);
+    if (flat_) {
+      if (expected < 0) {
+        throw Unsupported(file_ + ": layer '" + name + "' inside nested model '" + name_ +
+                          "': cannot split the nested model's weights for this layer class");
+      }
+      if (flat_->next + static_cast<size_t>(expected) > flat_->values.size()) {
+        throw InvalidArgument(file_ + ": nested model '" + name_ + "' has too few weights for layer '" + name + "'");
+      }
+      std::vector<Tensor> out(flat_->values.begin() + static_cast<std::ptrdiff_t>(flat_->next),
+                              flat_->values.begin() + static_cast<std::ptrdiff_t>(flat_->next + expected));
+      flat_->next += static_cast<size_t>(expected);
+      return out;
+    }
+    if (!root_->has_group(name)) return {};
+    return read_layer(root_->group(name));
+  }
+
+  std::unique_ptr<WeightScope> nested(size_t i) override {
+    const auto* layers = model_layers(model_);
+    if (!layers || i >= layers->size()) return std::make_unique<LegacyScope>(std::make_shared<FlatList>(), nlohmann::json::object(), file_, "");
+    const auto& entry = (*layers)[i];
+    const std::string name = layer_name(entry);
+    if (flat_) return std::make_unique<LegacyScope>(flat_, entry, file_, name);
+    auto flat = std::make_shared<FlatList>();
+    if (root_->has_group(name)) flat->values = read_layer(root_->group(name));
+    return std::make_unique<LegacyScope>(flat, entry, file_, name);
+  }
+
+ private:
+  static std::string layer_name(const nlohmann::json& entry) {
+    if (entry.is_object() && entry.contains("name") && entry["name"].is_string()) return entry["name"];
+    const auto& c = config_of(entry);
+    if (c.contains("name") && c["name"].is_string()) return c["name"];
+    return "";
+  }
+
+  std::vector<Tensor> read_layer(const H5Group& g) {
+    std::vector<Tensor> out;
+    if (!g.has_attr("weight_names")) return out;
+    for (const auto& w : g.attr_strings("weight_names")) {
+      if (!g.has_dataset(w)) {
+        throw InvalidArgument(file_ + ": weight '" + w + "' listed in " + g.path() +
+                              "/weight_names is missing");
+      }
+      out.push_back(g.read_dataset(w));
+    }
+    return out;
+  }
+
+  std::optional<H5Group> root_;
+  std::shared_ptr<FlatList> flat_;
+  nlohmann::json model_;
+  std::string file_, name_;
+};
+
+int major_of(const std::string& version, int fallback) {
+  if (version.empty() || !std::isdigit(static_cast<unsigned char>(version[0]))) return fallback;
+  return std::atoi(version.c_str());
+}
+
+void check_version(const KerasFile& f) {
+  if (f.keras_major < 2) {
+    throw Unsupported(f.path + ": written by Keras " + f.keras_version +
+                      " (Keras 1 config schema); recur reads files from Keras 2 and 3");
+  }
+  if (f.keras_major > 3) {
+    throw Unsupported(f.path + ": written by Keras " + f.keras_version + ", newer than recur knows");
+  }
+}
+
+KerasFile open_v3(const std::string& path, std::vector<uint8_t> bytes, const Limits& limits) {
+  ZipArchive zip = ZipArchive::from_bytes(std::move(bytes), path, limits);
+  for (const char* m : {"config.json", "model.weights.h5"}) {
+    if (!zip.contains(m)) throw InvalidArgument(path + ": the .keras archive has no " + m);
+  }
+  KerasFile f;
+  f.path = path;
+  f.format = "keras_v3_zip";
+  if (zip.contains("metadata.json")) {
+    auto m = zip.read("metadata.json");
+    auto meta = parse_json(std::string(m.begin(), m.end()), path + ": metadata.json", limits);
+    if (meta.is_object() && meta.contains("keras_version") && meta["keras_version"].is_string()) {
+      f.keras_version = meta["keras_version"];
+    }
+  }
+  f.keras_major = major_of(f.keras_version, 3);
+  check_version(f);
+  auto c = zip.read("config.json");
+  f.model = parse_json(std::string(c.begin(), c.end()), path + ": config.json", limits);
+  auto w = zip.read("model.weights.h5");
+  H5File h5 = H5File::from_bytes(std::move(w), path + ": model.weights.h5", limits);
+  H5Group root = h5.root();
+  f.weights = std::make_unique<V3Scope>(root, KeyPath{"layers"}, f.model, path);
+  return f;
+}
+
+KerasFile open_legacy(const std::string& path, const Limits& limits) {
+  H5File h5 = H5File::open(path, limits);
+  H5Group root = h5.root();
+  KerasFile f;
+  f.path = path;
+  f.format = "legacy_h5";
+  auto version = root.attr_string("keras_version");
+  if (!version && root.has_group("model_weights")) version = root.group("model_weights").attr_string("keras_version");
+  f.keras_version = version.value_or("");
+  f.keras_major = major_of(f.keras_version, 2);
+  check_version(f);
+  auto cfg = root.attr_string("model_config");
+  if (!cfg) {
+    throw InvalidArgument(path + ": the HDF5 file has no 'model_config' attribute (a weights-only "
+                          "file?); recur needs a whole saved model");
+  }
+  f.model = parse_json(*cfg, path + ": model_config", limits);
+  if (!root.has_group("model_weights")) {
+    throw InvalidArgument(path + ": the HDF5 file has no 'model_weights' group");
+  }
+  f.weights = std::make_unique<LegacyScope>(root.group("model_weights"), f.model, path);
+  return f;
+}
+
+}  // namespace
+
+const nlohmann::json* model_layers(const nlohmann::json& model) {
+  if (!model.is_object() || !model.contains("config")) return nullptr;
+  const auto& c = model["config"];
+  if (c.is_array()) return &c;  // Keras 2.0-2.2 Sequential: config is the layer list
+  if (c.is_object() && c.contains("layers") && c["layers"].is_array()) return &c["layers"];
+  return nullptr;
+}
+
+nlohmann::json parse_json(const std::string& text, const std::string& where, const Limits& limits) {
+  const size_t max_depth = limits.max_json_depth;
+  try {
+    return nlohmann::json::parse(
+        text, [max_depth, &where](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+          if (depth > static_cast<int>(max_depth)) {
+            throw InvalidArgument(where + ": JSON nested deeper than the limit of " +
+                                  std::to_string(max_depth) + " levels");
+          }
+          return true;
+        });
+  } catch (const nlohmann::json::exception& e) {
+    throw InvalidArgument(where + ": invalid JSON: " + e.what());
+  }
+}
+
+KerasFile open_keras_file(const std::string& path, const Limits& limits) {
+  std::vector<uint8_t> head;
+  {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw InvalidArgument(path + ": cannot open the file");
+    head.resize(8);
+    in.read(reinterpret_cast<char*>(head.data()), 8);
+    head.resize(static_cast<size_t>(in.gcount()));
+  }
+  static const uint8_t kZip[] = {'P', 'K', 3, 4};
+  static const uint8_t kHdf5[] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+  if (head.size() >= 4 && std::memcmp(head.data(), kZip, 4) == 0) {
+    return open_v3(path, read_file(path, limits.max_file_bytes), limits);
+  }
+  if (head.size() >= 8 && std::memcmp(head.data(), kHdf5, 8) == 0) return open_legacy(path, limits);
+  throw InvalidArgument(path + ": not a Keras model file (neither a .keras zip nor an HDF5 .h5 file)");
+}
+
+}  // namespace recur::io

@@ -1,0 +1,50 @@
+// A Keras model file opened for loading: its model config, the Keras version that wrote it,
+// and access to each layer's weights, for `.keras` zips (Keras 3) and legacy `.h5` files
+// (Keras 2 and 3). Knows the file layouts, nothing of how layers compute.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "io/limits.hpp"
+#include "recur/tensor.hpp"
+
+namespace recur::io {
+
+// The weights of the layers of one model (the top level or a nested model), addressed by the
+// layer's position in the model's config "layers" list.
+class WeightScope {
+ public:
+  virtual ~WeightScope() = default;
+  // Weights of layer i in Keras' `layer.weights` order. `expected` is the count the config
+  // implies (-1: unknown); legacy nested models need it to split their flat lists.
+  virtual std::vector<Tensor> weights(size_t i, int expected) = 0;
+  // The scope of layer i when it is itself a model.
+  virtual std::unique_ptr<WeightScope> nested(size_t i) = 0;
+};
+
+struct KerasFile {
+  std::string path;
+  std::string format;         // "keras_v3_zip" or "legacy_h5"
+  std::string keras_version;  // as recorded ("3.4.1", "2.2.4-tf"); "" when absent
+  int keras_major = 3;
+  nlohmann::json model;       // {"class_name": ..., "config": ...}
+  // Scope of the top-level model: layers is the config's "layers" list (class names and
+  // names in config order).
+  std::unique_ptr<WeightScope> weights;
+};
+
+// Parses JSON with a nesting limit (deeply nested hostile configs are refused).
+nlohmann::json parse_json(const std::string& text, const std::string& where, const Limits& limits);
+
+// Opens `path` (format decided by content: zip or HDF5). Errors name the file:
+// InvalidArgument for broken files, Unsupported for valid files recur cannot run.
+KerasFile open_keras_file(const std::string& path, const Limits& limits = default_limits());
+
+// The "layers" list of a model config (Sequential's bare-list form included); nullptr if none.
+const nlohmann::json* model_layers(const nlohmann::json& model_config);
+
+}  // namespace recur::io

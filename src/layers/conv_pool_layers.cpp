@@ -1,0 +1,291 @@
+// Conv1D, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D.
+// Output sizes and 'same' padding follow TensorFlow/XLA (pad_total = max((out-1)*s + eff - L, 0),
+// pad_left = pad_total / 2); 'causal' pads (k-1)*d steps on the left and runs 'valid'.
+// None of these layers pass a mask on (GlobalAveragePooling1D consumes it).
+#include <cctype>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <string>
+
+#include "kernels/gemm.hpp"
+#include "layers/core_util.hpp"
+
+namespace recur::model {
+
+namespace {
+
+using core::BasicLayer;
+using core::single;
+
+enum class Padding { valid, same, causal };
+
+Padding padding_of(const LayerArgs& a, bool allow_causal) {
+  std::string p = cfg_string(a, "padding", "valid");
+  for (char& c : p) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));  // Keras lowercases
+  if (p == "valid") return Padding::valid;
+  if (p == "same") return Padding::same;
+  if (p == "causal" && allow_causal) return Padding::causal;
+  unsupported(a, "padding '" + p + "' is not supported");
+}
+
+bool channels_first(const LayerArgs& a) {
+  const std::string f = cfg_string(a, "data_format", "channels_last");
+  if (f == "channels_last") return false;
+  if (f == "channels_first") return true;
+  fail(a, "data_format must be channels_last or channels_first, got '" + f + "'");
+}
+
+size_t one_positive(const LayerArgs& a, const char* field, long fallback, bool required = false) {
+  if (required && !core::cfg_has(a, field)) fail(a, std::string("config has no field '") + field + "'");
+  const std::vector<long> v = cfg_ints(a, field, {fallback});
+  if (v.size() != 1 || v[0] <= 0) {
+    fail(a, std::string("config field '") + field + "' must be one positive integer");
+  }
+  return static_cast<size_t>(v[0]);
+}
+
+// Output length and left padding for a window of effective size `eff`; false when the
+// input is too short (TensorFlow: "computed output size would be negative").
+bool window_geometry(Padding p, size_t L, size_t eff, size_t s, size_t& out, size_t& left) {
+  const long Ll = static_cast<long>(L), e = static_cast<long>(eff), sl = static_cast<long>(s);
+  left = 0;
+  if (p == Padding::same) {
+    out = (L + s - 1) / s;
+    const long total = std::max<long>((static_cast<long>(out) - 1) * sl + e - Ll, 0);
+    left = static_cast<size_t>(total / 2);
+    return true;
+  }
+  long len = Ll;
+  if (p == Padding::causal) {
+    left = eff - 1;
+    len += e - 1;
+  }
+  const long o = (len - e + sl) / sl;
+  if (len - e + sl < 0 || o < 0) return false;
+  out = static_cast<size_t>(o);
+  return true;
+}
+
+Tensor swap_last_two(const Tensor& x) { return core::transpose(x, {0, 2, 1}); }
+
+// ---- Conv1D ---------------------------------------------------------------------------------
+
+class Conv1DLayer final : public BasicLayer {
+ public:
+  struct Spec {
+    size_t k = 1, stride = 1, dilation = 1, groups = 1;
+    Padding pad = Padding::valid;
+    bool channels_first = false;
+    Activation act = Activation::linear;
+  };
+  Conv1DLayer(const LayerArgs& a, Spec s, Tensor kernel, std::optional<Tensor> bias)
+      : BasicLayer(a), s_(s), kernel_(std::move(kernel)), bias_(std::move(bias)) {}
+
+  std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
+    const Tensor& x0 = one_input(in).tensor;
+    need_rank(x0, 3, 3);
+    const Tensor x = s_.channels_first ? swap_last_two(x0) : x0;
+    const size_t B = x.dim(0), L = x.dim(1), C = x.dim(2);
+    const size_t cin_g = kernel_.dim(1), F = kernel_.dim(2), G = s_.groups, Fg = F / G;
+    if (C != cin_g * G) {
+      bad("input shape " + x0.shape_str() + " does not fit kernel shape " + kernel_.shape_str() +
+          " (" + std::to_string(cin_g * G) + " input channels expected)");
+    }
+    const size_t eff = (s_.k - 1) * s_.dilation + 1;
+    size_t out_len = 0, left = 0;
+    if (!window_geometry(s_.pad, L, eff, s_.stride, out_len, left)) {
+      bad("input shape " + x0.shape_str() + " is too short for kernel size " + std::to_string(s_.k) +
+          " with dilation " + std::to_string(s_.dilation));
+    }
+    Tensor out({B, out_len, F});
+    const size_t row = s_.k * cin_g;
+    // im2col: one (out_len x k*cin_g) patch matrix per sample and group, then one product
+    // with the kernel, which is already laid out (k, cin_g, F) = (k*cin_g, F).
+    std::vector<float> patch(out_len * row);
+    for (size_t b = 0; b < B; ++b) {
+      const float* xb = x.data() + b * L * C;
+      float* ob = out.data() + b * out_len * F;
+      for (size_t g = 0; g < G; ++g) {
+        for (size_t o = 0; o < out_len; ++o) {
+          float* pr = patch.data() + o * row;
+          for (size_t tap = 0; tap < s_.k; ++tap) {
+            const long pos = static_cast<long>(o * s_.stride + tap * s_.dilation) - static_cast<long>(left);
+            float* dst = pr + tap * cin_g;
+            if (pos < 0 || pos >= static_cast<long>(L)) {
+              std::fill(dst, dst + cin_g, 0.0f);
+            } else {
+              const float* src = xb + static_cast<size_t>(pos) * C + g * cin_g;
+              std::copy(src, src + cin_g, dst);
+            }
+          }
+        }
+        kernels::sgemm(out_len, Fg, row, patch.data(), row, kernel_.data() + g * Fg, F, ob + g * Fg, F,
+                       false);
+      }
+    }
+    if (bias_) kernels::add_bias_rows(B * out_len, F, bias_->data(), out.data(), F);
+    core::activate(s_.act, out);
+    return single(s_.channels_first ? swap_last_two(out) : std::move(out));
+  }
+  size_t param_count() const override { return kernel_.size() + (bias_ ? bias_->size() : 0); }
+
+ private:
+  Spec s_;
+  Tensor kernel_;
+  std::optional<Tensor> bias_;
+};
+
+std::unique_ptr<Layer> make_conv1d(const LayerArgs& a) {
+  core::refuse_quantization(a);
+  Conv1DLayer::Spec s;
+  const long filters = cfg_int(a, "filters", -1);
+  if (filters <= 0) fail(a, "config field 'filters' must be a positive integer");
+  s.k = one_positive(a, "kernel_size", 1, true);
+  s.stride = one_positive(a, "strides", 1);
+  s.dilation = one_positive(a, "dilation_rate", 1);
+  const long groups = cfg_int(a, "groups", 1);
+  if (groups <= 0 || filters % groups != 0) fail(a, "groups must be a positive divisor of filters");
+  s.groups = static_cast<size_t>(groups);
+  s.pad = padding_of(a, true);
+  s.channels_first = channels_first(a);
+  s.act = core::activation_of(a, "activation", "linear");
+  if (s.stride > 1 && s.dilation > 1) fail(a, "strides > 1 together with dilation_rate > 1 is not allowed");
+  const bool use_bias = cfg_bool(a, "use_bias", true);
+  core::check_lora(a, use_bias ? 2 : 1);
+  expect_weight_count(a, use_bias ? 2 : 1);
+  const Tensor& k = a.weights[0];
+  const size_t F = static_cast<size_t>(filters);
+  if (k.rank() != 3 || k.dim(0) != s.k || k.dim(2) != F || k.dim(1) == 0) {
+    fail(a, "kernel must have shape (" + std::to_string(s.k) + ", input_channels / groups, " +
+                std::to_string(F) + "), got " + k.shape_str());
+  }
+  std::optional<Tensor> bias;
+  if (use_bias) bias = weight(a, 1, {F}, "bias");
+  return std::make_unique<Conv1DLayer>(a, s, k, std::move(bias));
+}
+
+// ---- pooling --------------------------------------------------------------------------------
+
+class Pool1DLayer final : public BasicLayer {
+ public:
+  Pool1DLayer(const LayerArgs& a, bool is_max, size_t k, size_t s, Padding p, bool cf)
+      : BasicLayer(a), max_(is_max), k_(k), s_(s), pad_(p), cf_(cf) {}
+
+  std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
+    const Tensor& x0 = one_input(in).tensor;
+    need_rank(x0, 3, 3);
+    const Tensor x = cf_ ? swap_last_two(x0) : x0;
+    const size_t B = x.dim(0), L = x.dim(1), C = x.dim(2);
+    size_t out_len = 0, left = 0;
+    if (!window_geometry(pad_, L, k_, s_, out_len, left)) {
+      bad("input shape " + x0.shape_str() + " is shorter than pool_size " + std::to_string(k_));
+    }
+    Tensor out({B, out_len, C});
+    for (size_t b = 0; b < B; ++b) {
+      for (size_t o = 0; o < out_len; ++o) {
+        // Window clipped to the real steps: padding never enters a max or an average.
+        const long start = static_cast<long>(o * s_) - static_cast<long>(left);
+        const size_t lo = static_cast<size_t>(std::max<long>(start, 0));
+        const size_t hi = static_cast<size_t>(std::min<long>(start + static_cast<long>(k_), static_cast<long>(L)));
+        float* dst = out.data() + (b * out_len + o) * C;
+        for (size_t c = 0; c < C; ++c) {
+          float acc = max_ ? -std::numeric_limits<float>::infinity() : 0.0f;
+          for (size_t t = lo; t < hi; ++t) {
+            const float v = x[(b * L + t) * C + c];
+            if (max_) {
+              acc = (std::isnan(v) || v > acc) ? v : acc;
+              if (std::isnan(acc)) break;
+            } else {
+              acc += v;
+            }
+          }
+          dst[c] = max_ ? acc : acc / static_cast<float>(hi - lo);
+        }
+      }
+    }
+    return single(cf_ ? swap_last_two(out) : std::move(out));
+  }
+
+ private:
+  bool max_;
+  size_t k_, s_;
+  Padding pad_;
+  bool cf_;
+};
+
+std::unique_ptr<Layer> make_pool(const LayerArgs& a, bool is_max) {
+  expect_weight_count(a, 0);
+  const size_t k = one_positive(a, "pool_size", 2);
+  const size_t s = core::cfg_has(a, "strides") ? one_positive(a, "strides", 1) : k;  // None: pool_size
+  return std::make_unique<Pool1DLayer>(a, is_max, k, s, padding_of(a, false), channels_first(a));
+}
+
+class GlobalPool1DLayer final : public BasicLayer {
+ public:
+  GlobalPool1DLayer(const LayerArgs& a, bool is_max, bool keepdims, bool cf)
+      : BasicLayer(a), max_(is_max), keepdims_(keepdims), cf_(cf), k2_(a.keras_major < 3) {}
+
+  std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
+    const Value& v = one_input(in);
+    const Tensor& x0 = v.tensor;
+    need_rank(x0, 3, 3);
+    const Tensor x = cf_ ? swap_last_two(x0) : x0;  // (B, T, C)
+    const size_t B = x.dim(0), T = x.dim(1), C = x.dim(2);
+    // GlobalAveragePooling1D: sum(x where mask) / count(mask); GlobalMaxPooling1D ignores it.
+    const Mask* m = !max_ && v.mask ? &*v.mask : nullptr;
+    if (m && (m->batch() != B || m->time() != T)) {
+      bad("mask of shape (" + std::to_string(m->batch()) + ", " + std::to_string(m->time()) +
+          ") does not fit input shape " + x0.shape_str());
+    }
+    Tensor out({B, C});
+    for (size_t b = 0; b < B; ++b) {
+      size_t count = 0;
+      if (m) {
+        for (size_t t = 0; t < T; ++t) count += (*m)(b, t) ? 1 : 0;
+      }
+      for (size_t c = 0; c < C; ++c) {
+        float acc = max_ ? -std::numeric_limits<float>::infinity() : 0.0f;
+        for (size_t t = 0; t < T; ++t) {
+          float xv = x[(b * T + t) * C + c];
+          if (max_) {
+            acc = (std::isnan(xv) || xv > acc) ? xv : acc;
+            continue;
+          }
+          if (m && !(*m)(b, t)) xv = k2_ ? xv * 0.0f : 0.0f;  // tf.keras 2 multiplies by the mask
+          acc += xv;
+        }
+        if (!max_) acc = acc / static_cast<float>(m ? count : T);  // 0/0 = NaN as in Keras
+        out[b * C + c] = acc;
+      }
+    }
+    if (keepdims_) out.reshape(cf_ ? std::vector<size_t>{B, C, 1} : std::vector<size_t>{B, 1, C});
+    return single(std::move(out));
+  }
+
+ private:
+  bool max_, keepdims_, cf_, k2_;
+};
+
+std::unique_ptr<Layer> make_global(const LayerArgs& a, bool is_max) {
+  expect_weight_count(a, 0);
+  return std::make_unique<GlobalPool1DLayer>(a, is_max, cfg_bool(a, "keepdims", false), channels_first(a));
+}
+
+int zero(const nlohmann::json&) { return 0; }
+
+}  // namespace
+
+void register_conv_pool_layers(std::map<std::string, LayerKind>& r) {
+  r["Conv1D"] = {make_conv1d, core::kernel_bias_count};
+  auto maxp = [](const LayerArgs& a) { return make_pool(a, true); };
+  auto avgp = [](const LayerArgs& a) { return make_pool(a, false); };
+  auto gmax = [](const LayerArgs& a) { return make_global(a, true); };
+  auto gavg = [](const LayerArgs& a) { return make_global(a, false); };
+  r["MaxPooling1D"] = r["MaxPool1D"] = {maxp, zero};
+  r["AveragePooling1D"] = r["AvgPool1D"] = {avgp, zero};
+  r["GlobalMaxPooling1D"] = r["GlobalMaxPool1D"] = {gmax, zero};
+  r["GlobalAveragePooling1D"] = r["GlobalAvgPool1D"] = {gavg, zero};
+}
+
+}  // namespace recur::model

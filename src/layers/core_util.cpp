@@ -1,0 +1,119 @@
+#include "layers/core_util.hpp"
+
+#include <algorithm>
+#include <string>
+
+namespace recur::model::core {
+
+void BasicLayer::bad(const std::string& what) const { throw InvalidArgument(where_ + ": " + what); }
+
+const Value& BasicLayer::one_input(std::span<const Value> in) const {
+  if (in.size() != 1) bad("expects 1 input, got " + std::to_string(in.size()));
+  return in[0];
+}
+
+void BasicLayer::need_rank(const Tensor& x, size_t lo, size_t hi) const {
+  if (x.rank() < lo || x.rank() > hi) {
+    std::string want = lo == hi ? std::to_string(lo)
+                       : hi == SIZE_MAX ? "at least " + std::to_string(lo)
+                                        : std::to_string(lo) + " to " + std::to_string(hi);
+    bad("input must have rank " + want + ", got shape " + x.shape_str());
+  }
+}
+
+bool cfg_has(const LayerArgs& a, const char* field) {
+  return a.config.is_object() && a.config.contains(field) && !a.config[field].is_null();
+}
+
+Activation activation_of(const LayerArgs& a, const char* field, const char* fallback) {
+  const std::string name = cfg_activation_name(a, field, fallback);
+  try {
+    return activation_from_name(name, a.keras_major);
+  } catch (const Unsupported& e) {
+    unsupported(a, std::string(field) + ": " + e.what());
+  }
+}
+
+void activate(Activation act, Tensor& t) {
+  if (act == Activation::linear || t.empty()) return;
+  if (is_elementwise(act)) {
+    apply_activation(act, t.data(), t.size());
+    return;
+  }
+  const size_t n = t.rank() ? t.shape().back() : 1;
+  if (n == 0) return;
+  for (size_t r = 0; r < t.size() / n; ++r) apply_activation(act, t.data() + r * n, n);
+}
+
+void refuse_quantization(const LayerArgs& a) {
+  if (cfg_has(a, "quantization_config")) {
+    unsupported(a, "quantization_config is set: quantized layers are not supported");
+  }
+  if (!cfg_has(a, "dtype")) return;
+  const auto& d = a.config["dtype"];
+  std::string name;
+  if (d.is_string()) name = d.get<std::string>();
+  if (d.is_object()) {
+    const std::string cls = d.value("class_name", std::string());
+    if (cls.find("Quantized") != std::string::npos) {
+      unsupported(a, "dtype policy '" + cls + "' quantizes the layer; not supported");
+    }
+    if (d.contains("config") && d["config"].is_object() && d["config"].contains("name") &&
+        d["config"]["name"].is_string()) {
+      name = d["config"]["name"].get<std::string>();
+    }
+  }
+  // Quantized policy names: "int8_from_float32", "int4_from_mixed_bfloat16", "gptq/...".
+  if (name.find("_from_") != std::string::npos || name.rfind("gptq", 0) == 0 ||
+      name.rfind("awq", 0) == 0) {
+    unsupported(a, "dtype policy '" + name + "' quantizes the layer; not supported");
+  }
+}
+
+void check_lora(const LayerArgs& a, size_t plain_count) {
+  if (!cfg_has(a, "lora_rank")) return;
+  const long r = cfg_int(a, "lora_rank", 0);
+  if (r <= 0) return;
+  if (a.weights.size() != plain_count) {
+    unsupported(a, "lora_rank=" + std::to_string(r) + " with " + std::to_string(a.weights.size()) +
+                       " weight arrays: only files that store the LoRA-merged kernel (" +
+                       std::to_string(plain_count) + " arrays, as .keras files do) are supported");
+  }
+}
+
+std::optional<size_t> resolve_axis(long axis, size_t rank) {
+  const long r = static_cast<long>(rank);
+  if (axis < -r || axis >= r) return std::nullopt;
+  return static_cast<size_t>(axis < 0 ? axis + r : axis);
+}
+
+Tensor transpose(const Tensor& x, const std::vector<size_t>& perm) {
+  const size_t r = x.rank();
+  std::vector<size_t> out_shape(r);
+  for (size_t k = 0; k < r; ++k) out_shape[k] = x.shape()[perm[k]];
+  Tensor out(out_shape);
+  if (x.empty()) return out;
+  // Input strides seen in output order; walk the output with an odometer.
+  std::vector<size_t> in_stride(r, 1);
+  for (size_t k = r; k-- > 1;) in_stride[k - 1] = in_stride[k] * x.shape()[k];
+  std::vector<size_t> step(r);
+  for (size_t k = 0; k < r; ++k) step[k] = in_stride[perm[k]];
+  std::vector<size_t> idx(r, 0);
+  size_t src = 0;
+  const float* xd = x.data();
+  float* od = out.data();
+  for (size_t i = 0; i < out.size(); ++i) {
+    od[i] = xd[src];
+    for (size_t k = r; k-- > 0;) {
+      if (++idx[k] < out_shape[k]) {
+        src += step[k];
+        break;
+      }
+      src -= step[k] * (out_shape[k] - 1);
+      idx[k] = 0;
+    }
+  }
+  return out;
+}
+
+}  // namespace recur::model::core

@@ -1,0 +1,94 @@
+// Shared pieces of the non-recurrent layers (core, merge, conv/pool, shape, normalization):
+// a base class with call-time errors naming the layer, activation and axis helpers, and the
+// per-family registration functions that register_core_layers() calls.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "model/layer.hpp"
+#include "recur/activations.hpp"
+
+namespace recur::model {
+
+void register_merge_layers(std::map<std::string, LayerKind>& r);
+void register_conv_pool_layers(std::map<std::string, LayerKind>& r);
+void register_shape_layers(std::map<std::string, LayerKind>& r);
+void register_normalization_layers(std::map<std::string, LayerKind>& r);
+
+namespace core {
+
+// A layer that remembers where it came from, so call-time errors name it.
+class BasicLayer : public Layer {
+ public:
+  explicit BasicLayer(const LayerArgs& a) : Layer(a.name, a.class_name), where_(a.where) {}
+
+ protected:
+  [[noreturn]] void bad(const std::string& what) const;  // InvalidArgument "<where>: what"
+  // The single input of a one-input layer (InvalidArgument for none or several).
+  const Value& one_input(std::span<const Value> in) const;
+  // The input's rank must be in [lo, hi].
+  void need_rank(const Tensor& x, size_t lo, size_t hi) const;
+  const std::string& where() const { return where_; }
+
+ private:
+  std::string where_;
+};
+
+inline std::vector<Value> single(Tensor t, std::optional<Mask> m = std::nullopt) {
+  std::vector<Value> v;
+  v.push_back(Value{std::move(t), std::move(m)});
+  return v;
+}
+
+// True when the field exists and is not null.
+bool cfg_has(const LayerArgs& a, const char* field);
+
+// Activation named by a config field, errors naming the field.
+Activation activation_of(const LayerArgs& a, const char* field, const char* fallback);
+// Applies an activation to a whole tensor: row-wise ones (softmax...) act on the last axis.
+void activate(Activation act, Tensor& t);
+
+// Refuses weight quantization (Keras 3 quantization_config or a quantized dtype policy): it
+// changes both the stored weights and the numbers.
+void refuse_quantization(const LayerArgs& a);
+// Keras 3 LoRA: .keras files store the kernel with LoRA merged in (and reload with the LoRA
+// factors zeroed), so a layer with lora_rank computes the plain formula from `plain_count`
+// weights. Anything else (unmerged LoRA factors in the list) is refused.
+void check_lora(const LayerArgs& a, size_t plain_count);
+
+// Axis as Keras writes it (negative counts from the end) -> index in [0, rank).
+std::optional<size_t> resolve_axis(long axis, size_t rank);
+
+// out[i_perm...] = x[i...] with out.shape[k] = x.shape[perm[k]] (numpy transpose).
+Tensor transpose(const Tensor& x, const std::vector<size_t>& perm);
+
+// Product of shape[from:to].
+inline size_t prod(const std::vector<size_t>& s, size_t from = 0, size_t to = SIZE_MAX) {
+  size_t n = 1;
+  for (size_t i = from; i < s.size() && i < to; ++i) n *= s[i];
+  return n;
+}
+
+// Number of weights a config implies for layers with an optional bias.
+inline int kernel_bias_count(const nlohmann::json& cfg) {
+  bool bias = true;
+  if (cfg.is_object() && cfg.contains("use_bias") && cfg["use_bias"].is_boolean()) {
+    bias = cfg["use_bias"].get<bool>();
+  }
+  return bias ? 2 : 1;
+}
+
+// A config flag read without a LayerArgs (weight_count functions see only the config).
+inline bool json_flag(const nlohmann::json& cfg, const char* field, bool fallback) {
+  if (!cfg.is_object() || !cfg.contains(field) || !cfg[field].is_boolean()) return fallback;
+  return cfg[field].get<bool>();
+}
+
+}  // namespace core
+}  // namespace recur::model

@@ -1,0 +1,232 @@
+// BatchNormalization (inference: moving statistics) and LayerNormalization, in the float32
+// operation order of the Keras backends:
+//   tf.nn.batch_normalization / keras ops: inv = rsqrt(var + eps) [* gamma];
+//                                          out = x * inv + (beta - mean * inv)
+//   tf.keras 2 LayerNormalization on trailing axes (fused_batch_norm):
+//                                          out = ((x - mean) * rsqrt(var + eps)) * gamma + beta
+// Both pass the mask on (supports_masking=True).
+#include <cmath>
+#include <memory>
+#include <string>
+
+#include "layers/core_util.hpp"
+
+namespace recur::model {
+
+namespace {
+
+using core::BasicLayer;
+using core::single;
+
+inline float rsqrt(float v) { return 1.0f / std::sqrt(v); }
+
+class BatchNormLayer final : public BasicLayer {
+ public:
+  BatchNormLayer(const LayerArgs& a, long axis, std::vector<float> inv, std::vector<float> res, size_t params)
+      : BasicLayer(a), axis_(axis), inv_(std::move(inv)), res_(std::move(res)), params_(params) {}
+
+  std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
+    const Value& v = one_input(in);
+    const Tensor& x = v.tensor;
+    auto ax = core::resolve_axis(axis_, x.rank());
+    const size_t C = inv_.size();
+    if (!ax || x.dim(*ax) != C) {
+      bad("input shape " + x.shape_str() + " does not fit " + std::to_string(C) +
+          " channels on axis " + std::to_string(axis_));
+    }
+    const size_t inner = core::prod(x.shape(), *ax + 1);
+    Tensor y(x.shape());
+    for (size_t i = 0; i < x.size(); ++i) {
+      const size_t c = (i / inner) % C;
+      y[i] = x[i] * inv_[c] + res_[c];
+    }
+    return single(std::move(y), v.mask);
+  }
+  size_t param_count() const override { return params_; }
+
+ private:
+  long axis_;
+  std::vector<float> inv_, res_;  // per channel: inv = rsqrt(var + eps) * gamma, res = beta - mean * inv
+  size_t params_;
+};
+
+long single_axis(const LayerArgs& a) {
+  // Keras 3 writes an int; tf.keras 2 writes the built axis list ([2]).
+  const std::vector<long> axes = cfg_ints(a, "axis", {-1});
+  if (axes.size() != 1) unsupported(a, "normalization over several axes is not supported");
+  return axes[0];
+}
+
+std::unique_ptr<Layer> make_batch_norm(const LayerArgs& a) {
+  const long axis = single_axis(a);
+  const float eps = static_cast<float>(cfg_float(a, "epsilon", 1e-3));
+  const bool scale = cfg_bool(a, "scale", true), center = cfg_bool(a, "center", true);
+  expect_weight_count(a, 2 + (scale ? 1 : 0) + (center ? 1 : 0));
+  if (a.weights[0].rank() != 1) fail(a, "weights must be vectors, got " + a.weights[0].shape_str());
+  const size_t C = a.weights[0].dim(0);
+  size_t i = 0;
+  const Tensor* gamma = scale ? &weight(a, i++, {C}, "gamma") : nullptr;
+  const Tensor* beta = center ? &weight(a, i++, {C}, "beta") : nullptr;
+  const Tensor& mean = weight(a, i++, {C}, "moving_mean");
+  const Tensor& var = weight(a, i++, {C}, "moving_variance");
+  std::vector<float> inv(C), res(C);
+  for (size_t c = 0; c < C; ++c) {
+    inv[c] = rsqrt(var[c] + eps);
+    if (gamma) inv[c] = inv[c] * (*gamma)[c];
+    res[c] = beta ? (*beta)[c] - mean[c] * inv[c] : -mean[c] * inv[c];
+  }
+  return std::make_unique<BatchNormLayer>(a, axis, std::move(inv), std::move(res), 4 * C - (scale ? 0 : C) - (center ? 0 : C));
+}
+
+class LayerNormLayer final : public BasicLayer {
+ public:
+  struct Spec {
+    std::vector<long> axes;
+    float eps = 1e-3f;
+    bool rms = false;
+    bool keras2 = false;
+    bool fused_ok = false;  // tf.keras 2 may take the fused path (epsilon >= 1.001e-5)
+  };
+  LayerNormLayer(const LayerArgs& a, Spec s, std::optional<Tensor> gamma, std::optional<Tensor> beta)
+      : BasicLayer(a), s_(std::move(s)), gamma_(std::move(gamma)), beta_(std::move(beta)) {}
+
+  std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
+    const Value& v = one_input(in);
+    const Tensor& x = v.tensor;
+    const size_t r = x.rank();
+    std::vector<bool> on(r, false);
+    for (long a : s_.axes) {
+      auto k = core::resolve_axis(a, r);
+      if (!k || on[*k]) bad("axis " + std::to_string(a) + " is out of range or repeated for input shape " + x.shape_str());
+      on[*k] = true;
+    }
+    // Normalized axes last (in increasing order), so each group is one contiguous row.
+    std::vector<size_t> perm;
+    for (size_t k = 0; k < r; ++k) {
+      if (!on[k]) perm.push_back(k);
+    }
+    const size_t first_norm = perm.size();
+    std::vector<size_t> given, sorted;
+    for (size_t k = 0; k < r; ++k) {
+      if (on[k]) {
+        perm.push_back(k);
+        sorted.push_back(x.dim(k));
+      }
+    }
+    for (long a : s_.axes) given.push_back(x.dim(*core::resolve_axis(a, r)));
+    bool identity = true;
+    for (size_t k = 0; k < r; ++k) identity = identity && perm[k] == k;
+    // gamma/beta span the normalized axes; their values are laid out in axis order.
+    for (const auto* w : {&gamma_, &beta_}) {
+      if (*w && (*w)->shape() != sorted && (*w)->shape() != given) {
+        bad("input shape " + x.shape_str() + " does not fit weight shape " + (*w)->shape_str());
+      }
+    }
+    Tensor t = identity ? x : core::transpose(x, perm);
+    const size_t n = core::prod(t.shape(), first_norm);
+    const size_t rows = n ? t.size() / n : 0;
+    const bool fused = s_.keras2 && s_.fused_ok && identity;
+    const float* g = gamma_ ? gamma_->data() : nullptr;
+    const float* be = beta_ ? beta_->data() : nullptr;
+    const float fn = static_cast<float>(n);
+    for (size_t row = 0; row < rows; ++row) {
+      float* p = t.data() + row * n;
+      double acc = 0.0;
+      for (size_t i = 0; i < n; ++i) acc += p[i];
+      if (fused) {
+        // fused_batch_norm: statistics scaled by 1/n, then (x - mean) * rsqrt(var + eps).
+        const float inv_n = 1.0f / fn;
+        const float mean = static_cast<float>(acc) * inv_n;
+        double sq = 0.0;
+        for (size_t i = 0; i < n; ++i) {
+          const float d = p[i] - mean;
+          sq += d * d;
+        }
+        const float inv = rsqrt(static_cast<float>(sq) * inv_n + s_.eps);
+        for (size_t i = 0; i < n; ++i) {
+          float y = (p[i] - mean) * inv;
+          if (g) y = y * g[i];
+          if (be) y = y + be[i];
+          p[i] = y;
+        }
+        continue;
+      }
+      // moments: mean = sum / n, var = sum((x - mean)^2) / n.
+      const float mean = static_cast<float>(acc) / fn;
+      double sq = 0.0;
+      for (size_t i = 0; i < n; ++i) {
+        const float d = p[i] - mean;
+        sq += d * d;
+      }
+      const float var = static_cast<float>(sq) / fn;
+      const float inv0 = rsqrt(var + s_.eps);
+      if (s_.rms) {
+        // Keras 3 rms_scaling (deprecated): x * rsqrt(var + eps) * gamma, no centering.
+        for (size_t i = 0; i < n; ++i) p[i] = g ? p[i] * inv0 * g[i] : p[i] * inv0;
+        continue;
+      }
+      for (size_t i = 0; i < n; ++i) {
+        const float inv = g ? inv0 * g[i] : inv0;
+        const float res = be ? -mean * inv + be[i] : -mean * inv;
+        p[i] = p[i] * inv + res;
+      }
+    }
+    if (!identity) {
+      std::vector<size_t> back(r);
+      for (size_t k = 0; k < r; ++k) back[perm[k]] = k;
+      t = core::transpose(t, back);
+    }
+    return single(std::move(t), v.mask);
+  }
+  size_t param_count() const override { return (gamma_ ? gamma_->size() : 0) + (beta_ ? beta_->size() : 0); }
+
+ private:
+  Spec s_;
+  std::optional<Tensor> gamma_, beta_;
+};
+
+int layer_norm_count(const nlohmann::json& cfg) {
+  const bool rms = core::json_flag(cfg, "rms_scaling", false);
+  return ((core::json_flag(cfg, "scale", true) || rms) ? 1 : 0) +
+         ((core::json_flag(cfg, "center", true) && !rms) ? 1 : 0);
+}
+
+std::unique_ptr<Layer> make_layer_norm(const LayerArgs& a) {
+  LayerNormLayer::Spec s;
+  s.axes = cfg_ints(a, "axis", {-1});
+  if (s.axes.empty()) fail(a, "axis must not be empty");
+  const double eps = cfg_float(a, "epsilon", 1e-3);
+  s.eps = static_cast<float>(eps);
+  s.rms = cfg_bool(a, "rms_scaling", false);
+  s.keras2 = a.keras_major < 3;
+  s.fused_ok = eps >= 1.001e-5;
+  const bool scale = cfg_bool(a, "scale", true) || s.rms;
+  const bool center = cfg_bool(a, "center", true) && !s.rms;
+  expect_weight_count(a, (scale ? 1 : 0) + (center ? 1 : 0));
+  std::optional<Tensor> gamma, beta;
+  size_t i = 0;
+  if (scale) gamma = a.weights[i++];
+  if (center) beta = a.weights[i++];
+  for (const auto* w : {&gamma, &beta}) {
+    if (*w && (*w)->rank() != s.axes.size()) {
+      fail(a, "gamma/beta must have one axis per normalized axis, got " + (*w)->shape_str());
+    }
+  }
+  if (gamma && beta && gamma->shape() != beta->shape()) {
+    fail(a, "gamma " + gamma->shape_str() + " and beta " + beta->shape_str() + " differ in shape");
+  }
+  return std::make_unique<LayerNormLayer>(a, std::move(s), std::move(gamma), std::move(beta));
+}
+
+int batch_norm_count(const nlohmann::json& cfg) {
+  return 2 + (core::json_flag(cfg, "scale", true) ? 1 : 0) + (core::json_flag(cfg, "center", true) ? 1 : 0);
+}
+
+}  // namespace
+
+void register_normalization_layers(std::map<std::string, LayerKind>& r) {
+  r["BatchNormalization"] = {make_batch_norm, batch_norm_count};
+  r["LayerNormalization"] = {make_layer_norm, layer_norm_count};
+}
+
+}  // namespace recur::model

@@ -1,0 +1,373 @@
+// SimpleRNN, LSTM, GRU, RNN (any built-in cell or StackedRNNCells), Bidirectional and the
+// Keras 2 CuDNNLSTM/CuDNNGRU, built from Keras configs for the model graph.
+#include <string>
+
+#include "model/layer.hpp"
+#include "recur/layers.hpp"
+
+namespace recur::model {
+
+namespace {
+
+Activation activation(const LayerArgs& a, const char* field, const char* fallback) {
+  const std::string name = cfg_activation_name(a, field, fallback);
+  try {
+    return activation_from_name(name, a.keras_major);
+  } catch (const Unsupported& e) {
+    unsupported(a, std::string(field) + ": " + e.what());
+  }
+}
+
+long units_of(const LayerArgs& a) {
+  const long u = cfg_int(a, "units", -1);
+  if (u <= 0) fail(a, "config field 'units' must be a positive integer");
+  return u;
+}
+
+void check_common(const LayerArgs& a) {
+  if (cfg_bool(a, "time_major", false)) unsupported(a, "time_major=True is not supported");
+  if (a.config.contains("implementation")) {
+    // Keras 1 used implementation 0 for the same numbers; every value computes the same.
+    (void)cfg_int(a, "implementation", 2);
+  }
+}
+
+RNNOptions rnn_options(const LayerArgs& a) {
+  RNNOptions o;
+  o.return_sequences = cfg_bool(a, "return_sequences", false);
+  o.return_state = cfg_bool(a, "return_state", false);
+  o.go_backwards = cfg_bool(a, "go_backwards", false);
+  o.stateful = cfg_bool(a, "stateful", false);
+  o.unroll = cfg_bool(a, "unroll", false);
+  o.zero_output_for_mask = cfg_bool(a, "zero_output_for_mask", false);
+  return o;
+}
+
+// Cell configs read from a layer or cell config; weights consumed from `w` starting at `at`.
+std::shared_ptr<const Cell> make_cell(const std::string& cls, const LayerArgs& a,
+                                      const std::vector<Tensor>& w, size_t& at);
+
+std::optional<Tensor> take_bias(const LayerArgs& a, bool use_bias, const std::vector<Tensor>& w,
+                                size_t& at) {
+  if (!use_bias) return std::nullopt;
+  if (at >= w.size()) fail(a, "the bias weight is missing");
+  return w[at++];
+}
+
+std::pair<Tensor, Tensor> take_kernels(const LayerArgs& a, const std::vector<Tensor>& w,
+                                       size_t& at) {
+  if (at + 2 > w.size()) fail(a, "kernel and recurrent_kernel weights are missing");
+  at += 2;
+  return {w[at - 2], w[at - 1]};
+}
+
+std::shared_ptr<const Cell> make_cell(const std::string& cls, const LayerArgs& a,
+                                      const std::vector<Tensor>& w, size_t& at) {
+  try {
+    if (cls == "SimpleRNN" || cls == "SimpleRNNCell") {
+      SimpleRNNCellConfig c;
+      c.units = units_of(a);
+      c.activation = activation(a, "activation", "tanh");
+      c.use_bias = cfg_bool(a, "use_bias", true);
+      auto [k, r] = take_kernels(a, w, at);
+      auto b = take_bias(a, c.use_bias, w, at);
+      return std::make_shared<SimpleRNNCell>(c, std::move(k), std::move(r), std::move(b));
+    }
+    if (cls == "LSTM" || cls == "LSTMCell") {
+      LSTMCellConfig c;
+      c.units = units_of(a);
+      c.activation = activation(a, "activation", "tanh");
+      c.recurrent_activation = activation(a, "recurrent_activation", "sigmoid");
+      c.use_bias = cfg_bool(a, "use_bias", true);
+      auto [k, r] = take_kernels(a, w, at);
+      auto b = take_bias(a, c.use_bias, w, at);
+      return std::make_shared<LSTMCell>(c, std::move(k), std::move(r), std::move(b));
+    }
+    if (cls == "GRU" || cls == "GRUCell") {
+      GRUCellConfig c;
+      c.units = units_of(a);
+      c.activation = activation(a, "activation", "tanh");
+      c.recurrent_activation = activation(a, "recurrent_activation", "sigmoid");
+      c.use_bias = cfg_bool(a, "use_bias", true);
+      // Keras 2 before 2.3 defaulted to reset_after=False; its configs always spell it out
+      // from 2.1 on, and older files lack it.
+      c.reset_after = cfg_bool(a, "reset_after", a.keras_major >= 3);
+      auto [k, r] = take_kernels(a, w, at);
+      auto b = take_bias(a, c.use_bias, w, at);
+      return std::make_shared<GRUCell>(c, std::move(k), std::move(r), std::move(b));
+    }
+    if (cls == "CuDNNLSTM") {
+      // Keras 2 cuDNN layer: tanh/sigmoid, bias (8u) = input and recurrent biases, summed.
+      LSTMCellConfig c;
+      c.units = units_of(a);
+      auto [k, r] = take_kernels(a, w, at);
+      if (at >= w.size()) fail(a, "the bias weight is missing");
+      const Tensor& b8 = w[at++];
+      const size_t n = 4 * static_cast<size_t>(c.units);
+      if (b8.shape() != std::vector<size_t>{2 * n}) fail(a, "CuDNNLSTM bias must have shape (" + std::to_string(2 * n) + ",)");
+      Tensor b({n});
+      for (size_t j = 0; j < n; ++j) b[j] = b8[j] + b8[n + j];
+      return std::make_shared<LSTMCell>(c, std::move(k), std::move(r), std::move(b));
+    }
+    if (cls == "CuDNNGRU") {
+      // Keras 2 cuDNN GRU: reset after the matmul, bias (6u) = input then recurrent biases.
+      GRUCellConfig c;
+      c.units = units_of(a);
+      c.reset_after = true;
+      auto [k, r] = take_kernels(a, w, at);
+      if (at >= w.size()) fail(a, "the bias weight is missing");
+      Tensor b = w[at++];
+      const size_t n = 3 * static_cast<size_t>(c.units);
+      if (b.shape() != std::vector<size_t>{2 * n}) fail(a, "CuDNNGRU bias must have shape (" + std::to_string(2 * n) + ",)");
+      b.reshape({2, n});
+      return std::make_shared<GRUCell>(c, std::move(k), std::move(r), std::move(b));
+    }
+  } catch (const InvalidArgument& e) {
+    fail(a, e.what());
+  }
+  unsupported(a, "cell class '" + cls + "' is not supported");
+}
+
+int cell_weight_count(const std::string& cls, const nlohmann::json& cfg) {
+  if (cls == "CuDNNLSTM" || cls == "CuDNNGRU") return 3;
+  const bool bias = !cfg.is_object() || !cfg.contains("use_bias") || !cfg["use_bias"].is_boolean() ||
+                    cfg["use_bias"].get<bool>();
+  return bias ? 3 : 2;
+}
+
+// {"class_name": ..., "config": {...}} as written for nested objects.
+std::pair<std::string, const nlohmann::json*> nested(const LayerArgs& a, const nlohmann::json& j,
+                                                     const char* what) {
+  if (!j.is_object() || !j.contains("class_name") || !j["class_name"].is_string() ||
+      !j.contains("config")) {
+    fail(a, std::string(what) + " must be an object with class_name and config");
+  }
+  return {j["class_name"].get<std::string>(), &j["config"]};
+}
+
+std::shared_ptr<const Cell> make_any_cell(const LayerArgs& a, const nlohmann::json& j,
+                                          const std::vector<Tensor>& w, size_t& at, int depth);
+
+std::shared_ptr<const Cell> make_stack(const LayerArgs& a, const nlohmann::json& cells,
+                                       const std::vector<Tensor>& w, size_t& at, int depth) {
+  if (!cells.is_array() || cells.empty()) fail(a, "StackedRNNCells needs a non-empty list of cells");
+  std::vector<std::shared_ptr<const Cell>> list;
+  for (const auto& c : cells) list.push_back(make_any_cell(a, c, w, at, depth + 1));
+  try {
+    return std::make_shared<StackedRNNCells>(std::move(list));
+  } catch (const InvalidArgument& e) {
+    fail(a, e.what());
+  }
+}
+
+std::shared_ptr<const Cell> make_any_cell(const LayerArgs& a, const nlohmann::json& j,
+                                          const std::vector<Tensor>& w, size_t& at, int depth) {
+  if (depth > 16) fail(a, "cells are nested too deeply");
+  if (j.is_array()) return make_stack(a, j, w, at, depth);  // Keras 2: RNN(cell=[...])
+  auto [cls, cfg] = nested(a, j, "cell");
+  if (cls == "StackedRNNCells") {
+    if (!cfg->is_object() || !cfg->contains("cells")) fail(a, "StackedRNNCells config has no 'cells'");
+    return make_stack(a, (*cfg)["cells"], w, at, depth);
+  }
+  LayerArgs sub{cls, a.name, *cfg, {}, a.keras_major, a.where + " cell " + cls};
+  return make_cell(cls, sub, w, at);
+}
+
+int any_cell_weight_count(const nlohmann::json& j, int depth) {
+  if (depth > 16) return -1;
+  auto stack = [&](const nlohmann::json& cells) {
+    int n = 0;
+    if (!cells.is_array()) return -1;
+    for (const auto& c : cells) {
+      int k = any_cell_weight_count(c, depth + 1);
+      if (k < 0) return -1;
+      n += k;
+    }
+    return n;
+  };
+  if (j.is_array()) return stack(j);
+  if (!j.is_object() || !j.contains("class_name") || !j["class_name"].is_string()) return -1;
+  const std::string cls = j["class_name"].get<std::string>();
+  const nlohmann::json cfg = j.value("config", nlohmann::json::object());
+  if (cls == "StackedRNNCells") return cfg.is_object() && cfg.contains("cells") ? stack(cfg["cells"]) : -1;
+  return cell_weight_count(cls, cfg);
+}
+
+// Runs one RNN (or both directions) with Keras' inputs convention: x, then initial states.
+class RecurrentLayer final : public Layer {
+ public:
+  RecurrentLayer(const LayerArgs& a, RNN fwd, std::optional<RNN> bwd, MergeMode mode)
+      : Layer(a.name, a.class_name), where_(a.where) {
+    if (bwd) {
+      bi_.emplace(fwd, &*bwd, mode);
+    } else {
+      rnn_.emplace(std::move(fwd));
+    }
+  }
+
+  std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
+    if (in.empty()) throw InvalidArgument(where_ + ": no input");
+    const Tensor& x = in[0].tensor;
+    const Mask* mask = in[0].mask ? &*in[0].mask : nullptr;
+    std::vector<Tensor> init;
+    for (size_t i = 1; i < in.size(); ++i) init.push_back(in[i].tensor);
+    const bool stateful = front().options().stateful;
+    std::vector<Tensor>* slot = nullptr;
+    if (stateful && ctx.session) {
+      slot = &ctx.session->slots.at(first_slot());
+      if (init.empty() && !slot->empty()) {
+        if ((*slot)[0].dim(0) != x.dim(0)) {
+          throw InvalidArgument(where_ + ": stateful layer holds states for batch size " +
+                                std::to_string((*slot)[0].dim(0)) + ", got batch size " +
+                                std::to_string(x.rank() ? x.dim(0) : 0));
+        }
+        init = *slot;
+      }
+    }
+    std::vector<Tensor> outs, finals;
+    try {
+      if (bi_) {
+        outs = bi_->run(x, mask, init, &finals);
+      } else {
+        ops::RnnResult r = rnn_->run(x, mask, init);
+        finals = r.states;
+        outs = rnn_->outputs(std::move(r));
+      }
+    } catch (const Error& e) {
+      throw InvalidArgument(where_ + ": " + e.what());
+    }
+    if (slot) *slot = std::move(finals);
+    std::vector<Value> res;
+    const bool seq = front().options().return_sequences;
+    const size_t n_seq = (bi_ && bi_->merge_mode() == MergeMode::none) ? 2 : 1;
+    for (size_t i = 0; i < outs.size(); ++i) {
+      Value v{std::move(outs[i]), std::nullopt};
+      if (i < n_seq && seq && mask) v.mask = *mask;  // RNN.compute_mask (Keras <= 3.15)
+      res.push_back(std::move(v));
+    }
+    return res;
+  }
+
+  size_t param_count() const override {
+    size_t n = 0;
+    for (const RNN* r : layers()) n += cell_params(r->cell());
+    return n;
+  }
+  std::string path() const override {
+    std::string s;
+    for (const RNN* r : layers()) {
+      if (!s.empty()) s += " | ";
+      s += r->path().describe();
+    }
+    return s;
+  }
+  size_t state_slots() const override { return front().options().stateful ? 1 : 0; }
+
+ private:
+  const RNN& front() const { return bi_ ? bi_->forward() : *rnn_; }
+  std::vector<const RNN*> layers() const {
+    if (bi_) return {&bi_->forward(), &bi_->backward()};
+    return {&*rnn_};
+  }
+  static size_t cell_params(const Cell& c) {
+    if (auto* g = dynamic_cast<const GatedCell*>(&c)) {
+      return g->kernel().size() + g->recurrent_kernel().size() + (g->bias() ? g->bias()->size() : 0);
+    }
+    if (auto* s = dynamic_cast<const StackedRNNCells*>(&c)) {
+      size_t n = 0;
+      for (const auto& k : s->cells()) n += cell_params(*k);
+      return n;
+    }
+    return 0;
+  }
+
+  std::string where_;
+  std::optional<RNN> rnn_;
+  std::optional<Bidirectional> bi_;
+};
+
+RNN make_rnn_layer(const LayerArgs& a, const std::vector<Tensor>& w, size_t& at) {
+  check_common(a);
+  std::shared_ptr<const Cell> cell;
+  if (a.class_name == "RNN") {
+    cell = make_any_cell(a, cfg_field(a, "cell"), w, at, 0);
+  } else {
+    cell = make_cell(a.class_name, a, w, at);
+  }
+  return RNN(cell, rnn_options(a));
+}
+
+std::unique_ptr<Layer> make_single(const LayerArgs& a) {
+  size_t at = 0;
+  RNN r = make_rnn_layer(a, a.weights, at);
+  if (at != a.weights.size()) {
+    fail(a, "has " + std::to_string(a.weights.size()) + " weight arrays, the config uses " + std::to_string(at));
+  }
+  return std::make_unique<RecurrentLayer>(a, std::move(r), std::nullopt, MergeMode::concat);
+}
+
+int single_count(const std::string& cls, const nlohmann::json& cfg) {
+  if (cls == "RNN") return cfg.is_object() && cfg.contains("cell") ? any_cell_weight_count(cfg["cell"], 0) : -1;
+  return cell_weight_count(cls, cfg);
+}
+
+std::unique_ptr<Layer> make_bidirectional(const LayerArgs& a) {
+  auto [fcls, fcfg] = nested(a, cfg_field(a, "layer"), "Bidirectional 'layer'");
+  const nlohmann::json* bj = a.config.contains("backward_layer") && !a.config["backward_layer"].is_null()
+                                 ? &a.config["backward_layer"] : nullptr;
+  const std::string mode_name = a.config.contains("merge_mode") && a.config["merge_mode"].is_string()
+                                    ? a.config["merge_mode"].get<std::string>() : std::string("None");
+  MergeMode mode;
+  try {
+    mode = merge_mode_from_name(mode_name);
+  } catch (const InvalidArgument& e) {
+    fail(a, e.what());
+  }
+  size_t at = 0;
+  LayerArgs fa{fcls, a.name, *fcfg, {}, a.keras_major, a.where + " forward " + fcls};
+  RNN fwd = make_rnn_layer(fa, a.weights, at);
+  std::optional<RNN> bwd;
+  if (bj) {
+    auto [bcls, bcfg] = nested(a, *bj, "Bidirectional 'backward_layer'");
+    LayerArgs ba{bcls, a.name, *bcfg, {}, a.keras_major, a.where + " backward " + bcls};
+    bwd.emplace(make_rnn_layer(ba, a.weights, at));
+  } else {
+    // The backward layer is the forward config with go_backwards flipped, its own weights.
+    nlohmann::json bc = *fcfg;
+    bc["go_backwards"] = !cfg_bool(fa, "go_backwards", false);
+    LayerArgs ba{fcls, a.name, bc, {}, a.keras_major, a.where + " backward " + fcls};
+    bwd.emplace(make_rnn_layer(ba, a.weights, at));
+  }
+  if (at != a.weights.size()) {
+    fail(a, "has " + std::to_string(a.weights.size()) + " weight arrays, the config uses " + std::to_string(at));
+  }
+  try {
+    return std::make_unique<RecurrentLayer>(a, std::move(fwd), std::move(bwd), mode);
+  } catch (const InvalidArgument& e) {
+    fail(a, e.what());
+  }
+}
+
+int bidirectional_count(const nlohmann::json& cfg) {
+  if (!cfg.is_object() || !cfg.contains("layer") || !cfg["layer"].is_object()) return -1;
+  const auto& l = cfg["layer"];
+  int f = single_count(l.value("class_name", std::string()), l.value("config", nlohmann::json::object()));
+  int b = f;
+  if (cfg.contains("backward_layer") && cfg["backward_layer"].is_object()) {
+    const auto& bl = cfg["backward_layer"];
+    b = single_count(bl.value("class_name", std::string()), bl.value("config", nlohmann::json::object()));
+  }
+  return f < 0 || b < 0 ? -1 : f + b;
+}
+
+}  // namespace
+
+void register_recurrent_layers(std::map<std::string, LayerKind>& r) {
+  for (const char* cls : {"SimpleRNN", "LSTM", "GRU", "RNN", "CuDNNLSTM", "CuDNNGRU"}) {
+    const std::string c = cls;
+    r[c] = {make_single, [c](const nlohmann::json& cfg) { return single_count(c, cfg); }};
+  }
+  r["Bidirectional"] = {make_bidirectional, bidirectional_count};
+}
+
+}  // namespace recur::model

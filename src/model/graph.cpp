@@ -1,0 +1,459 @@
+#include "model/graph.hpp"
+#include "model/op_nodes.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <tuple>
+
+namespace recur::model {
+
+namespace {
+
+constexpr size_t npos = static_cast<size_t>(-1);
+using json = nlohmann::json;
+
+std::string entry_class(const json& e) {
+  return e.is_object() && e.contains("class_name") && e["class_name"].is_string()
+             ? e["class_name"].get<std::string>() : "";
+}
+const json& entry_config(const json& e) {
+  static const json empty = json::object();
+  return e.is_object() && e.contains("config") && e["config"].is_object() ? e["config"] : empty;
+}
+std::string entry_name(const json& e) {
+  if (e.is_object() && e.contains("name") && e["name"].is_string()) return e["name"];
+  const json& c = entry_config(e);
+  return c.contains("name") && c["name"].is_string() ? c["name"].get<std::string>() : "";
+}
+bool is_model_class(const std::string& c) {
+  return c == "Sequential" || c == "Functional" || c == "Model";
+}
+
+std::vector<long> shape_from(const json& j) {
+  std::vector<long> s;
+  if (!j.is_array()) return s;
+  for (const auto& d : j) s.push_back(d.is_number_integer() ? d.get<long>() : -1);
+  return s;
+}
+
+// dtype policies other than float32 run in float32, with a warning.
+void check_dtype(const json& cfg, const std::string& where, BuildContext& ctx) {
+  if (!cfg.contains("dtype")) return;
+  const json& d = cfg["dtype"];
+  std::string name;
+  if (d.is_string()) name = d;
+  if (d.is_object()) {
+    const json& c = entry_config(d);
+    if (c.contains("name") && c["name"].is_string()) name = c["name"];
+  }
+  if (!name.empty() && name != "float32") {
+    ctx.warnings.push_back(where + ": dtype policy '" + name + "' runs in float32");
+  }
+}
+
+class InputLayer final : public Layer {
+ public:
+  using Layer::Layer;
+  std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
+    return {in.begin(), in.end()};
+  }
+};
+
+// A Sequential or Functional model used as a layer of another model.
+class ModelLayer final : public Layer {
+ public:
+  ModelLayer(std::string name, std::string cls, std::unique_ptr<Graph> g)
+      : Layer(std::move(name), std::move(cls)), graph_(std::move(g)) {}
+  std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
+    return graph_->run({in.begin(), in.end()}, ctx);
+  }
+  const Graph& graph() const { return *graph_; }
+
+ private:
+  std::unique_ptr<Graph> graph_;
+};
+
+}  // namespace
+
+class GraphBuilder {
+ public:
+  GraphBuilder(Graph& g, io::WeightScope& w, BuildContext& ctx) : g_(g), w_(w), ctx_(ctx) {}
+
+  std::unique_ptr<Layer> make_layer(const json& entry, size_t index) {
+    const std::string cls = entry_class(entry), name = entry_name(entry);
+    const std::string where = ctx_.file + ": layer '" + name + "' (" + cls + ")";
+    if (cls.empty()) throw InvalidArgument(ctx_.file + ": a layer entry has no class_name");
+    const json& cfg = entry_config(entry);
+    if (is_model_class(cls)) {
+      if (ctx_.depth >= 16) throw InvalidArgument(where + ": models nest too deeply");
+      auto sub = w_.nested(index);
+      ++ctx_.depth;
+      auto inner = Graph::build(entry, *sub, ctx_);
+      --ctx_.depth;
+      return std::make_unique<ModelLayer>(name, cls, std::move(inner));
+    }
+    check_dtype(cfg, where, ctx_);
+    if (cls == "Lambda") {
+      throw Unsupported(where + ": a Lambda layer holds Python code, which recur never executes");
+    }
+    const auto& reg = layer_registry();
+    auto it = reg.find(cls);
+    if (it == reg.end()) {
+      const bool custom = entry.contains("registered_name") && entry["registered_name"].is_string() &&
+                          entry["registered_name"].get<std::string>() != cls;
+      const bool foreign_module = entry.contains("module") && entry["module"].is_string() &&
+                                  entry["module"].get<std::string>().rfind("keras", 0) != 0;
+      if (custom || foreign_module) {
+        throw Unsupported(where + ": custom layer class '" + cls +
+                          "' (its Python code is not in the file, and recur never runs Python)");
+      }
+      throw Unsupported(where + ": layer class '" + cls + "' is not supported");
+    }
+    const int expected = it->second.weight_count ? it->second.weight_count(cfg) : -1;
+    std::vector<Tensor> weights = w_.weights(index, expected);
+    if (expected >= 0 && weights.size() != static_cast<size_t>(expected)) {
+      throw InvalidArgument(where + ": the file holds " + std::to_string(weights.size()) +
+                            " weight arrays, the config needs " + std::to_string(expected));
+    }
+    LayerArgs a{cls, name, cfg, std::move(weights), ctx_.keras_major, where};
+    auto layer = it->second.make(a);
+    layer->set_first_slot(ctx_.next_slot);
+    ctx_.next_slot += layer->state_slots();
+    return layer;
+  }
+
+  void sequential(const json& model, const json& layers) {
+    size_t cur = g_.n_values_++;
+    g_.input_values_.push_back(cur);
+    TensorSpec in{"input", {}};
+    const json& mcfg = entry_config(model);
+    if (mcfg.contains("build_input_shape")) in.shape = shape_from(mcfg["build_input_shape"]);
+    bool first = true;
+    for (size_t i = 0; i < layers.size(); ++i) {
+      const json& e = layers[i];
+      const json& cfg = entry_config(e);
+      if (first) {
+        for (const char* k : {"batch_shape", "batch_input_shape"}) {
+          if (cfg.contains(k)) in.shape = shape_from(cfg[k]);
+        }
+      }
+      if (entry_class(e) == "InputLayer") {
+        if (!first) throw InvalidArgument(ctx_.file + ": an InputLayer inside a Sequential model after its first layer");
+        in.name = entry_name(e);
+        first = false;
+        continue;
+      }
+      first = false;
+      g_.layers_.push_back(make_layer(e, i));
+      const size_t out = g_.n_values_++;
+      g_.nodes_.push_back({g_.layers_.size() - 1, {cur}, {out}, {}});
+      cur = out;
+    }
+    if (in.name.empty()) in.name = entry_name(model).empty() ? "input" : entry_name(model) + "_input";
+    g_.inputs_.push_back(in);
+    g_.output_values_.push_back(cur);
+    g_.outputs_.push_back({g_.layers_.empty() ? in.name : g_.layers_.back()->name(), {}});
+  }
+
+  void functional(const json& model, const json& layers) {
+    const json& cfg = entry_config(model);
+    std::map<std::string, size_t> index;
+    std::vector<bool> is_input(layers.size(), false);
+    // A nested Functional model (and, in Keras 2, a nested Sequential that starts with an
+    // InputLayer) owns a built-in node 0 that the config does not list: references to its
+    // calls count from 1.
+    std::vector<size_t> node_offset(layers.size(), 0);
+    for (size_t i = 0; i < layers.size(); ++i) {
+      const std::string c = entry_class(layers[i]);
+      if (c == "Functional" || c == "Model") node_offset[i] = 1;
+      if (c == "Sequential" && ctx_.keras_major < 3) {
+        const json* inner = io::model_layers(layers[i]);
+        if (inner && !inner->empty() && entry_class((*inner)[0]) == "InputLayer") node_offset[i] = 1;
+      }
+    }
+    std::vector<size_t> layer_of(layers.size(), npos);
+    for (size_t i = 0; i < layers.size(); ++i) {
+      const std::string name = entry_name(layers[i]);
+      if (!index.emplace(name, i).second) {
+        throw InvalidArgument(ctx_.file + ": two layers are named '" + name + "'");
+      }
+      if (entry_class(layers[i]) == "InputLayer") {
+        is_input[i] = true;
+        g_.layers_.push_back(std::make_unique<InputLayer>(name, "InputLayer"));
+      } else if (is_op_entry(layers[i])) {
+        const json& nodes = layers[i].value("inbound_nodes", json::array());
+        if (!nodes.is_array() || nodes.size() != 1 || !nodes[0].is_object()) {
+          throw InvalidArgument(ctx_.file + ": recorded op '" + name + "' must have one inbound node");
+        }
+        g_.layers_.push_back(make_op(layers[i], nodes[0].value("args", json::array()),
+                                     ctx_.file + ": op '" + name + "' (" + entry_class(layers[i]) + ")"));
+      } else {
+        g_.layers_.push_back(make_layer(layers[i], i));
+      }
+      layer_of[i] = g_.layers_.size() - 1;
+    }
+    // Value ids by (layer, node, tensor).
+    std::map<std::tuple<size_t, size_t, size_t>, size_t> ids;
+    auto value = [&](const json& ref, const char* what) -> size_t {
+      // [name, node, tensor(, kwargs)] in both dialects.
+      if (!ref.is_array() || ref.size() < 3 || !ref[0].is_string() || !ref[1].is_number_integer() ||
+          !ref[2].is_number_integer()) {
+        throw InvalidArgument(ctx_.file + ": malformed " + what + " reference " + ref.dump().substr(0, 80));
+      }
+      auto it = index.find(ref[0].get<std::string>());
+      if (it == index.end()) {
+        throw InvalidArgument(ctx_.file + ": " + what + " refers to unknown layer '" +
+                              ref[0].get<std::string>() + "'");
+      }
+      const long node = ref[1].get<long>() - static_cast<long>(node_offset[it->second]);
+      const long tensor = ref[2].get<long>();
+      if (node < 0 || tensor < 0 || node > 100000 || tensor > 100000) {
+        throw InvalidArgument(ctx_.file + ": " + what + " has a bad node or tensor index " + ref.dump().substr(0, 60));
+      }
+      auto key = std::make_tuple(it->second, static_cast<size_t>(node), static_cast<size_t>(tensor));
+      auto f = ids.find(key);
+      if (f != ids.end()) return f->second;
+      return ids[key] = g_.n_values_++;
+    };
+    // Nodes: (layer, node index) -> input value ids.
+    struct Pending {
+      size_t layer, node;
+      std::vector<size_t> inputs, masks;
+    };
+    std::vector<Pending> pending;
+    for (size_t i = 0; i < layers.size(); ++i) {
+      if (is_input[i]) continue;
+      const json& e = layers[i];
+      if (!e.contains("inbound_nodes") || !e["inbound_nodes"].is_array()) continue;
+      size_t n = 0;
+      for (const auto& node : e["inbound_nodes"]) {
+        Pending p{i, n++, {}, {}};
+        collect_refs(node, p.inputs, value, 0, &p.masks);
+        pending.push_back(std::move(p));
+      }
+    }
+    auto list_of_refs = [&](const json& j, const char* what) {
+      std::vector<size_t> out;
+      if (!j.is_array()) throw InvalidArgument(ctx_.file + ": model config has no " + what);
+      if (!j.empty() && j[0].is_string()) {
+        out.push_back(value(j, what));  // a single [name, node, tensor]
+      } else {
+        for (const auto& r : j) out.push_back(value(r, what));
+      }
+      return out;
+    };
+    g_.input_values_ = list_of_refs(cfg.value("input_layers", json()), "input_layers");
+    g_.output_values_ = list_of_refs(cfg.value("output_layers", json()), "output_layers");
+    for (auto& [key, id] : ids) {
+      (void)id;
+      if (is_input[std::get<0>(key)] && (std::get<1>(key) != 0 || std::get<2>(key) != 0)) {
+        throw InvalidArgument(ctx_.file + ": input layer '" + entry_name(layers[std::get<0>(key)]) +
+                              "' has only node 0, tensor 0");
+      }
+    }
+    for (size_t v : g_.input_values_) {
+      for (auto& [key, id] : ids) {
+        if (id == v) {
+          if (!is_input[std::get<0>(key)]) {
+            throw InvalidArgument(ctx_.file + ": model input '" + entry_name(layers[std::get<0>(key)]) +
+                                  "' is not an InputLayer");
+          }
+          const json& c = entry_config(layers[std::get<0>(key)]);
+          TensorSpec s{entry_name(layers[std::get<0>(key)]), {}};
+          for (const char* k : {"batch_shape", "batch_input_shape"}) {
+            if (c.contains(k)) s.shape = shape_from(c[k]);
+          }
+          g_.inputs_.push_back(s);
+        }
+      }
+    }
+    for (size_t v : g_.output_values_) {
+      for (auto& [key, id] : ids) {
+        if (id == v) g_.outputs_.push_back({entry_name(layers[std::get<0>(key)]), {}});
+      }
+    }
+    // Outputs of each node, by tensor index.
+    std::vector<std::vector<size_t>> outs(pending.size());
+    for (size_t k = 0; k < pending.size(); ++k) {
+      for (auto& [key, id] : ids) {
+        if (std::get<0>(key) == pending[k].layer && std::get<1>(key) == pending[k].node) {
+          const size_t t = std::get<2>(key);
+          if (outs[k].size() <= t) outs[k].resize(t + 1, npos);
+          outs[k][t] = id;
+        }
+      }
+    }
+    for (auto& [key, id] : ids) {
+      if (is_input[std::get<0>(key)]) continue;
+      bool found = false;
+      for (const auto& p : pending) found |= p.layer == std::get<0>(key) && p.node == std::get<1>(key);
+      if (!found) {
+        throw InvalidArgument(ctx_.file + ": layer '" + entry_name(layers[std::get<0>(key)]) +
+                              "' has no node " + std::to_string(std::get<1>(key)));
+      }
+    }
+    // Only the nodes the outputs need, in dependency order.
+    std::vector<size_t> producer(g_.n_values_, npos);
+    for (size_t k = 0; k < pending.size(); ++k)
+      for (size_t v : outs[k]) if (v != npos) producer[v] = k;
+    std::vector<bool> needed(pending.size(), false);
+    std::vector<size_t> stack(g_.output_values_.begin(), g_.output_values_.end());
+    while (!stack.empty()) {
+      size_t v = stack.back();
+      stack.pop_back();
+      size_t k = producer[v];
+      if (k == npos || needed[k]) continue;
+      needed[k] = true;
+      for (size_t u : pending[k].inputs) stack.push_back(u);
+      for (size_t u : pending[k].masks) if (u != npos) stack.push_back(u);
+    }
+    std::vector<bool> ready(g_.n_values_, false);
+    for (size_t v : g_.input_values_) ready[v] = true;
+    std::vector<bool> done(pending.size(), false);
+    for (bool progress = true; progress;) {
+      progress = false;
+      for (size_t k = 0; k < pending.size(); ++k) {
+        if (done[k] || !needed[k]) continue;
+        auto is_ready = [&](size_t v) { return v == npos || ready[v]; };
+        if (!std::all_of(pending[k].inputs.begin(), pending[k].inputs.end(), is_ready) ||
+            !std::all_of(pending[k].masks.begin(), pending[k].masks.end(), is_ready)) continue;
+        done[k] = progress = true;
+        g_.nodes_.push_back({layer_of[pending[k].layer], pending[k].inputs, outs[k], pending[k].masks});
+        for (size_t v : outs[k]) if (v != npos) ready[v] = true;
+      }
+    }
+    for (size_t v : g_.output_values_) {
+      if (!ready[v]) {
+        throw InvalidArgument(ctx_.file + ": the model's outputs cannot be computed from its inputs "
+                              "(a missing node or a cycle in the layer graph)");
+      }
+    }
+  }
+
+ private:
+  // Tensor references in a node, in order: Keras 3 {"args": [...], "kwargs": {...}} or
+  // Keras 2 [[name, node, tensor, kwargs], ...].
+  template <class F>
+  void collect_refs(const json& j, std::vector<size_t>& out, F& value, int depth,
+                    std::vector<size_t>* masks = nullptr) {
+    if (depth > 32) throw InvalidArgument(ctx_.file + ": inbound node nests too deeply");
+    if (j.is_object()) {
+      if (j.contains("class_name") && j["class_name"] == "__keras_tensor__") {
+        const json& c = entry_config(j);
+        if (!c.contains("keras_history")) throw InvalidArgument(ctx_.file + ": a keras tensor has no keras_history");
+        out.push_back(value(c["keras_history"], "inbound node"));
+        return;
+      }
+      if (j.contains("args")) collect_refs(j["args"], out, value, depth + 1);
+      if (j.contains("kwargs") && j["kwargs"].is_object()) {
+        for (const auto& [k, v] : j["kwargs"].items()) {
+          if (k == "initial_state") {
+            collect_refs(v, out, value, depth + 1);
+          } else if (k == "mask" && masks && !v.is_null()) {
+            // One mask, or a list with one entry (or null) per input.
+            const json list = v.is_array() ? v : json::array({v});
+            for (const auto& m : list) {
+              std::vector<size_t> one;
+              if (!m.is_null()) collect_refs(m, one, value, depth + 1);
+              if (one.size() > 1) throw Unsupported(ctx_.file + ": a nested mask argument");
+              masks->push_back(one.empty() ? npos : one[0]);
+            }
+          } else if (k == "training" || v.is_null() || v.is_boolean()) {
+            continue;
+          } else {
+            std::vector<size_t> probe;
+            collect_refs(v, probe, value, depth + 1);
+            if (!probe.empty()) {
+              throw Unsupported(ctx_.file + ": a layer call passes tensor argument '" + k +
+                                "', which recur does not support");
+            }
+          }
+        }
+      }
+      return;
+    }
+    if (j.is_array()) {
+      if (j.size() >= 3 && j[0].is_string() && j[1].is_number_integer()) {
+        out.push_back(value(j, "inbound node"));  // Keras 2 reference
+        return;
+      }
+      for (const auto& x : j) collect_refs(x, out, value, depth + 1);
+    }
+  }
+
+  Graph& g_;
+  io::WeightScope& w_;
+  BuildContext& ctx_;
+};
+
+std::unique_ptr<Graph> Graph::build(const json& model, io::WeightScope& weights, BuildContext& ctx) {
+  auto g = std::make_unique<Graph>();
+  const std::string cls = entry_class(model);
+  const json* layers = io::model_layers(model);
+  if (!is_model_class(cls) || !layers) {
+    throw Unsupported(ctx.file + ": the saved object is a '" + cls +
+                      "', not a Sequential or Functional model with a layer list");
+  }
+  GraphBuilder b(*g, weights, ctx);
+  const json& cfg = entry_config(model);
+  const bool functional = cfg.is_object() && cfg.contains("input_layers");
+  if (functional) {
+    b.functional(model, *layers);
+  } else {
+    b.sequential(model, *layers);
+  }
+  g->last_use_.assign(g->n_values_, npos);
+  for (size_t k = 0; k < g->nodes_.size(); ++k) {
+    for (size_t v : g->nodes_[k].inputs) g->last_use_[v] = k;
+    for (size_t v : g->nodes_[k].masks) if (v != npos) g->last_use_[v] = k;
+  }
+  for (size_t v : g->output_values_) g->last_use_[v] = npos;  // kept to the end
+  return g;
+}
+
+std::vector<Value> Graph::run(std::vector<Value> inputs, CallContext& ctx) const {
+  if (inputs.size() != input_values_.size()) {
+    throw InvalidArgument("the model takes " + std::to_string(input_values_.size()) +
+                          " inputs, got " + std::to_string(inputs.size()));
+  }
+  std::vector<std::optional<Value>> vals(n_values_);
+  for (size_t i = 0; i < inputs.size(); ++i) vals[input_values_[i]] = std::move(inputs[i]);
+  std::vector<Value> args;
+  for (size_t k = 0; k < nodes_.size(); ++k) {
+    const Node& n = nodes_[k];
+    args.clear();
+    for (size_t v : n.inputs) args.push_back(*vals[v]);
+    for (size_t j = 0; j < n.masks.size() && j < args.size(); ++j) {
+      if (n.masks[j] != npos) args[j].mask = to_mask(vals[n.masks[j]]->tensor, "layer '" + layers_[n.layer]->name() + "' mask");
+    }
+    std::vector<Value> out = layers_[n.layer]->call(args, ctx);
+    for (size_t t = 0; t < n.outputs.size(); ++t) {
+      if (n.outputs[t] == npos) continue;
+      if (t >= out.size()) {
+        throw InvalidArgument("layer '" + layers_[n.layer]->name() + "' returns " +
+                              std::to_string(out.size()) + " outputs; output " + std::to_string(t) +
+                              " is used");
+      }
+      vals[n.outputs[t]] = std::move(out[t]);
+    }
+    for (size_t v : n.inputs) {
+      if (last_use_[v] == k) vals[v].reset();  // free what no later node reads
+    }
+    for (size_t v : n.masks) {
+      if (v != npos && last_use_[v] == k) vals[v].reset();
+    }
+  }
+  std::vector<Value> res;
+  for (size_t v : output_values_) res.push_back(*vals[v]);
+  return res;
+}
+
+void Graph::collect_layers(std::vector<const Layer*>& out) const {
+  for (const auto& l : layers_) {
+    out.push_back(l.get());
+    if (auto* m = dynamic_cast<const ModelLayer*>(l.get())) m->graph().collect_layers(out);
+  }
+}
+
+}  // namespace recur::model

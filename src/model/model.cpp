@@ -1,0 +1,152 @@
+// load_model, Model and Session: the public face of a loaded Keras file.
+#include "recur/model.hpp"
+
+#include <cmath>
+
+#include "io/keras_file.hpp"
+#include "model/graph.hpp"
+
+namespace recur {
+
+struct Model::Impl {
+  ModelInfo info;
+  std::unique_ptr<model::Graph> graph;
+  size_t slots = 0;
+};
+
+namespace {
+
+void check_inputs(const ModelInfo& info, const std::vector<Tensor>& inputs) {
+  if (inputs.size() != info.inputs.size()) {
+    throw InvalidArgument(info.file + ": the model takes " + std::to_string(info.inputs.size()) +
+                          " input(s), got " + std::to_string(inputs.size()));
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const auto& want = info.inputs[i].shape;
+    const Tensor& x = inputs[i];
+    bool ok = want.empty() || want.size() == x.rank();
+    for (size_t d = 0; ok && d < want.size(); ++d) {
+      ok = want[d] < 0 || static_cast<size_t>(want[d]) == x.dim(d);
+    }
+    if (!ok) {
+      std::string w = "(";
+      for (size_t d = 0; d < want.size(); ++d) w += (d ? ", " : "") + (want[d] < 0 ? std::string("None") : std::to_string(want[d]));
+      throw InvalidArgument(info.file + ": input '" + info.inputs[i].name + "' must have shape " +
+                            w + (want.size() == 1 ? ",)" : ")") + ", got " + x.shape_str());
+    }
+    if (x.rank() == 0 || x.dim(0) == 0) {
+      throw InvalidArgument(info.file + ": input '" + info.inputs[i].name + "' has an empty batch");
+    }
+  }
+}
+
+std::vector<Tensor> run_graph(const Model::Impl& m, const std::vector<Tensor>& inputs,
+                              model::SessionState& state) {
+  check_inputs(m.info, inputs);
+  std::vector<model::Value> in;
+  for (const auto& t : inputs) in.push_back({t, std::nullopt});
+  model::CallContext ctx{&state};
+  std::vector<model::Value> out;
+  try {
+    out = m.graph->run(std::move(in), ctx);
+  } catch (const Unsupported&) {
+    throw;
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    if (msg.rfind(m.info.file, 0) == 0) throw;
+    throw InvalidArgument(m.info.file + ": " + msg);
+  }
+  std::vector<Tensor> res;
+  for (auto& v : out) res.push_back(std::move(v.tensor));
+  return res;
+}
+
+}  // namespace
+
+Model::Model(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+Model::Model(Model&&) noexcept = default;
+Model& Model::operator=(Model&&) noexcept = default;
+Model::~Model() = default;
+
+const ModelInfo& Model::info() const { return impl_->info; }
+
+std::vector<Tensor> Model::predict(const std::vector<Tensor>& inputs) const {
+  model::SessionState state;
+  state.slots.resize(impl_->slots);
+  return run_graph(*impl_, inputs, state);
+}
+
+Session Model::session() const { return Session(impl_); }
+
+Model load_model(const std::string& path) {
+  io::KerasFile f = io::open_keras_file(path);
+  auto impl = std::make_shared<Model::Impl>();
+  model::BuildContext ctx;
+  ctx.keras_major = f.keras_major;
+  ctx.file = path;
+  impl->graph = model::Graph::build(f.model, *f.weights, ctx);
+  impl->slots = ctx.next_slot;
+  ModelInfo& info = impl->info;
+  info.file = path;
+  info.format = f.format;
+  info.keras_version = f.keras_version;
+  info.warnings = std::move(ctx.warnings);
+  for (const auto& s : impl->graph->inputs()) info.inputs.push_back({s.name, s.shape});
+  for (const auto& s : impl->graph->outputs()) info.outputs.push_back({s.name, s.shape});
+  std::vector<const model::Layer*> layers;
+  impl->graph->collect_layers(layers);
+  for (const auto* l : layers) {
+    info.layers.push_back({l->name(), l->class_name(), l->param_count(), l->path()});
+    info.weight_bytes += l->param_count() * sizeof(float);
+  }
+  return Model(std::move(impl));
+}
+
+Session::Session(std::shared_ptr<const Model::Impl> m)
+    : model_(std::move(m)), state_(std::make_unique<model::SessionState>()) {
+  state_->slots.resize(model_->slots);
+}
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+Session::~Session() = default;
+
+std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
+  model::SessionState next = *state_;  // a failed call leaves the states as they were
+  auto out = run_graph(*model_, inputs, next);
+  *state_ = std::move(next);
+  return out;
+}
+
+void Session::reset() {
+  for (auto& slot : state_->slots)
+    for (auto& t : slot) t.fill(0.0f);
+}
+
+std::vector<Tensor> Session::states() const {
+  std::vector<Tensor> all;
+  for (const auto& slot : state_->slots) all.insert(all.end(), slot.begin(), slot.end());
+  return all;
+}
+
+void Session::set_states(const std::vector<Tensor>& states) {
+  size_t at = 0;
+  model::SessionState next = *state_;
+  for (auto& slot : next.slots) {
+    for (auto& t : slot) {
+      if (at >= states.size() || states[at].shape() != t.shape()) {
+        throw InvalidArgument(model_->info.file + ": set_states: state " + std::to_string(at) +
+                              (at < states.size() ? " must have shape " + t.shape_str() + ", got " +
+                                                        states[at].shape_str()
+                                                  : " is missing"));
+      }
+      t = states[at++];
+    }
+  }
+  if (at != states.size()) {
+    throw InvalidArgument(model_->info.file + ": set_states: expected " + std::to_string(at) +
+                          " states, got " + std::to_string(states.size()));
+  }
+  *state_ = std::move(next);
+}
+
+}  // namespace recur

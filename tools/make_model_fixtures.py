@@ -1,0 +1,1229 @@
+#!/usr/bin/env python3
+"""Write tests/fixtures/models/<case>/: small model files saved by real Keras, plus Keras' outputs.
+
+Every case folder has the same layout as the shared conformance corpus (models/real/): the model
+file (`model.keras` or `model.h5`), `case.json`, inputs `x*.npy` and the outputs `y*.npy` that
+Keras itself computed with `model(x, training=False)`, so one test runner handles both corpora.
+
+Three families, each model built from small asymmetric random weights (set explicitly after
+building: uniform(-0.5, 0.5); BatchNormalization moving_variance uniform(0.5, 1.5)):
+  k3-<name>     Keras 3 (keras 3.15.1), saved as .keras (zip)
+  k3-<name>-h5  the same Keras 3 model saved as legacy .h5 (`model.save("model.h5")`)
+  k2-<name>     Keras 2 (tf_keras 2.21.0), saved as legacy .h5
+Keras 2 and Keras 3 cannot share a Python process: without --part the script re-invokes itself
+once per family (`--part k3`, then `--part k2` with TF_USE_LEGACY_KERAS=1), then writes the
+folder's README.md. Every written file is loaded back by the Keras that wrote it and must
+reproduce the stored outputs; otherwise the generator stops.
+
+Run from the repository root (see tools/README.md):
+    /work/venv/bin/python tools/make_model_fixtures.py
+Deterministic: each case seeds keras.utils.set_random_seed and its own numpy RNG with the
+CRC-32 of its name, and the session is cleared before each case (stable auto layer names).
+`.keras` zips are normalised after saving (member timestamps 1980-01-01, metadata.json
+`date_saved` fixed, `shared_object_id` renumbered) so a rerun gives byte-identical files.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+import zlib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = ROOT / "tests" / "fixtures" / "models"
+FIXED_DATE_SAVED = "2026-01-01@00:00:00"
+TOL = {"atol": 1e-05, "rtol": 1e-05}
+GENERATOR = "tools/make_model_fixtures.py"
+
+# Set by init_framework(): the Keras module (keras 3 or tf_keras), its layers, and 2 or 3.
+K = None
+L = None
+KV = None
+
+
+def init_framework(part):
+    global K, L, KV
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ["CUDA_VISIBLE_DEVICES"] = ""  # CPU only: the generic RNN loop, never cuDNN
+    if part == "k2":
+        os.environ["TF_USE_LEGACY_KERAS"] = "1"
+        import tf_keras as keras_mod
+        KV = 2
+    else:
+        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+        import keras as keras_mod
+        KV = 3
+    import warnings
+    warnings.filterwarnings("ignore")
+    import logging
+    logging.getLogger("absl").setLevel(logging.ERROR)
+    import tensorflow as tf
+    tf.get_logger().setLevel("ERROR")
+    K = keras_mod
+    L = keras_mod.layers
+
+
+import numpy as np  # noqa: E402
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+
+def uni(rng, *shape):
+    return rng.uniform(-1.0, 1.0, shape).astype(np.float32)
+
+
+def valid_right(T, lengths):
+    """Right padding: sample b keeps its first lengths[b] steps."""
+    return np.array([[t < n for t in range(T)] for n in lengths], dtype=bool)
+
+
+def valid_left(T, lengths):
+    """Left padding: sample b keeps its last lengths[b] steps."""
+    return np.array([[t >= T - n for t in range(T)] for n in lengths], dtype=bool)
+
+
+def masked_seq(rng, valid, F):
+    """float32 (B, T, F) with every feature of an invalid step exactly 0.0 (the mask value)."""
+    B, T = valid.shape
+    x = uni(rng, B, T, F)
+    x[~valid] = 0.0
+    return x
+
+
+def token_ids(rng, valid, vocab):
+    """int32 (B, T) indices in [1, vocab) where valid, 0 (the padding index) elsewhere."""
+    ids = rng.integers(1, vocab, valid.shape)
+    return np.where(valid, ids, 0).astype(np.int32)
+
+
+def flat(outputs):
+    out = []
+    if isinstance(outputs, (list, tuple)):
+        for o in outputs:
+            out.extend(flat(o))
+    else:
+        out.append(outputs)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Cases: each builder returns (model, calls, extra_note); calls is a list of input lists, one
+# per successive call (more than one only for stateful cases).
+
+def b_mlp_dense(rng):
+    m = K.Sequential([
+        K.Input(shape=(7,)),
+        L.Dense(12, activation="relu"),
+        L.Dropout(0.3),
+        L.Dense(8, activation="tanh", use_bias=False),
+        L.ActivityRegularization(l1=0.01, l2=0.01),
+        L.Dense(4, activation="softmax"),
+    ])
+    return m, [[uni(rng, 3, 7)]]
+
+
+def b_activation_layers(rng):
+    inp = K.Input(shape=(5, 6))
+    h = L.Dense(8)(inp)
+    if KV == 3:
+        leaky = L.LeakyReLU(negative_slope=0.2)(h)
+    else:
+        leaky = L.LeakyReLU(alpha=0.2)(h)
+    outs = [
+        leaky,
+        L.ReLU()(h),
+        L.ReLU(max_value=0.6, negative_slope=0.1, threshold=0.15)(h),
+        L.ELU(alpha=0.7)(h),
+        L.Softmax()(h),
+        L.Softmax(axis=1)(h),
+    ]
+    return K.Model(inp, outs), [[uni(rng, 2, 5, 6) * 2.0]]
+
+
+ACTIVATION_NAMES = ["linear", "relu", "sigmoid", "hard_sigmoid", "tanh", "softplus", "softsign",
+                    "selu", "elu", "exponential", "swish", "gelu", "softmax", "relu6"]
+
+
+def b_activation_functions(rng):
+    inp = K.Input(shape=(6,))
+    h = L.Dense(7)(inp)
+    outs = [L.Activation(a)(h) for a in ACTIVATION_NAMES]
+    return (K.Model(inp, outs), [[uni(rng, 3, 6) * 3.0]],
+            "outputs in order: " + ", ".join(ACTIVATION_NAMES))
+
+
+def b_reshape_ops(rng):
+    inp = K.Input(shape=(4, 6))
+    x = L.Permute((2, 1))(inp)            # (6, 4)
+    x = L.Reshape((3, 8))(x)
+    x = L.Dense(5)(x)                      # (3, 5)
+    x = L.Flatten()(x)                     # (15,)
+    x = L.Dense(6, activation="tanh")(x)
+    x = L.RepeatVector(3)(x)               # (3, 6)
+    x = L.Reshape((-1, 2))(x)              # (9, 2)
+    x = L.Permute((2, 1))(x)               # (2, 9)
+    return K.Model(inp, x), [[uni(rng, 2, 4, 6)]]
+
+
+def b_merge_ops(rng):
+    a = K.Input(shape=(6,))
+    b = K.Input(shape=(6,))
+    c = K.Input(shape=(6,))
+    s1 = K.Input(shape=(4, 5))
+    s2 = K.Input(shape=(3, 5))
+    outs = [
+        L.Concatenate()([a, b, c]),
+        L.Add()([a, b, c]),
+        L.Subtract()([a, b]),
+        L.Multiply()([a, b, c]),
+        L.Average()([a, b, c]),
+        L.Maximum()([a, b, c]),
+        L.Minimum()([a, b]),
+        L.Dot(axes=1)([a, b]),
+        L.Dot(axes=1, normalize=True)([a, c]),
+        L.Dot(axes=(2, 2))([s1, s2]),      # (4, 3)
+        L.Dot(axes=(1, 1))([s1, s1]),      # (5, 5)
+        L.Concatenate(axis=1)([s1, s2]),   # (7, 5)
+    ]
+    xs = [uni(rng, 3, 6), uni(rng, 3, 6), uni(rng, 3, 6), uni(rng, 3, 4, 5), uni(rng, 3, 3, 5)]
+    return K.Model([a, b, c, s1, s2], outs), [xs]
+
+
+def b_norm(rng):
+    m = K.Sequential([
+        K.Input(shape=(5, 6)),
+        L.Dense(8),
+        L.BatchNormalization(),
+        L.LayerNormalization(),
+        L.Dense(6),
+        L.BatchNormalization(center=False, scale=False, epsilon=0.01),
+        L.LayerNormalization(center=False, epsilon=1e-3),
+        L.Flatten(),
+        L.BatchNormalization(momentum=0.9, epsilon=1e-4),
+        L.Dense(3),
+    ])
+    return m, [[uni(rng, 3, 5, 6)]]
+
+
+def b_conv1d_padding(rng):
+    inp = K.Input(shape=(12, 3))
+    outs = [
+        L.Conv1D(4, 3, padding="valid")(inp),
+        L.Conv1D(4, 4, padding="same", strides=2)(inp),
+        L.Conv1D(4, 3, padding="causal", dilation_rate=2)(inp),
+        L.Conv1D(4, 3, padding="same", dilation_rate=3, activation="relu")(inp),
+        L.Conv1D(2, 1, use_bias=False)(inp),
+        L.Conv1D(3, 5, padding="valid", strides=3, activation="tanh")(inp),
+    ]
+    return K.Model(inp, outs), [[uni(rng, 2, 12, 3)]]
+
+
+def b_conv1d_pooling(rng):
+    inp = K.Input(shape=(12, 3))
+    x = L.Conv1D(6, 3, activation="relu")(inp)                    # 10
+    x = L.MaxPooling1D(2)(x)                                      # 5
+    x = L.Conv1D(6, 2, padding="same")(x)                         # 5
+    y = L.AveragePooling1D(3, strides=2, padding="same")(x)       # 3 (edges average fewer)
+    z = L.MaxPooling1D(2, strides=1, padding="same")(x)           # 5
+    w = L.AveragePooling1D(2)(x)                                  # 2
+    feats = L.Concatenate()([L.GlobalAveragePooling1D()(y), L.GlobalMaxPooling1D()(z),
+                             L.GlobalMaxPooling1D()(w)])
+    out = L.Dense(3)(feats)
+    return K.Model(inp, [out, y, z]), [[uni(rng, 3, 12, 3)]]
+
+
+def b_crop_pad_upsample(rng):
+    m = K.Sequential([
+        K.Input(shape=(8, 3)),
+        L.Cropping1D((1, 2)),       # 5
+        L.ZeroPadding1D((2, 1)),    # 8
+        L.UpSampling1D(2),          # 16
+        L.Conv1D(2, 3),             # 14
+        L.Cropping1D(1),            # 12
+        L.ZeroPadding1D(1),         # 14
+    ])
+    return m, [[uni(rng, 2, 8, 3)]]
+
+
+def b_inert_noise(rng):
+    inp = K.Input(shape=(8,), dtype="int32")
+    x = L.Embedding(12, 6)(inp)     # mask_zero=False: index 0 is an ordinary row
+    x = L.SpatialDropout1D(0.3)(x)
+    x = L.GaussianNoise(0.5)(x)
+    x = L.GaussianDropout(0.3)(x)
+    x = L.AlphaDropout(0.2)(x)
+    x = L.LSTM(8)(x)
+    x = L.Dropout(0.5)(x)
+    x = L.ActivityRegularization(l2=0.1)(x)
+    out = L.Dense(2)(x)
+    ids = rng.integers(0, 12, (3, 8)).astype(np.int32)
+    ids[0, :3] = 0
+    return K.Model(inp, out), [[ids]], "index 0 present in the inputs but not masked"
+
+
+def b_embedding_flatten(rng):
+    m = K.Sequential([
+        K.Input(shape=(5,), dtype="int32"),
+        L.Embedding(10, 4),
+        L.Flatten(),
+        L.Dense(3, activation="sigmoid"),
+    ])
+    ids = rng.integers(0, 10, (3, 5)).astype(np.int32)
+    return m, [[ids]]
+
+
+def b_lstm_td(rng):
+    m = K.Sequential([
+        K.Input(shape=(6, 4)),
+        L.LSTM(8, return_sequences=True),
+        L.TimeDistributed(L.Dense(3)),
+    ])
+    return m, [[uni(rng, 2, 6, 4)]]
+
+
+def b_simplernn_backwards(rng):
+    m = K.Sequential([
+        K.Input(shape=(7, 3)),
+        L.SimpleRNN(6, activation="relu", go_backwards=True, return_sequences=True),
+        L.SimpleRNN(5, go_backwards=True),
+        L.Dense(2),
+    ])
+    return m, [[uni(rng, 2, 7, 3)]]
+
+
+def b_lstm_return_state(rng):
+    inp = K.Input(shape=(6, 4))
+    seq, h, c = L.LSTM(7, return_sequences=True, return_state=True)(inp)
+    o2, h2, c2 = L.LSTM(5, go_backwards=True, return_state=True)(inp)
+    return K.Model(inp, [seq, h, c, o2, h2, c2]), [[uni(rng, 3, 6, 4)]]
+
+
+def b_lstm_masking_left_pad(rng):
+    valid = valid_left(8, [8, 5, 2])
+    m = K.Sequential([
+        K.Input(shape=(8, 3)),
+        L.Masking(mask_value=0.0),
+        L.LSTM(8),
+        L.Dense(3),
+    ])
+    return m, [[masked_seq(rng, valid, 3)]], "left padding, lengths 8/5/2"
+
+
+def b_lstm_masking_holes(rng):
+    valid = np.array([[1, 1, 0, 1, 0, 0, 1, 1, 1, 0],
+                      [0, 1, 1, 1, 1, 0, 0, 1, 0, 0],
+                      [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]], dtype=bool)
+    m = K.Sequential([
+        K.Input(shape=(10, 4)),
+        L.Masking(mask_value=0.0),
+        L.LSTM(6, return_sequences=True),
+        L.TimeDistributed(L.Dense(2)),
+    ])
+    return (m, [[masked_seq(rng, valid, 4)]],
+            "masked steps in the middle and at both ends; masked steps repeat the previous "
+            "output (zeros before the first valid step)")
+
+
+def b_gru_reset_after(rng):
+    m = K.Sequential([
+        K.Input(shape=(7, 4)),
+        L.GRU(6, reset_after=True, go_backwards=True, return_sequences=True),
+        L.GRU(5, reset_after=True),
+        L.Dense(2),
+    ])
+    return m, [[uni(rng, 2, 7, 4)]]
+
+
+def b_gru_reset_before(rng):
+    inp = K.Input(shape=(7, 4))
+    out, h = L.GRU(6, reset_after=False, return_state=True)(inp)
+    seq = L.GRU(4, reset_after=False, return_sequences=True, go_backwards=True)(inp)
+    return K.Model(inp, [out, h, seq]), [[uni(rng, 3, 7, 4)]]
+
+
+def b_gru_embedding_mask(rng):
+    valid = np.array([[1, 1, 1, 1, 1, 1, 0, 0, 0],
+                      [1, 1, 0, 1, 1, 0, 1, 0, 0],
+                      [1, 1, 1, 1, 1, 1, 1, 1, 1]], dtype=bool)
+    m = K.Sequential([
+        K.Input(shape=(9,), dtype="int32"),
+        L.Embedding(20, 5, mask_zero=True),
+        L.GRU(6, return_sequences=True),
+        L.GRU(4),
+        L.Dense(2),
+    ])
+    return m, [[token_ids(rng, valid, 20)]], "index 0 = padding: right padding and holes"
+
+
+def b_simplernn_masked_stack(rng):
+    valid = valid_left(8, [8, 4, 6])
+    valid[2, 4] = False  # a hole too
+    m = K.Sequential([
+        K.Input(shape=(8,), dtype="int32"),
+        L.Embedding(15, 4, mask_zero=True),
+        L.SimpleRNN(6, return_sequences=True),
+        L.SimpleRNN(5, return_sequences=True, go_backwards=True),
+        L.SimpleRNN(3),
+    ])
+    return (m, [[token_ids(rng, valid, 15)]],
+            "Embedding mask_zero=True, left padding and a hole; the mask flows through two "
+            "return_sequences RNNs")
+
+
+def b_stacked_cells(rng):
+    inp = K.Input(shape=(6, 3))
+    cells = L.StackedRNNCells([L.SimpleRNNCell(5), L.LSTMCell(6), L.GRUCell(4)])
+    outs = flat(L.RNN(cells, return_sequences=True, return_state=True)(inp))
+    return (K.Model(inp, outs), [[uni(rng, 2, 6, 3)]],
+            "RNN(StackedRNNCells([SimpleRNNCell(5), LSTMCell(6), GRUCell(4)])), "
+            "return_sequences + return_state; outputs: sequence, SimpleRNN h, LSTM h, LSTM c, "
+            "GRU h")
+
+
+def b_bidir_merge_modes(rng):
+    inp = K.Input(shape=(6, 4))
+    outs = [
+        L.Bidirectional(L.LSTM(5, return_sequences=True), merge_mode="concat")(inp),
+        L.Bidirectional(L.GRU(4), merge_mode="sum")(inp),
+        L.Bidirectional(L.SimpleRNN(3, return_sequences=True), merge_mode="mul")(inp),
+        L.Bidirectional(L.LSTM(4), merge_mode="ave")(inp),
+    ]
+    outs += flat(L.Bidirectional(L.GRU(3, return_sequences=True), merge_mode=None)(inp))
+    return (K.Model(inp, outs), [[uni(rng, 2, 6, 4)]],
+            "merge modes concat, sum, mul, ave, None (last two outputs: forward, backward)")
+
+
+def b_bidir_return_state(rng):
+    inp = K.Input(shape=(6, 4))
+    a = L.Bidirectional(L.LSTM(5, return_sequences=True, return_state=True))(inp)
+    b = L.Bidirectional(L.GRU(4, return_state=True), merge_mode="sum")(inp)
+    return (K.Model(inp, flat(a) + flat(b)), [[uni(rng, 3, 6, 4)]],
+            "outputs: LSTM concat sequence, h_fwd, c_fwd, h_bwd, c_bwd; GRU sum output, "
+            "h_fwd, h_bwd")
+
+
+def b_bidir_masked_gap(rng):
+    valid = valid_left(7, [7, 4, 5])
+    valid[2, 3] = False
+    m = K.Sequential([
+        K.Input(shape=(7, 3)),
+        L.Masking(),
+        L.Bidirectional(L.GRU(5, return_sequences=True)),
+        L.GlobalAveragePooling1D(),
+        L.Dense(2),
+    ])
+    return (m, [[masked_seq(rng, valid, 3)]],
+            "Masking -> Bidirectional(GRU, return_sequences) -> GlobalAveragePooling1D "
+            "averages valid steps only")
+
+
+def b_pooling_masked(rng):
+    valid = valid_right(6, [6, 3, 4])
+    valid[2, 1] = False
+    inp = K.Input(shape=(6,), dtype="int32")
+    e = L.Embedding(10, 4, mask_zero=True)(inp)
+    d = L.Dense(5)(e)
+    outs = [L.GlobalAveragePooling1D()(e), L.GlobalMaxPooling1D()(e),
+            L.GlobalAveragePooling1D()(d)]
+    note = ("GlobalAveragePooling1D uses the Embedding mask (also after a Dense, which passes "
+            "the mask on); GlobalMaxPooling1D ")
+    note += "ignores the mask (it does not support masking)"
+    return K.Model(inp, outs), [[token_ids(rng, valid, 10)]], note
+
+
+def b_stateful_lstm(rng):
+    inp = K.Input(batch_shape=(2, 5, 3))
+    x = L.LSTM(6, stateful=True)(inp)
+    out = L.Dense(2)(x)
+    calls = [[uni(rng, 2, 5, 3)], [uni(rng, 2, 5, 3)]]
+    return K.Model(inp, out), calls, "Input batch_shape (2, 5, 3)"
+
+
+def b_multi_io_shared(rng):
+    sa = K.Input(shape=(6, 4), name="seq_a")
+    sb = K.Input(shape=(6, 4), name="seq_b")
+    st = K.Input(shape=(3,), name="static")
+    shared = L.LSTM(5, name="shared_lstm")
+    ha, hb = shared(sa), shared(sb)
+    s = L.Dense(4, activation="relu")(st)
+    z = L.Concatenate()([ha, hb, s])
+    out_cls = L.Dense(3, activation="softmax", name="cls")(z)
+    out_reg = L.Dense(1, name="reg")(L.Subtract()([ha, hb]))
+    xs = [uni(rng, 2, 6, 4), uni(rng, 2, 6, 4), uni(rng, 2, 3)]
+    return (K.Model([sa, sb, st], [out_cls, out_reg]), [xs],
+            "one LSTM layer called on two inputs (shared weights); 3 inputs, 2 outputs")
+
+
+def b_nested_sequential(rng):
+    inner = K.Sequential([
+        K.Input(shape=(6, 4)),
+        L.Dense(5, activation="relu"),
+        L.LSTM(4),
+    ], name="encoder")
+    a = K.Input(shape=(6, 4))
+    b = K.Input(shape=(6, 4))
+    ea, eb = inner(a), inner(b)
+    out = L.Dense(2)(L.Concatenate()([ea, eb]))
+    return (K.Model([a, b], [out, ea]), [[uni(rng, 2, 6, 4), uni(rng, 2, 6, 4)]],
+            "a Sequential model inside a Functional model, called on two inputs")
+
+
+def b_encoder_decoder(rng):
+    valid = valid_left(7, [7, 4, 6])
+    enc_in = K.Input(shape=(7, 4), name="encoder_in")
+    dec_in = K.Input(shape=(5, 3), name="decoder_in")
+    x = L.Masking()(enc_in)
+    _, h, c = L.LSTM(6, return_state=True, name="encoder_lstm")(x)
+    y = L.LSTM(6, return_sequences=True, name="decoder_lstm")(dec_in, initial_state=[h, c])
+    out = L.TimeDistributed(L.Dense(4, activation="softmax"))(y)
+    xs = [masked_seq(rng, valid, 4), uni(rng, 3, 5, 3)]
+    return (K.Model([enc_in, dec_in], out), [xs],
+            "decoder LSTM with initial_state=[h, c] from the masked (left-padded) encoder")
+
+
+def b_concat_masks(rng):
+    va = valid_right(6, [6, 3, 2])
+    vb = valid_left(6, [4, 6, 1])
+    a = K.Input(shape=(6,), dtype="int32")
+    b = K.Input(shape=(6,), dtype="int32")
+    ea = L.Embedding(10, 3, mask_zero=True)(a)
+    eb = L.Embedding(10, 3, mask_zero=True)(b)
+    o1 = L.LSTM(5)(L.Concatenate()([ea, eb]))
+    o2 = L.GRU(4, return_sequences=True)(L.Add()([ea, eb]))
+    if KV == 3:
+        note = ("Keras 3 combines the two Embedding masks with OR (Concatenate: any over the "
+                "concatenated masks; Add: logical_or)")
+    else:
+        note = ("Keras 2 combines the two Embedding masks with AND (Concatenate: all over the "
+                "concatenated masks; Add: all); sample 2 has no step valid in both inputs, so "
+                "it is fully masked and its outputs are zeros")
+    return K.Model([a, b], [o1, o2]), [[token_ids(rng, va, 10), token_ids(rng, vb, 10)]], note
+
+
+def b_mask_propagation(rng):
+    valid = valid_left(7, [7, 3, 5])
+    valid[2, 4] = False
+    inp = K.Input(shape=(7, 3))
+    m = L.Masking()(inp)
+    a = L.Dense(5, activation="tanh")(m)
+    a = L.LayerNormalization()(a)
+    a = L.BatchNormalization()(a)
+    o1 = L.LSTM(4)(a)
+    c = L.Conv1D(4, 3, padding="same")(m)
+    o2 = L.LSTM(4)(c)
+    return (K.Model(inp, [o1, o2]), [[masked_seq(rng, valid, 3)]],
+            "Masking -> Dense/LayerNormalization/BatchNormalization keep the mask for the first "
+            "LSTM; Conv1D does not support masking and Keras "
+            + ("3 drops the mask (with a warning)" if KV == 3 else "2 drops it silently")
+            + ", so the second LSTM sees every step")
+
+
+def b_lstm_hard_sigmoid(rng):
+    m = K.Sequential([
+        K.Input(shape=(6, 4)),
+        L.LSTM(6, recurrent_activation="hard_sigmoid", return_sequences=True),
+        L.LSTM(5, activation="relu", recurrent_activation="hard_sigmoid", use_bias=False),
+        L.Dense(2),
+    ])
+    note = ("hard_sigmoid recurrent activation; Keras 3 formula relu6(x + 3) / 6"
+            if KV == 3 else
+            "hard_sigmoid recurrent activation; Keras 2 formula clip(0.2 * x + 0.5, 0, 1)")
+    return m, [[uni(rng, 2, 6, 4) * 3.0]], note
+
+
+def b_autoencoder(rng):
+    m = K.Sequential([
+        K.Input(shape=(6, 3)),
+        L.LSTM(6),
+        L.RepeatVector(6),
+        L.LSTM(5, return_sequences=True),
+        L.TimeDistributed(L.Dense(3)),
+    ])
+    return m, [[uni(rng, 2, 6, 3)]]
+
+
+# Keras-2-only builders (tf_keras) ------------------------------------------------------------
+
+def b2_lstm_hard_sigmoid(rng):
+    # input_shape on the first layer: the Keras 2 idiom (batch_input_shape in the config).
+    m = K.Sequential([
+        L.LSTM(8, recurrent_activation="hard_sigmoid", input_shape=(6, 4)),
+        L.Dense(3),
+    ])
+    return (m, [[uni(rng, 2, 6, 4) * 3.0]],
+            "hard_sigmoid recurrent activation, Keras 2 formula clip(0.2 * x + 0.5, 0, 1); "
+            "input_shape given on the first layer (batch_input_shape in the config)")
+
+
+def b2_gru_reset_before(rng):
+    m = K.Sequential([
+        L.GRU(6, reset_after=False, recurrent_activation="hard_sigmoid",
+              return_sequences=True, input_shape=(7, 4)),
+        L.GRU(4, reset_after=False, recurrent_activation="hard_sigmoid"),
+        L.Dense(2),
+    ])
+    return (m, [[uni(rng, 2, 7, 4) * 2.0]],
+            "GRU reset_after=False (Keras 2's old default, one bias row) with hard_sigmoid")
+
+
+def b2_stateful_gru(rng):
+    m = K.Sequential([
+        L.GRU(5, reset_after=False, stateful=True, return_sequences=True,
+              batch_input_shape=(2, 4, 3)),
+        L.TimeDistributed(L.Dense(2)),
+    ])
+    calls = [[uni(rng, 2, 4, 3)], [uni(rng, 2, 4, 3)]]
+    return m, calls, "batch_input_shape (2, 4, 3) on the GRU"
+
+
+def b2_masking_bidir(rng):
+    valid = valid_left(7, [7, 4, 5])
+    valid[2, 3] = False
+    m = K.Sequential([
+        L.Masking(mask_value=0.0, input_shape=(7, 3)),
+        L.Bidirectional(L.LSTM(5, recurrent_activation="hard_sigmoid")),
+        L.Dense(2),
+    ])
+    return (m, [[masked_seq(rng, valid, 3)]],
+            "Masking -> Bidirectional(LSTM, hard_sigmoid), left padding and a hole")
+
+
+# ---------------------------------------------------------------------------------------------
+# Case table
+
+class Case:
+    def __init__(self, name, builder, note, formats, expect="match", keras_cannot_load_h5=False):
+        self.name, self.builder, self.note = name, builder, note
+        self.formats, self.expect = formats, expect
+        self.keras_cannot_load_h5 = keras_cannot_load_h5
+
+
+# Keras 3 Functional models record a mask that reaches a layer with a `mask` call argument as
+# explicit graph nodes: the mask computation becomes keras.src.ops layers (NotEqual, Any,
+# ExpandDims, LogicalOr, ...) and the consuming node gets kwargs {"mask": <tensor>}.
+KERAS_OPS_NOTE = ("the config holds the mask computation as keras.src.ops nodes (NotEqual, Any, "
+                  "...) whose output is passed as the consumers' mask kwarg")
+H5_OPS_NOTE = ("the config holds the mask computation as keras.src.ops nodes (NotEqual, Any, "
+               "...); Keras 3.15.1 itself cannot load this .h5 (ValueError: Unknown layer: "
+               "'NotEqual'); the file was checked by comparing its model_config with the .keras "
+               "sibling's config and loading its weights into that model")
+
+
+BOTH = ("keras", "h5")
+
+K3_CASES = [
+    Case("mlp-dense", b_mlp_dense, "Sequential Dense stack (use_bias=False, relu/tanh/softmax) "
+         "with inert Dropout and ActivityRegularization", BOTH),
+    Case("activation-layers", b_activation_layers, "LeakyReLU, ReLU (plain and max_value/"
+         "negative_slope/threshold), ELU, Softmax (last axis and axis=1) layers", BOTH),
+    Case("activation-functions", b_activation_functions, "Activation layer with every common "
+         "activation name", BOTH),
+    Case("reshape-ops", b_reshape_ops, "Permute, Reshape (incl. -1), Flatten, RepeatVector, "
+         "Dense on a 3D input", BOTH),
+    Case("merge-ops", b_merge_ops, "Concatenate, Add, Subtract, Multiply, Average, Maximum, "
+         "Minimum, Dot (axes=1, normalize=True, axes=(2,2), axes=(1,1)); 5 inputs, 12 outputs",
+         BOTH),
+    Case("batchnorm-layernorm", b_norm, "BatchNormalization (default, center/scale off, on a "
+         "flattened input) and LayerNormalization (default, center off) with non-trivial "
+         "moving statistics", BOTH),
+    Case("conv1d-padding", b_conv1d_padding, "Conv1D padding valid/same/causal, strides 2 and 3, "
+         "dilation 2 and 3, even kernel with same padding, 1x1 without bias", BOTH),
+    Case("conv1d-pooling", b_conv1d_pooling, "Conv1D, MaxPooling1D, AveragePooling1D (valid and "
+         "same padding, strides), GlobalAveragePooling1D/GlobalMaxPooling1D without masks",
+         BOTH),
+    Case("crop-pad-upsample", b_crop_pad_upsample, "Cropping1D, ZeroPadding1D (symmetric and "
+         "asymmetric), UpSampling1D, Conv1D", BOTH),
+    Case("inert-noise-lstm", b_inert_noise, "Embedding (mask_zero=False) -> SpatialDropout1D, "
+         "GaussianNoise, GaussianDropout, AlphaDropout, Dropout, ActivityRegularization (all "
+         "inert at inference) around an LSTM", BOTH),
+    Case("embedding-flatten", b_embedding_flatten, "Embedding (mask_zero=False) -> Flatten -> "
+         "Dense", BOTH),
+    Case("lstm-timedistributed", b_lstm_td, "LSTM return_sequences -> TimeDistributed(Dense)",
+         BOTH),
+    Case("simplernn-backwards", b_simplernn_backwards, "SimpleRNN relu, go_backwards with and "
+         "without return_sequences (the sequence stays in processing order)", BOTH),
+    Case("lstm-return-state", b_lstm_return_state, "LSTM return_sequences + return_state, and "
+         "go_backwards + return_state; outputs [seq, h, c, out, h, c]", BOTH),
+    Case("lstm-masking-left-pad", b_lstm_masking_left_pad, "Masking -> LSTM with left-padded "
+         "sequences", BOTH),
+    Case("lstm-masking-holes", b_lstm_masking_holes, "Masking -> LSTM return_sequences -> "
+         "TimeDistributed(Dense), masks with holes", BOTH),
+    Case("gru-reset-after", b_gru_reset_after, "GRU reset_after=True (Keras 3 default, two bias "
+         "rows), go_backwards + return_sequences, stacked", BOTH),
+    Case("gru-reset-before", b_gru_reset_before, "GRU reset_after=False with return_state, and "
+         "go_backwards + return_sequences", BOTH),
+    Case("gru-embedding-mask", b_gru_embedding_mask, "Embedding mask_zero=True -> stacked GRU",
+         BOTH),
+    Case("simplernn-masked-stack", b_simplernn_masked_stack, "Embedding mask_zero=True -> "
+         "stacked SimpleRNN (one go_backwards)", BOTH),
+    Case("stacked-cells", b_stacked_cells, "RNN with StackedRNNCells of SimpleRNN/LSTM/GRU "
+         "cells", BOTH),
+    Case("bidir-merge-modes", b_bidir_merge_modes, "Bidirectional LSTM/GRU/SimpleRNN with every "
+         "merge mode", BOTH),
+    Case("bidir-return-state", b_bidir_return_state, "Bidirectional with return_state (LSTM and "
+         "GRU)", BOTH),
+    Case("bidir-masked-gap", b_bidir_masked_gap, "Masking -> Bidirectional(GRU) -> masked "
+         "GlobalAveragePooling1D", BOTH),
+    Case("pooling-masked", b_pooling_masked, "GlobalAveragePooling1D/GlobalMaxPooling1D after "
+         "a masking Embedding", BOTH,
+         keras_cannot_load_h5=True),
+    Case("stateful-lstm", b_stateful_lstm, "stateful LSTM (fixed batch size), two successive "
+         "calls", BOTH),
+    Case("multi-io-shared", b_multi_io_shared, "Functional, 3 named inputs, 2 outputs, a shared "
+         "LSTM layer", BOTH),
+    Case("nested-sequential", b_nested_sequential, "Sequential nested in a Functional model, "
+         "shared", BOTH),
+    Case("encoder-decoder", b_encoder_decoder, "seq2seq: decoder LSTM initial_state from the "
+         "encoder's states", BOTH,
+         keras_cannot_load_h5=True),
+    Case("concat-masks", b_concat_masks, "two masked Embeddings merged by Concatenate and Add "
+         "before an LSTM/GRU", BOTH,
+         keras_cannot_load_h5=True),
+    Case("mask-propagation", b_mask_propagation, "which layers pass a Masking mask on", BOTH,
+         keras_cannot_load_h5=True),
+    Case("lstm-hard-sigmoid", b_lstm_hard_sigmoid, "LSTM recurrent_activation=hard_sigmoid, "
+         "relu activation, use_bias=False", BOTH),
+    Case("lstm-autoencoder", b_autoencoder, "LSTM -> RepeatVector -> LSTM -> "
+         "TimeDistributed(Dense)", BOTH),
+]
+
+K2_CASES = [
+    Case("lstm-hard-sigmoid", b2_lstm_hard_sigmoid, "Keras 2 Sequential LSTM with hard_sigmoid",
+         ("h5",)),
+    Case("gru-reset-before", b2_gru_reset_before, "Keras 2 GRU reset_after=False, hard_sigmoid",
+         ("h5",)),
+    Case("gru-reset-after", b_gru_reset_after, "Keras 2 GRU reset_after=True (tf.keras 2 "
+         "default), go_backwards", ("h5",)),
+    Case("simplernn-backwards", b_simplernn_backwards, "Keras 2 SimpleRNN go_backwards",
+         ("h5",)),
+    Case("gru-embedding-mask", b_gru_embedding_mask, "Keras 2 Embedding mask_zero=True -> GRU",
+         ("h5",)),
+    Case("lstm-masking-holes", b_lstm_masking_holes, "Keras 2 Masking -> LSTM with holes",
+         ("h5",)),
+    Case("masking-bidir-lstm", b2_masking_bidir, "Keras 2 Masking -> Bidirectional(LSTM)",
+         ("h5",)),
+    Case("bidir-merge-modes", b_bidir_merge_modes, "Keras 2 Bidirectional merge modes",
+         ("h5",)),
+    Case("bidir-return-state", b_bidir_return_state, "Keras 2 Bidirectional return_state",
+         ("h5",)),
+    Case("stacked-cells", b_stacked_cells, "Keras 2 RNN(StackedRNNCells)", ("h5",)),
+    Case("stateful-gru", b2_stateful_gru, "Keras 2 stateful GRU, two successive calls",
+         ("h5",)),
+    Case("encoder-decoder", b_encoder_decoder, "Keras 2 seq2seq with initial_state", ("h5",)),
+    Case("multi-io-shared", b_multi_io_shared, "Keras 2 Functional, 3 inputs, 2 outputs, shared "
+         "LSTM", ("h5",)),
+    Case("nested-sequential", b_nested_sequential, "Keras 2 Sequential nested in a Functional "
+         "model", ("h5",)),
+    Case("concat-masks", b_concat_masks, "Keras 2 mask merging by Concatenate and Add",
+         ("h5",)),
+    Case("mask-propagation", b_mask_propagation, "Keras 2: which layers pass a Masking mask "
+         "on", ("h5",)),
+    Case("pooling-masked", b_pooling_masked, "Keras 2 global pooling after a masking "
+         "Embedding", ("h5",)),
+    Case("merge-ops", b_merge_ops, "Keras 2 merge layers and Dot", ("h5",)),
+    Case("activation-layers", b_activation_layers, "Keras 2 LeakyReLU(alpha), ReLU, ELU, "
+         "Softmax layers", ("h5",)),
+    Case("activation-functions", b_activation_functions, "Keras 2 Activation layer, every "
+         "common activation name", ("h5",)),
+    Case("batchnorm-layernorm", b_norm, "Keras 2 BatchNormalization and LayerNormalization",
+         ("h5",)),
+    Case("conv1d-pooling", b_conv1d_pooling, "Keras 2 Conv1D and pooling", ("h5",)),
+    Case("conv1d-padding", b_conv1d_padding, "Keras 2 Conv1D paddings, strides, dilation",
+         ("h5",)),
+    Case("inert-noise-lstm", b_inert_noise, "Keras 2 inert noise/dropout layers", ("h5",)),
+    Case("reshape-ops", b_reshape_ops, "Keras 2 Permute/Reshape/Flatten/RepeatVector",
+         ("h5",)),
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# Saving, describing, verifying
+
+def seed_of(name):
+    return zlib.crc32(name.encode()) & 0x7FFFFFFF
+
+
+def randomize_weights(model, rng):
+    for v in model.weights:
+        name = v.path if KV == 3 else v.name
+        shape = tuple(v.shape)
+        if "moving_variance" in name:
+            val = rng.uniform(0.5, 1.5, shape)
+        else:
+            val = rng.uniform(-0.5, 0.5, shape)
+        v.assign(val.astype(np.float32))
+
+
+def reset_rnn_states(model):
+    for layer in model.layers:
+        if hasattr(layer, "layers"):       # nested model
+            reset_rnn_states(layer)
+        if getattr(layer, "stateful", False):
+            layer.reset_states()
+
+
+def run_calls(model, calls):
+    results = []
+    for xs in calls:
+        out = model(xs if len(xs) > 1 else xs[0], training=False)
+        results.append([np.asarray(o.numpy() if hasattr(o, "numpy") else o, dtype=np.float32)
+                        for o in flat(out)])
+    return results
+
+
+def renumber_shared_object_ids(data):
+    """Keras 3 writes `"shared_object_id": id(obj)` (a Python address, different on every run)
+    wherever one object (e.g. the DTypePolicy) is shared by several layers; only equality
+    matters to the loader, so number them 1, 2, ... in order of first appearance."""
+    ids = {}
+
+    def sub(m):
+        ids.setdefault(m.group(1), len(ids) + 1)
+        return f'"shared_object_id": {ids[m.group(1)]}'.encode()
+
+    return re.sub(rb'"shared_object_id": (\d+)', sub, data)
+
+
+def normalize_keras_zip(path):
+    """Fixed member timestamps and date_saved, so that reruns are byte-identical."""
+    with zipfile.ZipFile(path) as zin:
+        members = [(i, zin.read(i.filename)) for i in zin.infolist()]
+    tmp = path.with_suffix(".tmp")
+    with zipfile.ZipFile(tmp, "w") as zout:
+        for info, data in members:
+            if info.filename == "metadata.json":
+                meta = json.loads(data)
+                meta["date_saved"] = FIXED_DATE_SAVED
+                data = json.dumps(meta).encode()
+            elif info.filename == "config.json":
+                data = renumber_shared_object_ids(data)
+            zi = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            zi.compress_type = info.compress_type
+            zi.external_attr = info.external_attr
+            zi.create_system = info.create_system
+            zout.writestr(zi, data)
+    tmp.replace(path)
+
+
+def read_model_config(path):
+    path = Path(path)
+    if path.suffix == ".keras":
+        with zipfile.ZipFile(path) as z:
+            cfg = json.loads(z.read("config.json"))
+            meta = json.loads(z.read("metadata.json"))
+        return cfg, meta.get("keras_version", "")
+    import h5py
+    with h5py.File(path, "r") as f:
+        cfg = f.attrs["model_config"]
+        ver = f.attrs.get("keras_version", "")
+    if isinstance(cfg, bytes):
+        cfg = cfg.decode()
+    if isinstance(ver, bytes):
+        ver = ver.decode()
+    return json.loads(cfg), str(ver)
+
+
+def layer_label(lc):
+    cn = lc["class_name"]
+    c = lc.get("config", {})
+    if cn in ("Bidirectional", "TimeDistributed"):
+        return f"{cn}({layer_label(c['layer'])})"
+    if cn == "RNN":
+        return f"RNN({layer_label(c['cell'])})"
+    if cn == "StackedRNNCells":
+        return "StackedRNNCells(" + ", ".join(layer_label(x) for x in c["cells"]) + ")"
+    if cn in ("Sequential", "Functional", "Model"):
+        return cn + "(" + ", ".join(layer_label(x) for x in c["layers"]) + ")"
+    return cn
+
+
+def describe(path):
+    cfg, ver = read_model_config(path)
+    layers = [layer_label(lc) for lc in cfg["config"]["layers"]]
+    return cfg["class_name"], layers, ver
+
+
+def load_model(path, custom=None):
+    if KV == 3:
+        return K.models.load_model(str(path), compile=False, safe_mode=False,
+                                   custom_objects=custom)
+    return K.models.load_model(str(path), compile=False, custom_objects=custom)
+
+
+def check_close(got, exp, what):
+    if len(got) != len(exp):
+        raise SystemExit(f"{what}: {len(got)} outputs, expected {len(exp)}")
+    for i, (g, e) in enumerate(zip(got, exp)):
+        if g.shape != e.shape or not np.allclose(g, e, atol=1e-6, rtol=1e-6):
+            d = np.max(np.abs(g - e)) if g.shape == e.shape else f"shape {g.shape} vs {e.shape}"
+            raise SystemExit(f"{what}: output {i} differs after reload ({d})")
+
+
+def strip_keys(obj, keys=("module", "registered_name", "build_config", "shared_object_id",
+                           "compile_config")):
+    """The legacy .h5 model_config is the .keras config without these bookkeeping keys."""
+    if isinstance(obj, dict):
+        return {k: strip_keys(v, keys) for k, v in obj.items() if k not in keys}
+    if isinstance(obj, list):
+        return [strip_keys(v, keys) for v in obj]
+    return obj
+
+
+def verify_unloadable_h5(path, folder, out_dir, name):
+    """Keras 3 cannot rebuild this .h5's model (mask op nodes in the config, see
+    H5_OPS_NOTE): check that its model_config equals the .keras sibling's config and that its
+    weights, loaded into the model rebuilt from the .keras sibling, give the same outputs."""
+    try:
+        load_model(path)
+    except ValueError as e:
+        if "Unknown layer" not in str(e):
+            raise
+    else:
+        raise SystemExit(f"{name}: Keras now loads this .h5; drop keras_cannot_load_h5")
+    sibling = out_dir / name[: -len("-h5")] / "model.keras"
+    cfg_h5, _ = read_model_config(path)
+    cfg_zip, _ = read_model_config(sibling)
+    if strip_keys(cfg_h5["config"]) != strip_keys(cfg_zip["config"]):
+        raise SystemExit(f"{name}: .h5 model_config differs from the .keras config")
+    model = load_model(sibling)
+    model.load_weights(str(path))
+    return model
+
+
+def write_case_json(folder, data):
+    with open(folder / "case.json", "w") as f:
+        json.dump(data, f, indent=1)
+        f.write("\n")
+
+
+def save_model(model, folder, fmt):
+    fname = "model.keras" if fmt == "keras" else "model.h5"
+    path = folder / fname
+    model.save(str(path))
+    if fmt == "keras":
+        normalize_keras_zip(path)
+    return path
+
+
+def emit_case(out_dir, name, case, fmt, model, calls, results, extra_note, log):
+    folder = out_dir / name
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    path = save_model(model, folder, fmt)
+    model_class, layers, ver = describe(path)
+
+    # Every call's inputs and outputs, numbered on through successive calls.
+    call_files = []
+    xi = yi = 0
+    for xs, ys in zip(calls, results):
+        ins, outs = [], []
+        for x in xs:
+            np.save(folder / f"x{xi}.npy", x)
+            ins.append(f"x{xi}.npy")
+            xi += 1
+        for y in ys:
+            np.save(folder / f"y{yi}.npy", y)
+            outs.append(f"y{yi}.npy")
+            yi += 1
+        call_files.append({"inputs": ins, "outputs": outs})
+
+    note = case.note
+    if extra_note:
+        note += "; " + extra_note
+    if getattr(case, "keras_cannot_load_h5", False):
+        note += "; " + (H5_OPS_NOTE if fmt == "h5" else KERAS_OPS_NOTE)
+    if len(calls) > 1:
+        note += (f"; {len(calls)} successive calls on one loaded model (stateful_calls), "
+                 "states start at zero and carry over")
+    else:
+        note += "; stateful layers start from zero state; single call"
+    data = {
+        "name": name,
+        "model": path.name,
+        "source": {"generator": GENERATOR, "seed": seed_of(name)},
+        "format": "keras_v3_zip" if fmt == "keras" else "legacy_h5",
+        "keras_version": ver,
+        "model_class": model_class,
+        "layers": layers,
+        "expect": "match",
+        "inputs": call_files[0]["inputs"],
+        "outputs": call_files[0]["outputs"],
+        "tolerance": dict(TOL),
+    }
+    if len(calls) > 1:
+        data["stateful_calls"] = call_files
+    data["note"] = note
+    write_case_json(folder, data)
+
+    # The file must reproduce Keras' numbers when Keras loads it back.
+    if getattr(case, "keras_cannot_load_h5", False) and fmt == "h5":
+        loaded = verify_unloadable_h5(path, folder, out_dir, name)
+    else:
+        loaded = load_model(path)
+    reset_rnn_states(loaded)
+    check_close([y for r in run_calls(loaded, calls) for y in r],
+                [y for r in results for y in r], name)
+    log(f"{name}: {data['format']}, {len(layers)} layers, {len(calls)} call(s), "
+        f"{sum(len(r) for r in results)} output array(s)")
+
+
+def gen_match_cases(out_dir, cases, prefix, only, log):
+    for case in cases:
+        names = [f"{prefix}-{case.name}" if fmt == "keras" or prefix == "k2"
+                 else f"{prefix}-{case.name}-h5" for fmt in case.formats]
+        if only and not any(n in only for n in names):
+            continue
+        seed = seed_of(f"{prefix}-{case.name}")
+        K.backend.clear_session()
+        K.utils.set_random_seed(seed)
+        rng = np.random.default_rng(seed)
+        built = case.builder(rng)
+        model, calls = built[0], built[1]
+        extra = built[2] if len(built) > 2 else ""
+        randomize_weights(model, rng)
+        reset_rnn_states(model)
+        results = run_calls(model, calls)
+        for fmt, name in zip(case.formats, names):
+            if only and name not in only:
+                continue
+            reset_rnn_states(model)
+            emit_case(out_dir, name, case, fmt, model, calls, results, extra, log)
+
+
+# Refused models --------------------------------------------------------------------------------
+
+def _refused_case(out_dir, name, fmt, model, expect, note, log, custom=None, mutate=None):
+    folder = out_dir / name
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    path = save_model(model, folder, fmt)
+    model_class, layers, ver = describe(path)
+    if expect == "unsupported":
+        load_model(path, custom)  # Keras itself can load it (with the Python code at hand)
+    if mutate:
+        mutate(path)
+    data = {
+        "name": name,
+        "model": path.name,
+        "source": {"generator": GENERATOR, "seed": seed_of(name)},
+        "format": "keras_v3_zip" if fmt == "keras" else "legacy_h5",
+        "keras_version": ver,
+        "model_class": model_class,
+        "layers": layers,
+        "expect": expect,
+        "note": note,
+    }
+    write_case_json(folder, data)
+    if expect == "invalid":
+        try:
+            load_model(path)
+        except Exception as e:  # noqa: BLE001 - Keras must refuse the broken file too
+            log(f"{name}: {expect} (Keras: {type(e).__name__}: {str(e)[:90]!r})")
+            return
+        raise SystemExit(f"{name}: Keras loads the broken file")
+    log(f"{name}: {expect}")
+
+
+def _small_lstm(rng):
+    m = K.Sequential([K.Input(shape=(5, 3)), L.LSTM(4), L.Dense(2)])
+    randomize_weights(m, rng)
+    return m
+
+
+def truncate_half(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def drop_weights_member(path):
+    with zipfile.ZipFile(path) as zin:
+        members = [(i, zin.read(i.filename)) for i in zin.infolist()]
+    with zipfile.ZipFile(path, "w") as zout:
+        for info, data in members:
+            if info.filename != "model.weights.h5":
+                zout.writestr(info, data)
+
+
+def gen_refused_k3(out_dir, only, log):
+    def want(n):
+        return not only or n in only
+
+    def start(name):
+        K.backend.clear_session()
+        K.utils.set_random_seed(seed_of(name))
+        return np.random.default_rng(seed_of(name))
+
+    name = "k3-lambda"
+    if want(name):
+        rng = start(name)
+        m = K.Sequential([K.Input(shape=(5, 3)), L.LSTM(4),
+                          L.Lambda(lambda t: t * 2.0 + 1.0), L.Dense(2)])
+        randomize_weights(m, rng)
+        _refused_case(out_dir, name, "keras", m, "unsupported",
+                      "Lambda holds Python code (a marshalled Python lambda in config.json); "
+                      "Keras loads it only with safe_mode=False", log)
+
+    name = "k3-custom-layer"
+    if want(name):
+        rng = start(name)
+
+        @K.saving.register_keras_serializable(package="recur_fixtures")
+        class ScaleShift(L.Layer):
+            def build(self, input_shape):
+                self.scale = self.add_weight(shape=(input_shape[-1],), name="scale")
+                self.shift = self.add_weight(shape=(input_shape[-1],), name="shift")
+
+            def call(self, x):
+                return x * self.scale + self.shift
+
+        m = K.Sequential([K.Input(shape=(5, 3)), L.GRU(4), ScaleShift(), L.Dense(2)])
+        randomize_weights(m, rng)
+        _refused_case(out_dir, name, "keras", m, "unsupported",
+                      "custom layer class ScaleShift (registered as recur_fixtures>ScaleShift "
+                      "with keras.saving.register_keras_serializable)", log,
+                      custom={"ScaleShift": ScaleShift})
+        if want(name + "-h5"):
+            _refused_case(out_dir, name + "-h5", "h5", m, "unsupported",
+                          "custom layer class ScaleShift (registered as "
+                          "recur_fixtures>ScaleShift), legacy .h5", log,
+                          custom={"ScaleShift": ScaleShift})
+
+    name = "k3-invalid-truncated"
+    if want(name):
+        m = _small_lstm(start(name))
+        _refused_case(out_dir, name, "keras", m, "invalid",
+                      "a .keras zip cut off at half its size (no central directory)", log,
+                      mutate=truncate_half)
+
+    name = "k3-invalid-no-weights"
+    if want(name):
+        m = _small_lstm(start(name))
+        _refused_case(out_dir, name, "keras", m, "invalid",
+                      "a .keras zip without its model.weights.h5 member", log,
+                      mutate=drop_weights_member)
+
+    name = "k3-invalid-truncated-h5"
+    if want(name):
+        m = _small_lstm(start(name))
+        _refused_case(out_dir, name, "h5", m, "invalid",
+                      "a legacy .h5 cut off at half its size", log, mutate=truncate_half)
+
+
+def gen_refused_k2(out_dir, only, log):
+    name = "k2-lambda"
+    if only and name not in only:
+        return
+    K.backend.clear_session()
+    K.utils.set_random_seed(seed_of(name))
+    rng = np.random.default_rng(seed_of(name))
+    m = K.Sequential([L.LSTM(4, input_shape=(5, 3)), L.Lambda(lambda t: t * 2.0 + 1.0),
+                      L.Dense(2)])
+    randomize_weights(m, rng)
+    _refused_case(out_dir, name, "h5", m, "unsupported",
+                  "Lambda holds Python code (marshalled bytecode in the Keras 2 .h5 config)", log)
+
+
+# ---------------------------------------------------------------------------------------------
+# README of the fixture folder
+
+def write_readme(out_dir):
+    rows = []
+    for cj in sorted(out_dir.glob("*/case.json")):
+        c = json.loads(cj.read_text())
+        layers = ", ".join(c["layers"])
+        if len(layers) > 90:
+            layers = layers[:87] + "..."
+        rows.append(f"| {c['name']} | {c['format']} | {c['keras_version']} | {c['expect']} | "
+                    f"{layers} |")
+    text = f"""# Model fixtures made by real Keras
+
+Generated by `{GENERATOR}` (see `tools/README.md`); do not edit by hand.
+Same layout and `case.json` schema as the shared conformance corpus (`models/real/`), so one
+runner handles both. Each folder holds one model file written by Keras itself and:
+- `expect: match`: inputs `x*.npy` (float32, int32 for Embedding indices) and the outputs
+  `y*.npy` (float32) that Keras computed with `model(x, training=False)` on the CPU, numbered
+  in the model's input / output order. Pass iff |got - exp| <= atol + rtol*|exp| everywhere.
+  Each written file was loaded back by the Keras that wrote it and reproduced these outputs.
+- `stateful_calls` (stateful cases only): a list of successive calls on the same loaded model,
+  each `{{"inputs": [...], "outputs": [...]}}`; states start at zero and carry over from one
+  call to the next. The top-level `inputs` / `outputs` are those of the first call.
+- `expect: unsupported`: recur must refuse (exit code 3) naming the layer or feature in
+  `note`; `expect: invalid`: the file is broken (exit code 4). No inputs or outputs.
+
+Families: `k3-*` Keras 3.15.1 `.keras`; `k3-*-h5` the same Keras 3 model saved as legacy
+`.h5` (`model.save("model.h5")`); `k2-*` Keras 2 (tf_keras 2.21.0) legacy `.h5`. Weights are
+random and asymmetric (uniform ±0.5, BatchNormalization moving_variance in [0.5, 1.5]);
+`source.seed` seeds both `keras.utils.set_random_seed` and the case's numpy RNG. The `.keras`
+zips are normalised after saving (member timestamps 1980-01-01, `date_saved`
+{FIXED_DATE_SAVED}, the Python-address `shared_object_id` values renumbered 1, 2, ...) so that
+regenerating gives byte-identical files.
+
+Keras 3 Functional models that carry a mask into a layer with a `mask` call argument store the
+mask computation as `keras.src.ops` nodes (`NotEqual`, `Any`, `ExpandDims`, `LogicalOr`, ...,
+listed in `layers`) and pass it as the consumer's `mask` kwarg. Keras 3.15.1 cannot load the
+legacy `.h5` of such a model (`Unknown layer: 'NotEqual'`); those `-h5` cases say so in `note`
+and were checked against their `.keras` twin instead.
+
+| case | format | keras | expect | layers |
+|---|---|---|---|---|
+""" + "\n".join(rows) + "\n"
+    (out_dir / "README.md").write_text(text)
+
+
+# ---------------------------------------------------------------------------------------------
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--part", choices=["k3", "k2"], help="internal: one Keras family")
+    ap.add_argument("--out", default=str(DEFAULT_OUT), help="output folder")
+    ap.add_argument("--only", nargs="*", help="case names to (re)generate")
+    args = ap.parse_args()
+    out_dir = Path(args.out)
+    only = set(args.only or [])
+
+    if args.part is None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if not only:  # full run: remove stale case folders
+            for d in out_dir.iterdir():
+                if d.is_dir() and (d / "case.json").exists():
+                    shutil.rmtree(d)
+        for part in ("k3", "k2"):
+            env = dict(os.environ)
+            env.pop("TF_USE_LEGACY_KERAS", None)
+            if part == "k2":
+                env["TF_USE_LEGACY_KERAS"] = "1"
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--part", part,
+                   "--out", str(out_dir)]
+            if only:
+                cmd += ["--only", *sorted(only)]
+            subprocess.run(cmd, env=env, check=True)
+        write_readme(out_dir)
+        n = len(list(out_dir.glob("*/case.json")))
+        size = sum(f.stat().st_size for f in out_dir.rglob("*") if f.is_file())
+        print(f"{n} cases in {out_dir} ({size / 1024:.0f} KiB)")
+        return
+
+    init_framework(args.part)
+
+    def log(msg):
+        print(f"[{args.part}] {msg}", flush=True)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if args.part == "k3":
+        gen_match_cases(out_dir, K3_CASES, "k3", only, log)
+        gen_refused_k3(out_dir, only, log)
+    else:
+        gen_match_cases(out_dir, K2_CASES, "k2", only, log)
+        gen_refused_k2(out_dir, only, log)
+
+
+if __name__ == "__main__":
+    main()
