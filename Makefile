@@ -25,8 +25,14 @@ build: deps
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
+# The bundled demo: an LSTM trained in Keras to forecast a noisy sine wave (examples/demo).
 demo: build
-	./$(BUILD)/recur demo
+	./$(BUILD)/recur inspect examples/demo/model.keras
+	@echo
+	./$(BUILD)/recur run examples/demo/model.keras --input examples/demo/input.npy \
+	  --output $(BUILD)/demo-forecast.npy --print
+	@echo
+	./$(BUILD)/recur show examples/demo/target.npy
 
 # The whole suite on a Release build, then again under ASan+UBSan.
 test: test-release test-asan

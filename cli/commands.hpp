@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "recur/tensor.hpp"
+
 namespace recur::cli {
 
 constexpr int kOk = 0, kUsage = 2, kUnsupported = 3, kInvalid = 4;
@@ -16,5 +18,7 @@ class UsageError : public std::runtime_error {
 
 int run_command(const std::vector<std::string>& args);
 int inspect_command(const std::string& model, bool json);
+int show_command(const std::string& file);
+void print_tensor(const std::string& name, const Tensor& t);
 
 }  // namespace recur::cli

@@ -25,6 +25,10 @@ int main(int argc, char** argv) {
   inspect->add_option("MODEL", inspect_model, "model file (.keras or .h5)")->required();
   inspect->add_flag("--json", inspect_json, "machine-readable output");
 
+  std::string show_file;
+  auto* show = app.add_subcommand("show", "print a .npy or .npz file");
+  show->add_option("FILE", show_file, "array file")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -33,6 +37,7 @@ int main(int argc, char** argv) {
   try {
     if (*run) return recur::cli::run_command(run->remaining());
     if (*inspect) return recur::cli::inspect_command(inspect_model, inspect_json);
+    if (*show) return recur::cli::show_command(show_file);
   } catch (const recur::cli::UsageError& e) {
     std::fprintf(stderr, "recur: %s (see recur run --help)\n", e.what());
     return recur::cli::kUsage;

@@ -1,4 +1,7 @@
 // recur run MODEL --input X.npy [...] --output Y.npy [...] [--next --input ... --output ...]
+#include <algorithm>
+#include <chrono>
+#include <unistd.h>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -19,6 +22,7 @@ struct Options {
   std::string model;
   std::vector<Call> calls{1};
   long threads = 1;
+  long chunk = 0;  // 0: whole sequences
   bool print = false;
 };
 
@@ -52,6 +56,8 @@ Options parse(const std::vector<std::string>& args) {
       o.calls.emplace_back();
     } else if (a == "--threads") {
       o.threads = positive(a, value());
+    } else if (a == "--chunk") {
+      o.chunk = positive(a, value());
     } else if (a == "--print") {
       o.print = true;
     } else if (!a.empty() && a[0] == '-') {
@@ -140,27 +146,136 @@ void write_outputs(const Model& m, const Call& call, const std::vector<Tensor>& 
   }
 }
 
+}  // namespace
+
 void print_tensor(const std::string& name, const Tensor& t) {
   std::printf("%s %s\n", name.c_str(), t.shape_str().c_str());
-  const size_t row = t.rank() ? t.shape().back() : 1;
+  const size_t row = t.rank() ? std::max<size_t>(t.shape().back(), 1) : 1;
   for (size_t i = 0; i < t.size(); ++i) {
     std::printf("%s%.6g", i % row ? " " : "  ", static_cast<double>(t[i]));
     if ((i + 1) % row == 0) std::printf("\n");
   }
 }
 
-}  // namespace
+int show_command(const std::string& file) {
+  if (ends_with(file, ".npz")) {
+    for (const auto& [name, a] : io::load_npz(file)) print_tensor(name + " (" + a.dtype + ")", a.values);
+  } else if (ends_with(file, ".npy")) {
+    const auto a = io::load_npy(file);
+    print_tensor(file + " (" + a.dtype + ")", a.values);
+  } else {
+    throw UsageError("show takes a .npy or .npz file");
+  }
+  return kOk;
+}
+
+// Progress on stderr for runs over a second, when stderr is a terminal.
+class Progress {
+ public:
+  explicit Progress(size_t total) : total_(total), start_(std::chrono::steady_clock::now()) {}
+  ~Progress() {
+    if (shown_) std::fprintf(stderr, "\n");
+  }
+  void tick() {
+    ++done_;
+    if (!isatty(2)) return;
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    if (s < 1.0 && !shown_) return;
+    shown_ = true;
+    const size_t width = 30, filled = total_ ? width * done_ / total_ : width;
+    std::fprintf(stderr, "\r[%s%s] %zu/%zu %.1fs", std::string(filled, '#').c_str(),
+                 std::string(width - filled, ' ').c_str(), done_, total_, s);
+  }
+
+ private:
+  size_t total_, done_ = 0;
+  std::chrono::steady_clock::time_point start_;
+  bool shown_ = false;
+};
+
+// Time slice [t0, t1) of a (batch, time, ...) tensor.
+Tensor time_slice(const Tensor& x, size_t t0, size_t t1) {
+  std::vector<size_t> shape = x.shape();
+  const size_t T = shape[1], row = x.size() / (shape[0] * T);
+  shape[1] = t1 - t0;
+  Tensor r(shape);
+  for (size_t b = 0; b < x.dim(0); ++b) {
+    std::copy_n(x.data() + (b * T + t0) * row, (t1 - t0) * row, r.data() + b * (t1 - t0) * row);
+  }
+  return r;
+}
+
+// Concatenation along axis 1.
+Tensor concat_time(const std::vector<Tensor>& parts) {
+  std::vector<size_t> shape = parts[0].shape();
+  size_t T = 0;
+  for (const auto& p : parts) T += p.dim(1);
+  const size_t B = shape[0], row = parts[0].size() / (B * parts[0].dim(1));
+  shape[1] = T;
+  Tensor r(shape);
+  size_t t0 = 0;
+  for (const auto& p : parts) {
+    for (size_t b = 0; b < B; ++b) {
+      std::copy_n(p.data() + b * p.dim(1) * row, p.dim(1) * row, r.data() + (b * T + t0) * row);
+    }
+    t0 += p.dim(1);
+  }
+  return r;
+}
+
+// One call in chunks of `chunk` steps through a streaming session.
+std::vector<Tensor> run_chunked(const Model& m, Session& s, const std::vector<Tensor>& in, size_t chunk,
+                                Progress& progress) {
+  size_t T = 0;
+  for (const auto& x : in) {
+    if (x.rank() < 2 || (T && x.dim(1) != T)) {
+      throw InvalidArgument(m.info().file + ": --chunk needs every input to be a sequence (batch, time, ...) of one length");
+    }
+    T = x.dim(1);
+  }
+  const std::vector<bool> seq = m.outputs_keep_time_axis();
+  std::vector<std::vector<Tensor>> parts(seq.size());
+  std::vector<Tensor> last;
+  for (size_t t0 = 0; t0 < T; t0 += chunk) {
+    const size_t t1 = std::min(T, t0 + chunk);
+    std::vector<Tensor> piece;
+    for (const auto& x : in) piece.push_back(time_slice(x, t0, t1));
+    last = s.run(piece);
+    for (size_t i = 0; i < last.size() && i < seq.size(); ++i) {
+      if (seq[i]) parts[i].push_back(last[i]);
+    }
+    progress.tick();
+  }
+  for (size_t i = 0; i < last.size() && i < seq.size(); ++i) {
+    if (seq[i]) last[i] = concat_time(parts[i]);
+  }
+  return last;
+}
 
 int run_command(const std::vector<std::string>& args) {
   Options o = parse(args);
   Model m = load_model(o.model);
   for (const auto& w : m.info().warnings) std::fprintf(stderr, "recur: warning: %s\n", w.c_str());
-  Session s = m.session();
+  Session s = o.chunk ? m.stream() : m.session();
   // Read every input and check every output name before writing anything.
-  std::vector<std::vector<Tensor>> results;
+  std::vector<std::vector<Tensor>> inputs;
+  size_t steps = 0;
   for (const auto& call : o.calls) {
-    std::vector<Tensor> in = read_inputs(m, call);
-    results.push_back(s.run(in));
+    inputs.push_back(read_inputs(m, call));
+    const auto& x = inputs.back()[0];
+    steps += o.chunk && x.rank() >= 2 ? (x.dim(1) + static_cast<size_t>(o.chunk) - 1) / static_cast<size_t>(o.chunk) : 1;
+  }
+  Progress progress(steps);
+  std::vector<std::vector<Tensor>> results;
+  for (size_t c = 0; c < o.calls.size(); ++c) {
+    const Call& call = o.calls[c];
+    if (o.chunk) {
+      if (c) s.start_sequence();
+      results.push_back(run_chunked(m, s, inputs[c], static_cast<size_t>(o.chunk), progress));
+    } else {
+      results.push_back(s.run(inputs[c]));
+      progress.tick();
+    }
     if (!call.outputs.empty() && !(call.outputs.size() == 1 && ends_with(call.outputs[0], ".npz")) &&
         call.outputs.size() != results.back().size()) {
       throw UsageError("the model has " + std::to_string(results.back().size()) + " output(s) but " +

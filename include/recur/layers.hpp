@@ -41,8 +41,10 @@ class RNN {
   std::vector<Tensor> call(const Tensor& inputs, const Mask* mask = nullptr,
                            std::span<const Tensor> initial_state = {});
   // Stateless form (thread-safe): ignores and does not update stored states.
+  // initial_output: see ops::RnnArgs (continuing a sequence fed in chunks).
   ops::RnnResult run(const Tensor& inputs, const Mask* mask = nullptr,
-                     std::span<const Tensor> initial_state = {}) const;
+                     std::span<const Tensor> initial_state = {},
+                     const Tensor* initial_output = nullptr) const;
   // What call() returns for a run's result: [output, states...] per the options.
   std::vector<Tensor> outputs(ops::RnnResult result) const;
 

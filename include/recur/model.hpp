@@ -51,6 +51,13 @@ class Model {
   std::vector<Tensor> predict(const std::vector<Tensor>& inputs) const;
   // A session keeps stateful layers' states between calls (one session per thread).
   Session session() const;
+  // A streaming session: every recurrent layer carries its state from call to call, so a
+  // sequence fed in chunks (or step by step) gives the whole-sequence outputs. Throws
+  // Unsupported for models that look at the whole sequence (Bidirectional, go_backwards,
+  // pooling over time, ...), naming the layer.
+  Session stream() const;
+  // Per output: whether it has the inputs' time axis (axis 1), i.e. chunks concatenate.
+  std::vector<bool> outputs_keep_time_axis() const;
 
  private:
   friend Model load_model(const std::string& path);
@@ -70,16 +77,24 @@ class Session {
 
   // Like Model::predict; stateful layers carry their states into the next call.
   std::vector<Tensor> run(const std::vector<Tensor>& inputs);
+  // One time step: each input without its time axis (batch, features...); outputs of
+  // sequence layers come back without their time axis too. Streaming sessions only.
+  std::vector<Tensor> step(const std::vector<Tensor>& inputs_t);
+  // A new input sequence: states of non-stateful layers go back to zeros, stateful layers
+  // keep theirs (what happens between two Keras calls).
+  void start_sequence();
   void reset();  // every state back to zeros
-  // The stateful layers' states, flat in layer order (empty before the first run).
+  // The carried states (stateful layers; every recurrent layer when streaming), flat in
+  // layer order; empty before the first run.
   std::vector<Tensor> states() const;
   void set_states(const std::vector<Tensor>& states);  // restore what states() returned
 
  private:
   friend class Model;
-  explicit Session(std::shared_ptr<const Model::Impl> m);
+  Session(std::shared_ptr<const Model::Impl> m, bool stream);
   std::shared_ptr<const Model::Impl> model_;
   std::unique_ptr<model::SessionState> state_;
+  bool stream_ = false;
 };
 
 }  // namespace recur

@@ -28,6 +28,9 @@ struct RnnArgs {
   bool time_major = false;                // inputs and outputs (T, B, ...)
   bool zero_output_for_mask = false;
   bool return_all_outputs = true;         // false: outputs holds only the last step (B, 1, ...)
+  // Output emitted before the first step, repeated by masked steps until one is emitted
+  // (streaming continues a sequence with it); zeros when null.
+  const Tensor* initial_output = nullptr;
 };
 
 struct RnnResult {
@@ -47,6 +50,7 @@ struct SequenceArgs {
   bool unroll = false;
   bool zero_output_for_mask = false;
   bool return_sequences = true;
+  const Tensor* initial_output = nullptr;  // as RnnArgs::initial_output
 };
 
 // Why the fused path cannot be exact for these arguments; nullopt when it can.

@@ -2,7 +2,9 @@
 // Refused (InvalidArgument naming file and object): soft and external links, external storage,
 // virtual datasets, datasets whose declared size the file cannot hold ("shape bombs"),
 // groups nested deeper than the limit, unreadable or corrupt objects. libhdf5 is not
-// thread-safe: every call into it holds one process-wide mutex.
+// thread-safe: every call into it holds one process-wide mutex. Caveat: libhdf5 1.10's own
+// decoders can still crash or hang on deliberately corrupt metadata; only isolating the read
+// (a subprocess) fully contains that.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +32,7 @@ class H5Group {
   const std::string& path() const { return path_; }  // "/model_weights/lstm"
   // Names of the links in this group, sorted by name (h5py's order).
   std::vector<std::string> children() const;
+  // False when missing; throw when the name crosses a soft, external or user-defined link.
   bool has_group(const std::string& name) const;
   bool has_dataset(const std::string& name) const;
   H5Group group(const std::string& name) const;  // name may contain '/'
@@ -40,7 +43,9 @@ class H5Group {
   bool has_attr(const std::string& name) const;
   // A scalar string attribute (fixed or variable length, or a 1-element array of one).
   std::optional<std::string> attr_string(const std::string& name) const;
-  // A 1-D array of strings (fixed or variable length), e.g. legacy "layer_names".
+  // A 1-D array of strings (fixed or variable length), e.g. legacy "layer_names". Throws when
+  // missing. An empty array of any type gives {} (Keras 2 writes empty name lists as float64).
+  // Keras' chunked attributes ("weight_names0", "weight_names1", ...) are not merged here.
   std::vector<std::string> attr_strings(const std::string& name) const;
 
  private:

@@ -4,7 +4,6 @@
 #include <fstream>
 #include <map>
 #include <optional>
-#include <regex>
 
 #include "io/files.hpp"
 #include "io/hdf5_file.hpp"
@@ -14,16 +13,41 @@ namespace recur::io {
 
 namespace {
 
-// Keras' naming.to_snake_case, used for the keys of containers in .keras weight files.
+// Keras' naming.to_snake_case (two regex substitutions, replayed here with the same
+// left-to-right, non-overlapping matching), used for the keys of containers in .keras files.
 std::string snake_case(const std::string& cls) {
+  auto up = [](char c) { return c >= 'A' && c <= 'Z'; };
+  auto low = [](char c) { return c >= 'a' && c <= 'z'; };
   std::string s;
   for (char c : cls) {
     if (std::isalnum(static_cast<unsigned char>(c)) || c == '_') s += c;
   }
-  s = std::regex_replace(s, std::regex("(.)([A-Z][a-z]+)"), "$1_$2");
-  s = std::regex_replace(s, std::regex("([a-z])([A-Z])"), "$1_$2");
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
+  std::string a;  // "(.)([A-Z][a-z]+)" -> "\1_\2"
+  for (size_t i = 0; i < s.size();) {
+    if (i + 2 < s.size() && up(s[i + 1]) && low(s[i + 2])) {
+      size_t j = i + 2;
+      while (j < s.size() && low(s[j])) ++j;
+      a += s[i];
+      a += '_';
+      a.append(s, i + 1, j - i - 1);
+      i = j;
+    } else {
+      a += s[i++];
+    }
+  }
+  std::string b;  // "([a-z])([A-Z])" -> "\1_\2"
+  for (size_t i = 0; i < a.size();) {
+    if (i + 1 < a.size() && low(a[i]) && up(a[i + 1])) {
+      b += a[i];
+      b += '_';
+      b += a[i + 1];
+      i += 2;
+    } else {
+      b += a[i++];
+    }
+  }
+  for (char& c : b) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return b;
 }
 
 // Keys Keras gives the items of a list container: snake_case(class), then _1, _2, ...

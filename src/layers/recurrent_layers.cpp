@@ -213,7 +213,7 @@ class RecurrentLayer final : public Layer {
     for (size_t i = 1; i < in.size(); ++i) init.push_back(in[i].tensor);
     const bool stateful = front().options().stateful;
     std::vector<Tensor>* slot = nullptr;
-    if (stateful && ctx.session) {
+    if ((stateful || ctx.stream) && ctx.session) {
       slot = &ctx.session->slots.at(first_slot());
       if (init.empty() && !slot->empty()) {
         if ((*slot)[0].dim(0) != x.dim(0)) {
@@ -225,12 +225,21 @@ class RecurrentLayer final : public Layer {
       }
     }
     std::vector<Tensor> outs, finals;
+    Tensor* emitted = nullptr;
+    if (ctx.stream && ctx.session && !bi_) {
+      auto& e = ctx.session->emitted;
+      if (e.size() <= first_slot()) e.resize(first_slot() + 1);
+      emitted = &e[first_slot()];
+    }
     try {
       if (bi_) {
         outs = bi_->run(x, mask, init, &finals);
       } else {
-        ops::RnnResult r = rnn_->run(x, mask, init);
+        // Continue the sequence's last emitted output, unless the node gives explicit states.
+        const bool carry = emitted && !emitted->empty() && in.size() == 1;
+        ops::RnnResult r = rnn_->run(x, mask, init, carry ? emitted : nullptr);
         finals = r.states;
+        if (emitted) *emitted = r.last_output;
         outs = rnn_->outputs(std::move(r));
       }
     } catch (const Error& e) {
@@ -261,7 +270,16 @@ class RecurrentLayer final : public Layer {
     }
     return s;
   }
-  size_t state_slots() const override { return front().options().stateful ? 1 : 0; }
+  size_t state_slots() const override { return 1; }
+  bool slot_is_stateful(size_t) const override { return front().options().stateful; }
+  std::string stream_blocker() const override {
+    if (bi_) return "layer '" + name() + "' (Bidirectional) reads the sequence backwards";
+    if (front().options().go_backwards) return "layer '" + name() + "' has go_backwards=True";
+    return "";
+  }
+  bool keeps_time_axis(size_t output) const override {
+    return output == 0 && front().options().return_sequences;
+  }
 
  private:
   const RNN& front() const { return bi_ ? bi_->forward() : *rnn_; }

@@ -95,7 +95,7 @@ void RNN::check_inputs(const Tensor& inputs, const Mask* mask,
 }
 
 ops::RnnResult RNN::run(const Tensor& inputs, const Mask* mask,
-                        std::span<const Tensor> initial_state) const {
+                        std::span<const Tensor> initial_state, const Tensor* initial_output) const {
   check_inputs(inputs, mask, initial_state);
   const size_t B = inputs.dim(0);
   std::vector<Tensor> init;
@@ -106,7 +106,8 @@ ops::RnnResult RNN::run(const Tensor& inputs, const Mask* mask,
     }
     initial_state = init;
   }
-  const auto a = sequence_args(options_, mask);
+  ops::SequenceArgs a = sequence_args(options_, mask);
+  a.initial_output = initial_output;
   if (path(mask).fused) {
     if (auto* c = dynamic_cast<const LSTMCell*>(cell_.get())) return ops::lstm(*c, inputs, initial_state, a);
     if (auto* g = dynamic_cast<const GRUCell*>(cell_.get())) return ops::gru(*g, inputs, initial_state, a);
@@ -119,6 +120,7 @@ ops::RnnResult RNN::run(const Tensor& inputs, const Mask* mask,
   ra.unroll = options_.unroll;
   ra.zero_output_for_mask = options_.zero_output_for_mask;
   ra.return_all_outputs = options_.return_sequences;
+  ra.initial_output = initial_output;
   return ops::rnn(
       [&cell](const Tensor& x, std::span<const Tensor> st, std::span<const Tensor>, Tensor& out,
               std::span<Tensor> nst) { cell.step(x, st, out, nst); },

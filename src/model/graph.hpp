@@ -37,6 +37,10 @@ class Graph {
   const std::vector<TensorSpec>& outputs() const { return outputs_; }
   // Every layer, nested models' layers included, in build order (for inspect).
   void collect_layers(std::vector<const Layer*>& out) const;
+  // Why the model cannot run a sequence in chunks ("" when it can).
+  std::string stream_blocker() const;
+  // Per model output: whether it keeps the inputs' time axis (axis 1).
+  std::vector<bool> outputs_keep_time_axis() const;
 
   struct Node {
     size_t layer;

@@ -24,13 +24,18 @@ struct Value {
   std::optional<Mask> mask;  // (batch, time)
 };
 
-// Mutable per-session storage: one slot per stateful state tensor list.
+// Mutable per-session storage: one slot (a list of state tensors) per recurrent layer.
 struct SessionState {
   std::vector<std::vector<Tensor>> slots;
+  // Streaming: per slot, the last emitted output (what masked steps repeat); empty: zeros.
+  std::vector<Tensor> emitted;
 };
 
 struct CallContext {
   SessionState* session = nullptr;  // null: stateless call (stateful layers start from zeros)
+  // Streaming: every recurrent layer (not only stateful ones) carries its state between calls,
+  // so a sequence fed in chunks gives the whole-sequence result.
+  bool stream = false;
 };
 
 // What a layer factory gets: its Keras config, its weights in Keras' `layer.weights` order,
@@ -59,8 +64,15 @@ class Layer {
   virtual size_t param_count() const { return 0; }
   // One line for `recur inspect` (e.g. "fused lstm" or "loop (why)"); empty when nothing to say.
   virtual std::string path() const { return ""; }
-  // Number of session state slots this layer needs (stateful RNNs); assigned by the model.
+  // Number of session state slots this layer needs (recurrent layers); assigned by the model.
   virtual size_t state_slots() const { return 0; }
+  // Slot s holds a stateful layer's state (kept between calls outside streaming too).
+  virtual bool slot_is_stateful(size_t) const { return false; }
+  // Why this layer cannot run a sequence in chunks ("" when it can: it treats time steps
+  // independently, or carries state forward only).
+  virtual std::string stream_blocker() const;
+  // Whether output t keeps the time axis of input 0 (for reassembling chunked outputs).
+  virtual bool keeps_time_axis(size_t output) const { (void)output; return true; }
   void set_first_slot(size_t s) { first_slot_ = s; }
   size_t first_slot() const { return first_slot_; }
 

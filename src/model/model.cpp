@@ -12,11 +12,15 @@ struct Model::Impl {
   ModelInfo info;
   std::unique_ptr<model::Graph> graph;
   size_t slots = 0;
+  std::vector<bool> stateful_slot;  // kept between sequences
+  std::string stream_blocker;        // "" when the model can stream
+  std::vector<bool> out_time;        // per output: has the time axis
 };
 
 namespace {
 
-void check_inputs(const ModelInfo& info, const std::vector<Tensor>& inputs) {
+// stream: chunks of a sequence may have any number of time steps (axis 1).
+void check_inputs(const ModelInfo& info, const std::vector<Tensor>& inputs, bool stream) {
   if (inputs.size() != info.inputs.size()) {
     throw InvalidArgument(info.file + ": the model takes " + std::to_string(info.inputs.size()) +
                           " input(s), got " + std::to_string(inputs.size()));
@@ -26,7 +30,7 @@ void check_inputs(const ModelInfo& info, const std::vector<Tensor>& inputs) {
     const Tensor& x = inputs[i];
     bool ok = want.empty() || want.size() == x.rank();
     for (size_t d = 0; ok && d < want.size(); ++d) {
-      ok = want[d] < 0 || static_cast<size_t>(want[d]) == x.dim(d);
+      ok = want[d] < 0 || static_cast<size_t>(want[d]) == x.dim(d) || (stream && d == 1);
     }
     if (!ok) {
       std::string w = "(";
@@ -41,11 +45,11 @@ void check_inputs(const ModelInfo& info, const std::vector<Tensor>& inputs) {
 }
 
 std::vector<Tensor> run_graph(const Model::Impl& m, const std::vector<Tensor>& inputs,
-                              model::SessionState& state) {
-  check_inputs(m.info, inputs);
+                              model::SessionState& state, bool stream = false) {
+  check_inputs(m.info, inputs, stream);
   std::vector<model::Value> in;
   for (const auto& t : inputs) in.push_back({t, std::nullopt});
-  model::CallContext ctx{&state};
+  model::CallContext ctx{&state, stream};
   std::vector<model::Value> out;
   try {
     out = m.graph->run(std::move(in), ctx);
@@ -76,7 +80,16 @@ std::vector<Tensor> Model::predict(const std::vector<Tensor>& inputs) const {
   return run_graph(*impl_, inputs, state);
 }
 
-Session Model::session() const { return Session(impl_); }
+Session Model::session() const { return Session(impl_, false); }
+
+Session Model::stream() const {
+  if (!impl_->stream_blocker.empty()) {
+    throw Unsupported(impl_->info.file + ": cannot stream: " + impl_->stream_blocker);
+  }
+  return Session(impl_, true);
+}
+
+std::vector<bool> Model::outputs_keep_time_axis() const { return impl_->out_time; }
 
 Model load_model(const std::string& path) {
   io::KerasFile f = io::open_keras_file(path);
@@ -95,15 +108,19 @@ Model load_model(const std::string& path) {
   for (const auto& s : impl->graph->outputs()) info.outputs.push_back({s.name, s.shape});
   std::vector<const model::Layer*> layers;
   impl->graph->collect_layers(layers);
+  impl->stateful_slot.assign(impl->slots, false);
   for (const auto* l : layers) {
     info.layers.push_back({l->name(), l->class_name(), l->param_count(), l->path()});
     info.weight_bytes += l->param_count() * sizeof(float);
+    for (size_t s = 0; s < l->state_slots(); ++s) impl->stateful_slot[l->first_slot() + s] = l->slot_is_stateful(s);
   }
+  impl->stream_blocker = impl->graph->stream_blocker();
+  impl->out_time = impl->graph->outputs_keep_time_axis();
   return Model(std::move(impl));
 }
 
-Session::Session(std::shared_ptr<const Model::Impl> m)
-    : model_(std::move(m)), state_(std::make_unique<model::SessionState>()) {
+Session::Session(std::shared_ptr<const Model::Impl> m, bool stream)
+    : model_(std::move(m)), state_(std::make_unique<model::SessionState>()), stream_(stream) {
   state_->slots.resize(model_->slots);
 }
 Session::Session(Session&&) noexcept = default;
@@ -112,14 +129,44 @@ Session::~Session() = default;
 
 std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
   model::SessionState next = *state_;  // a failed call leaves the states as they were
-  auto out = run_graph(*model_, inputs, next);
+  auto out = run_graph(*model_, inputs, next, stream_);
   *state_ = std::move(next);
   return out;
+}
+
+std::vector<Tensor> Session::step(const std::vector<Tensor>& inputs_t) {
+  if (!stream_) throw InvalidArgument(model_->info.file + ": step() needs a streaming session (Model::stream())");
+  std::vector<Tensor> in;
+  for (const auto& x : inputs_t) {
+    if (x.rank() < 1) throw InvalidArgument(model_->info.file + ": step() inputs need a batch axis");
+    std::vector<size_t> s = x.shape();
+    s.insert(s.begin() + 1, 1);
+    Tensor t = x;
+    t.reshape(s);
+    in.push_back(std::move(t));
+  }
+  std::vector<Tensor> out = run(in);
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (i < model_->out_time.size() && model_->out_time[i] && out[i].rank() >= 2 && out[i].dim(1) == 1) {
+      std::vector<size_t> s = out[i].shape();
+      s.erase(s.begin() + 1);
+      out[i].reshape(s);
+    }
+  }
+  return out;
+}
+
+void Session::start_sequence() {
+  for (size_t i = 0; i < state_->slots.size(); ++i) {
+    if (!model_->stateful_slot[i]) state_->slots[i].clear();
+  }
+  state_->emitted.clear();
 }
 
 void Session::reset() {
   for (auto& slot : state_->slots)
     for (auto& t : slot) t.fill(0.0f);
+  state_->emitted.clear();
 }
 
 std::vector<Tensor> Session::states() const {

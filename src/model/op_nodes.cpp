@@ -59,6 +59,13 @@ class OpLayer final : public Layer {
   OpLayer(std::string name, std::string cls, json cfg, std::vector<Arg> args, std::string where)
       : Layer(std::move(name), std::move(cls)), cfg_(std::move(cfg)), args_(std::move(args)), where_(std::move(where)) {}
 
+  std::string stream_blocker() const override {
+    const std::string& c = class_name();
+    const bool axis_op = c == "Any" || c == "All" || c == "Concatenate" || c == "ExpandDims" || c == "Squeeze";
+    if (axis_op && cfg_axis(0) != -1) return "op '" + name() + "' (" + c + ") works across time steps";
+    return "";
+  }
+
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     std::vector<Tensor> a;
     size_t next = 0;

@@ -72,6 +72,13 @@ RnnResult rnn(const StepFunction& step, const Tensor& inputs,
     if (s == 0) {
       out_row = out.size() / B;
       prev = Tensor(out.shape());
+      if (args.initial_output) {
+        if (args.initial_output->shape() != out.shape()) {
+          throw InvalidArgument("rnn: initial_output must have shape " + out.shape_str() + ", got " +
+                                args.initial_output->shape_str());
+        }
+        prev = *args.initial_output;
+      }
       std::vector<size_t> os = tail_shape(out, 1);
       const size_t steps = args.return_all_outputs ? T : 1;
       os.insert(os.begin(), args.time_major ? B : steps);

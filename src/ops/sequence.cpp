@@ -63,6 +63,13 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
   for (size_t i = 0; i < nstates; ++i) res.states.push_back(init[i]);
   std::vector<Tensor> next(nstates, Tensor({B, u}));
   Tensor emitted({B, u});
+  if (a.initial_output) {
+    if (a.initial_output->shape() != emitted.shape()) {
+      throw InvalidArgument("initial_output must have shape " + emitted.shape_str() + ", got " +
+                            a.initial_output->shape_str());
+    }
+    emitted = *a.initial_output;
+  }
   res.outputs = Tensor({B, a.return_sequences ? T : 1, u});
   const size_t steps_out = a.return_sequences ? T : 1;
 
