@@ -7,7 +7,7 @@ BUILD        ?= build
 ASAN_BUILD   ?= build-asan
 JOBS         ?= $(shell nproc)
 
-.PHONY: all deps build demo test test-release test-asan clean
+.PHONY: all deps build demo test test-release test-asan bench fuzz tsan clean
 
 all: build
 
@@ -45,6 +45,18 @@ test-asan: deps
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
+
+# Speed, side by side with the peers (docs/PERFORMANCE.md).
+bench: build
+	bash bench/run.sh
+
+# libFuzzer targets (docs/SECURITY.md); FUZZ_SECONDS per target.
+fuzz: deps
+	bash fuzz/run.sh
+
+# The concurrency tests under ThreadSanitizer.
+tsan: deps
+	bash fuzz/tsan.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

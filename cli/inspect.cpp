@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/isolate.hpp"
 #include "recur/model.hpp"
 
 namespace recur::cli {
@@ -17,6 +18,7 @@ std::string shape_text(const std::vector<long>& s) {
 
 int inspect_command(const std::string& path, bool as_json) {
   Model m = load_model(path);
+  loaded();
   const ModelInfo& info = m.info();
   if (as_json) {
     nlohmann::json j;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "cli/isolate.hpp"
 #include "recur/recur.hpp"
 
 int main(int argc, char** argv) {
@@ -34,25 +35,39 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : recur::cli::kUsage;
   }
-  try {
-    if (*run) return recur::cli::run_command(run->remaining());
-    if (*inspect) return recur::cli::inspect_command(inspect_model, inspect_json);
-    if (*show) return recur::cli::show_command(show_file);
-  } catch (const recur::cli::UsageError& e) {
-    std::fprintf(stderr, "recur: %s (see recur run --help)\n", e.what());
+  auto dispatch = [&]() -> int {
+    try {
+      if (*run) return recur::cli::run_command(run->remaining());
+      if (*inspect) return recur::cli::inspect_command(inspect_model, inspect_json);
+      if (*show) return recur::cli::show_command(show_file);
+    } catch (const recur::cli::UsageError& e) {
+      std::fprintf(stderr, "recur: %s (see recur --help)\n", e.what());
+      return recur::cli::kUsage;
+    } catch (const recur::Unsupported& e) {
+      std::fprintf(stderr, "recur: unsupported: %s\n", e.what());
+      return recur::cli::kUnsupported;
+    } catch (const recur::Error& e) {
+      std::fprintf(stderr, "recur: error: %s\n", e.what());
+      return recur::cli::kInvalid;
+    } catch (const std::bad_alloc&) {
+      std::fprintf(stderr, "recur: error: out of memory\n");
+      return recur::cli::kInvalid;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "recur: error: %s\n", e.what());
+      return recur::cli::kInvalid;
+    }
     return recur::cli::kUsage;
-  } catch (const recur::Unsupported& e) {
-    std::fprintf(stderr, "recur: unsupported: %s\n", e.what());
-    return recur::cli::kUnsupported;
-  } catch (const recur::Error& e) {
-    std::fprintf(stderr, "recur: error: %s\n", e.what());
-    return recur::cli::kInvalid;
-  } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "recur: error: out of memory\n");
-    return recur::cli::kInvalid;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "recur: error: %s\n", e.what());
-    return recur::cli::kInvalid;
+  };
+  // The file named first: what a crash message talks about.
+  std::string file = inspect_model.empty() ? show_file : inspect_model;
+  if (*run) {
+    for (const auto& a : run->remaining()) {
+      if (!a.empty() && a[0] != '-') {
+        file = a;
+        break;
+      }
+    }
   }
+  return recur::cli::run_isolated(file, dispatch);
   return recur::cli::kUsage;
 }

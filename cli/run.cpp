@@ -7,6 +7,7 @@
 #include <set>
 
 #include "cli/commands.hpp"
+#include "cli/isolate.hpp"
 #include "io/npy.hpp"
 #include "recur/model.hpp"
 
@@ -255,6 +256,7 @@ std::vector<Tensor> run_chunked(const Model& m, Session& s, const std::vector<Te
 int run_command(const std::vector<std::string>& args) {
   Options o = parse(args);
   Model m = load_model(o.model);
+  loaded();
   for (const auto& w : m.info().warnings) std::fprintf(stderr, "recur: warning: %s\n", w.c_str());
   Session s = o.chunk ? m.stream() : m.session();
   // Read every input and check every output name before writing anything.

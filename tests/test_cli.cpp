@@ -1,0 +1,175 @@
+// The `recur` command line: exit codes, one-line errors, outputs written whole or not at all,
+// --next (stateful calls), --chunk (streaming equals the whole sequence), .npz by name.
+// Expected numbers are Keras' (the fixtures' y*.npy), never recur's own output.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "io/npy.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("recur_cli_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  Result run(const std::string& args) {
+    const std::string cmd = std::string(RECUR_CLI) + " " + args + " >" + (dir_ / "stdout").string() +
+                            " 2>" + (dir_ / "stderr").string();
+    const int status = std::system(cmd.c_str());
+    Result r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = slurp(dir_ / "stdout");
+    r.err = slurp(dir_ / "stderr");
+    return r;
+  }
+  std::string fixture(const std::string& c, const std::string& f) const {
+    return (fs::path(RECUR_FIXTURES_DIR) / "models" / c / f).string();
+  }
+  std::string tmp(const std::string& f) const { return (dir_ / f).string(); }
+  fs::path dir_;
+};
+
+size_t lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
+
+void expect_close(const recur::Tensor& got, const recur::Tensor& want) {
+  ASSERT_EQ(got.shape(), want.shape());
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_NEAR(got[i], want[i], 1e-5 + 1e-5 * std::fabs(want[i])) << "element " << i;
+  }
+}
+
+TEST_F(Cli, RunMatchesKeras) {
+  const auto r = run("run " + fixture("k3-lstm-timedistributed", "model.keras") + " --input " +
+                     fixture("k3-lstm-timedistributed", "x0.npy") + " --output " + tmp("y.npy"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  expect_close(recur::io::load_npy(tmp("y.npy")).values,
+               recur::io::load_npy(fixture("k3-lstm-timedistributed", "y0.npy")).values);
+}
+
+TEST_F(Cli, ChunkedRunEqualsKerasWholeSequence) {
+  for (const char* c : {"k3-lstm-timedistributed", "k3-lstm-masking-holes", "k3-gru-embedding-mask"}) {
+    SCOPED_TRACE(c);
+    for (const char* n : {"1", "3"}) {
+      const auto r = run("run " + fixture(c, "model.keras") + " --input " + fixture(c, "x0.npy") +
+                         " --output " + tmp("y.npy") + " --chunk " + n);
+      ASSERT_EQ(r.code, 0) << r.err;
+      expect_close(recur::io::load_npy(tmp("y.npy")).values, recur::io::load_npy(fixture(c, "y0.npy")).values);
+    }
+  }
+}
+
+TEST_F(Cli, ChunkRefusesBidirectionalWithExit3) {
+  const auto r = run("run " + fixture("k3-bidir-merge-modes", "model.keras") + " --input " +
+                     fixture("k3-bidir-merge-modes", "x0.npy") + " --output " + tmp("y.npz") + " --chunk 2");
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_NE(r.err.find("Bidirectional"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp("y.npz")));
+}
+
+TEST_F(Cli, NextCarriesStatefulStatesLikeKeras) {
+  const std::string c = "k3-stateful-lstm";
+  const auto r = run("run " + fixture(c, "model.keras") + " --input " + fixture(c, "x0.npy") + " --output " +
+                     tmp("y0.npy") + " --next --input " + fixture(c, "x1.npy") + " --output " + tmp("y1.npy"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  expect_close(recur::io::load_npy(tmp("y0.npy")).values, recur::io::load_npy(fixture(c, "y0.npy")).values);
+  expect_close(recur::io::load_npy(tmp("y1.npy")).values, recur::io::load_npy(fixture(c, "y1.npy")).values);
+}
+
+TEST_F(Cli, NpzOutputsAreNamedByModelOutputs) {
+  const std::string c = "k3-multi-io-shared";
+  std::string ins;
+  for (const char* x : {"x0.npy", "x1.npy", "x2.npy"}) ins += " --input " + fixture(c, x);
+  const auto r = run("run " + fixture(c, "model.keras") + ins + " --output " + tmp("y.npz"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto arrays = recur::io::load_npz(tmp("y.npz"));
+  ASSERT_EQ(arrays.size(), 2u);
+  expect_close(arrays[0].second.values, recur::io::load_npy(fixture(c, "y0.npy")).values);
+  expect_close(arrays[1].second.values, recur::io::load_npy(fixture(c, "y1.npy")).values);
+}
+
+TEST_F(Cli, UsageErrorsExit2) {
+  EXPECT_EQ(run("").code, 2);
+  EXPECT_EQ(run("run").code, 2);
+  EXPECT_EQ(run("run model.keras --input x.npy").code, 2);  // no --output
+  EXPECT_EQ(run("run model.keras --input x.txt --output y.npy").code, 2);
+  EXPECT_EQ(run("run model.keras --input x.npy --output y.npy --chunk 0").code, 2);
+  EXPECT_EQ(run("frobnicate").code, 2);
+}
+
+TEST_F(Cli, UnsupportedModelExit3WithOneLineNamingTheLayer) {
+  const auto r = run("run " + fixture("k3-lambda", "model.keras") + " --input " + fixture("k3-lambda", "x0.npy") +
+                     " --output " + tmp("y.npy"));
+  EXPECT_EQ(r.code, 3);
+  EXPECT_EQ(lines(r.err), 1u) << r.err;
+  EXPECT_NE(r.err.find("Lambda"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp("y.npy")));
+}
+
+TEST_F(Cli, InvalidFileExit4AndGoodOutputUntouched) {
+  {
+    std::ofstream(tmp("y.npy")) << "previous good output";
+  }
+  const auto r = run("run " + fixture("k3-invalid-truncated", "model.keras") + " --input " +
+                     fixture("k3-invalid-truncated", "x0.npy") + " --output " + tmp("y.npy"));
+  EXPECT_EQ(r.code, 4);
+  EXPECT_EQ(lines(r.err), 1u) << r.err;
+  EXPECT_NE(r.err.find("model.keras"), std::string::npos) << r.err;
+  EXPECT_EQ(slurp(tmp("y.npy")), "previous good output");
+}
+
+TEST_F(Cli, WrongInputShapeExit4NamesTheInput) {
+  const std::string c = "k3-lstm-timedistributed";
+  const auto r = run("run " + fixture(c, "model.keras") + " --input " + fixture("k3-gru-embedding-mask", "x0.npy") +
+                     " --output " + tmp("y.npy"));
+  EXPECT_EQ(r.code, 4);
+  EXPECT_EQ(lines(r.err), 1u) << r.err;
+  EXPECT_NE(r.err.find("must have shape"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp("y.npy")));
+}
+
+TEST_F(Cli, CrashInsideTheReaderBecomesExit4) {
+  // Not a crash here, but the same path: a file that is not a model at all.
+  {
+    std::ofstream(tmp("junk.h5"), std::ios::binary) << "\x89HDF\r\n\x1a\n" << std::string(64, '\xff');
+  }
+  const auto r = run("inspect " + tmp("junk.h5"));
+  EXPECT_EQ(r.code, 4) << r.err;
+  EXPECT_EQ(lines(r.err), 1u) << r.err;
+}
+
+TEST_F(Cli, InspectShowsPathsAndJson) {
+  const auto r = run("inspect " + fixture("k3-stacked-cells", "model.keras"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("loop (StackedRNNCells has no fused op)"), std::string::npos) << r.out;
+  const auto j = run("inspect --json " + fixture("k3-gru-reset-before", "model.keras"));
+  ASSERT_EQ(j.code, 0) << j.err;
+  EXPECT_NE(j.out.find("\"fused gru\""), std::string::npos) << j.out;
+  EXPECT_NE(j.out.find("\"keras_version\""), std::string::npos) << j.out;
+}
+
+}  // namespace
