@@ -29,7 +29,8 @@ int inspect_command(const std::string& path, bool as_json) {
     for (const auto& t : info.outputs) j["outputs"].push_back({{"name", t.name}, {"shape", t.shape}});
     j["layers"] = nlohmann::json::array();
     for (const auto& l : info.layers) {
-      j["layers"].push_back({{"name", l.name}, {"class", l.class_name}, {"params", l.params}, {"path", l.path}});
+      j["layers"].push_back({{"name", l.name}, {"class", l.class_name}, {"output_shapes", l.output_shapes},
+                             {"params", l.params}, {"path", l.path}});
     }
     j["warnings"] = info.warnings;
     j["weight_bytes"] = info.weight_bytes;
@@ -40,13 +41,17 @@ int inspect_command(const std::string& path, bool as_json) {
               info.keras_version.empty() ? "?" : info.keras_version.c_str());
   for (const auto& t : info.inputs) std::printf("input    %s %s\n", t.name.c_str(), shape_text(t.shape).c_str());
   for (const auto& t : info.outputs) std::printf("output   %s\n", t.name.c_str());
-  std::printf("\n%-28s %-20s %10s  %s\n", "layer", "class", "params", "path");
+  std::printf("\n%-24s %-18s %-28s %10s  %s\n", "layer", "class", "output shape", "params", "path");
   size_t total = 0;
   for (const auto& l : info.layers) {
-    std::printf("%-28s %-20s %10zu  %s\n", l.name.c_str(), l.class_name.c_str(), l.params, l.path.c_str());
+    std::string shapes;
+    for (const auto& s : l.output_shapes) shapes += (shapes.empty() ? "" : " ") + s;
+    if (shapes.empty()) shapes = "?";
+    std::printf("%-24s %-18s %-28s %10zu  %s\n", l.name.c_str(), l.class_name.c_str(), shapes.c_str(), l.params,
+                l.path.c_str());
     total += l.params;
   }
-  std::printf("%-28s %-20s %10zu\n", "total", "", total);
+  std::printf("%-24s %-18s %-28s %10zu\n", "total", "", "", total);
   for (const auto& w : info.warnings) std::fprintf(stderr, "recur: warning: %s\n", w.c_str());
   return kOk;
 }

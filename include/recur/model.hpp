@@ -23,6 +23,9 @@ struct LayerInfo {
   std::string name, class_name;
   size_t params = 0;
   std::string path;  // recurrent layers: "fused lstm" or "loop (why)"
+  // Output shapes seen on a trial run with zeros ("(None, 24, 16)"; None: batch or open time
+  // axis); empty when the trial run could not tell.
+  std::vector<std::string> output_shapes;
 };
 
 struct ModelInfo {

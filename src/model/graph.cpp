@@ -30,10 +30,29 @@ bool is_model_class(const std::string& c) {
   return c == "Sequential" || c == "Functional" || c == "Model";
 }
 
-std::vector<long> shape_from(const json& j) {
+// A Keras shape: null (rank unknown) or a list of sizes, each null (open) or an integer >= 0.
+// Anything else (strings, negative or absurd sizes, nested lists) is a broken file.
+std::vector<long> shape_from(const json& j, const std::string& where) {
   std::vector<long> s;
-  if (!j.is_array()) return s;
-  for (const auto& d : j) s.push_back(d.is_number_integer() ? d.get<long>() : -1);
+  if (j.is_null()) return s;
+  auto bad = [&](const std::string& why) {
+    std::string text = j.dump();
+    if (text.size() > 80) text = text.substr(0, 77) + "...";
+    return InvalidArgument(where + ": invalid shape " + text + ": " + why);
+  };
+  if (!j.is_array()) throw bad("not a list");
+  if (j.size() > 32) throw bad("more than 32 dimensions");
+  for (const auto& d : j) {
+    if (d.is_null()) {
+      s.push_back(-1);
+    } else if (d.is_number_unsigned() && d.get<uint64_t>() <= (uint64_t{1} << 40)) {
+      s.push_back(static_cast<long>(d.get<uint64_t>()));
+    } else if (d.is_number_integer() && !d.is_number_unsigned()) {
+      throw bad("negative size");
+    } else {
+      throw bad(d.is_number_integer() ? "size over 2^40" : "a size is not an integer or null");
+    }
+  }
   return s;
 }
 
@@ -134,14 +153,21 @@ class GraphBuilder {
     g_.input_values_.push_back(cur);
     TensorSpec in{"input", {}};
     const json& mcfg = entry_config(model);
-    if (mcfg.contains("build_input_shape")) in.shape = shape_from(mcfg["build_input_shape"]);
+    if (mcfg.contains("build_input_shape")) {
+      // Informational in Keras (and sometimes a nested list): used only when it is a plain shape.
+      try {
+        in.shape = shape_from(mcfg["build_input_shape"], ctx_.file);
+      } catch (const InvalidArgument&) {
+        in.shape.clear();
+      }
+    }
     bool first = true;
     for (size_t i = 0; i < layers.size(); ++i) {
       const json& e = layers[i];
       const json& cfg = entry_config(e);
       if (first) {
         for (const char* k : {"batch_shape", "batch_input_shape"}) {
-          if (cfg.contains(k)) in.shape = shape_from(cfg[k]);
+          if (cfg.contains(k)) in.shape = shape_from(cfg[k], ctx_.file + ": layer '" + entry_name(e) + "' " + k);
         }
       }
       if (entry_class(e) == "InputLayer") {
@@ -268,7 +294,7 @@ class GraphBuilder {
           const json& c = entry_config(layers[std::get<0>(key)]);
           TensorSpec s{entry_name(layers[std::get<0>(key)]), {}};
           for (const char* k : {"batch_shape", "batch_input_shape"}) {
-            if (c.contains(k)) s.shape = shape_from(c[k]);
+            if (c.contains(k)) s.shape = shape_from(c[k], ctx_.file + ": layer '" + s.name + "' " + k);
           }
           g_.inputs_.push_back(s);
         }
@@ -434,6 +460,11 @@ std::vector<Value> Graph::run(std::vector<Value> inputs, CallContext& ctx) const
       if (n.masks[j] != npos) args[j].mask = to_mask(vals[n.masks[j]]->tensor, "layer '" + layers_[n.layer]->name() + "' mask");
     }
     std::vector<Value> out = layers_[n.layer]->call(args, ctx);
+    if (ctx.trace) {
+      std::vector<std::vector<size_t>> shapes;
+      for (const auto& v : out) shapes.push_back(v.tensor.shape());
+      ctx.trace->emplace_back(layers_[n.layer].get(), std::move(shapes));
+    }
     for (size_t t = 0; t < n.outputs.size(); ++t) {
       if (n.outputs[t] == npos) continue;
       if (t >= out.size()) {

@@ -24,6 +24,8 @@ struct Value {
   std::optional<Mask> mask;  // (batch, time)
 };
 
+class Layer;
+
 // Mutable per-session storage: one slot (a list of state tensors) per recurrent layer.
 struct SessionState {
   std::vector<std::vector<Tensor>> slots;
@@ -36,6 +38,8 @@ struct CallContext {
   // Streaming: every recurrent layer (not only stateful ones) carries its state between calls,
   // so a sequence fed in chunks gives the whole-sequence result.
   bool stream = false;
+  // When set, every node records its layer's output shapes here (for inspect).
+  std::vector<std::pair<const Layer*, std::vector<std::vector<size_t>>>>* trace = nullptr;
 };
 
 // What a layer factory gets: its Keras config, its weights in Keras' `layer.weights` order,

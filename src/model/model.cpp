@@ -65,6 +65,64 @@ std::vector<Tensor> run_graph(const Model::Impl& m, const std::vector<Tensor>& i
   return res;
 }
 
+// Output shapes per layer from one run on zeros: batch 1, and an odd length (13) for open time
+// axes; those dims print as None. Models that cannot run on zeros leave the shapes empty.
+void trace_shapes(Model::Impl& m, const std::vector<const model::Layer*>& layers) {
+  constexpr size_t kBatch = 1, kTime = 13;
+  for (auto& l : m.info.layers) {
+    for (const auto& t : m.info.inputs) {
+      if (l.class_name != "InputLayer" || l.name != t.name || t.shape.empty()) continue;
+      std::string text = "(";
+      for (size_t d = 0; d < t.shape.size(); ++d) text += (d ? ", " : "") + (t.shape[d] < 0 ? std::string("None") : std::to_string(t.shape[d]));
+      l.output_shapes.push_back(text + (t.shape.size() == 1 ? ",)" : ")"));
+    }
+  }
+  std::vector<Tensor> in;
+  bool open_time = false;
+  for (const auto& t : m.info.inputs) {
+    if (t.shape.empty()) return;
+    std::vector<size_t> s;
+    for (size_t d = 0; d < t.shape.size(); ++d) {
+      if (t.shape[d] >= 0) {
+        s.push_back(static_cast<size_t>(t.shape[d]));
+      } else if (d == 0) {
+        s.push_back(kBatch);
+      } else if (d == 1) {
+        s.push_back(kTime);
+        open_time = true;
+      } else {
+        return;
+      }
+    }
+    if (checked_size(s) > (size_t{1} << 24)) return;
+    in.emplace_back(s);
+  }
+  std::vector<std::pair<const model::Layer*, std::vector<std::vector<size_t>>>> trace;
+  try {
+    model::SessionState state;
+    state.slots.resize(m.slots);
+    std::vector<model::Value> values;
+    for (auto& t : in) values.push_back({std::move(t), std::nullopt});
+    model::CallContext ctx{&state, false, &trace};
+    m.graph->run(std::move(values), ctx);
+  } catch (const std::exception&) {
+    return;
+  }
+  for (const auto& [layer, shapes] : trace) {
+    for (size_t i = 0; i < layers.size(); ++i) {
+      if (layers[i] != layer || !m.info.layers[i].output_shapes.empty()) continue;
+      for (const auto& s : shapes) {
+        std::string text = "(";
+        for (size_t d = 0; d < s.size(); ++d) {
+          const bool open = (d == 0 && m.info.inputs[0].shape[0] < 0) || (d == 1 && open_time && s[d] == kTime);
+          text += (d ? ", " : "") + (open ? std::string("None") : std::to_string(s[d]));
+        }
+        m.info.layers[i].output_shapes.push_back(text + (s.size() == 1 ? ",)" : ")"));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 Model::Model(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
@@ -110,11 +168,12 @@ Model load_model(const std::string& path) {
   impl->graph->collect_layers(layers);
   impl->stateful_slot.assign(impl->slots, false);
   for (const auto* l : layers) {
-    info.layers.push_back({l->name(), l->class_name(), l->param_count(), l->path()});
+    info.layers.push_back({l->name(), l->class_name(), l->param_count(), l->path(), {}});
     info.weight_bytes += l->param_count() * sizeof(float);
     for (size_t s = 0; s < l->state_slots(); ++s) impl->stateful_slot[l->first_slot() + s] = l->slot_is_stateful(s);
   }
   impl->stream_blocker = impl->graph->stream_blocker();
+  trace_shapes(*impl, layers);
   impl->out_time = impl->graph->outputs_keep_time_axis();
   return Model(std::move(impl));
 }
