@@ -254,8 +254,17 @@ class LegacyScope final : public WeightScope {
 
   std::vector<Tensor> read_layer(const H5Group& g) {
     std::vector<Tensor> out;
-    if (!g.has_attr("weight_names")) return out;
-    for (const auto& w : g.attr_strings("weight_names")) {
+    // Keras splits attributes over 64 KiB into weight_names0, weight_names1, ...
+    std::vector<std::string> names;
+    if (g.has_attr("weight_names")) {
+      names = g.attr_strings("weight_names");
+    } else {
+      for (int k = 0; k < 100000 && g.has_attr("weight_names" + std::to_string(k)); ++k) {
+        auto part = g.attr_strings("weight_names" + std::to_string(k));
+        names.insert(names.end(), part.begin(), part.end());
+      }
+    }
+    for (const auto& w : names) {
       if (!g.has_dataset(w)) {
         throw InvalidArgument(file_ + ": weight '" + w + "' listed in " + g.path() +
                               "/weight_names is missing");
