@@ -20,6 +20,8 @@ struct Case {
   fs::path dir;
 };
 
+void PrintTo(const Case& c, std::ostream* os) { *os << c.id; }
+
 std::vector<Case> cases_in(const fs::path& root, const std::string& prefix) {
   std::vector<Case> out;
   if (!fs::is_directory(root)) return out;
