@@ -2,6 +2,7 @@
 // Keras 2 CuDNNLSTM/CuDNNGRU, built from Keras configs for the model graph.
 #include <string>
 
+#include "layers/core_util.hpp"
 #include "model/layer.hpp"
 #include "recur/layers.hpp"
 
@@ -9,14 +10,7 @@ namespace recur::model {
 
 namespace {
 
-Activation activation(const LayerArgs& a, const char* field, const char* fallback) {
-  const std::string name = cfg_activation_name(a, field, fallback);
-  try {
-    return activation_from_name(name, a.keras_major);
-  } catch (const Unsupported& e) {
-    unsupported(a, std::string(field) + ": " + e.what());
-  }
-}
+using core::activation_of;
 
 long units_of(const LayerArgs& a) {
   const long u = cfg_int(a, "units", -1);
@@ -67,7 +61,7 @@ std::shared_ptr<const Cell> make_cell(const std::string& cls, const LayerArgs& a
     if (cls == "SimpleRNN" || cls == "SimpleRNNCell") {
       SimpleRNNCellConfig c;
       c.units = units_of(a);
-      c.activation = activation(a, "activation", "tanh");
+      c.activation = activation_of(a, "activation", "tanh");
       c.use_bias = cfg_bool(a, "use_bias", true);
       auto [k, r] = take_kernels(a, w, at);
       auto b = take_bias(a, c.use_bias, w, at);
@@ -76,8 +70,8 @@ std::shared_ptr<const Cell> make_cell(const std::string& cls, const LayerArgs& a
     if (cls == "LSTM" || cls == "LSTMCell") {
       LSTMCellConfig c;
       c.units = units_of(a);
-      c.activation = activation(a, "activation", "tanh");
-      c.recurrent_activation = activation(a, "recurrent_activation", "sigmoid");
+      c.activation = activation_of(a, "activation", "tanh");
+      c.recurrent_activation = activation_of(a, "recurrent_activation", "sigmoid");
       c.use_bias = cfg_bool(a, "use_bias", true);
       auto [k, r] = take_kernels(a, w, at);
       auto b = take_bias(a, c.use_bias, w, at);
@@ -86,8 +80,8 @@ std::shared_ptr<const Cell> make_cell(const std::string& cls, const LayerArgs& a
     if (cls == "GRU" || cls == "GRUCell") {
       GRUCellConfig c;
       c.units = units_of(a);
-      c.activation = activation(a, "activation", "tanh");
-      c.recurrent_activation = activation(a, "recurrent_activation", "sigmoid");
+      c.activation = activation_of(a, "activation", "tanh");
+      c.recurrent_activation = activation_of(a, "recurrent_activation", "sigmoid");
       c.use_bias = cfg_bool(a, "use_bias", true);
       // Keras 2 before 2.3 defaulted to reset_after=False; its configs always spell it out
       // from 2.1 on, and older files lack it.
