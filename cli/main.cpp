@@ -11,6 +11,10 @@
 #include "cli/isolate.hpp"
 #include "recur/recur.hpp"
 
+namespace recur::cli {
+int bench_command(const std::vector<std::string>& args);  // cli/bench.cpp
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"recur: run Keras recurrent models (.keras, .h5) with Keras' results"};
   app.require_subcommand(1);
@@ -26,6 +30,10 @@ int main(int argc, char** argv) {
   inspect->add_option("MODEL", inspect_model, "model file (.keras or .h5)")->required();
   inspect->add_flag("--json", inspect_json, "machine-readable output");
 
+  auto* bench = app.add_subcommand("bench", "time a model on random inputs (p50/p90/p99)");
+  bench->allow_extras();  // parsed by bench_command
+  bench->prefix_command();
+
   std::string show_file;
   auto* show = app.add_subcommand("show", "print a .npy or .npz file");
   show->add_option("FILE", show_file, "array file")->required();
@@ -40,6 +48,7 @@ int main(int argc, char** argv) {
       if (*run) return recur::cli::run_command(run->remaining());
       if (*inspect) return recur::cli::inspect_command(inspect_model, inspect_json);
       if (*show) return recur::cli::show_command(show_file);
+      if (*bench) return recur::cli::bench_command(bench->remaining());
     } catch (const recur::cli::UsageError& e) {
       std::fprintf(stderr, "recur: %s (see recur --help)\n", e.what());
       return recur::cli::kUsage;

@@ -10,6 +10,7 @@
 #include "cli/isolate.hpp"
 #include "io/npy.hpp"
 #include "recur/model.hpp"
+#include "recur/threads.hpp"
 
 namespace recur::cli {
 
@@ -255,6 +256,7 @@ std::vector<Tensor> run_chunked(const Model& m, Session& s, const std::vector<Te
 
 int run_command(const std::vector<std::string>& args) {
   Options o = parse(args);
+  set_num_threads(static_cast<int>(std::min<long>(o.threads, 64)));
   Model m = load_model(o.model);
   loaded();
   for (const auto& w : m.info().warnings) std::fprintf(stderr, "recur: warning: %s\n", w.c_str());

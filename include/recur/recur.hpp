@@ -9,3 +9,4 @@
 #include "recur/model.hpp"
 #include "recur/ops.hpp"
 #include "recur/tensor.hpp"
+#include "recur/threads.hpp"

@@ -3,12 +3,24 @@
 #include <cstring>
 
 #include "kernels/gemm.hpp"
+#include "kernels/vmath.hpp"
 
 namespace recur::kernels {
 
+void pack_weights(PackedWeights& w, const float* kernel, const float* recurrent, bool split_h) {
+  const size_t n = w.gates * w.units, u = w.units;
+  w.kernel = pack_matrix(w.input, n, kernel, n);
+  if (split_h) {
+    w.recurrent = pack_matrix(u, 2 * u, recurrent, n, 0);
+    w.recurrent_h = pack_matrix(u, u, recurrent, n, 2 * u);
+  } else {
+    w.recurrent = pack_matrix(u, n, recurrent, n);
+  }
+}
+
 void input_projection(const PackedWeights& w, size_t rows, const float* x, float* xp) {
   const size_t n = w.gates * w.units;
-  sgemm(rows, n, w.input, x, w.input, w.kernel.data(), n, xp, n, false);
+  gemm_packed(rows, x, w.input, w.kernel, xp, n, false);
   if (!w.input_bias.empty()) add_bias_rows(rows, n, w.input_bias.data(), xp, n);
 }
 
@@ -22,18 +34,16 @@ void preactivations(const PackedWeights& w, size_t B, const float* xp, size_t xp
                     const float* h, float* pre) {
   const size_t n = w.gates * w.units;
   for (size_t b = 0; b < B; ++b) std::memcpy(pre + b * n, xp + b * xp_stride, n * sizeof(float));
-  sgemm(B, n, w.units, h, w.units, w.recurrent.data(), n, pre, n, true);
+  gemm_packed(B, h, w.units, w.recurrent, pre, n, true);
 }
 }  // namespace
 
 void simple_rnn_step(const PackedWeights& w, Activation act, size_t B, const float* xp,
-                     size_t xp_stride, const float* h, float* h_new, float* scratch) {
+                     size_t xp_stride, const float* h, float* h_new, float*) {
   const size_t u = w.units;
-  preactivations(w, B, xp, xp_stride, h, scratch);
-  for (size_t b = 0; b < B; ++b) {
-    std::memcpy(h_new + b * u, scratch + b * u, u * sizeof(float));
-    apply_activation(act, h_new + b * u, u);
-  }
+  for (size_t b = 0; b < B; ++b) std::memcpy(h_new + b * u, xp + b * xp_stride, u * sizeof(float));
+  gemm_packed(B, h, u, w.recurrent, h_new, u, true);
+  for (size_t b = 0; b < B; ++b) activate(act, h_new + b * u, u);
 }
 
 void lstm_step(const PackedWeights& w, Activation act, Activation rec, size_t B, const float* xp,
@@ -43,16 +53,20 @@ void lstm_step(const PackedWeights& w, Activation act, Activation rec, size_t B,
   preactivations(w, B, xp, xp_stride, h, scratch);
   for (size_t b = 0; b < B; ++b) {
     float* g = scratch + b * 4 * u;  // [i, f, c, o]
-    apply_activation(rec, g, u);
-    apply_activation(rec, g + u, u);
-    apply_activation(act, g + 2 * u, u);
-    apply_activation(rec, g + 3 * u, u);
+    if (rec == Activation::sigmoid || rec == Activation::tanh) {
+      activate(rec, g, 2 * u);
+    } else {
+      activate(rec, g, u);
+      activate(rec, g + u, u);
+    }
+    activate(act, g + 2 * u, u);
+    activate(rec, g + 3 * u, u);
     const float* cp = c + b * u;
     float* cn = c_new + b * u;
     float* hn = h_new + b * u;
     for (size_t j = 0; j < u; ++j) cn[j] = g[u + j] * cp[j] + g[j] * g[2 * u + j];
     std::memcpy(hn, cn, u * sizeof(float));
-    apply_activation(act, hn, u);  // Keras applies `activation` to the cell state too
+    activate(act, hn, u);  // Keras applies `activation` to the cell state too
     for (size_t j = 0; j < u; ++j) hn[j] *= g[3 * u + j];
   }
 }
@@ -62,18 +76,21 @@ void gru_step(const PackedWeights& w, bool reset_after, Activation act, Activati
   const size_t u = w.units, n = 3 * u;
   float* hp = scratch;           // (B, 3u) recurrent projection, gates [z, r, h]
   float* rh = scratch + B * n;   // (B, u) r * h, reset_after=False only
-  if (reset_after) {
-    sgemm(B, n, u, h, u, w.recurrent.data(), n, hp, n, false);
-    if (!w.recurrent_bias.empty()) add_bias_rows(B, n, w.recurrent_bias.data(), hp, n);
-  } else {
-    sgemm(B, 2 * u, u, h, u, w.recurrent.data(), n, hp, n, false);
+  gemm_packed(B, h, u, w.recurrent, hp, n, false);  // reset_after=False: [z, r] only
+  if (reset_after && !w.recurrent_bias.empty()) {
+    add_bias_rows(B, n, w.recurrent_bias.data(), hp, n);
   }
+  const bool pairwise = rec == Activation::sigmoid || rec == Activation::tanh;
   for (size_t b = 0; b < B; ++b) {
     const float* x = xp + b * xp_stride;
     float* p = hp + b * n;
     for (size_t j = 0; j < 2 * u; ++j) p[j] += x[j];
-    apply_activation(rec, p, u);      // z
-    apply_activation(rec, p + u, u);  // r
+    if (pairwise) {
+      activate(rec, p, 2 * u);  // z, r
+    } else {
+      activate(rec, p, u);      // z
+      activate(rec, p + u, u);  // r
+    }
     if (reset_after) {
       for (size_t j = 0; j < u; ++j) p[2 * u + j] = x[2 * u + j] + p[u + j] * p[2 * u + j];
     } else {
@@ -81,7 +98,7 @@ void gru_step(const PackedWeights& w, bool reset_after, Activation act, Activati
     }
   }
   if (!reset_after) {
-    sgemm(B, u, u, rh, u, w.recurrent.data() + 2 * u, n, hp + 2 * u, n, false);
+    gemm_packed(B, rh, u, w.recurrent_h, hp + 2 * u, n, false);
     for (size_t b = 0; b < B; ++b) {
       const float* x = xp + b * xp_stride;
       float* p = hp + b * n;
@@ -90,7 +107,7 @@ void gru_step(const PackedWeights& w, bool reset_after, Activation act, Activati
   }
   for (size_t b = 0; b < B; ++b) {
     float* p = hp + b * n;
-    apply_activation(act, p + 2 * u, u);
+    activate(act, p + 2 * u, u);
     const float* hb = h + b * u;
     float* hn = h_new + b * u;
     for (size_t j = 0; j < u; ++j) hn[j] = p[j] * hb[j] + (1.0f - p[j]) * p[2 * u + j];

@@ -5,18 +5,25 @@
 #include <cstddef>
 #include <vector>
 
+#include "kernels/gemm.hpp"
 #include "recur/activations.hpp"
 
 namespace recur::kernels {
 
-// Weights copied once into the layout the step kernels read. Gate blocks keep Keras order.
+// Weights packed once (at cell construction) into the panels the GEMM kernels read. Gate
+// blocks keep Keras order.
 struct PackedWeights {
   size_t input = 0, units = 0, gates = 0;
-  std::vector<float> kernel;          // (input, gates*units)
-  std::vector<float> recurrent;       // (units, gates*units)
+  PackedMatrix kernel;                // (input, gates*units)
+  PackedMatrix recurrent;             // (units, gates*units); GRU reset_after=False: [z, r] only
+  PackedMatrix recurrent_h;           // GRU reset_after=False: (units, units), the h block
   std::vector<float> input_bias;      // (gates*units) or empty
   std::vector<float> recurrent_bias;  // (gates*units) or empty (GRU reset_after only)
 };
+
+// Packs Keras' kernel (input, G*u) and recurrent_kernel (u, G*u); split_h: GRU
+// reset_after=False (the h block of the recurrent kernel multiplies r*h, not h).
+void pack_weights(PackedWeights& w, const float* kernel, const float* recurrent, bool split_h);
 
 // xp (rows, G*u) = x (rows, input) @ kernel + input_bias.
 void input_projection(const PackedWeights& w, size_t rows, const float* x, float* xp);

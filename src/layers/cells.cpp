@@ -26,22 +26,33 @@ std::vector<float>& thread_scratch(size_t n) {
   return buf;
 }
 
-void check_step_args(const Cell& cell, const Tensor& x, std::span<const Tensor> states,
-                     std::span<Tensor> new_states) {
-  const std::string cls = cell.class_name();
+bool has_shape(const Tensor& t, size_t d0, size_t d1) {
+  const auto& s = t.shape();
+  return s.size() == 2 && s[0] == d0 && s[1] == d1;
+}
+
+// (B, u) without allocating when the tensor already has that shape (the streaming loop).
+void ensure_shape(Tensor& t, size_t B, size_t u) {
+  if (!has_shape(t, B, u)) t.resize({B, u});
+}
+
+// The built-in cells' states are all (batch, units): checked without allocating, so a step
+// loop over preallocated tensors makes no heap allocation.
+void check_step_args(const GatedCell& cell, size_t nstates, const Tensor& x,
+                     std::span<const Tensor> states, std::span<Tensor> new_states) {
   if (x.rank() != 2 || x.dim(1) != cell.input_size()) {
-    throw InvalidArgument(cls + ": step input must have shape (batch, " +
+    throw InvalidArgument(cell.class_name() + ": step input must have shape (batch, " +
                           std::to_string(cell.input_size()) + "), got " + x.shape_str());
   }
-  const auto sizes = cell.state_sizes();
-  if (states.size() != sizes.size() || new_states.size() != sizes.size()) {
-    throw InvalidArgument(cls + ": expected " + std::to_string(sizes.size()) + " states, got " +
-                          std::to_string(states.size()));
+  if (states.size() != nstates || new_states.size() != nstates) {
+    throw InvalidArgument(cell.class_name() + ": expected " + std::to_string(nstates) +
+                          " states, got " + std::to_string(states.size()));
   }
-  for (size_t i = 0; i < sizes.size(); ++i) {
-    if (states[i].shape() != std::vector<size_t>{x.dim(0), sizes[i]}) {
-      throw InvalidArgument(cls + ": state " + std::to_string(i) + " must have shape " +
-                            shape_of({x.dim(0), sizes[i]}) + ", got " + states[i].shape_str());
+  for (size_t i = 0; i < nstates; ++i) {
+    if (!has_shape(states[i], x.dim(0), cell.units())) {
+      throw InvalidArgument(cell.class_name() + ": state " + std::to_string(i) +
+                            " must have shape " + shape_of({x.dim(0), cell.units()}) + ", got " +
+                            states[i].shape_str());
     }
   }
 }
@@ -88,8 +99,10 @@ GatedCell::GatedCell(const char* cls, long units, size_t gates, bool use_bias, b
   packed_->input = input_;
   packed_->units = units_;
   packed_->gates = gates;
-  packed_->kernel = kernel_.values();
-  packed_->recurrent = recurrent_kernel_.values();
+  // GRU reset_after=False (bias_two_rows is GRU's reset_after) multiplies r*h by the h block of
+  // the recurrent kernel: packed apart.
+  kernels::pack_weights(*packed_, kernel_.data(), recurrent_kernel_.data(),
+                        gates == 3 && !bias_two_rows);
   if (bias_) {
     const float* b = bias_->data();
     packed_->input_bias.assign(b, b + n);
@@ -117,45 +130,45 @@ GRUCell::GRUCell(GRUCellConfig cfg, Tensor kernel, Tensor recurrent_kernel,
 
 void SimpleRNNCell::step(const Tensor& x, std::span<const Tensor> states, Tensor& out,
                          std::span<Tensor> new_states) const {
-  check_step_args(*this, x, states, new_states);
+  check_step_args(*this, 1, x, states, new_states);
   const size_t B = x.dim(0), u = units_;
   auto& buf = thread_scratch(B * u + kernels::step_scratch_size(*packed_, B));
   float* xp = buf.data();
   kernels::input_projection(*packed_, B, x.data(), xp);
-  new_states[0].resize({B, u});
+  ensure_shape(new_states[0], B, u);
   kernels::simple_rnn_step(*packed_, cfg_.activation, B, xp, u, states[0].data(),
                            new_states[0].data(), xp + B * u);
-  out.resize({B, u});
+  ensure_shape(out, B, u);
   std::memcpy(out.data(), new_states[0].data(), B * u * sizeof(float));
 }
 
 void LSTMCell::step(const Tensor& x, std::span<const Tensor> states, Tensor& out,
                     std::span<Tensor> new_states) const {
-  check_step_args(*this, x, states, new_states);
+  check_step_args(*this, 2, x, states, new_states);
   const size_t B = x.dim(0), u = units_;
   auto& buf = thread_scratch(B * 4 * u + kernels::step_scratch_size(*packed_, B));
   float* xp = buf.data();
   kernels::input_projection(*packed_, B, x.data(), xp);
-  new_states[0].resize({B, u});
-  new_states[1].resize({B, u});
+  ensure_shape(new_states[0], B, u);
+  ensure_shape(new_states[1], B, u);
   kernels::lstm_step(*packed_, cfg_.activation, cfg_.recurrent_activation, B, xp, 4 * u,
                      states[0].data(), states[1].data(), new_states[0].data(),
                      new_states[1].data(), xp + B * 4 * u);
-  out.resize({B, u});
+  ensure_shape(out, B, u);
   std::memcpy(out.data(), new_states[0].data(), B * u * sizeof(float));
 }
 
 void GRUCell::step(const Tensor& x, std::span<const Tensor> states, Tensor& out,
                    std::span<Tensor> new_states) const {
-  check_step_args(*this, x, states, new_states);
+  check_step_args(*this, 1, x, states, new_states);
   const size_t B = x.dim(0), u = units_;
   auto& buf = thread_scratch(B * 3 * u + kernels::step_scratch_size(*packed_, B));
   float* xp = buf.data();
   kernels::input_projection(*packed_, B, x.data(), xp);
-  new_states[0].resize({B, u});
+  ensure_shape(new_states[0], B, u);
   kernels::gru_step(*packed_, cfg_.reset_after, cfg_.activation, cfg_.recurrent_activation, B,
                     xp, 3 * u, states[0].data(), new_states[0].data(), xp + B * 3 * u);
-  out.resize({B, u});
+  ensure_shape(out, B, u);
   std::memcpy(out.data(), new_states[0].data(), B * u * sizeof(float));
 }
 

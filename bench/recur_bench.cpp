@@ -1,0 +1,393 @@
+// recur-bench: times recur and oneDNN (in process) on the shapes of shapes.json, checks that
+// their outputs agree before timing, and exports each case (weights in every peer's layout,
+// inputs, recur's outputs) for bench/peers.py. See docs/PERFORMANCE.md.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <new>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+
+#include "io/npy.hpp"
+#include "kernels/gemm.hpp"
+#include "kernels/threads.hpp"
+#include "peer.hpp"
+#include "recur/recur.hpp"
+
+// Heap allocations so far in the process (bench/alloc_counter.cpp replaces operator new).
+size_t recur_bench_allocs();
+
+namespace recur::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using json = nlohmann::json;
+constexpr size_t kStreamCheck = 64;  // streaming: steps compared with the peers
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+bool wanted(const std::vector<std::string>& list, const std::string& v) {
+  return list.empty() || std::find(list.begin(), list.end(), v) != list.end();
+}
+
+Tensor random_tensor(std::vector<size_t> shape, float scale, std::mt19937& rng) {
+  Tensor t(std::move(shape));
+  std::uniform_real_distribution<float> d(-scale, scale);
+  for (size_t i = 0; i < t.size(); ++i) t[i] = d(rng);
+  return t;
+}
+
+layout::CellKind kind_of(const std::string& cell) {
+  if (cell == "lstm") return layout::CellKind::lstm;
+  if (cell == "gru") return layout::CellKind::gru;
+  if (cell == "gru_reset_before") return layout::CellKind::gru_reset_before;
+  return layout::CellKind::simple_rnn;
+}
+
+Case make_case(const std::string& cell, const json& s, uint32_t seed) {
+  Case c;
+  c.cell = cell;
+  c.shape = s.at("id");
+  c.kind = kind_of(cell);
+  c.B = s.at("batch");
+  c.T = s.at("time");
+  c.I = s.at("input");
+  c.H = s.at("units");
+  c.stream = s.value("mode", "sequence") == "stream";
+  c.G = cell == "lstm" ? 4 : cell == "simple_rnn" ? 1 : 3;
+  std::mt19937 rng(seed);
+  const float ws = 1.0f / std::sqrt(static_cast<float>(c.I + c.H));
+  c.w.kernel = random_tensor({c.I, c.G * c.H}, 2 * ws, rng);
+  c.w.recurrent_kernel = random_tensor({c.H, c.G * c.H}, 2 * ws, rng);
+  if (cell == "gru") {
+    c.w.bias = random_tensor({2, c.G * c.H}, 0.1f, rng);
+  } else {
+    c.w.bias = random_tensor({c.G * c.H}, 0.1f, rng);
+  }
+  const size_t steps = c.stream ? std::max<size_t>(kStreamCheck, s.value("steps", 2000)) : c.T;
+  c.x = random_tensor({c.stream ? 1 : c.B, steps, c.I}, 1.0f, rng);
+  return c;
+}
+
+class Recur final : public Engine {
+ public:
+  explicit Recur(const Case& c) : c_(c) {
+    RNNOptions o;
+    o.return_sequences = true;
+    switch (c.kind) {
+      case layout::CellKind::lstm: {
+        LSTMCellConfig cfg;
+        cfg.units = static_cast<long>(c.H);
+        layer_ = std::make_unique<LSTM>(cfg, o, c.w.kernel, c.w.recurrent_kernel, c.w.bias);
+        break;
+      }
+      case layout::CellKind::gru:
+      case layout::CellKind::gru_reset_before: {
+        GRUCellConfig cfg;
+        cfg.units = static_cast<long>(c.H);
+        cfg.reset_after = c.kind == layout::CellKind::gru;
+        layer_ = std::make_unique<GRU>(cfg, o, c.w.kernel, c.w.recurrent_kernel, c.w.bias);
+        break;
+      }
+      case layout::CellKind::simple_rnn: {
+        SimpleRNNCellConfig cfg;
+        cfg.units = static_cast<long>(c.H);
+        layer_ = std::make_unique<SimpleRNN>(cfg, o, c.w.kernel, c.w.recurrent_kernel, c.w.bias);
+        break;
+      }
+    }
+    const size_t ns = c.kind == layout::CellKind::lstm ? 2 : 1;
+    for (int k = 0; k < 2; ++k) st_[k].assign(ns, Tensor({1, c.H}));
+    xt_ = Tensor({1, c.I});
+    out_ = Tensor({1, c.H});
+  }
+  Tensor outputs(size_t steps) override {
+    if (!c_.stream) return layer_->run(c_.x).outputs;
+    // The whole-sequence result over the first `steps` steps: streaming must reproduce it.
+    Tensor x({1, steps, c_.I});
+    std::memcpy(x.data(), c_.x.data(), x.size() * sizeof(float));
+    Tensor want = layer_->run(x).outputs;
+    Tensor got({1, steps, c_.H});
+    for (auto& s : st_[cur_]) s.fill(0.0f);
+    for (size_t t = 0; t < steps; ++t) {
+      step(t);
+      std::memcpy(got.data() + t * c_.H, out_.data(), c_.H * sizeof(float));
+    }
+    for (size_t i = 0; i < got.size(); ++i) {
+      if (std::fabs(got[i] - want[i]) > 1e-6f * (1 + std::fabs(want[i]))) {
+        throw std::runtime_error("recur streaming differs from the whole sequence");
+      }
+    }
+    return got;
+  }
+  void call() override {
+    if (!c_.stream) {
+      (void)layer_->run(c_.x);
+    } else {
+      step(t_);
+      t_ = (t_ + 1) % c_.x.dim(1);
+    }
+  }
+
+ private:
+  void step(size_t t) {
+    std::memcpy(xt_.data(), c_.x.data() + t * c_.I, c_.I * sizeof(float));
+    layer_->cell().step(xt_, st_[cur_], out_, st_[1 - cur_]);
+    cur_ = 1 - cur_;
+  }
+  const Case& c_;
+  std::unique_ptr<RNN> layer_;
+  std::vector<Tensor> st_[2];
+  Tensor xt_, out_;
+  int cur_ = 0;
+  size_t t_ = 0;
+};
+
+struct Timing {
+  double median = 0, lo = 0, hi = 0;
+  double allocs_per_call = 0;
+};
+
+// Warm-up, calibration to reps of budget/kReps each, then kReps rounds with the engines
+// interleaved inside each round; per-call seconds: median and range over the rounds.
+std::vector<Timing> time_engines(const std::vector<Engine*>& es, double budget) {
+  constexpr int kReps = 5;
+  std::vector<size_t> iters(es.size());
+  for (size_t e = 0; e < es.size(); ++e) {
+    es[e]->call();
+    size_t n = 1;
+    for (;;) {
+      const auto t0 = Clock::now();
+      for (size_t i = 0; i < n; ++i) es[e]->call();
+      const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+      if (dt > 0.01 || n > (1u << 24)) {
+        iters[e] = std::max<size_t>(1, static_cast<size_t>(n * (budget / kReps) / dt));
+        break;
+      }
+      n *= 4;
+    }
+  }
+  std::vector<std::vector<double>> t(es.size());
+  std::vector<Timing> out(es.size());
+  for (int r = 0; r < kReps; ++r) {
+    for (size_t e = 0; e < es.size(); ++e) {
+      const size_t a0 = recur_bench_allocs();
+      const auto t0 = Clock::now();
+      for (size_t i = 0; i < iters[e]; ++i) es[e]->call();
+      const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+      out[e].allocs_per_call = static_cast<double>(recur_bench_allocs() - a0) / iters[e];
+      t[e].push_back(dt / iters[e]);
+    }
+  }
+  for (size_t e = 0; e < es.size(); ++e) {
+    std::sort(t[e].begin(), t[e].end());
+    out[e].median = t[e][kReps / 2];
+    out[e].lo = t[e].front();
+    out[e].hi = t[e].back();
+  }
+  return out;
+}
+
+double max_rel_diff(const Tensor& a, const Tensor& b) {
+  if (a.size() != b.size()) return INFINITY;
+  double m = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    m = std::max(m, std::fabs(double(a[i]) - b[i]) / (1e-2 + std::fabs(double(b[i]))));
+  }
+  return m;
+}
+
+void export_case(const Case& c, const Tensor& y, const std::string& dir) {
+  namespace fs = std::filesystem;
+  const fs::path d = fs::path(dir) / (c.cell + "_" + c.shape);
+  fs::create_directories(d);
+  auto save = [&](const std::string& name, const Tensor& t) { io::save_npy((d / name).string(), t); };
+  save("x.npy", c.x);
+  save("y.npy", y);
+  save("kernel.npy", c.w.kernel);
+  save("recurrent_kernel.npy", c.w.recurrent_kernel);
+  save("bias.npy", *c.w.bias);
+  const auto ov = layout::to_openvino(c.kind, c.w);
+  save("ov_W.npy", ov.W);
+  save("ov_R.npy", ov.R);
+  save("ov_B.npy", ov.B);
+  const auto ox = layout::to_onnx(c.kind, c.w);
+  save("onnx_W.npy", ox.W);
+  save("onnx_R.npy", ox.R);
+  save("onnx_B.npy", ox.B);
+  bool torch_ok = true;
+  try {
+    const auto tw = layout::to_torch(c.kind, c.w);
+    save("torch_weight_ih.npy", tw.weight_ih);
+    save("torch_weight_hh.npy", tw.weight_hh);
+    save("torch_bias_ih.npy", *tw.bias_ih);
+    save("torch_bias_hh.npy", *tw.bias_hh);
+  } catch (const Unsupported&) {
+    torch_ok = false;
+  }
+  json meta = {{"cell", c.cell}, {"shape", c.shape}, {"B", c.B}, {"T", c.T}, {"I", c.I},
+               {"H", c.H}, {"G", c.G}, {"stream", c.stream}, {"torch", torch_ok},
+               {"check_steps", c.stream ? kStreamCheck : c.T}};
+  std::ofstream(d / "meta.json") << meta.dump(1);
+}
+
+double flops_per_call(const Case& c) {
+  const double per_row_step = 2.0 * c.G * c.H * (c.I + c.H);
+  return c.stream ? per_row_step : per_row_step * c.B * c.T;
+}
+
+double recur_gemm_gflops(double budget) {
+  const size_t n = 1024;
+  std::vector<float> a(n * n, 0.5f), b(n * n, 0.25f), cm(n * n);
+  const auto pb = kernels::pack_matrix(n, n, b.data(), n);
+  kernels::gemm_packed(n, a.data(), n, pb, cm.data(), n, false);
+  double best = 0;
+  const auto t_end = Clock::now() + std::chrono::duration<double>(budget);
+  do {
+    const auto t0 = Clock::now();
+    kernels::gemm_packed(n, a.data(), n, pb, cm.data(), n, false);
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    best = std::max(best, 2.0 * n * n * n / s / 1e9);
+  } while (Clock::now() < t_end);
+  return best;
+}
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: recur-bench [--shapes S1a,...] [--cells lstm,gru,gru_reset_before,simple_rnn]\n"
+               "                   [--threads 1,2] [--peers onednn] [--budget SECONDS | --full]\n"
+               "                   [--json FILE] [--export DIR] [--shapes-file FILE]\n");
+  return 2;
+}
+
+int run(int argc, char** argv) {
+  std::vector<std::string> shapes, cells = {"lstm", "gru", "gru_reset_before", "simple_rnn"};
+  std::vector<std::string> peers = {"onednn"};
+  std::vector<int> threads = {1, 2};
+  std::string json_out, export_dir, shapes_file = RECUR_SHAPES_FILE;
+  double budget = 0.25;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--shapes") shapes = split(next());
+    else if (a == "--cells") cells = split(next());
+    else if (a == "--peers") peers = split(next());
+    else if (a == "--threads") {
+      threads.clear();
+      for (const auto& t : split(next())) threads.push_back(std::stoi(t));
+    } else if (a == "--json") json_out = next();
+    else if (a == "--export") export_dir = next();
+    else if (a == "--shapes-file") shapes_file = next();
+    else if (a == "--budget") budget = std::stod(next());
+    else if (a == "--full") budget = 1.0;
+    else return usage();
+  }
+  std::ifstream f(shapes_file);
+  if (!f) throw std::runtime_error("cannot read " + shapes_file);
+  const json all = json::parse(f);
+  const bool use_onednn = wanted(peers, "onednn") && onednn_available();
+  if (wanted(peers, "onednn") && !onednn_available()) {
+    std::fprintf(stderr, "recur-bench: oneDNN not compiled in (apt-get install libdnnl-dev)\n");
+  }
+  std::printf("recur-bench: kernels %s, budget %.2f s per engine and case\n",
+              kernels::isa_name(kernels::active_isa()), budget);
+  json rows = json::array();
+  auto add_row = [&](const std::string& engine, const Case& c, int th, const Timing& t) {
+    const double gf = flops_per_call(c) / t.median / 1e9;
+    rows.push_back({{"engine", engine}, {"cell", c.cell}, {"shape", c.shape}, {"threads", th},
+                    {"seconds", t.median}, {"seconds_min", t.lo}, {"seconds_max", t.hi},
+                    {"gflops", gf}, {"allocs_per_call", t.allocs_per_call}});
+    std::printf("  %-8s %-17s %-4s %dT  %10.3f us  [%.3f .. %.3f]  %7.2f GFLOP/s  %s\n",
+                engine.c_str(), c.cell.c_str(), c.shape.c_str(), th, t.median * 1e6, t.lo * 1e6,
+                t.hi * 1e6, gf,
+                engine == "recur" && c.stream
+                    ? ("allocs/step " + std::to_string(t.allocs_per_call)).c_str()
+                    : "");
+    std::fflush(stdout);
+  };
+  for (int th : threads) {
+    kernels::set_num_threads(th);
+    Case peak;
+    peak.cell = "sgemm";
+    peak.shape = "1024^3";
+    const double rg = recur_gemm_gflops(budget);
+    std::printf("sgemm 1024^3 %dT: recur %.1f GFLOP/s", th, rg);
+    rows.push_back({{"engine", "recur"}, {"cell", "sgemm"}, {"shape", "peak"}, {"threads", th},
+                    {"gflops", rg}});
+    if (use_onednn) {
+      const double og = onednn_sgemm_gflops(th, budget);
+      std::printf(", onednn %.1f GFLOP/s", og);
+      rows.push_back({{"engine", "onednn"}, {"cell", "sgemm"}, {"shape", "peak"},
+                      {"threads", th}, {"gflops", og}});
+    }
+    std::printf("\n");
+  }
+  uint32_t seed = 1;
+  for (const auto& s : all) {
+    if (!wanted(shapes, s.at("id"))) continue;
+    for (const auto& cell : cells) {
+      const Case c = make_case(cell, s, seed++);
+      Recur rec(c);
+      const Tensor y = rec.outputs(c.stream ? kStreamCheck : c.T);
+      if (!export_dir.empty()) export_case(c, y, export_dir);
+      for (int th : threads) {
+        kernels::set_num_threads(th);
+        std::vector<Engine*> es = {&rec};
+        std::vector<std::string> names = {"recur"};
+        std::unique_ptr<Engine> dnn;
+        if (use_onednn) {
+          dnn = make_onednn(c, th);
+          const double d = max_rel_diff(dnn->outputs(c.stream ? kStreamCheck : c.T), y);
+          if (d > 1e-3) {
+            std::printf("  onednn %s %s: outputs differ from recur (max rel %.3g), not timed\n",
+                        cell.c_str(), c.shape.c_str(), d);
+            dnn.reset();
+          } else {
+            es.push_back(dnn.get());
+            names.push_back("onednn");
+          }
+        }
+        const auto ts = time_engines(es, budget);
+        for (size_t e = 0; e < es.size(); ++e) add_row(names[e], c, th, ts[e]);
+      }
+    }
+  }
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  std::printf("peak RSS of recur-bench: %.1f MB\n", ru.ru_maxrss / 1024.0);
+  if (!json_out.empty()) std::ofstream(json_out) << rows.dump(1) << "\n";
+  return 0;
+}
+
+}  // namespace
+}  // namespace recur::bench
+
+int main(int argc, char** argv) {
+  try {
+    return recur::bench::run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "recur-bench: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,17 @@
+#include "recur/threads.hpp"
+
+#include <string>
+
+#include "kernels/threads.hpp"
+#include "recur/errors.hpp"
+
+namespace recur {
+
+void set_num_threads(int n) {
+  if (n < 1 || n > 64) throw InvalidArgument("threads must be between 1 and 64, got " + std::to_string(n));
+  kernels::set_num_threads(n);
+}
+
+int num_threads() { return kernels::num_threads(); }
+
+}  // namespace recur

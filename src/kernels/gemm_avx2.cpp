@@ -1,0 +1,133 @@
+// AVX2 + FMA kernels for packed panels (compiled for that ISA with target attributes only, so
+// the rest of the binary runs on any x86-64; gemm.cpp calls them only when the CPU has them).
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/isa_internal.hpp"
+
+#define RECUR_AVX2 __attribute__((target("avx2,fma")))
+
+namespace recur::kernels::detail {
+
+namespace {
+
+constexpr size_t kKc = 256;  // K block: a 16-column B panel block is 16 KiB, L1-resident
+constexpr size_t kMc = 96;   // M block: 96 rows x kKc of A (96 KiB) stay in L2
+
+// R rows x P panels (16 columns each) of C, k ascending, one FMA per k per element.
+template <int R, int P>
+RECUR_AVX2 inline void micro(size_t K, const float* A, size_t lda, const float* Bp, size_t bstride,
+                             float* C, size_t ldc, bool acc) {
+  __m256 c[R][P][2];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 8
+    for (int p = 0; p < P; ++p) {
+      if (acc) {
+        c[r][p][0] = _mm256_loadu_ps(C + r * ldc + p * 16);
+        c[r][p][1] = _mm256_loadu_ps(C + r * ldc + p * 16 + 8);
+      } else {
+        c[r][p][0] = _mm256_setzero_ps();
+        c[r][p][1] = _mm256_setzero_ps();
+      }
+    }
+  }
+  for (size_t k = 0; k < K; ++k) {
+    __m256 b[P][2];
+#pragma GCC unroll 8
+    for (int p = 0; p < P; ++p) {
+      b[p][0] = _mm256_loadu_ps(Bp + p * bstride + k * 16);
+      b[p][1] = _mm256_loadu_ps(Bp + p * bstride + k * 16 + 8);
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m256 a = _mm256_broadcast_ss(A + r * lda + k);
+#pragma GCC unroll 8
+      for (int p = 0; p < P; ++p) {
+        c[r][p][0] = _mm256_fmadd_ps(a, b[p][0], c[r][p][0]);
+        c[r][p][1] = _mm256_fmadd_ps(a, b[p][1], c[r][p][1]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 8
+    for (int p = 0; p < P; ++p) {
+      _mm256_storeu_ps(C + r * ldc + p * 16, c[r][p][0]);
+      _mm256_storeu_ps(C + r * ldc + p * 16 + 8, c[r][p][1]);
+    }
+  }
+}
+
+template <int R>
+RECUR_AVX2 void rows_one_panel(size_t K, const float* A, size_t lda, const float* Bp,
+                               size_t bstride, float* C, size_t ldc, bool acc, size_t ncols) {
+  if (ncols == 16) {
+    micro<R, 1>(K, A, lda, Bp, bstride, C, ldc, acc);
+    return;
+  }
+  // Partial last panel: through a 16-wide tile (same arithmetic per column).
+  alignas(32) float tile[R * 16];
+  for (int r = 0; r < R; ++r) {
+    for (size_t j = 0; j < 16; ++j) tile[r * 16 + j] = (acc && j < ncols) ? C[r * ldc + j] : 0.0f;
+  }
+  micro<R, 1>(K, A, lda, Bp, bstride, tile, 16, true);
+  for (int r = 0; r < R; ++r) std::memcpy(C + r * ldc, tile + r * 16, ncols * sizeof(float));
+}
+
+// R rows over panels [p0, p1): groups of P full panels, the rest one at a time.
+template <int R, int P>
+RECUR_AVX2 void rows(size_t K, const float* A, size_t lda, const PackedMatrix& B, size_t kofs,
+                     size_t p0, size_t p1, float* C, size_t ldc, bool acc) {
+  const size_t pstride = B.K * kPanel;
+  const float* base = B.data.data() + kofs * kPanel;
+  const size_t full = B.N / kPanel;  // panels with 16 real columns
+  size_t q = p0;
+  for (; q + P <= std::min(p1, full); q += P) {
+    micro<R, P>(K, A, lda, base + q * pstride, pstride, C + q * kPanel, ldc, acc);
+  }
+  for (; q < p1; ++q) {
+    const size_t nc = std::min(kPanel, B.N - q * kPanel);
+    rows_one_panel<R>(K, A, lda, base + q * pstride, pstride, C + q * kPanel, ldc, acc, nc);
+  }
+}
+
+RECUR_AVX2 void row_block(size_t r, size_t K, const float* A, size_t lda, const PackedMatrix& B,
+                          size_t kofs, size_t p0, size_t p1, float* C, size_t ldc, bool acc) {
+  switch (r) {
+    case 1: rows<1, 4>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
+    case 2: rows<2, 2>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
+    case 3: rows<3, 2>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
+    case 4: rows<4, 1>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
+    case 5: rows<5, 1>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
+    default: rows<6, 1>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
+  }
+}
+
+}  // namespace
+
+RECUR_AVX2 void gemm_packed_panels_avx2(size_t M, const float* A, size_t lda,
+                                        const PackedMatrix& B, size_t p0, size_t p1, float* C,
+                                        size_t ldc, bool accumulate) {
+  const size_t K = B.K;
+  // Panels in chunks that keep a C strip warm; each chunk runs over all K blocks and rows.
+  constexpr size_t kPc = 8;
+  for (size_t k0 = 0; k0 < K; k0 += kKc) {
+    const size_t kc = std::min(kKc, K - k0);
+    const bool acc = accumulate || k0 > 0;
+    for (size_t i0 = 0; i0 < M; i0 += kMc) {
+      const size_t mc = std::min(kMc, M - i0);
+      for (size_t q0 = p0; q0 < p1; q0 += kPc) {
+        const size_t q1 = std::min(p1, q0 + kPc);
+        for (size_t i = i0; i < i0 + mc; i += 6) {
+          const size_t r = std::min<size_t>(6, i0 + mc - i);
+          row_block(r, kc, A + i * lda + k0, lda, B, k0, q0, q1, C + i * ldc, ldc, acc);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace recur::kernels::detail

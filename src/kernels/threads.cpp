@@ -1,0 +1,142 @@
+#include "kernels/threads.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <climits>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <cstdint>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace recur::kernels {
+
+namespace {
+
+// Raw futex on the generation counter (libstdc++ 12's atomic::wait can miss wake-ups).
+void futex_wait(std::atomic<uint32_t>* a, uint32_t seen) {
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(a), FUTEX_WAIT_PRIVATE, seen, nullptr, nullptr, 0);
+}
+void futex_wake_all(std::atomic<uint32_t>* a) {
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(a), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+}
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+class Pool {
+ public:
+  ~Pool() {
+    stop_.store(true);
+    gen_.fetch_add(1);
+    futex_wake_all(&gen_);
+    for (auto& t : workers_) t.join();
+  }
+
+  // Workers 1..n-1 exist after this (never shrinks; idle workers sleep on a futex).
+  void ensure(int n) {
+    while (static_cast<int>(workers_.size()) < n - 1) {
+      const int id = static_cast<int>(workers_.size()) + 1;
+      // The generation seen is taken now, before run() bumps it for the first task.
+      const uint32_t seen = gen_.load(std::memory_order_acquire);
+      workers_.emplace_back([this, id, seen] { loop(id, seen); });
+    }
+  }
+
+  void run(int n, void (*fn)(void*, int), void* ctx) {
+    ensure(n);
+    fn_ = fn;
+    ctx_ = ctx;
+    n_ = n;
+    pending_.store(n - 1, std::memory_order_relaxed);
+    gen_.fetch_add(1, std::memory_order_release);
+    futex_wake_all(&gen_);
+    fn(ctx, 0);
+    for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+      if (spin < 20000) {
+        cpu_relax();
+      } else {
+        std::this_thread::yield();
+      }
+    }
+  }
+
+  std::mutex busy;
+
+ private:
+  void loop(int id, uint32_t seen) {
+    for (;;) {
+      uint32_t g;
+      for (int spin = 0; (g = gen_.load(std::memory_order_acquire)) == seen; ++spin) {
+        if (spin < 20000) {
+          cpu_relax();
+        } else {
+          futex_wait(&gen_, seen);
+        }
+      }
+      seen = g;
+      if (stop_.load()) return;
+      if (id < n_) {
+        fn_(ctx_, id);
+        pending_.fetch_sub(1, std::memory_order_acq_rel);
+      }
+    }
+  }
+
+  std::vector<std::thread> workers_;
+  std::atomic<uint32_t> gen_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<bool> stop_{false};
+  void (*fn_)(void*, int) = nullptr;
+  void* ctx_ = nullptr;
+  int n_ = 0;
+};
+
+Pool& pool() {
+  static Pool p;
+  return p;
+}
+
+int initial_threads() {
+  if (const char* e = std::getenv("RECUR_NUM_THREADS")) {
+    const int n = std::atoi(e);
+    if (n >= 1) return std::min(n, 64);
+  }
+  return 1;
+}
+
+std::atomic<int>& threads_setting() {
+  static std::atomic<int> n{initial_threads()};
+  return n;
+}
+
+thread_local bool in_pool_task = false;
+
+}  // namespace
+
+void set_num_threads(int n) { threads_setting().store(std::clamp(n, 1, 64)); }
+int num_threads() { return threads_setting().load(std::memory_order_relaxed); }
+
+void parallel_for(int n, void (*fn)(void*, int), void* ctx) {
+  if (n <= 1 || in_pool_task) {
+    for (int i = 0; i < n; ++i) fn(ctx, i);
+    return;
+  }
+  Pool& p = pool();
+  std::unique_lock<std::mutex> lock(p.busy, std::try_to_lock);
+  if (!lock.owns_lock()) {
+    for (int i = 0; i < n; ++i) fn(ctx, i);
+    return;
+  }
+  in_pool_task = true;
+  p.run(n, fn, ctx);
+  in_pool_task = false;
+}
+
+}  // namespace recur::kernels
