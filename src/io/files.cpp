@@ -54,7 +54,8 @@ std::vector<uint8_t> read_file(const std::string& path, uint64_t max_bytes) {
   if (!S_ISREG(st.st_mode)) throw InvalidArgument(path + ": not a regular file");
   if (st.st_size < 0 || static_cast<uint64_t>(st.st_size) > max_bytes) {
     throw InvalidArgument(path + ": file size " + std::to_string(st.st_size) +
-                          " bytes exceeds the limit of " + std::to_string(max_bytes) + " bytes");
+                          " bytes exceeds the limit of " + std::to_string(max_bytes) +
+                          " bytes (max_file_bytes)");
   }
   const size_t size = static_cast<size_t>(st.st_size);
   std::vector<uint8_t> bytes(size);

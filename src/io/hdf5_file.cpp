@@ -152,7 +152,8 @@ std::string resolve(const State& st, const std::string& base, const std::string&
     const H5I_type_t type = H5Iget_type(obj.get());
     const bool last = end == name.size();
     if (type == H5I_GROUP && depth_of(path) > st.limits.max_hdf5_depth) {
-      st.fail(path, "groups nested deeper than the limit of " + std::to_string(st.limits.max_hdf5_depth));
+      st.fail(path, "groups nested deeper than the limit of " + std::to_string(st.limits.max_hdf5_depth) +
+                        " (max_hdf5_depth)");
     }
     if (last) {
       found = type == H5I_GROUP ? Found::Group : type == H5I_DATASET ? Found::Dataset : Found::Other;
@@ -234,7 +235,7 @@ CheckedDataset open_dataset(const State& st, const std::string& base, const std:
   }
   if (count > st.limits.max_tensor_elements) {
     st.fail(path, std::to_string(count) + " elements exceed the limit of " +
-                      std::to_string(st.limits.max_tensor_elements));
+                      std::to_string(st.limits.max_tensor_elements) + " (max_tensor_elements)");
   }
   out.count = static_cast<size_t>(count);
 
@@ -409,7 +410,8 @@ H5File H5File::open(const std::string& path, const Limits& limits) {
   if (!S_ISREG(sb.st_mode)) throw InvalidArgument(path + ": not a regular file");
   if (static_cast<uint64_t>(sb.st_size) > limits.max_file_bytes) {
     throw InvalidArgument(path + ": file size " + std::to_string(sb.st_size) +
-                          " bytes exceeds the limit of " + std::to_string(limits.max_file_bytes));
+                          " bytes exceeds the limit of " + std::to_string(limits.max_file_bytes) +
+                          " (max_file_bytes)");
   }
   auto st = std::make_shared<State>();
   st->display = path;
@@ -428,7 +430,8 @@ H5File H5File::open(const std::string& path, const Limits& limits) {
 H5File H5File::from_bytes(std::vector<uint8_t> bytes, std::string display_name, const Limits& limits) {
   if (bytes.size() > limits.max_file_bytes) {
     throw InvalidArgument(display_name + ": " + std::to_string(bytes.size()) +
-                          " bytes exceed the file size limit of " + std::to_string(limits.max_file_bytes));
+                          " bytes exceed the file size limit of " + std::to_string(limits.max_file_bytes) +
+                          " (max_file_bytes)");
   }
   if (bytes.size() < 8 || std::memcmp(bytes.data(), "\x89HDF\r\n\x1a\n", 8) != 0) {
     // The superblock may also sit at 512, 1024, ... (user block); libhdf5 searches for it.

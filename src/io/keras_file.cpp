@@ -362,7 +362,7 @@ nlohmann::json parse_json(const std::string& text, const std::string& where, con
         text, [max_depth, &where](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
           if (depth > static_cast<int>(max_depth)) {
             throw InvalidArgument(where + ": JSON nested deeper than the limit of " +
-                                  std::to_string(max_depth) + " levels");
+                                  std::to_string(max_depth) + " levels (max_json_depth)");
           }
           return true;
         });

@@ -363,7 +363,8 @@ NpyArray parse_npy(const std::vector<uint8_t>& bytes, const std::string& display
   }
   if (count > limits.max_tensor_elements) {
     bad(d, "shape " + shape_repr(hp.shape) + " has " + std::to_string(count) +
-               " elements, over the limit of " + std::to_string(limits.max_tensor_elements));
+               " elements, over the limit of " + std::to_string(limits.max_tensor_elements) +
+               " (max_tensor_elements)");
   }
 
   const uint8_t* data = bytes.data() + prefix + header_len;

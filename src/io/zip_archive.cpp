@@ -136,7 +136,7 @@ class Parser {
     if (disk != 0 || cd_disk != 0 || count_here != count) fail("multi-disk archives are not supported");
     if (count > limits_.max_zip_members) {
       fail(std::to_string(count) + " members exceed the limit of " +
-           std::to_string(limits_.max_zip_members));
+           std::to_string(limits_.max_zip_members) + " (max_zip_members)");
     }
     uint64_t cd_end;
     if (!add_ok(cd_offset, cd_size, cd_end) || cd_end != cd_end_expected) {
@@ -299,7 +299,7 @@ ZipArchive ZipArchive::from_bytes(std::vector<uint8_t> bytes, std::string displa
   if (bytes.size() > limits.max_file_bytes) {
     throw InvalidArgument(display_name + ": " + std::to_string(bytes.size()) +
                           " bytes exceed the file size limit of " +
-                          std::to_string(limits.max_file_bytes));
+                          std::to_string(limits.max_file_bytes) + " (max_file_bytes)");
   }
   auto impl = std::make_unique<Impl>();
   impl->bytes = std::move(bytes);
@@ -362,12 +362,12 @@ std::vector<uint8_t> ZipArchive::read(const std::string& name) const {
   if (en.size > im.limits.max_zip_member_bytes) {
     throw InvalidArgument(member + ": declared size " + std::to_string(en.size) +
                           " bytes exceeds the member limit of " +
-                          std::to_string(im.limits.max_zip_member_bytes));
+                          std::to_string(im.limits.max_zip_member_bytes) + " (max_zip_member_bytes)");
   }
   if (en.size > budget) {
     throw InvalidArgument(member + ": declared size " + std::to_string(en.size) +
                           " bytes exceeds the remaining total decompression limit of " +
-                          std::to_string(budget));
+                          std::to_string(budget) + " (max_zip_total_bytes)");
   }
 
   zip_file_t* f = zip_fopen_index(im.za, it->second, 0);
@@ -396,7 +396,7 @@ std::vector<uint8_t> ZipArchive::read(const std::string& name) const {
     if (total > im.limits.max_zip_member_bytes || total > budget) {
       throw InvalidArgument(member + ": decompressed size exceeds the limit of " +
                             std::to_string(std::min(im.limits.max_zip_member_bytes, budget)) +
-                            " bytes");
+                            " bytes (max_zip_member_bytes, max_zip_total_bytes)");
     }
     if (total > en.size) {
       throw InvalidArgument(member + ": decompressed data is longer than its declared size " +

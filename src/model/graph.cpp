@@ -1,5 +1,6 @@
 #include "model/graph.hpp"
 #include "model/op_nodes.hpp"
+#include "io/limits.hpp"
 
 #include <algorithm>
 #include <map>
@@ -52,6 +53,17 @@ std::vector<long> shape_from(const json& j, const std::string& where) {
     } else {
       throw bad(d.is_number_integer() ? "size over 2^40" : "a size is not an integer or null");
     }
+  }
+  const uint64_t max = io::default_limits().max_tensor_elements;
+  uint64_t n = 1;
+  for (long d : s) {
+    if (d <= 0) continue;
+    const uint64_t u = static_cast<uint64_t>(d);
+    if (n > max / u) {
+      throw bad("more elements than the tensor size limit (max_tensor_elements = " +
+                std::to_string(max) + ")");
+    }
+    n *= u;
   }
   return s;
 }

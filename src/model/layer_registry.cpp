@@ -64,10 +64,15 @@ bool cfg_bool(const LayerArgs& a, const char* field, bool fallback) {
 long cfg_int(const LayerArgs& a, const char* field, long fallback) {
   const auto* v = find(a, field);
   if (!v) return fallback;
-  if (v->is_number_integer()) return v->get<long>();
+  if (v->is_number_unsigned()) {
+    if (v->get<uint64_t>() <= (uint64_t{1} << 62)) return static_cast<long>(v->get<uint64_t>());
+  } else if (v->is_number_integer()) {
+    return v->get<long>();
+  }
   if (v->is_number_float()) {
+    // Range first: converting a double outside long's range is undefined behaviour.
     const double d = v->get<double>();
-    if (d == static_cast<double>(static_cast<long>(d)) && std::abs(d) < 1e15) return static_cast<long>(d);
+    if (std::abs(d) < 1e15 && d == std::trunc(d)) return static_cast<long>(d);
   }
   wrong_type(a, field, "an integer", *v);
 }

@@ -94,7 +94,13 @@ void trace_shapes(Model::Impl& m, const std::vector<const model::Layer*>& layers
         return;
       }
     }
-    if (checked_size(s) > (size_t{1} << 24)) return;
+    size_t n = 0;
+    try {
+      n = checked_size(s);
+    } catch (const Error&) {
+      return;
+    }
+    if (n > (size_t{1} << 24)) return;
     in.emplace_back(s);
   }
   std::vector<std::pair<const model::Layer*, std::vector<std::vector<size_t>>>> trace;

@@ -1,0 +1,53 @@
+// Shared by the libFuzzer targets: a per-process scratch file, and a small predict on whatever
+// model a fuzzed file turned out to be.
+#pragma once
+
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "recur/recur.hpp"
+
+namespace recur::fuzz {
+
+// Writes `bytes` to a file private to this process and returns its path.
+inline std::string scratch_file(const uint8_t* data, size_t size, const char* suffix) {
+  static const std::string path = [suffix] {
+    const char* t = std::getenv("TMPDIR");
+    return std::string(t && *t ? t : "/tmp") + "/recur-fuzz-" + std::to_string(::getpid()) + suffix;
+  }();
+  FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f) std::abort();
+  if (size && std::fwrite(data, 1, size, f) != size) std::abort();
+  std::fclose(f);
+  return path;
+}
+
+// Runs the model once on a small input (batch 1, open sizes 3), when its input sizes are small.
+inline void small_predict(const Model& m) {
+  std::vector<Tensor> in;
+  for (const auto& info : m.inputs()) {
+    std::vector<size_t> shape;
+    size_t n = 1;
+    for (size_t d = 0; d < info.shape.size(); ++d) {
+      const size_t s = d == 0 ? 1 : info.shape[d] < 0 ? 3 : static_cast<size_t>(info.shape[d]);
+      shape.push_back(s);
+      n *= s ? s : 1;
+      if (n > 4096) return;
+    }
+    if (shape.empty()) shape = {1, 3, 3};
+    Tensor t(shape);
+    for (size_t i = 0; i < t.size(); ++i) t[i] = static_cast<float>(i % 7) * 0.25f - 0.75f;
+    in.push_back(std::move(t));
+  }
+  if (m.info().weight_bytes > (size_t{64} << 20)) return;
+  try {
+    (void)m.predict(in);
+  } catch (const Error&) {
+  }
+}
+
+}  // namespace recur::fuzz
