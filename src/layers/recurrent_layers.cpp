@@ -12,6 +12,13 @@ namespace {
 
 using core::activation_of;
 
+// Errors from the cell classes name the cell, not the file and layer: add those once.
+[[noreturn]] void rethrow_named(const LayerArgs& a, const InvalidArgument& e) {
+  const std::string msg = e.what();
+  if (msg.rfind(a.where, 0) == 0) throw e;
+  fail(a, msg);
+}
+
 long units_of(const LayerArgs& a) {
   const long u = cfg_int(a, "units", -1);
   if (u <= 0) fail(a, "config field 'units' must be a positive integer");
@@ -117,7 +124,7 @@ std::shared_ptr<const Cell> make_cell(const std::string& cls, const LayerArgs& a
       return std::make_shared<GRUCell>(c, std::move(k), std::move(r), std::move(b));
     }
   } catch (const InvalidArgument& e) {
-    fail(a, e.what());
+    rethrow_named(a, e);
   }
   unsupported(a, "cell class '" + cls + "' is not supported");
 }
@@ -150,7 +157,7 @@ std::shared_ptr<const Cell> make_stack(const LayerArgs& a, const nlohmann::json&
   try {
     return std::make_shared<StackedRNNCells>(std::move(list));
   } catch (const InvalidArgument& e) {
-    fail(a, e.what());
+    rethrow_named(a, e);
   }
 }
 
@@ -333,7 +340,7 @@ std::unique_ptr<Layer> make_bidirectional(const LayerArgs& a) {
   try {
     mode = merge_mode_from_name(mode_name);
   } catch (const InvalidArgument& e) {
-    fail(a, e.what());
+    rethrow_named(a, e);
   }
   size_t at = 0;
   LayerArgs fa{fcls, a.name, *fcfg, {}, a.keras_major, a.where + " forward " + fcls};
@@ -356,7 +363,7 @@ std::unique_ptr<Layer> make_bidirectional(const LayerArgs& a) {
   try {
     return std::make_unique<RecurrentLayer>(a, std::move(fwd), std::move(bwd), mode);
   } catch (const InvalidArgument& e) {
-    fail(a, e.what());
+    rethrow_named(a, e);
   }
 }
 
