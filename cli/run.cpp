@@ -1,6 +1,7 @@
 // recur run MODEL --input X.npy [...] --output Y.npy [...] [--next --input ... --output ...]
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <unistd.h>
 #include <cstdio>
 #include <map>
@@ -26,6 +27,7 @@ struct Options {
   long threads = 1;
   long chunk = 0;  // 0: whole sequences
   bool print = false;
+  bool allow_nonfinite = false;  // NaN/Inf inputs propagate (as in Keras) instead of exit 4
 };
 
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -62,6 +64,8 @@ Options parse(const std::vector<std::string>& args) {
       o.chunk = positive(a, value());
     } else if (a == "--print") {
       o.print = true;
+    } else if (a == "--allow-nonfinite") {
+      o.allow_nonfinite = true;
     } else if (!a.empty() && a[0] == '-') {
       throw UsageError("unknown option '" + a + "'");
     } else if (o.model.empty()) {
@@ -90,15 +94,31 @@ Options parse(const std::vector<std::string>& args) {
 }
 
 // Model inputs for one call, from .npy files (in order) or .npz archives (by name, else order).
-std::vector<Tensor> read_inputs(const Model& m, const Call& call) {
+// A NaN or Inf in an input is almost always a data-preparation bug; the library propagates it
+// as Keras does, the command line refuses it unless asked (--allow-nonfinite).
+void check_finite(const std::string& file, const std::string& member, const Tensor& t) {
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (!std::isfinite(t[i])) {
+      throw InvalidArgument(file + (member.empty() ? "" : ": " + member) + ": element " + std::to_string(i) +
+                            " is " + (std::isnan(t[i]) ? "NaN" : "infinite") +
+                            " (--allow-nonfinite passes NaN/Inf through, as Keras does)");
+    }
+  }
+}
+
+std::vector<Tensor> read_inputs(const Model& m, const Call& call, bool allow_nonfinite) {
   std::vector<std::pair<std::string, io::NpyArray>> arrays;
   bool named = false;
   for (const auto& p : call.inputs) {
     if (ends_with(p, ".npz")) {
-      for (auto& a : io::load_npz(p)) arrays.push_back(std::move(a));
+      for (auto& a : io::load_npz(p)) {
+        if (!allow_nonfinite) check_finite(p, a.first, a.second.values);
+        arrays.push_back(std::move(a));
+      }
       named = true;
     } else {
       arrays.emplace_back("", io::load_npy(p));
+      if (!allow_nonfinite) check_finite(p, "", arrays.back().second.values);
     }
   }
   const auto& want = m.inputs();
@@ -265,7 +285,7 @@ int run_command(const std::vector<std::string>& args) {
   std::vector<std::vector<Tensor>> inputs;
   size_t steps = 0;
   for (const auto& call : o.calls) {
-    inputs.push_back(read_inputs(m, call));
+    inputs.push_back(read_inputs(m, call, o.allow_nonfinite));
     const auto& x = inputs.back()[0];
     steps += o.chunk && x.rank() >= 2 ? (x.dim(1) + static_cast<size_t>(o.chunk) - 1) / static_cast<size_t>(o.chunk) : 1;
   }

@@ -112,6 +112,28 @@ TEST_F(Cli, NpzOutputsAreNamedByModelOutputs) {
   expect_close(arrays[1].second.values, recur::io::load_npy(fixture(c, "y1.npy")).values);
 }
 
+TEST_F(Cli, NonFiniteInputsRefusedUnlessAllowed) {
+  const std::string c = "k3-lstm-timedistributed";
+  recur::Tensor x = recur::io::load_npy(fixture(c, "x0.npy")).values;
+  x[1] = NAN;  // batch row 0
+  recur::io::save_npy(tmp("x.npy"), x);
+  const auto r = run("run " + fixture(c, "model.keras") + " --input " + tmp("x.npy") + " --output " + tmp("y.npy"));
+  EXPECT_EQ(r.code, 4);
+  EXPECT_EQ(lines(r.err), 1u) << r.err;
+  EXPECT_NE(r.err.find("x.npy"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("NaN"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp("y.npy")));
+  // Allowed: NaN stays in its batch row, the other rows are Keras' numbers.
+  const auto ok = run("run " + fixture(c, "model.keras") + " --input " + tmp("x.npy") + " --output " + tmp("y.npy") +
+                      " --allow-nonfinite");
+  ASSERT_EQ(ok.code, 0) << ok.err;
+  const recur::Tensor y = recur::io::load_npy(tmp("y.npy")).values;
+  const recur::Tensor want = recur::io::load_npy(fixture(c, "y0.npy")).values;
+  const size_t row = y.size() / y.dim(0);
+  EXPECT_TRUE(std::isnan(y[row - 1]));
+  for (size_t i = row; i < y.size(); ++i) ASSERT_NEAR(y[i], want[i], 1e-5 + 1e-5 * std::fabs(want[i])) << i;
+}
+
 TEST_F(Cli, UsageErrorsExit2) {
   EXPECT_EQ(run("").code, 2);
   EXPECT_EQ(run("run").code, 2);

@@ -211,13 +211,14 @@ def npy_cases():
     case("input-float64", "base.keras", "same", inputs=["input-float64.npy"])
     put("input-npy-v2.npy", npy("<f4", XS, payload, version=(2, 0)))
     case("input-npy-v2", "base.keras", "same", inputs=["input-npy-v2.npy"])
-    # NaN / Inf: propagated as in Keras (docs/SECURITY.md): batch row 0 poisoned, row 1 finite.
+    # NaN / Inf: the CLI refuses them naming the input file (docs/SECURITY.md); with
+    # --allow-nonfinite they propagate as in Keras (tests/test_cli.cpp).
     for name, v in (("input-nan", float("nan")), ("input-inf", float("inf")),
                     ("input-neg-inf", float("-inf"))):
         vals = list(XV)
         vals[T * F // 2] = v  # batch 0, a middle time step
         put(name + ".npy", npy("<f4", XS, f32(vals)))
-        case(name, "base.keras", "nonfinite", inputs=[name + ".npy"])
+        case(name, "base.keras", "error", inputs=[name + ".npy"], names=[name + ".npy"])
     # .npz inputs
     put("npz-not-zip.npz", b"PK\x03\x04garbage")
     case("npz-not-zip", "base.keras", inputs=["npz-not-zip.npz"], names="npz-not-zip.npz")
