@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "temp_dir.hpp"
 #include "io/npy.hpp"
 
 namespace fs = std::filesystem;
@@ -171,21 +172,6 @@ std::vector<std::string> entries(const std::string& dir) {
   return v;
 }
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    const char* t = std::getenv("TMPDIR");
-    std::string tmpl = std::string(t && *t ? t : "/tmp") + "/recur-hostile-XXXXXX";
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    if (::mkdtemp(buf.data())) path = buf.data();
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path.empty()) fs::remove_all(path, ec);
-  }
-};
-
 const std::string kOldBytes = "previous output: must survive a failed run\n";
 
 struct CliRun {
@@ -197,9 +183,8 @@ struct CliRun {
 
 // One CLI run of a model on inputs from the corpus; `pre_existing`: out.npy exists beforehand.
 CliRun run_case(const std::string& model, const std::vector<std::string>& inputs, bool pre_existing) {
-  TempDir tmp;
-  EXPECT_FALSE(tmp.path.empty());
-  const std::string work = tmp.path + "/work", cap = tmp.path + "/capture";
+  TempDir tmp("recur-hostile");
+  const std::string work = tmp.file("work"), cap = tmp.file("capture");
   fs::create_directories(work);
   fs::create_directories(cap);
   const std::string files = hostile_dir() + "/files/";

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "io/files.hpp"
+#include "temp_dir.hpp"
 #include "io/hdf5_file.hpp"
 #include "recur/errors.hpp"
 
@@ -22,23 +23,6 @@ using recur::Unsupported;
 using namespace recur::io;
 
 namespace {
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "recur_io_h5_XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
 
 // Writer side: thin helpers over the C API. The test is single-threaded but still takes the
 // reader's lock, as any libhdf5 user in the process must.
@@ -166,7 +150,7 @@ void write_legacy(const std::string& path) {
 }  // namespace
 
 TEST(IoHdf5, LegacyKerasLayout) {
-  TempDir dir;
+  TempDir dir("recur_io_h5");
   const std::string path = dir.file("model.h5");
   write_legacy(path);
   for (const H5File& f : {H5File::open(path), H5File::from_bytes(read_file(path, 1 << 20), "mem.h5")}) {
@@ -215,7 +199,7 @@ TEST(IoHdf5, LegacyKerasLayout) {
 }
 
 TEST(IoHdf5, StringAttributeKinds) {
-  TempDir dir;
+  TempDir dir("recur_io_h5");
   const std::string path = dir.file("s.h5");
   {
     Writer w(path);
@@ -247,7 +231,7 @@ TEST(IoHdf5, StringAttributeKinds) {
 }
 
 TEST(IoHdf5, NumericDatasets) {
-  TempDir dir;
+  TempDir dir("recur_io_h5");
   const std::string path = dir.file("n.h5");
   {
     Writer w(path);
@@ -306,7 +290,7 @@ TEST(IoHdf5, NumericDatasets) {
 }
 
 TEST(IoHdf5, LinksAreRefused) {
-  TempDir dir;
+  TempDir dir("recur_io_h5");
   const std::string secret = dir.file("secret.h5");
   {
     Writer w(secret);
@@ -338,7 +322,7 @@ TEST(IoHdf5, LinksAreRefused) {
 }
 
 TEST(IoHdf5, ExternalStorageAndVirtualDatasetsAreRefused) {
-  TempDir dir;
+  TempDir dir("recur_io_h5");
   const std::string src = dir.file("src.h5");
   {
     Writer w(src);
@@ -380,7 +364,7 @@ TEST(IoHdf5, ExternalStorageAndVirtualDatasetsAreRefused) {
 }
 
 TEST(IoHdf5, ShapeBomb) {
-  TempDir dir;
+  TempDir dir("recur_io_h5");
   const std::string path = dir.file("bomb.h5");
   {
     Writer w(path);
@@ -409,7 +393,7 @@ TEST(IoHdf5, ShapeBomb) {
 }
 
 TEST(IoHdf5, GroupDepthLimit) {
-  TempDir dir;
+  TempDir dir("recur_io_h5");
   const std::string path = dir.file("deep.h5");
   {
     Writer w(path);
@@ -431,7 +415,7 @@ TEST(IoHdf5, GroupDepthLimit) {
 }
 
 TEST(IoHdf5, TruncatedCorruptAndNotHdf5) {
-  TempDir dir;
+  TempDir dir("recur_io_h5");
   const std::string path = dir.file("model.h5");
   write_legacy(path);
   const auto good = read_file(path, 1 << 20);
@@ -461,7 +445,7 @@ TEST(IoHdf5, TruncatedCorruptAndNotHdf5) {
 }
 
 TEST(IoHdf5, ConcurrentReaders) {
-  TempDir dir;
+  TempDir dir("recur_io_h5");
   const std::string path = dir.file("model.h5");
   write_legacy(path);
   const H5File shared = H5File::open(path);

@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "io/files.hpp"
+#include "temp_dir.hpp"
 #include "io/npy.hpp"
 #include "io/zip_archive.hpp"
 #include "recur/errors.hpp"
@@ -21,24 +22,6 @@ using recur::Unsupported;
 using namespace recur::io;
 
 namespace {
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "recur_io_npy_XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // A .npy file: magic, version, little-endian header length, header text, data.
 std::vector<uint8_t> npy(const std::string& header, const std::vector<uint8_t>& data, int major = 1) {
@@ -122,7 +105,7 @@ TEST(IoNpy, EncodeMatchesNumpyHeaderBytes) {
 }
 
 TEST(IoNpy, SaveLoadRoundTrip) {
-  TempDir dir;
+  TempDir dir("recur_io_npy");
   for (const std::vector<size_t>& shape :
        std::vector<std::vector<size_t>>{{}, {0}, {5}, {2, 3, 4}, {1, 0, 3}, {3, 1}}) {
     Tensor t(shape);
@@ -141,7 +124,7 @@ TEST(IoNpy, SaveLoadRoundTrip) {
 }
 
 TEST(IoNpy, AtomicWriteFailureLeavesNothing) {
-  TempDir dir;
+  TempDir dir("recur_io_npy");
   EXPECT_THROW(save_npy(dir.file("no/such/dir/a.npy"), Tensor({2})), recur::Error);
   const std::string path = dir.file("keep.npy");
   save_npy(path, Tensor({2}, 3.0f));
@@ -352,7 +335,7 @@ TEST(IoNpy, UnsupportedDtypes) {
 }
 
 TEST(IoNpy, NpzRoundTripAndHostileMembers) {
-  TempDir dir;
+  TempDir dir("recur_io_npy");
   const std::string path = dir.file("x.npz");
   save_npz(path, {{"zeta", Tensor({2, 2}, 1.5f)}, {"alpha", Tensor({3}, -1.0f)}, {"empty", Tensor({0})}});
   const auto arrays = load_npz(path);

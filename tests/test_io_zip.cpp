@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "io/files.hpp"
+#include "temp_dir.hpp"
 #include "io/zip_archive.hpp"
 #include "recur/errors.hpp"
 
@@ -18,24 +19,6 @@ using recur::Unsupported;
 using namespace recur::io;
 
 namespace {
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "recur_io_zip_XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // A source of `size` zero bytes that never holds them in memory (for the 50 MB bomb).
 struct Zeros {
@@ -166,7 +149,7 @@ ZipArchive open_bytes(std::vector<uint8_t> b, const Limits& limits = default_lim
 }  // namespace
 
 TEST(IoZip, WriteReadRoundTrip) {
-  TempDir dir;
+  TempDir dir("recur_io_zip");
   const std::string path = dir.file("a.zip");
   std::vector<uint8_t> big(100000);
   for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<uint8_t>(i * 7);
@@ -199,7 +182,7 @@ TEST(IoZip, WriteReadRoundTrip) {
 }
 
 TEST(IoZip, WriteRefusesBadNames) {
-  TempDir dir;
+  TempDir dir("recur_io_zip");
   EXPECT_THROW(write_zip(dir.file("a.zip"), {{"../x", {}}}), InvalidArgument);
   EXPECT_THROW(write_zip(dir.file("a.zip"), {{"a", {}}, {"a", {}}}), InvalidArgument);
   EXPECT_FALSE(fs::exists(dir.file("a.zip")));
@@ -416,7 +399,7 @@ TEST(IoZip, TruncatedCorruptAndNotZip) {
 }
 
 TEST(IoZip, FileLimitsAndMissingFile) {
-  TempDir dir;
+  TempDir dir("recur_io_zip");
   write_zip(dir.file("a.zip"), {{"x", std::vector<uint8_t>(1000, 1)}});
   Limits limits;
   limits.max_file_bytes = 500;
