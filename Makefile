@@ -2,7 +2,7 @@
 # Each target installs the Debian packages it needs when they are missing.
 
 DEB_PACKAGES := cmake ninja-build g++ pkg-config libgtest-dev nlohmann-json3-dev libcli11-dev \
-                libhdf5-dev libzip-dev
+                libhdf5-dev libzip-dev zlib1g-dev
 BUILD        ?= build
 ASAN_BUILD   ?= build-asan
 JOBS         ?= $(shell nproc)

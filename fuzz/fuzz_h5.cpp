@@ -1,6 +1,5 @@
-// HDF5 bytes -> io::H5File (walk every group, dataset and attribute recur would read), then the
-// same bytes as a legacy .h5 model through recur::load_model. Crashes inside libhdf5 itself are
-// triaged by fuzz/run.sh (see docs/SECURITY.md), not fixed here.
+// HDF5 bytes -> io::H5File, recur's own HDF5 reader (walk every group, dataset and attribute
+// recur would read), then the same bytes as a legacy .h5 model through recur::load_model.
 #include "fuzz_common.hpp"
 #include "io/hdf5_file.hpp"
 

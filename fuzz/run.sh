@@ -2,11 +2,9 @@
 # `make fuzz`: builds the libFuzzer targets (clang, ASan+UBSan, in build-fuzz) and runs each for
 # FUZZ_SECONDS (default 60). Seeds come from tests/fixtures, tests/hostile and fuzz/seeds; each
 # target's grown corpus stays in build-fuzz/corpus/<target>. A crash, sanitizer report, leak,
-# timeout or out-of-memory is triaged from its stack:
-#   - top frame inside libhdf5: a known libhdf5 weakness (docs/SECURITY.md), kept in
-#     build-fuzz/hdf5-known/ and reported, fuzzing goes on;
-#   - anywhere else: a recur bug, kept in build-fuzz/findings/, and the script fails at the end
-#     (copy the input to tests/hostile/regress/fuzz-<what>.<ext> and rerun make_hostile.py).
+# timeout or out-of-memory is a recur bug (HDF5 included: recur has its own reader), kept in
+# build-fuzz/findings/ with its log, and the script fails at the end (copy the input to
+# tests/hostile/regress/fuzz-<what>.<ext> and rerun make_hostile.py); fuzzing goes on.
 # Environment: FUZZ_SECONDS, FUZZ_TARGETS ("keras h5 npy config"), FUZZ_BUILD (build-fuzz), JOBS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,8 +55,8 @@ summary=""
 for t in $TARGETS; do
   exe="$B/fuzz_$t"
   corpus="$B/corpus/$t"; art="$B/artifacts/$t"
-  mkdir -p "$corpus" "$art" "$B/hdf5-known" "$B/findings" "$B/logs"
-  execs=0; crashes=0; known=0; runs=0
+  mkdir -p "$corpus" "$art" "$B/findings" "$B/logs"
+  execs=0; crashes=0; runs=0
   end=$((SECONDS + SECONDS_EACH))
   while [ $SECONDS -lt $end ] && [ $runs -lt 50 ]; do
     runs=$((runs + 1))
@@ -79,24 +77,17 @@ for t in $TARGETS; do
     fi
     frame=$(top_frame "$log")
     sum=$(sha1sum "$art/$found" | cut -c1-12)
-    if echo "$frame" | grep -q -E 'libhdf5|/hdf5/'; then
-      known=$((known + 1))
-      cp "$art/$found" "$B/hdf5-known/$t-$found"
-      cp "$log" "$B/hdf5-known/$t-$found.log"
-      echo "fuzz $t: libhdf5 crash (known, not recur's): ${frame# *}" >&2
-    else
-      crashes=$((crashes + 1)); status=1
-      cp "$art/$found" "$B/findings/$t-$found"
-      cp "$log" "$B/findings/$t-$found.log"
-      echo "fuzz $t: FINDING $B/findings/$t-$found ($sum): ${frame# *}" >&2
-      grep -E 'ERROR: |SUMMARY: |runtime error' "$log" | head -3 >&2 || true
-    fi
+    crashes=$((crashes + 1)); status=1
+    cp "$art/$found" "$B/findings/$t-$found"
+    cp "$log" "$B/findings/$t-$found.log"
+    echo "fuzz $t: FINDING $B/findings/$t-$found ($sum): ${frame# *}" >&2
+    grep -E 'ERROR: |SUMMARY: |runtime error' "$log" | head -3 >&2 || true
     # Drop the input from the seeds and the corpus, so that the next round fuzzes on.
     for f in "$corpus"/* "$B/seeds/$t"/*; do
       [ "$(sha1sum "$f" | cut -c1-12)" = "$sum" ] && rm -f "$f"
     done
   done
-  line="fuzz_$t: $execs execs in ${SECONDS_EACH}s, $crashes recur finding(s), $known libhdf5 crash(es), corpus $(ls "$corpus" | wc -l)"
+  line="fuzz_$t: $execs execs in ${SECONDS_EACH}s, $crashes finding(s), corpus $(ls "$corpus" | wc -l)"
   summary="$summary$line"$'\n'
 done
 printf '%s' "$summary"

@@ -12,6 +12,5 @@ cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_FLAGS="-fsanitize=thread" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" >/dev/null
 cmake --build "$B" -j "$JOBS" --target recur_tests
-# libhdf5 is not instrumented: recur holds one mutex around every call into it.
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/fuzz/tsan.supp ${TSAN_OPTIONS:-}" \
   "$B/tests/recur_tests" --gtest_filter='Concurrency.*'

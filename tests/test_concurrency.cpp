@@ -1,6 +1,6 @@
 // Concurrency: one loaded recur::Model shared by 8 threads (Model::predict is documented as safe
-// from many threads), one Session per thread, and models loaded concurrently (libhdf5 is not
-// thread-safe; recur serialises it). Every result must equal the single-threaded one bit for
+// from many threads), one Session per thread, and models loaded concurrently (the HDF5 reader
+// takes no lock: an open file is immutable). Every result must equal the single-threaded one bit for
 // bit. `make tsan` runs these under ThreadSanitizer (fuzz/tsan.sh).
 #include <gtest/gtest.h>
 

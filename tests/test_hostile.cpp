@@ -109,8 +109,9 @@ Result run_limited(const std::vector<std::string>& args, const std::string& cwd,
   if (asan.size() > 13) asan += ":";
   asan += "max_allocation_size_mb=2048";
   envs.push_back(asan);
-  // The CLI's load timeout (its child process): libhdf5 can loop forever on crafted files
-  // (tests/hostile/regress/fuzz-h5-vlen-hang.h5); well inside this test's time limit.
+  // The CLI's load timeout (its child process): a reader could loop on crafted files (libhdf5,
+  // no longer used, did: tests/hostile/regress/fuzz-h5-vlen-hang.h5); well inside this test's
+  // time limit.
   if (!std::getenv("RECUR_LOAD_TIMEOUT")) envs.push_back(kSanitized ? "RECUR_LOAD_TIMEOUT=25" : "RECUR_LOAD_TIMEOUT=4");
   std::vector<char*> envp;
   for (auto& e : envs) envp.push_back(e.data());

@@ -4,6 +4,7 @@
 #include <hdf5.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -24,12 +25,16 @@ using namespace recur::io;
 
 namespace {
 
-// Writer side: thin helpers over the C API. The test is single-threaded but still takes the
-// reader's lock, as any libhdf5 user in the process must.
+// Writer side: thin helpers over the C API (libhdf5 writes the test files; recur reads them
+// with its own reader).
 class Writer {
  public:
-  explicit Writer(const std::string& path) : lock_(hdf5_mutex()) {
-    file_ = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  // latest: the newest file format (superblock v3, v2 object headers, link messages).
+  explicit Writer(const std::string& path, bool latest = false) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (latest) H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+    file_ = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
     if (file_ < 0) throw std::runtime_error("H5Fcreate failed");
   }
   ~Writer() { H5Fclose(file_); }
@@ -94,7 +99,6 @@ class Writer {
   }
 
  private:
-  std::lock_guard<std::recursive_mutex> lock_;
   hid_t file_ = -1;
 };
 
@@ -419,7 +423,7 @@ TEST(IoHdf5, TruncatedCorruptAndNotHdf5) {
   const std::string path = dir.file("model.h5");
   write_legacy(path);
   const auto good = read_file(path, 1 << 20);
-  // Every truncation point is refused at open (libhdf5 checks the end-of-file address).
+  // Every truncation point is refused at open (the superblock's end-of-file address is checked).
   for (size_t n = 0; n < good.size(); n += std::max<size_t>(1, good.size() / 64)) {
     std::vector<uint8_t> cut(good.begin(), good.begin() + static_cast<long>(n));
     EXPECT_THROW(H5File::from_bytes(cut, "cut.h5"), InvalidArgument) << n;
@@ -465,4 +469,360 @@ TEST(IoHdf5, ConcurrentReaders) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(ok.load(), 80);
+}
+
+// ---- recur's own HDF5 reader: the format variants libhdf5 writes, and hostile bytes ----
+
+namespace {
+
+std::vector<float> iota_floats(size_t n, float scale = 0.5f) {
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<float>(i) * scale - 7.0f;
+  return v;
+}
+
+hid_t chunked_dcpl(const std::vector<hsize_t>& chunk, bool shuffle, bool deflate, bool fletcher = false) {
+  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data());
+  if (shuffle) H5Pset_shuffle(dcpl);
+  if (deflate) H5Pset_deflate(dcpl, 4);
+  if (fletcher) H5Pset_fletcher32(dcpl);
+  return dcpl;
+}
+
+// Datasets in every storage layout and filter combination h5py can produce, plus strings.
+void write_layouts(const std::string& path, bool latest) {
+  Writer w(path, latest);
+  w.group("/g");
+  const auto v = iota_floats(7 * 13);
+  w.floats("/g/contiguous", {7, 13}, v);
+  {
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_layout(dcpl, H5D_COMPACT);
+    w.dataset("/g/compact", {7, 13}, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, v.data(), dcpl);
+    H5Pclose(dcpl);
+  }
+  struct Variant {
+    const char* name;
+    bool shuffle, deflate, fletcher;
+  };
+  for (const Variant& x : {Variant{"/g/chunked", false, false, false}, Variant{"/g/deflate", false, true, false},
+                           Variant{"/g/shuffle_deflate", true, true, false}, Variant{"/g/fletcher", true, true, true}}) {
+    hid_t dcpl = chunked_dcpl({3, 5}, x.shuffle, x.deflate, x.fletcher);  // edge chunks on both axes
+    w.dataset(x.name, {7, 13}, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, v.data(), dcpl);
+    H5Pclose(dcpl);
+  }
+  {
+    hid_t dcpl = chunked_dcpl({7, 13}, true, true);  // one chunk: single-chunk index (latest)
+    w.dataset("/g/one_chunk", {7, 13}, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, v.data(), dcpl);
+    H5Pclose(dcpl);
+  }
+  {
+    hid_t dcpl = chunked_dcpl({3, 5}, false, false);
+    H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);  // implicit index (latest)
+    w.dataset("/g/early", {7, 13}, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, v.data(), dcpl);
+    H5Pclose(dcpl);
+  }
+  {
+    const std::vector<float> v3 = iota_floats(2 * 3 * 4);
+    hid_t dcpl = chunked_dcpl({1, 2, 3}, true, true);
+    w.dataset("/g/rank3", {2, 3, 4}, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, v3.data(), dcpl);
+    H5Pclose(dcpl);
+  }
+  {
+    // Partly written chunked dataset: missing chunks read as zeros.
+    hid_t dcpl = chunked_dcpl({2}, false, true);
+    const hsize_t dim = 6;
+    hid_t space = H5Screate_simple(1, &dim, nullptr);
+    hid_t d = H5Dcreate2(w.id(), "/g/sparse", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    const hsize_t start = 2, count = 2;
+    H5Sselect_hyperslab(space, H5S_SELECT_SET, &start, nullptr, &count, nullptr);
+    hid_t mem = H5Screate_simple(1, &count, nullptr);
+    const float two[2] = {5, 6};
+    H5Dwrite(d, H5T_NATIVE_FLOAT, mem, space, H5P_DEFAULT, two);
+    H5Sclose(mem);
+    H5Dclose(d);
+    H5Sclose(space);
+    H5Pclose(dcpl);
+  }
+  hid_t f16 = make_f16();
+  const uint16_t h[3] = {0x3c00, 0xc000, 0x7c00};
+  w.dataset("/g/f16", {3}, f16, f16, h);
+  H5Tclose(f16);
+  const double d[2] = {1e300, -0.125};
+  w.dataset("/g/f64le", {2}, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, d);
+  w.dataset("/g/f64be", {2}, H5T_IEEE_F64BE, H5T_NATIVE_DOUBLE, d);
+  const float fbe[2] = {1.25f, -3};
+  w.dataset("/g/f32be", {2}, H5T_IEEE_F32BE, H5T_NATIVE_FLOAT, fbe);
+  const int64_t ints[3] = {-5, 0, 100};
+  for (hid_t t : {H5T_STD_I8LE, H5T_STD_I16BE, H5T_STD_I32LE, H5T_STD_I64BE}) {
+    w.dataset(std::string("/g/int") + std::to_string(H5Tget_size(t)), {3}, t, H5T_NATIVE_INT64, ints);
+  }
+  const uint64_t uints[2] = {0, 200};
+  w.dataset("/g/u16be", {2}, H5T_STD_U16BE, H5T_NATIVE_UINT64, uints);
+  w.dataset("/g/u64", {2}, H5T_STD_U64LE, H5T_NATIVE_UINT64, uints);
+  w.attr_vlen("/g", "vlen", {"alpha", "", "gamma \xe2\x9c\x93"});
+  w.attr_fixed("/g", "fixed", {"one", "three"});
+  w.attr_vlen("/g/contiguous", "note", {"on a dataset"}, true);
+}
+
+void check_layouts(const H5File& f) {
+  const H5Group g = f.root().group("g");
+  const auto v = iota_floats(7 * 13);
+  for (const char* name : {"contiguous", "compact", "chunked", "deflate", "shuffle_deflate", "fletcher", "one_chunk",
+                           "early"}) {
+    SCOPED_TRACE(name);
+    EXPECT_EQ(g.dataset_shape(name), (std::vector<size_t>{7, 13}));
+    EXPECT_EQ(g.read_dataset(name).values(), v);
+  }
+  EXPECT_EQ(g.read_dataset("rank3").values(), iota_floats(24));
+  EXPECT_EQ(g.read_dataset("sparse").values(), (std::vector<float>{0, 0, 5, 6, 0, 0}));
+  EXPECT_EQ(g.read_dataset("f16").values(), (std::vector<float>{1, -2, INFINITY}));
+  EXPECT_EQ(g.read_dataset("f64le").values(), (std::vector<float>{INFINITY, -0.125f}));
+  EXPECT_EQ(g.read_dataset("f64be").values(), (std::vector<float>{INFINITY, -0.125f}));
+  EXPECT_EQ(g.read_dataset("f32be").values(), (std::vector<float>{1.25f, -3}));
+  for (const char* name : {"int1", "int2", "int4", "int8"}) {
+    EXPECT_EQ(g.read_dataset(name).values(), (std::vector<float>{-5, 0, 100})) << name;
+  }
+  EXPECT_EQ(g.read_dataset("u16be").values(), (std::vector<float>{0, 200}));
+  EXPECT_EQ(g.read_dataset("u64").values(), (std::vector<float>{0, 200}));
+  EXPECT_EQ(g.attr_strings("vlen"), (std::vector<std::string>{"alpha", "", "gamma \xe2\x9c\x93"}));
+  EXPECT_EQ(g.attr_strings("fixed"), (std::vector<std::string>{"one", "three"}));
+  EXPECT_FALSE(g.has_attr("nope"));
+}
+
+// Everything a model loader would touch, as the fuzz target does. Returns normally or throws
+// recur::Error; anything else (a crash, another exception) fails the caller.
+void walk(const H5Group& g, int depth, int& budget) {
+  if (depth > 6 || --budget < 0) return;
+  for (const char* a : {"vlen", "fixed", "keras_version", "model_config", "layer_names", "weight_names", "note"}) {
+    try {
+      if (g.has_attr(a)) {
+        (void)g.attr_strings(a);
+        (void)g.attr_string(a);
+      }
+    } catch (const recur::Error&) {
+    }
+  }
+  for (const auto& c : g.children()) {
+    try {
+      if (g.has_dataset(c)) {
+        (void)g.dataset_shape(c);
+        (void)g.read_dataset(c);
+      } else if (g.has_group(c)) {
+        walk(g.group(c), depth + 1, budget);
+      }
+    } catch (const recur::Error&) {
+    }
+  }
+}
+
+// Every single-byte corruption and every truncation of `good` is refused or read, never crashes.
+void hammer(const std::vector<uint8_t>& good) {
+  size_t refused = 0, read = 0;
+  auto attempt = [&](std::vector<uint8_t> bytes) {
+    try {
+      const H5File f = H5File::from_bytes(std::move(bytes), "bad.h5");
+      int budget = 200;
+      walk(f.root(), 0, budget);
+      ++read;
+    } catch (const recur::Error&) {
+      ++refused;
+    }
+  };
+  for (size_t i = 0; i < good.size(); ++i) {
+    for (uint8_t x : {uint8_t{0xFF}, uint8_t{0x01}}) {
+      std::vector<uint8_t> bad = good;
+      bad[i] ^= x;
+      attempt(std::move(bad));
+    }
+  }
+  for (size_t n = 0; n < good.size(); ++n) attempt(std::vector<uint8_t>(good.begin(), good.begin() + static_cast<long>(n)));
+  EXPECT_GT(refused, 0u);
+  EXPECT_GT(read, 0u);
+}
+
+}  // namespace
+
+TEST(IoHdf5Reader, LayoutsFiltersAndTypes) {
+  TempDir dir("recur_io_h5");
+  const std::string path = dir.file("layouts.h5");
+  write_layouts(path, false);
+  check_layouts(H5File::open(path));
+  check_layouts(H5File::from_bytes(read_file(path, 1 << 24), "mem.h5"));
+}
+
+TEST(IoHdf5Reader, LatestFormat) {
+  TempDir dir("recur_io_h5");
+  const std::string path = dir.file("latest.h5");
+  write_layouts(path, true);
+  const auto bytes = read_file(path, 1 << 24);
+  ASSERT_GE(bytes.size(), 9u);
+  EXPECT_EQ(bytes[8], 3);  // superblock version 3
+  check_layouts(H5File::open(path));
+  EXPECT_EQ(H5File::open(path).root().children(), std::vector<std::string>{"g"});
+}
+
+TEST(IoHdf5Reader, UserBlock) {
+  TempDir dir("recur_io_h5");
+  const std::string path = dir.file("ub.h5");
+  {
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    H5Pset_userblock(fcpl, 1024);
+    hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+    const hsize_t n = 2;
+    hid_t space = H5Screate_simple(1, &n, nullptr);
+    hid_t d = H5Dcreate2(f, "/d", H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    const float v[2] = {3, 4};
+    H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+    H5Dclose(d);
+    H5Sclose(space);
+    H5Fclose(f);
+    H5Pclose(fcpl);
+  }
+  EXPECT_EQ(H5File::open(path).root().read_dataset("d").values(), (std::vector<float>{3, 4}));
+}
+
+TEST(IoHdf5Reader, BigGroups) {
+  TempDir dir("recur_io_h5");
+  const std::string path = dir.file("big.h5");
+  std::vector<std::string> names;
+  {
+    Writer w(path);
+    w.group("/few");
+    for (int i = 0; i < 20; ++i) w.floats(std::string("/few/d") + std::to_string(i), {1}, {static_cast<float>(i)});
+    w.group("/many");
+    for (int i = 0; i < 3000; ++i) {
+      std::string name = "n";  // (not "n" + ...: gcc 12 -Wrestrict false positive)
+      name += std::to_string(i);
+      names.push_back(name);
+      w.group("/many/" + name);
+    }
+    w.floats("/many/n2999/x", {1}, {9});
+  }
+  std::sort(names.begin(), names.end());
+  const H5File f = H5File::open(path);
+  EXPECT_EQ(f.root().group("few").children().size(), 20u);
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(f.root().group("few").read_dataset(std::string("d") + std::to_string(i)).values(), std::vector<float>{float(i)});
+  }
+  EXPECT_EQ(f.root().group("many").children(), names);
+  EXPECT_EQ(f.root().read_dataset("many/n2999/x").values(), std::vector<float>{9});
+  EXPECT_FALSE(f.root().has_group("many/n3000"));
+}
+
+TEST(IoHdf5Reader, LatestFormatDenseAndContinuations) {
+  TempDir dir("recur_io_h5");
+  const std::string path = dir.file("dense.h5");
+  {
+    Writer w(path, true);
+    w.group("/few");
+    w.floats("/few/d", {2}, {1, 2});
+    // Attributes added after creation land in continuation blocks ("OCHK").
+    for (int i = 0; i < 6; ++i) w.attr_vlen("/few", std::string("a") + std::to_string(i), {std::string(40, 'a' + i)}, true);
+    w.group("/dense");
+    for (int i = 0; i < 40; ++i) w.floats(std::string("/dense/d") + std::to_string(i), {1}, {static_cast<float>(i)});
+    for (int i = 0; i < 40; ++i) w.attr_fixed("/dense", std::string("attr") + std::to_string(i), {std::string("v") + std::to_string(i)}, true);
+    // Resizable datasets use an extensible array chunk index in this format.
+    hid_t dcpl = chunked_dcpl({2}, false, false);
+    const hsize_t dim = 4, maxdim = H5S_UNLIMITED;
+    hid_t space = H5Screate_simple(1, &dim, &maxdim);
+    hid_t d = H5Dcreate2(w.id(), "/resizable", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    const float four[4] = {1, 2, 3, 4};
+    H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, four);
+    H5Dclose(d);
+    H5Sclose(space);
+    H5Pclose(dcpl);
+  }
+  const H5File f = H5File::open(path);
+  const H5Group few = f.root().group("few");
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(few.attr_string(std::string("a") + std::to_string(i)), std::string(40, 'a' + i));
+  EXPECT_EQ(few.read_dataset("d").values(), (std::vector<float>{1, 2}));
+  // More than 8 links / attributes: dense storage (fractal heap + v2 B-tree name index).
+  const auto c = f.root().group("dense").children();
+  EXPECT_EQ(c.size(), 40u);
+  EXPECT_TRUE(std::is_sorted(c.begin(), c.end()));
+  EXPECT_EQ(f.root().read_dataset("dense/d17").values(), std::vector<float>{17});
+  EXPECT_FALSE(f.root().has_dataset("dense/d40"));
+  for (int i = 0; i < 40; ++i) {
+    std::string name = "attr", value = "v";
+    name += std::to_string(i);
+    value += std::to_string(i);
+    EXPECT_EQ(f.root().group("dense").attr_string(name), value);
+  }
+  EXPECT_EQ(f.root().group("dense").attr_string("x"), std::nullopt);
+  expect_error<Unsupported>([&] { f.root().read_dataset("resizable"); }, path,
+                            "/resizable: extensible array chunk indexes");
+}
+
+TEST(IoHdf5Reader, CorruptBytesNeverCrash) {
+  TempDir dir("recur_io_h5");
+  for (int variant : {0, 1, 2}) {
+    const bool latest = variant > 0;
+    SCOPED_TRACE(variant);
+    const std::string path = dir.file(std::to_string(variant) + ".h5");
+    {
+      Writer w(path, latest);
+      if (variant == 2) {  // dense links and attributes
+        for (int i = 0; i < 9; ++i) {
+          std::string name = "/g";
+          name += std::to_string(i);
+          w.group(name);
+          w.attr_fixed("/", name.substr(1), {"x"}, true);
+        }
+      }
+      w.attr_vlen("/", "model_config", {"{\"a\": 1}"}, true);
+      w.group("/model_weights");
+      w.attr_fixed("/model_weights", "layer_names", {"lstm"});
+      w.group("/model_weights/lstm");
+      w.attr_vlen("/model_weights/lstm", "weight_names", {"k", "b"});
+      w.floats("/model_weights/lstm/k", {2, 2}, {1, 2, 3, 4});
+      hid_t dcpl = chunked_dcpl({2}, true, true);
+      w.dataset("/model_weights/lstm/b", {3}, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT,
+                std::vector<float>{5, 6, 7}.data(), dcpl);
+      H5Pclose(dcpl);
+    }
+    hammer(read_file(path, 1 << 20));
+  }
+}
+
+TEST(IoHdf5Reader, GroupThatContainsItself) {
+  TempDir dir("recur_io_h5");
+  const std::string path = dir.file("self.h5");
+  {
+    Writer w(path);
+    w.group("/g");
+    H5Lcreate_hard(w.id(), "/g", w.id(), "/g/self", H5P_DEFAULT, H5P_DEFAULT);
+  }
+  const H5File f = H5File::open(path);
+  EXPECT_EQ(f.root().group("g").children(), std::vector<std::string>{"self"});
+  EXPECT_EQ(f.root().group("g/self/self").children(), std::vector<std::string>{"self"});
+  int budget = 1000;
+  walk(f.root(), 0, budget);  // terminates: the walk is bounded by depth
+  std::string deep = "g";
+  for (int i = 0; i < 70; ++i) deep += "/self";
+  expect_error<InvalidArgument>([&] { f.root().group(deep); }, path, "deeper than the limit");
+}
+
+// Inputs the fuzzer found (tests/hostile/regress/fuzz-*.h5; the CLI runs them as hostile cases
+// too): in process, each is refused or read, never a crash or a hang.
+TEST(IoHdf5Reader, FuzzRegressions) {
+  const fs::path dir = fs::path(RECUR_FIXTURES_DIR) / ".." / "hostile" / "regress";
+  size_t n = 0;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("fuzz-", 0) != 0 || e.path().extension() != ".h5") continue;
+    SCOPED_TRACE(name);
+    ++n;
+    Limits limits;
+    limits.max_tensor_elements = uint64_t{1} << 24;  // as the fuzz target runs
+    try {
+      const H5File f = H5File::from_bytes(read_file(e.path().string(), 1 << 26), name, limits);
+      int budget = 200;
+      walk(f.root(), 0, budget);
+    } catch (const recur::Error& err) {
+      EXPECT_EQ(std::string(err.what()).rfind(name + ":", 0), 0u) << err.what();
+    }
+  }
+  EXPECT_GT(n, 0u);
 }

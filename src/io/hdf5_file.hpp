@@ -1,15 +1,17 @@
-// Read-only view of an HDF5 file (libhdf5), for the weight files Keras/h5py write.
-// Refused (InvalidArgument naming file and object): soft and external links, external storage,
-// virtual datasets, datasets whose declared size the file cannot hold ("shape bombs"),
-// groups nested deeper than the limit, unreadable or corrupt objects. libhdf5 is not
-// thread-safe: every call into it holds one process-wide mutex. Caveat: libhdf5 1.10's own
-// decoders can still crash or hang on deliberately corrupt metadata; only isolating the read
-// (a subprocess) fully contains that.
+// Read-only view of an HDF5 file, for the weight files Keras/h5py write. recur's own
+// bounds-checked reader of that subset (src/io/h5_*.cpp; libhdf5 is not used): the whole file
+// is in memory, every offset and length is checked against it, every node is visited once.
+// Refused (InvalidArgument naming file and object): soft, external and user-defined links,
+// external storage, virtual datasets, datasets whose declared size the file cannot hold
+// ("shape bombs"), groups nested deeper than the limit, corrupt or truncated structures.
+// Valid HDF5 outside the subset (shared messages, filters other than deflate/shuffle/
+// fletcher32, extensible-array and v2-B-tree chunk indexes, huge heap objects) is refused as
+// Unsupported. An open file is immutable: any number of threads may read it, and different
+// files, at once, without a lock.
 #pragma once
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,10 +22,6 @@
 namespace recur::io {
 
 class H5File;
-
-// The process-wide lock held around every libhdf5 call made by recur. Code elsewhere that must
-// call libhdf5 directly takes it too.
-std::recursive_mutex& hdf5_mutex();
 
 // A group inside an open file (keeps the file alive).
 class H5Group {
@@ -50,13 +48,11 @@ class H5Group {
 
  private:
   friend class H5File;
-
-// The process-wide lock held around every libhdf5 call made by recur. Code elsewhere that must
-// call libhdf5 directly takes it too.
-std::recursive_mutex& hdf5_mutex();
-  H5Group(std::shared_ptr<const void> file, std::string path) : file_(std::move(file)), path_(std::move(path)) {}
+  H5Group(std::shared_ptr<const void> file, std::string path, uint64_t addr)
+      : file_(std::move(file)), path_(std::move(path)), addr_(addr) {}
   std::shared_ptr<const void> file_;  // the open file (H5File's state)
   std::string path_;
+  uint64_t addr_ = 0;  // address of the group's object header
 };
 
 class H5File {

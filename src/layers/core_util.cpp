@@ -54,7 +54,8 @@ void refuse_quantization(const LayerArgs& a) {
   std::string name;
   if (d.is_string()) name = d.get<std::string>();
   if (d.is_object()) {
-    const std::string cls = d.value("class_name", std::string());
+    // (not d.value(): a non-string class_name would throw nlohmann's type_error)
+    const std::string cls = d.contains("class_name") && d["class_name"].is_string() ? d["class_name"].get<std::string>() : "";
     if (cls.find("Quantized") != std::string::npos) {
       unsupported(a, "dtype policy '" + cls + "' quantizes the layer; not supported");
     }

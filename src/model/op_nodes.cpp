@@ -9,6 +9,13 @@ namespace {
 
 using json = nlohmann::json;
 
+// Config members read with a type check: json::value() would throw nlohmann's type_error (not a
+// recur::Error) when a hostile config gives the member another type.
+std::string string_member(const json& j, const char* key, const std::string& dflt = std::string()) {
+  const auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : dflt;
+}
+
 const char* const kOps[] = {"NotEqual", "Equal", "Greater", "GreaterEqual", "Less", "LessEqual",
                             "LogicalOr", "LogicalAnd", "LogicalNot", "Any", "All", "ExpandDims",
                             "Squeeze", "ZerosLike", "OnesLike", "Cast", "Concatenate"};
@@ -97,7 +104,9 @@ class OpLayer final : public Layer {
   }
 
   Tensor reduce(const Tensor& x, bool any) const {
-    const bool keep = cfg_.value("keepdims", false);
+    const auto kd = cfg_.find("keepdims");
+    if (kd != cfg_.end() && !kd->is_boolean() && !kd->is_null()) throw InvalidArgument(where_ + ": keepdims must be a boolean");
+    const bool keep = kd != cfg_.end() && kd->is_boolean() && kd->get<bool>();
     if (!cfg_.contains("axis") || cfg_["axis"].is_null()) {
       bool v = !any;
       for (size_t i = 0; i < x.size(); ++i) v = any ? (v || x[i] != 0.0f) : (v && x[i] != 0.0f);
@@ -163,7 +172,10 @@ class OpLayer final : public Layer {
     }
     if (c == "ZerosLike" || c == "OnesLike") return Tensor(x.shape(), c == "OnesLike" ? 1.0f : 0.0f);
     if (c == "Cast") {
-      const std::string dt = cfg_.value("dtype", std::string("float32"));
+      if (cfg_.contains("dtype") && !cfg_["dtype"].is_string() && !cfg_["dtype"].is_null()) {
+        throw InvalidArgument(where_ + ": dtype must be a string");
+      }
+      const std::string dt = string_member(cfg_, "dtype", "float32");
       if (dt != "bool") return x;
       Tensor r(x.shape());
       for (size_t i = 0; i < x.size(); ++i) r[i] = b(x[i] != 0.0f);
@@ -200,7 +212,7 @@ class OpLayer final : public Layer {
 
 void flatten_args(const json& j, std::vector<Arg>& out, const std::string& where, int depth) {
   if (depth > 8) throw InvalidArgument(where + ": op arguments nest too deeply");
-  if (j.is_object() && j.value("class_name", std::string()) == "__keras_tensor__") {
+  if (j.is_object() && string_member(j, "class_name") == "__keras_tensor__") {
     out.push_back({true, 0.0f});
   } else if (j.is_array()) {
     for (const auto& x : j) flatten_args(x, out, where, depth + 1);
@@ -215,11 +227,11 @@ void flatten_args(const json& j, std::vector<Arg>& out, const std::string& where
 
 bool is_op_entry(const json& entry) {
   if (!entry.is_object()) return false;
-  const std::string module = entry.value("module", std::string());
+  const std::string module = string_member(entry, "module");
   if (module.rfind("keras.src.ops", 0) == 0) return true;
   if (!module.empty()) return false;
   // Legacy .h5 configs drop "module": ops are known by class names no layer uses.
-  const std::string cls = entry.value("class_name", std::string());
+  const std::string cls = string_member(entry, "class_name");
   if (cls == "Concatenate") {
     // The op's config is {name, axis}; the layer's also has trainable and dtype.
     return entry.contains("config") && entry["config"].is_object() && !entry["config"].contains("trainable");
@@ -228,14 +240,14 @@ bool is_op_entry(const json& entry) {
 }
 
 std::unique_ptr<Layer> make_op(const json& entry, const json& args, const std::string& where) {
-  const std::string cls = entry.value("class_name", std::string());
+  const std::string cls = string_member(entry, "class_name");
   if (std::find(std::begin(kOps), std::end(kOps), cls) == std::end(kOps)) {
     throw Unsupported(where + ": recorded op '" + cls + "' is not supported");
   }
   std::vector<Arg> a;
   flatten_args(args, a, where, 0);
   const json cfg = entry.contains("config") && entry["config"].is_object() ? entry["config"] : json::object();
-  const std::string name = cfg.value("name", cls);
+  const std::string name = string_member(cfg, "name", cls);
   return std::make_unique<OpLayer>(name, cls, cfg, std::move(a), where);
 }
 
