@@ -1350,8 +1350,9 @@ TEST(FusedTiles, LargeBatchesEqualTheLoopBitForBit) {
   struct Size {
     size_t B, T, F, u;
   };
-  // 100 x 200 steps: tiles of 32 rows (3 full + 4); 700 x 3 steps: 512 + 188; 45 x 1: one tile.
-  const Size sizes[] = {{100, 200, 5, 33}, {700, 3, 7, 7}, {45, 1, 1, 1}};
+  // 100 x 200 steps: 3 x 32 + 4 rows; 700 x 3 steps: 512 + 188 (350 +
+  // 350); 1300 x 2 steps with u = 33: 512 + 512 + 276; 45 x 1: one tile.
+  const Size sizes[] = {{100, 200, 5, 33}, {700, 3, 7, 7}, {1300, 2, 3, 33}, {45, 1, 1, 1}};
   size_t i = 0;
   for (CK kind : {CK::simple, CK::lstm, CK::gru, CK::gru_rb}) {
     for (const Size& sz : sizes) {

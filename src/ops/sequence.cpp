@@ -48,14 +48,23 @@ void check_sequence(const char* op, const GatedCell& cell, const Tensor& x,
   }
 }
 
-// Rows of a batch are independent, so a large batch runs in tiles of rows, each through the
-// whole sequence: a tile's input projection stays in cache, and tiles can run on separate
-// threads. Every row is computed exactly as in one big call (the GEMMs' per-element order does
+// Rows of a batch are independent, so a large batch can run in tiles of rows, each through the
+// whole sequence. Tiles pay when a tile's input projection fits in cache (short sequences,
+// large batches), and as the unit of parallel work when the recurrent weights are small
+// (each thread then streams all of them; large weights are better split by columns inside
+// the GEMM). Every row is computed exactly as in one call (the GEMMs' per-element order does
 // not depend on the row count), so tiling changes no bit.
-size_t tile_rows(size_t B, size_t T, size_t n) {
-  constexpr size_t kBudget = size_t{2} << 20;  // bytes of input projection per tile
-  const size_t per_row = std::max<size_t>(T * n * sizeof(float), 1);
-  return std::min(B, std::clamp<size_t>(kBudget / per_row, 32, 512));
+size_t tile_rows(size_t B, size_t T, size_t n, size_t u) {
+  constexpr size_t kCacheBytes = size_t{2} << 20, kMinRows = 32, kMaxRows = 512;
+  constexpr size_t kSmallWeights = size_t{512} << 10;
+  size_t rows = B;
+  const size_t fit = kCacheBytes / std::max<size_t>(T * n * sizeof(float), 1);
+  if (fit >= kMinRows) rows = std::min(B, std::min(fit, kMaxRows));
+  const size_t threads = static_cast<size_t>(kernels::num_threads());
+  if (threads > 1 && u * n * sizeof(float) <= kSmallWeights) {
+    rows = std::min(rows, std::max<size_t>(32, (B + threads - 1) / threads));
+  }
+  return std::max<size_t>(rows, 1);
 }
 
 // Runs the time loop around `advance(rows, xp_t, xp_stride, states, next, scratch)`, which
@@ -80,7 +89,7 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
   const size_t steps_out = a.return_sequences ? T : 1;
   res.outputs = Tensor({B, steps_out, u});
 
-  const size_t TB = tile_rows(B, T, n), tiles = (B + TB - 1) / TB;
+  const size_t TB = tile_rows(B, T, n, u), tiles = (B + TB - 1) / TB;
   struct Work {
     std::vector<float> xp, scratch, next;
   };
