@@ -69,7 +69,7 @@ $(VENV)/.installed: python/requirements-test.txt tools/requirements.txt | deps-p
 	touch $@
 
 test-python: build $(VENV)/.installed
-	$(VENV)/bin/python -m pip install -q --no-build-isolation .
+	$(VENV)/bin/python -m pip install -q --no-build-isolation -C build-dir=build-python .
 	RECUR_CLI=$(BUILD)/recur $(VENV)/bin/python -m pytest -q -rs python/tests
 
 # Speed, side by side with the peers (docs/PERFORMANCE.md).

@@ -1,4 +1,5 @@
 """The Python API: inputs as Keras takes them, errors as the CLI words them, streams, threads."""
+import shutil
 import subprocess
 import threading
 
@@ -165,3 +166,14 @@ def test_gil_is_released_while_computing(demo):
     t.join()
     # With the GIL held through predict, this loop could only run between bytecodes of work().
     assert ticks > 10000, ticks
+
+
+def test_shared_model_loads_once_per_file_version(tmp_path):
+    path = tmp_path / "m.keras"
+    shutil.copy(DEMO / "model.keras", path)
+    a = recur.shared_model(path)
+    assert recur.shared_model(str(path)) is a
+    assert recur.shared_model(path, threads=2) is not a
+    shutil.copy(SEQ_MODEL, path)  # a new file at the same path is loaded again
+    b = recur.shared_model(path)
+    assert b is not a and b.inputs[0].shape == (None, 6, 4)
