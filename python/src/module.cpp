@@ -86,6 +86,17 @@ struct PySession {
   std::mutex mutex;
 };
 
+// Session::run or Session::step on numpy arrays, serialized per session, without the GIL.
+template <std::vector<recur::Tensor> (recur::Session::*Call)(const std::vector<recur::Tensor>&)>
+py::list session_call(PySession& self, const std::vector<FloatArray>& inputs, std::optional<int> threads) {
+  auto in = to_tensors(inputs);
+  auto out = without_gil(Blame::input, threads, [&] {
+    std::lock_guard<std::mutex> lock(self.mutex);
+    return (self.session.*Call)(in);
+  });
+  return to_arrays(out);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -133,28 +144,8 @@ PYBIND11_MODULE(_core, m) {
           py::arg("stream"));
 
   py::class_<PySession>(m, "Session")
-      .def(
-          "run",
-          [](PySession& self, const std::vector<FloatArray>& inputs, std::optional<int> threads) {
-            auto in = to_tensors(inputs);
-            auto out = without_gil(Blame::input, threads, [&] {
-              std::lock_guard<std::mutex> lock(self.mutex);
-              return self.session.run(in);
-            });
-            return to_arrays(out);
-          },
-          py::arg("inputs"), py::arg("threads") = py::none())
-      .def(
-          "step",
-          [](PySession& self, const std::vector<FloatArray>& inputs, std::optional<int> threads) {
-            auto in = to_tensors(inputs);
-            auto out = without_gil(Blame::input, threads, [&] {
-              std::lock_guard<std::mutex> lock(self.mutex);
-              return self.session.step(in);
-            });
-            return to_arrays(out);
-          },
-          py::arg("inputs"), py::arg("threads") = py::none())
+      .def("run", &session_call<&recur::Session::run>, py::arg("inputs"), py::arg("threads") = py::none())
+      .def("step", &session_call<&recur::Session::step>, py::arg("inputs"), py::arg("threads") = py::none())
       .def("reset",
            [](PySession& self) {
              without_gil(Blame::input, std::nullopt, [&] {
