@@ -6,8 +6,10 @@ DEB_PACKAGES := cmake ninja-build g++ pkg-config libgtest-dev nlohmann-json3-dev
 BUILD        ?= build
 ASAN_BUILD   ?= build-asan
 JOBS         ?= $(shell nproc)
+PYTHON       ?= python3
+VENV         ?= .venv-test
 
-.PHONY: all deps build demo test test-release test-asan bench fuzz tsan clean
+.PHONY: all deps deps-python build demo test test-release test-asan test-python bench fuzz tsan clean
 
 all: build
 
@@ -34,8 +36,9 @@ demo: build
 	@echo
 	./$(BUILD)/recur show examples/demo/target.npy
 
-# The whole suite on a Release build, then again under ASan+UBSan.
-test: test-release test-asan
+# The whole suite on a Release build, again under ASan+UBSan, then the Python package against
+# live Keras (python/tests; the venv is made on first use and refreshed when its pins change).
+test: test-release test-asan test-python
 
 test-release: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
@@ -45,6 +48,29 @@ test-asan: deps
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
+
+# Python's venv module and headers, and a Java runtime for the PySpark test.
+deps-python:
+	@missing=""; \
+	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
+	$(PYTHON) -c 'import os, sysconfig; assert os.path.exists(sysconfig.get_paths()["include"] + "/Python.h")' \
+	  2>/dev/null || missing="$$missing python3-dev"; \
+	command -v java >/dev/null || missing="$$missing default-jre-headless"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing" >&2; \
+	  if [ "$$(id -u)" != 0 ]; then echo "run as root (or install:$$missing)" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >&2; \
+	fi
+
+$(VENV)/.installed: python/requirements-test.txt tools/requirements.txt | deps-python
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --upgrade pip
+	$(VENV)/bin/python -m pip install -q -r python/requirements-test.txt
+	touch $@
+
+test-python: build $(VENV)/.installed
+	$(VENV)/bin/python -m pip install -q --no-build-isolation -C build-dir=build-python .
+	RECUR_CLI=$(BUILD)/recur $(VENV)/bin/python -m pytest -q -rs python/tests
 
 # Speed, side by side with the peers (docs/PERFORMANCE.md).
 bench: build

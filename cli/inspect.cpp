@@ -7,15 +7,6 @@
 
 namespace recur::cli {
 
-namespace {
-std::string shape_text(const std::vector<long>& s) {
-  if (s.empty()) return "?";
-  std::string r = "(";
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + (s[i] < 0 ? std::string("None") : std::to_string(s[i]));
-  return r + (s.size() == 1 ? ",)" : ")");
-}
-}  // namespace
-
 int inspect_command(const std::string& path, bool as_json) {
   Model m = load_model(path);
   loaded();
@@ -37,21 +28,7 @@ int inspect_command(const std::string& path, bool as_json) {
     std::printf("%s\n", j.dump(2).c_str());
     return kOk;
   }
-  std::printf("model    %s\nformat   %s, Keras %s\n", info.file.c_str(), info.format.c_str(),
-              info.keras_version.empty() ? "?" : info.keras_version.c_str());
-  for (const auto& t : info.inputs) std::printf("input    %s %s\n", t.name.c_str(), shape_text(t.shape).c_str());
-  for (const auto& t : info.outputs) std::printf("output   %s\n", t.name.c_str());
-  std::printf("\n%-24s %-18s %-28s %10s  %s\n", "layer", "class", "output shape", "params", "path");
-  size_t total = 0;
-  for (const auto& l : info.layers) {
-    std::string shapes;
-    for (const auto& s : l.output_shapes) shapes += (shapes.empty() ? "" : " ") + s;
-    if (shapes.empty()) shapes = "?";
-    std::printf("%-24s %-18s %-28s %10zu  %s\n", l.name.c_str(), l.class_name.c_str(), shapes.c_str(), l.params,
-                l.path.c_str());
-    total += l.params;
-  }
-  std::printf("%-24s %-18s %-28s %10zu\n", "total", "", "", total);
+  std::fputs(m.summary().c_str(), stdout);
   for (const auto& w : info.warnings) std::fprintf(stderr, "recur: warning: %s\n", w.c_str());
   return kOk;
 }

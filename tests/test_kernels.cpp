@@ -5,12 +5,15 @@
 
 #include <cmath>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "kernels/gemm.hpp"
 #include "kernels/threads.hpp"
 #include "kernels/vmath.hpp"
 #include "recur/activations.hpp"
+#include "recur/errors.hpp"
+#include "recur/threads.hpp"
 
 namespace {
 
@@ -156,3 +159,23 @@ TEST(Kernels, ParallelForRunsEveryIndexOnce) {
 }
 
 }  // namespace
+
+TEST(Kernels, ThreadsScopeSetsOnlyTheCallingThread) {
+  recur::set_num_threads(1);
+  {
+    recur::ThreadsScope outer(3);
+    EXPECT_EQ(recur::num_threads(), 3);
+    int other = 0;
+    std::thread([&] { other = recur::num_threads(); }).join();
+    EXPECT_EQ(other, 1);  // another thread keeps the process setting
+    {
+      recur::ThreadsScope inner(2);
+      EXPECT_EQ(recur::num_threads(), 2);
+    }
+    EXPECT_EQ(recur::num_threads(), 3);
+  }
+  EXPECT_EQ(recur::num_threads(), 1);
+  EXPECT_THROW(recur::ThreadsScope(0), recur::InvalidArgument);
+  EXPECT_THROW(recur::ThreadsScope(65), recur::InvalidArgument);
+  EXPECT_EQ(recur::num_threads(), 1);
+}

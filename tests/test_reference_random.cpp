@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -1333,3 +1334,54 @@ TEST(OpsRnn, MaskedStepOutputsFollowTheTfContract) {
 }
 
 }  // namespace
+
+// Large batches run the fused ops in tiles of rows (several threads when allowed): every bit
+// must equal the step loop's, for tile remainders, masks with holes, go_backwards, and threads.
+namespace {
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && std::equal(a.values().begin(), a.values().end(), b.values().begin(),
+                                              [](float x, float y) { return std::memcmp(&x, &y, sizeof x) == 0; });
+}
+
+}  // namespace
+
+TEST(FusedTiles, LargeBatchesEqualTheLoopBitForBit) {
+  struct Size {
+    size_t B, T, F, u;
+  };
+  // 100 x 200 steps: 3 x 32 + 4 rows; 700 x 3 steps: 512 + 188 (350 +
+  // 350); 1300 x 2 steps with u = 33: 512 + 512 + 276; 45 x 1: one tile.
+  const Size sizes[] = {{100, 200, 5, 33}, {700, 3, 7, 7}, {1300, 2, 3, 33}, {45, 1, 1, 1}};
+  size_t i = 0;
+  for (CK kind : {CK::simple, CK::lstm, CK::gru, CK::gru_rb}) {
+    for (const Size& sz : sizes) {
+      Rng rng(4242 + static_cast<uint32_t>(i));
+      const CellDesc d = random_cell(kind, sz.u, sz.F, rng);
+      auto cell = make_recur_cell(d);
+      const Tensor x = to_tensor(random_arr({sz.B, sz.T, sz.F}, rng, -1, 1));
+      const auto init = to_tensors(random_states(state_sizes({d}), sz.B, rng));
+      const auto bools = make_mask(i % 2 ? MK::holes : MK::none, sz.B, sz.T, rng);
+      const std::optional<recur::Mask> mask = bools ? std::optional(to_mask(*bools)) : std::nullopt;
+      recur::ops::SequenceArgs a;
+      a.go_backwards = i % 3 == 1;
+      a.mask = mask ? &*mask : nullptr;
+      a.return_sequences = true;
+      recur::ops::RnnArgs ra;
+      ra.go_backwards = a.go_backwards;
+      ra.mask = a.mask;
+      const auto loop = recur::ops::rnn(step_of(*cell), x, init, ra);
+      for (int threads : {1, 2}) {
+        recur::ThreadsScope scope(threads);
+        const auto fused = run_fused(*cell, x, init, a);
+        const std::string what = std::string(ck_name(kind)) + " B=" + std::to_string(sz.B) + " T=" +
+                                 std::to_string(sz.T) + " threads=" + std::to_string(threads);
+        EXPECT_TRUE(same_bits(fused.outputs, loop.outputs)) << what;
+        EXPECT_TRUE(same_bits(fused.last_output, loop.last_output)) << what;
+        ASSERT_EQ(fused.states.size(), loop.states.size()) << what;
+        for (size_t s = 0; s < loop.states.size(); ++s) EXPECT_TRUE(same_bits(fused.states[s], loop.states[s])) << what;
+      }
+      ++i;
+    }
+  }
+}

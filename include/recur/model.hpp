@@ -34,6 +34,7 @@ struct ModelInfo {
   std::vector<LayerInfo> layers;     // nested models' layers follow their model
   std::vector<std::string> warnings;  // e.g. a mixed-precision policy run in float32
   size_t weight_bytes = 0;
+  bool stateful = false;  // some layer keeps its states between calls (Keras stateful=True)
 };
 
 class Session;
@@ -48,6 +49,8 @@ class Model {
   const ModelInfo& info() const;
   const std::vector<TensorInfo>& inputs() const { return info().inputs; }
   const std::vector<TensorInfo>& outputs() const { return info().outputs; }
+  // The table `recur inspect` prints: file, format, inputs, outputs, one line per layer.
+  std::string summary() const;
 
   // One tensor per model input, in order (Embedding indices as float values). Stateful layers
   // start from zeros, as in a freshly loaded Keras model. Safe to call from many threads.

@@ -5,6 +5,19 @@
 namespace recur {
 
 void set_num_threads(int n);  // 1..64; InvalidArgument otherwise
-int num_threads();
+int num_threads();  // the calling thread's count (a ThreadsScope's while one is alive)
+
+// Sets the count for calls made by this thread only, while alive (e.g. a model served with its
+// own count next to others); restores the previous count when destroyed.
+class ThreadsScope {
+ public:
+  explicit ThreadsScope(int n);  // 1..64; InvalidArgument otherwise
+  ~ThreadsScope();
+  ThreadsScope(const ThreadsScope&) = delete;
+  ThreadsScope& operator=(const ThreadsScope&) = delete;
+
+ private:
+  int previous_;
+};
 
 }  // namespace recur

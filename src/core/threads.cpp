@@ -14,4 +14,11 @@ void set_num_threads(int n) {
 
 int num_threads() { return kernels::num_threads(); }
 
+ThreadsScope::ThreadsScope(int n) : previous_(kernels::thread_override()) {
+  if (n < 1 || n > 64) throw InvalidArgument("threads must be between 1 and 64, got " + std::to_string(n));
+  kernels::set_thread_override(n);
+}
+
+ThreadsScope::~ThreadsScope() { kernels::set_thread_override(previous_); }
+
 }  // namespace recur

@@ -117,11 +117,16 @@ std::atomic<int>& threads_setting() {
 }
 
 thread_local bool in_pool_task = false;
+thread_local int override_threads = 0;
 
 }  // namespace
 
 void set_num_threads(int n) { threads_setting().store(std::clamp(n, 1, 64)); }
-int num_threads() { return threads_setting().load(std::memory_order_relaxed); }
+void set_thread_override(int n) { override_threads = n <= 0 ? 0 : std::min(n, 64); }
+int thread_override() { return override_threads; }
+int num_threads() {
+  return override_threads > 0 ? override_threads : threads_setting().load(std::memory_order_relaxed);
+}
 
 void parallel_for(int n, void (*fn)(void*, int), void* ctx) {
   if (n <= 1 || in_pool_task) {

@@ -8,6 +8,9 @@
 namespace recur::kernels {
 
 void set_num_threads(int n);  // 1..64; takes effect on the next kernel call
+// The calling thread's count: its override when set (0 clears it), else the process setting.
+void set_thread_override(int n);
+int thread_override();
 int num_threads();
 
 // Runs fn(ctx, i) for i in [0, n) on up to num_threads() threads (the caller runs i = 0).

@@ -110,7 +110,16 @@ void trace_shapes(Model::Impl& m, const std::vector<const model::Layer*>& layers
     std::vector<model::Value> values;
     for (auto& t : in) values.push_back({std::move(t), std::nullopt});
     model::CallContext ctx{&state, false, &trace};
-    m.graph->run(std::move(values), ctx);
+    auto outs = m.graph->run(std::move(values), ctx);
+    for (size_t o = 0; o < outs.size() && o < m.info.outputs.size(); ++o) {
+      auto& shape = m.info.outputs[o].shape;
+      if (!shape.empty()) continue;
+      const auto& s = outs[o].tensor.shape();
+      for (size_t d = 0; d < s.size(); ++d) {
+        const bool open = (d == 0 && m.info.inputs[0].shape[0] < 0) || (d == 1 && open_time && s[d] == kTime);
+        shape.push_back(open ? -1 : static_cast<long>(s[d]));
+      }
+    }
   } catch (const std::exception&) {
     return;
   }
@@ -176,7 +185,10 @@ Model load_model(const std::string& path) {
   for (const auto* l : layers) {
     info.layers.push_back({l->name(), l->class_name(), l->param_count(), l->path(), {}});
     info.weight_bytes += l->param_count() * sizeof(float);
-    for (size_t s = 0; s < l->state_slots(); ++s) impl->stateful_slot[l->first_slot() + s] = l->slot_is_stateful(s);
+    for (size_t s = 0; s < l->state_slots(); ++s) {
+      impl->stateful_slot[l->first_slot() + s] = l->slot_is_stateful(s);
+      info.stateful = info.stateful || l->slot_is_stateful(s);
+    }
   }
   impl->stream_blocker = impl->graph->stream_blocker();
   trace_shapes(*impl, layers);

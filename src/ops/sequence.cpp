@@ -1,10 +1,12 @@
 // Fused sequence ops lstm(), gru(), simple_rnn(): one GEMM for the input projection of every
 // time step, then one recurrent product and a fused update per step. Same contract as rnn():
 // masked samples keep their states and repeat the last emitted output (or zeros).
+#include <algorithm>
 #include <cstring>
 #include <string>
 
 #include "kernels/cell_steps.hpp"
+#include "kernels/threads.hpp"
 #include "recur/ops.hpp"
 
 namespace recur::ops {
@@ -46,22 +48,36 @@ void check_sequence(const char* op, const GatedCell& cell, const Tensor& x,
   }
 }
 
-// Runs the time loop around `advance(xp_t, xp_stride, state_in, state_out)`, which computes
-// the next states of all rows; nstates is 1 (h) or 2 (h, c); h is the emitted output.
+// Rows of a batch are independent, so a large batch can run in tiles of rows, each through the
+// whole sequence. Tiles pay when a tile's input projection fits in cache (short sequences,
+// large batches), and as the unit of parallel work when the recurrent weights are small
+// (each thread then streams all of them; large weights are better split by columns inside
+// the GEMM). Every row is computed exactly as in one call (the GEMMs' per-element order does
+// not depend on the row count), so tiling changes no bit.
+size_t tile_rows(size_t B, size_t T, size_t n, size_t u) {
+  constexpr size_t kCacheBytes = size_t{2} << 20, kMinRows = 32, kMaxRows = 512;
+  constexpr size_t kSmallWeights = size_t{512} << 10;
+  size_t rows = B;
+  const size_t fit = kCacheBytes / std::max<size_t>(T * n * sizeof(float), 1);
+  if (fit >= kMinRows) rows = std::min(B, std::min(fit, kMaxRows));
+  const size_t threads = static_cast<size_t>(kernels::num_threads());
+  if (threads > 1 && u * n * sizeof(float) <= kSmallWeights) {
+    rows = std::min(rows, std::max<size_t>(32, (B + threads - 1) / threads));
+  }
+  return std::max<size_t>(rows, 1);
+}
+
+// Runs the time loop around `advance(rows, xp_t, xp_stride, states, next, scratch)`, which
+// computes the next states of `rows` rows; nstates is 1 (h) or 2 (h, c); h is the output.
 template <class Advance>
 RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const Tensor> init,
                        const SequenceArgs& a, size_t nstates, Advance advance) {
-  const size_t B = x.dim(0), T = x.dim(1), u = cell.units();
+  const size_t B = x.dim(0), T = x.dim(1), F = x.dim(2), u = cell.units();
   const size_t n = cell.gates() * u;
   const kernels::PackedWeights& w = cell.packed();
 
-  std::vector<float> xp(B * T * n);
-  kernels::input_projection(w, B * T, x.data(), xp.data());
-  std::vector<float> scratch(kernels::step_scratch_size(w, B));
-
   RnnResult res;
   for (size_t i = 0; i < nstates; ++i) res.states.push_back(init[i]);
-  std::vector<Tensor> next(nstates, Tensor({B, u}));
   Tensor emitted({B, u});
   if (a.initial_output) {
     if (a.initial_output->shape() != emitted.shape()) {
@@ -70,27 +86,58 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
     }
     emitted = *a.initial_output;
   }
-  res.outputs = Tensor({B, a.return_sequences ? T : 1, u});
   const size_t steps_out = a.return_sequences ? T : 1;
+  res.outputs = Tensor({B, steps_out, u});
 
-  for (size_t s = 0; s < T; ++s) {
-    const size_t t = a.go_backwards ? T - 1 - s : s;
-    advance(xp.data() + t * n, T * n, res.states, next, scratch.data());
-    for (size_t b = 0; b < B; ++b) {
-      float* e = emitted.data() + b * u;
-      if (!a.mask || (*a.mask)(b, t)) {
-        for (size_t i = 0; i < nstates; ++i) {
-          std::memcpy(res.states[i].data() + b * u, next[i].data() + b * u, u * sizeof(float));
+  const size_t TB = tile_rows(B, T, n, u), tiles = (B + TB - 1) / TB;
+  struct Work {
+    std::vector<float> xp, scratch, next;
+  };
+  const size_t workers = tiles > 1 ? std::min<size_t>(static_cast<size_t>(kernels::num_threads()), tiles) : 1;
+  std::vector<Work> work(workers);
+  for (auto& wk : work) {
+    wk.xp.resize(TB * T * n);
+    wk.scratch.resize(kernels::step_scratch_size(w, TB));
+    wk.next.resize(nstates * TB * u);
+  }
+
+  auto run_tile = [&](size_t tile, Work& wk) {
+    const size_t b0 = tile * TB, rows = std::min(TB, B - b0);
+    kernels::input_projection(w, rows * T, x.data() + b0 * T * F, wk.xp.data());
+    float* st[2] = {res.states[0].data() + b0 * u, nstates > 1 ? res.states[1].data() + b0 * u : nullptr};
+    float* nx[2] = {wk.next.data(), wk.next.data() + TB * u};
+    for (size_t s = 0; s < T; ++s) {
+      const size_t t = a.go_backwards ? T - 1 - s : s;
+      advance(rows, wk.xp.data() + t * n, T * n, st, nx, wk.scratch.data());
+      for (size_t r = 0; r < rows; ++r) {
+        const size_t b = b0 + r;
+        float* e = emitted.data() + b * u;
+        if (!a.mask || (*a.mask)(b, t)) {
+          for (size_t i = 0; i < nstates; ++i) std::memcpy(st[i] + r * u, nx[i] + r * u, u * sizeof(float));
+          std::memcpy(e, nx[0] + r * u, u * sizeof(float));
+        } else if (a.zero_output_for_mask) {
+          std::memset(e, 0, u * sizeof(float));
         }
-        std::memcpy(e, next[0].data() + b * u, u * sizeof(float));
-      } else if (a.zero_output_for_mask) {
-        std::memset(e, 0, u * sizeof(float));
-      }
-      if (a.return_sequences || s + 1 == T) {
-        const size_t k = a.return_sequences ? s : 0;
-        std::memcpy(res.outputs.data() + (b * steps_out + k) * u, e, u * sizeof(float));
+        if (a.return_sequences || s + 1 == T) {
+          const size_t k = a.return_sequences ? s : 0;
+          std::memcpy(res.outputs.data() + (b * steps_out + k) * u, e, u * sizeof(float));
+        }
       }
     }
+  };
+
+  if (workers == 1) {
+    for (size_t tile = 0; tile < tiles; ++tile) run_tile(tile, work[0]);
+  } else {
+    struct Ctx {
+      decltype(run_tile)* run;
+      std::vector<Work>* work;
+      size_t tiles, workers;
+    } ctx{&run_tile, &work, tiles, workers};
+    kernels::parallel_for(static_cast<int>(workers), [](void* p, int i) {
+      auto* c = static_cast<Ctx*>(p);
+      for (size_t tile = static_cast<size_t>(i); tile < c->tiles; tile += c->workers) (*c->run)(tile, (*c->work)[i]);
+    }, &ctx);
   }
   res.last_output = std::move(emitted);
   return res;
@@ -119,12 +166,10 @@ RnnResult lstm(const LSTMCell& cell, const Tensor& inputs, std::span<const Tenso
   if (auto why = lstm_fused_unavailable(cell, a)) refuse("lstm", *why);
   const auto& cfg = cell.config();
   return run_sequence(cell, inputs, init, a, 2,
-                      [&](const float* xp, size_t stride, std::vector<Tensor>& st,
-                          std::vector<Tensor>& nx, float* scratch) {
-                        kernels::lstm_step(cell.packed(), cfg.activation,
-                                           cfg.recurrent_activation, inputs.dim(0), xp, stride,
-                                           st[0].data(), st[1].data(), nx[0].data(),
-                                           nx[1].data(), scratch);
+                      [&](size_t rows, const float* xp, size_t stride, float* const* st, float* const* nx,
+                          float* scratch) {
+                        kernels::lstm_step(cell.packed(), cfg.activation, cfg.recurrent_activation, rows,
+                                           xp, stride, st[0], st[1], nx[0], nx[1], scratch);
                       });
 }
 
@@ -134,11 +179,10 @@ RnnResult gru(const GRUCell& cell, const Tensor& inputs, std::span<const Tensor>
   if (auto why = gru_fused_unavailable(cell, a)) refuse("gru", *why);
   const auto& cfg = cell.config();
   return run_sequence(cell, inputs, init, a, 1,
-                      [&](const float* xp, size_t stride, std::vector<Tensor>& st,
-                          std::vector<Tensor>& nx, float* scratch) {
+                      [&](size_t rows, const float* xp, size_t stride, float* const* st, float* const* nx,
+                          float* scratch) {
                         kernels::gru_step(cell.packed(), cfg.reset_after, cfg.activation,
-                                          cfg.recurrent_activation, inputs.dim(0), xp, stride,
-                                          st[0].data(), nx[0].data(), scratch);
+                                          cfg.recurrent_activation, rows, xp, stride, st[0], nx[0], scratch);
                       });
 }
 
@@ -148,10 +192,10 @@ RnnResult simple_rnn(const SimpleRNNCell& cell, const Tensor& inputs,
   if (auto why = simple_rnn_fused_unavailable(cell, a)) refuse("simple_rnn", *why);
   const auto& cfg = cell.config();
   return run_sequence(cell, inputs, init, a, 1,
-                      [&](const float* xp, size_t stride, std::vector<Tensor>& st,
-                          std::vector<Tensor>& nx, float* scratch) {
-                        kernels::simple_rnn_step(cell.packed(), cfg.activation, inputs.dim(0), xp,
-                                                 stride, st[0].data(), nx[0].data(), scratch);
+                      [&](size_t rows, const float* xp, size_t stride, float* const* st, float* const* nx,
+                          float* scratch) {
+                        kernels::simple_rnn_step(cell.packed(), cfg.activation, rows, xp, stride, st[0], nx[0],
+                                                 scratch);
                       });
 }
 

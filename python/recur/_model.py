@@ -1,0 +1,195 @@
+"""Model and Stream: the Keras-like face of recur's C++ core."""
+import os
+import threading
+import warnings
+from typing import NamedTuple, Optional, Tuple
+
+import numpy as np
+
+from . import _core
+from ._errors import InvalidInputError
+
+
+class TensorSpec(NamedTuple):
+    """A model input or output: its name and shape (None where Keras leaves a size open; the
+    whole shape is None when recur cannot tell it before a call)."""
+
+    name: str
+    shape: Optional[Tuple[Optional[int], ...]]
+    dtype: str = "float32"
+
+
+def load_model(path, *, threads=None):
+    """Loads a .keras or legacy .h5 file. threads: kernel threads for this model's calls
+    (default: recur.num_threads(), 1 unless RECUR_NUM_THREADS or set_num_threads say more)."""
+    _check_threads(threads)
+    return Model(_core.load_model(os.fspath(path)), threads)
+
+
+_shared = {}
+_shared_lock = threading.Lock()
+
+
+def shared_model(path, *, threads=None):
+    """The model for path, loaded once per process (again if the file changes): for worker
+    processes that score many batches, such as Spark executors' Python workers or
+    multiprocessing pools. A model is safe to use from many threads at once."""
+    path = os.path.abspath(os.fspath(path))
+    st = os.stat(path)
+    stamp = (st.st_mtime_ns, st.st_size)
+    with _shared_lock:
+        entry = _shared.get((path, threads))
+        if entry is None or entry[0] != stamp:
+            entry = (stamp, load_model(path, threads=threads))
+            _shared[(path, threads)] = entry
+        return entry[1]
+
+
+def set_num_threads(n):
+    """Kernel threads for calls that give no threads= of their own (process-wide)."""
+    _core.set_num_threads(int(n))
+
+
+def num_threads():
+    return _core.num_threads()
+
+
+def _check_threads(threads):
+    if threads is not None and (not isinstance(threads, (int, np.integer)) or not 1 <= threads <= 64):
+        raise InvalidInputError(f"threads must be an integer between 1 and 64, got {threads!r}")
+
+
+def _as_float32(value, what):
+    a = np.asarray(value)
+    if a.dtype.kind not in "fiub":
+        raise InvalidInputError(f"{what}: dtype {a.dtype} is not numeric (recur takes float and integer arrays)")
+    return np.ascontiguousarray(a, dtype=np.float32)
+
+
+def _arrange(x, specs, what):
+    """One float32 array per spec, from an array, a list/tuple of arrays or a dict by name."""
+    names = [s.name for s in specs]
+    if isinstance(x, dict):
+        unknown = sorted(set(x) - set(names))
+        missing = [n for n in names if n not in x]
+        if unknown or missing:
+            raise InvalidInputError(
+                f"{what}: dict keys must be the model's input names {names}"
+                + (f"; missing {missing}" if missing else "")
+                + (f"; unknown {unknown}" if unknown else ""))
+        values = [x[n] for n in names]
+    elif isinstance(x, (list, tuple)) and len(x) > 0 and all(hasattr(v, "__array__") for v in x):
+        values = list(x)
+    else:
+        values = [x]
+    if len(values) != len(specs):
+        raise InvalidInputError(f"{what}: the model has {len(specs)} inputs {names}, got {len(values)} arrays")
+    return [_as_float32(v, f"{what} '{n}'") for v, n in zip(values, names)]
+
+
+def _single(arrays):
+    return arrays[0] if len(arrays) == 1 else arrays
+
+
+class Model:
+    """A loaded model. predict() is safe to call from many threads at once (the GIL is
+    released while recur computes); a model with stateful layers keeps their states between
+    predict() calls, as Keras does, until reset_states()."""
+
+    def __init__(self, core, threads=None):
+        self._core = core
+        self._threads = threads
+        self.inputs = [TensorSpec(n, s) for n, s in core.inputs]
+        self.outputs = [TensorSpec(n, s) for n, s in core.outputs]
+        self._stateful_session = core.session(False) if core.stateful else None
+        self._lock = threading.Lock()
+        for w in core.warnings:
+            warnings.warn(f"recur: {w}", stacklevel=3)
+
+    @property
+    def file(self):
+        return self._core.file
+
+    @property
+    def layers(self):
+        """One dict per layer: name, class_name, params, path (fused or loop, and why), output_shapes."""
+        return self._core.layers
+
+    @property
+    def stateful(self):
+        return self._core.stateful
+
+    def summary(self, print_fn=None):
+        """Prints the table `recur inspect` prints (or passes each line to print_fn)."""
+        text = self._core.summary()
+        if print_fn is None:
+            print(text, end="")
+        else:
+            for line in text.splitlines():
+                print_fn(line)
+
+    def predict(self, x, batch_size=None, verbose="auto", *, threads=None):
+        """Like keras.Model.predict: x is an array, a list of arrays (one per input) or a dict
+        {input name: array}; float64 and integer arrays are converted to float32. Returns an
+        array, or a list for several outputs. batch_size splits the batch into calls (bounding
+        memory; results do not change). verbose is accepted for Keras compatibility."""
+        del verbose
+        _check_threads(threads)
+        threads = threads if threads is not None else self._threads
+        arrays = _arrange(x, self.inputs, "predict")
+        if self._stateful_session is not None:
+            return _single(self._stateful_session.run(arrays, threads))
+        batch = arrays[0].shape[0] if arrays and arrays[0].ndim else 0
+        if batch_size is None or batch_size >= batch:
+            return _single(self._core.predict(arrays, threads))
+        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise InvalidInputError(f"predict: batch_size must be a positive integer, got {batch_size!r}")
+        parts = [self._core.predict([a[i:i + batch_size] for a in arrays], threads)
+                 for i in range(0, batch, batch_size)]
+        return _single([np.concatenate(p, axis=0) for p in zip(*parts)])
+
+    def reset_states(self):
+        """Stateful layers back to zeros (keras.Model.reset_states)."""
+        if self._stateful_session is not None:
+            self._stateful_session.reset()
+
+    def stream(self, *, threads=None):
+        """A streaming session: feed a sequence step by step (Stream.step) or in chunks
+        (Stream.predict) and get what the whole sequence gives. Raises UnsupportedModelError
+        for models that look at the whole sequence (Bidirectional, go_backwards, ...)."""
+        _check_threads(threads)
+        return Stream(self, self._core.session(True), threads if threads is not None else self._threads)
+
+    def __repr__(self):
+        return f"<recur.Model {self.file!r} inputs={self.inputs} outputs={self.outputs}>"
+
+
+class Stream:
+    """Carries every recurrent layer's state from call to call (one stream per sequence batch)."""
+
+    def __init__(self, model, session, threads):
+        self._model = model
+        self._session = session
+        self._threads = threads
+
+    def step(self, x_t):
+        """One time step: each input without its time axis, (batch, features...)."""
+        return _single(self._session.step(_arrange(x_t, self._model.inputs, "step"), self._threads))
+
+    def predict(self, chunk):
+        """A chunk of time steps, (batch, steps, features...); outputs with a time axis
+        concatenate over chunks to the whole-sequence output."""
+        return _single(self._session.run(_arrange(chunk, self._model.inputs, "stream predict"), self._threads))
+
+    def reset(self):
+        """Every state back to zeros: the next call starts a new sequence."""
+        self._session.reset()
+
+    @property
+    def states(self):
+        """The carried states, flat in layer order (empty before the first call)."""
+        return self._session.states()
+
+    @states.setter
+    def states(self, values):
+        self._session.set_states([_as_float32(v, "states") for v in values])

@@ -1,0 +1,58 @@
+// The model table shared by `recur inspect` and the Python package's Model.summary().
+#include <cstdio>
+#include <string>
+
+#include "recur/model.hpp"
+
+namespace recur {
+
+namespace {
+
+std::string shape_text(const std::vector<long>& s) {
+  if (s.empty()) return "?";
+  std::string r = "(";
+  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + (s[i] < 0 ? std::string("None") : std::to_string(s[i]));
+  return r + (s.size() == 1 ? ",)" : ")");
+}
+
+template <typename... Args>
+void append(std::string& out, const char* fmt, Args... args) {
+  char buf[512];
+  const int n = std::snprintf(buf, sizeof buf, fmt, args...);
+  if (n < 0) return;
+  if (static_cast<size_t>(n) < sizeof buf) {
+    out += buf;
+    return;
+  }
+  std::string big(static_cast<size_t>(n) + 1, '\0');
+  std::snprintf(big.data(), big.size(), fmt, args...);
+  big.resize(static_cast<size_t>(n));
+  out += big;
+}
+
+}  // namespace
+
+std::string Model::summary() const {
+  const ModelInfo& info = this->info();
+  std::string out;
+  append(out, "model    %s\nformat   %s, Keras %s\n", info.file.c_str(), info.format.c_str(),
+         info.keras_version.empty() ? "?" : info.keras_version.c_str());
+  for (const auto& t : info.inputs) append(out, "input    %s %s\n", t.name.c_str(), shape_text(t.shape).c_str());
+  for (const auto& t : info.outputs) append(out, "output   %s %s\n", t.name.c_str(), shape_text(t.shape).c_str());
+  append(out, "\n%-24s %-18s %-28s %10s  %s\n", "layer", "class", "output shape", "params", "path");
+  size_t total = 0;
+  for (const auto& l : info.layers) {
+    std::string shapes(l.output_shapes.empty() ? "?" : "");
+    for (const auto& s : l.output_shapes) {
+      if (!shapes.empty()) shapes += ' ';
+      shapes += s;
+    }
+    append(out, "%-24s %-18s %-28s %10zu  %s\n", l.name.c_str(), l.class_name.c_str(), shapes.c_str(), l.params,
+           l.path.c_str());
+    total += l.params;
+  }
+  append(out, "%-24s %-18s %-28s %10zu\n", "total", "", "", total);
+  return out;
+}
+
+}  // namespace recur
