@@ -5,6 +5,7 @@
 //   tf.keras 2 LayerNormalization on trailing axes (fused_batch_norm):
 //                                          out = ((x - mean) * rsqrt(var + eps)) * gamma + beta
 // Both pass the mask on (supports_masking=True).
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -34,11 +35,21 @@ class BatchNormLayer final : public BasicLayer {
       bad("input shape " + x.shape_str() + " does not fit " + std::to_string(C) +
           " channels on axis " + std::to_string(axis_));
     }
-    const size_t inner = core::prod(x.shape(), *ax + 1);
+    const size_t inner = core::prod(x.shape(), *ax + 1), outer = x.size() / std::max<size_t>(C * inner, 1);
     Tensor y(x.shape());
-    for (size_t i = 0; i < x.size(); ++i) {
-      const size_t c = (i / inner) % C;
-      y[i] = x[i] * inv_[c] + res_[c];
+    const float* src = x.data();
+    float* dst = y.data();
+    // Same per-element formula as TF's batch_normalization: x * inv + (beta - mean * inv).
+    for (size_t o = 0; o < outer; ++o) {
+      if (inner == 1) {  // channels last, the usual case: one vectorizable row per position
+        for (size_t c = 0; c < C; ++c) dst[c] = src[c] * inv_[c] + res_[c];
+        src += C;
+        dst += C;
+        continue;
+      }
+      for (size_t c = 0; c < C; ++c, src += inner, dst += inner) {
+        for (size_t i = 0; i < inner; ++i) dst[i] = src[i] * inv_[c] + res_[c];
+      }
     }
     return single(std::move(y), v.mask);
   }

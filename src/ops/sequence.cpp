@@ -106,6 +106,26 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
     kernels::input_projection(w, rows * T, x.data() + b0 * T * F, wk.xp.data());
     float* st[2] = {res.states[0].data() + b0 * u, nstates > 1 ? res.states[1].data() + b0 * u : nullptr};
     float* nx[2] = {wk.next.data(), wk.next.data() + TB * u};
+    if (!a.mask) {  // every step is taken: swap the state buffers instead of copying rows
+      float* cur[2] = {st[0], st[1]};
+      float* nxt[2] = {nx[0], nx[1]};
+      for (size_t s = 0; s < T; ++s) {
+        const size_t t = a.go_backwards ? T - 1 - s : s;
+        advance(rows, wk.xp.data() + t * n, T * n, cur, nxt, wk.scratch.data());
+        for (size_t i = 0; i < nstates; ++i) std::swap(cur[i], nxt[i]);
+        if (a.return_sequences) {
+          for (size_t r = 0; r < rows; ++r) {
+            std::memcpy(res.outputs.data() + ((b0 + r) * T + s) * u, cur[0] + r * u, u * sizeof(float));
+          }
+        }
+      }
+      for (size_t i = 0; i < nstates; ++i) {
+        if (cur[i] != st[i]) std::memcpy(st[i], cur[i], rows * u * sizeof(float));
+      }
+      std::memcpy(emitted.data() + b0 * u, st[0], rows * u * sizeof(float));
+      if (!a.return_sequences) std::memcpy(res.outputs.data() + b0 * u, st[0], rows * u * sizeof(float));
+      return;
+    }
     for (size_t s = 0; s < T; ++s) {
       const size_t t = a.go_backwards ? T - 1 - s : s;
       advance(rows, wk.xp.data() + t * n, T * n, st, nx, wk.scratch.data());
