@@ -250,26 +250,25 @@ Link parse_link(const File& f, Cursor c) {
   return l;
 }
 
-DenseInfo parse_link_info(const File& f, Cursor c) {
+namespace {
+
+// Link info and attribute info share a layout: version 0, flags, an optional counter (links:
+// 8-byte maximum creation index; attributes: 2 bytes), then the fractal heap and name index.
+DenseInfo parse_dense_info(const File& f, Cursor c, const std::string& what, size_t counter_bytes) {
   DenseInfo d;
-  const uint8_t version = c.u8("link info");
-  if (version != 0) throw Corrupt("link info message version " + std::to_string(version) + " is not known");
-  const uint8_t flags = c.u8("link info");
-  if (flags & 0x01) c.skip(8, "link info");
-  d.heap = f.offset(c, "link info");
-  d.name_index = f.offset(c, "link info");
+  const uint8_t version = c.u8(what.c_str());
+  if (version != 0) throw Corrupt(what + " message version " + std::to_string(version) + " is not known");
+  const uint8_t flags = c.u8(what.c_str());
+  if (flags & 0x01) c.skip(counter_bytes, what.c_str());
+  d.heap = f.offset(c, what.c_str());
+  d.name_index = f.offset(c, what.c_str());
   return d;
 }
 
-DenseInfo parse_attribute_info(const File& f, Cursor c) {
-  DenseInfo d;
-  const uint8_t version = c.u8("attribute info");
-  if (version != 0) throw Corrupt("attribute info message version " + std::to_string(version) + " is not known");
-  const uint8_t flags = c.u8("attribute info");
-  if (flags & 0x01) c.skip(2, "attribute info");
-  d.heap = f.offset(c, "attribute info");
-  d.name_index = f.offset(c, "attribute info");
-  return d;
-}
+}  // namespace
+
+DenseInfo parse_link_info(const File& f, Cursor c) { return parse_dense_info(f, c, "link info", 8); }
+
+DenseInfo parse_attribute_info(const File& f, Cursor c) { return parse_dense_info(f, c, "attribute info", 2); }
 
 }  // namespace recur::io::h5
