@@ -1,13 +1,10 @@
 #include "io/h5_chunks.hpp"
 
 #include <algorithm>
-#include <set>
 
 namespace recur::io::h5 {
 
 namespace {
-
-constexpr size_t kMaxNodes = size_t{1} << 20;
 
 // Number of chunks along each dimension (ceil(dim / chunk)), and their product.
 std::vector<uint64_t> chunk_grid(const DatasetInfo& d, uint64_t& total) {
@@ -33,42 +30,16 @@ std::vector<uint64_t> grid_offset(const DatasetInfo& d, const std::vector<uint64
 
 void btree_v1(const File& f, const DatasetInfo& d, const std::function<void(const Chunk&)>& each) {
   const size_t ndims = d.layout.chunk.size() + 1;
-  std::set<uint64_t> seen;
-  struct Item {
-    uint64_t addr;
-    int level;
-  };
-  std::vector<Item> todo{{d.layout.address, -1}};
-  while (!todo.empty()) {
-    const Item it = todo.back();
-    todo.pop_back();
-    if (!seen.insert(it.addr).second) throw Corrupt("chunk B-tree nodes form a cycle");
-    if (seen.size() > kMaxNodes) throw Corrupt("chunk B-tree has too many nodes");
-    Cursor c = f.at(it.addr, "chunk B-tree node");
-    if (!c.match("TREE", 4)) throw Corrupt("chunk B-tree node without TREE signature");
-    const uint8_t type = c.u8("chunk B-tree node");
-    const uint8_t level = c.u8("chunk B-tree node");
-    const uint16_t entries = c.u16("chunk B-tree node");
-    if (type != 1) throw Corrupt("chunk B-tree node of type " + std::to_string(type));
-    if (it.level >= 0 && level != it.level) throw Corrupt("chunk B-tree node at the wrong level");
-    f.offset(c, "chunk B-tree node");
-    f.offset(c, "chunk B-tree node");
-    std::vector<Item> children;
-    for (unsigned i = 0; i < entries; ++i) {
-      Chunk ch;
-      ch.size = c.u32("chunk B-tree key");
-      ch.mask = c.u32("chunk B-tree key");
-      for (size_t k = 0; k < ndims; ++k) ch.offset.push_back(c.u64("chunk B-tree key"));
-      ch.offset.pop_back();  // the element-size dimension, always 0
-      ch.addr = f.offset(c, "chunk B-tree child");
-      if (level == 0) {
-        each(ch);
-      } else {
-        children.push_back({ch.addr, level - 1});
-      }
-    }
-    for (size_t i = children.size(); i-- > 0;) todo.push_back(children[i]);
-  }
+  walk_btree_v1(f, d.layout.address, 1, "chunk B-tree", [&](Cursor& c, unsigned level, bool) {
+    Chunk ch;
+    ch.size = c.u32("chunk B-tree key");
+    ch.mask = c.u32("chunk B-tree key");
+    for (size_t k = 0; k < ndims; ++k) ch.offset.push_back(c.u64("chunk B-tree key"));
+    ch.offset.pop_back();  // the element-size dimension, always 0
+    ch.addr = f.offset(c, "chunk B-tree child");
+    if (level == 0) each(ch);
+    return ch.addr;
+  });
 }
 
 void fixed_array(const File& f, const DatasetInfo& d, const std::function<void(const Chunk&)>& each) {

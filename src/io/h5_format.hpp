@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -145,5 +146,13 @@ struct DenseInfo {
 };
 DenseInfo parse_link_info(const File& f, Cursor c);
 DenseInfo parse_attribute_info(const File& f, Cursor c);
+
+// Walks the version 1 B-tree at `root` whose nodes have `type` (0: group, 1: chunks) in storage
+// order; `what` names it in errors ("group B-tree"). For each entry of each node,
+// entry(c, level, last) reads the key and child address at c and returns the child; children
+// of nodes above level 0 are walked in turn, level-0 children are entry's to use. Cycles, wrong
+// levels and more than 2^20 nodes are refused.
+void walk_btree_v1(const File& f, uint64_t root, uint8_t type, const std::string& what,
+                   const std::function<uint64_t(Cursor& c, unsigned level, bool last)>& entry);
 
 }  // namespace recur::io::h5

@@ -61,42 +61,18 @@ void read_symbol_node(const File& f, uint64_t addr, const LocalHeap& heap, std::
 void read_symbol_table(const File& f, Cursor msg, std::vector<Link>& out) {
   const uint64_t btree = f.offset(msg, "symbol table message");
   const LocalHeap heap = read_local_heap(f, f.offset(msg, "symbol table message"));
-  std::set<uint64_t> seen;
-  struct Item {
-    uint64_t addr;
-    int level;  // expected level, -1 for the root
-  };
-  std::vector<Item> todo{{btree, -1}};
-  while (!todo.empty()) {
-    const Item it = todo.back();
-    todo.pop_back();
-    if (!seen.insert(it.addr).second) throw Corrupt("group B-tree nodes form a cycle");
-    if (seen.size() > kMaxNodes) throw Corrupt("group B-tree has too many nodes");
-    Cursor c = f.at(it.addr, "group B-tree node");
-    if (!c.match("TREE", 4)) throw Corrupt("group B-tree node without TREE signature");
-    const uint8_t type = c.u8("group B-tree node");
-    const uint8_t level = c.u8("group B-tree node");
-    const uint16_t entries = c.u16("group B-tree node");
-    if (type != 0) throw Corrupt("group B-tree node of type " + std::to_string(type));
-    if (it.level >= 0 && level != it.level) throw Corrupt("group B-tree node at the wrong level");
-    f.offset(c, "group B-tree node");  // siblings
-    f.offset(c, "group B-tree node");
-    std::vector<uint64_t> children;
-    for (unsigned i = 0; i < entries; ++i) {
-      f.length(c, "group B-tree key");
-      children.push_back(f.offset(c, "group B-tree child"));
-    }
+  std::set<uint64_t> symbol_nodes;
+  walk_btree_v1(f, btree, 0, "group B-tree", [&](Cursor& c, unsigned level, bool last) {
     f.length(c, "group B-tree key");
+    const uint64_t child = f.offset(c, "group B-tree child");
+    if (last) f.length(c, "group B-tree key");  // the key after the last child
     if (level == 0) {
-      for (uint64_t child : children) {
-        if (!seen.insert(child).second) throw Corrupt("symbol table node referenced twice");
-        read_symbol_node(f, child, heap, out);
-      }
-    } else {
-      // Reverse: the stack then visits children left to right (storage order).
-      for (size_t i = children.size(); i-- > 0;) todo.push_back({children[i], level - 1});
+      if (!symbol_nodes.insert(child).second) throw Corrupt("symbol table node referenced twice");
+      if (symbol_nodes.size() > kMaxNodes) throw Corrupt("group B-tree has too many symbol table nodes");
+      read_symbol_node(f, child, heap, out);
     }
-  }
+    return child;
+  });
 }
 
 }  // namespace
