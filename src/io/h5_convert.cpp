@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 
+#include "io/half_float.hpp"
+
 namespace recur::io::h5 {
 
 namespace {
@@ -18,19 +20,6 @@ inline uint64_t load(const uint8_t* p) {
     for (unsigned i = N; i-- > 0;) v = (v << 8) | p[i];
   }
   return v;
-}
-
-float half_to_float(uint16_t h) {
-  const uint32_t sign = (h >> 15) & 1, exp = (h >> 10) & 0x1F, mant = h & 0x3FF;
-  float v;
-  if (exp == 0) {
-    v = std::ldexp(static_cast<float>(mant), -24);  // zero and subnormals
-  } else if (exp == 31) {
-    v = mant ? std::numeric_limits<float>::quiet_NaN() : std::numeric_limits<float>::infinity();
-  } else {
-    v = std::bit_cast<float>(((exp + 112) << 23) | (mant << 13));
-  }
-  return sign ? -v : v;
 }
 
 float double_to_float(double d) {
