@@ -77,16 +77,20 @@ def main(argv=None):
         builder = builder.master(args.master)
     spark = builder.getOrCreate()
     try:
-        spark.sparkContext.addFile(os.path.abspath(args.model))
-        name = os.path.basename(args.model)
-        df = spark.read.parquet(args.input)
-        if args.partitions:
-            df = df.repartition(args.partitions)
-        schema = f"id {df.schema['id'].dataType.simpleString()}, prediction array<float>"
-        out = df.select("id", "sequence").mapInArrow(score_batches(name, args.threads), schema)
-        out.write.mode("overwrite").parquet(args.output)
+        score(spark, args.model, args.input, args.output, args.threads, args.partitions)
     finally:
         spark.stop()
+
+
+def score(spark, model, input, output, threads=1, partitions=None):
+    """Scores Parquet `input` (id, sequence) into Parquet `output` (id, prediction)."""
+    spark.sparkContext.addFile(os.path.abspath(model))
+    df = spark.read.parquet(str(input))
+    if partitions:
+        df = df.repartition(partitions)
+    schema = f"id {df.schema['id'].dataType.simpleString()}, prediction array<float>"
+    out = df.select("id", "sequence").mapInArrow(score_batches(os.path.basename(model), threads), schema)
+    out.write.mode("overwrite").parquet(str(output))
 
 
 if __name__ == "__main__":
