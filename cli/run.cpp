@@ -130,34 +130,76 @@ void check_finite(const std::string& file, const std::string& member, const Tens
   }
 }
 
+std::string input_names(const Model& m) {
+  std::string s;
+  for (const auto& w : m.inputs()) s += (s.empty() ? "" : ", ") + w.name;
+  return "(" + s + ")";
+}
+
+// numpy.savez(a, b) names unnamed arrays arr_0, arr_1, ...: those mean "by position".
+bool positional_name(const std::string& n, size_t i) { return n == "arr_" + std::to_string(i); }
+
+// One rule, as Python's predict: .npz members by input name (every input once, no other name),
+// .npy files by position; batch sizes agree across inputs.
 std::vector<Tensor> read_inputs(const Model& m, const Call& call, bool allow_nonfinite) {
-  std::vector<std::pair<std::string, io::NpyArray>> arrays;
-  bool named = false;
+  struct Source {
+    std::string file, member;
+    io::NpyArray array;
+  };
+  std::vector<Source> arrays;
+  size_t npz = 0;
   for (const auto& p : call.inputs) {
     if (ends_with(p, ".npz")) {
-      for (auto& a : io::load_npz(p)) {
-        if (!allow_nonfinite) check_finite(p, a.first, a.second.values);
-        arrays.push_back(std::move(a));
-      }
-      named = true;
+      ++npz;
+      for (auto& [name, a] : io::load_npz(p)) arrays.push_back({p, name, std::move(a)});
     } else {
-      arrays.emplace_back("", io::load_npy(p));
-      if (!allow_nonfinite) check_finite(p, "", arrays.back().second.values);
+      arrays.push_back({p, "", io::load_npy(p)});
     }
   }
+  for (const auto& a : arrays) {
+    if (!allow_nonfinite) check_finite(a.file, a.member, a.array.values);
+  }
   const auto& want = m.inputs();
+  if (npz && npz != call.inputs.size()) {
+    throw UsageError("give the inputs as .npy files in input order or as .npz archives by name, not both");
+  }
+  bool by_position = true;
+  for (size_t i = 0; npz && i < arrays.size(); ++i) by_position = by_position && positional_name(arrays[i].member, i);
+  std::vector<Source*> order(want.size(), nullptr);
+  if (by_position) {
+    if (arrays.size() != want.size()) {
+      throw InvalidArgument(m.info().file + ": the model takes " + std::to_string(want.size()) + " input(s) " +
+                            input_names(m) + ", the files give " + std::to_string(arrays.size()));
+    }
+    for (size_t i = 0; i < want.size(); ++i) order[i] = &arrays[i];
+  } else {
+    for (auto& a : arrays) {
+      size_t i = 0;
+      while (i < want.size() && want[i].name != a.member) ++i;
+      if (i == want.size()) {
+        throw InvalidArgument(a.file + ": member '" + a.member + "' is not an input of the model; its inputs are " +
+                              input_names(m));
+      }
+      if (order[i]) throw InvalidArgument(a.file + ": input '" + a.member + "' is given twice");
+      order[i] = &a;
+    }
+    for (size_t i = 0; i < want.size(); ++i) {
+      if (!order[i]) {
+        throw InvalidArgument(call.inputs[0] + ": no member named '" + want[i].name + "'; the model's inputs are " +
+                              input_names(m));
+      }
+    }
+  }
+  auto where = [](const Source* s) { return s->member.empty() ? s->file : s->file + ": " + s->member; };
+  for (size_t i = 1; i < want.size(); ++i) {
+    const Tensor &t = order[i]->array.values, &first = order[0]->array.values;
+    if (t.rank() && first.rank() && t.dim(0) != first.dim(0)) {
+      throw InvalidArgument(where(order[i]) + ": batch size " + std::to_string(t.dim(0)) + " differs from " +
+                            where(order[0]) + "'s " + std::to_string(first.dim(0)));
+    }
+  }
   std::vector<Tensor> in;
-  std::map<std::string, size_t> by_name;
-  for (size_t i = 0; i < arrays.size(); ++i) by_name[arrays[i].first] = i;
-  bool all_named = named && call.inputs.size() == 1;
-  for (const auto& w : want) all_named = all_named && by_name.count(w.name);
-  if (arrays.size() != want.size()) {
-    throw InvalidArgument(m.info().file + ": the model takes " + std::to_string(want.size()) +
-                          " input(s), the files give " + std::to_string(arrays.size()));
-  }
-  for (size_t i = 0; i < want.size(); ++i) {
-    in.push_back(std::move(arrays[all_named ? by_name[want[i].name] : i].second.values));
-  }
+  for (Source* s : order) in.push_back(std::move(s->array.values));
   return in;
 }
 
