@@ -19,18 +19,20 @@ class TensorSpec(NamedTuple):
     dtype: str = "float32"
 
 
-def load_model(path, *, threads=None):
+def load_model(path, *, threads=None, allow_nonfinite=False):
     """Loads a .keras or legacy .h5 file. threads: kernel threads for this model's calls
-    (default: recur.num_threads(), 1 unless RECUR_NUM_THREADS or set_num_threads say more)."""
+    (default: recur.num_threads(), 1 unless RECUR_NUM_THREADS or set_num_threads say more).
+    A NaN or Inf input raises InvalidInputError, as `recur run` exits 4 (usually a data bug);
+    allow_nonfinite=True passes them through, as Keras does."""
     _check_threads(threads)
-    return Model(_core.load_model(os.fspath(path)), threads)
+    return Model(_core.load_model(os.fspath(path)), threads, allow_nonfinite)
 
 
 _shared = {}
 _shared_lock = threading.Lock()
 
 
-def shared_model(path, *, threads=None):
+def shared_model(path, *, threads=None, allow_nonfinite=False):
     """The model for path, loaded once per process (again if the file changes): for worker
     processes that score many batches, such as Spark executors' Python workers or
     multiprocessing pools. A model is safe to use from many threads at once."""
@@ -38,10 +40,11 @@ def shared_model(path, *, threads=None):
     st = os.stat(path)
     stamp = (st.st_mtime_ns, st.st_size)
     with _shared_lock:
-        entry = _shared.get((path, threads))
+        key = (path, threads, bool(allow_nonfinite))
+        entry = _shared.get(key)
         if entry is None or entry[0] != stamp:
-            entry = (stamp, load_model(path, threads=threads))
-            _shared[(path, threads)] = entry
+            entry = (stamp, load_model(path, threads=threads, allow_nonfinite=allow_nonfinite))
+            _shared[key] = entry
         return entry[1]
 
 
@@ -66,8 +69,18 @@ def _as_float32(value, what):
     return np.ascontiguousarray(a, dtype=np.float32)
 
 
-def _arrange(x, specs, what):
-    """One float32 array per spec, from an array, a list/tuple of arrays or a dict by name."""
+def _check_finite(a, what):
+    bad = ~np.isfinite(a)
+    if bad.any():
+        i = int(np.flatnonzero(bad.ravel())[0])
+        kind = "NaN" if np.isnan(a.ravel()[i]) else "infinite"
+        raise InvalidInputError(f"{what}: element {i} is {kind} (allow_nonfinite=True in load_model "
+                                "passes NaN/Inf through, as Keras does)")
+
+
+def _arrange(x, specs, what, allow_nonfinite=True):
+    """One float32 array per spec, from an array, a list/tuple of arrays or a dict by name;
+    batch sizes must agree, and values be finite unless allowed."""
     names = [s.name for s in specs]
     if isinstance(x, dict):
         unknown = sorted(set(x) - set(names))
@@ -84,7 +97,14 @@ def _arrange(x, specs, what):
         values = [x]
     if len(values) != len(specs):
         raise InvalidInputError(f"{what}: the model has {len(specs)} inputs {names}, got {len(values)} arrays")
-    return [_as_float32(v, f"{what} '{n}'") for v, n in zip(values, names)]
+    arrays = [_as_float32(v, f"{what} '{n}'") for v, n in zip(values, names)]
+    for a, n in zip(arrays, names):
+        if a.ndim and arrays[0].ndim and a.shape[0] != arrays[0].shape[0]:
+            raise InvalidInputError(f"{what}: input '{n}' has batch size {a.shape[0]}, input "
+                                    f"'{names[0]}' {arrays[0].shape[0]}")
+        if not allow_nonfinite:
+            _check_finite(a, f"{what} '{n}'")
+    return arrays
 
 
 def _single(arrays):
@@ -96,9 +116,10 @@ class Model:
     released while recur computes); a model with stateful layers keeps their states between
     predict() calls, as Keras does, until reset_states()."""
 
-    def __init__(self, core, threads=None):
+    def __init__(self, core, threads=None, allow_nonfinite=False):
         self._core = core
         self._threads = threads
+        self._allow_nonfinite = bool(allow_nonfinite)
         self.inputs = [TensorSpec(n, s) for n, s in core.inputs]
         self.outputs = [TensorSpec(n, s) for n, s in core.outputs]
         self._stateful_session = core.session(False) if core.stateful else None
@@ -136,7 +157,7 @@ class Model:
         del verbose
         _check_threads(threads)
         threads = threads if threads is not None else self._threads
-        arrays = _arrange(x, self.inputs, "predict")
+        arrays = _arrange(x, self.inputs, "predict", self._allow_nonfinite)
         if self._stateful_session is not None:
             return _single(self._stateful_session.run(arrays, threads))
         batch = arrays[0].shape[0] if arrays and arrays[0].ndim else 0
@@ -174,12 +195,12 @@ class Stream:
 
     def step(self, x_t):
         """One time step: each input without its time axis, (batch, features...)."""
-        return _single(self._session.step(_arrange(x_t, self._model.inputs, "step"), self._threads))
+        return _single(self._session.step(_arrange(x_t, self._model.inputs, "step", self._model._allow_nonfinite), self._threads))
 
     def predict(self, chunk):
         """A chunk of time steps, (batch, steps, features...); outputs with a time axis
         concatenate over chunks to the whole-sequence output."""
-        return _single(self._session.run(_arrange(chunk, self._model.inputs, "stream predict"), self._threads))
+        return _single(self._session.run(_arrange(chunk, self._model.inputs, "stream predict", self._model._allow_nonfinite), self._threads))
 
     def reset(self):
         """Every state back to zeros: the next call starts a new sequence."""

@@ -1,0 +1,50 @@
+"""One input rule for Python and the CLI: NaN/Inf refused unless allowed (recur run exits 4 the
+same way), batch sizes checked across inputs, dict keys by input name."""
+import numpy as np
+import pytest
+
+import recur
+from conftest import DEMO, REPO
+
+MULTI = REPO / "tests" / "fixtures" / "models" / "k3-multi-io-shared"
+
+
+def demo_input():
+    return np.load(DEMO / "input.npy")
+
+
+def test_nan_is_refused_by_default_naming_the_element():
+    x = demo_input()
+    x[2, 5, 0] = np.nan
+    with pytest.raises(recur.InvalidInputError, match=r"element 53 is NaN.*allow_nonfinite"):
+        recur.load_model(DEMO / "model.keras").predict(x)
+    with pytest.raises(recur.InvalidInputError, match="infinite"):
+        recur.load_model(DEMO / "model.keras").stream().step(np.full((1, 1), np.inf, np.float32))
+
+
+def test_allow_nonfinite_passes_nan_through_as_keras_does():
+    x = demo_input()
+    x[2, 5, 0] = np.nan
+    y = recur.load_model(DEMO / "model.keras", allow_nonfinite=True).predict(x)
+    assert np.isnan(y[2]).all()
+    want = np.load(DEMO / "expected.npy")
+    np.testing.assert_allclose(np.delete(y, 2, axis=0), np.delete(want, 2, axis=0), atol=1e-5, rtol=1e-5)
+
+
+def test_batch_mismatch_names_both_inputs():
+    m = recur.load_model(MULTI / "model.keras")
+    xs = [np.load(MULTI / f"x{i}.npy") for i in range(3)]
+    xs[1] = xs[1][:1]
+    with pytest.raises(recur.InvalidInputError, match="'seq_b' has batch size 1, input 'seq_a'"):
+        m.predict(xs)
+
+
+def test_dict_by_name_in_any_order_and_unknown_names_listed():
+    m = recur.load_model(MULTI / "model.keras")
+    xs = {n: np.load(MULTI / f"x{i}.npy") for i, n in enumerate(["seq_a", "seq_b", "static"])}
+    got = m.predict(dict(reversed(list(xs.items()))))
+    for i, g in enumerate(got):
+        np.testing.assert_allclose(g, np.load(MULTI / f"y{i}.npy"), atol=1e-5, rtol=1e-5)
+    xs["seq_c"] = xs.pop("seq_b")
+    with pytest.raises(recur.InvalidInputError, match=r"missing \['seq_b'\]; unknown \['seq_c'\]"):
+        m.predict(xs)
