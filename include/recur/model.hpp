@@ -1,6 +1,7 @@
 // Loading a user's Keras model file (.keras or legacy .h5) and running it.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -52,6 +53,9 @@ class Model {
   // The table `recur inspect` prints: file, format, inputs, outputs, one line per layer.
   std::string summary() const;
 
+  // By input name (Keras' predict({name: x})): every model input once, no other name; an
+  // unknown or missing name throws InvalidArgument listing the model's inputs.
+  std::vector<Tensor> predict_by_name(const std::map<std::string, Tensor>& inputs) const;
   // One tensor per model input, in order (Embedding indices as float values). Stateful layers
   // start from zeros, as in a freshly loaded Keras model. Safe to call from many threads.
   std::vector<Tensor> predict(const std::vector<Tensor>& inputs) const;

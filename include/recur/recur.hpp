@@ -7,6 +7,7 @@
 #include "recur/layers.hpp"
 #include "recur/layouts.hpp"
 #include "recur/model.hpp"
+#include "recur/npy.hpp"
 #include "recur/ops.hpp"
 #include "recur/tensor.hpp"
 #include "recur/threads.hpp"

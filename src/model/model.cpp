@@ -1,6 +1,7 @@
 // load_model, Model and Session: the public face of a loaded Keras file.
 #include "recur/model.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "io/keras_file.hpp"
@@ -151,6 +152,24 @@ std::vector<Tensor> Model::predict(const std::vector<Tensor>& inputs) const {
   model::SessionState state;
   state.slots.resize(impl_->slots);
   return run_graph(*impl_, inputs, state);
+}
+
+std::vector<Tensor> Model::predict_by_name(const std::map<std::string, Tensor>& named) const {
+  const auto& want = inputs();
+  std::string names;
+  for (const auto& w : want) names += (names.empty() ? "" : ", ") + w.name;
+  std::vector<Tensor> ordered;
+  for (const auto& w : want) {
+    auto it = named.find(w.name);
+    if (it == named.end()) throw InvalidArgument(impl_->info.file + ": no input named '" + w.name + "' given; the model's inputs are (" + names + ")");
+    ordered.push_back(it->second);
+  }
+  for (const auto& [name, t] : named) {
+    if (std::none_of(want.begin(), want.end(), [&](const TensorInfo& w) { return w.name == name; })) {
+      throw InvalidArgument(impl_->info.file + ": '" + name + "' is not an input of the model; its inputs are (" + names + ")");
+    }
+  }
+  return predict(ordered);
 }
 
 Session Model::session() const { return Session(impl_, false); }
