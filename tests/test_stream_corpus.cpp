@@ -152,12 +152,52 @@ TEST(StreamCorpus, EveryCaseStreamsExactlyOrIsRefused) {
   EXPECT_GT(exact, 20u);
 }
 
+// The per-step layers and causal Conv1D that Keras-made fixtures cover stream exactly (not refused).
+TEST(StreamCorpus, PerStepLayersAndCausalConvStream) {
+  for (const char* c : {"k3-stream-causal-conv-gru", "k3-stream-lstm-layernorm", "k3-stream-conv1x1-lstm",
+                        "k3-stream-batchnorm-lstm", "k3-lstm-timedistributed"}) {
+    Outcome o;
+    EXPECT_EQ(stream_case({c, fs::path(RECUR_FIXTURES_DIR) / "models" / c}, o), "") << c;
+    EXPECT_EQ(o, Outcome::exact) << c;
+  }
+}
+
+// The causal Conv1D step buffers are session state: exported with states(), restored by
+// set_states(), back to zeros on reset(); Keras' outputs (y0.npy) are the reference.
+TEST(StreamCorpus, CausalConvBufferIsSessionState) {
+  const fs::path d = fs::path(RECUR_FIXTURES_DIR) / "models" / "k3-stream-causal-conv-gru";
+  recur::Model m = recur::load_model((d / "model.keras").string());
+  const Tensor x = recur::io::load_npy((d / "x0.npy").string()).values;
+  const Tensor y = recur::io::load_npy((d / "y0.npy").string()).values;
+  const size_t B = x.dim(0), T = x.dim(1);
+  recur::Session s = m.stream();
+  (void)s.run({steps(x, 0, 4)});
+  const auto saved = s.states();
+  // Conv1D(k=2): 1 step of 3 channels; Conv1D(k=3, dilation 2): 4 steps of 5; GRU: (B, 4).
+  ASSERT_EQ(saved.size(), 3u);
+  EXPECT_EQ(saved[0].shape(), (std::vector<size_t>{B, 1, 3}));
+  EXPECT_EQ(saved[1].shape(), (std::vector<size_t>{B, 4, 5}));
+  EXPECT_EQ(saved[2].shape(), (std::vector<size_t>{B, 4}));
+  auto near = [](const Tensor& got, const Tensor& want) {
+    ASSERT_EQ(got.shape(), want.shape());
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5) << i;
+  };
+  const Tensor rest = s.run({steps(x, 4, T)})[0];
+  near(rest, steps(y, 4, T));
+  s.set_states(saved);
+  EXPECT_EQ(bit_diff(s.run({steps(x, 4, T)})[0], rest), "");
+  s.reset();
+  near(s.run({steps(x, 0, 5)})[0], steps(y, 0, 5));
+}
+
 // The encoder -> decoder edges the issue found (final states as the decoder's initial state)
 // are refused, naming both layers.
 TEST(StreamCorpus, EncoderDecoderRefusedNamingTheEdge) {
   const fs::path real = fs::path(RECUR_SHARED_DIR) / "models" / "real";
-  for (const char* c : {"22_s2s-2019", "23_mt-seq2seq-2019"}) {
-    recur::Model m = recur::load_model((real / c / "model.h5").string());
+  const fs::path own = fs::path(RECUR_FIXTURES_DIR) / "models" / "k3-stream-encoder-decoder" / "model.keras";
+  for (const fs::path& p : {real / "22_s2s-2019" / "model.h5", real / "23_mt-seq2seq-2019" / "model.h5", own}) {
+    const std::string c = p.string();
+    recur::Model m = recur::load_model(c);
     try {
       (void)m.stream();
       ADD_FAILURE() << c << " streams";
