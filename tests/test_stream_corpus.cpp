@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "corpus_cases.hpp"
 #include "io/npy.hpp"
 #include "recur/model.hpp"
 
@@ -17,20 +18,7 @@ using recur::Tensor;
 
 namespace {
 
-struct Case {
-  std::string id;
-  fs::path dir;
-};
-
-std::vector<Case> cases_in(const fs::path& root, const std::string& prefix) {
-  std::vector<Case> out;
-  if (!fs::is_directory(root)) return out;
-  for (const auto& e : fs::directory_iterator(root)) {
-    if (fs::exists(e.path() / "case.json")) out.push_back({prefix + e.path().filename().string(), e.path()});
-  }
-  std::sort(out.begin(), out.end(), [](const Case& a, const Case& b) { return a.id < b.id; });
-  return out;
-}
+using Case = CorpusCase;
 
 // x[:, t0:t1] of a (B, T, ...) tensor; with squeeze (t1 == t0 + 1) without the time axis.
 Tensor steps(const Tensor& x, size_t t0, size_t t1, bool squeeze = false) {
@@ -135,10 +123,8 @@ std::string stream_case(const Case& c, Outcome& outcome) {
 }
 
 TEST(StreamCorpus, EveryCaseStreamsExactlyOrIsRefused) {
-  auto all = cases_in(fs::path(RECUR_SHARED_DIR) / "models" / "real", "real/");
-  ASSERT_GE(all.size(), 51u) << "the shared corpus is missing: " << RECUR_SHARED_DIR;
-  auto own = cases_in(fs::path(RECUR_FIXTURES_DIR) / "models", "own/");
-  all.insert(all.end(), own.begin(), own.end());
+  ASSERT_GE(real_cases().size(), 51u) << "the shared corpus is missing: " << RECUR_SHARED_DIR;
+  const auto all = all_corpus_cases();
   size_t exact = 0, refused = 0;
   for (const auto& c : all) {
     Outcome o;
