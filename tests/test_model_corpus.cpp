@@ -1,5 +1,5 @@
 // Runs every model case of the real-model corpus (../shared/models/real) and of our own
-// Keras-made fixtures (tests/fixtures/models) as its case.json says: match Keras' outputs
+// Keras-made fixtures (tests/fixtures/models, tests/fixtures/legacy-weights) as its case.json says: match Keras' outputs
 // within tolerance, or refuse the file (Unsupported = exit 3, InvalidArgument = exit 4).
 #include <gtest/gtest.h>
 
