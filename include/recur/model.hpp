@@ -94,8 +94,8 @@ class Session {
   // keep theirs (what happens between two Keras calls).
   void start_sequence();
   void reset();  // every state back to zeros
-  // The carried states (stateful layers; every recurrent layer when streaming), flat in
-  // layer order; empty before the first run.
+  // The carried states (stateful layers; when streaming, every recurrent layer and each causal
+  // Conv1D's last input steps), flat in layer order; empty before the first run.
   std::vector<Tensor> states() const;
   void set_states(const std::vector<Tensor>& states);  // restore what states() returned
 

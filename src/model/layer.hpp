@@ -54,13 +54,14 @@ struct Flow {
   bool seq = true;
   bool time_last = false;  // sequence whose time axis is its last axis (a (batch, time) input)
   std::string src;         // "layer 'enc' (LSTM) output 1": the edge's producer, for messages
-  std::string origin;      // final values: "the final state of layer 'enc' (LSTM)"
+  std::string origin;      // final values: "layer 'enc' (LSTM) output 1, its final state"
 };
 
 struct CallContext {
   SessionState* session = nullptr;  // null: stateless call (stateful layers start from zeros)
   // Streaming: every recurrent layer (not only stateful ones) carries its state between calls,
-  // so a sequence fed in chunks gives the whole-sequence result.
+  // and causal Conv1D its last input steps, so a sequence fed in chunks gives the
+  // whole-sequence result (for models Graph::stream_plan() accepts).
   bool stream = false;
   // When set, every node records its layer's output shapes here (for inspect).
   std::vector<std::pair<const Layer*, std::vector<std::vector<size_t>>>>* trace = nullptr;
