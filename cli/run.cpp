@@ -47,7 +47,7 @@ void add_call_options(CLI::App& app, Call& call) {
 void add_run_options(CLI::App& app, Options& o) {
   app.add_option("MODEL", o.model, "model file (.keras or .h5)");
   add_call_options(app, o.calls[0]);
-  app.add_option("--chunk", o.chunk, "stream the sequence N steps at a time (same result as whole)")
+  app.add_option("--chunk", o.chunk, "stream N steps at a time: exactly the whole-sequence result, or exit 3 saying why")
       ->check(CLI::Range(1L, 1L << 20));
   app.add_option("--threads", o.threads, "kernel threads (default 1)")->check(CLI::Range(1L, 1L << 20));
   app.add_flag("--print", o.print, "print the outputs on stdout");

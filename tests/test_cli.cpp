@@ -72,7 +72,8 @@ TEST_F(Cli, RunMatchesKeras) {
 }
 
 TEST_F(Cli, ChunkedRunEqualsKerasWholeSequence) {
-  for (const char* c : {"k3-lstm-timedistributed", "k3-lstm-masking-holes", "k3-gru-embedding-mask"}) {
+  for (const char* c : {"k3-lstm-timedistributed", "k3-lstm-masking-holes", "k3-gru-embedding-mask",
+                        "k3-stream-causal-conv-gru", "k3-stream-lstm-layernorm", "k3-stream-conv1x1-lstm"}) {
     SCOPED_TRACE(c);
     for (const char* n : {"1", "3"}) {
       const auto r = run("run " + fixture(c, "model.keras") + " --input " + fixture(c, "x0.npy") +
@@ -89,6 +90,32 @@ TEST_F(Cli, ChunkRefusesBidirectionalWithExit3) {
   EXPECT_EQ(r.code, 3) << r.err;
   EXPECT_NE(r.err.find("Bidirectional"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(tmp("y.npz")));
+}
+
+// An encoder's final states as the decoder's initial state: a stream would restart the decoder
+// at every chunk, so --chunk refuses it (it used to exit 0 with wrong numbers).
+TEST_F(Cli, ChunkRefusesEncoderDecoderWithExit3) {
+  const fs::path real = fs::path(RECUR_SHARED_DIR) / "models" / "real";
+  const std::pair<std::string, std::string> cases[] = {
+      {fixture("k3-stream-encoder-decoder", ""), "model.keras"},
+      {(real / "22_s2s-2019").string(), "model.h5"},
+      {(real / "23_mt-seq2seq-2019").string(), "model.h5"}};
+  for (const auto& [dir, model] : cases) {
+    SCOPED_TRACE(dir);
+    const fs::path d(dir);
+    const auto r = run("run " + (d / model).string() + " --input " + (d / "x0.npy").string() + " --input " +
+                       (d / "x1.npy").string() + " --output " + tmp("y.npy") + " --chunk 3");
+    EXPECT_EQ(r.code, 3) << r.err;
+    EXPECT_EQ(lines(r.err), 1u) << r.err;
+    EXPECT_NE(r.err.find("takes its initial state from layer '"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(tmp("y.npy")));
+  }
+  const auto r = run("run " + fixture("k3-stream-encoder-decoder", "model.keras") + " --input " +
+                     fixture("k3-stream-encoder-decoder", "x0.npy") + " --input " +
+                     fixture("k3-stream-encoder-decoder", "x1.npy") + " --output " + tmp("y.npy") + " --chunk 3");
+  EXPECT_NE(r.err.find("layer 'decoder_lstm' (LSTM) takes its initial state from layer 'encoder_lstm' (LSTM)"),
+            std::string::npos)
+      << r.err;
 }
 
 TEST_F(Cli, NextCarriesStatefulStatesLikeKeras) {

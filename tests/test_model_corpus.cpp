@@ -8,6 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "corpus_cases.hpp"
 #include "io/npy.hpp"
 #include "recur/model.hpp"
 
@@ -15,31 +16,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Case {
-  std::string id;
-  fs::path dir;
-};
-
-void PrintTo(const Case& c, std::ostream* os) { *os << c.id; }
-
-std::vector<Case> cases_in(const fs::path& root, const std::string& prefix) {
-  std::vector<Case> out;
-  if (!fs::is_directory(root)) return out;
-  for (const auto& e : fs::directory_iterator(root)) {
-    if (fs::exists(e.path() / "case.json")) out.push_back({prefix + e.path().filename().string(), e.path()});
-  }
-  std::sort(out.begin(), out.end(), [](const Case& a, const Case& b) { return a.id < b.id; });
-  return out;
-}
-
-std::vector<Case> all_cases() {
-  auto a = cases_in(fs::path(RECUR_SHARED_DIR) / "models" / "real", "real/");
-  for (const char* own : {"models", "legacy-weights"}) {
-    auto b = cases_in(fs::path(RECUR_FIXTURES_DIR) / own, std::string(own) == "models" ? "own/" : "legacy-weights/");
-    a.insert(a.end(), b.begin(), b.end());
-  }
-  return a;
-}
+using Case = CorpusCase;
 
 nlohmann::json read_json(const fs::path& p) {
   std::ifstream in(p);
@@ -112,7 +89,7 @@ TEST_P(ModelCorpus, BehavesAsCaseSays) {
   EXPECT_EQ(err, "") << GetParam().id;
 }
 
-INSTANTIATE_TEST_SUITE_P(All, ModelCorpus, ::testing::ValuesIn(all_cases()),
+INSTANTIATE_TEST_SUITE_P(All, ModelCorpus, ::testing::ValuesIn(all_corpus_cases()),
                          [](const auto& info) {
                            std::string n = info.param.id;
                            for (char& ch : n) if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
@@ -120,11 +97,11 @@ INSTANTIATE_TEST_SUITE_P(All, ModelCorpus, ::testing::ValuesIn(all_cases()),
                          });
 
 TEST(ModelCorpusSummary, AllCasesPass) {
-  const auto real = cases_in(fs::path(RECUR_SHARED_DIR) / "models" / "real", "real/");
+  const auto real = real_cases();
   ASSERT_GE(real.size(), 51u) << "the shared corpus is missing: " << RECUR_SHARED_DIR;
   size_t passed = 0, total = 0;
   std::string failed;
-  for (const auto& c : all_cases()) {
+  for (const auto& c : all_corpus_cases()) {
     ++total;
     if (run_case(c).empty()) ++passed; else failed += " " + c.id;
   }

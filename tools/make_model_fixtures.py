@@ -548,6 +548,56 @@ def b_autoencoder(rng):
     return m, [[uni(rng, 2, 6, 3)]]
 
 
+# Streaming (Model::stream, recur run --chunk): per-step layers and causal Conv1D stream
+# exactly; an encoder whose final states start the decoder is refused.
+
+def b_stream_causal_conv_gru(rng):
+    m = K.Sequential([
+        K.Input(shape=(11, 3)),
+        L.Conv1D(5, 2, padding="causal", activation="relu"),
+        L.Conv1D(6, 3, padding="causal", dilation_rate=2),
+        L.GRU(4, return_sequences=True),
+        L.Dense(2),
+    ])
+    return m, [[uni(rng, 2, 11, 3)]]
+
+
+def b_stream_lstm_layernorm(rng):
+    m = K.Sequential([
+        K.Input(shape=(10, 4)),
+        L.LSTM(6, return_sequences=True),
+        L.LayerNormalization(),
+        L.Dense(3, activation="tanh"),
+    ])
+    return m, [[uni(rng, 2, 10, 4)]]
+
+
+def b_stream_conv1x1_lstm(rng):
+    m = K.Sequential([
+        K.Input(shape=(10, 4)),
+        L.Conv1D(5, 1, activation="relu"),
+        L.LSTM(4, return_sequences=True),
+    ])
+    return m, [[uni(rng, 2, 10, 4)]]
+
+
+def b_stream_batchnorm_lstm(rng):
+    inp = K.Input(shape=(10, 4))
+    x = L.BatchNormalization()(inp)
+    seq, h, _ = L.LSTM(5, return_sequences=True, return_state=True)(x)
+    out = L.Dense(2)(h)
+    return K.Model(inp, [seq, out]), [[uni(rng, 2, 10, 4)]]
+
+
+def b_stream_encoder_decoder(rng):
+    enc_in = K.Input(shape=(9, 4), name="encoder_in")
+    dec_in = K.Input(shape=(9, 3), name="decoder_in")
+    _, h, c = L.LSTM(6, return_state=True, name="encoder_lstm")(enc_in)
+    y = L.LSTM(6, return_sequences=True, name="decoder_lstm")(dec_in, initial_state=[h, c])
+    out = L.Dense(4, name="decoder_dense")(y)
+    return K.Model([enc_in, dec_in], out), [[uni(rng, 2, 9, 4), uni(rng, 2, 9, 3)]]
+
+
 # Keras-2-only builders (tf_keras) ------------------------------------------------------------
 
 def b2_lstm_hard_sigmoid(rng):
@@ -691,6 +741,17 @@ K3_CASES = [
          "relu activation, use_bias=False", BOTH),
     Case("lstm-autoencoder", b_autoencoder, "LSTM -> RepeatVector -> LSTM -> "
          "TimeDistributed(Dense)", BOTH),
+    Case("stream-causal-conv-gru", b_stream_causal_conv_gru, "causal Conv1D (kernel 2) -> "
+         "causal Conv1D (kernel 3, dilation 2) -> GRU -> Dense: streams with a step buffer",
+         ("keras",)),
+    Case("stream-lstm-layernorm", b_stream_lstm_layernorm, "LSTM -> LayerNormalization -> "
+         "Dense: streams", ("keras",)),
+    Case("stream-conv1x1-lstm", b_stream_conv1x1_lstm, "Conv1D kernel 1 -> LSTM: streams",
+         ("keras",)),
+    Case("stream-batchnorm-lstm", b_stream_batchnorm_lstm, "BatchNormalization -> LSTM "
+         "(sequence and state h -> Dense as outputs): streams", ("keras",)),
+    Case("stream-encoder-decoder", b_stream_encoder_decoder, "encoder LSTM return_state -> "
+         "decoder LSTM initial_state, both 9 steps: a stream must refuse it", ("keras",)),
 ]
 
 K2_CASES = [

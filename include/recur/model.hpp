@@ -61,12 +61,16 @@ class Model {
   std::vector<Tensor> predict(const std::vector<Tensor>& inputs) const;
   // A session keeps stateful layers' states between calls (one session per thread).
   Session session() const;
-  // A streaming session: every recurrent layer carries its state from call to call, so a
-  // sequence fed in chunks (or step by step) gives the whole-sequence outputs. Throws
-  // Unsupported for models that look at the whole sequence (Bidirectional, go_backwards,
-  // pooling over time, ...), naming the layer.
+  // A streaming session: recurrent layers carry their states and causal Conv1D layers their
+  // last input steps from call to call, so a sequence fed in chunks (or step by step) gives the
+  // whole-sequence outputs bit for bit: outputs with a time axis concatenate, the others (final
+  // outputs) are exact after the last chunk. Throws Unsupported, naming the layer or the edge,
+  // for models where a stream cannot be exact: layers that look across time steps
+  // (Bidirectional, go_backwards, pooling over time, Flatten, ...) and final states used as
+  // more than outputs (an encoder's states as a decoder's initial_state). docs/STREAMING.md.
   Session stream() const;
-  // Per output: whether it has the inputs' time axis (axis 1), i.e. chunks concatenate.
+  // Per output: whether a stream gives it with the time axis (axis 1), i.e. chunks concatenate
+  // (all false when the model cannot stream).
   std::vector<bool> outputs_keep_time_axis() const;
 
  private:
@@ -94,8 +98,8 @@ class Session {
   // keep theirs (what happens between two Keras calls).
   void start_sequence();
   void reset();  // every state back to zeros
-  // The carried states (stateful layers; every recurrent layer when streaming), flat in
-  // layer order; empty before the first run.
+  // The carried states (stateful layers; when streaming, every recurrent layer and each causal
+  // Conv1D's last input steps), flat in layer order; empty before the first run.
   std::vector<Tensor> states() const;
   void set_states(const std::vector<Tensor>& states);  // restore what states() returned
 

@@ -176,8 +176,10 @@ class Model:
 
     def stream(self, *, threads=None):
         """A streaming session: feed a sequence step by step (Stream.step) or in chunks
-        (Stream.predict) and get what the whole sequence gives. Raises UnsupportedModelError
-        for models that look at the whole sequence (Bidirectional, go_backwards, ...)."""
+        (Stream.predict) and get exactly what the whole sequence gives. Raises
+        UnsupportedModelError, naming the layer or edge, when a stream cannot be exact:
+        layers that look across time (Bidirectional, go_backwards, pooling, ...) or a final
+        state used as more than an output (an encoder's states as a decoder's initial_state)."""
         _check_threads(threads)
         return Stream(self, self._core.session(True), threads if threads is not None else self._threads)
 

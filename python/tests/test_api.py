@@ -114,6 +114,25 @@ def test_stream_steps_equal_the_whole_sequence():
     np.testing.assert_array_equal(s.predict(np.concatenate([x, x[:, :1]], axis=1))[:, 6], more)
 
 
+def test_stream_refuses_encoder_decoder():
+    # The encoder's final states start the decoder: a stream would restart the decoder at
+    # every step, so stream() refuses (it used to return numbers 5e-2 off predict).
+    m = recur.load_model(FIXTURES / "models" / "k3-stream-encoder-decoder" / "model.keras")
+    with pytest.raises(recur.UnsupportedModelError, match="'decoder_lstm' .* initial state .*'encoder_lstm'"):
+        m.stream()
+
+
+def test_stream_through_causal_conv_equals_the_whole_sequence():
+    case = FIXTURES / "models" / "k3-stream-causal-conv-gru"
+    m = recur.load_model(case / "model.keras")
+    x = np.load(case / "x0.npy")
+    whole = m.predict(x)
+    np.testing.assert_allclose(whole, np.load(case / "y0.npy"), rtol=1e-5, atol=1e-5)  # Keras
+    s = m.stream()
+    steps = np.stack([s.step(x[:, t]) for t in range(x.shape[1])], axis=1)
+    np.testing.assert_array_equal(steps, whole)
+
+
 def test_threads_argument_changes_no_bit(demo):
     x = np.random.default_rng(3).standard_normal((64, 24, 1)).astype(np.float32)
     one = demo.predict(x, threads=1)

@@ -82,10 +82,52 @@ class Conv1DLayer final : public BasicLayer {
   Conv1DLayer(const LayerArgs& a, Spec s, Tensor kernel, std::optional<Tensor> bias)
       : BasicLayer(a), s_(s), kernel_(std::move(kernel)), bias_(std::move(bias)) {}
 
-  std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
-    const Tensor& x0 = one_input(in).tensor;
-    need_rank(x0, 3, 3);
-    const Tensor x = s_.channels_first ? swap_last_two(x0) : x0;
+  StreamRule stream_rule() const override {
+    if (s_.channels_first) return {Streaming::whole_sequence, "is channels_first: its time axis is the last one"};
+    if (s_.stride > 1) return {Streaming::whole_sequence, "has strides > 1"};
+    if (s_.k == 1) return {Streaming::per_step};
+    if (s_.pad == Padding::causal) return {Streaming::window};
+    return {Streaming::whole_sequence, "looks at later steps (padding '" +
+                                           std::string(s_.pad == Padding::same ? "same" : "valid") +
+                                           "', kernel_size > 1)"};
+  }
+  // Streaming, causal: the last (kernel - 1) * dilation input steps, carried between chunks.
+  size_t state_slots() const override { return window() ? 1 : 0; }
+
+  std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
+    const Tensor& x = one_input(in).tensor;
+    need_rank(x, 3, 3);
+    if (!(ctx.stream && ctx.session && window())) {
+      return single(s_.channels_first ? swap_last_two(conv(swap_last_two(x), s_.pad)) : conv(x, s_.pad));
+    }
+    // The chunk after the steps before it, run 'valid': the same windows as causal padding
+    // over the whole sequence, whose first window starts on zeros.
+    std::vector<Tensor>& slot = ctx.session->slots.at(first_slot());
+    const size_t B = x.dim(0), P = window(), C = x.dim(2), L = x.dim(1);
+    if (slot.empty()) slot.emplace_back(std::vector<size_t>{B, P, C});
+    const Tensor& past = slot[0];
+    if (past.dim(0) != B || past.dim(2) != C) {
+      bad("the stream holds steps of shape " + past.shape_str() + ", got a chunk of shape " + x.shape_str());
+    }
+    Tensor joined({B, P + L, C});
+    for (size_t b = 0; b < B; ++b) {
+      std::copy_n(past.data() + b * P * C, P * C, joined.data() + b * (P + L) * C);
+      std::copy_n(x.data() + b * L * C, L * C, joined.data() + (b * (P + L) + P) * C);
+    }
+    Tensor out = conv(joined, Padding::valid);
+    Tensor next({B, P, C});
+    for (size_t b = 0; b < B; ++b) std::copy_n(joined.data() + (b * (P + L) + L) * C, P * C, next.data() + b * P * C);
+    slot[0] = std::move(next);
+    return single(std::move(out));
+  }
+  size_t param_count() const override { return kernel_.size() + (bias_ ? bias_->size() : 0); }
+
+ private:
+  size_t window() const { return s_.pad == Padding::causal && s_.k > 1 ? (s_.k - 1) * s_.dilation : 0; }
+
+  // x: (batch, steps, channels).
+  Tensor conv(const Tensor& x, Padding pad) const {
+    const Tensor& x0 = x;
     const size_t B = x.dim(0), L = x.dim(1), C = x.dim(2);
     const size_t cin_g = kernel_.dim(1), F = kernel_.dim(2), G = s_.groups, Fg = F / G;
     if (C != cin_g * G) {
@@ -94,7 +136,7 @@ class Conv1DLayer final : public BasicLayer {
     }
     const size_t eff = (s_.k - 1) * s_.dilation + 1;
     size_t out_len = 0, left = 0;
-    if (!window_geometry(s_.pad, L, eff, s_.stride, out_len, left)) {
+    if (!window_geometry(pad, L, eff, s_.stride, out_len, left)) {
       bad("input shape " + x0.shape_str() + " is too short for kernel size " + std::to_string(s_.k) +
           " with dilation " + std::to_string(s_.dilation));
     }
@@ -126,11 +168,9 @@ class Conv1DLayer final : public BasicLayer {
     }
     if (bias_) kernels::add_bias_rows(B * out_len, F, bias_->data(), out.data(), F);
     core::activate(s_.act, out);
-    return single(s_.channels_first ? swap_last_two(out) : std::move(out));
+    return out;
   }
-  size_t param_count() const override { return kernel_.size() + (bias_ ? bias_->size() : 0); }
 
- private:
   Spec s_;
   Tensor kernel_;
   std::optional<Tensor> bias_;
@@ -171,6 +211,7 @@ class Pool1DLayer final : public BasicLayer {
  public:
   Pool1DLayer(const LayerArgs& a, bool is_max, size_t k, size_t s, Padding p, bool cf)
       : BasicLayer(a), max_(is_max), k_(k), s_(s), pad_(p), cf_(cf) {}
+  StreamRule stream_rule() const override { return {Streaming::whole_sequence, "pools over time windows"}; }
 
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     const Tensor& x0 = one_input(in).tensor;
@@ -225,6 +266,7 @@ class GlobalPool1DLayer final : public BasicLayer {
  public:
   GlobalPool1DLayer(const LayerArgs& a, bool is_max, bool keepdims, bool cf)
       : BasicLayer(a), max_(is_max), keepdims_(keepdims), cf_(cf), k2_(a.keras_major < 3) {}
+  StreamRule stream_rule() const override { return {Streaming::whole_sequence, "pools over the whole sequence"}; }
 
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     const Value& v = one_input(in);

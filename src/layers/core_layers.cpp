@@ -24,6 +24,7 @@ using core::single;
 class IdentityLayer final : public BasicLayer {
  public:
   using BasicLayer::BasicLayer;
+  StreamRule stream_rule() const override { return {Streaming::elementwise}; }
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     const Value& v = one_input(in);
     return single(v.tensor, v.mask);
@@ -40,6 +41,7 @@ std::unique_ptr<Layer> make_identity(const LayerArgs& a) {
 class MaskingLayer final : public BasicLayer {
  public:
   MaskingLayer(const LayerArgs& a, float value) : BasicLayer(a), value_(value), k2_(a.keras_major < 3) {}
+  StreamRule stream_rule() const override { return {Streaming::per_step}; }
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     const Tensor& x = one_input(in).tensor;
     need_rank(x, 2, SIZE_MAX);
@@ -84,6 +86,7 @@ class EmbeddingLayer final : public BasicLayer {
  public:
   EmbeddingLayer(const LayerArgs& a, Tensor table, bool mask_zero)
       : BasicLayer(a), table_(std::move(table)), mask_zero_(mask_zero) {}
+  StreamRule stream_rule() const override { return {Streaming::elementwise, "", 1}; }
 
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     const Tensor& x = one_input(in).tensor;
@@ -139,6 +142,7 @@ class DenseLayer final : public BasicLayer {
  public:
   DenseLayer(const LayerArgs& a, Tensor kernel, std::optional<Tensor> bias, Activation act)
       : BasicLayer(a), kernel_(std::move(kernel)), bias_(std::move(bias)), act_(act) {}
+  StreamRule stream_rule() const override { return {Streaming::per_step}; }
 
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     const Value& v = one_input(in);
@@ -199,6 +203,8 @@ class TimeDistributedLayer final : public BasicLayer {
  public:
   TimeDistributedLayer(const LayerArgs& a, std::unique_ptr<Layer> inner)
       : BasicLayer(a), inner_(std::move(inner)) {}
+  // Keras calls the wrapped layer on each step alone, whatever it does inside a step.
+  StreamRule stream_rule() const override { return {Streaming::per_step}; }
 
   std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
     const Value& v = one_input(in);
@@ -215,7 +221,9 @@ class TimeDistributedLayer final : public BasicLayer {
     args.push_back(Value{std::move(xf), std::nullopt});
     std::vector<Value> outs;
     try {
-      outs = inner_->call(args, ctx);
+      CallContext step_ctx = ctx;
+      step_ctx.stream = false;  // the inner layer sees single steps, never a stream
+      outs = inner_->call(args, step_ctx);
     } catch (const InvalidArgument& e) {
       bad(std::string("inner layer: ") + e.what());
     }
@@ -244,7 +252,7 @@ std::unique_ptr<Layer> make_time_distributed(const LayerArgs& a) {
       cfg->contains("name") && (*cfg)["name"].is_string() ? (*cfg)["name"].get<std::string>() : a.name;
   LayerArgs ia{cls, inner_name, *cfg, a.weights, a.keras_major, a.where + " wrapped " + cls};
   std::unique_ptr<Layer> inner = it->second.make(ia);
-  if (inner->state_slots() > 0) unsupported(a, "a stateful wrapped layer is not supported");
+  if (inner->state_slots() > 0 && inner->stream_rule().kind != Streaming::window) unsupported(a, "a stateful wrapped layer is not supported");
   return std::make_unique<TimeDistributedLayer>(a, std::move(inner));
 }
 
@@ -262,6 +270,8 @@ int time_distributed_count(const nlohmann::json& cfg) {
 class ActivationLayer final : public BasicLayer {
  public:
   ActivationLayer(const LayerArgs& a, Activation act) : BasicLayer(a), act_(act) {}
+  // Row-wise activations (softmax...) act on the last axis.
+  StreamRule stream_rule() const override { return {Streaming::per_step}; }
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     const Value& v = one_input(in);
     Tensor y = v.tensor;
@@ -314,6 +324,7 @@ float relu_full(float x, const ReluArgs& r) {
 class ReluLayer final : public BasicLayer {
  public:
   ReluLayer(const LayerArgs& a, ReluArgs r) : BasicLayer(a), r_(r) {}
+  StreamRule stream_rule() const override { return {Streaming::elementwise}; }
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     const Value& v = one_input(in);
     Tensor y = v.tensor;
@@ -350,6 +361,7 @@ std::unique_ptr<Layer> make_leaky_relu(const LayerArgs& a) {
 class EluLayer final : public BasicLayer {
  public:
   EluLayer(const LayerArgs& a, float alpha) : BasicLayer(a), alpha_(alpha) {}
+  StreamRule stream_rule() const override { return {Streaming::elementwise}; }
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     const Value& v = one_input(in);
     Tensor y = v.tensor;
@@ -376,6 +388,11 @@ std::unique_ptr<Layer> make_elu(const LayerArgs& a) {
 class PReluLayer final : public BasicLayer {
  public:
   PReluLayer(const LayerArgs& a, Tensor alpha) : BasicLayer(a), alpha_(std::move(alpha)) {}
+  // alpha's first axis is the input's axis 1: size 1 when shared_axes includes time.
+  StreamRule stream_rule() const override {
+    if (alpha_.rank() >= 1 && alpha_.dim(0) == 1) return {Streaming::elementwise};
+    return {Streaming::whole_sequence, "has an alpha per time step (shared_axes leaves out axis 1)"};
+  }
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     const Value& v = one_input(in);
     const Tensor& x = v.tensor;
@@ -427,9 +444,12 @@ std::unique_ptr<Layer> make_prelu(const LayerArgs& a) {
 class SoftmaxLayer final : public BasicLayer {
  public:
   SoftmaxLayer(const LayerArgs& a, std::vector<long> axes) : BasicLayer(a), axes_(std::move(axes)), k2_(a.keras_major < 3) {}
+  StreamRule stream_rule() const override { return per_step_on(axes_, "takes the softmax over the time axis"); }
 
-  std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
+  std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
     const Value& v = one_input(in);
+    // Whether the mask applies depends on the shape, and a chunk's shape is not the sequence's.
+    if (ctx.stream && v.mask) throw Unsupported(where() + ": a masked Softmax cannot stream");
     Tensor x = v.tensor;
     const size_t r = x.rank();
     need_rank(x, 1, SIZE_MAX);

@@ -62,6 +62,7 @@ float min_nan(float a, float b) { return std::isnan(a) || std::isnan(b) ? a + b 
 class ElementwiseMerge final : public BasicLayer {
  public:
   ElementwiseMerge(const LayerArgs& a, Op op) : BasicLayer(a), op_(op), k2_(a.keras_major < 3) {}
+  StreamRule stream_rule() const override { return {Streaming::elementwise}; }
 
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     if (in.empty()) bad("expects at least 1 input");
@@ -224,6 +225,7 @@ class ElementwiseMerge final : public BasicLayer {
 class ConcatenateLayer final : public BasicLayer {
  public:
   ConcatenateLayer(const LayerArgs& a, long axis) : BasicLayer(a), axis_(axis), k2_(a.keras_major < 3) {}
+  StreamRule stream_rule() const override { return per_step_on({axis_}, "concatenates along the time axis"); }
 
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     if (in.empty()) bad("expects at least 1 input");
@@ -303,6 +305,7 @@ class DotLayer final : public BasicLayer {
  public:
   DotLayer(const LayerArgs& a, std::vector<long> axes, bool normalize)
       : BasicLayer(a), axes_(std::move(axes)), normalize_(normalize), k2_(a.keras_major < 3) {}
+  StreamRule stream_rule() const override { return {Streaming::whole_sequence, "multiplies across time steps"}; }
 
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     if (in.size() != 2) bad("expects exactly 2 inputs, got " + std::to_string(in.size()));

@@ -25,6 +25,8 @@ class BatchNormLayer final : public BasicLayer {
  public:
   BatchNormLayer(const LayerArgs& a, long axis, std::vector<float> inv, std::vector<float> res, size_t params)
       : BasicLayer(a), axis_(axis), inv_(std::move(inv)), res_(std::move(res)), params_(params) {}
+  // At inference a per-channel affine map: per step unless the channels are the time steps.
+  StreamRule stream_rule() const override { return per_step_on({axis_}, "has parameters per time step (axis 1)"); }
 
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     const Value& v = one_input(in);
@@ -100,6 +102,7 @@ class LayerNormLayer final : public BasicLayer {
   };
   LayerNormLayer(const LayerArgs& a, Spec s, std::optional<Tensor> gamma, std::optional<Tensor> beta)
       : BasicLayer(a), s_(std::move(s)), gamma_(std::move(gamma)), beta_(std::move(beta)) {}
+  StreamRule stream_rule() const override { return per_step_on(s_.axes, "normalizes over the time axis"); }
 
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     const Value& v = one_input(in);

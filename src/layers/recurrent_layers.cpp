@@ -277,10 +277,10 @@ class RecurrentLayer final : public Layer {
   }
   size_t state_slots() const override { return 1; }
   bool slot_is_stateful(size_t) const override { return front().options().stateful; }
-  std::string stream_blocker() const override {
-    if (bi_) return "layer '" + name() + "' (Bidirectional) reads the sequence backwards";
-    if (front().options().go_backwards) return "layer '" + name() + "' has go_backwards=True";
-    return "";
+  StreamRule stream_rule() const override {
+    if (bi_) return {Streaming::whole_sequence, "reads the sequence backwards (Bidirectional)"};
+    if (front().options().go_backwards) return {Streaming::whole_sequence, "reads the sequence backwards (go_backwards=True)"};
+    return {Streaming::recurrent};
   }
   bool keeps_time_axis(size_t output) const override {
     return output == 0 && front().options().return_sequences;

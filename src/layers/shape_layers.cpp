@@ -16,6 +16,7 @@ using core::single;
 class FlattenLayer final : public BasicLayer {
  public:
   FlattenLayer(const LayerArgs& a, bool cf) : BasicLayer(a), cf_(cf) {}
+  StreamRule stream_rule() const override { return {Streaming::whole_sequence, "flattens the time axis"}; }
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     const Tensor& x = one_input(in).tensor;
     need_rank(x, 1, SIZE_MAX);
@@ -48,6 +49,7 @@ std::unique_ptr<Layer> make_flatten(const LayerArgs& a) {
 class ReshapeLayer final : public BasicLayer {
  public:
   ReshapeLayer(const LayerArgs& a, std::vector<long> target) : BasicLayer(a), target_(std::move(target)) {}
+  StreamRule stream_rule() const override { return {Streaming::whole_sequence, "reshapes across the time axis"}; }
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     const Tensor& x = one_input(in).tensor;
     need_rank(x, 1, SIZE_MAX);
@@ -101,6 +103,7 @@ std::unique_ptr<Layer> make_reshape(const LayerArgs& a) {
 class RepeatVectorLayer final : public BasicLayer {
  public:
   RepeatVectorLayer(const LayerArgs& a, size_t n) : BasicLayer(a), n_(n) {}
+  StreamRule stream_rule() const override { return {Streaming::whole_sequence, "repeats its input along a new time axis"}; }
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     const Tensor& x = one_input(in).tensor;
     need_rank(x, 2, 2);
@@ -126,6 +129,10 @@ std::unique_ptr<Layer> make_repeat_vector(const LayerArgs& a) {
 class PermuteLayer final : public BasicLayer {
  public:
   PermuteLayer(const LayerArgs& a, std::vector<size_t> perm) : BasicLayer(a), perm_(std::move(perm)) {}
+  StreamRule stream_rule() const override {
+    if (perm_.size() > 1 && perm_[1] == 1) return {Streaming::per_step};
+    return {Streaming::whole_sequence, "moves the time axis"};
+  }
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     const Tensor& x = one_input(in).tensor;
     need_rank(x, perm_.size(), perm_.size());
@@ -163,6 +170,9 @@ class StepsPadLayer final : public BasicLayer {
  public:
   StepsPadLayer(const LayerArgs& a, bool crop, std::pair<size_t, size_t> lr, bool cf)
       : BasicLayer(a), crop_(crop), lr_(lr), cf_(cf) {}
+  StreamRule stream_rule() const override {
+    return {Streaming::whole_sequence, crop_ ? "crops time steps" : "pads time steps"};
+  }
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     const Tensor& x0 = one_input(in).tensor;
     need_rank(x0, 3, 3);
@@ -206,6 +216,7 @@ std::unique_ptr<Layer> make_zero_padding(const LayerArgs& a) {
 class UpSampling1DLayer final : public BasicLayer {
  public:
   UpSampling1DLayer(const LayerArgs& a, size_t size) : BasicLayer(a), size_(size) {}
+  StreamRule stream_rule() const override { return {Streaming::whole_sequence, "repeats time steps"}; }
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     const Tensor& x = one_input(in).tensor;
     need_rank(x, 3, 3);

@@ -86,7 +86,7 @@ void check_dtype(const json& cfg, const std::string& where, BuildContext& ctx) {
 class InputLayer final : public Layer {
  public:
   using Layer::Layer;
-  std::string stream_blocker() const override { return ""; }
+  StreamRule stream_rule() const override { return {Streaming::elementwise}; }
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     return {in.begin(), in.end()};
   }
@@ -97,11 +97,10 @@ class ModelLayer final : public Layer {
  public:
   ModelLayer(std::string name, std::string cls, std::unique_ptr<Graph> g)
       : Layer(std::move(name), std::move(cls)), graph_(std::move(g)) {}
-  std::string stream_blocker() const override { return graph_->stream_blocker(); }
-  bool keeps_time_axis(size_t output) const override {
-    const auto keep = graph_->outputs_keep_time_axis();
-    return output < keep.size() && keep[output];
+  std::vector<Flow> stream_flow(const std::vector<Flow>& in, size_t) const override {
+    return graph_->stream_flow(in);
   }
+  bool uses_session_state() const override { return graph_->uses_session_state(); }
   std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
     return graph_->run({in.begin(), in.end()}, ctx);
   }
@@ -496,28 +495,6 @@ std::vector<Value> Graph::run(std::vector<Value> inputs, CallContext& ctx) const
   std::vector<Value> res;
   for (size_t v : output_values_) res.push_back(*vals[v]);
   return res;
-}
-
-std::string Graph::stream_blocker() const {
-  for (const auto& n : nodes_) {
-    std::string why = layers_[n.layer]->stream_blocker();
-    if (!why.empty()) return why;
-  }
-  return "";
-}
-
-std::vector<bool> Graph::outputs_keep_time_axis() const {
-  std::vector<bool> keep(n_values_, false);
-  for (size_t v : input_values_) keep[v] = true;
-  for (const auto& n : nodes_) {
-    const bool in = !n.inputs.empty() && keep[n.inputs[0]];
-    for (size_t t = 0; t < n.outputs.size(); ++t) {
-      if (n.outputs[t] != npos) keep[n.outputs[t]] = in && layers_[n.layer]->keeps_time_axis(t);
-    }
-  }
-  std::vector<bool> out;
-  for (size_t v : output_values_) out.push_back(keep[v]);
-  return out;
 }
 
 void Graph::collect_layers(std::vector<const Layer*>& out) const {

@@ -37,10 +37,16 @@ class Graph {
   const std::vector<TensorSpec>& outputs() const { return outputs_; }
   // Every layer, nested models' layers included, in build order (for inspect).
   void collect_layers(std::vector<const Layer*>& out) const;
-  // Why the model cannot run a sequence in chunks ("" when it can).
-  std::string stream_blocker() const;
-  // Per model output: whether it keeps the inputs' time axis (axis 1).
-  std::vector<bool> outputs_keep_time_axis() const;
+  // Streaming (stream_plan.cpp): the outputs' flows from the inputs' flows (throws Unsupported
+  // naming the edge a stream cannot compute exactly), and for the whole model the reason it
+  // cannot stream ("" when it can) and which outputs are sequences (chunks concatenate).
+  std::vector<Flow> stream_flow(const std::vector<Flow>& in) const;
+  struct StreamPlan {
+    std::string blocker;
+    std::vector<bool> out_seq;
+  };
+  StreamPlan stream_plan() const;
+  bool uses_session_state() const;  // some layer, nested ones included, keeps session state
 
   struct Node {
     size_t layer;

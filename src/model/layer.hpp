@@ -33,10 +33,35 @@ struct SessionState {
   std::vector<Tensor> emitted;
 };
 
+// How a layer treats the time axis (axis 1) when a stream feeds a sequence in chunks. Each
+// layer declares its own rule; Graph::stream_plan() checks every edge of the model with them.
+enum class Streaming {
+  elementwise,     // each value alone (identities, element-wise activations and merges)
+  per_step,        // each step alone, acting on the axes after time (Dense, LayerNormalization(-1))
+  recurrent,       // carries its state from step to step in the session (RNN layers)
+  window,          // keeps the last input steps in the session (causal Conv1D)
+  whole_sequence,  // needs the whole sequence (pooling over time, go_backwards, Flatten, ...)
+};
+struct StreamRule {
+  Streaming kind = Streaming::whole_sequence;
+  std::string why = "mixes time steps";  // whole_sequence: what it does across time
+  int axes_added = 0;  // per step: +1 adds a last axis (Embedding), -1 drops the last (Any)
+};
+
+// What a stream knows about a value: a sequence chunked along axis 1 (each chunk exact), or a
+// value computed from the steps so far (a final state), exact only once the last chunk is in.
+struct Flow {
+  bool seq = true;
+  bool time_last = false;  // sequence whose time axis is its last axis (a (batch, time) input)
+  std::string src;         // "layer 'enc' (LSTM) output 1": the edge's producer, for messages
+  std::string origin;      // final values: "layer 'enc' (LSTM) output 1, its final state"
+};
+
 struct CallContext {
   SessionState* session = nullptr;  // null: stateless call (stateful layers start from zeros)
   // Streaming: every recurrent layer (not only stateful ones) carries its state between calls,
-  // so a sequence fed in chunks gives the whole-sequence result.
+  // and causal Conv1D its last input steps, so a sequence fed in chunks gives the
+  // whole-sequence result (for models Graph::stream_plan() accepts).
   bool stream = false;
   // When set, every node records its layer's output shapes here (for inspect).
   std::vector<std::pair<const Layer*, std::vector<std::vector<size_t>>>>* trace = nullptr;
@@ -72,11 +97,17 @@ class Layer {
   virtual size_t state_slots() const { return 0; }
   // Slot s holds a stateful layer's state (kept between calls outside streaming too).
   virtual bool slot_is_stateful(size_t) const { return false; }
-  // Why this layer cannot run a sequence in chunks ("" when it can: it treats time steps
-  // independently, or carries state forward only).
-  virtual std::string stream_blocker() const;
-  // Whether output t keeps the time axis of input 0 (for reassembling chunked outputs).
+  // How the layer treats the time axis in a stream (default: refused, it mixes time steps).
+  virtual StreamRule stream_rule() const { return {}; }
+  // The outputs' flows from the inputs' flows (n_out outputs); throws Unsupported naming the
+  // edge that a stream cannot compute exactly. The default applies stream_rule().
+  virtual std::vector<Flow> stream_flow(const std::vector<Flow>& in, size_t n_out) const;
+  // Recurrent layers: whether output t is a sequence (return_sequences) or a final value.
   virtual bool keeps_time_axis(size_t output) const { (void)output; return true; }
+  // Whether calls read or write session state (this layer or, for a nested model, any inside).
+  virtual bool uses_session_state() const { return state_slots() > 0; }
+  // "layer 'lstm_1' (LSTM)", how messages name it.
+  std::string label() const { return "layer '" + name_ + "' (" + class_name_ + ")"; }
   void set_first_slot(size_t s) { first_slot_ = s; }
   size_t first_slot() const { return first_slot_; }
 
@@ -84,6 +115,15 @@ class Layer {
   std::string name_, class_name_;
   size_t first_slot_ = 0;
 };
+
+// per_step when every axis is a feature axis (-1 or >= 2), else whole_sequence with `why`
+// (other negative axes may be the time axis).
+inline StreamRule per_step_on(const std::vector<long>& axes, const std::string& why) {
+  for (long a : axes) {
+    if (a != -1 && a < 2) return {Streaming::whole_sequence, why};
+  }
+  return {Streaming::per_step};
+}
 
 // Keras' default for layers with supports_masking=True: the first input's mask passes on.
 inline std::optional<Mask> mask_passthrough(std::span<const Value> inputs) {

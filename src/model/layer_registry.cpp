@@ -15,19 +15,6 @@ const std::map<std::string, LayerKind>& layer_registry() {
   return reg;
 }
 
-// Layers that act on each time step alone (or only on the feature axis).
-std::string Layer::stream_blocker() const {
-  static const char* const kLocal[] = {
-      "InputLayer", "Dense", "TimeDistributed", "Activation", "Dropout", "SpatialDropout1D",
-      "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization", "Masking",
-      "Embedding", "LeakyReLU", "ReLU", "ELU", "PReLU", "Add", "Subtract",
-      "Multiply", "Average", "Maximum", "Minimum"};
-  for (const char* c : kLocal) {
-    if (class_name_ == c) return "";
-  }
-  return "layer '" + name_ + "' (" + class_name_ + ") mixes time steps";
-}
-
 void fail(const LayerArgs& a, const std::string& what) { throw InvalidArgument(a.where + ": " + what); }
 void unsupported(const LayerArgs& a, const std::string& what) {
   throw Unsupported(a.where + ": " + what);

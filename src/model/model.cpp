@@ -209,9 +209,10 @@ Model load_model(const std::string& path) {
       info.stateful = info.stateful || l->slot_is_stateful(s);
     }
   }
-  impl->stream_blocker = impl->graph->stream_blocker();
+  model::Graph::StreamPlan plan = impl->graph->stream_plan();
+  impl->stream_blocker = std::move(plan.blocker);
+  impl->out_time = std::move(plan.out_seq);
   trace_shapes(*impl, layers);
-  impl->out_time = impl->graph->outputs_keep_time_axis();
   return Model(std::move(impl));
 }
 

@@ -66,11 +66,14 @@ class OpLayer final : public Layer {
   OpLayer(std::string name, std::string cls, json cfg, std::vector<Arg> args, std::string where)
       : Layer(std::move(name), std::move(cls)), cfg_(std::move(cfg)), args_(std::move(args)), where_(std::move(where)) {}
 
-  std::string stream_blocker() const override {
+  StreamRule stream_rule() const override {
     const std::string& c = class_name();
-    const bool axis_op = c == "Any" || c == "All" || c == "Concatenate" || c == "ExpandDims" || c == "Squeeze";
-    if (axis_op && cfg_axis(0) != -1) return "op '" + name() + "' (" + c + ") works across time steps";
-    return "";
+    const bool reduces = c == "Any" || c == "All" || c == "Squeeze";
+    if (!reduces && c != "Concatenate" && c != "ExpandDims") return {Streaming::elementwise};
+    if (cfg_axis(0) != -1) return {Streaming::whole_sequence, "works across time steps"};
+    // On the last axis: a reduction may leave time as the last axis; ExpandDims adds one.
+    if (c == "ExpandDims") return {Streaming::elementwise, "", 1};
+    return {Streaming::per_step, "", reduces ? -1 : 0};
   }
 
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
