@@ -19,6 +19,7 @@
 #include <sstream>
 
 #include "io/npy.hpp"
+#include "kernels/dispatch.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/threads.hpp"
 #include "peer.hpp"

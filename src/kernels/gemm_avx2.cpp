@@ -1,5 +1,7 @@
 // AVX2 + FMA kernels for packed panels (compiled for that ISA with target attributes only, so
-// the rest of the binary runs on any x86-64; gemm.cpp calls them only when the CPU has them).
+// the rest of the binary runs on any x86-64; the kernel table calls them only when the CPU has
+// them).
+#if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 
 #include <algorithm>
@@ -131,3 +133,5 @@ RECUR_AVX2 void gemm_packed_panels_avx2(size_t M, const float* A, size_t lda,
 }
 
 }  // namespace recur::kernels::detail
+
+#endif  // x86-64
