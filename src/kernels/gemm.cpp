@@ -84,10 +84,10 @@ struct Split {
 void run_part(void* ctx, int i) {
   const Split& s = *static_cast<const Split*>(ctx);
   if (s.by_rows) {
-    // Row blocks of 6 (the micro-kernel height) so each part keeps full blocks.
-    const size_t blocks = (s.M + 5) / 6;
+    // Row blocks of 12 (the AVX-512 micro-tile height, twice AVX2's) so parts keep full tiles.
+    const size_t blocks = (s.M + 11) / 12;
     const size_t b0 = blocks * i / s.parts, b1 = blocks * (i + 1) / s.parts;
-    const size_t r0 = std::min(s.M, b0 * 6), r1 = std::min(s.M, b1 * 6);
+    const size_t r0 = std::min(s.M, b0 * 12), r1 = std::min(s.M, b1 * 12);
     panels(s.fn, r1 - r0, s.A + r0 * s.lda, s.lda, *s.B, 0, s.B->panels(), s.C + r0 * s.ldc,
            s.ldc, s.accumulate);
   } else {
@@ -107,7 +107,7 @@ void gemm_packed(size_t M, const float* A, size_t lda, const PackedMatrix& B, fl
   if (th > 1 && flops >= 4e6 && B.K > 0) {
     const bool by_rows = M >= 48 * static_cast<size_t>(th) && M > B.N / 4;
     const int parts = static_cast<int>(
-        std::min<size_t>(th, by_rows ? (M + 5) / 6 : B.panels()));
+        std::min<size_t>(th, by_rows ? (M + 11) / 12 : B.panels()));
     if (parts > 1) {
       Split s{fn, M, A, lda, &B, C, ldc, accumulate, by_rows, parts};
       parallel_for(parts, run_part, &s);
