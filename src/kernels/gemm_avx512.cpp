@@ -17,7 +17,7 @@ namespace recur::kernels::detail {
 
 namespace {
 
-constexpr size_t kKc = 256;  // K block: 256 rows of a panel are 16 KiB, L1-resident
+constexpr size_t kKc = 512;  // K block: K=512 in one pass (measured: = or > 256 at K=512)
 constexpr size_t kMc = 96;   // M block: 96 rows x kKc of A (96 KiB) stay in L2
 constexpr size_t kPc = 12;   // panels per C strip; a multiple of every P below
 constexpr size_t kRows = 12;  // micro-tile height
