@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "kernels/gemm_blocking.hpp"
 #include "kernels/isa_internal.hpp"
 
 #define RECUR_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
@@ -97,24 +98,9 @@ RECUR_AVX512 void row_block(size_t r, size_t K, const float* A, size_t lda, cons
 
 }  // namespace
 
-RECUR_AVX512 void gemm_packed_panels_avx512(size_t M, const float* A, size_t lda,
-                                            const PackedMatrix& B, size_t p0, size_t p1, float* C,
-                                            size_t ldc, bool accumulate) {
-  const size_t K = B.K;
-  for (size_t k0 = 0; k0 < K; k0 += kKc) {
-    const size_t kc = std::min(kKc, K - k0);
-    const bool acc = accumulate || k0 > 0;
-    for (size_t i0 = 0; i0 < M; i0 += kMc) {
-      const size_t mc = std::min(kMc, M - i0);
-      for (size_t q0 = p0; q0 < p1; q0 += kPc) {
-        const size_t q1 = std::min(p1, q0 + kPc);
-        for (size_t i = i0; i < i0 + mc; i += kRows) {
-          const size_t r = std::min(kRows, i0 + mc - i);
-          row_block(r, kc, A + i * lda + k0, lda, B, k0, q0, q1, C + i * ldc, ldc, acc);
-        }
-      }
-    }
-  }
+void gemm_packed_panels_avx512(size_t M, const float* A, size_t lda, const PackedMatrix& B,
+                               size_t p0, size_t p1, float* C, size_t ldc, bool accumulate) {
+  blocked_gemm<kKc, kMc, kPc, kRows>(row_block, M, A, lda, B, p0, p1, C, ldc, accumulate);
 }
 
 }  // namespace recur::kernels::detail
