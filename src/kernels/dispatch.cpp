@@ -39,8 +39,7 @@ const KernelTable& table_for(Isa isa) {
   if (!isa_supported(isa)) {
     throw Unsupported(std::string("kernels for ") + isa_name(isa) +
                       " need instructions this CPU or OS lacks (best here: " +
-                      isa_name(best_isa()) + "); set RECUR_ISA to scalar" +
-                      (best_isa() == Isa::scalar ? "" : std::string(" or ") + isa_name(best_isa())));
+                      isa_name(best_isa()) + ")");
   }
   switch (isa) {
 #if defined(__x86_64__) || defined(_M_X64)
