@@ -19,6 +19,7 @@
 #include <sstream>
 
 #include "io/npy.hpp"
+#include "kernels/dispatch.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/threads.hpp"
 #include "peer.hpp"
@@ -270,6 +271,17 @@ double recur_gemm_gflops(double budget) {
   return best;
 }
 
+// "model name" of /proc/cpuinfo, or "unknown".
+std::string cpu_model() {
+  std::ifstream f("/proc/cpuinfo");
+  for (std::string line; std::getline(f, line);) {
+    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
+      return line.substr(line.find(':') + 2);
+    }
+  }
+  return "unknown";
+}
+
 int usage() {
   std::fprintf(stderr,
                "usage: recur-bench [--shapes S1a,...] [--cells lstm,gru,gru_reset_before,simple_rnn]\n"
@@ -310,8 +322,9 @@ int run(int argc, char** argv) {
   if (wanted(peers, "onednn") && !onednn_available()) {
     std::fprintf(stderr, "recur-bench: oneDNN not compiled in (apt-get install libdnnl-dev)\n");
   }
-  std::printf("recur-bench: kernels %s, budget %.2f s per engine and case\n",
-              kernels::isa_name(kernels::active_isa()), budget);
+  std::printf("recur-bench: kernels %s (best here %s), CPU %s, budget %.2f s per engine and case\n",
+              kernels::isa_name(kernels::active_isa()), kernels::isa_name(kernels::best_isa()),
+              cpu_model().c_str(), budget);
   json rows = json::array();
   auto add_row = [&](const std::string& engine, const Case& c, int th, const Timing& t) {
     const double gf = flops_per_call(c) / t.median / 1e9;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "kernels/dispatch.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/threads.hpp"
 #include "recur/model.hpp"

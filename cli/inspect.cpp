@@ -3,6 +3,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/isolate.hpp"
+#include "kernels/dispatch.hpp"
 #include "recur/model.hpp"
 
 namespace recur::cli {
@@ -25,10 +26,13 @@ int inspect_command(const std::string& path, bool as_json) {
     }
     j["warnings"] = info.warnings;
     j["weight_bytes"] = info.weight_bytes;
+    j["isa"] = kernels::isa_name(kernels::active_isa());
     std::printf("%s\n", j.dump(2).c_str());
     return kOk;
   }
   std::fputs(m.summary().c_str(), stdout);
+  std::printf("Kernels: %s (best on this CPU: %s; RECUR_ISA=scalar|avx2|avx512 overrides)\n",
+              kernels::isa_name(kernels::active_isa()), kernels::isa_name(kernels::best_isa()));
   for (const auto& w : info.warnings) std::fprintf(stderr, "recur: warning: %s\n", w.c_str());
   return kOk;
 }

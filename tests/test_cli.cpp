@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "io/npy.hpp"
+#include "kernels/dispatch.hpp"
 
 namespace fs = std::filesystem;
 
@@ -37,8 +38,9 @@ class Cli : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  Result run(const std::string& args) {
-    const std::string cmd = std::string(RECUR_CLI) + " " + args + " >" + (dir_ / "stdout").string() +
+  // env: "NAME=value " assignments put before the command.
+  Result run(const std::string& args, const std::string& env = "") {
+    const std::string cmd = env + std::string(RECUR_CLI) + " " + args + " >" + (dir_ / "stdout").string() +
                             " 2>" + (dir_ / "stderr").string();
     const int status = std::system(cmd.c_str());
     Result r;
@@ -219,6 +221,29 @@ TEST_F(Cli, InspectShowsPathsAndJson) {
   ASSERT_EQ(j.code, 0) << j.err;
   EXPECT_NE(j.out.find("\"fused gru\""), std::string::npos) << j.out;
   EXPECT_NE(j.out.find("\"keras_version\""), std::string::npos) << j.out;
+}
+
+TEST_F(Cli, InspectNamesTheKernelIsaAndRefusesABadRecurIsa) {
+  const std::string model = fixture("k3-stacked-cells", "model.keras");
+  const auto r = run("inspect " + model);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("Kernels: "), std::string::npos) << r.out;
+  for (auto isa : {recur::kernels::Isa::scalar, recur::kernels::Isa::avx2,
+                   recur::kernels::Isa::avx512}) {
+    const std::string name = recur::kernels::isa_name(isa);
+    const auto j = run("inspect --json " + model, "RECUR_ISA=" + name + " ");
+    if (recur::kernels::isa_supported(isa)) {
+      ASSERT_EQ(j.code, 0) << j.err;
+      EXPECT_NE(j.out.find("\"isa\": \"" + name + "\""), std::string::npos) << j.out;
+    } else {
+      EXPECT_EQ(j.code, 3) << j.err;  // Unsupported
+      EXPECT_NE(j.err.find("RECUR_ISA=" + name), std::string::npos) << j.err;
+    }
+  }
+  const auto bad = run("inspect " + model, "RECUR_ISA=avx1024 ");
+  EXPECT_EQ(bad.code, 4) << bad.err;
+  EXPECT_NE(bad.err.find("RECUR_ISA=avx1024"), std::string::npos) << bad.err;
+  EXPECT_EQ(lines(bad.err), 1u) << bad.err;
 }
 
 }  // namespace

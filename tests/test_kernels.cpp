@@ -1,16 +1,20 @@
-// Kernels: every ISA variant of the packed GEMM and of the vectorized activations against
-// scalar references (odd sizes, long rows, accumulate, threads), and the summation-order
-// property the fused path relies on (a row gives the same bits alone or in a batch).
+// Kernels: every ISA's table (packed GEMM, vectorized activations) against scalar references
+// (odd sizes, long rows, accumulate, threads), the summation-order property the fused path
+// relies on (a row gives the same bits alone or in a batch), and the AVX-512 table against the
+// AVX2 one bit for bit (same FMA order, same polynomial).
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <random>
 #include <thread>
 #include <vector>
 
+#include "kernels/activations.hpp"
+#include "kernels/dispatch.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/threads.hpp"
-#include "kernels/vmath.hpp"
 #include "recur/activations.hpp"
 #include "recur/errors.hpp"
 #include "recur/threads.hpp"
@@ -20,8 +24,10 @@ namespace {
 using recur::kernels::Isa;
 
 std::vector<Isa> isas() {
-  std::vector<Isa> v = {Isa::scalar};
-  if (recur::kernels::best_isa() == Isa::avx2) v.push_back(Isa::avx2);
+  std::vector<Isa> v;
+  for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512}) {
+    if (recur::kernels::isa_supported(isa)) v.push_back(isa);
+  }
   return v;
 }
 
@@ -147,6 +153,56 @@ TEST(Kernels, VectorActivationsAreAccurateOnEveryIsa) {
     recur::kernels::activate(recur::Activation::sigmoid, nan.data(), 1);
     EXPECT_TRUE(std::isnan(nan[0]));
   }
+}
+
+// Both x86 SIMD tables sum k ascending with one FMA per k, and share the activation polynomial.
+TEST(Kernels, Avx512GivesTheSameBitsAsAvx2) {
+  if (!recur::kernels::isa_supported(Isa::avx512)) {
+    GTEST_SKIP() << "this CPU or OS lacks AVX-512 F/BW/DQ/VL";
+  }
+  IsaGuard guard;
+  recur::kernels::set_num_threads(1);
+  std::mt19937 rng(5);
+  for (size_t M : {size_t{1}, size_t{5}, size_t{13}, size_t{64}, size_t{131}}) {
+    for (size_t N : {size_t{3}, size_t{16}, size_t{50}, size_t{256}, size_t{400}}) {
+      for (size_t K : {size_t{1}, size_t{17}, size_t{256}, size_t{300}, size_t{600}}) {
+        for (bool acc : {false, true}) {
+          auto A = rand_vec(M * K, rng), B = rand_vec(K * N, rng), C0 = rand_vec(M * N, rng);
+          const auto P = recur::kernels::pack_matrix(K, N, B.data(), N);
+          std::vector<float> c2 = C0, c5 = C0;
+          recur::kernels::set_isa(Isa::avx2);
+          recur::kernels::gemm_packed(M, A.data(), K, P, c2.data(), N, acc);
+          recur::kernels::set_isa(Isa::avx512);
+          recur::kernels::gemm_packed(M, A.data(), K, P, c5.data(), N, acc);
+          ASSERT_EQ(c2, c5) << "M=" << M << " N=" << N << " K=" << K << " acc=" << acc;
+        }
+      }
+    }
+  }
+  std::vector<float> x;
+  for (float v = -100.0f; v <= 100.0f; v += 0.00731f) x.push_back(v);
+  for (float v : {0.0f, -0.0f, 1e-30f, 0.625f, 88.0f, -88.0f, INFINITY, -INFINITY}) x.push_back(v);
+  const auto& t2 = recur::kernels::table_for(Isa::avx2);
+  const auto& t5 = recur::kernels::table_for(Isa::avx512);
+  for (size_t n : {size_t{1}, size_t{9}, size_t{23}, x.size()}) {
+    std::vector<float> s2(x.begin(), x.begin() + n), s5 = s2, h2 = s2, h5 = s2;
+    t2.sigmoid(s2.data(), n);
+    t5.sigmoid(s5.data(), n);
+    t2.tanh(h2.data(), n);
+    t5.tanh(h5.data(), n);
+    for (size_t i = 0; i < n; ++i) {
+      ASSERT_EQ(std::bit_cast<uint32_t>(s2[i]), std::bit_cast<uint32_t>(s5[i])) << "sigmoid " << x[i];
+      ASSERT_EQ(std::bit_cast<uint32_t>(h2[i]), std::bit_cast<uint32_t>(h5[i])) << "tanh " << x[i];
+    }
+  }
+}
+
+TEST(Kernels, TableOfAnIsaTheCpuLacksIsRefused) {
+  if (recur::kernels::isa_supported(Isa::avx512)) {
+    GTEST_SKIP() << "this CPU has every ISA recur is built for";
+  }
+  EXPECT_THROW(recur::kernels::table_for(Isa::avx512), recur::Unsupported);
+  EXPECT_THROW(recur::kernels::set_isa(Isa::avx512), recur::Unsupported);
 }
 
 TEST(Kernels, ParallelForRunsEveryIndexOnce) {

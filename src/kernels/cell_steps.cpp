@@ -2,12 +2,14 @@
 
 #include <cstring>
 
+#include "kernels/activations.hpp"
+#include "kernels/dispatch.hpp"
 #include "kernels/gemm.hpp"
-#include "kernels/vmath.hpp"
 
 namespace recur::kernels {
 
 void pack_weights(PackedWeights& w, const float* kernel, const float* recurrent, bool split_h) {
+  kernel_table();  // a bad RECUR_ISA is refused here, when a model loads
   const size_t n = w.gates * w.units, u = w.units;
   w.kernel = pack_matrix(w.input, n, kernel, n);
   if (split_h) {
@@ -41,32 +43,36 @@ void preactivations(const PackedWeights& w, size_t B, const float* xp, size_t xp
 void simple_rnn_step(const PackedWeights& w, Activation act, size_t B, const float* xp,
                      size_t xp_stride, const float* h, float* h_new, float*) {
   const size_t u = w.units;
+  const VecFn f = activation_fn(kernel_table(), act);
   for (size_t b = 0; b < B; ++b) std::memcpy(h_new + b * u, xp + b * xp_stride, u * sizeof(float));
   gemm_packed(B, h, u, w.recurrent, h_new, u, true);
-  for (size_t b = 0; b < B; ++b) activate(act, h_new + b * u, u);
+  for (size_t b = 0; b < B; ++b) f(h_new + b * u, u);
 }
 
 void lstm_step(const PackedWeights& w, Activation act, Activation rec, size_t B, const float* xp,
                size_t xp_stride, const float* h, const float* c, float* h_new, float* c_new,
                float* scratch) {
   const size_t u = w.units;
+  const KernelTable& t = kernel_table();
+  const VecFn fa = activation_fn(t, act), fr = activation_fn(t, rec);
+  const bool pairwise = rec == Activation::sigmoid || rec == Activation::tanh;
   preactivations(w, B, xp, xp_stride, h, scratch);
   for (size_t b = 0; b < B; ++b) {
     float* g = scratch + b * 4 * u;  // [i, f, c, o]
-    if (rec == Activation::sigmoid || rec == Activation::tanh) {
-      activate(rec, g, 2 * u);
-    } else {
-      activate(rec, g, u);
-      activate(rec, g + u, u);
+    if (pairwise) {
+      fr(g, 2 * u);
+    } else {  // row-wise functions (softmax) act on each gate alone
+      fr(g, u);
+      fr(g + u, u);
     }
-    activate(act, g + 2 * u, u);
-    activate(rec, g + 3 * u, u);
+    fa(g + 2 * u, u);
+    fr(g + 3 * u, u);
     const float* cp = c + b * u;
     float* cn = c_new + b * u;
     float* hn = h_new + b * u;
     for (size_t j = 0; j < u; ++j) cn[j] = g[u + j] * cp[j] + g[j] * g[2 * u + j];
     std::memcpy(hn, cn, u * sizeof(float));
-    activate(act, hn, u);  // Keras applies `activation` to the cell state too
+    fa(hn, u);  // Keras applies `activation` to the cell state too
     for (size_t j = 0; j < u; ++j) hn[j] *= g[3 * u + j];
   }
 }
@@ -74,6 +80,8 @@ void lstm_step(const PackedWeights& w, Activation act, Activation rec, size_t B,
 void gru_step(const PackedWeights& w, bool reset_after, Activation act, Activation rec, size_t B,
               const float* xp, size_t xp_stride, const float* h, float* h_new, float* scratch) {
   const size_t u = w.units, n = 3 * u;
+  const KernelTable& t = kernel_table();
+  const VecFn fa = activation_fn(t, act), fr = activation_fn(t, rec);
   float* hp = scratch;           // (B, 3u) recurrent projection, gates [z, r, h]
   float* rh = scratch + B * n;   // (B, u) r * h, reset_after=False only
   gemm_packed(B, h, u, w.recurrent, hp, n, false);  // reset_after=False: [z, r] only
@@ -86,10 +94,10 @@ void gru_step(const PackedWeights& w, bool reset_after, Activation act, Activati
     float* p = hp + b * n;
     for (size_t j = 0; j < 2 * u; ++j) p[j] += x[j];
     if (pairwise) {
-      activate(rec, p, 2 * u);  // z, r
+      fr(p, 2 * u);  // z, r
     } else {
-      activate(rec, p, u);      // z
-      activate(rec, p + u, u);  // r
+      fr(p, u);      // z
+      fr(p + u, u);  // r
     }
     if (reset_after) {
       for (size_t j = 0; j < u; ++j) p[2 * u + j] = x[2 * u + j] + p[u + j] * p[2 * u + j];
@@ -107,7 +115,7 @@ void gru_step(const PackedWeights& w, bool reset_after, Activation act, Activati
   }
   for (size_t b = 0; b < B; ++b) {
     float* p = hp + b * n;
-    activate(act, p + 2 * u, u);
+    fa(p + 2 * u, u);
     const float* hb = h + b * u;
     float* hn = h_new + b * u;
     for (size_t j = 0; j < u; ++j) hn[j] = p[j] * hb[j] + (1.0f - p[j]) * p[2 * u + j];

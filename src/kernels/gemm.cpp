@@ -1,12 +1,9 @@
 #include "kernels/gemm.hpp"
 
 #include <algorithm>
-#include <atomic>
-#include <cpuid.h>
-#include <cstdlib>
 #include <cstring>
-#include <string_view>
 
+#include "kernels/dispatch.hpp"
 #include "kernels/isa_internal.hpp"
 #include "kernels/threads.hpp"
 
@@ -16,47 +13,7 @@ namespace {
 // Column strip wide enough to vectorize, small enough that one C row strip stays in L1
 // while the K x strip panel of B stays in L2.
 constexpr size_t kStrip = 256;
-
-bool os_saves_ymm() {
-  unsigned eax, ebx, ecx, edx;
-  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return false;
-  if (!(ecx & bit_OSXSAVE) || !(ecx & bit_AVX) || !(ecx & bit_FMA)) return false;
-  unsigned lo, hi;
-  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-  return (lo & 6u) == 6u;  // XMM and YMM state enabled by the OS
-}
-
-Isa detect() {
-  if (!os_saves_ymm()) return Isa::scalar;
-  unsigned eax, ebx, ecx, edx;
-  if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return Isa::scalar;
-  return (ebx & bit_AVX2) ? Isa::avx2 : Isa::scalar;
-}
-
-Isa initial() {
-  Isa best = detect();
-  if (const char* env = std::getenv("RECUR_ISA")) {
-    if (std::string_view(env) == "scalar") return Isa::scalar;
-  }
-  return best;
-}
-
-std::atomic<Isa>& current() {
-  static std::atomic<Isa> isa{initial()};
-  return isa;
-}
 }  // namespace
-
-Isa best_isa() {
-  static const Isa best = detect();
-  return best;
-}
-Isa active_isa() { return current().load(std::memory_order_relaxed); }
-void set_isa(Isa isa) {
-  if (isa == Isa::avx2 && best_isa() != Isa::avx2) isa = Isa::scalar;
-  current().store(isa, std::memory_order_relaxed);
-}
-const char* isa_name(Isa isa) { return isa == Isa::avx2 ? "avx2+fma" : "scalar"; }
 
 void sgemm(size_t M, size_t N, size_t K, const float* A, size_t lda, const float* B, size_t ldb,
            float* C, size_t ldc, bool accumulate) {
@@ -97,8 +54,10 @@ PackedMatrix pack_matrix(size_t K, size_t N, const float* B, size_t ldb, size_t 
   return p;
 }
 
-void gemm_packed_panels(size_t M, const float* A, size_t lda, const PackedMatrix& B, size_t p0,
-                        size_t p1, float* C, size_t ldc, bool accumulate) {
+namespace {
+// The B.K == 0 case (C = 0 or unchanged) is common to every ISA.
+void panels(GemmPanelsFn fn, size_t M, const float* A, size_t lda, const PackedMatrix& B,
+            size_t p0, size_t p1, float* C, size_t ldc, bool accumulate) {
   if (M == 0 || p0 >= p1) return;
   if (B.K == 0) {
     if (!accumulate) {
@@ -107,15 +66,11 @@ void gemm_packed_panels(size_t M, const float* A, size_t lda, const PackedMatrix
     }
     return;
   }
-  if (active_isa() == Isa::avx2) {
-    detail::gemm_packed_panels_avx2(M, A, lda, B, p0, p1, C, ldc, accumulate);
-  } else {
-    detail::gemm_packed_panels_scalar(M, A, lda, B, p0, p1, C, ldc, accumulate);
-  }
+  fn(M, A, lda, B, p0, p1, C, ldc, accumulate);
 }
 
-namespace {
 struct Split {
+  GemmPanelsFn fn;
   size_t M;
   const float* A;
   size_t lda;
@@ -129,36 +84,37 @@ struct Split {
 void run_part(void* ctx, int i) {
   const Split& s = *static_cast<const Split*>(ctx);
   if (s.by_rows) {
-    // Row blocks of 6 (the micro-kernel height) so each part keeps full blocks.
-    const size_t blocks = (s.M + 5) / 6;
+    // Row blocks of 12 (the AVX-512 micro-tile height, twice AVX2's) so parts keep full tiles.
+    const size_t blocks = (s.M + 11) / 12;
     const size_t b0 = blocks * i / s.parts, b1 = blocks * (i + 1) / s.parts;
-    const size_t r0 = std::min(s.M, b0 * 6), r1 = std::min(s.M, b1 * 6);
-    gemm_packed_panels(r1 - r0, s.A + r0 * s.lda, s.lda, *s.B, 0, s.B->panels(),
-                       s.C + r0 * s.ldc, s.ldc, s.accumulate);
+    const size_t r0 = std::min(s.M, b0 * 12), r1 = std::min(s.M, b1 * 12);
+    panels(s.fn, r1 - r0, s.A + r0 * s.lda, s.lda, *s.B, 0, s.B->panels(), s.C + r0 * s.ldc,
+           s.ldc, s.accumulate);
   } else {
     const size_t np = s.B->panels();
-    gemm_packed_panels(s.M, s.A, s.lda, *s.B, np * i / s.parts, np * (i + 1) / s.parts, s.C,
-                       s.ldc, s.accumulate);
+    panels(s.fn, s.M, s.A, s.lda, *s.B, np * i / s.parts, np * (i + 1) / s.parts, s.C, s.ldc,
+           s.accumulate);
   }
 }
 }  // namespace
 
 void gemm_packed(size_t M, const float* A, size_t lda, const PackedMatrix& B, float* C, size_t ldc,
                  bool accumulate) {
+  const GemmPanelsFn fn = kernel_table().gemm_panels;  // once, on the calling thread
   const int th = num_threads();
   // Split only work worth ~100 us or more on one core; rows when there are many, else panels.
   const double flops = 2.0 * M * B.N * B.K;
   if (th > 1 && flops >= 4e6 && B.K > 0) {
     const bool by_rows = M >= 48 * static_cast<size_t>(th) && M > B.N / 4;
     const int parts = static_cast<int>(
-        std::min<size_t>(th, by_rows ? (M + 5) / 6 : B.panels()));
+        std::min<size_t>(th, by_rows ? (M + 11) / 12 : B.panels()));
     if (parts > 1) {
-      Split s{M, A, lda, &B, C, ldc, accumulate, by_rows, parts};
+      Split s{fn, M, A, lda, &B, C, ldc, accumulate, by_rows, parts};
       parallel_for(parts, run_part, &s);
       return;
     }
   }
-  gemm_packed_panels(M, A, lda, B, 0, B.panels(), C, ldc, accumulate);
+  panels(fn, M, A, lda, B, 0, B.panels(), C, ldc, accumulate);
 }
 
 namespace detail {

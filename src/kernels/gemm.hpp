@@ -1,18 +1,11 @@
-// Dense single-precision matrix products, row-major, with runtime CPU dispatch.
+// Dense single-precision matrix products, row-major; the packed ones run through the kernel
+// table of the active ISA (dispatch.hpp).
 #pragma once
 
 #include <cstddef>
 #include <vector>
 
 namespace recur::kernels {
-
-// Instruction sets the kernels are built for; chosen once at startup from CPUID and XGETBV
-// (the OS must save the YMM state), or forced (tests, RECUR_ISA=scalar|avx2 in the environment).
-enum class Isa { scalar, avx2 };
-Isa best_isa();            // what this CPU and OS support
-Isa active_isa();          // what the kernels use now
-void set_isa(Isa isa);     // force (clamped to best_isa()); not thread-safe against running kernels
-const char* isa_name(Isa isa);
 
 // C (M x N, row stride ldc) = [C +] A (M x K, lda) * B (K x N, ldb).
 // Every C element sums over k in ascending order whatever M is, so a row computes the same
@@ -35,13 +28,10 @@ struct PackedMatrix {
 PackedMatrix pack_matrix(size_t K, size_t N, const float* B, size_t ldb, size_t col0 = 0);
 
 // C (M x B.N) = [C +] A (M x B.K, lda) * B, with the same summation order as sgemm: every C
-// element is accumulated over k ascending with one fused multiply-add per k (AVX2) or one
-// multiply and one add (scalar), whatever M and however the work is blocked.
+// element is accumulated over k ascending with one fused multiply-add per k (AVX2, AVX-512: the
+// two give the same bits) or one multiply and one add (scalar), whatever M and however the work
+// is blocked, tiled or threaded.
 void gemm_packed(size_t M, const float* A, size_t lda, const PackedMatrix& B, float* C, size_t ldc,
                  bool accumulate);
-
-// Same, for the columns of panels [p0, p1) only (the unit a thread takes).
-void gemm_packed_panels(size_t M, const float* A, size_t lda, const PackedMatrix& B, size_t p0,
-                        size_t p1, float* C, size_t ldc, bool accumulate);
 
 }  // namespace recur::kernels

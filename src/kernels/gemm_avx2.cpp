@@ -1,10 +1,13 @@
 // AVX2 + FMA kernels for packed panels (compiled for that ISA with target attributes only, so
-// the rest of the binary runs on any x86-64; gemm.cpp calls them only when the CPU has them).
+// the rest of the binary runs on any x86-64; the kernel table calls them only when the CPU has
+// them).
+#if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/gemm_blocking.hpp"
 #include "kernels/isa_internal.hpp"
 
 #define RECUR_AVX2 __attribute__((target("avx2,fma")))
@@ -15,6 +18,7 @@ namespace {
 
 constexpr size_t kKc = 256;  // K block: a 16-column B panel block is 16 KiB, L1-resident
 constexpr size_t kMc = 96;   // M block: 96 rows x kKc of A (96 KiB) stay in L2
+constexpr size_t kPc = 8;    // panels per C strip
 
 // R rows x P panels (16 columns each) of C, k ascending, one FMA per k per element.
 template <int R, int P>
@@ -108,26 +112,11 @@ RECUR_AVX2 void row_block(size_t r, size_t K, const float* A, size_t lda, const 
 
 }  // namespace
 
-RECUR_AVX2 void gemm_packed_panels_avx2(size_t M, const float* A, size_t lda,
-                                        const PackedMatrix& B, size_t p0, size_t p1, float* C,
-                                        size_t ldc, bool accumulate) {
-  const size_t K = B.K;
-  // Panels in chunks that keep a C strip warm; each chunk runs over all K blocks and rows.
-  constexpr size_t kPc = 8;
-  for (size_t k0 = 0; k0 < K; k0 += kKc) {
-    const size_t kc = std::min(kKc, K - k0);
-    const bool acc = accumulate || k0 > 0;
-    for (size_t i0 = 0; i0 < M; i0 += kMc) {
-      const size_t mc = std::min(kMc, M - i0);
-      for (size_t q0 = p0; q0 < p1; q0 += kPc) {
-        const size_t q1 = std::min(p1, q0 + kPc);
-        for (size_t i = i0; i < i0 + mc; i += 6) {
-          const size_t r = std::min<size_t>(6, i0 + mc - i);
-          row_block(r, kc, A + i * lda + k0, lda, B, k0, q0, q1, C + i * ldc, ldc, acc);
-        }
-      }
-    }
-  }
+void gemm_packed_panels_avx2(size_t M, const float* A, size_t lda, const PackedMatrix& B,
+                             size_t p0, size_t p1, float* C, size_t ldc, bool accumulate) {
+  blocked_gemm<kKc, kMc, kPc, 6>(row_block, M, A, lda, B, p0, p1, C, ldc, accumulate);
 }
 
 }  // namespace recur::kernels::detail
+
+#endif  // x86-64

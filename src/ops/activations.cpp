@@ -1,12 +1,10 @@
-// Keras activation functions (keras/src/activations/activations.py), float32 like Keras.
+// Keras activation names (keras/src/activations/activations.py); the math is in
+// kernels/activations_scalar.cpp.
 #include "recur/activations.hpp"
 
-#include <algorithm>
-#include <cmath>
 #include <string>
-#include <vector>
 
-#include "recur/tensor.hpp"
+#include "kernels/activations.hpp"
 
 namespace recur {
 
@@ -50,90 +48,6 @@ constexpr Named kNames[] = {
     {"sparsemax", Activation::sparsemax},
 };
 
-inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
-inline float hard_sigmoid3(float x) { return std::clamp(x / 6.0f + 0.5f, 0.0f, 1.0f); }
-inline float softplus(float x) {
-  // log(1 + e^x) without overflow for large x.
-  return x > 0.0f ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
-}
-
-float scalar(Activation a, float x) {
-  switch (a) {
-    case Activation::linear: return x;
-    case Activation::tanh: return std::tanh(x);
-    case Activation::sigmoid: return sigmoid(x);
-    case Activation::hard_sigmoid: return hard_sigmoid3(x);
-    case Activation::hard_sigmoid_keras2: return std::clamp(0.2f * x + 0.5f, 0.0f, 1.0f);
-    case Activation::relu: return x < 0.0f ? 0.0f : x;  // NaN stays NaN
-    case Activation::relu6: return std::clamp(x, 0.0f, 6.0f);
-    case Activation::leaky_relu: return x >= 0.0f ? x : 0.2f * x;
-    case Activation::elu: return x > 0.0f ? x : std::expm1(x);
-    case Activation::selu: {
-      constexpr float kAlpha = 1.6732632423543772f, kScale = 1.0507009873554805f;
-      return kScale * (x > 0.0f ? x : kAlpha * std::expm1(x));
-    }
-    case Activation::celu: return x > 0.0f ? x : std::expm1(x);  // alpha = 1
-    case Activation::gelu: return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));
-    case Activation::gelu_tanh: {
-      constexpr float kC = 0.7978845608028654f;  // sqrt(2/pi)
-      return 0.5f * x * (1.0f + std::tanh(kC * (x + 0.044715f * x * x * x)));
-    }
-    case Activation::silu: return x * sigmoid(x);
-    case Activation::hard_silu: return x * hard_sigmoid3(x);
-    case Activation::softsign: return x / (std::fabs(x) + 1.0f);
-    case Activation::softplus: return softplus(x);
-    case Activation::mish: return x * std::tanh(softplus(x));
-    case Activation::log_sigmoid: return -softplus(-x);
-    case Activation::hard_tanh: return std::clamp(x, -1.0f, 1.0f);
-    case Activation::tanh_shrink: return x - std::tanh(x);
-    case Activation::squareplus: return 0.5f * (x + std::sqrt(x * x + 4.0f));
-    case Activation::sparse_sigmoid:
-      return x <= -1.0f ? 0.0f : (x >= 1.0f ? 1.0f : 0.5f * (x + 1.0f));
-    case Activation::sparse_plus:
-      return x <= -1.0f ? 0.0f : (x >= 1.0f ? x : 0.25f * (x + 1.0f) * (x + 1.0f));
-    case Activation::soft_shrink:
-      return std::fabs(x) <= 0.5f ? 0.0f : (x > 0.0f ? x - 0.5f : x + 0.5f);
-    case Activation::hard_shrink: return std::fabs(x) <= 0.5f ? 0.0f : x;
-    case Activation::exponential: return std::exp(x);
-    case Activation::softmax:
-    case Activation::log_softmax:
-    case Activation::sparsemax: break;
-  }
-  return x;  // unreachable: row-wise activations are handled by apply_activation
-}
-
-void softmax_row(float* x, size_t n, bool log_form) {
-  if (n == 0) return;
-  float m = *std::max_element(x, x + n);
-  if (std::isnan(m)) m = 0.0f;  // NaN must propagate through the sum, not through max
-  float sum = 0.0f;
-  for (size_t i = 0; i < n; ++i) sum += std::exp(x[i] - m);
-  if (log_form) {
-    float ls = std::log(sum);
-    for (size_t i = 0; i < n; ++i) x[i] = x[i] - m - ls;
-  } else {
-    for (size_t i = 0; i < n; ++i) x[i] = std::exp(x[i] - m) / sum;
-  }
-}
-
-// Sparsemax (Martins & Astudillo 2016): Euclidean projection onto the simplex.
-void sparsemax_row(float* x, size_t n) {
-  if (n == 0) return;
-  std::vector<float> z(x, x + n);
-  std::sort(z.begin(), z.end(), std::greater<float>());
-  float cum = 0.0f, tau_sum = 0.0f;
-  size_t k = 0;
-  for (size_t i = 0; i < n; ++i) {
-    cum += z[i];
-    if (1.0f + static_cast<float>(i + 1) * z[i] > cum) {
-      k = i + 1;
-      tau_sum = cum;
-    }
-  }
-  float tau = (tau_sum - 1.0f) / static_cast<float>(k ? k : 1);
-  for (size_t i = 0; i < n; ++i) x[i] = std::max(x[i] - tau, 0.0f);
-}
-
 }  // namespace
 
 Activation activation_from_name(std::string_view name, int keras_major) {
@@ -162,42 +76,16 @@ bool is_elementwise(Activation a) {
   return a != Activation::softmax && a != Activation::log_softmax && a != Activation::sparsemax;
 }
 
-void apply_activation(Activation a, float* x, size_t n) {
-  switch (a) {
-    case Activation::linear: return;
-    case Activation::softmax: softmax_row(x, n, false); return;
-    case Activation::log_softmax: softmax_row(x, n, true); return;
-    case Activation::sparsemax: sparsemax_row(x, n); return;
-    case Activation::tanh:
-      for (size_t i = 0; i < n; ++i) x[i] = std::tanh(x[i]);
-      return;
-    case Activation::sigmoid:
-      for (size_t i = 0; i < n; ++i) x[i] = sigmoid(x[i]);
-      return;
-    default:
-      for (size_t i = 0; i < n; ++i) x[i] = scalar(a, x[i]);
-      return;
-  }
-}
+void apply_activation(Activation a, float* x, size_t n) { kernels::apply_scalar(a, x, n); }
 
-void elu(float* x, size_t n, float alpha) {
-  for (size_t i = 0; i < n; ++i) x[i] = x[i] > 0.0f ? x[i] : alpha * std::expm1(x[i]);
-}
+void elu(float* x, size_t n, float alpha) { kernels::elu(x, n, alpha); }
 
 void leaky_relu(float* x, size_t n, float negative_slope) {
-  for (size_t i = 0; i < n; ++i) x[i] = x[i] >= 0.0f ? x[i] : negative_slope * x[i];
+  kernels::leaky_relu(x, n, negative_slope);
 }
 
 void relu(float* x, size_t n, float negative_slope, float max_value, float threshold) {
-  // keras.activations.relu: the positive part (x > threshold, or max(x, 0) when the
-  // threshold is 0), clipped to [0, max_value], minus slope * relu(threshold - x).
-  for (size_t i = 0; i < n; ++i) {
-    const float v = x[i];
-    float pos = threshold != 0.0f ? (v > threshold ? v : 0.0f) : (v < 0.0f ? 0.0f : v);
-    if (max_value >= 0.0f) pos = std::clamp(pos, 0.0f, max_value);
-    const float below = threshold - v;
-    x[i] = negative_slope != 0.0f ? pos - negative_slope * (below > 0.0f ? below : 0.0f) : pos;
-  }
+  kernels::relu(x, n, negative_slope, max_value, threshold);
 }
 
 }  // namespace recur

@@ -1,0 +1,71 @@
+#include "kernels/dispatch.hpp"
+
+#include <atomic>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "kernels/isa_internal.hpp"
+#include "recur/errors.hpp"
+
+namespace recur::kernels {
+
+namespace {
+
+constexpr KernelTable kScalar{Isa::scalar, detail::gemm_packed_panels_scalar,
+                              detail::sigmoid_scalar, detail::tanh_scalar};
+#if defined(__x86_64__) || defined(_M_X64)
+constexpr KernelTable kAvx2{Isa::avx2, detail::gemm_packed_panels_avx2, detail::sigmoid_avx2,
+                            detail::tanh_avx2};
+constexpr KernelTable kAvx512{Isa::avx512, detail::gemm_packed_panels_avx512,
+                              detail::sigmoid_avx512, detail::tanh_avx512};
+#endif
+
+std::atomic<const KernelTable*> g_active{nullptr};
+
+Isa from_environment() {
+  const char* env = std::getenv("RECUR_ISA");
+  if (env == nullptr || *env == '\0') return best_isa();
+  const std::string_view v(env);
+  for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512}) {
+    if (v == isa_name(isa)) return isa;
+  }
+  throw InvalidArgument("RECUR_ISA=" + std::string(v) + ": expected scalar, avx2 or avx512");
+}
+
+}  // namespace
+
+const KernelTable& table_for(Isa isa) {
+  if (!isa_supported(isa)) {
+    throw Unsupported(std::string("kernels for ") + isa_name(isa) +
+                      " need instructions this CPU or OS lacks (best here: " +
+                      isa_name(best_isa()) + ")");
+  }
+  switch (isa) {
+#if defined(__x86_64__) || defined(_M_X64)
+    case Isa::avx2: return kAvx2;
+    case Isa::avx512: return kAvx512;
+#endif
+    default: return kScalar;
+  }
+}
+
+const KernelTable& kernel_table() {
+  const KernelTable* t = g_active.load(std::memory_order_acquire);
+  if (t != nullptr) return *t;
+  const Isa isa = from_environment();
+  if (!isa_supported(isa)) {
+    throw Unsupported(std::string("RECUR_ISA=") + isa_name(isa) + ": this CPU or OS lacks it " +
+                      "(best here: " + isa_name(best_isa()) + ")");
+  }
+  const KernelTable* want = &table_for(isa);
+  // A concurrent first call resolves to the same table; set_isa may have won meanwhile.
+  g_active.compare_exchange_strong(t, want, std::memory_order_acq_rel);
+  return *g_active.load(std::memory_order_acquire);
+}
+
+Isa active_isa() { return kernel_table().isa; }
+
+void set_isa(Isa isa) { g_active.store(&table_for(isa), std::memory_order_release); }
+
+}  // namespace recur::kernels

@@ -1,0 +1,42 @@
+// The kernel table: one struct of function pointers per ISA, chosen once (XNNPACK's config,
+// ONNX Runtime's function pointers). Callers fetch the table once per call and index it, so hot
+// loops hold no ISA branch.
+#pragma once
+
+#include <cstddef>
+
+#include "kernels/isa.hpp"
+
+namespace recur::kernels {
+
+struct PackedMatrix;
+
+// C columns of panels [p0, p1) = [C +] A (M x B.K) * B; see gemm.hpp for the summation order.
+using GemmPanelsFn = void (*)(size_t M, const float* A, size_t lda, const PackedMatrix& B,
+                              size_t p0, size_t p1, float* C, size_t ldc, bool accumulate);
+// In place over n floats.
+using VecFn = void (*)(float* x, size_t n);
+
+struct KernelTable {
+  Isa isa;
+  GemmPanelsFn gemm_panels;
+  VecFn sigmoid;  // AVX2 and AVX-512: the same polynomial, the same bits
+  VecFn tanh;
+};
+
+// The active table. The first call picks it: RECUR_ISA=scalar|avx2|avx512 when set, else the best
+// ISA this CPU and OS support. An unknown RECUR_ISA value throws InvalidArgument and an ISA the CPU
+// lacks throws Unsupported, on that call and every later one (pack_weights calls it, so the error
+// surfaces when a model with recurrent cells loads, on the loading thread).
+const KernelTable& kernel_table();
+Isa active_isa();
+
+// The table of one ISA (for tests and benchmarks); throws Unsupported when the CPU lacks it.
+const KernelTable& table_for(Isa isa);
+
+// Makes `isa` the active table (tests, tools); throws Unsupported when the CPU lacks it. The swap
+// is atomic, but a kernel call already running keeps the table it fetched: call it while no
+// inference runs, or a step may mix two ISAs' rounding.
+void set_isa(Isa isa);
+
+}  // namespace recur::kernels

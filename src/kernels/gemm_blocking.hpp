@@ -1,0 +1,39 @@
+// The cache blocking the SIMD GEMM kernels share: K blocks (C is stored and reloaded between
+// them, which keeps every element's k-ascending FMA chain intact), M blocks, strips of panels
+// that keep a C strip warm, and micro-tiles of up to kRows rows, each handed to the ISA's
+// row_block(rows, kc, A, lda, B, k0, q0, q1, C, ldc, accumulate).
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+
+#include "kernels/gemm.hpp"
+
+namespace recur::kernels::detail {
+
+using RowBlockFn = void (*)(size_t r, size_t K, const float* A, size_t lda, const PackedMatrix& B,
+                            size_t kofs, size_t p0, size_t p1, float* C, size_t ldc, bool acc);
+
+template <size_t kKc, size_t kMc, size_t kPc, size_t kRows>
+void blocked_gemm(RowBlockFn row_block, size_t M, const float* A, size_t lda,
+                  const PackedMatrix& B, size_t p0, size_t p1, float* C, size_t ldc,
+                  bool accumulate) {
+  static_assert(kMc % kRows == 0, "M blocks hold whole micro-tiles");
+  const size_t K = B.K;
+  for (size_t k0 = 0; k0 < K; k0 += kKc) {
+    const size_t kc = std::min(kKc, K - k0);
+    const bool acc = accumulate || k0 > 0;
+    for (size_t i0 = 0; i0 < M; i0 += kMc) {
+      const size_t mc = std::min(kMc, M - i0);
+      for (size_t q0 = p0; q0 < p1; q0 += kPc) {
+        const size_t q1 = std::min(p1, q0 + kPc);
+        for (size_t i = i0; i < i0 + mc; i += kRows) {
+          const size_t r = std::min(kRows, i0 + mc - i);
+          row_block(r, kc, A + i * lda + k0, lda, B, k0, q0, q1, C + i * ldc, ldc, acc);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace recur::kernels::detail

@@ -1,0 +1,49 @@
+#include "kernels/isa.hpp"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <cpuid.h>
+#endif
+
+namespace recur::kernels {
+
+namespace {
+
+#if defined(__x86_64__) || defined(_M_X64)
+Isa detect() {
+  unsigned eax, ebx, ecx, edx;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return Isa::scalar;
+  if (!(ecx & bit_OSXSAVE) || !(ecx & bit_AVX) || !(ecx & bit_FMA)) return Isa::scalar;
+  unsigned lo, hi;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  if ((lo & 0x6u) != 0x6u) return Isa::scalar;  // XMM and YMM state
+  if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return Isa::scalar;
+  if (!(ebx & bit_AVX2)) return Isa::scalar;
+  const unsigned avx512 = bit_AVX512F | bit_AVX512DQ | bit_AVX512BW | bit_AVX512VL;
+  // Opmask, upper halves of ZMM0-15 and ZMM16-31 (XCR0 bits 5, 6, 7) must be saved too.
+  if ((ebx & avx512) == avx512 && (lo & 0xE0u) == 0xE0u) return Isa::avx512;
+  return Isa::avx2;
+}
+#else
+Isa detect() { return Isa::scalar; }
+#endif
+
+}  // namespace
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::avx2: return "avx2";
+    case Isa::avx512: return "avx512";
+    case Isa::scalar: break;
+  }
+  return "scalar";
+}
+
+Isa best_isa() {
+  static const Isa best = detect();
+  return best;
+}
+
+// The ISAs form a ladder: each one's CPU and OS requirements include the previous one's.
+bool isa_supported(Isa isa) { return static_cast<int>(isa) <= static_cast<int>(best_isa()); }
+
+}  // namespace recur::kernels

@@ -1,0 +1,16 @@
+// Instruction sets the kernels are built for, and what this CPU and OS support.
+#pragma once
+
+namespace recur::kernels {
+
+// One kernel table per ISA (dispatch.hpp). A NEON table would be one more entry here.
+enum class Isa { scalar, avx2, avx512 };
+
+// "scalar", "avx2", "avx512": the values RECUR_ISA takes.
+const char* isa_name(Isa isa);
+// True when the CPU has the instructions and the OS saves their registers (CPUID + XGETBV):
+// avx2 = AVX2 + FMA with YMM state; avx512 = AVX-512 F/BW/DQ/VL + FMA with opmask and ZMM state.
+bool isa_supported(Isa isa);
+Isa best_isa();
+
+}  // namespace recur::kernels
