@@ -31,8 +31,6 @@ int inspect_command(const std::string& path, bool as_json) {
     return kOk;
   }
   std::fputs(m.summary().c_str(), stdout);
-  std::printf("Kernels: %s (best on this CPU: %s; RECUR_ISA=scalar|avx2|avx512 overrides)\n",
-              kernels::isa_name(kernels::active_isa()), kernels::isa_name(kernels::best_isa()));
   for (const auto& w : info.warnings) std::fprintf(stderr, "recur: warning: %s\n", w.c_str());
   return kOk;
 }

@@ -5,7 +5,7 @@
     y = m.predict(x)            # numpy in, numpy out, like keras.Model.predict
 """
 from ._errors import Error, InvalidInputError, InvalidModelError, UnsupportedModelError
-from ._model import Model, Stream, TensorSpec, load_model, num_threads, set_num_threads, shared_model
+from ._model import Model, Stream, TensorSpec, isa, load_model, num_threads, set_num_threads, shared_model
 
 __all__ = [
     "Error",
@@ -15,6 +15,7 @@ __all__ = [
     "Stream",
     "TensorSpec",
     "UnsupportedModelError",
+    "isa",
     "load_model",
     "num_threads",
     "set_num_threads",

@@ -57,6 +57,11 @@ def num_threads():
     return _core.num_threads()
 
 
+def isa():
+    """The kernels in use: "scalar", "avx2" or "avx512" (RECUR_ISA in the environment chooses)."""
+    return _core.isa()
+
+
 def _check_threads(threads):
     if threads is not None and (not isinstance(threads, (int, np.integer)) or not 1 <= threads <= 64):
         raise InvalidInputError(f"threads must be an integer between 1 and 64, got {threads!r}")

@@ -185,4 +185,5 @@ PYBIND11_MODULE(_core, m) {
     });
   });
   m.def("num_threads", &recur::num_threads);
+  m.def("isa", [] { return without_gil(Blame::input, std::nullopt, [] { return std::string(recur::kernel_isa()); }); });
 }

@@ -48,3 +48,14 @@ def test_dict_by_name_in_any_order_and_unknown_names_listed():
     xs["seq_c"] = xs.pop("seq_b")
     with pytest.raises(recur.InvalidInputError, match=r"missing \['seq_b'\]; unknown \['seq_c'\]"):
         m.predict(xs)
+
+
+def test_isa_names_the_kernels_and_follows_recur_isa(cli):
+    import subprocess
+    import sys
+    assert recur.isa() in ("scalar", "avx2", "avx512")
+    out = subprocess.run([sys.executable, "-c", "import recur; print(recur.isa())"], capture_output=True,
+                         text=True, env={**__import__("os").environ, "RECUR_ISA": "scalar"})
+    assert out.stdout.strip() == "scalar", out.stderr
+    assert f"Kernels: {recur.isa()}" in subprocess.run([cli, "inspect", DEMO / "model.keras"], capture_output=True,
+                                                        text=True).stdout

@@ -2,6 +2,8 @@
 #include <cstdio>
 #include <string>
 
+#include "kernels/dispatch.hpp"
+#include "kernels/isa.hpp"
 #include "recur/model.hpp"
 
 namespace recur {
@@ -52,6 +54,8 @@ std::string Model::summary() const {
     total += l.params;
   }
   append(out, "%-24s %-18s %-28s %10zu\n", "total", "", "", total);
+  append(out, "Kernels: %s (best on this CPU: %s; RECUR_ISA=scalar|avx2|avx512 overrides)\n",
+         kernels::isa_name(kernels::active_isa()), kernels::isa_name(kernels::best_isa()));
   return out;
 }
 
