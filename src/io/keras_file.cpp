@@ -88,6 +88,11 @@ std::vector<std::string> layer_classes(const nlohmann::json& model) {
   return classes;
 }
 
+// The dataset's header only: nothing is decoded until the caller has checked the shape.
+WeightRef weight_ref(const H5Group& g, const std::string& name) {
+  return {g.dataset_shape(name), [g, name] { return g.read_dataset(name); }};
+}
+
 // ---- Keras 3 .keras: weights at layers/<key>/.../vars/<i> -----------------------------------
 // An object's path is its chain of attribute keys. Files saved on Windows by Keras 2.13-2.15
 // joined the chain with '\\' (one HDF5 link "layers\\lstm\\cell" holding "vars"), so both
@@ -119,8 +124,8 @@ class V3Scope final : public WeightScope {
     keys_ = container_keys(layer_classes(model_));
   }
 
-  std::vector<Tensor> weights(size_t i, int) override {
-    std::vector<Tensor> out;
+  std::vector<WeightRef> weights(size_t i, int) override {
+    std::vector<WeightRef> out;
     const auto* layers = model_layers(model_);
     if (!layers || i >= layers->size()) return out;
     const auto& entry = (*layers)[i];
@@ -137,7 +142,7 @@ class V3Scope final : public WeightScope {
   }
 
  private:
-  void vars(const KeyPath& p, std::vector<Tensor>& out) {
+  void vars(const KeyPath& p, std::vector<WeightRef>& out) {
     auto obj = find_group(root_, p);
     if (!obj || !obj->has_group("vars")) return;
     auto g = std::optional<H5Group>(obj->group("vars"));
@@ -148,11 +153,11 @@ class V3Scope final : public WeightScope {
                               std::to_string(k) + " (variables must be numbered 0.." +
                               std::to_string(names.size() - 1) + ")");
       }
-      out.push_back(g->read_dataset(std::to_string(k)));
+      out.push_back(weight_ref(*g, std::to_string(k)));
     }
   }
 
-  void cell(const KeyPath& p, const nlohmann::json& cell_entry, std::vector<Tensor>& out, int depth) {
+  void cell(const KeyPath& p, const nlohmann::json& cell_entry, std::vector<WeightRef>& out, int depth) {
     if (depth > 8) throw InvalidArgument(file_ + ": cells nest too deeply");
     if (class_of(cell_entry) == "StackedRNNCells") {
       const auto& cfg = config_of(cell_entry);
@@ -167,7 +172,7 @@ class V3Scope final : public WeightScope {
   }
 
   void collect(const KeyPath& p, const std::string& cls, const nlohmann::json& cfg,
-               std::vector<Tensor>& out, int depth) {
+               std::vector<WeightRef>& out, int depth) {
     if (depth > 8) throw InvalidArgument(file_ + ": layer configs nest too deeply");
     if (cls == "Bidirectional") {
       const nlohmann::json fwd = cfg.contains("layer") ? cfg["layer"] : nlohmann::json::object();
@@ -199,7 +204,7 @@ class V3Scope final : public WeightScope {
 
 // ---- legacy .h5: model_weights/<layer name> with a weight_names attribute -------------------
 struct FlatList {
-  std::vector<Tensor> values;
+  std::vector<WeightRef> values;
   size_t next = 0;
 };
 
@@ -212,7 +217,7 @@ class LegacyScope final : public WeightScope {
   LegacyScope(std::shared_ptr<FlatList> flat, nlohmann::json model, std::string file, std::string name)
       : flat_(std::move(flat)), model_(std::move(model)), file_(std::move(file)), name_(std::move(name)) {}
 
-  std::vector<Tensor> weights(size_t i, int expected) override {
+  std::vector<WeightRef> weights(size_t i, int expected) override {
     const auto* layers = model_layers(model_);
     if (!layers || i >= layers->size()) return {};
     const std::string name = layer_name((*layers)[i]);
@@ -224,7 +229,7 @@ class LegacyScope final : public WeightScope {
       if (flat_->next + static_cast<size_t>(expected) > flat_->values.size()) {
         throw InvalidArgument(file_ + ": nested model '" + name_ + "' has too few weights for layer '" + name + "'");
       }
-      std::vector<Tensor> out(flat_->values.begin() + static_cast<std::ptrdiff_t>(flat_->next),
+      std::vector<WeightRef> out(flat_->values.begin() + static_cast<std::ptrdiff_t>(flat_->next),
                               flat_->values.begin() + static_cast<std::ptrdiff_t>(flat_->next + expected));
       flat_->next += static_cast<size_t>(expected);
       return out;
@@ -252,8 +257,8 @@ class LegacyScope final : public WeightScope {
     return "";
   }
 
-  std::vector<Tensor> read_layer(const H5Group& g) {
-    std::vector<Tensor> out;
+  std::vector<WeightRef> read_layer(const H5Group& g) {
+    std::vector<WeightRef> out;
     // Keras splits attributes over 64 KiB into weight_names0, weight_names1, ...
     std::vector<std::string> names;
     if (g.has_attr("weight_names")) {
@@ -269,7 +274,7 @@ class LegacyScope final : public WeightScope {
         throw InvalidArgument(file_ + ": weight '" + w + "' listed in " + g.path() +
                               "/weight_names is missing");
       }
-      out.push_back(g.read_dataset(w));
+      out.push_back(weight_ref(g, w));
     }
     return out;
   }

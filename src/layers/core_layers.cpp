@@ -174,9 +174,9 @@ std::unique_ptr<Layer> make_dense(const LayerArgs& a) {
   const size_t U = static_cast<size_t>(units);
   core::check_lora(a, use_bias ? 2 : 1);
   expect_weight_count(a, use_bias ? 2 : 1);
-  if (a.weights[0].rank() != 2 || a.weights[0].dim(1) != U) {
-    fail(a, "kernel must have shape (input_dim, " + std::to_string(U) + "), got " +
-                a.weights[0].shape_str());
+  const auto& ks = a.weights.shape(0);
+  if (ks.size() != 2 || ks[1] != U) {
+    fail(a, "kernel must have shape (input_dim, " + std::to_string(U) + "), got " + shape_str(ks));
   }
   std::optional<Tensor> bias;
   if (use_bias) bias = weight(a, 1, {U}, "bias");
@@ -418,7 +418,7 @@ class PReluLayer final : public BasicLayer {
 
 std::unique_ptr<Layer> make_prelu(const LayerArgs& a) {
   expect_weight_count(a, 1);
-  if (a.weights[0].rank() == 0) fail(a, "alpha must have the input's non-batch rank");
+  if (a.weights.shape(0).empty()) fail(a, "alpha must have the input's non-batch rank");
   return std::make_unique<PReluLayer>(a, a.weights[0]);
 }
 

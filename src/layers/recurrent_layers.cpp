@@ -46,30 +46,50 @@ RNNOptions rnn_options(const LayerArgs& a) {
 
 // Cell configs read from a layer or cell config; weights consumed from `w` starting at `at`.
 std::shared_ptr<const Cell> make_cell(const std::string& cls, const LayerArgs& a,
-                                      const std::vector<Tensor>& w, size_t& at);
+                                      const Weights& w, size_t& at);
 
-std::optional<Tensor> take_bias(const LayerArgs& a, bool use_bias, const std::vector<Tensor>& w,
+std::optional<Tensor> take_bias(const LayerArgs& a, bool use_bias, const Weights& w,
                                 size_t& at) {
   if (!use_bias) return std::nullopt;
   if (at >= w.size()) fail(a, "the bias weight is missing");
   return w[at++];
 }
 
-std::pair<Tensor, Tensor> take_kernels(const LayerArgs& a, const std::vector<Tensor>& w,
+std::pair<Tensor, Tensor> take_kernels(const LayerArgs& a, const Weights& w,
                                        size_t& at) {
   if (at + 2 > w.size()) fail(a, "kernel and recurrent_kernel weights are missing");
   at += 2;
   return {w[at - 2], w[at - 1]};
 }
 
+// The declared shapes of a cell's kernel, recurrent kernel and bias against its config, before
+// any is decoded (the input size is the one dimension the config leaves open).
+void check_declared(const LayerArgs& a, const Weights& w, size_t at, size_t gates, long units,
+                    std::vector<size_t> bias) {
+  if (units > (1L << 30)) fail(a, "units " + std::to_string(units) + " is too large");
+  const uint64_t u = static_cast<uint64_t>(units), n = gates * u;
+  if (at + 2 > w.size()) return;  // take_kernels names what is missing
+  const auto& k = w.shape(at);
+  if (k.size() != 2 || k[1] != n) {
+    fail(a, "kernel must have shape (input_dim, " + std::to_string(n) + "), got " + shape_str(k));
+  }
+  if (w.shape(at + 1) != std::vector<size_t>{u, n}) {
+    fail(a, "recurrent_kernel must have shape " + shape_str({u, n}) + ", got " + shape_str(w.shape(at + 1)));
+  }
+  if (!bias.empty() && at + 2 < w.size() && w.shape(at + 2) != bias) {
+    fail(a, "bias must have shape " + shape_str(bias) + ", got " + shape_str(w.shape(at + 2)));
+  }
+}
+
 std::shared_ptr<const Cell> make_cell(const std::string& cls, const LayerArgs& a,
-                                      const std::vector<Tensor>& w, size_t& at) {
+                                      const Weights& w, size_t& at) {
   try {
     if (cls == "SimpleRNN" || cls == "SimpleRNNCell") {
       SimpleRNNCellConfig c;
       c.units = units_of(a);
       c.activation = activation_of(a, "activation", "tanh");
       c.use_bias = cfg_bool(a, "use_bias", true);
+      check_declared(a, w, at, 1, c.units, c.use_bias ? std::vector<size_t>{size_t(c.units)} : std::vector<size_t>{});
       auto [k, r] = take_kernels(a, w, at);
       auto b = take_bias(a, c.use_bias, w, at);
       return std::make_shared<SimpleRNNCell>(c, std::move(k), std::move(r), std::move(b));
@@ -80,6 +100,7 @@ std::shared_ptr<const Cell> make_cell(const std::string& cls, const LayerArgs& a
       c.activation = activation_of(a, "activation", "tanh");
       c.recurrent_activation = activation_of(a, "recurrent_activation", "sigmoid");
       c.use_bias = cfg_bool(a, "use_bias", true);
+      check_declared(a, w, at, 4, c.units, c.use_bias ? std::vector<size_t>{4 * size_t(c.units)} : std::vector<size_t>{});
       auto [k, r] = take_kernels(a, w, at);
       auto b = take_bias(a, c.use_bias, w, at);
       return std::make_shared<LSTMCell>(c, std::move(k), std::move(r), std::move(b));
@@ -93,6 +114,9 @@ std::shared_ptr<const Cell> make_cell(const std::string& cls, const LayerArgs& a
       // Keras 2 before 2.3 defaulted to reset_after=False; its configs always spell it out
       // from 2.1 on, and older files lack it.
       c.reset_after = cfg_bool(a, "reset_after", a.keras_major >= 3);
+      const size_t n3 = 3 * size_t(c.units);
+      check_declared(a, w, at, 3, c.units, !c.use_bias ? std::vector<size_t>{}
+                                           : c.reset_after ? std::vector<size_t>{2, n3} : std::vector<size_t>{n3});
       auto [k, r] = take_kernels(a, w, at);
       auto b = take_bias(a, c.use_bias, w, at);
       return std::make_shared<GRUCell>(c, std::move(k), std::move(r), std::move(b));
@@ -101,6 +125,7 @@ std::shared_ptr<const Cell> make_cell(const std::string& cls, const LayerArgs& a
       // Keras 2 cuDNN layer: tanh/sigmoid, bias (8u) = input and recurrent biases, summed.
       LSTMCellConfig c;
       c.units = units_of(a);
+      check_declared(a, w, at, 4, c.units, {8 * size_t(c.units)});
       auto [k, r] = take_kernels(a, w, at);
       if (at >= w.size()) fail(a, "the bias weight is missing");
       const Tensor& b8 = w[at++];
@@ -115,6 +140,7 @@ std::shared_ptr<const Cell> make_cell(const std::string& cls, const LayerArgs& a
       GRUCellConfig c;
       c.units = units_of(a);
       c.reset_after = true;
+      check_declared(a, w, at, 3, c.units, {6 * size_t(c.units)});
       auto [k, r] = take_kernels(a, w, at);
       if (at >= w.size()) fail(a, "the bias weight is missing");
       Tensor b = w[at++];
@@ -147,10 +173,10 @@ std::pair<std::string, const nlohmann::json*> nested(const LayerArgs& a, const n
 }
 
 std::shared_ptr<const Cell> make_any_cell(const LayerArgs& a, const nlohmann::json& j,
-                                          const std::vector<Tensor>& w, size_t& at, int depth);
+                                          const Weights& w, size_t& at, int depth);
 
 std::shared_ptr<const Cell> make_stack(const LayerArgs& a, const nlohmann::json& cells,
-                                       const std::vector<Tensor>& w, size_t& at, int depth) {
+                                       const Weights& w, size_t& at, int depth) {
   if (!cells.is_array() || cells.empty()) fail(a, "StackedRNNCells needs a non-empty list of cells");
   std::vector<std::shared_ptr<const Cell>> list;
   for (const auto& c : cells) list.push_back(make_any_cell(a, c, w, at, depth + 1));
@@ -162,7 +188,7 @@ std::shared_ptr<const Cell> make_stack(const LayerArgs& a, const nlohmann::json&
 }
 
 std::shared_ptr<const Cell> make_any_cell(const LayerArgs& a, const nlohmann::json& j,
-                                          const std::vector<Tensor>& w, size_t& at, int depth) {
+                                          const Weights& w, size_t& at, int depth) {
   if (depth > 16) fail(a, "cells are nested too deeply");
   if (j.is_array()) return make_stack(a, j, w, at, depth);  // Keras 2: RNN(cell=[...])
   auto [cls, cfg] = nested(a, j, "cell");
@@ -305,7 +331,7 @@ class RecurrentLayer final : public Layer {
   std::optional<Bidirectional> bi_;
 };
 
-RNN make_rnn_layer(const LayerArgs& a, const std::vector<Tensor>& w, size_t& at) {
+RNN make_rnn_layer(const LayerArgs& a, const Weights& w, size_t& at) {
   check_common(a);
   std::shared_ptr<const Cell> cell;
   if (a.class_name == "RNN") {

@@ -2,6 +2,7 @@
 #include "recur/model.hpp"
 
 #include <cmath>
+#include <unordered_map>
 
 #include "io/keras_file.hpp"
 #include "model/graph.hpp"
@@ -123,17 +124,20 @@ void trace_shapes(Model::Impl& m, const std::vector<const model::Layer*>& layers
   } catch (const std::exception&) {
     return;
   }
+  std::unordered_map<const model::Layer*, size_t> index;
+  for (size_t i = 0; i < layers.size(); ++i) index.emplace(layers[i], i);
   for (const auto& [layer, shapes] : trace) {
-    for (size_t i = 0; i < layers.size(); ++i) {
-      if (layers[i] != layer || !m.info.layers[i].output_shapes.empty()) continue;
-      for (const auto& s : shapes) {
-        std::string text = "(";
-        for (size_t d = 0; d < s.size(); ++d) {
-          const bool open = (d == 0 && m.info.inputs[0].shape[0] < 0) || (d == 1 && open_time && s[d] == kTime);
-          text += (d ? ", " : "") + (open ? std::string("None") : std::to_string(s[d]));
-        }
-        m.info.layers[i].output_shapes.push_back(text + (s.size() == 1 ? ",)" : ")"));
+    const auto found = index.find(layer);
+    if (found == index.end()) continue;
+    const size_t i = found->second;
+    if (!m.info.layers[i].output_shapes.empty()) continue;
+    for (const auto& s : shapes) {
+      std::string text = "(";
+      for (size_t d = 0; d < s.size(); ++d) {
+        const bool open = (d == 0 && m.info.inputs[0].shape[0] < 0) || (d == 1 && open_time && s[d] == kTime);
+        text += (d ? ", " : "") + (open ? std::string("None") : std::to_string(s[d]));
       }
+      m.info.layers[i].output_shapes.push_back(text + (s.size() == 1 ? ",)" : ")"));
     }
   }
 }
