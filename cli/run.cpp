@@ -109,7 +109,7 @@ void check_finite(const std::string& file, const std::string& member, const Tens
 std::vector<Tensor> read_inputs(const Model& m, const Call& call, bool allow_nonfinite) {
   std::vector<std::pair<std::string, io::NpyArray>> arrays;
   bool named = false;
-  for (const auto& p : call.inputs) {
+  for (const auto& p : call.inputs) try {
     if (ends_with(p, ".npz")) {
       for (auto& a : io::load_npz(p)) {
         if (!allow_nonfinite) check_finite(p, a.first, a.second.values);
@@ -120,6 +120,8 @@ std::vector<Tensor> read_inputs(const Model& m, const Call& call, bool allow_non
       arrays.emplace_back("", io::load_npy(p));
       if (!allow_nonfinite) check_finite(p, "", arrays.back().second.values);
     }
+  } catch (const std::bad_alloc&) {
+    throw InvalidArgument(p + ": out of memory reading the input");
   }
   const auto& want = m.inputs();
   std::vector<Tensor> in;
@@ -291,7 +293,7 @@ int run_command(const std::vector<std::string>& args) {
   }
   Progress progress(steps);
   std::vector<std::vector<Tensor>> results;
-  for (size_t c = 0; c < o.calls.size(); ++c) {
+  for (size_t c = 0; c < o.calls.size(); ++c) try {
     const Call& call = o.calls[c];
     if (o.chunk) {
       if (c) s.start_sequence();
@@ -305,6 +307,13 @@ int run_command(const std::vector<std::string>& args) {
       throw UsageError("the model has " + std::to_string(results.back().size()) + " output(s) but " +
                        std::to_string(call.outputs.size()) + " --output file(s) were given (or give one .npz)");
     }
+  } catch (const InvalidArgument& e) {
+    // An input that does not fit the model: the input file is at fault, named first.
+    const std::string msg = e.what();
+    if (msg.rfind(m.info().file + ": input '", 0) != 0) throw;
+    std::string files;
+    for (const auto& p : o.calls[c].inputs) files += (files.empty() ? "" : ", ") + p;
+    throw InvalidArgument(files + ": " + msg);
   }
   for (size_t c = 0; c < o.calls.size(); ++c) {
     write_outputs(m, o.calls[c], results[c]);

@@ -361,16 +361,28 @@ const nlohmann::json* model_layers(const nlohmann::json& model) {
 }
 
 nlohmann::json parse_json(const std::string& text, const std::string& where, const Limits& limits) {
-  const size_t max_depth = limits.max_json_depth;
+  // Nesting checked by a scan first: nlohmann's parse callback costs O(n^2) on long arrays of
+  // objects (its end_object rescans the parent), and a plain parse is linear.
+  size_t depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limits.max_json_depth) {
+        throw InvalidArgument(where + ": JSON nested deeper than the limit of " +
+                              std::to_string(limits.max_json_depth) + " levels (max_json_depth)");
+      }
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
   try {
-    return nlohmann::json::parse(
-        text, [max_depth, &where](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
-          if (depth > static_cast<int>(max_depth)) {
-            throw InvalidArgument(where + ": JSON nested deeper than the limit of " +
-                                  std::to_string(max_depth) + " levels (max_json_depth)");
-          }
-          return true;
-        });
+    return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     throw InvalidArgument(where + ": invalid JSON: " + e.what());
   }

@@ -150,6 +150,7 @@ class DenseLayer final : public BasicLayer {
     }
     std::vector<size_t> shape = x.shape();
     shape.back() = N;
+    check_output({x.size() / K, N});
     Tensor out(shape);
     // All leading axes at once: one (M x K) * (K x N) product.
     const size_t rows = core::prod(x.shape(), 0, x.rank() - 1);

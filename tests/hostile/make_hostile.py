@@ -546,9 +546,9 @@ def hdf5_cases():
         return fn
 
     mods = {
-        # Decoded before the shape check (issue 15), these inflated 256 MiB / 2 GiB and
-        # allocated 1 / 8 GiB of float32: now refused by the shape check / the weight budget.
-        "h5w-kernel-deflate-bomb": deflate_bomb(K, (4, 1 << 26), (4, 1 << 22)),
+        # Decoded before the shape check (issue 15), these inflated 128 MiB / 2 GiB and
+        # allocated 0.5 / 8 GiB of float32: now refused by the shape check / the weight budget.
+        "h5w-kernel-deflate-bomb": deflate_bomb(K, (4, 1 << 25), (4, 1 << 22)),
         "h5w-kernel-deflate-bomb-2g": deflate_bomb(K, (4, 1 << 29), (4, 1 << 22)),
         "h5w-kernel-wrong-shape": replace_ds(K, np.zeros((5, 32), "<f4")),
         "h5w-kernel-wrong-rank": replace_ds(K, np.zeros((4, 32, 1), "<f4")),
