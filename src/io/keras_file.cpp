@@ -1,5 +1,6 @@
 #include "io/keras_file.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -301,7 +302,12 @@ void check_version(const KerasFile& f) {
 }
 
 KerasFile open_v3(const std::string& path, std::vector<uint8_t> bytes, const Limits& limits) {
-  ZipArchive zip = ZipArchive::from_bytes(std::move(bytes), path, limits);
+  // No member of a model may inflate past what its weights could take (float64: twice the
+  // float32 budget) plus room for HDF5 structure: a zip-bombed weights file ends early.
+  Limits zip_limits = limits;
+  zip_limits.max_zip_member_bytes =
+      std::min(limits.max_zip_member_bytes, 2 * limits.max_weight_bytes + (uint64_t{64} << 20));
+  ZipArchive zip = ZipArchive::from_bytes(std::move(bytes), path, zip_limits);
   for (const char* m : {"config.json", "model.weights.h5"}) {
     if (!zip.contains(m)) throw InvalidArgument(path + ": the .keras archive has no " + m);
   }
