@@ -18,7 +18,7 @@
 namespace recur::cli {
 
 int bench_command(const std::vector<std::string>& args) {
-  CLI::App app{"recur bench: latency and throughput of a model on random inputs"};
+  CLI::App app{"recur bench: latency and throughput of a model on random inputs", "recur bench"};
   std::string path;
   long batch = 1, steps = 100, iterations = 0, warmup = 3;
   double seconds = 3.0;

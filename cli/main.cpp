@@ -19,10 +19,19 @@ int main(int argc, char** argv) {
   CLI::App app{"recur: run Keras recurrent models (.keras, .h5) with Keras' results"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "recur 0.1.0");
+  app.footer(
+      "\nCommands (`recur COMMAND --help` explains each option):\n"
+      "  recur run MODEL -i X.npy|X.npz ... -o Y.npy|Y.npz ... [--next -i ... -o ...]\n"
+      "            [--chunk N] [--threads N] [--print] [--allow-nonfinite]\n"
+      "  recur inspect MODEL [--json]\n"
+      "  recur bench MODEL [--batch N] [--steps T] [--iterations N | --time S] [--warmup N] [--threads N]\n"
+      "  recur show FILE.npy|FILE.npz\n"
+      "Exit codes: 0 ok, 2 usage, 3 unsupported model or feature, 4 invalid file or input.");
 
   auto* run = app.add_subcommand("run", "run a model on .npy/.npz inputs");
   run->allow_extras();  // parsed by run_command: --input/--output groups split by --next
   run->prefix_command();
+  run->set_help_flag();  // run_command prints its own help, with every option
 
   std::string inspect_model;
   bool inspect_json = false;
@@ -33,6 +42,7 @@ int main(int argc, char** argv) {
   auto* bench = app.add_subcommand("bench", "time a model on random inputs (p50/p90/p99)");
   bench->allow_extras();  // parsed by bench_command
   bench->prefix_command();
+  bench->set_help_flag();
 
   std::string show_file;
   auto* show = app.add_subcommand("show", "print a .npy or .npz file");

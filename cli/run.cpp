@@ -1,4 +1,5 @@
 // recur run MODEL --input X.npy [...] --output Y.npy [...] [--next --input ... --output ...]
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -34,44 +35,67 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-long positive(const std::string& flag, const std::string& v) {
-  try {
-    size_t used = 0;
-    long n = std::stol(v, &used);
-    if (used == v.size() && n >= 1 && n <= 1 << 20) return n;
-  } catch (const std::exception&) {
-  }
-  throw UsageError(flag + " needs a positive integer, got '" + v + "'");
+// The options of one call: the first holds MODEL and every option, each call after --next only
+// its own --input/--output files.
+void add_call_options(CLI::App& app, Call& call) {
+  app.add_option("-i,--input", call.inputs, "input .npy (one per model input, in order) or .npz (by name)")
+      ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("-o,--output", call.outputs, "output .npy (one per model output) or one .npz (all, by name)")
+      ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
-Options parse(const std::vector<std::string>& args) {
+void add_run_options(CLI::App& app, Options& o) {
+  app.add_option("MODEL", o.model, "model file (.keras or .h5)");
+  add_call_options(app, o.calls[0]);
+  app.add_option("--chunk", o.chunk, "stream the sequence N steps at a time (same result as whole)")
+      ->check(CLI::Range(1L, 1L << 20));
+  app.add_option("--threads", o.threads, "kernel threads (default 1)")->check(CLI::Range(1L, 1L << 20));
+  app.add_flag("--print", o.print, "print the outputs on stdout");
+  app.add_flag("--allow-nonfinite", o.allow_nonfinite, "pass NaN/Inf inputs through, as Keras does (default: exit 4)");
+  app.footer(
+      "  --next                      start another call on the same loaded model (stateful layers\n"
+      "                              keep their states): --next --input X1.npy --output Y1.npy\n\n"
+      "Examples:\n"
+      "  recur run model.keras --input x.npy --output y.npy\n"
+      "  recur run model.keras -i inputs.npz -o outputs.npz --chunk 100\n"
+      "  recur run stateful.keras -i x0.npy -o y0.npy --next -i x1.npy -o y1.npy\n"
+      "Exit codes: 0 ok, 2 usage, 3 unsupported model or feature, 4 invalid file or input.");
+}
+
+std::string run_help() {
   Options o;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&]() -> const std::string& {
-      if (i + 1 >= args.size()) throw UsageError(a + " needs a value");
-      return args[++i];
-    };
-    if (a == "--input" || a == "-i") {
-      o.calls.back().inputs.push_back(value());
-    } else if (a == "--output" || a == "-o") {
-      o.calls.back().outputs.push_back(value());
-    } else if (a == "--next") {
-      o.calls.emplace_back();
-    } else if (a == "--threads") {
-      o.threads = positive(a, value());
-    } else if (a == "--chunk") {
-      o.chunk = positive(a, value());
-    } else if (a == "--print") {
-      o.print = true;
-    } else if (a == "--allow-nonfinite") {
-      o.allow_nonfinite = true;
-    } else if (!a.empty() && a[0] == '-') {
-      throw UsageError("unknown option '" + a + "'");
-    } else if (o.model.empty()) {
-      o.model = a;
+  CLI::App app{"recur run: run a model on .npy/.npz inputs", "recur run"};
+  add_run_options(app, o);
+  return app.help();
+}
+
+// Returns false when --help was given (the help is printed).
+bool parse(const std::vector<std::string>& args, Options& o) {
+  std::vector<std::vector<std::string>> parts(1);
+  for (const auto& a : args) {
+    if (a == "--next") {
+      parts.emplace_back();
     } else {
-      throw UsageError("unexpected argument '" + a + "'");
+      parts.back().push_back(a);
+    }
+  }
+  o.calls.resize(parts.size());
+  for (size_t k = 0; k < parts.size(); ++k) {
+    CLI::App app{"recur run", "recur run"};
+    if (k == 0) {
+      add_run_options(app, o);
+    } else {
+      add_call_options(app, o.calls[k]);
+    }
+    std::vector<std::string> rev(parts[k].rbegin(), parts[k].rend());
+    try {
+      app.parse(rev);
+    } catch (const CLI::ParseError& e) {
+      if (e.get_exit_code() == 0) {
+        std::printf("%s", run_help().c_str());
+        return false;
+      }
+      throw UsageError(std::string("run: ") + (k ? "call " + std::to_string(k + 1) + " (after --next): " : "") + e.what());
     }
   }
   if (o.model.empty()) throw UsageError("run needs a MODEL file");
@@ -90,7 +114,7 @@ Options parse(const std::vector<std::string>& args) {
   for (const auto& call : o.calls)
     for (const auto& p : call.outputs)
       if (!outs.insert(p).second) throw UsageError("output '" + p + "' is named twice");
-  return o;
+  return true;
 }
 
 // Model inputs for one call, from .npy files (in order) or .npz archives (by name, else order).
@@ -176,7 +200,7 @@ void print_tensor(const std::string& name, const Tensor& t) {
   std::printf("%s %s\n", name.c_str(), t.shape_str().c_str());
   const size_t row = t.rank() ? std::max<size_t>(t.shape().back(), 1) : 1;
   for (size_t i = 0; i < t.size(); ++i) {
-    std::printf("%s%.6g", i % row ? " " : "  ", static_cast<double>(t[i]));
+    std::printf("%s%.9g", i % row ? " " : "  ", static_cast<double>(t[i]));  // round-trips a float
     if ((i + 1) % row == 0) std::printf("\n");
   }
 }
@@ -277,7 +301,8 @@ std::vector<Tensor> run_chunked(const Model& m, Session& s, const std::vector<Te
 }
 
 int run_command(const std::vector<std::string>& args) {
-  Options o = parse(args);
+  Options o;
+  if (!parse(args, o)) return kOk;
   set_num_threads(static_cast<int>(std::min<long>(o.threads, 64)));
   Model m = load_model(o.model);
   loaded();

@@ -8,37 +8,52 @@ INPUT has an `id` column and a `sequence` column: one array<float> per row, the 
 output for that row, flattened, array<float>). Works on a real cluster unchanged (spark-submit
 with --master yarn/k8s/spark://...): the model file is shipped to every executor with
 SparkContext.addFile, and each executor's Python worker loads it once (recur.shared_model),
-then scores Arrow batches with the GIL released. docs/SCALING.md says how to size it.
+then scores whole Arrow batches (mapInArrow: the flat values buffer of the `sequence` column,
+no Python object per row) with the GIL released. docs/SCALING.md says how to size it.
 """
 import argparse
 import os
 import sys
-from typing import Iterator
 
 import numpy as np
-import pandas as pd
 
 
-def score_partitions(model_name: str, threads: int):
-    """The pandas UDF body: an iterator of `sequence` batches in, predictions out."""
+def score_batches(model_name: str, threads: int):
+    """The mapInArrow body: Arrow record batches (id, sequence) in, (id, prediction) out.
 
-    def score(batches: Iterator[pd.Series]) -> Iterator[pd.Series]:
+    The `sequence` list column is read through its flat values buffer (no Python object per
+    row) and the predictions go back the same way, as one flat float32 buffer with offsets."""
+
+    def score(batches):
+        import pyarrow as pa
         import recur
         from pyspark import SparkFiles
 
         model = recur.shared_model(SparkFiles.get(model_name), threads=threads)
         shape = model.inputs[0].shape[1:]
-        for seqs in batches:
-            if len(seqs) == 0:
-                yield pd.Series([], dtype=object)
+        for batch in batches:
+            rows = batch.num_rows
+            seqs = batch.column("sequence")
+            if rows == 0:
+                yield pa.RecordBatch.from_arrays(
+                    [batch.column("id"), pa.array([], pa.list_(pa.float32()))], ["id", "prediction"])
                 continue
-            x = np.stack(seqs.to_numpy()).astype(np.float32, copy=False)
-            if None in shape:  # open time axis: steps follow from each row's length
-                x = x.reshape(len(seqs), -1, *shape[1:])
-            else:
-                x = x.reshape(len(seqs), *shape)
-            y = model.predict(x)
-            yield pd.Series(list(y.reshape(len(seqs), -1)))
+            if seqs.null_count:
+                raise ValueError("sequence: null rows cannot be scored")
+            offsets = seqs.offsets.to_numpy()
+            lengths = np.diff(offsets)
+            if (lengths != lengths[0]).any():
+                raise ValueError("sequence: rows of different lengths in one batch "
+                                 f"({lengths.min()}..{lengths.max()} values)")
+            flat = seqs.values.slice(offsets[0], offsets[-1] - offsets[0])
+            x = flat.to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+            x = x.reshape(rows, -1, *shape[1:]) if None in shape else x.reshape(rows, *shape)
+            y = np.ascontiguousarray(model.predict(x), dtype=np.float32).reshape(rows, -1)
+            per_row = y.shape[1]
+            pred = pa.ListArray.from_arrays(
+                pa.array(np.arange(0, rows * per_row + 1, per_row, dtype=np.int32)),
+                pa.array(y.ravel()))
+            yield pa.RecordBatch.from_arrays([batch.column("id"), pred], ["id", "prediction"])
 
     return score
 
@@ -56,23 +71,26 @@ def main(argv=None):
     # Executors' Python workers run this interpreter (the one with recur installed) by default.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
-    from pyspark.sql import functions as F
-    from pyspark.sql.types import ArrayType, FloatType
 
     builder = SparkSession.builder.appName("recur-scoring")
     if args.master:
         builder = builder.master(args.master)
     spark = builder.getOrCreate()
     try:
-        spark.sparkContext.addFile(os.path.abspath(args.model))
-        name = os.path.basename(args.model)
-        df = spark.read.parquet(args.input)
-        if args.partitions:
-            df = df.repartition(args.partitions)
-        score = F.pandas_udf(score_partitions(name, args.threads), ArrayType(FloatType()))
-        df.select("id", score("sequence").alias("prediction")).write.mode("overwrite").parquet(args.output)
+        score(spark, args.model, args.input, args.output, args.threads, args.partitions)
     finally:
         spark.stop()
+
+
+def score(spark, model, input, output, threads=1, partitions=None):
+    """Scores Parquet `input` (id, sequence) into Parquet `output` (id, prediction)."""
+    spark.sparkContext.addFile(os.path.abspath(model))
+    df = spark.read.parquet(str(input))
+    if partitions:
+        df = df.repartition(partitions)
+    schema = f"id {df.schema['id'].dataType.simpleString()}, prediction array<float>"
+    out = df.select("id", "sequence").mapInArrow(score_batches(os.path.basename(model), threads), schema)
+    out.write.mode("overwrite").parquet(str(output))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 // Runs every model case of the real-model corpus (../shared/models/real) and of our own
-// Keras-made fixtures (tests/fixtures/models) as its case.json says: match Keras' outputs
+// Keras-made fixtures (tests/fixtures/models, tests/fixtures/legacy-weights) as its case.json says: match Keras' outputs
 // within tolerance, or refuse the file (Unsupported = exit 3, InvalidArgument = exit 4).
 #include <gtest/gtest.h>
 
@@ -34,8 +34,10 @@ std::vector<Case> cases_in(const fs::path& root, const std::string& prefix) {
 
 std::vector<Case> all_cases() {
   auto a = cases_in(fs::path(RECUR_SHARED_DIR) / "models" / "real", "real/");
-  auto b = cases_in(fs::path(RECUR_FIXTURES_DIR) / "models", "own/");
-  a.insert(a.end(), b.begin(), b.end());
+  for (const char* own : {"models", "legacy-weights"}) {
+    auto b = cases_in(fs::path(RECUR_FIXTURES_DIR) / own, std::string(own) == "models" ? "own/" : "legacy-weights/");
+    a.insert(a.end(), b.begin(), b.end());
+  }
   return a;
 }
 

@@ -4,7 +4,9 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <initializer_list>
 #include <optional>
+#include <string_view>
 
 #include "io/files.hpp"
 #include "io/hdf5_file.hpp"
@@ -332,6 +334,40 @@ KerasFile open_v3(const std::string& path, std::vector<uint8_t> bytes, const Lim
   return f;
 }
 
+// The first layer config (depth first) whose class is one of `classes`, or null.
+const nlohmann::json* find_layer_class(const nlohmann::json& j, std::initializer_list<std::string_view> classes) {
+  if (j.is_object()) {
+    auto c = j.find("class_name");
+    if (c != j.end() && c->is_string() &&
+        std::find(classes.begin(), classes.end(), c->get<std::string>()) != classes.end()) {
+      return &j;
+    }
+  }
+  if (j.is_object() || j.is_array()) {
+    for (const auto& v : j) {
+      if (const auto* hit = find_layer_class(v, classes)) return hit;
+    }
+  }
+  return nullptr;
+}
+
+// Keras 2 (up to tf.keras 1.x) flipped the convolution kernels of weights trained on Theano
+// (a true convolution) when loading them elsewhere; tf.keras 2 and Keras 3 no longer do, so the
+// two Kerases disagree on such a file: refuse it rather than pick one.
+void check_theano_kernels(const std::string& path, const std::string& backend, const nlohmann::json& model) {
+  if (backend != "theano") return;
+  const auto* conv = find_layer_class(model, {"Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose", "ConvLSTM2D"});
+  if (!conv) return;
+  std::string name;
+  if ((*conv).contains("config") && (*conv)["config"].is_object() && (*conv)["config"].contains("name") &&
+      (*conv)["config"]["name"].is_string()) {
+    name = (*conv)["config"]["name"].get<std::string>();
+  }
+  throw Unsupported(path + ": layer '" + name + "' (" + (*conv)["class_name"].get<std::string>() +
+                    "): weights trained with the Theano backend; Keras 2 flipped such convolution "
+                    "kernels on load and later Keras versions do not, so recur does not guess");
+}
+
 KerasFile open_legacy(const std::string& path, const Limits& limits) {
   H5File h5 = H5File::open(path, limits);
   H5Group root = h5.root();
@@ -352,6 +388,9 @@ KerasFile open_legacy(const std::string& path, const Limits& limits) {
   if (!root.has_group("model_weights")) {
     throw InvalidArgument(path + ": the HDF5 file has no 'model_weights' group");
   }
+  auto backend = root.group("model_weights").attr_string("backend");
+  if (!backend) backend = root.attr_string("backend");
+  check_theano_kernels(path, backend.value_or(""), f.model);
   f.weights = std::make_unique<LegacyScope>(root.group("model_weights"), f.model, path);
   return f;
 }

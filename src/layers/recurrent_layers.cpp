@@ -3,6 +3,7 @@
 #include <string>
 
 #include "layers/core_util.hpp"
+#include "layers/cudnn_weights.hpp"
 #include "model/layer.hpp"
 #include "recur/layers.hpp"
 
@@ -64,8 +65,7 @@ std::pair<Tensor, Tensor> take_kernels(const LayerArgs& a, const Weights& w,
 
 // The declared shapes of a cell's kernel, recurrent kernel and bias against its config, before
 // any is decoded (the input size is the one dimension the config leaves open).
-void check_declared(const LayerArgs& a, const Weights& w, size_t at, size_t gates, long units,
-                    std::vector<size_t> bias) {
+void check_declared(const LayerArgs& a, const Weights& w, size_t at, size_t gates, long units, bool bias) {
   if (units > (1L << 30)) fail(a, "units " + std::to_string(units) + " is too large");
   const uint64_t u = static_cast<uint64_t>(units), n = gates * u;
   if (at + 2 > w.size()) return;  // take_kernels names what is missing
@@ -76,9 +76,22 @@ void check_declared(const LayerArgs& a, const Weights& w, size_t at, size_t gate
   if (w.shape(at + 1) != std::vector<size_t>{u, n}) {
     fail(a, "recurrent_kernel must have shape " + shape_str({u, n}) + ", got " + shape_str(w.shape(at + 1)));
   }
-  if (!bias.empty() && at + 2 < w.size() && w.shape(at + 2) != bias) {
-    fail(a, "bias must have shape " + shape_str(bias) + ", got " + shape_str(w.shape(at + 2)));
+  // The bias: (n), (2, n), or the cuDNN layout's (2n); which one fits is checked once decoded.
+  if (bias && at + 2 < w.size()) {
+    const auto& b = w.shape(at + 2);
+    if (b != std::vector<size_t>{n} && b != std::vector<size_t>{2, n} && b != std::vector<size_t>{2 * n}) {
+      fail(a, "bias must have shape " + shape_str({n}) + ", got " + shape_str(b));
+    }
   }
+}
+
+// Whether Keras' legacy loader would convert these weights from the cuDNN layout: always for
+// the cuDNN classes, and for a Keras 2 LSTM/GRU layer (not a cell: Keras matches the layer class)
+// whose flat bias has the cuDNN length, input and recurrent biases for each of `gates` gates.
+bool saved_by_cudnn(const LayerArgs& a, const std::string& cls, const Tensor& bias, size_t gates) {
+  const size_t n = 2 * gates * static_cast<size_t>(units_of(a));
+  if (bias.shape() != std::vector<size_t>{n}) return false;
+  return cls.starts_with("CuDNN") || ((cls == "LSTM" || cls == "GRU") && a.keras_major < 3);
 }
 
 std::shared_ptr<const Cell> make_cell(const std::string& cls, const LayerArgs& a,
@@ -89,64 +102,56 @@ std::shared_ptr<const Cell> make_cell(const std::string& cls, const LayerArgs& a
       c.units = units_of(a);
       c.activation = activation_of(a, "activation", "tanh");
       c.use_bias = cfg_bool(a, "use_bias", true);
-      check_declared(a, w, at, 1, c.units, c.use_bias ? std::vector<size_t>{size_t(c.units)} : std::vector<size_t>{});
+      check_declared(a, w, at, 1, c.units, c.use_bias);
       auto [k, r] = take_kernels(a, w, at);
       auto b = take_bias(a, c.use_bias, w, at);
       return std::make_shared<SimpleRNNCell>(c, std::move(k), std::move(r), std::move(b));
     }
-    if (cls == "LSTM" || cls == "LSTMCell") {
+    if (cls == "LSTM" || cls == "LSTMCell" || cls == "CuDNNLSTM") {
+      // CuDNNLSTM is LSTM with tanh/sigmoid and a bias.
       LSTMCellConfig c;
       c.units = units_of(a);
-      c.activation = activation_of(a, "activation", "tanh");
-      c.recurrent_activation = activation_of(a, "recurrent_activation", "sigmoid");
-      c.use_bias = cfg_bool(a, "use_bias", true);
-      check_declared(a, w, at, 4, c.units, c.use_bias ? std::vector<size_t>{4 * size_t(c.units)} : std::vector<size_t>{});
+      if (cls != "CuDNNLSTM") {  // the cuDNN class has no such options
+        c.activation = activation_of(a, "activation", "tanh");
+        c.recurrent_activation = activation_of(a, "recurrent_activation", "sigmoid");
+        c.use_bias = cfg_bool(a, "use_bias", true);
+      }
+      check_declared(a, w, at, 4, c.units, c.use_bias);
       auto [k, r] = take_kernels(a, w, at);
       auto b = take_bias(a, c.use_bias, w, at);
+      if (b && saved_by_cudnn(a, cls, *b, 4)) {
+        k = cudnn_input_kernel_to_keras(k, 4);
+        r = cudnn_recurrent_kernel_to_keras(r, 4);
+        b = cudnn_lstm_bias_to_keras(*b);
+      } else if (cls == "CuDNNLSTM" && (!b || b->shape() != std::vector<size_t>{4 * static_cast<size_t>(c.units)})) {
+        fail(a, "CuDNNLSTM bias must have shape (" + std::to_string(8 * c.units) + ",)");
+      }
       return std::make_shared<LSTMCell>(c, std::move(k), std::move(r), std::move(b));
     }
-    if (cls == "GRU" || cls == "GRUCell") {
+    if (cls == "GRU" || cls == "GRUCell" || cls == "CuDNNGRU") {
+      // CuDNNGRU is GRU(reset_after=True) with tanh/sigmoid and a bias.
       GRUCellConfig c;
       c.units = units_of(a);
-      c.activation = activation_of(a, "activation", "tanh");
-      c.recurrent_activation = activation_of(a, "recurrent_activation", "sigmoid");
-      c.use_bias = cfg_bool(a, "use_bias", true);
+      if (cls != "CuDNNGRU") {  // the cuDNN class has no such options
+        c.activation = activation_of(a, "activation", "tanh");
+        c.recurrent_activation = activation_of(a, "recurrent_activation", "sigmoid");
+        c.use_bias = cfg_bool(a, "use_bias", true);
+      }
       // Keras 2 before 2.3 defaulted to reset_after=False; its configs always spell it out
       // from 2.1 on, and older files lack it.
-      c.reset_after = cfg_bool(a, "reset_after", a.keras_major >= 3);
-      const size_t n3 = 3 * size_t(c.units);
-      check_declared(a, w, at, 3, c.units, !c.use_bias ? std::vector<size_t>{}
-                                           : c.reset_after ? std::vector<size_t>{2, n3} : std::vector<size_t>{n3});
+      c.reset_after = cls == "CuDNNGRU" || cfg_bool(a, "reset_after", a.keras_major >= 3);
+      check_declared(a, w, at, 3, c.units, c.use_bias);
       auto [k, r] = take_kernels(a, w, at);
       auto b = take_bias(a, c.use_bias, w, at);
-      return std::make_shared<GRUCell>(c, std::move(k), std::move(r), std::move(b));
-    }
-    if (cls == "CuDNNLSTM") {
-      // Keras 2 cuDNN layer: tanh/sigmoid, bias (8u) = input and recurrent biases, summed.
-      LSTMCellConfig c;
-      c.units = units_of(a);
-      check_declared(a, w, at, 4, c.units, {8 * size_t(c.units)});
-      auto [k, r] = take_kernels(a, w, at);
-      if (at >= w.size()) fail(a, "the bias weight is missing");
-      const Tensor& b8 = w[at++];
-      const size_t n = 4 * static_cast<size_t>(c.units);
-      if (b8.shape() != std::vector<size_t>{2 * n}) fail(a, "CuDNNLSTM bias must have shape (" + std::to_string(2 * n) + ",)");
-      Tensor b({n});
-      for (size_t j = 0; j < n; ++j) b[j] = b8[j] + b8[n + j];
-      return std::make_shared<LSTMCell>(c, std::move(k), std::move(r), std::move(b));
-    }
-    if (cls == "CuDNNGRU") {
-      // Keras 2 cuDNN GRU: reset after the matmul, bias (6u) = input then recurrent biases.
-      GRUCellConfig c;
-      c.units = units_of(a);
-      c.reset_after = true;
-      check_declared(a, w, at, 3, c.units, {6 * size_t(c.units)});
-      auto [k, r] = take_kernels(a, w, at);
-      if (at >= w.size()) fail(a, "the bias weight is missing");
-      Tensor b = w[at++];
-      const size_t n = 3 * static_cast<size_t>(c.units);
-      if (b.shape() != std::vector<size_t>{2 * n}) fail(a, "CuDNNGRU bias must have shape (" + std::to_string(2 * n) + ",)");
-      b.reshape({2, n});
+      if (b && saved_by_cudnn(a, cls, *b, 3)) {
+        // Keras refuses cuDNN weights for GRU(reset_after=False): the gates differ.
+        if (!c.reset_after) fail(a, "weights saved by CuDNNGRU do not fit GRU(reset_after=False)");
+        k = cudnn_input_kernel_to_keras(k, 3);
+        r = cudnn_recurrent_kernel_to_keras(r, 3);
+        b->reshape({2, 3 * static_cast<size_t>(c.units)});
+      } else if (cls == "CuDNNGRU" && (!b || b->shape() != std::vector<size_t>{2, 3 * static_cast<size_t>(c.units)})) {
+        fail(a, "CuDNNGRU bias must have shape (" + std::to_string(6 * c.units) + ",)");
+      }
       return std::make_shared<GRUCell>(c, std::move(k), std::move(r), std::move(b));
     }
   } catch (const InvalidArgument& e) {
@@ -156,7 +161,7 @@ std::shared_ptr<const Cell> make_cell(const std::string& cls, const LayerArgs& a
 }
 
 int cell_weight_count(const std::string& cls, const nlohmann::json& cfg) {
-  if (cls == "CuDNNLSTM" || cls == "CuDNNGRU") return 3;
+  if (cls.starts_with("CuDNN")) return 3;
   const bool bias = !cfg.is_object() || !cfg.contains("use_bias") || !cfg["use_bias"].is_boolean() ||
                     cfg["use_bias"].get<bool>();
   return bias ? 3 : 2;
@@ -225,6 +230,11 @@ class RecurrentLayer final : public Layer {
  public:
   RecurrentLayer(const LayerArgs& a, RNN fwd, std::optional<RNN> bwd, MergeMode mode)
       : Layer(a.name, a.class_name), where_(a.where) {
+    for (size_t i = 0; i < a.weights.size(); ++i) {
+      size_t n = 1;
+      for (size_t d : a.weights.shape(i)) n *= d;
+      params_ += n;
+    }
     if (bwd) {
       bi_.emplace(fwd, &*bwd, mode);
     } else {
@@ -284,11 +294,8 @@ class RecurrentLayer final : public Layer {
     return res;
   }
 
-  size_t param_count() const override {
-    size_t n = 0;
-    for (const RNN* r : layers()) n += cell_params(r->cell());
-    return n;
-  }
+  // As Keras counts them: the stored weights (a cuDNN layer's bias has both halves).
+  size_t param_count() const override { return params_; }
   std::string path() const override {
     std::string s;
     for (const RNN* r : layers()) {
@@ -314,19 +321,8 @@ class RecurrentLayer final : public Layer {
     if (bi_) return {&bi_->forward(), &bi_->backward()};
     return {&*rnn_};
   }
-  static size_t cell_params(const Cell& c) {
-    if (auto* g = dynamic_cast<const GatedCell*>(&c)) {
-      return g->kernel().size() + g->recurrent_kernel().size() + (g->bias() ? g->bias()->size() : 0);
-    }
-    if (auto* s = dynamic_cast<const StackedRNNCells*>(&c)) {
-      size_t n = 0;
-      for (const auto& k : s->cells()) n += cell_params(*k);
-      return n;
-    }
-    return 0;
-  }
-
   std::string where_;
+  size_t params_ = 0;
   std::optional<RNN> rnn_;
   std::optional<Bidirectional> bi_;
 };
