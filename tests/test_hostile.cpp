@@ -116,8 +116,8 @@ Result run_limited(const std::vector<std::string>& args, const std::string& cwd,
   // The CLI's load timeout (its child process): a reader could loop on crafted files (libhdf5,
   // no longer used, did: tests/hostile/regress/fuzz-h5-vlen-hang.h5); well inside this test's
   // time limit.
+  envs.insert(envs.end(), extra_env.begin(), extra_env.end());  // first: getenv takes the first
   if (!std::getenv("RECUR_LOAD_TIMEOUT")) envs.push_back(kSanitized ? "RECUR_LOAD_TIMEOUT=25" : "RECUR_LOAD_TIMEOUT=4");
-  envs.insert(envs.end(), extra_env.begin(), extra_env.end());
   std::vector<char*> envp;
   for (auto& e : envs) envp.push_back(e.data());
   envp.push_back(nullptr);

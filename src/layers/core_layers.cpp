@@ -150,10 +150,10 @@ class DenseLayer final : public BasicLayer {
     }
     std::vector<size_t> shape = x.shape();
     shape.back() = N;
-    check_output({x.size() / K, N});
-    Tensor out(shape);
     // All leading axes at once: one (M x K) * (K x N) product.
     const size_t rows = core::prod(x.shape(), 0, x.rank() - 1);
+    check_output({rows, N});
+    Tensor out(shape);
     kernels::sgemm(rows, N, K, x.data(), K, kernel_.data(), N, out.data(), N, false);
     if (bias_) kernels::add_bias_rows(rows, N, bias_->data(), out.data(), N);
     core::activate(act_, out);
