@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -51,6 +52,7 @@ int run_isolated(const std::string& file, const std::function<int()>& body) {
   if (pipe(fds) != 0) return body();  // no isolation possible: run in process
   std::fflush(stdout);
   std::fflush(stderr);
+  const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid < 0) {
     close(fds[0]);
@@ -58,6 +60,10 @@ int run_isolated(const std::string& file, const std::function<int()>& body) {
     return body();
   }
   if (pid == 0) {
+    // Dies with its parent (a supervisor's SIGKILL of recur must not leave a loader running);
+    // the parent may have died before the request took effect.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(kInvalid);
     close(fds[0]);
     loaded_fd = fds[1];
     const int rc = body();

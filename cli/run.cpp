@@ -148,13 +148,15 @@ std::vector<Tensor> read_inputs(const Model& m, const Call& call, bool allow_non
   };
   std::vector<Source> arrays;
   size_t npz = 0;
-  for (const auto& p : call.inputs) {
+  for (const auto& p : call.inputs) try {
     if (ends_with(p, ".npz")) {
       ++npz;
       for (auto& [name, a] : io::load_npz(p)) arrays.push_back({p, name, std::move(a)});
     } else {
       arrays.push_back({p, "", io::load_npy(p)});
     }
+  } catch (const std::bad_alloc&) {
+    throw InvalidArgument(p + ": out of memory reading the input");
   }
   for (const auto& a : arrays) {
     if (!allow_nonfinite) check_finite(a.file, a.member, a.array.values);
@@ -358,7 +360,7 @@ int run_command(const std::vector<std::string>& args) {
   }
   Progress progress(steps);
   std::vector<std::vector<Tensor>> results;
-  for (size_t c = 0; c < o.calls.size(); ++c) {
+  for (size_t c = 0; c < o.calls.size(); ++c) try {
     const Call& call = o.calls[c];
     if (o.chunk) {
       if (c) s.start_sequence();
@@ -372,6 +374,13 @@ int run_command(const std::vector<std::string>& args) {
       throw UsageError("the model has " + std::to_string(results.back().size()) + " output(s) but " +
                        std::to_string(call.outputs.size()) + " --output file(s) were given (or give one .npz)");
     }
+  } catch (const InvalidArgument& e) {
+    // An input that does not fit the model: the input file is at fault, named first.
+    const std::string msg = e.what();
+    if (msg.rfind(m.info().file + ": input '", 0) != 0) throw;
+    std::string files;
+    for (const auto& p : o.calls[c].inputs) files += (files.empty() ? "" : ", ") + p;
+    throw InvalidArgument(files + ": " + msg);
   }
   for (size_t c = 0; c < o.calls.size(); ++c) {
     write_outputs(m, o.calls[c], results[c]);

@@ -279,7 +279,9 @@ H5Group H5Group::group(const std::string& name) const {
 
 std::vector<size_t> H5Group::dataset_shape(const std::string& name) const {
   const State& st = state_of(file_);
-  return open_dataset(st, path_, addr_, name).shape;
+  CheckedDataset ds = open_dataset(st, path_, addr_, name);
+  guarded(st, ds.path, [&] { h5::check_numeric(ds.info.type); });
+  return ds.shape;
 }
 
 Tensor H5Group::read_dataset(const std::string& name) const {

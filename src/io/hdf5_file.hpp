@@ -34,6 +34,7 @@ class H5Group {
   bool has_group(const std::string& name) const;
   bool has_dataset(const std::string& name) const;
   H5Group group(const std::string& name) const;  // name may contain '/'
+  // The declared shape of a numeric dataset, from its header: nothing is decoded.
   std::vector<size_t> dataset_shape(const std::string& name) const;
   // Any integer or float dataset (float16/32/64 included), converted to float32.
   Tensor read_dataset(const std::string& name) const;

@@ -91,6 +91,11 @@ std::vector<std::string> layer_classes(const nlohmann::json& model) {
   return classes;
 }
 
+// The dataset's header only: nothing is decoded until the caller has checked the shape.
+WeightRef weight_ref(const H5Group& g, const std::string& name) {
+  return {g.dataset_shape(name), [g, name] { return g.read_dataset(name); }};
+}
+
 // ---- Keras 3 .keras: weights at layers/<key>/.../vars/<i> -----------------------------------
 // An object's path is its chain of attribute keys. Files saved on Windows by Keras 2.13-2.15
 // joined the chain with '\\' (one HDF5 link "layers\\lstm\\cell" holding "vars"), so both
@@ -122,8 +127,8 @@ class V3Scope final : public WeightScope {
     keys_ = container_keys(layer_classes(model_));
   }
 
-  std::vector<Tensor> weights(size_t i, int) override {
-    std::vector<Tensor> out;
+  std::vector<WeightRef> weights(size_t i, int) override {
+    std::vector<WeightRef> out;
     const auto* layers = model_layers(model_);
     if (!layers || i >= layers->size()) return out;
     const auto& entry = (*layers)[i];
@@ -140,7 +145,7 @@ class V3Scope final : public WeightScope {
   }
 
  private:
-  void vars(const KeyPath& p, std::vector<Tensor>& out) {
+  void vars(const KeyPath& p, std::vector<WeightRef>& out) {
     auto obj = find_group(root_, p);
     if (!obj || !obj->has_group("vars")) return;
     auto g = std::optional<H5Group>(obj->group("vars"));
@@ -151,11 +156,11 @@ class V3Scope final : public WeightScope {
                               std::to_string(k) + " (variables must be numbered 0.." +
                               std::to_string(names.size() - 1) + ")");
       }
-      out.push_back(g->read_dataset(std::to_string(k)));
+      out.push_back(weight_ref(*g, std::to_string(k)));
     }
   }
 
-  void cell(const KeyPath& p, const nlohmann::json& cell_entry, std::vector<Tensor>& out, int depth) {
+  void cell(const KeyPath& p, const nlohmann::json& cell_entry, std::vector<WeightRef>& out, int depth) {
     if (depth > 8) throw InvalidArgument(file_ + ": cells nest too deeply");
     if (class_of(cell_entry) == "StackedRNNCells") {
       const auto& cfg = config_of(cell_entry);
@@ -170,7 +175,7 @@ class V3Scope final : public WeightScope {
   }
 
   void collect(const KeyPath& p, const std::string& cls, const nlohmann::json& cfg,
-               std::vector<Tensor>& out, int depth) {
+               std::vector<WeightRef>& out, int depth) {
     if (depth > 8) throw InvalidArgument(file_ + ": layer configs nest too deeply");
     if (cls == "Bidirectional") {
       const nlohmann::json fwd = cfg.contains("layer") ? cfg["layer"] : nlohmann::json::object();
@@ -202,7 +207,7 @@ class V3Scope final : public WeightScope {
 
 // ---- legacy .h5: model_weights/<layer name> with a weight_names attribute -------------------
 struct FlatList {
-  std::vector<Tensor> values;
+  std::vector<WeightRef> values;
   size_t next = 0;
 };
 
@@ -215,7 +220,7 @@ class LegacyScope final : public WeightScope {
   LegacyScope(std::shared_ptr<FlatList> flat, nlohmann::json model, std::string file, std::string name)
       : flat_(std::move(flat)), model_(std::move(model)), file_(std::move(file)), name_(std::move(name)) {}
 
-  std::vector<Tensor> weights(size_t i, int expected) override {
+  std::vector<WeightRef> weights(size_t i, int expected) override {
     const auto* layers = model_layers(model_);
     if (!layers || i >= layers->size()) return {};
     const std::string name = layer_name((*layers)[i]);
@@ -227,7 +232,7 @@ class LegacyScope final : public WeightScope {
       if (flat_->next + static_cast<size_t>(expected) > flat_->values.size()) {
         throw InvalidArgument(file_ + ": nested model '" + name_ + "' has too few weights for layer '" + name + "'");
       }
-      std::vector<Tensor> out(flat_->values.begin() + static_cast<std::ptrdiff_t>(flat_->next),
+      std::vector<WeightRef> out(flat_->values.begin() + static_cast<std::ptrdiff_t>(flat_->next),
                               flat_->values.begin() + static_cast<std::ptrdiff_t>(flat_->next + expected));
       flat_->next += static_cast<size_t>(expected);
       return out;
@@ -255,8 +260,8 @@ class LegacyScope final : public WeightScope {
     return "";
   }
 
-  std::vector<Tensor> read_layer(const H5Group& g) {
-    std::vector<Tensor> out;
+  std::vector<WeightRef> read_layer(const H5Group& g) {
+    std::vector<WeightRef> out;
     // Keras splits attributes over 64 KiB into weight_names0, weight_names1, ...
     std::vector<std::string> names;
     if (g.has_attr("weight_names")) {
@@ -272,7 +277,7 @@ class LegacyScope final : public WeightScope {
         throw InvalidArgument(file_ + ": weight '" + w + "' listed in " + g.path() +
                               "/weight_names is missing");
       }
-      out.push_back(g.read_dataset(w));
+      out.push_back(weight_ref(g, w));
     }
     return out;
   }
@@ -299,7 +304,12 @@ void check_version(const KerasFile& f) {
 }
 
 KerasFile open_v3(const std::string& path, std::vector<uint8_t> bytes, const Limits& limits) {
-  ZipArchive zip = ZipArchive::from_bytes(std::move(bytes), path, limits);
+  // No member of a model may inflate past what its weights could take (float64: twice the
+  // float32 budget) plus room for HDF5 structure: a zip-bombed weights file ends early.
+  Limits zip_limits = limits;
+  zip_limits.max_zip_member_bytes =
+      std::min(limits.max_zip_member_bytes, 2 * limits.max_weight_bytes + (uint64_t{64} << 20));
+  ZipArchive zip = ZipArchive::from_bytes(std::move(bytes), path, zip_limits);
   for (const char* m : {"config.json", "model.weights.h5"}) {
     if (!zip.contains(m)) throw InvalidArgument(path + ": the .keras archive has no " + m);
   }
@@ -396,16 +406,28 @@ const nlohmann::json* model_layers(const nlohmann::json& model) {
 }
 
 nlohmann::json parse_json(const std::string& text, const std::string& where, const Limits& limits) {
-  const size_t max_depth = limits.max_json_depth;
+  // Nesting checked by a scan first: nlohmann's parse callback costs O(n^2) on long arrays of
+  // objects (its end_object rescans the parent), and a plain parse is linear.
+  size_t depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limits.max_json_depth) {
+        throw InvalidArgument(where + ": JSON nested deeper than the limit of " +
+                              std::to_string(limits.max_json_depth) + " levels (max_json_depth)");
+      }
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
   try {
-    return nlohmann::json::parse(
-        text, [max_depth, &where](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
-          if (depth > static_cast<int>(max_depth)) {
-            throw InvalidArgument(where + ": JSON nested deeper than the limit of " +
-                                  std::to_string(max_depth) + " levels (max_json_depth)");
-          }
-          return true;
-        });
+    return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     throw InvalidArgument(where + ": invalid JSON: " + e.what());
   }

@@ -3,6 +3,7 @@
 // (Keras 2 and 3). Knows the file layouts, nothing of how layers compute.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +15,14 @@
 
 namespace recur::io {
 
+// One stored weight array, not yet decoded: its shape as the file declares it (read from the
+// dataset header, already checked against the file's shape-bomb and element limits) and how to
+// decode it. Callers compare `shape` with what they expect before calling read().
+struct WeightRef {
+  std::vector<size_t> shape;
+  std::function<Tensor()> read;
+};
+
 // The weights of the layers of one model (the top level or a nested model), addressed by the
 // layer's position in the model's config "layers" list.
 class WeightScope {
@@ -21,7 +30,7 @@ class WeightScope {
   virtual ~WeightScope() = default;
   // Weights of layer i in Keras' `layer.weights` order. `expected` is the count the config
   // implies (-1: unknown); legacy nested models need it to split their flat lists.
-  virtual std::vector<Tensor> weights(size_t i, int expected) = 0;
+  virtual std::vector<WeightRef> weights(size_t i, int expected) = 0;
   // The scope of layer i when it is itself a model.
   virtual std::unique_ptr<WeightScope> nested(size_t i) = 0;
 };

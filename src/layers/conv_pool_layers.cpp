@@ -194,12 +194,13 @@ std::unique_ptr<Layer> make_conv1d(const LayerArgs& a) {
   const bool use_bias = cfg_bool(a, "use_bias", true);
   core::check_lora(a, use_bias ? 2 : 1);
   expect_weight_count(a, use_bias ? 2 : 1);
-  const Tensor& k = a.weights[0];
+  const auto& ks = a.weights.shape(0);
   const size_t F = static_cast<size_t>(filters);
-  if (k.rank() != 3 || k.dim(0) != s.k || k.dim(2) != F || k.dim(1) == 0) {
+  if (ks.size() != 3 || ks[0] != s.k || ks[2] != F || ks[1] == 0) {
     fail(a, "kernel must have shape (" + std::to_string(s.k) + ", input_channels / groups, " +
-                std::to_string(F) + "), got " + k.shape_str());
+                std::to_string(F) + "), got " + shape_str(ks));
   }
+  const Tensor& k = a.weights[0];
   std::optional<Tensor> bias;
   if (use_bias) bias = weight(a, 1, {F}, "bias");
   return std::make_unique<Conv1DLayer>(a, s, k, std::move(bias));

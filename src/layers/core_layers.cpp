@@ -154,9 +154,10 @@ class DenseLayer final : public BasicLayer {
     }
     std::vector<size_t> shape = x.shape();
     shape.back() = N;
-    Tensor out(shape);
     // All leading axes at once: one (M x K) * (K x N) product.
     const size_t rows = core::prod(x.shape(), 0, x.rank() - 1);
+    check_output({rows, N});
+    Tensor out(shape);
     kernels::sgemm(rows, N, K, x.data(), K, kernel_.data(), N, out.data(), N, false);
     if (bias_) kernels::add_bias_rows(rows, N, bias_->data(), out.data(), N);
     core::activate(act_, out);
@@ -178,9 +179,9 @@ std::unique_ptr<Layer> make_dense(const LayerArgs& a) {
   const size_t U = static_cast<size_t>(units);
   core::check_lora(a, use_bias ? 2 : 1);
   expect_weight_count(a, use_bias ? 2 : 1);
-  if (a.weights[0].rank() != 2 || a.weights[0].dim(1) != U) {
-    fail(a, "kernel must have shape (input_dim, " + std::to_string(U) + "), got " +
-                a.weights[0].shape_str());
+  const auto& ks = a.weights.shape(0);
+  if (ks.size() != 2 || ks[1] != U) {
+    fail(a, "kernel must have shape (input_dim, " + std::to_string(U) + "), got " + shape_str(ks));
   }
   std::optional<Tensor> bias;
   if (use_bias) bias = weight(a, 1, {U}, "bias");
@@ -435,7 +436,7 @@ class PReluLayer final : public BasicLayer {
 
 std::unique_ptr<Layer> make_prelu(const LayerArgs& a) {
   expect_weight_count(a, 1);
-  if (a.weights[0].rank() == 0) fail(a, "alpha must have the input's non-batch rank");
+  if (a.weights.shape(0).empty()) fail(a, "alpha must have the input's non-batch rank");
   return std::make_unique<PReluLayer>(a, a.weights[0]);
 }
 

@@ -1,11 +1,27 @@
 #include "layers/core_util.hpp"
 
+#include "io/limits.hpp"
+
 #include <algorithm>
 #include <string>
 
 namespace recur::model::core {
 
 void BasicLayer::bad(const std::string& what) const { throw InvalidArgument(where_ + ": " + what); }
+
+void BasicLayer::check_output(std::initializer_list<uint64_t> factors) const {
+  const uint64_t max = io::default_limits().max_activation_bytes;
+  uint64_t bytes = sizeof(float);
+  std::string shape;
+  for (uint64_t f : factors) {
+    if (bytes <= max && __builtin_mul_overflow(bytes, f, &bytes)) bytes = max + 1;
+    shape += (shape.empty() ? "" : " x ") + std::to_string(f);
+  }
+  if (bytes > max) {
+    bad("the output (" + shape + " float32) would exceed the limit of " + std::to_string(max) +
+        " bytes for one activation (max_activation_bytes; RECUR_MAX_ACTIVATION_BYTES sets it)");
+  }
+}
 
 const Value& BasicLayer::one_input(std::span<const Value> in) const {
   if (in.size() != 1) bad("expects 1 input, got " + std::to_string(in.size()));

@@ -34,6 +34,10 @@ class BasicLayer : public Layer {
   const Value& one_input(std::span<const Value> in) const;
   // The input's rank must be in [lo, hi].
   void need_rank(const Tensor& x, size_t lo, size_t hi) const;
+  // Before allocating an output that can be far larger than the input (repeats, padding,
+  // upsampling, wide Dense): its size, the product of `factors` as float32, within
+  // max_activation_bytes.
+  void check_output(std::initializer_list<uint64_t> factors) const;
   const std::string& where() const { return where_; }
 
  private:

@@ -343,6 +343,7 @@ class DotLayer final : public BasicLayer {
     const Tensor xt = core::transpose(x, px), yt = core::transpose(y, py);
     const size_t P = B ? xt.size() / B / (K ? K : 1) : 0, Q = B ? yt.size() / B / (K ? K : 1) : 0;
     if (out_shape.size() == 1) out_shape.push_back(1);  // (B,) becomes (B, 1)
+    check_output({B, P, Q});
     Tensor out(out_shape);
     for (size_t b = 0; b < B; ++b) {
       const float* xb = xt.data() + b * P * K;

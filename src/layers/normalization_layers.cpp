@@ -75,8 +75,8 @@ std::unique_ptr<Layer> make_batch_norm(const LayerArgs& a) {
   const float eps = static_cast<float>(cfg_float(a, "epsilon", 1e-3));
   const bool scale = cfg_bool(a, "scale", true), center = cfg_bool(a, "center", true);
   expect_weight_count(a, 2 + (scale ? 1 : 0) + (center ? 1 : 0));
-  if (a.weights[0].rank() != 1) fail(a, "weights must be vectors, got " + a.weights[0].shape_str());
-  const size_t C = a.weights[0].dim(0);
+  if (a.weights.shape(0).size() != 1) fail(a, "weights must be vectors, got " + shape_str(a.weights.shape(0)));
+  const size_t C = a.weights.shape(0)[0];
   size_t i = 0;
   const Tensor* gamma = scale ? &weight(a, i++, {C}, "gamma") : nullptr;
   const Tensor* beta = center ? &weight(a, i++, {C}, "beta") : nullptr;
@@ -217,6 +217,11 @@ std::unique_ptr<Layer> make_layer_norm(const LayerArgs& a) {
   const bool scale = cfg_bool(a, "scale", true) || s.rms;
   const bool center = cfg_bool(a, "center", true) && !s.rms;
   expect_weight_count(a, (scale ? 1 : 0) + (center ? 1 : 0));
+  for (size_t k = 0; k < a.weights.size(); ++k) {
+    if (a.weights.shape(k).size() != s.axes.size()) {
+      fail(a, "gamma/beta must have one axis per normalized axis, got " + shape_str(a.weights.shape(k)));
+    }
+  }
   std::optional<Tensor> gamma, beta;
   size_t i = 0;
   if (scale) gamma = a.weights[i++];

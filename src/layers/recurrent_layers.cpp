@@ -47,20 +47,42 @@ RNNOptions rnn_options(const LayerArgs& a) {
 
 // Cell configs read from a layer or cell config; weights consumed from `w` starting at `at`.
 std::shared_ptr<const Cell> make_cell(const std::string& cls, const LayerArgs& a,
-                                      const std::vector<Tensor>& w, size_t& at);
+                                      const Weights& w, size_t& at);
 
-std::optional<Tensor> take_bias(const LayerArgs& a, bool use_bias, const std::vector<Tensor>& w,
+std::optional<Tensor> take_bias(const LayerArgs& a, bool use_bias, const Weights& w,
                                 size_t& at) {
   if (!use_bias) return std::nullopt;
   if (at >= w.size()) fail(a, "the bias weight is missing");
   return w[at++];
 }
 
-std::pair<Tensor, Tensor> take_kernels(const LayerArgs& a, const std::vector<Tensor>& w,
+std::pair<Tensor, Tensor> take_kernels(const LayerArgs& a, const Weights& w,
                                        size_t& at) {
   if (at + 2 > w.size()) fail(a, "kernel and recurrent_kernel weights are missing");
   at += 2;
   return {w[at - 2], w[at - 1]};
+}
+
+// The declared shapes of a cell's kernel, recurrent kernel and bias against its config, before
+// any is decoded (the input size is the one dimension the config leaves open).
+void check_declared(const LayerArgs& a, const Weights& w, size_t at, size_t gates, long units, bool bias) {
+  if (units > (1L << 30)) fail(a, "units " + std::to_string(units) + " is too large");
+  const uint64_t u = static_cast<uint64_t>(units), n = gates * u;
+  if (at + 2 > w.size()) return;  // take_kernels names what is missing
+  const auto& k = w.shape(at);
+  if (k.size() != 2 || k[1] != n) {
+    fail(a, "kernel must have shape (input_dim, " + std::to_string(n) + "), got " + shape_str(k));
+  }
+  if (w.shape(at + 1) != std::vector<size_t>{u, n}) {
+    fail(a, "recurrent_kernel must have shape " + shape_str({u, n}) + ", got " + shape_str(w.shape(at + 1)));
+  }
+  // The bias: (n), (2, n), or the cuDNN layout's (2n); which one fits is checked once decoded.
+  if (bias && at + 2 < w.size()) {
+    const auto& b = w.shape(at + 2);
+    if (b != std::vector<size_t>{n} && b != std::vector<size_t>{2, n} && b != std::vector<size_t>{2 * n}) {
+      fail(a, "bias must have shape " + shape_str({n}) + ", got " + shape_str(b));
+    }
+  }
 }
 
 // Whether Keras' legacy loader would convert these weights from the cuDNN layout: always for
@@ -73,13 +95,14 @@ bool saved_by_cudnn(const LayerArgs& a, const std::string& cls, const Tensor& bi
 }
 
 std::shared_ptr<const Cell> make_cell(const std::string& cls, const LayerArgs& a,
-                                      const std::vector<Tensor>& w, size_t& at) {
+                                      const Weights& w, size_t& at) {
   try {
     if (cls == "SimpleRNN" || cls == "SimpleRNNCell") {
       SimpleRNNCellConfig c;
       c.units = units_of(a);
       c.activation = activation_of(a, "activation", "tanh");
       c.use_bias = cfg_bool(a, "use_bias", true);
+      check_declared(a, w, at, 1, c.units, c.use_bias);
       auto [k, r] = take_kernels(a, w, at);
       auto b = take_bias(a, c.use_bias, w, at);
       return std::make_shared<SimpleRNNCell>(c, std::move(k), std::move(r), std::move(b));
@@ -93,6 +116,7 @@ std::shared_ptr<const Cell> make_cell(const std::string& cls, const LayerArgs& a
         c.recurrent_activation = activation_of(a, "recurrent_activation", "sigmoid");
         c.use_bias = cfg_bool(a, "use_bias", true);
       }
+      check_declared(a, w, at, 4, c.units, c.use_bias);
       auto [k, r] = take_kernels(a, w, at);
       auto b = take_bias(a, c.use_bias, w, at);
       if (b && saved_by_cudnn(a, cls, *b, 4)) {
@@ -116,6 +140,7 @@ std::shared_ptr<const Cell> make_cell(const std::string& cls, const LayerArgs& a
       // Keras 2 before 2.3 defaulted to reset_after=False; its configs always spell it out
       // from 2.1 on, and older files lack it.
       c.reset_after = cls == "CuDNNGRU" || cfg_bool(a, "reset_after", a.keras_major >= 3);
+      check_declared(a, w, at, 3, c.units, c.use_bias);
       auto [k, r] = take_kernels(a, w, at);
       auto b = take_bias(a, c.use_bias, w, at);
       if (b && saved_by_cudnn(a, cls, *b, 3)) {
@@ -153,10 +178,10 @@ std::pair<std::string, const nlohmann::json*> nested(const LayerArgs& a, const n
 }
 
 std::shared_ptr<const Cell> make_any_cell(const LayerArgs& a, const nlohmann::json& j,
-                                          const std::vector<Tensor>& w, size_t& at, int depth);
+                                          const Weights& w, size_t& at, int depth);
 
 std::shared_ptr<const Cell> make_stack(const LayerArgs& a, const nlohmann::json& cells,
-                                       const std::vector<Tensor>& w, size_t& at, int depth) {
+                                       const Weights& w, size_t& at, int depth) {
   if (!cells.is_array() || cells.empty()) fail(a, "StackedRNNCells needs a non-empty list of cells");
   std::vector<std::shared_ptr<const Cell>> list;
   for (const auto& c : cells) list.push_back(make_any_cell(a, c, w, at, depth + 1));
@@ -168,7 +193,7 @@ std::shared_ptr<const Cell> make_stack(const LayerArgs& a, const nlohmann::json&
 }
 
 std::shared_ptr<const Cell> make_any_cell(const LayerArgs& a, const nlohmann::json& j,
-                                          const std::vector<Tensor>& w, size_t& at, int depth) {
+                                          const Weights& w, size_t& at, int depth) {
   if (depth > 16) fail(a, "cells are nested too deeply");
   if (j.is_array()) return make_stack(a, j, w, at, depth);  // Keras 2: RNN(cell=[...])
   auto [cls, cfg] = nested(a, j, "cell");
@@ -205,7 +230,11 @@ class RecurrentLayer final : public Layer {
  public:
   RecurrentLayer(const LayerArgs& a, RNN fwd, std::optional<RNN> bwd, MergeMode mode)
       : Layer(a.name, a.class_name), where_(a.where) {
-    for (const Tensor& w : a.weights) params_ += w.size();
+    for (size_t i = 0; i < a.weights.size(); ++i) {
+      size_t n = 1;
+      for (size_t d : a.weights.shape(i)) n *= d;
+      params_ += n;
+    }
     if (bwd) {
       bi_.emplace(fwd, &*bwd, mode);
     } else {
@@ -298,7 +327,7 @@ class RecurrentLayer final : public Layer {
   std::optional<Bidirectional> bi_;
 };
 
-RNN make_rnn_layer(const LayerArgs& a, const std::vector<Tensor>& w, size_t& at) {
+RNN make_rnn_layer(const LayerArgs& a, const Weights& w, size_t& at) {
   check_common(a);
   std::shared_ptr<const Cell> cell;
   if (a.class_name == "RNN") {

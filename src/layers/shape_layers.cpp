@@ -108,6 +108,7 @@ class RepeatVectorLayer final : public BasicLayer {
     const Tensor& x = one_input(in).tensor;
     need_rank(x, 2, 2);
     const size_t B = x.dim(0), F = x.dim(1);
+    check_output({B, n_, F});
     Tensor y({B, n_, F});
     for (size_t b = 0; b < B; ++b) {
       for (size_t t = 0; t < n_; ++t) std::copy(x.data() + b * F, x.data() + (b + 1) * F, y.data() + (b * n_ + t) * F);
@@ -182,7 +183,13 @@ class StepsPadLayer final : public BasicLayer {
       bad("cropping (" + std::to_string(lr_.first) + ", " + std::to_string(lr_.second) +
           ") must be smaller than the input length of shape " + x0.shape_str());
     }
-    const size_t out_len = crop_ ? L - lr_.first - lr_.second : L + lr_.first + lr_.second;
+    size_t out_len = L - lr_.first - lr_.second;
+    if (!crop_) {
+      if (__builtin_add_overflow(L, lr_.first, &out_len) || __builtin_add_overflow(out_len, lr_.second, &out_len)) {
+        out_len = SIZE_MAX;
+      }
+      check_output({B, out_len, C});
+    }
     Tensor y({B, out_len, C});
     for (size_t b = 0; b < B; ++b) {
       for (size_t t = 0; t < out_len; ++t) {
@@ -221,6 +228,7 @@ class UpSampling1DLayer final : public BasicLayer {
     const Tensor& x = one_input(in).tensor;
     need_rank(x, 3, 3);
     const size_t B = x.dim(0), L = x.dim(1), C = x.dim(2);
+    check_output({B, L, size_, C});
     Tensor y({B, L * size_, C});
     for (size_t b = 0; b < B; ++b) {
       for (size_t t = 0; t < L * size_; ++t) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <queue>
 #include <set>
 #include <tuple>
 
@@ -83,6 +84,28 @@ void check_dtype(const json& cfg, const std::string& where, BuildContext& ctx) {
   }
 }
 
+// Serialized objects (initializers, dtype policies, constraints, regularizers) name the Python
+// module that would rebuild them. recur never imports one, but an object from outside Keras
+// means the file was made to run code elsewhere: refused, as docs/SECURITY.md says.
+void check_modules(const json& j, const std::string& where, const std::string& field, int depth) {
+  if (depth > 64) return;  // parse_json bounds the nesting; deeper objects are data
+  if (j.is_object()) {
+    const auto m = j.find("module");
+    if (m != j.end() && m->is_string()) {
+      const std::string mod = m->get<std::string>();
+      const bool keras = mod == "keras" || mod.rfind("keras.", 0) == 0 || mod == "tf_keras" ||
+                         mod.rfind("tf_keras.", 0) == 0;
+      if (!keras) {
+        throw Unsupported(where + ": config field '" + field + "' is an object from module '" + mod.substr(0, 80) +
+                          "' (" + entry_class(j).substr(0, 80) + "); recur only reads Keras objects");
+      }
+    }
+    for (const auto& [k, v] : j.items()) check_modules(v, where, field.empty() ? k : field, depth + 1);
+  } else if (j.is_array()) {
+    for (const auto& v : j) check_modules(v, where, field, depth + 1);
+  }
+}
+
 class InputLayer final : public Layer {
  public:
   using Layer::Layer;
@@ -122,7 +145,11 @@ class GraphBuilder {
     if (cls.empty()) throw InvalidArgument(ctx_.file + ": a layer entry has no class_name");
     const json& cfg = entry_config(entry);
     if (is_model_class(cls)) {
-      if (ctx_.depth >= 16) throw InvalidArgument(where + ": models nest too deeply");
+      const size_t max_depth = io::default_limits().max_model_depth;
+      if (static_cast<size_t>(ctx_.depth) >= max_depth) {
+        throw InvalidArgument(where + ": models nest deeper than the limit of " + std::to_string(max_depth) +
+                              " (max_model_depth)");
+      }
       auto sub = w_.nested(index);
       ++ctx_.depth;
       auto inner = Graph::build(entry, *sub, ctx_);
@@ -146,17 +173,38 @@ class GraphBuilder {
       }
       throw Unsupported(where + ": layer class '" + cls + "' is not supported");
     }
+    check_modules(cfg, where, "", 0);
     const int expected = it->second.weight_count ? it->second.weight_count(cfg) : -1;
-    std::vector<Tensor> weights = w_.weights(index, expected);
-    if (expected >= 0 && weights.size() != static_cast<size_t>(expected)) {
-      throw InvalidArgument(where + ": the file holds " + std::to_string(weights.size()) +
+    std::vector<io::WeightRef> refs = w_.weights(index, expected);
+    if (expected >= 0 && refs.size() != static_cast<size_t>(expected)) {
+      throw InvalidArgument(where + ": the file holds " + std::to_string(refs.size()) +
                             " weight arrays, the config needs " + std::to_string(expected));
     }
-    LayerArgs a{cls, name, cfg, std::move(weights), ctx_.keras_major, where};
+    LayerArgs a{cls, name, cfg, budget_weights(std::move(refs), where), ctx_.keras_major, where};
     auto layer = it->second.make(a);
     layer->set_first_slot(ctx_.next_slot);
     ctx_.next_slot += layer->state_slots();
     return layer;
+  }
+
+  // Adds the layer's declared weights to the model's total before any is decoded.
+  Weights budget_weights(std::vector<io::WeightRef> refs, const std::string& where) {
+    const uint64_t max = io::default_limits().max_weight_bytes;
+    std::vector<std::vector<size_t>> shapes;
+    std::vector<Weights::Reader> readers;
+    for (auto& r : refs) {
+      uint64_t n = sizeof(float);
+      for (size_t d : r.shape) n = d != 0 && n > max / d ? max + 1 : n * d;
+      ctx_.weight_bytes = n > max ? max + 1 : ctx_.weight_bytes + n;
+      if (ctx_.weight_bytes > max) {
+        throw InvalidArgument(where + ": weight " + std::to_string(shapes.size()) + " of shape " + shape_str(r.shape) +
+                              " brings the model's weights over the limit of " + std::to_string(max) +
+                              " bytes as float32 (max_weight_bytes; RECUR_MAX_WEIGHT_BYTES sets it)");
+      }
+      shapes.push_back(std::move(r.shape));
+      readers.push_back(std::move(r.read));
+    }
+    return Weights(std::move(shapes), std::move(readers));
   }
 
   void sequential(const json& model, const json& layers) {
@@ -251,7 +299,7 @@ class GraphBuilder {
       }
       const long node = ref[1].get<long>() - static_cast<long>(node_offset[it->second]);
       const long tensor = ref[2].get<long>();
-      if (node < 0 || tensor < 0 || node > 100000 || tensor > 100000) {
+      if (node < 0 || tensor < 0 || node > 100000 || tensor > 1000) {
         throw InvalidArgument(ctx_.file + ": " + what + " has a bad node or tensor index " + ref.dump().substr(0, 60));
       }
       auto key = std::make_tuple(it->second, static_cast<size_t>(node), static_cast<size_t>(tensor));
@@ -271,6 +319,10 @@ class GraphBuilder {
       if (!e.contains("inbound_nodes") || !e["inbound_nodes"].is_array()) continue;
       size_t n = 0;
       for (const auto& node : e["inbound_nodes"]) {
+        if (pending.size() >= io::default_limits().max_nodes) {
+          throw InvalidArgument(ctx_.file + ": the model has more layer calls than the limit of " +
+                                std::to_string(io::default_limits().max_nodes) + " (max_nodes)");
+        }
         Pending p{i, n++, {}, {}};
         collect_refs(node, p.inputs, value, 0, &p.masks);
         pending.push_back(std::move(p));
@@ -295,43 +347,43 @@ class GraphBuilder {
                               "' has only node 0, tensor 0");
       }
     }
+    // Value id -> its (layer, node, tensor) key; (layer, node) -> its pending index.
+    std::vector<const std::tuple<size_t, size_t, size_t>*> key_of(g_.n_values_);
+    for (auto& [key, id] : ids) key_of[id] = &key;
+    std::map<std::pair<size_t, size_t>, size_t> pending_of;
+    for (size_t k = 0; k < pending.size(); ++k) pending_of[{pending[k].layer, pending[k].node}] = k;
     for (size_t v : g_.input_values_) {
-      for (auto& [key, id] : ids) {
-        if (id == v) {
-          if (!is_input[std::get<0>(key)]) {
-            throw InvalidArgument(ctx_.file + ": model input '" + entry_name(layers[std::get<0>(key)]) +
-                                  "' is not an InputLayer");
-          }
-          const json& c = entry_config(layers[std::get<0>(key)]);
-          TensorSpec s{entry_name(layers[std::get<0>(key)]), {}};
-          for (const char* k : {"batch_shape", "batch_input_shape"}) {
-            if (c.contains(k)) s.shape = shape_from(c[k], ctx_.file + ": layer '" + s.name + "' " + k);
-          }
-          g_.inputs_.push_back(s);
-        }
+      const auto& key = *key_of[v];
+      if (!is_input[std::get<0>(key)]) {
+        throw InvalidArgument(ctx_.file + ": model input '" + entry_name(layers[std::get<0>(key)]) +
+                              "' is not an InputLayer");
       }
-    }
-    for (size_t v : g_.output_values_) {
-      for (auto& [key, id] : ids) {
-        if (id == v) g_.outputs_.push_back({entry_name(layers[std::get<0>(key)]), {}});
+      const json& c = entry_config(layers[std::get<0>(key)]);
+      TensorSpec s{entry_name(layers[std::get<0>(key)]), {}};
+      for (const char* k : {"batch_shape", "batch_input_shape"}) {
+        if (c.contains(k)) s.shape = shape_from(c[k], ctx_.file + ": layer '" + s.name + "' " + k);
       }
+      g_.inputs_.push_back(s);
     }
+    for (size_t v : g_.output_values_) g_.outputs_.push_back({entry_name(layers[std::get<0>(*key_of[v])]), {}});
     // Outputs of each node, by tensor index.
     std::vector<std::vector<size_t>> outs(pending.size());
-    for (size_t k = 0; k < pending.size(); ++k) {
-      for (auto& [key, id] : ids) {
-        if (std::get<0>(key) == pending[k].layer && std::get<1>(key) == pending[k].node) {
-          const size_t t = std::get<2>(key);
-          if (outs[k].size() <= t) outs[k].resize(t + 1, npos);
-          outs[k][t] = id;
-        }
-      }
-    }
+    size_t out_slots = 0;  // bounded: tensor indexes are sparse in a hostile file
     for (auto& [key, id] : ids) {
       if (is_input[std::get<0>(key)]) continue;
-      bool found = false;
-      for (const auto& p : pending) found |= p.layer == std::get<0>(key) && p.node == std::get<1>(key);
-      if (!found) {
+      auto p = pending_of.find({std::get<0>(key), std::get<1>(key)});
+      if (p != pending_of.end()) {
+        const size_t t = std::get<2>(key);
+        if (outs[p->second].size() <= t) {
+          out_slots += t + 1 - outs[p->second].size();
+          if (out_slots > 8 * io::default_limits().max_nodes) {
+            throw InvalidArgument(ctx_.file + ": layer '" + entry_name(layers[std::get<0>(key)]) +
+                                  "': output tensor indexes too large for the model's size");
+          }
+          outs[p->second].resize(t + 1, npos);
+        }
+        outs[p->second][t] = id;
+      } else {
         throw InvalidArgument(ctx_.file + ": layer '" + entry_name(layers[std::get<0>(key)]) +
                               "' has no node " + std::to_string(std::get<1>(key)));
       }
@@ -351,19 +403,31 @@ class GraphBuilder {
       for (size_t u : pending[k].inputs) stack.push_back(u);
       for (size_t u : pending[k].masks) if (u != npos) stack.push_back(u);
     }
+    // Kahn's order, lowest pending index first among the ready nodes.
     std::vector<bool> ready(g_.n_values_, false);
     for (size_t v : g_.input_values_) ready[v] = true;
-    std::vector<bool> done(pending.size(), false);
-    for (bool progress = true; progress;) {
-      progress = false;
-      for (size_t k = 0; k < pending.size(); ++k) {
-        if (done[k] || !needed[k]) continue;
-        auto is_ready = [&](size_t v) { return v == npos || ready[v]; };
-        if (!std::all_of(pending[k].inputs.begin(), pending[k].inputs.end(), is_ready) ||
-            !std::all_of(pending[k].masks.begin(), pending[k].masks.end(), is_ready)) continue;
-        done[k] = progress = true;
-        g_.nodes_.push_back({layer_of[pending[k].layer], pending[k].inputs, outs[k], pending[k].masks});
-        for (size_t v : outs[k]) if (v != npos) ready[v] = true;
+    std::vector<size_t> waiting(pending.size(), 0);
+    std::vector<std::vector<size_t>> readers(g_.n_values_);
+    std::priority_queue<size_t, std::vector<size_t>, std::greater<>> queue;
+    for (size_t k = 0; k < pending.size(); ++k) {
+      if (!needed[k]) continue;
+      for (const auto* list : {&pending[k].inputs, &pending[k].masks}) {
+        for (size_t v : *list) {
+          if (v == npos || ready[v]) continue;
+          ++waiting[k];
+          readers[v].push_back(k);
+        }
+      }
+      if (waiting[k] == 0) queue.push(k);
+    }
+    while (!queue.empty()) {
+      const size_t k = queue.top();
+      queue.pop();
+      g_.nodes_.push_back({layer_of[pending[k].layer], pending[k].inputs, outs[k], pending[k].masks});
+      for (size_t v : outs[k]) {
+        if (v == npos || ready[v]) continue;
+        ready[v] = true;
+        for (size_t r : readers[v]) if (--waiting[r] == 0) queue.push(r);
       }
     }
     for (size_t v : g_.output_values_) {
@@ -437,6 +501,11 @@ std::unique_ptr<Graph> Graph::build(const json& model, io::WeightScope& weights,
   if (!is_model_class(cls) || !layers) {
     throw Unsupported(ctx.file + ": the saved object is a '" + cls +
                       "', not a Sequential or Functional model with a layer list");
+  }
+  ctx.layers += layers->size();
+  if (ctx.layers > io::default_limits().max_layers) {
+    throw InvalidArgument(ctx.file + ": the model has more layers than the limit of " +
+                          std::to_string(io::default_limits().max_layers) + " (max_layers)");
   }
   GraphBuilder b(*g, weights, ctx);
   const json& cfg = entry_config(model);

@@ -24,6 +24,8 @@ struct BuildContext {
   size_t next_slot = 0;               // session state slots handed out so far
   std::vector<std::string> warnings;  // e.g. dtype policies run in float32
   int depth = 0;                      // nesting of models
+  uint64_t weight_bytes = 0;          // declared weights so far, as float32
+  size_t layers = 0;                  // layers so far, nested models' included
 };
 
 class Graph {

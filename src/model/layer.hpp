@@ -67,13 +67,36 @@ struct CallContext {
   std::vector<std::pair<const Layer*, std::vector<std::vector<size_t>>>>* trace = nullptr;
 };
 
+// A layer's stored weights in Keras' `layer.weights` order. The declared shapes are known up
+// front and values are decoded on first access, so a factory compares shapes with its config
+// before a byte is inflated (a deflate-bombed (1, 2^31) kernel is refused by its header).
+class Weights {
+ public:
+  Weights() = default;
+  Weights(std::vector<Tensor> values);  // NOLINT: already decoded (tests, wrappers)
+  using Reader = std::function<Tensor()>;
+  Weights(std::vector<std::vector<size_t>> shapes, std::vector<Reader> readers);
+  size_t size() const { return slots_ ? slots_->size() : 0; }
+  const std::vector<size_t>& shape(size_t i) const { return slots_->at(i).shape; }
+  // Decodes weight i on first use (a build is single-threaded).
+  const Tensor& operator[](size_t i) const;
+
+ private:
+  struct Slot {
+    std::vector<size_t> shape;
+    Reader read;
+    std::optional<Tensor> value;
+  };
+  std::shared_ptr<std::vector<Slot>> slots_;
+};
+
 // What a layer factory gets: its Keras config, its weights in Keras' `layer.weights` order,
 // and the file's Keras major version (hard_sigmoid's formula, config dialect).
 struct LayerArgs {
   std::string class_name;
   std::string name;
   const nlohmann::json& config;
-  std::vector<Tensor> weights;
+  Weights weights;
   int keras_major = 3;
   std::string where;  // "model.keras: layer 'lstm_1' (LSTM)" — starts every error message
 };
@@ -158,7 +181,7 @@ std::string cfg_string(const LayerArgs& a, const char* field, const std::string&
 std::vector<long> cfg_ints(const LayerArgs& a, const char* field, std::vector<long> fallback);
 // Keras activation config: "tanh", null, or {"class_name": "function", "config": "tanh", ...}.
 std::string cfg_activation_name(const LayerArgs& a, const char* field, const std::string& fallback);
-// Weight i must exist with this shape.
+// Weight i must exist with this shape (checked before it is decoded).
 const Tensor& weight(const LayerArgs& a, size_t i, const std::vector<size_t>& shape,
                      const char* what);
 void expect_weight_count(const LayerArgs& a, size_t n);

@@ -121,12 +121,11 @@ const Tensor& weight(const LayerArgs& a, size_t i, const std::vector<size_t>& sh
   if (i >= a.weights.size()) {
     fail(a, std::string("weight ") + std::to_string(i) + " (" + what + ") is missing");
   }
-  const Tensor& t = a.weights[i];
-  if (t.shape() != shape) {
+  if (a.weights.shape(i) != shape) {
     fail(a, std::string("weight ") + std::to_string(i) + " (" + what + ") must have shape " +
-                shape_str(shape) + ", got " + t.shape_str());
+                shape_str(shape) + ", got " + shape_str(a.weights.shape(i)));
   }
-  return t;
+  return a.weights[i];
 }
 
 void expect_weight_count(const LayerArgs& a, size_t n) {

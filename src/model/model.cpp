@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <unordered_map>
 
 #include "io/keras_file.hpp"
 #include "model/graph.hpp"
@@ -56,6 +57,8 @@ std::vector<Tensor> run_graph(const Model::Impl& m, const std::vector<Tensor>& i
     out = m.graph->run(std::move(in), ctx);
   } catch (const Unsupported&) {
     throw;
+  } catch (const std::bad_alloc&) {
+    throw InvalidArgument(m.info.file + ": out of memory running the model");
   } catch (const Error& e) {
     const std::string msg = e.what();
     if (msg.rfind(m.info.file, 0) == 0) throw;
@@ -67,7 +70,8 @@ std::vector<Tensor> run_graph(const Model::Impl& m, const std::vector<Tensor>& i
 }
 
 // Output shapes per layer from one run on zeros: batch 1, and an odd length (13) for open time
-// axes; those dims print as None. Models that cannot run on zeros leave the shapes empty.
+// axes; those dims print as None. A model with an open time axis that cannot run on zeros
+// leaves the shapes empty; one with fully declared inputs is refused (as any run would be).
 void trace_shapes(Model::Impl& m, const std::vector<const model::Layer*>& layers) {
   constexpr size_t kBatch = 1, kTime = 13;
   for (auto& l : m.info.layers) {
@@ -121,20 +125,31 @@ void trace_shapes(Model::Impl& m, const std::vector<const model::Layer*>& layers
         shape.push_back(open ? -1 : static_cast<long>(s[d]));
       }
     }
-  } catch (const std::exception&) {
-    return;
+  } catch (const std::exception& e) {
+    // Inputs fully declared (but the batch): every run of the model fails the same way, so the
+    // load fails, and `inspect` refuses what `run` refuses. With an open time axis the probe
+    // length may be what failed: shapes are left empty.
+    if (open_time) return;
+    if (dynamic_cast<const Unsupported*>(&e)) throw;
+    const std::string msg = dynamic_cast<const std::bad_alloc*>(&e) ? "out of memory running the model once on zeros"
+                                                                    : e.what();
+    if (msg.rfind(m.info.file, 0) == 0) throw InvalidArgument(msg);
+    throw InvalidArgument(m.info.file + ": " + msg);
   }
+  std::unordered_map<const model::Layer*, size_t> index;
+  for (size_t i = 0; i < layers.size(); ++i) index.emplace(layers[i], i);
   for (const auto& [layer, shapes] : trace) {
-    for (size_t i = 0; i < layers.size(); ++i) {
-      if (layers[i] != layer || !m.info.layers[i].output_shapes.empty()) continue;
-      for (const auto& s : shapes) {
-        std::string text = "(";
-        for (size_t d = 0; d < s.size(); ++d) {
-          const bool open = (d == 0 && m.info.inputs[0].shape[0] < 0) || (d == 1 && open_time && s[d] == kTime);
-          text += (d ? ", " : "") + (open ? std::string("None") : std::to_string(s[d]));
-        }
-        m.info.layers[i].output_shapes.push_back(text + (s.size() == 1 ? ",)" : ")"));
+    const auto found = index.find(layer);
+    if (found == index.end()) continue;
+    const size_t i = found->second;
+    if (!m.info.layers[i].output_shapes.empty()) continue;
+    for (const auto& s : shapes) {
+      std::string text = "(";
+      for (size_t d = 0; d < s.size(); ++d) {
+        const bool open = (d == 0 && m.info.inputs[0].shape[0] < 0) || (d == 1 && open_time && s[d] == kTime);
+        text += (d ? ", " : "") + (open ? std::string("None") : std::to_string(s[d]));
       }
+      m.info.layers[i].output_shapes.push_back(text + (s.size() == 1 ? ",)" : ")"));
     }
   }
 }
@@ -183,7 +198,8 @@ Session Model::stream() const {
 
 std::vector<bool> Model::outputs_keep_time_axis() const { return impl_->out_time; }
 
-Model load_model(const std::string& path) {
+// Out of memory names the file (a function-try-block: the whole load).
+Model load_model(const std::string& path) try {
   io::KerasFile f = io::open_keras_file(path);
   auto impl = std::make_shared<Model::Impl>();
   model::BuildContext ctx;
@@ -214,6 +230,9 @@ Model load_model(const std::string& path) {
   impl->out_time = std::move(plan.out_seq);
   trace_shapes(*impl, layers);
   return Model(std::move(impl));
+} catch (const std::bad_alloc&) {
+  throw InvalidArgument(path + ": out of memory loading the model (max_weight_bytes and max_activation_bytes "
+                        "bound what a file may declare; the machine has less)");
 }
 
 Session::Session(std::shared_ptr<const Model::Impl> m, bool stream)

@@ -395,6 +395,12 @@ def config_cases():
         "layer-class-missing": lambda c: c["config"]["layers"][1].pop("class_name"),
         "layer-config-list": lambda c: c["config"]["layers"][1].__setitem__("config", [1]),
         "layer-name-number": lambda c: lstm(c).__setitem__("name", 12),
+        # Objects from modules outside Keras: never imported, but refused (exit 3).
+        "initializer-popen": setf(lstm, "kernel_initializer", {
+            "module": "subprocess", "class_name": "Popen", "config": {"args": ["touch", "PWNED"]},
+            "registered_name": None}),
+        "dtype-policy-os": setf(lstm, "dtype", {"module": "os", "class_name": "system",
+                                                "config": {"name": "touch PWNED"}, "registered_name": None}),
         "activation-number": setf(lstm, "activation", 42),
         "activation-unknown": setf(lstm, "activation", "os.system"),
         "activation-object": setf(lstm, "activation", {"class_name": "function", "config": "eval",
@@ -528,7 +534,22 @@ def hdf5_cases():
         for i in range(200):
             g = g.create_group("d")
 
+    def deflate_bomb(path, shape, chunk):
+        """int8 zeros, every chunk the same deflated run: ~1/1000 of the declared size in the
+        HDF5 file (within the shape-bomb bound) and far less in the zip."""
+        def fn(f):
+            del f[path]
+            ds = f.create_dataset(path, shape=shape, dtype="i1", chunks=chunk, compression="gzip")
+            raw = zlib.compress(bytes(chunk[0] * chunk[1]), 9)
+            for j in range(0, shape[1], chunk[1]):
+                ds.id.write_direct_chunk((0, j), raw)
+        return fn
+
     mods = {
+        # Decoded before the shape check (issue 15), these inflated 128 MiB / 2 GiB and
+        # allocated 0.5 / 8 GiB of float32: now refused by the shape check / the weight budget.
+        "h5w-kernel-deflate-bomb": deflate_bomb(K, (4, 1 << 25), (4, 1 << 22)),
+        "h5w-kernel-deflate-bomb-2g": deflate_bomb(K, (4, 1 << 29), (4, 1 << 22)),
         "h5w-kernel-wrong-shape": replace_ds(K, np.zeros((5, 32), "<f4")),
         "h5w-kernel-wrong-rank": replace_ds(K, np.zeros((4, 32, 1), "<f4")),
         "h5w-kernel-scalar": replace_ds(K, np.float32(1)),
