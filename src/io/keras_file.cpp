@@ -1,6 +1,7 @@
 #include "io/keras_file.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -437,7 +438,7 @@ KerasFile open_keras_file(const std::string& path, const Limits& limits) {
   std::vector<uint8_t> head;
   {
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw InvalidArgument(path + ": cannot open the file");
+    if (!in) throw InvalidArgument(path + ": cannot open the file: " + std::strerror(errno));
     head.resize(8);
     in.read(reinterpret_cast<char*>(head.data()), 8);
     head.resize(static_cast<size_t>(in.gcount()));

@@ -3,6 +3,7 @@
 // Formulas follow Keras 3.15 (keras/src/layers/...) and, for keras_major == 2, tf.keras 2.x
 // where the two differ. register_core_layers() also registers the other non-recurrent families.
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <memory>
 #include <string>
@@ -103,7 +104,9 @@ class EmbeddingLayer final : public BasicLayer {
       const float v = x[i];
       // Indices arrive as float32: they must be exact integers inside the table.
       if (!(v >= 0.0f) || v >= static_cast<float>(n_in) || v != std::floor(v)) {
-        bad("index " + std::to_string(v) + " at flat position " + std::to_string(i) +
+        char text[32];
+        std::snprintf(text, sizeof text, "%.9g", static_cast<double>(v));
+        bad("index " + std::string(text) + " at flat position " + std::to_string(i) +
             " is not an integer in [0, " + std::to_string(n_in) + ") (input shape " +
             x.shape_str() + ")");
       }
