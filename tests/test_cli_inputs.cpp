@@ -9,7 +9,6 @@
 #include <string>
 
 #include "io/npy.hpp"
-#include "recur/model.hpp"
 #include "temp_dir.hpp"
 
 namespace {
@@ -96,32 +95,6 @@ TEST(CliInputs, MixingNpyAndNpzIsAUsageError) {
   const std::string in = (dir.path() / "in.npz").string();
   recur::io::save_npz(in, {{"seq_b", x(1)}, {"static", x(2)}});
   EXPECT_EQ(run("-i " + kCase + "x0.npy -i " + in + " --print", dir).code, 2);
-}
-
-TEST(CliInputs, MissingModelFileSaysWhy) {
-  TempDir dir("cli_inputs");
-  const std::string err = (dir.path() / "stderr").string();
-  const int status = std::system((std::string(RECUR_CLI) + " run " + dir.file("absent.keras") + " -i " + kCase +
-                                  "x0.npy --print 2>" + err).c_str());
-  EXPECT_EQ(WEXITSTATUS(status), 4);
-  std::FILE* f = std::fopen(err.c_str(), "r");
-  std::string text;
-  for (int c; f && (c = std::fgetc(f)) != EOF;) text.push_back(static_cast<char>(c));
-  if (f) std::fclose(f);
-  EXPECT_NE(text.find("absent.keras: cannot open the file: No such file or directory"), std::string::npos) << text;
-}
-
-TEST(CliInputs, EmbeddingIndexOutOfRangeIsPrintedAsAnInteger) {
-  TempDir dir("cli_inputs");
-  const recur::Model m = recur::load_model(std::string(RECUR_FIXTURES_DIR) + "/models/k3-gru-embedding-mask/model.keras");
-  recur::Tensor ids({1, 9}, 1.0f);
-  ids[4] = 20.0f;  // the table has 20 rows: 0..19
-  try {
-    m.predict({ids});
-    ADD_FAILURE() << "index 20 of a 20-row table was accepted";
-  } catch (const recur::InvalidArgument& e) {
-    EXPECT_NE(std::string(e.what()).find("index 20 at flat position 4"), std::string::npos) << e.what();
-  }
 }
 
 }  // namespace

@@ -163,8 +163,10 @@ class GraphBuilder {
     const auto& reg = layer_registry();
     auto it = reg.find(cls);
     if (it == reg.end()) {
-      const bool custom = entry.contains("registered_name") && entry["registered_name"].is_string() &&
-                          entry["registered_name"].get<std::string>() != cls;
+      // Keras 3 names registered objects "package>Name"; legacy .h5 keeps only that name.
+      const bool custom = (entry.contains("registered_name") && entry["registered_name"].is_string() &&
+                           entry["registered_name"].get<std::string>() != cls) ||
+                          cls.find('>') != std::string::npos;
       const bool foreign_module = entry.contains("module") && entry["module"].is_string() &&
                                   entry["module"].get<std::string>().rfind("keras", 0) != 0;
       if (custom || foreign_module) {
