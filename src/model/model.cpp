@@ -179,7 +179,8 @@ std::vector<Tensor> Model::predict_by_name(const std::map<std::string, Tensor>& 
     if (it == named.end()) throw InvalidArgument(impl_->info.file + ": no input named '" + w.name + "' given; the model's inputs are (" + names + ")");
     ordered.push_back(it->second);
   }
-  for (const auto& [name, t] : named) {
+  for (const auto& entry : named) {
+    const std::string& name = entry.first;
     if (std::none_of(want.begin(), want.end(), [&](const TensorInfo& w) { return w.name == name; })) {
       throw InvalidArgument(impl_->info.file + ": '" + name + "' is not an input of the model; its inputs are (" + names + ")");
     }
