@@ -26,23 +26,32 @@ inline std::string scratch_file(const uint8_t* data, size_t size, const char* su
   return path;
 }
 
-// Runs the model once on a small input (batch 1, open sizes 3), when its input sizes are small.
-inline void small_predict(const Model& m) {
-  std::vector<Tensor> in;
-  for (const auto& info : m.inputs()) {
+// Small inputs for these shapes (batch 1, open sizes 3, no declared shape: (1, 3, 3)); false when
+// a declared size makes them large.
+inline bool small_inputs(const std::vector<std::vector<long>>& shapes, std::vector<Tensor>& out) {
+  for (const auto& declared : shapes) {
     std::vector<size_t> shape;
     size_t n = 1;
-    for (size_t d = 0; d < info.shape.size(); ++d) {
-      const size_t s = d == 0 ? 1 : info.shape[d] < 0 ? 3 : static_cast<size_t>(info.shape[d]);
+    for (size_t d = 0; d < declared.size(); ++d) {
+      const size_t s = d == 0 ? 1 : declared[d] < 0 ? 3 : static_cast<size_t>(declared[d]);
       shape.push_back(s);
       n *= s ? s : 1;
-      if (n > 4096) return;
+      if (n > 4096) return false;
     }
     if (shape.empty()) shape = {1, 3, 3};
     Tensor t(shape);
     for (size_t i = 0; i < t.size(); ++i) t[i] = static_cast<float>(i % 7) * 0.25f - 0.75f;
-    in.push_back(std::move(t));
+    out.push_back(std::move(t));
   }
+  return true;
+}
+
+// Runs the model once on small inputs, when its input sizes are small.
+inline void small_predict(const Model& m) {
+  std::vector<std::vector<long>> shapes;
+  for (const auto& info : m.inputs()) shapes.push_back(info.shape);
+  std::vector<Tensor> in;
+  if (!small_inputs(shapes, in)) return;
   if (m.info().weight_bytes > (size_t{64} << 20)) return;
   try {
     (void)m.predict(in);

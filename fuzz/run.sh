@@ -5,12 +5,12 @@
 # timeout or out-of-memory is a recur bug (HDF5 included: recur has its own reader), kept in
 # build-fuzz/findings/ with its log, and the script fails at the end (copy the input to
 # tests/hostile/regress/fuzz-<what>.<ext> and rerun make_hostile.py); fuzzing goes on.
-# Environment: FUZZ_SECONDS, FUZZ_TARGETS ("keras h5 npy config"), FUZZ_BUILD (build-fuzz), JOBS.
+# Environment: FUZZ_SECONDS, FUZZ_TARGETS ("keras h5 npy config graph"), FUZZ_BUILD (build-fuzz), JOBS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 SECONDS_EACH=${FUZZ_SECONDS:-60}
-TARGETS=${FUZZ_TARGETS:-"keras h5 npy config"}
+TARGETS=${FUZZ_TARGETS:-"keras h5 npy config graph"}
 B=${FUZZ_BUILD:-build-fuzz}
 JOBS=${JOBS:-$(nproc)}
 
@@ -41,6 +41,7 @@ seed keras tests/fixtures/models/*/*.keras examples/*/*.keras tests/hostile/file
 seed h5 tests/fixtures/models/*/*.h5 tests/hostile/files/*.h5 fuzz/seeds/h5/*
 seed npy tests/fixtures/models/k3-*/x*.npy tests/hostile/files/*.np[yz]
 seed config fuzz/seeds/config/*
+seed graph fuzz/seeds/graph/* fuzz/seeds/config/*
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}detect_leaks=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-}${UBSAN_OPTIONS:+:}print_stacktrace=1:halt_on_error=1

@@ -1,6 +1,7 @@
 // Loading a user's Keras model file (.keras or legacy .h5) and running it.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -40,6 +41,15 @@ struct ModelInfo {
 
 class Session;
 
+// Bounds on what one model file may cost, for files from untrusted sources (docs/SECURITY.md).
+// 0 keeps the default: the environment variable RECUR_MAX_WEIGHT_BYTES /
+// RECUR_MAX_ACTIVATION_BYTES, else 1 GiB / 2 GiB. A file over a bound is refused with
+// InvalidArgument naming the file, the layer and the option.
+struct LoadOptions {
+  uint64_t max_weight_bytes = 0;      // all weights as float32, from the shapes the file declares
+  uint64_t max_activation_bytes = 0;  // one layer's output, checked before it is allocated (load and every run)
+};
+
 class Model {
  public:
   struct Impl;  // opaque
@@ -74,14 +84,15 @@ class Model {
   std::vector<bool> outputs_keep_time_axis() const;
 
  private:
-  friend Model load_model(const std::string& path);
+  friend Model load_model(const std::string& path, const LoadOptions& options);
   explicit Model(std::shared_ptr<const Impl> impl);
   std::shared_ptr<const Impl> impl_;
 };
 
 // Throws InvalidArgument (broken file) or Unsupported (a feature recur does not run); the
 // message names the file, the layer and the field.
-Model load_model(const std::string& path);
+Model load_model(const std::string& path, const LoadOptions& options);
+inline Model load_model(const std::string& path) { return load_model(path, LoadOptions{}); }
 
 class Session {
  public:

@@ -19,13 +19,26 @@ class TensorSpec(NamedTuple):
     dtype: str = "float32"
 
 
-def load_model(path, *, threads=None, allow_nonfinite=False):
+def load_model(path, *, threads=None, allow_nonfinite=False, max_weight_bytes=None,
+               max_activation_bytes=None):
     """Loads a .keras or legacy .h5 file. threads: kernel threads for this model's calls
     (default: recur.num_threads(), 1 unless RECUR_NUM_THREADS or set_num_threads say more).
     A NaN or Inf input raises InvalidInputError, as `recur run` exits 4 (usually a data bug);
-    allow_nonfinite=True passes them through, as Keras does."""
+    allow_nonfinite=True passes them through, as Keras does.
+    max_weight_bytes (all weights as float32, from the shapes the file declares) and
+    max_activation_bytes (one layer output, checked before it is allocated, at load and on
+    every call) bound what an untrusted file may cost; None keeps the default (the environment
+    variables RECUR_MAX_WEIGHT_BYTES / RECUR_MAX_ACTIVATION_BYTES, else 1 GiB / 2 GiB). A file
+    over a bound raises InvalidModelError naming the layer and the option."""
     _check_threads(threads)
-    return Model(_core.load_model(os.fspath(path)), threads, allow_nonfinite)
+    limits = {}
+    for name, value in (("max_weight_bytes", max_weight_bytes), ("max_activation_bytes", max_activation_bytes)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"{name} must be a positive integer (bytes), got {value!r}")
+        limits[name] = value
+    return Model(_core.load_model(os.fspath(path), **limits), threads, allow_nonfinite)
 
 
 _shared = {}

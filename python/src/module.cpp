@@ -173,11 +173,14 @@ PYBIND11_MODULE(_core, m) {
 
   m.def(
       "load_model",
-      [](const std::string& path) {
+      [](const std::string& path, uint64_t max_weight_bytes, uint64_t max_activation_bytes) {
+        recur::LoadOptions options;
+        options.max_weight_bytes = max_weight_bytes;
+        options.max_activation_bytes = max_activation_bytes;
         return without_gil(Blame::file, std::nullopt,
-                           [&] { return std::make_shared<recur::Model>(recur::load_model(path)); });
+                           [&] { return std::make_shared<recur::Model>(recur::load_model(path, options)); });
       },
-      py::arg("path"));
+      py::arg("path"), py::arg("max_weight_bytes") = 0, py::arg("max_activation_bytes") = 0);
   m.def("set_num_threads", [](int n) {
     without_gil(Blame::input, std::nullopt, [&] {
       recur::set_num_threads(n);

@@ -13,7 +13,7 @@ uint64_t pad8(uint64_t n) { return (n + 7) / 8 * 8; }
 Attribute parse_attribute(const File& f, Cursor c) {
   Attribute a;
   const uint8_t version = c.u8("attribute");
-  if (version < 1 || version > 3) throw Corrupt("attribute message version " + std::to_string(version) + " is not known");
+  check_version(version, 1, 3, "attribute message");
   const uint8_t flags = c.u8("attribute");
   if (version >= 2 && (flags & 0x03)) throw NotSupported("attributes with shared datatypes or dataspaces are not supported");
   const uint16_t name_size = c.u16("attribute");
@@ -55,7 +55,7 @@ class GlobalHeap {
   std::map<uint32_t, Cursor> parse(uint64_t addr) {
     Cursor h = f_.at(addr, "global heap");
     if (!h.match("GCOL", 4)) throw Corrupt("global heap collection without GCOL signature");
-    if (h.u8("global heap") != 1) throw Corrupt("global heap version is not known");
+    check_version(h.u8("global heap"), 1, 1, "global heap collection");
     h.skip(3, "global heap");
     const uint64_t size = f_.length(h, "global heap");
     Cursor c = f_.span(addr, size, "global heap collection");

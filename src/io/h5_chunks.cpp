@@ -45,7 +45,7 @@ void btree_v1(const File& f, const DatasetInfo& d, const std::function<void(cons
 void fixed_array(const File& f, const DatasetInfo& d, const std::function<void(const Chunk&)>& each) {
   Cursor h = f.at(d.layout.address, "fixed array header");
   if (!h.match("FAHD", 4)) throw Corrupt("fixed array index without FAHD signature");
-  if (h.u8("fixed array header") != 0) throw Corrupt("fixed array header version is not known");
+  check_version(h.u8("fixed array header"), 0, 0, "fixed array header");
   const uint8_t client = h.u8("fixed array header");
   const uint8_t entry = h.u8("fixed array header");
   const uint8_t page_bits = h.u8("fixed array header");
@@ -66,7 +66,8 @@ void fixed_array(const File& f, const DatasetInfo& d, const std::function<void(c
   if (n < total) throw Corrupt("fixed array index has fewer entries than the dataset has chunks");
   Cursor b = f.at(block, "fixed array data block");
   if (!b.match("FADB", 4)) throw Corrupt("fixed array data block without FADB signature");
-  b.skip(2, "fixed array data block");  // version, client
+  check_version(b.u8("fixed array data block"), 0, 0, "fixed array data block");
+  b.skip(1, "fixed array data block");  // client
   f.offset(b, "fixed array data block");  // header address
   b.need(mul_checked(n, entry, "fixed array size"), "fixed array data block");
   for (uint64_t i = 0; i < total; ++i) {

@@ -19,6 +19,17 @@ struct NotSupported : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A structure's version field. Newer than `newest` is HDF5 this reader does not know yet (a later
+// library, e.g. HDF5 2.0 with libver='latest'): NotSupported. Below `oldest` no HDF5 writes it:
+// Corrupt.
+inline void check_version(unsigned version, unsigned oldest, unsigned newest, const std::string& what) {
+  const std::string known = oldest == newest ? std::to_string(oldest) : std::to_string(oldest) + " to " + std::to_string(newest);
+  if (version > newest) {
+    throw NotSupported(what + " version " + std::to_string(version) + " is newer than recur reads (" + known + ")");
+  }
+  if (version < oldest) throw Corrupt(what + " version " + std::to_string(version) + " is invalid (" + known + ")");
+}
+
 // a * b, or Corrupt naming `what` when it overflows 64 bits.
 inline uint64_t mul_checked(uint64_t a, uint64_t b, const char* what) {
   uint64_t r;

@@ -34,7 +34,7 @@ FractalHeap read_heap_header(const File& f, uint64_t addr) {
   FractalHeap h;
   Cursor c = f.at(addr, "fractal heap");
   if (!c.match("FRHP", 4)) throw Corrupt("fractal heap without FRHP signature");
-  if (c.u8("fractal heap") != 0) throw Corrupt("fractal heap version is not known");
+  check_version(c.u8("fractal heap"), 0, 0, "fractal heap");
   h.id_len = c.u16("fractal heap");
   const uint16_t filters_len = c.u16("fractal heap");
   h.checked_blocks = c.u8("fractal heap") & 0x02;
@@ -86,7 +86,7 @@ Cursor managed_object(const File& f, const FractalHeap& h, uint64_t heap_addr, u
     if (depth > kMaxDepth || !seen.insert(block_addr).second) throw Corrupt("fractal heap indirect blocks form a cycle");
     Cursor c = f.at(block_addr, "fractal heap indirect block");
     if (!c.match("FHIB", 4)) throw Corrupt("fractal heap indirect block without FHIB signature");
-    c.skip(1, "fractal heap indirect block");
+    check_version(c.u8("fractal heap indirect block"), 0, 0, "fractal heap indirect block");
     if (f.offset(c, "fractal heap indirect block") != heap_addr) throw Corrupt("fractal heap block of another heap");
     if (c.uint(h.off_bytes, "fractal heap indirect block") != block_off) throw Corrupt("fractal heap block at the wrong offset");
     if (off < block_off) throw Corrupt("fractal heap offset out of range");
@@ -113,7 +113,7 @@ Cursor managed_object(const File& f, const FractalHeap& h, uint64_t heap_addr, u
   }
   Cursor b = f.span(block_addr, block_size, "fractal heap direct block");
   if (!b.match("FHDB", 4)) throw Corrupt("fractal heap direct block without FHDB signature");
-  b.skip(1, "fractal heap direct block");
+  check_version(b.u8("fractal heap direct block"), 0, 0, "fractal heap direct block");
   if (f.offset(b, "fractal heap direct block") != heap_addr) throw Corrupt("fractal heap block of another heap");
   if (b.uint(h.off_bytes, "fractal heap direct block") != block_off) throw Corrupt("fractal heap block at the wrong offset");
   const uint64_t header = b.pos() + (h.checked_blocks ? 4 : 0);
@@ -124,7 +124,7 @@ Cursor managed_object(const File& f, const FractalHeap& h, uint64_t heap_addr, u
 
 Cursor heap_object(const File& f, const FractalHeap& h, uint64_t heap_addr, Cursor id) {
   const uint8_t flags = id.u8("heap ID");
-  if ((flags >> 6) != 0) throw Corrupt("heap ID version is not known");
+  check_version(flags >> 6, 0, 0, "heap ID");
   switch ((flags >> 4) & 3) {
     case 0: {
       const uint64_t off = id.uint(h.off_bytes, "heap ID");
@@ -144,7 +144,7 @@ Cursor heap_object(const File& f, const FractalHeap& h, uint64_t heap_addr, Curs
 std::vector<Cursor> btree_records(const File& f, uint64_t addr, uint8_t& type) {
   Cursor c = f.at(addr, "v2 B-tree");
   if (!c.match("BTHD", 4)) throw Corrupt("v2 B-tree without BTHD signature");
-  if (c.u8("v2 B-tree") != 0) throw Corrupt("v2 B-tree version is not known");
+  check_version(c.u8("v2 B-tree"), 0, 0, "v2 B-tree");
   type = c.u8("v2 B-tree");
   const uint32_t node_size = c.u32("v2 B-tree");
   const uint16_t rec_size = c.u16("v2 B-tree");
@@ -183,7 +183,7 @@ std::vector<Cursor> btree_records(const File& f, uint64_t addr, uint8_t& type) {
     if (seen.size() > kMaxNodes) throw Corrupt("v2 B-tree has too many nodes");
     Cursor n = f.span(it.addr, node_size, "v2 B-tree node");
     if (!n.match(it.depth == 0 ? "BTLF" : "BTIN", 4)) throw Corrupt("v2 B-tree node with the wrong signature");
-    n.skip(1, "v2 B-tree node");
+    check_version(n.u8("v2 B-tree node"), 0, 0, "v2 B-tree node");
     if (n.u8("v2 B-tree node") != type) throw Corrupt("v2 B-tree node of another type");
     for (uint64_t i = 0; i < it.n; ++i) out.push_back(n.sub(rec_size, "v2 B-tree record"));
     if (it.depth == 0) continue;

@@ -18,7 +18,7 @@ LocalHeap read_local_heap(const File& f, uint64_t addr) {
   Cursor c = f.at(addr, "local heap");
   if (!c.match("HEAP", 4)) throw Corrupt("local heap without HEAP signature");
   const uint8_t version = c.u8("local heap");
-  if (version != 0) throw Corrupt("local heap version " + std::to_string(version) + " is not known");
+  check_version(version, 0, 0, "local heap");
   c.skip(3, "local heap");
   const uint64_t size = f.length(c, "local heap");
   f.length(c, "local heap");  // free list
@@ -41,7 +41,7 @@ void read_symbol_node(const File& f, uint64_t addr, const LocalHeap& heap, std::
   Cursor c = f.at(addr, "symbol table node");
   if (!c.match("SNOD", 4)) throw Corrupt("symbol table node without SNOD signature");
   const uint8_t version = c.u8("symbol table node");
-  if (version != 1) throw Corrupt("symbol table node version " + std::to_string(version) + " is not known");
+  check_version(version, 1, 1, "symbol table node");
   c.skip(1, "symbol table node");
   const uint16_t n = c.u16("symbol table node");
   for (unsigned i = 0; i < n; ++i) {

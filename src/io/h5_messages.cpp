@@ -12,6 +12,7 @@ constexpr unsigned kMaxFilters = 32;
 Dataspace parse_dataspace(const File& f, Cursor c) {
   Dataspace s;
   const uint8_t version = c.u8("dataspace");
+  check_version(version, 1, 2, "dataspace message");
   const uint8_t rank = c.u8("dataspace");
   const uint8_t flags = c.u8("dataspace");
   if (rank > kMaxRank) throw Corrupt("dataspace rank " + std::to_string(rank) + " exceeds 32");
@@ -25,8 +26,6 @@ Dataspace parse_dataspace(const File& f, Cursor c) {
     }
     if (type > 2) throw Corrupt("invalid dataspace type " + std::to_string(type));
     if (type == 0 && rank != 0) throw Corrupt("scalar dataspace with dimensions");
-  } else {
-    throw Corrupt("dataspace message version " + std::to_string(version) + " is not known");
   }
   for (unsigned i = 0; i < rank; ++i) s.dims.push_back(f.length(c, "dataspace dimensions"));
   (void)flags;  // maximum dimensions and permutations do not matter to a reader
@@ -38,7 +37,7 @@ Datatype parse_datatype(Cursor c) {
   const uint8_t head = c.u8("datatype");
   t.cls = head & 0x0F;
   const unsigned version = head >> 4;
-  if (version < 1 || version > 4) throw Corrupt("datatype message version " + std::to_string(version) + " is not known");
+  check_version(version, 1, 4, "datatype message");
   t.bits = static_cast<uint32_t>(c.uint(3, "datatype"));
   t.size = c.u32("datatype");
   switch (t.cls) {
@@ -93,8 +92,8 @@ const char* class_name(const Datatype& t) {
 
 std::vector<Filter> parse_filters(Cursor c) {
   const uint8_t version = c.u8("filter pipeline");
+  check_version(version, 1, 2, "filter pipeline message");
   const uint8_t n = c.u8("filter pipeline");
-  if (version != 1 && version != 2) throw Corrupt("filter pipeline version " + std::to_string(version) + " is not known");
   if (n > kMaxFilters) throw Corrupt("filter pipeline with " + std::to_string(n) + " filters");
   if (version == 1) c.skip(6, "filter pipeline");
   std::vector<Filter> out;
@@ -136,6 +135,7 @@ void set_chunk_dims(Layout& l, const std::vector<uint64_t>& dims) {
 Layout parse_layout(const File& f, Cursor c) {
   Layout l;
   l.version = c.u8("data layout");
+  check_version(l.version, 1, 4, "data layout message");
   if (l.version == 1 || l.version == 2) {
     const uint8_t ndims = c.u8("data layout");
     const uint8_t cls = c.u8("data layout");
@@ -154,9 +154,6 @@ Layout parse_layout(const File& f, Cursor c) {
       c.skip(l.size, "compact data");
     }
     return l;
-  }
-  if (l.version != 3 && l.version != 4) {
-    throw Corrupt("data layout message version " + std::to_string(l.version) + " is not known");
   }
   const uint8_t cls = c.u8("data layout");
   if (cls > 3) throw Corrupt("invalid data layout class " + std::to_string(cls));
@@ -227,7 +224,7 @@ Layout parse_layout(const File& f, Cursor c) {
 Link parse_link(const File& f, Cursor c) {
   Link l;
   const uint8_t version = c.u8("link");
-  if (version != 1) throw Corrupt("link message version " + std::to_string(version) + " is not known");
+  check_version(version, 1, 1, "link message");
   const uint8_t flags = c.u8("link");
   uint8_t type = 0;
   if (flags & 0x08) type = c.u8("link");
@@ -257,7 +254,7 @@ namespace {
 DenseInfo parse_dense_info(const File& f, Cursor c, const std::string& what, size_t counter_bytes) {
   DenseInfo d;
   const uint8_t version = c.u8(what.c_str());
-  if (version != 0) throw Corrupt(what + " message version " + std::to_string(version) + " is not known");
+  check_version(version, 0, 0, what + " message");
   const uint8_t flags = c.u8(what.c_str());
   if (flags & 0x01) c.skip(counter_bytes, what.c_str());
   d.heap = f.offset(c, what.c_str());

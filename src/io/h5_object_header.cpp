@@ -86,7 +86,7 @@ void parse_superblock(File& f) {
     f.root = f.offset(c, "superblock");
     c.skip(4, "superblock");  // checksum
   } else {
-    throw Corrupt("unknown superblock version " + std::to_string(version) + " (HDF5 defines 0 to 3)");
+    check_version(version, 0, 3, "superblock");
   }
   f.base = at;
   // As libhdf5 checks it: the stored end of file counts the user block too.
@@ -112,7 +112,7 @@ std::vector<Message> read_object_header(const File& f, uint64_t addr) {
   if (c.match("OHDR", 4)) {
     v2 = true;
     const uint8_t version = c.u8("object header");
-    if (version != 2) throw Corrupt("object header version " + std::to_string(version) + " (expected 2)");
+    check_version(version, 2, 2, "object header");
     const uint8_t flags = c.u8("object header");
     with_order = flags & 0x04;
     if (flags & 0x20) c.skip(16, "object header times");

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
+#include <unordered_map>
 
 #include "io/files.hpp"
 #include "io/h5_attributes.hpp"
@@ -26,10 +28,16 @@ constexpr uint64_t kBombSlackBytes = uint64_t{1} << 20;
 // Filtered (compressed) data: deflate cannot expand more than ~1032:1.
 constexpr uint64_t kFilteredFactor = 1100;
 
+// A group's links by name, read once per group: Keras files hold groups of ~100 000 layers, and
+// a lookup that re-read the link list each time was quadratic.
+using LinkIndex = std::unordered_map<std::string, h5::Link>;
+
 struct State {
   std::string display;
   Limits limits;
   h5::File file;
+  mutable std::mutex links_mu;  // the file is shared by threads; the index is filled lazily
+  mutable std::unordered_map<uint64_t, std::shared_ptr<const LinkIndex>> links;
 
   [[noreturn]] void fail(const std::string& object, const std::string& what) const {
     throw InvalidArgument(display + ": " + object + ": " + what);
@@ -78,6 +86,21 @@ struct Resolved {
 // Follows `name` (relative, may contain '/') from the group `base` at `addr` one link at a
 // time: every link must be a hard link (soft and external links can point anywhere, including
 // other files on the host), and every intermediate object a group within the depth limit.
+std::shared_ptr<const LinkIndex> links_of(const State& st, const std::string& path, uint64_t addr) {
+  {
+    std::lock_guard<std::mutex> lock(st.links_mu);
+    const auto it = st.links.find(addr);
+    if (it != st.links.end()) return it->second;
+  }
+  const std::vector<h5::Message> msgs = header(st, path, addr);
+  auto index = std::make_shared<LinkIndex>();
+  for (h5::Link& l : guarded(st, path, [&] { return h5::group_links(st.file, msgs); })) {
+    index->emplace(l.name, std::move(l));  // a repeated name: the first one, as a scan finds it
+  }
+  std::lock_guard<std::mutex> lock(st.links_mu);
+  return st.links.emplace(addr, std::move(index)).first->second;
+}
+
 Resolved resolve(const State& st, const std::string& base, uint64_t addr, const std::string& name) {
   if (name.empty() || name[0] == '/' || name.back() == '/' || name.find("//") != std::string::npos) {
     st.fail(join(base, name), "invalid object name '" + name + "'");
@@ -90,14 +113,14 @@ Resolved resolve(const State& st, const std::string& base, uint64_t addr, const 
     const size_t end = std::min(name.find('/', start), name.size());
     const std::string comp = name.substr(start, end - start);
     if (comp == "." || comp == "..") st.fail(join(base, name), "invalid object name '" + name + "'");
-    const std::vector<h5::Message> parent = header(st, r.path, r.addr);
-    const std::vector<h5::Link> links = guarded(st, r.path, [&] { return h5::group_links(st.file, parent); });
+    const std::shared_ptr<const LinkIndex> links = links_of(st, r.path, r.addr);
     r.path = join(r.path, comp);
-    const auto link = std::find_if(links.begin(), links.end(), [&](const h5::Link& l) { return l.name == comp; });
-    if (link == links.end()) {
+    const auto found = links->find(comp);
+    if (found == links->end()) {
       r.found = Found::Missing;
       return r;
     }
+    const h5::Link* link = &found->second;
     if (link->type != h5::Link::Hard) {
       st.fail(r.path, link->type == h5::Link::Soft       ? "soft links are refused"
                       : link->type == h5::Link::External ? "external links are refused"
@@ -250,11 +273,8 @@ const std::string& H5File::display_name() const { return state_of(state_).displa
 
 std::vector<std::string> H5Group::children() const {
   const State& st = state_of(file_);
-  const std::vector<h5::Message> msgs = header(st, path_, addr_);
   std::vector<std::string> names;
-  for (const h5::Link& l : guarded(st, path_, [&] { return h5::group_links(st.file, msgs); })) {
-    names.push_back(l.name);
-  }
+  for (const auto& kv : *links_of(st, path_, addr_)) names.push_back(kv.first);
   std::sort(names.begin(), names.end());
   return names;
 }

@@ -84,9 +84,10 @@ const nlohmann::json& config_of(const nlohmann::json& entry) {
   return empty;
 }
 
-std::vector<std::string> layer_classes(const nlohmann::json& model) {
+std::vector<std::string> layer_classes(const nlohmann::json* layers) {
   std::vector<std::string> classes;
-  if (const auto* layers = model_layers(model)) {
+  if (layers) {
+    classes.reserve(layers->size());
     for (const auto& l : *layers) classes.push_back(class_of(l));
   }
   return classes;
@@ -120,29 +121,27 @@ KeyPath child(KeyPath p, const std::string& k) {
   return p;
 }
 
+// Scopes point into the KerasFile's config tree (never copied: it can be ~20 MB), which the
+// KerasFile keeps alive longer than its scopes.
 class V3Scope final : public WeightScope {
  public:
-  V3Scope(H5Group root, KeyPath container, nlohmann::json model, std::string file)
-      : root_(std::move(root)), container_(std::move(container)), model_(std::move(model)),
-        file_(std::move(file)) {
-    keys_ = container_keys(layer_classes(model_));
+  V3Scope(H5Group root, KeyPath container, const nlohmann::json* layers, std::string file)
+      : root_(std::move(root)), container_(std::move(container)), layers_(layers), file_(std::move(file)) {
+    keys_ = container_keys(layer_classes(layers_));
   }
 
   std::vector<WeightRef> weights(size_t i, int) override {
     std::vector<WeightRef> out;
-    const auto* layers = model_layers(model_);
-    if (!layers || i >= layers->size()) return out;
-    const auto& entry = (*layers)[i];
+    if (!layers_ || i >= layers_->size()) return out;
+    const auto& entry = (*layers_)[i];
     collect(child(container_, keys_[i]), class_of(entry), config_of(entry), out, 0);
     return out;
   }
 
   std::unique_ptr<WeightScope> nested(size_t i) override {
-    const auto* layers = model_layers(model_);
-    if (!layers || i >= layers->size()) {
-      return std::make_unique<V3Scope>(root_, container_, nlohmann::json::object(), file_);
-    }
-    return std::make_unique<V3Scope>(root_, child(child(container_, keys_[i]), "layers"), (*layers)[i], file_);
+    if (!layers_ || i >= layers_->size()) return std::make_unique<V3Scope>(root_, container_, nullptr, file_);
+    return std::make_unique<V3Scope>(root_, child(child(container_, keys_[i]), "layers"),
+                                     model_layers((*layers_)[i]), file_);
   }
 
  private:
@@ -201,7 +200,7 @@ class V3Scope final : public WeightScope {
 
   H5Group root_;
   KeyPath container_;
-  nlohmann::json model_;
+  const nlohmann::json* layers_;  // the model's "layers" list, or null
   std::string file_;
   std::vector<std::string> keys_;
 };
@@ -215,16 +214,15 @@ struct FlatList {
 class LegacyScope final : public WeightScope {
  public:
   // Top level: layers found by name under model_weights.
-  LegacyScope(H5Group root, nlohmann::json model, std::string file)
-      : root_(std::move(root)), model_(std::move(model)), file_(std::move(file)) {}
+  LegacyScope(H5Group root, const nlohmann::json* layers, std::string file)
+      : root_(std::move(root)), layers_(layers), file_(std::move(file)) {}
   // Inside a nested model: consume a flat list shared with the enclosing scope, in order.
-  LegacyScope(std::shared_ptr<FlatList> flat, nlohmann::json model, std::string file, std::string name)
-      : flat_(std::move(flat)), model_(std::move(model)), file_(std::move(file)), name_(std::move(name)) {}
+  LegacyScope(std::shared_ptr<FlatList> flat, const nlohmann::json* layers, std::string file, std::string name)
+      : flat_(std::move(flat)), layers_(layers), file_(std::move(file)), name_(std::move(name)) {}
 
   std::vector<WeightRef> weights(size_t i, int expected) override {
-    const auto* layers = model_layers(model_);
-    if (!layers || i >= layers->size()) return {};
-    const std::string name = layer_name((*layers)[i]);
+    if (!layers_ || i >= layers_->size()) return {};
+    const std::string name = layer_name((*layers_)[i]);
     if (flat_) {
       if (expected < 0) {
         throw Unsupported(file_ + ": layer '" + name + "' inside nested model '" + name_ +
@@ -243,14 +241,13 @@ class LegacyScope final : public WeightScope {
   }
 
   std::unique_ptr<WeightScope> nested(size_t i) override {
-    const auto* layers = model_layers(model_);
-    if (!layers || i >= layers->size()) return std::make_unique<LegacyScope>(std::make_shared<FlatList>(), nlohmann::json::object(), file_, "");
-    const auto& entry = (*layers)[i];
+    if (!layers_ || i >= layers_->size()) return std::make_unique<LegacyScope>(std::make_shared<FlatList>(), nullptr, file_, "");
+    const auto& entry = (*layers_)[i];
     const std::string name = layer_name(entry);
-    if (flat_) return std::make_unique<LegacyScope>(flat_, entry, file_, name);
+    if (flat_) return std::make_unique<LegacyScope>(flat_, model_layers(entry), file_, name);
     auto flat = std::make_shared<FlatList>();
     if (root_->has_group(name)) flat->values = read_layer(root_->group(name));
-    return std::make_unique<LegacyScope>(flat, entry, file_, name);
+    return std::make_unique<LegacyScope>(flat, model_layers(entry), file_, name);
   }
 
  private:
@@ -285,7 +282,7 @@ class LegacyScope final : public WeightScope {
 
   std::optional<H5Group> root_;
   std::shared_ptr<FlatList> flat_;
-  nlohmann::json model_;
+  const nlohmann::json* layers_;  // the model's "layers" list, or null
   std::string file_, name_;
 };
 
@@ -319,7 +316,7 @@ KerasFile open_v3(const std::string& path, std::vector<uint8_t> bytes, const Lim
   f.format = "keras_v3_zip";
   if (zip.contains("metadata.json")) {
     auto m = zip.read("metadata.json");
-    auto meta = parse_json(std::string(m.begin(), m.end()), path + ": metadata.json", limits);
+    auto meta = parse_json(std::string_view(reinterpret_cast<const char*>(m.data()), m.size()), path + ": metadata.json", limits);
     if (meta.is_object() && meta.contains("keras_version") && meta["keras_version"].is_string()) {
       f.keras_version = meta["keras_version"];
     }
@@ -327,11 +324,12 @@ KerasFile open_v3(const std::string& path, std::vector<uint8_t> bytes, const Lim
   f.keras_major = major_of(f.keras_version, 3);
   check_version(f);
   auto c = zip.read("config.json");
-  f.model = parse_json(std::string(c.begin(), c.end()), path + ": config.json", limits);
+  f.model = parse_json(std::string_view(reinterpret_cast<const char*>(c.data()), c.size()), path + ": config.json", limits);
+  c = {};
   auto w = zip.read("model.weights.h5");
   H5File h5 = H5File::from_bytes(std::move(w), path + ": model.weights.h5", limits);
   H5Group root = h5.root();
-  f.weights = std::make_unique<V3Scope>(root, KeyPath{"layers"}, f.model, path);
+  f.weights = std::make_unique<V3Scope>(root, KeyPath{"layers"}, model_layers(f.model), path);
   return f;
 }
 
@@ -392,7 +390,7 @@ KerasFile open_legacy(const std::string& path, const Limits& limits) {
   auto backend = root.group("model_weights").attr_string("backend");
   if (!backend) backend = root.attr_string("backend");
   check_theano_kernels(path, backend.value_or(""), f.model);
-  f.weights = std::make_unique<LegacyScope>(root.group("model_weights"), f.model, path);
+  f.weights = std::make_unique<LegacyScope>(root.group("model_weights"), model_layers(f.model), path);
   return f;
 }
 
@@ -406,7 +404,7 @@ const nlohmann::json* model_layers(const nlohmann::json& model) {
   return nullptr;
 }
 
-nlohmann::json parse_json(const std::string& text, const std::string& where, const Limits& limits) {
+nlohmann::json parse_json(std::string_view text, const std::string& where, const Limits& limits) {
   // Nesting checked by a scan first: nlohmann's parse callback costs O(n^2) on long arrays of
   // objects (its end_object rescans the parent), and a plain parse is linear.
   size_t depth = 0;
@@ -428,7 +426,7 @@ nlohmann::json parse_json(const std::string& text, const std::string& where, con
     }
   }
   try {
-    return nlohmann::json::parse(text);
+    return nlohmann::json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::exception& e) {
     throw InvalidArgument(where + ": invalid JSON: " + e.what());
   }

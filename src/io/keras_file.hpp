@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -47,7 +48,7 @@ struct KerasFile {
 };
 
 // Parses JSON with a nesting limit (deeply nested hostile configs are refused).
-nlohmann::json parse_json(const std::string& text, const std::string& where, const Limits& limits);
+nlohmann::json parse_json(std::string_view text, const std::string& where, const Limits& limits);
 
 // Opens `path` (format decided by content: zip or HDF5). Errors name the file:
 // InvalidArgument for broken files, Unsupported for valid files recur cannot run.

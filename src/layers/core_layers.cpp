@@ -147,7 +147,7 @@ class DenseLayer final : public BasicLayer {
       : BasicLayer(a), kernel_(std::move(kernel)), bias_(std::move(bias)), act_(act) {}
   StreamRule stream_rule() const override { return {Streaming::per_step}; }
 
-  std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
+  std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
     const Value& v = one_input(in);
     const Tensor& x = v.tensor;
     const size_t K = kernel_.dim(0), N = kernel_.dim(1);
@@ -159,7 +159,7 @@ class DenseLayer final : public BasicLayer {
     shape.back() = N;
     // All leading axes at once: one (M x K) * (K x N) product.
     const size_t rows = core::prod(x.shape(), 0, x.rank() - 1);
-    check_output({rows, N});
+    check_output(ctx, {rows, N});
     Tensor out(shape);
     kernels::sgemm(rows, N, K, x.data(), K, kernel_.data(), N, out.data(), N, false);
     if (bias_) kernels::add_bias_rows(rows, N, bias_->data(), out.data(), N);

@@ -9,8 +9,8 @@ namespace recur::model::core {
 
 void BasicLayer::bad(const std::string& what) const { throw InvalidArgument(where_ + ": " + what); }
 
-void BasicLayer::check_output(std::initializer_list<uint64_t> factors) const {
-  const uint64_t max = io::default_limits().max_activation_bytes;
+void BasicLayer::check_output(const CallContext& ctx, std::initializer_list<uint64_t> factors) const {
+  const uint64_t max = ctx.max_activation_bytes ? ctx.max_activation_bytes : io::default_limits().max_activation_bytes;
   uint64_t bytes = sizeof(float);
   std::string shape;
   for (uint64_t f : factors) {
@@ -19,7 +19,7 @@ void BasicLayer::check_output(std::initializer_list<uint64_t> factors) const {
   }
   if (bytes > max) {
     bad("the output (" + shape + " float32) would exceed the limit of " + std::to_string(max) +
-        " bytes for one activation (max_activation_bytes; RECUR_MAX_ACTIVATION_BYTES sets it)");
+        " bytes for one activation (max_activation_bytes: a load option, or RECUR_MAX_ACTIVATION_BYTES)");
   }
 }
 

@@ -36,8 +36,8 @@ class BasicLayer : public Layer {
   void need_rank(const Tensor& x, size_t lo, size_t hi) const;
   // Before allocating an output that can be far larger than the input (repeats, padding,
   // upsampling, wide Dense): its size, the product of `factors` as float32, within
-  // max_activation_bytes.
-  void check_output(std::initializer_list<uint64_t> factors) const;
+  // the model's max_activation_bytes (ctx).
+  void check_output(const CallContext& ctx, std::initializer_list<uint64_t> factors) const;
   const std::string& where() const { return where_; }
 
  private:

@@ -307,7 +307,7 @@ class DotLayer final : public BasicLayer {
       : BasicLayer(a), axes_(std::move(axes)), normalize_(normalize), k2_(a.keras_major < 3) {}
   StreamRule stream_rule() const override { return {Streaming::whole_sequence, "multiplies across time steps"}; }
 
-  std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
+  std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
     if (in.size() != 2) bad("expects exactly 2 inputs, got " + std::to_string(in.size()));
     Tensor x = in[0].tensor, y = in[1].tensor;
     if (x.rank() < 2 || y.rank() < 2) bad("inputs must have rank >= 2, got " + x.shape_str() + " and " + y.shape_str());
@@ -343,7 +343,7 @@ class DotLayer final : public BasicLayer {
     const Tensor xt = core::transpose(x, px), yt = core::transpose(y, py);
     const size_t P = B ? xt.size() / B / (K ? K : 1) : 0, Q = B ? yt.size() / B / (K ? K : 1) : 0;
     if (out_shape.size() == 1) out_shape.push_back(1);  // (B,) becomes (B, 1)
-    check_output({B, P, Q});
+    check_output(ctx, {B, P, Q});
     Tensor out(out_shape);
     for (size_t b = 0; b < B; ++b) {
       const float* xb = xt.data() + b * P * K;

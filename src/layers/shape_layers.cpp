@@ -104,11 +104,11 @@ class RepeatVectorLayer final : public BasicLayer {
  public:
   RepeatVectorLayer(const LayerArgs& a, size_t n) : BasicLayer(a), n_(n) {}
   StreamRule stream_rule() const override { return {Streaming::whole_sequence, "repeats its input along a new time axis"}; }
-  std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
+  std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
     const Tensor& x = one_input(in).tensor;
     need_rank(x, 2, 2);
     const size_t B = x.dim(0), F = x.dim(1);
-    check_output({B, n_, F});
+    check_output(ctx, {B, n_, F});
     Tensor y({B, n_, F});
     for (size_t b = 0; b < B; ++b) {
       for (size_t t = 0; t < n_; ++t) std::copy(x.data() + b * F, x.data() + (b + 1) * F, y.data() + (b * n_ + t) * F);
@@ -174,7 +174,7 @@ class StepsPadLayer final : public BasicLayer {
   StreamRule stream_rule() const override {
     return {Streaming::whole_sequence, crop_ ? "crops time steps" : "pads time steps"};
   }
-  std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
+  std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
     const Tensor& x0 = one_input(in).tensor;
     need_rank(x0, 3, 3);
     const Tensor x = cf_ ? core::transpose(x0, {0, 2, 1}) : x0;
@@ -188,7 +188,7 @@ class StepsPadLayer final : public BasicLayer {
       if (__builtin_add_overflow(L, lr_.first, &out_len) || __builtin_add_overflow(out_len, lr_.second, &out_len)) {
         out_len = SIZE_MAX;
       }
-      check_output({B, out_len, C});
+      check_output(ctx, {B, out_len, C});
     }
     Tensor y({B, out_len, C});
     for (size_t b = 0; b < B; ++b) {
@@ -224,11 +224,11 @@ class UpSampling1DLayer final : public BasicLayer {
  public:
   UpSampling1DLayer(const LayerArgs& a, size_t size) : BasicLayer(a), size_(size) {}
   StreamRule stream_rule() const override { return {Streaming::whole_sequence, "repeats time steps"}; }
-  std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
+  std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
     const Tensor& x = one_input(in).tensor;
     need_rank(x, 3, 3);
     const size_t B = x.dim(0), L = x.dim(1), C = x.dim(2);
-    check_output({B, L, size_, C});
+    check_output(ctx, {B, L, size_, C});
     Tensor y({B, L * size_, C});
     for (size_t b = 0; b < B; ++b) {
       for (size_t t = 0; t < L * size_; ++t) {

@@ -145,7 +145,7 @@ class GraphBuilder {
     if (cls.empty()) throw InvalidArgument(ctx_.file + ": a layer entry has no class_name");
     const json& cfg = entry_config(entry);
     if (is_model_class(cls)) {
-      const size_t max_depth = io::default_limits().max_model_depth;
+      const size_t max_depth = ctx_.limits.max_model_depth;
       if (static_cast<size_t>(ctx_.depth) >= max_depth) {
         throw InvalidArgument(where + ": models nest deeper than the limit of " + std::to_string(max_depth) +
                               " (max_model_depth)");
@@ -191,7 +191,7 @@ class GraphBuilder {
 
   // Adds the layer's declared weights to the model's total before any is decoded.
   Weights budget_weights(std::vector<io::WeightRef> refs, const std::string& where) {
-    const uint64_t max = io::default_limits().max_weight_bytes;
+    const uint64_t max = ctx_.limits.max_weight_bytes;
     std::vector<std::vector<size_t>> shapes;
     std::vector<Weights::Reader> readers;
     for (auto& r : refs) {
@@ -201,7 +201,7 @@ class GraphBuilder {
       if (ctx_.weight_bytes > max) {
         throw InvalidArgument(where + ": weight " + std::to_string(shapes.size()) + " of shape " + shape_str(r.shape) +
                               " brings the model's weights over the limit of " + std::to_string(max) +
-                              " bytes as float32 (max_weight_bytes; RECUR_MAX_WEIGHT_BYTES sets it)");
+                              " bytes as float32 (max_weight_bytes: a load option, or RECUR_MAX_WEIGHT_BYTES)");
       }
       shapes.push_back(std::move(r.shape));
       readers.push_back(std::move(r.read));
@@ -321,9 +321,9 @@ class GraphBuilder {
       if (!e.contains("inbound_nodes") || !e["inbound_nodes"].is_array()) continue;
       size_t n = 0;
       for (const auto& node : e["inbound_nodes"]) {
-        if (pending.size() >= io::default_limits().max_nodes) {
+        if (pending.size() >= ctx_.limits.max_nodes) {
           throw InvalidArgument(ctx_.file + ": the model has more layer calls than the limit of " +
-                                std::to_string(io::default_limits().max_nodes) + " (max_nodes)");
+                                std::to_string(ctx_.limits.max_nodes) + " (max_nodes)");
         }
         Pending p{i, n++, {}, {}};
         collect_refs(node, p.inputs, value, 0, &p.masks);
@@ -378,7 +378,7 @@ class GraphBuilder {
         const size_t t = std::get<2>(key);
         if (outs[p->second].size() <= t) {
           out_slots += t + 1 - outs[p->second].size();
-          if (out_slots > 8 * io::default_limits().max_nodes) {
+          if (out_slots > 8 * ctx_.limits.max_nodes) {
             throw InvalidArgument(ctx_.file + ": layer '" + entry_name(layers[std::get<0>(key)]) +
                                   "': output tensor indexes too large for the model's size");
           }
@@ -505,9 +505,9 @@ std::unique_ptr<Graph> Graph::build(const json& model, io::WeightScope& weights,
                       "', not a Sequential or Functional model with a layer list");
   }
   ctx.layers += layers->size();
-  if (ctx.layers > io::default_limits().max_layers) {
+  if (ctx.layers > ctx.limits.max_layers) {
     throw InvalidArgument(ctx.file + ": the model has more layers than the limit of " +
-                          std::to_string(io::default_limits().max_layers) + " (max_layers)");
+                          std::to_string(ctx.limits.max_layers) + " (max_layers)");
   }
   GraphBuilder b(*g, weights, ctx);
   const json& cfg = entry_config(model);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -65,6 +66,8 @@ struct CallContext {
   bool stream = false;
   // When set, every node records its layer's output shapes here (for inspect).
   std::vector<std::pair<const Layer*, std::vector<std::vector<size_t>>>>* trace = nullptr;
+  // The model's bound on one layer output (recur::LoadOptions); 0: io::default_limits()'s.
+  uint64_t max_activation_bytes = 0;
 };
 
 // A layer's stored weights in Keras' `layer.weights` order. The declared shapes are known up

@@ -17,6 +17,7 @@ struct Model::Impl {
   std::vector<bool> stateful_slot;  // kept between sequences
   std::string stream_blocker;        // "" when the model can stream
   std::vector<bool> out_time;        // per output: has the time axis
+  uint64_t max_activation_bytes = 0;  // LoadOptions' (0: the default)
 };
 
 namespace {
@@ -52,6 +53,7 @@ std::vector<Tensor> run_graph(const Model::Impl& m, const std::vector<Tensor>& i
   std::vector<model::Value> in;
   for (const auto& t : inputs) in.push_back({t, std::nullopt});
   model::CallContext ctx{&state, stream};
+  ctx.max_activation_bytes = m.max_activation_bytes;
   std::vector<model::Value> out;
   try {
     out = m.graph->run(std::move(in), ctx);
@@ -115,6 +117,7 @@ void trace_shapes(Model::Impl& m, const std::vector<const model::Layer*>& layers
     std::vector<model::Value> values;
     for (auto& t : in) values.push_back({std::move(t), std::nullopt});
     model::CallContext ctx{&state, false, &trace};
+    ctx.max_activation_bytes = m.max_activation_bytes;
     auto outs = m.graph->run(std::move(values), ctx);
     for (size_t o = 0; o < outs.size() && o < m.info.outputs.size(); ++o) {
       auto& shape = m.info.outputs[o].shape;
@@ -200,10 +203,15 @@ Session Model::stream() const {
 std::vector<bool> Model::outputs_keep_time_axis() const { return impl_->out_time; }
 
 // Out of memory names the file (a function-try-block: the whole load).
-Model load_model(const std::string& path) try {
-  io::KerasFile f = io::open_keras_file(path);
+Model load_model(const std::string& path, const LoadOptions& options) try {
+  io::Limits limits = io::default_limits();
+  if (options.max_weight_bytes) limits.max_weight_bytes = options.max_weight_bytes;
+  if (options.max_activation_bytes) limits.max_activation_bytes = options.max_activation_bytes;
+  io::KerasFile f = io::open_keras_file(path, limits);
   auto impl = std::make_shared<Model::Impl>();
+  impl->max_activation_bytes = limits.max_activation_bytes;
   model::BuildContext ctx;
+  ctx.limits = limits;
   ctx.keras_major = f.keras_major;
   ctx.file = path;
   impl->graph = model::Graph::build(f.model, *f.weights, ctx);

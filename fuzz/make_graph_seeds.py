@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Writes fuzz/seeds/graph/*.json, the seeds of fuzz_graph (model configs for the graph builder
+alone, so weightless layers): many nodes, shared layers, nested models, bad links, and the
+config-only amplification files of issue 15 (refused by the activation budget before they
+allocate). Plain Python, no Keras: the configs follow the Keras 3 .keras config.json schema
+(and one Keras 2 one). Run from the repository root; the output is deterministic."""
+import json
+import os
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seeds", "graph")
+SHAPE = [None, 6, 4]
+
+
+def tensor(layer, node=0, index=0, shape=SHAPE):
+    return {"class_name": "__keras_tensor__",
+            "config": {"shape": shape, "dtype": "float32", "keras_history": [layer, node, index]}}
+
+
+def call(*args, **kwargs):
+    return {"args": list(args), "kwargs": kwargs}
+
+
+def layer(cls, name, nodes=None, **cfg):
+    cfg["name"] = name
+    entry = {"module": "keras.layers", "class_name": cls, "config": cfg, "name": name}
+    if nodes is not None:
+        entry["inbound_nodes"] = nodes
+    return entry
+
+
+def input_layer(name="input", shape=SHAPE):
+    return layer("InputLayer", name, [], batch_shape=shape)
+
+
+def functional(name, layers, inputs, outputs):
+    return {"module": "keras", "class_name": "Functional",
+            "config": {"name": name, "layers": layers, "input_layers": inputs, "output_layers": outputs}}
+
+
+def sequential(name, layers):
+    return {"module": "keras", "class_name": "Sequential", "config": {"name": name, "layers": layers}}
+
+
+def chain(n):
+    """One Activation layer called n times in a row (shared weights, n nodes)."""
+    calls = [call(tensor("input") if k == 0 else tensor("act", k - 1)) for k in range(n)]
+    return functional("chain", [input_layer(), layer("Activation", "act", calls, activation="relu")],
+                      [["input", 0, 0]], [["act", n - 1, 0]])
+
+
+def diamond(width):
+    """Branches from one input merged by Add and Concatenate; one layer shared by two branches."""
+    layers = [input_layer(), layer("Activation", "shared", [call(tensor("input")), call(tensor("input"))],
+                                   activation="tanh")]
+    branches = []
+    for i in range(width):
+        name = "b%d" % i
+        layers.append(layer("Dropout", name, [call(tensor("shared", i % 2))], rate=0.5))
+        branches.append(tensor(name))
+    layers.append(layer("Add", "add", [call(branches)]))
+    layers.append(layer("Concatenate", "cat", [call([tensor("add"), tensor("b0")])], axis=-1))
+    return functional("diamond", layers, [["input", 0, 0]], [["cat", 0, 0], ["add", 0, 0]])
+
+
+def nested(depth):
+    """A Sequential inside a Functional inside ... depth times."""
+    inner = sequential("seq0", [input_layer("seq0_in"), layer("Activation", "a0", activation="sigmoid"),
+                                layer("Flatten", "f0")])
+    for d in range(1, depth):
+        name = "m%d" % d
+        inner_name = inner["config"]["name"]
+        inner = dict(inner, name=inner_name)
+        inner["inbound_nodes"] = [call(tensor(name + "_in"))]
+        inner = functional(name, [input_layer(name + "_in"), inner],
+                           [[name + "_in", 0, 0]], [[inner_name, 1 if inner["class_name"] == "Functional" else 0, 0]])
+    inner["name"] = inner["config"]["name"]
+    inner["inbound_nodes"] = [call(tensor("input"))]
+    return functional("outer", [input_layer(), inner], [["input", 0, 0]], [[inner["name"], 0, 0]])
+
+
+def keras2_functional():
+    """Keras 2 inbound node lists: [[name, node, tensor, kwargs], ...]."""
+    layers = [{"class_name": "InputLayer", "name": "input", "config": {"name": "input", "batch_input_shape": SHAPE},
+               "inbound_nodes": []},
+              {"class_name": "Activation", "name": "act", "config": {"name": "act", "activation": "relu"},
+               "inbound_nodes": [[["input", 0, 0, {}]], [["act", 0, 0, {}]]]},
+              {"class_name": "Masking", "name": "mask", "config": {"name": "mask", "mask_value": 0.0},
+               "inbound_nodes": [[["act", 1, 0, {}]]]}]
+    return {"class_name": "Model", "config": {"name": "k2", "layers": layers, "input_layers": [["input", 0, 0]],
+                                              "output_layers": [["mask", 0, 0]]}}
+
+
+def bad(kind):
+    model = chain(4)
+    calls = model["config"]["layers"][1]["inbound_nodes"]
+    if kind == "unknown-layer":
+        calls[2] = call(tensor("nowhere", 0))
+    elif kind == "node-out-of-range":
+        calls[2] = call(tensor("act", 99))
+    elif kind == "tensor-index-large":
+        calls[2] = call(tensor("act", 1, 999))
+    elif kind == "cycle":
+        calls[0] = call(tensor("act", 3))
+    elif kind == "self":
+        calls[1] = call(tensor("act", 1))
+    elif kind == "output-missing-node":
+        model["config"]["output_layers"] = [["act", 7, 0]]
+    elif kind == "input-not-input-layer":
+        model["config"]["input_layers"] = [["act", 0, 0]]
+    return model
+
+
+def amplifying(extra):
+    """input -> extra layers (config only: Keras would allocate the activation)."""
+    return sequential("amp", [input_layer()] + extra)
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    seeds = {
+        "chain-300": chain(300),
+        "diamond-64": diamond(64),
+        "nested-6": nested(6),
+        "keras2-functional": keras2_functional(),
+        "amp-upsampling-2pow28": amplifying([layer("UpSampling1D", "up", size=1 << 28)]),
+        "amp-zeropadding-2pow30": amplifying([layer("ZeroPadding1D", "pad", padding=1 << 30)]),
+        "amp-repeat-2pow26": amplifying([layer("Flatten", "flat"), layer("RepeatVector", "rep", n=1 << 26)]),
+    }
+    for kind in ["unknown-layer", "node-out-of-range", "tensor-index-large", "cycle", "self",
+                 "output-missing-node", "input-not-input-layer"]:
+        seeds["bad-" + kind] = bad(kind)
+    for name, model in seeds.items():
+        with open(os.path.join(OUT, name + ".json"), "w") as f:
+            json.dump(model, f, separators=(",", ":"), sort_keys=True)
+            f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
