@@ -40,7 +40,7 @@ shopt -s nullglob
 seed keras tests/fixtures/models/*/*.keras examples/*/*.keras tests/hostile/files/*.keras
 seed h5 tests/fixtures/models/*/*.h5 tests/hostile/files/*.h5 fuzz/seeds/h5/*
 seed npy tests/fixtures/models/k3-*/x*.npy tests/hostile/files/*.np[yz]
-seed config fuzz/seeds/config/*
+seed config fuzz/seeds/config/* fuzz/seeds/graph/amp-*
 seed graph fuzz/seeds/graph/* fuzz/seeds/config/*
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}detect_leaks=1:allocator_may_return_null=1

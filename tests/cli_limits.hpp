@@ -62,7 +62,8 @@ inline std::string slurp(const std::string& path) {
 
 // Runs argv[0] with the limits, in `cwd`, stdout and stderr captured through files.
 inline Result run_limited(const std::vector<std::string>& args, const std::string& cwd, const std::string& capture_dir,
-                   rlim_t mem_limit = kMemLimit, const std::vector<std::string>& extra_env = {}) {
+                   rlim_t mem_limit = kMemLimit, const std::vector<std::string>& extra_env = {},
+                          double time_limit = kTimeLimit) {
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -113,7 +114,7 @@ inline Result run_limited(const std::vector<std::string>& args, const std::strin
     const pid_t w = ::wait4(pid, &status, WNOHANG, &usage);
     if (w == pid) break;
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (s > kTimeLimit) {
+    if (s > time_limit) {
       r.timed_out = true;
       ::kill(pid, SIGKILL);
       ::wait4(pid, &status, 0, &usage);

@@ -33,7 +33,9 @@ constexpr rlim_t kSmallMem = rlim_t{512} << 20;
 const double kFast = kSanitized ? 30.0 : 5.0;
 // 100 000-node / 200 000-layer configs (15-19 MB of JSON): ~1-2 s alone on a loaded 2-core box;
 // 69 s and 40 s when graph building and tracing were quadratic.
-const double kScale = kSanitized ? 200.0 : 20.0;
+// Wall time is a loose bound only: other builds share this 2-core machine (a load average of 13
+// made these runs take 5-18 s of wall time for 0.5-1.5 s of CPU).
+const double kScale = kSanitized ? 200.0 : 60.0;
 // Their CPU time (user + system, CLI and load worker): what the "< 1 s" is measured in,
 // with room for a slower or busier machine; the measured numbers are in docs/SECURITY.md.
 const double kScaleCpu = kSanitized ? 100.0 : 5.0;
@@ -95,7 +97,7 @@ Result cli(const TempDir& dir, const std::vector<std::string>& args, const std::
   fs::create_directories(cap);
   std::vector<std::string> argv{RECUR_CLI};
   argv.insert(argv.end(), args.begin(), args.end());
-  return run_limited(argv, dir.path().string(), cap, kSanitized ? kMemLimit : kSmallMem, env);
+  return run_limited(argv, dir.path().string(), cap, kSanitized ? kMemLimit : kSmallMem, env, kScale);
 }
 
 Result run_model(const TempDir& dir, const std::string& model, const std::vector<std::string>& env = {}) {
@@ -157,7 +159,7 @@ TEST(Bounds, LongFunctionalChainBuildsInLinearTime) {
   // ~0.5 s of CPU (docs/SECURITY.md), ~200 MB.
   TempDir dir("recur-bounds");
   const std::string m = keras_with(dir, "chain.keras", chain_config(100000));
-  const Result r = run_model(dir, m, {"RECUR_LOAD_TIMEOUT=60"});
+  const Result r = run_model(dir, m, {"RECUR_LOAD_TIMEOUT=55"});
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_LT(r.seconds, kScale);
   EXPECT_LT(r.cpu_s, kScaleCpu) << "CPU seconds";
@@ -168,7 +170,7 @@ TEST(Bounds, LongFunctionalChainBuildsInLinearTime) {
   const auto y = recur::io::load_npy(dir.file("out.npy")).values;
   ASSERT_EQ(y.shape(), x.shape());
   for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(y[i], std::max(x[i], 0.0f)) << i;  // relu, 100000 times
-  expect_refused(run_model(dir, keras_with(dir, "chain2.keras", chain_config(100001)), {"RECUR_LOAD_TIMEOUT=60"}), 4,
+  expect_refused(run_model(dir, keras_with(dir, "chain2.keras", chain_config(100001)), {"RECUR_LOAD_TIMEOUT=55"}), 4,
                  {"chain2.keras", "more layer calls than the limit of 100000 (max_nodes)"}, 600 << 10, kScale);
 }
 
@@ -188,7 +190,7 @@ TEST(Bounds, LayerCountCapped) {
   layers = json::array({input});
   for (int i = 0; i < 200000; ++i) layers.push_back(layer("Dropout", {{"name", name_of(i)}, {"rate", 0.5}}));
   const std::string m = keras_with(dir, "deep.keras", c);
-  const Result r = run_model(dir, m, {"RECUR_LOAD_TIMEOUT=60"});
+  const Result r = run_model(dir, m, {"RECUR_LOAD_TIMEOUT=55"});
   expect_refused(r, 4, {m, "more layers than the limit of 100000 (max_layers)"}, 400 << 10, kScale);
   EXPECT_LT(r.cpu_s, kScaleCpu) << "CPU seconds";
 }
@@ -273,7 +275,7 @@ TEST(Bounds, WeightGroupsIndexedOnce) {
   recur::io::write_zip(m, {{"metadata.json", base.read("metadata.json")},
                            {"config.json", bytes_of(c.dump())},
                            {"model.weights.h5", many_groups_h5(dir, kLayers)}});
-  const Result r = cli(dir, {"inspect", m}, {"RECUR_LOAD_TIMEOUT=60"});
+  const Result r = cli(dir, {"inspect", m}, {"RECUR_LOAD_TIMEOUT=55"});
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_NE(r.out.find("d99998"), std::string::npos);
   EXPECT_LT(r.cpu_s, kScaleCpu) << "CPU seconds";
