@@ -45,18 +45,22 @@ _shared = {}
 _shared_lock = threading.Lock()
 
 
-def shared_model(path, *, threads=None, allow_nonfinite=False):
+def shared_model(path, *, threads=None, allow_nonfinite=False, max_weight_bytes=None,
+                 max_activation_bytes=None):
     """The model for path, loaded once per process (again if the file changes): for worker
     processes that score many batches, such as Spark executors' Python workers or
-    multiprocessing pools. A model is safe to use from many threads at once."""
+    multiprocessing pools. A model is safe to use from many threads at once. The options are
+    load_model's."""
     path = os.path.abspath(os.fspath(path))
     st = os.stat(path)
     stamp = (st.st_mtime_ns, st.st_size)
     with _shared_lock:
-        key = (path, threads, bool(allow_nonfinite))
+        key = (path, threads, bool(allow_nonfinite), max_weight_bytes, max_activation_bytes)
         entry = _shared.get(key)
         if entry is None or entry[0] != stamp:
-            entry = (stamp, load_model(path, threads=threads, allow_nonfinite=allow_nonfinite))
+            entry = (stamp, load_model(path, threads=threads, allow_nonfinite=allow_nonfinite,
+                                       max_weight_bytes=max_weight_bytes,
+                                       max_activation_bytes=max_activation_bytes))
             _shared[key] = entry
         return entry[1]
 

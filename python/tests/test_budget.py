@@ -34,6 +34,8 @@ def test_weight_budget():
     assert "over the limit of 512 bytes" in msg
     assert "max_weight_bytes: a load option, or RECUR_MAX_WEIGHT_BYTES" in msg
     assert recur.load_model(BASE, max_weight_bytes=1 << 20).file.endswith("base.keras")
+    with pytest.raises(recur.InvalidModelError, match="max_weight_bytes"):
+        recur.shared_model(BASE, max_weight_bytes=512)
 
 
 def test_activation_budget_at_load_and_at_run(tmp_path):
