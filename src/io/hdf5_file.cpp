@@ -83,9 +83,7 @@ struct Resolved {
   std::vector<h5::Message> msgs;  // the object's header messages (when found)
 };
 
-// Follows `name` (relative, may contain '/') from the group `base` at `addr` one link at a
-// time: every link must be a hard link (soft and external links can point anywhere, including
-// other files on the host), and every intermediate object a group within the depth limit.
+// The links of the group at `addr`, indexed by name on first use.
 std::shared_ptr<const LinkIndex> links_of(const State& st, const std::string& path, uint64_t addr) {
   {
     std::lock_guard<std::mutex> lock(st.links_mu);
@@ -101,6 +99,9 @@ std::shared_ptr<const LinkIndex> links_of(const State& st, const std::string& pa
   return st.links.emplace(addr, std::move(index)).first->second;
 }
 
+// Follows `name` (relative, may contain '/') from the group `base` at `addr` one link at a
+// time: every link must be a hard link (soft and external links can point anywhere, including
+// other files on the host), and every intermediate object a group within the depth limit.
 Resolved resolve(const State& st, const std::string& base, uint64_t addr, const std::string& name) {
   if (name.empty() || name[0] == '/' || name.back() == '/' || name.find("//") != std::string::npos) {
     st.fail(join(base, name), "invalid object name '" + name + "'");
