@@ -219,9 +219,13 @@ std::unique_ptr<Layer> make_mha(const LayerArgs& a) {
     const std::vector<long> os = cfg_ints(a, "output_shape", {});
     std::vector<size_t> want;
     for (long d : os) want.push_back(d > 0 ? static_cast<size_t>(d) : 0);
-    if (want != out_shape) fail(a, "config field 'output_shape' does not match the output kernel " + shape_str(s));
+    if (want != out_shape) {
+      fail(a, "config field 'output_shape' does not match weight " + std::to_string(w) + " (attention_output kernel) " +
+                  shape_str(s));
+    }
   } else if (out_shape.size() != 1 || out_shape[0] != a.weights.shape(0)[0]) {
-    fail(a, "the output kernel " + shape_str(s) + " must map back to the query's " +
+    fail(a, "weight " + std::to_string(w) + " (attention_output kernel) of shape " + shape_str(s) +
+                " must map back to the query's " +
                 std::to_string(a.weights.shape(0)[0]) + " features");
   }
   size_t n_out = 1;
