@@ -185,6 +185,55 @@ def verify_unloadable_h5(path, folder, out_dir, name):
     return model
 
 
+def gen_k2_causal_config(only, log):
+    """tf.keras before 2.10 saved Attention(causal=True) in the config; tf_keras 2.21 still reads
+    it but no longer writes it, so the saved config is edited and Keras computes from that file."""
+    import h5py
+    import json
+    name = "k2-attention-causal-config"
+    if only and name not in only:
+        return
+    k, l = K(), L()
+    k.backend.clear_session()
+    k.utils.set_random_seed(mf.seed_of(name))
+    rng = np.random.default_rng(mf.seed_of(name))
+    inp = k.Input(shape=(7, 3))
+    enc = l.LSTM(4, return_sequences=True)(inp)
+    ctx = l.Attention(use_scale=True)([enc, enc])
+    model = k.Model(inp, l.Dense(2)(ctx))
+    mf.randomize_weights(model, rng)
+    x = mf.uni(rng, 2, 7, 3)
+    folder = OUT / name
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    path = folder / "model.h5"
+    model.save(str(path))
+    with h5py.File(path, "r+") as f:
+        cfg = json.loads(f.attrs["model_config"])
+        for lc in cfg["config"]["layers"]:
+            if lc["class_name"] == "Attention":
+                lc["config"]["causal"] = True
+        f.attrs["model_config"] = json.dumps(cfg)
+    loaded = mf.load_model(path)
+    y = mf.run_calls(loaded, [[x]])[0]
+    if np.allclose(y[0], mf.run_calls(model, [[x]])[0][0], atol=1e-4):
+        raise SystemExit(f"{name}: causal=True in the config changed nothing")
+    np.save(folder / "x0.npy", x)
+    np.save(folder / "y0.npy", y[0])
+    _, layers, ver = mf.describe(path)
+    mf.write_case_json(folder, {
+        "name": name, "model": path.name,
+        "source": {"generator": GENERATOR, "seed": mf.seed_of(name)},
+        "format": "legacy_h5", "keras_version": ver, "model_class": "Functional",
+        "layers": layers, "expect": "match", "inputs": ["x0.npy"], "outputs": ["y0.npy"],
+        "tolerance": dict(mf.TOL),
+        "note": "LSTM -> Attention(use_scale) self-attention with 'causal': true written into the "
+                "saved config (the pre-2.10 Keras 2 form); outputs computed by tf_keras 2.21 from "
+                "the edited file"})
+    log(f"{name}: legacy_h5, causal in the config")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--part", choices=["k3", "k2"])
@@ -224,6 +273,8 @@ def main():
                      keras_cannot_load_h5=args.part == "k3" and n in K3_CANNOT_LOAD_H5)
              for n, b, note in ALL]
     mf.gen_match_cases(OUT, cases, args.part, only, log)
+    if args.part == "k2":
+        gen_k2_causal_config(only, log)
 
 
 if __name__ == "__main__":
