@@ -31,7 +31,9 @@ class DenseAttention final : public BasicLayer {
   StreamRule stream_rule() const override { return {Streaming::whole_sequence, "attends across time steps"}; }
   size_t param_count() const override { return (scale_ ? scale_->size() : 0) + (concat_weight_ ? 1 : 0); }
   std::string path() const override {
-    return mode_ == ScoreMode::dot ? "GEMM scores and weighted sum" : "loop scores, GEMM weighted sum";
+    const char* m = mode_ == ScoreMode::dot ? "dot" : mode_ == ScoreMode::concat ? "concat" : "additive";
+    return std::string(mode_ == ScoreMode::dot ? "GEMM" : "loop") + " " + m + " scores, GEMM weighted sum" +
+           (scale_ ? ", scaled" : "");
   }
 
   size_t bind_call(const nlohmann::json& constants, const std::vector<std::string>& tensors,

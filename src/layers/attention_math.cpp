@@ -30,8 +30,8 @@ void scores_qk(const float* q, const float* k, size_t B, size_t T, size_t S, siz
         const float* row = k + ((b * S + s) * H + h) * d;
         for (size_t j = 0; j < d; ++j) kt[j * S + s] = row[j];
       }
-      kernels::sgemm(T, S, d, q + (b * T * H + h) * d, H * d, kt.data(), S,
-                     scores + (b * H + h) * T * S, S, false);
+      const kernels::PackedMatrix packed = kernels::pack_matrix(d, S, kt.data(), S);
+      kernels::gemm_packed(T, q + (b * T * H + h) * d, H * d, packed, scores + (b * H + h) * T * S, S, false);
     }
   }
 }
@@ -39,9 +39,10 @@ void scores_qk(const float* q, const float* k, size_t B, size_t T, size_t S, siz
 void apply_pv(const float* p, const float* v, size_t B, size_t T, size_t S, size_t H, size_t dv,
               float* out) {
   for (size_t b = 0; b < B; ++b)
-    for (size_t h = 0; h < H; ++h)
-      kernels::sgemm(T, dv, S, p + (b * H + h) * T * S, S, v + (b * S * H + h) * dv, H * dv,
-                     out + (b * T * H + h) * dv, H * dv, false);
+    for (size_t h = 0; h < H; ++h) {
+      const kernels::PackedMatrix packed = kernels::pack_matrix(S, dv, v + (b * S * H + h) * dv, H * dv);
+      kernels::gemm_packed(T, p + (b * H + h) * T * S, S, packed, out + (b * T * H + h) * dv, H * dv, false);
+    }
 }
 
 void masked_softmax(float* scores, size_t B, size_t H, size_t T, size_t S, const ScoreMask& m,

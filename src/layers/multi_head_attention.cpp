@@ -23,11 +23,12 @@ struct MhaCall {
 struct Projection {
   Tensor kernel;  // (in, out) row-major (the EinsumDense kernel, its output axes flattened)
   std::optional<Tensor> bias;
+  kernels::PackedMatrix packed;  // the kernel, packed once for the kernel table's GEMM
   size_t in() const { return kernel.dim(0); }
   size_t out() const { return kernel.dim(1); }
   Tensor apply(const Tensor& x, size_t rows) const {
     Tensor y({rows, out()});
-    kernels::sgemm(rows, out(), in(), x.data(), in(), kernel.data(), out(), y.data(), out(), false);
+    kernels::gemm_packed(rows, x.data(), in(), packed, y.data(), out(), false);
     if (bias) kernels::add_bias_rows(rows, out(), bias->data(), y.data(), out());
     return y;
   }
@@ -39,6 +40,7 @@ class MultiHeadAttention final : public BasicLayer {
                      std::vector<size_t> out_shape, std::vector<Projection> p, bool dropout)
       : BasicLayer(a), H_(heads), dk_(key_dim), dv_(value_dim), out_shape_(std::move(out_shape)),
         proj_(std::move(p)), dropout_(dropout), keras_major_(a.keras_major) {
+    for (auto& q : proj_) q.packed = kernels::pack_matrix(q.in(), q.out(), q.kernel.data(), q.out());
     calls_.emplace_back();
   }
 
@@ -49,7 +51,10 @@ class MultiHeadAttention final : public BasicLayer {
     for (const auto& p : proj_) n += p.kernel.size() + (p.bias ? p.bias->size() : 0);
     return n;
   }
-  std::string path() const override { return "GEMM projections, per-head GEMM scores (" + std::to_string(H_) + " heads)"; }
+  std::string path() const override {
+    return "GEMM projections and per-head scores; " + std::to_string(H_) + " heads, key_dim " + std::to_string(dk_) +
+           ", value_dim " + std::to_string(dv_);
+  }
 
   size_t bind_call(const nlohmann::json& constants, const std::vector<std::string>& tensors,
                    const std::string& where) override {
