@@ -142,6 +142,19 @@ def b_mha_masked_rows(rng):
             "Masking -> GRU -> MHA(1 head, key_dim 1) -> MHA with key and keyword inputs")
 
 
+def b_masking_attention(rng):
+    """A Masking mask straight into Attention (Keras 3 records it as the node's mask list)."""
+    k, l = K(), L()
+    valid = mf.valid_right(5, [5, 2, 0])
+    valid[0, 2] = False
+    inp = k.Input(shape=(5, 2))
+    m = l.Masking()(inp)
+    o, s = l.Attention(use_scale=True)([m, m], return_attention_scores=True)
+    h = l.GRU(3)(l.Dense(4)(o))
+    return (k.Model(inp, [o, s, h]), [[mf.masked_seq(rng, valid, 2)]],
+            "Masking -> Attention self-attention (a hole, a fully masked sample) -> Dense -> GRU")
+
+
 ALL = [
     ("lstm-luong", b_lstm_luong, "LSTM encoder -> Dense query -> Attention(use_scale) -> Dense"),
     ("luong-concat-causal", b_luong_concat_causal,
@@ -152,6 +165,7 @@ ALL = [
     ("additive-masked", b_additive_masked, "AdditiveAttention causal with a Masking mask"),
     ("mha-causal", b_mha_causal, "MultiHeadAttention causal self-attention after a masked LSTM"),
     ("mha-scores", b_mha_scores, "MultiHeadAttention cross-attention, key, attention_mask, scores"),
+    ("masking-attention", b_masking_attention, "Masking mask into Attention, then Dense -> GRU"),
     ("mha-masked-rows", b_mha_masked_rows, "MultiHeadAttention with masked query rows"),
 ]
 
@@ -164,7 +178,7 @@ H5_NOTE = ("Keras 3.15.1 itself cannot load this .h5 (Attention's score_mode 'do
            "comparing its model_config with the .keras sibling's config and loading its weights "
            "into that model")
 KERAS_NOTE = "its legacy .h5 twin cannot be loaded back by Keras 3.15.1 itself"
-K3_CANNOT_LOAD_H5 = {"lstm-luong", "luong-masked", "additive-masked",
+K3_CANNOT_LOAD_H5 = {"lstm-luong", "masking-attention", "luong-masked", "additive-masked",
                      "mha-causal", "mha-masked-rows"}
 
 
