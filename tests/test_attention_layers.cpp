@@ -336,8 +336,13 @@ TEST(AttentionLayers, UnknownCallArgumentsAreRefusedNamingLayerAndArgument) {
                {"layer 'att'", "'value'"});
   const auto m = mha_weights(4, 4, 4, 1, 2, 2, 4, true);
   auto h = make("MultiHeadAttention", {{"num_heads", 1}, {"key_dim", 2}}, m.w);
-  expect_error([&] { h->bind_call(json::object(), {"query_mask"}, "m.keras: layer 'att' (MultiHeadAttention)"); }, true,
-               {"layer 'att'", "'query_mask'"});
+  expect_error([&] { h->bind_call(json::object(), {"bias"}, "m.keras: layer 'att' (MultiHeadAttention)"); }, true,
+               {"layer 'att'", "'bias'"});
+  // Keras 2's MultiHeadAttention has no mask arguments (Keras 3's has value_mask, key_mask).
+  auto h2 = make("MultiHeadAttention", {{"num_heads", 1}, {"key_dim", 2}}, m.w, 2);
+  expect_error([&] { h2->bind_call(json::object(), {"value_mask"}, "m.h5: layer 'att' (MultiHeadAttention)"); }, true,
+               {"layer 'att'", "'value_mask'"});
+  EXPECT_NO_THROW(h->bind_call(json::object(), {"value_mask", "key_mask"}, "m.keras"));
   expect_error([&] { h->bind_call({{"sliding", 3}}, {}, "m.keras: layer 'att' (MultiHeadAttention)"); }, true,
                {"layer 'att'", "'sliding'"});
   // A layer without call arguments (the default) refuses any.

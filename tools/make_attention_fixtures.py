@@ -155,6 +155,23 @@ def b_masking_attention(rng):
             "Masking -> Attention self-attention (a hole, a fully masked sample) -> Dense -> GRU")
 
 
+def b_mha_mask_args(rng):
+    """Keras 3 only: explicit value_mask (used) and query_mask (Keras reads the query's own mask)."""
+    k, l = K(), L()
+    q_in = k.Input(shape=(6, 4))
+    v_in = k.Input(shape=(5, 4))
+    vm_in = k.Input(shape=(5,))
+    qm_in = k.Input(shape=(6,))
+    q = l.Masking()(q_in)
+    y = l.MultiHeadAttention(num_heads=2, key_dim=3)(q, v_in, value_mask=vm_in, query_mask=qm_in)
+    vm = (rng.uniform(size=(2, 5)) > 0.3).astype(np.float32)
+    vm[:, 0] = 1.0
+    valid = mf.valid_right(6, [6, 4])
+    return (k.Model([q_in, v_in, vm_in, qm_in], y),
+            [[mf.masked_seq(rng, valid, 4), mf.uni(rng, 2, 5, 4), vm, np.ones((2, 6), np.float32)]],
+            "value_mask and query_mask passed as tensors; the query's Masking mask still applies")
+
+
 ALL = [
     ("lstm-luong", b_lstm_luong, "LSTM encoder -> Dense query -> Attention(use_scale) -> Dense"),
     ("luong-concat-causal", b_luong_concat_causal,
@@ -283,9 +300,11 @@ def main():
         print(f"[{args.part}] {msg}", flush=True)
 
     formats = mf.BOTH if args.part == "k3" else ("h5",)
+    todo = ALL + ([("mha-mask-args", b_mha_mask_args, "MultiHeadAttention value_mask/query_mask "
+                    "call arguments")] if args.part == "k3" else [])
     cases = [mf.Case(n, b, note, formats,
                      keras_cannot_load_h5=args.part == "k3" and n in K3_CANNOT_LOAD_H5)
-             for n, b, note in ALL]
+             for n, b, note in todo]
     mf.gen_match_cases(OUT, cases, args.part, only, log)
     if args.part == "k2":
         gen_k2_causal_config(only, log)

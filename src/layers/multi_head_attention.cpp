@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "kernels/gemm.hpp"
+#include "model/op_nodes.hpp"
 #include "layers/attention_math.hpp"
 #include "layers/core_util.hpp"
 
@@ -69,7 +70,8 @@ class MultiHeadAttention final : public BasicLayer {
     }
     Layer::bind_call(rest, {}, where);  // refuses any other constant
     for (const auto& t : tensors) {
-      if (t != "query" && t != "value" && t != "key" && t != "attention_mask") {
+      const bool k3_masks = keras_major_ >= 3 && (t == "query_mask" || t == "value_mask" || t == "key_mask");
+      if (t != "query" && t != "value" && t != "key" && t != "attention_mask" && !k3_masks) {
         throw Unsupported(where + ": call argument '" + t + "' (a tensor) is not supported");
       }
     }
@@ -81,16 +83,20 @@ class MultiHeadAttention final : public BasicLayer {
   std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
     const MhaCall& c = calls_.at(ctx.call_id);
     if (in.size() < c.keyword.size()) bad("missing keyword inputs");
-    // Keras' positional order: query, value, key, then (Keras 2) attention_mask.
-    const char* const order[] = {"query", "value", "key", "attention_mask"};
+    // Keras' positional order: Keras 3 query, value, key, query_mask, value_mask, key_mask,
+    // attention_mask; Keras 2 query, value, key, attention_mask.
+    enum { kQuery, kValue, kKey, kAttn, kQueryMask, kValueMask, kKeyMask, kRoles };
+    const char* const names[kRoles] = {"query", "value", "key", "attention_mask", "query_mask", "value_mask", "key_mask"};
+    const int k3[] = {kQuery, kValue, kKey, kQueryMask, kValueMask, kKeyMask, kAttn};
+    const int k2[] = {kQuery, kValue, kKey, kAttn};
     const size_t positional = in.size() - c.keyword.size();
-    if (positional > 4 || (keras_major_ >= 3 && positional > 3)) bad("too many positional inputs");
-    const Value* role[4] = {nullptr, nullptr, nullptr, nullptr};
-    for (size_t i = 0; i < positional; ++i) role[i] = &in[i];
+    if (positional > (keras_major_ >= 3 ? 7u : 4u)) bad("too many positional inputs");
+    const Value* role[kRoles] = {};
+    for (size_t i = 0; i < positional; ++i) role[keras_major_ >= 3 ? k3[i] : k2[i]] = &in[i];
     for (size_t i = 0; i < c.keyword.size(); ++i)
-      for (size_t r = 0; r < 4; ++r)
-        if (c.keyword[i] == order[r]) {
-          if (role[r]) bad(std::string("input '") + order[r] + "' is given twice");
+      for (size_t r = 0; r < kRoles; ++r)
+        if (c.keyword[i] == names[r]) {
+          if (role[r]) bad(std::string("input '") + names[r] + "' is given twice");
           role[r] = &in[positional + i];
         }
     if (!role[0] || !role[1]) bad("needs a query and a value");
@@ -117,12 +123,17 @@ class MultiHeadAttention final : public BasicLayer {
       if (mk && (mk->batch() != B || mk->time() != t)) bad(std::string(what) + " mask does not fit its input");
       return mk ? &*mk : nullptr;
     };
+    // Keras 3 reads the query's own mask (a query_mask argument is overwritten); an explicit
+    // value_mask or key_mask replaces the mask its tensor carries.
+    std::optional<Mask> value_mask = vv.mask, key_mask = role[kKey] ? kv.mask : std::nullopt;
+    if (role[kValueMask]) value_mask = to_mask(role[kValueMask]->tensor, where() + " value_mask");
+    if (role[kKeyMask]) key_mask = to_mask(role[kKeyMask]->tensor, where() + " key_mask");
     m.query = fits(qv.mask, T, "query");
-    m.value = fits(vv.mask, S, "value");
-    if (role[2]) m.key = fits(kv.mask, S, "key");
+    m.value = fits(value_mask, S, "value");
+    m.key = fits(key_mask, S, "key");
     m.causal = c.causal;
-    if (role[3]) {
-      const Tensor& am = role[3]->tensor;
+    if (role[kAttn]) {
+      const Tensor& am = role[kAttn]->tensor;
       const bool ok = am.rank() == 3 && (am.dim(0) == B || am.dim(0) == 1) && (am.dim(1) == T || am.dim(1) == 1) &&
                       (am.dim(2) == S || am.dim(2) == 1);
       if (!ok) bad("attention_mask of shape " + am.shape_str() + " does not fit (batch, query steps, value steps)");
