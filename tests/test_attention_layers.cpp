@@ -404,3 +404,13 @@ TEST(AttentionLayers, StreamingRefusesWithAReason) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(AttentionLayers, FileWithAnUnknownCallArgumentIsRefusedByName) {
+  const auto f = std::filesystem::path(RECUR_FIXTURES_DIR) / "attention" / "k3-unknown-call-arg" / "model.keras";
+  expect_error([&] { (void)recur::load_model(f.string()); }, true,
+               {"layer 'multi_head_attention' (MultiHeadAttention)", "'attention_window'"});
+}
+
+}  // namespace

@@ -265,6 +265,42 @@ def gen_k2_causal_config(only, log):
     log(f"{name}: legacy_h5, causal in the config")
 
 
+def gen_k3_unknown_call_arg(only, log):
+    """A call argument recur does not know must be refused, never ignored: the MHA node of a
+    .keras file is given one more keyword argument (hand-edited, as a newer Keras might write)."""
+    import json
+    import zipfile
+    name = "k3-unknown-call-arg"
+    if only and name not in only:
+        return
+    src = OUT / "k3-mha-causal" / "model.keras"
+    folder = OUT / name
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    path = folder / "model.keras"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(path, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename == "config.json":
+                cfg = json.loads(data)
+                for lc in cfg["config"]["layers"]:
+                    if lc["class_name"] == "MultiHeadAttention":
+                        lc["inbound_nodes"][0]["kwargs"]["attention_window"] = 4
+                data = json.dumps(cfg).encode()
+            zout.writestr(info, data)
+    _, layers, ver = mf.describe(path)
+    mf.write_case_json(folder, {
+        "name": name, "model": path.name,
+        "source": {"generator": GENERATOR, "seed": 0},
+        "format": "keras_v3_zip", "keras_version": ver, "model_class": "Functional",
+        "layers": layers, "expect": "unsupported",
+        "note": "k3-mha-causal with a call argument attention_window=4 added to the "
+                "MultiHeadAttention node (hand-edited; Keras 3.15.1 has no such argument): recur "
+                "must refuse it naming the layer and the argument"})
+    log(f"{name}: unsupported")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--part", choices=["k3", "k2"])
@@ -308,6 +344,8 @@ def main():
     mf.gen_match_cases(OUT, cases, args.part, only, log)
     if args.part == "k2":
         gen_k2_causal_config(only, log)
+    else:
+        gen_k3_unknown_call_arg(only, log)
 
 
 if __name__ == "__main__":
