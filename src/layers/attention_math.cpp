@@ -66,7 +66,9 @@ void masked_softmax(float* scores, size_t B, size_t H, size_t T, size_t S, const
         for (size_t s = 0; s < S; ++s) mx = std::max(mx, x[s]);
         float sum = 0.0f;
         for (size_t s = 0; s < S; ++s) {
-          x[s] = std::exp(x[s] - mx);
+          // expf rounds to 0 below -104: masked scores skip libm's slow underflow path.
+          const float d = x[s] - mx;
+          x[s] = d < -104.0f ? 0.0f : std::exp(d);
           sum += x[s];
         }
         for (size_t s = 0; s < S; ++s) x[s] = x[s] / sum;
