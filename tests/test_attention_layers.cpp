@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kernels/threads.hpp"
 #include "model/layer.hpp"
 #include "recur/model.hpp"
 #include "recur/tensor.hpp"
@@ -291,6 +292,30 @@ TEST(AttentionLayers, MultiHeadAttentionMatchesTheFormulasOnOddSizes) {
     if (c.scores) expect_close(got[1].tensor, rp);
     EXPECT_EQ(got[0].mask.has_value(), c.masks);
     EXPECT_TRUE(l->strips_input_masks());  // Keras 3 clears the inputs' masks
+  }
+}
+
+TEST(AttentionLayers, BatchRowsOnTwoThreadsGiveTheSameBits) {
+  const size_t B = 7, T = 33, S = 33, D = 6;
+  const auto m = mha_weights(D, D, D, 3, 5, 4, D, true);
+  auto l = make("MultiHeadAttention", {{"num_heads", 3}, {"key_dim", 5}, {"value_dim", 4}}, m.w);
+  auto a = make("AdditiveAttention", json::object(), {ramp({D}, 0.3f)});
+  const Tensor q = ramp({B, T, D}, 0.3f), v = ramp({B, S, D}, 0.6f);
+  const std::vector<Value> in = {{q, mask_of(B, T, 1)}, {v, mask_of(B, S, 2)}};
+  auto run = [&](int threads) {
+    recur::kernels::set_num_threads(threads);
+    CallContext ctx;
+    ctx.call_id = l->bind_call({{"use_causal_mask", true}}, {}, "test");
+    std::vector<Tensor> r = {l->call(in, ctx)[0].tensor};
+    ctx.call_id = 0;
+    r.push_back(a->call(in, ctx)[0].tensor);
+    recur::kernels::set_num_threads(1);
+    return r;
+  };
+  const auto one = run(1), two = run(2);
+  for (size_t i = 0; i < one.size(); ++i) {
+    ASSERT_EQ(one[i].size(), two[i].size());
+    for (size_t j = 0; j < one[i].size(); ++j) ASSERT_EQ(one[i][j], two[i][j]) << i << " at " << j;
   }
 }
 

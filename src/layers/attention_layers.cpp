@@ -74,13 +74,16 @@ class DenseAttention final : public BasicLayer {
     check_output({B, T, S});
     check_output({B, T, Dv});
     Tensor scores({B, T, S});
-    compute_scores(q, k, scores);
+    Tensor out({B, T, Dv});
     attention::ScoreMask m;
     m.value = vm ? &*vm : nullptr;
     m.causal = o.causal;
-    attention::masked_softmax(scores.data(), B, 1, T, S, m, attention::MaskRule::subtract_1e9);
-    Tensor out({B, T, Dv});
-    attention::apply_pv(scores.data(), v.data(), B, T, S, 1, Dv, out.data());
+    attention::for_each_row(B, [&](size_t b) {
+      float* p = scores.data() + b * T * S;
+      row_scores(q.data() + b * T * D, k.data() + b * S * D, T, S, D, p);
+      attention::masked_softmax(p, b, 1, T, S, m, attention::MaskRule::subtract_1e9);
+      attention::apply_pv(p, v.data() + b * S * Dv, T, S, 1, Dv, out.data() + b * T * Dv);
+    });
     if (qm) {
       for (size_t b = 0; b < B; ++b)
         for (size_t t = 0; t < T; ++t)
@@ -92,31 +95,30 @@ class DenseAttention final : public BasicLayer {
   }
 
  private:
-  void compute_scores(const Tensor& q, const Tensor& k, Tensor& scores) const {
-    const size_t B = q.dim(0), T = q.dim(1), D = q.dim(2), S = k.dim(1);
+  // One batch row's scores (T, S) from its query (T, D) and key (S, D).
+  void row_scores(const float* q, const float* k, size_t T, size_t S, size_t D, float* scores) const {
     if (mode_ == ScoreMode::dot) {
-      attention::scores_qk(q.data(), k.data(), B, T, S, 1, D, scores.data());
+      attention::scores_qk(q, k, T, S, 1, D, scores);
       if (scale_) {
         const float c = (*scale_)[0];
-        for (size_t i = 0; i < scores.size(); ++i) scores[i] *= c;
+        for (size_t i = 0; i < T * S; ++i) scores[i] *= c;
       }
       return;
     }
-    for (size_t b = 0; b < B; ++b)
-      for (size_t t = 0; t < T; ++t)
-        for (size_t s = 0; s < S; ++s) {
-          const float* qr = q.data() + (b * T + t) * D;
-          const float* kr = k.data() + (b * S + s) * D;
-          float sum = 0.0f;
-          for (size_t j = 0; j < D; ++j) {
-            if (mode_ == ScoreMode::additive) {
-              sum += (scale_ ? (*scale_)[j] : 1.0f) * std::tanh(qr[j] + kr[j]);
-            } else {
-              sum += std::tanh(scale_ ? (*scale_)[0] * (qr[j] + kr[j]) : qr[j] + kr[j]);
-            }
+    for (size_t t = 0; t < T; ++t)
+      for (size_t s = 0; s < S; ++s) {
+        const float* qr = q + t * D;
+        const float* kr = k + s * D;
+        float sum = 0.0f;
+        for (size_t j = 0; j < D; ++j) {
+          if (mode_ == ScoreMode::additive) {
+            sum += (scale_ ? (*scale_)[j] : 1.0f) * std::tanh(qr[j] + kr[j]);
+          } else {
+            sum += std::tanh(scale_ ? (*scale_)[0] * (qr[j] + kr[j]) : qr[j] + kr[j]);
           }
-          scores[(b * T + t) * S + s] = mode_ == ScoreMode::concat ? *concat_weight_ * sum : sum;
         }
+        scores[t * S + s] = mode_ == ScoreMode::concat ? *concat_weight_ * sum : sum;
+      }
   }
 
   ScoreMode mode_;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 
 #include "recur/tensor.hpp"
 
@@ -26,15 +27,15 @@ struct ScoreMask {
   bool operator()(size_t b, size_t t, size_t s) const;
 };
 
-// scores (B, H, T, S) = q (B, T, H, d) . k (B, S, H, d)^T per batch row and head.
-void scores_qk(const float* q, const float* k, size_t B, size_t T, size_t S, size_t H, size_t d,
-               float* scores);
-// out (B, T, H, dv) = p (B, H, T, S) . v (B, S, H, dv) per batch row and head.
-void apply_pv(const float* p, const float* v, size_t B, size_t T, size_t S, size_t H, size_t dv,
-              float* out);
-// Softmax over the last axis of scores (B, H, T, S), in place, as TF computes it in float32:
-// exp(x - max) / sum, after masking with `rule`.
-void masked_softmax(float* scores, size_t B, size_t H, size_t T, size_t S, const ScoreMask& m,
-                    MaskRule rule);
+// One batch row at a time (rows are independent), spread over the kernel thread pool.
+void for_each_row(size_t B, const std::function<void(size_t)>& fn);
+
+// One batch row b: scores (H, T, S) = q (T, H, d) . k (S, H, d)^T per head.
+void scores_qk(const float* q, const float* k, size_t T, size_t S, size_t H, size_t d, float* scores);
+// One batch row: out (T, H, dv) = p (H, T, S) . v (S, H, dv) per head.
+void apply_pv(const float* p, const float* v, size_t T, size_t S, size_t H, size_t dv, float* out);
+// Softmax over the last axis of batch row b's scores (H, T, S), in place, as TF computes it in
+// float32: exp(x - max) / sum, after masking with `rule`.
+void masked_softmax(float* scores, size_t b, size_t H, size_t T, size_t S, const ScoreMask& m, MaskRule rule);
 
 }  // namespace recur::model::attention

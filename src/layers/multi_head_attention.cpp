@@ -150,15 +150,18 @@ class MultiHeadAttention final : public BasicLayer {
     const bool fused = keras_major_ >= 3 && !dropout_ && !c.scores;
     const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dk_)));
     if (!fused) for (size_t i = 0; i < Q.size(); ++i) Q[i] *= scale;
-    Tensor P({B, H_, T, S});
-    attention::scores_qk(Q.data(), K.data(), B, T, S, H_, dk_, P.data());
-    if (fused) for (size_t i = 0; i < P.size(); ++i) P[i] *= scale;
     const auto rule = keras_major_ < 3 ? attention::MaskRule::subtract_1e9
                       : fused          ? attention::MaskRule::replace_huge
                                        : attention::MaskRule::replace_1e9_zero;
-    attention::masked_softmax(P.data(), B, H_, T, S, m, rule);
+    Tensor P({B, H_, T, S});
     Tensor O({B * T, H_ * dv_});
-    attention::apply_pv(P.data(), V.data(), B, T, S, H_, dv_, O.data());
+    attention::for_each_row(B, [&](size_t b) {
+      float* p = P.data() + b * H_ * T * S;
+      attention::scores_qk(Q.data() + b * T * H_ * dk_, K.data() + b * S * H_ * dk_, T, S, H_, dk_, p);
+      if (fused) for (size_t i = 0; i < H_ * T * S; ++i) p[i] *= scale;
+      attention::masked_softmax(p, b, H_, T, S, m, rule);
+      attention::apply_pv(p, V.data() + b * S * H_ * dv_, T, S, H_, dv_, O.data() + b * T * H_ * dv_);
+    });
     Tensor y = proj_[3].apply(O, B * T);
     std::vector<size_t> shape{B, T};
     shape.insert(shape.end(), out_shape_.begin(), out_shape_.end());
