@@ -409,6 +409,13 @@ TEST(AttentionLayers, ScoreSizeGoesThroughTheActivationBudget) {
   CallContext ctx;
   expect_error([&] { l->call(std::vector<Value>{{x, std::nullopt}, {x, std::nullopt}}, ctx); }, false,
                {"layer 'att'", "max_activation_bytes"});
+  // A wide output projection: (1, 1, 2^24) kernel, 8 x 4000 query steps -> 2 TB of output.
+  const auto wide = mha_weights(1, 1, 1, 1, 1, 1, size_t{1} << 24, false);
+  auto w = make("MultiHeadAttention", {{"num_heads", 1}, {"key_dim", 1}, {"use_bias", false}, {"output_shape", 1 << 24}},
+                wide.w);
+  const Tensor xs = ramp({8, 4000, 1}, 0.2f), ys = ramp({8, 1, 1}, 0.4f);
+  expect_error([&] { w->call(std::vector<Value>{{xs, std::nullopt}, {ys, std::nullopt}}, ctx); }, false,
+               {"max_activation_bytes"});
   auto a = make("Attention", json::object(), {});
   const Tensor q = ramp({1, 30000, 1}, 0.3f);
   expect_error([&] { a->call(std::vector<Value>{{q, std::nullopt}, {q, std::nullopt}}, ctx); }, false,

@@ -142,6 +142,7 @@ class MultiHeadAttention final : public BasicLayer {
     check_output({B, H_, T, S});
     check_output({B, T, H_, std::max(dk_, dv_)});
     check_output({B, S, H_, std::max(dk_, dv_)});
+    check_output({B, T, proj_[3].out()});
     Tensor Q = proj_[0].apply(q, B * T);
     const Tensor K = proj_[1].apply(k, B * S);
     const Tensor V = proj_[2].apply(v, B * S);
