@@ -172,6 +172,22 @@ def b_mha_mask_args(rng):
             "value_mask and query_mask passed as tensors; the query's Masking mask still applies")
 
 
+def b_mha_shared_input(rng):
+    """A masked sequence read by pooling layers before and after a MultiHeadAttention on it
+    (Keras 3's MHA removes the masks of the tensors it is called on)."""
+    k, l = K(), L()
+    valid = mf.valid_right(6, [6, 3])
+    inp = k.Input(shape=(6, 3))
+    x = l.LSTM(4, return_sequences=True)(l.Masking()(inp))
+    before = l.GlobalAveragePooling1D()(x)
+    y = l.MultiHeadAttention(num_heads=2, key_dim=2)(x, x)
+    after = l.GlobalAveragePooling1D()(x)
+    d = l.Dense(2)(x)
+    return (k.Model(inp, [before, y, after, d, l.GlobalMaxPooling1D()(d)]),
+            [[mf.masked_seq(rng, valid, 3)]],
+            "the LSTM output's mask as seen by layers built before and after the MHA call")
+
+
 ALL = [
     ("lstm-luong", b_lstm_luong, "LSTM encoder -> Dense query -> Attention(use_scale) -> Dense"),
     ("luong-concat-causal", b_luong_concat_causal,
@@ -182,6 +198,7 @@ ALL = [
     ("additive-masked", b_additive_masked, "AdditiveAttention causal with a Masking mask"),
     ("mha-causal", b_mha_causal, "MultiHeadAttention causal self-attention after a masked LSTM"),
     ("mha-scores", b_mha_scores, "MultiHeadAttention cross-attention, key, attention_mask, scores"),
+    ("mha-shared-input", b_mha_shared_input, "masked tensor shared by MHA and pooling layers"),
     ("masking-attention", b_masking_attention, "Masking mask into Attention, then Dense -> GRU"),
     ("mha-masked-rows", b_mha_masked_rows, "MultiHeadAttention with masked query rows"),
 ]
@@ -196,7 +213,7 @@ H5_NOTE = ("Keras 3.15.1 itself cannot load this .h5 (Attention's score_mode 'do
            "into that model")
 KERAS_NOTE = "its legacy .h5 twin cannot be loaded back by Keras 3.15.1 itself"
 K3_CANNOT_LOAD_H5 = {"lstm-luong", "masking-attention", "luong-masked", "additive-masked",
-                     "mha-causal", "mha-masked-rows"}
+                     "mha-causal", "mha-masked-rows", "mha-shared-input"}
 
 
 def verify_unloadable_h5(path, folder, out_dir, name):
