@@ -190,6 +190,11 @@ class V3Scope final : public WeightScope {
       collect(child(p, "layer"), class_of(inner), config_of(inner), out, depth + 1);
       return;
     }
+    if (cls == "MultiHeadAttention") {
+      // Keras' weights order: the query, key, value and output projections (EinsumDense).
+      for (const char* k : {"query_dense", "key_dense", "value_dense", "output_dense"}) vars(child(p, k), out);
+      return;
+    }
     if (find_group(root_, child(p, "cell"))) {
       const nlohmann::json cell_entry = cfg.contains("cell") ? cfg["cell"] : nlohmann::json::object();
       cell(child(p, "cell"), cell_entry, out, depth + 1);

@@ -135,6 +135,17 @@ class ModelLayer final : public Layer {
 
 }  // namespace
 
+size_t Layer::bind_call(const json& constants, const std::vector<std::string>& tensors, const std::string& where) {
+  if (!tensors.empty()) {
+    throw Unsupported(where + ": call argument '" + tensors[0] + "' (a tensor) is not supported for this layer");
+  }
+  for (const auto& [k, v] : constants.items()) {
+    throw Unsupported(where + ": call argument '" + k + "' (" + v.dump().substr(0, 40) +
+                      ") is not supported for this layer");
+  }
+  return 0;
+}
+
 class GraphBuilder {
  public:
   GraphBuilder(Graph& g, io::WeightScope& w, BuildContext& ctx) : g_(g), w_(w), ctx_(ctx) {}
@@ -240,7 +251,7 @@ class GraphBuilder {
       first = false;
       g_.layers_.push_back(make_layer(e, i));
       const size_t out = g_.n_values_++;
-      g_.nodes_.push_back({g_.layers_.size() - 1, {cur}, {out}, {}});
+      g_.nodes_.push_back({g_.layers_.size() - 1, {cur}, {out}, {}, 0});
       cur = out;
     }
     if (in.name.empty()) in.name = entry_name(model).empty() ? "input" : entry_name(model) + "_input";
@@ -313,6 +324,7 @@ class GraphBuilder {
     struct Pending {
       size_t layer, node;
       std::vector<size_t> inputs, masks;
+      CallArgs call;
     };
     std::vector<Pending> pending;
     for (size_t i = 0; i < layers.size(); ++i) {
@@ -325,8 +337,9 @@ class GraphBuilder {
           throw InvalidArgument(ctx_.file + ": the model has more layer calls than the limit of " +
                                 std::to_string(ctx_.limits.max_nodes) + " (max_nodes)");
         }
-        Pending p{i, n++, {}, {}};
-        collect_refs(node, p.inputs, value, 0, &p.masks);
+        Pending p{i, n++, {}, {}, {}};
+        collect_refs(node, p.inputs, value, 0, &p.masks, &p.call);
+        p.inputs.insert(p.inputs.end(), p.call.values.begin(), p.call.values.end());
         pending.push_back(std::move(p));
       }
     }
@@ -425,7 +438,10 @@ class GraphBuilder {
     while (!queue.empty()) {
       const size_t k = queue.top();
       queue.pop();
-      g_.nodes_.push_back({layer_of[pending[k].layer], pending[k].inputs, outs[k], pending[k].masks});
+      Layer& l = *g_.layers_[layer_of[pending[k].layer]];
+      const size_t call = l.bind_call(pending[k].call.constants, pending[k].call.names,
+                                      ctx_.file + ": " + l.label());
+      g_.nodes_.push_back({layer_of[pending[k].layer], pending[k].inputs, outs[k], pending[k].masks, call});
       for (size_t v : outs[k]) {
         if (v == npos || ready[v]) continue;
         ready[v] = true;
@@ -441,11 +457,19 @@ class GraphBuilder {
   }
 
  private:
+  // A node's keyword arguments besides masks, initial_state and training (Layer::bind_call).
+  struct CallArgs {
+    json constants = json::object();
+    std::vector<std::string> names;  // keyword tensors, in order
+    std::vector<size_t> values;      // their value ids
+  };
+
   // Tensor references in a node, in order: Keras 3 {"args": [...], "kwargs": {...}} or
-  // Keras 2 [[name, node, tensor, kwargs], ...].
+  // Keras 2 [[name, node, tensor, kwargs], ...]. Only a node's top level (masks and call set)
+  // may carry keyword arguments.
   template <class F>
   void collect_refs(const json& j, std::vector<size_t>& out, F& value, int depth,
-                    std::vector<size_t>* masks = nullptr) {
+                    std::vector<size_t>* masks = nullptr, CallArgs* call = nullptr) {
     if (depth > 32) throw InvalidArgument(ctx_.file + ": inbound node nests too deeply");
     if (j.is_object()) {
       if (j.contains("class_name") && j["class_name"] == "__keras_tensor__") {
@@ -455,39 +479,50 @@ class GraphBuilder {
         return;
       }
       if (j.contains("args")) collect_refs(j["args"], out, value, depth + 1);
-      if (j.contains("kwargs") && j["kwargs"].is_object()) {
-        for (const auto& [k, v] : j["kwargs"].items()) {
-          if (k == "initial_state") {
-            collect_refs(v, out, value, depth + 1);
-          } else if (k == "mask" && masks && !v.is_null()) {
-            // One mask, or a list with one entry (or null) per input.
-            const json list = v.is_array() ? v : json::array({v});
-            for (const auto& m : list) {
-              std::vector<size_t> one;
-              if (!m.is_null()) collect_refs(m, one, value, depth + 1);
-              if (one.size() > 1) throw Unsupported(ctx_.file + ": a nested mask argument");
-              masks->push_back(one.empty() ? npos : one[0]);
-            }
-          } else if (k == "training" || v.is_null() || v.is_boolean()) {
-            continue;
-          } else {
-            std::vector<size_t> probe;
-            collect_refs(v, probe, value, depth + 1);
-            if (!probe.empty()) {
-              throw Unsupported(ctx_.file + ": a layer call passes tensor argument '" + k +
-                                "', which recur does not support");
-            }
-          }
-        }
-      }
+      if (j.contains("kwargs") && j["kwargs"].is_object()) keywords(j["kwargs"], out, value, depth, masks, call);
       return;
     }
     if (j.is_array()) {
       if (j.size() >= 3 && j[0].is_string() && j[1].is_number_integer()) {
         out.push_back(value(j, "inbound node"));  // Keras 2 reference
+        if (j.size() >= 4 && j[3].is_object()) keywords(j[3], out, value, depth, masks, call);
         return;
       }
-      for (const auto& x : j) collect_refs(x, out, value, depth + 1);
+      for (const auto& x : j) collect_refs(x, out, value, depth + 1, masks, call);
+    }
+  }
+
+  template <class F>
+  void keywords(const json& kw, std::vector<size_t>& out, F& value, int depth, std::vector<size_t>* masks,
+                CallArgs* call) {
+    for (const auto& [k, v] : kw.items()) {
+      if (k == "initial_state") {
+        collect_refs(v, out, value, depth + 1);
+      } else if (k == "mask" && masks && !v.is_null()) {
+        // One mask, or a list with one entry (or null) per input.
+        const json list = v.is_array() ? v : json::array({v});
+        for (const auto& m : list) {
+          std::vector<size_t> one;
+          if (!m.is_null()) collect_refs(m, one, value, depth + 1);
+          if (one.size() > 1) throw Unsupported(ctx_.file + ": a nested mask argument");
+          masks->push_back(one.empty() ? npos : one[0]);
+        }
+      } else if (k == "training" || v.is_null()) {
+        continue;  // inference only; null: the argument's default
+      } else {
+        std::vector<size_t> probe;
+        collect_refs(v, probe, value, depth + 1);
+        if (!call || probe.size() > 1) {
+          throw Unsupported(ctx_.file + ": a layer call passes argument '" + k + "' (" +
+                            (probe.empty() ? "a constant" : "tensors") + " where recur does not take it)");
+        }
+        if (probe.empty()) {
+          call->constants[k] = v;
+        } else if (std::find(call->names.begin(), call->names.end(), k) == call->names.end()) {
+          call->names.push_back(k);
+          call->values.push_back(probe[0]);
+        }
+      }
     }
   }
 
@@ -541,7 +576,11 @@ std::vector<Value> Graph::run(std::vector<Value> inputs, CallContext& ctx) const
     for (size_t j = 0; j < n.masks.size() && j < args.size(); ++j) {
       if (n.masks[j] != npos) args[j].mask = to_mask(vals[n.masks[j]]->tensor, "layer '" + layers_[n.layer]->name() + "' mask");
     }
+    ctx.call_id = n.call;
     std::vector<Value> out = layers_[n.layer]->call(args, ctx);
+    if (layers_[n.layer]->strips_input_masks()) {
+      for (size_t v : n.inputs) vals[v]->mask.reset();
+    }
     if (ctx.trace) {
       std::vector<std::vector<size_t>> shapes;
       for (const auto& v : out) shapes.push_back(v.tensor.shape());

@@ -68,6 +68,8 @@ struct CallContext {
   std::vector<std::pair<const Layer*, std::vector<std::vector<size_t>>>>* trace = nullptr;
   // The model's bound on one layer output (recur::LoadOptions); 0: io::default_limits()'s.
   uint64_t max_activation_bytes = 0;
+  // Which of the layer's bound calls this is (Layer::bind_call's answer for the node).
+  size_t call_id = 0;
 };
 
 // A layer's stored weights in Keras' `layer.weights` order. The declared shapes are known up
@@ -115,6 +117,18 @@ class Layer {
   // inputs: the node's tensors in order (merge layers: all; RNN: x then initial states).
   // Returns the node's outputs with Keras' output masks set (see mask_passthrough()).
   virtual std::vector<Value> call(std::span<const Value> inputs, CallContext& ctx) const = 0;
+
+  // A node's keyword call arguments besides masks, initial_state and training (read when the
+  // graph is built): `constants` the non-tensor ones (e.g. use_causal_mask: true), `tensors`
+  // the names of keyword tensors, appended to the node's inputs in this order. Returns the id
+  // the node's calls carry in CallContext::call_id. The default takes none: an argument that
+  // may change the results is refused (Unsupported naming the layer and the argument).
+  virtual size_t bind_call(const nlohmann::json& constants, const std::vector<std::string>& tensors,
+                           const std::string& where);
+
+  // Keras 3's MultiHeadAttention removes the Keras masks of the tensors it is called on, so
+  // layers that read them later see none: true makes the graph do the same after this call.
+  virtual bool strips_input_masks() const { return false; }
 
   virtual size_t param_count() const { return 0; }
   // One line for `recur inspect` (e.g. "fused lstm" or "loop (why)"); empty when nothing to say.

@@ -18,7 +18,7 @@ std::string string_member(const json& j, const char* key, const std::string& dfl
 
 const char* const kOps[] = {"NotEqual", "Equal", "Greater", "GreaterEqual", "Less", "LessEqual",
                             "LogicalOr", "LogicalAnd", "LogicalNot", "Any", "All", "ExpandDims",
-                            "Squeeze", "ZerosLike", "OnesLike", "Cast", "Concatenate"};
+                            "Squeeze", "ZerosLike", "OnesLike", "Cast", "ConvertToTensor", "Concatenate"};
 
 // One positional argument: an input tensor (by order) or a constant.
 struct Arg {
@@ -174,7 +174,7 @@ class OpLayer final : public Layer {
       return r;
     }
     if (c == "ZerosLike" || c == "OnesLike") return Tensor(x.shape(), c == "OnesLike" ? 1.0f : 0.0f);
-    if (c == "Cast") {
+    if (c == "Cast" || c == "ConvertToTensor") {  // ConvertToTensor: dtype null keeps it
       if (cfg_.contains("dtype") && !cfg_["dtype"].is_string() && !cfg_["dtype"].is_null()) {
         throw InvalidArgument(where_ + ": dtype must be a string");
       }
