@@ -288,7 +288,10 @@ class GraphBuilder {
     }
     // Value ids by (layer, node, tensor).
     std::map<std::tuple<size_t, size_t, size_t>, size_t> ids;
-    auto value = [&](const json& ref, const char* what) -> size_t {
+    // history: a Keras 3 keras_history in a node's args, which counts only the calls the
+    // config lists (Keras' serialize_node drops a nested Functional's built-in node 0), while
+    // output_layers and Keras 2 references count that node.
+    auto value = [&](const json& ref, const char* what, bool history = false) -> size_t {
       // [name, node, tensor(, kwargs)] in both dialects.
       if (!ref.is_array() || ref.size() < 3 || !ref[0].is_string() || !ref[1].is_number_integer() ||
           !ref[2].is_number_integer()) {
@@ -299,7 +302,7 @@ class GraphBuilder {
         throw InvalidArgument(ctx_.file + ": " + what + " refers to unknown layer '" +
                               ref[0].get<std::string>() + "'");
       }
-      const long node = ref[1].get<long>() - static_cast<long>(node_offset[it->second]);
+      const long node = ref[1].get<long>() - (history ? 0 : static_cast<long>(node_offset[it->second]));
       const long tensor = ref[2].get<long>();
       if (node < 0 || tensor < 0 || node > 100000 || tensor > 1000) {
         throw InvalidArgument(ctx_.file + ": " + what + " has a bad node or tensor index " + ref.dump().substr(0, 60));
@@ -451,7 +454,7 @@ class GraphBuilder {
       if (j.contains("class_name") && j["class_name"] == "__keras_tensor__") {
         const json& c = entry_config(j);
         if (!c.contains("keras_history")) throw InvalidArgument(ctx_.file + ": a keras tensor has no keras_history");
-        out.push_back(value(c["keras_history"], "inbound node"));
+        out.push_back(value(c["keras_history"], "inbound node", true));
         return;
       }
       if (j.contains("args")) collect_refs(j["args"], out, value, depth + 1);
