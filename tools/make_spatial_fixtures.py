@@ -168,6 +168,24 @@ def b_nested_two_levels(rng):
     return K.Model(i, L.Dense(2)(L.GRU(3)(mid(i)))), [[uni(rng, 2, 6, 4)]], ""
 
 
+def b_td_nested(rng):
+    """TimeDistributed over a nested Sequential (BatchNormalization, frozen Dense, Flatten) and
+    over a nested Functional (pooling, Dropout)."""
+    K, L = mmf.K, mmf.L
+    frozen = L.Dense(4, activation="tanh", name="frame_frozen")
+    frozen.trainable = False
+    seq = K.Sequential([K.Input(shape=(5, 3)), L.Dense(6, name="frame_dense"),
+                        L.BatchNormalization(name="frame_bn"), frozen, L.Flatten()], name="frame")
+    fin = K.Input(shape=(5, 3))
+    pooled = L.GlobalMaxPooling1D()(L.Dropout(0.3)(L.Dense(7, activation="relu", name="fun_dense")(fin)))
+    fun = K.Model(fin, pooled, name="frame_fun")
+    i = K.Input(shape=(4, 5, 3))
+    a = L.TimeDistributed(seq)(i)
+    b = L.TimeDistributed(fun)(i)
+    out = L.LSTM(3)(L.Concatenate()([a, b]))
+    return K.Model(i, out), [[uni(rng, 2, 4, 5, 3)]], "rank-4 input"
+
+
 # ---------------------------------------------------------------------------------------------
 # Input-shape rules: models whose file declares fixed sizes, called with other shapes.
 
@@ -288,6 +306,8 @@ K3_CASES = [
       "GlobalAveragePooling2D, Flatten on a rank-5 input -> LSTM", BOTH),
     C("batch-not-enforced", b_batch_not_enforced, "a fixed batch size in the file is not "
       "enforced", BOTH),
+    C("td-nested", b_td_nested, "TimeDistributed over a nested Sequential (BatchNormalization, "
+      "frozen Dense, Flatten) and a nested Functional", BOTH),
     C("nested-bn-frozen", b_nested_bn_frozen, "nested Sequential with BatchNormalization and a "
       "frozen Dense (weights in trainable-then-non-trainable order in .h5)", BOTH),
     C("nested-two-levels", b_nested_two_levels, "Functional in Functional in Functional, "
@@ -300,6 +320,7 @@ K2_CASES = [
     C("pad-crop-upsample", b_pad_crop_up, "Keras 2 ZeroPadding/Cropping/UpSampling 2D/3D", ("h5",)),
     C("td-video", b_td_video, "Keras 2 TimeDistributed over pooling/BN/Dropout/Flatten", ("h5",)),
     C("batch-not-enforced", b_batch_not_enforced, "Keras 2: fixed batch size not enforced", ("h5",)),
+    C("td-nested", b_td_nested, "Keras 2 TimeDistributed over nested models", ("h5",)),
     C("nested-bn-frozen", b_nested_bn_frozen, "Keras 2 nested Sequential, BN + frozen Dense",
       ("h5",)),
     C("nested-two-levels", b_nested_two_levels, "Keras 2 two levels of nesting", ("h5",)),

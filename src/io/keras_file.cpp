@@ -142,7 +142,13 @@ class V3Scope final : public WeightScope {
     if (!layers || i >= layers->size()) {
       return std::make_unique<V3Scope>(root_, container_, nlohmann::json::object(), file_);
     }
-    return std::make_unique<V3Scope>(root_, child(child(container_, keys_[i]), "layers"), (*layers)[i], file_);
+    const auto& entry = (*layers)[i];
+    if (class_of(entry) == "TimeDistributed") {  // wrapping a model: layers/<td>/layer/layers
+      const auto& cfg = config_of(entry);
+      const nlohmann::json inner = cfg.contains("layer") ? cfg["layer"] : nlohmann::json::object();
+      return std::make_unique<V3Scope>(root_, child(child(child(container_, keys_[i]), "layer"), "layers"), inner, file_);
+    }
+    return std::make_unique<V3Scope>(root_, child(child(container_, keys_[i]), "layers"), entry, file_);
   }
 
  private:
@@ -282,8 +288,10 @@ class LegacyScope final : public WeightScope {
   std::unique_ptr<WeightScope> nested(size_t i) override {
     const auto* layers = model_layers(model_);
     if (!layers || i >= layers->size()) return std::make_unique<LegacyScope>(std::make_shared<FlatList>(), nlohmann::json::object(), file_, "");
-    const auto& entry = (*layers)[i];
-    const std::string name = layer_name(entry);
+    const std::string name = layer_name((*layers)[i]);
+    // TimeDistributed wrapping a model: its group holds the model's weights.
+    const auto& td = config_of((*layers)[i]);
+    const nlohmann::json entry = class_of((*layers)[i]) == "TimeDistributed" && td.contains("layer") ? td["layer"] : (*layers)[i];
     if (flat_) return std::make_unique<LegacyScope>(flat_, entry, file_, name);
     auto flat = std::make_shared<FlatList>();
     if (root_->has_group(name)) flat->values = read_layer(root_->group(name), &flat->names);

@@ -260,6 +260,14 @@ std::unique_ptr<Layer> make_time_distributed(const LayerArgs& a) {
   return std::make_unique<TimeDistributedLayer>(a, std::move(inner));
 }
 
+}  // namespace
+
+std::unique_ptr<Layer> time_distributed_over(const LayerArgs& a, std::unique_ptr<Layer> inner) {
+  return std::make_unique<TimeDistributedLayer>(a, std::move(inner));
+}
+
+namespace {
+
 int time_distributed_count(const nlohmann::json& cfg) {
   if (!cfg.is_object() || !cfg.contains("layer")) return -1;
   auto [cls, inner] = inner_spec(cfg["layer"]);

@@ -156,6 +156,9 @@ class GraphBuilder {
       --ctx_.depth;
       return std::make_unique<ModelLayer>(name, cls, std::move(inner));
     }
+    if (cls == "TimeDistributed" && cfg.contains("layer") && is_model_class(entry_class(cfg["layer"]))) {
+      return time_distributed_model(entry, index, where);
+    }
     check_dtype(cfg, where, ctx_);
     if (cls == "Lambda") {
       throw Unsupported(where + ": a Lambda layer holds Python code, which recur never executes");
@@ -187,6 +190,32 @@ class GraphBuilder {
     layer->set_first_slot(ctx_.next_slot);
     ctx_.next_slot += layer->state_slots();
     return layer;
+  }
+
+  // TimeDistributed over a nested Sequential/Functional model: the model runs once on
+  // (batch * time, ...), as for any wrapped layer.
+  std::unique_ptr<Layer> time_distributed_model(const json& entry, size_t index, const std::string& where) {
+    const json& cfg = entry_config(entry);
+    const json& inner = cfg["layer"];
+    const size_t max_depth = io::default_limits().max_model_depth;
+    if (static_cast<size_t>(ctx_.depth) >= max_depth) {
+      throw InvalidArgument(where + ": models nest deeper than the limit of " + std::to_string(max_depth) +
+                            " (max_model_depth)");
+    }
+    auto sub = w_.nested(index);
+    ++ctx_.depth;
+    auto g = Graph::build(inner, *sub, ctx_);
+    --ctx_.depth;
+    std::vector<const Layer*> all;
+    g->collect_layers(all);
+    for (const Layer* l : all) {
+      for (size_t k = 0; k < l->state_slots(); ++k) {
+        if (l->slot_is_stateful(k)) throw Unsupported(where + ": a stateful layer inside the wrapped model");
+      }
+    }
+    auto model = std::make_unique<ModelLayer>(entry_name(inner), entry_class(inner), std::move(g));
+    LayerArgs a{"TimeDistributed", entry_name(entry), cfg, Weights{}, ctx_.keras_major, where};
+    return time_distributed_over(a, std::move(model));
   }
 
   // Adds the layer's declared weights to the model's total before any is decoded.

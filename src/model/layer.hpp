@@ -172,6 +172,9 @@ void register_core_layers(std::map<std::string, LayerKind>& r);
 void register_recurrent_layers(std::map<std::string, LayerKind>& r);
 void register_spatial_layers(std::map<std::string, LayerKind>& r);  // 2D/3D pooling, padding, ...
 
+// TimeDistributed around an already built layer (a nested model: graph.cpp builds it).
+std::unique_ptr<Layer> time_distributed_over(const LayerArgs& a, std::unique_ptr<Layer> inner);
+
 // ---- config helpers (throw InvalidArgument naming args.where and the field) ------------------
 const nlohmann::json& cfg_field(const LayerArgs& a, const char* field);  // must exist
 bool cfg_bool(const LayerArgs& a, const char* field, bool fallback);
