@@ -144,18 +144,7 @@ class GraphBuilder {
     const std::string where = ctx_.file + ": layer '" + name + "' (" + cls + ")";
     if (cls.empty()) throw InvalidArgument(ctx_.file + ": a layer entry has no class_name");
     const json& cfg = entry_config(entry);
-    if (is_model_class(cls)) {
-      const size_t max_depth = io::default_limits().max_model_depth;
-      if (static_cast<size_t>(ctx_.depth) >= max_depth) {
-        throw InvalidArgument(where + ": models nest deeper than the limit of " + std::to_string(max_depth) +
-                              " (max_model_depth)");
-      }
-      auto sub = w_.nested(index);
-      ++ctx_.depth;
-      auto inner = Graph::build(entry, *sub, ctx_);
-      --ctx_.depth;
-      return std::make_unique<ModelLayer>(name, cls, std::move(inner));
-    }
+    if (is_model_class(cls)) return std::make_unique<ModelLayer>(name, cls, nested_graph(entry, index, where));
     if (cls == "TimeDistributed" && cfg.contains("layer") && is_model_class(entry_class(cfg["layer"]))) {
       return time_distributed_model(entry, index, where);
     }
@@ -192,11 +181,8 @@ class GraphBuilder {
     return layer;
   }
 
-  // TimeDistributed over a nested Sequential/Functional model: the model runs once on
-  // (batch * time, ...), as for any wrapped layer.
-  std::unique_ptr<Layer> time_distributed_model(const json& entry, size_t index, const std::string& where) {
-    const json& cfg = entry_config(entry);
-    const json& inner = cfg["layer"];
+  // The graph of `model`, layer `index`'s model (itself, or the one it wraps).
+  std::unique_ptr<Graph> nested_graph(const json& model, size_t index, const std::string& where) {
     const size_t max_depth = io::default_limits().max_model_depth;
     if (static_cast<size_t>(ctx_.depth) >= max_depth) {
       throw InvalidArgument(where + ": models nest deeper than the limit of " + std::to_string(max_depth) +
@@ -204,8 +190,17 @@ class GraphBuilder {
     }
     auto sub = w_.nested(index);
     ++ctx_.depth;
-    auto g = Graph::build(inner, *sub, ctx_);
+    auto g = Graph::build(model, *sub, ctx_);
     --ctx_.depth;
+    return g;
+  }
+
+  // TimeDistributed over a nested Sequential/Functional model: the model runs once on
+  // (batch * time, ...), as for any wrapped layer.
+  std::unique_ptr<Layer> time_distributed_model(const json& entry, size_t index, const std::string& where) {
+    const json& cfg = entry_config(entry);
+    const json& inner = cfg["layer"];
+    auto g = nested_graph(inner, index, where);
     std::vector<const Layer*> all;
     g->collect_layers(all);
     for (const Layer* l : all) {
