@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/layer.hpp"
+#include "recur/model.hpp"
 #include "recur/tensor.hpp"
 
 namespace {
@@ -144,6 +145,21 @@ TEST(SpatialLayers, StreamRules) {
   EXPECT_EQ(build("ZeroPadding3D", R"({"padding": 1})")->stream_rule().kind, Streaming::whole_sequence);
   EXPECT_EQ(build("Cropping2D", R"({"cropping": 1, "data_format": "channels_first"})")->stream_rule().kind,
             Streaming::per_step);
+}
+
+TEST(SpatialLayers, InspectListsTheLayersOfATimeDistributedModel) {
+  const recur::Model m = recur::load_model(std::string(RECUR_FIXTURES_DIR) + "/spatial/k3-td-nested/model.keras");
+  std::vector<std::string> names;
+  size_t params = 0;
+  for (const auto& l : m.info().layers) {
+    names.push_back(l.name);
+    params += l.params;
+  }
+  for (const char* want : {"frame_dense", "frame_bn", "frame_frozen", "fun_dense"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want;
+  }
+  // Dense(3->6) 24, BatchNormalization(6) 24, Dense(6->4) 28, Dense(3->7) 28, LSTM(27->3) 372.
+  EXPECT_EQ(params, 24u + 24u + 28u + 28u + 372u);
 }
 
 }  // namespace

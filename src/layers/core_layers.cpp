@@ -241,6 +241,7 @@ class TimeDistributedLayer final : public BasicLayer {
   }
   size_t param_count() const override { return inner_->param_count(); }
   std::string path() const override { return inner_->path(); }
+  const Layer* wrapped() const override { return inner_.get(); }
 
  private:
   std::unique_ptr<Layer> inner_;

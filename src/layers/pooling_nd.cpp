@@ -34,6 +34,20 @@ class PoolNdLayer final : public BasicLayer {
     return {Streaming::whole_sequence, "pools windows over its first spatial axis"};
   }
 
+  std::string path() const override {
+    std::string k, st;
+    for (size_t d = 0; d < k_.size(); ++d) {
+      if (d) {
+        k.push_back('x');
+        st.push_back('x');
+      }
+      k.append(std::to_string(k_[d]));
+      st.append(std::to_string(s_[d]));
+    }
+    return std::string("loop (") + (max_ ? "max" : "average") + " over " + k + ", strides " + st +
+           (same_ ? ", same" : ", valid") + (cf_ ? ", channels_first" : "") + ")";
+  }
+
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     const size_t n = k_.size();
     const Tensor& x0 = one_input(in).tensor;
@@ -136,6 +150,10 @@ class GlobalPoolNdLayer final : public BasicLayer {
   GlobalPoolNdLayer(const LayerArgs& a, size_t n, bool is_max, bool keepdims, bool cf)
       : BasicLayer(a), n_(n), max_(is_max), keepdims_(keepdims), cf_(cf) {}
   StreamRule stream_rule() const override { return {Streaming::whole_sequence, "pools over all its spatial axes"}; }
+  std::string path() const override {
+    return std::string("loop (global ") + (max_ ? "max" : "average") + (keepdims_ ? ", keepdims" : "") +
+           (cf_ ? ", channels_first" : "") + ")";
+  }
 
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     const Tensor& x0 = one_input(in).tensor;

@@ -21,6 +21,7 @@ class SpatialMapLayer : public BasicLayer {
     if (cf_) return {Streaming::per_step};
     return {Streaming::whole_sequence, what_across()};
   }
+  std::string path() const override { return std::string("copy") + (cf_ ? " (channels_first)" : ""); }
 
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     const Tensor& x0 = one_input(in).tensor;

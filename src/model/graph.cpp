@@ -598,7 +598,9 @@ std::vector<Value> Graph::run(std::vector<Value> inputs, CallContext& ctx) const
 void Graph::collect_layers(std::vector<const Layer*>& out) const {
   for (const auto& l : layers_) {
     out.push_back(l.get());
-    if (auto* m = dynamic_cast<const ModelLayer*>(l.get())) m->graph().collect_layers(out);
+    const Layer* inner = l.get();
+    while (inner->wrapped()) inner = inner->wrapped();
+    if (auto* m = dynamic_cast<const ModelLayer*>(inner)) m->graph().collect_layers(out);
   }
 }
 

@@ -129,6 +129,8 @@ class Layer {
   virtual bool keeps_time_axis(size_t output) const { (void)output; return true; }
   // Whether calls read or write session state (this layer or, for a nested model, any inside).
   virtual bool uses_session_state() const { return state_slots() > 0; }
+  // A wrapper's wrapped layer (TimeDistributed), so inspect can list a wrapped model's layers.
+  virtual const Layer* wrapped() const { return nullptr; }
   // "layer 'lstm_1' (LSTM)", how messages name it.
   std::string label() const { return "layer '" + name_ + "' (" + class_name_ + ")"; }
   void set_first_slot(size_t s) { first_slot_ = s; }
