@@ -33,7 +33,7 @@ inline std::vector<CorpusCase> real_cases() {
 // The shared corpus first, then our fixtures.
 inline std::vector<CorpusCase> all_corpus_cases() {
   auto a = real_cases();
-  for (const char* own : {"models", "legacy-weights", "attention"}) {
+  for (const char* own : {"models", "legacy-weights", "attention", "spatial"}) {
     const std::string prefix = std::string(own) == "models" ? "own/" : std::string(own) + "/";
     auto b = corpus_cases_in(std::filesystem::path(RECUR_FIXTURES_DIR) / own, prefix);
     a.insert(a.end(), b.begin(), b.end());

@@ -140,8 +140,14 @@ class V3Scope final : public WeightScope {
 
   std::unique_ptr<WeightScope> nested(size_t i) override {
     if (!layers_ || i >= layers_->size()) return std::make_unique<V3Scope>(root_, container_, nullptr, file_);
+    const auto& entry = (*layers_)[i];
+    if (class_of(entry) == "TimeDistributed") {  // wrapping a model: layers/<td>/layer/layers
+      const auto& cfg = config_of(entry);
+      const nlohmann::json* inner = cfg.contains("layer") ? model_layers(cfg["layer"]) : nullptr;
+      return std::make_unique<V3Scope>(root_, child(child(child(container_, keys_[i]), "layer"), "layers"), inner, file_);
+    }
     return std::make_unique<V3Scope>(root_, child(child(container_, keys_[i]), "layers"),
-                                     model_layers((*layers_)[i]), file_);
+                                     model_layers(entry), file_);
   }
 
  private:
@@ -211,9 +217,48 @@ class V3Scope final : public WeightScope {
 };
 
 // ---- legacy .h5: model_weights/<layer name> with a weight_names attribute -------------------
+// A nested model's weights, all in one group: the nested model's `weights` order (every
+// layer's trainable weights, then every layer's non-trainable ones; a frozen layer's are all
+// non-trainable), with their names ("block/bn/moving_mean" in Keras 3, "bn/moving_mean:0" in
+// Keras 2).
 struct FlatList {
   std::vector<WeightRef> values;
-  size_t next = 0;
+  std::vector<std::string> names;
+  std::vector<bool> used;
+
+  // The weights of layer `layer`: those whose name has `layer` as a path component before the
+  // variable's own name, in stored order (a layer's trainable weights precede its
+  // non-trainable ones, as in its own `weights`). When the names do not single out exactly
+  // `count` of them (unnamed, or a name shared by layers of two nested models), the next
+  // `count` unused weights in order.
+  std::vector<WeightRef> take(const std::string& layer, size_t count) {
+    std::vector<size_t> hits;
+    for (size_t j = 0; j < values.size() && !layer.empty(); ++j) {
+      if (!used[j] && names_layer(names[j], layer)) hits.push_back(j);
+    }
+    if (hits.size() != count) {
+      hits.clear();
+      for (size_t j = 0; j < values.size() && hits.size() < count; ++j) {
+        if (!used[j]) hits.push_back(j);
+      }
+    }
+    std::vector<WeightRef> out;
+    if (hits.size() != count) return out;
+    for (size_t j : hits) {
+      used[j] = true;
+      out.push_back(values[j]);
+    }
+    return out;
+  }
+
+  static bool names_layer(const std::string& name, const std::string& layer) {
+    size_t start = 0;
+    for (size_t slash = name.find('/'); slash != std::string::npos; slash = name.find('/', start)) {
+      if (name.compare(start, slash - start, layer) == 0 && slash - start == layer.size()) return true;
+      start = slash + 1;
+    }
+    return false;
+  }
 };
 
 class LegacyScope final : public WeightScope {
@@ -233,12 +278,10 @@ class LegacyScope final : public WeightScope {
         throw Unsupported(file_ + ": layer '" + name + "' inside nested model '" + name_ +
                           "': cannot split the nested model's weights for this layer class");
       }
-      if (flat_->next + static_cast<size_t>(expected) > flat_->values.size()) {
+      std::vector<WeightRef> out = flat_->take(name, static_cast<size_t>(expected));
+      if (out.size() != static_cast<size_t>(expected)) {
         throw InvalidArgument(file_ + ": nested model '" + name_ + "' has too few weights for layer '" + name + "'");
       }
-      std::vector<WeightRef> out(flat_->values.begin() + static_cast<std::ptrdiff_t>(flat_->next),
-                              flat_->values.begin() + static_cast<std::ptrdiff_t>(flat_->next + expected));
-      flat_->next += static_cast<size_t>(expected);
       return out;
     }
     if (!root_->has_group(name)) return {};
@@ -247,11 +290,15 @@ class LegacyScope final : public WeightScope {
 
   std::unique_ptr<WeightScope> nested(size_t i) override {
     if (!layers_ || i >= layers_->size()) return std::make_unique<LegacyScope>(std::make_shared<FlatList>(), nullptr, file_, "");
-    const auto& entry = (*layers_)[i];
-    const std::string name = layer_name(entry);
+    const auto& raw = (*layers_)[i];
+    const std::string name = layer_name(raw);
+    // TimeDistributed wrapping a model: its group holds the model's weights.
+    const auto& td = config_of(raw);
+    const nlohmann::json& entry = class_of(raw) == "TimeDistributed" && td.contains("layer") ? td["layer"] : raw;
     if (flat_) return std::make_unique<LegacyScope>(flat_, model_layers(entry), file_, name);
     auto flat = std::make_shared<FlatList>();
-    if (root_->has_group(name)) flat->values = read_layer(root_->group(name));
+    if (root_->has_group(name)) flat->values = read_layer(root_->group(name), &flat->names);
+    flat->used.assign(flat->values.size(), false);
     return std::make_unique<LegacyScope>(flat, model_layers(entry), file_, name);
   }
 
@@ -263,7 +310,7 @@ class LegacyScope final : public WeightScope {
     return "";
   }
 
-  std::vector<WeightRef> read_layer(const H5Group& g) {
+  std::vector<WeightRef> read_layer(const H5Group& g, std::vector<std::string>* names_out = nullptr) {
     std::vector<WeightRef> out;
     // Keras splits attributes over 64 KiB into weight_names0, weight_names1, ...
     std::vector<std::string> names;
@@ -282,6 +329,7 @@ class LegacyScope final : public WeightScope {
       }
       out.push_back(weight_ref(g, w));
     }
+    if (names_out) *names_out = std::move(names);
     return out;
   }
 

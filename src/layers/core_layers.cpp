@@ -241,6 +241,7 @@ class TimeDistributedLayer final : public BasicLayer {
   }
   size_t param_count() const override { return inner_->param_count(); }
   std::string path() const override { return inner_->path(); }
+  const Layer* wrapped() const override { return inner_.get(); }
 
  private:
   std::unique_ptr<Layer> inner_;
@@ -259,6 +260,14 @@ std::unique_ptr<Layer> make_time_distributed(const LayerArgs& a) {
   if (inner->state_slots() > 0 && inner->stream_rule().kind != Streaming::window) unsupported(a, "a stateful wrapped layer is not supported");
   return std::make_unique<TimeDistributedLayer>(a, std::move(inner));
 }
+
+}  // namespace
+
+std::unique_ptr<Layer> time_distributed_over(const LayerArgs& a, std::unique_ptr<Layer> inner) {
+  return std::make_unique<TimeDistributedLayer>(a, std::move(inner));
+}
+
+namespace {
 
 int time_distributed_count(const nlohmann::json& cfg) {
   if (!cfg.is_object() || !cfg.contains("layer")) return -1;

@@ -155,17 +155,9 @@ class GraphBuilder {
     const std::string where = ctx_.file + ": layer '" + name + "' (" + cls + ")";
     if (cls.empty()) throw InvalidArgument(ctx_.file + ": a layer entry has no class_name");
     const json& cfg = entry_config(entry);
-    if (is_model_class(cls)) {
-      const size_t max_depth = ctx_.limits.max_model_depth;
-      if (static_cast<size_t>(ctx_.depth) >= max_depth) {
-        throw InvalidArgument(where + ": models nest deeper than the limit of " + std::to_string(max_depth) +
-                              " (max_model_depth)");
-      }
-      auto sub = w_.nested(index);
-      ++ctx_.depth;
-      auto inner = Graph::build(entry, *sub, ctx_);
-      --ctx_.depth;
-      return std::make_unique<ModelLayer>(name, cls, std::move(inner));
+    if (is_model_class(cls)) return std::make_unique<ModelLayer>(name, cls, nested_graph(entry, index, where));
+    if (cls == "TimeDistributed" && cfg.contains("layer") && is_model_class(entry_class(cfg["layer"]))) {
+      return time_distributed_model(entry, index, where);
     }
     check_dtype(cfg, where, ctx_);
     if (cls == "Lambda") {
@@ -198,6 +190,38 @@ class GraphBuilder {
     layer->set_first_slot(ctx_.next_slot);
     ctx_.next_slot += layer->state_slots();
     return layer;
+  }
+
+  // The graph of `model`, layer `index`'s model (itself, or the one it wraps).
+  std::unique_ptr<Graph> nested_graph(const json& model, size_t index, const std::string& where) {
+    const size_t max_depth = ctx_.limits.max_model_depth;
+    if (static_cast<size_t>(ctx_.depth) >= max_depth) {
+      throw InvalidArgument(where + ": models nest deeper than the limit of " + std::to_string(max_depth) +
+                            " (max_model_depth)");
+    }
+    auto sub = w_.nested(index);
+    ++ctx_.depth;
+    auto g = Graph::build(model, *sub, ctx_);
+    --ctx_.depth;
+    return g;
+  }
+
+  // TimeDistributed over a nested Sequential/Functional model: the model runs once on
+  // (batch * time, ...), as for any wrapped layer.
+  std::unique_ptr<Layer> time_distributed_model(const json& entry, size_t index, const std::string& where) {
+    const json& cfg = entry_config(entry);
+    const json& inner = cfg["layer"];
+    auto g = nested_graph(inner, index, where);
+    std::vector<const Layer*> all;
+    g->collect_layers(all);
+    for (const Layer* l : all) {
+      for (size_t k = 0; k < l->state_slots(); ++k) {
+        if (l->slot_is_stateful(k)) throw Unsupported(where + ": a stateful layer inside the wrapped model");
+      }
+    }
+    auto model = std::make_unique<ModelLayer>(entry_name(inner), entry_class(inner), std::move(g));
+    LayerArgs a{"TimeDistributed", entry_name(entry), cfg, Weights{}, ctx_.keras_major, where};
+    return time_distributed_over(a, std::move(model));
   }
 
   // Adds the layer's declared weights to the model's total before any is decoded.
@@ -299,7 +323,10 @@ class GraphBuilder {
     }
     // Value ids by (layer, node, tensor).
     std::map<std::tuple<size_t, size_t, size_t>, size_t> ids;
-    auto value = [&](const json& ref, const char* what) -> size_t {
+    // history: a Keras 3 keras_history in a node's args, which counts only the calls the
+    // config lists (Keras' serialize_node drops a nested Functional's built-in node 0), while
+    // output_layers and Keras 2 references count that node.
+    auto value = [&](const json& ref, const char* what, bool history = false) -> size_t {
       // [name, node, tensor(, kwargs)] in both dialects.
       if (!ref.is_array() || ref.size() < 3 || !ref[0].is_string() || !ref[1].is_number_integer() ||
           !ref[2].is_number_integer()) {
@@ -310,7 +337,7 @@ class GraphBuilder {
         throw InvalidArgument(ctx_.file + ": " + what + " refers to unknown layer '" +
                               ref[0].get<std::string>() + "'");
       }
-      const long node = ref[1].get<long>() - static_cast<long>(node_offset[it->second]);
+      const long node = ref[1].get<long>() - (history ? 0 : static_cast<long>(node_offset[it->second]));
       const long tensor = ref[2].get<long>();
       if (node < 0 || tensor < 0 || node > 100000 || tensor > 1000) {
         throw InvalidArgument(ctx_.file + ": " + what + " has a bad node or tensor index " + ref.dump().substr(0, 60));
@@ -475,7 +502,7 @@ class GraphBuilder {
       if (j.contains("class_name") && j["class_name"] == "__keras_tensor__") {
         const json& c = entry_config(j);
         if (!c.contains("keras_history")) throw InvalidArgument(ctx_.file + ": a keras tensor has no keras_history");
-        out.push_back(value(c["keras_history"], "inbound node"));
+        out.push_back(value(c["keras_history"], "inbound node", true));
         return;
       }
       if (j.contains("args")) collect_refs(j["args"], out, value, depth + 1);
@@ -610,7 +637,9 @@ std::vector<Value> Graph::run(std::vector<Value> inputs, CallContext& ctx) const
 void Graph::collect_layers(std::vector<const Layer*>& out) const {
   for (const auto& l : layers_) {
     out.push_back(l.get());
-    if (auto* m = dynamic_cast<const ModelLayer*>(l.get())) m->graph().collect_layers(out);
+    const Layer* inner = l.get();
+    while (inner->wrapped()) inner = inner->wrapped();
+    if (auto* m = dynamic_cast<const ModelLayer*>(inner)) m->graph().collect_layers(out);
   }
 }
 

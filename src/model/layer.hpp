@@ -146,6 +146,8 @@ class Layer {
   virtual bool keeps_time_axis(size_t output) const { (void)output; return true; }
   // Whether calls read or write session state (this layer or, for a nested model, any inside).
   virtual bool uses_session_state() const { return state_slots() > 0; }
+  // A wrapper's wrapped layer (TimeDistributed), so inspect can list a wrapped model's layers.
+  virtual const Layer* wrapped() const { return nullptr; }
   // "layer 'lstm_1' (LSTM)", how messages name it.
   std::string label() const { return "layer '" + name_ + "' (" + class_name_ + ")"; }
   void set_first_slot(size_t s) { first_slot_ = s; }
@@ -187,6 +189,10 @@ const std::map<std::string, LayerKind>& layer_registry();
 // Registration tables, one per source file family (called by layer_registry()).
 void register_core_layers(std::map<std::string, LayerKind>& r);
 void register_recurrent_layers(std::map<std::string, LayerKind>& r);
+void register_spatial_layers(std::map<std::string, LayerKind>& r);  // 2D/3D pooling, padding, ...
+
+// TimeDistributed around an already built layer (a nested model: graph.cpp builds it).
+std::unique_ptr<Layer> time_distributed_over(const LayerArgs& a, std::unique_ptr<Layer> inner);
 
 // ---- config helpers (throw InvalidArgument naming args.where and the field) ------------------
 const nlohmann::json& cfg_field(const LayerArgs& a, const char* field);  // must exist

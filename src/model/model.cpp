@@ -18,40 +18,68 @@ struct Model::Impl {
   std::string stream_blocker;        // "" when the model can stream
   std::vector<bool> out_time;        // per output: has the time axis
   uint64_t max_activation_bytes = 0;  // LoadOptions' (0: the default)
+  bool sequential = false;           // Keras 3 Sequential: Keras checks no input axis
 };
 
 namespace {
 
+std::string shape_text(const std::vector<long>& s) {
+  std::string w = "(";
+  for (size_t d = 0; d < s.size(); ++d) w += (d ? ", " : "") + (s[d] < 0 ? std::string("None") : std::to_string(s[d]));
+  return w + (s.size() == 1 ? ",)" : ")");
+}
+
+// Keras' rules for a model's inputs (Keras 3: Functional._standardize_inputs and its
+// input_spec; tf_keras 2 for Keras 2 files, which Keras 3 cannot load when they hold RNNs):
+// - the batch size in the file is never checked, except by stateful layers, whose state
+//   batch is fixed (both Kerases refuse another batch there);
+// - a rank one higher with a last axis of 1 is squeezed, one lower where the declared last
+//   axis is 1 gains it; any other rank is refused;
+// - another size on a declared non-batch axis is refused, except by a Keras 3 Sequential
+//   model, which does not check them (its layers refuse what they cannot take).
 // stream: chunks of a sequence may have any number of time steps (axis 1).
-void check_inputs(const ModelInfo& info, const std::vector<Tensor>& inputs, bool stream) {
+std::vector<Tensor> check_inputs(const Model::Impl& m, const std::vector<Tensor>& inputs, bool stream) {
+  const ModelInfo& info = m.info;
   if (inputs.size() != info.inputs.size()) {
     throw InvalidArgument(info.file + ": the model takes " + std::to_string(info.inputs.size()) +
                           " input(s), got " + std::to_string(inputs.size()));
   }
+  std::vector<Tensor> out;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const auto& want = info.inputs[i].shape;
-    const Tensor& x = inputs[i];
-    bool ok = want.empty() || want.size() == x.rank();
-    for (size_t d = 0; ok && d < want.size(); ++d) {
-      ok = want[d] < 0 || static_cast<size_t>(want[d]) == x.dim(d) || (stream && d == 1);
-    }
-    if (!ok) {
-      std::string w = "(";
-      for (size_t d = 0; d < want.size(); ++d) w += (d ? ", " : "") + (want[d] < 0 ? std::string("None") : std::to_string(want[d]));
+    Tensor x = inputs[i];
+    auto refuse = [&](const std::string& why) {
       throw InvalidArgument(info.file + ": input '" + info.inputs[i].name + "' must have shape " +
-                            w + (want.size() == 1 ? ",)" : ")") + ", got " + x.shape_str());
-    }
+                            shape_text(want) + ", got " + inputs[i].shape_str() + " (" + why + ")");
+    };
     if (x.rank() == 0 || x.dim(0) == 0) {
       throw InvalidArgument(info.file + ": input '" + info.inputs[i].name + "' has an empty batch");
     }
+    if (!want.empty() && want.size() != x.rank()) {
+      std::vector<size_t> shape = x.shape();
+      if (x.rank() == want.size() + 1 && shape.back() == 1) {
+        shape.pop_back();
+      } else if (x.rank() + 1 == want.size() && want.back() == 1) {
+        shape.push_back(1);
+      } else {
+        refuse("another rank");
+      }
+      x.reshape(shape);
+    }
+    for (size_t d = 0; d < want.size(); ++d) {
+      if (want[d] < 0 || static_cast<size_t>(want[d]) == x.dim(d)) continue;
+      if (d == 0 && m.info.stateful) refuse("a stateful layer keeps states for a fixed batch size");
+      if (d > 0 && !m.sequential && !(stream && d == 1)) refuse("a Functional model checks every axis but the batch");
+    }
+    out.push_back(std::move(x));
   }
+  return out;
 }
 
 std::vector<Tensor> run_graph(const Model::Impl& m, const std::vector<Tensor>& inputs,
                               model::SessionState& state, bool stream = false) {
-  check_inputs(m.info, inputs, stream);
   std::vector<model::Value> in;
-  for (const auto& t : inputs) in.push_back({t, std::nullopt});
+  for (auto& t : check_inputs(m, inputs, stream)) in.push_back({std::move(t), std::nullopt});
   model::CallContext ctx{&state, stream};
   ctx.max_activation_bytes = m.max_activation_bytes;
   std::vector<model::Value> out;
@@ -215,6 +243,8 @@ Model load_model(const std::string& path, const LoadOptions& options) try {
   ctx.keras_major = f.keras_major;
   ctx.file = path;
   impl->graph = model::Graph::build(f.model, *f.weights, ctx);
+  impl->sequential = f.keras_major >= 3 && f.model.is_object() &&
+                     f.model.value("class_name", nlohmann::json()) == "Sequential";
   impl->slots = ctx.next_slot;
   ModelInfo& info = impl->info;
   info.file = path;

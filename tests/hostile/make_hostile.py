@@ -190,9 +190,7 @@ def npy_cases():
         "npy-fortran-lying": npy("<f4", (B, T, F + 1), payload, fortran=True),
         # Valid files of the wrong kind for this model (input (None, 6, 4)).
         "input-rank-2": npy("<f4", (B, T * F), payload),
-        "input-rank-4": npy("<f4", (B, T, F, 1), payload),
         "input-batch-0": npy("<f4", (0, T, F), b""),
-        "input-time-7": npy("<f4", (B, T + 1, F), payload + f32([0.5] * (B * F))),
         "input-features-5": npy("<f4", (B, T, F + 1), payload + f32([0.5] * (B * T))),
         "input-scalar": npy("<f4", (), f32([1.0])),
         "input-int-too-big": npy("<i8", XS, struct.pack("<%dq" % len(XV), *([1 << 40] * len(XV)))),
@@ -203,6 +201,12 @@ def npy_cases():
         # Shape mismatches may be reported against the model (whose input they do not fit).
         names = [name + ".npy"] + (["base.keras"] if name.startswith("input-") else [])
         case(name, "base.keras", "error", inputs=[name + ".npy"], names=names)
+    # Inputs Keras 3 runs on this Sequential model: a last axis of 1 is squeezed, and a
+    # Sequential model checks no declared axis (only its layers refuse what they cannot take).
+    put("input-rank-4.npy", npy("<f4", (B, T, F, 1), payload))
+    case("input-rank-4", "base.keras", "same", inputs=["input-rank-4.npy"])
+    put("input-time-7.npy", npy("<f4", (B, T + 1, F), payload + f32([0.5] * (B * F))))
+    case("input-time-7", "base.keras", "ok", inputs=["input-time-7.npy"])
     # Inputs that are valid: fortran order is transposed to C order; integers are converted.
     cols = [XV[((b * T) + t) * F + f] for f in range(F) for t in range(T) for b in range(B)]
     put("input-fortran.npy", npy("<f4", XS, f32(cols), fortran=True))

@@ -1,0 +1,168 @@
+// UpSampling2D/3D (nearest), ZeroPadding2D/3D and Cropping2D/3D. None support masking in Keras:
+// the mask stops here. Each runs as 3D on channels_last (2D with a depth of 1). Outputs larger
+// than the input go through the activation budget before allocation.
+#include <memory>
+
+#include "layers/spatial_util.hpp"
+
+namespace recur::model {
+
+namespace {
+
+using core::BasicLayer;
+using core::single;
+
+// Per spatial axis: output index -> input index (or -1: a zero).
+class SpatialMapLayer : public BasicLayer {
+ public:
+  SpatialMapLayer(const LayerArgs& a, size_t n, bool cf) : BasicLayer(a), n_(n), cf_(cf) {}
+  StreamRule stream_rule() const override {
+    // channels_first: axis 1 holds channels, each mapped alone over the axes after it.
+    if (cf_) return {Streaming::per_step};
+    return {Streaming::whole_sequence, what_across()};
+  }
+  std::string path() const override { return std::string("copy") + (cf_ ? " (channels_first)" : ""); }
+
+  std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
+    const Tensor& x0 = one_input(in).tensor;
+    need_rank(x0, n_ + 2, n_ + 2);
+    const Tensor x = cf_ ? spatial::to_channels_last(x0) : x0;
+    size_t dims[3] = {1, 1, 1}, outd[3] = {1, 1, 1};
+    std::vector<size_t> shape{x.dim(0)};
+    for (size_t d = 0; d < n_; ++d) {
+      dims[3 - n_ + d] = x.dim(1 + d);
+      outd[3 - n_ + d] = out_size(d, x.dim(1 + d), x0);
+      shape.push_back(outd[3 - n_ + d]);
+    }
+    const size_t B = x.dim(0), C = x.dim(n_ + 1);
+    shape.push_back(C);
+    check_output(ctx, {spatial::elements(shape)});
+    std::vector<long> src[3];
+    for (size_t d = 0; d < 3; ++d) {
+      for (size_t o = 0; o < outd[d]; ++o) src[d].push_back(d < 3 - n_ ? 0 : source(d - (3 - n_), o, dims[d]));
+    }
+    Tensor y(shape);
+    float* dst = y.data();
+    for (size_t b = 0; b < B; ++b) {
+      for (size_t i = 0; i < outd[0]; ++i) {
+        for (size_t j = 0; j < outd[1]; ++j) {
+          for (size_t l = 0; l < outd[2]; ++l, dst += C) {
+            if (src[0][i] < 0 || src[1][j] < 0 || src[2][l] < 0) continue;  // zero padding
+            const size_t at = ((b * dims[0] + static_cast<size_t>(src[0][i])) * dims[1] +
+                               static_cast<size_t>(src[1][j])) * dims[2] + static_cast<size_t>(src[2][l]);
+            std::copy_n(x.data() + at * C, C, dst);
+          }
+        }
+      }
+    }
+    return single(cf_ ? spatial::to_channels_first(y) : std::move(y));
+  }
+
+ protected:
+  virtual std::string what_across() const = 0;
+  // Output size along spatial axis d for input size L (errors name the input shape x0).
+  virtual size_t out_size(size_t d, size_t L, const Tensor& x0) const = 0;
+  virtual long source(size_t d, size_t o, size_t L) const = 0;
+  size_t n_;
+  bool cf_;
+};
+
+class UpSamplingNdLayer final : public SpatialMapLayer {
+ public:
+  UpSamplingNdLayer(const LayerArgs& a, size_t n, bool cf, std::vector<size_t> size)
+      : SpatialMapLayer(a, n, cf), size_(std::move(size)) {}
+
+ protected:
+  std::string what_across() const override { return "repeats rows of its first spatial axis"; }
+  size_t out_size(size_t d, size_t L, const Tensor&) const override {
+    size_t o = 0;
+    return __builtin_mul_overflow(L, size_[d], &o) ? SIZE_MAX : o;
+  }
+  long source(size_t d, size_t o, size_t) const override { return static_cast<long>(o / size_[d]); }
+
+ private:
+  std::vector<size_t> size_;
+};
+
+// Cropping (crop = true) or zero padding: (before, after) per spatial axis.
+class PadCropNdLayer final : public SpatialMapLayer {
+ public:
+  PadCropNdLayer(const LayerArgs& a, size_t n, bool cf, bool crop, std::vector<std::pair<size_t, size_t>> ba)
+      : SpatialMapLayer(a, n, cf), crop_(crop), ba_(std::move(ba)) {}
+
+ protected:
+  std::string what_across() const override {
+    return crop_ ? "crops its first spatial axis" : "pads its first spatial axis";
+  }
+  size_t out_size(size_t d, size_t L, const Tensor& x0) const override {
+    const size_t edges = ba_[d].first + ba_[d].second;  // each <= 2^31
+    if (!crop_) return L > SIZE_MAX - edges ? SIZE_MAX : L + edges;
+    if (edges >= L) {
+      bad("cropping (" + std::to_string(ba_[d].first) + ", " + std::to_string(ba_[d].second) +
+          ") on spatial axis " + std::to_string(d + 1) + " leaves nothing of input shape " + x0.shape_str());
+    }
+    return L - edges;
+  }
+  long source(size_t d, size_t o, size_t L) const override {
+    const long s = crop_ ? static_cast<long>(o + ba_[d].first) : static_cast<long>(o) - static_cast<long>(ba_[d].first);
+    return s < 0 || s >= static_cast<long>(L) ? -1 : s;
+  }
+
+ private:
+  bool crop_;
+  std::vector<std::pair<size_t, size_t>> ba_;
+};
+
+// Keras' padding/cropping: an int (all edges), n ints (both edges of each axis), or n pairs.
+std::vector<std::pair<size_t, size_t>> edges_of(const LayerArgs& a, const char* field, size_t n) {
+  const nlohmann::json& v = cfg_field(a, field);
+  const std::string want = std::string("config field '") + field + "' must be an integer, " + std::to_string(n) +
+                           " integers or " + std::to_string(n) + " pairs of integers, each in [0, 2^31]";
+  auto one = [&](const nlohmann::json& j) -> size_t {
+    if (!j.is_number_integer() || j.get<long>() < 0 || j.get<long>() > spatial::kMaxSize) fail(a, want);
+    return static_cast<size_t>(j.get<long>());
+  };
+  std::vector<std::pair<size_t, size_t>> out;
+  if (v.is_number()) {
+    const size_t e = one(v);
+    return std::vector<std::pair<size_t, size_t>>(n, {e, e});
+  }
+  if (!v.is_array() || v.size() != n) fail(a, want);
+  for (const auto& e : v) {
+    if (e.is_array()) {
+      if (e.size() != 2) fail(a, want);
+      out.push_back({one(e[0]), one(e[1])});
+    } else {
+      out.push_back({one(e), one(e)});
+    }
+  }
+  return out;
+}
+
+std::unique_ptr<Layer> make_pad_crop(const LayerArgs& a, size_t n, bool crop) {
+  expect_weight_count(a, 0);
+  const char* field = crop ? "cropping" : "padding";
+  return std::make_unique<PadCropNdLayer>(a, n, spatial::channels_first(a), crop, edges_of(a, field, n));
+}
+
+std::unique_ptr<Layer> make_upsampling(const LayerArgs& a, size_t n) {
+  expect_weight_count(a, 0);
+  const std::string interp = cfg_string(a, "interpolation", "nearest");
+  if (interp != "nearest") unsupported(a, "interpolation '" + interp + "' is not supported (only 'nearest')");
+  return std::make_unique<UpSamplingNdLayer>(a, n, spatial::channels_first(a), spatial::cfg_tuple(a, "size", n, 2, 1));
+}
+
+int zero(const nlohmann::json&) { return 0; }
+
+}  // namespace
+
+void spatial::register_spatial_shape_layers(std::map<std::string, LayerKind>& r) {
+  for (size_t n : {size_t{2}, size_t{3}}) {
+    const std::string d = std::to_string(n) + "D";
+    r["UpSampling" + d] = {[n](const LayerArgs& a) { return make_upsampling(a, n); }, zero};
+    r["ZeroPadding" + d] = {[n](const LayerArgs& a) { return make_pad_crop(a, n, false); }, zero};
+    r["Cropping" + d] = {[n](const LayerArgs& a) { return make_pad_crop(a, n, true); }, zero};
+  }
+}
+
+}  // namespace recur::model
