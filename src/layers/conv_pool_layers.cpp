@@ -9,6 +9,7 @@
 #include <string>
 
 #include "kernels/gemm.hpp"
+#include "layers/conv_config.hpp"
 #include "layers/core_util.hpp"
 
 namespace recur::model {
@@ -29,12 +30,7 @@ Padding padding_of(const LayerArgs& a, bool allow_causal) {
   unsupported(a, "padding '" + p + "' is not supported");
 }
 
-bool channels_first(const LayerArgs& a) {
-  const std::string f = cfg_string(a, "data_format", "channels_last");
-  if (f == "channels_last") return false;
-  if (f == "channels_first") return true;
-  fail(a, "data_format must be channels_last or channels_first, got '" + f + "'");
-}
+bool channels_first(const LayerArgs& a) { return conv_channels_first(a); }
 
 size_t one_positive(const LayerArgs& a, const char* field, long fallback, bool required = false) {
   if (required && !core::cfg_has(a, field)) fail(a, std::string("config has no field '") + field + "'");

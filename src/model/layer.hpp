@@ -170,6 +170,7 @@ const std::map<std::string, LayerKind>& layer_registry();
 // Registration tables, one per source file family (called by layer_registry()).
 void register_core_layers(std::map<std::string, LayerKind>& r);
 void register_recurrent_layers(std::map<std::string, LayerKind>& r);
+void register_conv_nd_layers(std::map<std::string, LayerKind>& r);  // Conv2D, Conv3D
 
 // ---- config helpers (throw InvalidArgument naming args.where and the field) ------------------
 const nlohmann::json& cfg_field(const LayerArgs& a, const char* field);  // must exist

@@ -10,6 +10,7 @@ const std::map<std::string, LayerKind>& layer_registry() {
     std::map<std::string, LayerKind> r;
     register_core_layers(r);
     register_recurrent_layers(r);
+    register_conv_nd_layers(r);
     return r;
   }();
   return reg;

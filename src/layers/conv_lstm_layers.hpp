@@ -1,0 +1,15 @@
+// ConvLSTM1D/2D/3D configs -> ConvLSTMCell (recurrent_layers.cpp wraps it in the RNN layer).
+#pragma once
+
+#include <memory>
+
+#include "model/layer.hpp"
+#include "recur/cells.hpp"
+
+namespace recur::model {
+
+// Reads the cell options of a ConvLSTM<rank>D config and consumes its weights from w at `at`
+// (kernel, recurrent_kernel[, bias]), checking their declared shapes before decoding them.
+std::shared_ptr<const Cell> make_conv_lstm_cell(const LayerArgs& a, const Weights& w, size_t& at);
+
+}  // namespace recur::model
