@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "io/limits.hpp"
 #include "layers/conv_config.hpp"
 #include "layers/core_util.hpp"
 
@@ -62,6 +63,24 @@ std::shared_ptr<const Cell> make_conv_lstm_cell(const LayerArgs& a, const Weight
   if (c.use_bias) bias = w[at + 2];
   at += need;
   return std::make_shared<ConvLSTMCell>(c, std::move(step), kernel, rec, std::move(bias));
+}
+
+void check_conv_lstm_activation(const Cell& cell, const Tensor& x) {
+  const auto* c = dynamic_cast<const ConvLSTMCell*>(&cell);
+  if (!c || x.rank() != c->rank() + 3) return;
+  const std::vector<size_t> step(x.shape().begin() + 2, x.shape().end());
+  const size_t cells = c->for_input_shape(step)->output_size() / c->filters();
+  const uint64_t max = io::default_limits().max_activation_bytes;
+  uint64_t bytes = 4 * sizeof(float) * c->filters();
+  for (uint64_t f : {uint64_t{x.dim(0)}, uint64_t{x.dim(1)}, uint64_t{cells}}) {
+    if (bytes <= max && __builtin_mul_overflow(bytes, f, &bytes)) bytes = max + 1;
+  }
+  if (bytes > max) {
+    throw InvalidArgument("the input projection (" + std::to_string(x.dim(0)) + " x " + std::to_string(x.dim(1)) +
+                          " x " + std::to_string(cells) + " x " + std::to_string(4 * c->filters()) +
+                          " float32) would exceed the limit of " + std::to_string(max) +
+                          " bytes for one activation (max_activation_bytes; RECUR_MAX_ACTIVATION_BYTES sets it)");
+  }
 }
 
 }  // namespace recur::model

@@ -12,4 +12,8 @@ namespace recur::model {
 // (kernel, recurrent_kernel[, bias]), checking their declared shapes before decoding them.
 std::shared_ptr<const Cell> make_conv_lstm_cell(const LayerArgs& a, const Weights& w, size_t& at);
 
+// Before a ConvLSTM runs on x (B, T, step...): its input projection, (B*T*cells, 4*filters)
+// float32, must fit max_activation_bytes (InvalidArgument otherwise). No-op for other cells.
+void check_conv_lstm_activation(const Cell& cell, const Tensor& x);
+
 }  // namespace recur::model

@@ -271,6 +271,7 @@ class RecurrentLayer final : public Layer {
       emitted = &e[first_slot()];
     }
     try {
+      check_conv_lstm_activation(front().cell(), x);
       if (bi_) {
         outs = bi_->run(x, mask, init, &finals);
       } else {

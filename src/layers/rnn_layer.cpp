@@ -52,8 +52,20 @@ PathChoice RNN::path(const Mask* mask) const {
   } else if (auto* s = dynamic_cast<const SimpleRNNCell*>(cell_.get())) {
     op = "simple_rnn";
     why = ops::simple_rnn_fused_unavailable(*s, a);
-  } else if (dynamic_cast<const ConvLSTMCell*>(cell_.get())) {
-    return {true, "conv_lstm (im2col GEMM)", ""};
+  } else if (auto* cl = dynamic_cast<const ConvLSTMCell*>(cell_.get())) {
+    const auto& c = cl->config();
+    auto axes = [](const std::vector<long>& v) {
+      std::string s;
+      for (long x : v) {
+        if (!s.empty()) s.push_back('x');
+        s.append(std::to_string(x));
+      }
+      return s;
+    };
+    return {true, "conv_lstm (im2col GEMM; " + std::to_string(c.filters) + " filters, kernel " +
+                      axes(c.kernel_size) + ", strides " + axes(c.strides) + ", dilation " +
+                      axes(c.dilation_rate) + ", padding " + c.padding +
+                      (c.channels_first ? ", channels_first" : "") + ")", ""};
   } else {
     return {false, "rnn", cell_->class_name() + " has no fused op"};
   }
