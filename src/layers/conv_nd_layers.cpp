@@ -53,17 +53,10 @@ class ConvNDLayer final : public BasicLayer {
   }
   size_t param_count() const override { return params_; }
   std::string path() const override {
-    auto axes = [](const std::vector<size_t>& v) {
-      std::string s;
-      for (size_t x : v) {
-        if (!s.empty()) s.push_back('x');
-        s.append(std::to_string(x));
-      }
-      return s;
-    };
-    return std::string(w_.taps == 1 && s_.groups == 1 ? "GEMM (1x1 kernel" : "im2col GEMM (kernel " + axes(s_.k)) +
-           ", strides " + axes(s_.s) + ", dilation " + axes(s_.d) + ", padding " + (s_.same ? "same" : "valid") +
-           (s_.groups > 1 ? ", groups " + std::to_string(s_.groups) : "") + (s_.channels_first ? ", channels_first" : "") + ")";
+    std::string p = w_.taps == 1 && s_.groups == 1 ? "GEMM (1x1 " : "im2col GEMM (";
+    p.append(ops::describe_conv(s_.k, s_.s, s_.d, s_.same));
+    if (s_.groups > 1) p.append(", groups ").append(std::to_string(s_.groups));
+    return p.append(s_.channels_first ? ", channels_first)" : ")");
   }
 
  private:

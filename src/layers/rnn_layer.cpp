@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <string>
 
+#include "ops/conv.hpp"
 #include "recur/layers.hpp"
 
 namespace recur {
@@ -54,18 +55,10 @@ PathChoice RNN::path(const Mask* mask) const {
     why = ops::simple_rnn_fused_unavailable(*s, a);
   } else if (auto* cl = dynamic_cast<const ConvLSTMCell*>(cell_.get())) {
     const auto& c = cl->config();
-    auto axes = [](const std::vector<long>& v) {
-      std::string s;
-      for (long x : v) {
-        if (!s.empty()) s.push_back('x');
-        s.append(std::to_string(x));
-      }
-      return s;
-    };
-    return {true, "conv_lstm (im2col GEMM; " + std::to_string(c.filters) + " filters, kernel " +
-                      axes(c.kernel_size) + ", strides " + axes(c.strides) + ", dilation " +
-                      axes(c.dilation_rate) + ", padding " + c.padding +
-                      (c.channels_first ? ", channels_first" : "") + ")", ""};
+    const std::vector<size_t> k(c.kernel_size.begin(), c.kernel_size.end()), st(c.strides.begin(), c.strides.end()),
+        d(c.dilation_rate.begin(), c.dilation_rate.end());
+    return {true, "conv_lstm (im2col GEMM; " + std::to_string(c.filters) + " filters, " +
+                      ops::describe_conv(k, st, d, c.padding == "same") + (c.channels_first ? ", channels_first)" : ")"), ""};
   } else {
     return {false, "rnn", cell_->class_name() + " has no fused op"};
   }

@@ -207,4 +207,18 @@ Tensor channels_to_first(const Tensor& x, size_t lead) {
   return swap_blocks(x, outer, sp, x.shape().back(), std::move(shape));
 }
 
+std::string describe_conv(std::span<const size_t> k, std::span<const size_t> s, std::span<const size_t> d, bool same) {
+  auto axes = [](std::span<const size_t> v) {
+    std::string out;
+    for (size_t x : v) {
+      if (!out.empty()) out.push_back('x');
+      out.append(std::to_string(x));
+    }
+    return out;
+  };
+  std::string r = "kernel ";
+  r.append(axes(k)).append(", strides ").append(axes(s)).append(", dilation ").append(axes(d));
+  return r.append(same ? ", padding same" : ", padding valid");
+}
+
 }  // namespace recur::ops

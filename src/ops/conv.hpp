@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "kernels/gemm.hpp"
@@ -50,6 +51,9 @@ void conv_forward(const ConvWeights& w, const ConvShape& g, size_t N, const floa
 
 // The whole layer: x (N, in..., cin) -> act(conv(x) + bias) (N, out..., cout).
 Tensor conv(const ConvWeights& w, const ConvShape& g, const Tensor& x, Activation act);
+
+// "kernel 3x3, strides 1x1, dilation 1x1, padding same", for inspect.
+std::string describe_conv(std::span<const size_t> k, std::span<const size_t> s, std::span<const size_t> d, bool same);
 
 // (lead..., C, spatial...) <-> (lead..., spatial..., C): the channels_first layouts.
 Tensor channels_to_last(const Tensor& x, size_t lead);
