@@ -6,6 +6,7 @@
 #include <random>
 #include <vector>
 
+#include "kernels/threads.hpp"
 #include "ops/conv.hpp"
 #include "recur/cells.hpp"
 #include "recur/ops.hpp"
@@ -322,6 +323,38 @@ TEST(ConvLSTMOp, MatchesStepReferenceOnRandomConfigs) {
     ++checked;
   }
   EXPECT_GT(checked, 20);
+}
+
+TEST(ConvLSTMOp, ThreadsGiveTheSameBits) {
+  std::mt19937 rng(5);
+  recur::ConvLSTMCellConfig cfg;
+  cfg.filters = 16;
+  cfg.kernel_size = {3, 3};
+  cfg.padding = "same";
+  const size_t B = 3, T = 7;
+  Tensor k({3, 3, 3, 64}, random_values(rng, 3 * 3 * 3 * 64)), r({3, 3, 16, 64}, random_values(rng, 3 * 3 * 16 * 64));
+  Tensor bias({64}, random_values(rng, 64)), x({B, T, 40, 33, 3}, random_values(rng, B * T * 40 * 33 * 3));
+  recur::ConvLSTMCell cell(cfg, {40, 33, 3}, k, r, bias);
+  std::vector<Tensor> init{Tensor({B, 40, 33, 16}), Tensor({B, 40, 33, 16})};
+  auto run = [&](int threads) {
+    recur::kernels::set_num_threads(threads);
+    auto res = recur::ops::conv_lstm(cell, x, init);
+    recur::kernels::set_num_threads(1);
+    return res;
+  };
+  const auto one = run(1), two = run(2);
+  EXPECT_EQ(one.outputs.values(), two.outputs.values());
+  EXPECT_EQ(one.states[1].values(), two.states[1].values());
+  // A single sample splits each convolution's rows across threads instead.
+  Tensor x1({1, T, 40, 33, 3}, std::vector<float>(x.values().begin(), x.values().begin() + T * 40 * 33 * 3));
+  std::vector<Tensor> init1{Tensor({1, 40, 33, 16}), Tensor({1, 40, 33, 16})};
+  recur::kernels::set_num_threads(2);
+  const auto a = recur::ops::conv_lstm(cell, x1, init1);
+  recur::kernels::set_num_threads(1);
+  const auto b = recur::ops::conv_lstm(cell, x1, init1);
+  EXPECT_EQ(a.outputs.values(), b.outputs.values());
+  EXPECT_EQ(std::vector<float>(one.outputs.values().begin(), one.outputs.values().begin() + b.outputs.size()),
+            b.outputs.values());
 }
 
 }  // namespace

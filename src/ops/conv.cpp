@@ -7,6 +7,8 @@
 #include <cstring>
 #include <string>
 
+#include "kernels/threads.hpp"
+
 namespace recur::ops {
 
 ConvShape conv_shape(std::span<const size_t> in, size_t cin, std::span<const size_t> k,
@@ -73,6 +75,14 @@ ConvWeights pack_conv(const Tensor& kernel, size_t rank, size_t groups, const Te
 
 namespace {
 
+// Short runs (a few channels) are the common case: plain loops beat library calls there.
+inline void copy_run(float* dst, const float* src, size_t n) {
+  for (size_t i = 0; i < n; ++i) dst[i] = src[i];
+}
+inline void zero_run(float* dst, size_t n) {
+  for (size_t i = 0; i < n; ++i) dst[i] = 0.0f;
+}
+
 // Patch rows [r0, r1) for group gi; row r is output position (n, o0, o1, o2).
 void im2col(const ConvShape& g, size_t cin_g, size_t gi, const float* x, size_t r0, size_t r1,
             float* patch) {
@@ -93,7 +103,7 @@ void im2col(const ConvShape& g, size_t cin_g, size_t gi, const float* x, size_t 
         const long i1 = static_cast<long>(o1 * g.s[1] + k1 * g.d[1]) - static_cast<long>(g.pad[1]);
         float* dst = row + (k0 * g.k[1] + k1) * run;
         if (i0 < 0 || i0 >= in0 || i1 < 0 || i1 >= in1) {
-          std::memset(dst, 0, run * sizeof(float));
+          zero_run(dst, run);
           continue;
         }
         const float* xr = xn + static_cast<size_t>(i0 * in1 + i1) * static_cast<size_t>(in2) * C;
@@ -101,23 +111,64 @@ void im2col(const ConvShape& g, size_t cin_g, size_t gi, const float* x, size_t 
           const long lo = std::clamp<long>(-b2, 0, static_cast<long>(g.k[2]));
           const long hi = std::clamp<long>(in2 - b2, lo, static_cast<long>(g.k[2]));
           const size_t l = static_cast<size_t>(lo), h = static_cast<size_t>(hi);
-          std::memset(dst, 0, l * C * sizeof(float));
-          if (h > l) std::memcpy(dst + l * C, xr + static_cast<size_t>(b2 + lo) * C, (h - l) * C * sizeof(float));
-          std::memset(dst + h * C, 0, (g.k[2] - h) * C * sizeof(float));
+          zero_run(dst, l * C);
+          if (h > l) copy_run(dst + l * C, xr + static_cast<size_t>(b2 + lo) * C, (h - l) * C);
+          zero_run(dst + h * C, (g.k[2] - h) * C);
           continue;
         }
         for (size_t k2 = 0; k2 < g.k[2]; ++k2) {
           const long i2 = b2 + static_cast<long>(k2 * g.d[2]);
           float* dc = dst + k2 * cin_g;
           if (i2 < 0 || i2 >= in2) {
-            std::memset(dc, 0, cin_g * sizeof(float));
+            zero_run(dc, cin_g);
           } else {
-            std::memcpy(dc, xr + static_cast<size_t>(i2) * C, cin_g * sizeof(float));
+            copy_run(dc, xr + static_cast<size_t>(i2) * C, cin_g);
           }
         }
       }
     }
   }
+}
+
+}  // namespace
+
+namespace {
+
+struct RowJob {
+  const ConvWeights* w;
+  const ConvShape* g;
+  const float* x;
+  float* y;
+  bool accumulate;
+  size_t M, parts;
+};
+
+// Output rows [r0, r1): im2col blocks that stay in cache, one GEMM per block and group.
+void conv_rows(const RowJob& j, size_t r0, size_t r1) {
+  const ConvWeights& w = *j.w;
+  const ConvShape& g = *j.g;
+  const size_t F = g.cout, Fg = F / g.groups, K = w.taps * w.cin_g;
+  const bool pointwise = w.taps == 1 && g.groups == 1 && g.s == std::array<size_t, 3>{1, 1, 1} &&
+                         g.pad == std::array<size_t, 3>{0, 0, 0};
+  if (pointwise) {  // 1x1 kernel: x is already the patch matrix
+    kernels::gemm_packed(r1 - r0, j.x + r0 * g.cin, g.cin, w.packed[0], j.y + r0 * F, F, j.accumulate);
+    return;
+  }
+  const size_t rows = std::clamp<size_t>((size_t{1} << 16) / K, 16, 1024);
+  std::vector<float> patch(std::min(rows, r1 - r0) * K);
+  for (size_t b0 = r0; b0 < r1; b0 += rows) {
+    const size_t b1 = std::min(r1, b0 + rows);
+    for (size_t gi = 0; gi < g.groups; ++gi) {
+      im2col(g, w.cin_g, gi, j.x, b0, b1, patch.data());
+      kernels::gemm_packed(b1 - b0, patch.data(), K, w.packed[gi], j.y + b0 * F + gi * Fg, F, j.accumulate);
+    }
+  }
+}
+
+void conv_part(void* ctx, int i) {
+  const RowJob& j = *static_cast<const RowJob*>(ctx);
+  const size_t p = static_cast<size_t>(i);
+  conv_rows(j, j.M * p / j.parts, j.M * (p + 1) / j.parts);
 }
 
 }  // namespace
@@ -128,22 +179,18 @@ void conv_forward(const ConvWeights& w, const ConvShape& g, size_t N, const floa
       w.k != g.k) {
     throw InvalidArgument("conv: kernel and geometry disagree");
   }
-  const size_t M = N * g.out_cells(), F = g.cout, Fg = F / g.groups, K = w.taps * w.cin_g;
+  const size_t M = N * g.out_cells(), F = g.cout;
   if (M == 0) return;
-  const bool pointwise = w.taps == 1 && g.groups == 1 && g.s == std::array<size_t, 3>{1, 1, 1} &&
-                         g.pad == std::array<size_t, 3>{0, 0, 0};
-  if (pointwise) {  // 1x1 kernel: x is already the patch matrix
-    kernels::gemm_packed(M, x, g.cin, w.packed[0], y, F, accumulate);
+  // Threads take whole row ranges (one wake-up per call, not one per block); each row's sums
+  // do not depend on the split.
+  RowJob job{&w, &g, x, y, accumulate, M, 1};
+  const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(w.taps * w.cin_g) * static_cast<double>(F);
+  const size_t th = static_cast<size_t>(kernels::num_threads());
+  if (th > 1 && flops >= 4e6) job.parts = std::min(th, std::max<size_t>(M / 32, 1));
+  if (job.parts > 1) {
+    kernels::parallel_for(static_cast<int>(job.parts), conv_part, &job);
   } else {
-    const size_t rows = std::clamp<size_t>((size_t{1} << 16) / K, 16, 1024);
-    std::vector<float> patch(std::min(rows, M) * K);
-    for (size_t r0 = 0; r0 < M; r0 += rows) {
-      const size_t r1 = std::min(M, r0 + rows);
-      for (size_t gi = 0; gi < g.groups; ++gi) {
-        im2col(g, w.cin_g, gi, x, r0, r1, patch.data());
-        kernels::gemm_packed(r1 - r0, patch.data(), K, w.packed[gi], y + r0 * F + gi * Fg, F, accumulate);
-      }
-    }
+    conv_rows(job, 0, M);
   }
   if (!w.bias.empty()) kernels::add_bias_rows(M, F, w.bias.data(), y, F);
 }

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "kernels/cell_steps.hpp"
+#include "kernels/threads.hpp"
 #include "ops/conv.hpp"
 #include "recur/ops.hpp"
 
@@ -56,14 +57,9 @@ RnnResult conv_lstm(const ConvLSTMCell& cell, const Tensor& inputs, std::span<co
   const size_t cells = gx.out_cells(), row = cells * f;
   (void)checked_size({B, T, cells, n}, "conv_lstm input projection");
 
-  // Every step's input convolution at once: (B*T*cells, 4f), bias included.
-  std::vector<float> xp(B * T * cells * n);
-  if (cf) {
-    const Tensor x = channels_to_last(inputs, 2);
-    conv_forward(cell.input_weights(), gx, B * T, x.data(), xp.data(), false);
-  } else {
-    conv_forward(cell.input_weights(), gx, B * T, inputs.data(), xp.data(), false);
-  }
+  Tensor xl;
+  if (cf) xl = channels_to_last(inputs, 2);
+  const float* x = cf ? xl.data() : inputs.data();
   Tensor h = cf ? channels_to_last(init[0], 1) : init[0];
   Tensor c = cf ? channels_to_last(init[1], 1) : init[1];
   Tensor emitted(h.shape());
@@ -74,29 +70,51 @@ RnnResult conv_lstm(const ConvLSTMCell& cell, const Tensor& inputs, std::span<co
   RnnResult res;
   res.outputs = Tensor(oshape);
 
-  std::vector<float> pre(B * cells * n), hn(B * row), cn(B * row);
-  for (size_t s = 0; s < T; ++s) {
-    const size_t t = a.go_backwards ? T - 1 - s : s;
-    for (size_t b = 0; b < B; ++b) {
-      std::memcpy(pre.data() + b * cells * n, xp.data() + (b * T + t) * cells * n, cells * n * sizeof(float));
-    }
-    conv_forward(cell.recurrent_weights(), gh, B, h.data(), pre.data(), true);
-    kernels::lstm_gates(cfg.activation, cfg.recurrent_activation, B * cells, f, pre.data(), c.data(),
-                        hn.data(), cn.data());
-    for (size_t b = 0; b < B; ++b) {
-      float* e = emitted.data() + b * row;
+  // One sample through the whole sequence: its input convolution for every step in one GEMM
+  // ((T*cells, 4f), bias included), then per step the recurrent convolution accumulated onto
+  // that step's rows and the gates, in place.
+  auto run_sample = [&](size_t b, std::vector<float>& xp, std::vector<float>& hn, std::vector<float>& cn) {
+    conv_forward(cell.input_weights(), gx, T, x + b * T * gx.in_cells() * gx.cin, xp.data(), false);
+    float* hs = h.data() + b * row;
+    float* cs = c.data() + b * row;
+    float* e = emitted.data() + b * row;
+    for (size_t s = 0; s < T; ++s) {
+      const size_t t = a.go_backwards ? T - 1 - s : s;
+      float* pre = xp.data() + t * cells * n;
+      conv_forward(cell.recurrent_weights(), gh, 1, hs, pre, true);
+      kernels::lstm_gates(cfg.activation, cfg.recurrent_activation, cells, f, pre, cs, hn.data(), cn.data());
       if (!a.mask || (*a.mask)(b, t)) {
-        std::memcpy(h.data() + b * row, hn.data() + b * row, row * sizeof(float));
-        std::memcpy(c.data() + b * row, cn.data() + b * row, row * sizeof(float));
-        std::memcpy(e, hn.data() + b * row, row * sizeof(float));
+        std::memcpy(hs, hn.data(), row * sizeof(float));
+        std::memcpy(cs, cn.data(), row * sizeof(float));
+        std::memcpy(e, hn.data(), row * sizeof(float));
       } else if (a.zero_output_for_mask) {
         std::memset(e, 0, row * sizeof(float));
-      }  // else: masked samples keep their states and repeat the last emitted output
+      }  // else: a masked step keeps the states and repeats the last emitted output
       if (a.return_sequences || s + 1 == T) {
         const size_t k = a.return_sequences ? s : 0;
         std::memcpy(res.outputs.data() + (b * steps_out + k) * row, e, row * sizeof(float));
       }
     }
+  };
+  auto run_samples = [&](size_t b0, size_t b1) {
+    std::vector<float> xp(T * cells * n), hn(row), cn(row);
+    for (size_t b = b0; b < b1; ++b) run_sample(b, xp, hn, cn);
+  };
+  // Samples are independent: with several, each thread takes whole samples through the whole
+  // sequence (one wake-up per call); a single sample splits each convolution's rows instead.
+  const size_t parts = std::min<size_t>(B, static_cast<size_t>(kernels::num_threads()));
+  if (parts > 1) {
+    struct Ctx {
+      decltype(run_samples)* run;
+      size_t B, parts;
+    } ctx{&run_samples, B, parts};
+    kernels::parallel_for(static_cast<int>(parts), [](void* p, int i) {
+      const auto* k = static_cast<const Ctx*>(p);
+      const size_t q = static_cast<size_t>(i);
+      (*k->run)(k->B * q / k->parts, k->B * (q + 1) / k->parts);
+    }, &ctx);
+  } else {
+    run_samples(0, B);
   }
   if (cf) {
     res.outputs = channels_to_first(res.outputs, 2);
