@@ -82,7 +82,7 @@ RnnResult conv_lstm(const ConvLSTMCell& cell, const Tensor& inputs, std::span<co
       const size_t t = a.go_backwards ? T - 1 - s : s;
       float* pre = xp.data() + t * cells * n;
       conv_forward(cell.recurrent_weights(), gh, 1, hs, pre, true);
-      kernels::lstm_gates(cfg.activation, cfg.recurrent_activation, cells, f, pre, cs, hn.data(), cn.data());
+      kernels::lstm_gates_rows(cfg.activation, cfg.recurrent_activation, cells, f, pre, cs, hn.data(), cn.data());
       if (!a.mask || (*a.mask)(b, t)) {
         std::memcpy(hs, hn.data(), row * sizeof(float));
         std::memcpy(cs, cn.data(), row * sizeof(float));
