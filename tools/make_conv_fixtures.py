@@ -130,6 +130,23 @@ def b_td_conv2d_lstm(rng):
     return m, [[uni(rng, 2, 4, 7, 7, 2)]]
 
 
+def b_depthwise_separable(rng):
+    K, L = mf.K, mf.L
+    img = K.Input(shape=(7, 9, 3))
+    seq = K.Input(shape=(11, 4))
+    outs = [
+        L.DepthwiseConv2D(3)(img),
+        L.DepthwiseConv2D((2, 3), strides=2, padding="same", depth_multiplier=2, use_bias=False)(img),
+        L.DepthwiseConv2D(3, dilation_rate=2, padding="same", activation="relu")(img),
+        L.SeparableConv2D(5, 3, padding="same", depth_multiplier=2, activation="tanh")(img),
+        L.SeparableConv2D(4, (3, 2), strides=(2, 1), use_bias=False)(img),
+        L.SeparableConv1D(6, 3, padding="same", dilation_rate=2)(seq),
+        L.SeparableConv1D(3, 4, strides=2, depth_multiplier=3)(seq),
+        L.DepthwiseConv1D(3, depth_multiplier=2)(seq),
+    ]
+    return K.Model([img, seq], outs), [[uni(rng, 2, 7, 9, 3), uni(rng, 2, 11, 4)]]
+
+
 BOTH = ("keras", "h5")
 Case = mf.Case
 K3_CASES = [
@@ -146,6 +163,8 @@ K3_CASES = [
          "inputs", ("keras",)),
     Case("convlstm2d-stateful", b_stateful_convlstm, "stateful ConvLSTM2D, two successive calls",
          ("keras",)),
+    Case("depthwise-separable", b_depthwise_separable, "DepthwiseConv1D/2D and SeparableConv1D/2D: "
+         "depth_multiplier, strides, dilation, same/valid, use_bias=False", BOTH),
     Case("td-conv2d-lstm", b_td_conv2d_lstm, "TimeDistributed(Conv2D) -> LSTM", ("keras",)),
 ]
 K2_CASES = [
@@ -155,6 +174,8 @@ K2_CASES = [
     Case("convlstm1d", b_convlstm1d, "Keras 2 ConvLSTM1D options", ("h5",)),
     Case("convlstm3d", b_convlstm3d, "Keras 2 ConvLSTM3D", ("h5",)),
     Case("convlstm2d-stateful", b_stateful_convlstm, "Keras 2 stateful ConvLSTM2D, two calls", ("h5",)),
+    Case("depthwise-separable", b_depthwise_separable, "Keras 2 DepthwiseConv1D/2D, SeparableConv1D/2D",
+         ("h5",)),
 ]
 
 
@@ -171,6 +192,7 @@ def main():
             if p == "k2":
                 env["TF_USE_LEGACY_KERAS"] = "1"
             subprocess.run([sys.executable, str(Path(__file__).resolve()), p], env=env, check=True)
+        mf.write_readme(OUT)
         size = sum(f.stat().st_size for f in OUT.rglob("*") if f.is_file())
         print(f"{len(list(OUT.glob('*/case.json')))} cases in {OUT} ({size / 1024:.0f} KiB)")
         return
