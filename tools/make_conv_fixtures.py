@@ -109,6 +109,20 @@ def b_convlstm_initial_state(rng):
     return K.Model([x, h0, c0], y), [[uni(rng, 2, 3, 5, 4, 2), uni(rng, 2, 5, 4, 3), uni(rng, 2, 5, 4, 3)]]
 
 
+def b_convlstm_mask(rng):
+    K, L = mf.K, mf.L
+    ops = K.ops
+    x = K.Input(shape=(6, 4, 3, 2))
+    mask = ops.any(ops.not_equal(L.Reshape((6, 24))(x), 0.0), axis=-1)  # (batch, time)
+    a = L.ConvLSTM2D(3, 2, padding="same", return_sequences=True)(x, mask=mask)
+    b = L.ConvLSTM2D(2, 3, padding="same", go_backwards=True)(x, mask=mask)
+    xv = uni(rng, 3, 6, 4, 3, 2)
+    xv[0, 4:] = 0.0  # right padding
+    xv[1, :2] = 0.0  # left padding
+    xv[2, 3] = 0.0   # a hole
+    return K.Model(x, [a, b]), [[xv]], "the (batch, time) mask is passed as the layers' mask argument"
+
+
 def b_stateful_convlstm(rng):
     K, L = mf.K, mf.L
     inp = K.Input(batch_shape=(2, 3, 5, 5, 2))
@@ -163,6 +177,8 @@ K3_CASES = [
          "inputs", ("keras",)),
     Case("convlstm2d-stateful", b_stateful_convlstm, "stateful ConvLSTM2D, two successive calls",
          ("keras",)),
+    Case("convlstm2d-mask", b_convlstm_mask, "ConvLSTM2D with masks (right and left padding, a "
+         "hole), return_sequences and go_backwards", ("keras",)),
     Case("depthwise-separable", b_depthwise_separable, "DepthwiseConv1D/2D and SeparableConv1D/2D: "
          "depth_multiplier, strides, dilation, same/valid, use_bias=False", BOTH),
     Case("td-conv2d-lstm", b_td_conv2d_lstm, "TimeDistributed(Conv2D) -> LSTM", ("keras",)),
