@@ -123,6 +123,14 @@ def b_convlstm_mask(rng):
     return K.Model(x, [a, b]), [[xv]], "the (batch, time) mask is passed as the layers' mask argument"
 
 
+def b_bidirectional_convlstm(rng):
+    K, L = mf.K, mf.L
+    x = K.Input(shape=(4, 5, 4, 2))
+    y = L.Bidirectional(L.ConvLSTM2D(3, 2, padding="same", return_sequences=True))(x)
+    z = L.Bidirectional(L.ConvLSTM2D(2, 3, padding="same"), merge_mode="sum")(x)
+    return K.Model(x, [y, z]), [[uni(rng, 2, 4, 5, 4, 2)]]
+
+
 def b_stateful_convlstm(rng):
     K, L = mf.K, mf.L
     inp = K.Input(batch_shape=(2, 3, 5, 5, 2))
@@ -177,6 +185,8 @@ K3_CASES = [
          "inputs", ("keras",)),
     Case("convlstm2d-stateful", b_stateful_convlstm, "stateful ConvLSTM2D, two successive calls",
          ("keras",)),
+    Case("bidirectional-convlstm2d", b_bidirectional_convlstm, "Bidirectional(ConvLSTM2D), concat "
+         "and sum merges", BOTH),
     Case("convlstm2d-mask", b_convlstm_mask, "ConvLSTM2D with masks (right and left padding, a "
          "hole), return_sequences and go_backwards", ("keras",)),
     Case("depthwise-separable", b_depthwise_separable, "DepthwiseConv1D/2D and SeparableConv1D/2D: "
@@ -191,6 +201,8 @@ K2_CASES = [
     Case("convlstm3d", b_convlstm3d, "Keras 2 ConvLSTM3D", ("h5",)),
     Case("convlstm2d-stateful", b_stateful_convlstm, "Keras 2 stateful ConvLSTM2D, two calls", ("h5",)),
     Case("depthwise-separable", b_depthwise_separable, "Keras 2 DepthwiseConv1D/2D, SeparableConv1D/2D",
+         ("h5",)),
+    Case("bidirectional-convlstm2d", b_bidirectional_convlstm, "Keras 2 Bidirectional(ConvLSTM2D)",
          ("h5",)),
 ]
 
