@@ -1,5 +1,6 @@
 // The model cases the corpus tests run: the shared real-model corpus (../shared/models/real)
-// and our Keras-made fixtures (tests/fixtures/models, tests/fixtures/legacy-weights), each a
+// and our Keras-made fixtures (tests/fixtures/models, tests/fixtures/legacy-weights,
+// tests/fixtures/conv-models), each a
 // folder with a case.json.
 #pragma once
 
@@ -33,8 +34,9 @@ inline std::vector<CorpusCase> real_cases() {
 // The shared corpus first, then our fixtures.
 inline std::vector<CorpusCase> all_corpus_cases() {
   auto a = real_cases();
-  for (const char* own : {"models", "legacy-weights", "attention", "spatial"}) {
-    const std::string prefix = std::string(own) == "models" ? "own/" : std::string(own) + "/";
+  for (const char* own : {"models", "legacy-weights", "attention", "spatial", "conv-models"}) {
+    const std::string o = own;
+    const std::string prefix = o == "models" ? "own/" : o == "conv-models" ? "conv/" : o + "/";
     auto b = corpus_cases_in(std::filesystem::path(RECUR_FIXTURES_DIR) / own, prefix);
     a.insert(a.end(), b.begin(), b.end());
   }

@@ -333,3 +333,12 @@ TEST(Bounds, LoadOptionsBoundOneModel) {
 }
 
 }  // namespace
+TEST(Bounds, ConvLSTMInputProjectionWithinTheActivationBudget) {
+  // Every time step's input convolution is one buffer: checked before it is allocated.
+  TempDir dir("recur-bounds");
+  const std::string f = std::string(RECUR_FIXTURES_DIR) + "/conv-models/k3-convlstm2d";
+  expect_refused(cli(dir, {"run", f + "/model.keras", "--input", f + "/x0.npy", "--output", dir.file("out.npy")},
+                     {"RECUR_MAX_ACTIVATION_BYTES=4096"}),
+                 4, {"layer 'conv_lstm2d' (ConvLSTM2D)", "input projection", "max_activation_bytes"});
+}
+

@@ -16,6 +16,9 @@ namespace recur {
 namespace kernels {
 struct PackedWeights;  // kernel-friendly copy of a cell's weights, made once at construction
 }
+namespace ops {
+struct ConvWeights;  // a convolution kernel packed for the GEMM (ConvLSTMCell)
+}
 
 // One time step of a recurrent cell, Keras' `cell.call(x_t, states)`.
 class Cell {
@@ -129,13 +132,15 @@ class GRUCell final : public GatedCell {
   GRUCellConfig cfg_;
 };
 
-// Keras ConvLSTMCell (rank 1-3, channels_last): an LSTM whose products are convolutions.
+// Keras ConvLSTMCell (rank 1-3): an LSTM whose products are convolutions.
 // kernel (k..., channels, 4*filters), recurrent_kernel (k..., filters, 4*filters), bias (4f);
-// gates [i, f, c, o] on the last axis. The recurrent convolution has stride 1, "same" padding.
+// gates [i, f, c, o] on the filter axis. The recurrent convolution has stride 1, no dilation and
+// "same" padding. Runs as im2col + packed GEMM (ops::conv_lstm); step() runs one step of it.
 struct ConvLSTMCellConfig {
   long filters = 0;
   std::vector<long> kernel_size, strides, dilation_rate;  // rank entries (strides/dilation: 1s)
   std::string padding = "valid";                          // "valid" or "same"
+  bool channels_first = false;  // inputs, states and outputs (channels, spatial...) per sample
   Activation activation = Activation::tanh;
   Activation recurrent_activation = Activation::sigmoid;
   bool use_bias = true;
@@ -143,7 +148,7 @@ struct ConvLSTMCellConfig {
 
 class ConvLSTMCell final : public Cell {
  public:
-  // input_shape: one step's (spatial..., channels).
+  // input_shape: one step's (spatial..., channels), or (channels, spatial...) when channels_first.
   ConvLSTMCell(ConvLSTMCellConfig cfg, std::vector<size_t> input_shape, Tensor kernel,
                Tensor recurrent_kernel, std::optional<Tensor> bias = std::nullopt);
   std::string class_name() const override { return "ConvLSTMCell"; }
@@ -156,11 +161,25 @@ class ConvLSTMCell final : public Cell {
   void step(const Tensor& x, std::span<const Tensor> states, Tensor& out,
             std::span<Tensor> new_states) const override;
 
+  // The same cell (shared weights) for steps of another spatial shape; InvalidArgument when
+  // the channels differ or a 'valid' axis is smaller than the kernel.
+  std::shared_ptr<const ConvLSTMCell> for_input_shape(std::vector<size_t> input_shape) const;
+  const ConvLSTMCellConfig& config() const { return cfg_; }
+  size_t rank() const { return cfg_.kernel_size.size(); }
+  size_t filters() const { return static_cast<size_t>(cfg_.filters); }
+  size_t channels() const { return cfg_.channels_first ? input_shape_.front() : input_shape_.back(); }
+  // Spatial sizes of one step's input and output (without channels).
+  std::vector<size_t> input_spatial() const;
+  std::vector<size_t> output_spatial() const;
+  const ops::ConvWeights& input_weights() const { return *input_w_; }          // with the bias
+  const ops::ConvWeights& recurrent_weights() const { return *recurrent_w_; }  // no bias
+
  private:
+  ConvLSTMCell() = default;
+  void bind(std::vector<size_t> input_shape);
   ConvLSTMCellConfig cfg_;
   std::vector<size_t> input_shape_, output_shape_;
-  Tensor kernel_, recurrent_kernel_;
-  std::optional<Tensor> bias_;
+  std::shared_ptr<const ops::ConvWeights> input_w_, recurrent_w_;
 };
 
 // Keras StackedRNNCells: cell k's output feeds cell k+1 within a step; output = last cell's.

@@ -68,6 +68,12 @@ RnnResult gru(const GRUCell& cell, const Tensor& inputs, std::span<const Tensor>
 RnnResult simple_rnn(const SimpleRNNCell& cell, const Tensor& inputs,
                      std::span<const Tensor> initial_states, const SequenceArgs& args = {});
 
+// ConvLSTM over inputs (B, T, step...) with step = cell.input_shape(): the input convolution of
+// every step as one im2col GEMM, then per step the recurrent convolution (GEMM) and the gates.
+// Same contract as rnn() with cell.step; channels_first tensors are transposed in and out.
+RnnResult conv_lstm(const ConvLSTMCell& cell, const Tensor& inputs,
+                    std::span<const Tensor> initial_states, const SequenceArgs& args = {});
+
 // Keras Masking.compute_mask: step (b, t) is kept when any feature differs from mask_value.
 Mask compute_mask(const Tensor& inputs, float mask_value = 0.0f);
 

@@ -49,16 +49,13 @@ void simple_rnn_step(const PackedWeights& w, Activation act, size_t B, const flo
   for (size_t b = 0; b < B; ++b) f(h_new + b * u, u);
 }
 
-void lstm_step(const PackedWeights& w, Activation act, Activation rec, size_t B, const float* xp,
-               size_t xp_stride, const float* h, const float* c, float* h_new, float* c_new,
-               float* scratch) {
-  const size_t u = w.units;
+void lstm_gates(Activation act, Activation rec, size_t rows, size_t u, float* pre, const float* c,
+                float* h_new, float* c_new) {
   const KernelTable& t = kernel_table();
   const VecFn fa = activation_fn(t, act), fr = activation_fn(t, rec);
   const bool pairwise = rec == Activation::sigmoid || rec == Activation::tanh;
-  preactivations(w, B, xp, xp_stride, h, scratch);
-  for (size_t b = 0; b < B; ++b) {
-    float* g = scratch + b * 4 * u;  // [i, f, c, o]
+  for (size_t b = 0; b < rows; ++b) {
+    float* g = pre + b * 4 * u;  // [i, f, c, o]
     if (pairwise) {
       fr(g, 2 * u);
     } else {  // row-wise functions (softmax) act on each gate alone
@@ -75,6 +72,41 @@ void lstm_step(const PackedWeights& w, Activation act, Activation rec, size_t B,
     fa(hn, u);  // Keras applies `activation` to the cell state too
     for (size_t j = 0; j < u; ++j) hn[j] *= g[3 * u + j];
   }
+}
+
+void lstm_gates_rows(Activation act, Activation rec, size_t rows, size_t u, float* pre, const float* c,
+                     float* h_new, float* c_new) {
+  if (!is_elementwise(act) || !is_elementwise(rec)) {
+    lstm_gates(act, rec, rows, u, pre, c, h_new, c_new);
+    return;
+  }
+  const KernelTable& t = kernel_table();
+  const VecFn fa = activation_fn(t, act), fr = activation_fn(t, rec);
+  float* cand = h_new;  // the candidate gate, until h_new is written
+  for (size_t b = 0; b < rows; ++b) std::memcpy(cand + b * u, pre + b * 4 * u + 2 * u, u * sizeof(float));
+  fr(pre, rows * 4 * u);
+  fa(cand, rows * u);
+  for (size_t b = 0; b < rows; ++b) {
+    const float* g = pre + b * 4 * u;
+    const float* cp = c + b * u;
+    const float* cd = cand + b * u;
+    float* cn = c_new + b * u;
+    for (size_t j = 0; j < u; ++j) cn[j] = g[u + j] * cp[j] + g[j] * cd[j];
+  }
+  std::memcpy(h_new, c_new, rows * u * sizeof(float));
+  fa(h_new, rows * u);
+  for (size_t b = 0; b < rows; ++b) {
+    const float* o = pre + b * 4 * u + 3 * u;
+    float* hn = h_new + b * u;
+    for (size_t j = 0; j < u; ++j) hn[j] *= o[j];
+  }
+}
+
+void lstm_step(const PackedWeights& w, Activation act, Activation rec, size_t B, const float* xp,
+               size_t xp_stride, const float* h, const float* c, float* h_new, float* c_new,
+               float* scratch) {
+  preactivations(w, B, xp, xp_stride, h, scratch);
+  lstm_gates(act, rec, B, w.units, scratch, c, h_new, c_new);
 }
 
 void gru_step(const PackedWeights& w, bool reset_after, Activation act, Activation rec, size_t B,

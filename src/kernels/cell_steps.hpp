@@ -38,6 +38,15 @@ void simple_rnn_step(const PackedWeights& w, Activation act, size_t B, const flo
 void lstm_step(const PackedWeights& w, Activation act, Activation rec, size_t B, const float* xp,
                size_t xp_stride, const float* h, const float* c, float* h_new, float* c_new,
                float* scratch);
+// The LSTM update from preactivations pre (rows, 4u), gates [i, f, c, o] (overwritten):
+// c_new = f*c + i*act(c~), h_new = o*act(c_new). lstm_step ends with it; ConvLSTM uses it alone.
+void lstm_gates(Activation act, Activation rec, size_t rows, size_t u, float* pre, const float* c,
+                float* h_new, float* c_new);
+// lstm_gates for many rows of few units (ConvLSTM cells): each activation runs once over all
+// rows when both are element-wise (else it is lstm_gates). Element-wise functions give each
+// element the same bits either way.
+void lstm_gates_rows(Activation act, Activation rec, size_t rows, size_t u, float* pre, const float* c,
+                     float* h_new, float* c_new);
 void gru_step(const PackedWeights& w, bool reset_after, Activation act, Activation rec, size_t B,
               const float* xp, size_t xp_stride, const float* h, float* h_new, float* scratch);
 

@@ -8,8 +8,9 @@
 #include <memory>
 #include <string>
 
-#include "kernels/gemm.hpp"
+#include "layers/conv_config.hpp"
 #include "layers/core_util.hpp"
+#include "ops/conv.hpp"
 
 namespace recur::model {
 
@@ -29,12 +30,7 @@ Padding padding_of(const LayerArgs& a, bool allow_causal) {
   unsupported(a, "padding '" + p + "' is not supported");
 }
 
-bool channels_first(const LayerArgs& a) {
-  const std::string f = cfg_string(a, "data_format", "channels_last");
-  if (f == "channels_last") return false;
-  if (f == "channels_first") return true;
-  fail(a, "data_format must be channels_last or channels_first, got '" + f + "'");
-}
+bool channels_first(const LayerArgs& a) { return conv_channels_first(a); }
 
 size_t one_positive(const LayerArgs& a, const char* field, long fallback, bool required = false) {
   if (required && !core::cfg_has(a, field)) fail(a, std::string("config has no field '") + field + "'");
@@ -79,8 +75,9 @@ class Conv1DLayer final : public BasicLayer {
     bool channels_first = false;
     Activation act = Activation::linear;
   };
-  Conv1DLayer(const LayerArgs& a, Spec s, Tensor kernel, std::optional<Tensor> bias)
-      : BasicLayer(a), s_(s), kernel_(std::move(kernel)), bias_(std::move(bias)) {}
+  Conv1DLayer(const LayerArgs& a, Spec s, const Tensor& kernel, const std::optional<Tensor>& bias)
+      : BasicLayer(a), s_(s), w_(ops::pack_conv(kernel, 1, s.groups, bias ? &*bias : nullptr)),
+        params_(kernel.size() + (bias ? bias->size() : 0)) {}
 
   StreamRule stream_rule() const override {
     if (s_.channels_first) return {Streaming::whole_sequence, "is channels_first: its time axis is the last one"};
@@ -120,60 +117,41 @@ class Conv1DLayer final : public BasicLayer {
     slot[0] = std::move(next);
     return single(std::move(out));
   }
-  size_t param_count() const override { return kernel_.size() + (bias_ ? bias_->size() : 0); }
+  size_t param_count() const override { return params_; }
+  std::string path() const override { return "im2col GEMM"; }
 
  private:
   size_t window() const { return s_.pad == Padding::causal && s_.k > 1 ? (s_.k - 1) * s_.dilation : 0; }
 
-  // x: (batch, steps, channels).
+  // x: (batch, steps, channels); the im2col GEMM op, 'causal' as zeros on the left + 'valid'.
   Tensor conv(const Tensor& x, Padding pad) const {
-    const Tensor& x0 = x;
-    const size_t B = x.dim(0), L = x.dim(1), C = x.dim(2);
-    const size_t cin_g = kernel_.dim(1), F = kernel_.dim(2), G = s_.groups, Fg = F / G;
-    if (C != cin_g * G) {
-      bad("input shape " + x0.shape_str() + " does not fit kernel shape " + kernel_.shape_str() +
-          " (" + std::to_string(cin_g * G) + " input channels expected)");
+    const size_t B = x.dim(0), L = x.dim(1), C = x.dim(2), P = pad == Padding::causal ? window() : 0;
+    if (C != w_.cin_g * s_.groups) {
+      bad("input shape " + x.shape_str() + " does not fit kernel shape (" + std::to_string(s_.k) + ", " +
+          std::to_string(w_.cin_g) + ", " + std::to_string(w_.cout) + ") (" + std::to_string(w_.cin_g * s_.groups) +
+          " input channels expected)");
     }
-    const size_t eff = (s_.k - 1) * s_.dilation + 1;
-    size_t out_len = 0, left = 0;
-    if (!window_geometry(pad, L, eff, s_.stride, out_len, left)) {
-      bad("input shape " + x0.shape_str() + " is too short for kernel size " + std::to_string(s_.k) +
+    Tensor padded;
+    if (P > 0) {
+      padded = Tensor({B, P + L, C});
+      for (size_t b = 0; b < B; ++b) std::copy_n(x.data() + b * L * C, L * C, padded.data() + (b * (P + L) + P) * C);
+    }
+    const size_t len = L + P, k = s_.k, st = s_.stride, d = s_.dilation;
+    ops::ConvShape g;
+    try {
+      g = ops::conv_shape(std::span<const size_t>(&len, 1), C, std::span<const size_t>(&k, 1),
+                          std::span<const size_t>(&st, 1), std::span<const size_t>(&d, 1), pad == Padding::same,
+                          w_.cout, s_.groups);
+    } catch (const InvalidArgument&) {
+      bad("input shape " + x.shape_str() + " is too short for kernel size " + std::to_string(s_.k) +
           " with dilation " + std::to_string(s_.dilation));
     }
-    Tensor out({B, out_len, F});
-    const size_t row = s_.k * cin_g;
-    // im2col: one (out_len x k*cin_g) patch matrix per sample and group, then one product
-    // with the kernel, which is already laid out (k, cin_g, F) = (k*cin_g, F).
-    std::vector<float> patch(out_len * row);
-    for (size_t b = 0; b < B; ++b) {
-      const float* xb = x.data() + b * L * C;
-      float* ob = out.data() + b * out_len * F;
-      for (size_t g = 0; g < G; ++g) {
-        for (size_t o = 0; o < out_len; ++o) {
-          float* pr = patch.data() + o * row;
-          for (size_t tap = 0; tap < s_.k; ++tap) {
-            const long pos = static_cast<long>(o * s_.stride + tap * s_.dilation) - static_cast<long>(left);
-            float* dst = pr + tap * cin_g;
-            if (pos < 0 || pos >= static_cast<long>(L)) {
-              std::fill(dst, dst + cin_g, 0.0f);
-            } else {
-              const float* src = xb + static_cast<size_t>(pos) * C + g * cin_g;
-              std::copy(src, src + cin_g, dst);
-            }
-          }
-        }
-        kernels::sgemm(out_len, Fg, row, patch.data(), row, kernel_.data() + g * Fg, F, ob + g * Fg, F,
-                       false);
-      }
-    }
-    if (bias_) kernels::add_bias_rows(B * out_len, F, bias_->data(), out.data(), F);
-    core::activate(s_.act, out);
-    return out;
+    return ops::conv(w_, g, P > 0 ? padded : x, s_.act);
   }
 
   Spec s_;
-  Tensor kernel_;
-  std::optional<Tensor> bias_;
+  ops::ConvWeights w_;
+  size_t params_;
 };
 
 std::unique_ptr<Layer> make_conv1d(const LayerArgs& a) {

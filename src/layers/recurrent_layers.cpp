@@ -2,6 +2,7 @@
 // Keras 2 CuDNNLSTM/CuDNNGRU, built from Keras configs for the model graph.
 #include <string>
 
+#include "layers/conv_lstm_layers.hpp"
 #include "layers/core_util.hpp"
 #include "layers/cudnn_weights.hpp"
 #include "model/layer.hpp"
@@ -97,6 +98,7 @@ bool saved_by_cudnn(const LayerArgs& a, const std::string& cls, const Tensor& bi
 std::shared_ptr<const Cell> make_cell(const std::string& cls, const LayerArgs& a,
                                       const Weights& w, size_t& at) {
   try {
+    if (cls.starts_with("ConvLSTM")) return make_conv_lstm_cell(a, w, at);
     if (cls == "SimpleRNN" || cls == "SimpleRNNCell") {
       SimpleRNNCellConfig c;
       c.units = units_of(a);
@@ -269,6 +271,7 @@ class RecurrentLayer final : public Layer {
       emitted = &e[first_slot()];
     }
     try {
+      check_conv_lstm_activation(front().cell(), x, ctx.max_activation_bytes);
       if (bi_) {
         outs = bi_->run(x, mask, init, &finals);
       } else {
@@ -404,7 +407,7 @@ int bidirectional_count(const nlohmann::json& cfg) {
 }  // namespace
 
 void register_recurrent_layers(std::map<std::string, LayerKind>& r) {
-  for (const char* cls : {"SimpleRNN", "LSTM", "GRU", "RNN", "CuDNNLSTM", "CuDNNGRU"}) {
+  for (const char* cls : {"SimpleRNN", "LSTM", "GRU", "RNN", "CuDNNLSTM", "CuDNNGRU", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"}) {
     const std::string c = cls;
     r[c] = {make_single, [c](const nlohmann::json& cfg) { return single_count(c, cfg); }};
   }

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <string>
 
+#include "ops/conv.hpp"
 #include "recur/layers.hpp"
 
 namespace recur {
@@ -52,6 +53,12 @@ PathChoice RNN::path(const Mask* mask) const {
   } else if (auto* s = dynamic_cast<const SimpleRNNCell*>(cell_.get())) {
     op = "simple_rnn";
     why = ops::simple_rnn_fused_unavailable(*s, a);
+  } else if (auto* cl = dynamic_cast<const ConvLSTMCell*>(cell_.get())) {
+    const auto& c = cl->config();
+    const std::vector<size_t> k(c.kernel_size.begin(), c.kernel_size.end()), st(c.strides.begin(), c.strides.end()),
+        d(c.dilation_rate.begin(), c.dilation_rate.end());
+    return {true, "conv_lstm (im2col GEMM; " + std::to_string(c.filters) + " filters, " +
+                      ops::describe_conv(k, st, d, c.padding == "same") + (c.channels_first ? ", channels_first)" : ")"), ""};
   } else {
     return {false, "rnn", cell_->class_name() + " has no fused op"};
   }
@@ -96,6 +103,15 @@ void RNN::check_inputs(const Tensor& inputs, const Mask* mask,
 
 ops::RnnResult RNN::run(const Tensor& inputs, const Mask* mask,
                         std::span<const Tensor> initial_state, const Tensor* initial_output) const {
+  // A ConvLSTM cell takes the spatial shape of its inputs (the file need not fix it).
+  if (auto* cl = dynamic_cast<const ConvLSTMCell*>(cell_.get())) {
+    if (inputs.rank() == cl->rank() + 3) {
+      const std::vector<size_t> step(inputs.shape().begin() + 2, inputs.shape().end());
+      if (step != cl->input_shape()) {
+        return RNN(cl->for_input_shape(step), options_).run(inputs, mask, initial_state, initial_output);
+      }
+    }
+  }
   check_inputs(inputs, mask, initial_state);
   const size_t B = inputs.dim(0);
   std::vector<Tensor> init;
@@ -112,6 +128,7 @@ ops::RnnResult RNN::run(const Tensor& inputs, const Mask* mask,
     if (auto* c = dynamic_cast<const LSTMCell*>(cell_.get())) return ops::lstm(*c, inputs, initial_state, a);
     if (auto* g = dynamic_cast<const GRUCell*>(cell_.get())) return ops::gru(*g, inputs, initial_state, a);
     if (auto* s = dynamic_cast<const SimpleRNNCell*>(cell_.get())) return ops::simple_rnn(*s, inputs, initial_state, a);
+    if (auto* cl = dynamic_cast<const ConvLSTMCell*>(cell_.get())) return ops::conv_lstm(*cl, inputs, initial_state, a);
   }
   const Cell& cell = *cell_;
   ops::RnnArgs ra;

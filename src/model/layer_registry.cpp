@@ -11,6 +11,7 @@ const std::map<std::string, LayerKind>& layer_registry() {
     register_core_layers(r);
     register_recurrent_layers(r);
     register_spatial_layers(r);
+    register_conv_nd_layers(r);
     return r;
   }();
   return reg;
