@@ -22,23 +22,37 @@ struct Model::Impl {
 namespace {
 
 // stream: chunks of a sequence may have any number of time steps (axis 1).
-void check_inputs(const ModelInfo& info, const std::vector<Tensor>& inputs, bool stream) {
-  if (inputs.size() != info.inputs.size()) {
+void check_count(const ModelInfo& info, size_t n) {
+  if (n != info.inputs.size()) {
     throw InvalidArgument(info.file + ": the model takes " + std::to_string(info.inputs.size()) +
-                          " input(s), got " + std::to_string(inputs.size()));
+                          " input(s), got " + std::to_string(n));
   }
+}
+
+// "(None, 5, 3)" for a declared shape (-1: None).
+std::string declared_str(const std::vector<long>& want) {
+  std::string w = "(";
+  for (size_t d = 0; d < want.size(); ++d) w += (d ? ", " : "") + (want[d] < 0 ? std::string("None") : std::to_string(want[d]));
+  return w + (want.size() == 1 ? ",)" : ")");
+}
+
+// Whether x fits a declared shape (axis `free` may have any size; npos: none).
+bool fits(const std::vector<long>& want, const Tensor& x, size_t free) {
+  bool ok = want.empty() || want.size() == x.rank();
+  for (size_t d = 0; ok && d < want.size(); ++d) {
+    ok = want[d] < 0 || static_cast<size_t>(want[d]) == x.dim(d) || d == free;
+  }
+  return ok;
+}
+
+void check_inputs(const ModelInfo& info, const std::vector<Tensor>& inputs, bool stream) {
+  check_count(info, inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i) {
     const auto& want = info.inputs[i].shape;
     const Tensor& x = inputs[i];
-    bool ok = want.empty() || want.size() == x.rank();
-    for (size_t d = 0; ok && d < want.size(); ++d) {
-      ok = want[d] < 0 || static_cast<size_t>(want[d]) == x.dim(d) || (stream && d == 1);
-    }
-    if (!ok) {
-      std::string w = "(";
-      for (size_t d = 0; d < want.size(); ++d) w += (d ? ", " : "") + (want[d] < 0 ? std::string("None") : std::to_string(want[d]));
+    if (!fits(want, x, stream ? 1 : std::string::npos)) {
       throw InvalidArgument(info.file + ": input '" + info.inputs[i].name + "' must have shape " +
-                            w + (want.size() == 1 ? ",)" : ")") + ", got " + x.shape_str());
+                            declared_str(want) + ", got " + x.shape_str());
     }
     if (x.rank() == 0 || x.dim(0) == 0) {
       throw InvalidArgument(info.file + ": input '" + info.inputs[i].name + "' has an empty batch");
@@ -46,11 +60,32 @@ void check_inputs(const ModelInfo& info, const std::vector<Tensor>& inputs, bool
   }
 }
 
+// Integer values reach the layers only through an input the model declares as integer; a
+// float32 input sees their float32 roundings, as Keras casts them. int32 inputs refuse values
+// Keras' cast would wrap.
+Tensor integer_input(const ModelInfo& info, size_t i, const Tensor& x) {
+  Tensor t = x;
+  if (!t.has_ints()) return t;
+  const std::string& dtype = info.inputs[i].dtype;
+  if (!dtype.starts_with("int") && !dtype.starts_with("uint")) {
+    t.drop_ints();
+  } else if (dtype == "int32") {
+    const auto& v = t.ints();
+    for (size_t k = 0; k < v.size(); ++k) {
+      if (static_cast<int32_t>(v[k]) != v[k]) {
+        throw InvalidArgument(info.file + ": input '" + info.inputs[i].name + "' is int32; value " +
+                              std::to_string(v[k]) + " at flat position " + std::to_string(k) + " does not fit");
+      }
+    }
+  }
+  return t;
+}
+
 std::vector<Tensor> run_graph(const Model::Impl& m, const std::vector<Tensor>& inputs,
                               model::SessionState& state, bool stream = false) {
   check_inputs(m.info, inputs, stream);
   std::vector<model::Value> in;
-  for (const auto& t : inputs) in.push_back({t, std::nullopt});
+  for (size_t i = 0; i < inputs.size(); ++i) in.push_back({integer_input(m.info, i, inputs[i]), std::nullopt});
   model::CallContext ctx{&state, stream};
   std::vector<model::Value> out;
   try {
@@ -213,7 +248,7 @@ Model load_model(const std::string& path) try {
   info.format = f.format;
   info.keras_version = f.keras_version;
   info.warnings = std::move(ctx.warnings);
-  for (const auto& s : impl->graph->inputs()) info.inputs.push_back({s.name, s.shape});
+  for (const auto& s : impl->graph->inputs()) info.inputs.push_back({s.name, s.shape, s.dtype});
   for (const auto& s : impl->graph->outputs()) info.outputs.push_back({s.name, s.shape});
   std::vector<const model::Layer*> layers;
   impl->graph->collect_layers(layers);
@@ -253,9 +288,19 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
 
 std::vector<Tensor> Session::step(const std::vector<Tensor>& inputs_t) {
   if (!stream_) throw InvalidArgument(model_->info.file + ": step() needs a streaming session (Model::stream())");
+  const ModelInfo& info = model_->info;
+  check_count(info, inputs_t.size());
   std::vector<Tensor> in;
-  for (const auto& x : inputs_t) {
-    if (x.rank() < 1) throw InvalidArgument(model_->info.file + ": step() inputs need a batch axis");
+  for (size_t i = 0; i < inputs_t.size(); ++i) {
+    const Tensor& x = inputs_t[i];
+    if (x.rank() < 1) throw InvalidArgument(info.file + ": step() inputs need a batch axis");
+    // A step has no time axis: compare with the declared shape less axis 1.
+    std::vector<long> want = info.inputs[i].shape;
+    if (want.size() >= 2) want.erase(want.begin() + 1);
+    if (!fits(want, x, std::string::npos)) {
+      throw InvalidArgument(info.file + ": step() input '" + info.inputs[i].name + "' must have shape " +
+                            declared_str(want) + " (one time step, no time axis), got " + x.shape_str());
+    }
     std::vector<size_t> s = x.shape();
     s.insert(s.begin() + 1, 1);
     Tensor t = x;
