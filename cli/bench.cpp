@@ -25,7 +25,8 @@ int bench_command(const std::vector<std::string>& args) {
   double seconds = 3.0;
   int threads = 1;
   app.add_option("MODEL", path, "model file (.keras or .h5)")->required();
-  app.add_option("--batch", batch, "batch size (default 1)")->check(CLI::Range(1L, 1L << 20));
+  auto* batch_opt = app.add_option("--batch", batch, "batch size (default 1, or the model's fixed batch)")
+                       ->check(CLI::Range(1L, 1L << 20));
   app.add_option("--steps", steps, "time steps where the model leaves them open (default 100)")
       ->check(CLI::Range(1L, 1L << 24));
   app.add_option("--iterations", iterations, "timed calls (default: as many as --time allows)")
@@ -48,6 +49,17 @@ int bench_command(const std::vector<std::string>& args) {
   const Model model = load_model(path);
   bool has_embedding = false;
   for (const auto& l : model.info().layers) has_embedding |= l.class_name == "Embedding";
+  // A model built with a fixed batch (stateful layers) runs only that batch: use it, and
+  // refuse another before printing anything.
+  for (const auto& in : model.inputs()) {
+    if (in.shape.empty() || in.shape[0] < 0) continue;
+    if (batch_opt->count() > 0 && batch != in.shape[0]) {
+      throw UsageError("bench: input '" + in.name + "' has a fixed batch size of " +
+                       std::to_string(in.shape[0]) + "; leave out --batch or give --batch " +
+                       std::to_string(in.shape[0]));
+    }
+    batch = in.shape[0];
+  }
 
   std::mt19937 rng(42);
   std::vector<Tensor> inputs;

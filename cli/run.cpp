@@ -288,6 +288,13 @@ Tensor time_slice(const Tensor& x, size_t t0, size_t t1) {
   std::vector<size_t> shape = x.shape();
   const size_t T = shape[1], row = x.size() / (shape[0] * T);
   shape[1] = t1 - t0;
+  if (x.has_ints()) {  // integer inputs stay exact (Embedding indices past 2^24)
+    std::vector<int64_t> v(checked_size(shape));
+    for (size_t b = 0; b < x.dim(0); ++b) {
+      std::copy_n(x.ints().data() + (b * T + t0) * row, (t1 - t0) * row, v.data() + b * (t1 - t0) * row);
+    }
+    return Tensor::from_ints(shape, v);
+  }
   Tensor r(shape);
   for (size_t b = 0; b < x.dim(0); ++b) {
     std::copy_n(x.data() + (b * T + t0) * row, (t1 - t0) * row, r.data() + b * (t1 - t0) * row);

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -26,3 +27,12 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// A small text file's contents ("" when it cannot be read): a CLI run's captured stdout/stderr.
+inline std::string read_text(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "r");
+  std::string text;
+  for (int c; f && (c = std::fgetc(f)) != EOF;) text.push_back(static_cast<char>(c));
+  if (f) std::fclose(f);
+  return text;
+}

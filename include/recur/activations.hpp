@@ -7,6 +7,10 @@
 
 #include "recur/errors.hpp"
 
+#include "recur/export.hpp"
+
+RECUR_API_BEGIN
+
 namespace recur {
 
 enum class Activation {
@@ -60,3 +64,5 @@ void leaky_relu(float* x, size_t n, float negative_slope);  // x >= 0 ? x : slop
 void relu(float* x, size_t n, float negative_slope, float max_value, float threshold);
 
 }  // namespace recur
+
+RECUR_API_END

@@ -11,6 +11,10 @@
 #include "recur/activations.hpp"
 #include "recur/tensor.hpp"
 
+#include "recur/export.hpp"
+
+RECUR_API_BEGIN
+
 namespace recur {
 
 namespace kernels {
@@ -202,3 +206,5 @@ class StackedRNNCells final : public Cell {
 };
 
 }  // namespace recur
+
+RECUR_API_END

@@ -3,6 +3,10 @@
 
 #include <stdexcept>
 
+#include "recur/export.hpp"
+
+RECUR_API_BEGIN
+
 namespace recur {
 
 // Every error recur raises derives from Error.
@@ -22,3 +26,5 @@ class Unsupported : public Error {
 };
 
 }  // namespace recur
+
+RECUR_API_END

@@ -11,6 +11,10 @@
 #include "recur/ops.hpp"
 #include "recur/tensor.hpp"
 
+#include "recur/export.hpp"
+
+RECUR_API_BEGIN
+
 namespace recur {
 
 struct RNNOptions {
@@ -111,3 +115,5 @@ class Bidirectional {
 };
 
 }  // namespace recur
+
+RECUR_API_END

@@ -7,6 +7,10 @@
 
 #include "recur/tensor.hpp"
 
+#include "recur/export.hpp"
+
+RECUR_API_BEGIN
+
 namespace recur::layout {
 
 enum class CellKind { simple_rnn, lstm, gru, gru_reset_before };  // gru = reset_after=True
@@ -47,3 +51,5 @@ TorchWeights to_torch(CellKind kind, const KerasWeights& w);
 KerasWeights from_torch(CellKind kind, const TorchWeights& w);
 
 }  // namespace recur::layout
+
+RECUR_API_END

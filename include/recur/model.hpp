@@ -9,6 +9,10 @@
 
 #include "recur/tensor.hpp"
 
+#include "recur/export.hpp"
+
+RECUR_API_BEGIN
+
 namespace recur {
 
 namespace model {
@@ -19,6 +23,9 @@ struct SessionState;
 struct TensorInfo {
   std::string name;
   std::vector<long> shape;  // batch included; -1 where Keras leaves the size open
+  // Inputs: the dtype the model declares. Integer inputs ("int32", "int64") take integer
+  // tensors (Tensor::from_ints) exactly; float ones round them to float32, as Keras does.
+  std::string dtype = "float32";
 };
 
 struct LayerInfo {
@@ -66,7 +73,8 @@ class Model {
   // By input name (Keras' predict({name: x})): every model input once, no other name; an
   // unknown or missing name throws InvalidArgument listing the model's inputs.
   std::vector<Tensor> predict_by_name(const std::map<std::string, Tensor>& inputs) const;
-  // One tensor per model input, in order (Embedding indices as float values). Stateful layers
+  // One tensor per model input, in order (Embedding indices as float values, or exact
+  // integers from Tensor::from_ints when the model declares an integer input). Stateful layers
   // start from zeros, as in a freshly loaded Keras model. Safe to call from many threads.
   std::vector<Tensor> predict(const std::vector<Tensor>& inputs) const;
   // A session keeps stateful layers' states between calls (one session per thread).
@@ -123,3 +131,5 @@ class Session {
 };
 
 }  // namespace recur
+
+RECUR_API_END

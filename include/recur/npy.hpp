@@ -8,6 +8,10 @@
 
 #include "recur/tensor.hpp"
 
+#include "recur/export.hpp"
+
+RECUR_API_BEGIN
+
 namespace recur {
 
 // As float32, C order. Throws InvalidArgument naming the file on a malformed or hostile file.
@@ -19,3 +23,5 @@ std::vector<std::pair<std::string, Tensor>> load_npz(const std::string& path);
 void save_npz(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& arrays);
 
 }  // namespace recur
+
+RECUR_API_END

@@ -10,6 +10,10 @@
 #include "recur/cells.hpp"
 #include "recur/tensor.hpp"
 
+#include "recur/export.hpp"
+
+RECUR_API_BEGIN
+
 namespace recur::ops {
 
 // step(x_t (B, ...), states, constants, out, new_states): Keras' step_function. x_t and states
@@ -81,3 +85,5 @@ Mask compute_mask(const Tensor& inputs, float mask_value = 0.0f);
 std::optional<std::vector<size_t>> right_padded_lengths(const Mask& mask);
 
 }  // namespace recur::ops
+
+RECUR_API_END

@@ -3,10 +3,15 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "recur/errors.hpp"
+
+#include "recur/export.hpp"
+
+RECUR_API_BEGIN
 
 namespace recur {
 
@@ -16,6 +21,16 @@ class Tensor {
   Tensor() = default;
   explicit Tensor(std::vector<size_t> shape, float fill = 0.0f);
   Tensor(std::vector<size_t> shape, std::vector<float> values);  // values.size() must match
+  // Integer values (Embedding indices) kept exactly beside their float32 roundings: an
+  // Embedding reads the integers, any other layer the floats. A model input Keras declares
+  // float32 sees the floats only (Keras casts the integers to float32 there too).
+  static Tensor from_ints(std::vector<size_t> shape, const std::vector<int64_t>& values);
+  static Tensor from_ints(std::vector<size_t> shape, const std::vector<int32_t>& values);
+  bool has_ints() const { return ints_ != nullptr; }
+  const std::vector<int64_t>& ints() const;  // throws InvalidArgument when !has_ints()
+  void drop_ints() {  // keep the float values only
+    if (ints_) release_ints();
+  }
 
   const std::vector<size_t>& shape() const { return shape_; }
   size_t rank() const { return shape_.size(); }
@@ -23,9 +38,16 @@ class Tensor {
   size_t size() const { return data_.size(); }
   bool empty() const { return data_.empty(); }
 
-  float* data() { return data_.data(); }
+  // Writable access forgets the integer values (they would no longer match).
+  float* data() {
+    drop_ints();
+    return data_.data();
+  }
   const float* data() const { return data_.data(); }
-  float& operator[](size_t i) { return data_[i]; }
+  float& operator[](size_t i) {
+    drop_ints();
+    return data_[i];
+  }
   float operator[](size_t i) const { return data_[i]; }
   const std::vector<float>& values() const { return data_; }
 
@@ -39,6 +61,8 @@ class Tensor {
  private:
   std::vector<size_t> shape_;
   std::vector<float> data_;
+  void release_ints();  // out of line: the element accessors stay small
+  std::shared_ptr<const std::vector<int64_t>> ints_;  // from_ints: the exact values
 };
 
 // "(2, 3, 4)" for any shape, without allocating a tensor.
@@ -66,3 +90,5 @@ class Mask {
 };
 
 }  // namespace recur
+
+RECUR_API_END

@@ -2,6 +2,10 @@
 // same bits with any count: work is split by rows or column panels, never inside a sum.
 #pragma once
 
+#include "recur/export.hpp"
+
+RECUR_API_BEGIN
+
 namespace recur {
 
 void set_num_threads(int n);  // 1..64; InvalidArgument otherwise
@@ -25,3 +29,5 @@ class ThreadsScope {
 };
 
 }  // namespace recur
+
+RECUR_API_END

@@ -37,6 +37,25 @@ Tensor::Tensor(std::vector<size_t> shape, std::vector<float> values)
   }
 }
 
+Tensor Tensor::from_ints(std::vector<size_t> shape, const std::vector<int64_t>& values) {
+  std::vector<float> f(values.size());
+  for (size_t i = 0; i < values.size(); ++i) f[i] = static_cast<float>(values[i]);  // nearest
+  Tensor t(std::move(shape), std::move(f));
+  t.ints_ = std::make_shared<const std::vector<int64_t>>(values);
+  return t;
+}
+
+Tensor Tensor::from_ints(std::vector<size_t> shape, const std::vector<int32_t>& values) {
+  return from_ints(std::move(shape), std::vector<int64_t>(values.begin(), values.end()));
+}
+
+void Tensor::release_ints() { ints_.reset(); }
+
+const std::vector<int64_t>& Tensor::ints() const {
+  if (!ints_) throw InvalidArgument("tensor of shape " + shape_str() + " holds no integer values");
+  return *ints_;
+}
+
 size_t Tensor::dim(size_t i) const {
   if (i >= shape_.size()) {
     throw InvalidArgument("tensor of shape " + shape_str() + " has no axis " + std::to_string(i));
@@ -55,9 +74,13 @@ void Tensor::resize(const std::vector<size_t>& shape) {
   size_t n = checked_size(shape);
   if (shape_ != shape) shape_ = shape;
   if (data_.size() != n) data_.resize(n);
+  drop_ints();
 }
 
-void Tensor::fill(float v) { std::fill(data_.begin(), data_.end(), v); }
+void Tensor::fill(float v) {
+  drop_ints();
+  std::fill(data_.begin(), data_.end(), v);
+}
 
 std::string shape_str(const std::vector<size_t>& shape) {
   std::ostringstream os;

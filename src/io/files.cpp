@@ -85,7 +85,13 @@ void write_file_atomic(const std::string& path, const std::vector<uint8_t>& byte
   tmpl.push_back('\0');
   Fd f;
   f.fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
-  if (f.fd < 0) throw Error(path + ": cannot create a temporary file: " + errno_text(errno));
+  if (f.fd < 0) {
+    const int err = errno;
+    if (err == ENOENT || err == ENOTDIR) {
+      throw Error(path + ": cannot write the file: the folder '" + dir + "' does not exist");
+    }
+    throw Error(path + ": cannot create a temporary file in '" + dir + "': " + errno_text(err));
+  }
   tmp.assign(tmpl.data());
 
   auto fail = [&](const std::string& what, int err) {

@@ -22,7 +22,6 @@ constexpr size_t kMaxRank = 64;  // numpy 2's NPY_MAXDIMS
 constexpr size_t kArrayAlign = 64;
 constexpr size_t kGrowthAxisMaxDigits = 21;  // numpy pads the header so a dim can grow in place
 static_assert(sizeof(size_t) == 8, "shape parsing assumes 64-bit size_t");
-constexpr uint64_t kMaxExactInt = uint64_t{1} << 24;
 
 enum class Kind { Float, Int, UInt, Bool };
 
@@ -257,44 +256,39 @@ uint64_t load_le(const uint8_t* p, size_t n) {
   return v;
 }
 
-// One element to float32; integers must survive the conversion exactly.
-float convert(const uint8_t* p, const DType& t, size_t index, const std::string& display) {
+// One integer or bool element, exactly (uint64 values above int64's range are refused).
+int64_t convert_int(const uint8_t* p, const DType& t, size_t index, const std::string& display) {
   const uint64_t raw = load_le(p, t.size);
-  auto inexact = [&](const std::string& v) {
-    bad(display, "element " + std::to_string(index) + " = " + v +
-                     " is not exactly representable as float32 (|v| must be <= 2^24)");
-  };
   switch (t.kind) {
-    case Kind::Float:
-      if (t.size == 2) return half_to_float(static_cast<uint16_t>(raw));
-      if (t.size == 4) return std::bit_cast<float>(static_cast<uint32_t>(raw));
-      {
-        const double d = std::bit_cast<double>(raw);
-        if (std::isfinite(d) && std::fabs(d) > static_cast<double>(std::numeric_limits<float>::max())) {
-          bad(display, "element " + std::to_string(index) + " = " + std::to_string(d) +
-                           " is out of float32 range");
-        }
-        return static_cast<float>(d);
-      }
     case Kind::Int: {
       const unsigned bits = static_cast<unsigned>(t.size * 8);
       // Sign-extend the little-endian value.
-      const int64_t v = bits == 64 ? static_cast<int64_t>(raw)
-                                   : static_cast<int64_t>(raw << (64 - bits)) >> (64 - bits);
-      if (v > static_cast<int64_t>(kMaxExactInt) || v < -static_cast<int64_t>(kMaxExactInt)) {
-        inexact(std::to_string(v));
-      }
-      return static_cast<float>(v);
+      return bits == 64 ? static_cast<int64_t>(raw) : static_cast<int64_t>(raw << (64 - bits)) >> (64 - bits);
     }
     case Kind::UInt:
-      if (raw > kMaxExactInt) inexact(std::to_string(raw));
-      return static_cast<float>(raw);
+      if (raw > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+        bad(display, "element " + std::to_string(index) + " = " + std::to_string(raw) + " is out of int64 range");
+      }
+      return static_cast<int64_t>(raw);
     case Kind::Bool:
       if (raw > 1) bad(display, "element " + std::to_string(index) + " is not a valid bool (" +
                                     std::to_string(raw) + ")");
-      return static_cast<float>(raw);
+      return static_cast<int64_t>(raw);
+    case Kind::Float: break;
   }
-  return 0.0f;
+  return 0;
+}
+
+// One float element to float32 (float64 beyond float32's range is refused).
+float convert(const uint8_t* p, const DType& t, size_t index, const std::string& display) {
+  const uint64_t raw = load_le(p, t.size);
+  if (t.size == 2) return half_to_float(static_cast<uint16_t>(raw));
+  if (t.size == 4) return std::bit_cast<float>(static_cast<uint32_t>(raw));
+  const double d = std::bit_cast<double>(raw);
+  if (std::isfinite(d) && std::fabs(d) > static_cast<double>(std::numeric_limits<float>::max())) {
+    bad(display, "element " + std::to_string(index) + " = " + std::to_string(d) + " is out of float32 range");
+  }
+  return static_cast<float>(d);
 }
 
 std::string shape_repr(const std::vector<size_t>& shape) {
@@ -356,9 +350,16 @@ NpyArray parse_npy(const std::vector<uint8_t>& bytes, const std::string& display
   }
 
   const uint8_t* data = bytes.data() + prefix + header_len;
-  std::vector<float> values(count);
+  const bool integer = t.kind != Kind::Float;
+  std::vector<float> values(integer ? 0 : count);
+  std::vector<int64_t> ints(integer ? count : 0);
+  // Element i of the result from element `off` of the file.
+  auto take = [&](size_t i, size_t off) {
+    if (integer) ints[i] = convert_int(data + off * t.size, t, off, d);
+    else values[i] = convert(data + off * t.size, t, off, d);
+  };
   if (!hp.fortran || hp.shape.size() < 2) {
-    for (size_t i = 0; i < count; ++i) values[i] = convert(data + i * t.size, t, i, d);
+    for (size_t i = 0; i < count; ++i) take(i, i);
   } else {
     // Column-major file order -> row-major: walk C order with an odometer, tracking the
     // element's Fortran offset (stride of axis k = product of the axes before it).
@@ -371,7 +372,7 @@ NpyArray parse_npy(const std::vector<uint8_t>& bytes, const std::string& display
     }
     size_t off = 0;
     for (size_t i = 0; i < count; ++i) {
-      values[i] = convert(data + off * t.size, t, off, d);
+      take(i, off);
       for (size_t k = rank; k-- > 0;) {
         if (++idx[k] < hp.shape[k]) {
           off += fstride[k];
@@ -384,8 +385,9 @@ NpyArray parse_npy(const std::vector<uint8_t>& bytes, const std::string& display
   }
   NpyArray out;
   out.dtype = hp.descr;
-  out.integer = t.kind != Kind::Float;
-  out.values = Tensor(hp.shape, std::move(values));
+  out.integer = integer;
+  // Integers are kept exactly beside their float32 roundings (Embedding indices past 2^24).
+  out.values = integer ? Tensor::from_ints(hp.shape, ints) : Tensor(hp.shape, std::move(values));
   return out;
 }
 

@@ -15,7 +15,7 @@ namespace recur::io {
 struct NpyArray {
   std::string dtype;   // numpy descr as written, e.g. "<f4", "<i8", "|b1"
   bool integer = false;  // integer or bool dtype (e.g. Embedding indices)
-  Tensor values;       // converted to float32, C order (fortran_order arrays are transposed)
+  Tensor values;  // float32, C order (fortran_order transposed); integers also exactly (has_ints)
 };
 
 // Accepted dtypes: float16/32/64, int8-64, uint8-64, bool; little-endian or byte-sized.

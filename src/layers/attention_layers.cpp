@@ -6,6 +6,7 @@
 
 #include "layers/attention_math.hpp"
 #include "layers/core_util.hpp"
+#include "layers/layer_docs.hpp"
 
 namespace recur::model {
 namespace {
@@ -165,9 +166,10 @@ int attention_weight_count(const nlohmann::json& cfg) {
 }  // namespace
 
 void register_attention_layers(std::map<std::string, LayerKind>& r) {
-  r["Attention"] = {make_attention, attention_weight_count};
+  r["Attention"] = {make_attention, attention_weight_count, docs::attention};
   r["AdditiveAttention"] = {make_additive_attention,
-                            [](const nlohmann::json& c) { return core::json_flag(c, "use_scale", true) ? 1 : 0; }};
+                            [](const nlohmann::json& c) { return core::json_flag(c, "use_scale", true) ? 1 : 0; },
+                            docs::additive_attention};
   register_multi_head_attention(r);
 }
 

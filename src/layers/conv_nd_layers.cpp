@@ -7,6 +7,7 @@
 
 #include "layers/conv_config.hpp"
 #include "layers/core_util.hpp"
+#include "layers/layer_docs.hpp"
 #include "ops/conv.hpp"
 
 namespace recur::model {
@@ -176,12 +177,12 @@ int separable_count(const nlohmann::json& cfg) { return core::kernel_bias_count(
 }  // namespace
 
 void register_conv_nd_layers(std::map<std::string, LayerKind>& r) {
-  r["Conv2D"] = r["Convolution2D"] = {[](const LayerArgs& a) { return make_conv(a, 2); }, core::kernel_bias_count};
-  r["Conv3D"] = r["Convolution3D"] = {[](const LayerArgs& a) { return make_conv(a, 3); }, core::kernel_bias_count};
-  r["DepthwiseConv1D"] = {[](const LayerArgs& a) { return make_depthwise(a, 1, false); }, core::kernel_bias_count};
-  r["DepthwiseConv2D"] = {[](const LayerArgs& a) { return make_depthwise(a, 2, false); }, core::kernel_bias_count};
-  r["SeparableConv1D"] = r["SeparableConvolution1D"] = {[](const LayerArgs& a) { return make_depthwise(a, 1, true); }, separable_count};
-  r["SeparableConv2D"] = r["SeparableConvolution2D"] = {[](const LayerArgs& a) { return make_depthwise(a, 2, true); }, separable_count};
+  r["Conv2D"] = r["Convolution2D"] = {[](const LayerArgs& a) { return make_conv(a, 2); }, core::kernel_bias_count, docs::conv_nd};
+  r["Conv3D"] = r["Convolution3D"] = {[](const LayerArgs& a) { return make_conv(a, 3); }, core::kernel_bias_count, docs::conv_nd};
+  r["DepthwiseConv1D"] = {[](const LayerArgs& a) { return make_depthwise(a, 1, false); }, core::kernel_bias_count, docs::depthwise};
+  r["DepthwiseConv2D"] = {[](const LayerArgs& a) { return make_depthwise(a, 2, false); }, core::kernel_bias_count, docs::depthwise};
+  r["SeparableConv1D"] = r["SeparableConvolution1D"] = {[](const LayerArgs& a) { return make_depthwise(a, 1, true); }, separable_count, docs::separable};
+  r["SeparableConv2D"] = r["SeparableConvolution2D"] = {[](const LayerArgs& a) { return make_depthwise(a, 2, true); }, separable_count, docs::separable};
 }
 
 }  // namespace recur::model

@@ -11,6 +11,7 @@
 #include "layers/conv_config.hpp"
 #include "layers/core_util.hpp"
 #include "ops/conv.hpp"
+#include "layers/layer_docs.hpp"
 
 namespace recur::model {
 
@@ -298,15 +299,19 @@ int zero(const nlohmann::json&) { return 0; }
 }  // namespace
 
 void register_conv_pool_layers(std::map<std::string, LayerKind>& r) {
-  r["Conv1D"] = {make_conv1d, core::kernel_bias_count};
+  r["Conv1D"] = {make_conv1d, core::kernel_bias_count, docs::conv1d};
   auto maxp = [](const LayerArgs& a) { return make_pool(a, true); };
   auto avgp = [](const LayerArgs& a) { return make_pool(a, false); };
   auto gmax = [](const LayerArgs& a) { return make_global(a, true); };
   auto gavg = [](const LayerArgs& a) { return make_global(a, false); };
-  r["MaxPooling1D"] = r["MaxPool1D"] = {maxp, zero};
-  r["AveragePooling1D"] = r["AvgPool1D"] = {avgp, zero};
-  r["GlobalMaxPooling1D"] = r["GlobalMaxPool1D"] = {gmax, zero};
-  r["GlobalAveragePooling1D"] = r["GlobalAvgPool1D"] = {gavg, zero};
+  r["MaxPooling1D"] = {maxp, zero, docs::pool1d};
+  r["AveragePooling1D"] = {avgp, zero, docs::pool1d};
+  r["GlobalMaxPooling1D"] = {gmax, zero, docs::global_pool1d};
+  r["GlobalAveragePooling1D"] = {gavg, zero, docs::global_pool1d};
+  r["MaxPool1D"] = {maxp, zero, docs::alias("MaxPooling1D")};
+  r["AvgPool1D"] = {avgp, zero, docs::alias("AveragePooling1D")};
+  r["GlobalMaxPool1D"] = {gmax, zero, docs::alias("GlobalMaxPooling1D")};
+  r["GlobalAvgPool1D"] = {gavg, zero, docs::alias("GlobalAveragePooling1D")};
 }
 
 }  // namespace recur::model

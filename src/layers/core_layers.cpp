@@ -10,6 +10,7 @@
 
 #include "kernels/gemm.hpp"
 #include "layers/core_util.hpp"
+#include "layers/layer_docs.hpp"
 
 namespace recur::model {
 
@@ -100,17 +101,29 @@ class EmbeddingLayer final : public BasicLayer {
     std::vector<size_t> shape = x.shape();
     shape.push_back(D);
     Tensor out(shape);
+    // Integer inputs (Tensor::from_ints, integer .npy files) are read exactly; float32 ones
+    // must hold exact integers.
+    const std::vector<int64_t>* ints = x.has_ints() ? &x.ints() : nullptr;
+    auto out_of_range = [&](size_t i, const std::string& text) {
+      bad("index " + text + " at flat position " + std::to_string(i) + " is not an integer in [0, " +
+          std::to_string(n_in) + ") (input shape " + x.shape_str() + ")");
+    };
     for (size_t i = 0; i < x.size(); ++i) {
-      const float v = x[i];
-      // Indices arrive as float32: they must be exact integers inside the table.
-      if (!(v >= 0.0f) || v >= static_cast<float>(n_in) || v != std::floor(v)) {
-        char text[32];
-        std::snprintf(text, sizeof text, "%.9g", static_cast<double>(v));
-        bad("index " + std::string(text) + " at flat position " + std::to_string(i) +
-            " is not an integer in [0, " + std::to_string(n_in) + ") (input shape " +
-            x.shape_str() + ")");
+      size_t row_index;
+      if (ints) {
+        const int64_t v = (*ints)[i];
+        if (v < 0 || static_cast<uint64_t>(v) >= n_in) out_of_range(i, std::to_string(v));
+        row_index = static_cast<size_t>(v);
+      } else {
+        const float v = x[i];
+        if (!(v >= 0.0f) || v >= static_cast<float>(n_in) || v != std::floor(v)) {
+          char text[32];
+          std::snprintf(text, sizeof text, "%.9g", static_cast<double>(v));
+          out_of_range(i, text);
+        }
+        row_index = static_cast<size_t>(v);
       }
-      const float* row = table_.data() + static_cast<size_t>(v) * D;
+      const float* row = table_.data() + row_index * D;
       std::copy(row, row + D, out.data() + i * D);
     }
     std::optional<Mask> m;
@@ -555,18 +568,18 @@ void register_core_layers(std::map<std::string, LayerKind>& r) {
   for (const char* c : {"InputLayer", "Identity", "Dropout", "SpatialDropout1D", "SpatialDropout2D",
                         "SpatialDropout3D", "GaussianNoise", "GaussianDropout", "AlphaDropout",
                         "ActivityRegularization"}) {
-    r[c] = {make_identity, zero};
+    r[c] = {make_identity, zero, docs::identity};
   }
-  r["Masking"] = {make_masking, zero};
-  r["Embedding"] = {make_embedding, one};
-  r["Dense"] = {make_dense, core::kernel_bias_count};
-  r["TimeDistributed"] = {make_time_distributed, time_distributed_count};
-  r["Activation"] = {make_activation, zero};
-  r["ReLU"] = {make_relu, zero};
-  r["LeakyReLU"] = {make_leaky_relu, zero};
-  r["ELU"] = {make_elu, zero};
-  r["PReLU"] = {make_prelu, one};
-  r["Softmax"] = {make_softmax, zero};
+  r["Masking"] = {make_masking, zero, docs::masking};
+  r["Embedding"] = {make_embedding, one, docs::embedding};
+  r["Dense"] = {make_dense, core::kernel_bias_count, docs::dense};
+  r["TimeDistributed"] = {make_time_distributed, time_distributed_count, docs::time_distributed};
+  r["Activation"] = {make_activation, zero, docs::activation};
+  r["ReLU"] = {make_relu, zero, docs::relu};
+  r["LeakyReLU"] = {make_leaky_relu, zero, docs::leaky_relu};
+  r["ELU"] = {make_elu, zero, docs::elu};
+  r["PReLU"] = {make_prelu, one, docs::prelu};
+  r["Softmax"] = {make_softmax, zero, docs::softmax};
   register_merge_layers(r);
   register_conv_pool_layers(r);
   register_shape_layers(r);

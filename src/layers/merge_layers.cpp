@@ -6,6 +6,7 @@
 #include <string>
 
 #include "layers/core_util.hpp"
+#include "layers/layer_docs.hpp"
 
 namespace recur::model {
 
@@ -39,8 +40,10 @@ bool broadcast_to(const Tensor& x, const std::vector<size_t>& to, Tensor& out) {
   }
   std::vector<size_t> idx(r, 0);
   size_t src = 0;
+  float* o = out.data();
+  const float* xs = x.data();
   for (size_t i = 0; i < out.size(); ++i) {
-    out[i] = x[src];
+    o[i] = xs[src];
     for (size_t k = r; k-- > 0;) {
       if (++idx[k] < to[k]) {
         src += stride[k];
@@ -413,10 +416,10 @@ void register_merge_layers(std::map<std::string, LayerKind>& r) {
                  expect_weight_count(a, 0);
                  return std::make_unique<ElementwiseMerge>(a, o);
                },
-               zero};
+               zero, docs::elementwise_merge};
   }
-  r["Concatenate"] = {make_concatenate, zero};
-  r["Dot"] = {make_dot, zero};
+  r["Concatenate"] = {make_concatenate, zero, docs::concatenate};
+  r["Dot"] = {make_dot, zero, docs::dot};
 }
 
 }  // namespace recur::model

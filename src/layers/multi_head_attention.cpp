@@ -7,6 +7,7 @@
 #include "model/op_nodes.hpp"
 #include "layers/attention_math.hpp"
 #include "layers/core_util.hpp"
+#include "layers/layer_docs.hpp"
 
 namespace recur::model {
 namespace {
@@ -262,7 +263,7 @@ std::unique_ptr<Layer> make_mha(const LayerArgs& a) {
 }  // namespace
 
 void register_multi_head_attention(std::map<std::string, LayerKind>& r) {
-  r["MultiHeadAttention"] = {make_mha, [](const nlohmann::json& c) { return core::json_flag(c, "use_bias", true) ? 8 : 4; }};
+  r["MultiHeadAttention"] = {make_mha, [](const nlohmann::json& c) { return core::json_flag(c, "use_bias", true) ? 8 : 4; }, docs::multi_head_attention};
 }
 
 }  // namespace recur::model

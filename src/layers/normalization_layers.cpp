@@ -11,6 +11,7 @@
 #include <string>
 
 #include "layers/core_util.hpp"
+#include "layers/layer_docs.hpp"
 
 namespace recur::model {
 
@@ -244,8 +245,8 @@ int batch_norm_count(const nlohmann::json& cfg) {
 }  // namespace
 
 void register_normalization_layers(std::map<std::string, LayerKind>& r) {
-  r["BatchNormalization"] = {make_batch_norm, batch_norm_count};
-  r["LayerNormalization"] = {make_layer_norm, layer_norm_count};
+  r["BatchNormalization"] = {make_batch_norm, batch_norm_count, docs::batch_norm};
+  r["LayerNormalization"] = {make_layer_norm, layer_norm_count, docs::layer_norm};
 }
 
 }  // namespace recur::model

@@ -8,6 +8,7 @@
 #include <limits>
 #include <memory>
 
+#include "layers/layer_docs.hpp"
 #include "layers/spatial_util.hpp"
 
 namespace recur::model {
@@ -208,10 +209,10 @@ void register_spatial_layers(std::map<std::string, LayerKind>& r) {
     auto avgp = [n](const LayerArgs& a) { return make_pool(a, n, false); };
     auto gmax = [n](const LayerArgs& a) { return make_global(a, n, true); };
     auto gavg = [n](const LayerArgs& a) { return make_global(a, n, false); };
-    r["MaxPooling" + d] = r["MaxPool" + d] = {maxp, zero};
-    r["AveragePooling" + d] = r["AvgPool" + d] = {avgp, zero};
-    r["GlobalMaxPooling" + d] = r["GlobalMaxPool" + d] = {gmax, zero};
-    r["GlobalAveragePooling" + d] = r["GlobalAvgPool" + d] = {gavg, zero};
+    r["MaxPooling" + d] = r["MaxPool" + d] = {maxp, zero, docs::pool_nd};
+    r["AveragePooling" + d] = r["AvgPool" + d] = {avgp, zero, docs::pool_nd};
+    r["GlobalMaxPooling" + d] = r["GlobalMaxPool" + d] = {gmax, zero, docs::global_pool_nd};
+    r["GlobalAveragePooling" + d] = r["GlobalAvgPool" + d] = {gavg, zero, docs::global_pool_nd};
   }
 }
 

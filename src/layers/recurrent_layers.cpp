@@ -5,6 +5,7 @@
 #include "layers/conv_lstm_layers.hpp"
 #include "layers/core_util.hpp"
 #include "layers/cudnn_weights.hpp"
+#include "layers/layer_docs.hpp"
 #include "model/layer.hpp"
 #include "recur/layers.hpp"
 
@@ -407,11 +408,15 @@ int bidirectional_count(const nlohmann::json& cfg) {
 }  // namespace
 
 void register_recurrent_layers(std::map<std::string, LayerKind>& r) {
-  for (const char* cls : {"SimpleRNN", "LSTM", "GRU", "RNN", "CuDNNLSTM", "CuDNNGRU", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"}) {
-    const std::string c = cls;
-    r[c] = {make_single, [c](const nlohmann::json& cfg) { return single_count(c, cfg); }};
+  const std::pair<const char*, const LayerDoc*> classes[] = {
+      {"SimpleRNN", &docs::simple_rnn}, {"LSTM", &docs::lstm},       {"GRU", &docs::gru},
+      {"RNN", &docs::rnn},              {"CuDNNLSTM", &docs::cudnn}, {"CuDNNGRU", &docs::cudnn},
+      {"ConvLSTM1D", &docs::conv_lstm}, {"ConvLSTM2D", &docs::conv_lstm}, {"ConvLSTM3D", &docs::conv_lstm}};
+  for (const auto& entry : classes) {
+    const std::string c = entry.first;
+    r[c] = {make_single, [c](const nlohmann::json& cfg) { return single_count(c, cfg); }, *entry.second};
   }
-  r["Bidirectional"] = {make_bidirectional, bidirectional_count};
+  r["Bidirectional"] = {make_bidirectional, bidirectional_count, docs::bidirectional};
 }
 
 }  // namespace recur::model

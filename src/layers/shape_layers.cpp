@@ -5,6 +5,7 @@
 #include <string>
 
 #include "layers/core_util.hpp"
+#include "layers/layer_docs.hpp"
 
 namespace recur::model {
 
@@ -255,13 +256,13 @@ int zero(const nlohmann::json&) { return 0; }
 }  // namespace
 
 void register_shape_layers(std::map<std::string, LayerKind>& r) {
-  r["Flatten"] = {make_flatten, zero};
-  r["Reshape"] = {make_reshape, zero};
-  r["RepeatVector"] = {make_repeat_vector, zero};
-  r["Permute"] = {make_permute, zero};
-  r["Cropping1D"] = {make_cropping, zero};
-  r["ZeroPadding1D"] = {make_zero_padding, zero};
-  r["UpSampling1D"] = {make_upsampling, zero};
+  r["Flatten"] = {make_flatten, zero, docs::flatten};
+  r["Reshape"] = {make_reshape, zero, docs::reshape};
+  r["RepeatVector"] = {make_repeat_vector, zero, docs::repeat_vector};
+  r["Permute"] = {make_permute, zero, docs::permute};
+  r["Cropping1D"] = {make_cropping, zero, docs::cropping1d};
+  r["ZeroPadding1D"] = {make_zero_padding, zero, docs::zero_padding1d};
+  r["UpSampling1D"] = {make_upsampling, zero, docs::upsampling1d};
 }
 
 }  // namespace recur::model

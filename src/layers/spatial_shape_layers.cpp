@@ -3,6 +3,7 @@
 // than the input go through the activation budget before allocation.
 #include <memory>
 
+#include "layers/layer_docs.hpp"
 #include "layers/spatial_util.hpp"
 
 namespace recur::model {
@@ -159,9 +160,9 @@ int zero(const nlohmann::json&) { return 0; }
 void spatial::register_spatial_shape_layers(std::map<std::string, LayerKind>& r) {
   for (size_t n : {size_t{2}, size_t{3}}) {
     const std::string d = std::to_string(n) + "D";
-    r["UpSampling" + d] = {[n](const LayerArgs& a) { return make_upsampling(a, n); }, zero};
-    r["ZeroPadding" + d] = {[n](const LayerArgs& a) { return make_pad_crop(a, n, false); }, zero};
-    r["Cropping" + d] = {[n](const LayerArgs& a) { return make_pad_crop(a, n, true); }, zero};
+    r["UpSampling" + d] = {[n](const LayerArgs& a) { return make_upsampling(a, n); }, zero, docs::spatial_shape};
+    r["ZeroPadding" + d] = {[n](const LayerArgs& a) { return make_pad_crop(a, n, false); }, zero, docs::spatial_shape};
+    r["Cropping" + d] = {[n](const LayerArgs& a) { return make_pad_crop(a, n, true); }, zero, docs::spatial_shape};
   }
 }
 

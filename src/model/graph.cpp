@@ -84,6 +84,18 @@ void check_dtype(const json& cfg, const std::string& where, BuildContext& ctx) {
   }
 }
 
+// A model input's dtype from its InputLayer config (a name or a DTypePolicy object).
+std::string input_dtype(const json& cfg) {
+  if (!cfg.is_object() || !cfg.contains("dtype")) return "float32";
+  const json& d = cfg["dtype"];
+  if (d.is_string()) return d.get<std::string>();
+  if (d.is_object()) {
+    const json& c = entry_config(d);
+    if (c.is_object() && c.contains("name") && c["name"].is_string()) return c["name"].get<std::string>();
+  }
+  return "float32";
+}
+
 // Serialized objects (initializers, dtype policies, constraints, regularizers) name the Python
 // module that would rebuild them. recur never imports one, but an object from outside Keras
 // means the file was made to run code elsewhere: refused, as docs/SECURITY.md says.
@@ -263,8 +275,12 @@ class GraphBuilder {
       const json& cfg = entry_config(e);
       if (first) {
         for (const char* k : {"batch_shape", "batch_input_shape"}) {
-          if (cfg.contains(k)) in.shape = shape_from(cfg[k], ctx_.file + ": layer '" + entry_name(e) + "' " + k);
+          if (cfg.contains(k)) {
+            in.shape = shape_from(cfg[k], ctx_.file + ": layer '" + entry_name(e) + "' " + k);
+            in.dtype = input_dtype(cfg);  // Keras 2 builds the input with the first layer's dtype
+          }
         }
+        if (entry_class(e) == "InputLayer") in.dtype = input_dtype(cfg);
       }
       if (entry_class(e) == "InputLayer") {
         if (!first) throw InvalidArgument(ctx_.file + ": an InputLayer inside a Sequential model after its first layer");
@@ -401,7 +417,7 @@ class GraphBuilder {
                               "' is not an InputLayer");
       }
       const json& c = entry_config(layers[std::get<0>(key)]);
-      TensorSpec s{entry_name(layers[std::get<0>(key)]), {}};
+      TensorSpec s{entry_name(layers[std::get<0>(key)]), {}, input_dtype(c)};
       for (const char* k : {"batch_shape", "batch_input_shape"}) {
         if (c.contains(k)) s.shape = shape_from(c[k], ctx_.file + ": layer '" + s.name + "' " + k);
       }

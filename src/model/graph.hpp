@@ -16,6 +16,7 @@ namespace recur::model {
 struct TensorSpec {
   std::string name;
   std::vector<long> shape;  // batch included; -1 where unknown
+  std::string dtype = "float32";  // model inputs: as the InputLayer declares ("int32", ...)
 };
 
 struct BuildContext {

@@ -178,9 +178,22 @@ using LayerFactory = std::function<std::unique_ptr<Layer>(const LayerArgs&)>;
 // split a flat weight list); -1 when the factory reads whatever it is given.
 using WeightCount = std::function<int(const nlohmann::json& config)>;
 
+// What docs/LAYERS.md says about a registered class (tools/layers_doc.cpp prints it). Every
+// field is optional: a class registered without one is listed with a default line.
+struct LayerDoc {
+  std::string group = {};      // section of LAYERS.md ("Recurrent", "Core", ...)
+  std::string summary = {};    // one sentence
+  std::string options = {};    // config fields read, with their accepted values
+  std::string refused = {};    // "what: why" items separated by "; " (Unsupported, exit 3)
+  std::string path = {};       // recurrent layers: fused op or step loop, and when
+  std::string streaming = {};  // how a stream treats it (see Layer::stream_rule)
+  std::string alias_of = {};   // another spelling of this class: its doc is the other's
+};
+
 struct LayerKind {
   LayerFactory make;
   WeightCount weight_count;
+  LayerDoc doc = {};
 };
 
 // Every supported class name (Keras 3 and Keras 2 spellings) -> its factory.

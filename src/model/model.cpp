@@ -38,12 +38,25 @@ std::string shape_text(const std::vector<long>& s) {
 // - another size on a declared non-batch axis is refused, except by a Keras 3 Sequential
 //   model, which does not check them (its layers refuse what they cannot take).
 // stream: chunks of a sequence may have any number of time steps (axis 1).
+void check_count(const ModelInfo& info, size_t n) {
+  if (n != info.inputs.size()) {
+    throw InvalidArgument(info.file + ": the model takes " + std::to_string(info.inputs.size()) +
+                          " input(s), got " + std::to_string(n));
+  }
+}
+
+// Whether x fits a declared shape (axis `free` may have any size; npos: none).
+bool fits(const std::vector<long>& want, const Tensor& x, size_t free) {
+  bool ok = want.empty() || want.size() == x.rank();
+  for (size_t d = 0; ok && d < want.size(); ++d) {
+    ok = want[d] < 0 || static_cast<size_t>(want[d]) == x.dim(d) || d == free;
+  }
+  return ok;
+}
+
 std::vector<Tensor> check_inputs(const Model::Impl& m, const std::vector<Tensor>& inputs, bool stream) {
   const ModelInfo& info = m.info;
-  if (inputs.size() != info.inputs.size()) {
-    throw InvalidArgument(info.file + ": the model takes " + std::to_string(info.inputs.size()) +
-                          " input(s), got " + std::to_string(inputs.size()));
-  }
+  check_count(info, inputs.size());
   std::vector<Tensor> out;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const auto& want = info.inputs[i].shape;
@@ -76,10 +89,32 @@ std::vector<Tensor> check_inputs(const Model::Impl& m, const std::vector<Tensor>
   return out;
 }
 
+// Integer values reach the layers only through an input the model declares as integer; a
+// float32 input sees their float32 roundings, as Keras casts them. int32 inputs refuse values
+// Keras' cast would wrap.
+Tensor integer_input(const ModelInfo& info, size_t i, const Tensor& x) {
+  Tensor t = x;
+  if (!t.has_ints()) return t;
+  const std::string& dtype = info.inputs[i].dtype;
+  if (!dtype.starts_with("int") && !dtype.starts_with("uint")) {
+    t.drop_ints();
+  } else if (dtype == "int32") {
+    const auto& v = t.ints();
+    for (size_t k = 0; k < v.size(); ++k) {
+      if (static_cast<int32_t>(v[k]) != v[k]) {
+        throw InvalidArgument(info.file + ": input '" + info.inputs[i].name + "' is int32; value " +
+                              std::to_string(v[k]) + " at flat position " + std::to_string(k) + " does not fit");
+      }
+    }
+  }
+  return t;
+}
+
 std::vector<Tensor> run_graph(const Model::Impl& m, const std::vector<Tensor>& inputs,
                               model::SessionState& state, bool stream = false) {
   std::vector<model::Value> in;
-  for (auto& t : check_inputs(m, inputs, stream)) in.push_back({std::move(t), std::nullopt});
+  std::vector<Tensor> checked = check_inputs(m, inputs, stream);
+  for (size_t i = 0; i < checked.size(); ++i) in.push_back({integer_input(m.info, i, checked[i]), std::nullopt});
   model::CallContext ctx{&state, stream};
   ctx.max_activation_bytes = m.max_activation_bytes;
   std::vector<model::Value> out;
@@ -251,7 +286,7 @@ Model load_model(const std::string& path, const LoadOptions& options) try {
   info.format = f.format;
   info.keras_version = f.keras_version;
   info.warnings = std::move(ctx.warnings);
-  for (const auto& s : impl->graph->inputs()) info.inputs.push_back({s.name, s.shape});
+  for (const auto& s : impl->graph->inputs()) info.inputs.push_back({s.name, s.shape, s.dtype});
   for (const auto& s : impl->graph->outputs()) info.outputs.push_back({s.name, s.shape});
   std::vector<const model::Layer*> layers;
   impl->graph->collect_layers(layers);
@@ -291,9 +326,27 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
 
 std::vector<Tensor> Session::step(const std::vector<Tensor>& inputs_t) {
   if (!stream_) throw InvalidArgument(model_->info.file + ": step() needs a streaming session (Model::stream())");
+  const ModelInfo& info = model_->info;
+  check_count(info, inputs_t.size());
   std::vector<Tensor> in;
-  for (const auto& x : inputs_t) {
-    if (x.rank() < 1) throw InvalidArgument(model_->info.file + ": step() inputs need a batch axis");
+  for (size_t i = 0; i < inputs_t.size(); ++i) {
+    Tensor x = inputs_t[i];
+    if (x.rank() < 1) throw InvalidArgument(info.file + ": step() inputs need a batch axis");
+    // A step has no time axis: compare with the declared shape less axis 1.
+    std::vector<long> want = info.inputs[i].shape;
+    if (want.size() >= 2) want.erase(want.begin() + 1);
+    // check_inputs' rank rule: a last axis of 1 may be missing or extra.
+    std::vector<size_t> r = x.shape();
+    if (!want.empty() && r.size() + 1 == want.size() && want.back() == 1) r.push_back(1);
+    if (!want.empty() && r.size() == want.size() + 1 && r.back() == 1) r.pop_back();
+    x.reshape(r);
+    // The batch is not checked but for stateful layers (check_inputs' rule).
+    // Stricter than check_inputs for a Keras 3 Sequential: its layers would refuse a wrong
+    // feature size anyway, with the time axis in the message.
+    if (!fits(want, x, info.stateful ? std::string::npos : 0)) {
+      throw InvalidArgument(info.file + ": step() input '" + info.inputs[i].name + "' must have shape " +
+                            shape_text(want) + " (one time step, no time axis), got " + inputs_t[i].shape_str());
+    }
     std::vector<size_t> s = x.shape();
     s.insert(s.begin() + 1, 1);
     Tensor t = x;

@@ -44,13 +44,11 @@ std::string Model::summary() const {
   append(out, "\n%-24s %-18s %-28s %10s  %s\n", "layer", "class", "output shape", "params", "path");
   size_t total = 0;
   for (const auto& l : info.layers) {
-    std::string shapes(l.output_shapes.empty() ? "?" : "");
-    for (const auto& s : l.output_shapes) {
-      if (!shapes.empty()) shapes += ' ';
-      shapes += s;
-    }
-    append(out, "%-24s %-18s %-28s %10zu  %s\n", l.name.c_str(), l.class_name.c_str(), shapes.c_str(), l.params,
+    // One line per output (LSTM return_state, Bidirectional): the first carries the layer.
+    const std::string first = l.output_shapes.empty() ? "?" : l.output_shapes[0];
+    append(out, "%-24s %-18s %-28s %10zu  %s\n", l.name.c_str(), l.class_name.c_str(), first.c_str(), l.params,
            l.path.c_str());
+    for (size_t i = 1; i < l.output_shapes.size(); ++i) append(out, "%-24s %-18s %s\n", "", "", l.output_shapes[i].c_str());
     total += l.params;
   }
   append(out, "%-24s %-18s %-28s %10zu\n", "total", "", "", total);

@@ -193,7 +193,8 @@ def npy_cases():
         "input-batch-0": npy("<f4", (0, T, F), b""),
         "input-features-5": npy("<f4", (B, T, F + 1), payload + f32([0.5] * (B * T))),
         "input-scalar": npy("<f4", (), f32([1.0])),
-        "input-int-too-big": npy("<i8", XS, struct.pack("<%dq" % len(XV), *([1 << 40] * len(XV)))),
+        # Integers are kept exactly (int64 range); a uint64 beyond it has no exact form.
+        "input-uint-too-big": npy("<u8", XS, struct.pack("<%dQ" % len(XV), *([1 << 63] * len(XV)))),
         "input-bool-wrong-shape": npy("|b1", (B, T), bytes(B * T)),
     }
     for name, data in inputs.items():

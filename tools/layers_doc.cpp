@@ -1,0 +1,130 @@
+// Prints docs/LAYERS.md from the layer registry and each registration's LayerDoc.
+//   recur-layers-doc                      the page, on stdout
+//   recur-layers-doc --check LAYERS.md    exit 1 when the file differs from the page
+#include <cctype>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "model/layer.hpp"
+
+namespace {
+
+using recur::model::LayerDoc;
+using recur::model::LayerKind;
+
+constexpr const char* kRegenerate = "./build/recur-layers-doc > docs/LAYERS.md";
+constexpr const char* kUndocumented = "Undocumented";
+
+void item(std::ostream& out, const char* label, const std::string& text) {
+  if (!text.empty()) out << "- " << label << ": " << text << "\n";
+}
+
+void refused(std::ostream& out, const std::string& text) {
+  if (text.empty()) return;
+  out << "- Refused (exit 3):\n";
+  size_t at = 0;
+  while (at <= text.size()) {
+    size_t end = text.find("; ", at);
+    if (end == std::string::npos) end = text.size();
+    out << "  - " << text.substr(at, end - at) << "\n";
+    at = end + 2;
+  }
+}
+
+// GitHub's heading anchor: lower case, spaces to '-', punctuation dropped.
+std::string anchor(const std::string& heading) {
+  std::string a;
+  for (char c : heading) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == ' ') a += '-';
+    else if (std::isalnum(u)) a += static_cast<char>(std::tolower(u));
+  }
+  return a;
+}
+
+std::string page() {
+  const auto& reg = recur::model::layer_registry();
+  std::map<std::string, std::vector<std::string>> aliases;  // primary -> other spellings
+  std::vector<std::string> groups;
+  std::map<std::string, std::vector<std::string>> by_group;
+  for (const auto& [name, kind] : reg) {
+    if (!kind.doc.alias_of.empty() && reg.count(kind.doc.alias_of)) {
+      aliases[kind.doc.alias_of].push_back(name);
+      continue;
+    }
+    const std::string g = kind.doc.group.empty() ? kUndocumented : kind.doc.group;
+    if (!by_group.count(g) && g != kUndocumented) groups.push_back(g);
+    by_group[g].push_back(name);
+  }
+  if (by_group.count(kUndocumented)) groups.push_back(kUndocumented);
+
+  std::ostringstream out;
+  out << "# Supported Keras layers\n\n"
+      << "<!-- Generated from the layer registry (src/layers/layer_docs.hpp and the registrations in\n"
+      << "     src/layers/*.cpp). Do not edit: run `" << kRegenerate << "`. -->\n\n"
+      << "recur loads a model when every layer's class is listed here (Keras 3 and Keras 2 spellings).\n"
+      << "Any other class is refused (exit 3), naming the layer; so is, for any layer:\n\n"
+      << "- a Lambda layer or a custom class (they hold Python code, which recur never runs);\n"
+      << "- a custom activation function, or an activation given as a layer object;\n"
+      << "- a quantized layer (`quantization_config`, or an int8/int4/float8 dtype policy) and LoRA\n"
+      << "  weights that were not merged (`lora_rank`).\n\n"
+      << "A malformed config or weight (a missing field, a wrong type or shape) is an invalid model\n"
+      << "(exit 4), naming the layer and the field. *Streaming* says whether `recur run --chunk`, the\n"
+      << "C++ `Session` and Python's `stream()` can carry the layer from chunk to chunk exactly\n"
+      << "(docs/STREAMING.md); a model that cannot stream is refused when a stream starts.\n\n";
+  for (const auto& g : groups) {
+    out << "- [" << g << "](#" << anchor(g) << "): ";
+    const auto& names = by_group[g];
+    for (size_t i = 0; i < names.size(); ++i) out << (i ? ", " : "") << names[i];
+    out << "\n";
+  }
+  for (const auto& g : groups) {
+    out << "\n## " << g << "\n";
+    for (const auto& name : by_group[g]) {
+      const LayerDoc& d = reg.at(name).doc;
+      out << "\n### " << name << "\n\n";
+      if (d.summary.empty()) {
+        out << "Supported; its options are not documented here yet (see its registration in "
+               "src/layers/).\n";
+        continue;
+      }
+      out << d.summary << "\n\n";
+      if (aliases.count(name)) {
+        out << "- Also spelled: ";
+        const auto& as = aliases[name];
+        for (size_t i = 0; i < as.size(); ++i) out << (i ? ", " : "") << as[i];
+        out << "\n";
+      }
+      item(out, "Options", d.options);
+      refused(out, d.refused);
+      item(out, "Path", d.path);
+      item(out, "Streaming", d.streaming);
+    }
+  }
+  return out.str();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string text = page();
+  if (argc == 1) {
+    std::cout << text;
+    return 0;
+  }
+  if (argc == 3 && std::string(argv[1]) == "--check") {
+    std::ifstream in(argv[2], std::ios::binary);
+    std::ostringstream have;
+    have << in.rdbuf();
+    if (in && have.str() == text) return 0;
+    std::cerr << argv[2] << " is out of date with the layer registry; regenerate it from the "
+              << "repository root with: " << kRegenerate << "\n";
+    return 1;
+  }
+  std::cerr << "usage: recur-layers-doc [--check LAYERS.md]\n";
+  return 2;
+}
