@@ -11,7 +11,7 @@
 #include "kernels/gemm.hpp"
 #include "layers/core_util.hpp"
 
-namespace recur::model {
+namespace recur::layers {
 
 namespace {
 
@@ -331,4 +331,4 @@ void register_conv_pool_layers(std::map<std::string, LayerKind>& r) {
   r["GlobalAveragePooling1D"] = r["GlobalAvgPool1D"] = {gavg, zero};
 }
 
-}  // namespace recur::model
+}  // namespace recur::layers

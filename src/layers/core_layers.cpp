@@ -11,7 +11,7 @@
 #include "kernels/gemm.hpp"
 #include "layers/core_util.hpp"
 
-namespace recur::model {
+namespace recur::layers {
 
 namespace {
 
@@ -564,4 +564,4 @@ void register_core_layers(std::map<std::string, LayerKind>& r) {
   register_normalization_layers(r);
 }
 
-}  // namespace recur::model
+}  // namespace recur::layers

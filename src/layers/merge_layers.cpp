@@ -7,7 +7,7 @@
 
 #include "layers/core_util.hpp"
 
-namespace recur::model {
+namespace recur::layers {
 
 namespace {
 
@@ -419,4 +419,4 @@ void register_merge_layers(std::map<std::string, LayerKind>& r) {
   r["Dot"] = {make_dot, zero};
 }
 
-}  // namespace recur::model
+}  // namespace recur::layers

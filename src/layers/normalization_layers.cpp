@@ -12,7 +12,7 @@
 
 #include "layers/core_util.hpp"
 
-namespace recur::model {
+namespace recur::layers {
 
 namespace {
 
@@ -248,4 +248,4 @@ void register_normalization_layers(std::map<std::string, LayerKind>& r) {
   r["LayerNormalization"] = {make_layer_norm, layer_norm_count};
 }
 
-}  // namespace recur::model
+}  // namespace recur::layers

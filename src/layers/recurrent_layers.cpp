@@ -4,10 +4,10 @@
 
 #include "layers/core_util.hpp"
 #include "layers/cudnn_weights.hpp"
-#include "model/layer.hpp"
+#include "layers/layer.hpp"
 #include "recur/layers.hpp"
 
-namespace recur::model {
+namespace recur::layers {
 
 namespace {
 
@@ -411,4 +411,4 @@ void register_recurrent_layers(std::map<std::string, LayerKind>& r) {
   r["Bidirectional"] = {make_bidirectional, bidirectional_count};
 }
 
-}  // namespace recur::model
+}  // namespace recur::layers

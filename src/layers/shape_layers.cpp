@@ -6,7 +6,7 @@
 
 #include "layers/core_util.hpp"
 
-namespace recur::model {
+namespace recur::layers {
 
 namespace {
 
@@ -264,4 +264,4 @@ void register_shape_layers(std::map<std::string, LayerKind>& r) {
   r["UpSampling1D"] = {make_upsampling, zero};
 }
 
-}  // namespace recur::model
+}  // namespace recur::layers

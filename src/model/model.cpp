@@ -47,7 +47,7 @@ void check_inputs(const ModelInfo& info, const std::vector<Tensor>& inputs, bool
 }
 
 std::vector<Tensor> run_graph(const Model::Impl& m, const std::vector<Tensor>& inputs,
-                              model::SessionState& state, bool stream = false) {
+                              layers::SessionState& state, bool stream = false) {
   check_inputs(m.info, inputs, stream);
   std::vector<model::Value> in;
   for (const auto& t : inputs) in.push_back({t, std::nullopt});
@@ -110,7 +110,7 @@ void trace_shapes(Model::Impl& m, const std::vector<const model::Layer*>& layers
   }
   std::vector<std::pair<const model::Layer*, std::vector<std::vector<size_t>>>> trace;
   try {
-    model::SessionState state;
+    layers::SessionState state;
     state.slots.resize(m.slots);
     std::vector<model::Value> values;
     for (auto& t : in) values.push_back({std::move(t), std::nullopt});
@@ -164,7 +164,7 @@ Model::~Model() = default;
 const ModelInfo& Model::info() const { return impl_->info; }
 
 std::vector<Tensor> Model::predict(const std::vector<Tensor>& inputs) const {
-  model::SessionState state;
+  layers::SessionState state;
   state.slots.resize(impl_->slots);
   return run_graph(*impl_, inputs, state);
 }
@@ -237,7 +237,7 @@ Model load_model(const std::string& path) try {
 }
 
 Session::Session(std::shared_ptr<const Model::Impl> m, bool stream)
-    : model_(std::move(m)), state_(std::make_unique<model::SessionState>()), stream_(stream) {
+    : model_(std::move(m)), state_(std::make_unique<layers::SessionState>()), stream_(stream) {
   state_->slots.resize(model_->slots);
 }
 Session::Session(Session&&) noexcept = default;
@@ -245,7 +245,7 @@ Session& Session::operator=(Session&&) noexcept = default;
 Session::~Session() = default;
 
 std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
-  model::SessionState next = *state_;  // a failed call leaves the states as they were
+  layers::SessionState next = *state_;  // a failed call leaves the states as they were
   auto out = run_graph(*model_, inputs, next, stream_);
   *state_ = std::move(next);
   return out;
@@ -294,7 +294,7 @@ std::vector<Tensor> Session::states() const {
 
 void Session::set_states(const std::vector<Tensor>& states) {
   size_t at = 0;
-  model::SessionState next = *state_;
+  layers::SessionState next = *state_;
   for (auto& slot : next.slots) {
     for (auto& t : slot) {
       if (at >= states.size() || states[at].shape() != t.shape()) {

@@ -7,9 +7,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/layer.hpp"
+#include "layers/layer.hpp"
 
 namespace recur::model {
+
+// The model builds and calls layers through their contract (src/layers/layer.hpp).
+using namespace recur::layers;  // NOLINT(google-build-using-namespace)
 
 // True when a config entry is a recorded op rather than a layer.
 bool is_op_entry(const nlohmann::json& entry);

@@ -16,7 +16,7 @@
 
 #include "recur/tensor.hpp"
 
-namespace recur::model {
+namespace recur::layers {
 
 // A tensor flowing between layers, with the Keras mask attached to it (if any).
 struct Value {
@@ -56,6 +56,10 @@ struct Flow {
   std::string src;         // "layer 'enc' (LSTM) output 1": the edge's producer, for messages
   std::string origin;      // final values: "layer 'enc' (LSTM) output 1, its final state"
 };
+
+// "layer 'enc' (LSTM) output 1, its final state", or for values computed from one:
+// "layer 'd' (Dense), computed from layer 'enc' (LSTM) output 1, its final state".
+std::string flow_name(const Flow& f);
 
 struct CallContext {
   SessionState* session = nullptr;  // null: stateless call (stateful layers start from zeros)
@@ -188,4 +192,4 @@ void expect_weight_count(const LayerArgs& a, size_t n);
 [[noreturn]] void fail(const LayerArgs& a, const std::string& what);         // InvalidArgument
 [[noreturn]] void unsupported(const LayerArgs& a, const std::string& what);  // Unsupported
 
-}  // namespace recur::model
+}  // namespace recur::layers
