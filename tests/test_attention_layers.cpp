@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kernels/threads.hpp"
-#include "model/layer.hpp"
+#include "layers/layer.hpp"
 #include "recur/model.hpp"
 #include "recur/tensor.hpp"
 
@@ -24,14 +24,14 @@ using recur::InvalidArgument;
 using recur::Mask;
 using recur::Tensor;
 using recur::Unsupported;
-using recur::model::CallContext;
-using recur::model::Layer;
-using recur::model::LayerArgs;
-using recur::model::Value;
+using recur::layers::CallContext;
+using recur::layers::Layer;
+using recur::layers::LayerArgs;
+using recur::layers::Value;
 
 std::unique_ptr<Layer> make(const std::string& cls, const json& cfg, std::vector<Tensor> w, int major = 3) {
   LayerArgs a{cls, "att", cfg, std::move(w), major, "test: layer 'att' (" + cls + ")"};
-  return recur::model::layer_registry().at(cls).make(a);
+  return recur::layers::layer_registry().at(cls).make(a);
 }
 
 Tensor ramp(std::vector<size_t> shape, float seed) {
@@ -371,7 +371,7 @@ TEST(AttentionLayers, UnknownCallArgumentsAreRefusedNamingLayerAndArgument) {
   expect_error([&] { h->bind_call({{"sliding", 3}}, {}, "m.keras: layer 'att' (MultiHeadAttention)"); }, true,
                {"layer 'att'", "'sliding'"});
   // A layer without call arguments (the default) refuses any.
-  auto d = recur::model::layer_registry().at("Dropout").make(
+  auto d = recur::layers::layer_registry().at("Dropout").make(
       LayerArgs{"Dropout", "drop", json{{"rate", 0.5}}, std::vector<Tensor>{}, 3, "t: layer 'drop' (Dropout)"});
   expect_error([&] { d->bind_call({{"noise_shape", 2}}, {}, "t: layer 'drop' (Dropout)"); }, true, {"'noise_shape'"});
   EXPECT_EQ(d->bind_call(json::object(), {}, "t"), 0u);

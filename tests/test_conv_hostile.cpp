@@ -5,16 +5,16 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "model/layer.hpp"
+#include "layers/layer.hpp"
 
 namespace {
 
 using json = nlohmann::json;
 using recur::Tensor;
 
-std::unique_ptr<recur::model::Layer> build(const std::string& cls, const json& cfg, std::vector<Tensor> w) {
-  const recur::model::LayerArgs a{cls, "bad", cfg, recur::model::Weights(std::move(w)), 3, "m.keras: layer 'bad' (" + cls + ")"};
-  return recur::model::layer_registry().at(cls).make(a);
+std::unique_ptr<recur::layers::Layer> build(const std::string& cls, const json& cfg, std::vector<Tensor> w) {
+  const recur::layers::LayerArgs a{cls, "bad", cfg, recur::layers::Weights(std::move(w)), 3, "m.keras: layer 'bad' (" + cls + ")"};
+  return recur::layers::layer_registry().at(cls).make(a);
 }
 
 // Refused as InvalidArgument whose message names the layer and holds `field`.
@@ -73,18 +73,18 @@ TEST(ConvHostile, ConvLSTMConfigsAndWeightsRefusedNamingTheField) {
   expect_invalid("ConvLSTM1D", {{"filters", 2}, {"kernel_size", {3, 3}}}, {Tensor({3, 1, 8}), Tensor({3, 2, 8}), Tensor({8})}, "kernel_size");
 }
 
-recur::model::Value value(Tensor t) { return {std::move(t), std::nullopt}; }
+recur::layers::Value value(Tensor t) { return {std::move(t), std::nullopt}; }
 
 TEST(ConvHostile, CallTimeShapesRefusedNamingTheLayer) {
   auto conv = build("Conv2D", conv2d({}), {Tensor({3, 3, 2, 4}), Tensor({4})});
-  recur::model::CallContext ctx;
-  std::vector<recur::model::Value> small{value(Tensor({1, 2, 5, 2}))};  // 2 rows < kernel 3
+  recur::layers::CallContext ctx;
+  std::vector<recur::layers::Value> small{value(Tensor({1, 2, 5, 2}))};  // 2 rows < kernel 3
   EXPECT_THROW(conv->call(small, ctx), recur::InvalidArgument);
-  std::vector<recur::model::Value> chans{value(Tensor({1, 5, 5, 3}))};
+  std::vector<recur::layers::Value> chans{value(Tensor({1, 5, 5, 3}))};
   EXPECT_THROW(conv->call(chans, ctx), recur::InvalidArgument);
   // An output over max_activation_bytes (2 GiB): 2^20 filters of a 1x1 kernel on 64x64 cells.
   auto wide = build("Conv2D", {{"filters", 1 << 20}, {"kernel_size", 1}, {"use_bias", false}}, {Tensor({1, 1, 1, 1 << 20})});
-  std::vector<recur::model::Value> img{value(Tensor({1, 64, 64, 1}))};
+  std::vector<recur::layers::Value> img{value(Tensor({1, 64, 64, 1}))};
   try {
     wide->call(img, ctx);
     ADD_FAILURE() << "accepted";
@@ -92,7 +92,7 @@ TEST(ConvHostile, CallTimeShapesRefusedNamingTheLayer) {
     EXPECT_NE(std::string(e.what()).find("max_activation_bytes"), std::string::npos) << e.what();
   }
   auto lstm = build("ConvLSTM2D", conv_lstm({{"padding", "valid"}}), {Tensor({3, 3, 1, 8}), Tensor({3, 3, 2, 8}), Tensor({8})});
-  std::vector<recur::model::Value> seq{value(Tensor({1, 2, 2, 9, 1}))};  // 2 rows < kernel 3
+  std::vector<recur::layers::Value> seq{value(Tensor({1, 2, 2, 9, 1}))};  // 2 rows < kernel 3
   try {
     lstm->call(seq, ctx);
     ADD_FAILURE() << "accepted";

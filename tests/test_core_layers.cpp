@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/layer.hpp"
+#include "layers/layer.hpp"
 #include "recur/tensor.hpp"
 
 namespace {
@@ -18,14 +18,14 @@ using recur::InvalidArgument;
 using recur::Mask;
 using recur::Tensor;
 using recur::Unsupported;
-using recur::model::CallContext;
-using recur::model::Layer;
-using recur::model::LayerArgs;
-using recur::model::Value;
+using recur::layers::CallContext;
+using recur::layers::Layer;
+using recur::layers::LayerArgs;
+using recur::layers::Value;
 
 std::unique_ptr<Layer> make(const std::string& cls, const std::string& cfg, std::vector<Tensor> w = {},
                             int keras_major = 3) {
-  const auto& reg = recur::model::layer_registry();
+  const auto& reg = recur::layers::layer_registry();
   auto it = reg.find(cls);
   if (it == reg.end()) throw std::runtime_error("not registered: " + cls);
   const nlohmann::json j = nlohmann::json::parse(cfg);
@@ -34,7 +34,7 @@ std::unique_ptr<Layer> make(const std::string& cls, const std::string& cfg, std:
 }
 
 int count(const std::string& cls, const std::string& cfg) {
-  return recur::model::layer_registry().at(cls).weight_count(nlohmann::json::parse(cfg));
+  return recur::layers::layer_registry().at(cls).weight_count(nlohmann::json::parse(cfg));
 }
 
 std::vector<Value> run(const Layer& l, std::vector<Value> in) {
@@ -96,7 +96,7 @@ TEST(CoreLayers, RegistryHasKeras3AndKeras2Names) {
         "LayerNormalization", "Conv1D", "MaxPooling1D", "MaxPool1D", "AveragePooling1D", "AvgPool1D",
         "GlobalAveragePooling1D", "GlobalAvgPool1D", "GlobalMaxPooling1D", "GlobalMaxPool1D", "Cropping1D",
         "ZeroPadding1D", "UpSampling1D", "LSTM"}) {
-    EXPECT_TRUE(recur::model::layer_registry().count(c)) << c;
+    EXPECT_TRUE(recur::layers::layer_registry().count(c)) << c;
   }
 }
 

@@ -6,7 +6,7 @@
 #include "layers/cudnn_weights.hpp"
 #include "recur/errors.hpp"
 
-namespace recur::model {
+namespace recur::layers {
 namespace {
 
 Tensor iota(std::vector<size_t> shape) {
@@ -43,4 +43,4 @@ TEST(CudnnWeights, ShapesThatDoNotSplitIntoGatesAreRefused) {
 }
 
 }  // namespace
-}  // namespace recur::model
+}  // namespace recur::layers

@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/layer.hpp"
+#include "layers/layer.hpp"
 #include "recur/errors.hpp"
 #include "recur/model.hpp"
 #include "recur/npy.hpp"
@@ -34,11 +34,11 @@ TEST(IntInputs, EmbeddingReadsIndicesPast2To24Exactly) {
   float* t = table.data();
   for (size_t i = 0; i < rows; ++i) t[i] = static_cast<float>(i % 7);
   const nlohmann::json cfg = {{"input_dim", rows}, {"output_dim", 1}};
-  recur::model::LayerArgs a{"Embedding", "emb", cfg, std::vector<Tensor>{table}, 3, "test: layer 'emb'"};
-  const auto layer = recur::model::layer_registry().at("Embedding").make(a);
+  recur::layers::LayerArgs a{"Embedding", "emb", cfg, std::vector<Tensor>{table}, 3, "test: layer 'emb'"};
+  const auto layer = recur::layers::layer_registry().at("Embedding").make(a);
   const std::vector<int64_t> ids = {k24 + 1, k24 + 3, 5, k24 + 7};
-  recur::model::CallContext ctx;
-  const std::vector<recur::model::Value> in = {{Tensor::from_ints({1, 4}, ids), std::nullopt}};
+  recur::layers::CallContext ctx;
+  const std::vector<recur::layers::Value> in = {{Tensor::from_ints({1, 4}, ids), std::nullopt}};
   const Tensor y = layer->call(in, ctx)[0].tensor;
   ASSERT_EQ(y.shape(), (std::vector<size_t>{1, 4, 1}));
   for (size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(y[i], static_cast<float>(ids[i] % 7)) << i;

@@ -26,7 +26,7 @@
 #include "recur/layers.hpp"
 #include "recur/ops.hpp"
 #include "recur/tensor.hpp"
-#include "model/layer.hpp"
+#include "layers/layer.hpp"
 
 namespace {
 
@@ -522,10 +522,10 @@ std::vector<Tensor> run_time_distributed(const json& model, const Tensor& x,
   json cfg = {{"layer", {{"class_name", "Dense"}, {"config", dense_cfg}}}};
   std::vector<Tensor> weights{tensor_from(inner.at("weights").at("kernel"))};
   if (inner.at("weights").contains("bias")) weights.push_back(tensor_from(inner["weights"]["bias"]));
-  recur::model::LayerArgs args{"TimeDistributed", "time_distributed", cfg, weights, 3, "TimeDistributed"};
-  auto layer = recur::model::layer_registry().at("TimeDistributed").make(args);
-  recur::model::CallContext ctx;
-  std::vector<recur::model::Value> in{{x, mask}};
+  recur::layers::LayerArgs args{"TimeDistributed", "time_distributed", cfg, weights, 3, "TimeDistributed"};
+  auto layer = recur::layers::layer_registry().at("TimeDistributed").make(args);
+  recur::layers::CallContext ctx;
+  std::vector<recur::layers::Value> in{{x, mask}};
   auto out = layer->call(in, ctx);
   Tensor y = out.at(0).tensor;
   if (inner.value("masked_wrapper", false) && mask) {

@@ -12,24 +12,24 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/layer.hpp"
+#include "layers/layer.hpp"
 #include "recur/model.hpp"
 #include "recur/tensor.hpp"
 
 namespace {
 
 using recur::Tensor;
-using recur::model::Layer;
+using recur::layers::Layer;
 
 std::unique_ptr<Layer> build(const std::string& cls, const std::string& cfg) {
   const nlohmann::json j = nlohmann::json::parse(cfg);
-  recur::model::LayerArgs a{cls, "sp", j, std::vector<Tensor>{}, 3, "test: layer 'sp' (" + cls + ")"};
-  return recur::model::layer_registry().at(cls).make(a);
+  recur::layers::LayerArgs a{cls, "sp", j, std::vector<Tensor>{}, 3, "test: layer 'sp' (" + cls + ")"};
+  return recur::layers::layer_registry().at(cls).make(a);
 }
 
 Tensor call(const Layer& l, Tensor x) {
-  recur::model::CallContext ctx;
-  std::vector<recur::model::Value> in{{std::move(x), std::nullopt}};
+  recur::layers::CallContext ctx;
+  std::vector<recur::layers::Value> in{{std::move(x), std::nullopt}};
   return l.call(in, ctx).at(0).tensor;
 }
 
@@ -137,7 +137,7 @@ TEST(SpatialLayers, PoolingMatchesPlainReferenceOnOddSizes) {
 }
 
 TEST(SpatialLayers, StreamRules) {
-  using recur::model::Streaming;
+  using recur::layers::Streaming;
   EXPECT_EQ(build("MaxPooling2D", "{}")->stream_rule().kind, Streaming::whole_sequence);
   EXPECT_EQ(build("MaxPooling2D", R"({"data_format": "channels_first"})")->stream_rule().kind, Streaming::per_step);
   EXPECT_EQ(build("GlobalAveragePooling3D", R"({"data_format": "channels_first"})")->stream_rule().kind,

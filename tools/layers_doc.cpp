@@ -9,12 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "model/layer.hpp"
+#include "layers/layer.hpp"
 
 namespace {
 
-using recur::model::LayerDoc;
-using recur::model::LayerKind;
+using recur::layers::LayerDoc;
+using recur::layers::LayerKind;
 
 constexpr const char* kRegenerate = "./build/recur-layers-doc > docs/LAYERS.md";
 constexpr const char* kUndocumented = "Undocumented";
@@ -47,7 +47,7 @@ std::string anchor(const std::string& heading) {
 }
 
 std::string page() {
-  const auto& reg = recur::model::layer_registry();
+  const auto& reg = recur::layers::layer_registry();
   std::map<std::string, std::vector<std::string>> aliases;  // primary -> other spellings
   std::vector<std::string> groups;
   std::map<std::string, std::vector<std::string>> by_group;

@@ -17,8 +17,10 @@ namespace recur {
 
 namespace model {
 class Graph;
-struct SessionState;
 }  // namespace model
+namespace layers {
+struct SessionState;
+}  // namespace layers
 
 struct TensorInfo {
   std::string name;
@@ -126,7 +128,7 @@ class Session {
   friend class Model;
   Session(std::shared_ptr<const Model::Impl> m, bool stream);
   std::shared_ptr<const Model::Impl> model_;
-  std::unique_ptr<model::SessionState> state_;
+  std::unique_ptr<layers::SessionState> state_;
   bool stream_ = false;
 };
 

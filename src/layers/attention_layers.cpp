@@ -8,7 +8,7 @@
 #include "layers/core_util.hpp"
 #include "layers/layer_docs.hpp"
 
-namespace recur::model {
+namespace recur::layers {
 namespace {
 
 using core::BasicLayer;
@@ -173,4 +173,4 @@ void register_attention_layers(std::map<std::string, LayerKind>& r) {
   register_multi_head_attention(r);
 }
 
-}  // namespace recur::model
+}  // namespace recur::layers

@@ -7,7 +7,7 @@
 #include "kernels/gemm.hpp"
 #include "kernels/threads.hpp"
 
-namespace recur::model::attention {
+namespace recur::layers::attention {
 
 bool ScoreMask::operator()(size_t b, size_t t, size_t s) const {
   if (causal && s > t) return false;
@@ -90,4 +90,4 @@ void masked_softmax(float* scores, size_t b, size_t H, size_t T, size_t S, const
     }
 }
 
-}  // namespace recur::model::attention
+}  // namespace recur::layers::attention

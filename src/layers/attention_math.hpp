@@ -7,7 +7,7 @@
 
 #include "recur/tensor.hpp"
 
-namespace recur::model::attention {
+namespace recur::layers::attention {
 
 // How a masked score enters the softmax; the rule decides what a fully masked row gives.
 enum class MaskRule {
@@ -38,4 +38,4 @@ void apply_pv(const float* p, const float* v, size_t T, size_t S, size_t H, size
 // float32: exp(x - max) / sum, after masking with `rule`.
 void masked_softmax(float* scores, size_t b, size_t H, size_t T, size_t S, const ScoreMask& m, MaskRule rule);
 
-}  // namespace recur::model::attention
+}  // namespace recur::layers::attention

@@ -5,7 +5,7 @@
 
 #include "layers/core_util.hpp"
 
-namespace recur::model {
+namespace recur::layers {
 
 std::vector<size_t> conv_sizes(const LayerArgs& a, const char* field, size_t rank, long fallback,
                                bool required) {
@@ -41,4 +41,4 @@ bool conv_channels_first(const LayerArgs& a) {
   fail(a, "config field 'data_format' must be channels_last or channels_first, got '" + f + "'");
 }
 
-}  // namespace recur::model
+}  // namespace recur::layers

@@ -4,9 +4,9 @@
 #include <cstddef>
 #include <vector>
 
-#include "model/layer.hpp"
+#include "layers/layer.hpp"
 
-namespace recur::model {
+namespace recur::layers {
 
 // Convolution options shared by Conv and ConvLSTM layers: one entry per spatial axis (a single
 // int is broadcast), each in [1, 4096]; InvalidArgument naming the field otherwise.
@@ -17,4 +17,4 @@ bool conv_same_padding(const LayerArgs& a);
 // data_format: channels_last (also null) or channels_first.
 bool conv_channels_first(const LayerArgs& a);
 
-}  // namespace recur::model
+}  // namespace recur::layers

@@ -8,7 +8,7 @@
 #include "layers/conv_config.hpp"
 #include "layers/core_util.hpp"
 
-namespace recur::model {
+namespace recur::layers {
 
 std::shared_ptr<const Cell> make_conv_lstm_cell(const LayerArgs& a, const Weights& w, size_t& at) {
   const std::string& cls = a.class_name;
@@ -83,4 +83,4 @@ void check_conv_lstm_activation(const Cell& cell, const Tensor& x, uint64_t max_
   }
 }
 
-}  // namespace recur::model
+}  // namespace recur::layers

@@ -3,10 +3,10 @@
 
 #include <memory>
 
-#include "model/layer.hpp"
+#include "layers/layer.hpp"
 #include "recur/cells.hpp"
 
-namespace recur::model {
+namespace recur::layers {
 
 // Reads the cell options of a ConvLSTM<rank>D config and consumes its weights from w at `at`
 // (kernel, recurrent_kernel[, bias]), checking their declared shapes before decoding them.
@@ -17,4 +17,4 @@ std::shared_ptr<const Cell> make_conv_lstm_cell(const LayerArgs& a, const Weight
 // max_bytes: the model's max_activation_bytes (0: the default limit).
 void check_conv_lstm_activation(const Cell& cell, const Tensor& x, uint64_t max_bytes);
 
-}  // namespace recur::model
+}  // namespace recur::layers

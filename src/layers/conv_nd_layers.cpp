@@ -10,7 +10,7 @@
 #include "layers/layer_docs.hpp"
 #include "ops/conv.hpp"
 
-namespace recur::model {
+namespace recur::layers {
 
 namespace {
 
@@ -185,4 +185,4 @@ void register_conv_nd_layers(std::map<std::string, LayerKind>& r) {
   r["SeparableConv2D"] = r["SeparableConvolution2D"] = {[](const LayerArgs& a) { return make_depthwise(a, 2, true); }, separable_count, docs::separable};
 }
 
-}  // namespace recur::model
+}  // namespace recur::layers

@@ -13,7 +13,7 @@
 #include "ops/conv.hpp"
 #include "layers/layer_docs.hpp"
 
-namespace recur::model {
+namespace recur::layers {
 
 namespace {
 
@@ -314,4 +314,4 @@ void register_conv_pool_layers(std::map<std::string, LayerKind>& r) {
   r["GlobalAvgPool1D"] = {gavg, zero, docs::alias("GlobalAveragePooling1D")};
 }
 
-}  // namespace recur::model
+}  // namespace recur::layers

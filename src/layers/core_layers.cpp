@@ -12,7 +12,7 @@
 #include "layers/core_util.hpp"
 #include "layers/layer_docs.hpp"
 
-namespace recur::model {
+namespace recur::layers {
 
 namespace {
 
@@ -587,4 +587,4 @@ void register_core_layers(std::map<std::string, LayerKind>& r) {
   register_attention_layers(r);
 }
 
-}  // namespace recur::model
+}  // namespace recur::layers

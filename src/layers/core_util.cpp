@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <string>
 
-namespace recur::model::core {
+namespace recur::layers::core {
 
 void BasicLayer::bad(const std::string& what) const { throw InvalidArgument(where_ + ": " + what); }
 
@@ -133,4 +133,4 @@ Tensor transpose(const Tensor& x, const std::vector<size_t>& perm) {
   return out;
 }
 
-}  // namespace recur::model::core
+}  // namespace recur::layers::core

@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "model/layer.hpp"
+#include "layers/layer.hpp"
 #include "recur/activations.hpp"
 
-namespace recur::model {
+namespace recur::layers {
 
 void register_merge_layers(std::map<std::string, LayerKind>& r);
 void register_conv_pool_layers(std::map<std::string, LayerKind>& r);
@@ -97,4 +97,4 @@ inline bool json_flag(const nlohmann::json& cfg, const char* field, bool fallbac
 }
 
 }  // namespace core
-}  // namespace recur::model
+}  // namespace recur::layers

@@ -4,7 +4,7 @@
 
 #include "recur/errors.hpp"
 
-namespace recur::model {
+namespace recur::layers {
 
 namespace {
 
@@ -59,4 +59,4 @@ Tensor cudnn_lstm_bias_to_keras(const Tensor& bias) {
   return out;
 }
 
-}  // namespace recur::model
+}  // namespace recur::layers

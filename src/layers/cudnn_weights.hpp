@@ -9,7 +9,7 @@
 
 #include "recur/tensor.hpp"
 
-namespace recur::model {
+namespace recur::layers {
 
 // kernel (input, gates*units): per gate block k, the block Keras gets is
 // k.T.reshape(k.shape, order='F'). Throws InvalidArgument when the shape does not fit.
@@ -21,4 +21,4 @@ Tensor cudnn_recurrent_kernel_to_keras(const Tensor& recurrent, size_t gates);
 // LSTM bias (8u) = input half + recurrent half, as one (4u) bias.
 Tensor cudnn_lstm_bias_to_keras(const Tensor& bias);
 
-}  // namespace recur::model
+}  // namespace recur::layers

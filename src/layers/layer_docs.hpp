@@ -5,9 +5,9 @@
 
 #include <string>
 
-#include "model/layer.hpp"
+#include "layers/layer.hpp"
 
-namespace recur::model::docs {
+namespace recur::layers::docs {
 
 inline LayerDoc alias(const std::string& of) {
   LayerDoc d;
@@ -278,4 +278,4 @@ inline const LayerDoc multi_head_attention{
                "supported; inputs other than rank 3",
     .streaming = "no (attends across time steps)"};
 
-}  // namespace recur::model::docs
+}  // namespace recur::layers::docs

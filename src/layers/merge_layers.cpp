@@ -8,7 +8,7 @@
 #include "layers/core_util.hpp"
 #include "layers/layer_docs.hpp"
 
-namespace recur::model {
+namespace recur::layers {
 
 namespace {
 
@@ -422,4 +422,4 @@ void register_merge_layers(std::map<std::string, LayerKind>& r) {
   r["Dot"] = {make_dot, zero, docs::dot};
 }
 
-}  // namespace recur::model
+}  // namespace recur::layers

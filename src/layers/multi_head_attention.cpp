@@ -4,12 +4,11 @@
 #include <optional>
 
 #include "kernels/gemm.hpp"
-#include "model/op_nodes.hpp"
 #include "layers/attention_math.hpp"
 #include "layers/core_util.hpp"
 #include "layers/layer_docs.hpp"
 
-namespace recur::model {
+namespace recur::layers {
 namespace {
 
 using core::BasicLayer;
@@ -266,4 +265,4 @@ void register_multi_head_attention(std::map<std::string, LayerKind>& r) {
   r["MultiHeadAttention"] = {make_mha, [](const nlohmann::json& c) { return core::json_flag(c, "use_bias", true) ? 8 : 4; }, docs::multi_head_attention};
 }
 
-}  // namespace recur::model
+}  // namespace recur::layers

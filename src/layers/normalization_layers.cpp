@@ -13,7 +13,7 @@
 #include "layers/core_util.hpp"
 #include "layers/layer_docs.hpp"
 
-namespace recur::model {
+namespace recur::layers {
 
 namespace {
 
@@ -249,4 +249,4 @@ void register_normalization_layers(std::map<std::string, LayerKind>& r) {
   r["LayerNormalization"] = {make_layer_norm, layer_norm_count, docs::layer_norm};
 }
 
-}  // namespace recur::model
+}  // namespace recur::layers

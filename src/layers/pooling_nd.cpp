@@ -11,7 +11,7 @@
 #include "layers/layer_docs.hpp"
 #include "layers/spatial_util.hpp"
 
-namespace recur::model {
+namespace recur::layers {
 
 namespace {
 
@@ -216,4 +216,4 @@ void register_spatial_layers(std::map<std::string, LayerKind>& r) {
   }
 }
 
-}  // namespace recur::model
+}  // namespace recur::layers

@@ -5,11 +5,11 @@
 #include "layers/conv_lstm_layers.hpp"
 #include "layers/core_util.hpp"
 #include "layers/cudnn_weights.hpp"
+#include "layers/layer.hpp"
 #include "layers/layer_docs.hpp"
-#include "model/layer.hpp"
 #include "recur/layers.hpp"
 
-namespace recur::model {
+namespace recur::layers {
 
 namespace {
 
@@ -419,4 +419,4 @@ void register_recurrent_layers(std::map<std::string, LayerKind>& r) {
   r["Bidirectional"] = {make_bidirectional, bidirectional_count, docs::bidirectional};
 }
 
-}  // namespace recur::model
+}  // namespace recur::layers

@@ -7,7 +7,7 @@
 #include "layers/core_util.hpp"
 #include "layers/layer_docs.hpp"
 
-namespace recur::model {
+namespace recur::layers {
 
 namespace {
 
@@ -265,4 +265,4 @@ void register_shape_layers(std::map<std::string, LayerKind>& r) {
   r["UpSampling1D"] = {make_upsampling, zero, docs::upsampling1d};
 }
 
-}  // namespace recur::model
+}  // namespace recur::layers

@@ -6,7 +6,7 @@
 #include "layers/layer_docs.hpp"
 #include "layers/spatial_util.hpp"
 
-namespace recur::model {
+namespace recur::layers {
 
 namespace {
 
@@ -166,4 +166,4 @@ void spatial::register_spatial_shape_layers(std::map<std::string, LayerKind>& r)
   }
 }
 
-}  // namespace recur::model
+}  // namespace recur::layers

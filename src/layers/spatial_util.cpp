@@ -1,6 +1,6 @@
 #include "layers/spatial_util.hpp"
 
-namespace recur::model::spatial {
+namespace recur::layers::spatial {
 
 std::vector<size_t> cfg_tuple(const LayerArgs& a, const char* field, size_t n, long fallback, long lo) {
   std::vector<long> v = cfg_ints(a, field, {fallback});
@@ -44,4 +44,4 @@ uint64_t elements(const std::vector<size_t>& shape) {
   return n;
 }
 
-}  // namespace recur::model::spatial
+}  // namespace recur::layers::spatial

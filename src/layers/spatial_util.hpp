@@ -9,7 +9,7 @@
 
 #include "layers/core_util.hpp"
 
-namespace recur::model::spatial {
+namespace recur::layers::spatial {
 
 void register_spatial_shape_layers(std::map<std::string, LayerKind>& r);
 
@@ -30,4 +30,4 @@ Tensor to_channels_first(const Tensor& x);
 // Elements of a shape, saturating at UINT64_MAX (for the activation budget).
 uint64_t elements(const std::vector<size_t>& shape);
 
-}  // namespace recur::model::spatial
+}  // namespace recur::layers::spatial

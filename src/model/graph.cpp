@@ -147,16 +147,6 @@ class ModelLayer final : public Layer {
 
 }  // namespace
 
-size_t Layer::bind_call(const json& constants, const std::vector<std::string>& tensors, const std::string& where) {
-  if (!tensors.empty()) {
-    throw Unsupported(where + ": call argument '" + tensors[0] + "' (a tensor) is not supported for this layer");
-  }
-  for (const auto& [k, v] : constants.items()) {
-    throw Unsupported(where + ": call argument '" + k + "' (" + v.dump().substr(0, 40) +
-                      ") is not supported for this layer");
-  }
-  return 0;
-}
 
 class GraphBuilder {
  public:

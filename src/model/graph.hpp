@@ -9,9 +9,12 @@
 #include <nlohmann/json.hpp>
 
 #include "io/keras_file.hpp"
-#include "model/layer.hpp"
+#include "layers/layer.hpp"
 
 namespace recur::model {
+
+// The model builds and calls layers through their contract (src/layers/layer.hpp).
+using namespace recur::layers;  // NOLINT(google-build-using-namespace)
 
 struct TensorSpec {
   std::string name;

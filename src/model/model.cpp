@@ -111,7 +111,7 @@ Tensor integer_input(const ModelInfo& info, size_t i, const Tensor& x) {
 }
 
 std::vector<Tensor> run_graph(const Model::Impl& m, const std::vector<Tensor>& inputs,
-                              model::SessionState& state, bool stream = false) {
+                              layers::SessionState& state, bool stream = false) {
   std::vector<model::Value> in;
   std::vector<Tensor> checked = check_inputs(m, inputs, stream);
   for (size_t i = 0; i < checked.size(); ++i) in.push_back({integer_input(m.info, i, checked[i]), std::nullopt});
@@ -175,7 +175,7 @@ void trace_shapes(Model::Impl& m, const std::vector<const model::Layer*>& layers
   }
   std::vector<std::pair<const model::Layer*, std::vector<std::vector<size_t>>>> trace;
   try {
-    model::SessionState state;
+    layers::SessionState state;
     state.slots.resize(m.slots);
     std::vector<model::Value> values;
     for (auto& t : in) values.push_back({std::move(t), std::nullopt});
@@ -230,7 +230,7 @@ Model::~Model() = default;
 const ModelInfo& Model::info() const { return impl_->info; }
 
 std::vector<Tensor> Model::predict(const std::vector<Tensor>& inputs) const {
-  model::SessionState state;
+  layers::SessionState state;
   state.slots.resize(impl_->slots);
   return run_graph(*impl_, inputs, state);
 }
@@ -310,7 +310,7 @@ Model load_model(const std::string& path, const LoadOptions& options) try {
 }
 
 Session::Session(std::shared_ptr<const Model::Impl> m, bool stream)
-    : model_(std::move(m)), state_(std::make_unique<model::SessionState>()), stream_(stream) {
+    : model_(std::move(m)), state_(std::make_unique<layers::SessionState>()), stream_(stream) {
   state_->slots.resize(model_->slots);
 }
 Session::Session(Session&&) noexcept = default;
@@ -318,7 +318,7 @@ Session& Session::operator=(Session&&) noexcept = default;
 Session::~Session() = default;
 
 std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
-  model::SessionState next = *state_;  // a failed call leaves the states as they were
+  layers::SessionState next = *state_;  // a failed call leaves the states as they were
   auto out = run_graph(*model_, inputs, next, stream_);
   *state_ = std::move(next);
   return out;
@@ -385,7 +385,7 @@ std::vector<Tensor> Session::states() const {
 
 void Session::set_states(const std::vector<Tensor>& states) {
   size_t at = 0;
-  model::SessionState next = *state_;
+  layers::SessionState next = *state_;
   for (auto& slot : next.slots) {
     for (auto& t : slot) {
       if (at >= states.size() || states[at].shape() != t.shape()) {

@@ -254,14 +254,5 @@ std::unique_ptr<Layer> make_op(const json& entry, const json& args, const std::s
   return std::make_unique<OpLayer>(name, cls, cfg, std::move(a), where);
 }
 
-Mask to_mask(const Tensor& t, const std::string& where) {
-  if (!(t.rank() == 2 || (t.rank() == 3 && t.dim(2) == 1))) {
-    throw Unsupported(where + ": an explicit mask of shape " + t.shape_str() + " (recur takes (batch, time) masks)");
-  }
-  Mask m(t.dim(0), t.dim(1), false);
-  for (size_t b = 0; b < t.dim(0); ++b)
-    for (size_t s = 0; s < t.dim(1); ++s) m.set(b, s, t[b * t.dim(1) + s] != 0.0f);
-  return m;
-}
 
 }  // namespace recur::model

@@ -7,9 +7,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/layer.hpp"
+#include "layers/layer.hpp"
 
 namespace recur::model {
+
+// The model builds and calls layers through their contract (src/layers/layer.hpp).
+using namespace recur::layers;  // NOLINT(google-build-using-namespace)
 
 // True when a config entry is a recorded op rather than a layer.
 bool is_op_entry(const nlohmann::json& entry);
@@ -19,7 +22,5 @@ bool is_op_entry(const nlohmann::json& entry);
 std::unique_ptr<Layer> make_op(const nlohmann::json& entry, const nlohmann::json& args,
                                const std::string& where);
 
-// A (batch, time) or (batch, time, 1) tensor of 0/1 values as a Mask.
-Mask to_mask(const Tensor& t, const std::string& where);
 
 }  // namespace recur::model

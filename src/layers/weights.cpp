@@ -1,6 +1,6 @@
-#include "model/layer.hpp"
+#include "layers/layer.hpp"
 
-namespace recur::model {
+namespace recur::layers {
 
 Weights::Weights(std::vector<Tensor> values) : slots_(std::make_shared<std::vector<Slot>>()) {
   for (auto& v : values) slots_->push_back({v.shape(), nullptr, std::move(v)});
@@ -20,4 +20,4 @@ const Tensor& Weights::operator[](size_t i) const {
   return *s.value;
 }
 
-}  // namespace recur::model
+}  // namespace recur::layers

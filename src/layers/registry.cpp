@@ -1,9 +1,9 @@
 // The table of supported Keras layer classes, and config-reading helpers with clear errors.
 #include <string>
 
-#include "model/layer.hpp"
+#include "layers/layer.hpp"
 
-namespace recur::model {
+namespace recur::layers {
 
 const std::map<std::string, LayerKind>& layer_registry() {
   static const std::map<std::string, LayerKind> reg = [] {
@@ -137,4 +137,4 @@ void expect_weight_count(const LayerArgs& a, size_t n) {
   }
 }
 
-}  // namespace recur::model
+}  // namespace recur::layers

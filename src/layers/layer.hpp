@@ -17,7 +17,7 @@
 
 #include "recur/tensor.hpp"
 
-namespace recur::model {
+namespace recur::layers {
 
 // A tensor flowing between layers, with the Keras mask attached to it (if any).
 struct Value {
@@ -57,6 +57,10 @@ struct Flow {
   std::string src;         // "layer 'enc' (LSTM) output 1": the edge's producer, for messages
   std::string origin;      // final values: "layer 'enc' (LSTM) output 1, its final state"
 };
+
+// "layer 'enc' (LSTM) output 1, its final state", or for values computed from one:
+// "layer 'd' (Dense), computed from layer 'enc' (LSTM) output 1, its final state".
+std::string flow_name(const Flow& f);
 
 struct CallContext {
   SessionState* session = nullptr;  // null: stateless call (stateful layers start from zeros)
@@ -167,6 +171,10 @@ inline StreamRule per_step_on(const std::vector<long>& axes, const std::string& 
   return {Streaming::per_step};
 }
 
+// A (batch, time) or (batch, time, 1) tensor of 0/1 values as a Mask (an explicit mask given
+// to a layer call: `mask=`, attention masks).
+Mask to_mask(const Tensor& t, const std::string& where);
+
 // Keras' default for layers with supports_masking=True: the first input's mask passes on.
 inline std::optional<Mask> mask_passthrough(std::span<const Value> inputs) {
   return inputs.empty() ? std::nullopt : inputs[0].mask;
@@ -225,4 +233,4 @@ void expect_weight_count(const LayerArgs& a, size_t n);
 [[noreturn]] void fail(const LayerArgs& a, const std::string& what);         // InvalidArgument
 [[noreturn]] void unsupported(const LayerArgs& a, const std::string& what);  // Unsupported
 
-}  // namespace recur::model
+}  // namespace recur::layers
