@@ -411,11 +411,11 @@ void check_theano_kernels(const std::string& path, const std::string& backend, c
   const auto* conv = find_layer_class(model, {"Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose", "ConvLSTM2D"});
   if (!conv) return;
   std::string name;
-  if ((*conv).contains("config") && (*conv)["config"].is_object() && (*conv)["config"].contains("name") &&
-      (*conv)["config"]["name"].is_string()) {
-    name = (*conv)["config"]["name"].get<std::string>();
+  const auto cfg = conv->find("config");
+  if (cfg != conv->end() && cfg->is_object() && cfg->contains("name") && (*cfg)["name"].is_string()) {
+    name = (*cfg)["name"].get<std::string>();
   }
-  throw Unsupported(path + ": layer '" + name + "' (" + (*conv)["class_name"].get<std::string>() +
+  throw Unsupported(path + ": layer '" + name + "' (" + conv->at("class_name").get<std::string>() +
                     "): weights trained with the Theano backend; Keras 2 flipped such convolution "
                     "kernels on load and later Keras versions do not, so recur does not guess");
 }

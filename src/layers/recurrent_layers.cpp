@@ -96,6 +96,15 @@ bool saved_by_cudnn(const LayerArgs& a, const std::string& cls, const Tensor& bi
   return cls.starts_with("CuDNN") || ((cls == "LSTM" || cls == "GRU") && a.keras_major < 3);
 }
 
+// A cuDNN class whose bias is neither in the cuDNN layout nor already in Keras' (`keras_shape`):
+// the stored length the cuDNN layout needs is `cudnn_length`.
+void need_cudnn_bias(const LayerArgs& a, const std::string& cls, const std::optional<Tensor>& b, const std::vector<size_t>& keras_shape,
+                     long cudnn_length) {
+  if (!b || b->shape() != keras_shape) {
+    fail(a, cls + " bias must have shape (" + std::to_string(cudnn_length) + ",)");
+  }
+}
+
 std::shared_ptr<const Cell> make_cell(const std::string& cls, const LayerArgs& a,
                                       const Weights& w, size_t& at) {
   try {
@@ -126,8 +135,8 @@ std::shared_ptr<const Cell> make_cell(const std::string& cls, const LayerArgs& a
         k = cudnn_input_kernel_to_keras(k, 4);
         r = cudnn_recurrent_kernel_to_keras(r, 4);
         b = cudnn_lstm_bias_to_keras(*b);
-      } else if (cls == "CuDNNLSTM" && (!b || b->shape() != std::vector<size_t>{4 * static_cast<size_t>(c.units)})) {
-        fail(a, "CuDNNLSTM bias must have shape (" + std::to_string(8 * c.units) + ",)");
+      } else if (cls == "CuDNNLSTM") {
+        need_cudnn_bias(a, cls, b, {4 * static_cast<size_t>(c.units)}, 8 * c.units);
       }
       return std::make_shared<LSTMCell>(c, std::move(k), std::move(r), std::move(b));
     }
@@ -152,8 +161,8 @@ std::shared_ptr<const Cell> make_cell(const std::string& cls, const LayerArgs& a
         k = cudnn_input_kernel_to_keras(k, 3);
         r = cudnn_recurrent_kernel_to_keras(r, 3);
         b->reshape({2, 3 * static_cast<size_t>(c.units)});
-      } else if (cls == "CuDNNGRU" && (!b || b->shape() != std::vector<size_t>{2, 3 * static_cast<size_t>(c.units)})) {
-        fail(a, "CuDNNGRU bias must have shape (" + std::to_string(6 * c.units) + ",)");
+      } else if (cls == "CuDNNGRU") {
+        need_cudnn_bias(a, cls, b, {2, 3 * static_cast<size_t>(c.units)}, 6 * c.units);
       }
       return std::make_shared<GRUCell>(c, std::move(k), std::move(r), std::move(b));
     }
