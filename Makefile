@@ -108,12 +108,12 @@ fuzz: deps
 tsan: deps
 	bash fuzz/tsan.sh
 
-# 64-bit ARM: cross-build with Debian's g++-aarch64-linux-gnu and run the tests that need no CLI
-# process under qemu-user (qemu-user hangs in fork() of dynamically linked programs, and the
-# CLI forks its loader). The x86 kernels are compiled out there; the scalar table runs.
+# 64-bit ARM: cross-build with Debian's g++-aarch64-linux-gnu and run the Release test suite
+# under qemu-user, the CLI tests included (through build-aarch64/recur-emulated). The x86
+# kernels are compiled out there and the scalar table runs. The three test files that write
+# HDF5 files with libhdf5 are left out: libhdf5-dev:arm64 cannot sit beside the host's.
 AARCH64_BUILD    ?= build-aarch64
 AARCH64_PACKAGES := g++-aarch64-linux-gnu qemu-user libzip-dev:arm64 zlib1g-dev:arm64 libgtest-dev:arm64
-AARCH64_TESTS    ?= *LayerRandom.*:*StackedRandom.*:*BidirectionalRandom.*:*StatefulRandom.*:FusedTiles.*:*KerasCase.*:*KerasFixture.*:*ModelCorpus.*:Kernels.*:IncludeLadder.*:CudnnWeights.*
 
 deps-aarch64: deps
 	@missing=""; for p in $(AARCH64_PACKAGES); do \
@@ -131,8 +131,7 @@ test-aarch64: deps-aarch64
 	  -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DCMAKE_DISABLE_FIND_PACKAGE_HDF5=ON >/dev/null
 	cmake --build $(AARCH64_BUILD) -j $(JOBS) --target recur_tests
 	file $(AARCH64_BUILD)/tests/recur_tests | grep -q 'ARM aarch64'
-	qemu-aarch64 -L /usr/aarch64-linux-gnu $(AARCH64_BUILD)/tests/recur_tests \
-	  --gtest_filter='$(AARCH64_TESTS)' --gtest_brief=1
+	qemu-aarch64 -L / $(AARCH64_BUILD)/tests/recur_tests --gtest_brief=1
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(AARCH64_BUILD)
