@@ -5,7 +5,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <set>
 #include <string>
 
@@ -30,6 +29,19 @@ const std::map<std::string, std::set<std::string>> kAllowed = {
     {"model", {"layers", "ops", "kernels", "io", "recur"}},
 };
 
+// The target of an `#include "..."` line, or "" (no std::regex: GCC 12's sanitizer builds warn
+// inside it).
+std::string quoted_include(const std::string& line) {
+  size_t i = line.find_first_not_of(" \t");
+  if (i == std::string::npos || line[i] != '#') return "";
+  i = line.find_first_not_of(" \t", i + 1);
+  if (i == std::string::npos || line.compare(i, 7, "include") != 0) return "";
+  const size_t open = line.find_first_not_of(" \t", i + 7);
+  if (open == std::string::npos || line[open] != '"') return "";
+  const size_t close = line.find('"', open + 1);
+  return close == std::string::npos ? "" : line.substr(open + 1, close - open - 1);
+}
+
 bool allowed(const std::string& floor, const std::string& target) {
   const std::string to_floor = target.substr(0, target.find('/'));
   if (to_floor == floor || kVocabulary.count(target)) return true;
@@ -41,7 +53,6 @@ bool allowed(const std::string& floor, const std::string& target) {
 
 TEST(IncludeLadder, EveryIncludeUnderSrcFollowsTheFloors) {
   ASSERT_TRUE(fs::is_directory(kSrc)) << kSrc;
-  const std::regex include_line(R"(^\s*#\s*include\s*"([^"]+)\")");
   size_t files = 0, includes = 0;
   for (const auto& entry : fs::recursive_directory_iterator(kSrc)) {
     if (!entry.is_regular_file()) continue;
@@ -55,11 +66,11 @@ TEST(IncludeLadder, EveryIncludeUnderSrcFollowsTheFloors) {
     ++files;
     while (std::getline(in, line)) {
       ++n;
-      std::smatch m;
-      if (!std::regex_search(line, m, include_line)) continue;
+      const std::string target = quoted_include(line);
+      if (target.empty()) continue;
       ++includes;
-      EXPECT_TRUE(allowed(floor, m[1].str()))
-          << "src/" << rel.string() << ":" << n << " includes \"" << m[1].str() << "\": floor '"
+      EXPECT_TRUE(allowed(floor, target))
+          << "src/" << rel.string() << ":" << n << " includes \"" << target << "\": floor '"
           << floor << "' may not include that (see the table in " << __FILE__ << ")";
     }
   }
@@ -75,4 +86,8 @@ TEST(IncludeLadder, TheCheckCatchesAnUpwardInclude) {
   EXPECT_FALSE(allowed("io", "kernels/gemm.hpp"));
   EXPECT_TRUE(allowed("layers", "kernels/gemm.hpp"));
   EXPECT_TRUE(allowed("kernels", "recur/errors.hpp"));
+  EXPECT_EQ(quoted_include("#include \"ops/rnn.hpp\""), "ops/rnn.hpp");
+  EXPECT_EQ(quoted_include("  #  include \"a/b.hpp\"  // why"), "a/b.hpp");
+  EXPECT_EQ(quoted_include("#include <vector>"), "");
+  EXPECT_EQ(quoted_include("// #include \"x.hpp\""), "");
 }
