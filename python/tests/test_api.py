@@ -77,7 +77,7 @@ def test_errors_carry_the_cli_message(cli, tmp_path, demo_x):
     assert (str(e.value), 4) == _cli_error(cli, broken, x)
 
     wrong = tmp_path / "wrong.npy"
-    np.save(wrong, np.zeros((2, 5, 1), np.float32))
+    np.save(wrong, np.zeros((2, 5, 1, 2), np.float32))  # another rank: refused (a Keras 3 Sequential checks no axis sizes)
     with pytest.raises(recur.InvalidInputError) as e:
         recur.load_model(DEMO / "model.keras").predict(np.load(wrong))
     # The CLI names the input file first; the library's message follows it unchanged.
