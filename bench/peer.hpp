@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "recur/layouts.hpp"
+#include "layouts/layouts.hpp"
 #include "recur/tensor.hpp"
 
 namespace recur::bench {

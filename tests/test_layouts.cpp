@@ -1,4 +1,4 @@
-// Weight layout converters (recur/layouts.hpp) against the other engines' own documented cell
+// Weight layout converters (layouts/layouts.hpp) against the other engines' own documented cell
 // equations. The Keras corpus uses constant weights and so cannot see gate orders or
 // transpositions; here every weight is random and asymmetric, in=3 and units=4 differ, and each
 // target engine's step is written out below in that engine's convention, in double precision.
@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "recur/cells.hpp"
-#include "recur/layouts.hpp"
+#include "layouts/layouts.hpp"
 #include "recur/tensor.hpp"
 
 namespace {

@@ -307,15 +307,6 @@ recur::ops::StepFunction step_of(const recur::Cell& cell) {
                  std::span<Tensor> ns) { cell.step(x, st, out, ns); };
 }
 
-std::optional<std::string> fused_unavailable(const recur::Cell& c,
-                                             const recur::ops::SequenceArgs& a) {
-  if (auto* l = dynamic_cast<const recur::LSTMCell*>(&c)) return recur::ops::lstm_fused_unavailable(*l, a);
-  if (auto* g = dynamic_cast<const recur::GRUCell*>(&c)) return recur::ops::gru_fused_unavailable(*g, a);
-  if (auto* s = dynamic_cast<const recur::SimpleRNNCell*>(&c))
-    return recur::ops::simple_rnn_fused_unavailable(*s, a);
-  return std::string("not a built-in cell");
-}
-
 recur::ops::RnnResult run_fused(const recur::Cell& c, const Tensor& x,
                                 std::span<const Tensor> init, const recur::ops::SequenceArgs& a) {
   if (auto* l = dynamic_cast<const recur::LSTMCell*>(&c)) return recur::ops::lstm(*l, x, init, a);
@@ -668,30 +659,34 @@ TEST_P(LayerRandom, MatchesReference) {
   const recur::ops::RnnResult loop = recur::ops::rnn(step_of(layer.cell()), xt, loop_init, ra);
   expect_result_vs_ref(loop, rr, true, "ops::rnn");
 
-  // 4. The fused op must reproduce the loop (and so the reference), or refuse with a reason.
+  // 4. The cell's fused op (every op the cell names) must reproduce the loop and the reference;
+  // a cell without one refuses run_fused().
   recur::ops::SequenceArgs sa;
   sa.go_backwards = c.go_backwards;
   sa.mask = mp;
   sa.unroll = c.unroll;
   sa.zero_output_for_mask = c.zofm;
   sa.return_sequences = c.return_sequences;
-  const std::optional<std::string> why = fused_unavailable(layer.cell(), sa);
-  if (why) {
-    EXPECT_FALSE(why->empty()) << "a refusal must say why";
-    EXPECT_THROW(run_fused(layer.cell(), xt, loop_init, sa), recur::Unsupported);
+  const bool has_fused = !layer.cell().fused_op().empty();
+  if (!has_fused) {
+    EXPECT_THROW(layer.cell().run_fused(xt, loop_init, sa), recur::Unsupported);
   } else {
-    const recur::ops::RnnResult fused = run_fused(layer.cell(), xt, loop_init, sa);
+    const recur::ops::RnnResult fused = layer.cell().run_fused(xt, loop_init, sa);
     expect_result_close(fused, loop, c.return_sequences, kFusedAtol, kFusedRtol, "fused vs loop");
     expect_result_vs_ref(fused, rr, c.return_sequences, "fused");
+    if (c.typed && cells.size() == 1) {  // and the op named for the cell is the one that ran
+      const recur::ops::RnnResult named = run_fused(layer.cell(), xt, loop_init, sa);
+      expect_result_close(named, fused, c.return_sequences, 0.0, 0.0, "named op vs run_fused");
+    }
   }
 
   // 5. path(): loop with a reason for holes; fused for right-padded masks on the plain cells.
   // RNN(cell) may keep Keras' generic loop (Keras only fuses the LSTM/GRU layer classes), so
   // the strict checks apply to the SimpleRNN/LSTM/GRU layer classes.
   const recur::PathChoice p = layer.path(mp);
-  if (c.typed || p.fused) {
-    EXPECT_EQ(p.fused, !why.has_value()) << p.describe() << " vs *_fused_unavailable: "
-                                          << why.value_or("available");
+  EXPECT_EQ(p.fused, has_fused) << p.describe() << " vs fused_op '" << layer.cell().fused_op() << "'";
+  if (c.typed && cells.size() == 1) {
+    EXPECT_TRUE(p.fused) << p.describe();
   }
   if (p.fused) {
     EXPECT_TRUE(p.reason.empty()) << p.describe();
@@ -748,10 +743,7 @@ TEST(LayerPath, BuiltInCellsFuseAnyMaskStacksLoop) {
         EXPECT_TRUE(p.reason.empty()) << p.describe();
         EXPECT_NE(p.op, "rnn") << p.describe();
       }
-      recur::ops::SequenceArgs sa;
-      sa.go_backwards = back;
-      sa.mask = &hm;
-      EXPECT_FALSE(fused_unavailable(layer.cell(), sa).has_value());
+      EXPECT_EQ(layer.cell().fused_op(), layer.path().op);
       // The stacked form of the same cell has no fused op: the loop, with a reason.
       const recur::RNN stacked = make_recur_layer({random_cell(kind, u, F, rng), random_cell(kind, u, u, rng)}, o, false);
       const recur::PathChoice ps = stacked.path(&hm);

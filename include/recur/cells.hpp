@@ -17,11 +17,12 @@ RECUR_API_BEGIN
 
 namespace recur {
 
-namespace kernels {
-struct PackedWeights;  // kernel-friendly copy of a cell's weights, made once at construction
-}
 namespace ops {
-struct ConvWeights;  // a convolution kernel packed for the GEMM (ConvLSTMCell)
+struct RnnResult;
+struct SequenceArgs;
+}  // namespace ops
+namespace detail {
+struct CellAccess;  // how recur's own ops reach a cell's packed weights (src/ops/cell_access.hpp)
 }
 
 // One time step of a recurrent cell, Keras' `cell.call(x_t, states)`.
@@ -41,6 +42,12 @@ class Cell {
   // Writes out (B, output_shape...) and new_states; resizes them when needed.
   virtual void step(const Tensor& x, std::span<const Tensor> states, Tensor& out,
                     std::span<Tensor> new_states) const = 0;
+  // The fused sequence op that runs this cell over a whole sequence with the loop's results, as
+  // `inspect` names it ("lstm", "conv_lstm (...)"); empty when the generic rnn() loop runs it.
+  virtual std::string fused_op() const { return {}; }
+  // Runs that op (ops::lstm(), ...), with the contract of ops::rnn(); Unsupported when there is none.
+  virtual ops::RnnResult run_fused(const Tensor& inputs, std::span<const Tensor> initial_states,
+                                   const ops::SequenceArgs& args) const;
 };
 
 struct SimpleRNNCellConfig {
@@ -80,7 +87,6 @@ class GatedCell : public Cell {
   const Tensor& kernel() const { return kernel_; }
   const Tensor& recurrent_kernel() const { return recurrent_kernel_; }
   const std::optional<Tensor>& bias() const { return bias_; }
-  const kernels::PackedWeights& packed() const { return *packed_; }
 
  protected:
   GatedCell(const char* cls, long units, size_t gates, bool use_bias, bool bias_two_rows,
@@ -88,7 +94,11 @@ class GatedCell : public Cell {
   size_t input_ = 0, units_ = 0, gates_ = 0;
   Tensor kernel_, recurrent_kernel_;
   std::optional<Tensor> bias_;
-  std::unique_ptr<kernels::PackedWeights> packed_;
+  struct Packed;  // the weights in the kernels' layout, made once at construction
+  std::unique_ptr<Packed> packed_;
+
+ private:
+  friend struct detail::CellAccess;
 };
 
 class SimpleRNNCell final : public GatedCell {
@@ -96,6 +106,9 @@ class SimpleRNNCell final : public GatedCell {
   SimpleRNNCell(SimpleRNNCellConfig cfg, Tensor kernel, Tensor recurrent_kernel,
                 std::optional<Tensor> bias = std::nullopt);
   std::string class_name() const override { return "SimpleRNNCell"; }
+  std::string fused_op() const override { return "simple_rnn"; }
+  ops::RnnResult run_fused(const Tensor& inputs, std::span<const Tensor> initial_states,
+                           const ops::SequenceArgs& args) const override;
   size_t output_size() const override { return units_; }
   std::vector<size_t> state_sizes() const override { return {units_}; }
   void step(const Tensor& x, std::span<const Tensor> states, Tensor& out,
@@ -111,6 +124,9 @@ class LSTMCell final : public GatedCell {
   LSTMCell(LSTMCellConfig cfg, Tensor kernel, Tensor recurrent_kernel,
            std::optional<Tensor> bias = std::nullopt);
   std::string class_name() const override { return "LSTMCell"; }
+  std::string fused_op() const override { return "lstm"; }
+  ops::RnnResult run_fused(const Tensor& inputs, std::span<const Tensor> initial_states,
+                           const ops::SequenceArgs& args) const override;
   size_t output_size() const override { return units_; }
   std::vector<size_t> state_sizes() const override { return {units_, units_}; }
   void step(const Tensor& x, std::span<const Tensor> states, Tensor& out,
@@ -126,6 +142,9 @@ class GRUCell final : public GatedCell {
   GRUCell(GRUCellConfig cfg, Tensor kernel, Tensor recurrent_kernel,
           std::optional<Tensor> bias = std::nullopt);
   std::string class_name() const override { return "GRUCell"; }
+  std::string fused_op() const override { return "gru"; }
+  ops::RnnResult run_fused(const Tensor& inputs, std::span<const Tensor> initial_states,
+                           const ops::SequenceArgs& args) const override;
   size_t output_size() const override { return units_; }
   std::vector<size_t> state_sizes() const override { return {units_}; }
   void step(const Tensor& x, std::span<const Tensor> states, Tensor& out,
@@ -156,6 +175,9 @@ class ConvLSTMCell final : public Cell {
   ConvLSTMCell(ConvLSTMCellConfig cfg, std::vector<size_t> input_shape, Tensor kernel,
                Tensor recurrent_kernel, std::optional<Tensor> bias = std::nullopt);
   std::string class_name() const override { return "ConvLSTMCell"; }
+  std::string fused_op() const override;
+  ops::RnnResult run_fused(const Tensor& inputs, std::span<const Tensor> initial_states,
+                           const ops::SequenceArgs& args) const override;
   size_t input_size() const override;
   size_t output_size() const override;
   std::vector<size_t> state_sizes() const override { return {output_size(), output_size()}; }
@@ -175,15 +197,14 @@ class ConvLSTMCell final : public Cell {
   // Spatial sizes of one step's input and output (without channels).
   std::vector<size_t> input_spatial() const;
   std::vector<size_t> output_spatial() const;
-  const ops::ConvWeights& input_weights() const { return *input_w_; }          // with the bias
-  const ops::ConvWeights& recurrent_weights() const { return *recurrent_w_; }  // no bias
-
  private:
+  friend struct detail::CellAccess;
+  struct Weights;  // a convolution kernel packed for the GEMM
   ConvLSTMCell() = default;
   void bind(std::vector<size_t> input_shape);
   ConvLSTMCellConfig cfg_;
   std::vector<size_t> input_shape_, output_shape_;
-  std::shared_ptr<const ops::ConvWeights> input_w_, recurrent_w_;
+  std::shared_ptr<const Weights> input_w_, recurrent_w_;  // input's with the bias
 };
 
 // Keras StackedRNNCells: cell k's output feeds cell k+1 within a step; output = last cell's.

@@ -56,17 +56,18 @@ class RNN {
   const std::vector<Tensor>& states() const { return states_; }  // stored (stateful) states
   void set_states(std::vector<Tensor> states);  // restore a saved state (stateful)
 
+  // The cell's fused op when it has one (decided once, at construction), else the loop.
   PathChoice path(const Mask* mask = nullptr) const;
   const Cell& cell() const { return *cell_; }
   std::shared_ptr<const Cell> cell_ptr() const { return cell_; }
   const RNNOptions& options() const { return options_; }
-  void set_options(const RNNOptions& o) { options_ = o; }
 
  private:
   void check_inputs(const Tensor& inputs, const Mask* mask,
                     std::span<const Tensor> initial_state) const;
   std::shared_ptr<const Cell> cell_;
   RNNOptions options_;
+  std::string fused_;           // cell_->fused_op()
   std::vector<Tensor> states_;  // stateful only; empty until the first call
 };
 

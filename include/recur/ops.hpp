@@ -57,14 +57,8 @@ struct SequenceArgs {
   const Tensor* initial_output = nullptr;  // as RnnArgs::initial_output
 };
 
-// Why the fused path cannot be exact for these arguments; nullopt when it can.
-std::optional<std::string> lstm_fused_unavailable(const LSTMCell& cell, const SequenceArgs& a);
-std::optional<std::string> gru_fused_unavailable(const GRUCell& cell, const SequenceArgs& a);
-std::optional<std::string> simple_rnn_fused_unavailable(const SimpleRNNCell& cell,
-                                                        const SequenceArgs& a);
-
-// Fused sequence ops: same contract as rnn() with the cell as step function.
-// Throw Unsupported (with the reason) when the fused path is unavailable.
+// Fused sequence ops: same contract as rnn() with the cell as step function, for every
+// argument rnn() takes (Cell::run_fused() picks the op for a cell).
 RnnResult lstm(const LSTMCell& cell, const Tensor& inputs, std::span<const Tensor> initial_states,
                const SequenceArgs& args = {});
 RnnResult gru(const GRUCell& cell, const Tensor& inputs, std::span<const Tensor> initial_states,

@@ -5,7 +5,6 @@
 #include "recur/cells.hpp"
 #include "recur/errors.hpp"
 #include "recur/layers.hpp"
-#include "recur/layouts.hpp"
 #include "recur/model.hpp"
 #include "recur/npy.hpp"
 #include "recur/ops.hpp"

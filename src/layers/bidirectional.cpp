@@ -24,11 +24,12 @@ RNN backward_copy(const RNN& forward) {
 }
 
 // Keras forces zero_output_for_mask = return_sequences on both directions.
-RNN with_zero_output(RNN layer) {
+RNN with_zero_output(const RNN& layer) {
   RNNOptions o = layer.options();
   o.zero_output_for_mask = o.return_sequences;
-  layer.set_options(o);
-  return layer;
+  RNN r(layer.cell_ptr(), o);
+  if (!layer.states().empty()) r.set_states(layer.states());
+  return r;
 }
 
 // (B, T, u) -> same with the time axis reversed.

@@ -3,7 +3,9 @@
 #include <string>
 
 #include "kernels/cell_steps.hpp"
+#include "ops/cell_access.hpp"
 #include "recur/cells.hpp"
+#include "recur/ops.hpp"
 
 namespace recur {
 
@@ -95,7 +97,7 @@ GatedCell::GatedCell(const char* cls, long units, size_t gates, bool use_bias, b
       expect_shape(cls, "bias", *bias_, {n});
     }
   }
-  packed_ = std::make_unique<kernels::PackedWeights>();
+  packed_ = std::make_unique<Packed>();
   packed_->input = input_;
   packed_->units = units_;
   packed_->gates = gates;
@@ -108,6 +110,23 @@ GatedCell::GatedCell(const char* cls, long units, size_t gates, bool use_bias, b
     packed_->input_bias.assign(b, b + n);
     if (bias_two_rows) packed_->recurrent_bias.assign(b + n, b + 2 * n);
   }
+}
+
+ops::RnnResult Cell::run_fused(const Tensor&, std::span<const Tensor>, const ops::SequenceArgs&) const {
+  throw Unsupported(class_name() + " has no fused sequence op");
+}
+
+ops::RnnResult SimpleRNNCell::run_fused(const Tensor& x, std::span<const Tensor> init,
+                                        const ops::SequenceArgs& a) const {
+  return ops::simple_rnn(*this, x, init, a);
+}
+ops::RnnResult LSTMCell::run_fused(const Tensor& x, std::span<const Tensor> init,
+                                   const ops::SequenceArgs& a) const {
+  return ops::lstm(*this, x, init, a);
+}
+ops::RnnResult GRUCell::run_fused(const Tensor& x, std::span<const Tensor> init,
+                                  const ops::SequenceArgs& a) const {
+  return ops::gru(*this, x, init, a);
 }
 
 SimpleRNNCell::SimpleRNNCell(SimpleRNNCellConfig cfg, Tensor kernel, Tensor recurrent_kernel,

@@ -2,6 +2,7 @@
 // Weights are packed once for the im2col GEMM and shared by every spatial shape the cell meets.
 #include <string>
 
+#include "ops/cell_access.hpp"
 #include "ops/conv.hpp"
 #include "recur/cells.hpp"
 #include "recur/ops.hpp"
@@ -54,8 +55,8 @@ ConvLSTMCell::ConvLSTMCell(ConvLSTMCellConfig cfg, std::vector<size_t> input_sha
   if (recurrent_kernel.shape() != want) bad("recurrent_kernel must have shape " + shape_str(want) + ", got " + recurrent_kernel.shape_str());
   if (cfg_.use_bias != bias.has_value()) bad(cfg_.use_bias ? "use_bias=True but no bias was given" : "use_bias=False but a bias was given");
   if (bias && bias->shape() != std::vector<size_t>{4 * f}) bad("bias must have shape (" + std::to_string(4 * f) + ",), got " + bias->shape_str());
-  input_w_ = std::make_shared<const ops::ConvWeights>(ops::pack_conv(kernel, rank, 1, bias ? &*bias : nullptr));
-  recurrent_w_ = std::make_shared<const ops::ConvWeights>(ops::pack_conv(recurrent_kernel, rank, 1, nullptr));
+  input_w_ = std::make_shared<const Weights>(Weights{ops::pack_conv(kernel, rank, 1, bias ? &*bias : nullptr)});
+  recurrent_w_ = std::make_shared<const Weights>(Weights{ops::pack_conv(recurrent_kernel, rank, 1, nullptr)});
   bind(std::move(input_shape));
 }
 
@@ -75,6 +76,18 @@ void ConvLSTMCell::bind(std::vector<size_t> input_shape) {
     output_shape_.push_back(filters());
   }
   (void)checked_size(output_shape_, "ConvLSTMCell output");
+}
+
+std::string ConvLSTMCell::fused_op() const {
+  return "conv_lstm (im2col GEMM; " + std::to_string(cfg_.filters) + " filters, " +
+         ops::describe_conv(sizes(cfg_.kernel_size), sizes(cfg_.strides), sizes(cfg_.dilation_rate),
+                            cfg_.padding == "same") +
+         (cfg_.channels_first ? ", channels_first)" : ")");
+}
+
+ops::RnnResult ConvLSTMCell::run_fused(const Tensor& x, std::span<const Tensor> init,
+                                       const ops::SequenceArgs& a) const {
+  return ops::conv_lstm(*this, x, init, a);
 }
 
 std::shared_ptr<const ConvLSTMCell> ConvLSTMCell::for_input_shape(std::vector<size_t> input_shape) const {

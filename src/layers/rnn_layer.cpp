@@ -2,7 +2,7 @@
 #include <algorithm>
 #include <string>
 
-#include "ops/conv.hpp"
+#include "recur/ops.hpp"
 #include "recur/layers.hpp"
 
 namespace recur {
@@ -14,6 +14,7 @@ std::string PathChoice::describe() const {
 RNN::RNN(std::shared_ptr<const Cell> cell, RNNOptions options)
     : cell_(std::move(cell)), options_(options) {
   if (!cell_) throw InvalidArgument("RNN: cell is null");
+  fused_ = cell_->fused_op();
 }
 
 SimpleRNN::SimpleRNN(SimpleRNNCellConfig cfg, RNNOptions options, Tensor kernel,
@@ -40,30 +41,9 @@ ops::SequenceArgs sequence_args(const RNNOptions& o, const Mask* mask) {
 }
 }  // namespace
 
-PathChoice RNN::path(const Mask* mask) const {
-  const auto a = sequence_args(options_, mask);
-  std::optional<std::string> why;
-  std::string op;
-  if (auto* c = dynamic_cast<const LSTMCell*>(cell_.get())) {
-    op = "lstm";
-    why = ops::lstm_fused_unavailable(*c, a);
-  } else if (auto* g = dynamic_cast<const GRUCell*>(cell_.get())) {
-    op = "gru";
-    why = ops::gru_fused_unavailable(*g, a);
-  } else if (auto* s = dynamic_cast<const SimpleRNNCell*>(cell_.get())) {
-    op = "simple_rnn";
-    why = ops::simple_rnn_fused_unavailable(*s, a);
-  } else if (auto* cl = dynamic_cast<const ConvLSTMCell*>(cell_.get())) {
-    const auto& c = cl->config();
-    const std::vector<size_t> k(c.kernel_size.begin(), c.kernel_size.end()), st(c.strides.begin(), c.strides.end()),
-        d(c.dilation_rate.begin(), c.dilation_rate.end());
-    return {true, "conv_lstm (im2col GEMM; " + std::to_string(c.filters) + " filters, " +
-                      ops::describe_conv(k, st, d, c.padding == "same") + (c.channels_first ? ", channels_first)" : ")"), ""};
-  } else {
-    return {false, "rnn", cell_->class_name() + " has no fused op"};
-  }
-  if (why) return {false, "rnn", op + ": " + *why};
-  return {true, op, ""};
+PathChoice RNN::path(const Mask*) const {
+  if (fused_.empty()) return {false, "rnn", cell_->class_name() + " has no fused op"};
+  return {true, fused_, ""};
 }
 
 void RNN::check_inputs(const Tensor& inputs, const Mask* mask,
@@ -124,12 +104,7 @@ ops::RnnResult RNN::run(const Tensor& inputs, const Mask* mask,
   }
   ops::SequenceArgs a = sequence_args(options_, mask);
   a.initial_output = initial_output;
-  if (path(mask).fused) {
-    if (auto* c = dynamic_cast<const LSTMCell*>(cell_.get())) return ops::lstm(*c, inputs, initial_state, a);
-    if (auto* g = dynamic_cast<const GRUCell*>(cell_.get())) return ops::gru(*g, inputs, initial_state, a);
-    if (auto* s = dynamic_cast<const SimpleRNNCell*>(cell_.get())) return ops::simple_rnn(*s, inputs, initial_state, a);
-    if (auto* cl = dynamic_cast<const ConvLSTMCell*>(cell_.get())) return ops::conv_lstm(*cl, inputs, initial_state, a);
-  }
+  if (!fused_.empty()) return cell_->run_fused(inputs, initial_state, a);
   const Cell& cell = *cell_;
   ops::RnnArgs ra;
   ra.go_backwards = options_.go_backwards;

@@ -8,6 +8,7 @@
 
 #include "kernels/cell_steps.hpp"
 #include "kernels/threads.hpp"
+#include "ops/cell_access.hpp"
 #include "ops/conv.hpp"
 #include "recur/ops.hpp"
 
@@ -74,14 +75,14 @@ RnnResult conv_lstm(const ConvLSTMCell& cell, const Tensor& inputs, std::span<co
   // ((T*cells, 4f), bias included), then per step the recurrent convolution accumulated onto
   // that step's rows and the gates, in place.
   auto run_sample = [&](size_t b, std::vector<float>& xp, std::vector<float>& hn, std::vector<float>& cn) {
-    conv_forward(cell.input_weights(), gx, T, x + b * T * gx.in_cells() * gx.cin, xp.data(), false);
+    conv_forward(detail::CellAccess::input_weights(cell), gx, T, x + b * T * gx.in_cells() * gx.cin, xp.data(), false);
     float* hs = h.data() + b * row;
     float* cs = c.data() + b * row;
     float* e = emitted.data() + b * row;
     for (size_t s = 0; s < T; ++s) {
       const size_t t = a.go_backwards ? T - 1 - s : s;
       float* pre = xp.data() + t * cells * n;
-      conv_forward(cell.recurrent_weights(), gh, 1, hs, pre, true);
+      conv_forward(detail::CellAccess::recurrent_weights(cell), gh, 1, hs, pre, true);
       kernels::lstm_gates_rows(cfg.activation, cfg.recurrent_activation, cells, f, pre, cs, hn.data(), cn.data());
       if (!a.mask || (*a.mask)(b, t)) {
         std::memcpy(hs, hn.data(), row * sizeof(float));

@@ -7,19 +7,16 @@
 
 #include "kernels/cell_steps.hpp"
 #include "kernels/threads.hpp"
+#include "ops/cell_access.hpp"
 #include "recur/ops.hpp"
 
 namespace recur::ops {
 
 namespace {
 
-// Why a built-in cell cannot take its fused op. The step kernels handle every activation,
-// any mask (per-sample row selection), go_backwards, unroll and missing biases, so only
-// malformed arguments are left; those are errors, raised by the op itself.
-std::optional<std::string> fused_unavailable(const GatedCell&, const SequenceArgs&) {
-  return std::nullopt;
-}
-
+// The step kernels handle every activation, any mask (per-sample row selection), go_backwards,
+// unroll and missing biases: every built-in cell has its fused op, and only malformed arguments
+// are refused, by the checks below.
 void check_sequence(const char* op, const GatedCell& cell, const Tensor& x,
                     std::span<const Tensor> init, const SequenceArgs& a) {
   if (x.rank() != 3 || x.dim(2) != cell.input_size()) {
@@ -74,7 +71,7 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
                        const SequenceArgs& a, size_t nstates, Advance advance) {
   const size_t B = x.dim(0), T = x.dim(1), F = x.dim(2), u = cell.units();
   const size_t n = cell.gates() * u;
-  const kernels::PackedWeights& w = cell.packed();
+  const kernels::PackedWeights& w = detail::CellAccess::packed(cell);
 
   RnnResult res;
   for (size_t i = 0; i < nstates; ++i) res.states.push_back(init[i]);
@@ -163,32 +160,16 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
   return res;
 }
 
-[[noreturn]] void refuse(const char* op, const std::string& reason) {
-  throw Unsupported(std::string(op) + ": fused path unavailable: " + reason);
-}
-
 }  // namespace
-
-std::optional<std::string> lstm_fused_unavailable(const LSTMCell& cell, const SequenceArgs& a) {
-  return fused_unavailable(cell, a);
-}
-std::optional<std::string> gru_fused_unavailable(const GRUCell& cell, const SequenceArgs& a) {
-  return fused_unavailable(cell, a);
-}
-std::optional<std::string> simple_rnn_fused_unavailable(const SimpleRNNCell& cell,
-                                                        const SequenceArgs& a) {
-  return fused_unavailable(cell, a);
-}
 
 RnnResult lstm(const LSTMCell& cell, const Tensor& inputs, std::span<const Tensor> init,
                const SequenceArgs& a) {
   check_sequence("lstm", cell, inputs, init, a);
-  if (auto why = lstm_fused_unavailable(cell, a)) refuse("lstm", *why);
   const auto& cfg = cell.config();
   return run_sequence(cell, inputs, init, a, 2,
                       [&](size_t rows, const float* xp, size_t stride, float* const* st, float* const* nx,
                           float* scratch) {
-                        kernels::lstm_step(cell.packed(), cfg.activation, cfg.recurrent_activation, rows,
+                        kernels::lstm_step(detail::CellAccess::packed(cell), cfg.activation, cfg.recurrent_activation, rows,
                                            xp, stride, st[0], st[1], nx[0], nx[1], scratch);
                       });
 }
@@ -196,12 +177,11 @@ RnnResult lstm(const LSTMCell& cell, const Tensor& inputs, std::span<const Tenso
 RnnResult gru(const GRUCell& cell, const Tensor& inputs, std::span<const Tensor> init,
               const SequenceArgs& a) {
   check_sequence("gru", cell, inputs, init, a);
-  if (auto why = gru_fused_unavailable(cell, a)) refuse("gru", *why);
   const auto& cfg = cell.config();
   return run_sequence(cell, inputs, init, a, 1,
                       [&](size_t rows, const float* xp, size_t stride, float* const* st, float* const* nx,
                           float* scratch) {
-                        kernels::gru_step(cell.packed(), cfg.reset_after, cfg.activation,
+                        kernels::gru_step(detail::CellAccess::packed(cell), cfg.reset_after, cfg.activation,
                                           cfg.recurrent_activation, rows, xp, stride, st[0], nx[0], scratch);
                       });
 }
@@ -209,12 +189,11 @@ RnnResult gru(const GRUCell& cell, const Tensor& inputs, std::span<const Tensor>
 RnnResult simple_rnn(const SimpleRNNCell& cell, const Tensor& inputs,
                      std::span<const Tensor> init, const SequenceArgs& a) {
   check_sequence("simple_rnn", cell, inputs, init, a);
-  if (auto why = simple_rnn_fused_unavailable(cell, a)) refuse("simple_rnn", *why);
   const auto& cfg = cell.config();
   return run_sequence(cell, inputs, init, a, 1,
                       [&](size_t rows, const float* xp, size_t stride, float* const* st, float* const* nx,
                           float* scratch) {
-                        kernels::simple_rnn_step(cell.packed(), cfg.activation, rows, xp, stride, st[0], nx[0],
+                        kernels::simple_rnn_step(detail::CellAccess::packed(cell), cfg.activation, rows, xp, stride, st[0], nx[0],
                                                  scratch);
                       });
 }

@@ -1,4 +1,5 @@
-// Weight layout converters between Keras and the other engines' RNN weight formats.
+// Weight layout converters between Keras and the other engines' RNN weight formats: the
+// benchmark's peers and the tests use them; not part of librecur (target recur_layouts).
 // Keras: kernel (in, G*u), recurrent_kernel (u, G*u), bias (G*u) or GRU reset_after (2, 3u);
 // gate blocks LSTM [i, f, c, o], GRU [z, r, h].
 #pragma once
@@ -6,10 +7,6 @@
 #include <optional>
 
 #include "recur/tensor.hpp"
-
-#include "recur/export.hpp"
-
-RECUR_API_BEGIN
 
 namespace recur::layout {
 
@@ -51,5 +48,3 @@ TorchWeights to_torch(CellKind kind, const KerasWeights& w);
 KerasWeights from_torch(CellKind kind, const TorchWeights& w);
 
 }  // namespace recur::layout
-
-RECUR_API_END

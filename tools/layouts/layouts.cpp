@@ -1,6 +1,6 @@
 // Weight layout converters (Keras <-> OpenVINO, ONNX, PyTorch). Gate blocks are permuted and
 // matrices transposed; biases are split or folded where the target's equations allow.
-#include "recur/layouts.hpp"
+#include "layouts/layouts.hpp"
 
 #include <array>
 #include <string>
