@@ -10,13 +10,14 @@ JOBS         ?= $(shell nproc)
 PYTHON       ?= python3
 VENV         ?= .venv-test
 
-.PHONY: all deps deps-demo deps-python build demo test test-release test-asan test-python wheel test-wheel bench fuzz tsan test-aarch64 deps-aarch64 clean
+.PHONY: all deps deps-demo deps-lint deps-python lint format format-check build demo test test-release test-asan test-python wheel test-wheel bench fuzz tsan test-aarch64 deps-aarch64 clean
 
 all: build
 
 deps: PACKAGES = $(DEB_PACKAGES)
 deps-demo: PACKAGES = $(DEMO_PACKAGES)
-deps deps-demo:
+deps-lint: PACKAGES = $(DEB_PACKAGES) clang-tidy clang-format
+deps deps-demo deps-lint:
 	@missing=""; for p in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
@@ -95,6 +96,19 @@ test-wheel: wheel
 test-python: build $(VENV)/.installed
 	$(VENV)/bin/python -m pip install -q --no-build-isolation -C build-dir=build-python .
 	RECUR_CLI=$(BUILD)/recur $(VENV)/bin/python -m pytest -q -rs python/tests
+
+# Style and lint (.clang-format, .clang-tidy). `make format` rewrites the tracked sources;
+# `make lint` runs clang-tidy on src/, cli/ and tools/ with the Release build's compile commands
+# and fails on any finding (CI runs it).
+CXX_SOURCES = $(shell git ls-files '*.cpp' '*.hpp')
+format: deps-lint
+	clang-format -i $(CXX_SOURCES)
+format-check: deps-lint
+	clang-format --dry-run --Werror $(CXX_SOURCES)
+lint: deps-lint build
+	run-clang-tidy -p $(BUILD) -j $(JOBS) -quiet '$(CURDIR)/(src|cli|tools)/' >$(BUILD)/lint.log 2>&1 || \
+	  { sed 's/\x1b\[[0-9;]*m//g' $(BUILD)/lint.log | grep -E 'warning:|error:' | sort -u >&2; echo "make lint: findings above" >&2; exit 1; }
+	@echo "make lint: no findings" >&2
 
 # Speed, side by side with the peers (docs/PERFORMANCE.md).
 bench: build

@@ -201,6 +201,7 @@ std::vector<Tensor> read_inputs(const Model& m, const Call& call, bool allow_non
     }
   }
   std::vector<Tensor> in;
+  in.reserve(order.size());
   for (Source* s : order) in.push_back(std::move(s->array.values));
   return in;
 }
@@ -336,6 +337,7 @@ std::vector<Tensor> run_chunked(const Model& m, Session& s, const std::vector<Te
   for (size_t t0 = 0; t0 < T; t0 += chunk) {
     const size_t t1 = std::min(T, t0 + chunk);
     std::vector<Tensor> piece;
+    piece.reserve(in.size());
     for (const auto& x : in) piece.push_back(time_slice(x, t0, t1));
     last = s.run(piece);
     for (size_t i = 0; i < last.size() && i < seq.size(); ++i) {

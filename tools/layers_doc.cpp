@@ -14,7 +14,6 @@
 namespace {
 
 using recur::layers::LayerDoc;
-using recur::layers::LayerKind;
 
 constexpr const char* kRegenerate = "./build/recur-layers-doc > docs/LAYERS.md";
 constexpr const char* kUndocumented = "Undocumented";

@@ -172,8 +172,8 @@ struct ConvLSTMCellConfig {
 class ConvLSTMCell final : public Cell {
  public:
   // input_shape: one step's (spatial..., channels), or (channels, spatial...) when channels_first.
-  ConvLSTMCell(ConvLSTMCellConfig cfg, std::vector<size_t> input_shape, Tensor kernel,
-               Tensor recurrent_kernel, std::optional<Tensor> bias = std::nullopt);
+  ConvLSTMCell(ConvLSTMCellConfig cfg, std::vector<size_t> input_shape, const Tensor& kernel,
+               const Tensor& recurrent_kernel, std::optional<Tensor> bias = std::nullopt);
   std::string class_name() const override { return "ConvLSTMCell"; }
   std::string fused_op() const override;
   ops::RnnResult run_fused(const Tensor& inputs, std::span<const Tensor> initial_states,

@@ -141,6 +141,7 @@ std::vector<Chunk> stored_chunks(const File& f, const DatasetInfo& d) {
     chunks.push_back(ch);
   });
   std::vector<const Chunk*> by_addr;
+  by_addr.reserve(chunks.size());
   for (const Chunk& c : chunks) by_addr.push_back(&c);
   std::sort(by_addr.begin(), by_addr.end(), [](const Chunk* a, const Chunk* b) { return a->addr < b->addr; });
   for (size_t i = 1; i < by_addr.size(); ++i) {

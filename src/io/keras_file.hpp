@@ -36,7 +36,8 @@ class WeightScope {
   virtual std::unique_ptr<WeightScope> nested(size_t i) = 0;
 };
 
-struct KerasFile {
+// (clang-tidy: json's destructor allocates its work stack, which could throw in theory.)
+struct KerasFile {  // NOLINT(bugprone-exception-escape)
   std::string path;
   std::string format;         // "keras_v3_zip" or "legacy_h5"
   std::string keras_version;  // as recorded ("3.4.1", "2.2.4-tf"); "" when absent

@@ -25,8 +25,8 @@ std::vector<size_t> sizes(const std::vector<long>& v) { return {v.begin(), v.end
 
 }  // namespace
 
-ConvLSTMCell::ConvLSTMCell(ConvLSTMCellConfig cfg, std::vector<size_t> input_shape, Tensor kernel,
-                           Tensor recurrent_kernel, std::optional<Tensor> bias)
+ConvLSTMCell::ConvLSTMCell(ConvLSTMCellConfig cfg, std::vector<size_t> input_shape, const Tensor& kernel,
+                           const Tensor& recurrent_kernel, std::optional<Tensor> bias)
     : cfg_(std::move(cfg)) {
   const size_t rank = cfg_.kernel_size.size();
   if (rank < 1 || rank > 3) bad("kernel_size must have 1 to 3 entries");

@@ -70,119 +70,148 @@ class ElementwiseMerge final : public BasicLayer {
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     if (in.empty()) bad("expects at least 1 input");
     if (op_ == Op::subtract && in.size() != 2) bad("expects exactly 2 inputs, got " + std::to_string(in.size()));
+    Operands o = broadcast(in);
+    // Masks the merge arithmetic uses (Keras 3 Multiply/Maximum/Minimum): (B, T) over (B, T, F).
+    const bool masked_math = !k2_ && (op_ == Op::multiply || op_ == Op::maximum || op_ == Op::minimum);
+    if (masked_math) {
+      take_masks(in, o);
+      if (op_ == Op::multiply) return masked_multiply(in, o);
+      return masked_extreme(o);
+    }
+    return plain(in, o);
+  }
+
+ private:
+  // The inputs broadcast to one shape, and the masks the arithmetic reads (masked_math only).
+  struct Operands {
+    std::vector<size_t> shape;
+    std::vector<Tensor> xs;
+    std::vector<const Mask*> ms;
+    size_t n = 0, F = 1;
+    bool masked(size_t i, size_t e) const { return ms[i] && !kept(*ms[i], e); }
+    bool kept(const Mask& m, size_t e) const { return m(e / F / shape[1], (e / F) % shape[1]); }
+  };
+
+  Operands broadcast(std::span<const Value> in) const {
     size_t rank = 0;
     for (const auto& v : in) rank = std::max(rank, v.tensor.rank());
     // Common shape: every input expanded to `rank`, then broadcast.
-    std::vector<size_t> shape(rank, 1);
+    Operands o;
+    o.shape.assign(rank, 1);
     for (const auto& v : in) {
       std::vector<size_t> s = v.tensor.shape();
       while (s.size() < rank) s.insert(s.begin() + (s.empty() ? 0 : 1), 1);
       for (size_t k = 0; k < rank; ++k) {
-        if (s[k] == shape[k] || s[k] == 1) continue;
-        if (shape[k] != 1) bad("inputs have incompatible shapes: " + shapes(in));
-        shape[k] = s[k];
+        if (s[k] == o.shape[k] || s[k] == 1) continue;
+        if (o.shape[k] != 1) bad("inputs have incompatible shapes: " + shapes(in));
+        o.shape[k] = s[k];
       }
     }
-    std::vector<Tensor> xs(in.size());
+    o.xs.resize(in.size());
     for (size_t i = 0; i < in.size(); ++i) {
-      if (!broadcast_to(in[i].tensor, shape, xs[i])) bad("inputs have incompatible shapes: " + shapes(in));
+      if (!broadcast_to(in[i].tensor, o.shape, o.xs[i])) bad("inputs have incompatible shapes: " + shapes(in));
     }
-    // Masks the merge arithmetic uses (Keras 3 Multiply/Maximum/Minimum): (B, T) over (B, T, F).
-    const bool masked_math = !k2_ && (op_ == Op::multiply || op_ == Op::maximum || op_ == Op::minimum);
-    std::vector<const Mask*> ms(in.size(), nullptr);
-    if (masked_math) {
-      for (size_t i = 0; i < in.size(); ++i) {
-        if (!in[i].mask) continue;
-        const Tensor& x = in[i].tensor;
-        if (x.rank() != 3 || rank != 3 || x.dim(0) != in[i].mask->batch() ||
-            x.dim(1) != in[i].mask->time() || shape[0] != x.dim(0) || shape[1] != x.dim(1)) {
-          bad("input " + std::to_string(i) + " of shape " + x.shape_str() +
-              " does not fit its (batch, time) mask");
-        }
-        ms[i] = &*in[i].mask;
+    o.ms.assign(in.size(), nullptr);
+    o.n = core::prod(o.shape);
+    o.F = rank == 3 ? o.shape[2] : 1;
+    return o;
+  }
+
+  void take_masks(std::span<const Value> in, Operands& o) const {
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (!in[i].mask) continue;
+      const Tensor& x = in[i].tensor;
+      if (x.rank() != 3 || o.shape.size() != 3 || x.dim(0) != in[i].mask->batch() ||
+          x.dim(1) != in[i].mask->time() || o.shape[0] != x.dim(0) || o.shape[1] != x.dim(1)) {
+        bad("input " + std::to_string(i) + " of shape " + x.shape_str() +
+            " does not fit its (batch, time) mask");
       }
+      o.ms[i] = &*in[i].mask;
     }
-    const size_t n = core::prod(shape);
-    const size_t F = rank == 3 ? shape[2] : 1;
-    auto mk = [&](const Mask* m, size_t e) { return (*m)(e / F / shape[1], (e / F) % shape[1]); };
-    Tensor out = std::move(xs[0]);
+  }
+
+  // Keras 3 Multiply with masks: masked steps count as 1 in the product; when every input has
+  // a mask, steps no input keeps are zeros.
+  std::vector<Value> masked_multiply(std::span<const Value> in, Operands& o) const {
+    Tensor out = std::move(o.xs[0]);
+    float* y = out.data();
+    for (size_t e = 0; e < o.n; ++e) {
+      if (o.masked(0, e)) y[e] = 1.0f;
+    }
+    for (size_t i = 1; i < o.xs.size(); ++i) {
+      const float* x = o.xs[i].data();
+      for (size_t e = 0; e < o.n; ++e) y[e] = y[e] * (o.masked(i, e) ? 1.0f : x[e]);
+    }
+    bool all = true;
+    for (auto* m : o.ms) all = all && m;
     std::optional<Mask> out_mask;
-    if (op_ == Op::multiply && masked_math) {
-      bool all = true;
-      for (auto* m : ms) all = all && m;
-      for (size_t i = 0; i < xs.size(); ++i) {
-        float* o = out.data();
-        const float* x = i ? xs[i].data() : nullptr;
-        for (size_t e = 0; e < n; ++e) {
-          // Masked steps count as 1 in the product.
-          if (i == 0) {
-            if (ms[0] && !mk(ms[0], e)) o[e] = 1.0f;
-          } else {
-            o[e] = o[e] * ((ms[i] && !mk(ms[i], e)) ? 1.0f : x[e]);
-          }
-        }
+    if (all) {
+      out_mask = or_masks(in);
+      for (size_t e = 0; e < o.n; ++e) {
+        if (!o.kept(*out_mask, e)) y[e] = 0.0f;
       }
-      if (all) {
-        out_mask = or_masks(in);
-        for (size_t e = 0; e < n; ++e) {
-          if (!mk(&*out_mask, e)) out[e] = 0.0f;
-        }
-      }
-      return single(std::move(out), std::move(out_mask));
     }
-    if ((op_ == Op::maximum || op_ == Op::minimum) && masked_math) {
-      // _apply_merge_op_and_or_mask: masked values take the other operand's value.
-      std::optional<Mask> om;
-      if (ms[0]) om = *ms[0];
-      for (size_t i = 1; i < xs.size(); ++i) {
-        float* o = out.data();
-        float* x = xs[i].data();
-        for (size_t e = 0; e < n; ++e) {
-          float xv = x[e], ov = o[e];
-          if (ms[i] && !mk(ms[i], e)) xv = ov;
-          if (om && !mk(&*om, e)) ov = xv;
-          o[e] = op_ == Op::maximum ? max_nan(ov, xv) : min_nan(ov, xv);
-        }
-        if (om && ms[i]) {
-          for (size_t b = 0; b < om->batch(); ++b) {
-            for (size_t t = 0; t < om->time(); ++t) om->set(b, t, (*om)(b, t) || (*ms[i])(b, t));
-          }
-        } else {
-          om.reset();
-        }
+    return single(std::move(out), std::move(out_mask));
+  }
+
+  // Keras 3 Maximum/Minimum with masks (_apply_merge_op_and_or_mask): a masked value takes the
+  // other operand's value.
+  std::vector<Value> masked_extreme(Operands& o) const {
+    Tensor out = std::move(o.xs[0]);
+    float* y = out.data();
+    std::optional<Mask> om;
+    if (o.ms[0]) om = *o.ms[0];
+    for (size_t i = 1; i < o.xs.size(); ++i) {
+      const float* x = o.xs[i].data();
+      for (size_t e = 0; e < o.n; ++e) {
+        float xv = x[e], ov = y[e];
+        if (o.masked(i, e)) xv = ov;
+        if (om && !o.kept(*om, e)) ov = xv;
+        y[e] = op_ == Op::maximum ? max_nan(ov, xv) : min_nan(ov, xv);
       }
-      return single(std::move(out), std::move(om));
+      if (om && o.ms[i]) {
+        for (size_t b = 0; b < om->batch(); ++b) {
+          for (size_t t = 0; t < om->time(); ++t) om->set(b, t, (*om)(b, t) || (*o.ms[i])(b, t));
+        }
+      } else {
+        om.reset();
+      }
     }
-    for (size_t i = 1; i < xs.size(); ++i) {
-      float* o = out.data();
-      const float* x = xs[i].data();
+    return single(std::move(out), std::move(om));
+  }
+
+  std::vector<Value> plain(std::span<const Value> in, Operands& o) const {
+    Tensor out = std::move(o.xs[0]);
+    float* y = out.data();
+    const size_t n = o.n;
+    for (size_t i = 1; i < o.xs.size(); ++i) {
+      const float* x = o.xs[i].data();
       switch (op_) {
         case Op::add:
         case Op::average:
-          for (size_t e = 0; e < n; ++e) o[e] = o[e] + x[e];
+          for (size_t e = 0; e < n; ++e) y[e] = y[e] + x[e];
           break;
         case Op::subtract:
-          for (size_t e = 0; e < n; ++e) o[e] = o[e] - x[e];
+          for (size_t e = 0; e < n; ++e) y[e] = y[e] - x[e];
           break;
         case Op::multiply:
-          for (size_t e = 0; e < n; ++e) o[e] = o[e] * x[e];
+          for (size_t e = 0; e < n; ++e) y[e] = y[e] * x[e];
           break;
         case Op::maximum:
-          for (size_t e = 0; e < n; ++e) o[e] = max_nan(o[e], x[e]);
+          for (size_t e = 0; e < n; ++e) y[e] = max_nan(y[e], x[e]);
           break;
         case Op::minimum:
-          for (size_t e = 0; e < n; ++e) o[e] = min_nan(o[e], x[e]);
+          for (size_t e = 0; e < n; ++e) y[e] = min_nan(y[e], x[e]);
           break;
       }
     }
     if (op_ == Op::average) {
       const float k = static_cast<float>(in.size());
-      for (size_t e = 0; e < n; ++e) out[e] = out[e] / k;
+      for (size_t e = 0; e < n; ++e) y[e] = y[e] / k;
     }
     return single(std::move(out), k2_ ? and_masks(in) : or_masks(in));
   }
 
- private:
   static std::string shapes(std::span<const Value> in) {
     std::string s;
     for (const auto& v : in) s += (s.empty() ? "" : ", ") + v.tensor.shape_str();

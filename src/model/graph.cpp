@@ -290,30 +290,68 @@ class GraphBuilder {
     g_.outputs_.push_back({g_.layers_.empty() ? in.name : g_.layers_.back()->name(), {}});
   }
 
+  // A Functional config becomes a graph in phases over one state: its layers, the value ids of
+  // every tensor reference, the calls (nodes), the model's inputs and outputs, each node's
+  // outputs, then the nodes the outputs need in dependency order.
   void functional(const json& model, const json& layers) {
-    const json& cfg = entry_config(model);
-    std::map<std::string, size_t> index;
-    std::vector<bool> is_input(layers.size(), false);
+    Functional f(layers);
+    add_layers(f);
+    collect_nodes(f);
+    bind_inputs_outputs(f, entry_config(model));
+    collect_node_outputs(f);
+    emit_needed_nodes(f);
+  }
+
+ private:
+  // A node's keyword arguments besides masks, initial_state and training (Layer::bind_call).
+  struct CallArgs {
+    json constants = json::object();
+    std::vector<std::string> names;  // keyword tensors, in order
+    std::vector<size_t> values;      // their value ids
+  };
+  // One call of a layer: (layer entry, node index) and its input value ids.
+  struct Pending {
+    size_t layer, node;
+    std::vector<size_t> inputs, masks;
+    CallArgs call;
+  };
+  using ValueKey = std::tuple<size_t, size_t, size_t>;  // (layer entry, node, tensor)
+  struct Functional {
+    explicit Functional(const json& l) : layers(l) {}
+    const json& layers;
+    std::map<std::string, size_t> index;  // layer name -> entry
+    std::vector<bool> is_input;
     // A nested Functional model (and, in Keras 2, a nested Sequential that starts with an
     // InputLayer) owns a built-in node 0 that the config does not list: references to its
     // calls count from 1.
-    std::vector<size_t> node_offset(layers.size(), 0);
+    std::vector<size_t> node_offset;
+    std::vector<size_t> layer_of;  // entry -> index in g_.layers_
+    std::map<ValueKey, size_t> ids;
+    std::vector<Pending> pending;
+    std::vector<std::vector<size_t>> outs;  // each pending node's output value ids, by tensor
+    std::map<std::pair<size_t, size_t>, size_t> pending_of;  // (layer, node) -> pending index
+  };
+
+  void add_layers(Functional& f) {
+    const json& layers = f.layers;
+    f.is_input.assign(layers.size(), false);
+    f.node_offset.assign(layers.size(), 0);
+    f.layer_of.assign(layers.size(), npos);
     for (size_t i = 0; i < layers.size(); ++i) {
       const std::string c = entry_class(layers[i]);
-      if (c == "Functional" || c == "Model") node_offset[i] = 1;
+      if (c == "Functional" || c == "Model") f.node_offset[i] = 1;
       if (c == "Sequential" && ctx_.keras_major < 3) {
         const json* inner = io::model_layers(layers[i]);
-        if (inner && !inner->empty() && entry_class((*inner)[0]) == "InputLayer") node_offset[i] = 1;
+        if (inner && !inner->empty() && entry_class((*inner)[0]) == "InputLayer") f.node_offset[i] = 1;
       }
     }
-    std::vector<size_t> layer_of(layers.size(), npos);
     for (size_t i = 0; i < layers.size(); ++i) {
       const std::string name = entry_name(layers[i]);
-      if (!index.emplace(name, i).second) {
+      if (!f.index.emplace(name, i).second) {
         throw InvalidArgument(ctx_.file + ": two layers are named '" + name + "'");
       }
       if (entry_class(layers[i]) == "InputLayer") {
-        is_input[i] = true;
+        f.is_input[i] = true;
         g_.layers_.push_back(std::make_unique<InputLayer>(name, "InputLayer"));
       } else if (is_op_entry(layers[i])) {
         const json& nodes = layers[i].value("inbound_nodes", json::array());
@@ -325,121 +363,127 @@ class GraphBuilder {
       } else {
         g_.layers_.push_back(make_layer(layers[i], i));
       }
-      layer_of[i] = g_.layers_.size() - 1;
+      f.layer_of[i] = g_.layers_.size() - 1;
     }
-    // Value ids by (layer, node, tensor).
-    std::map<std::tuple<size_t, size_t, size_t>, size_t> ids;
-    // history: a Keras 3 keras_history in a node's args, which counts only the calls the
-    // config lists (Keras' serialize_node drops a nested Functional's built-in node 0), while
-    // output_layers and Keras 2 references count that node.
-    auto value = [&](const json& ref, const char* what, bool history = false) -> size_t {
-      // [name, node, tensor(, kwargs)] in both dialects.
-      if (!ref.is_array() || ref.size() < 3 || !ref[0].is_string() || !ref[1].is_number_integer() ||
-          !ref[2].is_number_integer()) {
-        throw InvalidArgument(ctx_.file + ": malformed " + what + " reference " + ref.dump().substr(0, 80));
-      }
-      auto it = index.find(ref[0].get<std::string>());
-      if (it == index.end()) {
-        throw InvalidArgument(ctx_.file + ": " + what + " refers to unknown layer '" +
-                              ref[0].get<std::string>() + "'");
-      }
-      const long node = ref[1].get<long>() - (history ? 0 : static_cast<long>(node_offset[it->second]));
-      const long tensor = ref[2].get<long>();
-      if (node < 0 || tensor < 0 || node > 100000 || tensor > 1000) {
-        throw InvalidArgument(ctx_.file + ": " + what + " has a bad node or tensor index " + ref.dump().substr(0, 60));
-      }
-      auto key = std::make_tuple(it->second, static_cast<size_t>(node), static_cast<size_t>(tensor));
-      auto f = ids.find(key);
-      if (f != ids.end()) return f->second;
-      return ids[key] = g_.n_values_++;
+  }
+
+  // The value id of a reference [name, node, tensor(, kwargs)] (both dialects). history: a
+  // Keras 3 keras_history in a node's args, which counts only the calls the config lists
+  // (Keras' serialize_node drops a nested Functional's built-in node 0), while output_layers
+  // and Keras 2 references count that node.
+  size_t value_id(Functional& f, const json& ref, const char* what, bool history) {
+    if (!ref.is_array() || ref.size() < 3 || !ref[0].is_string() || !ref[1].is_number_integer() ||
+        !ref[2].is_number_integer()) {
+      throw InvalidArgument(ctx_.file + ": malformed " + what + " reference " + ref.dump().substr(0, 80));
+    }
+    auto it = f.index.find(ref[0].get<std::string>());
+    if (it == f.index.end()) {
+      throw InvalidArgument(ctx_.file + ": " + what + " refers to unknown layer '" +
+                            ref[0].get<std::string>() + "'");
+    }
+    const long node = ref[1].get<long>() - (history ? 0 : static_cast<long>(f.node_offset[it->second]));
+    const long tensor = ref[2].get<long>();
+    if (node < 0 || tensor < 0 || node > 100000 || tensor > 1000) {
+      throw InvalidArgument(ctx_.file + ": " + what + " has a bad node or tensor index " + ref.dump().substr(0, 60));
+    }
+    const ValueKey key{it->second, static_cast<size_t>(node), static_cast<size_t>(tensor)};
+    auto found = f.ids.find(key);
+    if (found != f.ids.end()) return found->second;
+    return f.ids[key] = g_.n_values_++;
+  }
+
+  void collect_nodes(Functional& f) {
+    auto value = [this, &f](const json& ref, const char* what, bool history = false) {
+      return value_id(f, ref, what, history);
     };
-    // Nodes: (layer, node index) -> input value ids.
-    struct Pending {
-      size_t layer, node;
-      std::vector<size_t> inputs, masks;
-      CallArgs call;
-    };
-    std::vector<Pending> pending;
-    for (size_t i = 0; i < layers.size(); ++i) {
-      if (is_input[i]) continue;
-      const json& e = layers[i];
+    for (size_t i = 0; i < f.layers.size(); ++i) {
+      if (f.is_input[i]) continue;
+      const json& e = f.layers[i];
       if (!e.contains("inbound_nodes") || !e["inbound_nodes"].is_array()) continue;
       size_t n = 0;
       for (const auto& node : e["inbound_nodes"]) {
-        if (pending.size() >= ctx_.limits.max_nodes) {
+        if (f.pending.size() >= ctx_.limits.max_nodes) {
           throw InvalidArgument(ctx_.file + ": the model has more layer calls than the limit of " +
                                 std::to_string(ctx_.limits.max_nodes) + " (max_nodes)");
         }
         Pending p{i, n++, {}, {}, {}};
         collect_refs(node, p.inputs, value, 0, &p.masks, &p.call);
         p.inputs.insert(p.inputs.end(), p.call.values.begin(), p.call.values.end());
-        pending.push_back(std::move(p));
+        f.pending.push_back(std::move(p));
       }
     }
-    auto list_of_refs = [&](const json& j, const char* what) {
+    for (size_t k = 0; k < f.pending.size(); ++k) f.pending_of[{f.pending[k].layer, f.pending[k].node}] = k;
+  }
+
+  void bind_inputs_outputs(Functional& f, const json& cfg) {
+    auto list_of_refs = [this, &f](const json& j, const char* what) {
       std::vector<size_t> out;
       if (!j.is_array()) throw InvalidArgument(ctx_.file + ": model config has no " + what);
       if (!j.empty() && j[0].is_string()) {
-        out.push_back(value(j, what));  // a single [name, node, tensor]
+        out.push_back(value_id(f, j, what, false));  // a single [name, node, tensor]
       } else {
-        for (const auto& r : j) out.push_back(value(r, what));
+        for (const auto& r : j) out.push_back(value_id(f, r, what, false));
       }
       return out;
     };
     g_.input_values_ = list_of_refs(cfg.value("input_layers", json()), "input_layers");
     g_.output_values_ = list_of_refs(cfg.value("output_layers", json()), "output_layers");
-    for (auto& [key, id] : ids) {
-      (void)id;
-      if (is_input[std::get<0>(key)] && (std::get<1>(key) != 0 || std::get<2>(key) != 0)) {
-        throw InvalidArgument(ctx_.file + ": input layer '" + entry_name(layers[std::get<0>(key)]) +
+    for (const auto& entry : f.ids) {
+      const ValueKey& key = entry.first;
+      if (f.is_input[std::get<0>(key)] && (std::get<1>(key) != 0 || std::get<2>(key) != 0)) {
+        throw InvalidArgument(ctx_.file + ": input layer '" + entry_name(f.layers[std::get<0>(key)]) +
                               "' has only node 0, tensor 0");
       }
     }
-    // Value id -> its (layer, node, tensor) key; (layer, node) -> its pending index.
-    std::vector<const std::tuple<size_t, size_t, size_t>*> key_of(g_.n_values_);
-    for (auto& [key, id] : ids) key_of[id] = &key;
-    std::map<std::pair<size_t, size_t>, size_t> pending_of;
-    for (size_t k = 0; k < pending.size(); ++k) pending_of[{pending[k].layer, pending[k].node}] = k;
+    std::vector<const ValueKey*> key_of(g_.n_values_);  // value id -> its key
+    for (const auto& entry : f.ids) key_of[entry.second] = &entry.first;
     for (size_t v : g_.input_values_) {
-      const auto& key = *key_of[v];
-      if (!is_input[std::get<0>(key)]) {
-        throw InvalidArgument(ctx_.file + ": model input '" + entry_name(layers[std::get<0>(key)]) +
+      const size_t layer = std::get<0>(*key_of[v]);
+      if (!f.is_input[layer]) {
+        throw InvalidArgument(ctx_.file + ": model input '" + entry_name(f.layers[layer]) +
                               "' is not an InputLayer");
       }
-      const json& c = entry_config(layers[std::get<0>(key)]);
-      TensorSpec s{entry_name(layers[std::get<0>(key)]), {}, input_dtype(c)};
+      const json& c = entry_config(f.layers[layer]);
+      TensorSpec s{entry_name(f.layers[layer]), {}, input_dtype(c)};
       for (const char* k : {"batch_shape", "batch_input_shape"}) {
         if (c.contains(k)) s.shape = shape_from(c[k], ctx_.file + ": layer '" + s.name + "' " + k);
       }
       g_.inputs_.push_back(s);
     }
-    for (size_t v : g_.output_values_) g_.outputs_.push_back({entry_name(layers[std::get<0>(*key_of[v])]), {}});
-    // Outputs of each node, by tensor index.
-    std::vector<std::vector<size_t>> outs(pending.size());
+    for (size_t v : g_.output_values_) g_.outputs_.push_back({entry_name(f.layers[std::get<0>(*key_of[v])]), {}});
+  }
+
+  void collect_node_outputs(Functional& f) {
+    f.outs.assign(f.pending.size(), {});
     size_t out_slots = 0;  // bounded: tensor indexes are sparse in a hostile file
-    for (auto& [key, id] : ids) {
-      if (is_input[std::get<0>(key)]) continue;
-      auto p = pending_of.find({std::get<0>(key), std::get<1>(key)});
-      if (p != pending_of.end()) {
-        const size_t t = std::get<2>(key);
-        if (outs[p->second].size() <= t) {
-          out_slots += t + 1 - outs[p->second].size();
-          if (out_slots > 8 * ctx_.limits.max_nodes) {
-            throw InvalidArgument(ctx_.file + ": layer '" + entry_name(layers[std::get<0>(key)]) +
-                                  "': output tensor indexes too large for the model's size");
-          }
-          outs[p->second].resize(t + 1, npos);
-        }
-        outs[p->second][t] = id;
-      } else {
-        throw InvalidArgument(ctx_.file + ": layer '" + entry_name(layers[std::get<0>(key)]) +
+    for (const auto& entry : f.ids) {
+      const ValueKey& key = entry.first;
+      if (f.is_input[std::get<0>(key)]) continue;
+      auto p = f.pending_of.find({std::get<0>(key), std::get<1>(key)});
+      if (p == f.pending_of.end()) {
+        throw InvalidArgument(ctx_.file + ": layer '" + entry_name(f.layers[std::get<0>(key)]) +
                               "' has no node " + std::to_string(std::get<1>(key)));
       }
+      std::vector<size_t>& outs = f.outs[p->second];
+      const size_t t = std::get<2>(key);
+      if (outs.size() <= t) {
+        out_slots += t + 1 - outs.size();
+        if (out_slots > 8 * ctx_.limits.max_nodes) {
+          throw InvalidArgument(ctx_.file + ": layer '" + entry_name(f.layers[std::get<0>(key)]) +
+                                "': output tensor indexes too large for the model's size");
+        }
+        outs.resize(t + 1, npos);
+      }
+      outs[t] = entry.second;
     }
-    // Only the nodes the outputs need, in dependency order.
+  }
+
+  // The nodes the outputs need, in Kahn's order (lowest pending index first among the ready).
+  void emit_needed_nodes(Functional& f) {
+    const std::vector<Pending>& pending = f.pending;
     std::vector<size_t> producer(g_.n_values_, npos);
     for (size_t k = 0; k < pending.size(); ++k)
-      for (size_t v : outs[k]) if (v != npos) producer[v] = k;
+      for (size_t v : f.outs[k]) if (v != npos) producer[v] = k;
     std::vector<bool> needed(pending.size(), false);
     std::vector<size_t> stack(g_.output_values_.begin(), g_.output_values_.end());
     while (!stack.empty()) {
@@ -451,7 +495,6 @@ class GraphBuilder {
       for (size_t u : pending[k].inputs) stack.push_back(u);
       for (size_t u : pending[k].masks) if (u != npos) stack.push_back(u);
     }
-    // Kahn's order, lowest pending index first among the ready nodes.
     std::vector<bool> ready(g_.n_values_, false);
     for (size_t v : g_.input_values_) ready[v] = true;
     std::vector<size_t> waiting(pending.size(), 0);
@@ -471,11 +514,12 @@ class GraphBuilder {
     while (!queue.empty()) {
       const size_t k = queue.top();
       queue.pop();
-      Layer& l = *g_.layers_[layer_of[pending[k].layer]];
+      const size_t layer = f.layer_of[pending[k].layer];
+      Layer& l = *g_.layers_[layer];
       const size_t call = l.bind_call(pending[k].call.constants, pending[k].call.names,
                                       ctx_.file + ": " + l.label());
-      g_.nodes_.push_back({layer_of[pending[k].layer], pending[k].inputs, outs[k], pending[k].masks, call});
-      for (size_t v : outs[k]) {
+      g_.nodes_.push_back({layer, pending[k].inputs, f.outs[k], pending[k].masks, call});
+      for (size_t v : f.outs[k]) {
         if (v == npos || ready[v]) continue;
         ready[v] = true;
         for (size_t r : readers[v]) if (--waiting[r] == 0) queue.push(r);
@@ -488,14 +532,6 @@ class GraphBuilder {
       }
     }
   }
-
- private:
-  // A node's keyword arguments besides masks, initial_state and training (Layer::bind_call).
-  struct CallArgs {
-    json constants = json::object();
-    std::vector<std::string> names;  // keyword tensors, in order
-    std::vector<size_t> values;      // their value ids
-  };
 
   // Tensor references in a node, in order: Keras 3 {"args": [...], "kwargs": {...}} or
   // Keras 2 [[name, node, tensor, kwargs], ...]. Only a node's top level (masks and call set)
