@@ -91,6 +91,21 @@ def _as_float32(value, what):
     return np.ascontiguousarray(a, dtype=np.float32)
 
 
+_INT64 = np.iinfo(np.int64)
+
+
+def _as_input(value, what):
+    """A model input: integer arrays as int64, whose exact values reach an Embedding behind an
+    integer Input (as in Keras; a float32 Input rounds them, as Keras casts them); the rest
+    as float32."""
+    a = np.asarray(value)
+    if a.dtype.kind in "iu":
+        if a.dtype.kind == "u" and a.size and a.max() > _INT64.max:
+            raise InvalidInputError(f"{what}: value {a.max()} does not fit in int64")
+        return np.ascontiguousarray(a, dtype=np.int64)
+    return _as_float32(a, what)
+
+
 def _check_finite(a, what):
     bad = ~np.isfinite(a)
     if bad.any():
@@ -119,12 +134,12 @@ def _arrange(x, specs, what, allow_nonfinite=True):
         values = [x]
     if len(values) != len(specs):
         raise InvalidInputError(f"{what}: the model has {len(specs)} inputs {names}, got {len(values)} arrays")
-    arrays = [_as_float32(v, f"{what} '{n}'") for v, n in zip(values, names)]
+    arrays = [_as_input(v, f"{what} '{n}'") for v, n in zip(values, names)]
     for a, n in zip(arrays, names):
         if a.ndim and arrays[0].ndim and a.shape[0] != arrays[0].shape[0]:
             raise InvalidInputError(f"{what}: input '{n}' has batch size {a.shape[0]}, input "
                                     f"'{names[0]}' {arrays[0].shape[0]}")
-        if not allow_nonfinite:
+        if not allow_nonfinite and a.dtype.kind == "f":
             _check_finite(a, f"{what} '{n}'")
     return arrays
 
@@ -173,7 +188,8 @@ class Model:
 
     def predict(self, x, batch_size=None, verbose="auto", *, threads=None):
         """Like keras.Model.predict: x is an array, a list of arrays (one per input) or a dict
-        {input name: array}; float64 and integer arrays are converted to float32. Returns an
+        {input name: array}; float64 arrays are converted to float32, integer arrays reach an
+        integer Input exactly (Embedding indices past 2^24, as in Keras). Returns an
         array, or a list for several outputs. batch_size splits the batch into calls (bounding
         memory; results do not change). verbose is accepted for Keras compatibility."""
         del verbose

@@ -20,6 +20,7 @@ namespace py = pybind11;
 namespace {
 
 using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+using IntArray = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
 
 // Which exception an InvalidArgument becomes: a broken file, or a bad call.
 enum class Blame { file, input };
@@ -45,6 +46,25 @@ auto without_gil(Blame blame, std::optional<int> threads, Fn&& fn) {
   } catch (const recur::Error& e) {
     raise("Error", e.what());
   }
+}
+
+// Model inputs: int64 arrays (the Python side sends integer inputs so) keep their exact values
+// for an Embedding behind an integer Input, as Tensor::from_ints; the rest cross as float32.
+std::vector<recur::Tensor> to_inputs(const std::vector<py::array>& arrays) {
+  std::vector<recur::Tensor> out;
+  out.reserve(arrays.size());
+  for (const auto& a : arrays) {
+    std::vector<size_t> shape(a.shape(), a.shape() + a.ndim());
+    if (a.dtype().kind() == 'i') {
+      const auto ints = IntArray::ensure(a);
+      out.push_back(recur::Tensor::from_ints(std::move(shape),
+                                             std::vector<int64_t>(ints.data(), ints.data() + ints.size())));
+    } else {
+      const auto f = FloatArray::ensure(a);
+      out.emplace_back(std::move(shape), std::vector<float>(f.data(), f.data() + f.size()));
+    }
+  }
+  return out;
 }
 
 std::vector<recur::Tensor> to_tensors(const std::vector<FloatArray>& arrays) {
@@ -88,8 +108,8 @@ struct PySession {
 
 // Session::run or Session::step on numpy arrays, serialized per session, without the GIL.
 template <std::vector<recur::Tensor> (recur::Session::*Call)(const std::vector<recur::Tensor>&)>
-py::list session_call(PySession& self, const std::vector<FloatArray>& inputs, std::optional<int> threads) {
-  auto in = to_tensors(inputs);
+py::list session_call(PySession& self, const std::vector<py::array>& inputs, std::optional<int> threads) {
+  auto in = to_inputs(inputs);
   auto out = without_gil(Blame::input, threads, [&] {
     std::lock_guard<std::mutex> lock(self.mutex);
     return (self.session.*Call)(in);
@@ -129,8 +149,8 @@ PYBIND11_MODULE(_core, m) {
       .def("outputs_keep_time_axis", &recur::Model::outputs_keep_time_axis)
       .def(
           "predict",
-          [](const recur::Model& self, const std::vector<FloatArray>& inputs, std::optional<int> threads) {
-            auto in = to_tensors(inputs);
+          [](const recur::Model& self, const std::vector<py::array>& inputs, std::optional<int> threads) {
+            auto in = to_inputs(inputs);
             auto out = without_gil(Blame::input, threads, [&] { return self.predict(in); });
             return to_arrays(out);
           },

@@ -1,5 +1,7 @@
 """One input rule for Python and the CLI: NaN/Inf refused unless allowed (recur run exits 4 the
 same way), batch sizes checked across inputs, dict keys by input name."""
+import os
+
 import numpy as np
 import pytest
 
@@ -59,3 +61,22 @@ def test_isa_names_the_kernels_and_follows_recur_isa(cli):
     assert out.stdout.strip() == "scalar", out.stderr
     assert f"Kernels: {recur.isa()}" in subprocess.run([cli, "inspect", DEMO / "model.keras"], capture_output=True,
                                                         text=True).stdout
+
+
+def test_integer_indices_past_2_to_24_reach_an_embedding_exactly_as_in_keras(tmp_path):
+    """An int32 Input into an Embedding: indices 2^24 + 1 and 2^24 + 3 have no float32, so a
+    conversion to float32 would select rows 2^24 and 2^24 + 4. Keras itself is the oracle."""
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    keras = pytest.importorskip("keras")
+    rows = (1 << 24) + 8
+    inp = keras.Input((2,), dtype="int32")
+    emb = keras.layers.Embedding(rows, 1)
+    model = keras.Model(inp, emb(inp))
+    emb.set_weights([(np.arange(rows) % 7).astype(np.float32).reshape(rows, 1)])
+    path = tmp_path / "emb.keras"
+    model.save(path)
+    x = np.array([[(1 << 24) + 1, (1 << 24) + 3], [5, (1 << 24) + 7]], dtype=np.int64)
+    want = model.predict(x, verbose=0)
+    got = recur.load_model(str(path)).predict(x)
+    np.testing.assert_array_equal(got, want)
+    assert got[0, 0, 0] == ((1 << 24) + 1) % 7  # the row itself, not its float32 neighbour
