@@ -652,6 +652,7 @@ std::vector<Value> Graph::run(std::vector<Value> inputs, CallContext& ctx) const
     }
     if (ctx.trace) {
       std::vector<std::vector<size_t>> shapes;
+      shapes.reserve(out.size());
       for (const auto& v : out) shapes.push_back(v.tensor.shape());
       ctx.trace->emplace_back(layers_[n.layer].get(), std::move(shapes));
     }

@@ -37,7 +37,11 @@ std::string shape_text(const std::vector<long>& s) {
 //   axis is 1 gains it; any other rank is refused;
 // - another size on a declared non-batch axis is refused, except by a Keras 3 Sequential
 //   model, which does not check them (its layers refuse what they cannot take).
-// stream: chunks of a sequence may have any number of time steps (axis 1).
+// Call::stream: chunks of a sequence may have any number of time steps (axis 1); Call::step:
+// one step without the time axis, checked against the declared shape less axis 1, then given
+// a time axis of 1.
+enum class Call { predict, stream, step };
+
 void check_count(const ModelInfo& info, size_t n) {
   if (n != info.inputs.size()) {
     throw InvalidArgument(info.file + ": the model takes " + std::to_string(info.inputs.size()) +
@@ -45,25 +49,20 @@ void check_count(const ModelInfo& info, size_t n) {
   }
 }
 
-// Whether x fits a declared shape (axis `free` may have any size; npos: none).
-bool fits(const std::vector<long>& want, const Tensor& x, size_t free) {
-  bool ok = want.empty() || want.size() == x.rank();
-  for (size_t d = 0; ok && d < want.size(); ++d) {
-    ok = want[d] < 0 || static_cast<size_t>(want[d]) == x.dim(d) || d == free;
-  }
-  return ok;
-}
-
-std::vector<Tensor> check_inputs(const Model::Impl& m, const std::vector<Tensor>& inputs, bool stream) {
+std::vector<Tensor> check_inputs(const Model::Impl& m, const std::vector<Tensor>& inputs, Call call) {
   const ModelInfo& info = m.info;
   check_count(info, inputs.size());
   std::vector<Tensor> out;
+  out.reserve(inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i) {
-    const auto& want = info.inputs[i].shape;
+    std::vector<long> want = info.inputs[i].shape;
+    if (call == Call::step && want.size() >= 2) want.erase(want.begin() + 1);
     Tensor x = inputs[i];
     auto refuse = [&](const std::string& why) {
-      throw InvalidArgument(info.file + ": input '" + info.inputs[i].name + "' must have shape " +
-                            shape_text(want) + ", got " + inputs[i].shape_str() + " (" + why + ")");
+      throw InvalidArgument(info.file + ": " + (call == Call::step ? "step() input '" : "input '") +
+                            info.inputs[i].name + "' must have shape " + shape_text(want) +
+                            (call == Call::step ? " (one time step, no time axis)" : "") + ", got " +
+                            inputs[i].shape_str() + " (" + why + ")");
     };
     if (x.rank() == 0 || x.dim(0) == 0) {
       throw InvalidArgument(info.file + ": input '" + info.inputs[i].name + "' has an empty batch");
@@ -82,7 +81,17 @@ std::vector<Tensor> check_inputs(const Model::Impl& m, const std::vector<Tensor>
     for (size_t d = 0; d < want.size(); ++d) {
       if (want[d] < 0 || static_cast<size_t>(want[d]) == x.dim(d)) continue;
       if (d == 0 && m.info.stateful) refuse("a stateful layer keeps states for a fixed batch size");
-      if (d > 0 && !m.sequential && !(stream && d == 1)) refuse("a Functional model checks every axis but the batch");
+      // A step is checked on every declared axis (a Sequential's layers would refuse it too,
+      // but with the time axis in their message).
+      if (d > 0 && call == Call::step) refuse("another size on a declared axis");
+      if (d > 0 && !m.sequential && !(call == Call::stream && d == 1)) {
+        refuse("a Functional model checks every axis but the batch");
+      }
+    }
+    if (call == Call::step) {
+      std::vector<size_t> s = x.shape();
+      s.insert(s.begin() + 1, 1);
+      x.reshape(s);
     }
     out.push_back(std::move(x));
   }
@@ -110,10 +119,11 @@ Tensor integer_input(const ModelInfo& info, size_t i, const Tensor& x) {
   return t;
 }
 
-std::vector<Tensor> run_graph(const Model::Impl& m, const std::vector<Tensor>& inputs,
+// Runs the graph on inputs check_inputs passed.
+std::vector<Tensor> run_graph(const Model::Impl& m, const std::vector<Tensor>& checked,
                               layers::SessionState& state, bool stream = false) {
   std::vector<model::Value> in;
-  std::vector<Tensor> checked = check_inputs(m, inputs, stream);
+  in.reserve(checked.size());
   for (size_t i = 0; i < checked.size(); ++i) in.push_back({integer_input(m.info, i, checked[i]), std::nullopt});
   model::CallContext ctx{&state, stream};
   ctx.max_activation_bytes = m.max_activation_bytes;
@@ -130,6 +140,7 @@ std::vector<Tensor> run_graph(const Model::Impl& m, const std::vector<Tensor>& i
     throw InvalidArgument(m.info.file + ": " + msg);
   }
   std::vector<Tensor> res;
+  res.reserve(out.size());
   for (auto& v : out) res.push_back(std::move(v.tensor));
   return res;
 }
@@ -142,9 +153,7 @@ void trace_shapes(Model::Impl& m, const std::vector<const model::Layer*>& layers
   for (auto& l : m.info.layers) {
     for (const auto& t : m.info.inputs) {
       if (l.class_name != "InputLayer" || l.name != t.name || t.shape.empty()) continue;
-      std::string text = "(";
-      for (size_t d = 0; d < t.shape.size(); ++d) text += (d ? ", " : "") + (t.shape[d] < 0 ? std::string("None") : std::to_string(t.shape[d]));
-      l.output_shapes.push_back(text + (t.shape.size() == 1 ? ",)" : ")"));
+      l.output_shapes.push_back(shape_text(t.shape));
     }
   }
   std::vector<Tensor> in;
@@ -178,6 +187,7 @@ void trace_shapes(Model::Impl& m, const std::vector<const model::Layer*>& layers
     layers::SessionState state;
     state.slots.resize(m.slots);
     std::vector<model::Value> values;
+    values.reserve(in.size());
     for (auto& t : in) values.push_back({std::move(t), std::nullopt});
     model::CallContext ctx{&state, false, &trace};
     ctx.max_activation_bytes = m.max_activation_bytes;
@@ -232,7 +242,7 @@ const ModelInfo& Model::info() const { return impl_->info; }
 std::vector<Tensor> Model::predict(const std::vector<Tensor>& inputs) const {
   layers::SessionState state;
   state.slots.resize(impl_->slots);
-  return run_graph(*impl_, inputs, state);
+  return run_graph(*impl_, check_inputs(*impl_, inputs, Call::predict), state);
 }
 
 std::vector<Tensor> Model::predict_by_name(const std::map<std::string, Tensor>& named) const {
@@ -318,6 +328,10 @@ Session& Session::operator=(Session&&) noexcept = default;
 Session::~Session() = default;
 
 std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
+  return run_checked(check_inputs(*model_, inputs, stream_ ? Call::stream : Call::predict));
+}
+
+std::vector<Tensor> Session::run_checked(const std::vector<Tensor>& inputs) {
   layers::SessionState next = *state_;  // a failed call leaves the states as they were
   auto out = run_graph(*model_, inputs, next, stream_);
   *state_ = std::move(next);
@@ -326,34 +340,7 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
 
 std::vector<Tensor> Session::step(const std::vector<Tensor>& inputs_t) {
   if (!stream_) throw InvalidArgument(model_->info.file + ": step() needs a streaming session (Model::stream())");
-  const ModelInfo& info = model_->info;
-  check_count(info, inputs_t.size());
-  std::vector<Tensor> in;
-  for (size_t i = 0; i < inputs_t.size(); ++i) {
-    Tensor x = inputs_t[i];
-    if (x.rank() < 1) throw InvalidArgument(info.file + ": step() inputs need a batch axis");
-    // A step has no time axis: compare with the declared shape less axis 1.
-    std::vector<long> want = info.inputs[i].shape;
-    if (want.size() >= 2) want.erase(want.begin() + 1);
-    // check_inputs' rank rule: a last axis of 1 may be missing or extra.
-    std::vector<size_t> r = x.shape();
-    if (!want.empty() && r.size() + 1 == want.size() && want.back() == 1) r.push_back(1);
-    if (!want.empty() && r.size() == want.size() + 1 && r.back() == 1) r.pop_back();
-    x.reshape(r);
-    // The batch is not checked but for stateful layers (check_inputs' rule).
-    // Stricter than check_inputs for a Keras 3 Sequential: its layers would refuse a wrong
-    // feature size anyway, with the time axis in the message.
-    if (!fits(want, x, info.stateful ? std::string::npos : 0)) {
-      throw InvalidArgument(info.file + ": step() input '" + info.inputs[i].name + "' must have shape " +
-                            shape_text(want) + " (one time step, no time axis), got " + inputs_t[i].shape_str());
-    }
-    std::vector<size_t> s = x.shape();
-    s.insert(s.begin() + 1, 1);
-    Tensor t = x;
-    t.reshape(s);
-    in.push_back(std::move(t));
-  }
-  std::vector<Tensor> out = run(in);
+  std::vector<Tensor> out = run_checked(check_inputs(*model_, inputs_t, Call::step));
   for (size_t i = 0; i < out.size(); ++i) {
     if (i < model_->out_time.size() && model_->out_time[i] && out[i].rank() >= 2 && out[i].dim(1) == 1) {
       std::vector<size_t> s = out[i].shape();
