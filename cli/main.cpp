@@ -15,7 +15,8 @@ namespace recur::cli {
 int bench_command(const std::vector<std::string>& args);  // cli/bench.cpp
 }
 
-int main(int argc, char** argv) {
+// (clang-tidy: CLI11 throws while the options are declared only on a programming error.)
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   CLI::App app{"recur: run Keras recurrent models (.keras, .h5) with Keras' results"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "recur 0.1.0");

@@ -13,9 +13,8 @@ namespace {
 
 using core::BasicLayer;
 
-// A node's call: where each input sits in the node's inputs (npos: not given) and its flags.
+// A node's call: the keyword tensors after its positional inputs, and its flags.
 struct MhaCall {
-  static constexpr size_t npos = static_cast<size_t>(-1);
   std::vector<std::string> keyword;  // names of the trailing keyword tensors
   bool causal = false, scores = false;
 };
@@ -238,6 +237,7 @@ std::unique_ptr<Layer> make_mha(const LayerArgs& a) {
   if (core::cfg_has(a, "output_shape")) {
     const std::vector<long> os = cfg_ints(a, "output_shape", {});
     std::vector<size_t> want;
+    want.reserve(os.size());
     for (long d : os) want.push_back(d > 0 ? static_cast<size_t>(d) : 0);
     if (want != out_shape) {
       fail(a, "config field 'output_shape' does not match weight " + std::to_string(w) + " (attention_output kernel) " +

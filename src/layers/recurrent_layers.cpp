@@ -240,7 +240,7 @@ int any_cell_weight_count(const nlohmann::json& j, int depth) {
 // Runs one RNN (or both directions) with Keras' inputs convention: x, then initial states.
 class RecurrentLayer final : public Layer {
  public:
-  RecurrentLayer(const LayerArgs& a, RNN fwd, std::optional<RNN> bwd, MergeMode mode)
+  RecurrentLayer(const LayerArgs& a, const RNN& fwd, std::optional<RNN> bwd, MergeMode mode)
       : Layer(a.name, a.class_name), where_(a.where) {
     for (size_t i = 0; i < a.weights.size(); ++i) {
       size_t n = 1;
@@ -250,7 +250,7 @@ class RecurrentLayer final : public Layer {
     if (bwd) {
       bi_.emplace(fwd, &*bwd, mode);
     } else {
-      rnn_.emplace(std::move(fwd));
+      rnn_.emplace(fwd);
     }
   }
 
