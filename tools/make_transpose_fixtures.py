@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write tests/fixtures/transpose-models/<case>/: Conv1D/2D/3DTranspose and bilinear UpSampling2D
+"""Write tests/fixtures/transpose-models/<case>/: Conv1D/2D/3DTranspose and resizing UpSampling2D
 models saved by real Keras, with the outputs Keras computed (`model(x, training=False)`).
 
 Same machinery, layout and case.json schema as tools/make_model_fixtures.py (imported from
@@ -137,6 +137,10 @@ def b_upsampling_bilinear(rng):
         L.UpSampling2D((3, 1), interpolation="bilinear")(img),
         L.UpSampling2D((1, 3), interpolation="bilinear", data_format="channels_first")(img),
         L.UpSampling2D((3, 2), interpolation="bilinear")(one),
+        L.UpSampling2D(2, interpolation="bicubic")(img),
+        L.UpSampling2D((3, 1), interpolation="bicubic", data_format="channels_first")(img),
+        L.UpSampling2D((1, 3), interpolation="bicubic")(one),
+        L.UpSampling2D((3, 2), interpolation="area")(img),
     ]
     return K.Model([img, one], outs), [[uni(rng, 2, 7, 5, 3), uni(rng, 2, 1, 33, 2)]]
 
@@ -157,7 +161,7 @@ K3_CASES = [
     Case("lstm-conv1d-transpose", b_lstm_conv1d_t, "LSTM(return_sequences) -> Conv1DTranspose x2",
          ("keras",)),
     Case("upsampling2d-bilinear", b_upsampling_bilinear, "UpSampling2D interpolation=bilinear, "
-         "both data formats, a 1 x 33 image", BOTH),
+         "bicubic and area, both data formats, a 1 x 33 image", BOTH),
 ]
 K2_CASES = [
     Case("conv1d-transpose", b_conv1d_t, "Keras 2 Conv1DTranspose options", ("h5",)),
@@ -167,7 +171,7 @@ K2_CASES = [
     Case("conv3d-transpose", b_conv3d_t, "Keras 2 Conv3DTranspose (no dilation)", ("h5",)),
     Case("td-conv2d-transpose-lstm", b_td_conv2d_t_lstm, "Keras 2 TimeDistributed(Conv2DTranspose) -> LSTM",
          ("h5",)),
-    Case("upsampling2d-bilinear", b_upsampling_bilinear, "Keras 2 UpSampling2D bilinear", ("h5",)),
+    Case("upsampling2d-bilinear", b_upsampling_bilinear, "Keras 2 UpSampling2D bilinear, bicubic, area", ("h5",)),
 ]
 
 

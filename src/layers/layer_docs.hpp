@@ -263,10 +263,10 @@ inline const LayerDoc spatial_shape{
     .group = "Shape",
     .summary = "UpSampling, ZeroPadding and Cropping over 2-D or 3-D grids.",
     .options = "`size` / `padding` / `cropping` (an integer, or one value or pair per axis), "
-               "`data_format`; UpSampling2D `interpolation` nearest, bilinear (TensorFlow's "
-               "half-pixel resize)",
-    .refused = "UpSampling2D `interpolation` bicubic, lanczos3, lanczos5, area, gaussian, "
-               "mitchellcubic: not supported",
+               "`data_format`; UpSampling2D `interpolation` nearest, bilinear, bicubic, area "
+               "(TensorFlow's half-pixel resizes)",
+    .refused = "UpSampling2D `interpolation` lanczos3, lanczos5, gaussian, mitchellcubic: not "
+               "supported",
     .streaming = "channels_first: yes (per step); channels_last: no (acts across axis 1)"};
 inline const LayerDoc attention{
     .group = "Attention",

@@ -1,4 +1,4 @@
-// UpSampling2D/3D (nearest; 2D also bilinear), ZeroPadding2D/3D and Cropping2D/3D. None support masking in Keras:
+// UpSampling2D/3D (nearest; 2D also bilinear, bicubic, area), ZeroPadding2D/3D and Cropping2D/3D. None support masking in Keras:
 // the mask stops here. Each runs as 3D on channels_last (2D with a depth of 1). Outputs larger
 // than the input go through the activation budget before allocation.
 #include <cctype>
@@ -87,15 +87,17 @@ class UpSamplingNdLayer final : public SpatialMapLayer {
   std::vector<size_t> size_;
 };
 
-// UpSampling2D with interpolation 'bilinear': tf.image.resize to size * factor.
-class UpSamplingBilinearLayer final : public BasicLayer {
+// UpSampling2D with interpolation 'bilinear' or 'bicubic': tf.image.resize to size * factor.
+class UpSamplingResizeLayer final : public BasicLayer {
  public:
-  UpSamplingBilinearLayer(const LayerArgs& a, bool cf, std::vector<size_t> size)
-      : BasicLayer(a), cf_(cf), size_(std::move(size)) {}
+  UpSamplingResizeLayer(const LayerArgs& a, bool cf, std::vector<size_t> size, bool cubic)
+      : BasicLayer(a), cf_(cf), cubic_(cubic), size_(std::move(size)) {}
   StreamRule stream_rule() const override {
     return {Streaming::whole_sequence, cf_ ? "mixes rows of its second spatial axis" : "mixes rows of its first spatial axis"};
   }
-  std::string path() const override { return std::string("bilinear resize") + (cf_ ? " (channels_first)" : ""); }
+  std::string path() const override {
+    return std::string(cubic_ ? "bicubic" : "bilinear") + " resize" + (cf_ ? " (channels_first)" : "");
+  }
 
   std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
     const Tensor& x0 = one_input(in).tensor;
@@ -107,12 +109,12 @@ class UpSamplingBilinearLayer final : public BasicLayer {
     }
     check_output(ctx, {x.dim(0), oh, ow, x.dim(3)});
     if (oh == 0 || ow == 0) bad("input shape " + x0.shape_str() + " has a spatial axis of size 0");
-    Tensor y = ops::resize_bilinear(x, oh, ow);
+    Tensor y = cubic_ ? ops::resize_bicubic(x, oh, ow) : ops::resize_bilinear(x, oh, ow);
     return single(cf_ ? spatial::to_channels_first(y) : std::move(y));
   }
 
  private:
-  bool cf_;
+  bool cf_, cubic_;
   std::vector<size_t> size_;
 };
 
@@ -182,10 +184,13 @@ std::unique_ptr<Layer> make_upsampling(const LayerArgs& a, size_t n) {
   std::string interp = cfg_string(a, "interpolation", "nearest");
   for (char& c : interp) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));  // as Keras 3
   std::vector<size_t> size = spatial::cfg_tuple(a, "size", n, 2, 1);
-  if (n == 2 && interp == "bilinear") return std::make_unique<UpSamplingBilinearLayer>(a, spatial::channels_first(a), std::move(size));
-  if (interp != "nearest") {
+  if (n == 2 && (interp == "bilinear" || interp == "bicubic")) {
+    return std::make_unique<UpSamplingResizeLayer>(a, spatial::channels_first(a), std::move(size), interp == "bicubic");
+  }
+  // An area resize by whole factors gives each output cell one input cell: nearest.
+  if (interp != "nearest" && !(n == 2 && interp == "area")) {
     unsupported(a, "config field 'interpolation' '" + interp + "' is not supported (only 'nearest'" +
-                       (n == 2 ? std::string(" and 'bilinear')") : std::string(")")));
+                       (n == 2 ? std::string(", 'bilinear', 'bicubic' and 'area')") : std::string(")")));
   }
   return std::make_unique<UpSamplingNdLayer>(a, n, spatial::channels_first(a), std::move(size));
 }

@@ -11,4 +11,9 @@ namespace recur::ops {
 // (o + 0.5) * in / out - 0.5, clamped to the edges, the two lerps in TensorFlow's order.
 Tensor resize_bilinear(const Tensor& x, size_t out_h, size_t out_w);
 
+// Bicubic as TensorFlow's half-pixel ResizeBicubic: Keys' cubic (a = -0.5) with its weights read
+// from a 1024-step table, samples outside the image weighted 0 and the four weights rescaled to
+// sum 1; each output interpolates along height first, then along width.
+Tensor resize_bicubic(const Tensor& x, size_t out_h, size_t out_w);
+
 }  // namespace recur::ops
