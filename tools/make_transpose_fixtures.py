@@ -86,8 +86,8 @@ def b_conv2d_t_cf(rng):
         L.Conv2DTranspose(2, (3, 2), strides=(2, 3), output_padding=(1, 2), **cf)(inp),
         L.Conv2DTranspose(3, 3, strides=2, padding="same", activation="softmax", **cf)(inp),
     ]
-    if mf.KV == 3:
-        outs.append(L.Conv2DTranspose(2, 3, dilation_rate=2, padding="same", **cf)(inp))
+    outs.append(L.Conv2DTranspose(2, 3, dilation_rate=2, padding="same", **cf)(inp))
+    outs.append(L.Conv2DTranspose(3, 2, dilation_rate=3, **cf)(inp))
     return K.Model(inp, outs), [[uni(rng, 2, 3, 7, 5)]]
 
 

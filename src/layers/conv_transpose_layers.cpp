@@ -109,12 +109,10 @@ Spec read_spec(const LayerArgs& a, size_t rank) {
   if (strided && dilated) fail(a, "config fields 'strides' > 1 together with 'dilation_rate' > 1 are not allowed");
   if (core::cfg_has(a, "groups") && cfg_int(a, "groups", 1) != 1) unsupported(a, "config field 'groups' other than 1 is not supported");
   if (a.keras_major == 2 && dilated) {
-    // Keras 2 drops dilation_rate from Conv3DTranspose's computation and runs Conv2DTranspose's
-    // through atrous_conv2d_transpose (channels_last, one rate only): not what Keras 3 computes.
+    // Keras 2 drops dilation_rate from Conv3DTranspose's computation, and runs Conv2DTranspose's
+    // through atrous_conv2d_transpose, which takes one rate for both axes.
     if (rank == 3) unsupported(a, "config field 'dilation_rate' > 1: Keras 2's Conv3DTranspose ignores it");
-    if (rank == 2 && (unequal || sp.cf)) {
-      unsupported(a, "config field 'dilation_rate': Keras 2 runs only equal rates with channels_last");
-    }
+    if (rank == 2 && unequal) unsupported(a, "config field 'dilation_rate': Keras 2 runs only equal rates");
   }
   for (size_t i = 0; i < rank; ++i) {
     // TensorFlow cannot produce 'same' outputs of (in-1)*s + output_padding for an even dilated kernel.

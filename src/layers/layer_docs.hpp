@@ -234,7 +234,7 @@ inline const LayerDoc conv_transpose{
     .refused = "strides > 1 together with dilation > 1: Keras refuses it too; 'same' padding with "
                "`output_padding` 0 and an even dilated kernel: TensorFlow refuses that output size; "
                "`groups` other than 1; Keras 2 files: Conv3DTranspose `dilation_rate` > 1 (Keras 2 "
-               "ignores it), Conv2DTranspose unequal rates or channels_first with dilation",
+               "ignores it), Conv2DTranspose unequal rates (Keras 2 fails on them)",
     .streaming = "no (spreads each step over several output steps)"};
 inline const LayerDoc depthwise{
     .group = "Convolution and pooling",

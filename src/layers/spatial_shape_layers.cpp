@@ -1,6 +1,7 @@
-// UpSampling2D/3D (nearest; 2D also bilinear, bicubic, area), ZeroPadding2D/3D and Cropping2D/3D. None support masking in Keras:
-// the mask stops here. Each runs as 3D on channels_last (2D with a depth of 1). Outputs larger
-// than the input go through the activation budget before allocation.
+// UpSampling2D/3D (nearest; 2D also bilinear, bicubic, area), ZeroPadding2D/3D and
+// Cropping2D/3D. None support masking in Keras: the mask stops here. Each copying layer runs as
+// 3D on channels_last (2D with a depth of 1); the 2D resizes run on the ops in ops/resize.
+// Outputs larger than the input go through the activation budget before allocation.
 #include <cctype>
 #include <memory>
 
