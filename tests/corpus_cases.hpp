@@ -34,9 +34,9 @@ inline std::vector<CorpusCase> real_cases() {
 // The shared corpus first, then our fixtures.
 inline std::vector<CorpusCase> all_corpus_cases() {
   auto a = real_cases();
-  for (const char* own : {"models", "legacy-weights", "attention", "spatial", "conv-models"}) {
+  for (const char* own : {"models", "legacy-weights", "attention", "spatial", "conv-models", "transpose-models"}) {
     const std::string o = own;
-    const std::string prefix = o == "models" ? "own/" : o == "conv-models" ? "conv/" : o + "/";
+    const std::string prefix = o == "models" ? "own/" : o == "conv-models" ? "conv/" : o == "transpose-models" ? "transpose/" : o + "/";
     auto b = corpus_cases_in(std::filesystem::path(RECUR_FIXTURES_DIR) / own, prefix);
     a.insert(a.end(), b.begin(), b.end());
   }

@@ -6,6 +6,7 @@
 #include <random>
 #include <vector>
 
+#include "grid_index.hpp"
 #include "kernels/threads.hpp"
 #include "ops/conv.hpp"
 #include "recur/cells.hpp"
@@ -39,21 +40,8 @@ void finish(Geo& g) {
   }
 }
 
-size_t prod(const std::vector<size_t>& v) {
-  size_t n = 1;
-  for (size_t x : v) n *= x;
-  return n;
-}
-
-// Unravels a flat index over `dims` (row-major).
-std::vector<size_t> unravel(size_t i, const std::vector<size_t>& dims) {
-  std::vector<size_t> idx(dims.size());
-  for (size_t a = dims.size(); a-- > 0;) {
-    idx[a] = i % dims[a];
-    i /= dims[a];
-  }
-  return idx;
-}
+using grid::prod;
+using grid::unravel;
 
 // y (N, out..., cout) = conv(x (N, in..., cin), w (k..., cin/groups, cout)) + bias.
 std::vector<double> reference(const Geo& g, size_t N, const std::vector<float>& x, const std::vector<float>& w,

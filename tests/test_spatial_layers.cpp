@@ -64,7 +64,7 @@ TEST(SpatialLayers, HostileConfigsRefusedNamingLayerAndField) {
   expect_refused<InvalidArgument>("ZeroPadding3D", R"({"padding": [[1, 2], [3, -1], [0, 0]]})", "padding");
   expect_refused<InvalidArgument>("Cropping2D", R"({"cropping": [1, 2, 3]})", "cropping");
   expect_refused<InvalidArgument>("UpSampling3D", R"({"size": [2, 0, 2]})", "size");
-  expect_refused<recur::Unsupported>("UpSampling2D", R"({"interpolation": "bilinear"})", "interpolation");
+  expect_refused<recur::Unsupported>("UpSampling2D", R"({"interpolation": "lanczos3"})", "interpolation");
 }
 
 TEST(SpatialLayers, HugeOutputsRefusedBeforeAllocating) {

@@ -207,30 +207,31 @@ K2_CASES = [
 ]
 
 
-def main():
+def generate(out, k3_cases, k2_cases, script):
+    """Runs `script` once per Keras (k3, k2) in a fresh interpreter, then writes the README."""
     part = sys.argv[1] if len(sys.argv) > 1 else None
     only = set(sys.argv[2:])
     if part is None:
-        if OUT.exists():
-            shutil.rmtree(OUT)
-        OUT.mkdir(parents=True)
+        if out.exists():
+            shutil.rmtree(out)
+        out.mkdir(parents=True)
         for p in ("k3", "k2"):
             env = dict(os.environ)
             env.pop("TF_USE_LEGACY_KERAS", None)
             if p == "k2":
                 env["TF_USE_LEGACY_KERAS"] = "1"
-            subprocess.run([sys.executable, str(Path(__file__).resolve()), p], env=env, check=True)
-        mf.write_readme(OUT)
-        size = sum(f.stat().st_size for f in OUT.rglob("*") if f.is_file())
-        print(f"{len(list(OUT.glob('*/case.json')))} cases in {OUT} ({size / 1024:.0f} KiB)")
+            subprocess.run([sys.executable, str(Path(script).resolve()), p], env=env, check=True)
+        mf.write_readme(out)
+        size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+        print(f"{len(list(out.glob('*/case.json')))} cases in {out} ({size / 1024:.0f} KiB)")
         return
     mf.init_framework(part)
 
     def log(msg):
         print(f"[{part}] {msg}", flush=True)
 
-    mf.gen_match_cases(OUT, K3_CASES if part == "k3" else K2_CASES, part, only, log)
+    mf.gen_match_cases(out, k3_cases if part == "k3" else k2_cases, part, only, log)
 
 
 if __name__ == "__main__":
-    main()
+    generate(OUT, K3_CASES, K2_CASES, __file__)

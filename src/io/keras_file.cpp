@@ -408,7 +408,8 @@ const nlohmann::json* find_layer_class(const nlohmann::json& j, std::initializer
 // two Kerases disagree on such a file: refuse it rather than pick one.
 void check_theano_kernels(const std::string& path, const std::string& backend, const nlohmann::json& model) {
   if (backend != "theano") return;
-  const auto* conv = find_layer_class(model, {"Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose", "ConvLSTM2D"});
+  const auto* conv = find_layer_class(model, {"Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose",
+                                              "Conv3DTranspose", "ConvLSTM2D"});
   if (!conv) return;
   std::string name;
   const auto cfg = conv->find("config");

@@ -215,6 +215,7 @@ void register_spatial_layers(std::map<std::string, LayerKind>& r);  // 2D/3D poo
 // TimeDistributed around an already built layer (a nested model: graph.cpp builds it).
 std::unique_ptr<Layer> time_distributed_over(const LayerArgs& a, std::unique_ptr<Layer> inner);
 void register_conv_nd_layers(std::map<std::string, LayerKind>& r);  // Conv2D, Conv3D
+void register_conv_transpose_layers(std::map<std::string, LayerKind>& r);  // Conv1D/2D/3DTranspose
 
 // ---- config helpers (throw InvalidArgument naming args.where and the field) ------------------
 const nlohmann::json& cfg_field(const LayerArgs& a, const char* field);  // must exist

@@ -224,6 +224,18 @@ inline const LayerDoc conv_nd{
                "`groups`, `activation`, `use_bias`, `data_format` (channels_last, channels_first)",
     .refused = "strides > 1 together with dilation > 1: Keras refuses it too",
     .streaming = "channels_last: no (convolves across axis 1); channels_first: no"};
+inline const LayerDoc conv_transpose{
+    .group = "Convolution and pooling",
+    .summary = "Transposed 1-D, 2-D and 3-D convolution (GEMM of the input by the kernel, then a "
+               "col2im scatter-add), output sizes as Keras asks TensorFlow for.",
+    .options = "`filters`, `kernel_size`, `strides`, `padding` (valid, same), `output_padding` "
+               "(None or below `strides`), `dilation_rate`, `activation`, `use_bias`, "
+               "`data_format` (channels_last, channels_first)",
+    .refused = "strides > 1 together with dilation > 1: Keras refuses it too; 'same' padding with "
+               "`output_padding` 0 and an even dilated kernel: TensorFlow refuses that output size; "
+               "`groups` other than 1; Keras 2 files: Conv3DTranspose `dilation_rate` > 1 (Keras 2 "
+               "ignores it), Conv2DTranspose unequal rates (Keras 2 fails on them)",
+    .streaming = "no (spreads each step over several output steps)"};
 inline const LayerDoc depthwise{
     .group = "Convolution and pooling",
     .summary = "Depthwise 1-D/2-D convolution (`depth_multiplier` filters per channel), run as a "
@@ -251,8 +263,10 @@ inline const LayerDoc spatial_shape{
     .group = "Shape",
     .summary = "UpSampling, ZeroPadding and Cropping over 2-D or 3-D grids.",
     .options = "`size` / `padding` / `cropping` (an integer, or one value or pair per axis), "
-               "`data_format`; UpSampling2D `interpolation` nearest",
-    .refused = "UpSampling2D `interpolation` other than nearest: not supported",
+               "`data_format`; UpSampling2D `interpolation` nearest, bilinear, bicubic, area "
+               "(TensorFlow's half-pixel resizes)",
+    .refused = "UpSampling2D `interpolation` lanczos3, lanczos5, gaussian, mitchellcubic: not "
+               "supported",
     .streaming = "channels_first: yes (per step); channels_last: no (acts across axis 1)"};
 inline const LayerDoc attention{
     .group = "Attention",

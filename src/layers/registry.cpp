@@ -12,6 +12,7 @@ const std::map<std::string, LayerKind>& layer_registry() {
     register_recurrent_layers(r);
     register_spatial_layers(r);
     register_conv_nd_layers(r);
+    register_conv_transpose_layers(r);
     return r;
   }();
   return reg;

@@ -1,10 +1,13 @@
-// UpSampling2D/3D (nearest), ZeroPadding2D/3D and Cropping2D/3D. None support masking in Keras:
-// the mask stops here. Each runs as 3D on channels_last (2D with a depth of 1). Outputs larger
-// than the input go through the activation budget before allocation.
+// UpSampling2D/3D (nearest; 2D also bilinear, bicubic, area), ZeroPadding2D/3D and
+// Cropping2D/3D. None support masking in Keras: the mask stops here. Each copying layer runs as
+// 3D on channels_last (2D with a depth of 1); the 2D resizes run on the ops in ops/resize.
+// Outputs larger than the input go through the activation budget before allocation.
+#include <cctype>
 #include <memory>
 
 #include "layers/layer_docs.hpp"
 #include "layers/spatial_util.hpp"
+#include "ops/resize.hpp"
 
 namespace recur::layers {
 
@@ -85,6 +88,37 @@ class UpSamplingNdLayer final : public SpatialMapLayer {
   std::vector<size_t> size_;
 };
 
+// UpSampling2D with interpolation 'bilinear' or 'bicubic': tf.image.resize to size * factor.
+class UpSamplingResizeLayer final : public BasicLayer {
+ public:
+  UpSamplingResizeLayer(const LayerArgs& a, bool cf, std::vector<size_t> size, bool cubic)
+      : BasicLayer(a), cf_(cf), cubic_(cubic), size_(std::move(size)) {}
+  StreamRule stream_rule() const override {
+    return {Streaming::whole_sequence, cf_ ? "mixes rows of its second spatial axis" : "mixes rows of its first spatial axis"};
+  }
+  std::string path() const override {
+    return std::string(cubic_ ? "bicubic" : "bilinear") + " resize" + (cf_ ? " (channels_first)" : "");
+  }
+
+  std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
+    const Tensor& x0 = one_input(in).tensor;
+    need_rank(x0, 4, 4);
+    const Tensor x = cf_ ? spatial::to_channels_last(x0) : x0;
+    size_t oh = 0, ow = 0;
+    if (__builtin_mul_overflow(x.dim(1), size_[0], &oh) || __builtin_mul_overflow(x.dim(2), size_[1], &ow)) {
+      bad("input shape " + x0.shape_str() + " times size overflows");
+    }
+    check_output(ctx, {x.dim(0), oh, ow, x.dim(3)});
+    if (oh == 0 || ow == 0) bad("input shape " + x0.shape_str() + " has a spatial axis of size 0");
+    Tensor y = cubic_ ? ops::resize_bicubic(x, oh, ow) : ops::resize_bilinear(x, oh, ow);
+    return single(cf_ ? spatial::to_channels_first(y) : std::move(y));
+  }
+
+ private:
+  bool cf_, cubic_;
+  std::vector<size_t> size_;
+};
+
 // Cropping (crop = true) or zero padding: (before, after) per spatial axis.
 class PadCropNdLayer final : public SpatialMapLayer {
  public:
@@ -148,9 +182,18 @@ std::unique_ptr<Layer> make_pad_crop(const LayerArgs& a, size_t n, bool crop) {
 
 std::unique_ptr<Layer> make_upsampling(const LayerArgs& a, size_t n) {
   expect_weight_count(a, 0);
-  const std::string interp = cfg_string(a, "interpolation", "nearest");
-  if (interp != "nearest") unsupported(a, "interpolation '" + interp + "' is not supported (only 'nearest')");
-  return std::make_unique<UpSamplingNdLayer>(a, n, spatial::channels_first(a), spatial::cfg_tuple(a, "size", n, 2, 1));
+  std::string interp = cfg_string(a, "interpolation", "nearest");
+  for (char& c : interp) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));  // as Keras 3
+  std::vector<size_t> size = spatial::cfg_tuple(a, "size", n, 2, 1);
+  if (n == 2 && (interp == "bilinear" || interp == "bicubic")) {
+    return std::make_unique<UpSamplingResizeLayer>(a, spatial::channels_first(a), std::move(size), interp == "bicubic");
+  }
+  // An area resize by whole factors gives each output cell one input cell: nearest.
+  if (interp != "nearest" && !(n == 2 && interp == "area")) {
+    unsupported(a, "config field 'interpolation' '" + interp + "' is not supported (only 'nearest'" +
+                       (n == 2 ? std::string(", 'bilinear', 'bicubic' and 'area')") : std::string(")")));
+  }
+  return std::make_unique<UpSamplingNdLayer>(a, n, spatial::channels_first(a), std::move(size));
 }
 
 int zero(const nlohmann::json&) { return 0; }

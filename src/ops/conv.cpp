@@ -205,13 +205,17 @@ Tensor conv(const ConvWeights& w, const ConvShape& g, const Tensor& x, Activatio
   shape.push_back(g.cout);
   Tensor y(shape);
   conv_forward(w, g, N, x.data(), y.data(), false);
-  if (act == Activation::linear) return y;
+  activate_channels(act, y, g.cout);
+  return y;
+}
+
+void activate_channels(Activation act, Tensor& y, size_t channels) {
+  if (act == Activation::linear) return;
   if (is_elementwise(act)) {
     apply_activation(act, y.data(), y.size());
   } else {
-    for (size_t r = 0; r < y.size() / g.cout; ++r) apply_activation(act, y.data() + r * g.cout, g.cout);
+    for (size_t r = 0; r < y.size() / channels; ++r) apply_activation(act, y.data() + r * channels, channels);
   }
-  return y;
 }
 
 namespace {

@@ -52,6 +52,9 @@ void conv_forward(const ConvWeights& w, const ConvShape& g, size_t N, const floa
 // The whole layer: x (N, in..., cin) -> act(conv(x) + bias) (N, out..., cout).
 Tensor conv(const ConvWeights& w, const ConvShape& g, const Tensor& x, Activation act);
 
+// act over y, whose last axis holds `channels` (row-wise activations such as softmax act per row).
+void activate_channels(Activation act, Tensor& y, size_t channels);
+
 // "kernel 3x3, strides 1x1, dilation 1x1, padding same", for inspect.
 std::string describe_conv(std::span<const size_t> k, std::span<const size_t> s, std::span<const size_t> d, bool same);
 
