@@ -7,12 +7,6 @@
 
 namespace recur::kernels {
 
-// C (M x N, row stride ldc) = [C +] A (M x K, lda) * B (K x N, ldb).
-// Every C element sums over k in ascending order whatever M is, so a row computes the same
-// bits alone or inside a larger batch: the fused sequence path and the step loop agree exactly.
-void sgemm(size_t M, size_t N, size_t K, const float* A, size_t lda, const float* B, size_t ldb,
-           float* C, size_t ldc, bool accumulate);
-
 // C[i, :] += bias for each of the M rows.
 void add_bias_rows(size_t M, size_t N, const float* bias, float* C, size_t ldc);
 
@@ -27,10 +21,10 @@ struct PackedMatrix {
 // Columns [col0, col0 + N) of B (K x ldb).
 PackedMatrix pack_matrix(size_t K, size_t N, const float* B, size_t ldb, size_t col0 = 0);
 
-// C (M x B.N) = [C +] A (M x B.K, lda) * B, with the same summation order as sgemm: every C
-// element is accumulated over k ascending with one fused multiply-add per k (AVX2, AVX-512: the
-// two give the same bits) or one multiply and one add (scalar), whatever M and however the work
-// is blocked, tiled or threaded.
+// C (M x B.N) = [C +] A (M x B.K, lda) * B: every C element is accumulated over k ascending
+// with one fused multiply-add per k (AVX2, AVX-512: the two give the same bits) or one multiply
+// and one add (scalar), whatever M and however the work is blocked, tiled or threaded, so a row
+// computes the same bits alone or inside a larger batch (the fused path and the loop agree).
 void gemm_packed(size_t M, const float* A, size_t lda, const PackedMatrix& B, float* C, size_t ldc,
                  bool accumulate);
 

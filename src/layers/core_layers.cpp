@@ -156,16 +156,19 @@ std::unique_ptr<Layer> make_embedding(const LayerArgs& a) {
 
 class DenseLayer final : public BasicLayer {
  public:
-  DenseLayer(const LayerArgs& a, Tensor kernel, std::optional<Tensor> bias, Activation act)
-      : BasicLayer(a), kernel_(std::move(kernel)), bias_(std::move(bias)), act_(act) {}
+  DenseLayer(const LayerArgs& a, const Tensor& kernel, std::optional<Tensor> bias, Activation act)
+      : BasicLayer(a),
+        packed_(kernels::pack_matrix(kernel.dim(0), kernel.dim(1), kernel.data(), kernel.dim(1))),
+        bias_(std::move(bias)),
+        act_(act) {}
   StreamRule stream_rule() const override { return {Streaming::per_step}; }
 
   std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
     const Value& v = one_input(in);
     const Tensor& x = v.tensor;
-    const size_t K = kernel_.dim(0), N = kernel_.dim(1);
+    const size_t K = packed_.K, N = packed_.N;
     if (x.rank() < 2 || x.shape().back() != K) {
-      bad("input shape " + x.shape_str() + " does not fit kernel shape " + kernel_.shape_str() +
+      bad("input shape " + x.shape_str() + " does not fit kernel shape " + shape_str({K, N}) +
           " (the last input axis must be " + std::to_string(K) + ", rank >= 2)");
     }
     std::vector<size_t> shape = x.shape();
@@ -174,15 +177,15 @@ class DenseLayer final : public BasicLayer {
     const size_t rows = core::prod(x.shape(), 0, x.rank() - 1);
     check_output(ctx, {rows, N});
     Tensor out(shape);
-    kernels::sgemm(rows, N, K, x.data(), K, kernel_.data(), N, out.data(), N, false);
+    kernels::gemm_packed(rows, x.data(), K, packed_, out.data(), N, false);
     if (bias_) kernels::add_bias_rows(rows, N, bias_->data(), out.data(), N);
     core::activate(act_, out);
     return single(std::move(out), v.mask);
   }
-  size_t param_count() const override { return kernel_.size() + (bias_ ? bias_->size() : 0); }
+  size_t param_count() const override { return packed_.K * packed_.N + (bias_ ? bias_->size() : 0); }
 
  private:
-  Tensor kernel_;
+  kernels::PackedMatrix packed_;  // the kernel, packed once for the kernel table's GEMM
   std::optional<Tensor> bias_;
   Activation act_;
 };
