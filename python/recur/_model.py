@@ -237,4 +237,16 @@ class Stream:
 
     @states.setter
     def states(self, values):
-        self._session.set_states([_as_float32(v, "states") for v in values])
+        """Restores what `states` gave, on this stream or a new one (another process, a
+        restarted server): the next step goes on from there."""
+        values = [_as_float32(v, "states") for v in values]
+        if values and not self._session.states():
+            self._prime(values[0].shape[0] if values[0].ndim else 1)
+        self._session.set_states(values)
+
+    def _prime(self, batch):
+        # A new session sizes its states at its first call: one step of zeros, then zeros.
+        zeros = [np.zeros((batch, *[1 if d is None else d for d in s.shape[2:]]), np.float32)
+                 for s in self._model.inputs]
+        self._session.step(zeros, self._threads)
+        self._session.reset()

@@ -113,6 +113,11 @@ def test_stream_steps_equal_the_whole_sequence():
     more = s.step(x[:, 0])
     s.reset()
     np.testing.assert_array_equal(s.predict(np.concatenate([x, x[:, :1]], axis=1))[:, 6], more)
+    fresh = m.stream()  # a new stream (another process) takes the states too
+    fresh.states = saved
+    np.testing.assert_array_equal(fresh.step(x[:, 0]), more)
+    with pytest.raises(recur.InvalidInputError, match="set_states: state 0 must have shape"):
+        m.stream().states = [a[:, :5] for a in saved]
 
 
 def test_stream_refuses_encoder_decoder():
