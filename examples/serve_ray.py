@@ -69,8 +69,6 @@ class RecurServer:
         rss = _rss_bytes()
         self.model = recur.shared_model(model_path, threads=threads)
         self.model_rss_bytes = _rss_bytes() - rss
-        # A masked step repeats the layer's last output, which exported states do not hold.
-        self.masks = [l["name"] for l in self.model.layers if l["class_name"] in ("Masking", "Embedding")]
         self.sessions = OrderedDict()  # id -> [stream, last use], least recently used first
         self.expired = OrderedDict()  # recently expired ids, to say so in the 404
         self.counts = {"predict": 0, "batches": 0, "max_batch": 0, "steps": 0}
@@ -107,7 +105,7 @@ class RecurServer:
             return JSONResponse(result)
         except RequestError as e:
             return JSONResponse({"error": str(e)}, status_code=e.status)
-        except self._recur.InvalidInputError as e:
+        except (self._recur.InvalidInputError, self._recur.UnsupportedModelError) as e:
             return JSONResponse({"error": str(e)}, status_code=400)
 
     # ---- whole sequences ----
@@ -159,9 +157,6 @@ class RecurServer:
                                f"sessions: end some (/stream/end), let idle ones expire (after "
                                f"session_ttl_s={self.config['session_ttl_s']} s) or add replicas")
         stream = self.model.stream()
-        if states and self.masks:
-            raise RequestError(400, f"states: this model masks steps ({', '.join(self.masks)}); a "
-                               "session cannot go on exactly from exported states, start it anew")
         if states:
             stream.states = [np.asarray(s, dtype=np.float32) for s in states]
         self.sessions.pop(session, None)

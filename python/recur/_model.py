@@ -7,7 +7,10 @@ from typing import NamedTuple, Optional, Tuple
 import numpy as np
 
 from . import _core
-from ._errors import InvalidInputError
+from ._errors import InvalidInputError, UnsupportedModelError
+
+# Layers that make masks, or may hold some that do (Stream.states refuses their models).
+_MAY_MASK = {"Masking", "Embedding", "Sequential", "Functional", "Model"}
 
 
 class TensorSpec(NamedTuple):
@@ -239,6 +242,12 @@ class Stream:
     def states(self, values):
         """Restores what `states` gave, on this stream or a new one (another process, a
         restarted server): the next step goes on from there."""
+        masks = [l["name"] for l in self._model.layers if l["class_name"] in _MAY_MASK]
+        if masks:
+            raise UnsupportedModelError(
+                f"states: layers {masks} may mask steps, and a masked step repeats its recurrent "
+                "layer's last output, which the states do not hold: restoring them could change "
+                "the next outputs, so recur refuses (reset() or a new stream start a sequence)")
         values = [_as_float32(v, "states") for v in values]
         if values and not self._session.states():
             self._prime(values[0].shape[0] if values[0].ndim else 1)

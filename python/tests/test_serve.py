@@ -1,7 +1,8 @@
 """examples/serve_ray.py on a local Ray Serve (loopback HTTP): batched whole sequences and
 interleaved streaming sessions answer exactly what single-process recur gives; a full replica,
 an expired session and a session carried over a replica restart by its exported states.
-Skipped without ray (`make test-serve` makes a venv with it)."""
+Those tests are skipped without ray (`make test-serve` makes a venv with it); the replica's
+own logic is also tested without it."""
 import faulthandler
 import socket
 import sys
@@ -14,10 +15,10 @@ import pytest
 import recur
 from conftest import DEMO, REPO
 
-ray = pytest.importorskip("ray")
-serve = pytest.importorskip("ray.serve")
 sys.path.insert(0, str(REPO / "examples"))
-import serve_ray  # noqa: E402
+import serve_ray  # noqa: E402  (imports ray only when asked to serve)
+
+MASKED = REPO / "tests" / "fixtures" / "models" / "k2-lstm-masking-holes" / "model.h5"
 
 MODEL = DEMO / "model.keras"
 STEPS = 24
@@ -30,11 +31,15 @@ def _free_port():
 
 
 def _deploy(**config):
+    from ray import serve
+
     serve.run(serve_ray.app(MODEL, **config), name="recur", route_prefix="/")
 
 
 @pytest.fixture(scope="module")
 def url():
+    ray = pytest.importorskip("ray")
+    serve = pytest.importorskip("ray.serve")
     faulthandler.dump_traceback_later(180, exit=True)  # a hang ends the run, with its stacks
     port = _free_port()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -79,6 +84,8 @@ def test_predict_batched_matches_single_process(url, data):
 
 
 def test_interleaved_sessions_full_restart_and_expiry(url, data):
+    from ray import serve
+
     model = recur.load_model(MODEL)
     names = ["a", "b", "c"]
     local = {n: model.stream() for n in names}
@@ -125,3 +132,24 @@ def test_interleaved_sessions_full_restart_and_expiry(url, data):
     with pytest.raises(serve_ray.ServeError, match=r"HTTP 404: unknown session 'e' \(expired after 0.5 s idle"):
         client.step("e", data[0, 1])
     assert client.stats()["sessions"] == 0
+
+
+def test_replica_logic_without_ray(data):
+    """RecurServer alone: a batch with a bad row answers the others; a model that may mask
+    steps refuses imported states."""
+    server = serve_ray.RecurServer(str(MODEL))
+    model = recur.load_model(MODEL)
+    bad = np.full((STEPS, 1), np.nan, np.float32)
+    rows = [[data[0]], [bad], [data[1]]]
+    got = server._batched_predict(rows)
+    np.testing.assert_array_equal(got[0][0], model.predict(data[:1])[0])
+    np.testing.assert_array_equal(got[2][0], model.predict(data[1:2])[0])
+    assert isinstance(got[1], recur.InvalidInputError) and "NaN" in str(got[1])
+    assert server.counts["max_batch"] == 3
+
+    masked = serve_ray.RecurServer(str(MASKED))
+    x = np.load(MASKED.parent / "x0.npy").astype(np.float32)
+    masked.start("m")
+    states = masked.step("m", x[0, 0].tolist(), return_states=True)["states"]
+    with pytest.raises(recur.UnsupportedModelError, match="may mask steps"):
+        masked.start("n", states=states)
