@@ -55,7 +55,7 @@ def cpu_seconds():
     return total / tick, jvm / tick
 
 
-def write_input(path, x, binary=False):
+def write_input(path, x, binary=False, plain=False):
     rows, per_row = x.shape[0], int(np.prod(x.shape[1:]))
     if binary:  # float32 bytes per row (int32 offsets: under 2 GiB per file)
         offsets = pa.py_buffer(np.arange(0, rows * per_row * 4 + 1, per_row * 4, dtype=np.int32))
@@ -63,8 +63,9 @@ def write_input(path, x, binary=False):
     else:
         offsets = pa.array(np.arange(0, rows * per_row + 1, per_row, dtype=np.int32))
         seqs = pa.ListArray.from_arrays(offsets, pa.array(x.reshape(-1)))
+    extra = {"use_dictionary": False, "compression": "none"} if plain else {}
     pq.write_table(pa.table({"id": np.arange(rows, dtype=np.int64), "sequence": seqs}), path,
-                   row_group_size=100_000)
+                   row_group_size=100_000, **extra)
 
 
 def main():
@@ -75,6 +76,7 @@ def main():
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--format", choices=["array", "binary"], default="array", help="the sequence column's type")
     ap.add_argument("--binary-output", action="store_true")
+    ap.add_argument("--plain", action="store_true", help="write the input Parquet uncompressed, without dictionaries")
     ap.add_argument("--batch-rows", type=int, default=BATCH, help="maxRecordsPerBatch")
     args = ap.parse_args()
     cores = int(args.master[args.master.index("[") + 1:-1]) if "[" in args.master else os.cpu_count()
@@ -94,8 +96,8 @@ def main():
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        write_input(tmp / "in.parquet", x, args.format == "binary")
-        write_input(tmp / "warm.parquet", x[:2 * args.batch_rows], args.format == "binary")
+        write_input(tmp / "in.parquet", x, args.format == "binary", args.plain)
+        write_input(tmp / "warm.parquet", x[:2 * args.batch_rows], args.format == "binary", args.plain)
         start = time.perf_counter()
         spark = SparkSession.builder.master(args.master).appName("recur-bench").getOrCreate()
         jvm = time.perf_counter() - start
@@ -110,7 +112,7 @@ def main():
             spark.stop()
     per_core = args.rows / job / cores
     print(f"{Path(args.model).name}: {args.rows} rows {shape}, {args.format} in, "
-          f"{'binary' if args.binary_output else 'array'} out, {args.batch_rows} rows a batch; Spark {args.master}: session start "
+          f"{'binary' if args.binary_output else 'array'} out, {args.batch_rows} rows a batch{', plain Parquet' if args.plain else ''}; Spark {args.master}: session start "
           f"{jvm:.1f} s, job {job:.1f} s = {args.rows / job:,.0f} sequences/s, {per_core:,.0f} per core; "
           f"single process, 1 thread: {single:,.0f} sequences/s; per-core ratio {per_core / single:.2f}. "
           f"CPU time: job {job_cpu:.1f} s (JVM {jvm_cpu:.1f} s) = {args.rows / job_cpu:,.0f} sequences per CPU-second; single process "
