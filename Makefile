@@ -10,7 +10,7 @@ JOBS         ?= $(shell nproc)
 PYTHON       ?= python3
 VENV         ?= .venv-test
 
-.PHONY: all deps deps-demo deps-lint deps-python lint format format-check build demo test test-release test-asan test-python wheel test-wheel bench fuzz tsan test-aarch64 deps-aarch64 clean
+.PHONY: all deps deps-demo deps-lint deps-python lint format format-check build demo test test-release test-asan test-python test-serve wheel test-wheel bench fuzz tsan test-aarch64 deps-aarch64 clean
 
 all: build
 
@@ -109,6 +109,19 @@ lint: deps-lint build
 	run-clang-tidy -p $(BUILD) -j $(JOBS) -quiet '$(CURDIR)/(src|cli|tools)/' >$(BUILD)/lint.log 2>&1 || \
 	  { sed 's/\x1b\[[0-9;]*m//g' $(BUILD)/lint.log | grep -E 'warning:|error:' | sort -u >&2; echo "make lint: findings above" >&2; exit 1; }
 	@echo "make lint: no findings" >&2
+
+# Opt-in: examples/serve_ray.py on a local Ray Serve (python/tests/test_serve.py), in its own
+# venv (ray is large and not needed elsewhere). Shares build-python with test-python.
+SERVE_VENV ?= .venv-serve
+$(SERVE_VENV)/.installed: python/requirements-serve.txt | deps-python
+	test -x $(SERVE_VENV)/bin/python || $(PYTHON) -m venv $(SERVE_VENV)
+	$(SERVE_VENV)/bin/python -m pip install -q --upgrade pip
+	$(SERVE_VENV)/bin/python -m pip install -q -r python/requirements-serve.txt
+	touch $@
+
+test-serve: deps $(SERVE_VENV)/.installed
+	$(SERVE_VENV)/bin/python -m pip install -q --no-build-isolation -C build-dir=build-python .
+	$(SERVE_VENV)/bin/python -m pytest -q -rs python/tests/test_serve.py
 
 # Speed, side by side with the peers (docs/PERFORMANCE.md).
 bench: build

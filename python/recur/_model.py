@@ -7,7 +7,10 @@ from typing import NamedTuple, Optional, Tuple
 import numpy as np
 
 from . import _core
-from ._errors import InvalidInputError
+from ._errors import InvalidInputError, UnsupportedModelError
+
+# Layers that make masks, or may hold some that do (Stream.states refuses their models).
+_MAY_MASK = {"Masking", "Embedding", "Sequential", "Functional", "Model"}
 
 
 class TensorSpec(NamedTuple):
@@ -253,4 +256,22 @@ class Stream:
 
     @states.setter
     def states(self, values):
-        self._session.set_states([_as_float32(v, "states") for v in values])
+        """Restores what `states` gave, on this stream or a new one (another process, a
+        restarted server): the next step goes on from there."""
+        masks = [l["name"] for l in self._model.layers if l["class_name"] in _MAY_MASK]
+        if masks:
+            raise UnsupportedModelError(
+                f"states: layers {masks} may mask steps, and a masked step repeats its recurrent "
+                "layer's last output, which the states do not hold: restoring them could change "
+                "the next outputs, so recur refuses (reset() or a new stream start a sequence)")
+        values = [_as_float32(v, "states") for v in values]
+        if values and not self._session.states():
+            self._prime(values[0].shape[0] if values[0].ndim else 1)
+        self._session.set_states(values)
+
+    def _prime(self, batch):
+        # A new session sizes its states at its first call: one step of zeros, then zeros.
+        zeros = [np.zeros((batch, *[1 if d is None else d for d in s.shape[2:]]), np.float32)
+                 for s in self._model.inputs]
+        self._session.step(zeros, self._threads)
+        self._session.reset()

@@ -113,6 +113,23 @@ def test_stream_steps_equal_the_whole_sequence():
     more = s.step(x[:, 0])
     s.reset()
     np.testing.assert_array_equal(s.predict(np.concatenate([x, x[:, :1]], axis=1))[:, 6], more)
+    fresh = m.stream()  # a new stream (another process) takes the states too
+    fresh.states = saved
+    np.testing.assert_array_equal(fresh.step(x[:, 0]), more)
+    with pytest.raises(recur.InvalidInputError, match="set_states: state 0 must have shape"):
+        m.stream().states = [a[:, :5] for a in saved]
+
+
+
+def test_stream_states_refused_where_a_mask_could_make_them_inexact():
+    # After a masked step, LSTM repeats its last output; restored states do not hold it, so a
+    # masked step right after them would answer differently than the unbroken stream.
+    m = recur.load_model(FIXTURES / "models" / "k2-lstm-masking-holes" / "model.h5")
+    x = np.load(FIXTURES / "models" / "k2-lstm-masking-holes" / "x0.npy").astype(np.float32)
+    s = m.stream()
+    s.step(x[:1, 0])
+    with pytest.raises(recur.UnsupportedModelError, match=r"states: layers \['masking'\] may mask steps"):
+        m.stream().states = s.states
 
 
 def test_stream_refuses_encoder_decoder():
