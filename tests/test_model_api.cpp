@@ -85,3 +85,25 @@ TEST(ModelApi, InfoAndErrors) {
 }
 
 }  // namespace
+
+// Keras' outputs for a sequence with masked steps, streamed step by step with the states
+// exported half way and restored into a new stream: a masked step right after the restore
+// must repeat the last emitted output, which the export therefore carries.
+TEST(ModelApi, StreamStatesRestoreExactlyAcrossMaskedSteps) {
+  const std::string c = "k3-lstm-masking-holes";
+  recur::Model m = recur::load_model(fixture(c, "model.keras"));
+  const recur::Tensor x = npy(c, "x0.npy"), y = npy(c, "y0.npy");
+  const size_t T = x.dim(1);
+  for (size_t cut = 1; cut < T; ++cut) {
+    SCOPED_TRACE("restored after step " + std::to_string(cut));
+    recur::Session a = m.stream();
+    for (size_t t = 0; t < cut; ++t) expect_close(a.step({step_of(x, t)})[0], step_of(y, t));
+    const auto saved = a.states();
+    recur::Session b = m.stream();
+    recur::Tensor zeros(step_of(x, 0).shape());
+    b.step({zeros});
+    b.reset();
+    b.set_states(saved);
+    for (size_t t = cut; t < T; ++t) expect_close(b.step({step_of(x, t)})[0], step_of(y, t));
+  }
+}

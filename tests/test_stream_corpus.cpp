@@ -159,11 +159,13 @@ TEST(StreamCorpus, CausalConvBufferIsSessionState) {
   recur::Session s = m.stream();
   (void)s.run({steps(x, 0, 4)});
   const auto saved = s.states();
-  // Conv1D(k=2): 1 step of 3 channels; Conv1D(k=3, dilation 2): 4 steps of 5; GRU: (B, 4).
-  ASSERT_EQ(saved.size(), 3u);
+  // Conv1D(k=2): 1 step of 3 channels; Conv1D(k=3, dilation 2): 4 steps of 5; GRU: (B, 4),
+  // then its last emitted output (B, 4).
+  ASSERT_EQ(saved.size(), 4u);
   EXPECT_EQ(saved[0].shape(), (std::vector<size_t>{B, 1, 3}));
   EXPECT_EQ(saved[1].shape(), (std::vector<size_t>{B, 4, 5}));
   EXPECT_EQ(saved[2].shape(), (std::vector<size_t>{B, 4}));
+  EXPECT_EQ(saved[3].shape(), (std::vector<size_t>{B, 4}));
   auto near = [](const Tensor& got, const Tensor& want) {
     ASSERT_EQ(got.shape(), want.shape());
     for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5) << i;

@@ -120,9 +120,12 @@ class Session {
   void start_sequence();
   void reset();  // every state back to zeros
   // The carried states (stateful layers; when streaming, every recurrent layer and each causal
-  // Conv1D's last input steps), flat in layer order; empty before the first run.
+  // Conv1D's last input steps), flat in layer order; empty before the first run. A streaming
+  // recurrent layer adds its last emitted output after its states (a masked step repeats it).
   std::vector<Tensor> states() const;
-  void set_states(const std::vector<Tensor>& states);  // restore what states() returned
+  // Restores what states() returned, on this session or another of the same model and batch
+  // size that has run (a step of zeros and reset() prepare a new one).
+  void set_states(const std::vector<Tensor>& states);
 
  private:
   friend class Model;

@@ -9,10 +9,6 @@ import numpy as np
 from . import _core
 from ._errors import InvalidInputError, UnsupportedModelError
 
-# Layers that make masks, or may hold some that do (Stream.states refuses their models).
-_MAY_MASK = {"Masking", "Embedding", "Sequential", "Functional", "Model"}
-
-
 class TensorSpec(NamedTuple):
     """A model input or output: its name and shape (None where Keras leaves a size open; the
     whole shape is None when recur cannot tell it before a call)."""
@@ -251,19 +247,14 @@ class Stream:
 
     @property
     def states(self):
-        """The carried states, flat in layer order (empty before the first call)."""
+        """The carried states, flat in layer order (empty before the first call); each recurrent
+        layer's last emitted output follows its states (a masked step repeats it)."""
         return self._session.states()
 
     @states.setter
     def states(self, values):
         """Restores what `states` gave, on this stream or a new one (another process, a
         restarted server): the next step goes on from there."""
-        masks = [l["name"] for l in self._model.layers if l["class_name"] in _MAY_MASK]
-        if masks:
-            raise UnsupportedModelError(
-                f"states: layers {masks} may mask steps, and a masked step repeats its recurrent "
-                "layer's last output, which the states do not hold: restoring them could change "
-                "the next outputs, so recur refuses (reset() or a new stream start a sequence)")
         values = [_as_float32(v, "states") for v in values]
         if values and not self._session.states():
             self._prime(values[0].shape[0] if values[0].ndim else 1)

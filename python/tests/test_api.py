@@ -106,7 +106,7 @@ def test_stream_steps_equal_the_whole_sequence():
     steps = np.stack([s.step(x[:, t]) for t in range(6)], axis=1)
     np.testing.assert_array_equal(steps, whole)
     saved = s.states
-    assert [a.shape for a in saved] == [(3, 8), (3, 8)]
+    assert [a.shape for a in saved] == [(3, 8), (3, 8), (3, 8)]  # h, c, the last output
     s.reset()
     np.testing.assert_array_equal(s.predict(x[:, :4]), whole[:, :4])
     s.states = saved  # back to the end of the sequence; one more step continues from there
@@ -121,15 +121,23 @@ def test_stream_steps_equal_the_whole_sequence():
 
 
 
-def test_stream_states_refused_where_a_mask_could_make_them_inexact():
-    # After a masked step, LSTM repeats its last output; restored states do not hold it, so a
-    # masked step right after them would answer differently than the unbroken stream.
-    m = recur.load_model(FIXTURES / "models" / "k2-lstm-masking-holes" / "model.h5")
-    x = np.load(FIXTURES / "models" / "k2-lstm-masking-holes" / "x0.npy").astype(np.float32)
-    s = m.stream()
-    s.step(x[:1, 0])
-    with pytest.raises(recur.UnsupportedModelError, match=r"states: layers \['masking'\] may mask steps"):
-        m.stream().states = s.states
+def test_stream_states_restore_exactly_across_masked_steps():
+    # After a masked step, LSTM repeats its last output: the states carry it, so a stream
+    # restored half way (in a new stream) answers as the unbroken one, bit for bit.
+    case = FIXTURES / "models" / "k2-lstm-masking-holes"
+    m = recur.load_model(case / "model.h5")
+    x = np.load(case / "x0.npy").astype(np.float32)
+    whole = m.stream()
+    ys = [whole.step(x[:, t]) for t in range(x.shape[1])]
+    np.testing.assert_allclose(np.stack(ys, 1), np.load(case / "y0.npy"), rtol=1e-5, atol=1e-5)  # Keras
+    for cut in range(1, x.shape[1]):
+        s = m.stream()
+        for t in range(cut):
+            s.step(x[:, t])
+        restored = m.stream()
+        restored.states = s.states
+        for t in range(cut, x.shape[1]):
+            np.testing.assert_array_equal(restored.step(x[:, t]), ys[t])
 
 
 def test_stream_refuses_encoder_decoder():

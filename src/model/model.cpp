@@ -2,6 +2,7 @@
 #include "recur/model.hpp"
 
 #include <algorithm>
+#include <utility>
 #include <cmath>
 #include <unordered_map>
 
@@ -361,29 +362,38 @@ void Session::start_sequence() {
 void Session::reset() {
   for (auto& slot : state_->slots)
     for (auto& t : slot) t.fill(0.0f);
-  state_->emitted.clear();
+  for (auto& e : state_->emitted) e.fill(0.0f);  // zeros, as empty; shapes kept for set_states
 }
+
+namespace {
+// Each slot's states, then (streaming) the slot's last emitted output when it has one: a masked
+// step repeats that output, which the states alone do not hold.
+template <class State, class Fn>
+void for_each_state(State& st, Fn fn) {
+  for (size_t i = 0; i < st.slots.size(); ++i) {
+    for (auto& t : st.slots[i]) fn(t);
+    if (i < st.emitted.size() && !st.emitted[i].empty()) fn(st.emitted[i]);
+  }
+}
+}  // namespace
 
 std::vector<Tensor> Session::states() const {
   std::vector<Tensor> all;
-  for (const auto& slot : state_->slots) all.insert(all.end(), slot.begin(), slot.end());
+  for_each_state(std::as_const(*state_), [&](const Tensor& t) { all.push_back(t); });
   return all;
 }
-
 void Session::set_states(const std::vector<Tensor>& states) {
   size_t at = 0;
   layers::SessionState next = *state_;
-  for (auto& slot : next.slots) {
-    for (auto& t : slot) {
-      if (at >= states.size() || states[at].shape() != t.shape()) {
-        throw InvalidArgument(model_->info.file + ": set_states: state " + std::to_string(at) +
-                              (at < states.size() ? " must have shape " + t.shape_str() + ", got " +
-                                                        states[at].shape_str()
-                                                  : " is missing"));
-      }
-      t = states[at++];
+  for_each_state(next, [&](Tensor& t) {
+    if (at >= states.size() || states[at].shape() != t.shape()) {
+      throw InvalidArgument(model_->info.file + ": set_states: state " + std::to_string(at) +
+                            (at < states.size() ? " must have shape " + t.shape_str() + ", got " +
+                                                      states[at].shape_str()
+                                                : " is missing"));
     }
-  }
+    t = states[at++];
+  });
   if (at != states.size()) {
     throw InvalidArgument(model_->info.file + ": set_states: expected " + std::to_string(at) +
                           " states, got " + std::to_string(states.size()));
