@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "recur/precision.hpp"
 #include "recur/tensor.hpp"
 
 #include "recur/export.hpp"
@@ -44,6 +45,7 @@ struct ModelInfo {
   std::vector<TensorInfo> inputs, outputs;
   std::vector<LayerInfo> layers;     // nested models' layers follow their model
   std::vector<std::string> warnings;  // e.g. a mixed-precision policy run in float32
+  Precision precision = Precision::fp32;  // LoadOptions::precision
   size_t weight_bytes = 0;
   bool stateful = false;  // some layer keeps its states between calls (Keras stateful=True)
 };
@@ -57,6 +59,9 @@ class Session;
 struct LoadOptions {
   uint64_t max_weight_bytes = 0;      // all weights as float32, from the shapes the file declares
   uint64_t max_activation_bytes = 0;  // one layer's output, checked before it is allocated (load and every run)
+  // fp32: Keras' results. bf16: the LSTM/GRU/SimpleRNN weight matrices stored in bfloat16 (see
+  // recur/precision.hpp); not exact, measure the difference (recur bench --precision bf16).
+  Precision precision = Precision::fp32;
 };
 
 class Model {

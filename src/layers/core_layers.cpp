@@ -268,7 +268,7 @@ std::unique_ptr<Layer> make_time_distributed(const LayerArgs& a) {
   if (it == reg.end()) unsupported(a, "wrapped layer class '" + cls + "' is not supported");
   const std::string inner_name =
       cfg->contains("name") && (*cfg)["name"].is_string() ? (*cfg)["name"].get<std::string>() : a.name;
-  LayerArgs ia{cls, inner_name, *cfg, a.weights, a.keras_major, a.where + " wrapped " + cls};
+  LayerArgs ia{cls, inner_name, *cfg, a.weights, a.keras_major, a.where + " wrapped " + cls, a.precision};
   std::unique_ptr<Layer> inner = it->second.make(ia);
   if (inner->state_slots() > 0 && inner->stream_rule().kind != Streaming::window) unsupported(a, "a stateful wrapped layer is not supported");
   return std::make_unique<TimeDistributedLayer>(a, std::move(inner));
