@@ -109,6 +109,19 @@ class Model {
 Model load_model(const std::string& path, const LoadOptions& options);
 inline Model load_model(const std::string& path) { return load_model(path, LoadOptions{}); }
 
+// How far `approx` (a model loaded with LoadOptions::precision bf16) is from `exact` (the same
+// file in fp32) on the same inputs: over every element of every output. Both models are run
+// (Model::predict); InvalidArgument when their outputs differ in number or shape.
+struct PrecisionError {
+  double max_abs = 0.0, mean_abs = 0.0;
+  size_t elements = 0;
+  // The worst element: its output, its index in that output, and the two values.
+  size_t output = 0;
+  std::vector<size_t> index;
+  float exact = 0.0f, approx = 0.0f;
+};
+PrecisionError precision_error(const Model& exact, const Model& approx, const std::vector<Tensor>& inputs);
+
 class Session {
  public:
   Session(Session&&) noexcept;
