@@ -59,7 +59,7 @@ class Session;
 struct LoadOptions {
   uint64_t max_weight_bytes = 0;      // all weights as float32, from the shapes the file declares
   uint64_t max_activation_bytes = 0;  // one layer's output, checked before it is allocated (load and every run)
-  // fp32: Keras' results. bf16: the LSTM/GRU/SimpleRNN weight matrices stored in bfloat16 (see
+  // fp32: Keras' results. bf16: the LSTM/GRU/SimpleRNN and Conv weight matrices in bfloat16 (see
   // recur/precision.hpp); not exact, measure the difference (recur bench --precision bf16).
   Precision precision = Precision::fp32;
 };

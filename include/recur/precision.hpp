@@ -1,5 +1,5 @@
 // The arithmetic a model runs in. fp32 (the default) gives Keras' results; bf16 stores the
-// recurrent cells' weight matrices in bfloat16 (half the bytes) while states, gate math and
+// recurrent cells' and convolutions' weight matrices in bfloat16 (half the bytes) while states, gate math and
 // every sum stay float32, so results differ from Keras by the weights' rounding: opt in, and
 // measure the difference on your data (recur bench --precision bf16, recur.precision_error).
 #pragma once
