@@ -21,6 +21,7 @@
 #include "kernels/dispatch.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/threads.hpp"
+#include "ops/conv.hpp"
 #include "recur/recur.hpp"
 #include "reference/reference.hpp"
 
@@ -256,6 +257,35 @@ TEST(Bf16, CellsFusedEqualsLoopAndMatchRoundedReference) {
   }
 }
 
+// ConvLSTM with bf16 kernels: the sequence op, its step() in the generic loop and one sample
+// alone all give the same bits (they share the packed kernels and the GEMM's summation order).
+TEST(Bf16, ConvLstmOpEqualsStepLoopAndOneSample) {
+  std::mt19937 rng(29);
+  recur::ConvLSTMCellConfig cfg;
+  cfg.filters = 7;
+  cfg.kernel_size = {3};
+  cfg.padding = "same";
+  cfg.precision = Precision::bf16;
+  const size_t B = 3, T = 33, L = 9, C = 5;
+  recur::ConvLSTMCell cell(cfg, {L, C}, Tensor({3, C, 28}, rand_vec(3 * C * 28, rng, 0.5f)),
+                           Tensor({3, 7, 28}, rand_vec(3 * 7 * 28, rng, 0.5f)), Tensor({28}, rand_vec(28, rng, 0.2f)));
+  EXPECT_EQ(cell.input_weights().packed[0].precision, Precision::bf16);
+  EXPECT_EQ(cell.recurrent_weights().packed[0].precision, Precision::bf16);
+  const Tensor x({B, T, L, C}, rand_vec(B * T * L * C, rng));
+  std::vector<Tensor> init{Tensor({B, L, 7}), Tensor({B, L, 7})};
+  const auto op = recur::ops::conv_lstm(cell, x, init);
+  const auto loop = recur::ops::rnn(
+      [&cell](const Tensor& xt, std::span<const Tensor> st, std::span<const Tensor>, Tensor& out,
+              std::span<Tensor> ns) { cell.step(xt, st, out, ns); },
+      x, init);
+  EXPECT_EQ(op.outputs.values(), loop.outputs.values());
+  const Tensor x1({1, T, L, C}, std::vector<float>(x.values().begin(), x.values().begin() + T * L * C));
+  std::vector<Tensor> init1{Tensor({1, L, 7}), Tensor({1, L, 7})};
+  const auto one = recur::ops::conv_lstm(cell, x1, init1);
+  EXPECT_EQ(one.outputs.values(),
+            std::vector<float>(op.outputs.values().begin(), op.outputs.values().begin() + one.outputs.size()));
+}
+
 TEST(Bf16, PathNamesTheWeights) {
   recur::LSTMCellConfig cfg;
   cfg.units = 2;
@@ -278,11 +308,13 @@ std::string fixture(const std::string& c, const std::string& f) {
 
 // Keras fixtures (outputs from Keras itself). fp32 when the option is absent, bit for bit the
 // same as an explicit fp32 and within the fixture's tolerance of Keras; bf16 reaches every cell
-// (stacked, bidirectional) and convolution (Conv1D, 1x1) and stays near Keras: a few steps of |x| <= 1 with weights moved by
+// (stacked, bidirectional, ConvLSTM) and convolution (Conv1D/2D, depthwise, separable) and stays
+// near Keras: a few steps of |x| <= 1 with weights moved by
 // at most 2^-8 relative, so 0.02 absolute is generous and still far below the outputs' scale.
 TEST(Bf16, ModelsDefaultToExactFp32AndBf16StaysClose) {
   for (const std::string c : {"k3-stacked-cells", "k3-bidir-merge-modes", "k2-gru-reset-before", "k3-conv1d-padding",
-                              "k3-stream-conv1x1-lstm", "conv-models/k3-conv2d", "conv-models/k2-depthwise-separable"}) {
+                              "k3-stream-conv1x1-lstm", "conv-models/k3-conv2d", "conv-models/k2-depthwise-separable",
+                              "conv-models/k3-convlstm1d", "conv-models/k3-convlstm2d"}) {
     const std::string path = fixture(c, "model.keras");
     const std::string file = std::filesystem::exists(path) ? path : fixture(c, "model.h5");
     const recur::Model plain = recur::load_model(file);

@@ -154,6 +154,7 @@ struct ConvLSTMCellConfig {
   Activation activation = Activation::tanh;
   Activation recurrent_activation = Activation::sigmoid;
   bool use_bias = true;
+  Precision precision = Precision::fp32;  // of both convolution kernels (not Keras')
 };
 
 class ConvLSTMCell final : public Cell {

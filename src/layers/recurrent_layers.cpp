@@ -240,9 +240,10 @@ int any_cell_weight_count(const nlohmann::json& j, int depth) {
   return cell_weight_count(cls, cfg);
 }
 
-// Whether some cell of `c` keeps bf16 weight matrices (LoadOptions::precision; ConvLSTM: never).
+// Whether some cell of `c` keeps bf16 weight matrices (LoadOptions::precision).
 bool has_bf16_weights(const Cell& c) {
   if (const auto* g = dynamic_cast<const GatedCell*>(&c)) return g->precision() == Precision::bf16;
+  if (const auto* v = dynamic_cast<const ConvLSTMCell*>(&c)) return v->config().precision == Precision::bf16;
   if (const auto* s = dynamic_cast<const StackedRNNCells*>(&c)) {
     for (const auto& k : s->cells()) {
       if (has_bf16_weights(*k)) return true;
