@@ -15,6 +15,7 @@
 #include <iostream>
 #include <new>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -90,13 +91,14 @@ Case make_case(const std::string& cell, const json& s, uint32_t seed) {
 
 class Recur final : public Engine {
  public:
-  explicit Recur(const Case& c) : c_(c) {
+  Recur(const Case& c, Precision precision) : c_(c) {
     RNNOptions o;
     o.return_sequences = true;
     switch (c.kind) {
       case layout::CellKind::lstm: {
         LSTMCellConfig cfg;
         cfg.units = static_cast<long>(c.H);
+        cfg.precision = precision;
         layer_ = std::make_unique<LSTM>(cfg, o, c.w.kernel, c.w.recurrent_kernel, c.w.bias);
         break;
       }
@@ -104,6 +106,7 @@ class Recur final : public Engine {
       case layout::CellKind::gru_reset_before: {
         GRUCellConfig cfg;
         cfg.units = static_cast<long>(c.H);
+        cfg.precision = precision;
         cfg.reset_after = c.kind == layout::CellKind::gru;
         layer_ = std::make_unique<GRU>(cfg, o, c.w.kernel, c.w.recurrent_kernel, c.w.bias);
         break;
@@ -111,6 +114,7 @@ class Recur final : public Engine {
       case layout::CellKind::simple_rnn: {
         SimpleRNNCellConfig cfg;
         cfg.units = static_cast<long>(c.H);
+        cfg.precision = precision;
         layer_ = std::make_unique<SimpleRNN>(cfg, o, c.w.kernel, c.w.recurrent_kernel, c.w.bias);
         break;
       }
@@ -286,7 +290,8 @@ int usage() {
   std::fprintf(stderr,
                "usage: recur-bench [--shapes S1a,...] [--cells lstm,gru,gru_reset_before,simple_rnn]\n"
                "                   [--threads 1,2] [--peers onednn] [--budget SECONDS | --full]\n"
-               "                   [--json FILE] [--export DIR] [--shapes-file FILE]\n");
+               "                   [--json FILE] [--export DIR] [--shapes-file FILE] [--bf16]\n"
+               "--bf16 times recur with bf16 weights too (engine recur-bf16), with its max |d| vs fp32\n");
   return 2;
 }
 
@@ -296,6 +301,7 @@ int run(int argc, char** argv) {
   std::vector<int> threads = {1, 2};
   std::string json_out, export_dir, shapes_file = RECUR_SHAPES_FILE;
   double budget = 0.25;
+  bool bf16 = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -313,6 +319,7 @@ int run(int argc, char** argv) {
     else if (a == "--shapes-file") shapes_file = next();
     else if (a == "--budget") budget = std::stod(next());
     else if (a == "--full") budget = 1.0;
+    else if (a == "--bf16") bf16 = true;
     else return usage();
   }
   std::ifstream f(shapes_file);
@@ -361,13 +368,33 @@ int run(int argc, char** argv) {
     if (!wanted(shapes, s.at("id"))) continue;
     for (const auto& cell : cells) {
       const Case c = make_case(cell, s, seed++);
-      Recur rec(c);
+      Recur rec(c, Precision::fp32);
       const Tensor y = rec.outputs(c.stream ? kStreamCheck : c.T);
       if (!export_dir.empty()) export_case(c, y, export_dir);
+      std::optional<Recur> half;
+      double bf16_max = 0, bf16_mean = 0;
+      if (bf16) {
+        half.emplace(c, Precision::bf16);
+        const Tensor yh = half->outputs(c.stream ? kStreamCheck : c.T);
+        double mx = 0, sum = 0;
+        for (size_t i = 0; i < y.size(); ++i) {
+          const double d = std::fabs(double(yh[i]) - y[i]);
+          mx = std::max(mx, d);
+          sum += d;
+        }
+        bf16_max = mx;
+        bf16_mean = sum / double(y.size());
+        std::printf("  recur-bf16 %s %s: max |d| vs fp32 %.3g, mean %.3g\n", cell.c_str(), c.shape.c_str(),
+                    bf16_max, bf16_mean);
+      }
       for (int th : threads) {
         kernels::set_num_threads(th);
         std::vector<Engine*> es = {&rec};
         std::vector<std::string> names = {"recur"};
+        if (half) {
+          es.push_back(&*half);
+          names.push_back("recur-bf16");
+        }
         std::unique_ptr<Engine> dnn;
         if (use_onednn) {
           dnn = make_onednn(c, th);
@@ -382,7 +409,13 @@ int run(int argc, char** argv) {
           }
         }
         const auto ts = time_engines(es, budget);
-        for (size_t e = 0; e < es.size(); ++e) add_row(names[e], c, th, ts[e]);
+        for (size_t e = 0; e < es.size(); ++e) {
+          add_row(names[e], c, th, ts[e]);
+          if (names[e] == "recur-bf16") {
+            rows.back()["max_abs_vs_fp32"] = bf16_max;
+            rows.back()["mean_abs_vs_fp32"] = bf16_mean;
+          }
+        }
       }
     }
   }

@@ -1,7 +1,8 @@
-// `recur bench MODEL [--batch N] [--steps T] [--iterations N | --time S] [--threads N]`:
-// like OpenVINO's benchmark_app for a user's own model: random inputs of the model's input
-// shapes (Embedding indices: small non-negative integers), warm-up, then iterations or a time
-// budget, p50/p90/p99 latency and throughput.
+// `recur bench MODEL [--batch N] [--steps T] [--iterations N | --time S] [--threads N]
+//  [--precision fp32|bf16] [--input X.npy ...]`: like OpenVINO's benchmark_app for a user's own
+// model: random inputs of the model's input shapes (Embedding indices: small non-negative
+// integers) or the user's, warm-up, then iterations or a time budget, p50/p90/p99 latency and
+// throughput. With bf16, fp32 runs too: the difference on the same inputs, then both timed.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -15,8 +16,59 @@
 #include "kernels/gemm.hpp"
 #include "kernels/threads.hpp"
 #include "recur/model.hpp"
+#include "recur/npy.hpp"
 
 namespace recur::cli {
+
+namespace {
+
+struct Timing {
+  std::vector<double> lat;  // seconds, sorted
+  double total = 0.0;
+};
+
+Timing time_model(const Model& model, const std::vector<Tensor>& inputs, long warmup, long iterations,
+                  double seconds) {
+  using Clock = std::chrono::steady_clock;
+  for (long i = 0; i < warmup; ++i) (void)model.predict(inputs);
+  Timing t;
+  const auto start = Clock::now();
+  for (;;) {
+    const auto t0 = Clock::now();
+    (void)model.predict(inputs);
+    const auto t1 = Clock::now();
+    t.lat.push_back(std::chrono::duration<double>(t1 - t0).count());
+    if (iterations > 0 ? static_cast<long>(t.lat.size()) >= iterations
+                       : std::chrono::duration<double>(t1 - start).count() >= seconds) {
+      break;
+    }
+  }
+  t.total = std::chrono::duration<double>(Clock::now() - start).count();
+  std::sort(t.lat.begin(), t.lat.end());
+  return t;
+}
+
+void print_timing(const char* label, const Timing& t, long batch) {
+  auto pct = [&](double p) {
+    return t.lat[std::min(t.lat.size() - 1, static_cast<size_t>(p / 100.0 * t.lat.size()))];
+  };
+  std::printf("%siterations %zu in %.3f s\n", label, t.lat.size(), t.total);
+  std::printf("%slatency ms: p50 %.4f  p90 %.4f  p99 %.4f  min %.4f  max %.4f\n", label, pct(50) * 1e3,
+              pct(90) * 1e3, pct(99) * 1e3, t.lat.front() * 1e3, t.lat.back() * 1e3);
+  std::printf("%sthroughput: %.2f calls/s, %.2f samples/s\n", label, t.lat.size() / t.total,
+              t.lat.size() * batch / t.total);
+}
+
+void print_error(const Model& m, const PrecisionError& e, const char* origin) {
+  std::string idx;
+  for (size_t k = 0; k < e.index.size(); ++k) idx += (k ? ", " : "") + std::to_string(e.index[k]);
+  std::printf("bf16 vs fp32 on %s inputs, %zu output values: max |d| %.3g, mean |d| %.3g\n", origin,
+              e.elements, e.max_abs, e.mean_abs);
+  std::printf("worst: output %zu '%s' [%s]: fp32 %.9g, bf16 %.9g\n", e.output, m.outputs()[e.output].name.c_str(), idx.c_str(),
+              static_cast<double>(e.exact), static_cast<double>(e.approx));
+}
+
+}  // namespace
 
 int bench_command(const std::vector<std::string>& args) {
   CLI::App app{"recur bench: latency and throughput of a model on random inputs", "recur bench"};
@@ -35,6 +87,13 @@ int bench_command(const std::vector<std::string>& args) {
       ->check(CLI::Range(0.0, 3600.0));
   app.add_option("--warmup", warmup, "untimed calls first (default 3)")->check(CLI::NonNegativeNumber);
   app.add_option("--threads", threads, "kernel threads (default 1)")->check(CLI::Range(1, 64));
+  std::string precision_name = "fp32";
+  app.add_option("--precision", precision_name,
+                 "fp32 (exact, default) or bf16 (weights in bf16; also runs fp32 and prints the difference)")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
+  std::vector<std::string> input_files;
+  app.add_option("-i,--input", input_files, "input .npy files, one per model input in order (default: random)")
+      ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   std::vector<std::string> rev(args.rbegin(), args.rend());
   try {
     app.parse(rev);
@@ -46,13 +105,28 @@ int bench_command(const std::vector<std::string>& args) {
     throw UsageError(std::string("bench: ") + e.what());
   }
   kernels::set_num_threads(threads);
-  const Model model = load_model(path);
+  LoadOptions options;
+  options.precision = parse_precision(precision_name);
+  const Model model = load_model(path, options);
   bool has_embedding = false;
   for (const auto& l : model.info().layers) has_embedding |= l.class_name == "Embedding";
+  std::vector<Tensor> inputs;
+  if (!input_files.empty()) {
+    if (input_files.size() != model.inputs().size()) {
+      throw UsageError("bench: the model takes " + std::to_string(model.inputs().size()) + " input(s), " +
+                       std::to_string(input_files.size()) + " --input file(s) given");
+    }
+    for (const auto& f : input_files) inputs.push_back(load_npy(f));
+    batch = inputs[0].rank() ? static_cast<long>(inputs[0].dim(0)) : 1;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      std::printf("input %-20s %s (%s)\n", model.inputs()[i].name.c_str(), inputs[i].shape_str().c_str(),
+                  input_files[i].c_str());
+    }
+  }
   // A model built with a fixed batch (stateful layers) runs only that batch: use it, and
   // refuse another before printing anything.
   for (const auto& in : model.inputs()) {
-    if (in.shape.empty() || in.shape[0] < 0) continue;
+    if (!inputs.empty() || in.shape.empty() || in.shape[0] < 0) continue;
     if (batch_opt->count() > 0 && batch != in.shape[0]) {
       throw UsageError("bench: input '" + in.name + "' has a fixed batch size of " +
                        std::to_string(in.shape[0]) + "; leave out --batch or give --batch " +
@@ -62,8 +136,8 @@ int bench_command(const std::vector<std::string>& args) {
   }
 
   std::mt19937 rng(42);
-  std::vector<Tensor> inputs;
-  for (const auto& in : model.inputs()) {
+  for (size_t n = 0; input_files.empty() && n < model.inputs().size(); ++n) {
+    const auto& in = model.inputs()[n];
     std::vector<size_t> shape;
     for (size_t d = 0; d < in.shape.size(); ++d) {
       const long v = in.shape[d];
@@ -81,32 +155,17 @@ int bench_command(const std::vector<std::string>& args) {
     std::printf("input %-20s %s%s\n", in.name.c_str(), inputs.back().shape_str().c_str(),
                 indices ? " (indices)" : "");
   }
-  using Clock = std::chrono::steady_clock;
-  for (long i = 0; i < warmup; ++i) (void)model.predict(inputs);
-  std::vector<double> lat;
-  const auto start = Clock::now();
-  for (;;) {
-    const auto t0 = Clock::now();
-    (void)model.predict(inputs);
-    const auto t1 = Clock::now();
-    lat.push_back(std::chrono::duration<double>(t1 - t0).count());
-    if (iterations > 0 ? static_cast<long>(lat.size()) >= iterations
-                       : std::chrono::duration<double>(t1 - start).count() >= seconds) {
-      break;
-    }
+  std::printf("kernels %s, %d thread(s), batch %ld, precision %s\n", kernels::isa_name(kernels::active_isa()),
+              threads, batch, precision_name.c_str());
+  if (options.precision == Precision::bf16) {
+    std::printf("bf16 GEMM: %s\n", kernels::bf16_kernel_name());
+    const Model exact = load_model(path);
+    print_error(model, precision_error(exact, model, inputs), input_files.empty() ? "random" : "the given");
+    print_timing("fp32 ", time_model(exact, inputs, warmup, iterations, seconds), batch);
+    print_timing("bf16 ", time_model(model, inputs, warmup, iterations, seconds), batch);
+    return kOk;
   }
-  const double total = std::chrono::duration<double>(Clock::now() - start).count();
-  std::sort(lat.begin(), lat.end());
-  auto pct = [&](double p) {
-    return lat[std::min(lat.size() - 1, static_cast<size_t>(p / 100.0 * lat.size()))];
-  };
-  std::printf("kernels %s, %d thread(s), batch %ld\n", kernels::isa_name(kernels::active_isa()),
-              threads, batch);
-  std::printf("iterations %zu in %.3f s\n", lat.size(), total);
-  std::printf("latency ms: p50 %.4f  p90 %.4f  p99 %.4f  min %.4f  max %.4f\n", pct(50) * 1e3,
-              pct(90) * 1e3, pct(99) * 1e3, lat.front() * 1e3, lat.back() * 1e3);
-  std::printf("throughput: %.2f calls/s, %.2f samples/s\n", lat.size() / total,
-              lat.size() * batch / total);
+  print_timing("", time_model(model, inputs, warmup, iterations, seconds), batch);
   return kOk;
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "recur/precision.hpp"
 #include "recur/tensor.hpp"
 
 namespace recur::cli {
@@ -17,7 +18,7 @@ class UsageError : public std::runtime_error {
 };
 
 int run_command(const std::vector<std::string>& args);
-int inspect_command(const std::string& model, bool json);
+int inspect_command(const std::string& model, bool json, Precision precision);
 int show_command(const std::string& file);
 void print_tensor(const std::string& name, const Tensor& t);
 

@@ -8,8 +8,10 @@
 
 namespace recur::cli {
 
-int inspect_command(const std::string& path, bool as_json) {
-  Model m = load_model(path);
+int inspect_command(const std::string& path, bool as_json, Precision precision) {
+  LoadOptions options;
+  options.precision = precision;
+  Model m = load_model(path, options);
   loaded();
   const ModelInfo& info = m.info();
   if (as_json) {
@@ -27,6 +29,8 @@ int inspect_command(const std::string& path, bool as_json) {
     j["warnings"] = info.warnings;
     j["weight_bytes"] = info.weight_bytes;
     j["isa"] = kernels::isa_name(kernels::active_isa());
+    j["precision"] = precision_name(info.precision);
+    if (info.precision == Precision::bf16) j["bf16_kernel"] = kernels::bf16_kernel_name();
     std::printf("%s\n", j.dump(2).c_str());
     return kOk;
   }

@@ -29,6 +29,7 @@ struct Options {
   long chunk = 0;  // 0: whole sequences
   bool print = false;
   bool allow_nonfinite = false;  // NaN/Inf inputs propagate (as in Keras) instead of exit 4
+  std::string precision = "fp32";
 };
 
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -51,6 +52,9 @@ void add_run_options(CLI::App& app, Options& o) {
       ->check(CLI::Range(1L, 1L << 20));
   app.add_option("--threads", o.threads, "kernel threads (default 1)")->check(CLI::Range(1L, 1L << 20));
   app.add_flag("--print", o.print, "print the outputs on stdout");
+  app.add_option("--precision", o.precision,
+                 "fp32 (Keras' results, default) or bf16 (weight matrices in bf16: faster, not exact)")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
   app.add_flag("--allow-nonfinite", o.allow_nonfinite, "pass NaN/Inf inputs through, as Keras does (default: exit 4)");
   app.footer(
       "  --next                      start another call on the same loaded model (stateful layers\n"
@@ -355,8 +359,14 @@ int run_command(const std::vector<std::string>& args) {
   Options o;
   if (!parse(args, o)) return kOk;
   set_num_threads(static_cast<int>(std::min<long>(o.threads, 64)));
-  Model m = load_model(o.model);
+  LoadOptions options;
+  options.precision = parse_precision(o.precision);
+  Model m = load_model(o.model, options);
   loaded();
+  if (options.precision == Precision::bf16) {
+    std::fprintf(stderr, "recur: note: --precision bf16: weights rounded to bf16, results are not exact "
+                         "(recur bench MODEL --precision bf16 --input X.npy measures the difference)\n");
+  }
   for (const auto& w : m.info().warnings) std::fprintf(stderr, "recur: warning: %s\n", w.c_str());
   Session s = o.chunk ? m.stream() : m.session();
   // Read every input and check every output name before writing anything.

@@ -73,6 +73,40 @@ TEST_F(Cli, RunMatchesKeras) {
                recur::io::load_npy(fixture("k3-lstm-timedistributed", "y0.npy")).values);
 }
 
+// --precision bf16: a notice on stderr, results near Keras' (0.02: see test_bf16.cpp), the
+// default still exact; inspect names the precision and kernel; bench prints the difference.
+TEST_F(Cli, PrecisionBf16IsNamedAndMeasured) {
+  const std::string c = "k3-lstm-timedistributed", m = fixture(c, "model.keras"), x = fixture(c, "x0.npy");
+  const auto want = recur::io::load_npy(fixture(c, "y0.npy")).values;
+  const auto r = run("run " + m + " --input " + x + " --output " + tmp("y.npy") + " --precision bf16");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("not exact"), std::string::npos) << r.err;
+  const auto got = recur::io::load_npy(tmp("y.npy")).values;
+  ASSERT_EQ(got.shape(), want.shape());
+  bool differs = false;
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_NEAR(got[i], want[i], 0.02) << "element " << i;
+    differs = differs || got[i] != want[i];
+  }
+  EXPECT_TRUE(differs);
+  const auto plain = run("run " + m + " --input " + x + " --output " + tmp("y32.npy"));
+  ASSERT_EQ(plain.code, 0) << plain.err;
+  EXPECT_EQ(plain.err.find("not exact"), std::string::npos) << plain.err;
+  expect_close(recur::io::load_npy(tmp("y32.npy")).values, want);
+  const auto ins = run("inspect " + m + " --precision bf16");
+  ASSERT_EQ(ins.code, 0) << ins.err;
+  EXPECT_NE(ins.out.find("Precision: bf16"), std::string::npos) << ins.out;
+  EXPECT_NE(ins.out.find("widened"), std::string::npos) << ins.out;
+  EXPECT_NE(run("inspect " + m + " --json --precision bf16").out.find("\"precision\": \"bf16\""), std::string::npos);
+  const auto b = run("bench " + m + " --precision bf16 --iterations 2 --warmup 0 --input " + x);
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_NE(b.out.find("bf16 vs fp32 on the given inputs"), std::string::npos) << b.out;
+  EXPECT_NE(b.out.find("max |d|"), std::string::npos) << b.out;
+  EXPECT_NE(b.out.find("worst: output 0"), std::string::npos) << b.out;
+  EXPECT_EQ(run("run " + m + " --input " + x + " --print --precision fp16").code, 2);
+  EXPECT_EQ(run("bench " + m + " --precision bf16 --input " + x + " --input " + x).code, 2);
+}
+
 TEST_F(Cli, ChunkedRunEqualsKerasWholeSequence) {
   for (const char* c : {"k3-lstm-timedistributed", "k3-lstm-masking-holes", "k3-gru-embedding-mask",
                         "k3-stream-causal-conv-gru", "k3-stream-lstm-layernorm", "k3-stream-conv1x1-lstm"}) {

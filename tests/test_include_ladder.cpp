@@ -16,7 +16,7 @@ const fs::path kSrc = fs::path(RECUR_FIXTURES_DIR).parent_path().parent_path() /
 
 // The public headers every floor may use: the vocabulary types (include/recur/).
 const std::set<std::string> kVocabulary = {"recur/errors.hpp", "recur/tensor.hpp",
-                                           "recur/activations.hpp"};
+                                           "recur/activations.hpp", "recur/precision.hpp"};
 
 // floor → the floors it may include (besides itself and the vocabulary). "recur" means any
 // public header: the floors that implement the public API include their own declarations.

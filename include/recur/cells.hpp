@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "recur/activations.hpp"
+#include "recur/precision.hpp"
 #include "recur/tensor.hpp"
 
 #include "recur/export.hpp"
@@ -55,6 +56,7 @@ struct SimpleRNNCellConfig {
   Activation activation = Activation::tanh;
   bool use_bias = true;
   double dropout = 0.0, recurrent_dropout = 0.0;  // inert at inference
+  Precision precision = Precision::fp32;  // not Keras': how recur stores the weight matrices
 };
 
 struct LSTMCellConfig {
@@ -65,6 +67,7 @@ struct LSTMCellConfig {
   bool unit_forget_bias = true;  // initialisation only; no effect on given weights
   int implementation = 2;        // 1 and 2 give the same numbers
   double dropout = 0.0, recurrent_dropout = 0.0;
+  Precision precision = Precision::fp32;
 };
 
 struct GRUCellConfig {
@@ -75,6 +78,7 @@ struct GRUCellConfig {
   bool reset_after = true;
   int implementation = 2;
   double dropout = 0.0, recurrent_dropout = 0.0;
+  Precision precision = Precision::fp32;
 };
 
 // Base of the three built-in cells: validated weights and their packed copy.
@@ -87,10 +91,12 @@ class GatedCell : public Cell {
   const Tensor& kernel() const { return kernel_; }
   const Tensor& recurrent_kernel() const { return recurrent_kernel_; }
   const std::optional<Tensor>& bias() const { return bias_; }
+  Precision precision() const;  // of the packed weights (the Tensors above stay float32)
 
  protected:
   GatedCell(const char* cls, long units, size_t gates, bool use_bias, bool bias_two_rows,
-            Tensor kernel, Tensor recurrent_kernel, std::optional<Tensor> bias);
+            Tensor kernel, Tensor recurrent_kernel, std::optional<Tensor> bias,
+            Precision precision);
   size_t input_ = 0, units_ = 0, gates_ = 0;
   Tensor kernel_, recurrent_kernel_;
   std::optional<Tensor> bias_;
@@ -167,6 +173,7 @@ struct ConvLSTMCellConfig {
   Activation activation = Activation::tanh;
   Activation recurrent_activation = Activation::sigmoid;
   bool use_bias = true;
+  Precision precision = Precision::fp32;  // of both convolution kernels (not Keras')
 };
 
 class ConvLSTMCell final : public Cell {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "recur/precision.hpp"
 #include "recur/tensor.hpp"
 
 #include "recur/export.hpp"
@@ -44,6 +45,7 @@ struct ModelInfo {
   std::vector<TensorInfo> inputs, outputs;
   std::vector<LayerInfo> layers;     // nested models' layers follow their model
   std::vector<std::string> warnings;  // e.g. a mixed-precision policy run in float32
+  Precision precision = Precision::fp32;  // LoadOptions::precision
   size_t weight_bytes = 0;
   bool stateful = false;  // some layer keeps its states between calls (Keras stateful=True)
 };
@@ -57,6 +59,9 @@ class Session;
 struct LoadOptions {
   uint64_t max_weight_bytes = 0;      // all weights as float32, from the shapes the file declares
   uint64_t max_activation_bytes = 0;  // one layer's output, checked before it is allocated (load and every run)
+  // fp32: Keras' results. bf16: the LSTM/GRU/SimpleRNN and Conv weight matrices in bfloat16 (see
+  // recur/precision.hpp); not exact, measure the difference (recur bench --precision bf16).
+  Precision precision = Precision::fp32;
 };
 
 class Model {
@@ -103,6 +108,19 @@ class Model {
 // message names the file, the layer and the field.
 Model load_model(const std::string& path, const LoadOptions& options);
 inline Model load_model(const std::string& path) { return load_model(path, LoadOptions{}); }
+
+// How far `approx` (a model loaded with LoadOptions::precision bf16) is from `exact` (the same
+// file in fp32) on the same inputs: over every element of every output. Both models are run
+// (Model::predict); InvalidArgument when their outputs differ in number or shape.
+struct PrecisionError {
+  double max_abs = 0.0, mean_abs = 0.0;
+  size_t elements = 0;
+  // The worst element: its output, its index in that output, and the two values.
+  size_t output = 0;
+  std::vector<size_t> index;
+  float exact = 0.0f, approx = 0.0f;
+};
+PrecisionError precision_error(const Model& exact, const Model& approx, const std::vector<Tensor>& inputs);
 
 class Session {
  public:

@@ -5,7 +5,8 @@
     y = m.predict(x)            # numpy in, numpy out, like keras.Model.predict
 """
 from ._errors import Error, InvalidInputError, InvalidModelError, UnsupportedModelError
-from ._model import Model, Stream, TensorSpec, isa, load_model, num_threads, set_num_threads, shared_model
+from ._model import (Model, Stream, TensorSpec, isa, load_model, num_threads, precision_error, set_num_threads,
+                     shared_model)
 
 __all__ = [
     "Error",
@@ -18,6 +19,7 @@ __all__ = [
     "isa",
     "load_model",
     "num_threads",
+    "precision_error",
     "set_num_threads",
     "shared_model",
 ]

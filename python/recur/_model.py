@@ -19,7 +19,7 @@ class TensorSpec(NamedTuple):
 
 
 def load_model(path, *, threads=None, allow_nonfinite=False, max_weight_bytes=None,
-               max_activation_bytes=None):
+               max_activation_bytes=None, precision="fp32"):
     """Loads a .keras or legacy .h5 file. threads: kernel threads for this model's calls
     (default: recur.num_threads(), 1 unless RECUR_NUM_THREADS or set_num_threads say more).
     A NaN or Inf input raises InvalidInputError, as `recur run` exits 4 (usually a data bug);
@@ -28,8 +28,13 @@ def load_model(path, *, threads=None, allow_nonfinite=False, max_weight_bytes=No
     max_activation_bytes (one layer output, checked before it is allocated, at load and on
     every call) bound what an untrusted file may cost; None keeps the default (the environment
     variables RECUR_MAX_WEIGHT_BYTES / RECUR_MAX_ACTIVATION_BYTES, else 1 GiB / 2 GiB). A file
-    over a bound raises InvalidModelError naming the layer and the option."""
+    over a bound raises InvalidModelError naming the layer and the option.
+    precision: "fp32" (Keras' results, the default) or "bf16": the LSTM/GRU/SimpleRNN and Conv weight
+    matrices stored in bfloat16 (states, gates and sums stay float32). bf16 is faster on large
+    or bandwidth-bound layers but NOT exact: measure it on your data with recur.precision_error."""
     _check_threads(threads)
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
     limits = {}
     for name, value in (("max_weight_bytes", max_weight_bytes), ("max_activation_bytes", max_activation_bytes)):
         if value is None:
@@ -37,7 +42,20 @@ def load_model(path, *, threads=None, allow_nonfinite=False, max_weight_bytes=No
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ValueError(f"{name} must be a positive integer (bytes), got {value!r}")
         limits[name] = value
-    return Model(_core.load_model(os.fspath(path), **limits), threads, allow_nonfinite)
+    return Model(_core.load_model(os.fspath(path), precision=precision, **limits), threads, allow_nonfinite)
+
+
+def precision_error(path, x, precision="bf16", *, threads=None):
+    """How far `precision` is from fp32 for the model at `path` on inputs x (as predict takes
+    them): loads it both ways, runs both, and returns a dict: max_abs and mean_abs (over every
+    output value), elements, and the worst value: output (its name), output_index, index (within
+    that output), fp32 and value (the two results there)."""
+    _check_threads(threads)
+    exact = load_model(path, threads=threads)
+    approx = load_model(path, threads=threads, precision=precision)
+    arrays = _arrange(x, exact.inputs, "precision_error", True)
+    return _core.precision_error(exact._core, approx._core, arrays,
+                                 threads if threads is not None else None)
 
 
 _shared = {}
@@ -45,7 +63,7 @@ _shared_lock = threading.Lock()
 
 
 def shared_model(path, *, threads=None, allow_nonfinite=False, max_weight_bytes=None,
-                 max_activation_bytes=None):
+                 max_activation_bytes=None, precision="fp32"):
     """The model for path, loaded once per process (again if the file changes): for worker
     processes that score many batches, such as Spark executors' Python workers or
     multiprocessing pools. A model is safe to use from many threads at once. The options are
@@ -54,12 +72,12 @@ def shared_model(path, *, threads=None, allow_nonfinite=False, max_weight_bytes=
     st = os.stat(path)
     stamp = (st.st_mtime_ns, st.st_size)
     with _shared_lock:
-        key = (path, threads, bool(allow_nonfinite), max_weight_bytes, max_activation_bytes)
+        key = (path, threads, bool(allow_nonfinite), max_weight_bytes, max_activation_bytes, precision)
         entry = _shared.get(key)
         if entry is None or entry[0] != stamp:
             entry = (stamp, load_model(path, threads=threads, allow_nonfinite=allow_nonfinite,
                                        max_weight_bytes=max_weight_bytes,
-                                       max_activation_bytes=max_activation_bytes))
+                                       max_activation_bytes=max_activation_bytes, precision=precision))
             _shared[key] = entry
         return entry[1]
 
@@ -175,6 +193,11 @@ class Model:
     @property
     def stateful(self):
         return self._core.stateful
+
+    @property
+    def precision(self):
+        """"fp32" (exact) or "bf16" (load_model's precision)."""
+        return self._core.precision
 
     def summary(self, print_fn=None):
         """Prints the table `recur inspect` prints (or passes each line to print_fn)."""

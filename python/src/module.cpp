@@ -131,6 +131,8 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("warnings", [](const recur::Model& self) { return self.info().warnings; })
       .def_property_readonly("stateful", [](const recur::Model& self) { return self.info().stateful; })
       .def_property_readonly("weight_bytes", [](const recur::Model& self) { return self.info().weight_bytes; })
+      .def_property_readonly("precision",
+                             [](const recur::Model& self) { return std::string(recur::precision_name(self.info().precision)); })
       .def_property_readonly("layers",
                              [](const recur::Model& self) {
                                py::list out;
@@ -193,14 +195,37 @@ PYBIND11_MODULE(_core, m) {
 
   m.def(
       "load_model",
-      [](const std::string& path, uint64_t max_weight_bytes, uint64_t max_activation_bytes) {
+      [](const std::string& path, uint64_t max_weight_bytes, uint64_t max_activation_bytes,
+         const std::string& precision) {
         recur::LoadOptions options;
         options.max_weight_bytes = max_weight_bytes;
         options.max_activation_bytes = max_activation_bytes;
-        return without_gil(Blame::file, std::nullopt,
-                           [&] { return std::make_shared<recur::Model>(recur::load_model(path, options)); });
+        return without_gil(Blame::file, std::nullopt, [&] {
+          options.precision = recur::parse_precision(precision);
+          return std::make_shared<recur::Model>(recur::load_model(path, options));
+        });
       },
-      py::arg("path"), py::arg("max_weight_bytes") = 0, py::arg("max_activation_bytes") = 0);
+      py::arg("path"), py::arg("max_weight_bytes") = 0, py::arg("max_activation_bytes") = 0,
+      py::arg("precision") = "fp32");
+  m.def(
+      "precision_error",
+      [](const recur::Model& exact, const recur::Model& approx, const std::vector<FloatArray>& inputs,
+         std::optional<int> threads) {
+        auto in = to_tensors(inputs);
+        const recur::PrecisionError e =
+            without_gil(Blame::input, threads, [&] { return recur::precision_error(exact, approx, in); });
+        py::dict d;
+        d["max_abs"] = e.max_abs;
+        d["mean_abs"] = e.mean_abs;
+        d["elements"] = e.elements;
+        d["output"] = exact.outputs().empty() ? std::string() : exact.outputs()[e.output].name;
+        d["output_index"] = e.output;
+        d["index"] = py::tuple(py::cast(e.index));
+        d["fp32"] = e.exact;
+        d["value"] = e.approx;
+        return d;
+      },
+      py::arg("exact"), py::arg("approx"), py::arg("inputs"), py::arg("threads") = py::none());
   m.def("set_num_threads", [](int n) {
     without_gil(Blame::input, std::nullopt, [&] {
       recur::set_num_threads(n);

@@ -222,3 +222,24 @@ def test_shared_model_loads_once_per_file_version(tmp_path):
     shutil.copy(SEQ_MODEL, path)  # a new file at the same path is loaded again
     b = recur.shared_model(path)
     assert b is not a and b.inputs[0].shape == (None, 6, 4)
+
+
+def test_precision_bf16_is_opt_in_and_measured():
+    # Keras' outputs (the fixture's y0.npy); bf16 stays within 0.02 of them (tests/test_bf16.cpp).
+    x = np.load(SEQ_MODEL.parent / "x0.npy")
+    want = np.load(SEQ_MODEL.parent / "y0.npy")
+    exact, half = recur.load_model(SEQ_MODEL), recur.load_model(SEQ_MODEL, precision="bf16")
+    assert exact.precision == "fp32" and half.precision == "bf16"
+    assert "bf16 weights" in half.layers[0]["path"] and "bf16" not in exact.layers[0]["path"]
+    np.testing.assert_allclose(exact.predict(x), want, rtol=1e-5, atol=1e-5)
+    got = half.predict(x)
+    np.testing.assert_allclose(got, want, atol=0.02)
+    assert not np.array_equal(got, exact.predict(x))
+    err = recur.precision_error(SEQ_MODEL, x, precision="bf16")
+    diff = np.abs(got.astype(np.float64) - exact.predict(x))
+    assert err["max_abs"] == pytest.approx(diff.max()) and err["mean_abs"] == pytest.approx(diff.mean())
+    assert err["elements"] == diff.size and err["output_index"] == 0
+    assert abs(err["fp32"] - err["value"]) == pytest.approx(err["max_abs"])
+    assert diff[err["index"]] == pytest.approx(err["max_abs"])
+    with pytest.raises(ValueError):
+        recur.load_model(SEQ_MODEL, precision="fp16")

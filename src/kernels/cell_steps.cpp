@@ -11,12 +11,13 @@ namespace recur::kernels {
 void pack_weights(PackedWeights& w, const float* kernel, const float* recurrent, bool split_h) {
   kernel_table();  // a bad RECUR_ISA is refused here, when a model loads
   const size_t n = w.gates * w.units, u = w.units;
-  w.kernel = pack_matrix(w.input, n, kernel, n);
+  const Precision p = w.precision;
+  w.kernel = pack_matrix(w.input, n, kernel, n, 0, p);
   if (split_h) {
-    w.recurrent = pack_matrix(u, 2 * u, recurrent, n, 0);
-    w.recurrent_h = pack_matrix(u, u, recurrent, n, 2 * u);
+    w.recurrent = pack_matrix(u, 2 * u, recurrent, n, 0, p);
+    w.recurrent_h = pack_matrix(u, u, recurrent, n, 2 * u, p);
   } else {
-    w.recurrent = pack_matrix(u, n, recurrent, n);
+    w.recurrent = pack_matrix(u, n, recurrent, n, 0, p);
   }
 }
 

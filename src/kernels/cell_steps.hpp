@@ -14,6 +14,7 @@ namespace recur::kernels {
 // blocks keep Keras order.
 struct PackedWeights {
   size_t input = 0, units = 0, gates = 0;
+  Precision precision = Precision::fp32;  // of kernel, recurrent and recurrent_h
   PackedMatrix kernel;                // (input, gates*units)
   PackedMatrix recurrent;             // (units, gates*units); GRU reset_after=False: [z, r] only
   PackedMatrix recurrent_h;           // GRU reset_after=False: (units, units), the h block
@@ -22,7 +23,8 @@ struct PackedWeights {
 };
 
 // Packs Keras' kernel (input, G*u) and recurrent_kernel (u, G*u); split_h: GRU
-// reset_after=False (the h block of the recurrent kernel multiplies r*h, not h).
+// reset_after=False (the h block of the recurrent kernel multiplies r*h, not h). The matrices
+// take w.precision; the biases stay float32.
 void pack_weights(PackedWeights& w, const float* kernel, const float* recurrent, bool split_h);
 
 // xp (rows, G*u) = x (rows, input) @ kernel + input_bias.

@@ -13,12 +13,15 @@ namespace recur::kernels {
 namespace {
 
 constexpr KernelTable kScalar{Isa::scalar, detail::gemm_packed_panels_scalar,
-                              detail::sigmoid_scalar, detail::tanh_scalar};
+                              detail::gemm_packed_panels_bf16_scalar, detail::sigmoid_scalar,
+                              detail::tanh_scalar};
 #if defined(__x86_64__) || defined(_M_X64)
-constexpr KernelTable kAvx2{Isa::avx2, detail::gemm_packed_panels_avx2, detail::sigmoid_avx2,
+constexpr KernelTable kAvx2{Isa::avx2, detail::gemm_packed_panels_avx2,
+                            detail::gemm_packed_panels_bf16_avx2, detail::sigmoid_avx2,
                             detail::tanh_avx2};
 constexpr KernelTable kAvx512{Isa::avx512, detail::gemm_packed_panels_avx512,
-                              detail::sigmoid_avx512, detail::tanh_avx512};
+                              detail::gemm_packed_panels_bf16_avx512, detail::sigmoid_avx512,
+                              detail::tanh_avx512};
 #endif
 
 std::atomic<const KernelTable*> g_active{nullptr};
@@ -65,6 +68,15 @@ const KernelTable& kernel_table() {
 }
 
 Isa active_isa() { return kernel_table().isa; }
+
+const char* bf16_kernel_name() {
+  switch (active_isa()) {
+    case Isa::avx2: return "avx2: bf16 weights widened to fp32 in registers, fp32 FMA";
+    case Isa::avx512: return "avx512: bf16 weights widened to fp32 in registers, fp32 FMA";
+    case Isa::scalar: break;
+  }
+  return "scalar: bf16 weights widened to fp32, fp32 multiply-add";
+}
 
 void set_isa(Isa isa) { g_active.store(&table_for(isa), std::memory_order_release); }
 

@@ -20,6 +20,9 @@ using VecFn = void (*)(float* x, size_t n);
 struct KernelTable {
   Isa isa;
   GemmPanelsFn gemm_panels;
+  // The same product over a bf16-packed B (PackedMatrix::bf16): each value widened to float32 in
+  // registers, then the fp32 kernel's sums (scalar: multiply and add; AVX2, AVX-512: FMA).
+  GemmPanelsFn gemm_panels_bf16;
   VecFn sigmoid;  // AVX2 and AVX-512: the same polynomial, the same bits
   VecFn tanh;
 };
@@ -33,6 +36,10 @@ Isa active_isa();
 
 // The table of one ISA (for tests and benchmarks); throws Unsupported when the CPU lacks it.
 const KernelTable& table_for(Isa isa);
+
+// How the active table runs a bf16 GEMM ("avx512: bf16 weights widened to fp32, fp32 FMA"), for
+// inspect and bench.
+const char* bf16_kernel_name();
 
 // Makes `isa` the active table (tests, tools); throws Unsupported when the CPU lacks it. The swap
 // is atomic, but a kernel call already running keeps the table it fetched: call it while no

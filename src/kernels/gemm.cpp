@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/bf16.hpp"
 #include "kernels/dispatch.hpp"
 #include "kernels/isa_internal.hpp"
 #include "kernels/threads.hpp"
@@ -16,16 +17,28 @@ void add_bias_rows(size_t M, size_t N, const float* bias, float* C, size_t ldc) 
   }
 }
 
-PackedMatrix pack_matrix(size_t K, size_t N, const float* B, size_t ldb, size_t col0) {
+PackedMatrix pack_matrix(size_t K, size_t N, const float* B, size_t ldb, size_t col0,
+                         Precision precision) {
   PackedMatrix p;
   p.K = K;
   p.N = N;
-  p.data.assign(p.panels() * K * kPanel, 0.0f);
+  p.precision = precision;
+  const bool half = precision == Precision::bf16;
+  if (half) {
+    p.bf16.assign(p.panels() * K * kPanel, 0);
+  } else {
+    p.data.assign(p.panels() * K * kPanel, 0.0f);
+  }
   for (size_t q = 0; q < p.panels(); ++q) {
     const size_t j0 = q * kPanel, nj = std::min(kPanel, N - j0);
-    float* dst = p.data.data() + q * K * kPanel;
     for (size_t k = 0; k < K; ++k) {
-      std::memcpy(dst + k * kPanel, B + k * ldb + col0 + j0, nj * sizeof(float));
+      const float* src = B + k * ldb + col0 + j0;
+      const size_t at = (q * K + k) * kPanel;
+      if (half) {
+        for (size_t j = 0; j < nj; ++j) p.bf16[at + j] = to_bf16(src[j]);
+      } else {
+        std::memcpy(p.data.data() + at, src, nj * sizeof(float));
+      }
     }
   }
   return p;
@@ -77,7 +90,8 @@ void run_part(void* ctx, int i) {
 
 void gemm_packed(size_t M, const float* A, size_t lda, const PackedMatrix& B, float* C, size_t ldc,
                  bool accumulate) {
-  const GemmPanelsFn fn = kernel_table().gemm_panels;  // once, on the calling thread
+  const KernelTable& t = kernel_table();  // once, on the calling thread
+  const GemmPanelsFn fn = B.precision == Precision::bf16 ? t.gemm_panels_bf16 : t.gemm_panels;
   const int th = num_threads();
   // Split only work worth ~100 us or more on one core; rows when there are many, else panels.
   const double flops = 2.0 * M * B.N * B.K;
@@ -96,12 +110,17 @@ void gemm_packed(size_t M, const float* A, size_t lda, const PackedMatrix& B, fl
 
 namespace detail {
 
-void gemm_packed_panels_scalar(size_t M, const float* A, size_t lda, const PackedMatrix& B,
-                               size_t p0, size_t p1, float* C, size_t ldc, bool accumulate) {
+namespace {
+inline float widen(float x) { return x; }
+inline float widen(uint16_t b) { return from_bf16(b); }
+
+template <typename T>
+void scalar_panels(size_t M, const float* A, size_t lda, const PackedMatrix& B, const T* data,
+                   size_t p0, size_t p1, float* C, size_t ldc, bool accumulate) {
   const size_t K = B.K;
   for (size_t q = p0; q < p1; ++q) {
     const size_t j0 = q * kPanel, nj = std::min(kPanel, B.N - j0);
-    const float* bp = B.data.data() + q * K * kPanel;
+    const T* bp = data + q * K * kPanel;
     for (size_t i = 0; i < M; ++i) {
       float acc[kPanel];
       float* c = C + i * ldc + j0;
@@ -109,12 +128,23 @@ void gemm_packed_panels_scalar(size_t M, const float* A, size_t lda, const Packe
       const float* a = A + i * lda;
       for (size_t k = 0; k < K; ++k) {
         const float av = a[k];
-        const float* b = bp + k * kPanel;
-        for (size_t j = 0; j < kPanel; ++j) acc[j] += av * b[j];
+        const T* b = bp + k * kPanel;
+        for (size_t j = 0; j < kPanel; ++j) acc[j] += av * widen(b[j]);
       }
       std::memcpy(c, acc, nj * sizeof(float));
     }
   }
+}
+}  // namespace
+
+void gemm_packed_panels_scalar(size_t M, const float* A, size_t lda, const PackedMatrix& B,
+                               size_t p0, size_t p1, float* C, size_t ldc, bool accumulate) {
+  scalar_panels(M, A, lda, B, B.data.data(), p0, p1, C, ldc, accumulate);
+}
+
+void gemm_packed_panels_bf16_scalar(size_t M, const float* A, size_t lda, const PackedMatrix& B,
+                                    size_t p0, size_t p1, float* C, size_t ldc, bool accumulate) {
+  scalar_panels(M, A, lda, B, B.bf16.data(), p0, p1, C, ldc, accumulate);
 }
 
 }  // namespace detail

@@ -1,10 +1,11 @@
 // AVX2 + FMA kernels for packed panels (compiled for that ISA with target attributes only, so
 // the rest of the binary runs on any x86-64; the kernel table calls them only when the CPU has
-// them).
+// them). The same templates read a bf16-packed B, each value widened to float32 by a shift.
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "kernels/gemm_blocking.hpp"
@@ -20,9 +21,16 @@ constexpr size_t kKc = 256;  // K block: a 16-column B panel block is 16 KiB, L1
 constexpr size_t kMc = 96;   // M block: 96 rows x kKc of A (96 KiB) stay in L2
 constexpr size_t kPc = 8;    // panels per C strip
 
+// Eight values of a B panel row as float32.
+RECUR_AVX2 inline __m256 load_b(const float* p) { return _mm256_loadu_ps(p); }
+RECUR_AVX2 inline __m256 load_b(const uint16_t* p) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
 // R rows x P panels (16 columns each) of C, k ascending, one FMA per k per element.
-template <int R, int P>
-RECUR_AVX2 inline void micro(size_t K, const float* A, size_t lda, const float* Bp, size_t bstride,
+template <int R, int P, typename T>
+RECUR_AVX2 inline void micro(size_t K, const float* A, size_t lda, const T* Bp, size_t bstride,
                              float* C, size_t ldc, bool acc) {
   __m256 c[R][P][2];
 #pragma GCC unroll 8
@@ -42,8 +50,8 @@ RECUR_AVX2 inline void micro(size_t K, const float* A, size_t lda, const float* 
     __m256 b[P][2];
 #pragma GCC unroll 8
     for (int p = 0; p < P; ++p) {
-      b[p][0] = _mm256_loadu_ps(Bp + p * bstride + k * 16);
-      b[p][1] = _mm256_loadu_ps(Bp + p * bstride + k * 16 + 8);
+      b[p][0] = load_b(Bp + p * bstride + k * 16);
+      b[p][1] = load_b(Bp + p * bstride + k * 16 + 8);
     }
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
@@ -65,11 +73,11 @@ RECUR_AVX2 inline void micro(size_t K, const float* A, size_t lda, const float* 
   }
 }
 
-template <int R>
-RECUR_AVX2 void rows_one_panel(size_t K, const float* A, size_t lda, const float* Bp,
+template <int R, typename T>
+RECUR_AVX2 void rows_one_panel(size_t K, const float* A, size_t lda, const T* Bp,
                                size_t bstride, float* C, size_t ldc, bool acc, size_t ncols) {
   if (ncols == 16) {
-    micro<R, 1>(K, A, lda, Bp, bstride, C, ldc, acc);
+    micro<R, 1, T>(K, A, lda, Bp, bstride, C, ldc, acc);
     return;
   }
   // Partial last panel: through a 16-wide tile (same arithmetic per column).
@@ -77,36 +85,37 @@ RECUR_AVX2 void rows_one_panel(size_t K, const float* A, size_t lda, const float
   for (int r = 0; r < R; ++r) {
     for (size_t j = 0; j < 16; ++j) tile[r * 16 + j] = (acc && j < ncols) ? C[r * ldc + j] : 0.0f;
   }
-  micro<R, 1>(K, A, lda, Bp, bstride, tile, 16, true);
+  micro<R, 1, T>(K, A, lda, Bp, bstride, tile, 16, true);
   for (int r = 0; r < R; ++r) std::memcpy(C + r * ldc, tile + r * 16, ncols * sizeof(float));
 }
 
 // R rows over panels [p0, p1): groups of P full panels, the rest one at a time.
-template <int R, int P>
+template <int R, int P, typename T>
 RECUR_AVX2 void rows(size_t K, const float* A, size_t lda, const PackedMatrix& B, size_t kofs,
                      size_t p0, size_t p1, float* C, size_t ldc, bool acc) {
   const size_t pstride = B.K * kPanel;
-  const float* base = B.data.data() + kofs * kPanel;
+  const T* base = panel_data<T>(B) + kofs * kPanel;
   const size_t full = B.N / kPanel;  // panels with 16 real columns
   size_t q = p0;
   for (; q + P <= std::min(p1, full); q += P) {
-    micro<R, P>(K, A, lda, base + q * pstride, pstride, C + q * kPanel, ldc, acc);
+    micro<R, P, T>(K, A, lda, base + q * pstride, pstride, C + q * kPanel, ldc, acc);
   }
   for (; q < p1; ++q) {
     const size_t nc = std::min(kPanel, B.N - q * kPanel);
-    rows_one_panel<R>(K, A, lda, base + q * pstride, pstride, C + q * kPanel, ldc, acc, nc);
+    rows_one_panel<R, T>(K, A, lda, base + q * pstride, pstride, C + q * kPanel, ldc, acc, nc);
   }
 }
 
+template <typename T>
 RECUR_AVX2 void row_block(size_t r, size_t K, const float* A, size_t lda, const PackedMatrix& B,
                           size_t kofs, size_t p0, size_t p1, float* C, size_t ldc, bool acc) {
   switch (r) {
-    case 1: rows<1, 4>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
-    case 2: rows<2, 2>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
-    case 3: rows<3, 2>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
-    case 4: rows<4, 1>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
-    case 5: rows<5, 1>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
-    default: rows<6, 1>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
+    case 1: rows<1, 4, T>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
+    case 2: rows<2, 2, T>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
+    case 3: rows<3, 2, T>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
+    case 4: rows<4, 1, T>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
+    case 5: rows<5, 1, T>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
+    default: rows<6, 1, T>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
   }
 }
 
@@ -114,7 +123,12 @@ RECUR_AVX2 void row_block(size_t r, size_t K, const float* A, size_t lda, const 
 
 void gemm_packed_panels_avx2(size_t M, const float* A, size_t lda, const PackedMatrix& B,
                              size_t p0, size_t p1, float* C, size_t ldc, bool accumulate) {
-  blocked_gemm<kKc, kMc, kPc, 6>(row_block, M, A, lda, B, p0, p1, C, ldc, accumulate);
+  blocked_gemm<kKc, kMc, kPc, 6>(row_block<float>, M, A, lda, B, p0, p1, C, ldc, accumulate);
+}
+
+void gemm_packed_panels_bf16_avx2(size_t M, const float* A, size_t lda, const PackedMatrix& B,
+                                  size_t p0, size_t p1, float* C, size_t ldc, bool accumulate) {
+  blocked_gemm<kKc, kMc, kPc, 6>(row_block<uint16_t>, M, A, lda, B, p0, p1, C, ldc, accumulate);
 }
 
 }  // namespace recur::kernels::detail

@@ -6,10 +6,22 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
+#include <type_traits>
 
 #include "kernels/gemm.hpp"
 
 namespace recur::kernels::detail {
+
+// B's packed values: float32 (T = float) or bf16 bits (T = uint16_t).
+template <typename T>
+const T* panel_data(const PackedMatrix& B) {
+  if constexpr (std::is_same_v<T, float>) {
+    return B.data.data();
+  } else {
+    return B.bf16.data();
+  }
+}
 
 using RowBlockFn = void (*)(size_t r, size_t K, const float* A, size_t lda, const PackedMatrix& B,
                             size_t kofs, size_t p0, size_t p1, float* C, size_t ldc, bool acc);

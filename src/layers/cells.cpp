@@ -64,7 +64,8 @@ void check_step_args(const GatedCell& cell, size_t nstates, const Tensor& x,
 GatedCell::~GatedCell() = default;
 
 GatedCell::GatedCell(const char* cls, long units, size_t gates, bool use_bias, bool bias_two_rows,
-                     Tensor kernel, Tensor recurrent_kernel, std::optional<Tensor> bias)
+                     Tensor kernel, Tensor recurrent_kernel, std::optional<Tensor> bias,
+                     Precision precision)
     : gates_(gates),
       kernel_(std::move(kernel)),
       recurrent_kernel_(std::move(recurrent_kernel)),
@@ -101,6 +102,7 @@ GatedCell::GatedCell(const char* cls, long units, size_t gates, bool use_bias, b
   packed_->input = input_;
   packed_->units = units_;
   packed_->gates = gates;
+  packed_->precision = precision;
   // GRU reset_after=False (bias_two_rows is GRU's reset_after) multiplies r*h by the h block of
   // the recurrent kernel: packed apart.
   kernels::pack_weights(*packed_, kernel_.data(), recurrent_kernel_.data(),
@@ -111,6 +113,8 @@ GatedCell::GatedCell(const char* cls, long units, size_t gates, bool use_bias, b
     if (bias_two_rows) packed_->recurrent_bias.assign(b + n, b + 2 * n);
   }
 }
+
+Precision GatedCell::precision() const { return packed_->precision; }
 
 ops::RnnResult Cell::run_fused(const Tensor&, std::span<const Tensor>, const ops::SequenceArgs&) const {
   throw Unsupported(class_name() + " has no fused sequence op");
@@ -132,19 +136,19 @@ ops::RnnResult GRUCell::run_fused(const Tensor& x, std::span<const Tensor> init,
 SimpleRNNCell::SimpleRNNCell(SimpleRNNCellConfig cfg, Tensor kernel, Tensor recurrent_kernel,
                              std::optional<Tensor> bias)
     : GatedCell("SimpleRNNCell", cfg.units, 1, cfg.use_bias, false, std::move(kernel),
-                std::move(recurrent_kernel), std::move(bias)),
+                std::move(recurrent_kernel), std::move(bias), cfg.precision),
       cfg_(cfg) {}
 
 LSTMCell::LSTMCell(LSTMCellConfig cfg, Tensor kernel, Tensor recurrent_kernel,
                    std::optional<Tensor> bias)
     : GatedCell("LSTMCell", cfg.units, 4, cfg.use_bias, false, std::move(kernel),
-                std::move(recurrent_kernel), std::move(bias)),
+                std::move(recurrent_kernel), std::move(bias), cfg.precision),
       cfg_(cfg) {}
 
 GRUCell::GRUCell(GRUCellConfig cfg, Tensor kernel, Tensor recurrent_kernel,
                  std::optional<Tensor> bias)
     : GatedCell("GRUCell", cfg.units, 3, cfg.use_bias, cfg.reset_after, std::move(kernel),
-                std::move(recurrent_kernel), std::move(bias)),
+                std::move(recurrent_kernel), std::move(bias), cfg.precision),
       cfg_(cfg) {}
 
 void SimpleRNNCell::step(const Tensor& x, std::span<const Tensor> states, Tensor& out,

@@ -55,8 +55,9 @@ ConvLSTMCell::ConvLSTMCell(ConvLSTMCellConfig cfg, std::vector<size_t> input_sha
   if (recurrent_kernel.shape() != want) bad("recurrent_kernel must have shape " + shape_str(want) + ", got " + recurrent_kernel.shape_str());
   if (cfg_.use_bias != bias.has_value()) bad(cfg_.use_bias ? "use_bias=True but no bias was given" : "use_bias=False but a bias was given");
   if (bias && bias->shape() != std::vector<size_t>{4 * f}) bad("bias must have shape (" + std::to_string(4 * f) + ",), got " + bias->shape_str());
-  input_w_ = std::make_shared<const Weights>(Weights{ops::pack_conv(kernel, rank, 1, bias ? &*bias : nullptr)});
-  recurrent_w_ = std::make_shared<const Weights>(Weights{ops::pack_conv(recurrent_kernel, rank, 1, nullptr)});
+  const Precision p = cfg_.precision;
+  input_w_ = std::make_shared<const Weights>(Weights{ops::pack_conv(kernel, rank, 1, bias ? &*bias : nullptr, p)});
+  recurrent_w_ = std::make_shared<const Weights>(Weights{ops::pack_conv(recurrent_kernel, rank, 1, nullptr, p)});
   bind(std::move(input_shape));
 }
 

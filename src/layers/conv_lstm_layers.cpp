@@ -29,6 +29,7 @@ std::shared_ptr<const Cell> make_conv_lstm_cell(const LayerArgs& a, const Weight
   c.activation = core::activation_of(a, "activation", "tanh");
   c.recurrent_activation = core::activation_of(a, "recurrent_activation", "sigmoid");
   c.use_bias = cfg_bool(a, "use_bias", true);
+  c.precision = a.precision;
   (void)cfg_bool(a, "unit_forget_bias", true);
   (void)cfg_float(a, "dropout", 0.0);
   (void)cfg_float(a, "recurrent_dropout", 0.0);

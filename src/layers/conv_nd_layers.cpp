@@ -66,6 +66,7 @@ class ConvNDLayer final : public BasicLayer {
       p.append(ops::describe_conv(st.k, st.s, st.d, st.same));
       if (st.groups > 1) p.append(", groups ").append(std::to_string(st.groups));
       p.append(")");
+      if (st.w.packed[0].precision == Precision::bf16) p.append(", bf16 weights");
     }
     return cf_ ? p + ", channels_first" : p;
   }
@@ -128,7 +129,7 @@ std::unique_ptr<Layer> make_conv(const LayerArgs& a, size_t rank) {
   std::optional<Tensor> bias;
   if (use_bias) bias = weight(a, 1, {F}, "bias");
   const size_t params = kernel.size() + (bias ? bias->size() : 0);
-  st.w = ops::pack_conv(kernel, rank, st.groups, bias ? &*bias : nullptr);
+  st.w = ops::pack_conv(kernel, rank, st.groups, bias ? &*bias : nullptr, a.precision);
   std::vector<Stage> stages;
   stages.push_back(std::move(st));
   return std::make_unique<ConvNDLayer>(a, rank, conv_channels_first(a), core::activation_of(a, "activation", "linear"),
@@ -157,7 +158,7 @@ std::unique_ptr<Layer> make_depthwise(const LayerArgs& a, size_t rank, bool sepa
   std::optional<Tensor> bias;
   if (use_bias) bias = weight(a, n - 1, {separable ? F : C * m}, "bias");
   if (bias) params += bias->size();
-  st.w = ops::pack_conv(dk, rank, C, separable || !bias ? nullptr : &*bias);
+  st.w = ops::pack_conv(dk, rank, C, separable || !bias ? nullptr : &*bias, a.precision);
   stages.push_back(std::move(st));
   if (separable) {
     Stage pw;
@@ -165,7 +166,7 @@ std::unique_ptr<Layer> make_depthwise(const LayerArgs& a, size_t rank, bool sepa
     const Tensor& pk = kernel_weight(a, 1, "pointwise_kernel", pw.k, F);
     if (pk.dim(rank) != C * m) fail(a, "weight pointwise_kernel must have " + std::to_string(C * m) + " input channels, got " + pk.shape_str());
     params += pk.size();
-    pw.w = ops::pack_conv(pk, rank, 1, bias ? &*bias : nullptr);
+    pw.w = ops::pack_conv(pk, rank, 1, bias ? &*bias : nullptr, a.precision);
     stages.push_back(std::move(pw));
   }
   return std::make_unique<ConvNDLayer>(a, rank, conv_channels_first(a), core::activation_of(a, "activation", "linear"),

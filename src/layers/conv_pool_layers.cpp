@@ -77,7 +77,7 @@ class Conv1DLayer final : public BasicLayer {
     Activation act = Activation::linear;
   };
   Conv1DLayer(const LayerArgs& a, Spec s, const Tensor& kernel, const std::optional<Tensor>& bias)
-      : BasicLayer(a), s_(s), w_(ops::pack_conv(kernel, 1, s.groups, bias ? &*bias : nullptr)),
+      : BasicLayer(a), s_(s), w_(ops::pack_conv(kernel, 1, s.groups, bias ? &*bias : nullptr, a.precision)),
         params_(kernel.size() + (bias ? bias->size() : 0)) {}
 
   StreamRule stream_rule() const override {
@@ -119,7 +119,9 @@ class Conv1DLayer final : public BasicLayer {
     return single(std::move(out));
   }
   size_t param_count() const override { return params_; }
-  std::string path() const override { return "im2col GEMM"; }
+  std::string path() const override {
+    return w_.packed[0].precision == Precision::bf16 ? "im2col GEMM, bf16 weights" : "im2col GEMM";
+  }
 
  private:
   size_t window() const { return s_.pad == Padding::causal && s_.k > 1 ? (s_.k - 1) * s_.dilation : 0; }

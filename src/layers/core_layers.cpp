@@ -158,7 +158,8 @@ class DenseLayer final : public BasicLayer {
  public:
   DenseLayer(const LayerArgs& a, const Tensor& kernel, std::optional<Tensor> bias, Activation act)
       : BasicLayer(a),
-        packed_(kernels::pack_matrix(kernel.dim(0), kernel.dim(1), kernel.data(), kernel.dim(1))),
+        packed_(kernels::pack_matrix(kernel.dim(0), kernel.dim(1), kernel.data(), kernel.dim(1), 0,
+                                     a.precision)),
         bias_(std::move(bias)),
         act_(act) {}
   StreamRule stream_rule() const override { return {Streaming::per_step}; }
@@ -183,6 +184,9 @@ class DenseLayer final : public BasicLayer {
     return single(std::move(out), v.mask);
   }
   size_t param_count() const override { return packed_.K * packed_.N + (bias_ ? bias_->size() : 0); }
+  std::string path() const override {
+    return packed_.precision == Precision::bf16 ? "GEMM, bf16 weights" : "";
+  }
 
  private:
   kernels::PackedMatrix packed_;  // the kernel, packed once for the kernel table's GEMM
@@ -271,7 +275,7 @@ std::unique_ptr<Layer> make_time_distributed(const LayerArgs& a) {
   if (it == reg.end()) unsupported(a, "wrapped layer class '" + cls + "' is not supported");
   const std::string inner_name =
       cfg->contains("name") && (*cfg)["name"].is_string() ? (*cfg)["name"].get<std::string>() : a.name;
-  LayerArgs ia{cls, inner_name, *cfg, a.weights, a.keras_major, a.where + " wrapped " + cls};
+  LayerArgs ia{cls, inner_name, *cfg, a.weights, a.keras_major, a.where + " wrapped " + cls, a.precision};
   std::unique_ptr<Layer> inner = it->second.make(ia);
   if (inner->state_slots() > 0 && inner->stream_rule().kind != Streaming::window) unsupported(a, "a stateful wrapped layer is not supported");
   return std::make_unique<TimeDistributedLayer>(a, std::move(inner));

@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "recur/precision.hpp"
 #include "recur/tensor.hpp"
 
 namespace recur::layers {
@@ -108,6 +109,7 @@ struct LayerArgs {
   Weights weights;
   int keras_major = 3;
   std::string where;  // "model.keras: layer 'lstm_1' (LSTM)" — starts every error message
+  Precision precision = Precision::fp32;  // the load's (recur::LoadOptions); wrappers pass it on
 };
 
 class Layer {

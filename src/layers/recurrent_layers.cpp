@@ -112,6 +112,7 @@ std::shared_ptr<const Cell> make_cell(const std::string& cls, const LayerArgs& a
     if (cls == "SimpleRNN" || cls == "SimpleRNNCell") {
       SimpleRNNCellConfig c;
       c.units = units_of(a);
+      c.precision = a.precision;
       c.activation = activation_of(a, "activation", "tanh");
       c.use_bias = cfg_bool(a, "use_bias", true);
       check_declared(a, w, at, 1, c.units, c.use_bias);
@@ -123,6 +124,7 @@ std::shared_ptr<const Cell> make_cell(const std::string& cls, const LayerArgs& a
       // CuDNNLSTM is LSTM with tanh/sigmoid and a bias.
       LSTMCellConfig c;
       c.units = units_of(a);
+      c.precision = a.precision;
       if (cls != "CuDNNLSTM") {  // the cuDNN class has no such options
         c.activation = activation_of(a, "activation", "tanh");
         c.recurrent_activation = activation_of(a, "recurrent_activation", "sigmoid");
@@ -144,6 +146,7 @@ std::shared_ptr<const Cell> make_cell(const std::string& cls, const LayerArgs& a
       // CuDNNGRU is GRU(reset_after=True) with tanh/sigmoid and a bias.
       GRUCellConfig c;
       c.units = units_of(a);
+      c.precision = a.precision;
       if (cls != "CuDNNGRU") {  // the cuDNN class has no such options
         c.activation = activation_of(a, "activation", "tanh");
         c.recurrent_activation = activation_of(a, "recurrent_activation", "sigmoid");
@@ -213,7 +216,7 @@ std::shared_ptr<const Cell> make_any_cell(const LayerArgs& a, const nlohmann::js
     if (!cfg->is_object() || !cfg->contains("cells")) fail(a, "StackedRNNCells config has no 'cells'");
     return make_stack(a, (*cfg)["cells"], w, at, depth);
   }
-  LayerArgs sub{cls, a.name, *cfg, {}, a.keras_major, a.where + " cell " + cls};
+  LayerArgs sub{cls, a.name, *cfg, {}, a.keras_major, a.where + " cell " + cls, a.precision};
   return make_cell(cls, sub, w, at);
 }
 
@@ -235,6 +238,18 @@ int any_cell_weight_count(const nlohmann::json& j, int depth) {
   const nlohmann::json cfg = j.value("config", nlohmann::json::object());
   if (cls == "StackedRNNCells") return cfg.is_object() && cfg.contains("cells") ? stack(cfg["cells"]) : -1;
   return cell_weight_count(cls, cfg);
+}
+
+// Whether some cell of `c` keeps bf16 weight matrices (LoadOptions::precision).
+bool has_bf16_weights(const Cell& c) {
+  if (const auto* g = dynamic_cast<const GatedCell*>(&c)) return g->precision() == Precision::bf16;
+  if (const auto* v = dynamic_cast<const ConvLSTMCell*>(&c)) return v->config().precision == Precision::bf16;
+  if (const auto* s = dynamic_cast<const StackedRNNCells*>(&c)) {
+    for (const auto& k : s->cells()) {
+      if (has_bf16_weights(*k)) return true;
+    }
+  }
+  return false;
 }
 
 // Runs one RNN (or both directions) with Keras' inputs convention: x, then initial states.
@@ -314,6 +329,7 @@ class RecurrentLayer final : public Layer {
     for (const RNN* r : layers()) {
       if (!s.empty()) s += " | ";
       s += r->path().describe();
+      if (has_bf16_weights(r->cell())) s += ", bf16 weights";
     }
     return s;
   }
@@ -378,18 +394,18 @@ std::unique_ptr<Layer> make_bidirectional(const LayerArgs& a) {
     rethrow_named(a, e);
   }
   size_t at = 0;
-  LayerArgs fa{fcls, a.name, *fcfg, {}, a.keras_major, a.where + " forward " + fcls};
+  LayerArgs fa{fcls, a.name, *fcfg, {}, a.keras_major, a.where + " forward " + fcls, a.precision};
   RNN fwd = make_rnn_layer(fa, a.weights, at);
   std::optional<RNN> bwd;
   if (bj) {
     auto [bcls, bcfg] = nested(a, *bj, "Bidirectional 'backward_layer'");
-    LayerArgs ba{bcls, a.name, *bcfg, {}, a.keras_major, a.where + " backward " + bcls};
+    LayerArgs ba{bcls, a.name, *bcfg, {}, a.keras_major, a.where + " backward " + bcls, a.precision};
     bwd.emplace(make_rnn_layer(ba, a.weights, at));
   } else {
     // The backward layer is the forward config with go_backwards flipped, its own weights.
     nlohmann::json bc = *fcfg;
     bc["go_backwards"] = !cfg_bool(fa, "go_backwards", false);
-    LayerArgs ba{fcls, a.name, bc, {}, a.keras_major, a.where + " backward " + fcls};
+    LayerArgs ba{fcls, a.name, bc, {}, a.keras_major, a.where + " backward " + fcls, a.precision};
     bwd.emplace(make_rnn_layer(ba, a.weights, at));
   }
   if (at != a.weights.size()) {

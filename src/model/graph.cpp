@@ -187,7 +187,7 @@ class GraphBuilder {
       throw InvalidArgument(where + ": the file holds " + std::to_string(refs.size()) +
                             " weight arrays, the config needs " + std::to_string(expected));
     }
-    LayerArgs a{cls, name, cfg, budget_weights(std::move(refs), where), ctx_.keras_major, where};
+    LayerArgs a{cls, name, cfg, budget_weights(std::move(refs), where), ctx_.keras_major, where, ctx_.precision};
     auto layer = it->second.make(a);
     layer->set_first_slot(ctx_.next_slot);
     ctx_.next_slot += layer->state_slots();
@@ -222,7 +222,7 @@ class GraphBuilder {
       }
     }
     auto model = std::make_unique<ModelLayer>(entry_name(inner), entry_class(inner), std::move(g));
-    LayerArgs a{"TimeDistributed", entry_name(entry), cfg, Weights{}, ctx_.keras_major, where};
+    LayerArgs a{"TimeDistributed", entry_name(entry), cfg, Weights{}, ctx_.keras_major, where, ctx_.precision};
     return time_distributed_over(a, std::move(model));
   }
 

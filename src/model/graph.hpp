@@ -31,6 +31,7 @@ struct BuildContext {
   uint64_t weight_bytes = 0;          // declared weights so far, as float32
   size_t layers = 0;                  // layers so far, nested models' included
   io::Limits limits = io::default_limits();  // the load's bounds (recur::LoadOptions applied)
+  Precision precision = Precision::fp32;     // recur::LoadOptions::precision
 };
 
 class Graph {

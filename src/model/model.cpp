@@ -288,6 +288,7 @@ Model load_model(const std::string& path, const LoadOptions& options) try {
   ctx.limits = limits;
   ctx.keras_major = f.keras_major;
   ctx.file = path;
+  ctx.precision = options.precision;
   impl->graph = model::Graph::build(f.model, *f.weights, ctx);
   impl->sequential = f.keras_major >= 3 && f.model.is_object() &&
                      f.model.value("class_name", nlohmann::json()) == "Sequential";
@@ -297,6 +298,7 @@ Model load_model(const std::string& path, const LoadOptions& options) try {
   info.format = f.format;
   info.keras_version = f.keras_version;
   info.warnings = std::move(ctx.warnings);
+  info.precision = options.precision;
   for (const auto& s : impl->graph->inputs()) info.inputs.push_back({s.name, s.shape, s.dtype});
   for (const auto& s : impl->graph->outputs()) info.outputs.push_back({s.name, s.shape});
   std::vector<const model::Layer*> layers;

@@ -49,7 +49,8 @@ ConvShape conv_shape(std::span<const size_t> in, size_t cin, std::span<const siz
   return g;
 }
 
-ConvWeights pack_conv(const Tensor& kernel, size_t rank, size_t groups, const Tensor* bias) {
+ConvWeights pack_conv(const Tensor& kernel, size_t rank, size_t groups, const Tensor* bias,
+                      Precision precision) {
   if (kernel.rank() != rank + 2) throw InvalidArgument("conv: kernel must have rank " + std::to_string(rank + 2));
   ConvWeights w;
   w.rank = rank;
@@ -64,7 +65,7 @@ ConvWeights pack_conv(const Tensor& kernel, size_t rank, size_t groups, const Te
   if (groups == 0 || w.cout % groups != 0) throw InvalidArgument("conv: filters do not split into groups");
   const size_t cg = w.cout / groups;
   for (size_t gi = 0; gi < groups; ++gi) {
-    w.packed.push_back(kernels::pack_matrix(w.taps * w.cin_g, cg, kernel.data(), w.cout, gi * cg));
+    w.packed.push_back(kernels::pack_matrix(w.taps * w.cin_g, cg, kernel.data(), w.cout, gi * cg, precision));
   }
   if (bias) {
     if (bias->size() != w.cout) throw InvalidArgument("conv: bias must have " + std::to_string(w.cout) + " entries");

@@ -35,14 +35,15 @@ ConvShape conv_shape(std::span<const size_t> in, size_t cin, std::span<const siz
                      size_t groups = 1);
 
 // A kernel (k..., cin / groups, cout) packed once per group as a (taps * cin_g, cout / groups)
-// GEMM operand, and the bias (cout) or nothing.
+// GEMM operand (its values in `precision`: bf16 rounds them), and the bias (cout, fp32) or nothing.
 struct ConvWeights {
   size_t rank = 0, taps = 0, cin_g = 0, cout = 0, groups = 1;
   std::array<size_t, 3> k{1, 1, 1};
   std::vector<kernels::PackedMatrix> packed;
   std::vector<float> bias;
 };
-ConvWeights pack_conv(const Tensor& kernel, size_t rank, size_t groups, const Tensor* bias);
+ConvWeights pack_conv(const Tensor& kernel, size_t rank, size_t groups, const Tensor* bias,
+                      Precision precision = Precision::fp32);
 
 // y (N, out..., cout) = [y +] conv(x (N, in..., cin)) [+ bias]. w and g must agree (cin, cout,
 // kernel sizes, groups). Every output element sums its taps in one ascending order whatever N is.

@@ -1,0 +1,24 @@
+// The arithmetic a model runs in. fp32 (the default) gives Keras' results; bf16 stores the
+// recurrent cells' and convolutions' weight matrices in bfloat16 (half the bytes) while states, gate math and
+// every sum stay float32, so results differ from Keras by the weights' rounding: opt in, and
+// measure the difference on your data (recur bench --precision bf16, recur.precision_error).
+#pragma once
+
+#include <string_view>
+
+#include "recur/export.hpp"
+
+RECUR_API_BEGIN
+
+namespace recur {
+
+enum class Precision { fp32, bf16 };
+
+// "fp32", "bf16".
+const char* precision_name(Precision p);
+// "fp32" or "bf16"; anything else throws InvalidArgument naming the accepted values.
+Precision parse_precision(std::string_view name);
+
+}  // namespace recur
+
+RECUR_API_END

@@ -1,0 +1,358 @@
+// Opt-in bf16 weights (LoadOptions::precision): rounding, the bf16 GEMM of every ISA present
+// against double references, the cells' fused and loop paths bit for bit, and fp32 unchanged.
+//
+// Tolerance against the fp32 weights: bf16 keeps 8 significant bits, so round-to-nearest moves
+// a weight w by at most 2^-8 |w| (the unit roundoff u = 2^-8). A dot product sum_k a_k w_k then
+// moves by at most u * sum_k |a_k w_k|, plus float32 summation error (1e-6 of the same sum).
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/bf16.hpp"
+#include "kernels/cell_steps.hpp"
+#include "kernels/dispatch.hpp"
+#include "kernels/gemm.hpp"
+#include "kernels/threads.hpp"
+#include "ops/cell_access.hpp"
+#include "ops/conv.hpp"
+#include "recur/recur.hpp"
+#include "reference/reference.hpp"
+
+namespace {
+
+using recur::Precision;
+using recur::Tensor;
+using recur::kernels::Isa;
+namespace k = recur::kernels;
+
+constexpr double kBf16Unit = 1.0 / 256.0;  // 2^-8: bf16's unit roundoff
+
+std::vector<Isa> isas() {
+  std::vector<Isa> v;
+  for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512}) {
+    if (k::isa_supported(isa)) v.push_back(isa);
+  }
+  return v;
+}
+
+struct IsaGuard {
+  Isa saved = k::active_isa();
+  int threads = k::num_threads();
+  ~IsaGuard() {
+    k::set_isa(saved);
+    k::set_num_threads(threads);
+  }
+};
+
+std::vector<float> rand_vec(size_t n, std::mt19937& rng, float scale = 1.0f) {
+  std::uniform_real_distribution<float> d(-scale, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+float round_bf16(float x) { return k::from_bf16(k::to_bf16(x)); }
+
+TEST(Bf16, RoundsToNearestEven) {
+  EXPECT_EQ(k::to_bf16(1.0f), 0x3F80);
+  EXPECT_EQ(k::to_bf16(-2.0f), 0xC000);
+  // 1 + 2^-8 lies halfway between 1 and 1 + 2^-7: ties go to the even mantissa (1).
+  EXPECT_EQ(k::to_bf16(1.0f + 0x1p-8f), 0x3F80);
+  // 1 + 3 * 2^-8 lies halfway between 1 + 2^-7 (odd) and 1 + 2^-6 (even).
+  EXPECT_EQ(k::to_bf16(1.0f + 3 * 0x1p-8f), 0x3F82);
+  EXPECT_EQ(k::to_bf16(1.0f + 0x1p-8f + 0x1p-20f), 0x3F81);  // above the tie: up
+  EXPECT_EQ(k::to_bf16(std::numeric_limits<float>::max()), 0x7F80);  // overflows to +inf
+  EXPECT_TRUE(std::isnan(round_bf16(std::numeric_limits<float>::quiet_NaN())));
+  EXPECT_TRUE(std::isnan(k::from_bf16(k::to_bf16(std::bit_cast<float>(0x7F800001u)))));
+  EXPECT_EQ(round_bf16(0x1p-130f), 0x1p-130f);  // subnormals keep their upper bits
+  std::mt19937 rng(5);
+  for (float x : rand_vec(1000, rng, 100.0f)) {
+    ASSERT_LE(std::fabs(double(round_bf16(x)) - x), kBf16Unit * std::fabs(x)) << x;
+  }
+}
+
+TEST(Bf16, PackedGemmMatchesDoubleReferencesOnEveryIsa) {
+  IsaGuard guard;
+  std::mt19937 rng(17);
+  for (Isa isa : isas()) {
+    k::set_isa(isa);
+    for (size_t M : {size_t{1}, size_t{7}, size_t{33}, size_t{100}}) {
+      for (size_t N : {size_t{1}, size_t{7}, size_t{33}, size_t{130}}) {
+        for (size_t K : {size_t{1}, size_t{7}, size_t{33}, size_t{600}}) {
+          for (bool acc : {false, true}) {
+            const size_t lda = K + 3, ldc = N + 5;
+            auto A = rand_vec(M * lda, rng), B = rand_vec(K * N, rng), C = rand_vec(M * ldc, rng);
+            const auto C0 = C;
+            const auto P = k::pack_matrix(K, N, B.data(), N, 0, Precision::bf16);
+            ASSERT_TRUE(P.data.empty());
+            k::gemm_packed(M, A.data(), lda, P, C.data(), ldc, acc);
+            for (size_t i = 0; i < M; ++i) {
+              for (size_t j = 0; j < ldc; ++j) {
+                if (j >= N) {
+                  ASSERT_EQ(C[i * ldc + j], C0[i * ldc + j]) << "wrote past column N";
+                  continue;
+                }
+                double rounded = acc ? C0[i * ldc + j] : 0.0, exact = rounded;
+                double mag = std::fabs(rounded), prod = 0.0;
+                for (size_t kk = 0; kk < K; ++kk) {
+                  const double a = A[i * lda + kk], b = B[kk * N + j];
+                  rounded += a * round_bf16(B[kk * N + j]);
+                  exact += a * b;
+                  mag += std::fabs(a * b);
+                  prod += std::fabs(a * b);
+                }
+                // The bf16-rounded weights: float32 summation error only.
+                ASSERT_NEAR(C[i * ldc + j], rounded, 1e-6 * (mag + 1))
+                    << k::isa_name(isa) << " M=" << M << " N=" << N << " K=" << K;
+                // The fp32 weights: the bound in the file comment.
+                ASSERT_NEAR(C[i * ldc + j], exact, kBf16Unit * prod + 1e-6 * (mag + 1))
+                    << k::isa_name(isa) << " M=" << M << " N=" << N << " K=" << K;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Bf16, RowsGiveTheSameBitsAloneOrInABatchAndWithThreads) {
+  IsaGuard guard;
+  std::mt19937 rng(19);
+  const size_t M = 150, N = 200, K = 530;
+  auto A = rand_vec(M * K, rng), B = rand_vec(K * N, rng);
+  const auto P = k::pack_matrix(K, N, B.data(), N, 0, Precision::bf16);
+  std::vector<std::vector<float>> per_isa;
+  for (Isa isa : isas()) {
+    k::set_isa(isa);
+    k::set_num_threads(1);
+    std::vector<float> all(M * N);
+    k::gemm_packed(M, A.data(), K, P, all.data(), N, false);
+    for (size_t i = 0; i < M; i += 13) {
+      std::vector<float> row(N);
+      k::gemm_packed(1, A.data() + i * K, K, P, row.data(), N, false);
+      for (size_t j = 0; j < N; ++j) ASSERT_EQ(row[j], all[i * N + j]) << "row " << i;
+    }
+    k::set_num_threads(2);
+    std::vector<float> threaded(M * N);
+    k::gemm_packed(M, A.data(), K, P, threaded.data(), N, false);
+    EXPECT_EQ(threaded, all) << k::isa_name(isa);
+    if (isa != Isa::scalar) per_isa.push_back(all);
+  }
+  // AVX2 and AVX-512: one FMA per k, k ascending, on the same widened weights.
+  for (size_t i = 1; i < per_isa.size(); ++i) EXPECT_EQ(per_isa[i], per_isa[0]);
+}
+
+// ------------------------------------------------------------------ cells
+
+struct CellCase {
+  ref::Kind kind;
+  bool reset_after = true;
+  size_t input, units;
+};
+
+ref::Mat to_mat(const std::vector<float>& v, size_t rows, size_t cols, bool bf16) {
+  ref::Mat m(rows, ref::Vec(cols));
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t c = 0; c < cols; ++c) m[r][c] = bf16 ? round_bf16(v[r * cols + c]) : v[r * cols + c];
+  return m;
+}
+
+struct Built {
+  std::shared_ptr<const recur::Cell> cell;
+  ref::Cell rounded;  // the reference cell with bf16-rounded weight matrices
+};
+
+Built build(const CellCase& c, std::mt19937& rng) {
+  const size_t G = c.kind == ref::Kind::lstm ? 4 : c.kind == ref::Kind::gru ? 3 : 1, n = G * c.units;
+  const bool two = c.kind == ref::Kind::gru && c.reset_after;
+  auto kv = rand_vec(c.input * n, rng, 0.6f), rv = rand_vec(c.units * n, rng, 0.6f);
+  auto bv = rand_vec((two ? 2 : 1) * n, rng, 0.3f);
+  Tensor kt({c.input, n}, kv), rt({c.units, n}, rv);
+  Tensor bt = two ? Tensor({2, n}, bv) : Tensor({n}, bv);
+  Built b;
+  ref::Cell& r = b.rounded;
+  r.kind = c.kind;
+  r.units = c.units;
+  r.input = c.input;
+  r.reset_after = c.reset_after;
+  r.kernel = to_mat(kv, c.input, n, true);
+  r.recurrent_kernel = to_mat(rv, c.units, n, true);
+  r.bias = to_mat(bv, two ? 2 : 1, n, false);
+  if (c.kind == ref::Kind::lstm) {
+    recur::LSTMCellConfig cfg;
+    cfg.units = long(c.units);
+    cfg.precision = Precision::bf16;
+    b.cell = std::make_shared<recur::LSTMCell>(cfg, kt, rt, bt);
+  } else if (c.kind == ref::Kind::gru) {
+    recur::GRUCellConfig cfg;
+    cfg.units = long(c.units);
+    cfg.reset_after = c.reset_after;
+    cfg.precision = Precision::bf16;
+    b.cell = std::make_shared<recur::GRUCell>(cfg, kt, rt, bt);
+  } else {
+    recur::SimpleRNNCellConfig cfg;
+    cfg.units = long(c.units);
+    cfg.precision = Precision::bf16;
+    b.cell = std::make_shared<recur::SimpleRNNCell>(cfg, kt, rt, bt);
+  }
+  return b;
+}
+
+recur::ops::RnnResult fused(const recur::Cell& c, const Tensor& x, std::span<const Tensor> init) {
+  if (auto* l = dynamic_cast<const recur::LSTMCell*>(&c)) return recur::ops::lstm(*l, x, init);
+  if (auto* g = dynamic_cast<const recur::GRUCell*>(&c)) return recur::ops::gru(*g, x, init);
+  return recur::ops::simple_rnn(dynamic_cast<const recur::SimpleRNNCell&>(c), x, init);
+}
+
+// Fused sequence op and generic loop, bit for bit, on every ISA; both against the double
+// reference of the bf16-rounded weights (float32 math elsewhere: the fp32 suites' tolerance).
+TEST(Bf16, CellsFusedEqualsLoopAndMatchRoundedReference) {
+  IsaGuard guard;
+  std::mt19937 rng(23);
+  const std::vector<CellCase> cases = {
+      {ref::Kind::lstm, true, 7, 33}, {ref::Kind::lstm, true, 1, 1},
+      {ref::Kind::gru, true, 33, 7},  {ref::Kind::gru, false, 7, 33},
+      {ref::Kind::simple_rnn, true, 33, 1}};
+  for (Isa isa : isas()) {
+    k::set_isa(isa);
+    for (const auto& c : cases) {
+      for (size_t T : {size_t{1}, size_t{7}, size_t{200}}) {
+        const size_t B = 3;
+        Built b = build(c, rng);
+        auto xv = rand_vec(B * T * c.input, rng);
+        const Tensor x({B, T, c.input}, xv);
+        std::vector<Tensor> init;
+        for (size_t s : b.cell->state_sizes()) init.emplace_back(std::vector<size_t>{B, s});
+        const auto f = fused(*b.cell, x, init);
+        const recur::Cell& cell = *b.cell;
+        const auto loop = recur::ops::rnn(
+            [&cell](const Tensor& xt, std::span<const Tensor> st, std::span<const Tensor>, Tensor& out,
+                    std::span<Tensor> ns) { cell.step(xt, st, out, ns); },
+            x, init);
+        ASSERT_EQ(f.outputs.size(), loop.outputs.size());
+        for (size_t i = 0; i < f.outputs.size(); ++i) {
+          ASSERT_EQ(f.outputs[i], loop.outputs[i]) << k::isa_name(isa) << " T=" << T << " at " << i;
+        }
+        ref::Seq xs(B, ref::Mat(T, ref::Vec(c.input)));
+        for (size_t bb = 0; bb < B; ++bb)
+          for (size_t t = 0; t < T; ++t)
+            for (size_t j = 0; j < c.input; ++j) xs[bb][t][j] = xv[(bb * T + t) * c.input + j];
+        ref::Layer layer({b.rounded}, ref::LayerOptions{true, false, false, false, false});
+        const ref::Arr want = layer.call(xs)[0];
+        ASSERT_EQ(want.v.size(), f.outputs.size());
+        for (size_t i = 0; i < want.v.size(); ++i) {
+          ASSERT_NEAR(f.outputs[i], want.v[i], 2e-5 + 2e-5 * std::fabs(want.v[i]))
+              << k::isa_name(isa) << " T=" << T << " at " << i;
+        }
+      }
+    }
+  }
+}
+
+// ConvLSTM with bf16 kernels: the sequence op, its step() in the generic loop and one sample
+// alone all give the same bits (they share the packed kernels and the GEMM's summation order).
+TEST(Bf16, ConvLstmOpEqualsStepLoopAndOneSample) {
+  std::mt19937 rng(29);
+  recur::ConvLSTMCellConfig cfg;
+  cfg.filters = 7;
+  cfg.kernel_size = {3};
+  cfg.padding = "same";
+  cfg.precision = Precision::bf16;
+  const size_t B = 3, T = 33, L = 9, C = 5;
+  recur::ConvLSTMCell cell(cfg, {L, C}, Tensor({3, C, 28}, rand_vec(3 * C * 28, rng, 0.5f)),
+                           Tensor({3, 7, 28}, rand_vec(3 * 7 * 28, rng, 0.5f)), Tensor({28}, rand_vec(28, rng, 0.2f)));
+  EXPECT_EQ(recur::detail::CellAccess::input_weights(cell).packed[0].precision, Precision::bf16);
+  EXPECT_EQ(recur::detail::CellAccess::recurrent_weights(cell).packed[0].precision, Precision::bf16);
+  const Tensor x({B, T, L, C}, rand_vec(B * T * L * C, rng));
+  std::vector<Tensor> init{Tensor({B, L, 7}), Tensor({B, L, 7})};
+  const auto op = recur::ops::conv_lstm(cell, x, init);
+  const auto loop = recur::ops::rnn(
+      [&cell](const Tensor& xt, std::span<const Tensor> st, std::span<const Tensor>, Tensor& out,
+              std::span<Tensor> ns) { cell.step(xt, st, out, ns); },
+      x, init);
+  EXPECT_EQ(op.outputs.values(), loop.outputs.values());
+  const Tensor x1({1, T, L, C}, std::vector<float>(x.values().begin(), x.values().begin() + T * L * C));
+  std::vector<Tensor> init1{Tensor({1, L, 7}), Tensor({1, L, 7})};
+  const auto one = recur::ops::conv_lstm(cell, x1, init1);
+  EXPECT_EQ(one.outputs.values(),
+            std::vector<float>(op.outputs.values().begin(), op.outputs.values().begin() + one.outputs.size()));
+}
+
+TEST(Bf16, PathNamesTheWeights) {
+  recur::LSTMCellConfig cfg;
+  cfg.units = 2;
+  cfg.precision = Precision::bf16;
+  recur::LSTMCell cell(cfg, Tensor({3, 8}, 0.5f), Tensor({2, 8}, 0.25f), Tensor({8}, 0.0f));
+  EXPECT_EQ(cell.precision(), Precision::bf16);
+  EXPECT_EQ(recur::detail::CellAccess::packed(cell).kernel.precision, Precision::bf16);
+  EXPECT_EQ(recur::parse_precision("bf16"), Precision::bf16);
+  EXPECT_EQ(recur::parse_precision("fp32"), Precision::fp32);
+  EXPECT_THROW(recur::parse_precision("fp16"), recur::InvalidArgument);
+}
+
+// ------------------------------------------------------------------ models
+
+// "dir/case" under tests/fixtures, or a case of tests/fixtures/models.
+std::string fixture(const std::string& c, const std::string& f) {
+  const auto dir = c.find('/') == std::string::npos ? std::filesystem::path("models") / c : std::filesystem::path(c);
+  return (std::filesystem::path(RECUR_FIXTURES_DIR) / dir / f).string();
+}
+
+// Keras fixtures (outputs from Keras itself). fp32 when the option is absent, bit for bit the
+// same as an explicit fp32 and within the fixture's tolerance of Keras; bf16 reaches every cell
+// (stacked, bidirectional, ConvLSTM) and convolution (Conv1D/2D, depthwise, separable) and stays
+// near Keras: a few steps of |x| <= 1 with weights moved by
+// at most 2^-8 relative, so 0.02 absolute is generous and still far below the outputs' scale.
+TEST(Bf16, ModelsDefaultToExactFp32AndBf16StaysClose) {
+  for (const std::string c : {"k3-stacked-cells", "k3-bidir-merge-modes", "k2-gru-reset-before", "k3-conv1d-padding",
+                              "k3-stream-conv1x1-lstm", "conv-models/k3-conv2d", "conv-models/k2-depthwise-separable",
+                              "conv-models/k3-convlstm1d", "conv-models/k3-convlstm2d"}) {
+    const std::string path = fixture(c, "model.keras");
+    const std::string file = std::filesystem::exists(path) ? path : fixture(c, "model.h5");
+    const recur::Model plain = recur::load_model(file);
+    recur::LoadOptions o32, o16;
+    o32.precision = Precision::fp32;
+    o16.precision = Precision::bf16;
+    const recur::Model m32 = recur::load_model(file, o32), m16 = recur::load_model(file, o16);
+    EXPECT_EQ(plain.info().precision, Precision::fp32);
+    EXPECT_EQ(m16.info().precision, Precision::bf16);
+    std::vector<Tensor> x;
+    for (size_t i = 0; std::filesystem::exists(fixture(c, "x" + std::to_string(i) + ".npy")); ++i) {
+      x.push_back(recur::load_npy(fixture(c, "x" + std::to_string(i) + ".npy")));
+    }
+    const auto y = plain.predict(x), y32 = m32.predict(x), y16 = m16.predict(x);
+    bool differs = false;
+    for (size_t i = 0; i < y.size(); ++i) {
+      const Tensor want = recur::load_npy(fixture(c, "y" + std::to_string(i) + ".npy"));
+      ASSERT_EQ(y[i].size(), want.size()) << c;
+      for (size_t j = 0; j < y[i].size(); ++j) {
+        ASSERT_EQ(y[i][j], y32[i][j]) << c << " output " << i;
+        ASSERT_NEAR(y[i][j], want[j], 1e-4 + 1e-4 * std::fabs(want[j])) << c << " output " << i;  // the fixtures' widest
+        ASSERT_NEAR(y16[i][j], want[j], 0.02) << c << " output " << i;
+        differs = differs || y16[i][j] != y[i][j];
+      }
+    }
+    EXPECT_TRUE(differs) << c << ": bf16 changed nothing";
+    for (const auto& l : m16.info().layers) {
+      const bool packed = l.path.find("fused") != std::string::npos || l.path.find("loop") != std::string::npos ||
+                          l.path.find("GEMM") != std::string::npos;
+      if (packed) {
+        EXPECT_NE(l.path.find("bf16 weights"), std::string::npos) << c << " " << l.name << ": " << l.path;
+      }
+    }
+    for (const auto& l : plain.info().layers) EXPECT_EQ(l.path.find("bf16"), std::string::npos);
+    EXPECT_NE(m16.summary().find("Precision: bf16"), std::string::npos);
+    EXPECT_NE(plain.summary().find("Precision: fp32"), std::string::npos);
+  }
+}
+
+}  // namespace
