@@ -39,8 +39,8 @@ class OneDnn final : public Engine {
     switch (c.kind) {
       case layout::CellKind::lstm: {
         lstm_forward::primitive_desc pd(
-            lstm_forward::desc(fwd, dir, src_md, iter_md, iter_md, wl_any, wi_any, bias_md,
-                               dst_md, iter_md, iter_md),
+            lstm_forward::desc(fwd, dir, src_md, iter_md, iter_md, wl_any, wi_any, bias_md, dst_md,
+                               iter_md, iter_md),
             eng_);
         wl_md = pd.weights_layer_desc();
         wi_md = pd.weights_iter_desc();
@@ -48,10 +48,9 @@ class OneDnn final : public Engine {
         break;
       }
       case layout::CellKind::gru: {
-        lbr_gru_forward::primitive_desc pd(
-            lbr_gru_forward::desc(fwd, dir, src_md, iter_md, wl_any, wi_any, bias_md, dst_md,
-                                  iter_md),
-            eng_);
+        lbr_gru_forward::primitive_desc pd(lbr_gru_forward::desc(fwd, dir, src_md, iter_md, wl_any,
+                                                                 wi_any, bias_md, dst_md, iter_md),
+                                           eng_);
         wl_md = pd.weights_layer_desc();
         wi_md = pd.weights_iter_desc();
         prim_ = lbr_gru_forward(pd);
@@ -59,8 +58,7 @@ class OneDnn final : public Engine {
       }
       case layout::CellKind::gru_reset_before: {
         gru_forward::primitive_desc pd(
-            gru_forward::desc(fwd, dir, src_md, iter_md, wl_any, wi_any, bias_md, dst_md,
-                              iter_md),
+            gru_forward::desc(fwd, dir, src_md, iter_md, wl_any, wi_any, bias_md, dst_md, iter_md),
             eng_);
         wl_md = pd.weights_layer_desc();
         wi_md = pd.weights_iter_desc();
@@ -79,8 +77,8 @@ class OneDnn final : public Engine {
       }
     }
     // Weights: user ldigo memory -> the primitive's format.
-    auto user_wl = memory({{1, 1, I, G, H}, dt::f32, tag::ldigo}, eng_,
-                          const_cast<float*>(c.w.kernel.data()));
+    auto user_wl =
+        memory({{1, 1, I, G, H}, dt::f32, tag::ldigo}, eng_, const_cast<float*>(c.w.kernel.data()));
     auto user_wi = memory({{1, 1, H, G, H}, dt::f32, tag::ldigo}, eng_,
                           const_cast<float*>(c.w.recurrent_kernel.data()));
     wl_ = memory(wl_md, eng_);

@@ -14,9 +14,9 @@ struct Case {
   std::string cell, shape;  // cell: lstm, gru, gru_reset_before, simple_rnn
   layout::CellKind kind;
   size_t B, T, I, H, G;
-  bool stream;              // one step per call, state carried
+  bool stream;  // one step per call, state carried
   layout::KerasWeights w;
-  Tensor x;                 // (B, T, I); streaming: (1, steps, I)
+  Tensor x;  // (B, T, I); streaming: (1, steps, I)
 };
 
 class Engine {

@@ -224,7 +224,9 @@ void export_case(const Case& c, const Tensor& y, const std::string& dir) {
   namespace fs = std::filesystem;
   const fs::path d = fs::path(dir) / (c.cell + "_" + c.shape);
   fs::create_directories(d);
-  auto save = [&](const std::string& name, const Tensor& t) { io::save_npy((d / name).string(), t); };
+  auto save = [&](const std::string& name, const Tensor& t) {
+    io::save_npy((d / name).string(), t);
+  };
   save("x.npy", c.x);
   save("y.npy", y);
   save("kernel.npy", c.w.kernel);
@@ -248,9 +250,11 @@ void export_case(const Case& c, const Tensor& y, const std::string& dir) {
   } catch (const Unsupported&) {
     torch_ok = false;
   }
-  json meta = {{"cell", c.cell}, {"shape", c.shape}, {"B", c.B}, {"T", c.T}, {"I", c.I},
-               {"H", c.H}, {"G", c.G}, {"stream", c.stream}, {"torch", torch_ok},
-               {"check_steps", c.stream ? kStreamCheck : c.T}};
+  json meta = {{"cell", c.cell},    {"shape", c.shape},
+               {"B", c.B},          {"T", c.T},
+               {"I", c.I},          {"H", c.H},
+               {"G", c.G},          {"stream", c.stream},
+               {"torch", torch_ok}, {"check_steps", c.stream ? kStreamCheck : c.T}};
   std::ofstream(d / "meta.json") << meta.dump(1);
 }
 
@@ -287,11 +291,12 @@ std::string cpu_model() {
 }
 
 int usage() {
-  std::fprintf(stderr,
-               "usage: recur-bench [--shapes S1a,...] [--cells lstm,gru,gru_reset_before,simple_rnn]\n"
-               "                   [--threads 1,2] [--peers onednn] [--budget SECONDS | --full]\n"
-               "                   [--json FILE] [--export DIR] [--shapes-file FILE] [--bf16]\n"
-               "--bf16 times recur with bf16 weights too (engine recur-bf16), with its max |d| vs fp32\n");
+  std::fprintf(
+      stderr,
+      "usage: recur-bench [--shapes S1a,...] [--cells lstm,gru,gru_reset_before,simple_rnn]\n"
+      "                   [--threads 1,2] [--peers onednn] [--budget SECONDS | --full]\n"
+      "                   [--json FILE] [--export DIR] [--shapes-file FILE] [--bf16]\n"
+      "--bf16 times recur with bf16 weights too (engine recur-bf16), with its max |d| vs fp32\n");
   return 2;
 }
 
@@ -308,19 +313,29 @@ int run(int argc, char** argv) {
       if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--shapes") shapes = split(next());
-    else if (a == "--cells") cells = split(next());
-    else if (a == "--peers") peers = split(next());
+    if (a == "--shapes")
+      shapes = split(next());
+    else if (a == "--cells")
+      cells = split(next());
+    else if (a == "--peers")
+      peers = split(next());
     else if (a == "--threads") {
       threads.clear();
       for (const auto& t : split(next())) threads.push_back(std::stoi(t));
-    } else if (a == "--json") json_out = next();
-    else if (a == "--export") export_dir = next();
-    else if (a == "--shapes-file") shapes_file = next();
-    else if (a == "--budget") budget = std::stod(next());
-    else if (a == "--full") budget = 1.0;
-    else if (a == "--bf16") bf16 = true;
-    else return usage();
+    } else if (a == "--json")
+      json_out = next();
+    else if (a == "--export")
+      export_dir = next();
+    else if (a == "--shapes-file")
+      shapes_file = next();
+    else if (a == "--budget")
+      budget = std::stod(next());
+    else if (a == "--full")
+      budget = 1.0;
+    else if (a == "--bf16")
+      bf16 = true;
+    else
+      return usage();
   }
   std::ifstream f(shapes_file);
   if (!f) throw std::runtime_error("cannot read " + shapes_file);
@@ -335,15 +350,20 @@ int run(int argc, char** argv) {
   json rows = json::array();
   auto add_row = [&](const std::string& engine, const Case& c, int th, const Timing& t) {
     const double gf = flops_per_call(c) / t.median / 1e9;
-    rows.push_back({{"engine", engine}, {"cell", c.cell}, {"shape", c.shape}, {"threads", th},
-                    {"seconds", t.median}, {"seconds_min", t.lo}, {"seconds_max", t.hi},
-                    {"gflops", gf}, {"allocs_per_call", t.allocs_per_call}});
-    std::printf("  %-8s %-17s %-4s %dT  %10.3f us  [%.3f .. %.3f]  %7.2f GFLOP/s  %s\n",
-                engine.c_str(), c.cell.c_str(), c.shape.c_str(), th, t.median * 1e6, t.lo * 1e6,
-                t.hi * 1e6, gf,
-                engine == "recur" && c.stream
-                    ? ("allocs/step " + std::to_string(t.allocs_per_call)).c_str()
-                    : "");
+    rows.push_back({{"engine", engine},
+                    {"cell", c.cell},
+                    {"shape", c.shape},
+                    {"threads", th},
+                    {"seconds", t.median},
+                    {"seconds_min", t.lo},
+                    {"seconds_max", t.hi},
+                    {"gflops", gf},
+                    {"allocs_per_call", t.allocs_per_call}});
+    std::printf(
+        "  %-8s %-17s %-4s %dT  %10.3f us  [%.3f .. %.3f]  %7.2f GFLOP/s  %s\n", engine.c_str(),
+        c.cell.c_str(), c.shape.c_str(), th, t.median * 1e6, t.lo * 1e6, t.hi * 1e6, gf,
+        engine == "recur" && c.stream ? ("allocs/step " + std::to_string(t.allocs_per_call)).c_str()
+                                      : "");
     std::fflush(stdout);
   };
   for (int th : threads) {
@@ -353,13 +373,19 @@ int run(int argc, char** argv) {
     peak.shape = "1024^3";
     const double rg = recur_gemm_gflops(budget);
     std::printf("sgemm 1024^3 %dT: recur %.1f GFLOP/s", th, rg);
-    rows.push_back({{"engine", "recur"}, {"cell", "sgemm"}, {"shape", "peak"}, {"threads", th},
+    rows.push_back({{"engine", "recur"},
+                    {"cell", "sgemm"},
+                    {"shape", "peak"},
+                    {"threads", th},
                     {"gflops", rg}});
     if (use_onednn) {
       const double og = onednn_sgemm_gflops(th, budget);
       std::printf(", onednn %.1f GFLOP/s", og);
-      rows.push_back({{"engine", "onednn"}, {"cell", "sgemm"}, {"shape", "peak"},
-                      {"threads", th}, {"gflops", og}});
+      rows.push_back({{"engine", "onednn"},
+                      {"cell", "sgemm"},
+                      {"shape", "peak"},
+                      {"threads", th},
+                      {"gflops", og}});
     }
     std::printf("\n");
   }
@@ -384,8 +410,8 @@ int run(int argc, char** argv) {
         }
         bf16_max = mx;
         bf16_mean = sum / double(y.size());
-        std::printf("  recur-bf16 %s %s: max |d| vs fp32 %.3g, mean %.3g\n", cell.c_str(), c.shape.c_str(),
-                    bf16_max, bf16_mean);
+        std::printf("  recur-bf16 %s %s: max |d| vs fp32 %.3g, mean %.3g\n", cell.c_str(),
+                    c.shape.c_str(), bf16_max, bf16_mean);
       }
       for (int th : threads) {
         kernels::set_num_threads(th);

@@ -27,8 +27,8 @@ struct Timing {
   double total = 0.0;
 };
 
-Timing time_model(const Model& model, const std::vector<Tensor>& inputs, long warmup, long iterations,
-                  double seconds) {
+Timing time_model(const Model& model, const std::vector<Tensor>& inputs, long warmup,
+                  long iterations, double seconds) {
   using Clock = std::chrono::steady_clock;
   for (long i = 0; i < warmup; ++i) (void)model.predict(inputs);
   Timing t;
@@ -53,8 +53,8 @@ void print_timing(const char* label, const Timing& t, long batch) {
     return t.lat[std::min(t.lat.size() - 1, static_cast<size_t>(p / 100.0 * t.lat.size()))];
   };
   std::printf("%siterations %zu in %.3f s\n", label, t.lat.size(), t.total);
-  std::printf("%slatency ms: p50 %.4f  p90 %.4f  p99 %.4f  min %.4f  max %.4f\n", label, pct(50) * 1e3,
-              pct(90) * 1e3, pct(99) * 1e3, t.lat.front() * 1e3, t.lat.back() * 1e3);
+  std::printf("%slatency ms: p50 %.4f  p90 %.4f  p99 %.4f  min %.4f  max %.4f\n", label,
+              pct(50) * 1e3, pct(90) * 1e3, pct(99) * 1e3, t.lat.front() * 1e3, t.lat.back() * 1e3);
   std::printf("%sthroughput: %.2f calls/s, %.2f samples/s\n", label, t.lat.size() / t.total,
               t.lat.size() * batch / t.total);
 }
@@ -64,8 +64,9 @@ void print_error(const Model& m, const PrecisionError& e, const char* origin) {
   for (size_t k = 0; k < e.index.size(); ++k) idx += (k ? ", " : "") + std::to_string(e.index[k]);
   std::printf("bf16 vs fp32 on %s inputs, %zu output values: max |d| %.3g, mean |d| %.3g\n", origin,
               e.elements, e.max_abs, e.mean_abs);
-  std::printf("worst: output %zu '%s' [%s]: fp32 %.9g, bf16 %.9g\n", e.output, m.outputs()[e.output].name.c_str(), idx.c_str(),
-              static_cast<double>(e.exact), static_cast<double>(e.approx));
+  std::printf("worst: output %zu '%s' [%s]: fp32 %.9g, bf16 %.9g\n", e.output,
+              m.outputs()[e.output].name.c_str(), idx.c_str(), static_cast<double>(e.exact),
+              static_cast<double>(e.approx));
 }
 
 }  // namespace
@@ -77,23 +78,28 @@ int bench_command(const std::vector<std::string>& args) {
   double seconds = 3.0;
   int threads = 1;
   app.add_option("MODEL", path, "model file (.keras or .h5)")->required();
-  auto* batch_opt = app.add_option("--batch", batch, "batch size (default 1, or the model's fixed batch)")
-                       ->check(CLI::Range(1L, 1L << 20));
+  auto* batch_opt =
+      app.add_option("--batch", batch, "batch size (default 1, or the model's fixed batch)")
+          ->check(CLI::Range(1L, 1L << 20));
   app.add_option("--steps", steps, "time steps where the model leaves them open (default 100)")
       ->check(CLI::Range(1L, 1L << 24));
   app.add_option("--iterations", iterations, "timed calls (default: as many as --time allows)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--time", seconds, "time budget in seconds (default 3)")
       ->check(CLI::Range(0.0, 3600.0));
-  app.add_option("--warmup", warmup, "untimed calls first (default 3)")->check(CLI::NonNegativeNumber);
+  app.add_option("--warmup", warmup, "untimed calls first (default 3)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--threads", threads, "kernel threads (default 1)")->check(CLI::Range(1, 64));
   std::string precision_name = "fp32";
   app.add_option("--precision", precision_name,
-                 "fp32 (exact, default) or bf16 (weights in bf16; also runs fp32 and prints the difference)")
+                 "fp32 (exact, default) or bf16 (weights in bf16; also runs fp32 and prints the "
+                 "difference)")
       ->check(CLI::IsMember({"fp32", "bf16"}));
   std::vector<std::string> input_files;
-  app.add_option("-i,--input", input_files, "input .npy files, one per model input in order (default: random)")
-      ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("-i,--input", input_files,
+                 "input .npy files, one per model input in order (default: random)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   std::vector<std::string> rev(args.rbegin(), args.rend());
   try {
     app.parse(rev);
@@ -113,14 +119,15 @@ int bench_command(const std::vector<std::string>& args) {
   std::vector<Tensor> inputs;
   if (!input_files.empty()) {
     if (input_files.size() != model.inputs().size()) {
-      throw UsageError("bench: the model takes " + std::to_string(model.inputs().size()) + " input(s), " +
-                       std::to_string(input_files.size()) + " --input file(s) given");
+      throw UsageError("bench: the model takes " + std::to_string(model.inputs().size()) +
+                       " input(s), " + std::to_string(input_files.size()) +
+                       " --input file(s) given");
     }
     for (const auto& f : input_files) inputs.push_back(load_npy(f));
     batch = inputs[0].rank() ? static_cast<long>(inputs[0].dim(0)) : 1;
     for (size_t i = 0; i < inputs.size(); ++i) {
-      std::printf("input %-20s %s (%s)\n", model.inputs()[i].name.c_str(), inputs[i].shape_str().c_str(),
-                  input_files[i].c_str());
+      std::printf("input %-20s %s (%s)\n", model.inputs()[i].name.c_str(),
+                  inputs[i].shape_str().c_str(), input_files[i].c_str());
     }
   }
   // A model built with a fixed batch (stateful layers) runs only that batch: use it, and
@@ -155,12 +162,13 @@ int bench_command(const std::vector<std::string>& args) {
     std::printf("input %-20s %s%s\n", in.name.c_str(), inputs.back().shape_str().c_str(),
                 indices ? " (indices)" : "");
   }
-  std::printf("kernels %s, %d thread(s), batch %ld, precision %s\n", kernels::isa_name(kernels::active_isa()),
-              threads, batch, precision_name.c_str());
+  std::printf("kernels %s, %d thread(s), batch %ld, precision %s\n",
+              kernels::isa_name(kernels::active_isa()), threads, batch, precision_name.c_str());
   if (options.precision == Precision::bf16) {
     std::printf("bf16 GEMM: %s\n", kernels::bf16_kernel_name());
     const Model exact = load_model(path);
-    print_error(model, precision_error(exact, model, inputs), input_files.empty() ? "random" : "the given");
+    print_error(model, precision_error(exact, model, inputs),
+                input_files.empty() ? "random" : "the given");
     print_timing("fp32 ", time_model(exact, inputs, warmup, iterations, seconds), batch);
     print_timing("bf16 ", time_model(model, inputs, warmup, iterations, seconds), batch);
     return kOk;

@@ -20,11 +20,15 @@ int inspect_command(const std::string& path, bool as_json, Precision precision) 
     j["format"] = info.format;
     j["keras_version"] = info.keras_version;
     for (const auto& t : info.inputs) j["inputs"].push_back({{"name", t.name}, {"shape", t.shape}});
-    for (const auto& t : info.outputs) j["outputs"].push_back({{"name", t.name}, {"shape", t.shape}});
+    for (const auto& t : info.outputs)
+      j["outputs"].push_back({{"name", t.name}, {"shape", t.shape}});
     j["layers"] = nlohmann::json::array();
     for (const auto& l : info.layers) {
-      j["layers"].push_back({{"name", l.name}, {"class", l.class_name}, {"output_shapes", l.output_shapes},
-                             {"params", l.params}, {"path", l.path}});
+      j["layers"].push_back({{"name", l.name},
+                             {"class", l.class_name},
+                             {"output_shapes", l.output_shapes},
+                             {"params", l.params},
+                             {"path", l.path}});
     }
     j["warnings"] = info.warnings;
     j["weight_bytes"] = info.weight_bytes;

@@ -30,7 +30,9 @@ int load_timeout_seconds() {
 int child_result(const std::string& file, int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) {
-    std::fprintf(stderr, "recur: error: %s: reading or running the model crashed (signal %d); the file is corrupt or hostile\n",
+    std::fprintf(stderr,
+                 "recur: error: %s: reading or running the model crashed (signal %d); the file is "
+                 "corrupt or hostile\n",
                  file.c_str(), WTERMSIG(status));
   } else {
     std::fprintf(stderr, "recur: error: %s: the model process ended abnormally\n", file.c_str());
@@ -78,14 +80,18 @@ int run_isolated(const std::string& file, const std::function<int()>& body) {
   pollfd p{fds[0], POLLIN, 0};
   const auto start = std::chrono::steady_clock::now();
   for (;;) {
-    const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+    const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::steady_clock::now() - start)
+                           .count();
     const int left = timeout_ms - static_cast<int>(spent);
     if (left <= 0) {
       kill(pid, SIGKILL);
       int status = 0;
       waitpid(pid, &status, 0);
       close(fds[0]);
-      std::fprintf(stderr, "recur: error: %s: loading took longer than %d s; the file is corrupt or hostile (RECUR_LOAD_TIMEOUT sets the limit)\n",
+      std::fprintf(stderr,
+                   "recur: error: %s: loading took longer than %d s; the file is corrupt or "
+                   "hostile (RECUR_LOAD_TIMEOUT sets the limit)\n",
                    file.c_str(), timeout_ms / 1000);
       return kInvalid;
     }

@@ -23,9 +23,11 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   app.footer(
       "\nCommands (`recur COMMAND --help` explains each option):\n"
       "  recur run MODEL -i X.npy|X.npz ... -o Y.npy|Y.npz ... [--next -i ... -o ...]\n"
-      "            [--chunk N] [--threads N] [--print] [--allow-nonfinite] [--precision fp32|bf16]\n"
+      "            [--chunk N] [--threads N] [--print] [--allow-nonfinite] [--precision "
+      "fp32|bf16]\n"
       "  recur inspect MODEL [--json] [--precision fp32|bf16]\n"
-      "  recur bench MODEL [--batch N] [--steps T] [--iterations N | --time S] [--warmup N] [--threads N]\n"
+      "  recur bench MODEL [--batch N] [--steps T] [--iterations N | --time S] [--warmup N] "
+      "[--threads N]\n"
       "            [--precision fp32|bf16] [--input X.npy ...]\n"
       "  recur show FILE.npy|FILE.npz\n"
       "Exit codes: 0 ok, 2 usage, 3 unsupported model or feature, 4 invalid file or input.");
@@ -41,7 +43,9 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   inspect->add_option("MODEL", inspect_model, "model file (.keras or .h5)")->required();
   inspect->add_flag("--json", inspect_json, "machine-readable output");
   std::string inspect_precision = "fp32";
-  inspect->add_option("--precision", inspect_precision, "fp32 (default) or bf16: the precision to load the model in")
+  inspect
+      ->add_option("--precision", inspect_precision,
+                   "fp32 (default) or bf16: the precision to load the model in")
       ->check(CLI::IsMember({"fp32", "bf16"}));
 
   auto* bench = app.add_subcommand("bench", "time a model on random inputs (p50/p90/p99)");
@@ -61,8 +65,9 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   auto dispatch = [&]() -> int {
     try {
       if (*run) return recur::cli::run_command(run->remaining());
-      if (*inspect) return recur::cli::inspect_command(inspect_model, inspect_json,
-                                                                recur::parse_precision(inspect_precision));
+      if (*inspect)
+        return recur::cli::inspect_command(inspect_model, inspect_json,
+                                           recur::parse_precision(inspect_precision));
       if (*show) return recur::cli::show_command(show_file);
       if (*bench) return recur::cli::bench_command(bench->remaining());
     } catch (const recur::cli::UsageError& e) {

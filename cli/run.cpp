@@ -1,9 +1,9 @@
 // recur run MODEL --input X.npy [...] --output Y.npy [...] [--next --input ... --output ...]
+#include <unistd.h>
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <unistd.h>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -33,29 +33,39 @@ struct Options {
 };
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // The options of one call: the first holds MODEL and every option, each call after --next only
 // its own --input/--output files.
 void add_call_options(CLI::App& app, Call& call) {
-  app.add_option("-i,--input", call.inputs, "input .npy (one per model input, in order) or .npz (by name)")
-      ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  app.add_option("-o,--output", call.outputs, "output .npy (one per model output) or one .npz (all, by name)")
-      ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("-i,--input", call.inputs,
+                 "input .npy (one per model input, in order) or .npz (by name)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("-o,--output", call.outputs,
+                 "output .npy (one per model output) or one .npz (all, by name)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
 void add_run_options(CLI::App& app, Options& o) {
   app.add_option("MODEL", o.model, "model file (.keras or .h5)");
   add_call_options(app, o.calls[0]);
-  app.add_option("--chunk", o.chunk, "stream N steps at a time: exactly the whole-sequence result, or exit 3 saying why")
+  app.add_option(
+         "--chunk", o.chunk,
+         "stream N steps at a time: exactly the whole-sequence result, or exit 3 saying why")
       ->check(CLI::Range(1L, 1L << 20));
-  app.add_option("--threads", o.threads, "kernel threads (default 1)")->check(CLI::Range(1L, 1L << 20));
+  app.add_option("--threads", o.threads, "kernel threads (default 1)")
+      ->check(CLI::Range(1L, 1L << 20));
   app.add_flag("--print", o.print, "print the outputs on stdout");
-  app.add_option("--precision", o.precision,
-                 "fp32 (Keras' results, default) or bf16 (weight matrices in bf16: faster, not exact)")
+  app.add_option(
+         "--precision", o.precision,
+         "fp32 (Keras' results, default) or bf16 (weight matrices in bf16: faster, not exact)")
       ->check(CLI::IsMember({"fp32", "bf16"}));
-  app.add_flag("--allow-nonfinite", o.allow_nonfinite, "pass NaN/Inf inputs through, as Keras does (default: exit 4)");
+  app.add_flag("--allow-nonfinite", o.allow_nonfinite,
+               "pass NaN/Inf inputs through, as Keras does (default: exit 4)");
   app.footer(
       "  --next                      start another call on the same loaded model (stateful layers\n"
       "                              keep their states): --next --input X1.npy --output Y1.npy\n\n"
@@ -99,19 +109,23 @@ bool parse(const std::vector<std::string>& args, Options& o) {
         std::printf("%s", run_help().c_str());
         return false;
       }
-      throw UsageError(std::string("run: ") + (k ? "call " + std::to_string(k + 1) + " (after --next): " : "") + e.what());
+      throw UsageError(std::string("run: ") +
+                       (k ? "call " + std::to_string(k + 1) + " (after --next): " : "") + e.what());
     }
   }
   if (o.model.empty()) throw UsageError("run needs a MODEL file");
   for (size_t c = 0; c < o.calls.size(); ++c) {
     const Call& call = o.calls[c];
     if (call.inputs.empty()) throw UsageError("call " + std::to_string(c + 1) + " has no --input");
-    if (call.outputs.empty() && !o.print) throw UsageError("call " + std::to_string(c + 1) + " has no --output (or use --print)");
+    if (call.outputs.empty() && !o.print)
+      throw UsageError("call " + std::to_string(c + 1) + " has no --output (or use --print)");
     for (const auto& p : call.inputs) {
-      if (!ends_with(p, ".npy") && !ends_with(p, ".npz")) throw UsageError("--input '" + p + "' must be a .npy or .npz file");
+      if (!ends_with(p, ".npy") && !ends_with(p, ".npz"))
+        throw UsageError("--input '" + p + "' must be a .npy or .npz file");
     }
     for (const auto& p : call.outputs) {
-      if (!ends_with(p, ".npy") && !ends_with(p, ".npz")) throw UsageError("--output '" + p + "' must be a .npy or .npz file");
+      if (!ends_with(p, ".npy") && !ends_with(p, ".npz"))
+        throw UsageError("--output '" + p + "' must be a .npy or .npz file");
     }
   }
   std::set<std::string> outs;
@@ -127,8 +141,8 @@ bool parse(const std::vector<std::string>& args, Options& o) {
 void check_finite(const std::string& file, const std::string& member, const Tensor& t) {
   for (size_t i = 0; i < t.size(); ++i) {
     if (!std::isfinite(t[i])) {
-      throw InvalidArgument(file + (member.empty() ? "" : ": " + member) + ": element " + std::to_string(i) +
-                            " is " + (std::isnan(t[i]) ? "NaN" : "infinite") +
+      throw InvalidArgument(file + (member.empty() ? "" : ": " + member) + ": element " +
+                            std::to_string(i) + " is " + (std::isnan(t[i]) ? "NaN" : "infinite") +
                             " (--allow-nonfinite passes NaN/Inf through, as Keras does)");
     }
   }
@@ -153,29 +167,32 @@ std::vector<Tensor> read_inputs(const Model& m, const Call& call, bool allow_non
   std::vector<Source> arrays;
   size_t npz = 0;
   for (const auto& p : call.inputs) try {
-    if (ends_with(p, ".npz")) {
-      ++npz;
-      for (auto& [name, a] : io::load_npz(p)) arrays.push_back({p, name, std::move(a)});
-    } else {
-      arrays.push_back({p, "", io::load_npy(p)});
+      if (ends_with(p, ".npz")) {
+        ++npz;
+        for (auto& [name, a] : io::load_npz(p)) arrays.push_back({p, name, std::move(a)});
+      } else {
+        arrays.push_back({p, "", io::load_npy(p)});
+      }
+    } catch (const std::bad_alloc&) {
+      throw InvalidArgument(p + ": out of memory reading the input");
     }
-  } catch (const std::bad_alloc&) {
-    throw InvalidArgument(p + ": out of memory reading the input");
-  }
   for (const auto& a : arrays) {
     if (!allow_nonfinite) check_finite(a.file, a.member, a.array.values);
   }
   const auto& want = m.inputs();
   if (npz && npz != call.inputs.size()) {
-    throw UsageError("give the inputs as .npy files in input order or as .npz archives by name, not both");
+    throw UsageError(
+        "give the inputs as .npy files in input order or as .npz archives by name, not both");
   }
   bool by_position = true;
-  for (size_t i = 0; npz && i < arrays.size(); ++i) by_position = by_position && positional_name(arrays[i].member, i);
+  for (size_t i = 0; npz && i < arrays.size(); ++i)
+    by_position = by_position && positional_name(arrays[i].member, i);
   std::vector<Source*> order(want.size(), nullptr);
   if (by_position) {
     if (arrays.size() != want.size()) {
-      throw InvalidArgument(m.info().file + ": the model takes " + std::to_string(want.size()) + " input(s) " +
-                            input_names(m) + ", the files give " + std::to_string(arrays.size()));
+      throw InvalidArgument(m.info().file + ": the model takes " + std::to_string(want.size()) +
+                            " input(s) " + input_names(m) + ", the files give " +
+                            std::to_string(arrays.size()));
     }
     for (size_t i = 0; i < want.size(); ++i) order[i] = &arrays[i];
   } else {
@@ -183,25 +200,28 @@ std::vector<Tensor> read_inputs(const Model& m, const Call& call, bool allow_non
       size_t i = 0;
       while (i < want.size() && want[i].name != a.member) ++i;
       if (i == want.size()) {
-        throw InvalidArgument(a.file + ": member '" + a.member + "' is not an input of the model; its inputs are " +
-                              input_names(m));
+        throw InvalidArgument(a.file + ": member '" + a.member +
+                              "' is not an input of the model; its inputs are " + input_names(m));
       }
       if (order[i]) throw InvalidArgument(a.file + ": input '" + a.member + "' is given twice");
       order[i] = &a;
     }
     for (size_t i = 0; i < want.size(); ++i) {
       if (!order[i]) {
-        throw InvalidArgument(call.inputs[0] + ": no member named '" + want[i].name + "'; the model's inputs are " +
-                              input_names(m));
+        throw InvalidArgument(call.inputs[0] + ": no member named '" + want[i].name +
+                              "'; the model's inputs are " + input_names(m));
       }
     }
   }
-  auto where = [](const Source* s) { return s->member.empty() ? s->file : s->file + ": " + s->member; };
+  auto where = [](const Source* s) {
+    return s->member.empty() ? s->file : s->file + ": " + s->member;
+  };
   for (size_t i = 1; i < want.size(); ++i) {
     const Tensor &t = order[i]->array.values, &first = order[0]->array.values;
     if (t.rank() && first.rank() && t.dim(0) != first.dim(0)) {
-      throw InvalidArgument(where(order[i]) + ": batch size " + std::to_string(t.dim(0)) + " differs from " +
-                            where(order[0]) + "'s " + std::to_string(first.dim(0)));
+      throw InvalidArgument(where(order[i]) + ": batch size " + std::to_string(t.dim(0)) +
+                            " differs from " + where(order[0]) + "'s " +
+                            std::to_string(first.dim(0)));
     }
   }
   std::vector<Tensor> in;
@@ -209,7 +229,6 @@ std::vector<Tensor> read_inputs(const Model& m, const Call& call, bool allow_non
   for (Source* s : order) in.push_back(std::move(s->array.values));
   return in;
 }
-
 
 void write_outputs(const Model& m, const Call& call, const std::vector<Tensor>& out) {
   if (call.outputs.empty()) return;
@@ -230,7 +249,8 @@ void write_outputs(const Model& m, const Call& call, const std::vector<Tensor>& 
   }
   if (call.outputs.size() != out.size()) {
     throw UsageError("the model has " + std::to_string(out.size()) + " output(s) but " +
-                     std::to_string(call.outputs.size()) + " --output file(s) were given (or give one .npz)");
+                     std::to_string(call.outputs.size()) +
+                     " --output file(s) were given (or give one .npz)");
   }
   for (size_t i = 0; i < out.size(); ++i) {
     if (ends_with(call.outputs[i], ".npz")) {
@@ -254,7 +274,8 @@ void print_tensor(const std::string& name, const Tensor& t) {
 
 int show_command(const std::string& file) {
   if (ends_with(file, ".npz")) {
-    for (const auto& [name, a] : io::load_npz(file)) print_tensor(name + " (" + a.dtype + ")", a.values);
+    for (const auto& [name, a] : io::load_npz(file))
+      print_tensor(name + " (" + a.dtype + ")", a.values);
   } else if (ends_with(file, ".npy")) {
     const auto a = io::load_npy(file);
     print_tensor(file + " (" + a.dtype + ")", a.values);
@@ -274,7 +295,8 @@ class Progress {
   void tick() {
     ++done_;
     if (!isatty(2)) return;
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    const double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     if (s < 1.0 && !shown_) return;
     shown_ = true;
     const size_t width = 30, filled = total_ ? width * done_ / total_ : width;
@@ -296,7 +318,8 @@ Tensor time_slice(const Tensor& x, size_t t0, size_t t1) {
   if (x.has_ints()) {  // integer inputs stay exact (Embedding indices past 2^24)
     std::vector<int64_t> v(checked_size(shape));
     for (size_t b = 0; b < x.dim(0); ++b) {
-      std::copy_n(x.ints().data() + (b * T + t0) * row, (t1 - t0) * row, v.data() + b * (t1 - t0) * row);
+      std::copy_n(x.ints().data() + (b * T + t0) * row, (t1 - t0) * row,
+                  v.data() + b * (t1 - t0) * row);
     }
     return Tensor::from_ints(shape, v);
   }
@@ -326,12 +349,14 @@ Tensor concat_time(const std::vector<Tensor>& parts) {
 }
 
 // One call in chunks of `chunk` steps through a streaming session.
-std::vector<Tensor> run_chunked(const Model& m, Session& s, const std::vector<Tensor>& in, size_t chunk,
-                                Progress& progress) {
+std::vector<Tensor> run_chunked(const Model& m, Session& s, const std::vector<Tensor>& in,
+                                size_t chunk, Progress& progress) {
   size_t T = 0;
   for (const auto& x : in) {
     if (x.rank() < 2 || (T && x.dim(1) != T)) {
-      throw InvalidArgument(m.info().file + ": --chunk needs every input to be a sequence (batch, time, ...) of one length");
+      throw InvalidArgument(
+          m.info().file +
+          ": --chunk needs every input to be a sequence (batch, time, ...) of one length");
     }
     T = x.dim(1);
   }
@@ -364,8 +389,9 @@ int run_command(const std::vector<std::string>& args) {
   Model m = load_model(o.model, options);
   loaded();
   if (options.precision == Precision::bf16) {
-    std::fprintf(stderr, "recur: note: --precision bf16: weights rounded to bf16, results are not exact "
-                         "(recur bench MODEL --precision bf16 --input X.npy measures the difference)\n");
+    std::fprintf(stderr,
+                 "recur: note: --precision bf16: weights rounded to bf16, results are not exact "
+                 "(recur bench MODEL --precision bf16 --input X.npy measures the difference)\n");
   }
   for (const auto& w : m.info().warnings) std::fprintf(stderr, "recur: warning: %s\n", w.c_str());
   Session s = o.chunk ? m.stream() : m.session();
@@ -375,36 +401,41 @@ int run_command(const std::vector<std::string>& args) {
   for (const auto& call : o.calls) {
     inputs.push_back(read_inputs(m, call, o.allow_nonfinite));
     const auto& x = inputs.back()[0];
-    steps += o.chunk && x.rank() >= 2 ? (x.dim(1) + static_cast<size_t>(o.chunk) - 1) / static_cast<size_t>(o.chunk) : 1;
+    steps += o.chunk && x.rank() >= 2
+                 ? (x.dim(1) + static_cast<size_t>(o.chunk) - 1) / static_cast<size_t>(o.chunk)
+                 : 1;
   }
   Progress progress(steps);
   std::vector<std::vector<Tensor>> results;
   for (size_t c = 0; c < o.calls.size(); ++c) try {
-    const Call& call = o.calls[c];
-    if (o.chunk) {
-      if (c) s.start_sequence();
-      results.push_back(run_chunked(m, s, inputs[c], static_cast<size_t>(o.chunk), progress));
-    } else {
-      results.push_back(s.run(inputs[c]));
-      progress.tick();
+      const Call& call = o.calls[c];
+      if (o.chunk) {
+        if (c) s.start_sequence();
+        results.push_back(run_chunked(m, s, inputs[c], static_cast<size_t>(o.chunk), progress));
+      } else {
+        results.push_back(s.run(inputs[c]));
+        progress.tick();
+      }
+      if (!call.outputs.empty() &&
+          !(call.outputs.size() == 1 && ends_with(call.outputs[0], ".npz")) &&
+          call.outputs.size() != results.back().size()) {
+        throw UsageError("the model has " + std::to_string(results.back().size()) +
+                         " output(s) but " + std::to_string(call.outputs.size()) +
+                         " --output file(s) were given (or give one .npz)");
+      }
+    } catch (const InvalidArgument& e) {
+      // An input that does not fit the model: the input file is at fault, named first.
+      const std::string msg = e.what();
+      if (msg.rfind(m.info().file + ": input '", 0) != 0) throw;
+      std::string files;
+      for (const auto& p : o.calls[c].inputs) files += (files.empty() ? "" : ", ") + p;
+      throw InvalidArgument(files + ": " + msg);
     }
-    if (!call.outputs.empty() && !(call.outputs.size() == 1 && ends_with(call.outputs[0], ".npz")) &&
-        call.outputs.size() != results.back().size()) {
-      throw UsageError("the model has " + std::to_string(results.back().size()) + " output(s) but " +
-                       std::to_string(call.outputs.size()) + " --output file(s) were given (or give one .npz)");
-    }
-  } catch (const InvalidArgument& e) {
-    // An input that does not fit the model: the input file is at fault, named first.
-    const std::string msg = e.what();
-    if (msg.rfind(m.info().file + ": input '", 0) != 0) throw;
-    std::string files;
-    for (const auto& p : o.calls[c].inputs) files += (files.empty() ? "" : ", ") + p;
-    throw InvalidArgument(files + ": " + msg);
-  }
   for (size_t c = 0; c < o.calls.size(); ++c) {
     write_outputs(m, o.calls[c], results[c]);
     if (o.print) {
-      for (size_t i = 0; i < results[c].size(); ++i) print_tensor(m.outputs()[i].name, results[c][i]);
+      for (size_t i = 0; i < results[c].size(); ++i)
+        print_tensor(m.outputs()[i].name, results[c][i]);
     }
   }
   return kOk;

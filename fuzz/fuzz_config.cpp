@@ -13,7 +13,8 @@ struct Base {
 
 const Base& base() {
   static const Base b = [] {
-    auto zip = recur::io::ZipArchive::open(std::string(RECUR_ROOT) + "/tests/hostile/files/base.keras");
+    auto zip =
+        recur::io::ZipArchive::open(std::string(RECUR_ROOT) + "/tests/hostile/files/base.keras");
     return Base{zip.read("metadata.json"), zip.read("model.weights.h5")};
   }();
   return b;
@@ -30,7 +31,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   static const std::string path = [] {
     const char* t = std::getenv("TMPDIR");
-    return std::string(t && *t ? t : "/tmp") + "/recur-fuzz-config-" + std::to_string(::getpid()) + ".keras";
+    return std::string(t && *t ? t : "/tmp") + "/recur-fuzz-config-" + std::to_string(::getpid()) +
+           ".keras";
   }();
   recur::io::write_zip(path, {{"metadata.json", base().metadata},
                               {"config.json", std::vector<uint8_t>(data, data + size)},

@@ -43,7 +43,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     ctx.file = "fuzz";
     ctx.limits.max_activation_bytes = kActivationBytes;
     const nlohmann::json config =
-        io::parse_json(std::string_view(reinterpret_cast<const char*>(data), size), "fuzz: config.json", ctx.limits);
+        io::parse_json(std::string_view(reinterpret_cast<const char*>(data), size),
+                       "fuzz: config.json", ctx.limits);
     NoWeights none;
     const auto graph = model::Graph::build(config, none, ctx);
     (void)graph->stream_plan();

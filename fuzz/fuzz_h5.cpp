@@ -30,7 +30,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   recur::io::Limits limits;
   limits.max_tensor_elements = uint64_t{1} << 24;
   try {
-    auto f = recur::io::H5File::from_bytes(std::vector<uint8_t>(data, data + size), "fuzz.h5", limits);
+    auto f =
+        recur::io::H5File::from_bytes(std::vector<uint8_t>(data, data + size), "fuzz.h5", limits);
     int budget = 200;
     walk(f.root(), 0, budget);
   } catch (const recur::Error&) {

@@ -45,11 +45,11 @@ constexpr rlim_t kMemLimit = rlim_t{2} << 30;
 inline std::string hostile_dir() { return RECUR_HOSTILE_DIR; }
 
 struct Result {
-  int rc = -1;          // exit code, or -signal
+  int rc = -1;  // exit code, or -signal
   bool timed_out = false;
   double seconds = 0;
-  long peak_kb = 0;     // peak RSS of the CLI and its load worker
-  double cpu_s = 0;     // user + system CPU time of both (what a loaded machine does not inflate)
+  long peak_kb = 0;  // peak RSS of the CLI and its load worker
+  double cpu_s = 0;  // user + system CPU time of both (what a loaded machine does not inflate)
   std::string err, out;
 };
 
@@ -61,8 +61,9 @@ inline std::string slurp(const std::string& path) {
 }
 
 // Runs argv[0] with the limits, in `cwd`, stdout and stderr captured through files.
-inline Result run_limited(const std::vector<std::string>& args, const std::string& cwd, const std::string& capture_dir,
-                   rlim_t mem_limit = kMemLimit, const std::vector<std::string>& extra_env = {},
+inline Result run_limited(const std::vector<std::string>& args, const std::string& cwd,
+                          const std::string& capture_dir, rlim_t mem_limit = kMemLimit,
+                          const std::vector<std::string>& extra_env = {},
                           double time_limit = kTimeLimit) {
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -71,8 +72,10 @@ inline Result run_limited(const std::vector<std::string>& args, const std::strin
   std::vector<std::string> envs;
   std::string asan = "ASAN_OPTIONS=";
   for (char** e = environ; *e; ++e) {
-    if (std::strncmp(*e, "ASAN_OPTIONS=", 13) == 0) asan = *e;
-    else envs.push_back(*e);
+    if (std::strncmp(*e, "ASAN_OPTIONS=", 13) == 0)
+      asan = *e;
+    else
+      envs.push_back(*e);
   }
   if (asan.size() > 13) asan += ":";
   asan += "max_allocation_size_mb=2048";
@@ -81,7 +84,8 @@ inline Result run_limited(const std::vector<std::string>& args, const std::strin
   // no longer used, did: tests/hostile/regress/fuzz-h5-vlen-hang.h5); well inside this test's
   // time limit.
   envs.insert(envs.end(), extra_env.begin(), extra_env.end());  // first: getenv takes the first
-  if (!std::getenv("RECUR_LOAD_TIMEOUT")) envs.push_back(kSanitized ? "RECUR_LOAD_TIMEOUT=25" : "RECUR_LOAD_TIMEOUT=4");
+  if (!std::getenv("RECUR_LOAD_TIMEOUT"))
+    envs.push_back(kSanitized ? "RECUR_LOAD_TIMEOUT=25" : "RECUR_LOAD_TIMEOUT=4");
   std::vector<char*> envp;
   for (auto& e : envs) envp.push_back(e.data());
   envp.push_back(nullptr);
@@ -93,10 +97,14 @@ inline Result run_limited(const std::vector<std::string>& args, const std::strin
   if (pid == 0) {
     if (::chdir(cwd.c_str()) != 0) ::_exit(126);
     if (!kSanitized) {
-      struct rlimit rl {mem_limit, mem_limit};
+      struct rlimit rl {
+        mem_limit, mem_limit
+      };
       ::setrlimit(RLIMIT_AS, &rl);
     }
-    struct rlimit core {0, 0};
+    struct rlimit core {
+      0, 0
+    };
     ::setrlimit(RLIMIT_CORE, &core);
     const int o = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     const int e = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);

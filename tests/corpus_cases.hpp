@@ -17,13 +17,16 @@ struct CorpusCase {
 
 inline void PrintTo(const CorpusCase& c, std::ostream* os) { *os << c.id; }
 
-inline std::vector<CorpusCase> corpus_cases_in(const std::filesystem::path& root, const std::string& prefix) {
+inline std::vector<CorpusCase> corpus_cases_in(const std::filesystem::path& root,
+                                               const std::string& prefix) {
   std::vector<CorpusCase> out;
   if (!std::filesystem::is_directory(root)) return out;
   for (const auto& e : std::filesystem::directory_iterator(root)) {
-    if (std::filesystem::exists(e.path() / "case.json")) out.push_back({prefix + e.path().filename().string(), e.path()});
+    if (std::filesystem::exists(e.path() / "case.json"))
+      out.push_back({prefix + e.path().filename().string(), e.path()});
   }
-  std::sort(out.begin(), out.end(), [](const CorpusCase& a, const CorpusCase& b) { return a.id < b.id; });
+  std::sort(out.begin(), out.end(),
+            [](const CorpusCase& a, const CorpusCase& b) { return a.id < b.id; });
   return out;
 }
 
@@ -34,9 +37,13 @@ inline std::vector<CorpusCase> real_cases() {
 // The shared corpus first, then our fixtures.
 inline std::vector<CorpusCase> all_corpus_cases() {
   auto a = real_cases();
-  for (const char* own : {"models", "legacy-weights", "attention", "spatial", "conv-models", "transpose-models"}) {
+  for (const char* own :
+       {"models", "legacy-weights", "attention", "spatial", "conv-models", "transpose-models"}) {
     const std::string o = own;
-    const std::string prefix = o == "models" ? "own/" : o == "conv-models" ? "conv/" : o == "transpose-models" ? "transpose/" : o + "/";
+    const std::string prefix = o == "models"             ? "own/"
+                               : o == "conv-models"      ? "conv/"
+                               : o == "transpose-models" ? "transpose/"
+                                                         : o + "/";
     auto b = corpus_cases_in(std::filesystem::path(RECUR_FIXTURES_DIR) / own, prefix);
     a.insert(a.end(), b.begin(), b.end());
   }

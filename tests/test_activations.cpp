@@ -22,20 +22,34 @@ TEST(Activations, ValuesAtPointsFromKerasFormulas) {
   };
   // want = Python math on the Keras 3 definitions (keras/src/activations/activations.py).
   const std::vector<Case> cases = {
-      {"tanh", 0.7f, 0.6043677771171636f},        {"sigmoid", -1.3f, 0.21416501695744142f},
-      {"hard_sigmoid", 1.5f, 0.75f},              {"hard_sigmoid", -4.0f, 0.0f},
-      {"relu", -2.0f, 0.0f},                      {"relu6", 7.5f, 6.0f},
-      {"leaky_relu", -2.0f, -0.4f},               {"elu", -1.0f, -0.6321205588285577f},
-      {"selu", -1.0f, -1.1113307378125625f},      {"celu", -2.0f, -0.8646647167633873f},
-      {"gelu", 0.5f, 0.34573123063700656f},       {"silu", 1.0f, 0.7310585786300049f},
-      {"swish", -1.0f, -0.2689414213699951f},     {"hard_silu", 1.0f, 0.6666666666666666f},
-      {"hard_swish", -1.0f, -0.3333333333333333f}, {"softsign", 3.0f, 0.75f},
-      {"softplus", 2.0f, 2.1269280110429727f},    {"softplus", 100.0f, 100.0f},
-      {"mish", 1.0f, 0.8650983882673103f},        {"log_sigmoid", -1.0f, -1.3132616875182228f},
-      {"hard_tanh", -3.0f, -1.0f},                {"tanh_shrink", 1.0f, 0.2384058440442351f},
-      {"squareplus", 1.0f, 1.618033988749895f},   {"sparse_sigmoid", 0.5f, 0.75f},
-      {"sparse_plus", 0.0f, 0.25f},               {"soft_shrink", 1.0f, 0.5f},
-      {"hard_shrink", 0.3f, 0.0f},                {"exponential", 1.0f, 2.718281828459045f},
+      {"tanh", 0.7f, 0.6043677771171636f},
+      {"sigmoid", -1.3f, 0.21416501695744142f},
+      {"hard_sigmoid", 1.5f, 0.75f},
+      {"hard_sigmoid", -4.0f, 0.0f},
+      {"relu", -2.0f, 0.0f},
+      {"relu6", 7.5f, 6.0f},
+      {"leaky_relu", -2.0f, -0.4f},
+      {"elu", -1.0f, -0.6321205588285577f},
+      {"selu", -1.0f, -1.1113307378125625f},
+      {"celu", -2.0f, -0.8646647167633873f},
+      {"gelu", 0.5f, 0.34573123063700656f},
+      {"silu", 1.0f, 0.7310585786300049f},
+      {"swish", -1.0f, -0.2689414213699951f},
+      {"hard_silu", 1.0f, 0.6666666666666666f},
+      {"hard_swish", -1.0f, -0.3333333333333333f},
+      {"softsign", 3.0f, 0.75f},
+      {"softplus", 2.0f, 2.1269280110429727f},
+      {"softplus", 100.0f, 100.0f},
+      {"mish", 1.0f, 0.8650983882673103f},
+      {"log_sigmoid", -1.0f, -1.3132616875182228f},
+      {"hard_tanh", -3.0f, -1.0f},
+      {"tanh_shrink", 1.0f, 0.2384058440442351f},
+      {"squareplus", 1.0f, 1.618033988749895f},
+      {"sparse_sigmoid", 0.5f, 0.75f},
+      {"sparse_plus", 0.0f, 0.25f},
+      {"soft_shrink", 1.0f, 0.5f},
+      {"hard_shrink", 0.3f, 0.0f},
+      {"exponential", 1.0f, 2.718281828459045f},
       {"linear", -5.5f, -5.5f},
   };
   for (const auto& c : cases) {
@@ -45,7 +59,7 @@ TEST(Activations, ValuesAtPointsFromKerasFormulas) {
 }
 
 TEST(Activations, Keras2HardSigmoidIsTheOldFormula) {
-  EXPECT_NEAR(act("hard_sigmoid", 1.0f, 2), 0.7f, 1e-7);   // 0.2x + 0.5
+  EXPECT_NEAR(act("hard_sigmoid", 1.0f, 2), 0.7f, 1e-7);         // 0.2x + 0.5
   EXPECT_NEAR(act("hard_sigmoid", 1.0f, 3), 2.0f / 3.0f, 1e-7);  // x/6 + 0.5
   EXPECT_EQ(act("hard_sigmoid", 2.6f, 2), 1.0f);
 }
@@ -74,7 +88,9 @@ TEST(Activations, UnknownNameIsAnErrorNamingIt) {
 }
 
 TEST(Activations, NaNPropagates) {
-  for (const char* n : {"tanh", "sigmoid", "hard_sigmoid", "relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "softsign", "softplus", "mish", "hard_tanh", "soft_shrink", "hard_shrink", "sparse_sigmoid", "squareplus"}) {
+  for (const char* n : {"tanh", "sigmoid", "hard_sigmoid", "relu", "relu6", "leaky_relu", "elu",
+                        "selu", "celu", "gelu", "silu", "softsign", "softplus", "mish", "hard_tanh",
+                        "soft_shrink", "hard_shrink", "sparse_sigmoid", "squareplus"}) {
     EXPECT_TRUE(std::isnan(act(n, NAN))) << n;
   }
 }

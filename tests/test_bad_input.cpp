@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -41,7 +41,8 @@ void expect_error(const std::function<void()>& f, Want want, const std::vector<s
     return;
   } catch (const recur::InvalidArgument& e) {
     msg = e.what();
-    EXPECT_NE(want, Want::unsupported) << what << ": InvalidArgument, expected Unsupported: " << msg;
+    EXPECT_NE(want, Want::unsupported)
+        << what << ": InvalidArgument, expected Unsupported: " << msg;
   } catch (const recur::Unsupported& e) {
     msg = e.what();
     EXPECT_NE(want, Want::invalid) << what << ": Unsupported, expected InvalidArgument: " << msg;
@@ -109,73 +110,168 @@ TEST(BadInput, UnitsMustBePositive) {
 }
 
 TEST(BadInput, KernelShape) {
-  expect_error([] { recur::LSTMCell(lstm_cfg(), filled({kIn, 3 * kU}), filled({kU, 4 * kU}), filled({4 * kU})); },
-               Want::invalid, {"kernel"}, "LSTM kernel (in, 3u)");
-  expect_error([] { recur::LSTMCell(lstm_cfg(), filled({4 * kU}), filled({kU, 4 * kU}), filled({4 * kU})); },
-               Want::invalid, {"kernel"}, "LSTM kernel rank 1");
-  expect_error([] { recur::LSTMCell(lstm_cfg(), filled({1, kIn, 4 * kU}), filled({kU, 4 * kU}), filled({4 * kU})); },
-               Want::invalid, {"kernel"}, "LSTM kernel rank 3");
+  expect_error(
+      [] {
+        recur::LSTMCell(lstm_cfg(), filled({kIn, 3 * kU}), filled({kU, 4 * kU}), filled({4 * kU}));
+      },
+      Want::invalid, {"kernel"}, "LSTM kernel (in, 3u)");
+  expect_error(
+      [] {
+        recur::LSTMCell(lstm_cfg(), filled({4 * kU}), filled({kU, 4 * kU}), filled({4 * kU}));
+      },
+      Want::invalid, {"kernel"}, "LSTM kernel rank 1");
+  expect_error(
+      [] {
+        recur::LSTMCell(lstm_cfg(), filled({1, kIn, 4 * kU}), filled({kU, 4 * kU}),
+                        filled({4 * kU}));
+      },
+      Want::invalid, {"kernel"}, "LSTM kernel rank 3");
   // Transposed Keras kernel (a common conversion mistake).
-  expect_error([] { recur::GRUCell(gru_cfg(true), filled({3 * kU, kIn}), filled({kU, 3 * kU}), filled({2, 3 * kU})); },
-               Want::invalid, {"kernel"}, "GRU kernel transposed");
-  expect_error([] { recur::SimpleRNNCell(simple_cfg(), filled({kIn, kU + 1}), filled({kU, kU}), filled({kU})); },
-               Want::invalid, {"kernel"}, "SimpleRNN kernel (in, u+1)");
+  expect_error(
+      [] {
+        recur::GRUCell(gru_cfg(true), filled({3 * kU, kIn}), filled({kU, 3 * kU}),
+                       filled({2, 3 * kU}));
+      },
+      Want::invalid, {"kernel"}, "GRU kernel transposed");
+  expect_error(
+      [] {
+        recur::SimpleRNNCell(simple_cfg(), filled({kIn, kU + 1}), filled({kU, kU}), filled({kU}));
+      },
+      Want::invalid, {"kernel"}, "SimpleRNN kernel (in, u+1)");
   // Weights for 4 units, config says 5.
-  expect_error([] { recur::LSTMCell(lstm_cfg(5), filled({kIn, 4 * kU}), filled({kU, 4 * kU}), filled({4 * kU})); },
-               Want::invalid, {"kernel", "units"}, "LSTM weights for other units");
+  expect_error(
+      [] {
+        recur::LSTMCell(lstm_cfg(5), filled({kIn, 4 * kU}), filled({kU, 4 * kU}), filled({4 * kU}));
+      },
+      Want::invalid, {"kernel", "units"}, "LSTM weights for other units");
 }
 
 TEST(BadInput, RecurrentKernelShape) {
-  expect_error([] { recur::LSTMCell(lstm_cfg(), filled({kIn, 4 * kU}), filled({kU + 1, 4 * kU}), filled({4 * kU})); },
-               Want::invalid, {"recurrent_kernel", "recurrent kernel"}, "LSTM recurrent_kernel (u+1, 4u)");
-  expect_error([] { recur::LSTMCell(lstm_cfg(), filled({kIn, 4 * kU}), filled({kU, 3 * kU}), filled({4 * kU})); },
-               Want::invalid, {"recurrent_kernel", "recurrent kernel"}, "LSTM recurrent_kernel (u, 3u)");
-  expect_error([] { recur::GRUCell(gru_cfg(false), filled({kIn, 3 * kU}), filled({4 * kU}), filled({3 * kU})); },
-               Want::invalid, {"recurrent_kernel", "recurrent kernel"}, "GRU recurrent_kernel rank 1");
-  expect_error([] { recur::SimpleRNNCell(simple_cfg(), filled({kIn, kU}), filled({kU, kU + 2}), filled({kU})); },
-               Want::invalid, {"recurrent_kernel", "recurrent kernel"}, "SimpleRNN recurrent_kernel (u, u+2)");
+  expect_error(
+      [] {
+        recur::LSTMCell(lstm_cfg(), filled({kIn, 4 * kU}), filled({kU + 1, 4 * kU}),
+                        filled({4 * kU}));
+      },
+      Want::invalid, {"recurrent_kernel", "recurrent kernel"}, "LSTM recurrent_kernel (u+1, 4u)");
+  expect_error(
+      [] {
+        recur::LSTMCell(lstm_cfg(), filled({kIn, 4 * kU}), filled({kU, 3 * kU}), filled({4 * kU}));
+      },
+      Want::invalid, {"recurrent_kernel", "recurrent kernel"}, "LSTM recurrent_kernel (u, 3u)");
+  expect_error(
+      [] {
+        recur::GRUCell(gru_cfg(false), filled({kIn, 3 * kU}), filled({4 * kU}), filled({3 * kU}));
+      },
+      Want::invalid, {"recurrent_kernel", "recurrent kernel"}, "GRU recurrent_kernel rank 1");
+  expect_error(
+      [] {
+        recur::SimpleRNNCell(simple_cfg(), filled({kIn, kU}), filled({kU, kU + 2}), filled({kU}));
+      },
+      Want::invalid, {"recurrent_kernel", "recurrent kernel"},
+      "SimpleRNN recurrent_kernel (u, u+2)");
 }
 
 TEST(BadInput, BiasShape) {
-  expect_error([] { recur::LSTMCell(lstm_cfg(), filled({kIn, 4 * kU}), filled({kU, 4 * kU}), filled({4 * kU + 1})); },
-               Want::invalid, {"bias"}, "LSTM bias (4u+1)");
-  expect_error([] { recur::LSTMCell(lstm_cfg(), filled({kIn, 4 * kU}), filled({kU, 4 * kU}), filled({kU})); },
-               Want::invalid, {"bias"}, "LSTM bias (u)");
-  expect_error([] { recur::LSTMCell(lstm_cfg(), filled({kIn, 4 * kU}), filled({kU, 4 * kU}), filled({2, 4 * kU})); },
-               Want::invalid, {"bias"}, "LSTM bias (2, 4u)");
+  expect_error(
+      [] {
+        recur::LSTMCell(lstm_cfg(), filled({kIn, 4 * kU}), filled({kU, 4 * kU}),
+                        filled({4 * kU + 1}));
+      },
+      Want::invalid, {"bias"}, "LSTM bias (4u+1)");
+  expect_error(
+      [] {
+        recur::LSTMCell(lstm_cfg(), filled({kIn, 4 * kU}), filled({kU, 4 * kU}), filled({kU}));
+      },
+      Want::invalid, {"bias"}, "LSTM bias (u)");
+  expect_error(
+      [] {
+        recur::LSTMCell(lstm_cfg(), filled({kIn, 4 * kU}), filled({kU, 4 * kU}),
+                        filled({2, 4 * kU}));
+      },
+      Want::invalid, {"bias"}, "LSTM bias (2, 4u)");
   // GRU reset_after=True needs (2, 3u): input row + recurrent row (spec §1).
-  expect_error([] { recur::GRUCell(gru_cfg(true), filled({kIn, 3 * kU}), filled({kU, 3 * kU}), filled({3 * kU})); },
-               Want::invalid, {"bias"}, "GRU reset_after bias (3u)");
-  expect_error([] { recur::GRUCell(gru_cfg(true), filled({kIn, 3 * kU}), filled({kU, 3 * kU}), filled({6 * kU})); },
-               Want::invalid, {"bias"}, "GRU reset_after bias flat (6u)");
-  expect_error([] { recur::GRUCell(gru_cfg(true), filled({kIn, 3 * kU}), filled({kU, 3 * kU}), filled({2, 3 * kU + 1})); },
-               Want::invalid, {"bias"}, "GRU reset_after bias (2, 3u+1)");
-  expect_error([] { recur::GRUCell(gru_cfg(true), filled({kIn, 3 * kU}), filled({kU, 3 * kU}), filled({3, 3 * kU})); },
-               Want::invalid, {"bias"}, "GRU reset_after bias (3, 3u)");
+  expect_error(
+      [] {
+        recur::GRUCell(gru_cfg(true), filled({kIn, 3 * kU}), filled({kU, 3 * kU}),
+                       filled({3 * kU}));
+      },
+      Want::invalid, {"bias"}, "GRU reset_after bias (3u)");
+  expect_error(
+      [] {
+        recur::GRUCell(gru_cfg(true), filled({kIn, 3 * kU}), filled({kU, 3 * kU}),
+                       filled({6 * kU}));
+      },
+      Want::invalid, {"bias"}, "GRU reset_after bias flat (6u)");
+  expect_error(
+      [] {
+        recur::GRUCell(gru_cfg(true), filled({kIn, 3 * kU}), filled({kU, 3 * kU}),
+                       filled({2, 3 * kU + 1}));
+      },
+      Want::invalid, {"bias"}, "GRU reset_after bias (2, 3u+1)");
+  expect_error(
+      [] {
+        recur::GRUCell(gru_cfg(true), filled({kIn, 3 * kU}), filled({kU, 3 * kU}),
+                       filled({3, 3 * kU}));
+      },
+      Want::invalid, {"bias"}, "GRU reset_after bias (3, 3u)");
   // reset_after=False: (3u,) only.
-  expect_error([] { recur::GRUCell(gru_cfg(false), filled({kIn, 3 * kU}), filled({kU, 3 * kU}), filled({2, 3 * kU})); },
-               Want::invalid, {"bias"}, "GRU reset_before bias (2, 3u)");
-  expect_error([] { recur::SimpleRNNCell(simple_cfg(), filled({kIn, kU}), filled({kU, kU}), filled({kU + 1})); },
-               Want::invalid, {"bias"}, "SimpleRNN bias (u+1)");
+  expect_error(
+      [] {
+        recur::GRUCell(gru_cfg(false), filled({kIn, 3 * kU}), filled({kU, 3 * kU}),
+                       filled({2, 3 * kU}));
+      },
+      Want::invalid, {"bias"}, "GRU reset_before bias (2, 3u)");
+  expect_error(
+      [] {
+        recur::SimpleRNNCell(simple_cfg(), filled({kIn, kU}), filled({kU, kU}), filled({kU + 1}));
+      },
+      Want::invalid, {"bias"}, "SimpleRNN bias (u+1)");
 }
 
 TEST(BadInput, BiasPresenceMustMatchUseBias) {
-  expect_error([] { recur::LSTMCell(lstm_cfg(kU, false), filled({kIn, 4 * kU}), filled({kU, 4 * kU}), filled({4 * kU})); },
-               Want::invalid, {"bias"}, "LSTM bias with use_bias=false");
-  expect_error([] { recur::LSTMCell(lstm_cfg(kU, true), filled({kIn, 4 * kU}), filled({kU, 4 * kU}), std::nullopt); },
-               Want::invalid, {"bias"}, "LSTM no bias with use_bias=true");
-  expect_error([] { recur::GRUCell(gru_cfg(true, false), filled({kIn, 3 * kU}), filled({kU, 3 * kU}), filled({2, 3 * kU})); },
-               Want::invalid, {"bias"}, "GRU bias with use_bias=false");
-  expect_error([] { recur::GRUCell(gru_cfg(true, true), filled({kIn, 3 * kU}), filled({kU, 3 * kU}), std::nullopt); },
-               Want::invalid, {"bias"}, "GRU no bias with use_bias=true");
-  expect_error([] { recur::SimpleRNNCell(simple_cfg(kU, false), filled({kIn, kU}), filled({kU, kU}), filled({kU})); },
-               Want::invalid, {"bias"}, "SimpleRNN bias with use_bias=false");
-  expect_error([] { recur::SimpleRNNCell(simple_cfg(kU, true), filled({kIn, kU}), filled({kU, kU}), std::nullopt); },
-               Want::invalid, {"bias"}, "SimpleRNN no bias with use_bias=true");
+  expect_error(
+      [] {
+        recur::LSTMCell(lstm_cfg(kU, false), filled({kIn, 4 * kU}), filled({kU, 4 * kU}),
+                        filled({4 * kU}));
+      },
+      Want::invalid, {"bias"}, "LSTM bias with use_bias=false");
+  expect_error(
+      [] {
+        recur::LSTMCell(lstm_cfg(kU, true), filled({kIn, 4 * kU}), filled({kU, 4 * kU}),
+                        std::nullopt);
+      },
+      Want::invalid, {"bias"}, "LSTM no bias with use_bias=true");
+  expect_error(
+      [] {
+        recur::GRUCell(gru_cfg(true, false), filled({kIn, 3 * kU}), filled({kU, 3 * kU}),
+                       filled({2, 3 * kU}));
+      },
+      Want::invalid, {"bias"}, "GRU bias with use_bias=false");
+  expect_error(
+      [] {
+        recur::GRUCell(gru_cfg(true, true), filled({kIn, 3 * kU}), filled({kU, 3 * kU}),
+                       std::nullopt);
+      },
+      Want::invalid, {"bias"}, "GRU no bias with use_bias=true");
+  expect_error(
+      [] {
+        recur::SimpleRNNCell(simple_cfg(kU, false), filled({kIn, kU}), filled({kU, kU}),
+                             filled({kU}));
+      },
+      Want::invalid, {"bias"}, "SimpleRNN bias with use_bias=false");
+  expect_error(
+      [] {
+        recur::SimpleRNNCell(simple_cfg(kU, true), filled({kIn, kU}), filled({kU, kU}),
+                             std::nullopt);
+      },
+      Want::invalid, {"bias"}, "SimpleRNN no bias with use_bias=true");
   // The valid forms construct.
-  EXPECT_NO_THROW(recur::LSTMCell(lstm_cfg(kU, false), filled({kIn, 4 * kU}), filled({kU, 4 * kU})));
-  EXPECT_NO_THROW(recur::GRUCell(gru_cfg(false), filled({kIn, 3 * kU}), filled({kU, 3 * kU}), filled({3 * kU})));
-  EXPECT_NO_THROW(recur::GRUCell(gru_cfg(true), filled({kIn, 3 * kU}), filled({kU, 3 * kU}), filled({2, 3 * kU})));
+  EXPECT_NO_THROW(
+      recur::LSTMCell(lstm_cfg(kU, false), filled({kIn, 4 * kU}), filled({kU, 4 * kU})));
+  EXPECT_NO_THROW(recur::GRUCell(gru_cfg(false), filled({kIn, 3 * kU}), filled({kU, 3 * kU}),
+                                 filled({3 * kU})));
+  EXPECT_NO_THROW(recur::GRUCell(gru_cfg(true), filled({kIn, 3 * kU}), filled({kU, 3 * kU}),
+                                 filled({2, 3 * kU})));
 }
 
 TEST(BadInput, UnknownActivationName) {
@@ -186,12 +282,13 @@ TEST(BadInput, UnknownActivationName) {
 }
 
 TEST(BadInput, UnknownMergeMode) {
-  expect_error([] { (void)recur::merge_mode_from_name("bogus_merge"); }, Want::either, {"bogus_merge"},
-               "merge_mode bogus_merge");
+  expect_error([] { (void)recur::merge_mode_from_name("bogus_merge"); }, Want::either,
+               {"bogus_merge"}, "merge_mode bogus_merge");
 }
 
 TEST(BadInput, StackedCellsMustChain) {
-  expect_error([] { recur::StackedRNNCells(std::vector<std::shared_ptr<const recur::Cell>>{}); }, Want::invalid, {"cell", "empty"}, "no cells");
+  expect_error([] { recur::StackedRNNCells(std::vector<std::shared_ptr<const recur::Cell>>{}); },
+               Want::invalid, {"cell", "empty"}, "no cells");
   // Cell 1 expects 3 inputs but cell 0 outputs 4.
   const std::vector<std::shared_ptr<const recur::Cell>> cells = {good_lstm(), good_lstm(kIn)};
   expect_error([&] { recur::StackedRNNCells s(cells); }, Want::invalid, {"input", "cell", "size"},
@@ -199,26 +296,50 @@ TEST(BadInput, StackedCellsMustChain) {
 }
 
 TEST(BadInput, TensorAndMaskConstruction) {
-  expect_error([] { Tensor({2, 3}, std::vector<float>(5)); }, Want::invalid, {"value", "size", "shape", "element"},
-               "Tensor values/shape mismatch");
+  expect_error(
+      [] {
+        Tensor({2, 3}, std::vector<float>(5));
+      },
+      Want::invalid, {"value", "size", "shape", "element"}, "Tensor values/shape mismatch");
   expect_error([] { recur::Mask(2, 3, std::vector<uint8_t>(5)); }, Want::invalid,
                {"mask", "value", "size", "shape"}, "Mask values/shape mismatch");
-  expect_error([] { (void)Tensor({2, 3}).dim(2); }, Want::invalid, {"dim", "rank", "axis"}, "dim out of range");
+  expect_error(
+      [] {
+        (void)Tensor({2, 3}).dim(2);
+      },
+      Want::invalid, {"dim", "rank", "axis"}, "dim out of range");
 }
 
 // ------------------------------------------------------------------ layer calls
 
 TEST(BadInput, InputFeatureSizeAndRank) {
   recur::RNN layer = good_layer();
-  expect_error([&] { layer.call(filled({kB, kT, kIn + 1})); }, Want::invalid, {"input", "feature"},
-               "feature size in+1");
-  expect_error([&] { layer.call(filled({kB, kT})); }, Want::invalid, {"rank", "input"}, "rank 2 input");
-  expect_error([&] { layer.call(filled({kB, kT, kIn, 1})); }, Want::invalid, {"rank", "input"}, "rank 4 input");
-  expect_error([&] { (void)layer.run(filled({kB, kT, kIn - 1})); }, Want::invalid, {"input", "feature"},
-               "run(): feature size in-1");
+  expect_error(
+      [&] {
+        layer.call(filled({kB, kT, kIn + 1}));
+      },
+      Want::invalid, {"input", "feature"}, "feature size in+1");
+  expect_error(
+      [&] {
+        layer.call(filled({kB, kT}));
+      },
+      Want::invalid, {"rank", "input"}, "rank 2 input");
+  expect_error(
+      [&] {
+        layer.call(filled({kB, kT, kIn, 1}));
+      },
+      Want::invalid, {"rank", "input"}, "rank 4 input");
+  expect_error(
+      [&] {
+        (void)layer.run(filled({kB, kT, kIn - 1}));
+      },
+      Want::invalid, {"input", "feature"}, "run(): feature size in-1");
   // Fused op directly.
-  expect_error([&] { (void)recur::ops::lstm(*good_lstm(), filled({kB, kT, kIn + 2}), {}); }, Want::invalid,
-               {"input", "feature"}, "ops::lstm feature size");
+  expect_error(
+      [&] {
+        (void)recur::ops::lstm(*good_lstm(), filled({kB, kT, kIn + 2}), {});
+      },
+      Want::invalid, {"input", "feature"}, "ops::lstm feature size");
 }
 
 TEST(BadInput, MaskShape) {
@@ -234,9 +355,10 @@ TEST(BadInput, MaskShape) {
   const std::vector<Tensor> init = {Tensor({kB, kU}), Tensor({kB, kU})};
   expect_error(
       [&] {
-        (void)recur::ops::rnn([&](const Tensor& xt, std::span<const Tensor> st, std::span<const Tensor>,
-                                  Tensor& out, std::span<Tensor> ns) { cell->step(xt, st, out, ns); },
-                              x, init, a);
+        (void)recur::ops::rnn(
+            [&](const Tensor& xt, std::span<const Tensor> st, std::span<const Tensor>, Tensor& out,
+                std::span<Tensor> ns) { cell->step(xt, st, out, ns); },
+            x, init, a);
       },
       Want::invalid, {"mask"}, "ops::rnn mask (B, T+1)");
   recur::ops::SequenceArgs sa;
@@ -253,8 +375,10 @@ TEST(BadInput, InitialStateCountAndShape) {
   const std::vector<Tensor> wide = {Tensor({kB, kU}), Tensor({kB, kU + 1})};
   const std::vector<Tensor> batch = {Tensor({kB + 1, kU}), Tensor({kB + 1, kU})};
   const std::vector<Tensor> rank1 = {Tensor({kU}), Tensor({kU})};
-  expect_error([&] { layer.call(x, nullptr, one); }, Want::invalid, {"state"}, "LSTM given 1 state");
-  expect_error([&] { layer.call(x, nullptr, three); }, Want::invalid, {"state"}, "LSTM given 3 states");
+  expect_error([&] { layer.call(x, nullptr, one); }, Want::invalid, {"state"},
+               "LSTM given 1 state");
+  expect_error([&] { layer.call(x, nullptr, three); }, Want::invalid, {"state"},
+               "LSTM given 3 states");
   expect_error([&] { layer.call(x, nullptr, wide); }, Want::invalid, {"state"}, "c state (B, u+1)");
   expect_error([&] { layer.call(x, nullptr, batch); }, Want::invalid, {"state"}, "states (B+1, u)");
   expect_error([&] { layer.call(x, nullptr, rank1); }, Want::invalid, {"state"}, "states rank 1");
@@ -266,9 +390,10 @@ TEST(BadInput, InitialStateCountAndShape) {
   const auto cell = good_lstm();
   expect_error(
       [&] {
-        (void)recur::ops::rnn([&](const Tensor& xt, std::span<const Tensor> st, std::span<const Tensor>,
-                                  Tensor& out, std::span<Tensor> ns) { cell->step(xt, st, out, ns); },
-                              x, batch);
+        (void)recur::ops::rnn(
+            [&](const Tensor& xt, std::span<const Tensor> st, std::span<const Tensor>, Tensor& out,
+                std::span<Tensor> ns) { cell->step(xt, st, out, ns); },
+            x, batch);
       },
       Want::invalid, {"state"}, "ops::rnn states (B+1, u)");
 }
@@ -279,13 +404,19 @@ TEST(BadInput, OpsRnnArguments) {
                                             std::span<const Tensor>, Tensor& out,
                                             std::span<Tensor> ns) { cell->step(xt, st, out, ns); };
   const std::vector<Tensor> init = {Tensor({kB, kU}), Tensor({kB, kU})};
-  expect_error([&] { (void)recur::ops::rnn(step, filled({kB, kIn}), init); }, Want::invalid,
-               {"rank", "input"}, "ops::rnn rank 2 input");
+  expect_error(
+      [&] {
+        (void)recur::ops::rnn(step, filled({kB, kIn}), init);
+      },
+      Want::invalid, {"rank", "input"}, "ops::rnn rank 2 input");
   const std::vector<size_t> lengths = {kT};  // one length for two samples
   recur::ops::RnnArgs a;
   a.input_length = lengths;
-  expect_error([&] { (void)recur::ops::rnn(step, filled({kB, kT, kIn}), init, a); }, Want::invalid,
-               {"input_length", "length"}, "ops::rnn input_length count");
+  expect_error(
+      [&] {
+        (void)recur::ops::rnn(step, filled({kB, kT, kIn}), init, a);
+      },
+      Want::invalid, {"input_length", "length"}, "ops::rnn input_length count");
 }
 
 TEST(BadInput, CellStepShapes) {
@@ -293,15 +424,24 @@ TEST(BadInput, CellStepShapes) {
   Tensor out;
   std::vector<Tensor> ns(2);
   const std::vector<Tensor> st = {Tensor({kB, kU}), Tensor({kB, kU})};
-  expect_error([&] { cell->step(filled({kB, kIn + 1}), st, out, ns); }, Want::invalid,
-               {"input", "feature"}, "Cell::step x (B, in+1)");
+  expect_error(
+      [&] {
+        cell->step(filled({kB, kIn + 1}), st, out, ns);
+      },
+      Want::invalid, {"input", "feature"}, "Cell::step x (B, in+1)");
   const std::vector<Tensor> one = {Tensor({kB, kU})};
   std::vector<Tensor> ns1(1);
-  expect_error([&] { cell->step(filled({kB, kIn}), one, out, ns1); }, Want::invalid, {"state"},
-               "Cell::step with 1 state");
+  expect_error(
+      [&] {
+        cell->step(filled({kB, kIn}), one, out, ns1);
+      },
+      Want::invalid, {"state"}, "Cell::step with 1 state");
   const std::vector<Tensor> bad_batch = {Tensor({kB + 1, kU}), Tensor({kB + 1, kU})};
-  expect_error([&] { cell->step(filled({kB, kIn}), bad_batch, out, ns); }, Want::invalid, {"state"},
-               "Cell::step states (B+1, u)");
+  expect_error(
+      [&] {
+        cell->step(filled({kB, kIn}), bad_batch, out, ns);
+      },
+      Want::invalid, {"state"}, "Cell::step states (B+1, u)");
 }
 
 TEST(BadInput, StatefulBatchSizeIsFixed) {
@@ -309,16 +449,28 @@ TEST(BadInput, StatefulBatchSizeIsFixed) {
   o.stateful = true;
   recur::RNN layer = good_layer(o);
   layer.call(filled({kB, kT, kIn}));
-  expect_error([&] { layer.call(filled({kB + 1, kT, kIn})); }, Want::invalid, {"batch"},
-               "stateful call with another batch size");
+  expect_error(
+      [&] {
+        layer.call(filled({kB + 1, kT, kIn}));
+      },
+      Want::invalid, {"batch"}, "stateful call with another batch size");
   layer.reset_state();  // reset keeps the batch size (spec §4.4)
-  expect_error([&] { layer.call(filled({kB + 1, kT, kIn})); }, Want::invalid, {"batch"},
-               "stateful call with another batch size after reset_state");
+  expect_error(
+      [&] {
+        layer.call(filled({kB + 1, kT, kIn}));
+      },
+      Want::invalid, {"batch"}, "stateful call with another batch size after reset_state");
   EXPECT_NO_THROW(layer.call(filled({kB, kT + 3, kIn}))) << "another T is fine";
-  expect_error([&] { layer.set_states({Tensor({kB, kU})}); }, Want::invalid, {"state"},
-               "set_states with 1 of 2 states");
-  expect_error([&] { layer.set_states({Tensor({kB, kU}), Tensor({kB, kU + 1})}); }, Want::invalid,
-               {"state"}, "set_states (B, u+1)");
+  expect_error(
+      [&] {
+        layer.set_states({Tensor({kB, kU})});
+      },
+      Want::invalid, {"state"}, "set_states with 1 of 2 states");
+  expect_error(
+      [&] {
+        layer.set_states({Tensor({kB, kU}), Tensor({kB, kU + 1})});
+      },
+      Want::invalid, {"state"}, "set_states (B, u+1)");
 }
 
 TEST(BadInput, BidirectionalConfiguration) {
@@ -327,8 +479,8 @@ TEST(BadInput, BidirectionalConfiguration) {
   const recur::RNN fwd(good_lstm(), fo);
   recur::RNNOptions same = fo;  // backward must differ in go_backwards
   const recur::RNN b_same(good_lstm(), same);
-  expect_error([&] { recur::Bidirectional bi(fwd, &b_same); }, Want::invalid, {"go_backwards", "backward"},
-               "backward with the same go_backwards");
+  expect_error([&] { recur::Bidirectional bi(fwd, &b_same); }, Want::invalid,
+               {"go_backwards", "backward"}, "backward with the same go_backwards");
   recur::RNNOptions bo = fo;
   bo.go_backwards = true;
   bo.return_sequences = false;
@@ -352,9 +504,13 @@ TEST(BadInput, BidirectionalConfiguration) {
   const std::vector<Tensor> three = {Tensor({kB, kU}), Tensor({kB, kU}), Tensor({kB, kU})};
   expect_error([&] { bi.call(x, nullptr, three); }, Want::invalid, {"state"}, "3 initial states");
   const std::vector<Tensor> two = {Tensor({kB, kU}), Tensor({kB, kU})};
-  expect_error([&] { bi.call(x, nullptr, two); }, Want::invalid, {"state"}, "2 initial states for 2 LSTMs");
-  expect_error([&] { bi.call(filled({kB, kT, kIn + 1})); }, Want::invalid, {"input", "feature"},
-               "Bidirectional feature size");
+  expect_error([&] { bi.call(x, nullptr, two); }, Want::invalid, {"state"},
+               "2 initial states for 2 LSTMs");
+  expect_error(
+      [&] {
+        bi.call(filled({kB, kT, kIn + 1}));
+      },
+      Want::invalid, {"input", "feature"}, "Bidirectional feature size");
   const recur::Mask bad(kB, kT + 1);
   expect_error([&] { bi.call(x, &bad); }, Want::invalid, {"mask"}, "Bidirectional mask shape");
   // Backward layer built for another input size.
@@ -383,15 +539,17 @@ std::vector<NanLayer> nan_layers() {
       {"LSTM", [](recur::RNNOptions o) { return recur::RNN(good_lstm(), o); }},
       {"GRU",
        [](recur::RNNOptions o) {
-         return recur::RNN(std::make_shared<recur::GRUCell>(gru_cfg(true), filled({kIn, 3 * kU}, -0.2f),
-                                                            filled({kU, 3 * kU}, 0.3f), filled({2, 3 * kU})),
-                           o);
+         return recur::RNN(
+             std::make_shared<recur::GRUCell>(gru_cfg(true), filled({kIn, 3 * kU}, -0.2f),
+                                              filled({kU, 3 * kU}, 0.3f), filled({2, 3 * kU})),
+             o);
        }},
       {"SimpleRNN",
        [](recur::RNNOptions o) {
-         return recur::RNN(std::make_shared<recur::SimpleRNNCell>(simple_cfg(), filled({kIn, kU}, -0.1f),
-                                                                  filled({kU, kU}, 0.2f), filled({kU})),
-                           o);
+         return recur::RNN(
+             std::make_shared<recur::SimpleRNNCell>(simple_cfg(), filled({kIn, kU}, -0.1f),
+                                                    filled({kU, kU}, 0.2f), filled({kU})),
+             o);
        }},
   };
 }
@@ -431,7 +589,8 @@ TEST(NanInput, PropagatesOnlyWithinItsSample) {
             }
           }
       for (size_t s = 1; s < got.size(); ++s)
-        for (size_t j = 0; j < kU; ++j) EXPECT_TRUE(std::isnan(got[s][bad_b * kU + j])) << "state " << s;
+        for (size_t j = 0; j < kU; ++j)
+          EXPECT_TRUE(std::isnan(got[s][bad_b * kU + j])) << "state " << s;
     }
 }
 
@@ -442,7 +601,8 @@ TEST(NanInput, MaskedStepsDoNotLeakNaN) {
   for (const NanLayer& nl : nan_layers())
     for (bool back : {false, true})
       for (bool holes : {false, true}) {
-        SCOPED_TRACE(std::string(nl.name) + (back ? " go_backwards" : "") + (holes ? " holes" : " right-padded"));
+        SCOPED_TRACE(std::string(nl.name) + (back ? " go_backwards" : "") +
+                     (holes ? " holes" : " right-padded"));
         recur::RNNOptions o;
         o.return_sequences = true;
         o.return_state = true;

@@ -68,7 +68,7 @@ TEST(Bf16, RoundsToNearestEven) {
   EXPECT_EQ(k::to_bf16(1.0f + 0x1p-8f), 0x3F80);
   // 1 + 3 * 2^-8 lies halfway between 1 + 2^-7 (odd) and 1 + 2^-6 (even).
   EXPECT_EQ(k::to_bf16(1.0f + 3 * 0x1p-8f), 0x3F82);
-  EXPECT_EQ(k::to_bf16(1.0f + 0x1p-8f + 0x1p-20f), 0x3F81);  // above the tie: up
+  EXPECT_EQ(k::to_bf16(1.0f + 0x1p-8f + 0x1p-20f), 0x3F81);          // above the tie: up
   EXPECT_EQ(k::to_bf16(std::numeric_limits<float>::max()), 0x7F80);  // overflows to +inf
   EXPECT_TRUE(std::isnan(round_bf16(std::numeric_limits<float>::quiet_NaN())));
   EXPECT_TRUE(std::isnan(k::from_bf16(k::to_bf16(std::bit_cast<float>(0x7F800001u)))));
@@ -162,7 +162,8 @@ struct CellCase {
 ref::Mat to_mat(const std::vector<float>& v, size_t rows, size_t cols, bool bf16) {
   ref::Mat m(rows, ref::Vec(cols));
   for (size_t r = 0; r < rows; ++r)
-    for (size_t c = 0; c < cols; ++c) m[r][c] = bf16 ? round_bf16(v[r * cols + c]) : v[r * cols + c];
+    for (size_t c = 0; c < cols; ++c)
+      m[r][c] = bf16 ? round_bf16(v[r * cols + c]) : v[r * cols + c];
   return m;
 }
 
@@ -172,7 +173,10 @@ struct Built {
 };
 
 Built build(const CellCase& c, std::mt19937& rng) {
-  const size_t G = c.kind == ref::Kind::lstm ? 4 : c.kind == ref::Kind::gru ? 3 : 1, n = G * c.units;
+  const size_t G = c.kind == ref::Kind::lstm  ? 4
+                   : c.kind == ref::Kind::gru ? 3
+                                              : 1,
+               n = G * c.units;
   const bool two = c.kind == ref::Kind::gru && c.reset_after;
   auto kv = rand_vec(c.input * n, rng, 0.6f), rv = rand_vec(c.units * n, rng, 0.6f);
   auto bv = rand_vec((two ? 2 : 1) * n, rng, 0.3f);
@@ -218,10 +222,11 @@ recur::ops::RnnResult fused(const recur::Cell& c, const Tensor& x, std::span<con
 TEST(Bf16, CellsFusedEqualsLoopAndMatchRoundedReference) {
   IsaGuard guard;
   std::mt19937 rng(23);
-  const std::vector<CellCase> cases = {
-      {ref::Kind::lstm, true, 7, 33}, {ref::Kind::lstm, true, 1, 1},
-      {ref::Kind::gru, true, 33, 7},  {ref::Kind::gru, false, 7, 33},
-      {ref::Kind::simple_rnn, true, 33, 1}};
+  const std::vector<CellCase> cases = {{ref::Kind::lstm, true, 7, 33},
+                                       {ref::Kind::lstm, true, 1, 1},
+                                       {ref::Kind::gru, true, 33, 7},
+                                       {ref::Kind::gru, false, 7, 33},
+                                       {ref::Kind::simple_rnn, true, 33, 1}};
   for (Isa isa : isas()) {
     k::set_isa(isa);
     for (const auto& c : cases) {
@@ -235,8 +240,8 @@ TEST(Bf16, CellsFusedEqualsLoopAndMatchRoundedReference) {
         const auto f = fused(*b.cell, x, init);
         const recur::Cell& cell = *b.cell;
         const auto loop = recur::ops::rnn(
-            [&cell](const Tensor& xt, std::span<const Tensor> st, std::span<const Tensor>, Tensor& out,
-                    std::span<Tensor> ns) { cell.step(xt, st, out, ns); },
+            [&cell](const Tensor& xt, std::span<const Tensor> st, std::span<const Tensor>,
+                    Tensor& out, std::span<Tensor> ns) { cell.step(xt, st, out, ns); },
             x, init);
         ASSERT_EQ(f.outputs.size(), loop.outputs.size());
         for (size_t i = 0; i < f.outputs.size(); ++i) {
@@ -269,22 +274,26 @@ TEST(Bf16, ConvLstmOpEqualsStepLoopAndOneSample) {
   cfg.precision = Precision::bf16;
   const size_t B = 3, T = 33, L = 9, C = 5;
   recur::ConvLSTMCell cell(cfg, {L, C}, Tensor({3, C, 28}, rand_vec(3 * C * 28, rng, 0.5f)),
-                           Tensor({3, 7, 28}, rand_vec(3 * 7 * 28, rng, 0.5f)), Tensor({28}, rand_vec(28, rng, 0.2f)));
+                           Tensor({3, 7, 28}, rand_vec(3 * 7 * 28, rng, 0.5f)),
+                           Tensor({28}, rand_vec(28, rng, 0.2f)));
   EXPECT_EQ(recur::detail::CellAccess::input_weights(cell).packed[0].precision, Precision::bf16);
-  EXPECT_EQ(recur::detail::CellAccess::recurrent_weights(cell).packed[0].precision, Precision::bf16);
+  EXPECT_EQ(recur::detail::CellAccess::recurrent_weights(cell).packed[0].precision,
+            Precision::bf16);
   const Tensor x({B, T, L, C}, rand_vec(B * T * L * C, rng));
   std::vector<Tensor> init{Tensor({B, L, 7}), Tensor({B, L, 7})};
   const auto op = recur::ops::conv_lstm(cell, x, init);
-  const auto loop = recur::ops::rnn(
-      [&cell](const Tensor& xt, std::span<const Tensor> st, std::span<const Tensor>, Tensor& out,
-              std::span<Tensor> ns) { cell.step(xt, st, out, ns); },
-      x, init);
+  const auto loop =
+      recur::ops::rnn([&cell](const Tensor& xt, std::span<const Tensor> st, std::span<const Tensor>,
+                              Tensor& out, std::span<Tensor> ns) { cell.step(xt, st, out, ns); },
+                      x, init);
   EXPECT_EQ(op.outputs.values(), loop.outputs.values());
-  const Tensor x1({1, T, L, C}, std::vector<float>(x.values().begin(), x.values().begin() + T * L * C));
+  const Tensor x1({1, T, L, C},
+                  std::vector<float>(x.values().begin(), x.values().begin() + T * L * C));
   std::vector<Tensor> init1{Tensor({1, L, 7}), Tensor({1, L, 7})};
   const auto one = recur::ops::conv_lstm(cell, x1, init1);
   EXPECT_EQ(one.outputs.values(),
-            std::vector<float>(op.outputs.values().begin(), op.outputs.values().begin() + one.outputs.size()));
+            std::vector<float>(op.outputs.values().begin(),
+                               op.outputs.values().begin() + one.outputs.size()));
 }
 
 TEST(Bf16, PathNamesTheWeights) {
@@ -303,7 +312,8 @@ TEST(Bf16, PathNamesTheWeights) {
 
 // "dir/case" under tests/fixtures, or a case of tests/fixtures/models.
 std::string fixture(const std::string& c, const std::string& f) {
-  const auto dir = c.find('/') == std::string::npos ? std::filesystem::path("models") / c : std::filesystem::path(c);
+  const auto dir = c.find('/') == std::string::npos ? std::filesystem::path("models") / c
+                                                    : std::filesystem::path(c);
   return (std::filesystem::path(RECUR_FIXTURES_DIR) / dir / f).string();
 }
 
@@ -313,9 +323,10 @@ std::string fixture(const std::string& c, const std::string& f) {
 // near Keras: a few steps of |x| <= 1 with weights moved by
 // at most 2^-8 relative, so 0.02 absolute is generous and still far below the outputs' scale.
 TEST(Bf16, ModelsDefaultToExactFp32AndBf16StaysClose) {
-  for (const std::string c : {"k3-stacked-cells", "k3-bidir-merge-modes", "k2-gru-reset-before", "k3-conv1d-padding",
-                              "k3-stream-conv1x1-lstm", "conv-models/k3-conv2d", "conv-models/k2-depthwise-separable",
-                              "conv-models/k3-convlstm1d", "conv-models/k3-convlstm2d"}) {
+  for (const std::string c :
+       {"k3-stacked-cells", "k3-bidir-merge-modes", "k2-gru-reset-before", "k3-conv1d-padding",
+        "k3-stream-conv1x1-lstm", "conv-models/k3-conv2d", "conv-models/k2-depthwise-separable",
+        "conv-models/k3-convlstm1d", "conv-models/k3-convlstm2d"}) {
     const std::string path = fixture(c, "model.keras");
     const std::string file = std::filesystem::exists(path) ? path : fixture(c, "model.h5");
     const recur::Model plain = recur::load_model(file);
@@ -336,17 +347,20 @@ TEST(Bf16, ModelsDefaultToExactFp32AndBf16StaysClose) {
       ASSERT_EQ(y[i].size(), want.size()) << c;
       for (size_t j = 0; j < y[i].size(); ++j) {
         ASSERT_EQ(y[i][j], y32[i][j]) << c << " output " << i;
-        ASSERT_NEAR(y[i][j], want[j], 1e-4 + 1e-4 * std::fabs(want[j])) << c << " output " << i;  // the fixtures' widest
+        ASSERT_NEAR(y[i][j], want[j], 1e-4 + 1e-4 * std::fabs(want[j]))
+            << c << " output " << i;  // the fixtures' widest
         ASSERT_NEAR(y16[i][j], want[j], 0.02) << c << " output " << i;
         differs = differs || y16[i][j] != y[i][j];
       }
     }
     EXPECT_TRUE(differs) << c << ": bf16 changed nothing";
     for (const auto& l : m16.info().layers) {
-      const bool packed = l.path.find("fused") != std::string::npos || l.path.find("loop") != std::string::npos ||
+      const bool packed = l.path.find("fused") != std::string::npos ||
+                          l.path.find("loop") != std::string::npos ||
                           l.path.find("GEMM") != std::string::npos;
       if (packed) {
-        EXPECT_NE(l.path.find("bf16 weights"), std::string::npos) << c << " " << l.name << ": " << l.path;
+        EXPECT_NE(l.path.find("bf16 weights"), std::string::npos)
+            << c << " " << l.name << ": " << l.path;
       }
     }
     for (const auto& l : plain.info().layers) EXPECT_EQ(l.path.find("bf16"), std::string::npos);

@@ -61,30 +61,44 @@ json base_config() {
 }
 
 json keras_tensor(const std::string& layer, size_t node) {
-  return {{"class_name", "__keras_tensor__"},
-          {"config", {{"shape", {nullptr, 6, 4}}, {"dtype", "float32"}, {"keras_history", {layer, node, 0}}}}};
+  return {
+      {"class_name", "__keras_tensor__"},
+      {"config",
+       {{"shape", {nullptr, 6, 4}}, {"dtype", "float32"}, {"keras_history", {layer, node, 0}}}}};
 }
 
 // Functional: one Activation layer called n times in a chain on the base input.
 json chain_config(size_t n) {
   json calls = json::array();
   for (size_t k = 0; k < n; ++k) {
-    calls.push_back({{"args", {k == 0 ? keras_tensor("input", 0) : keras_tensor("act", k - 1)}}, {"kwargs", json::object()}});
+    calls.push_back({{"args", {k == 0 ? keras_tensor("input", 0) : keras_tensor("act", k - 1)}},
+                     {"kwargs", json::object()}});
   }
-  json layers = {{{"module", "keras.layers"}, {"class_name", "InputLayer"}, {"name", "input"},
-                  {"config", {{"batch_shape", {nullptr, 6, 4}}, {"name", "input"}}}, {"inbound_nodes", json::array()}},
-                 {{"module", "keras.layers"}, {"class_name", "Activation"}, {"name", "act"},
-                  {"config", {{"name", "act"}, {"activation", "relu"}}}, {"inbound_nodes", calls}}};
-  return {{"module", "keras"}, {"class_name", "Functional"},
-          {"config", {{"name", "chain"}, {"layers", layers}, {"input_layers", {{"input", 0, 0}}},
-                      {"output_layers", {{"act", n - 1, 0}}}}}};
+  json layers = {{{"module", "keras.layers"},
+                  {"class_name", "InputLayer"},
+                  {"name", "input"},
+                  {"config", {{"batch_shape", {nullptr, 6, 4}}, {"name", "input"}}},
+                  {"inbound_nodes", json::array()}},
+                 {{"module", "keras.layers"},
+                  {"class_name", "Activation"},
+                  {"name", "act"},
+                  {"config", {{"name", "act"}, {"activation", "relu"}}},
+                  {"inbound_nodes", calls}}};
+  return {{"module", "keras"},
+          {"class_name", "Functional"},
+          {"config",
+           {{"name", "chain"},
+            {"layers", layers},
+            {"input_layers", {{"input", 0, 0}}},
+            {"output_layers", {{"act", n - 1, 0}}}}}};
 }
 
 // The base model with `extra` layers inserted after its InputLayer.
 json base_with(const std::vector<json>& extra) {
   json c = base_config();
   auto& layers = c["config"]["layers"];
-  for (size_t i = 0; i < extra.size(); ++i) layers.insert(layers.begin() + 1 + static_cast<long>(i), extra[i]);
+  for (size_t i = 0; i < extra.size(); ++i)
+    layers.insert(layers.begin() + 1 + static_cast<long>(i), extra[i]);
   return c;
 }
 
@@ -92,27 +106,34 @@ json layer(const std::string& cls, json cfg) {
   return {{"module", "keras.layers"}, {"class_name", cls}, {"config", std::move(cfg)}};
 }
 
-Result cli(const TempDir& dir, const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
+Result cli(const TempDir& dir, const std::vector<std::string>& args,
+           const std::vector<std::string>& env = {}) {
   const std::string cap = dir.file("capture");
   fs::create_directories(cap);
   std::vector<std::string> argv{RECUR_CLI};
   argv.insert(argv.end(), args.begin(), args.end());
-  return run_limited(argv, dir.path().string(), cap, kSanitized ? kMemLimit : kSmallMem, env, kScale);
+  return run_limited(argv, dir.path().string(), cap, kSanitized ? kMemLimit : kSmallMem, env,
+                     kScale);
 }
 
-Result run_model(const TempDir& dir, const std::string& model, const std::vector<std::string>& env = {}) {
-  return cli(dir, {"run", model, "--input", hostile_dir() + "/files/x.npy", "--output", dir.file("out.npy")}, env);
+Result run_model(const TempDir& dir, const std::string& model,
+                 const std::vector<std::string>& env = {}) {
+  return cli(
+      dir,
+      {"run", model, "--input", hostile_dir() + "/files/x.npy", "--output", dir.file("out.npy")},
+      env);
 }
 
 // Exit code, one stderr line holding every piece of `want`, time and memory bounds.
-void expect_refused(const Result& r, int rc, const std::vector<std::string>& want, long max_kb = 200 << 10,
-                    double max_s = kFast) {
+void expect_refused(const Result& r, int rc, const std::vector<std::string>& want,
+                    long max_kb = 200 << 10, double max_s = kFast) {
   SCOPED_TRACE("stderr: " + r.err);
   EXPECT_FALSE(r.timed_out);
   EXPECT_EQ(r.rc, rc);
   const auto lines = lines_of(r.err);
   ASSERT_EQ(lines.size(), 1u);
-  for (const auto& w : want) EXPECT_NE(lines[0].find(w), std::string::npos) << "missing '" << w << "'";
+  for (const auto& w : want)
+    EXPECT_NE(lines[0].find(w), std::string::npos) << "missing '" << w << "'";
   EXPECT_LT(r.seconds, max_s);
   if (!kSanitized) {
     EXPECT_LT(r.peak_kb, max_kb) << "peak RSS";
@@ -124,7 +145,9 @@ TEST(Bounds, DeflateBombedKernelRefusedByItsHeader) {
   // 128 MiB and allocated 512 MiB (out of memory under this limit); only its header is read now.
   TempDir dir("recur-bounds");
   const std::string f = hostile_dir() + "/files/h5w-kernel-deflate-bomb.keras";
-  expect_refused(run_model(dir, f), 4, {f, "layer 'lstm'", "kernel must have shape (input_dim, 32), got (4, 33554432)"}, 64 << 10);
+  expect_refused(run_model(dir, f), 4,
+                 {f, "layer 'lstm'", "kernel must have shape (input_dim, 32), got (4, 33554432)"},
+                 64 << 10);
   expect_refused(cli(dir, {"inspect", f}), 4, {f, "kernel must have shape"}, 64 << 10);
 }
 
@@ -133,8 +156,9 @@ TEST(Bounds, WeightBudgetFromDeclaredShapes) {
   const std::string f = hostile_dir() + "/files/h5w-kernel-deflate-bomb-2g.keras";
   expect_refused(run_model(dir, f), 4, {f, "(4, 536870912)", "max_weight_bytes"}, 64 << 10);
   // The limit is the environment's: the base model's 1 KiB of weights over a 512-byte budget.
-  expect_refused(run_model(dir, hostile_dir() + "/files/base.keras", {"RECUR_MAX_WEIGHT_BYTES=512"}), 4,
-                 {"base.keras", "over the limit of 512 bytes", "RECUR_MAX_WEIGHT_BYTES"}, 64 << 10);
+  expect_refused(
+      run_model(dir, hostile_dir() + "/files/base.keras", {"RECUR_MAX_WEIGHT_BYTES=512"}), 4,
+      {"base.keras", "over the limit of 512 bytes", "RECUR_MAX_WEIGHT_BYTES"}, 64 << 10);
 }
 
 TEST(Bounds, AmplifyingLayersCheckedBeforeAllocating) {
@@ -144,7 +168,9 @@ TEST(Bounds, AmplifyingLayersCheckedBeforeAllocating) {
   const std::vector<std::pair<std::string, std::vector<json>>> cases = {
       {"upsampling", {layer("UpSampling1D", {{"name", "up"}, {"size", 1 << 28}})}},
       {"padding", {layer("ZeroPadding1D", {{"name", "pad"}, {"padding", 1 << 30}})}},
-      {"repeat", {layer("Flatten", {{"name", "flat"}}), layer("RepeatVector", {{"name", "rep"}, {"n", 1 << 26}})}},
+      {"repeat",
+       {layer("Flatten", {{"name", "flat"}}),
+        layer("RepeatVector", {{"name", "rep"}, {"n", 1 << 26}})}},
   };
   for (const auto& [name, extra] : cases) {
     SCOPED_TRACE(name);
@@ -169,9 +195,12 @@ TEST(Bounds, LongFunctionalChainBuildsInLinearTime) {
   const auto x = recur::io::load_npy(hostile_dir() + "/files/x.npy").values;
   const auto y = recur::io::load_npy(dir.file("out.npy")).values;
   ASSERT_EQ(y.shape(), x.shape());
-  for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(y[i], std::max(x[i], 0.0f)) << i;  // relu, 100000 times
-  expect_refused(run_model(dir, keras_with(dir, "chain2.keras", chain_config(100001)), {"RECUR_LOAD_TIMEOUT=55"}), 4,
-                 {"chain2.keras", "more layer calls than the limit of 100000 (max_nodes)"}, 600 << 10, kScale);
+  for (size_t i = 0; i < x.size(); ++i)
+    ASSERT_EQ(y[i], std::max(x[i], 0.0f)) << i;  // relu, 100000 times
+  expect_refused(run_model(dir, keras_with(dir, "chain2.keras", chain_config(100001)),
+                           {"RECUR_LOAD_TIMEOUT=55"}),
+                 4, {"chain2.keras", "more layer calls than the limit of 100000 (max_nodes)"},
+                 600 << 10, kScale);
 }
 
 std::string name_of(int i) {
@@ -188,7 +217,8 @@ TEST(Bounds, LayerCountCapped) {
   json& layers = c["config"]["layers"];
   const json input = layers[0];
   layers = json::array({input});
-  for (int i = 0; i < 200000; ++i) layers.push_back(layer("Dropout", {{"name", name_of(i)}, {"rate", 0.5}}));
+  for (int i = 0; i < 200000; ++i)
+    layers.push_back(layer("Dropout", {{"name", name_of(i)}, {"rate", 0.5}}));
   const std::string m = keras_with(dir, "deep.keras", c);
   const Result r = run_model(dir, m, {"RECUR_LOAD_TIMEOUT=55"});
   expect_refused(r, 4, {m, "more layers than the limit of 100000 (max_layers)"}, 400 << 10, kScale);
@@ -211,14 +241,16 @@ TEST(Bounds, LoadWorkerDiesWithItsParent) {
   const std::string x = hostile_dir() + "/files/x.npy", out = dir.file("out.npy");
   const pid_t pid = ::fork();
   if (pid == 0) {
-    ::execl(RECUR_CLI, RECUR_CLI, "run", m.c_str(), "--input", x.c_str(), "--output", out.c_str(), nullptr);
+    ::execl(RECUR_CLI, RECUR_CLI, "run", m.c_str(), "--input", x.c_str(), "--output", out.c_str(),
+            nullptr);
     ::_exit(127);
   }
   ASSERT_GT(pid, 0);
   pid_t worker = 0;
   for (int i = 0; i < 500 && !worker; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    std::ifstream kids("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+    std::ifstream kids("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) +
+                       "/children");
     kids >> worker;
   }
   ::kill(pid, SIGKILL);
@@ -269,7 +301,8 @@ TEST(Bounds, WeightGroupsIndexedOnce) {
   json& layers = c["config"]["layers"];
   const json input = layers[0];
   layers = json::array({input});
-  for (int i = 0; i < kLayers; ++i) layers.push_back(layer("Dropout", {{"name", name_of(i)}, {"rate", 0.5}}));
+  for (int i = 0; i < kLayers; ++i)
+    layers.push_back(layer("Dropout", {{"name", name_of(i)}, {"rate", 0.5}}));
   const auto base = recur::io::ZipArchive::open(hostile_dir() + "/files/base.keras");
   const std::string m = dir.file("groups.keras");
   recur::io::write_zip(m, {{"metadata.json", base.read("metadata.json")},
@@ -292,8 +325,10 @@ TEST(Bounds, NewerHdf5VersionIsUnsupported) {
   ASSERT_EQ(bytes.at(8), 0);  // h5py's default: superblock version 0
   bytes[8] = 4;
   const std::string m = dir.file("sb4.h5");
-  std::ofstream(m, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size()));
-  expect_refused(run_model(dir, m), 3, {m, "superblock version 4 is newer than recur reads (0 to 3)"}, 64 << 10);
+  std::ofstream(m, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size()));
+  expect_refused(run_model(dir, m), 3,
+                 {m, "superblock version 4 is newer than recur reads (0 to 3)"}, 64 << 10);
   expect_refused(cli(dir, {"inspect", m}), 3, {m, "superblock version 4"}, 64 << 10);
 }
 
@@ -305,7 +340,8 @@ void expect_invalid(F&& fn, const std::vector<std::string>& parts) {
     ADD_FAILURE() << "no error";
   } catch (const recur::InvalidArgument& e) {
     const std::string msg = e.what();
-    for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "missing '" << p << "' in: " << msg;
+    for (const auto& p : parts)
+      EXPECT_NE(msg.find(p), std::string::npos) << "missing '" << p << "' in: " << msg;
   }
 }
 
@@ -316,19 +352,25 @@ TEST(Bounds, LoadOptionsBoundOneModel) {
   recur::LoadOptions small;
   small.max_weight_bytes = 512;
   expect_invalid([&] { (void)recur::load_model(base, small); },
-                 {"over the limit of 512 bytes", "max_weight_bytes: a load option, or RECUR_MAX_WEIGHT_BYTES"});
+                 {"over the limit of 512 bytes",
+                  "max_weight_bytes: a load option, or RECUR_MAX_WEIGHT_BYTES"});
   // UpSampling1D(size=1000) on (batch, 6, 4): 96 000 bytes a batch row, traced at load.
-  const std::string up = keras_with(dir, "up.keras", base_with({layer("UpSampling1D", {{"name", "up"}, {"size", 1000}})}));
+  const std::string up = keras_with(
+      dir, "up.keras", base_with({layer("UpSampling1D", {{"name", "up"}, {"size", 1000}})}));
   recur::LoadOptions tight;
   tight.max_activation_bytes = 50000;
   expect_invalid([&] { (void)recur::load_model(up, tight); },
-                 {"layer 'up'", "limit of 50000 bytes", "max_activation_bytes: a load option, or RECUR_MAX_ACTIVATION_BYTES"});
+                 {"layer 'up'", "limit of 50000 bytes",
+                  "max_activation_bytes: a load option, or RECUR_MAX_ACTIVATION_BYTES"});
   // The same model within the bound, and the bound held at run time for a larger batch.
   tight.max_activation_bytes = 200000;
   const recur::Model model = recur::load_model(up, tight);
   EXPECT_NO_THROW((void)model.predict({recur::Tensor(std::vector<size_t>{2, 6, 4})}));
-  expect_invalid([&] { (void)model.predict({recur::Tensor(std::vector<size_t>{3, 6, 4})}); },
-                 {"layer 'up'", "limit of 200000 bytes"});
+  expect_invalid(
+      [&] {
+        (void)model.predict({recur::Tensor(std::vector<size_t>{3, 6, 4})});
+      },
+      {"layer 'up'", "limit of 200000 bytes"});
   EXPECT_NO_THROW((void)recur::load_model(up));  // the defaults: 2 GiB
 }
 
@@ -337,8 +379,9 @@ TEST(Bounds, ConvLSTMInputProjectionWithinTheActivationBudget) {
   // Every time step's input convolution is one buffer: checked before it is allocated.
   TempDir dir("recur-bounds");
   const std::string f = std::string(RECUR_FIXTURES_DIR) + "/conv-models/k3-convlstm2d";
-  expect_refused(cli(dir, {"run", f + "/model.keras", "--input", f + "/x0.npy", "--output", dir.file("out.npy")},
-                     {"RECUR_MAX_ACTIVATION_BYTES=4096"}),
-                 4, {"layer 'conv_lstm2d' (ConvLSTM2D)", "input projection", "max_activation_bytes"});
+  expect_refused(
+      cli(dir,
+          {"run", f + "/model.keras", "--input", f + "/x0.npy", "--output", dir.file("out.npy")},
+          {"RECUR_MAX_ACTIVATION_BYTES=4096"}),
+      4, {"layer 'conv_lstm2d' (ConvLSTM2D)", "input projection", "max_activation_bytes"});
 }
-

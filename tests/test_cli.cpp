@@ -31,8 +31,9 @@ std::string slurp(const fs::path& p) {
 class Cli : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("recur_cli_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("recur_cli_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -40,8 +41,8 @@ class Cli : public ::testing::Test {
 
   // env: "NAME=value " assignments put before the command.
   Result run(const std::string& args, const std::string& env = "") {
-    const std::string cmd = env + std::string(RECUR_CLI) + " " + args + " >" + (dir_ / "stdout").string() +
-                            " 2>" + (dir_ / "stderr").string();
+    const std::string cmd = env + std::string(RECUR_CLI) + " " + args + " >" +
+                            (dir_ / "stdout").string() + " 2>" + (dir_ / "stderr").string();
     const int status = std::system(cmd.c_str());
     Result r;
     r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -56,7 +57,9 @@ class Cli : public ::testing::Test {
   fs::path dir_;
 };
 
-size_t lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
+size_t lines(const std::string& s) {
+  return static_cast<size_t>(std::count(s.begin(), s.end(), '\n'));
+}
 
 void expect_close(const recur::Tensor& got, const recur::Tensor& want) {
   ASSERT_EQ(got.shape(), want.shape());
@@ -76,9 +79,11 @@ TEST_F(Cli, RunMatchesKeras) {
 // --precision bf16: a notice on stderr, results near Keras' (0.02: see test_bf16.cpp), the
 // default still exact; inspect names the precision and kernel; bench prints the difference.
 TEST_F(Cli, PrecisionBf16IsNamedAndMeasured) {
-  const std::string c = "k3-lstm-timedistributed", m = fixture(c, "model.keras"), x = fixture(c, "x0.npy");
+  const std::string c = "k3-lstm-timedistributed", m = fixture(c, "model.keras"),
+                    x = fixture(c, "x0.npy");
   const auto want = recur::io::load_npy(fixture(c, "y0.npy")).values;
-  const auto r = run("run " + m + " --input " + x + " --output " + tmp("y.npy") + " --precision bf16");
+  const auto r =
+      run("run " + m + " --input " + x + " --output " + tmp("y.npy") + " --precision bf16");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("not exact"), std::string::npos) << r.err;
   const auto got = recur::io::load_npy(tmp("y.npy")).values;
@@ -97,7 +102,8 @@ TEST_F(Cli, PrecisionBf16IsNamedAndMeasured) {
   ASSERT_EQ(ins.code, 0) << ins.err;
   EXPECT_NE(ins.out.find("Precision: bf16"), std::string::npos) << ins.out;
   EXPECT_NE(ins.out.find("widened"), std::string::npos) << ins.out;
-  EXPECT_NE(run("inspect " + m + " --json --precision bf16").out.find("\"precision\": \"bf16\""), std::string::npos);
+  EXPECT_NE(run("inspect " + m + " --json --precision bf16").out.find("\"precision\": \"bf16\""),
+            std::string::npos);
   const auto b = run("bench " + m + " --precision bf16 --iterations 2 --warmup 0 --input " + x);
   ASSERT_EQ(b.code, 0) << b.err;
   EXPECT_NE(b.out.find("bf16 vs fp32 on the given inputs"), std::string::npos) << b.out;
@@ -108,21 +114,24 @@ TEST_F(Cli, PrecisionBf16IsNamedAndMeasured) {
 }
 
 TEST_F(Cli, ChunkedRunEqualsKerasWholeSequence) {
-  for (const char* c : {"k3-lstm-timedistributed", "k3-lstm-masking-holes", "k3-gru-embedding-mask",
-                        "k3-stream-causal-conv-gru", "k3-stream-lstm-layernorm", "k3-stream-conv1x1-lstm"}) {
+  for (const char* c :
+       {"k3-lstm-timedistributed", "k3-lstm-masking-holes", "k3-gru-embedding-mask",
+        "k3-stream-causal-conv-gru", "k3-stream-lstm-layernorm", "k3-stream-conv1x1-lstm"}) {
     SCOPED_TRACE(c);
     for (const char* n : {"1", "3"}) {
       const auto r = run("run " + fixture(c, "model.keras") + " --input " + fixture(c, "x0.npy") +
                          " --output " + tmp("y.npy") + " --chunk " + n);
       ASSERT_EQ(r.code, 0) << r.err;
-      expect_close(recur::io::load_npy(tmp("y.npy")).values, recur::io::load_npy(fixture(c, "y0.npy")).values);
+      expect_close(recur::io::load_npy(tmp("y.npy")).values,
+                   recur::io::load_npy(fixture(c, "y0.npy")).values);
     }
   }
 }
 
 TEST_F(Cli, ChunkRefusesBidirectionalWithExit3) {
-  const auto r = run("run " + fixture("k3-bidir-merge-modes", "model.keras") + " --input " +
-                     fixture("k3-bidir-merge-modes", "x0.npy") + " --output " + tmp("y.npz") + " --chunk 2");
+  const auto r =
+      run("run " + fixture("k3-bidir-merge-modes", "model.keras") + " --input " +
+          fixture("k3-bidir-merge-modes", "x0.npy") + " --output " + tmp("y.npz") + " --chunk 2");
   EXPECT_EQ(r.code, 3) << r.err;
   EXPECT_NE(r.err.find("Bidirectional"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(tmp("y.npz")));
@@ -139,8 +148,9 @@ TEST_F(Cli, ChunkRefusesEncoderDecoderWithExit3) {
   for (const auto& [dir, model] : cases) {
     SCOPED_TRACE(dir);
     const fs::path d(dir);
-    const auto r = run("run " + (d / model).string() + " --input " + (d / "x0.npy").string() + " --input " +
-                       (d / "x1.npy").string() + " --output " + tmp("y.npy") + " --chunk 3");
+    const auto r =
+        run("run " + (d / model).string() + " --input " + (d / "x0.npy").string() + " --input " +
+            (d / "x1.npy").string() + " --output " + tmp("y.npy") + " --chunk 3");
     EXPECT_EQ(r.code, 3) << r.err;
     EXPECT_EQ(lines(r.err), 1u) << r.err;
     EXPECT_NE(r.err.find("takes its initial state from layer '"), std::string::npos) << r.err;
@@ -148,19 +158,25 @@ TEST_F(Cli, ChunkRefusesEncoderDecoderWithExit3) {
   }
   const auto r = run("run " + fixture("k3-stream-encoder-decoder", "model.keras") + " --input " +
                      fixture("k3-stream-encoder-decoder", "x0.npy") + " --input " +
-                     fixture("k3-stream-encoder-decoder", "x1.npy") + " --output " + tmp("y.npy") + " --chunk 3");
-  EXPECT_NE(r.err.find("layer 'decoder_lstm' (LSTM) takes its initial state from layer 'encoder_lstm' (LSTM)"),
-            std::string::npos)
+                     fixture("k3-stream-encoder-decoder", "x1.npy") + " --output " + tmp("y.npy") +
+                     " --chunk 3");
+  EXPECT_NE(
+      r.err.find(
+          "layer 'decoder_lstm' (LSTM) takes its initial state from layer 'encoder_lstm' (LSTM)"),
+      std::string::npos)
       << r.err;
 }
 
 TEST_F(Cli, NextCarriesStatefulStatesLikeKeras) {
   const std::string c = "k3-stateful-lstm";
-  const auto r = run("run " + fixture(c, "model.keras") + " --input " + fixture(c, "x0.npy") + " --output " +
-                     tmp("y0.npy") + " --next --input " + fixture(c, "x1.npy") + " --output " + tmp("y1.npy"));
+  const auto r =
+      run("run " + fixture(c, "model.keras") + " --input " + fixture(c, "x0.npy") + " --output " +
+          tmp("y0.npy") + " --next --input " + fixture(c, "x1.npy") + " --output " + tmp("y1.npy"));
   ASSERT_EQ(r.code, 0) << r.err;
-  expect_close(recur::io::load_npy(tmp("y0.npy")).values, recur::io::load_npy(fixture(c, "y0.npy")).values);
-  expect_close(recur::io::load_npy(tmp("y1.npy")).values, recur::io::load_npy(fixture(c, "y1.npy")).values);
+  expect_close(recur::io::load_npy(tmp("y0.npy")).values,
+               recur::io::load_npy(fixture(c, "y0.npy")).values);
+  expect_close(recur::io::load_npy(tmp("y1.npy")).values,
+               recur::io::load_npy(fixture(c, "y1.npy")).values);
 }
 
 TEST_F(Cli, NpzOutputsAreNamedByModelOutputs) {
@@ -180,21 +196,23 @@ TEST_F(Cli, NonFiniteInputsRefusedUnlessAllowed) {
   recur::Tensor x = recur::io::load_npy(fixture(c, "x0.npy")).values;
   x[1] = NAN;  // batch row 0
   recur::io::save_npy(tmp("x.npy"), x);
-  const auto r = run("run " + fixture(c, "model.keras") + " --input " + tmp("x.npy") + " --output " + tmp("y.npy"));
+  const auto r = run("run " + fixture(c, "model.keras") + " --input " + tmp("x.npy") +
+                     " --output " + tmp("y.npy"));
   EXPECT_EQ(r.code, 4);
   EXPECT_EQ(lines(r.err), 1u) << r.err;
   EXPECT_NE(r.err.find("x.npy"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("NaN"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(tmp("y.npy")));
   // Allowed: NaN stays in its batch row, the other rows are Keras' numbers.
-  const auto ok = run("run " + fixture(c, "model.keras") + " --input " + tmp("x.npy") + " --output " + tmp("y.npy") +
-                      " --allow-nonfinite");
+  const auto ok = run("run " + fixture(c, "model.keras") + " --input " + tmp("x.npy") +
+                      " --output " + tmp("y.npy") + " --allow-nonfinite");
   ASSERT_EQ(ok.code, 0) << ok.err;
   const recur::Tensor y = recur::io::load_npy(tmp("y.npy")).values;
   const recur::Tensor want = recur::io::load_npy(fixture(c, "y0.npy")).values;
   const size_t row = y.size() / y.dim(0);
   EXPECT_TRUE(std::isnan(y[row - 1]));
-  for (size_t i = row; i < y.size(); ++i) ASSERT_NEAR(y[i], want[i], 1e-5 + 1e-5 * std::fabs(want[i])) << i;
+  for (size_t i = row; i < y.size(); ++i)
+    ASSERT_NEAR(y[i], want[i], 1e-5 + 1e-5 * std::fabs(want[i])) << i;
 }
 
 TEST_F(Cli, UsageErrorsExit2) {
@@ -207,8 +225,8 @@ TEST_F(Cli, UsageErrorsExit2) {
 }
 
 TEST_F(Cli, UnsupportedModelExit3WithOneLineNamingTheLayer) {
-  const auto r = run("run " + fixture("k3-lambda", "model.keras") + " --input " + fixture("k3-lambda", "x0.npy") +
-                     " --output " + tmp("y.npy"));
+  const auto r = run("run " + fixture("k3-lambda", "model.keras") + " --input " +
+                     fixture("k3-lambda", "x0.npy") + " --output " + tmp("y.npy"));
   EXPECT_EQ(r.code, 3);
   EXPECT_EQ(lines(r.err), 1u) << r.err;
   EXPECT_NE(r.err.find("Lambda"), std::string::npos) << r.err;
@@ -216,9 +234,7 @@ TEST_F(Cli, UnsupportedModelExit3WithOneLineNamingTheLayer) {
 }
 
 TEST_F(Cli, InvalidFileExit4AndGoodOutputUntouched) {
-  {
-    std::ofstream(tmp("y.npy")) << "previous good output";
-  }
+  { std::ofstream(tmp("y.npy")) << "previous good output"; }
   const auto r = run("run " + fixture("k3-invalid-truncated", "model.keras") + " --input " +
                      fixture("k3-invalid-truncated", "x0.npy") + " --output " + tmp("y.npy"));
   EXPECT_EQ(r.code, 4);
@@ -229,8 +245,8 @@ TEST_F(Cli, InvalidFileExit4AndGoodOutputUntouched) {
 
 TEST_F(Cli, WrongInputShapeExit4NamesTheInput) {
   const std::string c = "k3-lstm-timedistributed";
-  const auto r = run("run " + fixture(c, "model.keras") + " --input " + fixture("k3-gru-embedding-mask", "x0.npy") +
-                     " --output " + tmp("y.npy"));
+  const auto r = run("run " + fixture(c, "model.keras") + " --input " +
+                     fixture("k3-gru-embedding-mask", "x0.npy") + " --output " + tmp("y.npy"));
   EXPECT_EQ(r.code, 4);
   EXPECT_EQ(lines(r.err), 1u) << r.err;
   EXPECT_NE(r.err.find("must have shape"), std::string::npos) << r.err;
@@ -241,7 +257,8 @@ TEST_F(Cli, CrashInsideTheReaderBecomesExit4) {
   // Not a crash here, but the same path: a file that is not a model at all (superblock version 0,
   // then junk; a version byte above 3 would be a newer HDF5: exit 3, Bounds.NewerHdf5*).
   {
-    std::ofstream(tmp("junk.h5"), std::ios::binary) << "\x89HDF\r\n\x1a\n" << '\0' << std::string(63, '\xff');
+    std::ofstream(tmp("junk.h5"), std::ios::binary) << "\x89HDF\r\n\x1a\n"
+                                                    << '\0' << std::string(63, '\xff');
   }
   const auto r = run("inspect " + tmp("junk.h5"));
   EXPECT_EQ(r.code, 4) << r.err;
@@ -263,8 +280,8 @@ TEST_F(Cli, InspectNamesTheKernelIsaAndRefusesABadRecurIsa) {
   const auto r = run("inspect " + model);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("Kernels: "), std::string::npos) << r.out;
-  for (auto isa : {recur::kernels::Isa::scalar, recur::kernels::Isa::avx2,
-                   recur::kernels::Isa::avx512}) {
+  for (auto isa :
+       {recur::kernels::Isa::scalar, recur::kernels::Isa::avx2, recur::kernels::Isa::avx512}) {
     const std::string name = recur::kernels::isa_name(isa);
     const auto j = run("inspect --json " + model, "RECUR_ISA=" + name + " ");
     if (recur::kernels::isa_supported(isa)) {

@@ -27,16 +27,18 @@ Output recur_cli(const std::string& args) {
 
 void expect_mentions(const Output& o, std::initializer_list<const char*> words) {
   EXPECT_EQ(o.code, 0) << o.text;
-  for (const char* w : words) EXPECT_NE(o.text.find(w), std::string::npos) << "no '" << w << "' in:\n" << o.text;
+  for (const char* w : words)
+    EXPECT_NE(o.text.find(w), std::string::npos) << "no '" << w << "' in:\n" << o.text;
 }
 
-const std::initializer_list<const char*> kRunOptions = {"MODEL", "--input", "--output", "--next", "--chunk",
-                                                         "--threads", "--print", "--allow-nonfinite"};
+const std::initializer_list<const char*> kRunOptions = {"MODEL",   "--input",          "--output",
+                                                        "--next",  "--chunk",          "--threads",
+                                                        "--print", "--allow-nonfinite"};
 
 TEST(CliHelp, TopLevelListsEveryCommandWithItsOptions) {
-  expect_mentions(recur_cli("--help"), {"recur run", "recur inspect", "--json", "recur bench", "--batch",
-                                        "--steps", "--iterations", "--time", "--warmup", "recur show",
-                                        "--chunk", "--allow-nonfinite"});
+  expect_mentions(recur_cli("--help"), {"recur run", "recur inspect", "--json", "recur bench",
+                                        "--batch", "--steps", "--iterations", "--time", "--warmup",
+                                        "recur show", "--chunk", "--allow-nonfinite"});
 }
 
 TEST(CliHelp, RunHelpListsEveryOption) {
@@ -45,8 +47,8 @@ TEST(CliHelp, RunHelpListsEveryOption) {
 }
 
 TEST(CliHelp, BenchAndInspectHelp) {
-  expect_mentions(recur_cli("bench --help"), {"MODEL", "--batch", "--steps", "--iterations", "--time",
-                                               "--warmup", "--threads"});
+  expect_mentions(recur_cli("bench --help"), {"MODEL", "--batch", "--steps", "--iterations",
+                                              "--time", "--warmup", "--threads"});
   expect_mentions(recur_cli("inspect --help"), {"MODEL", "--json"});
 }
 

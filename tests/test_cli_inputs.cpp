@@ -16,7 +16,9 @@ namespace {
 const std::string kCase = std::string(RECUR_FIXTURES_DIR) + "/models/k3-multi-io-shared/";
 const char* kNames[] = {"seq_a", "seq_b", "static"};
 
-recur::Tensor x(int i) { return recur::io::load_npy(kCase + "x" + std::to_string(i) + ".npy").values; }
+recur::Tensor x(int i) {
+  return recur::io::load_npy(kCase + "x" + std::to_string(i) + ".npy").values;
+}
 
 struct RunResult {
   int code;
@@ -25,7 +27,8 @@ struct RunResult {
 
 RunResult run(const std::string& args, const TempDir& dir) {
   const std::string err = (dir.path() / "stderr").string();
-  const int status = std::system((std::string(RECUR_CLI) + " run " + kCase + "model.keras " + args + " 2>" + err).c_str());
+  const int status = std::system(
+      (std::string(RECUR_CLI) + " run " + kCase + "model.keras " + args + " 2>" + err).c_str());
   std::FILE* f = std::fopen(err.c_str(), "r");
   std::string text;
   for (int c; f && (c = std::fgetc(f)) != EOF;) text.push_back(static_cast<char>(c));
@@ -84,7 +87,8 @@ TEST(CliInputs, BatchMismatchNamesBothFiles) {
   recur::Tensor one({1, b.dim(1), b.dim(2)});
   const std::string f1 = (dir.path() / "b.npy").string();
   recur::io::save_npy(f1, one);
-  const RunResult r = run("-i " + kCase + "x0.npy -i " + f1 + " -i " + kCase + "x2.npy --print", dir);
+  const RunResult r =
+      run("-i " + kCase + "x0.npy -i " + f1 + " -i " + kCase + "x2.npy --print", dir);
   EXPECT_EQ(r.code, 4) << r.err;
   EXPECT_NE(r.err.find(f1 + ": batch size 1"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("x0.npy"), std::string::npos) << r.err;

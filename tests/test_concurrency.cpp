@@ -1,7 +1,7 @@
 // Concurrency: one loaded recur::Model shared by 8 threads (Model::predict is documented as safe
 // from many threads), one Session per thread, and models loaded concurrently (the HDF5 reader
-// takes no lock: an open file is immutable). Every result must equal the single-threaded one bit for
-// bit. `make tsan` runs these under ThreadSanitizer (fuzz/tsan.sh).
+// takes no lock: an open file is immutable). Every result must equal the single-threaded one bit
+// for bit. `make tsan` runs these under ThreadSanitizer (fuzz/tsan.sh).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -53,7 +53,8 @@ std::vector<std::vector<Tensor>> thread_inputs(const recur::Model& m, bool fixed
   std::vector<std::vector<Tensor>> in(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     for (const auto& info : m.inputs()) {
-      const size_t batch = fixed_batch && info.shape[0] > 0 ? static_cast<size_t>(info.shape[0]) : 1 + t % 4;
+      const size_t batch =
+          fixed_batch && info.shape[0] > 0 ? static_cast<size_t>(info.shape[0]) : 1 + t % 4;
       in[t].push_back(make_input(info, batch, 3 + t, static_cast<uint32_t>(t + 1)));
     }
   }
@@ -83,9 +84,13 @@ void shared_predict(const std::string& file) {
   EXPECT_EQ(mismatches.load(), 0) << "results under concurrency differ from single-threaded ones";
 }
 
-TEST(Concurrency, PredictSharedModelBidirectional) { shared_predict("k3-bidir-merge-modes/model.keras"); }
+TEST(Concurrency, PredictSharedModelBidirectional) {
+  shared_predict("k3-bidir-merge-modes/model.keras");
+}
 TEST(Concurrency, PredictSharedModelGru) { shared_predict("k3-gru-reset-after/model.keras"); }
-TEST(Concurrency, PredictSharedModelLegacyH5) { shared_predict("k3-bidir-return-state-h5/model.h5"); }
+TEST(Concurrency, PredictSharedModelLegacyH5) {
+  shared_predict("k3-bidir-return-state-h5/model.h5");
+}
 TEST(Concurrency, PredictSharedStatefulModel) { shared_predict("k3-stateful-lstm/model.keras"); }
 
 // One Session per thread on a stateful model: three successive calls carry states; each
@@ -152,8 +157,9 @@ TEST(Concurrency, StreamSessionPerThread) {
 
 // Loading from many threads at once (.keras and legacy .h5: libhdf5 calls are serialised).
 TEST(Concurrency, LoadConcurrently) {
-  const std::vector<std::string> files{"k3-gru-reset-after/model.keras", "k3-gru-reset-after-h5/model.h5",
-                                       "k2-stateful-gru/model.h5", "k3-bidir-merge-modes/model.keras"};
+  const std::vector<std::string> files{"k3-gru-reset-after/model.keras",
+                                       "k3-gru-reset-after-h5/model.h5", "k2-stateful-gru/model.h5",
+                                       "k3-bidir-merge-modes/model.keras"};
   std::vector<std::vector<Tensor>> want;
   std::vector<std::vector<Tensor>> in;
   for (const auto& f : files) {

@@ -30,7 +30,8 @@ void finish(Geo& g) {
     const size_t span = (g.k[a] - 1) * g.d[a] + 1;
     if (g.same) {
       const size_t o = (g.in[a] + g.s[a] - 1) / g.s[a];
-      const long total = std::max<long>(static_cast<long>((o - 1) * g.s[a] + span) - static_cast<long>(g.in[a]), 0);
+      const long total = std::max<long>(
+          static_cast<long>((o - 1) * g.s[a] + span) - static_cast<long>(g.in[a]), 0);
       g.out.push_back(o);
       g.before.push_back(static_cast<size_t>(total / 2));
     } else {
@@ -44,9 +45,10 @@ using grid::prod;
 using grid::unravel;
 
 // y (N, out..., cout) = conv(x (N, in..., cin), w (k..., cin/groups, cout)) + bias.
-std::vector<double> reference(const Geo& g, size_t N, const std::vector<float>& x, const std::vector<float>& w,
-                              const std::vector<float>* bias) {
-  const size_t oc = prod(g.out), ic = prod(g.in), taps = prod(g.k), cg = g.cin / g.groups, fg = g.cout / g.groups;
+std::vector<double> reference(const Geo& g, size_t N, const std::vector<float>& x,
+                              const std::vector<float>& w, const std::vector<float>* bias) {
+  const size_t oc = prod(g.out), ic = prod(g.in), taps = prod(g.k), cg = g.cin / g.groups,
+               fg = g.cout / g.groups;
   std::vector<double> y(N * oc * g.cout, 0.0);
   for (size_t n = 0; n < N; ++n)
     for (size_t o = 0; o < oc; ++o) {
@@ -59,13 +61,15 @@ std::vector<double> reference(const Geo& g, size_t N, const std::vector<float>& 
           size_t flat = 0;
           bool inside = true;
           for (size_t a = 0; a < g.in.size(); ++a) {
-            const long p = static_cast<long>(oi[a] * g.s[a] + ki[a] * g.d[a]) - static_cast<long>(g.before[a]);
+            const long p =
+                static_cast<long>(oi[a] * g.s[a] + ki[a] * g.d[a]) - static_cast<long>(g.before[a]);
             if (p < 0 || p >= static_cast<long>(g.in[a])) inside = false;
             flat = flat * g.in[a] + static_cast<size_t>(std::max<long>(p, 0));
           }
           if (!inside) continue;
           for (size_t c = 0; c < cg; ++c) {
-            acc += static_cast<double>(x[(n * ic + flat) * g.cin + grp * cg + c]) * w[(t * cg + c) * g.cout + f];
+            acc += static_cast<double>(x[(n * ic + flat) * g.cin + grp * cg + c]) *
+                   w[(t * cg + c) * g.cout + f];
           }
         }
         y[(n * oc + o) * g.cout + f] = acc;
@@ -88,7 +92,7 @@ TEST(ConvOp, MatchesDirectConvolutionOnRandomShapes) {
   for (int it = 0; it < 160; ++it) {
     Geo g;
     const size_t rank = 1 + it % 3;
-    const std::vector<size_t> sizes = rank == 1 ? std::vector<size_t>{1, 7, 33, 100}
+    const std::vector<size_t> sizes = rank == 1   ? std::vector<size_t>{1, 7, 33, 100}
                                       : rank == 2 ? std::vector<size_t>{1, 7, 33}
                                                   : std::vector<size_t>{1, 5, 7};
     const bool dilate = rng() % 3 == 0;
@@ -121,10 +125,12 @@ TEST(ConvOp, MatchesDirectConvolutionOnRandomShapes) {
     const auto geo = recur::ops::conv_shape(g.in, g.cin, g.k, g.s, g.d, g.same, g.cout, g.groups);
     ASSERT_EQ(geo.out_spatial(), g.out);
     const Tensor y = recur::ops::conv(w, geo, x, recur::Activation::linear);
-    const auto want = reference(g, N, x.values(), kernel.values(), with_bias ? &bias.values() : nullptr);
+    const auto want =
+        reference(g, N, x.values(), kernel.values(), with_bias ? &bias.values() : nullptr);
     ASSERT_EQ(y.size(), want.size());
     for (size_t i = 0; i < want.size(); ++i) {
-      ASSERT_NEAR(y[i], want[i], 1e-4 * (1.0 + std::fabs(want[i]))) << "case " << it << " element " << i;
+      ASSERT_NEAR(y[i], want[i], 1e-4 * (1.0 + std::fabs(want[i])))
+          << "case " << it << " element " << i;
     }
     ++checked;
   }
@@ -142,7 +148,8 @@ TEST(ConvOp, ChannelsFirstRoundTrip) {
   Tensor x({2, 3, 5, 7, 4}, random_values(rng, 2 * 3 * 5 * 7 * 4));
   const Tensor last = recur::ops::channels_to_last(x, 2);
   ASSERT_EQ(last.shape(), (std::vector<size_t>{2, 3, 7, 4, 5}));
-  EXPECT_EQ(last[((1 * 3 + 2) * 7 + 6) * 4 * 5 + 3 * 5 + 4], x[(((1 * 3 + 2) * 5 + 4) * 7 + 6) * 4 + 3]);
+  EXPECT_EQ(last[((1 * 3 + 2) * 7 + 6) * 4 * 5 + 3 * 5 + 4],
+            x[(((1 * 3 + 2) * 5 + 4) * 7 + 6) * 4 + 3]);
   EXPECT_EQ(recur::ops::channels_to_first(last, 2).values(), x.values());
 }
 
@@ -168,8 +175,10 @@ Tensor move_axis(const Tensor& x, size_t lead, bool to_last) {
   for (size_t o = 0; o < outer; ++o)
     for (size_t c = 0; c < C; ++c)
       for (size_t p = 0; p < S; ++p) {
-        if (to_last) y[(o * S + p) * C + c] = x[(o * C + c) * S + p];
-        else y[(o * C + c) * S + p] = x[(o * S + p) * C + c];
+        if (to_last)
+          y[(o * S + p) * C + c] = x[(o * C + c) * S + p];
+        else
+          y[(o * C + c) * S + p] = x[(o * S + p) * C + c];
       }
   return y;
 }
@@ -181,7 +190,8 @@ struct LstmCase {
 };
 
 // Channels-last reference of a whole ConvLSTM run; returns (outputs, h, c).
-std::vector<std::vector<double>> lstm_reference(const LstmCase& lc, const Tensor& x, const Tensor& k, const Tensor& r,
+std::vector<std::vector<double>> lstm_reference(const LstmCase& lc, const Tensor& x,
+                                                const Tensor& k, const Tensor& r,
                                                 const Tensor& bias, const recur::Mask* mask) {
   const Geo& g = lc.g;
   Geo hg = g;
@@ -192,28 +202,36 @@ std::vector<std::vector<double>> lstm_reference(const LstmCase& lc, const Tensor
   hg.cin = g.cout / 4;
   finish(hg);
   const size_t f = g.cout / 4, cells = prod(g.out), row = cells * f, step = prod(g.in) * g.cin;
-  std::vector<double> h(lc.B * row, 0.0), c(lc.B * row, 0.0), out(lc.B * (lc.sequences ? lc.T : 1) * row, 0.0);
+  std::vector<double> h(lc.B * row, 0.0), c(lc.B * row, 0.0),
+      out(lc.B * (lc.sequences ? lc.T : 1) * row, 0.0);
   std::vector<double> emitted(lc.B * row, 0.0);
   for (size_t s = 0; s < lc.T; ++s) {
     const size_t t = lc.backwards ? lc.T - 1 - s : s;
     for (size_t b = 0; b < lc.B; ++b) {
       std::vector<float> xt(x.data() + (b * lc.T + t) * step, x.data() + (b * lc.T + t + 1) * step);
-      std::vector<float> hb(h.begin() + static_cast<long>(b * row), h.begin() + static_cast<long>((b + 1) * row));
+      std::vector<float> hb(h.begin() + static_cast<long>(b * row),
+                            h.begin() + static_cast<long>((b + 1) * row));
       const auto zx = reference(g, 1, xt, k.values(), &bias.values());
       const auto zh = reference(hg, 1, hb, r.values(), nullptr);
       const bool on = !mask || (*mask)(b, t);
       for (size_t p = 0; p < cells && on; ++p) {
         for (size_t j = 0; j < f; ++j) {
-          auto z = [&](size_t gate) { return zx[p * 4 * f + gate * f + j] + zh[p * 4 * f + gate * f + j]; };
+          auto z = [&](size_t gate) {
+            return zx[p * 4 * f + gate * f + j] + zh[p * 4 * f + gate * f + j];
+          };
           double& cc = c[b * row + p * f + j];
           cc = sigmoid(z(1)) * cc + sigmoid(z(0)) * std::tanh(z(2));
           h[b * row + p * f + j] = sigmoid(z(3)) * std::tanh(cc);
         }
       }
-      if (on) std::copy(h.begin() + static_cast<long>(b * row), h.begin() + static_cast<long>((b + 1) * row), emitted.begin() + static_cast<long>(b * row));
+      if (on)
+        std::copy(h.begin() + static_cast<long>(b * row),
+                  h.begin() + static_cast<long>((b + 1) * row),
+                  emitted.begin() + static_cast<long>(b * row));
       if (lc.sequences || s + 1 == lc.T) {
         const size_t kk = lc.sequences ? s : 0, steps = lc.sequences ? lc.T : 1;
-        std::copy(emitted.begin() + static_cast<long>(b * row), emitted.begin() + static_cast<long>((b + 1) * row),
+        std::copy(emitted.begin() + static_cast<long>(b * row),
+                  emitted.begin() + static_cast<long>((b + 1) * row),
                   out.begin() + static_cast<long>((b * steps + kk) * row));
       }
     }
@@ -300,13 +318,15 @@ TEST(ConvLSTMOp, MatchesStepReferenceOnRandomConfigs) {
       one.erase(one.begin() + 1);
       Tensor x0(one);
       const size_t per = x0.size() / lc.B;
-      for (size_t b = 0; b < lc.B; ++b) std::copy_n(xin.data() + b * lc.T * per, per, x0.data() + b * per);
+      for (size_t b = 0; b < lc.B; ++b)
+        std::copy_n(xin.data() + b * lc.T * per, per, x0.data() + b * per);
       Tensor out;
       std::vector<Tensor> next(2);
       cell.step(x0, init, out, next);
       const size_t orow = out.size() / lc.B;
       for (size_t b = 0; b < lc.B; ++b)
-        for (size_t i = 0; i < orow; ++i) ASSERT_EQ(out[b * orow + i], res.outputs[b * lc.T * orow + i]);
+        for (size_t i = 0; i < orow; ++i)
+          ASSERT_EQ(out[b * orow + i], res.outputs[b * lc.T * orow + i]);
     }
     ++checked;
   }
@@ -320,8 +340,10 @@ TEST(ConvLSTMOp, ThreadsGiveTheSameBits) {
   cfg.kernel_size = {3, 3};
   cfg.padding = "same";
   const size_t B = 3, T = 7;
-  Tensor k({3, 3, 3, 64}, random_values(rng, 3 * 3 * 3 * 64)), r({3, 3, 16, 64}, random_values(rng, 3 * 3 * 16 * 64));
-  Tensor bias({64}, random_values(rng, 64)), x({B, T, 40, 33, 3}, random_values(rng, B * T * 40 * 33 * 3));
+  Tensor k({3, 3, 3, 64}, random_values(rng, 3 * 3 * 3 * 64)),
+      r({3, 3, 16, 64}, random_values(rng, 3 * 3 * 16 * 64));
+  Tensor bias({64}, random_values(rng, 64)),
+      x({B, T, 40, 33, 3}, random_values(rng, B * T * 40 * 33 * 3));
   recur::ConvLSTMCell cell(cfg, {40, 33, 3}, k, r, bias);
   std::vector<Tensor> init{Tensor({B, 40, 33, 16}), Tensor({B, 40, 33, 16})};
   auto run = [&](int threads) {
@@ -334,14 +356,16 @@ TEST(ConvLSTMOp, ThreadsGiveTheSameBits) {
   EXPECT_EQ(one.outputs.values(), two.outputs.values());
   EXPECT_EQ(one.states[1].values(), two.states[1].values());
   // A single sample splits each convolution's rows across threads instead.
-  Tensor x1({1, T, 40, 33, 3}, std::vector<float>(x.values().begin(), x.values().begin() + T * 40 * 33 * 3));
+  Tensor x1({1, T, 40, 33, 3},
+            std::vector<float>(x.values().begin(), x.values().begin() + T * 40 * 33 * 3));
   std::vector<Tensor> init1{Tensor({1, 40, 33, 16}), Tensor({1, 40, 33, 16})};
   recur::kernels::set_num_threads(2);
   const auto a = recur::ops::conv_lstm(cell, x1, init1);
   recur::kernels::set_num_threads(1);
   const auto b = recur::ops::conv_lstm(cell, x1, init1);
   EXPECT_EQ(a.outputs.values(), b.outputs.values());
-  EXPECT_EQ(std::vector<float>(one.outputs.values().begin(), one.outputs.values().begin() + b.outputs.size()),
+  EXPECT_EQ(std::vector<float>(one.outputs.values().begin(),
+                               one.outputs.values().begin() + b.outputs.size()),
             b.outputs.values());
 }
 

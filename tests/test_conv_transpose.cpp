@@ -30,11 +30,14 @@ void finish(Geo& g) {
   for (size_t a = 0; a < g.in.size(); ++a) {
     const size_t kd = (g.k[a] - 1) * g.d[a] + 1, I = g.in[a], s = g.s[a];
     size_t O = 0;
-    if (g.same) O = g.op[a] < 0 ? I * s : (I - 1) * s + kd % 2 + static_cast<size_t>(g.op[a]);
-    else O = (I - 1) * s + (g.op[a] < 0 ? std::max(kd, s) : kd + static_cast<size_t>(g.op[a]));
+    if (g.same)
+      O = g.op[a] < 0 ? I * s : (I - 1) * s + kd % 2 + static_cast<size_t>(g.op[a]);
+    else
+      O = (I - 1) * s + (g.op[a] < 0 ? std::max(kd, s) : kd + static_cast<size_t>(g.op[a]));
     g.out.push_back(O);
     const long fwd_out = static_cast<long>((O + s - 1) / s);
-    const long total = std::max<long>((fwd_out - 1) * static_cast<long>(s) + static_cast<long>(kd) - static_cast<long>(O), 0);
+    const long total = std::max<long>(
+        (fwd_out - 1) * static_cast<long>(s) + static_cast<long>(kd) - static_cast<long>(O), 0);
     g.pad.push_back(g.same ? static_cast<size_t>(total / 2) : 0);
   }
 }
@@ -43,8 +46,8 @@ using grid::prod;
 using grid::unravel;
 
 // y (N, out..., cout) from x (N, in..., cin) and w (k..., cout, cin), in double.
-std::vector<double> reference(const Geo& g, size_t N, const std::vector<float>& x, const std::vector<float>& w,
-                              const std::vector<float>* bias) {
+std::vector<double> reference(const Geo& g, size_t N, const std::vector<float>& x,
+                              const std::vector<float>& w, const std::vector<float>* bias) {
   const size_t oc = prod(g.out), ic = prod(g.in), taps = prod(g.k);
   std::vector<double> y(N * oc * g.cout, 0.0);
   for (size_t n = 0; n < N; ++n)
@@ -55,7 +58,8 @@ std::vector<double> reference(const Geo& g, size_t N, const std::vector<float>& 
         size_t flat = 0;
         bool inside = true;
         for (size_t a = 0; a < g.in.size(); ++a) {
-          const long o = static_cast<long>(ii[a] * g.s[a] + ki[a] * g.d[a]) - static_cast<long>(g.pad[a]);
+          const long o =
+              static_cast<long>(ii[a] * g.s[a] + ki[a] * g.d[a]) - static_cast<long>(g.pad[a]);
           if (o < 0 || o >= static_cast<long>(g.out[a])) inside = false;
           flat = flat * g.out[a] + static_cast<size_t>(std::max<long>(o, 0));
         }
@@ -92,7 +96,7 @@ Built random_case(std::mt19937& rng, size_t rank, size_t N) {
   auto pick = [&](std::vector<size_t> v) { return v[rng() % v.size()]; };
   Built b;
   Geo& g = b.g;
-  const std::vector<size_t> sizes = rank == 1 ? std::vector<size_t>{1, 7, 33, 100}
+  const std::vector<size_t> sizes = rank == 1   ? std::vector<size_t>{1, 7, 33, 100}
                                     : rank == 2 ? std::vector<size_t>{1, 7, 33}
                                                 : std::vector<size_t>{1, 5, 7};
   const bool dilate = rng() % 3 == 0;
@@ -131,8 +135,10 @@ void fill_case(Built& b, std::mt19937& rng, size_t N) {
 }
 
 Tensor run(const Built& b, const Tensor& x) {
-  const auto w = recur::ops::pack_conv_transpose(b.kernel, b.g.in.size(), b.with_bias ? &b.bias : nullptr);
-  const auto geo = recur::ops::conv_transpose_shape(b.g.in, b.g.cin, b.g.k, b.g.s, b.g.d, b.g.same, b.g.op, b.g.cout);
+  const auto w =
+      recur::ops::pack_conv_transpose(b.kernel, b.g.in.size(), b.with_bias ? &b.bias : nullptr);
+  const auto geo = recur::ops::conv_transpose_shape(b.g.in, b.g.cin, b.g.k, b.g.s, b.g.d, b.g.same,
+                                                    b.g.op, b.g.cout);
   for (size_t a = 0; a < b.g.in.size(); ++a) {
     EXPECT_EQ(geo.out[a], b.g.out[a]) << "axis " << a;
     EXPECT_EQ(geo.pad[a], b.g.pad[a]) << "axis " << a;
@@ -146,10 +152,12 @@ TEST(ConvTransposeOp, MatchesDirectScatterOnRandomShapes) {
     const size_t rank = 1 + static_cast<size_t>(it) % 3;
     const Built b = random_case(rng, rank, 1 + rng() % 3);
     const Tensor y = run(b, b.x);
-    const auto want = reference(b.g, b.x.dim(0), b.x.values(), b.kernel.values(), b.with_bias ? &b.bias.values() : nullptr);
+    const auto want = reference(b.g, b.x.dim(0), b.x.values(), b.kernel.values(),
+                                b.with_bias ? &b.bias.values() : nullptr);
     ASSERT_EQ(y.size(), want.size()) << "case " << it;
     for (size_t i = 0; i < want.size(); ++i) {
-      ASSERT_NEAR(y[i], want[i], 1e-4 * (1.0 + std::fabs(want[i]))) << "case " << it << " element " << i;
+      ASSERT_NEAR(y[i], want[i], 1e-4 * (1.0 + std::fabs(want[i])))
+          << "case " << it << " element " << i;
     }
   }
 }
@@ -172,9 +180,11 @@ TEST(ConvTransposeOp, SameBitsWhateverBatchAndThreads) {
     std::vector<size_t> one_shape = b.x.shape();
     one_shape[0] = 1;
     const size_t per = b.x.size() / 5, out_per = all1.size() / 5;
-    Tensor last(one_shape, std::vector<float>(b.x.values().end() - static_cast<long>(per), b.x.values().end()));
+    Tensor last(one_shape, std::vector<float>(b.x.values().end() - static_cast<long>(per),
+                                              b.x.values().end()));
     const Tensor y = run(b, last);
-    ASSERT_TRUE(std::equal(y.values().begin(), y.values().end(), all1.values().end() - static_cast<long>(out_per)))
+    ASSERT_TRUE(std::equal(y.values().begin(), y.values().end(),
+                           all1.values().end() - static_cast<long>(out_per)))
         << "case " << it;
   }
   recur::kernels::set_num_threads(before);
@@ -183,12 +193,15 @@ TEST(ConvTransposeOp, SameBitsWhateverBatchAndThreads) {
 TEST(ConvTransposeOp, RefusesOutputsTensorFlowCannotProduce) {
   const std::vector<size_t> in{4}, k{2}, s{1}, d{1};
   const std::vector<long> zero{0}, none{-1};
-  EXPECT_THROW(recur::ops::conv_transpose_shape(in, 1, k, s, d, true, zero, 1), recur::InvalidArgument);
+  EXPECT_THROW(recur::ops::conv_transpose_shape(in, 1, k, s, d, true, zero, 1),
+               recur::InvalidArgument);
   EXPECT_NO_THROW(recur::ops::conv_transpose_shape(in, 1, k, s, d, true, none, 1));
   const std::vector<size_t> huge{size_t{1} << 62}, s4{4};
-  EXPECT_THROW(recur::ops::conv_transpose_shape(huge, 1, k, s4, d, false, none, 1), recur::InvalidArgument);
+  EXPECT_THROW(recur::ops::conv_transpose_shape(huge, 1, k, s4, d, false, none, 1),
+               recur::InvalidArgument);
   const std::vector<size_t> empty{0};
-  EXPECT_THROW(recur::ops::conv_transpose_shape(empty, 1, k, s, d, false, none, 1), recur::InvalidArgument);
+  EXPECT_THROW(recur::ops::conv_transpose_shape(empty, 1, k, s, d, false, none, 1),
+               recur::InvalidArgument);
 }
 
 }  // namespace

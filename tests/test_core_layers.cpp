@@ -23,8 +23,8 @@ using recur::layers::Layer;
 using recur::layers::LayerArgs;
 using recur::layers::Value;
 
-std::unique_ptr<Layer> make(const std::string& cls, const std::string& cfg, std::vector<Tensor> w = {},
-                            int keras_major = 3) {
+std::unique_ptr<Layer> make(const std::string& cls, const std::string& cfg,
+                            std::vector<Tensor> w = {}, int keras_major = 3) {
   const auto& reg = recur::layers::layer_registry();
   auto it = reg.find(cls);
   if (it == reg.end()) throw std::runtime_error("not registered: " + cls);
@@ -52,8 +52,8 @@ Tensor ramp(std::vector<size_t> shape, float seed = 0.37f) {
   return t;
 }
 
-void expect_near(const Tensor& got, const std::vector<size_t>& shape, const std::vector<double>& want,
-                 double tol = 1e-5) {
+void expect_near(const Tensor& got, const std::vector<size_t>& shape,
+                 const std::vector<double>& want, double tol = 1e-5) {
   ASSERT_EQ(got.shape(), shape);
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < want.size(); ++i) {
@@ -70,32 +70,72 @@ std::vector<uint8_t> bits(const Mask& m) {
 }
 
 template <class F>
-void expect_throw_mentioning(F f, const char* type_name, const std::vector<std::string>& parts, bool unsup) {
+void expect_throw_mentioning(F f, const char* type_name, const std::vector<std::string>& parts,
+                             bool unsup) {
   try {
     f();
     ADD_FAILURE() << "no exception, expected " << type_name;
   } catch (const Unsupported& e) {
     EXPECT_TRUE(unsup) << "Unsupported: " << e.what();
-    for (const auto& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
+    for (const auto& p : parts)
+      EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
   } catch (const InvalidArgument& e) {
     EXPECT_FALSE(unsup) << "InvalidArgument: " << e.what();
-    for (const auto& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
+    for (const auto& p : parts)
+      EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
   }
 }
-#define EXPECT_INVALID(stmt, ...) expect_throw_mentioning([&] { stmt; }, "InvalidArgument", {__VA_ARGS__}, false)
-#define EXPECT_UNSUPPORTED(stmt, ...) expect_throw_mentioning([&] { stmt; }, "Unsupported", {__VA_ARGS__}, true)
+#define EXPECT_INVALID(stmt, ...) \
+  expect_throw_mentioning([&] { stmt; }, "InvalidArgument", {__VA_ARGS__}, false)
+#define EXPECT_UNSUPPORTED(stmt, ...) \
+  expect_throw_mentioning([&] { stmt; }, "Unsupported", {__VA_ARGS__}, true)
 
 // ---- registry ---------------------------------------------------------------------------------
 
 TEST(CoreLayers, RegistryHasKeras3AndKeras2Names) {
-  for (const char* c :
-       {"InputLayer", "Masking", "Embedding", "Dense", "TimeDistributed", "Dropout", "SpatialDropout1D",
-        "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization", "Activation", "LeakyReLU",
-        "ReLU", "ELU", "Softmax", "Flatten", "Reshape", "RepeatVector", "Permute", "Concatenate", "Add",
-        "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Dot", "BatchNormalization",
-        "LayerNormalization", "Conv1D", "MaxPooling1D", "MaxPool1D", "AveragePooling1D", "AvgPool1D",
-        "GlobalAveragePooling1D", "GlobalAvgPool1D", "GlobalMaxPooling1D", "GlobalMaxPool1D", "Cropping1D",
-        "ZeroPadding1D", "UpSampling1D", "LSTM"}) {
+  for (const char* c : {"InputLayer",
+                        "Masking",
+                        "Embedding",
+                        "Dense",
+                        "TimeDistributed",
+                        "Dropout",
+                        "SpatialDropout1D",
+                        "GaussianNoise",
+                        "GaussianDropout",
+                        "AlphaDropout",
+                        "ActivityRegularization",
+                        "Activation",
+                        "LeakyReLU",
+                        "ReLU",
+                        "ELU",
+                        "Softmax",
+                        "Flatten",
+                        "Reshape",
+                        "RepeatVector",
+                        "Permute",
+                        "Concatenate",
+                        "Add",
+                        "Subtract",
+                        "Multiply",
+                        "Average",
+                        "Maximum",
+                        "Minimum",
+                        "Dot",
+                        "BatchNormalization",
+                        "LayerNormalization",
+                        "Conv1D",
+                        "MaxPooling1D",
+                        "MaxPool1D",
+                        "AveragePooling1D",
+                        "AvgPool1D",
+                        "GlobalAveragePooling1D",
+                        "GlobalAvgPool1D",
+                        "GlobalMaxPooling1D",
+                        "GlobalMaxPool1D",
+                        "Cropping1D",
+                        "ZeroPadding1D",
+                        "UpSampling1D",
+                        "LSTM"}) {
     EXPECT_TRUE(recur::layers::layer_registry().count(c)) << c;
   }
 }
@@ -110,8 +150,10 @@ TEST(CoreLayers, WeightCountsFromConfigs) {
   EXPECT_EQ(count("LayerNormalization", R"({})"), 2);
   EXPECT_EQ(count("LayerNormalization", R"({"rms_scaling": true})"), 1);
   EXPECT_EQ(count("LayerNormalization", R"({"scale": false})"), 1);
-  EXPECT_EQ(count("TimeDistributed", R"({"layer": {"class_name": "Dense", "config": {"units": 2}}})"), 2);
-  EXPECT_EQ(count("TimeDistributed", R"({"layer": {"class_name": "LSTM", "config": {"units": 2}}})"), 3);
+  EXPECT_EQ(
+      count("TimeDistributed", R"({"layer": {"class_name": "Dense", "config": {"units": 2}}})"), 2);
+  EXPECT_EQ(
+      count("TimeDistributed", R"({"layer": {"class_name": "LSTM", "config": {"units": 2}}})"), 3);
   EXPECT_EQ(count("Dropout", R"({"rate": 0.5})"), 0);
   EXPECT_EQ(count("Concatenate", R"({})"), 0);
 }
@@ -159,7 +201,8 @@ TEST(CoreLayers, DenseSoftmaxActsOnEachRow) {
   auto l = make("Dense", R"({"units": 3, "use_bias": false, "activation": "softmax"})", {w});
   Tensor y = one(*l, Tensor({1, 2, 2}, std::vector<float>{0, 0, 1, 2}));
   const double e = std::exp(1.0), e2 = std::exp(2.0);
-  expect_near(y, {1, 2, 3}, {1.0 / 3, 1.0 / 3, 1.0 / 3, e / (e + e2 + 1), e2 / (e + e2 + 1), 1 / (e + e2 + 1)});
+  expect_near(y, {1, 2, 3},
+              {1.0 / 3, 1.0 / 3, 1.0 / 3, e / (e + e2 + 1), e2 / (e + e2 + 1), 1 / (e + e2 + 1)});
 }
 
 TEST(CoreLayers, DenseErrorsNameTheLayerAndShapes) {
@@ -168,9 +211,11 @@ TEST(CoreLayers, DenseErrorsNameTheLayerAndShapes) {
   EXPECT_INVALID(make("Dense", R"({"units": 2})", {ramp({3, 3}), ramp({2})}), "lyr", "kernel");
   EXPECT_INVALID(make("Dense", R"({"units": 2})", {ramp({3, 2}), ramp({3})}), "bias");
   EXPECT_INVALID(make("Dense", R"({"units": 2})", {ramp({3, 2})}), "weight");
-  EXPECT_UNSUPPORTED(make("Dense", R"({"units": 2, "quantization_config": {"mode": "int8"}})", {ramp({3, 2}), ramp({2})}),
+  EXPECT_UNSUPPORTED(make("Dense", R"({"units": 2, "quantization_config": {"mode": "int8"}})",
+                          {ramp({3, 2}), ramp({2})}),
                      "quantization_config");
-  EXPECT_UNSUPPORTED(make("Dense", R"({"units": 2, "lora_rank": 2})", {ramp({3, 2}), ramp({2}), ramp({3, 2}), ramp({2, 2})}),
+  EXPECT_UNSUPPORTED(make("Dense", R"({"units": 2, "lora_rank": 2})",
+                          {ramp({3, 2}), ramp({2}), ramp({3, 2}), ramp({2, 2})}),
                      "lora_rank");
   // .keras files store the merged kernel: lora_rank with the plain weights is the plain layer.
   const Tensor k = ramp({3, 2}), bias = ramp({2});
@@ -191,7 +236,8 @@ TEST(CoreLayers, EmbeddingLooksUpRowsAndMasksZeros) {
   // A rank-3 index tensor would need a (B, T, S) mask.
   EXPECT_UNSUPPORTED(one(*l, Tensor({1, 1, 2}, std::vector<float>{1, 0})), "lyr", "mask_zero");
   auto nomask = make("Embedding", R"({"input_dim": 4, "output_dim": 2})", {table});
-  expect_near(one(*nomask, Tensor({1, 1, 2}, std::vector<float>{1, 0})), {1, 1, 2, 2}, {10, 11, 0, 1});
+  expect_near(one(*nomask, Tensor({1, 1, 2}, std::vector<float>{1, 0})), {1, 1, 2, 2},
+              {10, 11, 0, 1});
   EXPECT_FALSE(run(*nomask, {val(Tensor({1, 1}, std::vector<float>{0}))})[0].mask);
 }
 
@@ -218,12 +264,13 @@ TEST(CoreLayers, MaskingZeroesMaskedStepsAndComputesTheMask) {
   EXPECT_EQ(bits(*out[0].mask), (std::vector<uint8_t>{0, 1, 1}));
   EXPECT_UNSUPPORTED(one(*l, Tensor({1, 2}, std::vector<float>{-1, -1})), "lyr", "Masking");
   // tf.keras 2 multiplies by the mask: same values.
-  expect_near(one(*make("Masking", R"({"mask_value": -1.0})", {}, 2), x), {1, 3, 2}, {0, 0, -1, 2, 3, -1});
+  expect_near(one(*make("Masking", R"({"mask_value": -1.0})", {}, 2), x), {1, 3, 2},
+              {0, 0, -1, 2, 3, -1});
 }
 
 TEST(CoreLayers, InferenceIdentitiesPassTheMask) {
-  for (const char* c : {"InputLayer", "Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout",
-                        "AlphaDropout", "ActivityRegularization"}) {
+  for (const char* c : {"InputLayer", "Dropout", "SpatialDropout1D", "GaussianNoise",
+                        "GaussianDropout", "AlphaDropout", "ActivityRegularization"}) {
     auto l = make(c, R"({"rate": 0.5, "stddev": 1.0})");
     Tensor x = ramp({2, 2, 2});
     auto out = run(*l, {val(x, Mask(2, 2, std::vector<uint8_t>{1, 0, 0, 1}))});
@@ -245,16 +292,18 @@ TEST(CoreLayers, TimeDistributedDenseMatchesDensePerStep) {
   for (double& v : want) v = std::tanh(v);
   expect_near(out[0].tensor, {2, 4, 2}, want);
   EXPECT_TRUE(out[0].mask);
-  EXPECT_UNSUPPORTED(make("TimeDistributed", R"({"layer": {"class_name": "NoSuchLayer", "config": {}}})"),
-                     "NoSuchLayer");
+  EXPECT_UNSUPPORTED(
+      make("TimeDistributed", R"({"layer": {"class_name": "NoSuchLayer", "config": {}}})"),
+      "NoSuchLayer");
 }
 
 TEST(CoreLayers, TimeDistributedConvAppliesPerStep) {
   // (B, T, L, C) = (1, 2, 3, 1), Conv1D kernel 2, valid: each step convolves alone.
   Tensor k({2, 1, 1}, std::vector<float>{1, 10});
-  auto l = make("TimeDistributed",
-                R"({"layer": {"class_name": "Conv1D", "config": {"filters": 1, "kernel_size": 2, "use_bias": false}}})",
-                {k});
+  auto l = make(
+      "TimeDistributed",
+      R"({"layer": {"class_name": "Conv1D", "config": {"filters": 1, "kernel_size": 2, "use_bias": false}}})",
+      {k});
   Tensor y = one(*l, Tensor({1, 2, 3, 1}, std::vector<float>{1, 2, 3, 4, 5, 6}));
   expect_near(y, {1, 2, 2, 1}, {21, 32, 54, 65});
 }
@@ -278,8 +327,9 @@ TEST(CoreLayers, ReluArgumentsFollowKerasExamples) {
   expect_near(one(*make("ReLU", R"({"threshold": 5.0})"), x), {1, 5}, {0, 0, 0, 0, 10});
   // All three: below threshold slope * (x - threshold), above it clipped at max_value.
   const Tensor x2({1, 4}, std::vector<float>{-2, 0.5f, 3, 8});
-  expect_near(one(*make("ReLU", R"({"negative_slope": 0.5, "threshold": 1.0, "max_value": 6.0})"), x2), {1, 4},
-              {-1.5, -0.25, 3, 6});
+  expect_near(
+      one(*make("ReLU", R"({"negative_slope": 0.5, "threshold": 1.0, "max_value": 6.0})"), x2),
+      {1, 4}, {-1.5, -0.25, 3, 6});
 }
 
 TEST(CoreLayers, LeakyReluDefaultsAndKeras2Alpha) {
@@ -293,8 +343,10 @@ TEST(CoreLayers, EluAndPRelu) {
   const Tensor x({1, 3}, std::vector<float>{-1, 0, 2});
   expect_near(one(*make("ELU", R"({"alpha": 0.5})"), x), {1, 3}, {0.5 * std::expm1(-1.0), 0, 2});
   expect_near(one(*make("ELU", R"({})"), x), {1, 3}, {std::expm1(-1.0), 0, 2});
-  auto p = make("PReLU", R"({"shared_axes": [1]})", {Tensor({1, 2}, std::vector<float>{0.1f, 0.2f})});
-  expect_near(one(*p, Tensor({1, 2, 2}, std::vector<float>{-1, -1, 3, -2})), {1, 2, 2}, {-0.1, -0.2, 3, -0.4});
+  auto p =
+      make("PReLU", R"({"shared_axes": [1]})", {Tensor({1, 2}, std::vector<float>{0.1f, 0.2f})});
+  expect_near(one(*p, Tensor({1, 2, 2}, std::vector<float>{-1, -1, 3, -2})), {1, 2, 2},
+              {-0.1, -0.2, 3, -0.4});
 }
 
 TEST(CoreLayers, SoftmaxAxisAndMask) {
@@ -304,7 +356,8 @@ TEST(CoreLayers, SoftmaxAxisAndMask) {
   expect_near(y, {1, 2, 2}, {0.5, 0.25, 0.5, 0.75});
   // A (B, T) mask on a (B, T) input: masked positions drop out and are zeroed (Keras 3).
   auto m = make("Softmax", R"({"axis": -1})");
-  auto out = run(*m, {val(Tensor({1, 3}, std::vector<float>{1, 5, 1}), Mask(1, 3, std::vector<uint8_t>{1, 0, 1}))});
+  auto out = run(*m, {val(Tensor({1, 3}, std::vector<float>{1, 5, 1}),
+                          Mask(1, 3, std::vector<uint8_t>{1, 0, 1}))});
   expect_near(out[0].tensor, {1, 3}, {0.5, 0, 0.5});
   EXPECT_TRUE(out[0].mask);
   // A mask that does not broadcast is left out: plain softmax over the last axis.
@@ -313,7 +366,8 @@ TEST(CoreLayers, SoftmaxAxisAndMask) {
   expect_near(out2[0].tensor, {1, 3, 2}, {0.5, 0.5, 0.5, 0.5, 0.5, 0.5});
   // Several axes: softmax over the whole (2, 2) block.
   auto both = make("Softmax", R"({"axis": [1, 2]})");
-  expect_near(one(*both, Tensor({1, 2, 2}, std::vector<float>{0, 0, 0, 0})), {1, 2, 2}, {0.25, 0.25, 0.25, 0.25});
+  expect_near(one(*both, Tensor({1, 2, 2}, std::vector<float>{0, 0, 0, 0})), {1, 2, 2},
+              {0.25, 0.25, 0.25, 0.25});
 }
 
 // ---- shape layers -----------------------------------------------------------------------------
@@ -327,7 +381,8 @@ TEST(CoreLayers, FlattenReshapeRepeatVectorDropTheMask) {
   EXPECT_FALSE(f[0].mask);
   // channels_first flattens with channels last: (1, 2, 3) -> order c0t0, c1t0, c0t1 ...
   Tensor cf({1, 2, 3}, std::vector<float>{1, 2, 3, 4, 5, 6});
-  expect_near(one(*make("Flatten", R"({"data_format": "channels_first"})"), cf), {1, 6}, {1, 4, 2, 5, 3, 6});
+  expect_near(one(*make("Flatten", R"({"data_format": "channels_first"})"), cf), {1, 6},
+              {1, 4, 2, 5, 3, 6});
 
   auto r = run(*make("Reshape", R"({"target_shape": [-1, 3]})"), {val(x, m)});
   EXPECT_EQ(r[0].tensor.shape(), (std::vector<size_t>{2, 2, 3}));
@@ -359,9 +414,11 @@ TEST(CoreLayers, CroppingPaddingUpSampling) {
   expect_near(one(*make("Cropping1D", R"({"cropping": [1, 2]})"), x), {1, 1, 1}, {2});
   expect_near(one(*make("Cropping1D", R"({"cropping": 1})"), x), {1, 2, 1}, {2, 3});
   EXPECT_INVALID(one(*make("Cropping1D", R"({"cropping": [2, 2]})"), x), "lyr");
-  expect_near(one(*make("ZeroPadding1D", R"({"padding": [2, 1]})"), x), {1, 7, 1}, {0, 0, 1, 2, 3, 4, 0});
+  expect_near(one(*make("ZeroPadding1D", R"({"padding": [2, 1]})"), x), {1, 7, 1},
+              {0, 0, 1, 2, 3, 4, 0});
   expect_near(one(*make("ZeroPadding1D", R"({"padding": 1})"), x), {1, 6, 1}, {0, 1, 2, 3, 4, 0});
-  expect_near(one(*make("UpSampling1D", R"({"size": 2})"), Tensor({1, 2, 2}, std::vector<float>{1, 2, 3, 4})),
+  expect_near(one(*make("UpSampling1D", R"({"size": 2})"),
+                  Tensor({1, 2, 2}, std::vector<float>{1, 2, 3, 4})),
               {1, 4, 2}, {1, 2, 1, 2, 3, 4, 3, 4});
   auto out = run(*make("UpSampling1D", R"({})"), {val(x, Mask(1, 4, true))});
   EXPECT_FALSE(out[0].mask);
@@ -370,8 +427,11 @@ TEST(CoreLayers, CroppingPaddingUpSampling) {
 // ---- merge layers -----------------------------------------------------------------------------
 
 TEST(CoreLayers, ElementwiseMergeValues) {
-  Tensor a({1, 2}, std::vector<float>{1, 5}), b({1, 2}, std::vector<float>{3, 2}), c({1, 2}, std::vector<float>{-1, 8});
-  auto three = [&](const char* cls) { return run(*make(cls, "{}"), {val(a), val(b), val(c)})[0].tensor; };
+  Tensor a({1, 2}, std::vector<float>{1, 5}), b({1, 2}, std::vector<float>{3, 2}),
+      c({1, 2}, std::vector<float>{-1, 8});
+  auto three = [&](const char* cls) {
+    return run(*make(cls, "{}"), {val(a), val(b), val(c)})[0].tensor;
+  };
   expect_near(three("Add"), {1, 2}, {3, 15});
   expect_near(three("Multiply"), {1, 2}, {-3, 80});
   expect_near(three("Average"), {1, 2}, {1, 5});
@@ -381,8 +441,10 @@ TEST(CoreLayers, ElementwiseMergeValues) {
   EXPECT_INVALID(run(*make("Subtract", "{}"), {val(a), val(b), val(c)}), "lyr");
   EXPECT_INVALID(run(*make("Add", "{}"), {val(a), val(ramp({1, 3}))}), "lyr", "(1, 2)", "(1, 3)");
   // A lower-rank input gains an axis at 1 and broadcasts: (1, 2, 2) + (1, 2).
-  expect_near(run(*make("Add", "{}"), {val(Tensor({1, 2, 2}, std::vector<float>{0, 0, 10, 10})), val(a)})[0].tensor,
-              {1, 2, 2}, {1, 5, 11, 15});
+  expect_near(
+      run(*make("Add", "{}"), {val(Tensor({1, 2, 2}, std::vector<float>{0, 0, 10, 10})), val(a)})[0]
+          .tensor,
+      {1, 2, 2}, {1, 5, 11, 15});
 }
 
 TEST(CoreLayers, MergeMasksKeras3OrKeras2And) {
@@ -417,13 +479,15 @@ TEST(CoreLayers, MultiplyAndMaximumUseMasksLikeKeras3) {
   expect_near(mn[0].tensor, {1, 3, 1}, {5, 6, 7});
   EXPECT_FALSE(mn[0].mask);
   // tf.keras 2 Multiply ignores masks in the arithmetic.
-  expect_near(run(*make("Multiply", "{}", {}, 2), {val(a, ma), val(b, mb)})[0].tensor, {1, 3, 1}, {10, 18, 28});
+  expect_near(run(*make("Multiply", "{}", {}, 2), {val(a, ma), val(b, mb)})[0].tensor, {1, 3, 1},
+              {10, 18, 28});
 }
 
 TEST(CoreLayers, ConcatenateValuesAndMasks) {
   Tensor a({1, 2, 1}, std::vector<float>{1, 2}), b({1, 2, 2}, std::vector<float>{3, 4, 5, 6});
   auto l = make("Concatenate", R"({"axis": -1})");
-  auto out = run(*l, {val(a, Mask(1, 2, std::vector<uint8_t>{1, 0})), val(b, Mask(1, 2, std::vector<uint8_t>{0, 0}))});
+  auto out = run(*l, {val(a, Mask(1, 2, std::vector<uint8_t>{1, 0})),
+                      val(b, Mask(1, 2, std::vector<uint8_t>{0, 0}))});
   expect_near(out[0].tensor, {1, 2, 3}, {1, 3, 4, 2, 5, 6});
   EXPECT_EQ(bits(*out[0].mask), (std::vector<uint8_t>{1, 0}));
   // A missing mask counts as all-true.
@@ -448,7 +512,8 @@ TEST(CoreLayers, DotAxesAndNormalize) {
   expect_near(run(*make("Dot", R"({"axes": -1})"), {val(x), val(y)})[0].tensor, {2, 1}, {17, 53});
   // normalize=True: cosine similarity.
   const double c0 = 17 / std::sqrt(5.0 * 61), c1 = 53 / std::sqrt(25.0 * 113);
-  expect_near(run(*make("Dot", R"({"axes": 1, "normalize": true})"), {val(x), val(y)})[0].tensor, {2, 1}, {c0, c1});
+  expect_near(run(*make("Dot", R"({"axes": 1, "normalize": true})"), {val(x), val(y)})[0].tensor,
+              {2, 1}, {c0, c1});
   // (B, T, D) . (B, S, D) over D -> (B, T, S).
   Tensor p = ramp({2, 3, 4}), q = ramp({2, 2, 4}, 0.8f);
   Tensor r = run(*make("Dot", R"({"axes": [2, 2]})"), {val(p), val(q)})[0].tensor;
@@ -457,12 +522,14 @@ TEST(CoreLayers, DotAxesAndNormalize) {
     for (size_t t = 0; t < 3; ++t)
       for (size_t s = 0; s < 2; ++s) {
         double acc = 0;
-        for (size_t d = 0; d < 4; ++d) acc += double(p[(b * 3 + t) * 4 + d]) * q[(b * 2 + s) * 4 + d];
+        for (size_t d = 0; d < 4; ++d)
+          acc += double(p[(b * 3 + t) * 4 + d]) * q[(b * 2 + s) * 4 + d];
         want.push_back(acc);
       }
   expect_near(r, {2, 3, 2}, want);
   // axes (1, 1): sum over time -> (B, D1, D2).
-  Tensor r2 = run(*make("Dot", R"({"axes": [1, 1]})"), {val(p), val(ramp({2, 3, 2}, 0.6f))})[0].tensor;
+  Tensor r2 =
+      run(*make("Dot", R"({"axes": [1, 1]})"), {val(p), val(ramp({2, 3, 2}, 0.6f))})[0].tensor;
   EXPECT_EQ(r2.shape(), (std::vector<size_t>{2, 4, 2}));
   EXPECT_INVALID(run(*make("Dot", R"({"axes": -1})"), {val(x), val(ramp({2, 3}))}), "lyr");
 }
@@ -484,27 +551,35 @@ TEST(CoreLayers, BatchNormalizationInference) {
     }
     return w;
   };
-  auto all = run(*make("BatchNormalization", R"({"axis": -1})", {g, be, mean, var}), {val(x, Mask(1, 2, true))});
+  auto all = run(*make("BatchNormalization", R"({"axis": -1})", {g, be, mean, var}),
+                 {val(x, Mask(1, 2, true))});
   expect_near(all[0].tensor, {1, 2, 2}, ref(true, true));
   EXPECT_TRUE(all[0].mask);
-  expect_near(one(*make("BatchNormalization", R"({"center": false})", {g, mean, var}), x), {1, 2, 2}, ref(true, false));
-  expect_near(one(*make("BatchNormalization", R"({"scale": false, "epsilon": 0.001})", {be, mean, var}), x), {1, 2, 2},
-              ref(false, true));
-  expect_near(one(*make("BatchNormalization", R"({"scale": false, "center": false})", {mean, var}), x), {1, 2, 2},
-              ref(false, false));
+  expect_near(one(*make("BatchNormalization", R"({"center": false})", {g, mean, var}), x),
+              {1, 2, 2}, ref(true, false));
+  expect_near(
+      one(*make("BatchNormalization", R"({"scale": false, "epsilon": 0.001})", {be, mean, var}), x),
+      {1, 2, 2}, ref(false, true));
+  expect_near(
+      one(*make("BatchNormalization", R"({"scale": false, "center": false})", {mean, var}), x),
+      {1, 2, 2}, ref(false, false));
   // tf.keras 2 writes the axis as a list.
-  expect_near(one(*make("BatchNormalization", R"({"axis": [2]})", {g, be, mean, var}, 2), x), {1, 2, 2}, ref(true, true));
+  expect_near(one(*make("BatchNormalization", R"({"axis": [2]})", {g, be, mean, var}, 2), x),
+              {1, 2, 2}, ref(true, true));
   // axis=1 normalizes the time axis of (B, T, F).
   Tensor xt({1, 2, 3}, std::vector<float>{1, 1, 1, 2, 2, 2});
   Tensor yt = one(*make("BatchNormalization", R"({"axis": 1, "epsilon": 0.0})",
-                        {Tensor({2}, 1.0f), Tensor({2}, 0.0f), Tensor({2}, std::vector<float>{1, 0}), Tensor({2}, 1.0f)}),
+                        {Tensor({2}, 1.0f), Tensor({2}, 0.0f),
+                         Tensor({2}, std::vector<float>{1, 0}), Tensor({2}, 1.0f)}),
                   xt);
   expect_near(yt, {1, 2, 3}, {0, 0, 0, 2, 2, 2});
-  EXPECT_INVALID(one(*make("BatchNormalization", "{}", {g, be, mean, var}), ramp({1, 2, 3})), "lyr", "(1, 2, 3)");
+  EXPECT_INVALID(one(*make("BatchNormalization", "{}", {g, be, mean, var}), ramp({1, 2, 3})), "lyr",
+                 "(1, 2, 3)");
   EXPECT_INVALID(make("BatchNormalization", "{}", {g, be, mean}), "weight");
 }
 
-std::vector<double> layer_norm_ref(const Tensor& x, size_t n, const Tensor* g, const Tensor* b, double eps, bool rms) {
+std::vector<double> layer_norm_ref(const Tensor& x, size_t n, const Tensor* g, const Tensor* b,
+                                   double eps, bool rms) {
   std::vector<double> out;
   for (size_t r = 0; r < x.size() / n; ++r) {
     double m = 0, v = 0;
@@ -528,8 +603,8 @@ TEST(CoreLayers, LayerNormalizationVariants) {
   auto out = run(*l, {val(x, Mask(2, 3, true))});
   expect_near(out[0].tensor, {2, 3, 4}, layer_norm_ref(x, 4, &g, &b, 1e-3, false), 2e-5);
   EXPECT_TRUE(out[0].mask);
-  expect_near(one(*make("LayerNormalization", R"({"center": false, "scale": false})"), x), {2, 3, 4},
-              layer_norm_ref(x, 4, nullptr, nullptr, 1e-3, false), 2e-5);
+  expect_near(one(*make("LayerNormalization", R"({"center": false, "scale": false})"), x),
+              {2, 3, 4}, layer_norm_ref(x, 4, nullptr, nullptr, 1e-3, false), 2e-5);
   // rms_scaling (Keras 3, deprecated): x * rsqrt(var + eps) * gamma.
   expect_near(one(*make("LayerNormalization", R"({"rms_scaling": true})", {g}), x), {2, 3, 4},
               layer_norm_ref(x, 4, &g, nullptr, 1e-3, true), 2e-5);
@@ -538,8 +613,8 @@ TEST(CoreLayers, LayerNormalizationVariants) {
   expect_near(one(*make("LayerNormalization", R"({"axis": [1, 2]})", {g2, b2}), x), {2, 3, 4},
               layer_norm_ref(x, 12, &g2, &b2, 1e-3, false), 2e-5);
   // tf.keras 2 (fused path on trailing axes) computes the same function.
-  expect_near(one(*make("LayerNormalization", R"({"axis": [2], "epsilon": 0.001})", {g, b}, 2), x), {2, 3, 4},
-              layer_norm_ref(x, 4, &g, &b, 1e-3, false), 2e-5);
+  expect_near(one(*make("LayerNormalization", R"({"axis": [2], "epsilon": 0.001})", {g, b}, 2), x),
+              {2, 3, 4}, layer_norm_ref(x, 4, &g, &b, 1e-3, false), 2e-5);
   // axis=1 on (B, T, F): normalize over time for each feature.
   Tensor gt = ramp({3}, 0.3f), bt = ramp({3}, 0.5f);
   Tensor y = one(*make("LayerNormalization", R"({"axis": 1})", {gt, bt}), x);
@@ -557,9 +632,10 @@ TEST(CoreLayers, LayerNormalizationVariants) {
 
 // ---- Conv1D and pooling -----------------------------------------------------------------------
 
-// Plain conv with explicit left padding: out[b, o, f] = sum x[b, o*s + k*d - left, g*cg + c] * w[k, c, f].
-std::vector<double> conv_ref(const Tensor& x, const Tensor& w, const Tensor* bias, size_t out_len, size_t s,
-                             size_t d, long left, size_t groups) {
+// Plain conv with explicit left padding: out[b, o, f] = sum x[b, o*s + k*d - left, g*cg + c] * w[k,
+// c, f].
+std::vector<double> conv_ref(const Tensor& x, const Tensor& w, const Tensor* bias, size_t out_len,
+                             size_t s, size_t d, long left, size_t groups) {
   const size_t B = x.dim(0), L = x.dim(1), C = x.dim(2), K = w.dim(0), cg = w.dim(1), F = w.dim(2);
   const size_t fg = F / groups;
   std::vector<double> out;
@@ -571,7 +647,8 @@ std::vector<double> conv_ref(const Tensor& x, const Tensor& w, const Tensor* bia
         for (size_t k = 0; k < K; ++k) {
           const long p = static_cast<long>(o * s + k * d) - left;
           if (p < 0 || p >= static_cast<long>(L)) continue;
-          for (size_t c = 0; c < cg; ++c) acc += double(x[(b * L + p) * C + g * cg + c]) * w[(k * cg + c) * F + f];
+          for (size_t c = 0; c < cg; ++c)
+            acc += double(x[(b * L + p) * C + g * cg + c]) * w[(k * cg + c) * F + f];
         }
         out.push_back(acc);
       }
@@ -581,12 +658,19 @@ std::vector<double> conv_ref(const Tensor& x, const Tensor& w, const Tensor* bia
 TEST(CoreLayers, Conv1DHandExample) {
   // x = [1, 2, 3, 4], kernel [1, 0, -1]: valid -> [1-3, 2-4]; same pads 1 each side.
   Tensor x({1, 4, 1}, std::vector<float>{1, 2, 3, 4}), k({3, 1, 1}, std::vector<float>{1, 0, -1});
-  expect_near(one(*make("Conv1D", R"({"filters": 1, "kernel_size": 3, "use_bias": false})", {k}), x), {1, 2, 1},
-              {-2, -2});
-  expect_near(one(*make("Conv1D", R"({"filters": 1, "kernel_size": [3], "padding": "same", "use_bias": false})", {k}), x),
-              {1, 4, 1}, {-2, -2, -2, 3});
-  expect_near(one(*make("Conv1D", R"({"filters": 1, "kernel_size": 3, "padding": "causal", "use_bias": false})", {k}), x),
-              {1, 4, 1}, {-1, -2, -2, -2});
+  expect_near(
+      one(*make("Conv1D", R"({"filters": 1, "kernel_size": 3, "use_bias": false})", {k}), x),
+      {1, 2, 1}, {-2, -2});
+  expect_near(
+      one(*make("Conv1D",
+                R"({"filters": 1, "kernel_size": [3], "padding": "same", "use_bias": false})", {k}),
+          x),
+      {1, 4, 1}, {-2, -2, -2, 3});
+  expect_near(
+      one(*make("Conv1D",
+                R"({"filters": 1, "kernel_size": 3, "padding": "causal", "use_bias": false})", {k}),
+          x),
+      {1, 4, 1}, {-1, -2, -2, -2});
 }
 
 TEST(CoreLayers, Conv1DPaddingStridesDilationGroups) {
@@ -604,8 +688,10 @@ TEST(CoreLayers, Conv1DPaddingStridesDilationGroups) {
       // same, even kernel: pad_total = 3*2 + 4 - 7 = 3, left 1
       {R"({"filters": 6, "kernel_size": 4, "strides": 2, "padding": "same"})", 4, 2, 1, 1, 1, 4, 4},
       {R"({"filters": 6, "kernel_size": 3, "dilation_rate": 2})", 3, 1, 2, 0, 1, 4, 3},
-      {R"({"filters": 6, "kernel_size": 3, "dilation_rate": 2, "padding": "same"})", 7, 1, 2, 2, 1, 4, 3},
-      {R"({"filters": 6, "kernel_size": 3, "dilation_rate": 2, "padding": "causal"})", 7, 1, 2, 4, 1, 4, 3},
+      {R"({"filters": 6, "kernel_size": 3, "dilation_rate": 2, "padding": "same"})", 7, 1, 2, 2, 1,
+       4, 3},
+      {R"({"filters": 6, "kernel_size": 3, "dilation_rate": 2, "padding": "causal"})", 7, 1, 2, 4,
+       1, 4, 3},
       {R"({"filters": 6, "kernel_size": 2, "groups": 2, "padding": "same"})", 7, 1, 1, 0, 2, 2, 2},
   };
   for (const auto& c : cases) {
@@ -613,13 +699,16 @@ TEST(CoreLayers, Conv1DPaddingStridesDilationGroups) {
     Tensor w = ramp({c.k, c.cg, 6}, 0.44f), b = ramp({6}, 0.7f);
     auto l = make("Conv1D", c.cfg, {w, b});
     auto out = run(*l, {val(x, Mask(2, 7, true))});
-    expect_near(out[0].tensor, {2, c.out_len, 6}, conv_ref(x, w, &b, c.out_len, c.s, c.d, c.left, c.groups));
+    expect_near(out[0].tensor, {2, c.out_len, 6},
+                conv_ref(x, w, &b, c.out_len, c.s, c.d, c.left, c.groups));
     EXPECT_FALSE(out[0].mask);
   }
   auto l = make("Conv1D", R"({"filters": 6, "kernel_size": 3})", {ramp({3, 4, 6}), ramp({6})});
   EXPECT_INVALID(one(*l, ramp({1, 5, 3})), "lyr", "(1, 5, 3)", "(3, 4, 6)");
   EXPECT_INVALID(one(*l, ramp({1, 1, 4})), "lyr");
-  EXPECT_INVALID(make("Conv1D", R"({"filters": 6, "kernel_size": 2})", {ramp({3, 4, 6}), ramp({6})}), "kernel");
+  EXPECT_INVALID(
+      make("Conv1D", R"({"filters": 6, "kernel_size": 2})", {ramp({3, 4, 6}), ramp({6})}),
+      "kernel");
 }
 
 TEST(CoreLayers, Conv1DChannelsFirst) {
@@ -628,7 +717,10 @@ TEST(CoreLayers, Conv1DChannelsFirst) {
   Tensor xcf({1, 3, 5});
   for (size_t t = 0; t < 5; ++t)
     for (size_t c = 0; c < 3; ++c) xcf[c * 5 + t] = x[t * 3 + c];
-  Tensor y = one(*make("Conv1D", R"({"filters": 2, "kernel_size": 2, "data_format": "channels_first"})", {w, b}), xcf);
+  Tensor y =
+      one(*make("Conv1D", R"({"filters": 2, "kernel_size": 2, "data_format": "channels_first"})",
+                {w, b}),
+          xcf);
   const std::vector<double> r = conv_ref(x, w, &b, 4, 1, 1, 0, 1);  // (1, 4, 2)
   std::vector<double> want(8);
   for (size_t t = 0; t < 4; ++t)
@@ -641,15 +733,21 @@ TEST(CoreLayers, PoolingValidAndSame) {
   expect_near(one(*make("MaxPooling1D", R"({"pool_size": 2})"), x), {1, 2, 1}, {5, 8});
   expect_near(one(*make("AveragePooling1D", R"({"pool_size": 2})"), x), {1, 2, 1}, {3, 5});
   // same, L=5, k=2, s=2: out 3, pad_total 1 on the right; the last window holds one real step.
-  expect_near(one(*make("MaxPool1D", R"({"pool_size": 2, "padding": "same"})"), x), {1, 3, 1}, {5, 8, 3});
-  expect_near(one(*make("AvgPool1D", R"({"pool_size": 2, "padding": "same"})"), x), {1, 3, 1}, {3, 5, 3});
+  expect_near(one(*make("MaxPool1D", R"({"pool_size": 2, "padding": "same"})"), x), {1, 3, 1},
+              {5, 8, 3});
+  expect_near(one(*make("AvgPool1D", R"({"pool_size": 2, "padding": "same"})"), x), {1, 3, 1},
+              {3, 5, 3});
   // strides 1, k=3, same: pad 1 left 1 right; edges average over 2 real steps.
-  expect_near(one(*make("AveragePooling1D", R"({"pool_size": 3, "strides": 1, "padding": "same"})"), x), {1, 5, 1},
-              {3, 8.0 / 3, 5, 13.0 / 3, 5.5});
-  expect_near(one(*make("MaxPooling1D", R"({"pool_size": [3], "strides": [1]})"), x), {1, 3, 1}, {5, 8, 8});
+  expect_near(
+      one(*make("AveragePooling1D", R"({"pool_size": 3, "strides": 1, "padding": "same"})"), x),
+      {1, 5, 1}, {3, 8.0 / 3, 5, 13.0 / 3, 5.5});
+  expect_near(one(*make("MaxPooling1D", R"({"pool_size": [3], "strides": [1]})"), x), {1, 3, 1},
+              {5, 8, 8});
   // channels_first (1, C=1, L=5) gives the same numbers.
   Tensor xcf({1, 1, 5}, std::vector<float>{1, 5, 2, 8, 3});
-  expect_near(one(*make("MaxPooling1D", R"({"pool_size": 2, "data_format": "channels_first"})"), xcf), {1, 1, 2}, {5, 8});
+  expect_near(
+      one(*make("MaxPooling1D", R"({"pool_size": 2, "data_format": "channels_first"})"), xcf),
+      {1, 1, 2}, {5, 8});
   auto out = run(*make("MaxPooling1D", R"({"pool_size": 2})"), {val(x, Mask(1, 5, true))});
   EXPECT_FALSE(out[0].mask);
   EXPECT_INVALID(one(*make("MaxPooling1D", R"({"pool_size": 7, "strides": 1})"), x), "lyr");

@@ -28,9 +28,9 @@
 #include <vector>
 
 #include "cli_limits.hpp"
-#include "temp_dir.hpp"
 #include "io/npy.hpp"
 #include "io/zip_archive.hpp"
+#include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 
@@ -79,7 +79,8 @@ struct CliRun {
 };
 
 // One CLI run of a model on inputs from the corpus; `pre_existing`: out.npy exists beforehand.
-CliRun run_case(const std::string& model, const std::vector<std::string>& inputs, bool pre_existing) {
+CliRun run_case(const std::string& model, const std::vector<std::string>& inputs,
+                bool pre_existing) {
   TempDir tmp("recur-hostile");
   const std::string work = tmp.file("work"), cap = tmp.file("capture");
   fs::create_directories(work);
@@ -128,12 +129,15 @@ TEST_P(Hostile, RefusedCleanly) {
     bool named = false;
     for (const auto& n : c.names) named = named || lines[0].find(n) != std::string::npos;
     EXPECT_TRUE(named) << c.name << ": the error names none of the files: " << lines[0];
-    EXPECT_TRUE(lines[0].size() < 2000) << c.name << ": error line of " << lines[0].size() << " chars";
+    EXPECT_TRUE(lines[0].size() < 2000)
+        << c.name << ": error line of " << lines[0].size() << " chars";
     if (pre) {
-      EXPECT_EQ(r.work_files, std::vector<std::string>{"out.npy"}) << c.name << ": files left behind";
+      EXPECT_EQ(r.work_files, std::vector<std::string>{"out.npy"})
+          << c.name << ": files left behind";
       EXPECT_EQ(r.output, kOldBytes) << c.name << ": the previous output file was changed";
     } else {
-      EXPECT_TRUE(r.work_files.empty()) << c.name << ": files left behind, e.g. " << r.work_files[0];
+      EXPECT_TRUE(r.work_files.empty())
+          << c.name << ": files left behind, e.g. " << r.work_files[0];
     }
     EXPECT_TRUE(res.out.empty()) << c.name << ": stdout: " << res.out;
     return;
@@ -149,7 +153,8 @@ TEST_P(Hostile, RefusedCleanly) {
     const recur::Tensor want = parse_output(base.output);
     ASSERT_EQ(got.shape(), want.shape());
     if (c.expect == "same") {
-      EXPECT_EQ(r.output, base.output) << c.name << ": output differs from the float32 C-order input's";
+      EXPECT_EQ(r.output, base.output)
+          << c.name << ": output differs from the float32 C-order input's";
     } else {
       // Keras semantics: non-finite values propagate within their batch row only.
       const size_t row = got.size() / got.dim(0);

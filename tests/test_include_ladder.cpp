@@ -58,8 +58,8 @@ TEST(IncludeLadder, EveryIncludeUnderSrcFollowsTheFloors) {
     if (!entry.is_regular_file()) continue;
     const fs::path rel = fs::relative(entry.path(), kSrc);
     const std::string floor = rel.begin()->string();
-    ASSERT_TRUE(kAllowed.count(floor)) << "src/" << floor
-                                       << " is not a floor of the ladder: add it to this table";
+    ASSERT_TRUE(kAllowed.count(floor))
+        << "src/" << floor << " is not a floor of the ladder: add it to this table";
     std::ifstream in(entry.path());
     std::string line;
     int n = 0;

@@ -46,16 +46,19 @@ TEST(InputRules, EveryCallAsKerasDid) {
         } catch (const recur::InvalidArgument& e) {
           // The model's input check, or (Keras 3 Sequential, no axis check) the layer that cannot
           // take the input; either names the file.
-          EXPECT_NE(std::string(e.what()).find(dir.filename().string()), std::string::npos) << e.what();
+          EXPECT_NE(std::string(e.what()).find(dir.filename().string()), std::string::npos)
+              << e.what();
         }
         continue;
       }
       ++ran;
-      const recur::Tensor want = recur::load_npy((dir / call.at("outputs").at(0).get<std::string>()).string());
+      const recur::Tensor want =
+          recur::load_npy((dir / call.at("outputs").at(0).get<std::string>()).string());
       const std::vector<recur::Tensor> got = s.run({x});
       ASSERT_EQ(got.size(), 1u);
       ASSERT_EQ(got[0].shape(), want.shape());
-      for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[0][i], want[i], 1e-5 + 1e-5 * std::fabs(want[i])) << i;
+      for (size_t i = 0; i < want.size(); ++i)
+        EXPECT_NEAR(got[0][i], want[i], 1e-5 + 1e-5 * std::fabs(want[i])) << i;
     }
   }
   EXPECT_GT(ran, 0u);

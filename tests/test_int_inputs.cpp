@@ -34,7 +34,8 @@ TEST(IntInputs, EmbeddingReadsIndicesPast2To24Exactly) {
   float* t = table.data();
   for (size_t i = 0; i < rows; ++i) t[i] = static_cast<float>(i % 7);
   const nlohmann::json cfg = {{"input_dim", rows}, {"output_dim", 1}};
-  recur::layers::LayerArgs a{"Embedding", "emb", cfg, std::vector<Tensor>{table}, 3, "test: layer 'emb'"};
+  recur::layers::LayerArgs a{"Embedding",        "emb", cfg, std::vector<Tensor>{table}, 3,
+                             "test: layer 'emb'"};
   const auto layer = recur::layers::layer_registry().at("Embedding").make(a);
   const std::vector<int64_t> ids = {k24 + 1, k24 + 3, 5, k24 + 7};
   recur::layers::CallContext ctx;
@@ -69,15 +70,17 @@ TEST(IntInputs, ModelWithAnInt32InputPassesIndicesUnrounded) {
     m.predict({Tensor::from_ints({1, 9}, ids)});
     ADD_FAILURE() << "index 2^24+1 of a 20-row table was accepted";
   } catch (const recur::InvalidArgument& e) {
-    EXPECT_NE(std::string(e.what()).find("index 16777217 at flat position 4"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("index 16777217 at flat position 4"), std::string::npos)
+        << e.what();
   }
   ids[4] = int64_t{1} << 31;
   try {
     m.predict({Tensor::from_ints({1, 9}, ids)});
     ADD_FAILURE() << "2^31 was accepted for an int32 input";
   } catch (const recur::InvalidArgument& e) {
-    EXPECT_NE(std::string(e.what()).find("is int32; value 2147483648 at flat position 4 does not fit"),
-              std::string::npos)
+    EXPECT_NE(
+        std::string(e.what()).find("is int32; value 2147483648 at flat position 4 does not fit"),
+        std::string::npos)
         << e.what();
   }
   // Valid integer indices give Keras' outputs, like their float form.
@@ -99,15 +102,25 @@ TEST(IntInputs, CliReadsAnInt64NpyExactly) {
   const std::string path = dir.file("ids.npy");
   std::FILE* f = std::fopen(path.c_str(), "wb");
   ASSERT_NE(f, nullptr);
-  const unsigned char magic[] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, static_cast<unsigned char>(header.size()),
+  const unsigned char magic[] = {0x93,
+                                 'N',
+                                 'U',
+                                 'M',
+                                 'P',
+                                 'Y',
+                                 1,
+                                 0,
+                                 static_cast<unsigned char>(header.size()),
                                  static_cast<unsigned char>(header.size() >> 8)};
   std::fwrite(magic, 1, sizeof magic, f);
   std::fwrite(header.data(), 1, header.size(), f);
   std::fwrite(ids.data(), sizeof(int64_t), ids.size(), f);
   std::fclose(f);
   const std::string err = dir.file("stderr");
-  const int status = std::system((std::string(RECUR_CLI) + " run " + fixture("k3-gru-embedding-mask", "model.keras") +
-                                  " -i " + path + " --print >/dev/null 2>" + err).c_str());
+  const int status = std::system((std::string(RECUR_CLI) + " run " +
+                                  fixture("k3-gru-embedding-mask", "model.keras") + " -i " + path +
+                                  " --print >/dev/null 2>" + err)
+                                     .c_str());
   EXPECT_EQ(WEXITSTATUS(status), 4);
   const std::string text = read_text(err);
   EXPECT_NE(text.find("index 16777217"), std::string::npos) << text;

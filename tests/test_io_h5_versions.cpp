@@ -74,7 +74,8 @@ void chunk_messages(const std::vector<uint8_t>& b, size_t p, size_t end, bool or
     if (t == type && !(mflags & 0x02)) out.push_back(p);  // not a shared message
     if (t == 0x10) {  // continuation: "OCHK", messages, checksum
       const size_t at = static_cast<size_t>(le(p, 8)), size = static_cast<size_t>(le(p + 8, 8));
-      if (at + size <= b.size() && std::memcmp(&b[at], "OCHK", 4) == 0) chunk_messages(b, at + 4, at + size - 4, order, type, out);
+      if (at + size <= b.size() && std::memcmp(&b[at], "OCHK", 4) == 0)
+        chunk_messages(b, at + 4, at + size - 4, order, type, out);
     }
     p += len;
   }
@@ -125,7 +126,8 @@ void expect(const std::vector<uint8_t>& bytes, const std::vector<std::string>& p
   } catch (const E& e) {
     const std::string msg = e.what();
     EXPECT_EQ(msg.rfind("v.h5: ", 0), 0u) << msg;
-    for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "missing '" << p << "' in: " << msg;
+    for (const auto& p : parts)
+      EXPECT_NE(msg.find(p), std::string::npos) << "missing '" << p << "' in: " << msg;
   } catch (const std::exception& e) {
     ADD_FAILURE() << "wrong exception type: " << e.what();
   }
@@ -158,25 +160,35 @@ TEST_F(H5Versions, TheUnpatchedFileReads) {
 
 TEST_F(H5Versions, NewerIsUnsupportedNamingObjectAndVersion) {
   expect<Unsupported>(patched(8, 4), {"superblock version 4 is newer than recur reads (0 to 3)"});
-  expect<Unsupported>(patched(body(0x08), 5), {"/g/d", "data layout message version 5 is newer than recur reads (1 to 4)"});
-  expect<Unsupported>(patched(body(0x0B), 3), {"/g/d", "filter pipeline message version 3 is newer"});
+  expect<Unsupported>(patched(body(0x08), 5),
+                      {"/g/d", "data layout message version 5 is newer than recur reads (1 to 4)"});
+  expect<Unsupported>(patched(body(0x0B), 3),
+                      {"/g/d", "filter pipeline message version 3 is newer"});
   expect<Unsupported>(patched(body(0x01), 3), {"dataspace message version 3 is newer"});
   expect<Unsupported>(patched(body(0x0C), 4), {"/g", "attribute message version 4 is newer"});
   expect<Unsupported>(patched(body(0x06), 2), {"link message version 2 is newer"});
   expect<Unsupported>(patched(body(0x02), 1), {"link info message version 1 is newer"});
   const size_t dtype = body(0x03);
-  expect<Unsupported>(patched(dtype, static_cast<uint8_t>((good_[dtype] & 0x0F) | 0x50)), {"datatype message version 5 is newer"});
-  expect<Unsupported>(patched(signature(good_, "OHDR") + 4, 3), {"object header version 3 is newer"});
-  expect<Unsupported>(patched(signature(good_, "FAHD") + 4, 1), {"/g/d", "fixed array header version 1 is newer"});
-  expect<Unsupported>(patched(signature(good_, "FADB") + 4, 1), {"/g/d", "fixed array data block version 1 is newer"});
-  expect<Unsupported>(patched(signature(good_, "FRHP") + 4, 1), {"/many", "fractal heap version 1 is newer"});
-  expect<Unsupported>(patched(signature(good_, "BTHD") + 4, 1), {"/many", "v2 B-tree version 1 is newer"});
+  expect<Unsupported>(patched(dtype, static_cast<uint8_t>((good_[dtype] & 0x0F) | 0x50)),
+                      {"datatype message version 5 is newer"});
+  expect<Unsupported>(patched(signature(good_, "OHDR") + 4, 3),
+                      {"object header version 3 is newer"});
+  expect<Unsupported>(patched(signature(good_, "FAHD") + 4, 1),
+                      {"/g/d", "fixed array header version 1 is newer"});
+  expect<Unsupported>(patched(signature(good_, "FADB") + 4, 1),
+                      {"/g/d", "fixed array data block version 1 is newer"});
+  expect<Unsupported>(patched(signature(good_, "FRHP") + 4, 1),
+                      {"/many", "fractal heap version 1 is newer"});
+  expect<Unsupported>(patched(signature(good_, "BTHD") + 4, 1),
+                      {"/many", "v2 B-tree version 1 is newer"});
 }
 
 TEST_F(H5Versions, BelowTheFirstVersionIsInvalid) {
-  expect<InvalidArgument>(patched(body(0x08), 0), {"/g/d", "data layout message version 0 is invalid (1 to 4)"});
+  expect<InvalidArgument>(patched(body(0x08), 0),
+                          {"/g/d", "data layout message version 0 is invalid (1 to 4)"});
   expect<InvalidArgument>(patched(body(0x0C), 0), {"/g", "attribute message version 0 is invalid"});
-  expect<InvalidArgument>(patched(body(0x0B), 0), {"/g/d", "filter pipeline message version 0 is invalid"});
+  expect<InvalidArgument>(patched(body(0x0B), 0),
+                          {"/g/d", "filter pipeline message version 0 is invalid"});
   // A known version with a corrupt value inside stays invalid: a layout class no HDF5 defines.
   expect<InvalidArgument>(patched(body(0x08) + 1, 9), {"/g/d", "invalid data layout class 9"});
 }

@@ -13,9 +13,9 @@
 #include <thread>
 
 #include "io/files.hpp"
-#include "temp_dir.hpp"
 #include "io/hdf5_file.hpp"
 #include "recur/errors.hpp"
+#include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using recur::InvalidArgument;
@@ -46,10 +46,11 @@ class Writer {
     H5Gclose(g);
   }
   // A dataset of `mem_type` values; dcpl optional.
-  void dataset(const std::string& path, const std::vector<hsize_t>& dims, hid_t file_type, hid_t mem_type,
-               const void* data, hid_t dcpl = H5P_DEFAULT) {
-    hid_t space = dims.empty() ? H5Screate(H5S_SCALAR)
-                               : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
+  void dataset(const std::string& path, const std::vector<hsize_t>& dims, hid_t file_type,
+               hid_t mem_type, const void* data, hid_t dcpl = H5P_DEFAULT) {
+    hid_t space = dims.empty()
+                      ? H5Screate(H5S_SCALAR)
+                      : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
     hid_t d = H5Dcreate2(file_, path.c_str(), file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     EXPECT_GE(d, 0) << path;
     if (data) {
@@ -58,16 +59,19 @@ class Writer {
     H5Dclose(d);
     H5Sclose(space);
   }
-  void floats(const std::string& path, const std::vector<hsize_t>& dims, const std::vector<float>& v) {
+  void floats(const std::string& path, const std::vector<hsize_t>& dims,
+              const std::vector<float>& v) {
     dataset(path, dims, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, v.data());
   }
   // Fixed-length byte strings, as numpy 'S' arrays (h5py): NULLPAD, size of the longest.
-  void attr_fixed(const std::string& obj, const std::string& name, const std::vector<std::string>& values,
-                  bool scalar = false, H5T_str_t pad = H5T_STR_NULLPAD) {
+  void attr_fixed(const std::string& obj, const std::string& name,
+                  const std::vector<std::string>& values, bool scalar = false,
+                  H5T_str_t pad = H5T_STR_NULLPAD) {
     size_t len = 1;
     for (const auto& v : values) len = std::max(len, v.size());
     std::vector<char> buf(len * values.size(), '\0');
-    for (size_t i = 0; i < values.size(); ++i) std::memcpy(&buf[i * len], values[i].data(), values[i].size());
+    for (size_t i = 0; i < values.size(); ++i)
+      std::memcpy(&buf[i * len], values[i].data(), values[i].size());
     hid_t type = H5Tcopy(H5T_C_S1);
     H5Tset_size(type, len);
     H5Tset_strpad(type, pad);
@@ -75,8 +79,8 @@ class Writer {
     H5Tclose(type);
   }
   // Variable-length UTF-8 strings, as h5py writes Python str.
-  void attr_vlen(const std::string& obj, const std::string& name, const std::vector<std::string>& values,
-                 bool scalar = false) {
+  void attr_vlen(const std::string& obj, const std::string& name,
+                 const std::vector<std::string>& values, bool scalar = false) {
     std::vector<const char*> ptrs;
     for (const auto& v : values) ptrs.push_back(v.c_str());
     hid_t type = H5Tcopy(H5T_C_S1);
@@ -85,8 +89,8 @@ class Writer {
     write_attr(obj, name, type, ptrs.data(), values.size(), scalar);
     H5Tclose(type);
   }
-  void write_attr(const std::string& obj, const std::string& name, hid_t type, const void* buf, size_t n,
-                  bool scalar) {
+  void write_attr(const std::string& obj, const std::string& name, hid_t type, const void* buf,
+                  size_t n, bool scalar) {
     const hsize_t dim = n;
     hid_t space = scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dim, nullptr);
     hid_t o = H5Oopen(file_, obj.c_str(), H5P_DEFAULT);
@@ -135,7 +139,8 @@ void write_legacy(const std::string& path) {
   w.attr_fixed("/model_weights", "layer_names", {"lstm", "dense_1", "dropout"});
   w.group("/model_weights/lstm");
   w.group("/model_weights/lstm/lstm");
-  w.attr_fixed("/model_weights/lstm", "weight_names", {"lstm/kernel:0", "lstm/recurrent_kernel:0", "lstm/bias:0"});
+  w.attr_fixed("/model_weights/lstm", "weight_names",
+               {"lstm/kernel:0", "lstm/recurrent_kernel:0", "lstm/bias:0"});
   w.floats("/model_weights/lstm/lstm/kernel:0", {2, 3}, {1, 2, 3, 4, 5, 6});
   w.floats("/model_weights/lstm/lstm/recurrent_kernel:0", {3}, {7, 8, 9});
   w.floats("/model_weights/lstm/lstm/bias:0", {1}, {0.5f});
@@ -157,7 +162,8 @@ TEST(IoHdf5, LegacyKerasLayout) {
   TempDir dir("recur_io_h5");
   const std::string path = dir.file("model.h5");
   write_legacy(path);
-  for (const H5File& f : {H5File::open(path), H5File::from_bytes(read_file(path, 1 << 20), "mem.h5")}) {
+  for (const H5File& f :
+       {H5File::open(path), H5File::from_bytes(read_file(path, 1 << 20), "mem.h5")}) {
     const H5Group root = f.root();
     EXPECT_EQ(root.path(), "/");
     EXPECT_EQ(root.attr_string("keras_version"), "2.15.0");
@@ -169,7 +175,8 @@ TEST(IoHdf5, LegacyKerasLayout) {
     EXPECT_EQ(root.children(), std::vector<std::string>{"model_weights"});
     const H5Group mw = root.group("model_weights");
     EXPECT_EQ(mw.path(), "/model_weights");
-    EXPECT_EQ(mw.attr_strings("layer_names"), (std::vector<std::string>{"lstm", "dense_1", "dropout"}));
+    EXPECT_EQ(mw.attr_strings("layer_names"),
+              (std::vector<std::string>{"lstm", "dense_1", "dropout"}));
     EXPECT_EQ(mw.children(), (std::vector<std::string>{"dense_1", "dropout", "lstm"}));  // sorted
     const H5Group lstm = mw.group("lstm");
     const auto names = lstm.attr_strings("weight_names");
@@ -187,17 +194,22 @@ TEST(IoHdf5, LegacyKerasLayout) {
     EXPECT_EQ(mw.group("lstm/lstm").read_dataset("bias:0").values(), std::vector<float>{0.5f});
     EXPECT_TRUE(mw.group("dropout").attr_strings("weight_names").empty());
     EXPECT_TRUE(mw.group("dense_1").children().empty());
-    expect_error<InvalidArgument>([&] { mw.group("dense_1").attr_strings("weight_names"); }, f.display_name(),
-                                  "/model_weights/dense_1: attribute 'weight_names': no such attribute");
-    expect_error<InvalidArgument>([&] { mw.group("nope"); }, f.display_name(), "/model_weights/nope: no such group");
-    expect_error<InvalidArgument>([&] { mw.read_dataset("lstm"); }, f.display_name(), "/model_weights/lstm: not a dataset");
+    expect_error<InvalidArgument>(
+        [&] { mw.group("dense_1").attr_strings("weight_names"); }, f.display_name(),
+        "/model_weights/dense_1: attribute 'weight_names': no such attribute");
+    expect_error<InvalidArgument>([&] { mw.group("nope"); }, f.display_name(),
+                                  "/model_weights/nope: no such group");
+    expect_error<InvalidArgument>([&] { mw.read_dataset("lstm"); }, f.display_name(),
+                                  "/model_weights/lstm: not a dataset");
     expect_error<InvalidArgument>([&] { lstm.group(names[0]); }, f.display_name(), "not a group");
     EXPECT_THROW(root.group("../x"), InvalidArgument);
     EXPECT_THROW(root.group("/model_weights"), InvalidArgument);
     EXPECT_THROW(root.group(""), InvalidArgument);
     // A string list is not a single string, and vice versa.
-    expect_error<InvalidArgument>([&] { mw.attr_string("layer_names"); }, f.display_name(), "expected one string");
-    expect_error<InvalidArgument>([&] { root.attr_strings("backend"); }, f.display_name(), "got a scalar");
+    expect_error<InvalidArgument>([&] { mw.attr_string("layer_names"); }, f.display_name(),
+                                  "expected one string");
+    expect_error<InvalidArgument>([&] { root.attr_strings("backend"); }, f.display_name(),
+                                  "got a scalar");
   }
   EXPECT_THROW(H5Group().children(), InvalidArgument);
 }
@@ -229,7 +241,8 @@ TEST(IoHdf5, StringAttributeKinds) {
   EXPECT_EQ(r.attr_strings("vlen_list"), (std::vector<std::string>{"a", "", "ccc"}));
   EXPECT_EQ(r.attr_strings("fixed_list"), (std::vector<std::string>{"a", "", "ccc"}));
   EXPECT_EQ(r.attr_strings("vlen_one"), std::vector<std::string>{"solo"});
-  expect_error<InvalidArgument>([&] { r.attr_strings("numbers"); }, path, "/: attribute 'numbers': expected strings, got integer");
+  expect_error<InvalidArgument>([&] { r.attr_strings("numbers"); }, path,
+                                "/: attribute 'numbers': expected strings, got integer");
   expect_error<InvalidArgument>([&] { r.attr_strings("vlen_scalar"); }, path, "got a scalar");
   expect_error<InvalidArgument>([&] { r.attr_string("vlen_list"); }, path, "got 3 elements");
 }
@@ -282,7 +295,8 @@ TEST(IoHdf5, NumericDatasets) {
   const Tensor z = r.read_dataset("zip");
   EXPECT_EQ(z.size(), 100000u);
   EXPECT_EQ(z[12345], 4.0f);
-  expect_error<Unsupported>([&] { r.read_dataset("text"); }, path, "/text: string datasets are not supported");
+  expect_error<Unsupported>([&] { r.read_dataset("text"); }, path,
+                            "/text: string datasets are not supported");
 
   Limits small;
   small.max_tensor_elements = 3;
@@ -290,7 +304,8 @@ TEST(IoHdf5, NumericDatasets) {
   EXPECT_EQ(g.root().read_dataset("f64").size(), 3u);
   expect_error<InvalidArgument>([&] { g.root().read_dataset("i64"); }, "mem.h5",
                                 "/i64: 4 elements exceed the limit of 3");
-  expect_error<InvalidArgument>([&] { g.root().dataset_shape("i64"); }, "mem.h5", "exceed the limit");
+  expect_error<InvalidArgument>([&] { g.root().dataset_shape("i64"); }, "mem.h5",
+                                "exceed the limit");
 }
 
 TEST(IoHdf5, LinksAreRefused) {
@@ -314,15 +329,20 @@ TEST(IoHdf5, LinksAreRefused) {
   }
   const H5File f = H5File::open(path);
   const H5Group r = f.root();
-  EXPECT_EQ(r.children(), (std::vector<std::string>{"dangling", "ext", "g", "hard", "soft", "softg"}));
+  EXPECT_EQ(r.children(),
+            (std::vector<std::string>{"dangling", "ext", "g", "hard", "soft", "softg"}));
   EXPECT_EQ(r.read_dataset("hard").values(), (std::vector<float>{1, 2}));
-  expect_error<InvalidArgument>([&] { r.read_dataset("soft"); }, path, "/soft: soft links are refused");
+  expect_error<InvalidArgument>([&] { r.read_dataset("soft"); }, path,
+                                "/soft: soft links are refused");
   expect_error<InvalidArgument>([&] { r.has_dataset("soft"); }, path, "soft links are refused");
   expect_error<InvalidArgument>([&] { r.group("softg"); }, path, "/softg: soft links are refused");
-  expect_error<InvalidArgument>([&] { r.read_dataset("softg/d"); }, path, "/softg: soft links are refused");
+  expect_error<InvalidArgument>([&] { r.read_dataset("softg/d"); }, path,
+                                "/softg: soft links are refused");
   expect_error<InvalidArgument>([&] { r.has_group("dangling"); }, path, "soft links are refused");
-  expect_error<InvalidArgument>([&] { r.read_dataset("ext"); }, path, "/ext: external links are refused");
-  expect_error<InvalidArgument>([&] { r.dataset_shape("ext"); }, path, "external links are refused");
+  expect_error<InvalidArgument>([&] { r.read_dataset("ext"); }, path,
+                                "/ext: external links are refused");
+  expect_error<InvalidArgument>([&] { r.dataset_shape("ext"); }, path,
+                                "external links are refused");
 }
 
 TEST(IoHdf5, ExternalStorageAndVirtualDatasetsAreRefused) {
@@ -362,8 +382,10 @@ TEST(IoHdf5, ExternalStorageAndVirtualDatasetsAreRefused) {
   expect_error<InvalidArgument>([&] { r.dataset_shape("external"); }, path, "external storage");
   EXPECT_TRUE(r.has_dataset("external"));  // it exists; reading it is what is refused
   if (have_virtual) {
-    expect_error<InvalidArgument>([&] { r.read_dataset("virtual"); }, path, "/virtual: virtual datasets are refused");
-    expect_error<InvalidArgument>([&] { r.dataset_shape("virtual"); }, path, "virtual datasets are refused");
+    expect_error<InvalidArgument>([&] { r.read_dataset("virtual"); }, path,
+                                  "/virtual: virtual datasets are refused");
+    expect_error<InvalidArgument>([&] { r.dataset_shape("virtual"); }, path,
+                                  "virtual datasets are refused");
   }
 }
 
@@ -378,7 +400,8 @@ TEST(IoHdf5, ShapeBomb) {
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     const hsize_t chunk[2] = {1024, 1024};
     H5Pset_chunk(dcpl, 2, chunk);
-    w.dataset("/overflow", {uint64_t{1} << 31, uint64_t{1} << 31}, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, nullptr, dcpl);
+    w.dataset("/overflow", {uint64_t{1} << 31, uint64_t{1} << 31}, H5T_IEEE_F64LE,
+              H5T_NATIVE_DOUBLE, nullptr, dcpl);
     H5Pclose(dcpl);
     // Small and unwritten: within the slack, reads as zeros.
     w.dataset("/small", {4}, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, nullptr);
@@ -387,9 +410,11 @@ TEST(IoHdf5, ShapeBomb) {
   limits.max_tensor_elements = uint64_t{1} << 62;
   const H5File f = H5File::open(path, limits);
   const H5Group r = f.root();
-  expect_error<InvalidArgument>([&] { r.read_dataset("bomb"); }, path, "/bomb: declared size 4294967296 bytes");
+  expect_error<InvalidArgument>([&] { r.read_dataset("bomb"); }, path,
+                                "/bomb: declared size 4294967296 bytes");
   expect_error<InvalidArgument>([&] { r.dataset_shape("bomb"); }, path, "shape bomb");
-  expect_error<InvalidArgument>([&] { r.read_dataset("overflow"); }, path, "/overflow: declared size overflows");
+  expect_error<InvalidArgument>([&] { r.read_dataset("overflow"); }, path,
+                                "/overflow: declared size overflows");
   EXPECT_EQ(r.read_dataset("small").values(), std::vector<float>(4, 0.0f));
   // Default limits stop the bomb at the element count first.
   expect_error<InvalidArgument>([&] { H5File::open(path).root().read_dataset("overflow"); }, path,
@@ -412,10 +437,14 @@ TEST(IoHdf5, GroupDepthLimit) {
   const H5File f = H5File::open(path, limits);
   const H5Group g4 = f.root().group("g/g/g/g");
   EXPECT_EQ(g4.path(), "/g/g/g/g");
-  expect_error<InvalidArgument>([&] { g4.group("g"); }, path, "/g/g/g/g/g: groups nested deeper than the limit of 4");
-  expect_error<InvalidArgument>([&] { f.root().read_dataset("g/g/g/g/g/g/d"); }, path, "deeper than the limit");
-  expect_error<InvalidArgument>([&] { f.root().group("g/g/loop/g/loop"); }, path, "deeper than the limit");
-  EXPECT_EQ(H5File::open(path).root().read_dataset("g/g/g/g/g/g/d").values(), std::vector<float>{1});
+  expect_error<InvalidArgument>([&] { g4.group("g"); }, path,
+                                "/g/g/g/g/g: groups nested deeper than the limit of 4");
+  expect_error<InvalidArgument>([&] { f.root().read_dataset("g/g/g/g/g/g/d"); }, path,
+                                "deeper than the limit");
+  expect_error<InvalidArgument>([&] { f.root().group("g/g/loop/g/loop"); }, path,
+                                "deeper than the limit");
+  EXPECT_EQ(H5File::open(path).root().read_dataset("g/g/g/g/g/g/d").values(),
+            std::vector<float>{1});
 }
 
 TEST(IoHdf5, TruncatedCorruptAndNotHdf5) {
@@ -435,17 +464,22 @@ TEST(IoHdf5, TruncatedCorruptAndNotHdf5) {
                                   "cannot open HDF5 file");
   }
   const std::vector<uint8_t> text = {'n', 'o', 't', ' ', 'h', 'd', 'f', '5', '\n'};
-  expect_error<InvalidArgument>([&] { H5File::from_bytes(text, "text.h5"); }, "text.h5", "not an HDF5 file");
-  expect_error<InvalidArgument>([&] { H5File::from_bytes({}, "empty.h5"); }, "empty.h5", "not an HDF5 file");
+  expect_error<InvalidArgument>([&] { H5File::from_bytes(text, "text.h5"); }, "text.h5",
+                                "not an HDF5 file");
+  expect_error<InvalidArgument>([&] { H5File::from_bytes({}, "empty.h5"); }, "empty.h5",
+                                "not an HDF5 file");
   write_file_atomic(dir.file("text.h5"), text);
-  expect_error<InvalidArgument>([&] { H5File::open(dir.file("text.h5")); }, dir.file("text.h5"), "cannot open HDF5");
-  expect_error<InvalidArgument>([&] { H5File::open(dir.file("missing.h5")); }, dir.file("missing.h5"), "cannot open");
+  expect_error<InvalidArgument>([&] { H5File::open(dir.file("text.h5")); }, dir.file("text.h5"),
+                                "cannot open HDF5");
+  expect_error<InvalidArgument>([&] { H5File::open(dir.file("missing.h5")); },
+                                dir.file("missing.h5"), "cannot open");
   expect_error<InvalidArgument>([&] { H5File::open(fs::temp_directory_path().string()); },
                                 fs::temp_directory_path().string(), "not a regular file");
   Limits tiny;
   tiny.max_file_bytes = 100;
   expect_error<InvalidArgument>([&] { H5File::open(path, tiny); }, path, "exceeds the limit");
-  expect_error<InvalidArgument>([&] { H5File::from_bytes(good, "big.h5", tiny); }, "big.h5", "file size limit");
+  expect_error<InvalidArgument>([&] { H5File::from_bytes(good, "big.h5", tiny); }, "big.h5",
+                                "file size limit");
 }
 
 TEST(IoHdf5, ConcurrentReaders) {
@@ -481,7 +515,8 @@ std::vector<float> iota_floats(size_t n, float scale = 0.5f) {
   return v;
 }
 
-hid_t chunked_dcpl(const std::vector<hsize_t>& chunk, bool shuffle, bool deflate, bool fletcher = false) {
+hid_t chunked_dcpl(const std::vector<hsize_t>& chunk, bool shuffle, bool deflate,
+                   bool fletcher = false) {
   hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
   H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data());
   if (shuffle) H5Pset_shuffle(dcpl);
@@ -506,9 +541,12 @@ void write_layouts(const std::string& path, bool latest) {
     const char* name;
     bool shuffle, deflate, fletcher;
   };
-  for (const Variant& x : {Variant{"/g/chunked", false, false, false}, Variant{"/g/deflate", false, true, false},
-                           Variant{"/g/shuffle_deflate", true, true, false}, Variant{"/g/fletcher", true, true, true}}) {
-    hid_t dcpl = chunked_dcpl({3, 5}, x.shuffle, x.deflate, x.fletcher);  // edge chunks on both axes
+  for (const Variant& x :
+       {Variant{"/g/chunked", false, false, false}, Variant{"/g/deflate", false, true, false},
+        Variant{"/g/shuffle_deflate", true, true, false},
+        Variant{"/g/fletcher", true, true, true}}) {
+    hid_t dcpl =
+        chunked_dcpl({3, 5}, x.shuffle, x.deflate, x.fletcher);  // edge chunks on both axes
     w.dataset(x.name, {7, 13}, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, v.data(), dcpl);
     H5Pclose(dcpl);
   }
@@ -534,7 +572,8 @@ void write_layouts(const std::string& path, bool latest) {
     hid_t dcpl = chunked_dcpl({2}, false, true);
     const hsize_t dim = 6;
     hid_t space = H5Screate_simple(1, &dim, nullptr);
-    hid_t d = H5Dcreate2(w.id(), "/g/sparse", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    hid_t d =
+        H5Dcreate2(w.id(), "/g/sparse", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     const hsize_t start = 2, count = 2;
     H5Sselect_hyperslab(space, H5S_SELECT_SET, &start, nullptr, &count, nullptr);
     hid_t mem = H5Screate_simple(1, &count, nullptr);
@@ -556,7 +595,8 @@ void write_layouts(const std::string& path, bool latest) {
   w.dataset("/g/f32be", {2}, H5T_IEEE_F32BE, H5T_NATIVE_FLOAT, fbe);
   const int64_t ints[3] = {-5, 0, 100};
   for (hid_t t : {H5T_STD_I8LE, H5T_STD_I16BE, H5T_STD_I32LE, H5T_STD_I64BE}) {
-    w.dataset(std::string("/g/int") + std::to_string(H5Tget_size(t)), {3}, t, H5T_NATIVE_INT64, ints);
+    w.dataset(std::string("/g/int") + std::to_string(H5Tget_size(t)), {3}, t, H5T_NATIVE_INT64,
+              ints);
   }
   const uint64_t uints[2] = {0, 200};
   w.dataset("/g/u16be", {2}, H5T_STD_U16BE, H5T_NATIVE_UINT64, uints);
@@ -569,8 +609,8 @@ void write_layouts(const std::string& path, bool latest) {
 void check_layouts(const H5File& f) {
   const H5Group g = f.root().group("g");
   const auto v = iota_floats(7 * 13);
-  for (const char* name : {"contiguous", "compact", "chunked", "deflate", "shuffle_deflate", "fletcher", "one_chunk",
-                           "early"}) {
+  for (const char* name : {"contiguous", "compact", "chunked", "deflate", "shuffle_deflate",
+                           "fletcher", "one_chunk", "early"}) {
     SCOPED_TRACE(name);
     EXPECT_EQ(g.dataset_shape(name), (std::vector<size_t>{7, 13}));
     EXPECT_EQ(g.read_dataset(name).values(), v);
@@ -595,7 +635,8 @@ void check_layouts(const H5File& f) {
 // recur::Error; anything else (a crash, another exception) fails the caller.
 void walk(const H5Group& g, int depth, int& budget) {
   if (depth > 6 || --budget < 0) return;
-  for (const char* a : {"vlen", "fixed", "keras_version", "model_config", "layer_names", "weight_names", "note"}) {
+  for (const char* a :
+       {"vlen", "fixed", "keras_version", "model_config", "layer_names", "weight_names", "note"}) {
     try {
       if (g.has_attr(a)) {
         (void)g.attr_strings(a);
@@ -637,7 +678,8 @@ void hammer(const std::vector<uint8_t>& good) {
       attempt(std::move(bad));
     }
   }
-  for (size_t n = 0; n < good.size(); ++n) attempt(std::vector<uint8_t>(good.begin(), good.begin() + static_cast<long>(n)));
+  for (size_t n = 0; n < good.size(); ++n)
+    attempt(std::vector<uint8_t>(good.begin(), good.begin() + static_cast<long>(n)));
   EXPECT_GT(refused, 0u);
   EXPECT_GT(read, 0u);
 }
@@ -690,7 +732,8 @@ TEST(IoHdf5Reader, BigGroups) {
   {
     Writer w(path);
     w.group("/few");
-    for (int i = 0; i < 20; ++i) w.floats(std::string("/few/d") + std::to_string(i), {1}, {static_cast<float>(i)});
+    for (int i = 0; i < 20; ++i)
+      w.floats(std::string("/few/d") + std::to_string(i), {1}, {static_cast<float>(i)});
     w.group("/many");
     for (int i = 0; i < 3000; ++i) {
       std::string name = "n";  // (not "n" + ...: gcc 12 -Wrestrict false positive)
@@ -704,7 +747,8 @@ TEST(IoHdf5Reader, BigGroups) {
   const H5File f = H5File::open(path);
   EXPECT_EQ(f.root().group("few").children().size(), 20u);
   for (int i = 0; i < 20; ++i) {
-    EXPECT_EQ(f.root().group("few").read_dataset(std::string("d") + std::to_string(i)).values(), std::vector<float>{float(i)});
+    EXPECT_EQ(f.root().group("few").read_dataset(std::string("d") + std::to_string(i)).values(),
+              std::vector<float>{float(i)});
   }
   EXPECT_EQ(f.root().group("many").children(), names);
   EXPECT_EQ(f.root().read_dataset("many/n2999/x").values(), std::vector<float>{9});
@@ -719,15 +763,20 @@ TEST(IoHdf5Reader, LatestFormatDenseAndContinuations) {
     w.group("/few");
     w.floats("/few/d", {2}, {1, 2});
     // Attributes added after creation land in continuation blocks ("OCHK").
-    for (int i = 0; i < 6; ++i) w.attr_vlen("/few", std::string("a") + std::to_string(i), {std::string(40, 'a' + i)}, true);
+    for (int i = 0; i < 6; ++i)
+      w.attr_vlen("/few", std::string("a") + std::to_string(i), {std::string(40, 'a' + i)}, true);
     w.group("/dense");
-    for (int i = 0; i < 40; ++i) w.floats(std::string("/dense/d") + std::to_string(i), {1}, {static_cast<float>(i)});
-    for (int i = 0; i < 40; ++i) w.attr_fixed("/dense", std::string("attr") + std::to_string(i), {std::string("v") + std::to_string(i)}, true);
+    for (int i = 0; i < 40; ++i)
+      w.floats(std::string("/dense/d") + std::to_string(i), {1}, {static_cast<float>(i)});
+    for (int i = 0; i < 40; ++i)
+      w.attr_fixed("/dense", std::string("attr") + std::to_string(i),
+                   {std::string("v") + std::to_string(i)}, true);
     // Resizable datasets use an extensible array chunk index in this format.
     hid_t dcpl = chunked_dcpl({2}, false, false);
     const hsize_t dim = 4, maxdim = H5S_UNLIMITED;
     hid_t space = H5Screate_simple(1, &dim, &maxdim);
-    hid_t d = H5Dcreate2(w.id(), "/resizable", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    hid_t d =
+        H5Dcreate2(w.id(), "/resizable", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     const float four[4] = {1, 2, 3, 4};
     H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, four);
     H5Dclose(d);
@@ -736,7 +785,8 @@ TEST(IoHdf5Reader, LatestFormatDenseAndContinuations) {
   }
   const H5File f = H5File::open(path);
   const H5Group few = f.root().group("few");
-  for (int i = 0; i < 6; ++i) EXPECT_EQ(few.attr_string(std::string("a") + std::to_string(i)), std::string(40, 'a' + i));
+  for (int i = 0; i < 6; ++i)
+    EXPECT_EQ(few.attr_string(std::string("a") + std::to_string(i)), std::string(40, 'a' + i));
   EXPECT_EQ(few.read_dataset("d").values(), (std::vector<float>{1, 2}));
   // More than 8 links / attributes: dense storage (fractal heap + v2 B-tree name index).
   const auto c = f.root().group("dense").children();

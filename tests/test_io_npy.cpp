@@ -10,10 +10,10 @@
 #include <limits>
 
 #include "io/files.hpp"
-#include "temp_dir.hpp"
 #include "io/npy.hpp"
 #include "io/zip_archive.hpp"
 #include "recur/errors.hpp"
+#include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using recur::InvalidArgument;
@@ -24,7 +24,8 @@ using namespace recur::io;
 namespace {
 
 // A .npy file: magic, version, little-endian header length, header text, data.
-std::vector<uint8_t> npy(const std::string& header, const std::vector<uint8_t>& data, int major = 1) {
+std::vector<uint8_t> npy(const std::string& header, const std::vector<uint8_t>& data,
+                         int major = 1) {
   std::vector<uint8_t> out = {0x93, 'N', 'U', 'M', 'P', 'Y', static_cast<uint8_t>(major), 0};
   const size_t n = header.size();
   out.push_back(static_cast<uint8_t>(n));
@@ -160,8 +161,9 @@ TEST(IoNpy, EveryDtype) {
   check("|b1", std::vector<uint8_t>{0, 1, 1, 0}, true, {0, 1, 1, 0});
 
   // float16 specials: subnormal 2^-24, largest 65504, infinities, NaN.
-  const NpyArray h = parse(npy(dict("<f2", "(5,)"),
-                               le_bytes(std::vector<uint16_t>{0x0001, 0x7bff, 0x7c00, 0xfc00, 0x7e00})));
+  const NpyArray h =
+      parse(npy(dict("<f2", "(5,)"),
+                le_bytes(std::vector<uint16_t>{0x0001, 0x7bff, 0x7c00, 0xfc00, 0x7e00})));
   EXPECT_EQ(h.values[0], std::ldexp(1.0f, -24));
   EXPECT_EQ(h.values[1], 65504.0f);
   EXPECT_EQ(h.values[2], std::numeric_limits<float>::infinity());
@@ -171,26 +173,30 @@ TEST(IoNpy, EveryDtype) {
 
 TEST(IoNpy, IntegersAreKeptExactlyBesideTheirFloat32Roundings) {
   const int64_t limit = int64_t{1} << 24;
-  const NpyArray a = parse(npy(dict("<i8", "(3,)"), le_bytes(std::vector<int64_t>{limit, limit + 1, -limit - 3})));
+  const NpyArray a =
+      parse(npy(dict("<i8", "(3,)"), le_bytes(std::vector<int64_t>{limit, limit + 1, -limit - 3})));
   ASSERT_TRUE(a.integer);
   ASSERT_TRUE(a.values.has_ints());
   EXPECT_EQ(a.values.ints(), (std::vector<int64_t>{limit, limit + 1, -limit - 3}));
   EXPECT_EQ(a.values[0], 16777216.0f);
   const NpyArray b = parse(npy(dict("<i4", "(1,)"), le_bytes(std::vector<int32_t>{-limit - 1})));
   EXPECT_EQ(b.values.ints(), (std::vector<int64_t>{-limit - 1}));
-  const NpyArray u = parse(npy(dict("<u8", "(1,)"), le_bytes(std::vector<uint64_t>{uint64_t{1} << 62})));
+  const NpyArray u =
+      parse(npy(dict("<u8", "(1,)"), le_bytes(std::vector<uint64_t>{uint64_t{1} << 62})));
   EXPECT_EQ(u.values.ints(), (std::vector<int64_t>{int64_t{1} << 62}));
   EXPECT_FALSE(parse(npy(dict("<f4", "(1,)"), le_bytes(std::vector<float>{1}))).values.has_ints());
   expect_parse_error<InvalidArgument>(
-      npy(dict("<u8", "(1,)"), le_bytes(std::vector<uint64_t>{uint64_t{1} << 63})), "out of int64 range");
+      npy(dict("<u8", "(1,)"), le_bytes(std::vector<uint64_t>{uint64_t{1} << 63})),
+      "out of int64 range");
   expect_parse_error<InvalidArgument>(npy(dict("|b1", "(2,)"), {1, 2}), "not a valid bool");
-  expect_parse_error<InvalidArgument>(npy(dict("<f8", "(1,)"), le_bytes(std::vector<double>{1e300})),
-                                      "out of float32 range");
+  expect_parse_error<InvalidArgument>(
+      npy(dict("<f8", "(1,)"), le_bytes(std::vector<double>{1e300})), "out of float32 range");
 }
 
 TEST(IoNpy, FortranOrderIsConvertedToC) {
   // C-order [[0,1,2],[3,4,5]] stored column-major: 0,3,1,4,2,5.
-  const NpyArray a = parse(npy(dict("<f4", "(2, 3)", true), le_bytes(std::vector<float>{0, 3, 1, 4, 2, 5})));
+  const NpyArray a =
+      parse(npy(dict("<f4", "(2, 3)", true), le_bytes(std::vector<float>{0, 3, 1, 4, 2, 5})));
   EXPECT_EQ(a.values.shape(), (std::vector<size_t>{2, 3}));
   EXPECT_EQ(a.values.values(), (std::vector<float>{0, 1, 2, 3, 4, 5}));
 
@@ -198,7 +204,8 @@ TEST(IoNpy, FortranOrderIsConvertedToC) {
   std::vector<int16_t> f(24);
   for (int k = 0; k < 4; ++k)
     for (int j = 0; j < 3; ++j)
-      for (int i = 0; i < 2; ++i) f[static_cast<size_t>(i + 2 * (j + 3 * k))] = static_cast<int16_t>(100 * i + 10 * j + k);
+      for (int i = 0; i < 2; ++i)
+        f[static_cast<size_t>(i + 2 * (j + 3 * k))] = static_cast<int16_t>(100 * i + 10 * j + k);
   const NpyArray b = parse(npy(dict("<i2", "(2, 3, 4)", true), le_bytes(f)));
   for (size_t i = 0; i < 2; ++i)
     for (size_t j = 0; j < 3; ++j)
@@ -206,9 +213,11 @@ TEST(IoNpy, FortranOrderIsConvertedToC) {
         EXPECT_EQ(b.values[(i * 3 + j) * 4 + k], static_cast<float>(100 * i + 10 * j + k));
 
   // 1-D and empty arrays are the same in both orders.
-  EXPECT_EQ(parse(npy(dict("<f4", "(2,)", true), le_bytes(std::vector<float>{1, 2}))).values.values(),
-            (std::vector<float>{1, 2}));
-  EXPECT_EQ(parse(npy(dict("<f4", "(0, 3)", true), {})).values.shape(), (std::vector<size_t>{0, 3}));
+  EXPECT_EQ(
+      parse(npy(dict("<f4", "(2,)", true), le_bytes(std::vector<float>{1, 2}))).values.values(),
+      (std::vector<float>{1, 2}));
+  EXPECT_EQ(parse(npy(dict("<f4", "(0, 3)", true), {})).values.shape(),
+            (std::vector<size_t>{0, 3}));
 }
 
 TEST(IoNpy, HeaderVariantsNumpyWrites) {
@@ -216,9 +225,12 @@ TEST(IoNpy, HeaderVariantsNumpyWrites) {
   // Versions 2.0 and 3.0 (4-byte header length), double quotes, no trailing comma, key order.
   EXPECT_EQ(parse(npy(dict("<f4", "(2,)"), data, 2)).values.size(), 2u);
   EXPECT_EQ(parse(npy(dict("<f4", "(2,)"), data, 3)).values.size(), 2u);
-  EXPECT_EQ(parse(npy("{\"shape\": (2,), \"fortran_order\": False, \"descr\": \"<f4\"}  \n", data)).values.size(), 2u);
+  EXPECT_EQ(parse(npy("{\"shape\": (2,), \"fortran_order\": False, \"descr\": \"<f4\"}  \n", data))
+                .values.size(),
+            2u);
   // Python 2 era numpy wrote long integers with an L suffix.
-  EXPECT_EQ(parse(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1L, 2L), }\n", data)).values.shape(),
+  EXPECT_EQ(parse(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1L, 2L), }\n", data))
+                .values.shape(),
             (std::vector<size_t>{1, 2}));
 }
 
@@ -262,17 +274,24 @@ TEST(IoNpy, TruncatedAndCorrupt) {
 
 TEST(IoNpy, LyingOrHugeShape) {
   const auto data = le_bytes(std::vector<float>{1, 2, 3, 4, 5});
-  expect_parse_error<InvalidArgument>(npy(dict("<f4", "(2, 3)"), data), "needs 24 data bytes, the file has 20");
-  expect_parse_error<InvalidArgument>(npy(dict("<f4", "(2, 2)"), data), "needs 16 data bytes, the file has 20");
+  expect_parse_error<InvalidArgument>(npy(dict("<f4", "(2, 3)"), data),
+                                      "needs 24 data bytes, the file has 20");
+  expect_parse_error<InvalidArgument>(npy(dict("<f4", "(2, 2)"), data),
+                                      "needs 16 data bytes, the file has 20");
   // 2^40 elements: refused before any allocation.
-  expect_parse_error<InvalidArgument>(npy(dict("<f4", "(1099511627776,)"), data), "needs 4398046511104 data bytes");
+  expect_parse_error<InvalidArgument>(npy(dict("<f4", "(1099511627776,)"), data),
+                                      "needs 4398046511104 data bytes");
   Limits big;
   big.max_tensor_elements = uint64_t{1} << 62;
-  expect_parse_error<InvalidArgument>(npy(dict("<f4", "(1048576, 1048576)"), data), "data bytes", big);
+  expect_parse_error<InvalidArgument>(npy(dict("<f4", "(1048576, 1048576)"), data), "data bytes",
+                                      big);
   // Products that overflow 64 bits, with and without the element size.
-  expect_parse_error<InvalidArgument>(npy(dict("<f4", "(4294967296, 4294967296, 4294967296)"), data), "overflows");
-  expect_parse_error<InvalidArgument>(npy(dict("<f8", "(4611686018427387904,)"), data), "overflows");
-  expect_parse_error<InvalidArgument>(npy(dict("<f4", "(99999999999999999999,)"), data), "too large");
+  expect_parse_error<InvalidArgument>(
+      npy(dict("<f4", "(4294967296, 4294967296, 4294967296)"), data), "overflows");
+  expect_parse_error<InvalidArgument>(npy(dict("<f8", "(4611686018427387904,)"), data),
+                                      "overflows");
+  expect_parse_error<InvalidArgument>(npy(dict("<f4", "(99999999999999999999,)"), data),
+                                      "too large");
   // Element limit.
   Limits small;
   small.max_tensor_elements = 4;
@@ -288,8 +307,10 @@ TEST(IoNpy, BadHeaderDicts) {
   bad("{'descr': '<f4', 'fortran_order': False}\n", "no 'shape'");
   bad("{'descr': '<f4', 'shape': (1,)}\n", "no 'fortran_order'");
   bad("{'fortran_order': False, 'shape': (1,)}\n", "no 'descr'");
-  bad("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'x': 1}\n", "unexpected header key 'x'");
-  bad("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (1,)}\n", "duplicate key 'descr'");
+  bad("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'x': 1}\n",
+      "unexpected header key 'x'");
+  bad("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (1,)}\n",
+      "duplicate key 'descr'");
   bad("{'descr': '<f4', 'fortran_order': 0, 'shape': (1,)}\n", "True or False");
   bad("{'descr': '<f4', 'fortran_order': false, 'shape': (1,)}\n", "True or False");
   bad("{'descr': '<f4', 'fortran_order': False, 'shape': (1)}\n", "not a valid tuple");
@@ -311,7 +332,8 @@ TEST(IoNpy, BadHeaderDicts) {
   bad("{'descr': '<x4', 'fortran_order': False, 'shape': (1,)}\n", "invalid dtype");
   bad("{'descr': '|f4', 'fortran_order': False, 'shape': (1,)}\n", "byte order");
   bad("{'descr': '<b4', 'fortran_order': False, 'shape': (1,)}\n", "invalid dtype");
-  bad(std::string("{'descr': '<f4', 'fortran_order': False, 'shape': (1,)}\0\n", 57), "after the header");
+  bad(std::string("{'descr': '<f4', 'fortran_order': False, 'shape': (1,)}\0\n", 57),
+      "after the header");
   std::string rank65 = "{'descr': '<f4', 'fortran_order': False, 'shape': (";
   for (int i = 0; i < 65; ++i) rank65 += "1, ";
   bad(rank65 + ")}\n", "more than 64 dimensions");
@@ -320,7 +342,8 @@ TEST(IoNpy, BadHeaderDicts) {
 TEST(IoNpy, UnsupportedDtypes) {
   auto unsupported = [&](const std::string& descr, size_t itemsize, const std::string& part) {
     SCOPED_TRACE(descr);
-    expect_parse_error<Unsupported>(npy(dict(descr, "(1,)"), std::vector<uint8_t>(itemsize, 0)), part);
+    expect_parse_error<Unsupported>(npy(dict(descr, "(1,)"), std::vector<uint8_t>(itemsize, 0)),
+                                    part);
   };
   unsupported(">f4", 4, "big-endian");
   unsupported(">i8", 8, "big-endian");
@@ -333,7 +356,8 @@ TEST(IoNpy, UnsupportedDtypes) {
   unsupported("<M8[ns]", 8, "dates");
   unsupported("<f16", 16, "long double");
   expect_parse_error<Unsupported>(
-      npy("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,)}\n", {0, 0, 0, 0}), "structured");
+      npy("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,)}\n", {0, 0, 0, 0}),
+      "structured");
   // A big-endian single byte is just a byte.
   EXPECT_EQ(parse(npy(dict(">u1", "(1,)"), {7})).values[0], 7.0f);
 }
@@ -341,7 +365,8 @@ TEST(IoNpy, UnsupportedDtypes) {
 TEST(IoNpy, NpzRoundTripAndHostileMembers) {
   TempDir dir("recur_io_npy");
   const std::string path = dir.file("x.npz");
-  save_npz(path, {{"zeta", Tensor({2, 2}, 1.5f)}, {"alpha", Tensor({3}, -1.0f)}, {"empty", Tensor({0})}});
+  save_npz(path,
+           {{"zeta", Tensor({2, 2}, 1.5f)}, {"alpha", Tensor({3}, -1.0f)}, {"empty", Tensor({0})}});
   const auto arrays = load_npz(path);
   ASSERT_EQ(arrays.size(), 3u);
   EXPECT_EQ(arrays[0].first, "zeta");  // archive order, ".npy" dropped
@@ -353,9 +378,10 @@ TEST(IoNpy, NpzRoundTripAndHostileMembers) {
   const ZipArchive zip = ZipArchive::open(path);
   EXPECT_EQ(zip.read("alpha.npy"), encode_npy(Tensor({3}, -1.0f)));
 
-  write_zip(dir.file("other.npz"), {{"a.npy", encode_npy(Tensor({1}))}, {"readme.txt", {'h', 'i'}}});
-  expect_error<InvalidArgument>([&] { load_npz(dir.file("other.npz")); }, "'readme.txt' is not a .npy",
-                                dir.file("other.npz"));
+  write_zip(dir.file("other.npz"),
+            {{"a.npy", encode_npy(Tensor({1}))}, {"readme.txt", {'h', 'i'}}});
+  expect_error<InvalidArgument>([&] { load_npz(dir.file("other.npz")); },
+                                "'readme.txt' is not a .npy", dir.file("other.npz"));
   // A bad member's errors name the archive and the member.
   auto lying = npy(dict("<f4", "(9,)"), le_bytes(std::vector<float>{1}));
   write_zip(dir.file("lying.npz"), {{"w.npy", lying}});

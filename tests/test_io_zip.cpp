@@ -9,9 +9,9 @@
 #include <filesystem>
 
 #include "io/files.hpp"
-#include "temp_dir.hpp"
 #include "io/zip_archive.hpp"
 #include "recur/errors.hpp"
+#include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using recur::InvalidArgument;
@@ -67,12 +67,13 @@ std::vector<uint8_t> make_zip(const std::vector<Member>& members) {
   if (!za) throw std::runtime_error("zip_open_from_source failed");
   zip_source_keep(buf);
   for (const Member& m : members) {
-    zip_source_t* s = m.zeros ? zip_source_function(za, zeros_cb, new Zeros{m.zeros})
-                              : zip_source_buffer(za, m.data.empty() ? nullptr : m.data.data(), m.data.size(), 0);
+    zip_source_t* s =
+        m.zeros ? zip_source_function(za, zeros_cb, new Zeros{m.zeros})
+                : zip_source_buffer(za, m.data.empty() ? nullptr : m.data.data(), m.data.size(), 0);
     const zip_int64_t idx = zip_file_add(za, m.name.c_str(), s, 0);
     if (idx < 0) throw std::runtime_error("zip_file_add failed: " + m.name);
-    zip_set_file_compression(za, static_cast<zip_uint64_t>(idx), m.deflate ? ZIP_CM_DEFLATE : ZIP_CM_STORE,
-                             m.deflate ? 1 : 0);
+    zip_set_file_compression(za, static_cast<zip_uint64_t>(idx),
+                             m.deflate ? ZIP_CM_DEFLATE : ZIP_CM_STORE, m.deflate ? 1 : 0);
   }
   if (zip_close(za) != 0) throw std::runtime_error("zip_close failed");
   std::vector<uint8_t> out;
@@ -112,7 +113,8 @@ Headers headers(const std::vector<uint8_t>& b, size_t index) {
 }
 
 size_t data_offset(const std::vector<uint8_t>& b, const Headers& h) {
-  return h.local + 30 + (b[h.local + 26] | (b[h.local + 27] << 8)) + (b[h.local + 28] | (b[h.local + 29] << 8));
+  return h.local + 30 + (b[h.local + 26] | (b[h.local + 27] << 8)) +
+         (b[h.local + 28] | (b[h.local + 29] << 8));
 }
 
 // Renames a member in both headers (same length), so hostile names need no special writer.
@@ -156,7 +158,8 @@ TEST(IoZip, WriteReadRoundTrip) {
   write_zip(path, {{"config.json", bytes_of("{}")}, {"empty", {}}, {"dir/model.weights.h5", big}});
   ZipArchive zip = ZipArchive::open(path);
   EXPECT_EQ(zip.display_name(), path);
-  EXPECT_EQ(zip.names(), (std::vector<std::string>{"config.json", "empty", "dir/model.weights.h5"}));
+  EXPECT_EQ(zip.names(),
+            (std::vector<std::string>{"config.json", "empty", "dir/model.weights.h5"}));
   EXPECT_TRUE(zip.contains("empty"));
   EXPECT_FALSE(zip.contains("model.weights.h5"));
   EXPECT_EQ(zip.read("config.json"), bytes_of("{}"));
@@ -242,13 +245,15 @@ TEST(IoZip, DeclaredSizeOverLimits) {
   const auto b = make_zip({{"a", data, true}, {"b", data, true}});
   Limits limits;
   limits.max_zip_member_bytes = 100000;
-  expect_error<InvalidArgument>([&] { open_bytes(b, limits).read("a"); },
-                                "member 'a': declared size 200000 bytes exceeds the member limit of 100000");
+  expect_error<InvalidArgument>(
+      [&] { open_bytes(b, limits).read("a"); },
+      "member 'a': declared size 200000 bytes exceeds the member limit of 100000");
   Limits total;
   total.max_zip_total_bytes = 300000;
   const auto z = open_bytes(b, total);
   EXPECT_EQ(z.read("a").size(), 200000u);
-  expect_error<InvalidArgument>([&] { z.read("b"); }, "remaining total decompression limit of 100000");
+  expect_error<InvalidArgument>([&] { z.read("b"); },
+                                "remaining total decompression limit of 100000");
 }
 
 TEST(IoZip, ActualSizeOverLimitWithLyingHeader) {
@@ -269,7 +274,8 @@ TEST(IoZip, ActualSizeOverLimitWithLyingHeader) {
         << msg;
   }
   // Default limits: still refused, the declared size is the real bound.
-  expect_error<InvalidArgument>([&] { open_bytes(b).read("a"); }, "longer than its declared size 1000");
+  expect_error<InvalidArgument>([&] { open_bytes(b).read("a"); },
+                                "longer than its declared size 1000");
 }
 
 TEST(IoZip, DeclaredSizeIsNotTrustedForAllocation) {
@@ -290,7 +296,8 @@ TEST(IoZip, ZipBombIsRefusedQuickly) {
   Limits limits;
   limits.max_zip_member_bytes = 1 << 20;
   const auto start = std::chrono::steady_clock::now();
-  expect_error<InvalidArgument>([&] { open_bytes(b, limits).read("bomb"); }, "declared size 52428800");
+  expect_error<InvalidArgument>([&] { open_bytes(b, limits).read("bomb"); },
+                                "declared size 52428800");
 
   // The same bomb with its declared size lowered to 1000: refused while inflating, after at
   // most one chunk past the declared size.
@@ -298,7 +305,8 @@ TEST(IoZip, ZipBombIsRefusedQuickly) {
   wr32(b, h.central + 24, 1000);
   wr32(b, h.local + 22, 1000);
   expect_error<InvalidArgument>([&] { open_bytes(b, limits).read("bomb"); }, "member 'bomb'");
-  expect_error<InvalidArgument>([&] { open_bytes(b).read("bomb"); }, "longer than its declared size");
+  expect_error<InvalidArgument>([&] { open_bytes(b).read("bomb"); },
+                                "longer than its declared size");
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 2.0);
 }
 
@@ -362,8 +370,9 @@ TEST(IoZip, TruncatedCorruptAndNotZip) {
     std::vector<uint8_t> cut(good.begin(), good.begin() + static_cast<long>(n));
     EXPECT_THROW(open_bytes(cut), InvalidArgument) << n;
   }
-  expect_error<InvalidArgument>([&] { open_bytes(bytes_of("PK this is not a zip file at all, really")); },
-                                "end-of-central-directory");
+  expect_error<InvalidArgument>(
+      [&] { open_bytes(bytes_of("PK this is not a zip file at all, really")); },
+      "end-of-central-directory");
   expect_error<InvalidArgument>([&] { open_bytes({}); }, "too short");
 
   // Corrupt member data: CRC mismatch (stored) and a broken deflate stream.
@@ -403,8 +412,8 @@ TEST(IoZip, FileLimitsAndMissingFile) {
   write_zip(dir.file("a.zip"), {{"x", std::vector<uint8_t>(1000, 1)}});
   Limits limits;
   limits.max_file_bytes = 500;
-  expect_error<InvalidArgument>([&] { ZipArchive::open(dir.file("a.zip"), limits); }, "exceeds the limit",
-                                dir.file("a.zip"));
+  expect_error<InvalidArgument>([&] { ZipArchive::open(dir.file("a.zip"), limits); },
+                                "exceeds the limit", dir.file("a.zip"));
   expect_error<InvalidArgument>([&] { ZipArchive::open(dir.file("nope.zip")); }, "cannot open",
                                 dir.file("nope.zip"));
 }

@@ -21,12 +21,12 @@
 #include <string>
 #include <vector>
 
+#include "layers/layer.hpp"
 #include "recur/activations.hpp"
 #include "recur/cells.hpp"
 #include "recur/layers.hpp"
 #include "recur/ops.hpp"
 #include "recur/tensor.hpp"
-#include "layers/layer.hpp"
 
 namespace {
 
@@ -276,10 +276,9 @@ std::shared_ptr<const recur::Cell> make_cell(const json& spec) {
     return std::make_shared<recur::StackedRNNCells>(std::move(cells));
   }
   if (cls == "SimpleRNNCell")
-    return std::make_shared<recur::SimpleRNNCell>(simple_rnn_config(cfg),
-                                                  tensor_from(w.at("kernel")),
-                                                  tensor_from(w.at("recurrent_kernel")),
-                                                  optional_weight(w, "bias"));
+    return std::make_shared<recur::SimpleRNNCell>(
+        simple_rnn_config(cfg), tensor_from(w.at("kernel")), tensor_from(w.at("recurrent_kernel")),
+        optional_weight(w, "bias"));
   if (cls == "LSTMCell")
     return std::make_shared<recur::LSTMCell>(lstm_config(cfg), tensor_from(w.at("kernel")),
                                              tensor_from(w.at("recurrent_kernel")),
@@ -298,10 +297,9 @@ std::unique_ptr<recur::RNN> make_rnn_layer(const json& spec) {
   const json w = spec.value("weights", json::object());
   const recur::RNNOptions opts = rnn_options(cfg);
   if (cls == "SimpleRNN")
-    return std::make_unique<recur::SimpleRNN>(simple_rnn_config(cfg), opts,
-                                              tensor_from(w.at("kernel")),
-                                              tensor_from(w.at("recurrent_kernel")),
-                                              optional_weight(w, "bias"));
+    return std::make_unique<recur::SimpleRNN>(
+        simple_rnn_config(cfg), opts, tensor_from(w.at("kernel")),
+        tensor_from(w.at("recurrent_kernel")), optional_weight(w, "bias"));
   if (cls == "LSTM")
     return std::make_unique<recur::LSTM>(lstm_config(cfg), opts, tensor_from(w.at("kernel")),
                                          tensor_from(w.at("recurrent_kernel")),
@@ -356,9 +354,8 @@ Selection select(const std::vector<Tensor>& ret, const json& path,
     }
   }
   if (flat >= ret.size())
-    throw std::runtime_error("recur returned " + std::to_string(ret.size()) +
-                             " values; path " + path_str(path) + " needs index " +
-                             std::to_string(flat));
+    throw std::runtime_error("recur returned " + std::to_string(ret.size()) + " values; path " +
+                             path_str(path) + " needs index " + std::to_string(flat));
   Selection s;
   s.tensor = &ret[flat];
   s.shape = ret[flat].shape();
@@ -461,8 +458,8 @@ std::vector<std::vector<Tensor>> run_procedure(Layer& layer, const json& kase) {
   for (const json& op : kase.at("procedure")) {
     const std::string name = op.at("op").get<std::string>();
     if (name == "call") {
-      std::vector<Tensor> r = layer.call(x, mask ? &*mask : nullptr,
-                                         std::span<const Tensor>(init.data(), init.size()));
+      std::vector<Tensor> r =
+          layer.call(x, mask ? &*mask : nullptr, std::span<const Tensor>(init.data(), init.size()));
       if (op.value("check", false)) checked.push_back(std::move(r));
     } else if (name == "reset_state") {
       layer.reset_state();
@@ -509,7 +506,8 @@ std::shared_ptr<const recur::ConvLSTMCell> make_conv_lstm_cell(const json& spec,
       for (size_t j = f; j < 2 * f; ++j) b[j] = 1.0f;
     bias = b;
   }
-  return std::make_shared<recur::ConvLSTMCell>(c, std::move(step_shape), tensor_from(w.at("kernel")),
+  return std::make_shared<recur::ConvLSTMCell>(c, std::move(step_shape),
+                                               tensor_from(w.at("kernel")),
                                                tensor_from(w.at("recurrent_kernel")), bias);
 }
 
@@ -521,8 +519,10 @@ std::vector<Tensor> run_time_distributed(const json& model, const Tensor& x,
   dense_cfg.erase("kernel_initializer");
   json cfg = {{"layer", {{"class_name", "Dense"}, {"config", dense_cfg}}}};
   std::vector<Tensor> weights{tensor_from(inner.at("weights").at("kernel"))};
-  if (inner.at("weights").contains("bias")) weights.push_back(tensor_from(inner["weights"]["bias"]));
-  recur::layers::LayerArgs args{"TimeDistributed", "time_distributed", cfg, weights, 3, "TimeDistributed"};
+  if (inner.at("weights").contains("bias"))
+    weights.push_back(tensor_from(inner["weights"]["bias"]));
+  recur::layers::LayerArgs args{"TimeDistributed", "time_distributed", cfg, weights, 3,
+                                "TimeDistributed"};
   auto layer = recur::layers::layer_registry().at("TimeDistributed").make(args);
   recur::layers::CallContext ctx;
   std::vector<recur::layers::Value> in{{x, mask}};
@@ -554,9 +554,9 @@ std::string check_layer_case(const json& kase) {
     // path is exercised; an explicit one is built from its own config and weights.
     if (!is_auto_backward(model)) bwd = make_rnn_layer(model.at("backward_layer"));
     const json& mm = model.at("config").at("merge_mode");
-    recur::Bidirectional layer(*fwd, bwd.get(),
-                               recur::merge_mode_from_name(mm.is_null() ? "None"
-                                                                        : mm.get<std::string>()));
+    recur::Bidirectional layer(
+        *fwd, bwd.get(),
+        recur::merge_mode_from_name(mm.is_null() ? "None" : mm.get<std::string>()));
     results = run_procedure(layer, kase);
   } else if (cls == "SimpleRNN" || cls == "LSTM" || cls == "GRU" || cls == "RNN") {
     std::unique_ptr<recur::RNN> layer = make_rnn_layer(model);
@@ -567,7 +567,8 @@ std::string check_layer_case(const json& kase) {
     const Tensor x = tensor_from(kase.at("input"));
     auto cell = make_conv_lstm_cell(model, {x.shape().begin() + 1, x.shape().end()});
     std::vector<Tensor> init;
-    for (const json& st : kase.at("call_kwargs").at("initial_state")) init.push_back(tensor_from(st));
+    for (const json& st : kase.at("call_kwargs").at("initial_state"))
+      init.push_back(tensor_from(st));
     Tensor out;
     std::vector<Tensor> next(2);
     cell->step(x, init, out, next);
@@ -609,7 +610,8 @@ std::string check_layer_case(const json& kase) {
 std::string check_activation_case(const json& kase) {
   const std::string name = kase.at("activation").get<std::string>();
   // Parameters beyond the name go to recur's parameterized forms (elu alpha).
-  const bool has_kwargs = kase.contains("kwargs") && !kase["kwargs"].is_null() && !kase["kwargs"].empty();
+  const bool has_kwargs =
+      kase.contains("kwargs") && !kase["kwargs"].is_null() && !kase["kwargs"].empty();
   if (has_kwargs) {
     if (name != "elu" || kase["kwargs"].size() != 1 || !kase["kwargs"].contains("alpha"))
       throw ApiGap("activation '" + name + "' with parameters " + kase["kwargs"].dump());
@@ -625,8 +627,8 @@ std::string check_activation_case(const json& kase) {
     return failures;
   }
   // gelu_tanh is keras.ops.gelu's default (approximate=True); no Keras activation name maps to it.
-  const recur::Activation a = name == "gelu_tanh" ? recur::Activation::gelu_tanh
-                                                  : recur::activation_from_name(name, 3);
+  const recur::Activation a =
+      name == "gelu_tanh" ? recur::Activation::gelu_tanh : recur::activation_from_name(name, 3);
   const Tensor x = tensor_from(kase.at("input"));
   std::vector<float> row(x.values());
   recur::apply_activation(a, row.data(), row.size());
@@ -644,8 +646,8 @@ std::string check_compute_mask_case(const json& kase) {
   const float mask_value = kase.value("mask_value", 0.0f);
   const recur::Mask m = recur::ops::compute_mask(x, mask_value);
   if (m.batch() != x.dim(0) || m.time() != x.dim(1))
-    return "compute_mask returned (" + std::to_string(m.batch()) + ", " +
-           std::to_string(m.time()) + ") for input " + x.shape_str() + "\n";
+    return "compute_mask returned (" + std::to_string(m.batch()) + ", " + std::to_string(m.time()) +
+           ") for input " + x.shape_str() + "\n";
   std::vector<double> got;
   for (size_t b = 0; b < m.batch(); ++b)
     for (size_t t = 0; t < m.time(); ++t) got.push_back(m(b, t) ? 1.0 : 0.0);

@@ -258,12 +258,11 @@ class Layer {
     const std::unique_ptr<recur::RNN> bwd =
         spec.at("backward").is_null() ? nullptr : f.rnn(spec.at("backward"));
     bidi_ = std::make_unique<recur::Bidirectional>(
-        *fwd, bwd.get(), recur::merge_mode_from_name(mode.is_null() ? "None"
-                                                                    : mode.get<std::string>()));
+        *fwd, bwd.get(),
+        recur::merge_mode_from_name(mode.is_null() ? "None" : mode.get<std::string>()));
   }
 
-  std::vector<Tensor> call(const Tensor& x, const recur::Mask* mask,
-                           std::span<const Tensor> init) {
+  std::vector<Tensor> call(const Tensor& x, const recur::Mask* mask, std::span<const Tensor> init) {
     if (!rnn_) return bidi_->call(x, mask, init);
     ++(rnn_->path(mask).fused ? totals().fused_calls : totals().loop_calls);
     return rnn_->call(x, mask, init);
@@ -295,8 +294,7 @@ class Layer {
 // Comparison
 
 // Appends a report to `failures` unless `got` matches `want` (shape and allclose values).
-void compare(const std::string& what, const Tensor& got, const json& want,
-             std::string& failures) {
+void compare(const std::string& what, const Tensor& got, const json& want, std::string& failures) {
   ++totals().arrays;
   const std::vector<size_t> shape = shape_of(want);
   if (got.shape() != shape) {

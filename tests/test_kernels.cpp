@@ -146,7 +146,8 @@ TEST(Kernels, VectorActivationsAreAccurateOnEveryIsa) {
         recur::kernels::activate(a, y.data(), n);
         for (size_t i = 0; i < n; ++i) {
           const double xd = x[i];
-          const double ref = a == recur::Activation::tanh ? std::tanh(xd) : 1.0 / (1.0 + std::exp(-xd));
+          const double ref =
+              a == recur::Activation::tanh ? std::tanh(xd) : 1.0 / (1.0 + std::exp(-xd));
           ASSERT_NEAR(y[i], ref, 3e-7 * std::fabs(ref) + 1e-37)
               << recur::kernels::isa_name(isa) << " " << recur::activation_name(a) << "(" << x[i]
               << ")";
@@ -198,7 +199,8 @@ TEST(Kernels, Avx512GivesTheSameBitsAsAvx2) {
     t2.tanh(h2.data(), n);
     t5.tanh(h5.data(), n);
     for (size_t i = 0; i < n; ++i) {
-      ASSERT_EQ(std::bit_cast<uint32_t>(s2[i]), std::bit_cast<uint32_t>(s5[i])) << "sigmoid " << x[i];
+      ASSERT_EQ(std::bit_cast<uint32_t>(s2[i]), std::bit_cast<uint32_t>(s5[i]))
+          << "sigmoid " << x[i];
       ASSERT_EQ(std::bit_cast<uint32_t>(h2[i]), std::bit_cast<uint32_t>(h5[i])) << "tanh " << x[i];
     }
   }

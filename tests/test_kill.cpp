@@ -57,7 +57,8 @@ TEST(KillDuringWrite, PreviousOutputSurvives) {
   char tmpl[] = "/tmp/recur-kill-XXXXXX";
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
   const std::string dir = tmpl;
-  const std::string model = std::string(RECUR_FIXTURES_DIR) + "/models/k3-lstm-timedistributed/model.keras";
+  const std::string model =
+      std::string(RECUR_FIXTURES_DIR) + "/models/k3-lstm-timedistributed/model.keras";
   // (B, 6, 4) -> (B, 6, 3): a 7 MB output with B = 100000.
   const size_t B = 100000;
   recur::Tensor x({B, 6, 4});
@@ -66,7 +67,8 @@ TEST(KillDuringWrite, PreviousOutputSurvives) {
   for (size_t i = 0; i < x.size(); ++i) x[i] = u(rng);
   recur::io::save_npy(dir + "/x.npy", x);
   const std::string out = dir + "/out.npy";
-  const std::vector<std::string> args{RECUR_CLI, "run", model, "--input", dir + "/x.npy", "--output", out};
+  const std::vector<std::string> args{RECUR_CLI,      "run",      model, "--input",
+                                      dir + "/x.npy", "--output", out};
 
   // The complete result, and how long a run takes.
   const auto t0 = std::chrono::steady_clock::now();
@@ -111,8 +113,9 @@ TEST(KillDuringWrite, PreviousOutputSurvives) {
   RecordProperty("old_kept", old_kept);
   RecordProperty("new_written", new_written);
   RecordProperty("temporary_leftovers", leftovers);
-  std::printf("kill test: %d killed, %d kept the old file, %d had the new one, %d temporaries left\n",
-              killed, old_kept, new_written, leftovers);
+  std::printf(
+      "kill test: %d killed, %d kept the old file, %d had the new one, %d temporaries left\n",
+      killed, old_kept, new_written, leftovers);
 }
 
 }  // namespace

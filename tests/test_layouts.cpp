@@ -20,8 +20,8 @@
 #include <string>
 #include <vector>
 
-#include "recur/cells.hpp"
 #include "layouts/layouts.hpp"
+#include "recur/cells.hpp"
 #include "recur/tensor.hpp"
 
 namespace {
@@ -288,7 +288,8 @@ State onnx_step(CellKind k, const OnnxWeights& w, const Inputs& in) {
 }
 
 // PyTorch nn.RNN / LSTM / GRU: LSTM [i,f,g,o]; GRU [r,z,n]:
-// n = tanh(W_in x + b_in + r*(W_hn h + b_hn)), h' = (1-z)*n + z*h; RNN tanh(W x + b_ih + R h + b_hh).
+// n = tanh(W_in x + b_in + r*(W_hn h + b_hn)), h' = (1-z)*n + z*h; RNN tanh(W x + b_ih + R h +
+// b_hh).
 State torch_step(CellKind k, const TorchWeights& w, const Inputs& in) {
   const size_t u = kUnits;
   auto wx = [&](size_t g) { return rows_times(w.weight_ih, g * u, in.x); };
@@ -363,8 +364,8 @@ void expect_near(const Vec& got, const Vec& want, const std::string& what) {
     }
   }
   if (got.empty()) return;
-  EXPECT_LE(worst, kTol) << what << ": max |diff| " << worst << " at " << at << " (got "
-                         << got[at] << ", want " << want[at] << ")";
+  EXPECT_LE(worst, kTol) << what << ": max |diff| " << worst << " at " << at << " (got " << got[at]
+                         << ", want " << want[at] << ")";
 }
 
 void expect_same_step(const State& got, const State& want, const std::string& what) {
@@ -406,9 +407,14 @@ std::string combo_name(const testing::TestParamInfo<Combo>& info) {
 }
 
 const std::vector<Combo> kCombos = {
-    {CellKind::simple_rnn, true}, {CellKind::simple_rnn, false}, {CellKind::lstm, true},
-    {CellKind::lstm, false},      {CellKind::gru, true},         {CellKind::gru, false},
-    {CellKind::gru_reset_before, true}, {CellKind::gru_reset_before, false},
+    {CellKind::simple_rnn, true},
+    {CellKind::simple_rnn, false},
+    {CellKind::lstm, true},
+    {CellKind::lstm, false},
+    {CellKind::gru, true},
+    {CellKind::gru, false},
+    {CellKind::gru_reset_before, true},
+    {CellKind::gru_reset_before, false},
 };
 
 // OpenVINO's GRU has linear_before_reset=false for Keras reset_after=False; PyTorch has no
@@ -561,7 +567,8 @@ TEST_P(LayoutTest, RoundTripOpenVino) {
   const KerasWeights w = keras();
   const KerasWeights back =
       recur::layout::from_openvino(kind(), recur::layout::to_openvino(kind(), w));
-  check_round_trip(kind(), w, back, kind() != CellKind::gru, inputs(), "OpenVINO");  // GRU z/r biases fold
+  check_round_trip(kind(), w, back, kind() != CellKind::gru, inputs(),
+                   "OpenVINO");  // GRU z/r biases fold
 }
 
 TEST_P(LayoutTest, RoundTripOnnx) {
@@ -593,7 +600,8 @@ TEST(LayoutUnsupported, GruResetBeforeHasNoTorchForm) {
   // The reset_after=True bias layout (1, 4u) does not fit linear_before_reset=false.
   OpenVinoWeights ov{r.tensor({1, 3 * kUnits, kIn}), r.tensor({1, 3 * kUnits, kUnits}),
                      r.tensor({1, 4 * kUnits})};
-  EXPECT_THROW(recur::layout::from_openvino(CellKind::gru_reset_before, ov), recur::InvalidArgument);
+  EXPECT_THROW(recur::layout::from_openvino(CellKind::gru_reset_before, ov),
+               recur::InvalidArgument);
   TorchWeights tw{r.tensor({3 * kUnits, kIn}), r.tensor({3 * kUnits, kUnits}),
                   r.tensor({3 * kUnits}), r.tensor({3 * kUnits})};
   EXPECT_THROW(recur::layout::from_torch(CellKind::gru_reset_before, tw), recur::Unsupported);
@@ -614,8 +622,8 @@ void expect_all_to_throw_invalid(CellKind k, const KerasWeights& w, const std::s
 
 TEST(LayoutInvalid, KerasShapes) {
   Rng r(8);
-  for (CellKind k : {CellKind::simple_rnn, CellKind::lstm, CellKind::gru,
-                     CellKind::gru_reset_before}) {
+  for (CellKind k :
+       {CellKind::simple_rnn, CellKind::lstm, CellKind::gru, CellKind::gru_reset_before}) {
     const size_t gu = gates_of(k) * kUnits;
     const KerasWeights good = random_keras(k, true, 5);
     KerasWeights w = good;
@@ -652,8 +660,7 @@ TEST(LayoutInvalid, EngineShapes) {
   for (CellKind k : {CellKind::simple_rnn, CellKind::lstm, CellKind::gru}) {
     SCOPED_TRACE(kind_name(k));
     const size_t gu = gates_of(k) * kUnits, bov = k == CellKind::gru ? 4 * kUnits : gu;
-    const OpenVinoWeights ov{r.tensor({1, gu, kIn}), r.tensor({1, gu, kUnits}),
-                             r.tensor({1, bov})};
+    const OpenVinoWeights ov{r.tensor({1, gu, kIn}), r.tensor({1, gu, kUnits}), r.tensor({1, bov})};
     ASSERT_NO_THROW(recur::layout::from_openvino(k, ov));
     OpenVinoWeights bad = ov;
     bad.W = r.tensor({gu, kIn});
@@ -668,8 +675,7 @@ TEST(LayoutInvalid, EngineShapes) {
     bad.W = r.tensor({1, gu + 1, kIn});
     EXPECT_THROW(recur::layout::from_openvino(k, bad), recur::InvalidArgument) << "W rows";
 
-    const OnnxWeights ox{r.tensor({1, gu, kIn}), r.tensor({1, gu, kUnits}),
-                         r.tensor({1, 2 * gu})};
+    const OnnxWeights ox{r.tensor({1, gu, kIn}), r.tensor({1, gu, kUnits}), r.tensor({1, 2 * gu})};
     ASSERT_NO_THROW(recur::layout::from_onnx(k, ox));
     OnnxWeights badx = ox;
     badx.B = r.tensor({1, gu});

@@ -27,30 +27,36 @@ struct CliRun {
 CliRun cli(const std::string& args) {
   TempDir dir("messages");
   const std::string out = dir.file("stdout"), err = dir.file("stderr");
-  const int status = std::system((std::string(RECUR_CLI) + " " + args + " >" + out + " 2>" + err).c_str());
+  const int status =
+      std::system((std::string(RECUR_CLI) + " " + args + " >" + out + " 2>" + err).c_str());
   return {WEXITSTATUS(status), read_text(out), read_text(err)};
 }
 
 TEST(Messages, MissingModelFileSaysWhy) {
   TempDir dir("cli_inputs");
   const std::string err = (dir.path() / "stderr").string();
-  const int status = std::system((std::string(RECUR_CLI) + " run " + dir.file("absent.keras") + " -i " + kX +
-                                  " --print 2>" + err).c_str());
+  const int status = std::system((std::string(RECUR_CLI) + " run " + dir.file("absent.keras") +
+                                  " -i " + kX + " --print 2>" + err)
+                                     .c_str());
   EXPECT_EQ(WEXITSTATUS(status), 4);
   const std::string text = read_text(err);
-  EXPECT_NE(text.find("absent.keras: cannot open the file: No such file or directory"), std::string::npos) << text;
+  EXPECT_NE(text.find("absent.keras: cannot open the file: No such file or directory"),
+            std::string::npos)
+      << text;
 }
 
 TEST(Messages, EmbeddingIndexOutOfRangeIsPrintedAsAnInteger) {
   TempDir dir("cli_inputs");
-  const recur::Model m = recur::load_model(std::string(RECUR_FIXTURES_DIR) + "/models/k3-gru-embedding-mask/model.keras");
+  const recur::Model m = recur::load_model(std::string(RECUR_FIXTURES_DIR) +
+                                           "/models/k3-gru-embedding-mask/model.keras");
   recur::Tensor ids({1, 9}, 1.0f);
   ids[4] = 20.0f;  // the table has 20 rows: 0..19
   try {
     m.predict({ids});
     ADD_FAILURE() << "index 20 of a 20-row table was accepted";
   } catch (const recur::InvalidArgument& e) {
-    EXPECT_NE(std::string(e.what()).find("index 20 at flat position 4"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("index 20 at flat position 4"), std::string::npos)
+        << e.what();
   }
 }
 
@@ -85,8 +91,9 @@ TEST(Messages, StepShapeErrorShowsNoTimeAxis) {
 TEST(Messages, MissingOutputFolderIsNamed) {
   TempDir dir("messages");
   const std::string folder = dir.file("absent");
-  const CliRun r = cli("run " + fixture("k3-multi-io-shared", "model.keras") + " -i " + kX + " -i " +
-                       fixture("k3-multi-io-shared", "x1.npy") + " -i " + fixture("k3-multi-io-shared", "x2.npy") + " -o " + folder + "/y.npz");
+  const CliRun r = cli("run " + fixture("k3-multi-io-shared", "model.keras") + " -i " + kX +
+                       " -i " + fixture("k3-multi-io-shared", "x1.npy") + " -i " +
+                       fixture("k3-multi-io-shared", "x2.npy") + " -o " + folder + "/y.npz");
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("the folder '" + folder + "' does not exist"), std::string::npos) << r.err;
 }

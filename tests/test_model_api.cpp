@@ -15,11 +15,14 @@ namespace {
 std::string fixture(const std::string& c, const std::string& f) {
   return (fs::path(RECUR_FIXTURES_DIR) / "models" / c / f).string();
 }
-recur::Tensor npy(const std::string& c, const std::string& f) { return recur::io::load_npy(fixture(c, f)).values; }
+recur::Tensor npy(const std::string& c, const std::string& f) {
+  return recur::io::load_npy(fixture(c, f)).values;
+}
 
 void expect_close(const recur::Tensor& got, const recur::Tensor& want, double tol = 1e-5) {
   ASSERT_EQ(got.shape(), want.shape());
-  for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], tol + tol * std::fabs(want[i])) << i;
+  for (size_t i = 0; i < got.size(); ++i)
+    ASSERT_NEAR(got[i], want[i], tol + tol * std::fabs(want[i])) << i;
 }
 
 // x[:, t] of a (B, T, ...) tensor.

@@ -1,6 +1,7 @@
 // Runs every model case of the real-model corpus (../shared/models/real) and of our own
-// Keras-made fixtures (tests/fixtures/models, tests/fixtures/legacy-weights) as its case.json says: match Keras' outputs
-// within tolerance, or refuse the file (Unsupported = exit 3, InvalidArgument = exit 4).
+// Keras-made fixtures (tests/fixtures/models, tests/fixtures/legacy-weights) as its case.json says:
+// match Keras' outputs within tolerance, or refuse the file (Unsupported = exit 3, InvalidArgument
+// = exit 4).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -25,12 +26,14 @@ nlohmann::json read_json(const fs::path& p) {
 
 // Compares like numpy.allclose; returns "" or a description of the first mismatch.
 std::string compare(const recur::Tensor& got, const recur::Tensor& want, double atol, double rtol) {
-  if (got.shape() != want.shape()) return "shape " + got.shape_str() + " != expected " + want.shape_str();
+  if (got.shape() != want.shape())
+    return "shape " + got.shape_str() + " != expected " + want.shape_str();
   for (size_t i = 0; i < got.size(); ++i) {
     const double g = got[i], w = want[i];
     if (std::isnan(w) && std::isnan(g)) continue;
     if (!(std::fabs(g - w) <= atol + rtol * std::fabs(w))) {
-      return "element " + std::to_string(i) + ": got " + std::to_string(g) + ", expected " + std::to_string(w);
+      return "element " + std::to_string(i) + ": got " + std::to_string(g) + ", expected " +
+             std::to_string(w);
     }
   }
   return "";
@@ -50,9 +53,13 @@ std::string run_case(const Case& c) {
       recur::Model m = recur::load_model(model);
       return "loaded, but the case expects the file to be refused as " + expect;
     } catch (const recur::Unsupported& e) {
-      return expect == "unsupported" ? "" : std::string("refused as unsupported, expected invalid: ") + e.what();
+      return expect == "unsupported"
+                 ? ""
+                 : std::string("refused as unsupported, expected invalid: ") + e.what();
     } catch (const recur::InvalidArgument& e) {
-      return expect == "invalid" ? "" : std::string("refused as invalid, expected unsupported: ") + e.what();
+      return expect == "invalid"
+                 ? ""
+                 : std::string("refused as invalid, expected unsupported: ") + e.what();
     }
   }
   const nlohmann::json tol = cj.value("tolerance", nlohmann::json::object());
@@ -60,7 +67,8 @@ std::string run_case(const Case& c) {
   // One call, or successive calls on one session (stateful_calls).
   std::vector<std::pair<nlohmann::json, nlohmann::json>> calls;
   if (cj.contains("stateful_calls")) {
-    for (const auto& call : cj["stateful_calls"]) calls.emplace_back(call.at("inputs"), call.at("outputs"));
+    for (const auto& call : cj["stateful_calls"])
+      calls.emplace_back(call.at("inputs"), call.at("outputs"));
   } else {
     calls.emplace_back(cj.at("inputs"), cj.at("outputs"));
   }
@@ -69,16 +77,19 @@ std::string run_case(const Case& c) {
     recur::Session s = m.session();
     for (size_t k = 0; k < calls.size(); ++k) {
       std::vector<recur::Tensor> in;
-      for (const auto& f : calls[k].first) in.push_back(recur::io::load_npy((c.dir / f.get<std::string>()).string()).values);
+      for (const auto& f : calls[k].first)
+        in.push_back(recur::io::load_npy((c.dir / f.get<std::string>()).string()).values);
       auto out = s.run(in);
       if (out.size() != calls[k].second.size()) {
-        return "call " + std::to_string(k) + ": " + std::to_string(out.size()) + " outputs, expected " +
-               std::to_string(calls[k].second.size());
+        return "call " + std::to_string(k) + ": " + std::to_string(out.size()) +
+               " outputs, expected " + std::to_string(calls[k].second.size());
       }
       for (size_t i = 0; i < out.size(); ++i) {
-        auto want = recur::io::load_npy((c.dir / calls[k].second[i].get<std::string>()).string()).values;
+        auto want =
+            recur::io::load_npy((c.dir / calls[k].second[i].get<std::string>()).string()).values;
         std::string d = compare(out[i], want, atol, rtol);
-        if (!d.empty()) return "call " + std::to_string(k) + " output " + std::to_string(i) + ": " + d;
+        if (!d.empty())
+          return "call " + std::to_string(k) + " output " + std::to_string(i) + ": " + d;
       }
     }
   } catch (const std::exception& e) {
@@ -97,7 +108,8 @@ TEST_P(ModelCorpus, BehavesAsCaseSays) {
 INSTANTIATE_TEST_SUITE_P(All, ModelCorpus, ::testing::ValuesIn(all_corpus_cases()),
                          [](const auto& info) {
                            std::string n = info.param.id;
-                           for (char& ch : n) if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           for (char& ch : n)
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
                            return n;
                          });
 
@@ -108,7 +120,10 @@ TEST(ModelCorpusSummary, AllCasesPass) {
   std::string failed;
   for (const auto& c : all_corpus_cases()) {
     ++total;
-    if (run_case(c).empty()) ++passed; else failed += " " + c.id;
+    if (run_case(c).empty())
+      ++passed;
+    else
+      failed += " " + c.id;
   }
   std::printf("model corpus: %zu/%zu cases pass\n", passed, total);
   EXPECT_EQ(passed, total) << "failing:" << failed;

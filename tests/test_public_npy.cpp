@@ -16,7 +16,8 @@ TEST(PublicNpy, PredictByNameEqualsKeras) {
   const recur::Model m = recur::load_model(kCase + "model.keras");
   std::map<std::string, recur::Tensor> in;
   const char* names[] = {"seq_a", "seq_b", "static"};
-  for (int i = 0; i < 3; ++i) in[names[i]] = recur::load_npy(kCase + "x" + std::to_string(i) + ".npy");
+  for (int i = 0; i < 3; ++i)
+    in[names[i]] = recur::load_npy(kCase + "x" + std::to_string(i) + ".npy");
   const auto out = m.predict_by_name(in);
   ASSERT_EQ(out.size(), 2u);
   for (size_t i = 0; i < 2; ++i) {

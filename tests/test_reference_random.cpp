@@ -307,8 +307,8 @@ recur::ops::StepFunction step_of(const recur::Cell& cell) {
                  std::span<Tensor> ns) { cell.step(x, st, out, ns); };
 }
 
-recur::ops::RnnResult run_fused(const recur::Cell& c, const Tensor& x,
-                                std::span<const Tensor> init, const recur::ops::SequenceArgs& a) {
+recur::ops::RnnResult run_fused(const recur::Cell& c, const Tensor& x, std::span<const Tensor> init,
+                                const recur::ops::SequenceArgs& a) {
   if (auto* l = dynamic_cast<const recur::LSTMCell*>(&c)) return recur::ops::lstm(*l, x, init, a);
   if (auto* g = dynamic_cast<const recur::GRUCell*>(&c)) return recur::ops::gru(*g, x, init, a);
   return recur::ops::simple_rnn(dynamic_cast<const recur::SimpleRNNCell&>(c), x, init, a);
@@ -434,9 +434,9 @@ ref::Step ref_step_of(const std::vector<ref::Cell>& cells) {
 // ================================================================== activations
 
 TEST(ReferenceRandom, ActivationsMatchReference) {
-  std::vector<double> xs = {0.0, 1e-3, -1e-3, 0.25, -0.25, 0.5, -0.5, 0.75, -0.75, 1.0, -1.0,
-                            2.0,  -2.0, 2.5,  -2.5, 3.0,  -3.0, 6.0, -6.0,  10.0, -10.0, 30.0,
-                            -30.0, 80.0, -80.0};
+  std::vector<double> xs = {0.0,  1e-3, -1e-3, 0.25, -0.25, 0.5,  -0.5, 0.75, -0.75,
+                            1.0,  -1.0, 2.0,   -2.0, 2.5,   -2.5, 3.0,  -3.0, 6.0,
+                            -6.0, 10.0, -10.0, 30.0, -30.0, 80.0, -80.0};
   for (double x = -8.0; x <= 8.0; x += 0.37) xs.push_back(x);
   for (const std::string& name : ref::activation_names()) {
     SCOPED_TRACE("activation " + name);
@@ -464,7 +464,8 @@ TEST(ReferenceRandom, ActivationsMatchReference) {
       ref::activate(name, want);
       recur::apply_activation(a, row.data(), n);
       for (size_t i = 0; i < n; ++i)
-        EXPECT_NEAR(row[i], want[i], 1e-6 + 1e-5 * std::fabs(want[i])) << name << " row n=" << n << " i=" << i;
+        EXPECT_NEAR(row[i], want[i], 1e-6 + 1e-5 * std::fabs(want[i]))
+            << name << " row n=" << n << " i=" << i;
     }
   }
 }
@@ -551,13 +552,16 @@ std::vector<LayerCase> layer_cases() {
       LayerCase c;
       c.kind = kind;
       c.act = names[a];
-      c.rec = kind == CK::simple ? "sigmoid" : names[(a * 7 + 3 + static_cast<size_t>(kind)) % names.size()];
+      c.rec = kind == CK::simple ? "sigmoid"
+                                 : names[(a * 7 + 3 + static_cast<size_t>(kind)) % names.size()];
       if (kind == CK::gru) std::swap(c.act, c.rec);  // each name also as recurrent_activation
       c.units = U[(a + static_cast<size_t>(kind)) % 3];
       c.batch = Bs[a % 3];
       // Gates from exponential / log_softmax leave [0, 1] far behind and the states explode
       // within a few steps (float overflow is not what is under test): two steps only.
-      const auto explosive = [](const std::string& n) { return n == "exponential" || n == "log_softmax"; };
+      const auto explosive = [](const std::string& n) {
+        return n == "exponential" || n == "log_softmax";
+      };
       c.T = explosive(c.act) || explosive(c.rec) ? 2 : 4;
       c.features = Fs[(a + 1) % 3];
       c.mask = a % 2 ? MK::holes : MK::none;
@@ -643,8 +647,8 @@ TEST_P(LayerRandom, MatchesReference) {
   if (ref_init.empty())
     for (size_t s : state_sizes(cells)) ref_init.push_back(ref::Mat(c.batch, ref::Vec(s, 0.0)));
   const std::vector<ref::Cell> rcells = {make_ref_cell(cells[0])};
-  const ref::RnnResult rr = ref::rnn(ref_step_of(rcells), xs, ref_init, mask ? &*mask : nullptr,
-                                     c.go_backwards, c.zofm);
+  const ref::RnnResult rr =
+      ref::rnn(ref_step_of(rcells), xs, ref_init, mask ? &*mask : nullptr, c.go_backwards, c.zofm);
   expect_result_vs_ref(layer.run(xt, mp, init_t), rr, c.return_sequences, "RNN::run");
 
   // 3. The generic loop with the cell's step function (Keras RNN.inner_loop).
@@ -684,7 +688,8 @@ TEST_P(LayerRandom, MatchesReference) {
   // RNN(cell) may keep Keras' generic loop (Keras only fuses the LSTM/GRU layer classes), so
   // the strict checks apply to the SimpleRNN/LSTM/GRU layer classes.
   const recur::PathChoice p = layer.path(mp);
-  EXPECT_EQ(p.fused, has_fused) << p.describe() << " vs fused_op '" << layer.cell().fused_op() << "'";
+  EXPECT_EQ(p.fused, has_fused) << p.describe() << " vs fused_op '" << layer.cell().fused_op()
+                                << "'";
   if (c.typed && cells.size() == 1) {
     EXPECT_TRUE(p.fused) << p.describe();
   }
@@ -707,7 +712,8 @@ TEST_P(LayerRandom, MatchesReference) {
   rcells[0].step(to_mat(x1), to_mats(st1), rout, rnew);
   EXPECT_TRUE(all_close(out, ref::to_arr(rout), kAtol, kRtol)) << "Cell::step output";
   for (size_t i = 0; i < rnew.size(); ++i)
-    EXPECT_TRUE(all_close(new_states[i], ref::to_arr(rnew[i]), kAtol, kRtol)) << "Cell::step state " << i;
+    EXPECT_TRUE(all_close(new_states[i], ref::to_arr(rnew[i]), kAtol, kRtol))
+        << "Cell::step state " << i;
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, LayerRandom, ::testing::ValuesIn(layer_cases()),
@@ -745,7 +751,8 @@ TEST(LayerPath, BuiltInCellsFuseAnyMaskStacksLoop) {
       }
       EXPECT_EQ(layer.cell().fused_op(), layer.path().op);
       // The stacked form of the same cell has no fused op: the loop, with a reason.
-      const recur::RNN stacked = make_recur_layer({random_cell(kind, u, F, rng), random_cell(kind, u, u, rng)}, o, false);
+      const recur::RNN stacked =
+          make_recur_layer({random_cell(kind, u, F, rng), random_cell(kind, u, u, rng)}, o, false);
       const recur::PathChoice ps = stacked.path(&hm);
       EXPECT_FALSE(ps.fused) << ps.describe();
       EXPECT_EQ(ps.op, "rnn") << ps.describe();
@@ -835,7 +842,8 @@ TEST_P(StackedRandom, MatchesReference) {
   ref::Layer rlayer = make_ref_layer(cells, o);
   const std::optional<recur::Mask> rmask = mask ? std::optional(to_mask(*mask)) : std::nullopt;
   expect_outputs(layer.call(to_tensor(x), rmask ? &*rmask : nullptr, to_tensors(init)),
-                 rlayer.call(to_seq(x), mask ? &*mask : nullptr, to_mats(init)), "stacked RNN::call");
+                 rlayer.call(to_seq(x), mask ? &*mask : nullptr, to_mats(init)),
+                 "stacked RNN::call");
   if (cells.size() > 1) {
     const recur::PathChoice p = layer.path(rmask ? &*rmask : nullptr);
     EXPECT_FALSE(p.fused) << "stacked cells have no fused op: " << p.describe();
@@ -891,8 +899,9 @@ std::vector<BiCase> bi_cases() {
   const size_t U[] = {1, 7, 33}, Bs[] = {1, 3, 17};
   const MK masks[] = {MK::none, MK::holes, MK::right, MK::left, MK::all_false};
   for (CK kind : {CK::simple, CK::lstm, CK::gru, CK::gru_rb})
-    for (recur::MergeMode mode : {recur::MergeMode::concat, recur::MergeMode::sum, recur::MergeMode::mul,
-                                  recur::MergeMode::ave, recur::MergeMode::none})
+    for (recur::MergeMode mode :
+         {recur::MergeMode::concat, recur::MergeMode::sum, recur::MergeMode::mul,
+          recur::MergeMode::ave, recur::MergeMode::none})
       for (bool seq : {false, true}) {
         BiCase c;
         c.kind = kind;
@@ -937,9 +946,10 @@ std::vector<BiCase> bi_cases() {
     const BiCase& c = cases[k];
     std::ostringstream o;
     o << k << "_" << (c.stacked ? "stacked" : ck_name(c.kind)) << "_" << merge_name(c.mode) << "_u"
-      << c.units << "_b" << c.batch << "_t" << c.T << "_" << mk_name(c.mask) << (c.return_sequences ? "_seq" : "")
-      << (c.return_state ? "_state" : "") << (c.initial_state ? "_init" : "")
-      << (c.explicit_backward ? "" : "_copiedbwd") << (c.forward_go_backwards ? "_fwdback" : "");
+      << c.units << "_b" << c.batch << "_t" << c.T << "_" << mk_name(c.mask)
+      << (c.return_sequences ? "_seq" : "") << (c.return_state ? "_state" : "")
+      << (c.initial_state ? "_init" : "") << (c.explicit_backward ? "" : "_copiedbwd")
+      << (c.forward_go_backwards ? "_fwdback" : "");
     cases[k].name = o.str();
   }
   return cases;
@@ -981,12 +991,14 @@ TEST_P(BidirectionalRandom, MatchesReference) {
   EXPECT_EQ(bi.backward().options().zero_output_for_mask, c.return_sequences);
   EXPECT_NE(bi.forward().options().go_backwards, bi.backward().options().go_backwards);
 
-  ref::Bidirectional rbi(make_ref_layer(fcells, fo),
-                         c.explicit_backward ? std::optional(make_ref_layer(bcells, bo)) : std::nullopt,
-                         to_ref_merge(c.mode));
+  ref::Bidirectional rbi(
+      make_ref_layer(fcells, fo),
+      c.explicit_backward ? std::optional(make_ref_layer(bcells, bo)) : std::nullopt,
+      to_ref_merge(c.mode));
   const std::optional<recur::Mask> rmask = mask ? std::optional(to_mask(*mask)) : std::nullopt;
   expect_outputs(bi.call(to_tensor(x), rmask ? &*rmask : nullptr, to_tensors(init)),
-                 rbi.call(to_seq(x), mask ? &*mask : nullptr, to_mats(init)), "Bidirectional::call");
+                 rbi.call(to_seq(x), mask ? &*mask : nullptr, to_mats(init)),
+                 "Bidirectional::call");
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, BidirectionalRandom, ::testing::ValuesIn(bi_cases()),
@@ -1013,7 +1025,8 @@ TEST_P(StatefulRandom, CarriesStatesAcrossCalls) {
   const bool stacked = k >= 8;
   const CK kind = kinds[k % 4];
   const bool back = (k / 4) % 2 == 1;
-  SCOPED_TRACE(std::string(ck_name(kind)) + (back ? " go_backwards" : "") + (stacked ? " stacked" : ""));
+  SCOPED_TRACE(std::string(ck_name(kind)) + (back ? " go_backwards" : "") +
+               (stacked ? " stacked" : ""));
   Rng rng(static_cast<uint32_t>(40000 + k));
   const size_t B = 3, T = 5, F = 4, u = 7;
   std::vector<CellDesc> cells = {random_cell(kind, u, F, rng)};
@@ -1036,7 +1049,8 @@ TEST_P(StatefulRandom, CarriesStatesAcrossCalls) {
     SCOPED_TRACE(what);
     const FArr x = random_arr({B, T, F}, rng, -1.0, 1.0);
     const std::optional<Bools> mask = make_mask(mk, B, T, rng);
-    const std::vector<FArr> init = with_init ? random_states(state_sizes(cells), B, rng) : std::vector<FArr>{};
+    const std::vector<FArr> init =
+        with_init ? random_states(state_sizes(cells), B, rng) : std::vector<FArr>{};
     const std::optional<recur::Mask> rmask = mask ? std::optional(to_mask(*mask)) : std::nullopt;
     expect_outputs(layer.call(to_tensor(x), rmask ? &*rmask : nullptr, to_tensors(init)),
                    rlayer.call(to_seq(x), mask ? &*mask : nullptr, to_mats(init)), what);
@@ -1109,8 +1123,8 @@ TEST(OpsRnn, StepGetsPerStepSlicesAndConstants) {
   for (const Dims d : {Dims{1, 1, 3}, Dims{1, 4, 2}, Dims{3, 1, 1}, Dims{5, 6, 4}}) {
     for (bool back : {false, true}) {
       for (MK mk : {MK::none, MK::holes}) {
-        SCOPED_TRACE("B=" + std::to_string(d.B) + " T=" + std::to_string(d.T) + " F=" +
-                     std::to_string(d.F) + (back ? " back " : " ") + mk_name(mk));
+        SCOPED_TRACE("B=" + std::to_string(d.B) + " T=" + std::to_string(d.T) +
+                     " F=" + std::to_string(d.F) + (back ? " back " : " ") + mk_name(mk));
         Rng rng(static_cast<uint32_t>(50000 + d.B * 100 + d.T * 10 + d.F + (back ? 7 : 0)));
         const FArr x = random_arr({d.B, d.T, d.F}, rng, -1.0, 1.0);
         const FArr h0 = random_arr({d.B, d.F}, rng, -1.0, 1.0);
@@ -1142,14 +1156,15 @@ TEST(OpsRnn, StepGetsPerStepSlicesAndConstants) {
         recur::ops::RnnArgs a;
         a.go_backwards = back;
         a.constants = constants;
-        const std::optional<recur::Mask> rmask = mask ? std::optional(to_mask(*mask)) : std::nullopt;
+        const std::optional<recur::Mask> rmask =
+            mask ? std::optional(to_mask(*mask)) : std::nullopt;
         a.mask = rmask ? &*rmask : nullptr;
         const recur::ops::RnnResult got = recur::ops::rnn(step, to_tensor(x), init, a);
         EXPECT_EQ(calls, d.T);
 
         const ref::Vec c0d(c0.v.begin(), c0.v.end());
-        const ref::Step rstep = [&](const ref::Mat& xt, const std::vector<ref::Mat>& st, ref::Mat& out,
-                                    std::vector<ref::Mat>& ns) {
+        const ref::Step rstep = [&](const ref::Mat& xt, const std::vector<ref::Mat>& st,
+                                    ref::Mat& out, std::vector<ref::Mat>& ns) {
           out = xt;
           for (size_t b = 0; b < out.size(); ++b)
             for (size_t f = 0; f < out[b].size(); ++f) out[b][f] += st[0][b][f] + c0d[f];
@@ -1171,7 +1186,8 @@ TEST(OpsRnn, RankFourInputsGiveRankThreeSlices) {
   const std::vector<Tensor> init = {Tensor({B, F1 * F2})};
   size_t calls = 0;
   const recur::ops::StepFunction step = [&](const Tensor& x_t, std::span<const Tensor> st,
-                                            std::span<const Tensor>, Tensor& out, std::span<Tensor> ns) {
+                                            std::span<const Tensor>, Tensor& out,
+                                            std::span<Tensor> ns) {
     ++calls;
     EXPECT_EQ(x_t.shape(), (std::vector<size_t>{B, F1, F2}));
     out.resize({B, F1 * F2});
@@ -1238,7 +1254,8 @@ TEST(OpsRnn, TimeMajorInputLengthAndLastOnly) {
       expect_result_close(by_len, by_mask, true, 0.0, 0.0, "input_length vs mask");
       std::vector<ref::Mat> rinit;
       for (size_t s : state_sizes({d})) rinit.push_back(ref::Mat(B, ref::Vec(s, 0.0)));
-      const ref::RnnResult want = ref::rnn(ref_step_of({make_ref_cell(d)}), to_seq(x), rinit, &m, back, false);
+      const ref::RnnResult want =
+          ref::rnn(ref_step_of({make_ref_cell(d)}), to_seq(x), rinit, &m, back, false);
       expect_result_vs_ref(by_len, want, true, "input_length vs reference");
 
       // return_all_outputs=false: outputs holds only the last step, (B, 1, u).
@@ -1274,8 +1291,8 @@ TEST(OpsRnn, UnrollGivesTheSameNumbers) {
         recur::ops::RnnArgs un = a;
         un.unroll = true;
         expect_result_close(recur::ops::rnn(step_of(*cell), to_tensor(x), init, un),
-                            recur::ops::rnn(step_of(*cell), to_tensor(x), init, a), true, kFusedAtol,
-                            kFusedRtol, "unroll vs rolled");
+                            recur::ops::rnn(step_of(*cell), to_tensor(x), init, a), true,
+                            kFusedAtol, kFusedRtol, "unroll vs rolled");
       }
   }
 }
@@ -1301,7 +1318,8 @@ TEST(OpsRnn, MaskedStepOutputsFollowTheTfContract) {
       a.go_backwards = back;
       a.zero_output_for_mask = zofm;
       a.mask = &rm;
-      const recur::ops::RnnResult r = recur::ops::rnn(step_of(*cell), to_tensor(x), to_tensors(init), a);
+      const recur::ops::RnnResult r =
+          recur::ops::rnn(step_of(*cell), to_tensor(x), to_tensors(init), a);
       // Row 1 never emits: all zeros, states = initial states.
       for (size_t k = 0; k < T; ++k)
         for (size_t j = 0; j < u; ++j) EXPECT_EQ(r.outputs[((1 * T) + k) * u + j], 0.0f);
@@ -1313,14 +1331,16 @@ TEST(OpsRnn, MaskedStepOutputsFollowTheTfContract) {
       // Row 0: the first processed step is masked in both directions -> zeros, not h0.
       for (size_t j = 0; j < u; ++j) EXPECT_EQ(r.outputs[0 * u + j], 0.0f);
       // Last processed step masked: last_output is 0 with zofm, else the one emitted output.
-      const size_t emitted_k = back ? 2 : 1;  // t = 1 is processed as k = 1 forwards, k = 2 backwards
+      const size_t emitted_k =
+          back ? 2 : 1;  // t = 1 is processed as k = 1 forwards, k = 2 backwards
       for (size_t j = 0; j < u; ++j) {
         const float e = r.outputs[emitted_k * u + j];
         EXPECT_NE(e, 0.0f);
         EXPECT_EQ(r.last_output[j], zofm ? 0.0f : e);
       }
       std::vector<ref::Mat> rinit = to_mats(init);
-      const ref::RnnResult want = ref::rnn(ref_step_of({make_ref_cell(d)}), to_seq(x), rinit, &m, back, zofm);
+      const ref::RnnResult want =
+          ref::rnn(ref_step_of({make_ref_cell(d)}), to_seq(x), rinit, &m, back, zofm);
       expect_result_vs_ref(r, want, true, "vs reference");
     }
 }
@@ -1332,8 +1352,9 @@ TEST(OpsRnn, MaskedStepOutputsFollowTheTfContract) {
 namespace {
 
 bool same_bits(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && std::equal(a.values().begin(), a.values().end(), b.values().begin(),
-                                              [](float x, float y) { return std::memcmp(&x, &y, sizeof x) == 0; });
+  return a.shape() == b.shape() &&
+         std::equal(a.values().begin(), a.values().end(), b.values().begin(),
+                    [](float x, float y) { return std::memcmp(&x, &y, sizeof x) == 0; });
 }
 
 }  // namespace
@@ -1366,12 +1387,14 @@ TEST(FusedTiles, LargeBatchesEqualTheLoopBitForBit) {
       for (int threads : {1, 2}) {
         recur::ThreadsScope scope(threads);
         const auto fused = run_fused(*cell, x, init, a);
-        const std::string what = std::string(ck_name(kind)) + " B=" + std::to_string(sz.B) + " T=" +
-                                 std::to_string(sz.T) + " threads=" + std::to_string(threads);
+        const std::string what = std::string(ck_name(kind)) + " B=" + std::to_string(sz.B) +
+                                 " T=" + std::to_string(sz.T) +
+                                 " threads=" + std::to_string(threads);
         EXPECT_TRUE(same_bits(fused.outputs, loop.outputs)) << what;
         EXPECT_TRUE(same_bits(fused.last_output, loop.last_output)) << what;
         ASSERT_EQ(fused.states.size(), loop.states.size()) << what;
-        for (size_t s = 0; s < loop.states.size(); ++s) EXPECT_TRUE(same_bits(fused.states[s], loop.states[s])) << what;
+        for (size_t s = 0; s < loop.states.size(); ++s)
+          EXPECT_TRUE(same_bits(fused.states[s], loop.states[s])) << what;
       }
       ++i;
     }

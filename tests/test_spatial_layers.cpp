@@ -23,7 +23,8 @@ using recur::layers::Layer;
 
 std::unique_ptr<Layer> build(const std::string& cls, const std::string& cfg) {
   const nlohmann::json j = nlohmann::json::parse(cfg);
-  recur::layers::LayerArgs a{cls, "sp", j, std::vector<Tensor>{}, 3, "test: layer 'sp' (" + cls + ")"};
+  recur::layers::LayerArgs a{
+      cls, "sp", j, std::vector<Tensor>{}, 3, "test: layer 'sp' (" + cls + ")"};
   return recur::layers::layer_registry().at(cls).make(a);
 }
 
@@ -55,16 +56,20 @@ void expect_refused(const std::string& cls, const std::string& cfg, const std::s
 TEST(SpatialLayers, HostileConfigsRefusedNamingLayerAndField) {
   using recur::InvalidArgument;
   expect_refused<InvalidArgument>("MaxPooling2D", R"({"pool_size": [0, 2]})", "pool_size");
-  expect_refused<InvalidArgument>("AveragePooling3D", R"({"pool_size": 2, "strides": 0})", "strides");
+  expect_refused<InvalidArgument>("AveragePooling3D", R"({"pool_size": 2, "strides": 0})",
+                                  "strides");
   expect_refused<InvalidArgument>("MaxPooling3D", R"({"pool_size": [2, 2]})", "pool_size");
   expect_refused<InvalidArgument>("MaxPooling2D", R"({"pool_size": 1099511627776})", "pool_size");
   expect_refused<InvalidArgument>("AveragePooling2D", R"({"padding": "causal"})", "padding");
-  expect_refused<InvalidArgument>("GlobalMaxPooling2D", R"({"data_format": "nhwc"})", "data_format");
+  expect_refused<InvalidArgument>("GlobalMaxPooling2D", R"({"data_format": "nhwc"})",
+                                  "data_format");
   expect_refused<InvalidArgument>("ZeroPadding2D", R"({"padding": 1099511627776})", "padding");
-  expect_refused<InvalidArgument>("ZeroPadding3D", R"({"padding": [[1, 2], [3, -1], [0, 0]]})", "padding");
+  expect_refused<InvalidArgument>("ZeroPadding3D", R"({"padding": [[1, 2], [3, -1], [0, 0]]})",
+                                  "padding");
   expect_refused<InvalidArgument>("Cropping2D", R"({"cropping": [1, 2, 3]})", "cropping");
   expect_refused<InvalidArgument>("UpSampling3D", R"({"size": [2, 0, 2]})", "size");
-  expect_refused<recur::Unsupported>("UpSampling2D", R"({"interpolation": "lanczos3"})", "interpolation");
+  expect_refused<recur::Unsupported>("UpSampling2D", R"({"interpolation": "lanczos3"})",
+                                     "interpolation");
 }
 
 TEST(SpatialLayers, HugeOutputsRefusedBeforeAllocating) {
@@ -84,17 +89,25 @@ TEST(SpatialLayers, HugeOutputsRefusedBeforeAllocating) {
     }
   }
   // Cropping all of an axis away, or a 'valid' window larger than the input.
-  EXPECT_THROW(call(*build("Cropping3D", R"({"cropping": [1, 2, 0]})"), ramp({1, 4, 3, 2, 1})), recur::InvalidArgument);
-  EXPECT_THROW(call(*build("MaxPooling2D", R"({"pool_size": [8, 1]})"), ramp({1, 7, 7, 1})), recur::InvalidArgument);
+  EXPECT_THROW(call(*build("Cropping3D", R"({"cropping": [1, 2, 0]})"), ramp({1, 4, 3, 2, 1})),
+               recur::InvalidArgument);
+  EXPECT_THROW(call(*build("MaxPooling2D", R"({"pool_size": [8, 1]})"), ramp({1, 7, 7, 1})),
+               recur::InvalidArgument);
 }
 
 // Plain reference: pooling over a (B, H, W, C) input, windows clipped to the input ('same'
 // padding never enters a max or an average).
-Tensor pool_ref(const Tensor& x, bool is_max, size_t kh, size_t kw, size_t sh, size_t sw, bool same) {
+Tensor pool_ref(const Tensor& x, bool is_max, size_t kh, size_t kw, size_t sh, size_t sw,
+                bool same) {
   const size_t B = x.dim(0), H = x.dim(1), W = x.dim(2), C = x.dim(3);
-  const size_t oh = same ? (H + sh - 1) / sh : (H - kh) / sh + 1, ow = same ? (W + sw - 1) / sw : (W - kw) / sw + 1;
-  const long th = same ? std::max<long>(static_cast<long>((oh - 1) * sh + kh) - static_cast<long>(H), 0) / 2 : 0;
-  const long tw = same ? std::max<long>(static_cast<long>((ow - 1) * sw + kw) - static_cast<long>(W), 0) / 2 : 0;
+  const size_t oh = same ? (H + sh - 1) / sh : (H - kh) / sh + 1,
+               ow = same ? (W + sw - 1) / sw : (W - kw) / sw + 1;
+  const long th =
+      same ? std::max<long>(static_cast<long>((oh - 1) * sh + kh) - static_cast<long>(H), 0) / 2
+           : 0;
+  const long tw =
+      same ? std::max<long>(static_cast<long>((ow - 1) * sw + kw) - static_cast<long>(W), 0) / 2
+           : 0;
   Tensor y({B, oh, ow, C});
   for (size_t b = 0; b < B; ++b)
     for (size_t i = 0; i < oh; ++i)
@@ -102,14 +115,19 @@ Tensor pool_ref(const Tensor& x, bool is_max, size_t kh, size_t kw, size_t sh, s
         for (size_t c = 0; c < C; ++c) {
           double acc = is_max ? -INFINITY : 0.0;
           size_t n = 0;
-          for (long u = static_cast<long>(i * sh) - th; u < static_cast<long>(i * sh + kh) - th; ++u)
-            for (long v = static_cast<long>(j * sw) - tw; v < static_cast<long>(j * sw + kw) - tw; ++v) {
-              if (u < 0 || v < 0 || u >= static_cast<long>(H) || v >= static_cast<long>(W)) continue;
-              const double e = x[((b * H + static_cast<size_t>(u)) * W + static_cast<size_t>(v)) * C + c];
+          for (long u = static_cast<long>(i * sh) - th; u < static_cast<long>(i * sh + kh) - th;
+               ++u)
+            for (long v = static_cast<long>(j * sw) - tw; v < static_cast<long>(j * sw + kw) - tw;
+                 ++v) {
+              if (u < 0 || v < 0 || u >= static_cast<long>(H) || v >= static_cast<long>(W))
+                continue;
+              const double e =
+                  x[((b * H + static_cast<size_t>(u)) * W + static_cast<size_t>(v)) * C + c];
               acc = is_max ? std::max(acc, e) : acc + e;
               ++n;
             }
-          y[((b * oh + i) * ow + j) * C + c] = static_cast<float>(is_max ? acc : acc / static_cast<double>(n));
+          y[((b * oh + i) * ow + j) * C + c] =
+              static_cast<float>(is_max ? acc : acc / static_cast<double>(n));
         }
   return y;
 }
@@ -121,7 +139,8 @@ TEST(SpatialLayers, PoolingMatchesPlainReferenceOnOddSizes) {
       for (bool is_max : {true, false}) {
         SCOPED_TRACE(std::to_string(h) + "x" + std::to_string(w) + (is_max ? " max" : " avg"));
         const std::string cls = is_max ? "MaxPooling2D" : "AveragePooling2D";
-        const Tensor got = call(*build(cls, R"({"pool_size": [3, 2], "strides": [2, 3], "padding": "same"})"), x);
+        const Tensor got =
+            call(*build(cls, R"({"pool_size": [3, 2], "strides": [2, 3], "padding": "same"})"), x);
         const Tensor want = pool_ref(x, is_max, 3, 2, 2, 3, true);
         ASSERT_EQ(got.shape(), want.shape());
         for (size_t i = 0; i < want.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-6) << i;
@@ -139,16 +158,22 @@ TEST(SpatialLayers, PoolingMatchesPlainReferenceOnOddSizes) {
 TEST(SpatialLayers, StreamRules) {
   using recur::layers::Streaming;
   EXPECT_EQ(build("MaxPooling2D", "{}")->stream_rule().kind, Streaming::whole_sequence);
-  EXPECT_EQ(build("MaxPooling2D", R"({"data_format": "channels_first"})")->stream_rule().kind, Streaming::per_step);
-  EXPECT_EQ(build("GlobalAveragePooling3D", R"({"data_format": "channels_first"})")->stream_rule().kind,
+  EXPECT_EQ(build("MaxPooling2D", R"({"data_format": "channels_first"})")->stream_rule().kind,
+            Streaming::per_step);
+  EXPECT_EQ(
+      build("GlobalAveragePooling3D", R"({"data_format": "channels_first"})")->stream_rule().kind,
+      Streaming::whole_sequence);
+  EXPECT_EQ(build("ZeroPadding3D", R"({"padding": 1})")->stream_rule().kind,
             Streaming::whole_sequence);
-  EXPECT_EQ(build("ZeroPadding3D", R"({"padding": 1})")->stream_rule().kind, Streaming::whole_sequence);
-  EXPECT_EQ(build("Cropping2D", R"({"cropping": 1, "data_format": "channels_first"})")->stream_rule().kind,
+  EXPECT_EQ(build("Cropping2D", R"({"cropping": 1, "data_format": "channels_first"})")
+                ->stream_rule()
+                .kind,
             Streaming::per_step);
 }
 
 TEST(SpatialLayers, InspectListsTheLayersOfATimeDistributedModel) {
-  const recur::Model m = recur::load_model(std::string(RECUR_FIXTURES_DIR) + "/spatial/k3-td-nested/model.keras");
+  const recur::Model m =
+      recur::load_model(std::string(RECUR_FIXTURES_DIR) + "/spatial/k3-td-nested/model.keras");
   std::vector<std::string> names;
   size_t params = 0;
   for (const auto& l : m.info().layers) {

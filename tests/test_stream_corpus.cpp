@@ -27,7 +27,8 @@ Tensor steps(const Tensor& x, size_t t0, size_t t1, bool squeeze = false) {
   s[1] = n;
   if (squeeze) s.erase(s.begin() + 1);
   Tensor r(s);
-  for (size_t b = 0; b < B; ++b) std::copy_n(x.data() + (b * T + t0) * row, n * row, r.data() + b * n * row);
+  for (size_t b = 0; b < B; ++b)
+    std::copy_n(x.data() + (b * T + t0) * row, n * row, r.data() + b * n * row);
   return r;
 }
 
@@ -63,7 +64,8 @@ struct Collect {
     const size_t B = s[0], row = p[0].size() / (B * p[0].dim(1));
     size_t t0 = 0;
     for (const auto& x : p) {
-      for (size_t b = 0; b < B; ++b) std::copy_n(x.data() + b * x.dim(1) * row, x.dim(1) * row, r.data() + (b * T + t0) * row);
+      for (size_t b = 0; b < B; ++b)
+        std::copy_n(x.data() + b * x.dim(1) * row, x.dim(1) * row, r.data() + (b * T + t0) * row);
       t0 += x.dim(1);
     }
     return r;
@@ -74,7 +76,8 @@ std::string bit_diff(const Tensor& got, const Tensor& want) {
   if (got.shape() != want.shape()) return "shape " + got.shape_str() + " != " + want.shape_str();
   for (size_t i = 0; i < got.size(); ++i) {
     if (std::memcmp(got.data() + i, want.data() + i, sizeof(float)) != 0) {
-      return "element " + std::to_string(i) + ": " + std::to_string(got[i]) + " != " + std::to_string(want[i]);
+      return "element " + std::to_string(i) + ": " + std::to_string(got[i]) +
+             " != " + std::to_string(want[i]);
     }
   }
   return "";
@@ -88,13 +91,16 @@ std::string stream_case(const Case& c, Outcome& outcome) {
   std::ifstream f(c.dir / "case.json");
   const auto cj = nlohmann::json::parse(f);
   if (cj.at("expect") != "match") return "";
-  const auto& files = cj.contains("stateful_calls") ? cj["stateful_calls"][0].at("inputs") : cj.at("inputs");
+  const auto& files =
+      cj.contains("stateful_calls") ? cj["stateful_calls"][0].at("inputs") : cj.at("inputs");
   std::vector<Tensor> in;
-  for (const auto& n : files) in.push_back(recur::io::load_npy((c.dir / n.get<std::string>()).string()).values);
+  for (const auto& n : files)
+    in.push_back(recur::io::load_npy((c.dir / n.get<std::string>()).string()).values);
   recur::Model m = recur::load_model((c.dir / cj.at("model").get<std::string>()).string());
   size_t T = 0;
   for (const auto& x : in) {
-    if (x.rank() < 2 || (T && x.dim(1) != T)) return "";  // not one sequence length: nothing to chunk
+    if (x.rank() < 2 || (T && x.dim(1) != T))
+      return "";  // not one sequence length: nothing to chunk
     T = x.dim(1);
   }
   const std::vector<Tensor> whole = m.predict(in);
@@ -107,17 +113,23 @@ std::string stream_case(const Case& c, Outcome& outcome) {
         const size_t t1 = std::min(T, t0 + chunk);
         std::vector<Tensor> piece;
         for (const auto& x : in) piece.push_back(steps(x, t0, t1, chunk == 1));
-        if (chunk == 1) got.add_step(s.step(piece)); else got.add(s.run(piece));
+        if (chunk == 1)
+          got.add_step(s.step(piece));
+        else
+          got.add(s.run(piece));
       }
       for (size_t i = 0; i < whole.size(); ++i) {
         const std::string d = bit_diff(got.joined(i), whole[i]);
-        if (!d.empty()) return (chunk == 1 ? "step()" : "chunks of 3") + std::string(": output ") + std::to_string(i) + ": " + d;
+        if (!d.empty())
+          return (chunk == 1 ? "step()" : "chunks of 3") + std::string(": output ") +
+                 std::to_string(i) + ": " + d;
       }
     }
     outcome = Outcome::exact;
   } catch (const recur::Unsupported& e) {
     outcome = Outcome::refused;
-    if (std::string(e.what()).find('\n') != std::string::npos) return std::string("refusal spans lines: ") + e.what();
+    if (std::string(e.what()).find('\n') != std::string::npos)
+      return std::string("refusal spans lines: ") + e.what();
   }
   return "";
 }
@@ -133,15 +145,17 @@ TEST(StreamCorpus, EveryCaseStreamsExactlyOrIsRefused) {
     exact += o == Outcome::exact;
     refused += o == Outcome::refused;
   }
-  std::printf("stream corpus: %zu exact, %zu refused, %zu not streamed of %zu cases\n", exact, refused,
-              all.size() - exact - refused, all.size());
+  std::printf("stream corpus: %zu exact, %zu refused, %zu not streamed of %zu cases\n", exact,
+              refused, all.size() - exact - refused, all.size());
   EXPECT_GT(exact, 20u);
 }
 
-// The per-step layers and causal Conv1D that Keras-made fixtures cover stream exactly (not refused).
+// The per-step layers and causal Conv1D that Keras-made fixtures cover stream exactly (not
+// refused).
 TEST(StreamCorpus, PerStepLayersAndCausalConvStream) {
-  for (const char* c : {"k3-stream-causal-conv-gru", "k3-stream-lstm-layernorm", "k3-stream-conv1x1-lstm",
-                        "k3-stream-batchnorm-lstm", "k3-lstm-timedistributed"}) {
+  for (const char* c :
+       {"k3-stream-causal-conv-gru", "k3-stream-lstm-layernorm", "k3-stream-conv1x1-lstm",
+        "k3-stream-batchnorm-lstm", "k3-lstm-timedistributed"}) {
     Outcome o;
     EXPECT_EQ(stream_case({c, fs::path(RECUR_FIXTURES_DIR) / "models" / c}, o), "") << c;
     EXPECT_EQ(o, Outcome::exact) << c;
@@ -182,8 +196,10 @@ TEST(StreamCorpus, CausalConvBufferIsSessionState) {
 // are refused, naming both layers.
 TEST(StreamCorpus, EncoderDecoderRefusedNamingTheEdge) {
   const fs::path real = fs::path(RECUR_SHARED_DIR) / "models" / "real";
-  const fs::path own = fs::path(RECUR_FIXTURES_DIR) / "models" / "k3-stream-encoder-decoder" / "model.keras";
-  for (const fs::path& p : {real / "22_s2s-2019" / "model.h5", real / "23_mt-seq2seq-2019" / "model.h5", own}) {
+  const fs::path own =
+      fs::path(RECUR_FIXTURES_DIR) / "models" / "k3-stream-encoder-decoder" / "model.keras";
+  for (const fs::path& p :
+       {real / "22_s2s-2019" / "model.h5", real / "23_mt-seq2seq-2019" / "model.h5", own}) {
     const std::string c = p.string();
     recur::Model m = recur::load_model(c);
     try {

@@ -39,8 +39,10 @@ std::string anchor(const std::string& heading) {
   std::string a;
   for (char c : heading) {
     const auto u = static_cast<unsigned char>(c);
-    if (c == ' ') a += '-';
-    else if (std::isalnum(u)) a += static_cast<char>(std::tolower(u));
+    if (c == ' ')
+      a += '-';
+    else if (std::isalnum(u))
+      a += static_cast<char>(std::tolower(u));
   }
   return a;
 }
@@ -63,16 +65,21 @@ std::string page() {
 
   std::ostringstream out;
   out << "# Supported Keras layers\n\n"
-      << "<!-- Generated from the layer registry (src/layers/layer_docs.hpp and the registrations in\n"
+      << "<!-- Generated from the layer registry (src/layers/layer_docs.hpp and the registrations "
+         "in\n"
       << "     src/layers/*.cpp). Do not edit: run `" << kRegenerate << "`. -->\n\n"
-      << "recur loads a model when every layer's class is listed here (Keras 3 and Keras 2 spellings).\n"
+      << "recur loads a model when every layer's class is listed here (Keras 3 and Keras 2 "
+         "spellings).\n"
       << "Any other class is refused (exit 3), naming the layer; so is, for any layer:\n\n"
       << "- a Lambda layer or a custom class (they hold Python code, which recur never runs);\n"
       << "- a custom activation function, or an activation given as a layer object;\n"
-      << "- a quantized layer (`quantization_config`, or an int8/int4/float8 dtype policy) and LoRA\n"
+      << "- a quantized layer (`quantization_config`, or an int8/int4/float8 dtype policy) and "
+         "LoRA\n"
       << "  weights that were not merged (`lora_rank`).\n\n"
-      << "A malformed config or weight (a missing field, a wrong type or shape) is an invalid model\n"
-      << "(exit 4), naming the layer and the field. *Streaming* says whether `recur run --chunk`, the\n"
+      << "A malformed config or weight (a missing field, a wrong type or shape) is an invalid "
+         "model\n"
+      << "(exit 4), naming the layer and the field. *Streaming* says whether `recur run --chunk`, "
+         "the\n"
       << "C++ `Session` and Python's `stream()` can carry the layer from chunk to chunk exactly\n"
       << "(docs/STREAMING.md); a model that cannot stream is refused when a stream starts.\n\n";
   for (const auto& g : groups) {

@@ -15,7 +15,8 @@ int main(int argc, char** argv) {
     std::printf("%s: input %s, %zu layers\n", argv[1], in.name.c_str(), model.info().layers.size());
     const size_t T = in.shape.size() > 1 && in.shape[1] > 0 ? static_cast<size_t>(in.shape[1]) : 24;
     recur::Tensor x({1, T, 1});
-    for (size_t t = 0; t < T; ++t) x[t] = static_cast<float>(std::sin(2 * M_PI * static_cast<double>(t) / 25));
+    for (size_t t = 0; t < T; ++t)
+      x[t] = static_cast<float>(std::sin(2 * M_PI * static_cast<double>(t) / 25));
     std::vector<recur::Tensor> y = model.predict({x});
     std::printf("next value after a %zu-sample sine window: %.4f (true %.4f)\n", T, y[0][0],
                 std::sin(2 * M_PI * static_cast<double>(T) / 25));

@@ -24,8 +24,8 @@ enum class Activation {
   leaky_relu,  // negative_slope 0.2
   elu,         // alpha 1
   selu,
-  celu,  // alpha 1
-  gelu,  // exact erf form (keras.activations.gelu default)
+  celu,       // alpha 1
+  gelu,       // exact erf form (keras.activations.gelu default)
   gelu_tanh,  // tanh approximation (keras.ops.gelu default); not reachable by a Keras name
   silu,       // alias swish
   hard_silu,  // alias hard_swish
@@ -58,7 +58,7 @@ bool is_elementwise(Activation a);
 void apply_activation(Activation a, float* x, size_t n);
 
 // Parameterized forms, as keras.ops and the ELU/LeakyReLU/ReLU layers take them.
-void elu(float* x, size_t n, float alpha);                 // x > 0 ? x : alpha*(e^x - 1)
+void elu(float* x, size_t n, float alpha);                  // x > 0 ? x : alpha*(e^x - 1)
 void leaky_relu(float* x, size_t n, float negative_slope);  // x >= 0 ? x : slope*x
 // keras.activations.relu(x, negative_slope, max_value, threshold); max_value < 0 means none.
 void relu(float* x, size_t n, float negative_slope, float max_value, float threshold);

@@ -46,7 +46,8 @@ class Cell {
   // The fused sequence op that runs this cell over a whole sequence with the loop's results, as
   // `inspect` names it ("lstm", "conv_lstm (...)"); empty when the generic rnn() loop runs it.
   virtual std::string fused_op() const { return {}; }
-  // Runs that op (ops::lstm(), ...), with the contract of ops::rnn(); Unsupported when there is none.
+  // Runs that op (ops::lstm(), ...), with the contract of ops::rnn(); Unsupported when there is
+  // none.
   virtual ops::RnnResult run_fused(const Tensor& inputs, std::span<const Tensor> initial_states,
                                    const ops::SequenceArgs& args) const;
 };
@@ -190,7 +191,9 @@ class ConvLSTMCell final : public Cell {
   std::vector<size_t> state_sizes() const override { return {output_size(), output_size()}; }
   std::vector<size_t> input_shape() const override { return input_shape_; }
   std::vector<size_t> output_shape() const override { return output_shape_; }
-  std::vector<std::vector<size_t>> state_shapes() const override { return {output_shape_, output_shape_}; }
+  std::vector<std::vector<size_t>> state_shapes() const override {
+    return {output_shape_, output_shape_};
+  }
   void step(const Tensor& x, std::span<const Tensor> states, Tensor& out,
             std::span<Tensor> new_states) const override;
 
@@ -200,10 +203,13 @@ class ConvLSTMCell final : public Cell {
   const ConvLSTMCellConfig& config() const { return cfg_; }
   size_t rank() const { return cfg_.kernel_size.size(); }
   size_t filters() const { return static_cast<size_t>(cfg_.filters); }
-  size_t channels() const { return cfg_.channels_first ? input_shape_.front() : input_shape_.back(); }
+  size_t channels() const {
+    return cfg_.channels_first ? input_shape_.front() : input_shape_.back();
+  }
   // Spatial sizes of one step's input and output (without channels).
   std::vector<size_t> input_spatial() const;
   std::vector<size_t> output_spatial() const;
+
  private:
   friend struct detail::CellAccess;
   struct Weights;  // a convolution kernel packed for the GEMM

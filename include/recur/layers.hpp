@@ -29,8 +29,8 @@ struct RNNOptions {
 // Which implementation a call takes: the fused op, or the generic loop and why.
 struct PathChoice {
   bool fused = false;
-  std::string op;      // "lstm", "gru", "simple_rnn" or "rnn"
-  std::string reason;  // why not fused (empty when fused)
+  std::string op;                // "lstm", "gru", "simple_rnn" or "rnn"
+  std::string reason;            // why not fused (empty when fused)
   std::string describe() const;  // "fused lstm" / "loop: mask has holes"
 };
 
@@ -52,9 +52,9 @@ class RNN {
   // What call() returns for a run's result: [output, states...] per the options.
   std::vector<Tensor> outputs(ops::RnnResult result) const;
 
-  void reset_state();                        // stateful: zeros (the batch size is kept)
+  void reset_state();  // stateful: zeros (the batch size is kept)
   const std::vector<Tensor>& states() const { return states_; }  // stored (stateful) states
-  void set_states(std::vector<Tensor> states);  // restore a saved state (stateful)
+  void set_states(std::vector<Tensor> states);                   // restore a saved state (stateful)
 
   // The cell's fused op when it has one (decided once, at construction), else the loop.
   PathChoice path(const Mask* mask = nullptr) const;

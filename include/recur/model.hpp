@@ -43,8 +43,8 @@ struct LayerInfo {
 struct ModelInfo {
   std::string file, format, keras_version;  // format: "keras_v3_zip" or "legacy_h5"
   std::vector<TensorInfo> inputs, outputs;
-  std::vector<LayerInfo> layers;     // nested models' layers follow their model
-  std::vector<std::string> warnings;  // e.g. a mixed-precision policy run in float32
+  std::vector<LayerInfo> layers;          // nested models' layers follow their model
+  std::vector<std::string> warnings;      // e.g. a mixed-precision policy run in float32
   Precision precision = Precision::fp32;  // LoadOptions::precision
   size_t weight_bytes = 0;
   bool stateful = false;  // some layer keeps its states between calls (Keras stateful=True)
@@ -57,8 +57,9 @@ class Session;
 // RECUR_MAX_ACTIVATION_BYTES, else 1 GiB / 2 GiB. A file over a bound is refused with
 // InvalidArgument naming the file, the layer and the option.
 struct LoadOptions {
-  uint64_t max_weight_bytes = 0;      // all weights as float32, from the shapes the file declares
-  uint64_t max_activation_bytes = 0;  // one layer's output, checked before it is allocated (load and every run)
+  uint64_t max_weight_bytes = 0;  // all weights as float32, from the shapes the file declares
+  uint64_t max_activation_bytes =
+      0;  // one layer's output, checked before it is allocated (load and every run)
   // fp32: Keras' results. bf16: the LSTM/GRU/SimpleRNN and Conv weight matrices in bfloat16 (see
   // recur/precision.hpp); not exact, measure the difference (recur bench --precision bf16).
   Precision precision = Precision::fp32;
@@ -120,7 +121,8 @@ struct PrecisionError {
   std::vector<size_t> index;
   float exact = 0.0f, approx = 0.0f;
 };
-PrecisionError precision_error(const Model& exact, const Model& approx, const std::vector<Tensor>& inputs);
+PrecisionError precision_error(const Model& exact, const Model& approx,
+                               const std::vector<Tensor>& inputs);
 
 class Session {
  public:

@@ -25,13 +25,13 @@ using StepFunction = std::function<void(const Tensor& x_t, std::span<const Tenso
 
 struct RnnArgs {
   bool go_backwards = false;
-  const Mask* mask = nullptr;             // (B, T); true = use the step
-  std::span<const Tensor> constants = {};  // handed to every step, never updated
-  bool unroll = false;                    // same numbers as the rolled loop
+  const Mask* mask = nullptr;                 // (B, T); true = use the step
+  std::span<const Tensor> constants = {};     // handed to every step, never updated
+  bool unroll = false;                        // same numbers as the rolled loop
   std::span<const size_t> input_length = {};  // per-sample lengths act as a right-padding mask
-  bool time_major = false;                // inputs and outputs (T, B, ...)
+  bool time_major = false;                    // inputs and outputs (T, B, ...)
   bool zero_output_for_mask = false;
-  bool return_all_outputs = true;         // false: outputs holds only the last step (B, 1, ...)
+  bool return_all_outputs = true;  // false: outputs holds only the last step (B, 1, ...)
   // Output emitted before the first step, repeated by masked steps until one is emitted
   // (streaming continues a sequence with it); zeros when null.
   const Tensor* initial_output = nullptr;

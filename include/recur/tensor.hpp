@@ -28,7 +28,7 @@ class Tensor {
   static Tensor from_ints(std::vector<size_t> shape, const std::vector<int32_t>& values);
   bool has_ints() const { return ints_ != nullptr; }
   const std::vector<int64_t>& ints() const;  // throws InvalidArgument when !has_ints()
-  void drop_ints() {  // keep the float values only
+  void drop_ints() {                         // keep the float values only
     if (ints_) release_ints();
   }
 

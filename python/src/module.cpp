@@ -57,8 +57,8 @@ std::vector<recur::Tensor> to_inputs(const std::vector<py::array>& arrays) {
     std::vector<size_t> shape(a.shape(), a.shape() + a.ndim());
     if (a.dtype().kind() == 'i') {
       const auto ints = IntArray::ensure(a);
-      out.push_back(recur::Tensor::from_ints(std::move(shape),
-                                             std::vector<int64_t>(ints.data(), ints.data() + ints.size())));
+      out.push_back(recur::Tensor::from_ints(
+          std::move(shape), std::vector<int64_t>(ints.data(), ints.data() + ints.size())));
     } else {
       const auto f = FloatArray::ensure(a);
       out.emplace_back(std::move(shape), std::vector<float>(f.data(), f.data() + f.size()));
@@ -94,7 +94,8 @@ py::list specs(const std::vector<recur::TensorInfo>& infos) {
     py::list shape;
     for (long d : t.shape) shape.append(d < 0 ? py::object(py::none()) : py::object(py::int_(d)));
     // Empty: recur could not tell (every tensor has at least a batch axis).
-    out.append(py::make_tuple(t.name, t.shape.empty() ? py::object(py::none()) : py::object(py::tuple(shape))));
+    out.append(py::make_tuple(
+        t.name, t.shape.empty() ? py::object(py::none()) : py::object(py::tuple(shape))));
   }
   return out;
 }
@@ -108,7 +109,8 @@ struct PySession {
 
 // Session::run or Session::step on numpy arrays, serialized per session, without the GIL.
 template <std::vector<recur::Tensor> (recur::Session::*Call)(const std::vector<recur::Tensor>&)>
-py::list session_call(PySession& self, const std::vector<py::array>& inputs, std::optional<int> threads) {
+py::list session_call(PySession& self, const std::vector<py::array>& inputs,
+                      std::optional<int> threads) {
   auto in = to_inputs(inputs);
   auto out = without_gil(Blame::input, threads, [&] {
     std::lock_guard<std::mutex> lock(self.mutex);
@@ -125,14 +127,22 @@ PYBIND11_MODULE(_core, m) {
   py::class_<recur::Model, std::shared_ptr<recur::Model>>(m, "Model")
       .def_property_readonly("file", [](const recur::Model& self) { return self.info().file; })
       .def_property_readonly("format", [](const recur::Model& self) { return self.info().format; })
-      .def_property_readonly("keras_version", [](const recur::Model& self) { return self.info().keras_version; })
-      .def_property_readonly("inputs", [](const recur::Model& self) { return specs(self.inputs()); })
-      .def_property_readonly("outputs", [](const recur::Model& self) { return specs(self.outputs()); })
-      .def_property_readonly("warnings", [](const recur::Model& self) { return self.info().warnings; })
-      .def_property_readonly("stateful", [](const recur::Model& self) { return self.info().stateful; })
-      .def_property_readonly("weight_bytes", [](const recur::Model& self) { return self.info().weight_bytes; })
+      .def_property_readonly("keras_version",
+                             [](const recur::Model& self) { return self.info().keras_version; })
+      .def_property_readonly("inputs",
+                             [](const recur::Model& self) { return specs(self.inputs()); })
+      .def_property_readonly("outputs",
+                             [](const recur::Model& self) { return specs(self.outputs()); })
+      .def_property_readonly("warnings",
+                             [](const recur::Model& self) { return self.info().warnings; })
+      .def_property_readonly("stateful",
+                             [](const recur::Model& self) { return self.info().stateful; })
+      .def_property_readonly("weight_bytes",
+                             [](const recur::Model& self) { return self.info().weight_bytes; })
       .def_property_readonly("precision",
-                             [](const recur::Model& self) { return std::string(recur::precision_name(self.info().precision)); })
+                             [](const recur::Model& self) {
+                               return std::string(recur::precision_name(self.info().precision));
+                             })
       .def_property_readonly("layers",
                              [](const recur::Model& self) {
                                py::list out;
@@ -151,7 +161,8 @@ PYBIND11_MODULE(_core, m) {
       .def("outputs_keep_time_axis", &recur::Model::outputs_keep_time_axis)
       .def(
           "predict",
-          [](const recur::Model& self, const std::vector<py::array>& inputs, std::optional<int> threads) {
+          [](const recur::Model& self, const std::vector<py::array>& inputs,
+             std::optional<int> threads) {
             auto in = to_inputs(inputs);
             auto out = without_gil(Blame::input, threads, [&] { return self.predict(in); });
             return to_arrays(out);
@@ -160,14 +171,17 @@ PYBIND11_MODULE(_core, m) {
       .def(
           "session",
           [](const std::shared_ptr<recur::Model>& self, bool stream) {
-            auto s = without_gil(Blame::input, std::nullopt, [&] { return stream ? self->stream() : self->session(); });
+            auto s = without_gil(Blame::input, std::nullopt,
+                                 [&] { return stream ? self->stream() : self->session(); });
             return std::unique_ptr<PySession>(new PySession{self, std::move(s), {}});
           },
           py::arg("stream"));
 
   py::class_<PySession>(m, "Session")
-      .def("run", &session_call<&recur::Session::run>, py::arg("inputs"), py::arg("threads") = py::none())
-      .def("step", &session_call<&recur::Session::step>, py::arg("inputs"), py::arg("threads") = py::none())
+      .def("run", &session_call<&recur::Session::run>, py::arg("inputs"),
+           py::arg("threads") = py::none())
+      .def("step", &session_call<&recur::Session::step>, py::arg("inputs"),
+           py::arg("threads") = py::none())
       .def("reset",
            [](PySession& self) {
              without_gil(Blame::input, std::nullopt, [&] {
@@ -209,11 +223,11 @@ PYBIND11_MODULE(_core, m) {
       py::arg("precision") = "fp32");
   m.def(
       "precision_error",
-      [](const recur::Model& exact, const recur::Model& approx, const std::vector<FloatArray>& inputs,
-         std::optional<int> threads) {
+      [](const recur::Model& exact, const recur::Model& approx,
+         const std::vector<FloatArray>& inputs, std::optional<int> threads) {
         auto in = to_tensors(inputs);
-        const recur::PrecisionError e =
-            without_gil(Blame::input, threads, [&] { return recur::precision_error(exact, approx, in); });
+        const recur::PrecisionError e = without_gil(
+            Blame::input, threads, [&] { return recur::precision_error(exact, approx, in); });
         py::dict d;
         d["max_abs"] = e.max_abs;
         d["mean_abs"] = e.mean_abs;
@@ -233,5 +247,7 @@ PYBIND11_MODULE(_core, m) {
     });
   });
   m.def("num_threads", &recur::num_threads);
-  m.def("isa", [] { return without_gil(Blame::input, std::nullopt, [] { return std::string(recur::kernel_isa()); }); });
+  m.def("isa", [] {
+    return without_gil(Blame::input, std::nullopt, [] { return std::string(recur::kernel_isa()); });
+  });
 }

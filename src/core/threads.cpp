@@ -10,7 +10,8 @@
 namespace recur {
 
 void set_num_threads(int n) {
-  if (n < 1 || n > 64) throw InvalidArgument("threads must be between 1 and 64, got " + std::to_string(n));
+  if (n < 1 || n > 64)
+    throw InvalidArgument("threads must be between 1 and 64, got " + std::to_string(n));
   kernels::set_num_threads(n);
 }
 
@@ -19,7 +20,8 @@ int num_threads() { return kernels::num_threads(); }
 const char* kernel_isa() { return kernels::isa_name(kernels::active_isa()); }
 
 ThreadsScope::ThreadsScope(int n) : previous_(kernels::thread_override()) {
-  if (n < 1 || n > 64) throw InvalidArgument("threads must be between 1 and 64, got " + std::to_string(n));
+  if (n < 1 || n > 64)
+    throw InvalidArgument("threads must be between 1 and 64, got " + std::to_string(n));
   kernels::set_thread_override(n);
 }
 

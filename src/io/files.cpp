@@ -76,7 +76,8 @@ void write_file_atomic(const std::string& path, const std::vector<uint8_t>& byte
   if (path.empty()) throw InvalidArgument("write_file_atomic: empty path");
   // The temporary lives in the destination folder so rename() is atomic (same file system).
   const size_t slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  const std::string dir =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
   const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
   if (base.empty()) throw InvalidArgument(path + ": not a file path");
   std::string tmp = (slash == std::string::npos ? std::string() : path.substr(0, slash + 1)) + "." +
@@ -103,8 +104,8 @@ void write_file_atomic(const std::string& path, const std::vector<uint8_t>& byte
 
   // mkostemp creates 0600; give the file the mode an ordinary create would (or the old file's).
   struct stat old {};
-  const mode_t mode = ::stat(path.c_str(), &old) == 0 ? (old.st_mode & 07777)
-                                                      : (0666 & ~current_umask());
+  const mode_t mode =
+      ::stat(path.c_str(), &old) == 0 ? (old.st_mode & 07777) : (0666 & ~current_umask());
   if (::fchmod(f.fd, mode) != 0) fail("cannot set permissions", errno);
 
   size_t done = 0;

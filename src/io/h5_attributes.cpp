@@ -15,7 +15,8 @@ Attribute parse_attribute(const File& f, Cursor c) {
   const uint8_t version = c.u8("attribute");
   check_version(version, 1, 3, "attribute message");
   const uint8_t flags = c.u8("attribute");
-  if (version >= 2 && (flags & 0x03)) throw NotSupported("attributes with shared datatypes or dataspaces are not supported");
+  if (version >= 2 && (flags & 0x03))
+    throw NotSupported("attributes with shared datatypes or dataspaces are not supported");
   const uint16_t name_size = c.u16("attribute");
   const uint16_t type_size = c.u16("attribute");
   const uint16_t space_size = c.u16("attribute");
@@ -44,9 +45,11 @@ class GlobalHeap {
     auto it = cols_.find(addr);
     if (it == cols_.end()) it = cols_.emplace(addr, parse(addr)).first;
     auto obj = it->second.find(index);
-    if (obj == it->second.end()) throw Corrupt("variable-length string refers to a missing global heap object");
+    if (obj == it->second.end())
+      throw Corrupt("variable-length string refers to a missing global heap object");
     Cursor c = obj->second;
-    if (len > c.left()) throw Corrupt("variable-length string is longer than its global heap object");
+    if (len > c.left())
+      throw Corrupt("variable-length string is longer than its global heap object");
     const uint8_t* p = c.take(len, "global heap object");
     return std::string(reinterpret_cast<const char*>(p), len);
   }
@@ -78,7 +81,8 @@ class GlobalHeap {
 
 }  // namespace
 
-std::optional<Attribute> find_attribute(const File& f, const std::vector<Message>& msgs, const std::string& name) {
+std::optional<Attribute> find_attribute(const File& f, const std::vector<Message>& msgs,
+                                        const std::string& name) {
   for (const Message& m : msgs) {
     if (m.type == kAttributeInfo) {
       const DenseInfo info = parse_attribute_info(f, body(f, m));

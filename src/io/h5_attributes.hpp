@@ -18,7 +18,8 @@ struct Attribute {
 };
 
 // The attribute called `name` of the object with header `msgs`, or nullopt.
-std::optional<Attribute> find_attribute(const File& f, const std::vector<Message>& msgs, const std::string& name);
+std::optional<Attribute> find_attribute(const File& f, const std::vector<Message>& msgs,
+                                        const std::string& name);
 
 // The first n values of a string attribute (fixed or variable length). The total string bytes
 // are capped by the file size (every stored string byte is in the file once).

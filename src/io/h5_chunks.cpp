@@ -19,7 +19,8 @@ std::vector<uint64_t> chunk_grid(const DatasetInfo& d, uint64_t& total) {
 }
 
 // Element offset of chunk number `linear` (row-major over the chunk grid).
-std::vector<uint64_t> grid_offset(const DatasetInfo& d, const std::vector<uint64_t>& grid, uint64_t linear) {
+std::vector<uint64_t> grid_offset(const DatasetInfo& d, const std::vector<uint64_t>& grid,
+                                  uint64_t linear) {
   std::vector<uint64_t> off(grid.size());
   for (size_t i = grid.size(); i-- > 0;) {
     off[i] = (linear % grid[i]) * d.layout.chunk[i];
@@ -42,7 +43,8 @@ void btree_v1(const File& f, const DatasetInfo& d, const std::function<void(cons
   });
 }
 
-void fixed_array(const File& f, const DatasetInfo& d, const std::function<void(const Chunk&)>& each) {
+void fixed_array(const File& f, const DatasetInfo& d,
+                 const std::function<void(const Chunk&)>& each) {
   Cursor h = f.at(d.layout.address, "fixed array header");
   if (!h.match("FAHD", 4)) throw Corrupt("fixed array index without FAHD signature");
   check_version(h.u8("fixed array header"), 0, 0, "fixed array header");
@@ -59,7 +61,8 @@ void fixed_array(const File& f, const DatasetInfo& d, const std::function<void(c
   }
   if (page_bits >= 64 || n > (uint64_t{1} << page_bits)) {
     throw NotSupported("paged fixed array chunk indexes (more than " +
-                       std::to_string(page_bits < 64 ? uint64_t{1} << page_bits : 0) + " chunks) are not supported");
+                       std::to_string(page_bits < 64 ? uint64_t{1} << page_bits : 0) +
+                       " chunks) are not supported");
   }
   uint64_t total;
   const std::vector<uint64_t> grid = chunk_grid(d, total);
@@ -67,7 +70,7 @@ void fixed_array(const File& f, const DatasetInfo& d, const std::function<void(c
   Cursor b = f.at(block, "fixed array data block");
   if (!b.match("FADB", 4)) throw Corrupt("fixed array data block without FADB signature");
   check_version(b.u8("fixed array data block"), 0, 0, "fixed array data block");
-  b.skip(1, "fixed array data block");  // client
+  b.skip(1, "fixed array data block");    // client
   f.offset(b, "fixed array data block");  // header address
   b.need(mul_checked(n, entry, "fixed array size"), "fixed array data block");
   for (uint64_t i = 0; i < total; ++i) {
@@ -92,11 +95,11 @@ uint64_t chunk_bytes(const DatasetInfo& d) {
   return n;
 }
 
-void for_each_chunk(const File& f, const DatasetInfo& d, const std::function<void(const Chunk&)>& each) {
+void for_each_chunk(const File& f, const DatasetInfo& d,
+                    const std::function<void(const Chunk&)>& each) {
   if (!f.defined(d.layout.address)) return;  // nothing written yet
   switch (d.layout.index) {
-    case Layout::BtreeV1:
-      return btree_v1(f, d, each);
+    case Layout::BtreeV1: return btree_v1(f, d, each);
     case Layout::Single: {
       Chunk ch;
       ch.offset.assign(d.space.dims.size(), 0);
@@ -109,7 +112,8 @@ void for_each_chunk(const File& f, const DatasetInfo& d, const std::function<voi
       uint64_t total;
       const std::vector<uint64_t> grid = chunk_grid(d, total);
       const uint64_t bytes = chunk_bytes(d);
-      f.span(d.layout.address, mul_checked(total, bytes, "implicit chunk index size"), "implicit chunk index");
+      f.span(d.layout.address, mul_checked(total, bytes, "implicit chunk index size"),
+             "implicit chunk index");
       for (uint64_t i = 0; i < total; ++i) {
         Chunk ch;
         ch.offset = grid_offset(d, grid, i);
@@ -119,12 +123,14 @@ void for_each_chunk(const File& f, const DatasetInfo& d, const std::function<voi
       }
       return;
     }
-    case Layout::FixedArray:
-      return fixed_array(f, d, each);
+    case Layout::FixedArray: return fixed_array(f, d, each);
     case Layout::ExtArray:
-      throw NotSupported("extensible array chunk indexes (resizable datasets in newer HDF5 formats) are not supported");
+      throw NotSupported(
+          "extensible array chunk indexes (resizable datasets in newer HDF5 formats) are not "
+          "supported");
     case Layout::BtreeV2:
-      throw NotSupported("v2 B-tree chunk indexes (resizable datasets in newer HDF5 formats) are not supported");
+      throw NotSupported(
+          "v2 B-tree chunk indexes (resizable datasets in newer HDF5 formats) are not supported");
   }
 }
 
@@ -136,14 +142,16 @@ std::vector<Chunk> stored_chunks(const File& f, const DatasetInfo& d) {
   }
   std::vector<Chunk> chunks;
   for_each_chunk(f, d, [&](const Chunk& ch) {
-    if (chunks.size() >= grid + 64) throw Corrupt("chunk index lists more chunks than the dataset has");
+    if (chunks.size() >= grid + 64)
+      throw Corrupt("chunk index lists more chunks than the dataset has");
     if (ch.offset.size() != d.space.dims.size()) throw Corrupt("chunk with the wrong rank");
     chunks.push_back(ch);
   });
   std::vector<const Chunk*> by_addr;
   by_addr.reserve(chunks.size());
   for (const Chunk& c : chunks) by_addr.push_back(&c);
-  std::sort(by_addr.begin(), by_addr.end(), [](const Chunk* a, const Chunk* b) { return a->addr < b->addr; });
+  std::sort(by_addr.begin(), by_addr.end(),
+            [](const Chunk* a, const Chunk* b) { return a->addr < b->addr; });
   for (size_t i = 1; i < by_addr.size(); ++i) {
     const uint64_t end = add_checked(by_addr[i - 1]->addr, by_addr[i - 1]->size, "chunk address");
     if (end > by_addr[i]->addr || (by_addr[i - 1]->addr == by_addr[i]->addr)) {

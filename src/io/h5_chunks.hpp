@@ -20,7 +20,8 @@ struct Chunk {
 uint64_t chunk_bytes(const DatasetInfo& d);
 
 // Calls `each` for every stored chunk. Every index node is visited at most once.
-void for_each_chunk(const File& f, const DatasetInfo& d, const std::function<void(const Chunk&)>& each);
+void for_each_chunk(const File& f, const DatasetInfo& d,
+                    const std::function<void(const Chunk&)>& each);
 
 // Every stored chunk, checked: no more chunks than the dataset has, and no two chunks sharing
 // file bytes (a hostile index pointing every chunk at the same bytes would multiply the work

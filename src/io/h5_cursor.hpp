@@ -22,12 +22,17 @@ struct NotSupported : std::runtime_error {
 // A structure's version field. Newer than `newest` is HDF5 this reader does not know yet (a later
 // library, e.g. HDF5 2.0 with libver='latest'): NotSupported. Below `oldest` no HDF5 writes it:
 // Corrupt.
-inline void check_version(unsigned version, unsigned oldest, unsigned newest, const std::string& what) {
-  const std::string known = oldest == newest ? std::to_string(oldest) : std::to_string(oldest) + " to " + std::to_string(newest);
+inline void check_version(unsigned version, unsigned oldest, unsigned newest,
+                          const std::string& what) {
+  const std::string known = oldest == newest
+                                ? std::to_string(oldest)
+                                : std::to_string(oldest) + " to " + std::to_string(newest);
   if (version > newest) {
-    throw NotSupported(what + " version " + std::to_string(version) + " is newer than recur reads (" + known + ")");
+    throw NotSupported(what + " version " + std::to_string(version) +
+                       " is newer than recur reads (" + known + ")");
   }
-  if (version < oldest) throw Corrupt(what + " version " + std::to_string(version) + " is invalid (" + known + ")");
+  if (version < oldest)
+    throw Corrupt(what + " version " + std::to_string(version) + " is invalid (" + known + ")");
 }
 
 // a * b, or Corrupt naming `what` when it overflows 64 bits.
@@ -46,7 +51,8 @@ inline uint64_t add_checked(uint64_t a, uint64_t b, const char* what) {
 class Cursor {
  public:
   Cursor() = default;
-  Cursor(const uint8_t* data, size_t size, uint64_t origin) : data_(data), size_(size), origin_(origin) {}
+  Cursor(const uint8_t* data, size_t size, uint64_t origin)
+      : data_(data), size_(size), origin_(origin) {}
 
   size_t pos() const { return pos_; }
   size_t left() const { return size_ - pos_; }

@@ -24,13 +24,15 @@ DatasetInfo describe_dataset(const File& f, const std::vector<Message>& msgs) {
   d.space = parse_dataspace(f, body(f, *space));
   d.type = parse_datatype(body(f, *type));
   if (d.type.size == 0) throw Corrupt("invalid datatype size 0");
-  if (const Message* filters = find_message(msgs, kFilters)) d.filters = parse_filters(body(f, *filters));
+  if (const Message* filters = find_message(msgs, kFilters))
+    d.filters = parse_filters(body(f, *filters));
   if (d.layout.cls == Layout::Chunked) {
     if (d.layout.chunk.size() != d.space.dims.size()) {
-      throw Corrupt("chunk rank " + std::to_string(d.layout.chunk.size()) + " differs from the dataset's rank " +
-                    std::to_string(d.space.dims.size()));
+      throw Corrupt("chunk rank " + std::to_string(d.layout.chunk.size()) +
+                    " differs from the dataset's rank " + std::to_string(d.space.dims.size()));
     }
-    if (d.layout.chunk_elem != d.type.size) throw Corrupt("chunk element size differs from the datatype size");
+    if (d.layout.chunk_elem != d.type.size)
+      throw Corrupt("chunk element size differs from the datatype size");
   } else if (!d.filters.empty()) {
     throw Corrupt("filters on a dataset that is not chunked");
   }
@@ -46,14 +48,16 @@ uint64_t stored_bytes(const File& f, const DatasetInfo& d) {
 
 void check_numeric(const Datatype& t) {
   if (t.cls != kFixed && t.cls != kFloat) {
-    throw NotSupported(std::string(class_name(t)) + " datasets are not supported (need integers or floats)");
+    throw NotSupported(std::string(class_name(t)) +
+                       " datasets are not supported (need integers or floats)");
   }
   const uint32_t bits = t.size * 8;
   if (t.cls == kFixed) {
     if (t.size != 1 && t.size != 2 && t.size != 4 && t.size != 8) {
       throw NotSupported(std::to_string(t.size) + "-byte integers are not supported");
     }
-    if (t.bit_offset != 0 || t.precision != bits) throw NotSupported("integers with padding bits are not supported");
+    if (t.bit_offset != 0 || t.precision != bits)
+      throw NotSupported("integers with padding bits are not supported");
     return;
   }
   if (t.size != 2 && t.size != 4 && t.size != 8) {
@@ -64,17 +68,22 @@ void check_numeric(const Datatype& t) {
     uint8_t sign, exp_loc, exp_size, mant_size;
     uint32_t bias;
   };
-  const Ieee want = t.size == 2 ? Ieee{15, 10, 5, 10, 15} : t.size == 4 ? Ieee{31, 23, 8, 23, 127} : Ieee{63, 52, 11, 52, 1023};
-  if (t.bit_offset != 0 || t.precision != bits || t.sign_loc != want.sign || t.exp_loc != want.exp_loc ||
-      t.exp_size != want.exp_size || t.mant_loc != 0 || t.mant_size != want.mant_size || t.exp_bias != want.bias) {
-    throw NotSupported("non-IEEE " + std::to_string(t.size) + "-byte float layouts are not supported");
+  const Ieee want = t.size == 2   ? Ieee{15, 10, 5, 10, 15}
+                    : t.size == 4 ? Ieee{31, 23, 8, 23, 127}
+                                  : Ieee{63, 52, 11, 52, 1023};
+  if (t.bit_offset != 0 || t.precision != bits || t.sign_loc != want.sign ||
+      t.exp_loc != want.exp_loc || t.exp_size != want.exp_size || t.mant_loc != 0 ||
+      t.mant_size != want.mant_size || t.exp_bias != want.bias) {
+    throw NotSupported("non-IEEE " + std::to_string(t.size) +
+                       "-byte float layouts are not supported");
   }
 }
 
 namespace {
 
 // Copies the part of one decoded chunk that lies inside the dataset into `out`, converting.
-void place_chunk(const DatasetInfo& d, const std::vector<uint64_t>& off, const uint8_t* src, float* out) {
+void place_chunk(const DatasetInfo& d, const std::vector<uint64_t>& off, const uint8_t* src,
+                 float* out) {
   const std::vector<uint64_t>& dims = d.space.dims;
   const std::vector<uint64_t>& cdims = d.layout.chunk;
   const size_t rank = dims.size();
@@ -113,7 +122,8 @@ bool partial_edge(const DatasetInfo& d, const std::vector<uint64_t>& off) {
 
 }  // namespace
 
-std::vector<float> read_values(const File& f, const DatasetInfo& d, uint64_t count, uint64_t max_chunk_bytes) {
+std::vector<float> read_values(const File& f, const DatasetInfo& d, uint64_t count,
+                               uint64_t max_chunk_bytes) {
   check_numeric(d.type);
   std::vector<float> out(static_cast<size_t>(count), 0.0f);
   if (count == 0) return out;
@@ -121,29 +131,32 @@ std::vector<float> read_values(const File& f, const DatasetInfo& d, uint64_t cou
   switch (d.layout.cls) {
     case Layout::Compact:
     case Layout::Contiguous: {
-      if (d.layout.cls == Layout::Contiguous && !f.defined(d.layout.address)) return out;  // never written
+      if (d.layout.cls == Layout::Contiguous && !f.defined(d.layout.address))
+        return out;  // never written
       if (d.layout.size_known && d.layout.size < need) {
-        throw Corrupt("stored data has " + std::to_string(d.layout.size) + " bytes, the dataset needs " +
-                      std::to_string(need));
+        throw Corrupt("stored data has " + std::to_string(d.layout.size) +
+                      " bytes, the dataset needs " + std::to_string(need));
       }
-      Cursor c = d.layout.cls == Layout::Compact ? Cursor(f.bytes.data() + d.layout.address, need, d.layout.address)
-                                                 : f.span(d.layout.address, need, "dataset data");
-      convert_to_float(d.type, c.take(need, "dataset data"), out.data(), static_cast<size_t>(count));
+      Cursor c = d.layout.cls == Layout::Compact
+                     ? Cursor(f.bytes.data() + d.layout.address, need, d.layout.address)
+                     : f.span(d.layout.address, need, "dataset data");
+      convert_to_float(d.type, c.take(need, "dataset data"), out.data(),
+                       static_cast<size_t>(count));
       return out;
     }
-    case Layout::Chunked:
-      break;
-    case Layout::Virtual:
-      throw Corrupt("virtual datasets are refused");
+    case Layout::Chunked: break;
+    case Layout::Virtual: throw Corrupt("virtual datasets are refused");
   }
   check_filters(d.filters);
   const uint64_t cbytes = chunk_bytes(d);
   if (cbytes > max_chunk_bytes) {
-    throw Corrupt("chunk size " + std::to_string(cbytes) + " bytes is beyond what the file can store");
+    throw Corrupt("chunk size " + std::to_string(cbytes) +
+                  " bytes is beyond what the file can store");
   }
   for (const Chunk& ch : stored_chunks(f, d)) {
     bool outside = false;  // left over after the dataset shrank: never decoded
-    for (size_t i = 0; i < ch.offset.size(); ++i) outside = outside || ch.offset[i] >= d.space.dims[i];
+    for (size_t i = 0; i < ch.offset.size(); ++i)
+      outside = outside || ch.offset[i] >= d.space.dims[i];
     if (outside) continue;
     Cursor stored = f.span(ch.addr, ch.size, "chunk");
     if (d.filters.empty() || (d.layout.edge_unfiltered && partial_edge(d, ch.offset))) {

@@ -26,6 +26,7 @@ void check_numeric(const Datatype& t);
 
 // All `count` elements converted to float32; storage never written reads as zeros.
 // `max_chunk_bytes` caps the decoded size of one chunk (the caller's shape-bomb bound).
-std::vector<float> read_values(const File& f, const DatasetInfo& d, uint64_t count, uint64_t max_chunk_bytes);
+std::vector<float> read_values(const File& f, const DatasetInfo& d, uint64_t count,
+                               uint64_t max_chunk_bytes);
 
 }  // namespace recur::io::h5

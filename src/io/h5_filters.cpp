@@ -10,7 +10,8 @@ namespace recur::io::h5 {
 namespace {
 
 std::vector<uint8_t> inflate_exact(const std::vector<uint8_t>& in, uint64_t expected) {
-  if (expected > UINT_MAX || in.size() > UINT_MAX) throw NotSupported("chunks of 4 GiB or more are not supported");
+  if (expected > UINT_MAX || in.size() > UINT_MAX)
+    throw NotSupported("chunks of 4 GiB or more are not supported");
   // deflate cannot expand more than ~1032:1: refuse before allocating for a lying size.
   if (expected > uint64_t{in.size()} * 1100 + 65536) {
     throw Corrupt("deflated chunk of " + std::to_string(in.size()) + " bytes cannot inflate to " +
@@ -29,9 +30,11 @@ std::vector<uint8_t> inflate_exact(const std::vector<uint8_t>& in, uint64_t expe
   const uint64_t produced = z.total_out;
   inflateEnd(&z);
   if (rc == Z_BUF_ERROR && produced == expected) {
-    throw Corrupt("deflated chunk inflates to more than its " + std::to_string(expected) + " bytes");
+    throw Corrupt("deflated chunk inflates to more than its " + std::to_string(expected) +
+                  " bytes");
   }
-  if (rc != Z_STREAM_END) throw Corrupt("corrupt deflated chunk (zlib error " + std::to_string(rc) + ")");
+  if (rc != Z_STREAM_END)
+    throw Corrupt("corrupt deflated chunk (zlib error " + std::to_string(rc) + ")");
   if (produced != expected) {
     throw Corrupt("deflated chunk inflates to " + std::to_string(produced) + " bytes, expected " +
                   std::to_string(expected));

@@ -83,14 +83,23 @@ enum class Kind { Group, Dataset, Other };
 Kind kind_of(const std::vector<Message>& msgs);
 
 struct Dataspace {
-  bool null = false;  // no elements at all (h5py.Empty)
+  bool null = false;           // no elements at all (h5py.Empty)
   std::vector<uint64_t> dims;  // empty: scalar
 };
 Dataspace parse_dataspace(const File& f, Cursor c);
 
 enum TypeClass : uint8_t {
-  kFixed = 0, kFloat = 1, kTime = 2, kString = 3, kBitfield = 4, kOpaque = 5, kCompound = 6,
-  kReference = 7, kEnum = 8, kVlen = 9, kArray = 10,
+  kFixed = 0,
+  kFloat = 1,
+  kTime = 2,
+  kString = 3,
+  kBitfield = 4,
+  kOpaque = 5,
+  kCompound = 6,
+  kReference = 7,
+  kEnum = 8,
+  kVlen = 9,
+  kArray = 10,
 };
 struct Datatype {
   uint8_t cls = 0;
@@ -119,14 +128,21 @@ std::vector<Filter> parse_filters(Cursor c);
 struct Layout {
   enum Class { Compact = 0, Contiguous = 1, Chunked = 2, Virtual = 3 } cls = Contiguous;
   unsigned version = 3;
-  uint64_t address = 0;            // contiguous data, chunk index, or compact data (absolute)
-  uint64_t size = 0;               // contiguous / compact byte count (v3+)
+  uint64_t address = 0;  // contiguous data, chunk index, or compact data (absolute)
+  uint64_t size = 0;     // contiguous / compact byte count (v3+)
   bool size_known = false;
-  std::vector<uint64_t> chunk;     // chunk dimensions (the dataset's rank)
-  uint64_t chunk_elem = 0;         // element size stored with the chunk dimensions
-  enum Index { BtreeV1 = 0, Single = 1, Implicit = 2, FixedArray = 3, ExtArray = 4, BtreeV2 = 5 } index = BtreeV1;
-  bool edge_unfiltered = false;    // v4 flag: partial edge chunks are stored without filters
-  uint64_t single_size = 0;        // v4 single chunk, filtered: stored size and filter mask
+  std::vector<uint64_t> chunk;  // chunk dimensions (the dataset's rank)
+  uint64_t chunk_elem = 0;      // element size stored with the chunk dimensions
+  enum Index {
+    BtreeV1 = 0,
+    Single = 1,
+    Implicit = 2,
+    FixedArray = 3,
+    ExtArray = 4,
+    BtreeV2 = 5
+  } index = BtreeV1;
+  bool edge_unfiltered = false;  // v4 flag: partial edge chunks are stored without filters
+  uint64_t single_size = 0;      // v4 single chunk, filtered: stored size and filter mask
   uint32_t single_mask = 0;
   bool single_filtered = false;
 };

@@ -68,7 +68,8 @@ void read_symbol_table(const File& f, Cursor msg, std::vector<Link>& out) {
     if (last) f.length(c, "group B-tree key");  // the key after the last child
     if (level == 0) {
       if (!symbol_nodes.insert(child).second) throw Corrupt("symbol table node referenced twice");
-      if (symbol_nodes.size() > kMaxNodes) throw Corrupt("group B-tree has too many symbol table nodes");
+      if (symbol_nodes.size() > kMaxNodes)
+        throw Corrupt("group B-tree has too many symbol table nodes");
       read_symbol_node(f, child, heap, out);
     }
     return child;

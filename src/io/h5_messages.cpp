@@ -59,15 +59,12 @@ Datatype parse_datatype(Cursor c) {
       t.mant_size = c.u8("float datatype");
       t.exp_bias = c.u32("float datatype");
       break;
-    case kString:
-      t.pad = t.bits & 0x0F;
-      break;
+    case kString: t.pad = t.bits & 0x0F; break;
     case kVlen:
       t.vlen_string = (t.bits & 0x0F) == 1;
       t.pad = (t.bits >> 4) & 0x0F;
       break;
-    default:
-      break;  // recognised by class only: refused by whoever needs numbers or strings
+    default: break;  // recognised by class only: refused by whoever needs numbers or strings
   }
   if (t.cls > kArray) throw Corrupt("invalid datatype class " + std::to_string(t.cls));
   return t;
@@ -170,8 +167,7 @@ Layout parse_layout(const File& f, Cursor c) {
       l.size = f.length(c, "data layout");
       l.size_known = true;
       break;
-    case Layout::Virtual:
-      break;  // refused by the caller before anything else is read
+    case Layout::Virtual: break;  // refused by the caller before anything else is read
     case Layout::Chunked: {
       std::vector<uint64_t> dims;
       if (l.version == 3) {
@@ -199,19 +195,11 @@ Layout parse_layout(const File& f, Cursor c) {
             l.single_mask = c.u32("single chunk index");
           }
           break;
-        case Layout::Implicit:
-          break;
-        case Layout::FixedArray:
-          c.skip(1, "fixed array index");
-          break;
-        case Layout::ExtArray:
-          c.skip(5, "extensible array index");
-          break;
-        case Layout::BtreeV2:
-          c.skip(6, "v2 B-tree index");
-          break;
-        default:
-          throw Corrupt("invalid chunk index type " + std::to_string(index));
+        case Layout::Implicit: break;
+        case Layout::FixedArray: c.skip(1, "fixed array index"); break;
+        case Layout::ExtArray: c.skip(5, "extensible array index"); break;
+        case Layout::BtreeV2: c.skip(6, "v2 B-tree index"); break;
+        default: throw Corrupt("invalid chunk index type " + std::to_string(index));
       }
       l.index = static_cast<Layout::Index>(index);
       l.address = f.offset(c, "chunk index");
@@ -264,8 +252,12 @@ DenseInfo parse_dense_info(const File& f, Cursor c, const std::string& what, siz
 
 }  // namespace
 
-DenseInfo parse_link_info(const File& f, Cursor c) { return parse_dense_info(f, c, "link info", 8); }
+DenseInfo parse_link_info(const File& f, Cursor c) {
+  return parse_dense_info(f, c, "link info", 8);
+}
 
-DenseInfo parse_attribute_info(const File& f, Cursor c) { return parse_dense_info(f, c, "attribute info", 2); }
+DenseInfo parse_attribute_info(const File& f, Cursor c) {
+  return parse_dense_info(f, c, "attribute info", 2);
+}
 
 }  // namespace recur::io::h5

@@ -16,7 +16,8 @@ constexpr uint8_t kMustUnderstand = 0x80;
 void check_sizes(const File& f) {
   for (unsigned s : {f.off_size, f.len_size}) {
     if (s != 2 && s != 4 && s != 8) {
-      if (s == 16 || s == 32) throw NotSupported(std::to_string(s) + "-byte file addresses are not supported");
+      if (s == 16 || s == 32)
+        throw NotSupported(std::to_string(s) + "-byte file addresses are not supported");
       throw Corrupt("invalid address or length size " + std::to_string(s) + " in the superblock");
     }
   }
@@ -28,7 +29,8 @@ Cursor File::at(uint64_t addr, const char* what) const {
   if (!defined(addr)) throw Corrupt(std::string("undefined address for ") + what);
   uint64_t abs;
   if (__builtin_add_overflow(addr, base, &abs) || abs > bytes.size()) {
-    throw Corrupt(std::string(what) + " address " + std::to_string(addr) + " is beyond the end of the file");
+    throw Corrupt(std::string(what) + " address " + std::to_string(addr) +
+                  " is beyond the end of the file");
   }
   const size_t a = static_cast<size_t>(abs);
   return Cursor(bytes.data() + a, bytes.size() - a, abs);
@@ -37,8 +39,8 @@ Cursor File::at(uint64_t addr, const char* what) const {
 Cursor File::span(uint64_t addr, uint64_t len, const char* what) const {
   Cursor c = at(addr, what);
   if (len > c.left()) {
-    throw Corrupt(std::string(what) + " at address " + std::to_string(addr) + " (" + std::to_string(len) +
-                  " bytes) runs past the end of the file");
+    throw Corrupt(std::string(what) + " at address " + std::to_string(addr) + " (" +
+                  std::to_string(len) + " bytes) runs past the end of the file");
   }
   return c.sub(len, what);
 }
@@ -65,7 +67,7 @@ void parse_superblock(File& f) {
     f.off_size = c.u8("superblock");
     f.len_size = c.u8("superblock");
     check_sizes(f);
-    c.skip(1 + 2 + 2 + 4, "superblock");  // reserved, group K values, consistency flags
+    c.skip(1 + 2 + 2 + 4, "superblock");        // reserved, group K values, consistency flags
     if (version == 1) c.skip(4, "superblock");  // indexed storage K, reserved
     f.offset(c, "superblock");  // base address: libhdf5 also uses the superblock's position
     f.offset(c, "superblock");  // free-space info
@@ -81,7 +83,8 @@ void parse_superblock(File& f) {
     check_sizes(f);
     c.skip(1, "superblock");    // consistency flags
     f.offset(c, "superblock");  // base address
-    f.offset(c, "superblock");  // superblock extension (shared message tables are refused per message)
+    f.offset(c,
+             "superblock");  // superblock extension (shared message tables are refused per message)
     eof = f.offset(c, "superblock");
     f.root = f.offset(c, "superblock");
     c.skip(4, "superblock");  // checksum
@@ -92,8 +95,8 @@ void parse_superblock(File& f) {
   // As libhdf5 checks it: the stored end of file counts the user block too.
   if (!f.defined(eof) || eof > n) {
     throw Corrupt("truncated file: the superblock's end-of-file address is " +
-                  (f.defined(eof) ? std::to_string(eof) : std::string("undefined")) + ", the file has " +
-                  std::to_string(n) + " bytes");
+                  (f.defined(eof) ? std::to_string(eof) : std::string("undefined")) +
+                  ", the file has " + std::to_string(n) + " bytes");
   }
 }
 
@@ -121,14 +124,16 @@ std::vector<Message> read_object_header(const File& f, uint64_t addr) {
     todo.push_back(c.sub(size, "object header messages"));
   } else {
     const uint8_t version = c.u8("object header");
-    if (version != 1) throw Corrupt("invalid object header (version " + std::to_string(version) + ")");
+    if (version != 1)
+      throw Corrupt("invalid object header (version " + std::to_string(version) + ")");
     c.skip(1 + 2 + 4, "object header");  // reserved, message count (not trusted), reference count
     const uint32_t size = c.u32("object header");
     c.skip(4, "object header");  // alignment: messages start 16 bytes in
     todo.push_back(c.sub(size, "object header messages"));
   }
   for (size_t blocks = 0; !todo.empty(); ++blocks) {
-    if (blocks >= kMaxBlocks) throw Corrupt("object header has more than " + std::to_string(kMaxBlocks) + " blocks");
+    if (blocks >= kMaxBlocks)
+      throw Corrupt("object header has more than " + std::to_string(kMaxBlocks) + " blocks");
     Cursor b = todo.back();
     todo.pop_back();
     const size_t hdr = v2 ? (with_order ? 6 : 4) : 8;
@@ -153,10 +158,12 @@ std::vector<Message> read_object_header(const File& f, uint64_t addr) {
       if (m.type == kContinuation) {
         const uint64_t caddr = f.offset(mb, "continuation message");
         const uint64_t clen = f.length(mb, "continuation message");
-        if (!seen.insert(caddr).second) throw Corrupt("object header continuation blocks form a cycle");
+        if (!seen.insert(caddr).second)
+          throw Corrupt("object header continuation blocks form a cycle");
         Cursor cb = f.span(caddr, clen, "object header continuation block");
         if (v2) {
-          if (!cb.match("OCHK", 4)) throw Corrupt("object header continuation block without OCHK signature");
+          if (!cb.match("OCHK", 4))
+            throw Corrupt("object header continuation block without OCHK signature");
           if (cb.left() < 4) throw Corrupt("truncated object header continuation block");
           cb = cb.sub(cb.left() - 4, "continuation block");  // drop the checksum
         }
@@ -174,7 +181,8 @@ const Message* find_message(const std::vector<Message>& msgs, uint16_t type) {
   for (const Message& m : msgs) {
     if (m.type != type) continue;
     if (m.flags & kMsgShared) {
-      throw NotSupported("shared (committed) header messages of type " + std::to_string(type) + " are not supported");
+      throw NotSupported("shared (committed) header messages of type " + std::to_string(type) +
+                         " are not supported");
     }
     return &m;
   }

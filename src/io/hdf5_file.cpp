@@ -103,7 +103,8 @@ std::shared_ptr<const LinkIndex> links_of(const State& st, const std::string& pa
 // time: every link must be a hard link (soft and external links can point anywhere, including
 // other files on the host), and every intermediate object a group within the depth limit.
 Resolved resolve(const State& st, const std::string& base, uint64_t addr, const std::string& name) {
-  if (name.empty() || name[0] == '/' || name.back() == '/' || name.find("//") != std::string::npos) {
+  if (name.empty() || name[0] == '/' || name.back() == '/' ||
+      name.find("//") != std::string::npos) {
     st.fail(join(base, name), "invalid object name '" + name + "'");
   }
   Resolved r;
@@ -113,7 +114,8 @@ Resolved resolve(const State& st, const std::string& base, uint64_t addr, const 
   for (;;) {
     const size_t end = std::min(name.find('/', start), name.size());
     const std::string comp = name.substr(start, end - start);
-    if (comp == "." || comp == "..") st.fail(join(base, name), "invalid object name '" + name + "'");
+    if (comp == "." || comp == "..")
+      st.fail(join(base, name), "invalid object name '" + name + "'");
     const std::shared_ptr<const LinkIndex> links = links_of(st, r.path, r.addr);
     r.path = join(r.path, comp);
     const auto found = links->find(comp);
@@ -132,11 +134,13 @@ Resolved resolve(const State& st, const std::string& base, uint64_t addr, const 
     const h5::Kind kind = h5::kind_of(r.msgs);
     const bool last = end == name.size();
     if (kind == h5::Kind::Group && depth_of(r.path) > st.limits.max_hdf5_depth) {
-      st.fail(r.path, "groups nested deeper than the limit of " + std::to_string(st.limits.max_hdf5_depth) +
-                          " (max_hdf5_depth)");
+      st.fail(r.path, "groups nested deeper than the limit of " +
+                          std::to_string(st.limits.max_hdf5_depth) + " (max_hdf5_depth)");
     }
     if (last) {
-      r.found = kind == h5::Kind::Group ? Found::Group : kind == h5::Kind::Dataset ? Found::Dataset : Found::Other;
+      r.found = kind == h5::Kind::Group     ? Found::Group
+                : kind == h5::Kind::Dataset ? Found::Dataset
+                                            : Found::Other;
       return r;
     }
     if (kind != h5::Kind::Group) {
@@ -158,7 +162,8 @@ struct CheckedDataset {
 // Resolves a dataset and applies every check that does not need its element type: no virtual
 // layout or external storage, a sane rank, no overflowing shape, within the element limit and
 // not a shape bomb.
-CheckedDataset open_dataset(const State& st, const std::string& base, uint64_t addr, const std::string& name) {
+CheckedDataset open_dataset(const State& st, const std::string& base, uint64_t addr,
+                            const std::string& name) {
   const Resolved r = resolve(st, base, addr, name);
   if (r.found == Found::Missing) st.fail(r.path, "no such dataset");
   if (r.found != Found::Dataset) st.fail(r.path, "not a dataset");
@@ -183,7 +188,8 @@ CheckedDataset open_dataset(const State& st, const std::string& base, uint64_t a
   if (out.info.filters.empty()) {
     out.allowed = st.file_size() * kUnfilteredFactor + kBombSlackBytes;
   } else {
-    const uint64_t stored = guarded(st, r.path, [&] { return h5::stored_bytes(st.file, out.info); });
+    const uint64_t stored =
+        guarded(st, r.path, [&] { return h5::stored_bytes(st.file, out.info); });
     out.allowed = std::min(stored, st.file_size()) * kFilteredFactor + kBombSlackBytes;
   }
   if (declared > out.allowed) {
@@ -195,8 +201,9 @@ CheckedDataset open_dataset(const State& st, const std::string& base, uint64_t a
 
 // A string attribute of the object at `addr`: a scalar or 1-D array of fixed- or
 // variable-length strings. Missing: nullopt. `single`: exactly one string.
-std::optional<std::vector<std::string>> read_strings(const State& st, const std::string& obj_path, uint64_t addr,
-                                                     const std::string& name, bool single) {
+std::optional<std::vector<std::string>> read_strings(const State& st, const std::string& obj_path,
+                                                     uint64_t addr, const std::string& name,
+                                                     bool single) {
   const std::string where = obj_path + ": attribute '" + name + "'";
   if (name.empty()) st.fail(obj_path, "empty attribute name");
   const std::vector<h5::Message> msgs = header(st, obj_path, addr);
@@ -211,9 +218,11 @@ std::optional<std::vector<std::string>> read_strings(const State& st, const std:
   } else if (attr->space.dims.empty()) {
     if (!single) st.fail(where, "expected a 1-D array of strings, got a scalar");
   } else {
-    st.fail(where, "expected a 1-D array of strings, got rank " + std::to_string(attr->space.dims.size()));
+    st.fail(where,
+            "expected a 1-D array of strings, got rank " + std::to_string(attr->space.dims.size()));
   }
-  if (single && n != 1) st.fail(where, "expected one string, got " + std::to_string(n) + " elements");
+  if (single && n != 1)
+    st.fail(where, "expected one string, got " + std::to_string(n) + " elements");
   // Keras 2 writes an empty name list as an empty float array: no strings, whatever the type.
   if (n == 0) return std::vector<std::string>{};
   // Each element takes at least one byte of the file: bounds the allocations below.
@@ -225,7 +234,8 @@ std::optional<std::vector<std::string>> read_strings(const State& st, const std:
   return guarded(st, where, [&] { return h5::read_strings(st.file, *attr, n); });
 }
 
-std::shared_ptr<const State> build(std::vector<uint8_t> bytes, std::string display, const Limits& limits) {
+std::shared_ptr<const State> build(std::vector<uint8_t> bytes, std::string display,
+                                   const Limits& limits) {
   auto st = std::make_shared<State>();
   st->display = std::move(display);
   st->limits = limits;
@@ -259,11 +269,12 @@ H5File H5File::open(const std::string& path, const Limits& limits) {
   return H5File(build(read_file(path, limits.max_file_bytes), path, limits));
 }
 
-H5File H5File::from_bytes(std::vector<uint8_t> bytes, std::string display_name, const Limits& limits) {
+H5File H5File::from_bytes(std::vector<uint8_t> bytes, std::string display_name,
+                          const Limits& limits) {
   if (bytes.size() > limits.max_file_bytes) {
     throw InvalidArgument(display_name + ": " + std::to_string(bytes.size()) +
-                          " bytes exceed the file size limit of " + std::to_string(limits.max_file_bytes) +
-                          " (max_file_bytes)");
+                          " bytes exceed the file size limit of " +
+                          std::to_string(limits.max_file_bytes) + " (max_file_bytes)");
   }
   return H5File(build(std::move(bytes), std::move(display_name), limits));
 }

@@ -6,8 +6,8 @@
 // ("shape bombs"), groups nested deeper than the limit, corrupt or truncated structures.
 // Valid HDF5 outside the subset (shared messages, filters other than deflate/shuffle/
 // fletcher32, extensible-array and v2-B-tree chunk indexes, huge heap objects, structures of a
-// version newer than the reader knows) is refused as Unsupported. An open file is immutable: any number of threads may read it, and different
-// files, at once, without a lock.
+// version newer than the reader knows) is refused as Unsupported. An open file is immutable: any
+// number of threads may read it, and different files, at once, without a lock.
 #pragma once
 
 #include <cstdint>

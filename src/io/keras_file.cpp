@@ -4,8 +4,8 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <map>
 #include <initializer_list>
+#include <map>
 #include <optional>
 #include <string_view>
 
@@ -80,7 +80,8 @@ std::string class_of(const nlohmann::json& entry) {
 
 const nlohmann::json& config_of(const nlohmann::json& entry) {
   static const nlohmann::json empty = nlohmann::json::object();
-  if (entry.is_object() && entry.contains("config") && entry["config"].is_object()) return entry["config"];
+  if (entry.is_object() && entry.contains("config") && entry["config"].is_object())
+    return entry["config"];
   return empty;
 }
 
@@ -126,7 +127,10 @@ KeyPath child(KeyPath p, const std::string& k) {
 class V3Scope final : public WeightScope {
  public:
   V3Scope(H5Group root, KeyPath container, const nlohmann::json* layers, std::string file)
-      : root_(std::move(root)), container_(std::move(container)), layers_(layers), file_(std::move(file)) {
+      : root_(std::move(root)),
+        container_(std::move(container)),
+        layers_(layers),
+        file_(std::move(file)) {
     keys_ = container_keys(layer_classes(layers_));
   }
 
@@ -139,12 +143,14 @@ class V3Scope final : public WeightScope {
   }
 
   std::unique_ptr<WeightScope> nested(size_t i) override {
-    if (!layers_ || i >= layers_->size()) return std::make_unique<V3Scope>(root_, container_, nullptr, file_);
+    if (!layers_ || i >= layers_->size())
+      return std::make_unique<V3Scope>(root_, container_, nullptr, file_);
     const auto& entry = (*layers_)[i];
     if (class_of(entry) == "TimeDistributed") {  // wrapping a model: layers/<td>/layer/layers
       const auto& cfg = config_of(entry);
       const nlohmann::json* inner = cfg.contains("layer") ? model_layers(cfg["layer"]) : nullptr;
-      return std::make_unique<V3Scope>(root_, child(child(child(container_, keys_[i]), "layer"), "layers"), inner, file_);
+      return std::make_unique<V3Scope>(
+          root_, child(child(child(container_, keys_[i]), "layer"), "layers"), inner, file_);
     }
     return std::make_unique<V3Scope>(root_, child(child(container_, keys_[i]), "layers"),
                                      model_layers(entry), file_);
@@ -166,15 +172,18 @@ class V3Scope final : public WeightScope {
     }
   }
 
-  void cell(const KeyPath& p, const nlohmann::json& cell_entry, std::vector<WeightRef>& out, int depth) {
+  void cell(const KeyPath& p, const nlohmann::json& cell_entry, std::vector<WeightRef>& out,
+            int depth) {
     if (depth > 8) throw InvalidArgument(file_ + ": cells nest too deeply");
     if (class_of(cell_entry) == "StackedRNNCells") {
       const auto& cfg = config_of(cell_entry);
-      const auto cells = cfg.contains("cells") && cfg["cells"].is_array() ? cfg["cells"] : nlohmann::json::array();
+      const auto cells =
+          cfg.contains("cells") && cfg["cells"].is_array() ? cfg["cells"] : nlohmann::json::array();
       std::vector<std::string> classes;
       for (const auto& c : cells) classes.push_back(class_of(c));
       const auto keys = container_keys(classes);
-      for (size_t k = 0; k < keys.size(); ++k) cell(child(child(p, "cells"), keys[k]), cells[k], out, depth + 1);
+      for (size_t k = 0; k < keys.size(); ++k)
+        cell(child(child(p, "cells"), keys[k]), cells[k], out, depth + 1);
       return;
     }
     vars(p, out);
@@ -186,7 +195,8 @@ class V3Scope final : public WeightScope {
     if (cls == "Bidirectional") {
       const nlohmann::json fwd = cfg.contains("layer") ? cfg["layer"] : nlohmann::json::object();
       const nlohmann::json bwd = cfg.contains("backward_layer") && !cfg["backward_layer"].is_null()
-                                     ? cfg["backward_layer"] : fwd;
+                                     ? cfg["backward_layer"]
+                                     : fwd;
       collect(child(p, "forward_layer"), class_of(fwd), config_of(fwd), out, depth + 1);
       collect(child(p, "backward_layer"), class_of(bwd), config_of(bwd), out, depth + 1);
       return;
@@ -198,11 +208,13 @@ class V3Scope final : public WeightScope {
     }
     if (cls == "MultiHeadAttention") {
       // Keras' weights order: the query, key, value and output projections (EinsumDense).
-      for (const char* k : {"query_dense", "key_dense", "value_dense", "output_dense"}) vars(child(p, k), out);
+      for (const char* k : {"query_dense", "key_dense", "value_dense", "output_dense"})
+        vars(child(p, k), out);
       return;
     }
     if (find_group(root_, child(p, "cell"))) {
-      const nlohmann::json cell_entry = cfg.contains("cell") ? cfg["cell"] : nlohmann::json::object();
+      const nlohmann::json cell_entry =
+          cfg.contains("cell") ? cfg["cell"] : nlohmann::json::object();
       cell(child(p, "cell"), cell_entry, out, depth + 1);
       return;
     }
@@ -254,7 +266,8 @@ struct FlatList {
   static bool names_layer(const std::string& name, const std::string& layer) {
     size_t start = 0;
     for (size_t slash = name.find('/'); slash != std::string::npos; slash = name.find('/', start)) {
-      if (name.compare(start, slash - start, layer) == 0 && slash - start == layer.size()) return true;
+      if (name.compare(start, slash - start, layer) == 0 && slash - start == layer.size())
+        return true;
       start = slash + 1;
     }
     return false;
@@ -267,7 +280,8 @@ class LegacyScope final : public WeightScope {
   LegacyScope(H5Group root, const nlohmann::json* layers, std::string file)
       : root_(std::move(root)), layers_(layers), file_(std::move(file)) {}
   // Inside a nested model: consume a flat list shared with the enclosing scope, in order.
-  LegacyScope(std::shared_ptr<FlatList> flat, const nlohmann::json* layers, std::string file, std::string name)
+  LegacyScope(std::shared_ptr<FlatList> flat, const nlohmann::json* layers, std::string file,
+              std::string name)
       : flat_(std::move(flat)), layers_(layers), file_(std::move(file)), name_(std::move(name)) {}
 
   std::vector<WeightRef> weights(size_t i, int expected) override {
@@ -280,7 +294,8 @@ class LegacyScope final : public WeightScope {
       }
       std::vector<WeightRef> out = flat_->take(name, static_cast<size_t>(expected));
       if (out.size() != static_cast<size_t>(expected)) {
-        throw InvalidArgument(file_ + ": nested model '" + name_ + "' has too few weights for layer '" + name + "'");
+        throw InvalidArgument(file_ + ": nested model '" + name_ +
+                              "' has too few weights for layer '" + name + "'");
       }
       return out;
     }
@@ -289,12 +304,14 @@ class LegacyScope final : public WeightScope {
   }
 
   std::unique_ptr<WeightScope> nested(size_t i) override {
-    if (!layers_ || i >= layers_->size()) return std::make_unique<LegacyScope>(std::make_shared<FlatList>(), nullptr, file_, "");
+    if (!layers_ || i >= layers_->size())
+      return std::make_unique<LegacyScope>(std::make_shared<FlatList>(), nullptr, file_, "");
     const auto& raw = (*layers_)[i];
     const std::string name = layer_name(raw);
     // TimeDistributed wrapping a model: its group holds the model's weights.
     const auto& td = config_of(raw);
-    const nlohmann::json& entry = class_of(raw) == "TimeDistributed" && td.contains("layer") ? td["layer"] : raw;
+    const nlohmann::json& entry =
+        class_of(raw) == "TimeDistributed" && td.contains("layer") ? td["layer"] : raw;
     if (flat_) return std::make_unique<LegacyScope>(flat_, model_layers(entry), file_, name);
     auto flat = std::make_shared<FlatList>();
     if (root_->has_group(name)) flat->values = read_layer(root_->group(name), &flat->names);
@@ -304,13 +321,15 @@ class LegacyScope final : public WeightScope {
 
  private:
   static std::string layer_name(const nlohmann::json& entry) {
-    if (entry.is_object() && entry.contains("name") && entry["name"].is_string()) return entry["name"];
+    if (entry.is_object() && entry.contains("name") && entry["name"].is_string())
+      return entry["name"];
     const auto& c = config_of(entry);
     if (c.contains("name") && c["name"].is_string()) return c["name"];
     return "";
   }
 
-  std::vector<WeightRef> read_layer(const H5Group& g, std::vector<std::string>* names_out = nullptr) {
+  std::vector<WeightRef> read_layer(const H5Group& g,
+                                    std::vector<std::string>* names_out = nullptr) {
     std::vector<WeightRef> out;
     // Keras splits attributes over 64 KiB into weight_names0, weight_names1, ...
     std::vector<std::string> names;
@@ -350,7 +369,8 @@ void check_version(const KerasFile& f) {
                       " (Keras 1 config schema); recur reads files from Keras 2 and 3");
   }
   if (f.keras_major > 3) {
-    throw Unsupported(f.path + ": written by Keras " + f.keras_version + ", newer than recur knows");
+    throw Unsupported(f.path + ": written by Keras " + f.keras_version +
+                      ", newer than recur knows");
   }
 }
 
@@ -369,7 +389,8 @@ KerasFile open_v3(const std::string& path, std::vector<uint8_t> bytes, const Lim
   f.format = "keras_v3_zip";
   if (zip.contains("metadata.json")) {
     auto m = zip.read("metadata.json");
-    auto meta = parse_json(std::string_view(reinterpret_cast<const char*>(m.data()), m.size()), path + ": metadata.json", limits);
+    auto meta = parse_json(std::string_view(reinterpret_cast<const char*>(m.data()), m.size()),
+                           path + ": metadata.json", limits);
     if (meta.is_object() && meta.contains("keras_version") && meta["keras_version"].is_string()) {
       f.keras_version = meta["keras_version"];
     }
@@ -377,7 +398,8 @@ KerasFile open_v3(const std::string& path, std::vector<uint8_t> bytes, const Lim
   f.keras_major = major_of(f.keras_version, 3);
   check_version(f);
   auto c = zip.read("config.json");
-  f.model = parse_json(std::string_view(reinterpret_cast<const char*>(c.data()), c.size()), path + ": config.json", limits);
+  f.model = parse_json(std::string_view(reinterpret_cast<const char*>(c.data()), c.size()),
+                       path + ": config.json", limits);
   c = {};
   auto w = zip.read("model.weights.h5");
   H5File h5 = H5File::from_bytes(std::move(w), path + ": model.weights.h5", limits);
@@ -387,7 +409,8 @@ KerasFile open_v3(const std::string& path, std::vector<uint8_t> bytes, const Lim
 }
 
 // The first layer config (depth first) whose class is one of `classes`, or null.
-const nlohmann::json* find_layer_class(const nlohmann::json& j, std::initializer_list<std::string_view> classes) {
+const nlohmann::json* find_layer_class(const nlohmann::json& j,
+                                       std::initializer_list<std::string_view> classes) {
   if (j.is_object()) {
     auto c = j.find("class_name");
     if (c != j.end() && c->is_string() &&
@@ -406,14 +429,16 @@ const nlohmann::json* find_layer_class(const nlohmann::json& j, std::initializer
 // Keras 2 (up to tf.keras 1.x) flipped the convolution kernels of weights trained on Theano
 // (a true convolution) when loading them elsewhere; tf.keras 2 and Keras 3 no longer do, so the
 // two Kerases disagree on such a file: refuse it rather than pick one.
-void check_theano_kernels(const std::string& path, const std::string& backend, const nlohmann::json& model) {
+void check_theano_kernels(const std::string& path, const std::string& backend,
+                          const nlohmann::json& model) {
   if (backend != "theano") return;
-  const auto* conv = find_layer_class(model, {"Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose",
-                                              "Conv3DTranspose", "ConvLSTM2D"});
+  const auto* conv = find_layer_class(model, {"Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose",
+                                              "Conv2DTranspose", "Conv3DTranspose", "ConvLSTM2D"});
   if (!conv) return;
   std::string name;
   const auto cfg = conv->find("config");
-  if (cfg != conv->end() && cfg->is_object() && cfg->contains("name") && (*cfg)["name"].is_string()) {
+  if (cfg != conv->end() && cfg->is_object() && cfg->contains("name") &&
+      (*cfg)["name"].is_string()) {
     name = (*cfg)["name"].get<std::string>();
   }
   throw Unsupported(path + ": layer '" + name + "' (" + conv->at("class_name").get<std::string>() +
@@ -428,13 +453,15 @@ KerasFile open_legacy(const std::string& path, const Limits& limits) {
   f.path = path;
   f.format = "legacy_h5";
   auto version = root.attr_string("keras_version");
-  if (!version && root.has_group("model_weights")) version = root.group("model_weights").attr_string("keras_version");
+  if (!version && root.has_group("model_weights"))
+    version = root.group("model_weights").attr_string("keras_version");
   f.keras_version = version.value_or("");
   f.keras_major = major_of(f.keras_version, 2);
   check_version(f);
   auto cfg = root.attr_string("model_config");
   if (!cfg) {
-    throw InvalidArgument(path + ": the HDF5 file has no 'model_config' attribute (a weights-only "
+    throw InvalidArgument(path +
+                          ": the HDF5 file has no 'model_config' attribute (a weights-only "
                           "file?); recur needs a whole saved model");
   }
   f.model = parse_json(*cfg, path + ": model_config", limits);
@@ -444,7 +471,8 @@ KerasFile open_legacy(const std::string& path, const Limits& limits) {
   auto backend = root.group("model_weights").attr_string("backend");
   if (!backend) backend = root.attr_string("backend");
   check_theano_kernels(path, backend.value_or(""), f.model);
-  f.weights = std::make_unique<LegacyScope>(root.group("model_weights"), model_layers(f.model), path);
+  f.weights =
+      std::make_unique<LegacyScope>(root.group("model_weights"), model_layers(f.model), path);
   return f;
 }
 
@@ -466,8 +494,10 @@ nlohmann::json parse_json(std::string_view text, const std::string& where, const
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
     } else if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
@@ -501,7 +531,8 @@ KerasFile open_keras_file(const std::string& path, const Limits& limits) {
     return open_v3(path, read_file(path, limits.max_file_bytes), limits);
   }
   if (head.size() >= 8 && std::memcmp(head.data(), kHdf5, 8) == 0) return open_legacy(path, limits);
-  throw InvalidArgument(path + ": not a Keras model file (neither a .keras zip nor an HDF5 .h5 file)");
+  throw InvalidArgument(path +
+                        ": not a Keras model file (neither a .keras zip nor an HDF5 .h5 file)");
 }
 
 }  // namespace recur::io

@@ -42,7 +42,7 @@ struct KerasFile {  // NOLINT(bugprone-exception-escape)
   std::string format;         // "keras_v3_zip" or "legacy_h5"
   std::string keras_version;  // as recorded ("3.4.1", "2.2.4-tf"); "" when absent
   int keras_major = 3;
-  nlohmann::json model;       // {"class_name": ..., "config": ...}
+  nlohmann::json model;  // {"class_name": ..., "config": ...}
   // Scope of the top-level model: layers is the config's "layers" list (class names and
   // names in config order).
   std::unique_ptr<WeightScope> weights;

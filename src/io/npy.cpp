@@ -94,7 +94,8 @@ class HeaderParser {
         ++i_;
         continue;
       }
-      if (peek() != '}') fail(std::string("expected ',' or '}' at header offset ") + std::to_string(i_));
+      if (peek() != '}')
+        fail(std::string("expected ',' or '}' at header offset ") + std::to_string(i_));
     }
     expect('}');
     ws();
@@ -126,7 +127,8 @@ class HeaderParser {
       const char c = s_[i_++];
       if (c == q) break;
       // No escapes or control characters: nothing numpy writes needs them.
-      if (c == '\\' || static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) {
+      if (c == '\\' || static_cast<unsigned char>(c) < 0x20 ||
+          static_cast<unsigned char>(c) >= 0x7f) {
         fail(std::string("unexpected character in string for ") + what);
       }
       out += c;
@@ -169,7 +171,8 @@ class HeaderParser {
       return;
     }
     for (;;) {
-      if (shape.size() >= kMaxRank) fail("'shape' has more than " + std::to_string(kMaxRank) + " dimensions");
+      if (shape.size() >= kMaxRank)
+        fail("'shape' has more than " + std::to_string(kMaxRank) + " dimensions");
       shape.push_back(integer());
       ws();
       if (peek() == ',') {
@@ -196,7 +199,7 @@ class HeaderParser {
 };
 
 [[noreturn]] void unsupported_dtype(const std::string& display, const std::string& what,
-                                   const char* why) {
+                                    const char* why) {
   throw Unsupported(display + ": " + what + " (" + why + ") is not supported");
 }
 
@@ -263,16 +266,19 @@ int64_t convert_int(const uint8_t* p, const DType& t, size_t index, const std::s
     case Kind::Int: {
       const unsigned bits = static_cast<unsigned>(t.size * 8);
       // Sign-extend the little-endian value.
-      return bits == 64 ? static_cast<int64_t>(raw) : static_cast<int64_t>(raw << (64 - bits)) >> (64 - bits);
+      return bits == 64 ? static_cast<int64_t>(raw)
+                        : static_cast<int64_t>(raw << (64 - bits)) >> (64 - bits);
     }
     case Kind::UInt:
       if (raw > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-        bad(display, "element " + std::to_string(index) + " = " + std::to_string(raw) + " is out of int64 range");
+        bad(display, "element " + std::to_string(index) + " = " + std::to_string(raw) +
+                         " is out of int64 range");
       }
       return static_cast<int64_t>(raw);
     case Kind::Bool:
-      if (raw > 1) bad(display, "element " + std::to_string(index) + " is not a valid bool (" +
-                                    std::to_string(raw) + ")");
+      if (raw > 1)
+        bad(display, "element " + std::to_string(index) + " is not a valid bool (" +
+                         std::to_string(raw) + ")");
       return static_cast<int64_t>(raw);
     case Kind::Float: break;
   }
@@ -286,7 +292,8 @@ float convert(const uint8_t* p, const DType& t, size_t index, const std::string&
   if (t.size == 4) return std::bit_cast<float>(static_cast<uint32_t>(raw));
   const double d = std::bit_cast<double>(raw);
   if (std::isfinite(d) && std::fabs(d) > static_cast<double>(std::numeric_limits<float>::max())) {
-    bad(display, "element " + std::to_string(index) + " = " + std::to_string(d) + " is out of float32 range");
+    bad(display, "element " + std::to_string(index) + " = " + std::to_string(d) +
+                     " is out of float32 range");
   }
   return static_cast<float>(d);
 }
@@ -308,7 +315,8 @@ NpyArray parse_npy(const std::vector<uint8_t>& bytes, const std::string& display
   }
   const uint8_t major = bytes[6], minor = bytes[7];
   if (major < 1 || major > 3 || minor != 0) {
-    bad(d, "unsupported .npy format version " + std::to_string(major) + "." + std::to_string(minor));
+    bad(d,
+        "unsupported .npy format version " + std::to_string(major) + "." + std::to_string(minor));
   }
   const size_t len_bytes = major == 1 ? 2 : 4;
   const size_t prefix = kMagicLen + 2 + len_bytes;
@@ -331,7 +339,8 @@ NpyArray parse_npy(const std::vector<uint8_t>& bytes, const std::string& display
 
   size_t count = 1;
   for (size_t dim : hp.shape) {
-    if (__builtin_mul_overflow(count, dim, &count)) bad(d, "shape " + shape_repr(hp.shape) + " overflows");
+    if (__builtin_mul_overflow(count, dim, &count))
+      bad(d, "shape " + shape_repr(hp.shape) + " overflows");
   }
   size_t data_bytes;
   if (__builtin_mul_overflow(count, t.size, &data_bytes)) {
@@ -340,8 +349,8 @@ NpyArray parse_npy(const std::vector<uint8_t>& bytes, const std::string& display
   const size_t have = bytes.size() - prefix - header_len;
   // The shape must account for the data exactly: a lying shape is an error either way.
   if (have != data_bytes) {
-    bad(d, "shape " + shape_repr(hp.shape) + " of " + hp.descr + " needs " + std::to_string(data_bytes) +
-               " data bytes, the file has " + std::to_string(have));
+    bad(d, "shape " + shape_repr(hp.shape) + " of " + hp.descr + " needs " +
+               std::to_string(data_bytes) + " data bytes, the file has " + std::to_string(have));
   }
   if (count > limits.max_tensor_elements) {
     bad(d, "shape " + shape_repr(hp.shape) + " has " + std::to_string(count) +
@@ -355,8 +364,10 @@ NpyArray parse_npy(const std::vector<uint8_t>& bytes, const std::string& display
   std::vector<int64_t> ints(integer ? count : 0);
   // Element i of the result from element `off` of the file.
   auto take = [&](size_t i, size_t off) {
-    if (integer) ints[i] = convert_int(data + off * t.size, t, off, d);
-    else values[i] = convert(data + off * t.size, t, off, d);
+    if (integer)
+      ints[i] = convert_int(data + off * t.size, t, off, d);
+    else
+      values[i] = convert(data + off * t.size, t, off, d);
   };
   if (!hp.fortran || hp.shape.size() < 2) {
     for (size_t i = 0; i < count; ++i) take(i, i);
@@ -395,12 +406,14 @@ NpyArray load_npy(const std::string& path, const Limits& limits) {
   return parse_npy(read_file(path, limits.max_file_bytes), path, limits);
 }
 
-std::vector<std::pair<std::string, NpyArray>> load_npz(const std::string& path, const Limits& limits) {
+std::vector<std::pair<std::string, NpyArray>> load_npz(const std::string& path,
+                                                       const Limits& limits) {
   const ZipArchive zip = ZipArchive::open(path, limits);
   std::vector<std::pair<std::string, NpyArray>> out;
   for (const std::string& name : zip.names()) {
     const std::string suffix = ".npy";
-    if (name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
+    if (name.size() <= suffix.size() ||
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
       throw InvalidArgument(path + ": member '" + printable(name) + "' is not a .npy array");
     }
     out.emplace_back(name.substr(0, name.size() - suffix.size()),
@@ -412,7 +425,8 @@ std::vector<std::pair<std::string, NpyArray>> load_npz(const std::string& path, 
 std::vector<uint8_t> encode_npy(const Tensor& t) {
   // Byte-for-byte what numpy (>= 1.23) writes for a C-order float32 array, version 1.0.
   const auto& shape = t.shape();
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape_repr(shape) + ", }";
+  std::string header =
+      "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape_repr(shape) + ", }";
   if (!shape.empty()) {
     const size_t digits = std::to_string(shape[0]).size();
     if (digits < kGrowthAxisMaxDigits) header.append(kGrowthAxisMaxDigits - digits, ' ');
@@ -420,7 +434,8 @@ std::vector<uint8_t> encode_npy(const Tensor& t) {
   const size_t hlen = header.size() + 1;  // + '\n'
   const size_t pad = kArrayAlign - ((kMagicLen + 2 + 2 + hlen) % kArrayAlign);
   const size_t total = hlen + pad;
-  if (total > 0xffff) throw InvalidArgument("encode_npy: header too long for shape " + t.shape_str());
+  if (total > 0xffff)
+    throw InvalidArgument("encode_npy: header too long for shape " + t.shape_str());
   header.append(pad, ' ');
   header += '\n';
 

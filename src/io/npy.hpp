@@ -13,7 +13,7 @@
 namespace recur::io {
 
 struct NpyArray {
-  std::string dtype;   // numpy descr as written, e.g. "<f4", "<i8", "|b1"
+  std::string dtype;     // numpy descr as written, e.g. "<f4", "<i8", "|b1"
   bool integer = false;  // integer or bool dtype (e.g. Embedding indices)
   Tensor values;  // float32, C order (fortran_order transposed); integers also exactly (has_ints)
 };
@@ -28,7 +28,7 @@ NpyArray load_npy(const std::string& path, const Limits& limits = default_limits
 std::vector<std::pair<std::string, NpyArray>> load_npz(const std::string& path,
                                                        const Limits& limits = default_limits());
 
-std::vector<uint8_t> encode_npy(const Tensor& t);  // "<f4", C order, version 1.0
+std::vector<uint8_t> encode_npy(const Tensor& t);         // "<f4", C order, version 1.0
 void save_npy(const std::string& path, const Tensor& t);  // atomic
 void save_npz(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& arrays);
 

@@ -103,7 +103,8 @@ class Parser {
         break;
       }
     }
-    if (eocd == UINT64_MAX) fail("no end-of-central-directory record (not a zip archive or truncated)");
+    if (eocd == UINT64_MAX)
+      fail("no end-of-central-directory record (not a zip archive or truncated)");
     const uint8_t* e = &b_[eocd];
     uint64_t disk = rd16(e + 4), cd_disk = rd16(e + 6), count_here = rd16(e + 8),
              count = rd16(e + 10), cd_size = rd32(e + 12), cd_offset = rd32(e + 16);
@@ -133,7 +134,8 @@ class Parser {
       cd_offset = rd64(r + 48);
       cd_end_expected = z;
     }
-    if (disk != 0 || cd_disk != 0 || count_here != count) fail("multi-disk archives are not supported");
+    if (disk != 0 || cd_disk != 0 || count_here != count)
+      fail("multi-disk archives are not supported");
     if (count > limits_.max_zip_members) {
       fail(std::to_string(count) + " members exceed the limit of " +
            std::to_string(limits_.max_zip_members) + " (max_zip_members)");
@@ -358,11 +360,13 @@ std::vector<uint8_t> ZipArchive::read(const std::string& name) const {
   const Entry& en = im.entries[it->second];
 
   std::lock_guard<std::mutex> lock(im.mu);
-  const uint64_t budget = im.limits.max_zip_total_bytes - std::min(im.total_read, im.limits.max_zip_total_bytes);
+  const uint64_t budget =
+      im.limits.max_zip_total_bytes - std::min(im.total_read, im.limits.max_zip_total_bytes);
   if (en.size > im.limits.max_zip_member_bytes) {
     throw InvalidArgument(member + ": declared size " + std::to_string(en.size) +
                           " bytes exceeds the member limit of " +
-                          std::to_string(im.limits.max_zip_member_bytes) + " (max_zip_member_bytes)");
+                          std::to_string(im.limits.max_zip_member_bytes) +
+                          " (max_zip_member_bytes)");
   }
   if (en.size > budget) {
     throw InvalidArgument(member + ": declared size " + std::to_string(en.size) +
@@ -384,7 +388,8 @@ std::vector<uint8_t> ZipArchive::read(const std::string& name) const {
   // Reserve no more than the compressed bytes could possibly inflate to (deflate tops out near
   // 1032:1), so a lying declared size cannot make us allocate up front; growth follows real data.
   std::vector<uint8_t> out;
-  out.reserve(static_cast<size_t>(std::min<uint64_t>(en.size, en.comp_size * kMaxDeflateRatio + kReadChunk)));
+  out.reserve(static_cast<size_t>(
+      std::min<uint64_t>(en.size, en.comp_size * kMaxDeflateRatio + kReadChunk)));
   std::vector<uint8_t> chunk(kReadChunk);
   for (;;) {
     zip_int64_t n = zip_fread(f, chunk.data(), chunk.size());
@@ -419,7 +424,8 @@ void write_zip(const std::string& path,
     if (auto p = name_problem(name); !p.empty()) {
       throw InvalidArgument(path + ": member " + quoted(name) + ": " + p);
     }
-    if (!seen.insert(name).second) throw InvalidArgument(path + ": duplicate member name " + quoted(name));
+    if (!seen.insert(name).second)
+      throw InvalidArgument(path + ": duplicate member name " + quoted(name));
   }
   if (members.empty()) {
     // libzip writes nothing for an empty archive; an empty zip is just the end record.

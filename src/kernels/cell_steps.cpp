@@ -75,8 +75,8 @@ void lstm_gates(Activation act, Activation rec, size_t rows, size_t u, float* pr
   }
 }
 
-void lstm_gates_rows(Activation act, Activation rec, size_t rows, size_t u, float* pre, const float* c,
-                     float* h_new, float* c_new) {
+void lstm_gates_rows(Activation act, Activation rec, size_t rows, size_t u, float* pre,
+                     const float* c, float* h_new, float* c_new) {
   if (!is_elementwise(act) || !is_elementwise(rec)) {
     lstm_gates(act, rec, rows, u, pre, c, h_new, c_new);
     return;
@@ -84,7 +84,8 @@ void lstm_gates_rows(Activation act, Activation rec, size_t rows, size_t u, floa
   const KernelTable& t = kernel_table();
   const VecFn fa = activation_fn(t, act), fr = activation_fn(t, rec);
   float* cand = h_new;  // the candidate gate, until h_new is written
-  for (size_t b = 0; b < rows; ++b) std::memcpy(cand + b * u, pre + b * 4 * u + 2 * u, u * sizeof(float));
+  for (size_t b = 0; b < rows; ++b)
+    std::memcpy(cand + b * u, pre + b * 4 * u + 2 * u, u * sizeof(float));
   fr(pre, rows * 4 * u);
   fa(cand, rows * u);
   for (size_t b = 0; b < rows; ++b) {
@@ -115,8 +116,8 @@ void gru_step(const PackedWeights& w, bool reset_after, Activation act, Activati
   const size_t u = w.units, n = 3 * u;
   const KernelTable& t = kernel_table();
   const VecFn fa = activation_fn(t, act), fr = activation_fn(t, rec);
-  float* hp = scratch;           // (B, 3u) recurrent projection, gates [z, r, h]
-  float* rh = scratch + B * n;   // (B, u) r * h, reset_after=False only
+  float* hp = scratch;                              // (B, 3u) recurrent projection, gates [z, r, h]
+  float* rh = scratch + B * n;                      // (B, u) r * h, reset_after=False only
   gemm_packed(B, h, u, w.recurrent, hp, n, false);  // reset_after=False: [z, r] only
   if (reset_after && !w.recurrent_bias.empty()) {
     add_bias_rows(B, n, w.recurrent_bias.data(), hp, n);

@@ -15,7 +15,7 @@ namespace recur::kernels {
 struct PackedWeights {
   size_t input = 0, units = 0, gates = 0;
   Precision precision = Precision::fp32;  // of kernel, recurrent and recurrent_h
-  PackedMatrix kernel;                // (input, gates*units)
+  PackedMatrix kernel;                    // (input, gates*units)
   PackedMatrix recurrent;             // (units, gates*units); GRU reset_after=False: [z, r] only
   PackedMatrix recurrent_h;           // GRU reset_after=False: (units, units), the h block
   std::vector<float> input_bias;      // (gates*units) or empty
@@ -47,8 +47,8 @@ void lstm_gates(Activation act, Activation rec, size_t rows, size_t u, float* pr
 // lstm_gates for many rows of few units (ConvLSTM cells): each activation runs once over all
 // rows when both are element-wise (else it is lstm_gates). Element-wise functions give each
 // element the same bits either way.
-void lstm_gates_rows(Activation act, Activation rec, size_t rows, size_t u, float* pre, const float* c,
-                     float* h_new, float* c_new);
+void lstm_gates_rows(Activation act, Activation rec, size_t rows, size_t u, float* pre,
+                     const float* c, float* h_new, float* c_new);
 void gru_step(const PackedWeights& w, bool reset_after, Activation act, Activation rec, size_t B,
               const float* xp, size_t xp_stride, const float* h, float* h_new, float* scratch);
 

@@ -40,9 +40,9 @@ Isa from_environment() {
 
 const KernelTable& table_for(Isa isa) {
   if (!isa_supported(isa)) {
-    throw Unsupported(std::string("kernels for ") + isa_name(isa) +
-                      " need instructions this CPU or OS lacks (best here: " +
-                      isa_name(best_isa()) + ")");
+    throw Unsupported(
+        std::string("kernels for ") + isa_name(isa) +
+        " need instructions this CPU or OS lacks (best here: " + isa_name(best_isa()) + ")");
   }
   switch (isa) {
 #if defined(__x86_64__) || defined(_M_X64)

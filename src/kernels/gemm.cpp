@@ -46,8 +46,8 @@ PackedMatrix pack_matrix(size_t K, size_t N, const float* B, size_t ldb, size_t 
 
 namespace {
 // The B.K == 0 case (C = 0 or unchanged) is common to every ISA.
-void panels(GemmPanelsFn fn, size_t M, const float* A, size_t lda, const PackedMatrix& B,
-            size_t p0, size_t p1, float* C, size_t ldc, bool accumulate) {
+void panels(GemmPanelsFn fn, size_t M, const float* A, size_t lda, const PackedMatrix& B, size_t p0,
+            size_t p1, float* C, size_t ldc, bool accumulate) {
   if (M == 0 || p0 >= p1) return;
   if (B.K == 0) {
     if (!accumulate) {
@@ -78,8 +78,8 @@ void run_part(void* ctx, int i) {
     const size_t blocks = (s.M + 11) / 12;
     const size_t b0 = blocks * i / s.parts, b1 = blocks * (i + 1) / s.parts;
     const size_t r0 = std::min(s.M, b0 * 12), r1 = std::min(s.M, b1 * 12);
-    panels(s.fn, r1 - r0, s.A + r0 * s.lda, s.lda, *s.B, 0, s.B->panels(), s.C + r0 * s.ldc,
-           s.ldc, s.accumulate);
+    panels(s.fn, r1 - r0, s.A + r0 * s.lda, s.lda, *s.B, 0, s.B->panels(), s.C + r0 * s.ldc, s.ldc,
+           s.accumulate);
   } else {
     const size_t np = s.B->panels();
     panels(s.fn, s.M, s.A, s.lda, *s.B, np * i / s.parts, np * (i + 1) / s.parts, s.C, s.ldc,
@@ -97,8 +97,7 @@ void gemm_packed(size_t M, const float* A, size_t lda, const PackedMatrix& B, fl
   const double flops = 2.0 * M * B.N * B.K;
   if (th > 1 && flops >= 4e6 && B.K > 0) {
     const bool by_rows = M >= 48 * static_cast<size_t>(th) && M > B.N / 4;
-    const int parts = static_cast<int>(
-        std::min<size_t>(th, by_rows ? (M + 11) / 12 : B.panels()));
+    const int parts = static_cast<int>(std::min<size_t>(th, by_rows ? (M + 11) / 12 : B.panels()));
     if (parts > 1) {
       Split s{fn, M, A, lda, &B, C, ldc, accumulate, by_rows, parts};
       parallel_for(parts, run_part, &s);

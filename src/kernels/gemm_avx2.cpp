@@ -74,8 +74,8 @@ RECUR_AVX2 inline void micro(size_t K, const float* A, size_t lda, const T* Bp, 
 }
 
 template <int R, typename T>
-RECUR_AVX2 void rows_one_panel(size_t K, const float* A, size_t lda, const T* Bp,
-                               size_t bstride, float* C, size_t ldc, bool acc, size_t ncols) {
+RECUR_AVX2 void rows_one_panel(size_t K, const float* A, size_t lda, const T* Bp, size_t bstride,
+                               float* C, size_t ldc, bool acc, size_t ncols) {
   if (ncols == 16) {
     micro<R, 1, T>(K, A, lda, Bp, bstride, C, ldc, acc);
     return;
@@ -121,8 +121,8 @@ RECUR_AVX2 void row_block(size_t r, size_t K, const float* A, size_t lda, const 
 
 }  // namespace
 
-void gemm_packed_panels_avx2(size_t M, const float* A, size_t lda, const PackedMatrix& B,
-                             size_t p0, size_t p1, float* C, size_t ldc, bool accumulate) {
+void gemm_packed_panels_avx2(size_t M, const float* A, size_t lda, const PackedMatrix& B, size_t p0,
+                             size_t p1, float* C, size_t ldc, bool accumulate) {
   blocked_gemm<kKc, kMc, kPc, 6>(row_block<float>, M, A, lda, B, p0, p1, C, ldc, accumulate);
 }
 

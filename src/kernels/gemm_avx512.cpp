@@ -20,9 +20,9 @@ namespace recur::kernels::detail {
 
 namespace {
 
-constexpr size_t kKc = 512;  // K block: K=512 in one pass (measured: = or > 256 at K=512)
-constexpr size_t kMc = 96;   // M block: 96 rows x kKc of A (96 KiB) stay in L2
-constexpr size_t kPc = 12;   // panels per C strip; a multiple of every P below
+constexpr size_t kKc = 512;   // K block: K=512 in one pass (measured: = or > 256 at K=512)
+constexpr size_t kMc = 96;    // M block: 96 rows x kKc of A (96 KiB) stay in L2
+constexpr size_t kPc = 12;    // panels per C strip; a multiple of every P below
 constexpr size_t kRows = 12;  // micro-tile height
 
 // One 16-column panel row of B as float32.
@@ -37,8 +37,8 @@ RECUR_AVX512 inline __m512 load_b(const uint16_t* p) {
 // R rows x P panels of C, k ascending, one FMA per k per element. `last` masks the columns of
 // the last panel (a partial panel at the right edge of B); packed B is zero padded.
 template <int R, int P, typename T>
-RECUR_AVX512 inline void micro(size_t K, const float* A, size_t lda, const T* Bp,
-                               size_t bstride, float* C, size_t ldc, bool acc, __mmask16 last) {
+RECUR_AVX512 inline void micro(size_t K, const float* A, size_t lda, const T* Bp, size_t bstride,
+                               float* C, size_t ldc, bool acc, __mmask16 last) {
   __m512 c[R][P];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
@@ -81,7 +81,8 @@ RECUR_AVX512 void rows(size_t K, const float* A, size_t lda, const PackedMatrix&
   };
   size_t q = p0;
   for (; q + P <= p1; q += P) {
-    micro<R, P, T>(K, A, lda, base + q * pstride, pstride, C + q * kPanel, ldc, acc, mask(q + P - 1));
+    micro<R, P, T>(K, A, lda, base + q * pstride, pstride, C + q * kPanel, ldc, acc,
+                   mask(q + P - 1));
   }
   for (; q < p1; ++q) {
     micro<R, 1, T>(K, A, lda, base + q * pstride, pstride, C + q * kPanel, ldc, acc, mask(q));
@@ -117,8 +118,7 @@ void gemm_packed_panels_avx512(size_t M, const float* A, size_t lda, const Packe
 
 void gemm_packed_panels_bf16_avx512(size_t M, const float* A, size_t lda, const PackedMatrix& B,
                                     size_t p0, size_t p1, float* C, size_t ldc, bool accumulate) {
-  blocked_gemm<kKc, kMc, kPc, kRows>(row_block<uint16_t>, M, A, lda, B, p0, p1, C, ldc,
-                                     accumulate);
+  blocked_gemm<kKc, kMc, kPc, kRows>(row_block<uint16_t>, M, A, lda, B, p0, p1, C, ldc, accumulate);
 }
 
 }  // namespace recur::kernels::detail

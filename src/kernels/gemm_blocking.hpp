@@ -27,9 +27,8 @@ using RowBlockFn = void (*)(size_t r, size_t K, const float* A, size_t lda, cons
                             size_t kofs, size_t p0, size_t p1, float* C, size_t ldc, bool acc);
 
 template <size_t kKc, size_t kMc, size_t kPc, size_t kRows>
-void blocked_gemm(RowBlockFn row_block, size_t M, const float* A, size_t lda,
-                  const PackedMatrix& B, size_t p0, size_t p1, float* C, size_t ldc,
-                  bool accumulate) {
+void blocked_gemm(RowBlockFn row_block, size_t M, const float* A, size_t lda, const PackedMatrix& B,
+                  size_t p0, size_t p1, float* C, size_t ldc, bool accumulate) {
   static_assert(kMc % kRows == 0, "M blocks hold whole micro-tiles");
   const size_t K = B.K;
   for (size_t k0 = 0; k0 < K; k0 += kKc) {

@@ -18,8 +18,8 @@ void tanh_scalar(float* x, size_t n);
 #if defined(__x86_64__) || defined(_M_X64)
 void gemm_packed_panels_bf16_avx2(size_t M, const float* A, size_t lda, const PackedMatrix& B,
                                   size_t p0, size_t p1, float* C, size_t ldc, bool accumulate);
-void gemm_packed_panels_avx2(size_t M, const float* A, size_t lda, const PackedMatrix& B,
-                             size_t p0, size_t p1, float* C, size_t ldc, bool accumulate);
+void gemm_packed_panels_avx2(size_t M, const float* A, size_t lda, const PackedMatrix& B, size_t p0,
+                             size_t p1, float* C, size_t ldc, bool accumulate);
 void sigmoid_avx2(float* x, size_t n);
 void tanh_avx2(float* x, size_t n);
 

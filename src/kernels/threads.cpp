@@ -1,11 +1,11 @@
 #include "kernels/threads.hpp"
 
-#include <algorithm>
-#include <atomic>
-#include <climits>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <algorithm>
+#include <atomic>
+#include <climits>
 #include <cstdint>
 #include <cstdlib>
 #include <mutex>
@@ -21,7 +21,8 @@ void futex_wait(std::atomic<uint32_t>* a, uint32_t seen) {
   syscall(SYS_futex, reinterpret_cast<uint32_t*>(a), FUTEX_WAIT_PRIVATE, seen, nullptr, nullptr, 0);
 }
 void futex_wake_all(std::atomic<uint32_t>* a) {
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(a), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(a), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr,
+          0);
 }
 
 inline void cpu_relax() {
@@ -125,7 +126,8 @@ void set_num_threads(int n) { threads_setting().store(std::clamp(n, 1, 64)); }
 void set_thread_override(int n) { override_threads = n <= 0 ? 0 : std::min(n, 64); }
 int thread_override() { return override_threads; }
 int num_threads() {
-  return override_threads > 0 ? override_threads : threads_setting().load(std::memory_order_relaxed);
+  return override_threads > 0 ? override_threads
+                              : threads_setting().load(std::memory_order_relaxed);
 }
 
 void parallel_for(int n, void (*fn)(void*, int), void* ctx) {

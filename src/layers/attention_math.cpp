@@ -16,7 +16,8 @@ bool ScoreMask::operator()(size_t b, size_t t, size_t s) const {
   if (key && !(*key)(b, s)) return false;
   if (explicit_mask) {
     const auto& e = *explicit_mask;
-    const size_t i = ((e.dim(0) == 1 ? 0 : b) * e.dim(1) + (e.dim(1) == 1 ? 0 : t)) * e.dim(2) + (e.dim(2) == 1 ? 0 : s);
+    const size_t i = ((e.dim(0) == 1 ? 0 : b) * e.dim(1) + (e.dim(1) == 1 ? 0 : t)) * e.dim(2) +
+                     (e.dim(2) == 1 ? 0 : s);
     if (e[i] == 0.0f) return false;
   }
   return true;
@@ -27,20 +28,25 @@ void for_each_row(size_t B, const std::function<void(size_t)>& fn) {
     const std::function<void(size_t)>* fn;
     size_t B, parts;
   };
-  const size_t parts = std::min<size_t>(B, static_cast<size_t>(std::max(1, kernels::num_threads())));
+  const size_t parts =
+      std::min<size_t>(B, static_cast<size_t>(std::max(1, kernels::num_threads())));
   if (parts <= 1) {
     for (size_t b = 0; b < B; ++b) fn(b);
     return;
   }
   Job job{&fn, B, parts};
-  kernels::parallel_for(static_cast<int>(parts), [](void* ctx, int i) {
-    const Job& j = *static_cast<const Job*>(ctx);
-    const size_t p = static_cast<size_t>(i);
-    for (size_t b = j.B * p / j.parts; b < j.B * (p + 1) / j.parts; ++b) (*j.fn)(b);
-  }, &job);
+  kernels::parallel_for(
+      static_cast<int>(parts),
+      [](void* ctx, int i) {
+        const Job& j = *static_cast<const Job*>(ctx);
+        const size_t p = static_cast<size_t>(i);
+        for (size_t b = j.B * p / j.parts; b < j.B * (p + 1) / j.parts; ++b) (*j.fn)(b);
+      },
+      &job);
 }
 
-void scores_qk(const float* q, const float* k, size_t T, size_t S, size_t H, size_t d, float* scores) {
+void scores_qk(const float* q, const float* k, size_t T, size_t S, size_t H, size_t d,
+               float* scores) {
   std::vector<float> kt(d * S);  // one head's keys, transposed to (d, S) for the GEMM
   for (size_t h = 0; h < H; ++h) {
     for (size_t s = 0; s < S; ++s) {
@@ -59,7 +65,8 @@ void apply_pv(const float* p, const float* v, size_t T, size_t S, size_t H, size
   }
 }
 
-void masked_softmax(float* scores, size_t b, size_t H, size_t T, size_t S, const ScoreMask& m, MaskRule rule) {
+void masked_softmax(float* scores, size_t b, size_t H, size_t T, size_t S, const ScoreMask& m,
+                    MaskRule rule) {
   const bool masked = m.any();
   std::vector<uint8_t> keep(S, 1);
   for (size_t h = 0; h < H; ++h)
@@ -69,9 +76,12 @@ void masked_softmax(float* scores, size_t b, size_t H, size_t T, size_t S, const
         for (size_t s = 0; s < S; ++s) {
           keep[s] = m(b, t, s) ? 1 : 0;
           if (keep[s]) continue;
-          if (rule == MaskRule::subtract_1e9) x[s] = x[s] - 1.0e9f;
-          else if (rule == MaskRule::replace_1e9_zero) x[s] = -1.0e9f;
-          else x[s] = static_cast<float>(3.38953e38 * -0.7);
+          if (rule == MaskRule::subtract_1e9)
+            x[s] = x[s] - 1.0e9f;
+          else if (rule == MaskRule::replace_1e9_zero)
+            x[s] = -1.0e9f;
+          else
+            x[s] = static_cast<float>(3.38953e38 * -0.7);
         }
       }
       float mx = -INFINITY;
@@ -85,7 +95,8 @@ void masked_softmax(float* scores, size_t b, size_t H, size_t T, size_t S, const
       }
       for (size_t s = 0; s < S; ++s) x[s] = x[s] / sum;
       if (masked && rule == MaskRule::replace_1e9_zero) {
-        for (size_t s = 0; s < S; ++s) if (!keep[s]) x[s] = 0.0f;
+        for (size_t s = 0; s < S; ++s)
+          if (!keep[s]) x[s] = 0.0f;
       }
     }
 }

@@ -85,8 +85,9 @@ Bidirectional::Bidirectional(const RNN& forward, const RNN* backward, MergeMode 
   }
   if (f.stateful != b.stateful || f.return_sequences != b.return_sequences ||
       f.return_state != b.return_state) {
-    throw InvalidArgument("Bidirectional: forward and backward layers must agree on stateful, "
-                          "return_sequences and return_state");
+    throw InvalidArgument(
+        "Bidirectional: forward and backward layers must agree on stateful, "
+        "return_sequences and return_state");
   }
   if (forward_.cell().input_size() != backward_.cell().input_size()) {
     throw InvalidArgument("Bidirectional: forward and backward layers take different input sizes");
@@ -99,8 +100,10 @@ std::vector<Tensor> Bidirectional::run(const Tensor& inputs, const Mask* mask,
   std::span<const Tensor> fwd_init, bwd_init;
   if (!initial_state.empty()) {
     if (initial_state.size() % 2 != 0) {
-      throw InvalidArgument("Bidirectional: initial_state must hold the forward then the backward "
-                            "states (an even count), got " + std::to_string(initial_state.size()));
+      throw InvalidArgument(
+          "Bidirectional: initial_state must hold the forward then the backward "
+          "states (an even count), got " +
+          std::to_string(initial_state.size()));
     }
     const size_t half = initial_state.size() / 2;
     fwd_init = initial_state.first(half);
@@ -144,8 +147,10 @@ std::vector<Tensor> Bidirectional::call(const Tensor& inputs, const Mask* mask,
   std::vector<Tensor> final_states;
   std::vector<Tensor> out = run(inputs, mask, initial_state, &final_states);
   const size_t nf = forward_.cell().state_sizes().size();
-  forward_.set_states({final_states.begin(), final_states.begin() + static_cast<std::ptrdiff_t>(nf)});
-  backward_.set_states({final_states.begin() + static_cast<std::ptrdiff_t>(nf), final_states.end()});
+  forward_.set_states(
+      {final_states.begin(), final_states.begin() + static_cast<std::ptrdiff_t>(nf)});
+  backward_.set_states(
+      {final_states.begin() + static_cast<std::ptrdiff_t>(nf), final_states.end()});
   return out;
 }
 

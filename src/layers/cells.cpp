@@ -11,7 +11,9 @@ namespace recur {
 
 namespace {
 
-std::string shape_of(std::initializer_list<size_t> dims) { return shape_str(std::vector<size_t>(dims)); }
+std::string shape_of(std::initializer_list<size_t> dims) {
+  return shape_str(std::vector<size_t>(dims));
+}
 
 void expect_shape(const char* cls, const char* field, const Tensor& t,
                   std::initializer_list<size_t> want) {
@@ -116,7 +118,8 @@ GatedCell::GatedCell(const char* cls, long units, size_t gates, bool use_bias, b
 
 Precision GatedCell::precision() const { return packed_->precision; }
 
-ops::RnnResult Cell::run_fused(const Tensor&, std::span<const Tensor>, const ops::SequenceArgs&) const {
+ops::RnnResult Cell::run_fused(const Tensor&, std::span<const Tensor>,
+                               const ops::SequenceArgs&) const {
   throw Unsupported(class_name() + " has no fused sequence op");
 }
 
@@ -175,8 +178,8 @@ void LSTMCell::step(const Tensor& x, std::span<const Tensor> states, Tensor& out
   ensure_shape(new_states[0], B, u);
   ensure_shape(new_states[1], B, u);
   kernels::lstm_step(*packed_, cfg_.activation, cfg_.recurrent_activation, B, xp, 4 * u,
-                     states[0].data(), states[1].data(), new_states[0].data(),
-                     new_states[1].data(), xp + B * 4 * u);
+                     states[0].data(), states[1].data(), new_states[0].data(), new_states[1].data(),
+                     xp + B * 4 * u);
   ensure_shape(out, B, u);
   std::memcpy(out.data(), new_states[0].data(), B * u * sizeof(float));
 }
@@ -189,8 +192,8 @@ void GRUCell::step(const Tensor& x, std::span<const Tensor> states, Tensor& out,
   float* xp = buf.data();
   kernels::input_projection(*packed_, B, x.data(), xp);
   ensure_shape(new_states[0], B, u);
-  kernels::gru_step(*packed_, cfg_.reset_after, cfg_.activation, cfg_.recurrent_activation, B,
-                    xp, 3 * u, states[0].data(), new_states[0].data(), xp + B * 3 * u);
+  kernels::gru_step(*packed_, cfg_.reset_after, cfg_.activation, cfg_.recurrent_activation, B, xp,
+                    3 * u, states[0].data(), new_states[0].data(), xp + B * 3 * u);
   ensure_shape(out, B, u);
   std::memcpy(out.data(), new_states[0].data(), B * u * sizeof(float));
 }

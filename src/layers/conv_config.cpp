@@ -9,17 +9,19 @@ namespace recur::layers {
 
 std::vector<size_t> conv_sizes(const LayerArgs& a, const char* field, size_t rank, long fallback,
                                bool required) {
-  if (required && !core::cfg_has(a, field)) fail(a, std::string("config has no field '") + field + "'");
+  if (required && !core::cfg_has(a, field))
+    fail(a, std::string("config has no field '") + field + "'");
   std::vector<long> v = cfg_ints(a, field, {fallback});
   if (v.size() == 1 && rank > 1) v.assign(rank, v[0]);
   if (v.size() != rank) {
-    fail(a, std::string("config field '") + field + "' must have " + std::to_string(rank) + " entries, got " +
-                std::to_string(v.size()));
+    fail(a, std::string("config field '") + field + "' must have " + std::to_string(rank) +
+                " entries, got " + std::to_string(v.size()));
   }
   std::vector<size_t> out;
   for (long x : v) {
     if (x < 1 || x > 4096) {
-      fail(a, std::string("config field '") + field + "' entries must be in [1, 4096], got " + std::to_string(x));
+      fail(a, std::string("config field '") + field + "' entries must be in [1, 4096], got " +
+                  std::to_string(x));
     }
     out.push_back(static_cast<size_t>(x));
   }

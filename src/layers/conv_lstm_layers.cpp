@@ -12,12 +12,16 @@ namespace recur::layers {
 
 std::shared_ptr<const Cell> make_conv_lstm_cell(const LayerArgs& a, const Weights& w, size_t& at) {
   const std::string& cls = a.class_name;
-  const size_t rank = cls == "ConvLSTM1D" ? 1 : cls == "ConvLSTM2D" ? 2 : cls == "ConvLSTM3D" ? 3 : 0;
+  const size_t rank = cls == "ConvLSTM1D"   ? 1
+                      : cls == "ConvLSTM2D" ? 2
+                      : cls == "ConvLSTM3D" ? 3
+                                            : 0;
   if (rank == 0) unsupported(a, "class '" + cls + "' is not supported");
   core::refuse_quantization(a);
   ConvLSTMCellConfig c;
   c.filters = cfg_int(a, "filters", -1);
-  if (c.filters <= 0 || c.filters > (1L << 20)) fail(a, "config field 'filters' must be a positive integer (at most 2^20)");
+  if (c.filters <= 0 || c.filters > (1L << 20))
+    fail(a, "config field 'filters' must be a positive integer (at most 2^20)");
   const std::vector<size_t> k = conv_sizes(a, "kernel_size", rank, 1, true);
   const std::vector<size_t> s = conv_sizes(a, "strides", rank, 1);
   const std::vector<size_t> d = conv_sizes(a, "dilation_rate", rank, 1);
@@ -43,16 +47,20 @@ std::shared_ptr<const Cell> make_conv_lstm_cell(const LayerArgs& a, const Weight
   want.push_back(f);
   want.push_back(4 * f);
   const auto& ks = w.shape(at);
-  if (ks.size() != rank + 2 || !std::equal(k.begin(), k.end(), ks.begin()) || ks[rank + 1] != 4 * f || ks[rank] == 0) {
+  if (ks.size() != rank + 2 || !std::equal(k.begin(), k.end(), ks.begin()) ||
+      ks[rank + 1] != 4 * f || ks[rank] == 0) {
     std::string shape = "(";
     for (size_t x : k) shape += std::to_string(x) + ", ";
-    fail(a, "weight kernel must have shape " + shape + "input_channels, " + std::to_string(4 * f) + "), got " + shape_str(ks));
+    fail(a, "weight kernel must have shape " + shape + "input_channels, " + std::to_string(4 * f) +
+                "), got " + shape_str(ks));
   }
   if (w.shape(at + 1) != want) {
-    fail(a, "weight recurrent_kernel must have shape " + shape_str(want) + ", got " + shape_str(w.shape(at + 1)));
+    fail(a, "weight recurrent_kernel must have shape " + shape_str(want) + ", got " +
+                shape_str(w.shape(at + 1)));
   }
   if (c.use_bias && w.shape(at + 2) != std::vector<size_t>{4 * f}) {
-    fail(a, "weight bias must have shape (" + std::to_string(4 * f) + ",), got " + shape_str(w.shape(at + 2)));
+    fail(a, "weight bias must have shape (" + std::to_string(4 * f) + ",), got " +
+                shape_str(w.shape(at + 2)));
   }
   // The smallest step the kernel accepts stands in until a call brings the real spatial shape.
   std::vector<size_t> step;
@@ -77,10 +85,11 @@ void check_conv_lstm_activation(const Cell& cell, const Tensor& x, uint64_t max_
     if (bytes <= max && __builtin_mul_overflow(bytes, f, &bytes)) bytes = max + 1;
   }
   if (bytes > max) {
-    throw InvalidArgument("the input projection (" + std::to_string(x.dim(0)) + " x " + std::to_string(x.dim(1)) +
-                          " x " + std::to_string(cells) + " x " + std::to_string(4 * c->filters()) +
-                          " float32) would exceed the limit of " + std::to_string(max) +
-                          " bytes for one activation (max_activation_bytes; RECUR_MAX_ACTIVATION_BYTES sets it)");
+    throw InvalidArgument(
+        "the input projection (" + std::to_string(x.dim(0)) + " x " + std::to_string(x.dim(1)) +
+        " x " + std::to_string(cells) + " x " + std::to_string(4 * c->filters()) +
+        " float32) would exceed the limit of " + std::to_string(max) +
+        " bytes for one activation (max_activation_bytes; RECUR_MAX_ACTIVATION_BYTES sets it)");
   }
 }
 

@@ -26,17 +26,24 @@ struct Stage {
 
 class ConvNDLayer final : public BasicLayer {
  public:
-  ConvNDLayer(const LayerArgs& a, size_t rank, bool cf, Activation act, std::vector<Stage> stages, size_t params)
-      : BasicLayer(a), rank_(rank), cf_(cf), act_(act), stages_(std::move(stages)), params_(params) {}
+  ConvNDLayer(const LayerArgs& a, size_t rank, bool cf, Activation act, std::vector<Stage> stages,
+              size_t params)
+      : BasicLayer(a),
+        rank_(rank),
+        cf_(cf),
+        act_(act),
+        stages_(std::move(stages)),
+        params_(params) {}
 
   std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
     const Tensor& x0 = one_input(in).tensor;
     need_rank(x0, rank_ + 2, rank_ + 2);
     Tensor y = cf_ ? ops::channels_to_last(x0, 1) : x0;
-    const size_t cin = y.shape().back(), N = y.dim(0), want = stages_[0].w.cin_g * stages_[0].groups;
+    const size_t cin = y.shape().back(), N = y.dim(0),
+                 want = stages_[0].w.cin_g * stages_[0].groups;
     if (cin != want) {
-      bad("input shape " + x0.shape_str() + " has " + std::to_string(cin) + " channels, the kernel expects " +
-          std::to_string(want));
+      bad("input shape " + x0.shape_str() + " has " + std::to_string(cin) +
+          " channels, the kernel expects " + std::to_string(want));
     }
     // Row-wise activations (softmax) act on the last axis of the layer's own layout.
     const bool late = cf_ && !is_elementwise(act_);
@@ -90,19 +97,22 @@ Stage spatial_stage(const LayerArgs& a, size_t rank) {
     strided |= st.s[i] > 1;
     dilated |= st.d[i] > 1;
   }
-  if (strided && dilated) fail(a, "config fields 'strides' > 1 together with 'dilation_rate' > 1 are not allowed");
+  if (strided && dilated)
+    fail(a, "config fields 'strides' > 1 together with 'dilation_rate' > 1 are not allowed");
   st.same = conv_same_padding(a);
   return st;
 }
 
 size_t positive(const LayerArgs& a, const char* field, long fallback) {
   const long v = cfg_int(a, field, fallback);
-  if (v <= 0 || v > (1L << 20)) fail(a, std::string("config field '") + field + "' must be a positive integer (at most 2^20)");
+  if (v <= 0 || v > (1L << 20))
+    fail(a, std::string("config field '") + field + "' must be a positive integer (at most 2^20)");
   return static_cast<size_t>(v);
 }
 
 // Weight i: rank kernel axes equal to k, then two axes; last == `last` unless 0 (any).
-const Tensor& kernel_weight(const LayerArgs& a, size_t i, const char* what, const std::vector<size_t>& k, size_t last) {
+const Tensor& kernel_weight(const LayerArgs& a, size_t i, const char* what,
+                            const std::vector<size_t>& k, size_t last) {
   const auto& ks = a.weights.shape(i);
   const size_t rank = k.size();
   if (ks.size() != rank + 2 || !std::equal(k.begin(), k.end(), ks.begin()) || ks[rank] == 0 ||
@@ -110,7 +120,8 @@ const Tensor& kernel_weight(const LayerArgs& a, size_t i, const char* what, cons
     std::string want = "(";
     for (size_t x : k) want += std::to_string(x) + ", ";
     fail(a, std::string("weight ") + what + " must have shape " + want + "channels, " +
-                (last ? std::to_string(last) : std::string("multiplier")) + "), got " + shape_str(ks));
+                (last ? std::to_string(last) : std::string("multiplier")) + "), got " +
+                shape_str(ks));
   }
   return a.weights[i];
 }
@@ -120,7 +131,8 @@ std::unique_ptr<Layer> make_conv(const LayerArgs& a, size_t rank) {
   const size_t F = positive(a, "filters", -1);
   Stage st = spatial_stage(a, rank);
   const long groups = cfg_int(a, "groups", 1);
-  if (groups <= 0 || F % static_cast<size_t>(groups) != 0) fail(a, "config field 'groups' must be a positive divisor of filters");
+  if (groups <= 0 || F % static_cast<size_t>(groups) != 0)
+    fail(a, "config field 'groups' must be a positive divisor of filters");
   st.groups = static_cast<size_t>(groups);
   const bool use_bias = cfg_bool(a, "use_bias", true);
   core::check_lora(a, use_bias ? 2 : 1);
@@ -132,7 +144,8 @@ std::unique_ptr<Layer> make_conv(const LayerArgs& a, size_t rank) {
   st.w = ops::pack_conv(kernel, rank, st.groups, bias ? &*bias : nullptr, a.precision);
   std::vector<Stage> stages;
   stages.push_back(std::move(st));
-  return std::make_unique<ConvNDLayer>(a, rank, conv_channels_first(a), core::activation_of(a, "activation", "linear"),
+  return std::make_unique<ConvNDLayer>(a, rank, conv_channels_first(a),
+                                       core::activation_of(a, "activation", "linear"),
                                        std::move(stages), params);
 }
 
@@ -164,12 +177,15 @@ std::unique_ptr<Layer> make_depthwise(const LayerArgs& a, size_t rank, bool sepa
     Stage pw;
     pw.k = pw.s = pw.d = std::vector<size_t>(rank, 1);
     const Tensor& pk = kernel_weight(a, 1, "pointwise_kernel", pw.k, F);
-    if (pk.dim(rank) != C * m) fail(a, "weight pointwise_kernel must have " + std::to_string(C * m) + " input channels, got " + pk.shape_str());
+    if (pk.dim(rank) != C * m)
+      fail(a, "weight pointwise_kernel must have " + std::to_string(C * m) +
+                  " input channels, got " + pk.shape_str());
     params += pk.size();
     pw.w = ops::pack_conv(pk, rank, 1, bias ? &*bias : nullptr, a.precision);
     stages.push_back(std::move(pw));
   }
-  return std::make_unique<ConvNDLayer>(a, rank, conv_channels_first(a), core::activation_of(a, "activation", "linear"),
+  return std::make_unique<ConvNDLayer>(a, rank, conv_channels_first(a),
+                                       core::activation_of(a, "activation", "linear"),
                                        std::move(stages), params);
 }
 
@@ -178,12 +194,20 @@ int separable_count(const nlohmann::json& cfg) { return core::kernel_bias_count(
 }  // namespace
 
 void register_conv_nd_layers(std::map<std::string, LayerKind>& r) {
-  r["Conv2D"] = r["Convolution2D"] = {[](const LayerArgs& a) { return make_conv(a, 2); }, core::kernel_bias_count, docs::conv_nd};
-  r["Conv3D"] = r["Convolution3D"] = {[](const LayerArgs& a) { return make_conv(a, 3); }, core::kernel_bias_count, docs::conv_nd};
-  r["DepthwiseConv1D"] = {[](const LayerArgs& a) { return make_depthwise(a, 1, false); }, core::kernel_bias_count, docs::depthwise};
-  r["DepthwiseConv2D"] = {[](const LayerArgs& a) { return make_depthwise(a, 2, false); }, core::kernel_bias_count, docs::depthwise};
-  r["SeparableConv1D"] = r["SeparableConvolution1D"] = {[](const LayerArgs& a) { return make_depthwise(a, 1, true); }, separable_count, docs::separable};
-  r["SeparableConv2D"] = r["SeparableConvolution2D"] = {[](const LayerArgs& a) { return make_depthwise(a, 2, true); }, separable_count, docs::separable};
+  r["Conv2D"] = r["Convolution2D"] = {[](const LayerArgs& a) { return make_conv(a, 2); },
+                                      core::kernel_bias_count, docs::conv_nd};
+  r["Conv3D"] = r["Convolution3D"] = {[](const LayerArgs& a) { return make_conv(a, 3); },
+                                      core::kernel_bias_count, docs::conv_nd};
+  r["DepthwiseConv1D"] = {[](const LayerArgs& a) { return make_depthwise(a, 1, false); },
+                          core::kernel_bias_count, docs::depthwise};
+  r["DepthwiseConv2D"] = {[](const LayerArgs& a) { return make_depthwise(a, 2, false); },
+                          core::kernel_bias_count, docs::depthwise};
+  r["SeparableConv1D"] =
+      r["SeparableConvolution1D"] = {[](const LayerArgs& a) { return make_depthwise(a, 1, true); },
+                                     separable_count, docs::separable};
+  r["SeparableConv2D"] =
+      r["SeparableConvolution2D"] = {[](const LayerArgs& a) { return make_depthwise(a, 2, true); },
+                                     separable_count, docs::separable};
 }
 
 }  // namespace recur::layers

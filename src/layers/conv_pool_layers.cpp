@@ -10,8 +10,8 @@
 
 #include "layers/conv_config.hpp"
 #include "layers/core_util.hpp"
-#include "ops/conv.hpp"
 #include "layers/layer_docs.hpp"
+#include "ops/conv.hpp"
 
 namespace recur::layers {
 
@@ -24,7 +24,8 @@ enum class Padding { valid, same, causal };
 
 Padding padding_of(const LayerArgs& a, bool allow_causal) {
   std::string p = cfg_string(a, "padding", "valid");
-  for (char& c : p) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));  // Keras lowercases
+  for (char& c : p)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));  // Keras lowercases
   if (p == "valid") return Padding::valid;
   if (p == "same") return Padding::same;
   if (p == "causal" && allow_causal) return Padding::causal;
@@ -34,7 +35,8 @@ Padding padding_of(const LayerArgs& a, bool allow_causal) {
 bool channels_first(const LayerArgs& a) { return conv_channels_first(a); }
 
 size_t one_positive(const LayerArgs& a, const char* field, long fallback, bool required = false) {
-  if (required && !core::cfg_has(a, field)) fail(a, std::string("config has no field '") + field + "'");
+  if (required && !core::cfg_has(a, field))
+    fail(a, std::string("config has no field '") + field + "'");
   const std::vector<long> v = cfg_ints(a, field, {fallback});
   if (v.size() != 1 || v[0] <= 0) {
     fail(a, std::string("config field '") + field + "' must be one positive integer");
@@ -77,11 +79,14 @@ class Conv1DLayer final : public BasicLayer {
     Activation act = Activation::linear;
   };
   Conv1DLayer(const LayerArgs& a, Spec s, const Tensor& kernel, const std::optional<Tensor>& bias)
-      : BasicLayer(a), s_(s), w_(ops::pack_conv(kernel, 1, s.groups, bias ? &*bias : nullptr, a.precision)),
+      : BasicLayer(a),
+        s_(s),
+        w_(ops::pack_conv(kernel, 1, s.groups, bias ? &*bias : nullptr, a.precision)),
         params_(kernel.size() + (bias ? bias->size() : 0)) {}
 
   StreamRule stream_rule() const override {
-    if (s_.channels_first) return {Streaming::whole_sequence, "is channels_first: its time axis is the last one"};
+    if (s_.channels_first)
+      return {Streaming::whole_sequence, "is channels_first: its time axis is the last one"};
     if (s_.stride > 1) return {Streaming::whole_sequence, "has strides > 1"};
     if (s_.k == 1) return {Streaming::per_step};
     if (s_.pad == Padding::causal) return {Streaming::window};
@@ -96,7 +101,8 @@ class Conv1DLayer final : public BasicLayer {
     const Tensor& x = one_input(in).tensor;
     need_rank(x, 3, 3);
     if (!(ctx.stream && ctx.session && window())) {
-      return single(s_.channels_first ? swap_last_two(conv(swap_last_two(x), s_.pad)) : conv(x, s_.pad));
+      return single(s_.channels_first ? swap_last_two(conv(swap_last_two(x), s_.pad))
+                                      : conv(x, s_.pad));
     }
     // The chunk after the steps before it, run 'valid': the same windows as causal padding
     // over the whole sequence, whose first window starts on zeros.
@@ -105,7 +111,8 @@ class Conv1DLayer final : public BasicLayer {
     if (slot.empty()) slot.emplace_back(std::vector<size_t>{B, P, C});
     const Tensor& past = slot[0];
     if (past.dim(0) != B || past.dim(2) != C) {
-      bad("the stream holds steps of shape " + past.shape_str() + ", got a chunk of shape " + x.shape_str());
+      bad("the stream holds steps of shape " + past.shape_str() + ", got a chunk of shape " +
+          x.shape_str());
     }
     Tensor joined({B, P + L, C});
     for (size_t b = 0; b < B; ++b) {
@@ -114,7 +121,8 @@ class Conv1DLayer final : public BasicLayer {
     }
     Tensor out = conv(joined, Padding::valid);
     Tensor next({B, P, C});
-    for (size_t b = 0; b < B; ++b) std::copy_n(joined.data() + (b * (P + L) + L) * C, P * C, next.data() + b * P * C);
+    for (size_t b = 0; b < B; ++b)
+      std::copy_n(joined.data() + (b * (P + L) + L) * C, P * C, next.data() + b * P * C);
     slot[0] = std::move(next);
     return single(std::move(out));
   }
@@ -124,27 +132,31 @@ class Conv1DLayer final : public BasicLayer {
   }
 
  private:
-  size_t window() const { return s_.pad == Padding::causal && s_.k > 1 ? (s_.k - 1) * s_.dilation : 0; }
+  size_t window() const {
+    return s_.pad == Padding::causal && s_.k > 1 ? (s_.k - 1) * s_.dilation : 0;
+  }
 
   // x: (batch, steps, channels); the im2col GEMM op, 'causal' as zeros on the left + 'valid'.
   Tensor conv(const Tensor& x, Padding pad) const {
-    const size_t B = x.dim(0), L = x.dim(1), C = x.dim(2), P = pad == Padding::causal ? window() : 0;
+    const size_t B = x.dim(0), L = x.dim(1), C = x.dim(2),
+                 P = pad == Padding::causal ? window() : 0;
     if (C != w_.cin_g * s_.groups) {
-      bad("input shape " + x.shape_str() + " does not fit kernel shape (" + std::to_string(s_.k) + ", " +
-          std::to_string(w_.cin_g) + ", " + std::to_string(w_.cout) + ") (" + std::to_string(w_.cin_g * s_.groups) +
-          " input channels expected)");
+      bad("input shape " + x.shape_str() + " does not fit kernel shape (" + std::to_string(s_.k) +
+          ", " + std::to_string(w_.cin_g) + ", " + std::to_string(w_.cout) + ") (" +
+          std::to_string(w_.cin_g * s_.groups) + " input channels expected)");
     }
     Tensor padded;
     if (P > 0) {
       padded = Tensor({B, P + L, C});
-      for (size_t b = 0; b < B; ++b) std::copy_n(x.data() + b * L * C, L * C, padded.data() + (b * (P + L) + P) * C);
+      for (size_t b = 0; b < B; ++b)
+        std::copy_n(x.data() + b * L * C, L * C, padded.data() + (b * (P + L) + P) * C);
     }
     const size_t len = L + P, k = s_.k, st = s_.stride, d = s_.dilation;
     ops::ConvShape g;
     try {
       g = ops::conv_shape(std::span<const size_t>(&len, 1), C, std::span<const size_t>(&k, 1),
-                          std::span<const size_t>(&st, 1), std::span<const size_t>(&d, 1), pad == Padding::same,
-                          w_.cout, s_.groups);
+                          std::span<const size_t>(&st, 1), std::span<const size_t>(&d, 1),
+                          pad == Padding::same, w_.cout, s_.groups);
     } catch (const InvalidArgument&) {
       bad("input shape " + x.shape_str() + " is too short for kernel size " + std::to_string(s_.k) +
           " with dilation " + std::to_string(s_.dilation));
@@ -171,7 +183,8 @@ std::unique_ptr<Layer> make_conv1d(const LayerArgs& a) {
   s.pad = padding_of(a, true);
   s.channels_first = channels_first(a);
   s.act = core::activation_of(a, "activation", "linear");
-  if (s.stride > 1 && s.dilation > 1) fail(a, "strides > 1 together with dilation_rate > 1 is not allowed");
+  if (s.stride > 1 && s.dilation > 1)
+    fail(a, "strides > 1 together with dilation_rate > 1 is not allowed");
   const bool use_bias = cfg_bool(a, "use_bias", true);
   core::check_lora(a, use_bias ? 2 : 1);
   expect_weight_count(a, use_bias ? 2 : 1);
@@ -193,7 +206,9 @@ class Pool1DLayer final : public BasicLayer {
  public:
   Pool1DLayer(const LayerArgs& a, bool is_max, size_t k, size_t s, Padding p, bool cf)
       : BasicLayer(a), max_(is_max), k_(k), s_(s), pad_(p), cf_(cf) {}
-  StreamRule stream_rule() const override { return {Streaming::whole_sequence, "pools over time windows"}; }
+  StreamRule stream_rule() const override {
+    return {Streaming::whole_sequence, "pools over time windows"};
+  }
 
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     const Tensor& x0 = one_input(in).tensor;
@@ -210,7 +225,8 @@ class Pool1DLayer final : public BasicLayer {
         // Window clipped to the real steps: padding never enters a max or an average.
         const long start = static_cast<long>(o * s_) - static_cast<long>(left);
         const size_t lo = static_cast<size_t>(std::max<long>(start, 0));
-        const size_t hi = static_cast<size_t>(std::min<long>(start + static_cast<long>(k_), static_cast<long>(L)));
+        const size_t hi = static_cast<size_t>(
+            std::min<long>(start + static_cast<long>(k_), static_cast<long>(L)));
         float* dst = out.data() + (b * out_len + o) * C;
         for (size_t c = 0; c < C; ++c) {
           float acc = max_ ? -std::numeric_limits<float>::infinity() : 0.0f;
@@ -240,7 +256,8 @@ class Pool1DLayer final : public BasicLayer {
 std::unique_ptr<Layer> make_pool(const LayerArgs& a, bool is_max) {
   expect_weight_count(a, 0);
   const size_t k = one_positive(a, "pool_size", 2);
-  const size_t s = core::cfg_has(a, "strides") ? one_positive(a, "strides", 1) : k;  // None: pool_size
+  const size_t s =
+      core::cfg_has(a, "strides") ? one_positive(a, "strides", 1) : k;  // None: pool_size
   return std::make_unique<Pool1DLayer>(a, is_max, k, s, padding_of(a, false), channels_first(a));
 }
 
@@ -248,7 +265,9 @@ class GlobalPool1DLayer final : public BasicLayer {
  public:
   GlobalPool1DLayer(const LayerArgs& a, bool is_max, bool keepdims, bool cf)
       : BasicLayer(a), max_(is_max), keepdims_(keepdims), cf_(cf), k2_(a.keras_major < 3) {}
-  StreamRule stream_rule() const override { return {Streaming::whole_sequence, "pools over the whole sequence"}; }
+  StreamRule stream_rule() const override {
+    return {Streaming::whole_sequence, "pools over the whole sequence"};
+  }
 
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     const Value& v = one_input(in);
@@ -293,7 +312,8 @@ class GlobalPool1DLayer final : public BasicLayer {
 
 std::unique_ptr<Layer> make_global(const LayerArgs& a, bool is_max) {
   expect_weight_count(a, 0);
-  return std::make_unique<GlobalPool1DLayer>(a, is_max, cfg_bool(a, "keepdims", false), channels_first(a));
+  return std::make_unique<GlobalPool1DLayer>(a, is_max, cfg_bool(a, "keepdims", false),
+                                             channels_first(a));
 }
 
 int zero(const nlohmann::json&) { return 0; }

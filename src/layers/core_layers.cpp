@@ -42,7 +42,8 @@ std::unique_ptr<Layer> make_identity(const LayerArgs& a) {
 
 class MaskingLayer final : public BasicLayer {
  public:
-  MaskingLayer(const LayerArgs& a, float value) : BasicLayer(a), value_(value), k2_(a.keras_major < 3) {}
+  MaskingLayer(const LayerArgs& a, float value)
+      : BasicLayer(a), value_(value), k2_(a.keras_major < 3) {}
   StreamRule stream_rule() const override { return {Streaming::per_step}; }
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     const Tensor& x = one_input(in).tensor;
@@ -105,8 +106,9 @@ class EmbeddingLayer final : public BasicLayer {
     // must hold exact integers.
     const std::vector<int64_t>* ints = x.has_ints() ? &x.ints() : nullptr;
     auto out_of_range = [&](size_t i, const std::string& text) {
-      bad("index " + text + " at flat position " + std::to_string(i) + " is not an integer in [0, " +
-          std::to_string(n_in) + ") (input shape " + x.shape_str() + ")");
+      bad("index " + text + " at flat position " + std::to_string(i) +
+          " is not an integer in [0, " + std::to_string(n_in) + ") (input shape " + x.shape_str() +
+          ")");
     };
     for (size_t i = 0; i < x.size(); ++i) {
       size_t row_index;
@@ -183,7 +185,9 @@ class DenseLayer final : public BasicLayer {
     core::activate(act_, out);
     return single(std::move(out), v.mask);
   }
-  size_t param_count() const override { return packed_.K * packed_.N + (bias_ ? bias_->size() : 0); }
+  size_t param_count() const override {
+    return packed_.K * packed_.N + (bias_ ? bias_->size() : 0);
+  }
   std::string path() const override {
     return packed_.precision == Precision::bf16 ? "GEMM, bf16 weights" : "";
   }
@@ -273,11 +277,14 @@ std::unique_ptr<Layer> make_time_distributed(const LayerArgs& a) {
   const auto& reg = layer_registry();
   auto it = reg.find(cls);
   if (it == reg.end()) unsupported(a, "wrapped layer class '" + cls + "' is not supported");
-  const std::string inner_name =
-      cfg->contains("name") && (*cfg)["name"].is_string() ? (*cfg)["name"].get<std::string>() : a.name;
-  LayerArgs ia{cls, inner_name, *cfg, a.weights, a.keras_major, a.where + " wrapped " + cls, a.precision};
+  const std::string inner_name = cfg->contains("name") && (*cfg)["name"].is_string()
+                                     ? (*cfg)["name"].get<std::string>()
+                                     : a.name;
+  LayerArgs ia{cls,        inner_name, *cfg, a.weights, a.keras_major, a.where + " wrapped " + cls,
+               a.precision};
   std::unique_ptr<Layer> inner = it->second.make(ia);
-  if (inner->state_slots() > 0 && inner->stream_rule().kind != Streaming::window) unsupported(a, "a stateful wrapped layer is not supported");
+  if (inner->state_slots() > 0 && inner->stream_rule().kind != Streaming::window)
+    unsupported(a, "a stateful wrapped layer is not supported");
   return std::make_unique<TimeDistributedLayer>(a, std::move(inner));
 }
 
@@ -375,7 +382,8 @@ std::unique_ptr<Layer> make_relu(const LayerArgs& a) {
   r.keras2 = a.keras_major < 3;
   r.slope = static_cast<float>(cfg_float(a, "negative_slope", 0.0));
   r.threshold = static_cast<float>(cfg_float(a, "threshold", 0.0));
-  if (core::cfg_has(a, "max_value")) r.max_value = static_cast<float>(cfg_float(a, "max_value", 0.0));
+  if (core::cfg_has(a, "max_value"))
+    r.max_value = static_cast<float>(cfg_float(a, "max_value", 0.0));
   if (r.slope < 0.0f || r.threshold < 0.0f || (r.max_value && *r.max_value < 0.0f)) {
     fail(a, "negative_slope, threshold and max_value must not be negative");
   }
@@ -424,7 +432,8 @@ class PReluLayer final : public BasicLayer {
   // alpha's first axis is the input's axis 1: size 1 when shared_axes includes time.
   StreamRule stream_rule() const override {
     if (alpha_.rank() >= 1 && alpha_.dim(0) == 1) return {Streaming::elementwise};
-    return {Streaming::whole_sequence, "has an alpha per time step (shared_axes leaves out axis 1)"};
+    return {Streaming::whole_sequence,
+            "has an alpha per time step (shared_axes leaves out axis 1)"};
   }
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     const Value& v = one_input(in);
@@ -476,8 +485,11 @@ std::unique_ptr<Layer> make_prelu(const LayerArgs& a) {
 
 class SoftmaxLayer final : public BasicLayer {
  public:
-  SoftmaxLayer(const LayerArgs& a, std::vector<long> axes) : BasicLayer(a), axes_(std::move(axes)), k2_(a.keras_major < 3) {}
-  StreamRule stream_rule() const override { return per_step_on(axes_, "takes the softmax over the time axis"); }
+  SoftmaxLayer(const LayerArgs& a, std::vector<long> axes)
+      : BasicLayer(a), axes_(std::move(axes)), k2_(a.keras_major < 3) {}
+  StreamRule stream_rule() const override {
+    return per_step_on(axes_, "takes the softmax over the time axis");
+  }
 
   std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
     const Value& v = one_input(in);
@@ -507,7 +519,8 @@ class SoftmaxLayer final : public BasicLayer {
     std::vector<bool> on(r, false);
     for (long ax : axes_) {
       auto k = core::resolve_axis(ax, r);
-      if (!k) bad("axis " + std::to_string(ax) + " is out of range for input shape " + x.shape_str());
+      if (!k)
+        bad("axis " + std::to_string(ax) + " is out of range for input shape " + x.shape_str());
       on[*k] = true;
     }
     // Move the softmax axes last, work on contiguous rows, move them back.

@@ -9,8 +9,10 @@ namespace recur::layers::core {
 
 void BasicLayer::bad(const std::string& what) const { throw InvalidArgument(where_ + ": " + what); }
 
-void BasicLayer::check_output(const CallContext& ctx, std::initializer_list<uint64_t> factors) const {
-  const uint64_t max = ctx.max_activation_bytes ? ctx.max_activation_bytes : io::default_limits().max_activation_bytes;
+void BasicLayer::check_output(const CallContext& ctx,
+                              std::initializer_list<uint64_t> factors) const {
+  const uint64_t max = ctx.max_activation_bytes ? ctx.max_activation_bytes
+                                                : io::default_limits().max_activation_bytes;
   uint64_t bytes = sizeof(float);
   std::string shape;
   for (uint64_t f : factors) {
@@ -19,7 +21,8 @@ void BasicLayer::check_output(const CallContext& ctx, std::initializer_list<uint
   }
   if (bytes > max) {
     bad("the output (" + shape + " float32) would exceed the limit of " + std::to_string(max) +
-        " bytes for one activation (max_activation_bytes: a load option, or RECUR_MAX_ACTIVATION_BYTES)");
+        " bytes for one activation (max_activation_bytes: a load option, or "
+        "RECUR_MAX_ACTIVATION_BYTES)");
   }
 }
 
@@ -30,7 +33,7 @@ const Value& BasicLayer::one_input(std::span<const Value> in) const {
 
 void BasicLayer::need_rank(const Tensor& x, size_t lo, size_t hi) const {
   if (x.rank() < lo || x.rank() > hi) {
-    std::string want = lo == hi ? std::to_string(lo)
+    std::string want = lo == hi         ? std::to_string(lo)
                        : hi == SIZE_MAX ? "at least " + std::to_string(lo)
                                         : std::to_string(lo) + " to " + std::to_string(hi);
     bad("input must have rank " + want + ", got shape " + x.shape_str());
@@ -71,7 +74,9 @@ void refuse_quantization(const LayerArgs& a) {
   if (d.is_string()) name = d.get<std::string>();
   if (d.is_object()) {
     // (not d.value(): a non-string class_name would throw nlohmann's type_error)
-    const std::string cls = d.contains("class_name") && d["class_name"].is_string() ? d["class_name"].get<std::string>() : "";
+    const std::string cls = d.contains("class_name") && d["class_name"].is_string()
+                                ? d["class_name"].get<std::string>()
+                                : "";
     if (cls.find("Quantized") != std::string::npos) {
       unsupported(a, "dtype policy '" + cls + "' quantizes the layer; not supported");
     }

@@ -39,14 +39,15 @@ Tensor cudnn_input_kernel_to_keras(const Tensor& kernel, size_t gates) {
 Tensor cudnn_recurrent_kernel_to_keras(const Tensor& recurrent, size_t gates) {
   const size_t units = gate_units(recurrent, gates, "recurrent_kernel");
   if (recurrent.dim(0) != units) {
-    throw InvalidArgument("cuDNN recurrent_kernel must have shape (" + std::to_string(units) + ", " +
-                          std::to_string(gates * units) + "), got " + recurrent.shape_str());
+    throw InvalidArgument("cuDNN recurrent_kernel must have shape (" + std::to_string(units) +
+                          ", " + std::to_string(gates * units) + "), got " + recurrent.shape_str());
   }
   const size_t cols = recurrent.dim(1);
   Tensor out({units, cols});
   for (size_t g = 0; g < gates; ++g) {
     for (size_t i = 0; i < units; ++i) {
-      for (size_t j = 0; j < units; ++j) out[i * cols + g * units + j] = recurrent[j * cols + g * units + i];
+      for (size_t j = 0; j < units; ++j)
+        out[i * cols + g * units + j] = recurrent[j * cols + g * units + i];
     }
   }
   return out;

@@ -149,7 +149,10 @@ class Layer {
   // edge that a stream cannot compute exactly. The default applies stream_rule().
   virtual std::vector<Flow> stream_flow(const std::vector<Flow>& in, size_t n_out) const;
   // Recurrent layers: whether output t is a sequence (return_sequences) or a final value.
-  virtual bool keeps_time_axis(size_t output) const { (void)output; return true; }
+  virtual bool keeps_time_axis(size_t output) const {
+    (void)output;
+    return true;
+  }
   // Whether calls read or write session state (this layer or, for a nested model, any inside).
   virtual bool uses_session_state() const { return state_slots() > 0; }
   // A wrapper's wrapped layer (TimeDistributed), so inspect can list a wrapped model's layers.
@@ -216,7 +219,7 @@ void register_spatial_layers(std::map<std::string, LayerKind>& r);  // 2D/3D poo
 
 // TimeDistributed around an already built layer (a nested model: graph.cpp builds it).
 std::unique_ptr<Layer> time_distributed_over(const LayerArgs& a, std::unique_ptr<Layer> inner);
-void register_conv_nd_layers(std::map<std::string, LayerKind>& r);  // Conv2D, Conv3D
+void register_conv_nd_layers(std::map<std::string, LayerKind>& r);         // Conv2D, Conv3D
 void register_conv_transpose_layers(std::map<std::string, LayerKind>& r);  // Conv1D/2D/3DTranspose
 
 // ---- config helpers (throw InvalidArgument naming args.where and the field) ------------------

@@ -19,7 +19,8 @@ inline const std::string kRecurrentFields =
     "`units`, `activation`, `recurrent_activation` (any supported activation), `use_bias`, "
     "`return_sequences`, `return_state`, `go_backwards`, `stateful`, `unroll`, "
     "`zero_output_for_mask`, `implementation` (any value: all compute the same)";
-inline const std::string kRecurrentNotes = "; dropout fields are ignored (inference); input masks are honoured";
+inline const std::string kRecurrentNotes =
+    "; dropout fields are ignored (inference); input masks are honoured";
 inline const std::string kRecurrentOptions = kRecurrentFields + kRecurrentNotes;
 inline const std::string kRecurrentStreaming =
     "yes: carries its state from chunk to chunk; refused with go_backwards=True (reads the "
@@ -27,7 +28,8 @@ inline const std::string kRecurrentStreaming =
 
 inline const LayerDoc identity{
     .group = "Core",
-    .summary = "The identity at inference (noise, dropout and regularization act only in training).",
+    .summary =
+        "The identity at inference (noise, dropout and regularization act only in training).",
     .options = "none read",
     .streaming = "yes (element-wise)"};
 inline const LayerDoc masking{
@@ -38,7 +40,8 @@ inline const LayerDoc masking{
     .streaming = "yes (per step)"};
 inline const LayerDoc embedding{
     .group = "Core",
-    .summary = "Looks up rows of its table by integer index; an index outside [0, input_dim) is an error.",
+    .summary =
+        "Looks up rows of its table by integer index; an index outside [0, input_dim) is an error.",
     .options = "`input_dim`, `output_dim`, `mask_zero`; `input_length` is ignored",
     .streaming = "yes (element-wise, adds the feature axis)"};
 inline const LayerDoc dense{
@@ -56,23 +59,23 @@ inline const LayerDoc time_distributed{
 inline const LayerDoc activation{
     .group = "Activations",
     .summary = "Applies a named activation function.",
-    .options = "`activation`: linear, tanh, sigmoid, hard_sigmoid (Keras 2 and 3 formulas), relu, relu6, "
-               "leaky_relu, elu, selu, celu, gelu, silu/swish, hard_silu/hard_swish, softsign, softplus, "
-               "mish, log_sigmoid, hard_tanh, tanh_shrink, squareplus, sparse_sigmoid, sparse_plus, "
-               "soft_shrink, hard_shrink, exponential, softmax, log_softmax, sparsemax",
-    .refused = "glu and threshold: they change the shape or need arguments; a custom Python function: "
-               "recur never runs Python code",
+    .options =
+        "`activation`: linear, tanh, sigmoid, hard_sigmoid (Keras 2 and 3 formulas), relu, relu6, "
+        "leaky_relu, elu, selu, celu, gelu, silu/swish, hard_silu/hard_swish, softsign, softplus, "
+        "mish, log_sigmoid, hard_tanh, tanh_shrink, squareplus, sparse_sigmoid, sparse_plus, "
+        "soft_shrink, hard_shrink, exponential, softmax, log_softmax, sparsemax",
+    .refused =
+        "glu and threshold: they change the shape or need arguments; a custom Python function: "
+        "recur never runs Python code",
     .streaming = "yes (per step; softmax-like functions act on the last axis)"};
-inline const LayerDoc relu{
-    .group = "Activations",
-    .summary = "ReLU with Keras' optional slope, threshold and cap.",
-    .options = "`max_value`, `negative_slope`, `threshold` (none negative)",
-    .streaming = "yes (element-wise)"};
-inline const LayerDoc leaky_relu{
-    .group = "Activations",
-    .summary = "`x` above 0, `slope * x` below.",
-    .options = "`negative_slope` (Keras 3) or `alpha` (Keras 2)",
-    .streaming = "yes (element-wise)"};
+inline const LayerDoc relu{.group = "Activations",
+                           .summary = "ReLU with Keras' optional slope, threshold and cap.",
+                           .options = "`max_value`, `negative_slope`, `threshold` (none negative)",
+                           .streaming = "yes (element-wise)"};
+inline const LayerDoc leaky_relu{.group = "Activations",
+                                 .summary = "`x` above 0, `slope * x` below.",
+                                 .options = "`negative_slope` (Keras 3) or `alpha` (Keras 2)",
+                                 .streaming = "yes (element-wise)"};
 inline const LayerDoc elu{.group = "Activations",
                           .summary = "Exponential linear unit.",
                           .options = "`alpha`",
@@ -81,13 +84,15 @@ inline const LayerDoc prelu{
     .group = "Activations",
     .summary = "Leaky ReLU with a learned slope per element (shared along `shared_axes`).",
     .options = "the stored `alpha` weight (its shape carries `shared_axes`)",
-    .streaming = "yes when alpha is shared along the time axis; else refused (an alpha per time step)"};
+    .streaming =
+        "yes when alpha is shared along the time axis; else refused (an alpha per time step)"};
 inline const LayerDoc softmax{
     .group = "Activations",
     .summary = "Softmax over one or several axes, with Keras' mask handling.",
     .options = "`axis` (an integer or a list)",
-    .streaming = "yes when every axis is a feature axis (-1 or >= 2); refused over the time axis or "
-                 "with a mask"};
+    .streaming =
+        "yes when every axis is a feature axis (-1 or >= 2); refused over the time axis or "
+        "with a mask"};
 inline const LayerDoc elementwise_merge{
     .group = "Merge",
     .summary = "Element-wise merge of its inputs (Subtract takes exactly 2).",
@@ -104,11 +109,13 @@ inline const LayerDoc dot{.group = "Merge",
                           .streaming = "no (multiplies across time steps)"};
 inline const LayerDoc batch_norm{
     .group = "Normalization",
-    .summary = "Normalizes with the stored moving mean and variance (inference), Keras 2's fused "
-               "formula where Keras 2 used it.",
+    .summary =
+        "Normalizes with the stored moving mean and variance (inference), Keras 2's fused "
+        "formula where Keras 2 used it.",
     .options = "`axis` (one axis), `epsilon`, `center`, `scale`",
     .refused = "`axis` naming several axes: not supported",
-    .streaming = "yes when `axis` is a feature axis; refused on the time axis (parameters per step)"};
+    .streaming =
+        "yes when `axis` is a feature axis; refused on the time axis (parameters per step)"};
 inline const LayerDoc layer_norm{
     .group = "Normalization",
     .summary = "Normalizes each sample over the given axes.",
@@ -117,12 +124,14 @@ inline const LayerDoc layer_norm{
 inline const LayerDoc conv1d{
     .group = "Convolution and pooling",
     .summary = "1-D convolution over time.",
-    .options = "`filters`, `kernel_size`, `strides`, `padding` (valid, same, causal), `dilation_rate`, "
-               "`groups`, `activation`, `use_bias`, `data_format` (channels_last, channels_first)",
+    .options =
+        "`filters`, `kernel_size`, `strides`, `padding` (valid, same, causal), `dilation_rate`, "
+        "`groups`, `activation`, `use_bias`, `data_format` (channels_last, channels_first)",
     .refused = "any other `padding`: not supported",
-    .streaming = "kernel 1: yes (per step); causal padding (any dilation): yes, keeping the last "
-                 "(kernel-1)*dilation input steps in the session; otherwise, channels_first or "
-                 "strides > 1: no"};
+    .streaming =
+        "kernel 1: yes (per step); causal padding (any dilation): yes, keeping the last "
+        "(kernel-1)*dilation input steps in the session; otherwise, channels_first or "
+        "strides > 1: no"};
 inline const LayerDoc pool1d{
     .group = "Convolution and pooling",
     .summary = "Max or average pooling over time windows.",
@@ -141,10 +150,11 @@ inline const LayerDoc reshape{.group = "Shape",
                               .summary = "Reshapes the axes after the batch (one -1 allowed).",
                               .options = "`target_shape`",
                               .streaming = "no (reshapes across the time axis)"};
-inline const LayerDoc repeat_vector{.group = "Shape",
-                                    .summary = "Repeats a (batch, features) input n times along a new time axis.",
-                                    .options = "`n`",
-                                    .streaming = "no (repeats its input along a new time axis)"};
+inline const LayerDoc repeat_vector{
+    .group = "Shape",
+    .summary = "Repeats a (batch, features) input n times along a new time axis.",
+    .options = "`n`",
+    .streaming = "no (repeats its input along a new time axis)"};
 inline const LayerDoc permute{.group = "Shape",
                               .summary = "Permutes the axes after the batch.",
                               .options = "`dims`",
@@ -153,10 +163,11 @@ inline const LayerDoc cropping1d{.group = "Shape",
                                  .summary = "Drops steps at the start and end of the time axis.",
                                  .options = "`cropping` (an integer or a pair)",
                                  .streaming = "no (crops time steps)"};
-inline const LayerDoc zero_padding1d{.group = "Shape",
-                                     .summary = "Adds zero steps at the start and end of the time axis.",
-                                     .options = "`padding` (an integer or a pair), `data_format`",
-                                     .streaming = "no (pads time steps)"};
+inline const LayerDoc zero_padding1d{
+    .group = "Shape",
+    .summary = "Adds zero steps at the start and end of the time axis.",
+    .options = "`padding` (an integer or a pair), `data_format`",
+    .streaming = "no (pads time steps)"};
 inline const LayerDoc upsampling1d{.group = "Shape",
                                    .summary = "Repeats each time step `size` times.",
                                    .options = "`size`",
@@ -170,15 +181,17 @@ inline const LayerDoc simple_rnn{
     .streaming = kRecurrentStreaming};
 inline const LayerDoc lstm{
     .group = "Recurrent",
-    .summary = "LSTM; Keras 2 files holding cuDNN-layout weights are converted as Keras converts them.",
+    .summary =
+        "LSTM; Keras 2 files holding cuDNN-layout weights are converted as Keras converts them.",
     .options = kRecurrentOptions,
     .refused = "`time_major=True`: not supported",
     .path = "fused lstm op (masks, go_backwards and unroll included)",
     .streaming = kRecurrentStreaming};
 inline const LayerDoc gru{
     .group = "Recurrent",
-    .summary = "GRU, reset_after True or False (Keras 2 before 2.3 defaults to False); cuDNN-layout "
-               "weights in Keras 2 files are converted as Keras converts them.",
+    .summary =
+        "GRU, reset_after True or False (Keras 2 before 2.3 defaults to False); cuDNN-layout "
+        "weights in Keras 2 files are converted as Keras converts them.",
     .options = kRecurrentFields + ", `reset_after`" + kRecurrentNotes,
     .refused = "`time_major=True`: not supported",
     .path = "fused gru op (masks, go_backwards and unroll included)",
@@ -186,73 +199,88 @@ inline const LayerDoc gru{
 inline const LayerDoc rnn{
     .group = "Recurrent",
     .summary = "The generic RNN layer around a cell.",
-    .options = "`cell`: SimpleRNNCell, LSTMCell, GRUCell or StackedRNNCells of them; the other "
-               "recurrent options as for LSTM",
+    .options =
+        "`cell`: SimpleRNNCell, LSTMCell, GRUCell or StackedRNNCells of them; the other "
+        "recurrent options as for LSTM",
     .refused = "any other cell class (a custom cell holds Python code): not supported",
     .path = "a single built-in cell: its fused op; StackedRNNCells: the step loop",
     .streaming = kRecurrentStreaming};
 inline const LayerDoc cudnn{
     .group = "Recurrent",
-    .summary = "Keras 2's cuDNN layers, run on the CPU with their weights converted exactly as Keras "
-               "converts them (tanh/sigmoid, with bias; GRU with reset_after=True).",
-    .options = "`units`, `return_sequences`, `return_state`, `go_backwards`, `stateful`; `activation` "
-               "and `use_bias` are ignored, as in Keras",
+    .summary =
+        "Keras 2's cuDNN layers, run on the CPU with their weights converted exactly as Keras "
+        "converts them (tanh/sigmoid, with bias; GRU with reset_after=True).",
+    .options =
+        "`units`, `return_sequences`, `return_state`, `go_backwards`, `stateful`; `activation` "
+        "and `use_bias` are ignored, as in Keras",
     .path = "fused lstm / gru op",
     .streaming = kRecurrentStreaming};
 inline const LayerDoc bidirectional{
     .group = "Recurrent",
     .summary = "Runs a recurrent layer forwards and a copy (or `backward_layer`) backwards.",
-    .options = "`layer`, `backward_layer` (recurrent layers, with their options and refusals), "
-               "`merge_mode` (concat, sum, mul, ave, None)",
+    .options =
+        "`layer`, `backward_layer` (recurrent layers, with their options and refusals), "
+        "`merge_mode` (concat, sum, mul, ave, None)",
     .path = "that of each half",
     .streaming = "no (reads the sequence backwards)"};
 
 inline const LayerDoc conv_lstm{
     .group = "Recurrent",
     .summary = "ConvLSTM1D/2D/3D: an LSTM whose products are convolutions over each step's grid.",
-    .options = "`filters`, `kernel_size`, `strides`, `padding` (valid, same), `dilation_rate`, "
-               "`data_format` (channels_last, channels_first), `activation`, `recurrent_activation`, "
-               "`use_bias`, `unit_forget_bias`, `return_sequences`, `return_state`, `go_backwards`, "
-               "`stateful`" + kRecurrentNotes,
-    .path = "fused conv_lstm op: every step's input convolution as one im2col GEMM, then per step "
-            "the recurrent convolution (stride 1, same) and the gates",
+    .options =
+        "`filters`, `kernel_size`, `strides`, `padding` (valid, same), `dilation_rate`, "
+        "`data_format` (channels_last, channels_first), `activation`, `recurrent_activation`, "
+        "`use_bias`, `unit_forget_bias`, `return_sequences`, `return_state`, `go_backwards`, "
+        "`stateful`" +
+        kRecurrentNotes,
+    .path =
+        "fused conv_lstm op: every step's input convolution as one im2col GEMM, then per step "
+        "the recurrent convolution (stride 1, same) and the gates",
     .streaming = kRecurrentStreaming};
 inline const LayerDoc conv_nd{
     .group = "Convolution and pooling",
     .summary = "2-D and 3-D convolution (im2col + packed GEMM).",
-    .options = "`filters`, `kernel_size`, `strides`, `padding` (valid, same), `dilation_rate`, "
-               "`groups`, `activation`, `use_bias`, `data_format` (channels_last, channels_first)",
+    .options =
+        "`filters`, `kernel_size`, `strides`, `padding` (valid, same), `dilation_rate`, "
+        "`groups`, `activation`, `use_bias`, `data_format` (channels_last, channels_first)",
     .refused = "strides > 1 together with dilation > 1: Keras refuses it too",
     .streaming = "channels_last: no (convolves across axis 1); channels_first: no"};
 inline const LayerDoc conv_transpose{
     .group = "Convolution and pooling",
-    .summary = "Transposed 1-D, 2-D and 3-D convolution (GEMM of the input by the kernel, then a "
-               "col2im scatter-add), output sizes as Keras asks TensorFlow for.",
-    .options = "`filters`, `kernel_size`, `strides`, `padding` (valid, same), `output_padding` "
-               "(None or below `strides`), `dilation_rate`, `activation`, `use_bias`, "
-               "`data_format` (channels_last, channels_first)",
-    .refused = "strides > 1 together with dilation > 1: Keras refuses it too; 'same' padding with "
-               "`output_padding` 0 and an even dilated kernel: TensorFlow refuses that output size; "
-               "`groups` other than 1; Keras 2 files: Conv3DTranspose `dilation_rate` > 1 (Keras 2 "
-               "ignores it), Conv2DTranspose unequal rates (Keras 2 fails on them)",
+    .summary =
+        "Transposed 1-D, 2-D and 3-D convolution (GEMM of the input by the kernel, then a "
+        "col2im scatter-add), output sizes as Keras asks TensorFlow for.",
+    .options =
+        "`filters`, `kernel_size`, `strides`, `padding` (valid, same), `output_padding` "
+        "(None or below `strides`), `dilation_rate`, `activation`, `use_bias`, "
+        "`data_format` (channels_last, channels_first)",
+    .refused =
+        "strides > 1 together with dilation > 1: Keras refuses it too; 'same' padding with "
+        "`output_padding` 0 and an even dilated kernel: TensorFlow refuses that output size; "
+        "`groups` other than 1; Keras 2 files: Conv3DTranspose `dilation_rate` > 1 (Keras 2 "
+        "ignores it), Conv2DTranspose unequal rates (Keras 2 fails on them)",
     .streaming = "no (spreads each step over several output steps)"};
 inline const LayerDoc depthwise{
     .group = "Convolution and pooling",
-    .summary = "Depthwise 1-D/2-D convolution (`depth_multiplier` filters per channel), run as a "
-               "grouped convolution.",
-    .options = "`kernel_size`, `strides`, `padding` (valid, same), `dilation_rate`, `depth_multiplier`, "
-               "`activation`, `use_bias`, `data_format`",
+    .summary =
+        "Depthwise 1-D/2-D convolution (`depth_multiplier` filters per channel), run as a "
+        "grouped convolution.",
+    .options =
+        "`kernel_size`, `strides`, `padding` (valid, same), `dilation_rate`, `depth_multiplier`, "
+        "`activation`, `use_bias`, `data_format`",
     .streaming = "no (convolves across axis 1)"};
 inline const LayerDoc separable{
     .group = "Convolution and pooling",
     .summary = "Separable 1-D/2-D convolution: a depthwise convolution, then a 1x1 convolution.",
-    .options = "`filters`, `kernel_size`, `strides`, `padding` (valid, same), `dilation_rate`, "
-               "`depth_multiplier`, `activation`, `use_bias`, `data_format`",
+    .options =
+        "`filters`, `kernel_size`, `strides`, `padding` (valid, same), `dilation_rate`, "
+        "`depth_multiplier`, `activation`, `use_bias`, `data_format`",
     .streaming = "no (convolves across axis 1)"};
 inline const LayerDoc pool_nd{
     .group = "Convolution and pooling",
-    .summary = "Max or average pooling over 2-D or 3-D windows (averages at 'same' borders count "
-               "only the real elements, as TensorFlow does).",
+    .summary =
+        "Max or average pooling over 2-D or 3-D windows (averages at 'same' borders count "
+        "only the real elements, as TensorFlow does).",
     .options = "`pool_size`, `strides` (None: pool_size), `padding` (valid, same), `data_format`",
     .streaming = "channels_first: yes (per step); channels_last: no (pools across axis 1)"};
 inline const LayerDoc global_pool_nd{.group = "Convolution and pooling",
@@ -262,18 +290,21 @@ inline const LayerDoc global_pool_nd{.group = "Convolution and pooling",
 inline const LayerDoc spatial_shape{
     .group = "Shape",
     .summary = "UpSampling, ZeroPadding and Cropping over 2-D or 3-D grids.",
-    .options = "`size` / `padding` / `cropping` (an integer, or one value or pair per axis), "
-               "`data_format`; UpSampling2D `interpolation` nearest, bilinear, bicubic, area "
-               "(TensorFlow's half-pixel resizes)",
-    .refused = "UpSampling2D `interpolation` lanczos3, lanczos5, gaussian, mitchellcubic: not "
-               "supported",
+    .options =
+        "`size` / `padding` / `cropping` (an integer, or one value or pair per axis), "
+        "`data_format`; UpSampling2D `interpolation` nearest, bilinear, bicubic, area "
+        "(TensorFlow's half-pixel resizes)",
+    .refused =
+        "UpSampling2D `interpolation` lanczos3, lanczos5, gaussian, mitchellcubic: not "
+        "supported",
     .streaming = "channels_first: yes (per step); channels_last: no (acts across axis 1)"};
 inline const LayerDoc attention{
     .group = "Attention",
     .summary = "Luong (dot-product) attention over [query, value] or [query, value, key].",
-    .options = "`score_mode` (dot, concat), `use_scale`, `dropout` (ignored: inference); call "
-               "arguments `use_causal_mask`, `return_attention_scores`, Keras 2's `causal` field; "
-               "query and value masks",
+    .options =
+        "`score_mode` (dot, concat), `use_scale`, `dropout` (ignored: inference); call "
+        "arguments `use_causal_mask`, `return_attention_scores`, Keras 2's `causal` field; "
+        "query and value masks",
     .refused = "inputs other than rank 3; any other call argument: not supported",
     .streaming = "no (attends across time steps)"};
 inline const LayerDoc additive_attention{
@@ -285,11 +316,13 @@ inline const LayerDoc additive_attention{
 inline const LayerDoc multi_head_attention{
     .group = "Attention",
     .summary = "Multi-head attention with query/key/value/output projections (packed GEMM).",
-    .options = "`num_heads`, `key_dim`, `value_dim`, `use_bias`, `output_shape`, `dropout` (ignored); "
-               "call inputs query, value, key, `attention_mask`, `use_causal_mask`, "
-               "`return_attention_scores`, Keras 3's `query_mask`/`value_mask`/`key_mask`",
-    .refused = "`attention_axes` other than the time axis, `use_gate`, `sliding_window`: not "
-               "supported; inputs other than rank 3",
+    .options =
+        "`num_heads`, `key_dim`, `value_dim`, `use_bias`, `output_shape`, `dropout` (ignored); "
+        "call inputs query, value, key, `attention_mask`, `use_causal_mask`, "
+        "`return_attention_scores`, Keras 3's `query_mask`/`value_mask`/`key_mask`",
+    .refused =
+        "`attention_axes` other than the time axis, `use_gate`, `sliding_window`: not "
+        "supported; inputs other than rank 3",
     .streaming = "no (attends across time steps)"};
 
 }  // namespace recur::layers::docs

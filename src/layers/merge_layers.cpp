@@ -56,7 +56,9 @@ bool broadcast_to(const Tensor& x, const std::vector<size_t>& to, Tensor& out) {
   return true;
 }
 
-bool same_mask_shape(const Mask& a, const Mask& b) { return a.batch() == b.batch() && a.time() == b.time(); }
+bool same_mask_shape(const Mask& a, const Mask& b) {
+  return a.batch() == b.batch() && a.time() == b.time();
+}
 
 // NaN propagates (as in jnp.maximum / tf.maximum).
 float max_nan(float a, float b) { return std::isnan(a) || std::isnan(b) ? a + b : (a > b ? a : b); }
@@ -69,10 +71,12 @@ class ElementwiseMerge final : public BasicLayer {
 
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     if (in.empty()) bad("expects at least 1 input");
-    if (op_ == Op::subtract && in.size() != 2) bad("expects exactly 2 inputs, got " + std::to_string(in.size()));
+    if (op_ == Op::subtract && in.size() != 2)
+      bad("expects exactly 2 inputs, got " + std::to_string(in.size()));
     Operands o = broadcast(in);
     // Masks the merge arithmetic uses (Keras 3 Multiply/Maximum/Minimum): (B, T) over (B, T, F).
-    const bool masked_math = !k2_ && (op_ == Op::multiply || op_ == Op::maximum || op_ == Op::minimum);
+    const bool masked_math =
+        !k2_ && (op_ == Op::multiply || op_ == Op::maximum || op_ == Op::minimum);
     if (masked_math) {
       take_masks(in, o);
       if (op_ == Op::multiply) return masked_multiply(in, o);
@@ -109,7 +113,8 @@ class ElementwiseMerge final : public BasicLayer {
     }
     o.xs.resize(in.size());
     for (size_t i = 0; i < in.size(); ++i) {
-      if (!broadcast_to(in[i].tensor, o.shape, o.xs[i])) bad("inputs have incompatible shapes: " + shapes(in));
+      if (!broadcast_to(in[i].tensor, o.shape, o.xs[i]))
+        bad("inputs have incompatible shapes: " + shapes(in));
     }
     o.ms.assign(in.size(), nullptr);
     o.n = core::prod(o.shape);
@@ -256,22 +261,28 @@ class ElementwiseMerge final : public BasicLayer {
 
 class ConcatenateLayer final : public BasicLayer {
  public:
-  ConcatenateLayer(const LayerArgs& a, long axis) : BasicLayer(a), axis_(axis), k2_(a.keras_major < 3) {}
-  StreamRule stream_rule() const override { return per_step_on({axis_}, "concatenates along the time axis"); }
+  ConcatenateLayer(const LayerArgs& a, long axis)
+      : BasicLayer(a), axis_(axis), k2_(a.keras_major < 3) {}
+  StreamRule stream_rule() const override {
+    return per_step_on({axis_}, "concatenates along the time axis");
+  }
 
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     if (in.empty()) bad("expects at least 1 input");
     const Tensor& x0 = in[0].tensor;
     const size_t r = x0.rank();
     auto ax = core::resolve_axis(axis_, r);
-    if (!ax) bad("axis " + std::to_string(axis_) + " is out of range for input shape " + x0.shape_str());
+    if (!ax)
+      bad("axis " + std::to_string(axis_) + " is out of range for input shape " + x0.shape_str());
     std::vector<size_t> shape = x0.shape();
     shape[*ax] = 0;
     for (const auto& v : in) {
       const auto& s = v.tensor.shape();
       bool ok = s.size() == r;
       for (size_t k = 0; ok && k < r; ++k) ok = k == *ax || s[k] == x0.dim(k);
-      if (!ok) bad("inputs must match except on axis " + std::to_string(*ax) + ": " + x0.shape_str() + " vs " + v.tensor.shape_str());
+      if (!ok)
+        bad("inputs must match except on axis " + std::to_string(*ax) + ": " + x0.shape_str() +
+            " vs " + v.tensor.shape_str());
       shape[*ax] += s[*ax];
     }
     Tensor out(shape);
@@ -337,18 +348,22 @@ class DotLayer final : public BasicLayer {
  public:
   DotLayer(const LayerArgs& a, std::vector<long> axes, bool normalize)
       : BasicLayer(a), axes_(std::move(axes)), normalize_(normalize), k2_(a.keras_major < 3) {}
-  StreamRule stream_rule() const override { return {Streaming::whole_sequence, "multiplies across time steps"}; }
+  StreamRule stream_rule() const override {
+    return {Streaming::whole_sequence, "multiplies across time steps"};
+  }
 
   std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
     if (in.size() != 2) bad("expects exactly 2 inputs, got " + std::to_string(in.size()));
     Tensor x = in[0].tensor, y = in[1].tensor;
-    if (x.rank() < 2 || y.rank() < 2) bad("inputs must have rank >= 2, got " + x.shape_str() + " and " + y.shape_str());
+    if (x.rank() < 2 || y.rank() < 2)
+      bad("inputs must have rank >= 2, got " + x.shape_str() + " and " + y.shape_str());
     // Negative axes wrap per input (axes % ndim), like the layer.
     auto wrap = [](long a, size_t r) {
       const long n = static_cast<long>(r);
       return static_cast<size_t>(((a % n) + n) % n);
     };
-    const size_t a0 = wrap(axes_[0], x.rank()), a1 = wrap(axes_[axes_.size() > 1 ? 1 : 0], y.rank());
+    const size_t a0 = wrap(axes_[0], x.rank()),
+                 a1 = wrap(axes_[axes_.size() > 1 ? 1 : 0], y.rank());
     if (a0 == 0 || a1 == 0) bad("cannot take the dot product over the batch axis");
     if (x.dim(0) != y.dim(0) || x.dim(a0) != y.dim(a1)) {
       bad("shapes " + x.shape_str() + " and " + y.shape_str() + " do not fit axes (" +
@@ -422,7 +437,8 @@ class DotLayer final : public BasicLayer {
 std::unique_ptr<Layer> make_dot(const LayerArgs& a) {
   expect_weight_count(a, 0);
   std::vector<long> axes = cfg_ints(a, "axes", {});
-  if (axes.empty() || axes.size() > 2) fail(a, "config field 'axes' must be an integer or a pair of integers");
+  if (axes.empty() || axes.size() > 2)
+    fail(a, "config field 'axes' must be an integer or a pair of integers");
   return std::make_unique<DotLayer>(a, std::move(axes), cfg_bool(a, "normalize", false));
 }
 
@@ -436,9 +452,9 @@ int zero(const nlohmann::json&) { return 0; }
 }  // namespace
 
 void register_merge_layers(std::map<std::string, LayerKind>& r) {
-  const std::pair<const char*, Op> ops[] = {{"Add", Op::add},         {"Subtract", Op::subtract},
+  const std::pair<const char*, Op> ops[] = {{"Add", Op::add},           {"Subtract", Op::subtract},
                                             {"Multiply", Op::multiply}, {"Average", Op::average},
-                                            {"Maximum", Op::maximum}, {"Minimum", Op::minimum}};
+                                            {"Maximum", Op::maximum},   {"Minimum", Op::minimum}};
   for (const auto& [name, op] : ops) {
     const Op o = op;
     r[name] = {[o](const LayerArgs& a) -> std::unique_ptr<Layer> {

@@ -24,10 +24,13 @@ inline float rsqrt(float v) { return 1.0f / std::sqrt(v); }
 
 class BatchNormLayer final : public BasicLayer {
  public:
-  BatchNormLayer(const LayerArgs& a, long axis, std::vector<float> inv, std::vector<float> res, size_t params)
+  BatchNormLayer(const LayerArgs& a, long axis, std::vector<float> inv, std::vector<float> res,
+                 size_t params)
       : BasicLayer(a), axis_(axis), inv_(std::move(inv)), res_(std::move(res)), params_(params) {}
   // At inference a per-channel affine map: per step unless the channels are the time steps.
-  StreamRule stream_rule() const override { return per_step_on({axis_}, "has parameters per time step (axis 1)"); }
+  StreamRule stream_rule() const override {
+    return per_step_on({axis_}, "has parameters per time step (axis 1)");
+  }
 
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     const Value& v = one_input(in);
@@ -38,7 +41,8 @@ class BatchNormLayer final : public BasicLayer {
       bad("input shape " + x.shape_str() + " does not fit " + std::to_string(C) +
           " channels on axis " + std::to_string(axis_));
     }
-    const size_t inner = core::prod(x.shape(), *ax + 1), outer = x.size() / std::max<size_t>(C * inner, 1);
+    const size_t inner = core::prod(x.shape(), *ax + 1),
+                 outer = x.size() / std::max<size_t>(C * inner, 1);
     Tensor y(x.shape());
     const float* src = x.data();
     float* dst = y.data();
@@ -60,7 +64,8 @@ class BatchNormLayer final : public BasicLayer {
 
  private:
   long axis_;
-  std::vector<float> inv_, res_;  // per channel: inv = rsqrt(var + eps) * gamma, res = beta - mean * inv
+  std::vector<float> inv_,
+      res_;  // per channel: inv = rsqrt(var + eps) * gamma, res = beta - mean * inv
   size_t params_;
 };
 
@@ -76,7 +81,8 @@ std::unique_ptr<Layer> make_batch_norm(const LayerArgs& a) {
   const float eps = static_cast<float>(cfg_float(a, "epsilon", 1e-3));
   const bool scale = cfg_bool(a, "scale", true), center = cfg_bool(a, "center", true);
   expect_weight_count(a, 2 + (scale ? 1 : 0) + (center ? 1 : 0));
-  if (a.weights.shape(0).size() != 1) fail(a, "weights must be vectors, got " + shape_str(a.weights.shape(0)));
+  if (a.weights.shape(0).size() != 1)
+    fail(a, "weights must be vectors, got " + shape_str(a.weights.shape(0)));
   const size_t C = a.weights.shape(0)[0];
   size_t i = 0;
   const Tensor* gamma = scale ? &weight(a, i++, {C}, "gamma") : nullptr;
@@ -89,7 +95,8 @@ std::unique_ptr<Layer> make_batch_norm(const LayerArgs& a) {
     if (gamma) inv[c] = inv[c] * (*gamma)[c];
     res[c] = beta ? (*beta)[c] - mean[c] * inv[c] : -mean[c] * inv[c];
   }
-  return std::make_unique<BatchNormLayer>(a, axis, std::move(inv), std::move(res), 4 * C - (scale ? 0 : C) - (center ? 0 : C));
+  return std::make_unique<BatchNormLayer>(a, axis, std::move(inv), std::move(res),
+                                          4 * C - (scale ? 0 : C) - (center ? 0 : C));
 }
 
 class LayerNormLayer final : public BasicLayer {
@@ -101,9 +108,12 @@ class LayerNormLayer final : public BasicLayer {
     bool keras2 = false;
     bool fused_ok = false;  // tf.keras 2 may take the fused path (epsilon >= 1.001e-5)
   };
-  LayerNormLayer(const LayerArgs& a, Spec s, std::optional<Tensor> gamma, std::optional<Tensor> beta)
+  LayerNormLayer(const LayerArgs& a, Spec s, std::optional<Tensor> gamma,
+                 std::optional<Tensor> beta)
       : BasicLayer(a), s_(std::move(s)), gamma_(std::move(gamma)), beta_(std::move(beta)) {}
-  StreamRule stream_rule() const override { return per_step_on(s_.axes, "normalizes over the time axis"); }
+  StreamRule stream_rule() const override {
+    return per_step_on(s_.axes, "normalizes over the time axis");
+  }
 
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     const Value& v = one_input(in);
@@ -112,7 +122,9 @@ class LayerNormLayer final : public BasicLayer {
     std::vector<bool> on(r, false);
     for (long a : s_.axes) {
       auto k = core::resolve_axis(a, r);
-      if (!k || on[*k]) bad("axis " + std::to_string(a) + " is out of range or repeated for input shape " + x.shape_str());
+      if (!k || on[*k])
+        bad("axis " + std::to_string(a) + " is out of range or repeated for input shape " +
+            x.shape_str());
       on[*k] = true;
     }
     // Normalized axes last (in increasing order), so each group is one contiguous row.
@@ -193,7 +205,9 @@ class LayerNormLayer final : public BasicLayer {
     }
     return single(std::move(t), v.mask);
   }
-  size_t param_count() const override { return (gamma_ ? gamma_->size() : 0) + (beta_ ? beta_->size() : 0); }
+  size_t param_count() const override {
+    return (gamma_ ? gamma_->size() : 0) + (beta_ ? beta_->size() : 0);
+  }
 
  private:
   Spec s_;
@@ -220,7 +234,8 @@ std::unique_ptr<Layer> make_layer_norm(const LayerArgs& a) {
   expect_weight_count(a, (scale ? 1 : 0) + (center ? 1 : 0));
   for (size_t k = 0; k < a.weights.size(); ++k) {
     if (a.weights.shape(k).size() != s.axes.size()) {
-      fail(a, "gamma/beta must have one axis per normalized axis, got " + shape_str(a.weights.shape(k)));
+      fail(a, "gamma/beta must have one axis per normalized axis, got " +
+                  shape_str(a.weights.shape(k)));
     }
   }
   std::optional<Tensor> gamma, beta;
@@ -239,7 +254,8 @@ std::unique_ptr<Layer> make_layer_norm(const LayerArgs& a) {
 }
 
 int batch_norm_count(const nlohmann::json& cfg) {
-  return 2 + (core::json_flag(cfg, "scale", true) ? 1 : 0) + (core::json_flag(cfg, "center", true) ? 1 : 0);
+  return 2 + (core::json_flag(cfg, "scale", true) ? 1 : 0) +
+         (core::json_flag(cfg, "center", true) ? 1 : 0);
 }
 
 }  // namespace

@@ -27,7 +27,8 @@ struct Geometry {
 
 class PoolNdLayer final : public BasicLayer {
  public:
-  PoolNdLayer(const LayerArgs& a, bool is_max, std::vector<size_t> k, std::vector<size_t> s, bool same, bool cf)
+  PoolNdLayer(const LayerArgs& a, bool is_max, std::vector<size_t> k, std::vector<size_t> s,
+              bool same, bool cf)
       : BasicLayer(a), max_(is_max), k_(std::move(k)), s_(std::move(s)), same_(same), cf_(cf) {}
   StreamRule stream_rule() const override {
     // channels_first: axis 1 holds channels, each pooled alone over the axes after it.
@@ -104,8 +105,8 @@ class PoolNdLayer final : public BasicLayer {
   }
 
  private:
-  void window(const float* x, size_t b, const size_t* dims, size_t C, const size_t* lo, const size_t* hi,
-              float* acc) const {
+  void window(const float* x, size_t b, const size_t* dims, size_t C, const size_t* lo,
+              const size_t* hi, float* acc) const {
     std::fill(acc, acc + C, max_ ? -std::numeric_limits<float>::infinity() : 0.0f);
     for (size_t i = lo[0]; i < hi[0]; ++i) {
       for (size_t j = lo[1]; j < hi[1]; ++j) {
@@ -132,7 +133,8 @@ class PoolNdLayer final : public BasicLayer {
 
 bool same_padding(const LayerArgs& a) {
   std::string p = cfg_string(a, "padding", "valid");
-  for (char& c : p) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));  // Keras lowercases
+  for (char& c : p)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));  // Keras lowercases
   if (p == "valid") return false;
   if (p == "same") return true;
   fail(a, "config field 'padding' must be 'valid' or 'same', got '" + p + "'");
@@ -142,18 +144,22 @@ std::unique_ptr<Layer> make_pool(const LayerArgs& a, size_t n, bool is_max) {
   expect_weight_count(a, 0);
   const std::vector<size_t> k = spatial::cfg_tuple(a, "pool_size", n, 2, 1);
   // strides None: pool_size.
-  const std::vector<size_t> s = core::cfg_has(a, "strides") ? spatial::cfg_tuple(a, "strides", n, 1, 1) : k;
-  return std::make_unique<PoolNdLayer>(a, is_max, k, s, same_padding(a), spatial::channels_first(a));
+  const std::vector<size_t> s =
+      core::cfg_has(a, "strides") ? spatial::cfg_tuple(a, "strides", n, 1, 1) : k;
+  return std::make_unique<PoolNdLayer>(a, is_max, k, s, same_padding(a),
+                                       spatial::channels_first(a));
 }
 
 class GlobalPoolNdLayer final : public BasicLayer {
  public:
   GlobalPoolNdLayer(const LayerArgs& a, size_t n, bool is_max, bool keepdims, bool cf)
       : BasicLayer(a), n_(n), max_(is_max), keepdims_(keepdims), cf_(cf) {}
-  StreamRule stream_rule() const override { return {Streaming::whole_sequence, "pools over all its spatial axes"}; }
+  StreamRule stream_rule() const override {
+    return {Streaming::whole_sequence, "pools over all its spatial axes"};
+  }
   std::string path() const override {
-    return std::string("loop (global ") + (max_ ? "max" : "average") + (keepdims_ ? ", keepdims" : "") +
-           (cf_ ? ", channels_first" : "") + ")";
+    return std::string("loop (global ") + (max_ ? "max" : "average") +
+           (keepdims_ ? ", keepdims" : "") + (cf_ ? ", channels_first" : "") + ")";
   }
 
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {

@@ -48,18 +48,16 @@ RNNOptions rnn_options(const LayerArgs& a) {
 }
 
 // Cell configs read from a layer or cell config; weights consumed from `w` starting at `at`.
-std::shared_ptr<const Cell> make_cell(const std::string& cls, const LayerArgs& a,
-                                      const Weights& w, size_t& at);
+std::shared_ptr<const Cell> make_cell(const std::string& cls, const LayerArgs& a, const Weights& w,
+                                      size_t& at);
 
-std::optional<Tensor> take_bias(const LayerArgs& a, bool use_bias, const Weights& w,
-                                size_t& at) {
+std::optional<Tensor> take_bias(const LayerArgs& a, bool use_bias, const Weights& w, size_t& at) {
   if (!use_bias) return std::nullopt;
   if (at >= w.size()) fail(a, "the bias weight is missing");
   return w[at++];
 }
 
-std::pair<Tensor, Tensor> take_kernels(const LayerArgs& a, const Weights& w,
-                                       size_t& at) {
+std::pair<Tensor, Tensor> take_kernels(const LayerArgs& a, const Weights& w, size_t& at) {
   if (at + 2 > w.size()) fail(a, "kernel and recurrent_kernel weights are missing");
   at += 2;
   return {w[at - 2], w[at - 1]};
@@ -67,7 +65,8 @@ std::pair<Tensor, Tensor> take_kernels(const LayerArgs& a, const Weights& w,
 
 // The declared shapes of a cell's kernel, recurrent kernel and bias against its config, before
 // any is decoded (the input size is the one dimension the config leaves open).
-void check_declared(const LayerArgs& a, const Weights& w, size_t at, size_t gates, long units, bool bias) {
+void check_declared(const LayerArgs& a, const Weights& w, size_t at, size_t gates, long units,
+                    bool bias) {
   if (units > (1L << 30)) fail(a, "units " + std::to_string(units) + " is too large");
   const uint64_t u = static_cast<uint64_t>(units), n = gates * u;
   if (at + 2 > w.size()) return;  // take_kernels names what is missing
@@ -76,12 +75,14 @@ void check_declared(const LayerArgs& a, const Weights& w, size_t at, size_t gate
     fail(a, "kernel must have shape (input_dim, " + std::to_string(n) + "), got " + shape_str(k));
   }
   if (w.shape(at + 1) != std::vector<size_t>{u, n}) {
-    fail(a, "recurrent_kernel must have shape " + shape_str({u, n}) + ", got " + shape_str(w.shape(at + 1)));
+    fail(a, "recurrent_kernel must have shape " + shape_str({u, n}) + ", got " +
+                shape_str(w.shape(at + 1)));
   }
   // The bias: (n), (2, n), or the cuDNN layout's (2n); which one fits is checked once decoded.
   if (bias && at + 2 < w.size()) {
     const auto& b = w.shape(at + 2);
-    if (b != std::vector<size_t>{n} && b != std::vector<size_t>{2, n} && b != std::vector<size_t>{2 * n}) {
+    if (b != std::vector<size_t>{n} && b != std::vector<size_t>{2, n} &&
+        b != std::vector<size_t>{2 * n}) {
       fail(a, "bias must have shape " + shape_str({n}) + ", got " + shape_str(b));
     }
   }
@@ -98,15 +99,15 @@ bool saved_by_cudnn(const LayerArgs& a, const std::string& cls, const Tensor& bi
 
 // A cuDNN class whose bias is neither in the cuDNN layout nor already in Keras' (`keras_shape`):
 // the stored length the cuDNN layout needs is `cudnn_length`.
-void need_cudnn_bias(const LayerArgs& a, const std::string& cls, const std::optional<Tensor>& b, const std::vector<size_t>& keras_shape,
-                     long cudnn_length) {
+void need_cudnn_bias(const LayerArgs& a, const std::string& cls, const std::optional<Tensor>& b,
+                     const std::vector<size_t>& keras_shape, long cudnn_length) {
   if (!b || b->shape() != keras_shape) {
     fail(a, cls + " bias must have shape (" + std::to_string(cudnn_length) + ",)");
   }
 }
 
-std::shared_ptr<const Cell> make_cell(const std::string& cls, const LayerArgs& a,
-                                      const Weights& w, size_t& at) {
+std::shared_ptr<const Cell> make_cell(const std::string& cls, const LayerArgs& a, const Weights& w,
+                                      size_t& at) {
   try {
     if (cls.starts_with("ConvLSTM")) return make_conv_lstm_cell(a, w, at);
     if (cls == "SimpleRNN" || cls == "SimpleRNNCell") {
@@ -177,8 +178,8 @@ std::shared_ptr<const Cell> make_cell(const std::string& cls, const LayerArgs& a
 
 int cell_weight_count(const std::string& cls, const nlohmann::json& cfg) {
   if (cls.starts_with("CuDNN")) return 3;
-  const bool bias = !cfg.is_object() || !cfg.contains("use_bias") || !cfg["use_bias"].is_boolean() ||
-                    cfg["use_bias"].get<bool>();
+  const bool bias = !cfg.is_object() || !cfg.contains("use_bias") ||
+                    !cfg["use_bias"].is_boolean() || cfg["use_bias"].get<bool>();
   return bias ? 3 : 2;
 }
 
@@ -197,7 +198,8 @@ std::shared_ptr<const Cell> make_any_cell(const LayerArgs& a, const nlohmann::js
 
 std::shared_ptr<const Cell> make_stack(const LayerArgs& a, const nlohmann::json& cells,
                                        const Weights& w, size_t& at, int depth) {
-  if (!cells.is_array() || cells.empty()) fail(a, "StackedRNNCells needs a non-empty list of cells");
+  if (!cells.is_array() || cells.empty())
+    fail(a, "StackedRNNCells needs a non-empty list of cells");
   std::vector<std::shared_ptr<const Cell>> list;
   for (const auto& c : cells) list.push_back(make_any_cell(a, c, w, at, depth + 1));
   try {
@@ -213,7 +215,8 @@ std::shared_ptr<const Cell> make_any_cell(const LayerArgs& a, const nlohmann::js
   if (j.is_array()) return make_stack(a, j, w, at, depth);  // Keras 2: RNN(cell=[...])
   auto [cls, cfg] = nested(a, j, "cell");
   if (cls == "StackedRNNCells") {
-    if (!cfg->is_object() || !cfg->contains("cells")) fail(a, "StackedRNNCells config has no 'cells'");
+    if (!cfg->is_object() || !cfg->contains("cells"))
+      fail(a, "StackedRNNCells config has no 'cells'");
     return make_stack(a, (*cfg)["cells"], w, at, depth);
   }
   LayerArgs sub{cls, a.name, *cfg, {}, a.keras_major, a.where + " cell " + cls, a.precision};
@@ -236,14 +239,16 @@ int any_cell_weight_count(const nlohmann::json& j, int depth) {
   if (!j.is_object() || !j.contains("class_name") || !j["class_name"].is_string()) return -1;
   const std::string cls = j["class_name"].get<std::string>();
   const nlohmann::json cfg = j.value("config", nlohmann::json::object());
-  if (cls == "StackedRNNCells") return cfg.is_object() && cfg.contains("cells") ? stack(cfg["cells"]) : -1;
+  if (cls == "StackedRNNCells")
+    return cfg.is_object() && cfg.contains("cells") ? stack(cfg["cells"]) : -1;
   return cell_weight_count(cls, cfg);
 }
 
 // Whether some cell of `c` keeps bf16 weight matrices (LoadOptions::precision).
 bool has_bf16_weights(const Cell& c) {
   if (const auto* g = dynamic_cast<const GatedCell*>(&c)) return g->precision() == Precision::bf16;
-  if (const auto* v = dynamic_cast<const ConvLSTMCell*>(&c)) return v->config().precision == Precision::bf16;
+  if (const auto* v = dynamic_cast<const ConvLSTMCell*>(&c))
+    return v->config().precision == Precision::bf16;
   if (const auto* s = dynamic_cast<const StackedRNNCells*>(&c)) {
     for (const auto& k : s->cells()) {
       if (has_bf16_weights(*k)) return true;
@@ -337,7 +342,8 @@ class RecurrentLayer final : public Layer {
   bool slot_is_stateful(size_t) const override { return front().options().stateful; }
   StreamRule stream_rule() const override {
     if (bi_) return {Streaming::whole_sequence, "reads the sequence backwards (Bidirectional)"};
-    if (front().options().go_backwards) return {Streaming::whole_sequence, "reads the sequence backwards (go_backwards=True)"};
+    if (front().options().go_backwards)
+      return {Streaming::whole_sequence, "reads the sequence backwards (go_backwards=True)"};
     return {Streaming::recurrent};
   }
   bool keeps_time_axis(size_t output) const override {
@@ -371,22 +377,28 @@ std::unique_ptr<Layer> make_single(const LayerArgs& a) {
   size_t at = 0;
   RNN r = make_rnn_layer(a, a.weights, at);
   if (at != a.weights.size()) {
-    fail(a, "has " + std::to_string(a.weights.size()) + " weight arrays, the config uses " + std::to_string(at));
+    fail(a, "has " + std::to_string(a.weights.size()) + " weight arrays, the config uses " +
+                std::to_string(at));
   }
   return std::make_unique<RecurrentLayer>(a, std::move(r), std::nullopt, MergeMode::concat);
 }
 
 int single_count(const std::string& cls, const nlohmann::json& cfg) {
-  if (cls == "RNN") return cfg.is_object() && cfg.contains("cell") ? any_cell_weight_count(cfg["cell"], 0) : -1;
+  if (cls == "RNN")
+    return cfg.is_object() && cfg.contains("cell") ? any_cell_weight_count(cfg["cell"], 0) : -1;
   return cell_weight_count(cls, cfg);
 }
 
 std::unique_ptr<Layer> make_bidirectional(const LayerArgs& a) {
   auto [fcls, fcfg] = nested(a, cfg_field(a, "layer"), "Bidirectional 'layer'");
-  const nlohmann::json* bj = a.config.contains("backward_layer") && !a.config["backward_layer"].is_null()
-                                 ? &a.config["backward_layer"] : nullptr;
-  const std::string mode_name = a.config.contains("merge_mode") && a.config["merge_mode"].is_string()
-                                    ? a.config["merge_mode"].get<std::string>() : std::string("None");
+  const nlohmann::json* bj =
+      a.config.contains("backward_layer") && !a.config["backward_layer"].is_null()
+          ? &a.config["backward_layer"]
+          : nullptr;
+  const std::string mode_name =
+      a.config.contains("merge_mode") && a.config["merge_mode"].is_string()
+          ? a.config["merge_mode"].get<std::string>()
+          : std::string("None");
   MergeMode mode;
   try {
     mode = merge_mode_from_name(mode_name);
@@ -399,7 +411,8 @@ std::unique_ptr<Layer> make_bidirectional(const LayerArgs& a) {
   std::optional<RNN> bwd;
   if (bj) {
     auto [bcls, bcfg] = nested(a, *bj, "Bidirectional 'backward_layer'");
-    LayerArgs ba{bcls, a.name, *bcfg, {}, a.keras_major, a.where + " backward " + bcls, a.precision};
+    LayerArgs ba{bcls,       a.name, *bcfg, {}, a.keras_major, a.where + " backward " + bcls,
+                 a.precision};
     bwd.emplace(make_rnn_layer(ba, a.weights, at));
   } else {
     // The backward layer is the forward config with go_backwards flipped, its own weights.
@@ -409,7 +422,8 @@ std::unique_ptr<Layer> make_bidirectional(const LayerArgs& a) {
     bwd.emplace(make_rnn_layer(ba, a.weights, at));
   }
   if (at != a.weights.size()) {
-    fail(a, "has " + std::to_string(a.weights.size()) + " weight arrays, the config uses " + std::to_string(at));
+    fail(a, "has " + std::to_string(a.weights.size()) + " weight arrays, the config uses " +
+                std::to_string(at));
   }
   try {
     return std::make_unique<RecurrentLayer>(a, std::move(fwd), std::move(bwd), mode);
@@ -421,11 +435,13 @@ std::unique_ptr<Layer> make_bidirectional(const LayerArgs& a) {
 int bidirectional_count(const nlohmann::json& cfg) {
   if (!cfg.is_object() || !cfg.contains("layer") || !cfg["layer"].is_object()) return -1;
   const auto& l = cfg["layer"];
-  int f = single_count(l.value("class_name", std::string()), l.value("config", nlohmann::json::object()));
+  int f = single_count(l.value("class_name", std::string()),
+                       l.value("config", nlohmann::json::object()));
   int b = f;
   if (cfg.contains("backward_layer") && cfg["backward_layer"].is_object()) {
     const auto& bl = cfg["backward_layer"];
-    b = single_count(bl.value("class_name", std::string()), bl.value("config", nlohmann::json::object()));
+    b = single_count(bl.value("class_name", std::string()),
+                     bl.value("config", nlohmann::json::object()));
   }
   return f < 0 || b < 0 ? -1 : f + b;
 }
@@ -433,13 +449,19 @@ int bidirectional_count(const nlohmann::json& cfg) {
 }  // namespace
 
 void register_recurrent_layers(std::map<std::string, LayerKind>& r) {
-  const std::pair<const char*, const LayerDoc*> classes[] = {
-      {"SimpleRNN", &docs::simple_rnn}, {"LSTM", &docs::lstm},       {"GRU", &docs::gru},
-      {"RNN", &docs::rnn},              {"CuDNNLSTM", &docs::cudnn}, {"CuDNNGRU", &docs::cudnn},
-      {"ConvLSTM1D", &docs::conv_lstm}, {"ConvLSTM2D", &docs::conv_lstm}, {"ConvLSTM3D", &docs::conv_lstm}};
+  const std::pair<const char*, const LayerDoc*> classes[] = {{"SimpleRNN", &docs::simple_rnn},
+                                                             {"LSTM", &docs::lstm},
+                                                             {"GRU", &docs::gru},
+                                                             {"RNN", &docs::rnn},
+                                                             {"CuDNNLSTM", &docs::cudnn},
+                                                             {"CuDNNGRU", &docs::cudnn},
+                                                             {"ConvLSTM1D", &docs::conv_lstm},
+                                                             {"ConvLSTM2D", &docs::conv_lstm},
+                                                             {"ConvLSTM3D", &docs::conv_lstm}};
   for (const auto& entry : classes) {
     const std::string c = entry.first;
-    r[c] = {make_single, [c](const nlohmann::json& cfg) { return single_count(c, cfg); }, *entry.second};
+    r[c] = {make_single, [c](const nlohmann::json& cfg) { return single_count(c, cfg); },
+            *entry.second};
   }
   r["Bidirectional"] = {make_bidirectional, bidirectional_count, docs::bidirectional};
 }

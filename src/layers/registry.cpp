@@ -18,7 +18,9 @@ const std::map<std::string, LayerKind>& layer_registry() {
   return reg;
 }
 
-void fail(const LayerArgs& a, const std::string& what) { throw InvalidArgument(a.where + ": " + what); }
+void fail(const LayerArgs& a, const std::string& what) {
+  throw InvalidArgument(a.where + ": " + what);
+}
 void unsupported(const LayerArgs& a, const std::string& what) {
   throw Unsupported(a.where + ": " + what);
 }
@@ -98,7 +100,8 @@ std::vector<long> cfg_ints(const LayerArgs& a, const char* field, std::vector<lo
   return out;
 }
 
-std::string cfg_activation_name(const LayerArgs& a, const char* field, const std::string& fallback) {
+std::string cfg_activation_name(const LayerArgs& a, const char* field,
+                                const std::string& fallback) {
   const auto* v = find(a, field);
   if (!v) return a.config.is_object() && a.config.contains(field) ? "linear" : fallback;
   if (v->is_string()) return v->get<std::string>();

@@ -2,14 +2,12 @@
 #include <algorithm>
 #include <string>
 
-#include "recur/ops.hpp"
 #include "recur/layers.hpp"
+#include "recur/ops.hpp"
 
 namespace recur {
 
-std::string PathChoice::describe() const {
-  return fused ? "fused " + op : "loop (" + reason + ")";
-}
+std::string PathChoice::describe() const { return fused ? "fused " + op : "loop (" + reason + ")"; }
 
 RNN::RNN(std::shared_ptr<const Cell> cell, RNNOptions options)
     : cell_(std::move(cell)), options_(options) {
@@ -52,8 +50,8 @@ void RNN::check_inputs(const Tensor& inputs, const Mask* mask,
   const std::vector<size_t> step = cell_->input_shape();
   if (inputs.rank() != step.size() + 2 ||
       !std::equal(step.begin(), step.end(), inputs.shape().begin() + 2)) {
-    throw InvalidArgument(who + ": inputs must have shape (batch, time, " + shape_str(step).substr(1) +
-                          ", got " + inputs.shape_str());
+    throw InvalidArgument(who + ": inputs must have shape (batch, time, " +
+                          shape_str(step).substr(1) + ", got " + inputs.shape_str());
   }
   const size_t B = inputs.dim(0), T = inputs.dim(1);
   if (B == 0 || T == 0) {
@@ -88,7 +86,8 @@ ops::RnnResult RNN::run(const Tensor& inputs, const Mask* mask,
     if (inputs.rank() == cl->rank() + 3) {
       const std::vector<size_t> step(inputs.shape().begin() + 2, inputs.shape().end());
       if (step != cl->input_shape()) {
-        return RNN(cl->for_input_shape(step), options_).run(inputs, mask, initial_state, initial_output);
+        return RNN(cl->for_input_shape(step), options_)
+            .run(inputs, mask, initial_state, initial_output);
       }
     }
   }
@@ -113,19 +112,18 @@ ops::RnnResult RNN::run(const Tensor& inputs, const Mask* mask,
   ra.zero_output_for_mask = options_.zero_output_for_mask;
   ra.return_all_outputs = options_.return_sequences;
   ra.initial_output = initial_output;
-  return ops::rnn(
-      [&cell](const Tensor& x, std::span<const Tensor> st, std::span<const Tensor>, Tensor& out,
-              std::span<Tensor> nst) { cell.step(x, st, out, nst); },
-      inputs, initial_state, ra);
+  return ops::rnn([&cell](const Tensor& x, std::span<const Tensor> st, std::span<const Tensor>,
+                          Tensor& out, std::span<Tensor> nst) { cell.step(x, st, out, nst); },
+                  inputs, initial_state, ra);
 }
 
 std::vector<Tensor> RNN::call(const Tensor& inputs, const Mask* mask,
                               std::span<const Tensor> initial_state) {
   if (options_.stateful && initial_state.empty()) {
     if (inputs.rank() >= 1 && !states_.empty() && states_[0].dim(0) != inputs.dim(0)) {
-      throw InvalidArgument("RNN(" + cell_->class_name() + "): stateful layer was built for batch size " +
-                            std::to_string(states_[0].dim(0)) + ", got batch size " +
-                            std::to_string(inputs.dim(0)));
+      throw InvalidArgument(
+          "RNN(" + cell_->class_name() + "): stateful layer was built for batch size " +
+          std::to_string(states_[0].dim(0)) + ", got batch size " + std::to_string(inputs.dim(0)));
     }
     if (!states_.empty()) initial_state = states_;
   }
@@ -161,8 +159,8 @@ void RNN::set_states(std::vector<Tensor> states) {
                     std::equal(shapes[i].begin(), shapes[i].end(), t.shape().begin() + 1);
     if (!ok) {
       throw InvalidArgument("RNN(" + cell_->class_name() + "): state " + std::to_string(i) +
-                            " must have shape (batch, " + shape_str(shapes[i]).substr(1) + ", got " +
-                            t.shape_str());
+                            " must have shape (batch, " + shape_str(shapes[i]).substr(1) +
+                            ", got " + t.shape_str());
     }
   }
   states_ = std::move(states);

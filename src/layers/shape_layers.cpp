@@ -17,7 +17,9 @@ using core::single;
 class FlattenLayer final : public BasicLayer {
  public:
   FlattenLayer(const LayerArgs& a, bool cf) : BasicLayer(a), cf_(cf) {}
-  StreamRule stream_rule() const override { return {Streaming::whole_sequence, "flattens the time axis"}; }
+  StreamRule stream_rule() const override {
+    return {Streaming::whole_sequence, "flattens the time axis"};
+  }
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     const Tensor& x = one_input(in).tensor;
     need_rank(x, 1, SIZE_MAX);
@@ -49,8 +51,11 @@ std::unique_ptr<Layer> make_flatten(const LayerArgs& a) {
 
 class ReshapeLayer final : public BasicLayer {
  public:
-  ReshapeLayer(const LayerArgs& a, std::vector<long> target) : BasicLayer(a), target_(std::move(target)) {}
-  StreamRule stream_rule() const override { return {Streaming::whole_sequence, "reshapes across the time axis"}; }
+  ReshapeLayer(const LayerArgs& a, std::vector<long> target)
+      : BasicLayer(a), target_(std::move(target)) {}
+  StreamRule stream_rule() const override {
+    return {Streaming::whole_sequence, "reshapes across the time axis"};
+  }
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     const Tensor& x = one_input(in).tensor;
     need_rank(x, 1, SIZE_MAX);
@@ -68,7 +73,8 @@ class ReshapeLayer final : public BasicLayer {
       }
     }
     if (unknown >= 0) {
-      if (known == 0 || n % known != 0) bad("cannot reshape input shape " + x.shape_str() + " to " + target_str());
+      if (known == 0 || n % known != 0)
+        bad("cannot reshape input shape " + x.shape_str() + " to " + target_str());
       shape[static_cast<size_t>(unknown) + 1] = n / known;
     } else if (known != n) {
       bad("cannot reshape input shape " + x.shape_str() + " to " + target_str());
@@ -94,8 +100,10 @@ std::unique_ptr<Layer> make_reshape(const LayerArgs& a) {
   std::vector<long> t = cfg_ints(a, "target_shape", {});
   int unknown = 0;
   for (long d : t) {
-    if (d == -1) ++unknown;
-    else if (d < 0) fail(a, "target_shape entries must be non-negative or -1");
+    if (d == -1)
+      ++unknown;
+    else if (d < 0)
+      fail(a, "target_shape entries must be non-negative or -1");
   }
   if (unknown > 1) fail(a, "target_shape may hold at most one -1");
   return std::make_unique<ReshapeLayer>(a, std::move(t));
@@ -104,7 +112,9 @@ std::unique_ptr<Layer> make_reshape(const LayerArgs& a) {
 class RepeatVectorLayer final : public BasicLayer {
  public:
   RepeatVectorLayer(const LayerArgs& a, size_t n) : BasicLayer(a), n_(n) {}
-  StreamRule stream_rule() const override { return {Streaming::whole_sequence, "repeats its input along a new time axis"}; }
+  StreamRule stream_rule() const override {
+    return {Streaming::whole_sequence, "repeats its input along a new time axis"};
+  }
   std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
     const Tensor& x = one_input(in).tensor;
     need_rank(x, 2, 2);
@@ -112,7 +122,8 @@ class RepeatVectorLayer final : public BasicLayer {
     check_output(ctx, {B, n_, F});
     Tensor y({B, n_, F});
     for (size_t b = 0; b < B; ++b) {
-      for (size_t t = 0; t < n_; ++t) std::copy(x.data() + b * F, x.data() + (b + 1) * F, y.data() + (b * n_ + t) * F);
+      for (size_t t = 0; t < n_; ++t)
+        std::copy(x.data() + b * F, x.data() + (b + 1) * F, y.data() + (b * n_ + t) * F);
     }
     return single(std::move(y));
   }
@@ -130,7 +141,8 @@ std::unique_ptr<Layer> make_repeat_vector(const LayerArgs& a) {
 
 class PermuteLayer final : public BasicLayer {
  public:
-  PermuteLayer(const LayerArgs& a, std::vector<size_t> perm) : BasicLayer(a), perm_(std::move(perm)) {}
+  PermuteLayer(const LayerArgs& a, std::vector<size_t> perm)
+      : BasicLayer(a), perm_(std::move(perm)) {}
   StreamRule stream_rule() const override {
     if (perm_.size() > 1 && perm_[1] == 1) return {Streaming::per_step};
     return {Streaming::whole_sequence, "moves the time axis"};
@@ -163,7 +175,8 @@ std::unique_ptr<Layer> make_permute(const LayerArgs& a) {
 std::pair<size_t, size_t> pair_of(const LayerArgs& a, const char* field, long fallback) {
   std::vector<long> v = cfg_ints(a, field, {fallback});
   if (v.size() == 1) v.push_back(v[0]);
-  if (v.size() != 2 || v[0] < 0 || v[1] < 0) fail(a, std::string("config field '") + field + "' must be one or two non-negative integers");
+  if (v.size() != 2 || v[0] < 0 || v[1] < 0)
+    fail(a, std::string("config field '") + field + "' must be one or two non-negative integers");
   return {static_cast<size_t>(v[0]), static_cast<size_t>(v[1])};
 }
 
@@ -186,7 +199,8 @@ class StepsPadLayer final : public BasicLayer {
     }
     size_t out_len = L - lr_.first - lr_.second;
     if (!crop_) {
-      if (__builtin_add_overflow(L, lr_.first, &out_len) || __builtin_add_overflow(out_len, lr_.second, &out_len)) {
+      if (__builtin_add_overflow(L, lr_.first, &out_len) ||
+          __builtin_add_overflow(out_len, lr_.second, &out_len)) {
         out_len = SIZE_MAX;
       }
       check_output(ctx, {B, out_len, C});
@@ -194,7 +208,8 @@ class StepsPadLayer final : public BasicLayer {
     Tensor y({B, out_len, C});
     for (size_t b = 0; b < B; ++b) {
       for (size_t t = 0; t < out_len; ++t) {
-        const long src = crop_ ? static_cast<long>(t + lr_.first) : static_cast<long>(t) - static_cast<long>(lr_.first);
+        const long src = crop_ ? static_cast<long>(t + lr_.first)
+                               : static_cast<long>(t) - static_cast<long>(lr_.first);
         if (src < 0 || src >= static_cast<long>(L)) continue;  // zero padding
         const float* s = x.data() + (b * L + static_cast<size_t>(src)) * C;
         std::copy(s, s + C, y.data() + (b * out_len + t) * C);
@@ -224,7 +239,9 @@ std::unique_ptr<Layer> make_zero_padding(const LayerArgs& a) {
 class UpSampling1DLayer final : public BasicLayer {
  public:
   UpSampling1DLayer(const LayerArgs& a, size_t size) : BasicLayer(a), size_(size) {}
-  StreamRule stream_rule() const override { return {Streaming::whole_sequence, "repeats time steps"}; }
+  StreamRule stream_rule() const override {
+    return {Streaming::whole_sequence, "repeats time steps"};
+  }
   std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
     const Tensor& x = one_input(in).tensor;
     need_rank(x, 3, 3);

@@ -25,7 +25,9 @@ class SpatialMapLayer : public BasicLayer {
     if (cf_) return {Streaming::per_step};
     return {Streaming::whole_sequence, what_across()};
   }
-  std::string path() const override { return std::string("copy") + (cf_ ? " (channels_first)" : ""); }
+  std::string path() const override {
+    return std::string("copy") + (cf_ ? " (channels_first)" : "");
+  }
 
   std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
     const Tensor& x0 = one_input(in).tensor;
@@ -43,7 +45,8 @@ class SpatialMapLayer : public BasicLayer {
     check_output(ctx, {spatial::elements(shape)});
     std::vector<long> src[3];
     for (size_t d = 0; d < 3; ++d) {
-      for (size_t o = 0; o < outd[d]; ++o) src[d].push_back(d < 3 - n_ ? 0 : source(d - (3 - n_), o, dims[d]));
+      for (size_t o = 0; o < outd[d]; ++o)
+        src[d].push_back(d < 3 - n_ ? 0 : source(d - (3 - n_), o, dims[d]));
     }
     Tensor y(shape);
     float* dst = y.data();
@@ -53,7 +56,9 @@ class SpatialMapLayer : public BasicLayer {
           for (size_t l = 0; l < outd[2]; ++l, dst += C) {
             if (src[0][i] < 0 || src[1][j] < 0 || src[2][l] < 0) continue;  // zero padding
             const size_t at = ((b * dims[0] + static_cast<size_t>(src[0][i])) * dims[1] +
-                               static_cast<size_t>(src[1][j])) * dims[2] + static_cast<size_t>(src[2][l]);
+                               static_cast<size_t>(src[1][j])) *
+                                  dims[2] +
+                              static_cast<size_t>(src[2][l]);
             std::copy_n(x.data() + at * C, C, dst);
           }
         }
@@ -94,10 +99,12 @@ class UpSamplingResizeLayer final : public BasicLayer {
   UpSamplingResizeLayer(const LayerArgs& a, bool cf, std::vector<size_t> size, bool cubic)
       : BasicLayer(a), cf_(cf), cubic_(cubic), size_(std::move(size)) {}
   StreamRule stream_rule() const override {
-    return {Streaming::whole_sequence, cf_ ? "mixes rows of its second spatial axis" : "mixes rows of its first spatial axis"};
+    return {Streaming::whole_sequence,
+            cf_ ? "mixes rows of its second spatial axis" : "mixes rows of its first spatial axis"};
   }
   std::string path() const override {
-    return std::string(cubic_ ? "bicubic" : "bilinear") + " resize" + (cf_ ? " (channels_first)" : "");
+    return std::string(cubic_ ? "bicubic" : "bilinear") + " resize" +
+           (cf_ ? " (channels_first)" : "");
   }
 
   std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
@@ -105,7 +112,8 @@ class UpSamplingResizeLayer final : public BasicLayer {
     need_rank(x0, 4, 4);
     const Tensor x = cf_ ? spatial::to_channels_last(x0) : x0;
     size_t oh = 0, ow = 0;
-    if (__builtin_mul_overflow(x.dim(1), size_[0], &oh) || __builtin_mul_overflow(x.dim(2), size_[1], &ow)) {
+    if (__builtin_mul_overflow(x.dim(1), size_[0], &oh) ||
+        __builtin_mul_overflow(x.dim(2), size_[1], &ow)) {
       bad("input shape " + x0.shape_str() + " times size overflows");
     }
     check_output(ctx, {x.dim(0), oh, ow, x.dim(3)});
@@ -122,7 +130,8 @@ class UpSamplingResizeLayer final : public BasicLayer {
 // Cropping (crop = true) or zero padding: (before, after) per spatial axis.
 class PadCropNdLayer final : public SpatialMapLayer {
  public:
-  PadCropNdLayer(const LayerArgs& a, size_t n, bool cf, bool crop, std::vector<std::pair<size_t, size_t>> ba)
+  PadCropNdLayer(const LayerArgs& a, size_t n, bool cf, bool crop,
+                 std::vector<std::pair<size_t, size_t>> ba)
       : SpatialMapLayer(a, n, cf), crop_(crop), ba_(std::move(ba)) {}
 
  protected:
@@ -134,12 +143,14 @@ class PadCropNdLayer final : public SpatialMapLayer {
     if (!crop_) return L > SIZE_MAX - edges ? SIZE_MAX : L + edges;
     if (edges >= L) {
       bad("cropping (" + std::to_string(ba_[d].first) + ", " + std::to_string(ba_[d].second) +
-          ") on spatial axis " + std::to_string(d + 1) + " leaves nothing of input shape " + x0.shape_str());
+          ") on spatial axis " + std::to_string(d + 1) + " leaves nothing of input shape " +
+          x0.shape_str());
     }
     return L - edges;
   }
   long source(size_t d, size_t o, size_t L) const override {
-    const long s = crop_ ? static_cast<long>(o + ba_[d].first) : static_cast<long>(o) - static_cast<long>(ba_[d].first);
+    const long s = crop_ ? static_cast<long>(o + ba_[d].first)
+                         : static_cast<long>(o) - static_cast<long>(ba_[d].first);
     return s < 0 || s >= static_cast<long>(L) ? -1 : s;
   }
 
@@ -151,10 +162,12 @@ class PadCropNdLayer final : public SpatialMapLayer {
 // Keras' padding/cropping: an int (all edges), n ints (both edges of each axis), or n pairs.
 std::vector<std::pair<size_t, size_t>> edges_of(const LayerArgs& a, const char* field, size_t n) {
   const nlohmann::json& v = cfg_field(a, field);
-  const std::string want = std::string("config field '") + field + "' must be an integer, " + std::to_string(n) +
-                           " integers or " + std::to_string(n) + " pairs of integers, each in [0, 2^31]";
+  const std::string want = std::string("config field '") + field + "' must be an integer, " +
+                           std::to_string(n) + " integers or " + std::to_string(n) +
+                           " pairs of integers, each in [0, 2^31]";
   auto one = [&](const nlohmann::json& j) -> size_t {
-    if (!j.is_number_integer() || j.get<long>() < 0 || j.get<long>() > spatial::kMaxSize) fail(a, want);
+    if (!j.is_number_integer() || j.get<long>() < 0 || j.get<long>() > spatial::kMaxSize)
+      fail(a, want);
     return static_cast<size_t>(j.get<long>());
   };
   std::vector<std::pair<size_t, size_t>> out;
@@ -177,21 +190,25 @@ std::vector<std::pair<size_t, size_t>> edges_of(const LayerArgs& a, const char* 
 std::unique_ptr<Layer> make_pad_crop(const LayerArgs& a, size_t n, bool crop) {
   expect_weight_count(a, 0);
   const char* field = crop ? "cropping" : "padding";
-  return std::make_unique<PadCropNdLayer>(a, n, spatial::channels_first(a), crop, edges_of(a, field, n));
+  return std::make_unique<PadCropNdLayer>(a, n, spatial::channels_first(a), crop,
+                                          edges_of(a, field, n));
 }
 
 std::unique_ptr<Layer> make_upsampling(const LayerArgs& a, size_t n) {
   expect_weight_count(a, 0);
   std::string interp = cfg_string(a, "interpolation", "nearest");
-  for (char& c : interp) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));  // as Keras 3
+  for (char& c : interp)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));  // as Keras 3
   std::vector<size_t> size = spatial::cfg_tuple(a, "size", n, 2, 1);
   if (n == 2 && (interp == "bilinear" || interp == "bicubic")) {
-    return std::make_unique<UpSamplingResizeLayer>(a, spatial::channels_first(a), std::move(size), interp == "bicubic");
+    return std::make_unique<UpSamplingResizeLayer>(a, spatial::channels_first(a), std::move(size),
+                                                   interp == "bicubic");
   }
   // An area resize by whole factors gives each output cell one input cell: nearest.
   if (interp != "nearest" && !(n == 2 && interp == "area")) {
-    unsupported(a, "config field 'interpolation' '" + interp + "' is not supported (only 'nearest'" +
-                       (n == 2 ? std::string(", 'bilinear', 'bicubic' and 'area')") : std::string(")")));
+    unsupported(
+        a, "config field 'interpolation' '" + interp + "' is not supported (only 'nearest'" +
+               (n == 2 ? std::string(", 'bilinear', 'bicubic' and 'area')") : std::string(")")));
   }
   return std::make_unique<UpSamplingNdLayer>(a, n, spatial::channels_first(a), std::move(size));
 }
@@ -203,9 +220,12 @@ int zero(const nlohmann::json&) { return 0; }
 void spatial::register_spatial_shape_layers(std::map<std::string, LayerKind>& r) {
   for (size_t n : {size_t{2}, size_t{3}}) {
     const std::string d = std::to_string(n) + "D";
-    r["UpSampling" + d] = {[n](const LayerArgs& a) { return make_upsampling(a, n); }, zero, docs::spatial_shape};
-    r["ZeroPadding" + d] = {[n](const LayerArgs& a) { return make_pad_crop(a, n, false); }, zero, docs::spatial_shape};
-    r["Cropping" + d] = {[n](const LayerArgs& a) { return make_pad_crop(a, n, true); }, zero, docs::spatial_shape};
+    r["UpSampling" + d] = {[n](const LayerArgs& a) { return make_upsampling(a, n); }, zero,
+                           docs::spatial_shape};
+    r["ZeroPadding" + d] = {[n](const LayerArgs& a) { return make_pad_crop(a, n, false); }, zero,
+                            docs::spatial_shape};
+    r["Cropping" + d] = {[n](const LayerArgs& a) { return make_pad_crop(a, n, true); }, zero,
+                         docs::spatial_shape};
   }
 }
 

@@ -2,11 +2,13 @@
 
 namespace recur::layers::spatial {
 
-std::vector<size_t> cfg_tuple(const LayerArgs& a, const char* field, size_t n, long fallback, long lo) {
+std::vector<size_t> cfg_tuple(const LayerArgs& a, const char* field, size_t n, long fallback,
+                              long lo) {
   std::vector<long> v = cfg_ints(a, field, {fallback});
   if (v.size() == 1) v.assign(n, v[0]);
   const std::string want = std::string("config field '") + field + "' must be one integer or " +
-                           std::to_string(n) + " integers, each in [" + std::to_string(lo) + ", 2^31]";
+                           std::to_string(n) + " integers, each in [" + std::to_string(lo) +
+                           ", 2^31]";
   if (v.size() != n) fail(a, want);
   std::vector<size_t> out;
   for (long x : v) {

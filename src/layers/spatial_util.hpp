@@ -18,7 +18,8 @@ void register_spatial_shape_layers(std::map<std::string, LayerKind>& r);
 constexpr long kMaxSize = long{1} << 31;
 
 // N integers from an int or a list of N (Keras' normalize_tuple), each in [lo, kMaxSize].
-std::vector<size_t> cfg_tuple(const LayerArgs& a, const char* field, size_t n, long fallback, long lo);
+std::vector<size_t> cfg_tuple(const LayerArgs& a, const char* field, size_t n, long fallback,
+                              long lo);
 
 // data_format: "channels_last" (default) or "channels_first"; anything else InvalidArgument.
 bool channels_first(const LayerArgs& a);

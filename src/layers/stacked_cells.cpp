@@ -9,13 +9,13 @@ StackedRNNCells::StackedRNNCells(std::vector<std::shared_ptr<const Cell>> cells)
     : cells_(std::move(cells)) {
   if (cells_.empty()) throw InvalidArgument("StackedRNNCells: needs at least one cell");
   for (size_t k = 0; k < cells_.size(); ++k) {
-    if (!cells_[k]) throw InvalidArgument("StackedRNNCells: cell " + std::to_string(k) + " is null");
+    if (!cells_[k])
+      throw InvalidArgument("StackedRNNCells: cell " + std::to_string(k) + " is null");
     if (k > 0 && cells_[k]->input_shape() != cells_[k - 1]->output_shape()) {
-      throw InvalidArgument("StackedRNNCells: cell " + std::to_string(k) + " (" +
-                            cells_[k]->class_name() + ") takes " +
-                            std::to_string(cells_[k]->input_size()) + " inputs but cell " +
-                            std::to_string(k - 1) + " outputs " +
-                            std::to_string(cells_[k - 1]->output_size()));
+      throw InvalidArgument(
+          "StackedRNNCells: cell " + std::to_string(k) + " (" + cells_[k]->class_name() +
+          ") takes " + std::to_string(cells_[k]->input_size()) + " inputs but cell " +
+          std::to_string(k - 1) + " outputs " + std::to_string(cells_[k - 1]->output_size()));
     }
   }
 }

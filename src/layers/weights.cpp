@@ -8,7 +8,8 @@ Weights::Weights(std::vector<Tensor> values) : slots_(std::make_shared<std::vect
 
 Weights::Weights(std::vector<std::vector<size_t>> shapes, std::vector<Reader> readers)
     : slots_(std::make_shared<std::vector<Slot>>()) {
-  for (size_t i = 0; i < shapes.size(); ++i) slots_->push_back({std::move(shapes[i]), std::move(readers[i]), {}});
+  for (size_t i = 0; i < shapes.size(); ++i)
+    slots_->push_back({std::move(shapes[i]), std::move(readers[i]), {}});
 }
 
 const Tensor& Weights::operator[](size_t i) const {

@@ -1,6 +1,6 @@
 #include "model/graph.hpp"
-#include "model/op_nodes.hpp"
 #include "io/limits.hpp"
+#include "model/op_nodes.hpp"
 
 #include <algorithm>
 #include <map>
@@ -17,7 +17,8 @@ using json = nlohmann::json;
 
 std::string entry_class(const json& e) {
   return e.is_object() && e.contains("class_name") && e["class_name"].is_string()
-             ? e["class_name"].get<std::string>() : "";
+             ? e["class_name"].get<std::string>()
+             : "";
 }
 const json& entry_config(const json& e) {
   static const json empty = json::object();
@@ -91,7 +92,8 @@ std::string input_dtype(const json& cfg) {
   if (d.is_string()) return d.get<std::string>();
   if (d.is_object()) {
     const json& c = entry_config(d);
-    if (c.is_object() && c.contains("name") && c["name"].is_string()) return c["name"].get<std::string>();
+    if (c.is_object() && c.contains("name") && c["name"].is_string())
+      return c["name"].get<std::string>();
   }
   return "float32";
 }
@@ -108,11 +110,13 @@ void check_modules(const json& j, const std::string& where, const std::string& f
       const bool keras = mod == "keras" || mod.rfind("keras.", 0) == 0 || mod == "tf_keras" ||
                          mod.rfind("tf_keras.", 0) == 0;
       if (!keras) {
-        throw Unsupported(where + ": config field '" + field + "' is an object from module '" + mod.substr(0, 80) +
-                          "' (" + entry_class(j).substr(0, 80) + "); recur only reads Keras objects");
+        throw Unsupported(where + ": config field '" + field + "' is an object from module '" +
+                          mod.substr(0, 80) + "' (" + entry_class(j).substr(0, 80) +
+                          "); recur only reads Keras objects");
       }
     }
-    for (const auto& [k, v] : j.items()) check_modules(v, where, field.empty() ? k : field, depth + 1);
+    for (const auto& [k, v] : j.items())
+      check_modules(v, where, field.empty() ? k : field, depth + 1);
   } else if (j.is_array()) {
     for (const auto& v : j) check_modules(v, where, field, depth + 1);
   }
@@ -147,7 +151,6 @@ class ModelLayer final : public Layer {
 
 }  // namespace
 
-
 class GraphBuilder {
  public:
   GraphBuilder(Graph& g, io::WeightScope& w, BuildContext& ctx) : g_(g), w_(w), ctx_(ctx) {}
@@ -157,8 +160,10 @@ class GraphBuilder {
     const std::string where = ctx_.file + ": layer '" + name + "' (" + cls + ")";
     if (cls.empty()) throw InvalidArgument(ctx_.file + ": a layer entry has no class_name");
     const json& cfg = entry_config(entry);
-    if (is_model_class(cls)) return std::make_unique<ModelLayer>(name, cls, nested_graph(entry, index, where));
-    if (cls == "TimeDistributed" && cfg.contains("layer") && is_model_class(entry_class(cfg["layer"]))) {
+    if (is_model_class(cls))
+      return std::make_unique<ModelLayer>(name, cls, nested_graph(entry, index, where));
+    if (cls == "TimeDistributed" && cfg.contains("layer") &&
+        is_model_class(entry_class(cfg["layer"]))) {
       return time_distributed_model(entry, index, where);
     }
     check_dtype(cfg, where, ctx_);
@@ -169,9 +174,10 @@ class GraphBuilder {
     auto it = reg.find(cls);
     if (it == reg.end()) {
       // Keras 3 names registered objects "package>Name"; legacy .h5 keeps only that name.
-      const bool custom = (entry.contains("registered_name") && entry["registered_name"].is_string() &&
-                           entry["registered_name"].get<std::string>() != cls) ||
-                          cls.find('>') != std::string::npos;
+      const bool custom =
+          (entry.contains("registered_name") && entry["registered_name"].is_string() &&
+           entry["registered_name"].get<std::string>() != cls) ||
+          cls.find('>') != std::string::npos;
       const bool foreign_module = entry.contains("module") && entry["module"].is_string() &&
                                   entry["module"].get<std::string>().rfind("keras", 0) != 0;
       if (custom || foreign_module) {
@@ -187,7 +193,8 @@ class GraphBuilder {
       throw InvalidArgument(where + ": the file holds " + std::to_string(refs.size()) +
                             " weight arrays, the config needs " + std::to_string(expected));
     }
-    LayerArgs a{cls, name, cfg, budget_weights(std::move(refs), where), ctx_.keras_major, where, ctx_.precision};
+    LayerArgs a{cls,   name,          cfg, budget_weights(std::move(refs), where), ctx_.keras_major,
+                where, ctx_.precision};
     auto layer = it->second.make(a);
     layer->set_first_slot(ctx_.next_slot);
     ctx_.next_slot += layer->state_slots();
@@ -198,8 +205,8 @@ class GraphBuilder {
   std::unique_ptr<Graph> nested_graph(const json& model, size_t index, const std::string& where) {
     const size_t max_depth = ctx_.limits.max_model_depth;
     if (static_cast<size_t>(ctx_.depth) >= max_depth) {
-      throw InvalidArgument(where + ": models nest deeper than the limit of " + std::to_string(max_depth) +
-                            " (max_model_depth)");
+      throw InvalidArgument(where + ": models nest deeper than the limit of " +
+                            std::to_string(max_depth) + " (max_model_depth)");
     }
     auto sub = w_.nested(index);
     ++ctx_.depth;
@@ -210,7 +217,8 @@ class GraphBuilder {
 
   // TimeDistributed over a nested Sequential/Functional model: the model runs once on
   // (batch * time, ...), as for any wrapped layer.
-  std::unique_ptr<Layer> time_distributed_model(const json& entry, size_t index, const std::string& where) {
+  std::unique_ptr<Layer> time_distributed_model(const json& entry, size_t index,
+                                                const std::string& where) {
     const json& cfg = entry_config(entry);
     const json& inner = cfg["layer"];
     auto g = nested_graph(inner, index, where);
@@ -218,11 +226,13 @@ class GraphBuilder {
     g->collect_layers(all);
     for (const Layer* l : all) {
       for (size_t k = 0; k < l->state_slots(); ++k) {
-        if (l->slot_is_stateful(k)) throw Unsupported(where + ": a stateful layer inside the wrapped model");
+        if (l->slot_is_stateful(k))
+          throw Unsupported(where + ": a stateful layer inside the wrapped model");
       }
     }
     auto model = std::make_unique<ModelLayer>(entry_name(inner), entry_class(inner), std::move(g));
-    LayerArgs a{"TimeDistributed", entry_name(entry), cfg, Weights{}, ctx_.keras_major, where, ctx_.precision};
+    LayerArgs a{"TimeDistributed", entry_name(entry), cfg, Weights{}, ctx_.keras_major, where,
+                ctx_.precision};
     return time_distributed_over(a, std::move(model));
   }
 
@@ -236,9 +246,11 @@ class GraphBuilder {
       for (size_t d : r.shape) n = d != 0 && n > max / d ? max + 1 : n * d;
       ctx_.weight_bytes = n > max ? max + 1 : ctx_.weight_bytes + n;
       if (ctx_.weight_bytes > max) {
-        throw InvalidArgument(where + ": weight " + std::to_string(shapes.size()) + " of shape " + shape_str(r.shape) +
-                              " brings the model's weights over the limit of " + std::to_string(max) +
-                              " bytes as float32 (max_weight_bytes: a load option, or RECUR_MAX_WEIGHT_BYTES)");
+        throw InvalidArgument(
+            where + ": weight " + std::to_string(shapes.size()) + " of shape " +
+            shape_str(r.shape) + " brings the model's weights over the limit of " +
+            std::to_string(max) +
+            " bytes as float32 (max_weight_bytes: a load option, or RECUR_MAX_WEIGHT_BYTES)");
       }
       shapes.push_back(std::move(r.shape));
       readers.push_back(std::move(r.read));
@@ -273,7 +285,9 @@ class GraphBuilder {
         if (entry_class(e) == "InputLayer") in.dtype = input_dtype(cfg);
       }
       if (entry_class(e) == "InputLayer") {
-        if (!first) throw InvalidArgument(ctx_.file + ": an InputLayer inside a Sequential model after its first layer");
+        if (!first)
+          throw InvalidArgument(ctx_.file +
+                                ": an InputLayer inside a Sequential model after its first layer");
         in.name = entry_name(e);
         first = false;
         continue;
@@ -284,7 +298,8 @@ class GraphBuilder {
       g_.nodes_.push_back({g_.layers_.size() - 1, {cur}, {out}, {}, 0});
       cur = out;
     }
-    if (in.name.empty()) in.name = entry_name(model).empty() ? "input" : entry_name(model) + "_input";
+    if (in.name.empty())
+      in.name = entry_name(model).empty() ? "input" : entry_name(model) + "_input";
     g_.inputs_.push_back(in);
     g_.output_values_.push_back(cur);
     g_.outputs_.push_back({g_.layers_.empty() ? in.name : g_.layers_.back()->name(), {}});
@@ -342,7 +357,8 @@ class GraphBuilder {
       if (c == "Functional" || c == "Model") f.node_offset[i] = 1;
       if (c == "Sequential" && ctx_.keras_major < 3) {
         const json* inner = io::model_layers(layers[i]);
-        if (inner && !inner->empty() && entry_class((*inner)[0]) == "InputLayer") f.node_offset[i] = 1;
+        if (inner && !inner->empty() && entry_class((*inner)[0]) == "InputLayer")
+          f.node_offset[i] = 1;
       }
     }
     for (size_t i = 0; i < layers.size(); ++i) {
@@ -356,10 +372,12 @@ class GraphBuilder {
       } else if (is_op_entry(layers[i])) {
         const json& nodes = layers[i].value("inbound_nodes", json::array());
         if (!nodes.is_array() || nodes.size() != 1 || !nodes[0].is_object()) {
-          throw InvalidArgument(ctx_.file + ": recorded op '" + name + "' must have one inbound node");
+          throw InvalidArgument(ctx_.file + ": recorded op '" + name +
+                                "' must have one inbound node");
         }
-        g_.layers_.push_back(make_op(layers[i], nodes[0].value("args", json::array()),
-                                     ctx_.file + ": op '" + name + "' (" + entry_class(layers[i]) + ")"));
+        g_.layers_.push_back(
+            make_op(layers[i], nodes[0].value("args", json::array()),
+                    ctx_.file + ": op '" + name + "' (" + entry_class(layers[i]) + ")"));
       } else {
         g_.layers_.push_back(make_layer(layers[i], i));
       }
@@ -374,17 +392,20 @@ class GraphBuilder {
   size_t value_id(Functional& f, const json& ref, const char* what, bool history) {
     if (!ref.is_array() || ref.size() < 3 || !ref[0].is_string() || !ref[1].is_number_integer() ||
         !ref[2].is_number_integer()) {
-      throw InvalidArgument(ctx_.file + ": malformed " + what + " reference " + ref.dump().substr(0, 80));
+      throw InvalidArgument(ctx_.file + ": malformed " + what + " reference " +
+                            ref.dump().substr(0, 80));
     }
     auto it = f.index.find(ref[0].get<std::string>());
     if (it == f.index.end()) {
       throw InvalidArgument(ctx_.file + ": " + what + " refers to unknown layer '" +
                             ref[0].get<std::string>() + "'");
     }
-    const long node = ref[1].get<long>() - (history ? 0 : static_cast<long>(f.node_offset[it->second]));
+    const long node =
+        ref[1].get<long>() - (history ? 0 : static_cast<long>(f.node_offset[it->second]));
     const long tensor = ref[2].get<long>();
     if (node < 0 || tensor < 0 || node > 100000 || tensor > 1000) {
-      throw InvalidArgument(ctx_.file + ": " + what + " has a bad node or tensor index " + ref.dump().substr(0, 60));
+      throw InvalidArgument(ctx_.file + ": " + what + " has a bad node or tensor index " +
+                            ref.dump().substr(0, 60));
     }
     const ValueKey key{it->second, static_cast<size_t>(node), static_cast<size_t>(tensor)};
     auto found = f.ids.find(key);
@@ -412,7 +433,8 @@ class GraphBuilder {
         f.pending.push_back(std::move(p));
       }
     }
-    for (size_t k = 0; k < f.pending.size(); ++k) f.pending_of[{f.pending[k].layer, f.pending[k].node}] = k;
+    for (size_t k = 0; k < f.pending.size(); ++k)
+      f.pending_of[{f.pending[k].layer, f.pending[k].node}] = k;
   }
 
   void bind_inputs_outputs(Functional& f, const json& cfg) {
@@ -431,7 +453,8 @@ class GraphBuilder {
     for (const auto& entry : f.ids) {
       const ValueKey& key = entry.first;
       if (f.is_input[std::get<0>(key)] && (std::get<1>(key) != 0 || std::get<2>(key) != 0)) {
-        throw InvalidArgument(ctx_.file + ": input layer '" + entry_name(f.layers[std::get<0>(key)]) +
+        throw InvalidArgument(ctx_.file + ": input layer '" +
+                              entry_name(f.layers[std::get<0>(key)]) +
                               "' has only node 0, tensor 0");
       }
     }
@@ -450,7 +473,8 @@ class GraphBuilder {
       }
       g_.inputs_.push_back(s);
     }
-    for (size_t v : g_.output_values_) g_.outputs_.push_back({entry_name(f.layers[std::get<0>(*key_of[v])]), {}});
+    for (size_t v : g_.output_values_)
+      g_.outputs_.push_back({entry_name(f.layers[std::get<0>(*key_of[v])]), {}});
   }
 
   void collect_node_outputs(Functional& f) {
@@ -483,7 +507,8 @@ class GraphBuilder {
     const std::vector<Pending>& pending = f.pending;
     std::vector<size_t> producer(g_.n_values_, npos);
     for (size_t k = 0; k < pending.size(); ++k)
-      for (size_t v : f.outs[k]) if (v != npos) producer[v] = k;
+      for (size_t v : f.outs[k])
+        if (v != npos) producer[v] = k;
     std::vector<bool> needed(pending.size(), false);
     std::vector<size_t> stack(g_.output_values_.begin(), g_.output_values_.end());
     while (!stack.empty()) {
@@ -493,7 +518,8 @@ class GraphBuilder {
       if (k == npos || needed[k]) continue;
       needed[k] = true;
       for (size_t u : pending[k].inputs) stack.push_back(u);
-      for (size_t u : pending[k].masks) if (u != npos) stack.push_back(u);
+      for (size_t u : pending[k].masks)
+        if (u != npos) stack.push_back(u);
     }
     std::vector<bool> ready(g_.n_values_, false);
     for (size_t v : g_.input_values_) ready[v] = true;
@@ -522,12 +548,14 @@ class GraphBuilder {
       for (size_t v : f.outs[k]) {
         if (v == npos || ready[v]) continue;
         ready[v] = true;
-        for (size_t r : readers[v]) if (--waiting[r] == 0) queue.push(r);
+        for (size_t r : readers[v])
+          if (--waiting[r] == 0) queue.push(r);
       }
     }
     for (size_t v : g_.output_values_) {
       if (!ready[v]) {
-        throw InvalidArgument(ctx_.file + ": the model's outputs cannot be computed from its inputs "
+        throw InvalidArgument(ctx_.file +
+                              ": the model's outputs cannot be computed from its inputs "
                               "(a missing node or a cycle in the layer graph)");
       }
     }
@@ -543,12 +571,14 @@ class GraphBuilder {
     if (j.is_object()) {
       if (j.contains("class_name") && j["class_name"] == "__keras_tensor__") {
         const json& c = entry_config(j);
-        if (!c.contains("keras_history")) throw InvalidArgument(ctx_.file + ": a keras tensor has no keras_history");
+        if (!c.contains("keras_history"))
+          throw InvalidArgument(ctx_.file + ": a keras tensor has no keras_history");
         out.push_back(value(c["keras_history"], "inbound node", true));
         return;
       }
       if (j.contains("args")) collect_refs(j["args"], out, value, depth + 1);
-      if (j.contains("kwargs") && j["kwargs"].is_object()) keywords(j["kwargs"], out, value, depth, masks, call);
+      if (j.contains("kwargs") && j["kwargs"].is_object())
+        keywords(j["kwargs"], out, value, depth, masks, call);
       return;
     }
     if (j.is_array()) {
@@ -562,8 +592,8 @@ class GraphBuilder {
   }
 
   template <class F>
-  void keywords(const json& kw, std::vector<size_t>& out, F& value, int depth, std::vector<size_t>* masks,
-                CallArgs* call) {
+  void keywords(const json& kw, std::vector<size_t>& out, F& value, int depth,
+                std::vector<size_t>* masks, CallArgs* call) {
     for (const auto& [k, v] : kw.items()) {
       if (k == "initial_state") {
         collect_refs(v, out, value, depth + 1);
@@ -583,7 +613,8 @@ class GraphBuilder {
         collect_refs(v, probe, value, depth + 1);
         if (!call || probe.size() > 1) {
           throw Unsupported(ctx_.file + ": a layer call passes argument '" + k + "' (" +
-                            (probe.empty() ? "a constant" : "tensors") + " where recur does not take it)");
+                            (probe.empty() ? "a constant" : "tensors") +
+                            " where recur does not take it)");
         }
         if (probe.empty()) {
           call->constants[k] = v;
@@ -600,7 +631,8 @@ class GraphBuilder {
   BuildContext& ctx_;
 };
 
-std::unique_ptr<Graph> Graph::build(const json& model, io::WeightScope& weights, BuildContext& ctx) {
+std::unique_ptr<Graph> Graph::build(const json& model, io::WeightScope& weights,
+                                    BuildContext& ctx) {
   auto g = std::make_unique<Graph>();
   const std::string cls = entry_class(model);
   const json* layers = io::model_layers(model);
@@ -624,7 +656,8 @@ std::unique_ptr<Graph> Graph::build(const json& model, io::WeightScope& weights,
   g->last_use_.assign(g->n_values_, npos);
   for (size_t k = 0; k < g->nodes_.size(); ++k) {
     for (size_t v : g->nodes_[k].inputs) g->last_use_[v] = k;
-    for (size_t v : g->nodes_[k].masks) if (v != npos) g->last_use_[v] = k;
+    for (size_t v : g->nodes_[k].masks)
+      if (v != npos) g->last_use_[v] = k;
   }
   for (size_t v : g->output_values_) g->last_use_[v] = npos;  // kept to the end
   return g;
@@ -643,7 +676,9 @@ std::vector<Value> Graph::run(std::vector<Value> inputs, CallContext& ctx) const
     args.clear();
     for (size_t v : n.inputs) args.push_back(*vals[v]);
     for (size_t j = 0; j < n.masks.size() && j < args.size(); ++j) {
-      if (n.masks[j] != npos) args[j].mask = to_mask(vals[n.masks[j]]->tensor, "layer '" + layers_[n.layer]->name() + "' mask");
+      if (n.masks[j] != npos)
+        args[j].mask =
+            to_mask(vals[n.masks[j]]->tensor, "layer '" + layers_[n.layer]->name() + "' mask");
     }
     ctx.call_id = n.call;
     std::vector<Value> out = layers_[n.layer]->call(args, ctx);

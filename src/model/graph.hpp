@@ -18,18 +18,18 @@ using namespace recur::layers;  // NOLINT(google-build-using-namespace)
 
 struct TensorSpec {
   std::string name;
-  std::vector<long> shape;  // batch included; -1 where unknown
+  std::vector<long> shape;        // batch included; -1 where unknown
   std::string dtype = "float32";  // model inputs: as the InputLayer declares ("int32", ...)
 };
 
 struct BuildContext {
   int keras_major = 3;
-  std::string file;                   // starts error messages
-  size_t next_slot = 0;               // session state slots handed out so far
-  std::vector<std::string> warnings;  // e.g. dtype policies run in float32
-  int depth = 0;                      // nesting of models
-  uint64_t weight_bytes = 0;          // declared weights so far, as float32
-  size_t layers = 0;                  // layers so far, nested models' included
+  std::string file;                          // starts error messages
+  size_t next_slot = 0;                      // session state slots handed out so far
+  std::vector<std::string> warnings;         // e.g. dtype policies run in float32
+  int depth = 0;                             // nesting of models
+  uint64_t weight_bytes = 0;                 // declared weights so far, as float32
+  size_t layers = 0;                         // layers so far, nested models' included
   io::Limits limits = io::default_limits();  // the load's bounds (recur::LoadOptions applied)
   Precision precision = Precision::fp32;     // recur::LoadOptions::precision
 };

@@ -2,9 +2,9 @@
 #include "recur/model.hpp"
 
 #include <algorithm>
-#include <utility>
 #include <cmath>
 #include <unordered_map>
+#include <utility>
 
 #include "io/keras_file.hpp"
 #include "model/graph.hpp"
@@ -15,18 +15,19 @@ struct Model::Impl {
   ModelInfo info;
   std::unique_ptr<model::Graph> graph;
   size_t slots = 0;
-  std::vector<bool> stateful_slot;  // kept between sequences
-  std::string stream_blocker;        // "" when the model can stream
-  std::vector<bool> out_time;        // per output: has the time axis
+  std::vector<bool> stateful_slot;    // kept between sequences
+  std::string stream_blocker;         // "" when the model can stream
+  std::vector<bool> out_time;         // per output: has the time axis
   uint64_t max_activation_bytes = 0;  // LoadOptions' (0: the default)
-  bool sequential = false;           // Keras 3 Sequential: Keras checks no input axis
+  bool sequential = false;            // Keras 3 Sequential: Keras checks no input axis
 };
 
 namespace {
 
 std::string shape_text(const std::vector<long>& s) {
   std::string w = "(";
-  for (size_t d = 0; d < s.size(); ++d) w += (d ? ", " : "") + (s[d] < 0 ? std::string("None") : std::to_string(s[d]));
+  for (size_t d = 0; d < s.size(); ++d)
+    w += (d ? ", " : "") + (s[d] < 0 ? std::string("None") : std::to_string(s[d]));
   return w + (s.size() == 1 ? ",)" : ")");
 }
 
@@ -50,7 +51,8 @@ void check_count(const ModelInfo& info, size_t n) {
   }
 }
 
-std::vector<Tensor> check_inputs(const Model::Impl& m, const std::vector<Tensor>& inputs, Call call) {
+std::vector<Tensor> check_inputs(const Model::Impl& m, const std::vector<Tensor>& inputs,
+                                 Call call) {
   const ModelInfo& info = m.info;
   check_count(info, inputs.size());
   std::vector<Tensor> out;
@@ -62,8 +64,8 @@ std::vector<Tensor> check_inputs(const Model::Impl& m, const std::vector<Tensor>
     auto refuse = [&](const std::string& why) {
       throw InvalidArgument(info.file + ": " + (call == Call::step ? "step() input '" : "input '") +
                             info.inputs[i].name + "' must have shape " + shape_text(want) +
-                            (call == Call::step ? " (one time step, no time axis)" : "") + ", got " +
-                            inputs[i].shape_str() + " (" + why + ")");
+                            (call == Call::step ? " (one time step, no time axis)" : "") +
+                            ", got " + inputs[i].shape_str() + " (" + why + ")");
     };
     if (x.rank() == 0 || x.dim(0) == 0) {
       throw InvalidArgument(info.file + ": input '" + info.inputs[i].name + "' has an empty batch");
@@ -113,7 +115,8 @@ Tensor integer_input(const ModelInfo& info, size_t i, const Tensor& x) {
     for (size_t k = 0; k < v.size(); ++k) {
       if (static_cast<int32_t>(v[k]) != v[k]) {
         throw InvalidArgument(info.file + ": input '" + info.inputs[i].name + "' is int32; value " +
-                              std::to_string(v[k]) + " at flat position " + std::to_string(k) + " does not fit");
+                              std::to_string(v[k]) + " at flat position " + std::to_string(k) +
+                              " does not fit");
       }
     }
   }
@@ -125,7 +128,8 @@ std::vector<Tensor> run_graph(const Model::Impl& m, const std::vector<Tensor>& c
                               layers::SessionState& state, bool stream = false) {
   std::vector<model::Value> in;
   in.reserve(checked.size());
-  for (size_t i = 0; i < checked.size(); ++i) in.push_back({integer_input(m.info, i, checked[i]), std::nullopt});
+  for (size_t i = 0; i < checked.size(); ++i)
+    in.push_back({integer_input(m.info, i, checked[i]), std::nullopt});
   model::CallContext ctx{&state, stream};
   ctx.max_activation_bytes = m.max_activation_bytes;
   std::vector<model::Value> out;
@@ -198,7 +202,8 @@ void trace_shapes(Model::Impl& m, const std::vector<const model::Layer*>& layers
       if (!shape.empty()) continue;
       const auto& s = outs[o].tensor.shape();
       for (size_t d = 0; d < s.size(); ++d) {
-        const bool open = (d == 0 && m.info.inputs[0].shape[0] < 0) || (d == 1 && open_time && s[d] == kTime);
+        const bool open =
+            (d == 0 && m.info.inputs[0].shape[0] < 0) || (d == 1 && open_time && s[d] == kTime);
         shape.push_back(open ? -1 : static_cast<long>(s[d]));
       }
     }
@@ -208,8 +213,9 @@ void trace_shapes(Model::Impl& m, const std::vector<const model::Layer*>& layers
     // length may be what failed: shapes are left empty.
     if (open_time) return;
     if (dynamic_cast<const Unsupported*>(&e)) throw;
-    const std::string msg = dynamic_cast<const std::bad_alloc*>(&e) ? "out of memory running the model once on zeros"
-                                                                    : e.what();
+    const std::string msg = dynamic_cast<const std::bad_alloc*>(&e)
+                                ? "out of memory running the model once on zeros"
+                                : e.what();
     if (msg.rfind(m.info.file, 0) == 0) throw InvalidArgument(msg);
     throw InvalidArgument(m.info.file + ": " + msg);
   }
@@ -223,7 +229,8 @@ void trace_shapes(Model::Impl& m, const std::vector<const model::Layer*>& layers
     for (const auto& s : shapes) {
       std::string text = "(";
       for (size_t d = 0; d < s.size(); ++d) {
-        const bool open = (d == 0 && m.info.inputs[0].shape[0] < 0) || (d == 1 && open_time && s[d] == kTime);
+        const bool open =
+            (d == 0 && m.info.inputs[0].shape[0] < 0) || (d == 1 && open_time && s[d] == kTime);
         text += (d ? ", " : "") + (open ? std::string("None") : std::to_string(s[d]));
       }
       m.info.layers[i].output_shapes.push_back(text + (s.size() == 1 ? ",)" : ")"));
@@ -253,13 +260,17 @@ std::vector<Tensor> Model::predict_by_name(const std::map<std::string, Tensor>& 
   std::vector<Tensor> ordered;
   for (const auto& w : want) {
     auto it = named.find(w.name);
-    if (it == named.end()) throw InvalidArgument(impl_->info.file + ": no input named '" + w.name + "' given; the model's inputs are (" + names + ")");
+    if (it == named.end())
+      throw InvalidArgument(impl_->info.file + ": no input named '" + w.name +
+                            "' given; the model's inputs are (" + names + ")");
     ordered.push_back(it->second);
   }
   for (const auto& entry : named) {
     const std::string& name = entry.first;
-    if (std::none_of(want.begin(), want.end(), [&](const TensorInfo& w) { return w.name == name; })) {
-      throw InvalidArgument(impl_->info.file + ": '" + name + "' is not an input of the model; its inputs are (" + names + ")");
+    if (std::none_of(want.begin(), want.end(),
+                     [&](const TensorInfo& w) { return w.name == name; })) {
+      throw InvalidArgument(impl_->info.file + ": '" + name +
+                            "' is not an input of the model; its inputs are (" + names + ")");
     }
   }
   return predict(ordered);
@@ -318,8 +329,10 @@ Model load_model(const std::string& path, const LoadOptions& options) try {
   trace_shapes(*impl, layers);
   return Model(std::move(impl));
 } catch (const std::bad_alloc&) {
-  throw InvalidArgument(path + ": out of memory loading the model (max_weight_bytes and max_activation_bytes "
-                        "bound what a file may declare; the machine has less)");
+  throw InvalidArgument(
+      path +
+      ": out of memory loading the model (max_weight_bytes and max_activation_bytes "
+      "bound what a file may declare; the machine has less)");
 }
 
 Session::Session(std::shared_ptr<const Model::Impl> m, bool stream)
@@ -342,10 +355,13 @@ std::vector<Tensor> Session::run_checked(const std::vector<Tensor>& inputs) {
 }
 
 std::vector<Tensor> Session::step(const std::vector<Tensor>& inputs_t) {
-  if (!stream_) throw InvalidArgument(model_->info.file + ": step() needs a streaming session (Model::stream())");
+  if (!stream_)
+    throw InvalidArgument(model_->info.file +
+                          ": step() needs a streaming session (Model::stream())");
   std::vector<Tensor> out = run_checked(check_inputs(*model_, inputs_t, Call::step));
   for (size_t i = 0; i < out.size(); ++i) {
-    if (i < model_->out_time.size() && model_->out_time[i] && out[i].rank() >= 2 && out[i].dim(1) == 1) {
+    if (i < model_->out_time.size() && model_->out_time[i] && out[i].rank() >= 2 &&
+        out[i].dim(1) == 1) {
       std::vector<size_t> s = out[i].shape();
       s.erase(s.begin() + 1);
       out[i].reshape(s);

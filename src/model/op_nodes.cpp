@@ -16,9 +16,11 @@ std::string string_member(const json& j, const char* key, const std::string& dfl
   return it != j.end() && it->is_string() ? it->get<std::string>() : dflt;
 }
 
-const char* const kOps[] = {"NotEqual", "Equal", "Greater", "GreaterEqual", "Less", "LessEqual",
-                            "LogicalOr", "LogicalAnd", "LogicalNot", "Any", "All", "ExpandDims",
-                            "Squeeze", "ZerosLike", "OnesLike", "Cast", "ConvertToTensor", "Concatenate"};
+const char* const kOps[] = {
+    "NotEqual",  "Equal",           "Greater",    "GreaterEqual", "Less",
+    "LessEqual", "LogicalOr",       "LogicalAnd", "LogicalNot",   "Any",
+    "All",       "ExpandDims",      "Squeeze",    "ZerosLike",    "OnesLike",
+    "Cast",      "ConvertToTensor", "Concatenate"};
 
 // One positional argument: an input tensor (by order) or a constant.
 struct Arg {
@@ -33,7 +35,8 @@ std::vector<size_t> broadcast_shape(const std::vector<size_t>& a, const std::vec
     const size_t da = i < out.size() - a.size() ? 1 : a[i - (out.size() - a.size())];
     const size_t db = i < out.size() - b.size() ? 1 : b[i - (out.size() - b.size())];
     if (da != db && da != 1 && db != 1) {
-      throw InvalidArgument(where + ": shapes " + shape_str(a) + " and " + shape_str(b) + " do not broadcast");
+      throw InvalidArgument(where + ": shapes " + shape_str(a) + " and " + shape_str(b) +
+                            " do not broadcast");
     }
     out[i] = std::max(da, db);
   }
@@ -57,14 +60,18 @@ size_t source_index(size_t i, const std::vector<size_t>& out, const std::vector<
 
 size_t axis_of(long axis, size_t rank, const std::string& where) {
   const long r = static_cast<long>(rank);
-  if (axis < -r || axis >= r) throw InvalidArgument(where + ": axis " + std::to_string(axis) + " is out of range");
+  if (axis < -r || axis >= r)
+    throw InvalidArgument(where + ": axis " + std::to_string(axis) + " is out of range");
   return static_cast<size_t>(axis < 0 ? axis + r : axis);
 }
 
 class OpLayer final : public Layer {
  public:
   OpLayer(std::string name, std::string cls, json cfg, std::vector<Arg> args, std::string where)
-      : Layer(std::move(name), std::move(cls)), cfg_(std::move(cfg)), args_(std::move(args)), where_(std::move(where)) {}
+      : Layer(std::move(name), std::move(cls)),
+        cfg_(std::move(cfg)),
+        args_(std::move(args)),
+        where_(std::move(where)) {}
 
   StreamRule stream_rule() const override {
     const std::string& c = class_name();
@@ -101,26 +108,32 @@ class OpLayer final : public Layer {
     const auto shape = broadcast_shape(a[0].shape(), a[1].shape(), where_);
     Tensor r(shape);
     for (size_t i = 0; i < r.size(); ++i) {
-      r[i] = f(a[0][source_index(i, shape, a[0].shape())], a[1][source_index(i, shape, a[1].shape())]);
+      r[i] =
+          f(a[0][source_index(i, shape, a[0].shape())], a[1][source_index(i, shape, a[1].shape())]);
     }
     return r;
   }
 
   Tensor reduce(const Tensor& x, bool any) const {
     const auto kd = cfg_.find("keepdims");
-    if (kd != cfg_.end() && !kd->is_boolean() && !kd->is_null()) throw InvalidArgument(where_ + ": keepdims must be a boolean");
+    if (kd != cfg_.end() && !kd->is_boolean() && !kd->is_null())
+      throw InvalidArgument(where_ + ": keepdims must be a boolean");
     const bool keep = kd != cfg_.end() && kd->is_boolean() && kd->get<bool>();
     if (!cfg_.contains("axis") || cfg_["axis"].is_null()) {
       bool v = !any;
       for (size_t i = 0; i < x.size(); ++i) v = any ? (v || x[i] != 0.0f) : (v && x[i] != 0.0f);
-      return Tensor(keep ? std::vector<size_t>(x.rank(), 1) : std::vector<size_t>{}, std::vector<float>{v ? 1.0f : 0.0f});
+      return Tensor(keep ? std::vector<size_t>(x.rank(), 1) : std::vector<size_t>{},
+                    std::vector<float>{v ? 1.0f : 0.0f});
     }
     const size_t ax = axis_of(cfg_axis(-1), x.rank(), where_);
     size_t outer = 1, inner = 1;
     for (size_t k = 0; k < ax; ++k) outer *= x.dim(k);
     for (size_t k = ax + 1; k < x.rank(); ++k) inner *= x.dim(k);
     std::vector<size_t> shape = x.shape();
-    if (keep) shape[ax] = 1; else shape.erase(shape.begin() + static_cast<std::ptrdiff_t>(ax));
+    if (keep)
+      shape[ax] = 1;
+    else
+      shape.erase(shape.begin() + static_cast<std::ptrdiff_t>(ax));
     Tensor r(shape);
     for (size_t o = 0; o < outer; ++o)
       for (size_t i = 0; i < inner; ++i) {
@@ -143,8 +156,10 @@ class OpLayer final : public Layer {
     if (c == "GreaterEqual") return binary(a, [&](float x, float y) { return b(x >= y); });
     if (c == "Less") return binary(a, [&](float x, float y) { return b(x < y); });
     if (c == "LessEqual") return binary(a, [&](float x, float y) { return b(x <= y); });
-    if (c == "LogicalOr") return binary(a, [&](float x, float y) { return b(x != 0.0f || y != 0.0f); });
-    if (c == "LogicalAnd") return binary(a, [&](float x, float y) { return b(x != 0.0f && y != 0.0f); });
+    if (c == "LogicalOr")
+      return binary(a, [&](float x, float y) { return b(x != 0.0f || y != 0.0f); });
+    if (c == "LogicalAnd")
+      return binary(a, [&](float x, float y) { return b(x != 0.0f && y != 0.0f); });
     if (a.empty()) throw InvalidArgument(where_ + ": needs an argument");
     const Tensor& x = a[0];
     if (c == "LogicalNot") {
@@ -173,7 +188,8 @@ class OpLayer final : public Layer {
       r.reshape(s);
       return r;
     }
-    if (c == "ZerosLike" || c == "OnesLike") return Tensor(x.shape(), c == "OnesLike" ? 1.0f : 0.0f);
+    if (c == "ZerosLike" || c == "OnesLike")
+      return Tensor(x.shape(), c == "OnesLike" ? 1.0f : 0.0f);
     if (c == "Cast" || c == "ConvertToTensor") {  // ConvertToTensor: dtype null keeps it
       if (cfg_.contains("dtype") && !cfg_["dtype"].is_string() && !cfg_["dtype"].is_null()) {
         throw InvalidArgument(where_ + ": dtype must be a string");
@@ -191,7 +207,8 @@ class OpLayer final : public Layer {
       for (const auto& t : a) {
         if (t.rank() != x.rank()) throw InvalidArgument(where_ + ": inputs differ in rank");
         for (size_t k = 0; k < x.rank(); ++k)
-          if (k != ax && t.dim(k) != x.dim(k)) throw InvalidArgument(where_ + ": shapes differ off the concat axis");
+          if (k != ax && t.dim(k) != x.dim(k))
+            throw InvalidArgument(where_ + ": shapes differ off the concat axis");
         shape[ax] += t.dim(ax);
       }
       size_t outer = 1;
@@ -237,7 +254,8 @@ bool is_op_entry(const json& entry) {
   const std::string cls = string_member(entry, "class_name");
   if (cls == "Concatenate") {
     // The op's config is {name, axis}; the layer's also has trainable and dtype.
-    return entry.contains("config") && entry["config"].is_object() && !entry["config"].contains("trainable");
+    return entry.contains("config") && entry["config"].is_object() &&
+           !entry["config"].contains("trainable");
   }
   return std::find(std::begin(kOps), std::end(kOps), cls) != std::end(kOps);
 }
@@ -249,10 +267,10 @@ std::unique_ptr<Layer> make_op(const json& entry, const json& args, const std::s
   }
   std::vector<Arg> a;
   flatten_args(args, a, where, 0);
-  const json cfg = entry.contains("config") && entry["config"].is_object() ? entry["config"] : json::object();
+  const json cfg =
+      entry.contains("config") && entry["config"].is_object() ? entry["config"] : json::object();
   const std::string name = string_member(cfg, "name", cls);
   return std::make_unique<OpLayer>(name, cls, cfg, std::move(a), where);
 }
-
 
 }  // namespace recur::model

@@ -22,5 +22,4 @@ bool is_op_entry(const nlohmann::json& entry);
 std::unique_ptr<Layer> make_op(const nlohmann::json& entry, const nlohmann::json& args,
                                const std::string& where);
 
-
 }  // namespace recur::model

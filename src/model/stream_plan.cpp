@@ -17,13 +17,12 @@ constexpr size_t npos = static_cast<size_t>(-1);  // as graph.cpp: an unused out
 
 [[noreturn]] void refuse(const std::string& what) { throw Unsupported(what); }
 
-
 }  // namespace
-
 
 std::vector<Flow> Graph::stream_flow(const std::vector<Flow>& in) const {
   std::vector<Flow> flows(n_values_);
-  for (size_t i = 0; i < input_values_.size() && i < in.size(); ++i) flows[input_values_[i]] = in[i];
+  for (size_t i = 0; i < input_values_.size() && i < in.size(); ++i)
+    flows[input_values_[i]] = in[i];
   // A layer keeps one state per session: called at two places, the calls would share it.
   std::map<size_t, size_t> calls;
   for (const auto& n : nodes_) ++calls[n.layer];
@@ -36,7 +35,8 @@ std::vector<Flow> Graph::stream_flow(const std::vector<Flow>& in) const {
     std::vector<Flow> args;
     for (size_t v : n.inputs) args.push_back(flows[v]);
     for (size_t v : n.masks) {
-      if (v != npos && !flows[v].seq) refuse(l.label() + " takes a mask from " + flow_name(flows[v]));
+      if (v != npos && !flows[v].seq)
+        refuse(l.label() + " takes a mask from " + flow_name(flows[v]));
     }
     std::vector<Flow> out = l.stream_flow(args, n.outputs.size());
     for (size_t t = 0; t < n.outputs.size() && t < out.size(); ++t) {

@@ -16,7 +16,9 @@ namespace detail {
 struct CellAccess {
   static const kernels::PackedWeights& packed(const GatedCell& c) { return *c.packed_; }
   static const ops::ConvWeights& input_weights(const ConvLSTMCell& c) { return *c.input_w_; }
-  static const ops::ConvWeights& recurrent_weights(const ConvLSTMCell& c) { return *c.recurrent_w_; }
+  static const ops::ConvWeights& recurrent_weights(const ConvLSTMCell& c) {
+    return *c.recurrent_w_;
+  }
 };
 
 }  // namespace detail

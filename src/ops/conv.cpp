@@ -16,7 +16,8 @@ ConvShape conv_shape(std::span<const size_t> in, size_t cin, std::span<const siz
                      size_t groups) {
   const size_t rank = in.size();
   if (rank < 1 || rank > 3 || k.size() != rank || s.size() != rank || d.size() != rank) {
-    throw InvalidArgument("conv: kernel, strides and dilation need one entry per spatial axis (1 to 3)");
+    throw InvalidArgument(
+        "conv: kernel, strides and dilation need one entry per spatial axis (1 to 3)");
   }
   if (cin == 0 || cout == 0 || groups == 0 || cin % groups != 0 || cout % groups != 0) {
     throw InvalidArgument("conv: channels " + std::to_string(cin) + " -> " + std::to_string(cout) +
@@ -28,7 +29,8 @@ ConvShape conv_shape(std::span<const size_t> in, size_t cin, std::span<const siz
   g.cout = cout;
   g.groups = groups;
   for (size_t a = 0; a < rank; ++a) {
-    if (in[a] == 0) throw InvalidArgument("conv: spatial axis " + std::to_string(a) + " has size 0");
+    if (in[a] == 0)
+      throw InvalidArgument("conv: spatial axis " + std::to_string(a) + " has size 0");
     g.in[a] = in[a];
     g.k[a] = k[a];
     g.s[a] = s[a];
@@ -40,8 +42,9 @@ ConvShape conv_shape(std::span<const size_t> in, size_t cin, std::span<const siz
       g.pad[a] = need > in[a] ? (need - in[a]) / 2 : 0;
     } else {
       if (in[a] < span) {
-        throw InvalidArgument("conv: spatial axis " + std::to_string(a) + " has size " + std::to_string(in[a]) +
-                              ", smaller than the dilated kernel size " + std::to_string(span));
+        throw InvalidArgument("conv: spatial axis " + std::to_string(a) + " has size " +
+                              std::to_string(in[a]) + ", smaller than the dilated kernel size " +
+                              std::to_string(span));
       }
       g.out[a] = (in[a] - span) / s[a] + 1;
     }
@@ -51,7 +54,8 @@ ConvShape conv_shape(std::span<const size_t> in, size_t cin, std::span<const siz
 
 ConvWeights pack_conv(const Tensor& kernel, size_t rank, size_t groups, const Tensor* bias,
                       Precision precision) {
-  if (kernel.rank() != rank + 2) throw InvalidArgument("conv: kernel must have rank " + std::to_string(rank + 2));
+  if (kernel.rank() != rank + 2)
+    throw InvalidArgument("conv: kernel must have rank " + std::to_string(rank + 2));
   ConvWeights w;
   w.rank = rank;
   w.groups = groups;
@@ -62,13 +66,16 @@ ConvWeights pack_conv(const Tensor& kernel, size_t rank, size_t groups, const Te
   }
   w.cin_g = kernel.dim(rank);
   w.cout = kernel.dim(rank + 1);
-  if (groups == 0 || w.cout % groups != 0) throw InvalidArgument("conv: filters do not split into groups");
+  if (groups == 0 || w.cout % groups != 0)
+    throw InvalidArgument("conv: filters do not split into groups");
   const size_t cg = w.cout / groups;
   for (size_t gi = 0; gi < groups; ++gi) {
-    w.packed.push_back(kernels::pack_matrix(w.taps * w.cin_g, cg, kernel.data(), w.cout, gi * cg, precision));
+    w.packed.push_back(
+        kernels::pack_matrix(w.taps * w.cin_g, cg, kernel.data(), w.cout, gi * cg, precision));
   }
   if (bias) {
-    if (bias->size() != w.cout) throw InvalidArgument("conv: bias must have " + std::to_string(w.cout) + " entries");
+    if (bias->size() != w.cout)
+      throw InvalidArgument("conv: bias must have " + std::to_string(w.cout) + " entries");
     w.bias = bias->values();
   }
   return w;
@@ -88,13 +95,15 @@ inline void zero_run(float* dst, size_t n) {
 void im2col(const ConvShape& g, size_t cin_g, size_t gi, const float* x, size_t r0, size_t r1,
             float* patch) {
   const size_t K = g.taps() * cin_g, oc = g.out_cells(), ic = g.in_cells(), C = g.cin;
-  const long in0 = static_cast<long>(g.in[0]), in1 = static_cast<long>(g.in[1]), in2 = static_cast<long>(g.in[2]);
+  const long in0 = static_cast<long>(g.in[0]), in1 = static_cast<long>(g.in[1]),
+             in2 = static_cast<long>(g.in[2]);
   const size_t run = g.k[2] * cin_g;  // one (k2, c) strip of the patch row
   // Taps along the last axis read adjacent input cells when undilated and ungrouped.
   const bool adjacent = g.d[2] == 1 && cin_g == C;
   for (size_t r = r0; r < r1; ++r) {
     const size_t n = r / oc, rem = r % oc;
-    const size_t o0 = rem / (g.out[1] * g.out[2]), o1 = (rem / g.out[2]) % g.out[1], o2 = rem % g.out[2];
+    const size_t o0 = rem / (g.out[1] * g.out[2]), o1 = (rem / g.out[2]) % g.out[1],
+                 o2 = rem % g.out[2];
     const float* xn = x + n * ic * C + gi * cin_g;
     float* row = patch + (r - r0) * K;
     const long b2 = static_cast<long>(o2 * g.s[2]) - static_cast<long>(g.pad[2]);
@@ -152,7 +161,8 @@ void conv_rows(const RowJob& j, size_t r0, size_t r1) {
   const bool pointwise = w.taps == 1 && g.groups == 1 && g.s == std::array<size_t, 3>{1, 1, 1} &&
                          g.pad == std::array<size_t, 3>{0, 0, 0};
   if (pointwise) {  // 1x1 kernel: x is already the patch matrix
-    kernels::gemm_packed(r1 - r0, j.x + r0 * g.cin, g.cin, w.packed[0], j.y + r0 * F, F, j.accumulate);
+    kernels::gemm_packed(r1 - r0, j.x + r0 * g.cin, g.cin, w.packed[0], j.y + r0 * F, F,
+                         j.accumulate);
     return;
   }
   const size_t rows = std::clamp<size_t>((size_t{1} << 16) / K, 16, 1024);
@@ -161,7 +171,8 @@ void conv_rows(const RowJob& j, size_t r0, size_t r1) {
     const size_t b1 = std::min(r1, b0 + rows);
     for (size_t gi = 0; gi < g.groups; ++gi) {
       im2col(g, w.cin_g, gi, j.x, b0, b1, patch.data());
-      kernels::gemm_packed(b1 - b0, patch.data(), K, w.packed[gi], j.y + b0 * F + gi * Fg, F, j.accumulate);
+      kernels::gemm_packed(b1 - b0, patch.data(), K, w.packed[gi], j.y + b0 * F + gi * Fg, F,
+                           j.accumulate);
     }
   }
 }
@@ -185,7 +196,8 @@ void conv_forward(const ConvWeights& w, const ConvShape& g, size_t N, const floa
   // Threads take whole row ranges (one wake-up per call, not one per block); each row's sums
   // do not depend on the split.
   RowJob job{&w, &g, x, y, accumulate, M, 1};
-  const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(w.taps * w.cin_g) * static_cast<double>(F);
+  const double flops =
+      2.0 * static_cast<double>(M) * static_cast<double>(w.taps * w.cin_g) * static_cast<double>(F);
   const size_t th = static_cast<size_t>(kernels::num_threads());
   if (th > 1 && flops >= 4e6) job.parts = std::min(th, std::max<size_t>(M / 32, 1));
   if (job.parts > 1) {
@@ -215,7 +227,8 @@ void activate_channels(Activation act, Tensor& y, size_t channels) {
   if (is_elementwise(act)) {
     apply_activation(act, y.data(), y.size());
   } else {
-    for (size_t r = 0; r < y.size() / channels; ++r) apply_activation(act, y.data() + r * channels, channels);
+    for (size_t r = 0; r < y.size() / channels; ++r)
+      apply_activation(act, y.data() + r * channels, channels);
   }
 }
 
@@ -234,7 +247,8 @@ Tensor swap_blocks(const Tensor& x, size_t outer, size_t a, size_t b, std::vecto
 }  // namespace
 
 Tensor channels_to_last(const Tensor& x, size_t lead) {
-  if (x.rank() < lead + 2) throw InvalidArgument("channels_to_last: rank too small for " + x.shape_str());
+  if (x.rank() < lead + 2)
+    throw InvalidArgument("channels_to_last: rank too small for " + x.shape_str());
   std::vector<size_t> shape(x.shape().begin(), x.shape().begin() + static_cast<long>(lead));
   size_t outer = 1, sp = 1;
   for (size_t i = 0; i < lead; ++i) outer *= x.dim(i);
@@ -247,7 +261,8 @@ Tensor channels_to_last(const Tensor& x, size_t lead) {
 }
 
 Tensor channels_to_first(const Tensor& x, size_t lead) {
-  if (x.rank() < lead + 2) throw InvalidArgument("channels_to_first: rank too small for " + x.shape_str());
+  if (x.rank() < lead + 2)
+    throw InvalidArgument("channels_to_first: rank too small for " + x.shape_str());
   std::vector<size_t> shape(x.shape().begin(), x.shape().begin() + static_cast<long>(lead));
   size_t outer = 1, sp = 1;
   for (size_t i = 0; i < lead; ++i) outer *= x.dim(i);
@@ -259,7 +274,8 @@ Tensor channels_to_first(const Tensor& x, size_t lead) {
   return swap_blocks(x, outer, sp, x.shape().back(), std::move(shape));
 }
 
-std::string describe_conv(std::span<const size_t> k, std::span<const size_t> s, std::span<const size_t> d, bool same) {
+std::string describe_conv(std::span<const size_t> k, std::span<const size_t> s,
+                          std::span<const size_t> d, bool same) {
   auto axes = [](std::span<const size_t> v) {
     std::string out;
     for (size_t x : v) {

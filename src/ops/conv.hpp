@@ -24,7 +24,9 @@ struct ConvShape {
   size_t in_cells() const { return in[0] * in[1] * in[2]; }
   size_t out_cells() const { return out[0] * out[1] * out[2]; }
   size_t taps() const { return k[0] * k[1] * k[2]; }
-  std::vector<size_t> out_spatial() const { return {out.begin(), out.begin() + static_cast<long>(rank)}; }
+  std::vector<size_t> out_spatial() const {
+    return {out.begin(), out.begin() + static_cast<long>(rank)};
+  }
 };
 
 // Output sizes as TensorFlow computes them. Throws InvalidArgument when an input axis is shorter
@@ -57,7 +59,8 @@ Tensor conv(const ConvWeights& w, const ConvShape& g, const Tensor& x, Activatio
 void activate_channels(Activation act, Tensor& y, size_t channels);
 
 // "kernel 3x3, strides 1x1, dilation 1x1, padding same", for inspect.
-std::string describe_conv(std::span<const size_t> k, std::span<const size_t> s, std::span<const size_t> d, bool same);
+std::string describe_conv(std::span<const size_t> k, std::span<const size_t> s,
+                          std::span<const size_t> d, bool same);
 
 // (lead..., C, spatial...) <-> (lead..., spatial..., C): the channels_first layouts.
 Tensor channels_to_last(const Tensor& x, size_t lead);

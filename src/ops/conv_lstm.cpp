@@ -23,22 +23,28 @@ std::vector<size_t> with_batch(size_t B, std::vector<size_t> shape) {
   return shape;
 }
 
-void check(const ConvLSTMCell& cell, const Tensor& x, std::span<const Tensor> init, const SequenceArgs& a) {
+void check(const ConvLSTMCell& cell, const Tensor& x, std::span<const Tensor> init,
+           const SequenceArgs& a) {
   const std::vector<size_t> step = cell.input_shape();
   if (x.rank() != step.size() + 2 || !std::equal(step.begin(), step.end(), x.shape().begin() + 2)) {
-    bad("inputs must have shape (batch, time, " + shape_str(step).substr(1) + ", got " + x.shape_str());
+    bad("inputs must have shape (batch, time, " + shape_str(step).substr(1) + ", got " +
+        x.shape_str());
   }
   if (x.dim(0) == 0 || x.dim(1) == 0) bad("inputs " + x.shape_str() + " are empty");
   const std::vector<size_t> st = with_batch(x.dim(0), cell.output_shape());
   if (init.size() != 2) bad("expected 2 initial states [h, c], got " + std::to_string(init.size()));
   for (size_t i = 0; i < 2; ++i) {
-    if (init[i].shape() != st) bad("initial state " + std::to_string(i) + " must have shape " + shape_str(st) + ", got " + init[i].shape_str());
+    if (init[i].shape() != st)
+      bad("initial state " + std::to_string(i) + " must have shape " + shape_str(st) + ", got " +
+          init[i].shape_str());
   }
   if (a.initial_output && a.initial_output->shape() != st) {
-    bad("initial_output must have shape " + shape_str(st) + ", got " + a.initial_output->shape_str());
+    bad("initial_output must have shape " + shape_str(st) + ", got " +
+        a.initial_output->shape_str());
   }
   if (a.mask && (a.mask->batch() != x.dim(0) || a.mask->time() != x.dim(1))) {
-    bad("mask must have shape (" + std::to_string(x.dim(0)) + ", " + std::to_string(x.dim(1)) + ")");
+    bad("mask must have shape (" + std::to_string(x.dim(0)) + ", " + std::to_string(x.dim(1)) +
+        ")");
   }
 }
 
@@ -49,11 +55,13 @@ RnnResult conv_lstm(const ConvLSTMCell& cell, const Tensor& inputs, std::span<co
   check(cell, inputs, init, a);
   const ConvLSTMCellConfig& cfg = cell.config();
   const bool cf = cfg.channels_first;
-  const size_t B = inputs.dim(0), T = inputs.dim(1), f = cell.filters(), n = 4 * f, rank = cell.rank();
+  const size_t B = inputs.dim(0), T = inputs.dim(1), f = cell.filters(), n = 4 * f,
+               rank = cell.rank();
   const std::vector<size_t> ks(cfg.kernel_size.begin(), cfg.kernel_size.end());
   const std::vector<size_t> ss(cfg.strides.begin(), cfg.strides.end());
   const std::vector<size_t> ds(cfg.dilation_rate.begin(), cfg.dilation_rate.end()), ones(rank, 1);
-  const ConvShape gx = conv_shape(cell.input_spatial(), cell.channels(), ks, ss, ds, cfg.padding == "same", n);
+  const ConvShape gx =
+      conv_shape(cell.input_spatial(), cell.channels(), ks, ss, ds, cfg.padding == "same", n);
   const ConvShape gh = conv_shape(gx.out_spatial(), f, ks, ones, ones, true, n);
   const size_t cells = gx.out_cells(), row = cells * f;
   (void)checked_size({B, T, cells, n}, "conv_lstm input projection");
@@ -74,8 +82,10 @@ RnnResult conv_lstm(const ConvLSTMCell& cell, const Tensor& inputs, std::span<co
   // One sample through the whole sequence: its input convolution for every step in one GEMM
   // ((T*cells, 4f), bias included), then per step the recurrent convolution accumulated onto
   // that step's rows and the gates, in place.
-  auto run_sample = [&](size_t b, std::vector<float>& xp, std::vector<float>& hn, std::vector<float>& cn) {
-    conv_forward(detail::CellAccess::input_weights(cell), gx, T, x + b * T * gx.in_cells() * gx.cin, xp.data(), false);
+  auto run_sample = [&](size_t b, std::vector<float>& xp, std::vector<float>& hn,
+                        std::vector<float>& cn) {
+    conv_forward(detail::CellAccess::input_weights(cell), gx, T, x + b * T * gx.in_cells() * gx.cin,
+                 xp.data(), false);
     float* hs = h.data() + b * row;
     float* cs = c.data() + b * row;
     float* e = emitted.data() + b * row;
@@ -83,7 +93,8 @@ RnnResult conv_lstm(const ConvLSTMCell& cell, const Tensor& inputs, std::span<co
       const size_t t = a.go_backwards ? T - 1 - s : s;
       float* pre = xp.data() + t * cells * n;
       conv_forward(detail::CellAccess::recurrent_weights(cell), gh, 1, hs, pre, true);
-      kernels::lstm_gates_rows(cfg.activation, cfg.recurrent_activation, cells, f, pre, cs, hn.data(), cn.data());
+      kernels::lstm_gates_rows(cfg.activation, cfg.recurrent_activation, cells, f, pre, cs,
+                               hn.data(), cn.data());
       if (!a.mask || (*a.mask)(b, t)) {
         std::memcpy(hs, hn.data(), row * sizeof(float));
         std::memcpy(cs, cn.data(), row * sizeof(float));
@@ -109,11 +120,14 @@ RnnResult conv_lstm(const ConvLSTMCell& cell, const Tensor& inputs, std::span<co
       decltype(run_samples)* run;
       size_t B, parts;
     } ctx{&run_samples, B, parts};
-    kernels::parallel_for(static_cast<int>(parts), [](void* p, int i) {
-      const auto* k = static_cast<const Ctx*>(p);
-      const size_t q = static_cast<size_t>(i);
-      (*k->run)(k->B * q / k->parts, k->B * (q + 1) / k->parts);
-    }, &ctx);
+    kernels::parallel_for(
+        static_cast<int>(parts),
+        [](void* p, int i) {
+          const auto* k = static_cast<const Ctx*>(p);
+          const size_t q = static_cast<size_t>(i);
+          (*k->run)(k->B * q / k->parts, k->B * (q + 1) / k->parts);
+        },
+        &ctx);
   } else {
     run_samples(0, B);
   }

@@ -15,7 +15,8 @@ namespace recur::ops {
 namespace {
 
 [[noreturn]] void too_big(size_t a) {
-  throw InvalidArgument("conv_transpose: output size along spatial axis " + std::to_string(a) + " overflows");
+  throw InvalidArgument("conv_transpose: output size along spatial axis " + std::to_string(a) +
+                        " overflows");
 }
 
 // Keras' requested output size along one axis (kd: the dilated kernel size; op < 0: None).
@@ -38,12 +39,16 @@ size_t requested_size(size_t a, size_t in, size_t kd, size_t s, bool same, long 
 
 }  // namespace
 
-ConvTransposeShape conv_transpose_shape(std::span<const size_t> in, size_t cin, std::span<const size_t> k,
-                                        std::span<const size_t> s, std::span<const size_t> d, bool same,
+ConvTransposeShape conv_transpose_shape(std::span<const size_t> in, size_t cin,
+                                        std::span<const size_t> k, std::span<const size_t> s,
+                                        std::span<const size_t> d, bool same,
                                         std::span<const long> out_pad, size_t cout) {
   const size_t rank = in.size();
-  if (rank < 1 || rank > 3 || k.size() != rank || s.size() != rank || d.size() != rank || out_pad.size() != rank) {
-    throw InvalidArgument("conv_transpose: kernel, strides, dilation and output padding need one entry per spatial axis (1 to 3)");
+  if (rank < 1 || rank > 3 || k.size() != rank || s.size() != rank || d.size() != rank ||
+      out_pad.size() != rank) {
+    throw InvalidArgument(
+        "conv_transpose: kernel, strides, dilation and output padding need one entry per spatial "
+        "axis (1 to 3)");
   }
   if (cin == 0 || cout == 0) throw InvalidArgument("conv_transpose: channels must not be 0");
   ConvTransposeShape g;
@@ -51,7 +56,8 @@ ConvTransposeShape conv_transpose_shape(std::span<const size_t> in, size_t cin, 
   g.cin = cin;
   g.cout = cout;
   for (size_t a = 0; a < rank; ++a) {
-    if (in[a] == 0) throw InvalidArgument("conv_transpose: spatial axis " + std::to_string(a) + " has size 0");
+    if (in[a] == 0)
+      throw InvalidArgument("conv_transpose: spatial axis " + std::to_string(a) + " has size 0");
     g.in[a] = in[a];
     g.k[a] = k[a];
     g.s[a] = s[a];
@@ -62,8 +68,9 @@ ConvTransposeShape conv_transpose_shape(std::span<const size_t> in, size_t cin, 
     // convolution's output size to be `in` exactly.
     const size_t back = same ? (out + s[a] - 1) / s[a] : (out < kd ? 0 : (out - kd) / s[a] + 1);
     if (out == 0 || back != in[a]) {
-      throw InvalidArgument("conv_transpose: spatial axis " + std::to_string(a) + " of size " + std::to_string(in[a]) +
-                            " gives output size " + std::to_string(out) + ", which TensorFlow cannot produce");
+      throw InvalidArgument("conv_transpose: spatial axis " + std::to_string(a) + " of size " +
+                            std::to_string(in[a]) + " gives output size " + std::to_string(out) +
+                            ", which TensorFlow cannot produce");
     }
     g.out[a] = out;
     size_t reach = 0;  // where the last tap of the last input cell lands, plus one
@@ -86,7 +93,8 @@ ConvTransposeWeights pack_conv_transpose(const Tensor& kernel, size_t rank, cons
   }
   w.cout = kernel.dim(rank);
   w.cin = kernel.dim(rank + 1);
-  if (w.taps == 0 || w.cout == 0 || w.cin == 0) throw InvalidArgument("conv_transpose: kernel has a zero size");
+  if (w.taps == 0 || w.cout == 0 || w.cin == 0)
+    throw InvalidArgument("conv_transpose: kernel has a zero size");
   // (taps, cout, cin) -> (cin, taps * cout): row c holds every tap's weights for input channel c.
   const size_t n = w.taps * w.cout;
   std::vector<float> b(w.cin * n);
@@ -95,7 +103,9 @@ ConvTransposeWeights pack_conv_transpose(const Tensor& kernel, size_t rank, cons
     for (size_t c = 0; c < w.cin; ++c) b[c * n + j] = src[j * w.cin + c];
   w.packed = kernels::pack_matrix(w.cin, n, b.data(), n);
   if (bias) {
-    if (bias->size() != w.cout) throw InvalidArgument("conv_transpose: bias must have " + std::to_string(w.cout) + " entries");
+    if (bias->size() != w.cout)
+      throw InvalidArgument("conv_transpose: bias must have " + std::to_string(w.cout) +
+                            " entries");
     w.bias = bias->values();
   }
   return w;
@@ -117,7 +127,8 @@ void scatter_row(const ConvTransposeShape& g, size_t r, const float* cols, float
   const size_t n = r / ic, rem = r % ic;
   const size_t i[3] = {rem / (g.in[1] * g.in[2]), (rem / g.in[2]) % g.in[1], rem % g.in[2]};
   long first[3];
-  for (size_t a = 0; a < 3; ++a) first[a] = static_cast<long>(i[a] * g.s[a]) - static_cast<long>(g.pad[a]);
+  for (size_t a = 0; a < 3; ++a)
+    first[a] = static_cast<long>(i[a] * g.s[a]) - static_cast<long>(g.pad[a]);
   const long out1 = static_cast<long>(g.out[1]), out2 = static_cast<long>(g.out[2]);
   float* yn = y + n * g.out_cells() * F;
   for (size_t k0 = 0; k0 < g.k[0]; ++k0) {
@@ -163,8 +174,8 @@ void run_part(void* ctx, int i) {
 
 }  // namespace
 
-void conv_transpose_forward(const ConvTransposeWeights& w, const ConvTransposeShape& g, size_t N, const float* x,
-                            float* y) {
+void conv_transpose_forward(const ConvTransposeWeights& w, const ConvTransposeShape& g, size_t N,
+                            const float* x, float* y) {
   if (w.rank != g.rank || w.cin != g.cin || w.cout != g.cout || w.k != g.k) {
     throw InvalidArgument("conv_transpose: kernel and geometry disagree");
   }
@@ -182,10 +193,12 @@ void conv_transpose_forward(const ConvTransposeWeights& w, const ConvTransposeSh
   if (!w.bias.empty()) kernels::add_bias_rows(N * g.out_cells(), g.cout, w.bias.data(), y, g.cout);
 }
 
-Tensor conv_transpose(const ConvTransposeWeights& w, const ConvTransposeShape& g, const Tensor& x, Activation act) {
+Tensor conv_transpose(const ConvTransposeWeights& w, const ConvTransposeShape& g, const Tensor& x,
+                      Activation act) {
   const size_t N = x.rank() ? x.dim(0) : 0;
   if (x.rank() != g.rank + 2 || x.size() != N * g.in_cells() * g.cin) {
-    throw InvalidArgument("conv_transpose: input shape " + x.shape_str() + " does not fit the geometry");
+    throw InvalidArgument("conv_transpose: input shape " + x.shape_str() +
+                          " does not fit the geometry");
   }
   std::vector<size_t> shape{N};
   for (size_t a = 0; a < g.rank; ++a) shape.push_back(g.out[a]);

@@ -74,7 +74,8 @@ std::vector<Cubic> cubic_taps(size_t in, size_t out) {
     const float fl = std::floor(src);
     const long base = static_cast<long>(fl);
     const long off = std::lrint((src - fl) * kTable);
-    const float raw[4] = {tb[2 * off + 1], tb[2 * off], tb[2 * (kTable - off)], tb[2 * (kTable - off) + 1]};
+    const float raw[4] = {tb[2 * off + 1], tb[2 * off], tb[2 * (kTable - off)],
+                          tb[2 * (kTable - off) + 1]};
     float sum = 0.0f;
     for (int k = 0; k < 4; ++k) {
       const long i = base - 1 + k;

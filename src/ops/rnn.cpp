@@ -35,9 +35,8 @@ RnnResult rnn(const StepFunction& step, const Tensor& inputs,
   }
   for (size_t i = 0; i < initial_states.size(); ++i) {
     if (initial_states[i].rank() < 1 || initial_states[i].dim(0) != B) {
-      throw InvalidArgument("rnn: initial state " + std::to_string(i) +
-                            " must have batch size " + std::to_string(B) + ", got shape " +
-                            initial_states[i].shape_str());
+      throw InvalidArgument("rnn: initial state " + std::to_string(i) + " must have batch size " +
+                            std::to_string(B) + ", got shape " + initial_states[i].shape_str());
     }
   }
 
@@ -74,8 +73,8 @@ RnnResult rnn(const StepFunction& step, const Tensor& inputs,
       prev = Tensor(out.shape());
       if (args.initial_output) {
         if (args.initial_output->shape() != out.shape()) {
-          throw InvalidArgument("rnn: initial_output must have shape " + out.shape_str() + ", got " +
-                                args.initial_output->shape_str());
+          throw InvalidArgument("rnn: initial_output must have shape " + out.shape_str() +
+                                ", got " + args.initial_output->shape_str());
         }
         prev = *args.initial_output;
       }

@@ -38,10 +38,10 @@ void check_sequence(const char* op, const GatedCell& cell, const Tensor& x,
     }
   }
   if (a.mask && (a.mask->batch() != x.dim(0) || a.mask->time() != x.dim(1))) {
-    throw InvalidArgument(std::string(op) + ": mask must have shape (" +
-                          std::to_string(x.dim(0)) + ", " + std::to_string(x.dim(1)) +
-                          "), got (" + std::to_string(a.mask->batch()) + ", " +
-                          std::to_string(a.mask->time()) + ")");
+    throw InvalidArgument(std::string(op) + ": mask must have shape (" + std::to_string(x.dim(0)) +
+                          ", " + std::to_string(x.dim(1)) + "), got (" +
+                          std::to_string(a.mask->batch()) + ", " + std::to_string(a.mask->time()) +
+                          ")");
   }
 }
 
@@ -90,7 +90,8 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
   struct Work {
     std::vector<float> xp, scratch, next;
   };
-  const size_t workers = tiles > 1 ? std::min<size_t>(static_cast<size_t>(kernels::num_threads()), tiles) : 1;
+  const size_t workers =
+      tiles > 1 ? std::min<size_t>(static_cast<size_t>(kernels::num_threads()), tiles) : 1;
   std::vector<Work> work(workers);
   for (auto& wk : work) {
     wk.xp.resize(TB * T * n);
@@ -101,7 +102,8 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
   auto run_tile = [&](size_t tile, Work& wk) {
     const size_t b0 = tile * TB, rows = std::min(TB, B - b0);
     kernels::input_projection(w, rows * T, x.data() + b0 * T * F, wk.xp.data());
-    float* st[2] = {res.states[0].data() + b0 * u, nstates > 1 ? res.states[1].data() + b0 * u : nullptr};
+    float* st[2] = {res.states[0].data() + b0 * u,
+                    nstates > 1 ? res.states[1].data() + b0 * u : nullptr};
     float* nx[2] = {wk.next.data(), wk.next.data() + TB * u};
     if (!a.mask) {  // every step is taken: swap the state buffers instead of copying rows
       float* cur[2] = {st[0], st[1]};
@@ -112,7 +114,8 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
         for (size_t i = 0; i < nstates; ++i) std::swap(cur[i], nxt[i]);
         if (a.return_sequences) {
           for (size_t r = 0; r < rows; ++r) {
-            std::memcpy(res.outputs.data() + ((b0 + r) * T + s) * u, cur[0] + r * u, u * sizeof(float));
+            std::memcpy(res.outputs.data() + ((b0 + r) * T + s) * u, cur[0] + r * u,
+                        u * sizeof(float));
           }
         }
       }
@@ -120,7 +123,8 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
         if (cur[i] != st[i]) std::memcpy(st[i], cur[i], rows * u * sizeof(float));
       }
       std::memcpy(emitted.data() + b0 * u, st[0], rows * u * sizeof(float));
-      if (!a.return_sequences) std::memcpy(res.outputs.data() + b0 * u, st[0], rows * u * sizeof(float));
+      if (!a.return_sequences)
+        std::memcpy(res.outputs.data() + b0 * u, st[0], rows * u * sizeof(float));
       return;
     }
     for (size_t s = 0; s < T; ++s) {
@@ -130,7 +134,8 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
         const size_t b = b0 + r;
         float* e = emitted.data() + b * u;
         if (!a.mask || (*a.mask)(b, t)) {
-          for (size_t i = 0; i < nstates; ++i) std::memcpy(st[i] + r * u, nx[i] + r * u, u * sizeof(float));
+          for (size_t i = 0; i < nstates; ++i)
+            std::memcpy(st[i] + r * u, nx[i] + r * u, u * sizeof(float));
           std::memcpy(e, nx[0] + r * u, u * sizeof(float));
         } else if (a.zero_output_for_mask) {
           std::memset(e, 0, u * sizeof(float));
@@ -151,10 +156,14 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
       std::vector<Work>* work;
       size_t tiles, workers;
     } ctx{&run_tile, &work, tiles, workers};
-    kernels::parallel_for(static_cast<int>(workers), [](void* p, int i) {
-      auto* c = static_cast<Ctx*>(p);
-      for (size_t tile = static_cast<size_t>(i); tile < c->tiles; tile += c->workers) (*c->run)(tile, (*c->work)[i]);
-    }, &ctx);
+    kernels::parallel_for(
+        static_cast<int>(workers),
+        [](void* p, int i) {
+          auto* c = static_cast<Ctx*>(p);
+          for (size_t tile = static_cast<size_t>(i); tile < c->tiles; tile += c->workers)
+            (*c->run)(tile, (*c->work)[i]);
+        },
+        &ctx);
   }
   res.last_output = std::move(emitted);
   return res;
@@ -167,10 +176,11 @@ RnnResult lstm(const LSTMCell& cell, const Tensor& inputs, std::span<const Tenso
   check_sequence("lstm", cell, inputs, init, a);
   const auto& cfg = cell.config();
   return run_sequence(cell, inputs, init, a, 2,
-                      [&](size_t rows, const float* xp, size_t stride, float* const* st, float* const* nx,
-                          float* scratch) {
-                        kernels::lstm_step(detail::CellAccess::packed(cell), cfg.activation, cfg.recurrent_activation, rows,
-                                           xp, stride, st[0], st[1], nx[0], nx[1], scratch);
+                      [&](size_t rows, const float* xp, size_t stride, float* const* st,
+                          float* const* nx, float* scratch) {
+                        kernels::lstm_step(detail::CellAccess::packed(cell), cfg.activation,
+                                           cfg.recurrent_activation, rows, xp, stride, st[0], st[1],
+                                           nx[0], nx[1], scratch);
                       });
 }
 
@@ -179,22 +189,23 @@ RnnResult gru(const GRUCell& cell, const Tensor& inputs, std::span<const Tensor>
   check_sequence("gru", cell, inputs, init, a);
   const auto& cfg = cell.config();
   return run_sequence(cell, inputs, init, a, 1,
-                      [&](size_t rows, const float* xp, size_t stride, float* const* st, float* const* nx,
-                          float* scratch) {
-                        kernels::gru_step(detail::CellAccess::packed(cell), cfg.reset_after, cfg.activation,
-                                          cfg.recurrent_activation, rows, xp, stride, st[0], nx[0], scratch);
+                      [&](size_t rows, const float* xp, size_t stride, float* const* st,
+                          float* const* nx, float* scratch) {
+                        kernels::gru_step(detail::CellAccess::packed(cell), cfg.reset_after,
+                                          cfg.activation, cfg.recurrent_activation, rows, xp,
+                                          stride, st[0], nx[0], scratch);
                       });
 }
 
-RnnResult simple_rnn(const SimpleRNNCell& cell, const Tensor& inputs,
-                     std::span<const Tensor> init, const SequenceArgs& a) {
+RnnResult simple_rnn(const SimpleRNNCell& cell, const Tensor& inputs, std::span<const Tensor> init,
+                     const SequenceArgs& a) {
   check_sequence("simple_rnn", cell, inputs, init, a);
   const auto& cfg = cell.config();
   return run_sequence(cell, inputs, init, a, 1,
-                      [&](size_t rows, const float* xp, size_t stride, float* const* st, float* const* nx,
-                          float* scratch) {
-                        kernels::simple_rnn_step(detail::CellAccess::packed(cell), cfg.activation, rows, xp, stride, st[0], nx[0],
-                                                 scratch);
+                      [&](size_t rows, const float* xp, size_t stride, float* const* st,
+                          float* const* nx, float* scratch) {
+                        kernels::simple_rnn_step(detail::CellAccess::packed(cell), cfg.activation,
+                                                 rows, xp, stride, st[0], nx[0], scratch);
                       });
 }
 

@@ -71,7 +71,8 @@ double activate1(const std::string& name, double x) {
   if (n == "relu6") return clip(x, 0.0, 6.0);
   if (n == "leaky_relu") return x >= 0 ? x : 0.2 * x;
   if (n == "elu") return x > 0 ? x : std::exp(x) - 1.0;
-  if (n == "selu") return 1.0507009873554805 * (x > 0 ? x : 1.6732632423543772 * (std::exp(x) - 1.0));
+  if (n == "selu")
+    return 1.0507009873554805 * (x > 0 ? x : 1.6732632423543772 * (std::exp(x) - 1.0));
   if (n == "celu") return x > 0 ? x : std::exp(x) - 1.0;  // alpha = 1: alpha*(exp(x/alpha)-1)
   if (n == "gelu") return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
   if (n == "gelu_tanh") {
@@ -413,8 +414,10 @@ std::vector<Arr> Bidirectional::call(const Seq& inputs, const BoolMat* mask,
                                      const std::vector<Mat>& initial_state) {
   // Flat halves: first half forward, second half backward.
   const size_t half = initial_state.size() / 2;
-  const std::vector<Mat> fwd_init(initial_state.begin(), initial_state.begin() + static_cast<long>(half));
-  const std::vector<Mat> bwd_init(initial_state.begin() + static_cast<long>(half), initial_state.end());
+  const std::vector<Mat> fwd_init(initial_state.begin(),
+                                  initial_state.begin() + static_cast<long>(half));
+  const std::vector<Mat> bwd_init(initial_state.begin() + static_cast<long>(half),
+                                  initial_state.end());
   std::vector<Arr> y = forward_.call(inputs, mask, fwd_init);
   std::vector<Arr> yr = backward_.call(inputs, mask, bwd_init);
   Arr out_f = y[0], out_b = yr[0];

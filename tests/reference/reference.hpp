@@ -16,8 +16,8 @@
 namespace ref {
 
 using Vec = std::vector<double>;
-using Mat = std::vector<Vec>;                     // Mat[row][col]; a batch is Mat[b][feature]
-using Seq = std::vector<Mat>;                     // Seq[b][t][feature]
+using Mat = std::vector<Vec>;                    // Mat[row][col]; a batch is Mat[b][feature]
+using Seq = std::vector<Mat>;                    // Seq[b][t][feature]
 using BoolMat = std::vector<std::vector<bool>>;  // mask[b][t]; true = use the step
 
 // A result value with its shape, as returned in a layer's output list.
@@ -70,9 +70,9 @@ using Step = std::function<void(const Mat& x, const std::vector<Mat>& states, Ma
                                 std::vector<Mat>& new_states)>;
 
 struct RnnResult {
-  Mat last_output;           // (B, out): emitted output of the last processed step
-  Seq outputs;               // (B, T, out) emitted outputs in processing order
-  std::vector<Mat> states;   // after the last processed step
+  Mat last_output;          // (B, out): emitted output of the last processed step
+  Seq outputs;              // (B, T, out) emitted outputs in processing order
+  std::vector<Mat> states;  // after the last processed step
 };
 
 // inputs (B, T, F) with T >= 1; mask nullptr or (B, T).

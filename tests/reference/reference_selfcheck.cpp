@@ -44,10 +44,12 @@ ref::Seq to_seq(const json& v) {
 ref::Cell cell_from(const std::string& cls, const json& config, const json& weights) {
   ref::Cell c;
   c.kind = (cls == "SimpleRNN" || cls == "SimpleRNNCell") ? ref::Kind::simple_rnn
-           : (cls == "LSTM" || cls == "LSTMCell")          ? ref::Kind::lstm
-                                                           : ref::Kind::gru;
+           : (cls == "LSTM" || cls == "LSTMCell")         ? ref::Kind::lstm
+                                                          : ref::Kind::gru;
   c.units = config.at("units").get<size_t>();
-  auto act = [](const json& a) { return a.is_null() ? std::string("linear") : a.get<std::string>(); };
+  auto act = [](const json& a) {
+    return a.is_null() ? std::string("linear") : a.get<std::string>();
+  };
   c.activation = act(config.value("activation", json("tanh")));
   c.recurrent_activation = act(config.value("recurrent_activation", json("sigmoid")));
   c.use_bias = config.value("use_bias", true);
@@ -70,10 +72,12 @@ ref::LayerOptions options_from(const json& config) {
 }
 
 ref::Layer layer_from(const json& m) {
-  return ref::Layer({cell_from(m.at("class"), m.at("config"), m.at("weights"))}, options_from(m.at("config")));
+  return ref::Layer({cell_from(m.at("class"), m.at("config"), m.at("weights"))},
+                    options_from(m.at("config")));
 }
 
-// Selects `path` in a call's result list: path[0] picks the tensor, the rest index its leading axes.
+// Selects `path` in a call's result list: path[0] picks the tensor, the rest index its leading
+// axes.
 ref::Arr select(const std::vector<ref::Arr>& result, const json& path) {
   ref::Arr a = result.at(path.at(0).get<size_t>());
   for (size_t k = 1; k < path.size(); ++k) {
@@ -81,7 +85,8 @@ ref::Arr select(const std::vector<ref::Arr>& result, const json& path) {
     const size_t inner = a.v.size() / a.shape.at(0);
     ref::Arr s;
     s.shape.assign(a.shape.begin() + 1, a.shape.end());
-    s.v.assign(a.v.begin() + static_cast<long>(i * inner), a.v.begin() + static_cast<long>((i + 1) * inner));
+    s.v.assign(a.v.begin() + static_cast<long>(i * inner),
+               a.v.begin() + static_cast<long>((i + 1) * inner));
     a = s;
   }
   return a;
@@ -119,7 +124,8 @@ TEST(ReferenceSelfCheck, AgreesWithKerasTestCases) {
       const std::vector<double> xs = flat(c.at("input").at("value"));
       ref::Arr got;
       got.shape = {xs.size()};
-      for (double x : xs) got.v.push_back(ref::activate1(c.at("activation"), static_cast<float>(x)));
+      for (double x : xs)
+        got.v.push_back(ref::activate1(c.at("activation"), static_cast<float>(x)));
       for (const json& e : c.at("expected")) check_expected(e, got);
       ++checked;
       continue;
@@ -133,15 +139,17 @@ TEST(ReferenceSelfCheck, AgreesWithKerasTestCases) {
     if (cls == "SimpleRNN" || cls == "LSTM" || cls == "GRU") {
       layer = layer_from(m);
     } else if (cls == "Bidirectional") {
-      const std::string mode = m.at("config").at("merge_mode").is_null() ? "None"
-                                                                        : m.at("config").at("merge_mode").get<std::string>();
+      const std::string mode = m.at("config").at("merge_mode").is_null()
+                                   ? "None"
+                                   : m.at("config").at("merge_mode").get<std::string>();
       const ref::Merge merge = mode == "concat" ? ref::Merge::concat
                                : mode == "sum"  ? ref::Merge::sum
                                : mode == "mul"  ? ref::Merge::mul
                                : mode == "ave"  ? ref::Merge::ave
                                                 : ref::Merge::none;
       bi.emplace(layer_from(m.at("forward_layer")), layer_from(m.at("backward_layer")), merge);
-    } else if (cls == "RNN" && m.contains("cell") && m.at("cell").at("class") == "StackedRNNCells") {
+    } else if (cls == "RNN" && m.contains("cell") &&
+               m.at("cell").at("class") == "StackedRNNCells") {
       std::vector<ref::Cell> cells;
       bool builtin = true;
       for (const json& cc : m.at("cell").at("cells")) {

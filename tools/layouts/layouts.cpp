@@ -44,7 +44,8 @@ const char* kind_name(CellKind k) {
 std::array<size_t, 2> keras_dims(CellKind k, const KerasWeights& w) {
   const size_t G = spec(k).gates;
   if (w.kernel.rank() != 2 || w.kernel.dim(1) == 0 || w.kernel.dim(1) % G != 0) {
-    bad(k, "kernel must be (input_dim, " + std::to_string(G) + "*units), got " + w.kernel.shape_str());
+    bad(k,
+        "kernel must be (input_dim, " + std::to_string(G) + "*units), got " + w.kernel.shape_str());
   }
   const size_t in = w.kernel.dim(0), u = w.kernel.dim(1) / G;
   if (w.recurrent_kernel.shape() != std::vector<size_t>{u, G * u}) {
@@ -87,8 +88,10 @@ std::vector<float> permute(const float* v, const std::vector<size_t>& perm, size
   std::vector<float> out(perm.size() * u);
   for (size_t s = 0; s < perm.size(); ++s)
     for (size_t j = 0; j < u; ++j) {
-      if (inverse) out[perm[s] * u + j] = v[s * u + j];
-      else out[s * u + j] = v[perm[s] * u + j];
+      if (inverse)
+        out[perm[s] * u + j] = v[s * u + j];
+      else
+        out[s * u + j] = v[perm[s] * u + j];
     }
   return out;
 }
@@ -114,12 +117,14 @@ void check_matrix(CellKind k, const char* name, const Tensor& t, bool lead, size
 
 void check_vector(CellKind k, const char* name, const Tensor& t, bool lead, size_t n) {
   const std::vector<size_t> want = lead ? std::vector<size_t>{1, n} : std::vector<size_t>{n};
-  if (t.shape() != want) bad(k, std::string(name) + " must be " + shape_str(want) + ", got " + t.shape_str());
+  if (t.shape() != want)
+    bad(k, std::string(name) + " must be " + shape_str(want) + ", got " + t.shape_str());
 }
 
 // Units from a target recurrent matrix (.., G*u, u).
 size_t units_of(CellKind k, const Tensor& R) {
-  if (R.rank() < 2 || R.dim(R.rank() - 1) == 0) bad(k, "recurrent weights have shape " + R.shape_str());
+  if (R.rank() < 2 || R.dim(R.rank() - 1) == 0)
+    bad(k, "recurrent weights have shape " + R.shape_str());
   const size_t u = R.dim(R.rank() - 1);
   if (R.dim(R.rank() - 2) != spec(k).gates * u) {
     bad(k, "recurrent weights must be (" + std::to_string(spec(k).gates * u) + ", " +
@@ -213,8 +218,9 @@ KerasWeights from_onnx(CellKind k, const OnnxWeights& o) {
 
 TorchWeights to_torch(CellKind k, const KerasWeights& w) {
   if (k == CellKind::gru_reset_before) {
-    throw Unsupported("layout GRU(reset_after=False): PyTorch's GRU applies the reset gate after "
-                      "the recurrent product; there is no exact mapping");
+    throw Unsupported(
+        "layout GRU(reset_after=False): PyTorch's GRU applies the reset gate after "
+        "the recurrent product; there is no exact mapping");
   }
   const auto [in, u] = keras_dims(k, w);
   const Spec s = spec(k);

@@ -19,8 +19,8 @@ struct KerasWeights {
 
 // OpenVINO RNNSequence/LSTMSequence/GRUSequence, one direction:
 // W (1, G*u, in), R (1, G*u, u), B (1, G*u); LSTM gates [f, i, c, o]; GRU [z, r, h] with
-// linear_before_reset=True (Keras reset_after=True) and B (1, 4u) = [b_z+rb_z, b_r+rb_r, b_h, rb_h];
-// Keras reset_after=False is linear_before_reset=False with B (1, 3u).
+// linear_before_reset=True (Keras reset_after=True) and B (1, 4u) = [b_z+rb_z, b_r+rb_r, b_h,
+// rb_h]; Keras reset_after=False is linear_before_reset=False with B (1, 3u).
 struct OpenVinoWeights {
   Tensor W, R, B;
 };
