@@ -38,7 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                               {"config.json", std::vector<uint8_t>(data, data + size)},
                               {"model.weights.h5", base().weights}});
   try {
-    const recur::Model m = recur::load_model(path);
+    const recur::Model m = recur::fuzz::load(path);
     recur::fuzz::small_predict(m);
   } catch (const recur::Error&) {
   }
