@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <vector>
 
 namespace grid {
@@ -20,6 +21,21 @@ inline std::vector<size_t> unravel(size_t i, const std::vector<size_t>& dims) {
     i /= dims[a];
   }
   return idx;
+}
+
+// Flat row-major offset in `grid` of the position pos[a] * s[a] + tap[a] * d[a] - pad[a] on every
+// axis, or nothing when it falls outside (the direct and transposed convolution references).
+inline std::optional<size_t> offset(const std::vector<size_t>& pos, const std::vector<size_t>& s,
+                                    const std::vector<size_t>& tap, const std::vector<size_t>& d,
+                                    const std::vector<size_t>& pad,
+                                    const std::vector<size_t>& grid) {
+  size_t flat = 0;
+  for (size_t a = 0; a < grid.size(); ++a) {
+    const long p = static_cast<long>(pos[a] * s[a] + tap[a] * d[a]) - static_cast<long>(pad[a]);
+    if (p < 0 || p >= static_cast<long>(grid[a])) return std::nullopt;
+    flat = flat * grid[a] + static_cast<size_t>(p);
+  }
+  return flat;
 }
 
 }  // namespace grid

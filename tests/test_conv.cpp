@@ -57,18 +57,10 @@ std::vector<double> reference(const Geo& g, size_t N, const std::vector<float>& 
         const size_t grp = f / fg;
         double acc = bias ? (*bias)[f] : 0.0;
         for (size_t t = 0; t < taps; ++t) {
-          const auto ki = unravel(t, g.k);
-          size_t flat = 0;
-          bool inside = true;
-          for (size_t a = 0; a < g.in.size(); ++a) {
-            const long p =
-                static_cast<long>(oi[a] * g.s[a] + ki[a] * g.d[a]) - static_cast<long>(g.before[a]);
-            if (p < 0 || p >= static_cast<long>(g.in[a])) inside = false;
-            flat = flat * g.in[a] + static_cast<size_t>(std::max<long>(p, 0));
-          }
-          if (!inside) continue;
+          const auto flat = grid::offset(oi, g.s, unravel(t, g.k), g.d, g.before, g.in);
+          if (!flat) continue;
           for (size_t c = 0; c < cg; ++c) {
-            acc += static_cast<double>(x[(n * ic + flat) * g.cin + grp * cg + c]) *
+            acc += static_cast<double>(x[(n * ic + *flat) * g.cin + grp * cg + c]) *
                    w[(t * cg + c) * g.cout + f];
           }
         }

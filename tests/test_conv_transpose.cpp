@@ -54,19 +54,11 @@ std::vector<double> reference(const Geo& g, size_t N, const std::vector<float>& 
     for (size_t i = 0; i < ic; ++i) {
       const auto ii = unravel(i, g.in);
       for (size_t t = 0; t < taps; ++t) {
-        const auto ki = unravel(t, g.k);
-        size_t flat = 0;
-        bool inside = true;
-        for (size_t a = 0; a < g.in.size(); ++a) {
-          const long o =
-              static_cast<long>(ii[a] * g.s[a] + ki[a] * g.d[a]) - static_cast<long>(g.pad[a]);
-          if (o < 0 || o >= static_cast<long>(g.out[a])) inside = false;
-          flat = flat * g.out[a] + static_cast<size_t>(std::max<long>(o, 0));
-        }
-        if (!inside) continue;
+        const auto flat = grid::offset(ii, g.s, unravel(t, g.k), g.d, g.pad, g.out);
+        if (!flat) continue;
         for (size_t f = 0; f < g.cout; ++f)
           for (size_t c = 0; c < g.cin; ++c)
-            y[(n * oc + flat) * g.cout + f] +=
+            y[(n * oc + *flat) * g.cout + f] +=
                 static_cast<double>(x[(n * ic + i) * g.cin + c]) * w[(t * g.cout + f) * g.cin + c];
       }
     }
