@@ -210,6 +210,11 @@ def main():
             rows = ov_worker(a.data, threads, a.budget, peers)
         json.dump(rows, open(a.json, "w"), indent=1)
         return
+    streams = [n for n in sorted(os.listdir(a.data))
+               if json.load(open(os.path.join(a.data, n, "meta.json")))["stream"]]
+    if streams:
+        print(f"  streaming cases skipped (one predict_on_batch per step): {' '.join(streams)}",
+              flush=True)
     if not cases(a.data):
         print("keras_peers.py: no sequence case in the data: nothing to do", file=sys.stderr)
         json.dump([], open(a.json, "w"))

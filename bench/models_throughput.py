@@ -12,6 +12,8 @@ recur 2T and Keras interleaved within each round (recur: `recur bench --input ..
 --warmup 0`, one process per run, load excluded; Keras: one warm model in this process). Batch-1
 latency: p50 over ~--latency-time seconds of single-row calls (recur 1 thread; Keras
 `predict_on_batch`, both cores). Each row carries the 1-minute load average while it ran.
+A legacy .h5 file that Keras 3 refuses (13_charlm-bilstm64: Keras 2's `time_major`) runs on
+tf_keras (Keras 2.21, same TensorFlow), named in its row.
 """
 import argparse
 import json
@@ -63,6 +65,29 @@ def keras_latency(km, x1, seconds):
     return float(np.median(lat))
 
 
+def load_keras(keras, model):
+    """Keras 3's model, else Keras 2's (tf_keras: legacy .h5 files Keras 3 refuses), or None."""
+    if keras is None:
+        return None
+    try:
+        km = keras.saving.load_model(model, compile=False)
+        km.keras_name = f"Keras {keras.__version__}"
+        return km
+    except Exception as ex:  # noqa: BLE001
+        why = ex
+    try:
+        import tf_keras
+        km = tf_keras.models.load_model(model, compile=False)
+        km._name = re.sub(r"[^A-Za-z0-9_.]", "_", km.name)  # TF refuses '>' in op names
+        km.keras_name = f"tf_keras {tf_keras.__version__}"
+        print(f"  Keras 3 refuses {model} ({why}); tf_keras loads it", flush=True)
+        return km
+    except Exception as ex:  # noqa: BLE001
+        print(f"  Keras on {model}: failed ({why}; tf_keras: {ex}); Keras columns empty",
+              flush=True)
+    return None
+
+
 def one_model(d, a, tmp, keras):
     model, inputs = case_files(d)
     xs = [np.load(f) for f in inputs]
@@ -75,15 +100,14 @@ def one_model(d, a, tmp, keras):
         np.save(big_f[-1], b)
         np.save(one_f[-1], o)
     res = {"model": os.path.relpath(model), "rows": a.rows, "load": []}
-    km = None
-    if keras:
+    km, kx = load_keras(keras, model), (big if len(big) > 1 else big[0])
+    if km is not None:
+        res["keras"] = km.keras_name
         try:
-            km = keras.saving.load_model(model, compile=False)
-            kx = big if len(big) > 1 else big[0]
-            km.predict(kx[:a.batch] if len(big) == 1 else [b[:a.batch] for b in big],
-                       batch_size=a.batch, verbose=0)  # traces once
+            km.predict(kx, batch_size=a.batch, verbose=0)  # traces the full and the last batch
         except Exception as ex:  # noqa: BLE001
-            print(f"  Keras on {model}: failed ({ex}); Keras columns empty", flush=True)
+            print(f"  {km.keras_name} on {model}: predict failed ({ex}); Keras columns empty",
+                  flush=True)
             km = None
     best = {}
     for _ in range(a.rounds):
@@ -116,7 +140,9 @@ def table(results, a, kver):
         return f"{r[k]:,.0f}" if k in r else "–"
 
     def ms(r, k):
-        return f"{r[k] * 1e3:.2f} ms" if k in r else "–"
+        if k not in r:
+            return "–"
+        return f"{r[k] * 1e6:.1f} µs" if r[k] < 1e-3 else f"{r[k] * 1e3:.2f} ms"
     th = a.threads
     out = [f"Batch scoring, {a.rows} rows per model (each case's inputs tiled): sequences/s "
            f"(best of {a.rounds}); batch-1 latency p50. Keras {kver} on TensorFlow, both cores, "
@@ -128,7 +154,9 @@ def table(results, a, kver):
     for r in results:
         ratio = (f"{r[f'recur{th[-1]}_seq_s'] / r['keras_seq_s']:.2f}×"
                  if f"recur{th[-1]}_seq_s" in r and "keras_seq_s" in r else "–")
-        out.append(f"| {r['model']} | " + " | ".join(seq(r, f"recur{t}_seq_s") for t in th) +
+        name = r["model"] + (f" ({r['keras']})" if r.get("keras", "Keras 3").startswith("tf_")
+                             else "")
+        out.append(f"| {name} | " + " | ".join(seq(r, f"recur{t}_seq_s") for t in th) +
                    f" | {seq(r, 'keras_seq_s')} | {ratio} | {ms(r, 'recur_p50')} | "
                    f"{ms(r, 'keras_p50')} | {min(r['load']):.1f}–{max(r['load']):.1f} |")
     return "\n".join(out)
