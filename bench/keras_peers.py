@@ -199,8 +199,6 @@ def main():
     threads = [int(t) for t in a.threads.split(",") if t]
     peers = [p for p in a.peers.split(",") if p in KERAS_PEERS]
     if a.worker:
-        quiet = {"TF_CPP_MIN_LOG_LEVEL": "3"}
-        os.environ.update(quiet)
         if a.worker == "write":
             write_models(a.data)
             rows = []
@@ -220,7 +218,8 @@ def main():
         json.dump([], open(a.json, "w"))
         return
     tmp = tempfile.mkdtemp(prefix="keras_peers_")
-    tf_env = {"KERAS_BACKEND": "tensorflow", "CUDA_VISIBLE_DEVICES": ""}
+    quiet = {"TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    tf_env = {"KERAS_BACKEND": "tensorflow", **quiet}
     budget = ["--budget", str(a.budget)]
     print("  Keras writes the .keras files (TensorFlow backend)", flush=True)
     run_worker([a.data, "--worker", "write"], tf_env, os.path.join(tmp, "write.json"))
@@ -232,7 +231,7 @@ def main():
     ov_peers = [p for p in peers if p.startswith("keras_ov")]
     if ov_peers:
         rows += run_worker([a.data, "--worker", "openvino", "--threads", a.threads, *budget,
-                            "--peers", ",".join(ov_peers)], {"KERAS_BACKEND": "openvino"},
+                            "--peers", ",".join(ov_peers)], {"KERAS_BACKEND": "openvino", **quiet},
                            os.path.join(tmp, "ov.json"))
     json.dump(rows, open(a.json, "w"), indent=1)
 
