@@ -10,7 +10,7 @@ JOBS         ?= $(shell nproc)
 PYTHON       ?= python3
 VENV         ?= .venv-test
 
-.PHONY: all deps deps-demo deps-lint deps-python lint format format-check build demo test test-release test-asan test-python test-serve wheel test-wheel bench fuzz tsan test-aarch64 deps-aarch64 clean
+.PHONY: all deps deps-demo deps-lint deps-python lint format format-check build demo test test-release test-asan test-python test-serve wheel test-wheel bench bench-models fuzz tsan test-aarch64 deps-aarch64 clean
 
 all: build
 
@@ -126,6 +126,14 @@ test-serve: deps $(SERVE_VENV)/.installed
 # Speed, side by side with the peers (docs/PERFORMANCE.md).
 bench: build
 	bash bench/run.sh
+
+# Batch scoring of real models: recur (1 and 2 threads) vs Keras-TF predict(batch_size=1024),
+# sequences/s and batch-1 latency (docs/PERFORMANCE.md); a few minutes, so not part of `bench`.
+bench-models: build
+	bash bench/keras_venv.sh
+	mkdir -p $(BUILD)/bench
+	.venv-keras/bin/python bench/models_throughput.py --recur ./$(BUILD)/recur \
+	  --markdown $(BUILD)/bench/models.md
 
 # libFuzzer targets (docs/SECURITY.md); FUZZ_SECONDS per target.
 fuzz: deps

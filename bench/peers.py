@@ -1,7 +1,7 @@
 """Python peers for recur-bench: OpenVINO, ONNX Runtime, PyTorch.
 
 Reads the cases recur-bench exported (weights already converted by recur::layout, inputs and
-recur's outputs), checks each peer's outputs against recur's, times it the way recur-bench
+recur's outputs), checks each peer's outputs against recur's (max |Δ| goes into its rows), times it the way recur-bench
 does (warm-up, 5 interleaved rounds of budget/5 each, median and range per call; per step for
 streaming) and writes JSON rows. Each engine's fixed per-call overhead through its Python API
 is measured on a trivial model and reported separately (engine "<name>:overhead").
@@ -286,7 +286,7 @@ def main():
         if not meta["stream"]:
             flops *= meta["B"] * meta["T"]
         for th in threads:
-            names, calls = [], []
+            names, calls, max_abs = [], [], {}
             for cls in classes:
                 if cls is Torch and not meta["torch"]:
                     continue
@@ -303,6 +303,7 @@ def main():
                     continue
                 names.append(cls.name)
                 calls.append(make_call(e, x, meta))
+                max_abs[cls.name] = float(np.max(np.abs(got.astype(np.float64) - y)))
             if not calls:
                 continue
             res = timed(names, calls, a.budget)
@@ -310,7 +311,8 @@ def main():
                 med, lo, hi = res[n]
                 rows.append({"engine": n, "cell": meta["cell"], "shape": meta["shape"],
                              "threads": th, "seconds": med, "seconds_min": lo, "seconds_max": hi,
-                             "gflops": flops / med / 1e9})
+                             "gflops": flops / med / 1e9, "max_abs": max_abs[n],
+                             "load1": os.getloadavg()[0]})
                 print(f"  {n:12s} {meta['cell']:17s} {meta['shape']:4s} {th}T {med * 1e6:10.3f} us"
                       f"  [{lo * 1e6:.3f} .. {hi * 1e6:.3f}]  {flops / med / 1e9:7.2f} GFLOP/s",
                       flush=True)

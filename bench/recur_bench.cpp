@@ -16,6 +16,7 @@
 #include <new>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <utility>
 #include <random>
 #include <sstream>
 
@@ -211,13 +212,16 @@ std::vector<Timing> time_engines(const std::vector<Engine*>& es, double budget) 
   return out;
 }
 
-double max_rel_diff(const Tensor& a, const Tensor& b) {
-  if (a.size() != b.size()) return INFINITY;
-  double m = 0;
+// Max |a - b| / (0.01 + |b|) (the agreement check) and max |a - b| (the table's error column).
+std::pair<double, double> max_diffs(const Tensor& a, const Tensor& b) {
+  if (a.size() != b.size()) return {INFINITY, INFINITY};
+  double rel = 0, abs = 0;
   for (size_t i = 0; i < a.size(); ++i) {
-    m = std::max(m, std::fabs(double(a[i]) - b[i]) / (1e-2 + std::fabs(double(b[i]))));
+    const double d = std::fabs(double(a[i]) - b[i]);
+    rel = std::max(rel, d / (1e-2 + std::fabs(double(b[i]))));
+    abs = std::max(abs, d);
   }
-  return m;
+  return {rel, abs};
 }
 
 void export_case(const Case& c, const Tensor& y, const std::string& dir) {
@@ -290,6 +294,12 @@ std::string cpu_model() {
   return "unknown";
 }
 
+// 1-minute load average (the machine may be shared), or -1.
+double load_average() {
+  double la[1];
+  return getloadavg(la, 1) == 1 ? la[0] : -1;
+}
+
 int usage() {
   std::fprintf(
       stderr,
@@ -347,7 +357,14 @@ int run(int argc, char** argv) {
   std::printf("recur-bench: kernels %s (best here %s), CPU %s, budget %.2f s per engine and case\n",
               kernels::isa_name(kernels::active_isa()), kernels::isa_name(kernels::best_isa()),
               cpu_model().c_str(), budget);
-  json rows = json::array();
+  // merge.py names the machine in the table's header.
+  json rows = json::array({{{"engine", "machine"},
+                            {"cell", "-"},
+                            {"shape", "-"},
+                            {"threads", 0},
+                            {"isa", kernels::isa_name(kernels::active_isa())},
+                            {"best_isa", kernels::isa_name(kernels::best_isa())},
+                            {"cpu", cpu_model()}}});
   auto add_row = [&](const std::string& engine, const Case& c, int th, const Timing& t) {
     const double gf = flops_per_call(c) / t.median / 1e9;
     rows.push_back({{"engine", engine},
@@ -358,7 +375,8 @@ int run(int argc, char** argv) {
                     {"seconds_min", t.lo},
                     {"seconds_max", t.hi},
                     {"gflops", gf},
-                    {"allocs_per_call", t.allocs_per_call}});
+                    {"allocs_per_call", t.allocs_per_call},
+                    {"load1", load_average()}});
     std::printf(
         "  %-8s %-17s %-4s %dT  %10.3f us  [%.3f .. %.3f]  %7.2f GFLOP/s  %s\n", engine.c_str(),
         c.cell.c_str(), c.shape.c_str(), th, t.median * 1e6, t.lo * 1e6, t.hi * 1e6, gf,
@@ -422,9 +440,11 @@ int run(int argc, char** argv) {
           names.push_back("recur-bf16");
         }
         std::unique_ptr<Engine> dnn;
+        double onednn_abs = 0;
         if (use_onednn) {
           dnn = make_onednn(c, th);
-          const double d = max_rel_diff(dnn->outputs(c.stream ? kStreamCheck : c.T), y);
+          const auto [d, dnn_abs] = max_diffs(dnn->outputs(c.stream ? kStreamCheck : c.T), y);
+          onednn_abs = dnn_abs;
           if (d > 1e-3) {
             std::printf("  onednn %s %s: outputs differ from recur (max rel %.3g), not timed\n",
                         cell.c_str(), c.shape.c_str(), d);
@@ -441,6 +461,7 @@ int run(int argc, char** argv) {
             rows.back()["max_abs_vs_fp32"] = bf16_max;
             rows.back()["mean_abs_vs_fp32"] = bf16_mean;
           }
+          if (names[e] == "onednn") rows.back()["max_abs"] = onednn_abs;
         }
       }
     }
