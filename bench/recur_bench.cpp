@@ -347,6 +347,7 @@ int run(int argc, char** argv) {
   std::printf("recur-bench: kernels %s (best here %s), CPU %s, budget %.2f s per engine and case\n",
               kernels::isa_name(kernels::active_isa()), kernels::isa_name(kernels::best_isa()),
               cpu_model().c_str(), budget);
+  if (bf16) std::printf("recur-bf16 GEMM: %s\n", kernels::bf16_kernel_name());
   json rows = json::array();
   auto add_row = [&](const std::string& engine, const Case& c, int th, const Timing& t) {
     const double gf = flops_per_call(c) / t.median / 1e9;
