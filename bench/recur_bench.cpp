@@ -360,11 +360,12 @@ int run(int argc, char** argv) {
                     {"seconds_max", t.hi},
                     {"gflops", gf},
                     {"allocs_per_call", t.allocs_per_call}});
-    std::printf(
-        "  %-8s %-17s %-4s %dT  %10.3f us  [%.3f .. %.3f]  %7.2f GFLOP/s  %s\n", engine.c_str(),
-        c.cell.c_str(), c.shape.c_str(), th, t.median * 1e6, t.lo * 1e6, t.hi * 1e6, gf,
-        engine == "recur" && c.stream ? ("allocs/step " + std::to_string(t.allocs_per_call)).c_str()
-                                      : "");
+    std::printf("  %-8s %-17s %-4s %dT  %10.3f us  [%.3f .. %.3f]  %7.2f GFLOP/s  %s\n",
+                engine.c_str(), c.cell.c_str(), c.shape.c_str(), th, t.median * 1e6, t.lo * 1e6,
+                t.hi * 1e6, gf,
+                (engine == "recur" || engine == "recur-bf16") && c.stream
+                    ? ("allocs/step " + std::to_string(t.allocs_per_call)).c_str()
+                    : "");
     std::fflush(stdout);
   };
   for (int th : threads) {
