@@ -57,49 +57,8 @@ TEST(Bf16, RoundsToNearestEven) {
 }
 
 TEST(Bf16, PackedGemmMatchesDoubleReferencesOnEveryIsa) {
-  IsaGuard guard;
-  std::mt19937 rng(17);
-  for (Isa isa : isas()) {
-    k::set_isa(isa);
-    for (size_t M : {size_t{1}, size_t{7}, size_t{33}, size_t{100}}) {
-      for (size_t N : {size_t{1}, size_t{7}, size_t{33}, size_t{130}}) {
-        for (size_t K : {size_t{1}, size_t{7}, size_t{33}, size_t{600}}) {
-          for (bool acc : {false, true}) {
-            const size_t lda = K + 3, ldc = N + 5;
-            auto A = rand_vec(M * lda, rng), B = rand_vec(K * N, rng), C = rand_vec(M * ldc, rng);
-            const auto C0 = C;
-            const auto P =
-                k::pack_matrix(K, N, B.data(), N, 0, Precision::bf16, k::Bf16Form::widen);
-            ASSERT_TRUE(P.data.empty());
-            k::gemm_packed(M, A.data(), lda, P, C.data(), ldc, acc);
-            for (size_t i = 0; i < M; ++i) {
-              for (size_t j = 0; j < ldc; ++j) {
-                if (j >= N) {
-                  ASSERT_EQ(C[i * ldc + j], C0[i * ldc + j]) << "wrote past column N";
-                  continue;
-                }
-                double rounded = acc ? C0[i * ldc + j] : 0.0, exact = rounded;
-                double mag = std::fabs(rounded), prod = 0.0;
-                for (size_t kk = 0; kk < K; ++kk) {
-                  const double a = A[i * lda + kk], b = B[kk * N + j];
-                  rounded += a * round_bf16(B[kk * N + j]);
-                  exact += a * b;
-                  mag += std::fabs(a * b);
-                  prod += std::fabs(a * b);
-                }
-                // The bf16-rounded weights: float32 summation error only.
-                ASSERT_NEAR(C[i * ldc + j], rounded, 1e-6 * (mag + 1))
-                    << k::isa_name(isa) << " M=" << M << " N=" << N << " K=" << K;
-                // The fp32 weights: the bound in the file comment.
-                ASSERT_NEAR(C[i * ldc + j], exact, kBf16Unit * prod + 1e-6 * (mag + 1))
-                    << k::isa_name(isa) << " M=" << M << " N=" << N << " K=" << K;
-              }
-            }
-          }
-        }
-      }
-    }
-  }
+  // The weights rounded: the bound in the file comment.
+  expect_gemm_near_double(k::Bf16Form::widen, kBf16Unit, {1, 7, 33, 100}, {1, 7, 33, 600}, 17);
 }
 
 TEST(Bf16, RowsGiveTheSameBitsAloneOrInABatchAndWithThreads) {
@@ -110,19 +69,7 @@ TEST(Bf16, RowsGiveTheSameBitsAloneOrInABatchAndWithThreads) {
   const auto P = k::pack_matrix(K, N, B.data(), N, 0, Precision::bf16, k::Bf16Form::widen);
   std::vector<std::vector<float>> per_isa;
   for (Isa isa : isas()) {
-    k::set_isa(isa);
-    k::set_num_threads(1);
-    std::vector<float> all(M * N);
-    k::gemm_packed(M, A.data(), K, P, all.data(), N, false);
-    for (size_t i = 0; i < M; i += 13) {
-      std::vector<float> row(N);
-      k::gemm_packed(1, A.data() + i * K, K, P, row.data(), N, false);
-      for (size_t j = 0; j < N; ++j) ASSERT_EQ(row[j], all[i * N + j]) << "row " << i;
-    }
-    k::set_num_threads(2);
-    std::vector<float> threaded(M * N);
-    k::gemm_packed(M, A.data(), K, P, threaded.data(), N, false);
-    EXPECT_EQ(threaded, all) << k::isa_name(isa);
+    const auto all = expect_rows_independent(isa, P, A, M);
     if (isa != Isa::scalar) per_isa.push_back(all);
   }
   // AVX2 and AVX-512: one FMA per k, k ascending, on the same widened weights.
@@ -148,31 +95,11 @@ TEST(Bf16, CellsFusedEqualsLoopAndMatchRoundedReference) {
     if (k::kernel_table().bf16_form == k::Bf16Form::dot) continue;
     for (const auto& c : cases) {
       for (size_t T : {size_t{1}, size_t{7}, size_t{200}}) {
-        const size_t B = 3;
-        Built b = build(c, rng);
-        auto xv = rand_vec(B * T * c.input, rng);
-        const Tensor x({B, T, c.input}, xv);
-        std::vector<Tensor> init;
-        for (size_t s : b.cell->state_sizes()) init.emplace_back(std::vector<size_t>{B, s});
-        const auto f = fused(*b.cell, x, init);
-        const recur::Cell& cell = *b.cell;
-        const auto loop = recur::ops::rnn(
-            [&cell](const Tensor& xt, std::span<const Tensor> st, std::span<const Tensor>,
-                    Tensor& out, std::span<Tensor> ns) { cell.step(xt, st, out, ns); },
-            x, init);
-        ASSERT_EQ(f.outputs.size(), loop.outputs.size());
-        for (size_t i = 0; i < f.outputs.size(); ++i) {
-          ASSERT_EQ(f.outputs[i], loop.outputs[i]) << k::isa_name(isa) << " T=" << T << " at " << i;
-        }
-        ref::Seq xs(B, ref::Mat(T, ref::Vec(c.input)));
-        for (size_t bb = 0; bb < B; ++bb)
-          for (size_t t = 0; t < T; ++t)
-            for (size_t j = 0; j < c.input; ++j) xs[bb][t][j] = xv[(bb * T + t) * c.input + j];
-        ref::Layer layer({b.rounded}, ref::LayerOptions{true, false, false, false, false});
-        const ref::Arr want = layer.call(xs)[0];
-        ASSERT_EQ(want.v.size(), f.outputs.size());
-        for (size_t i = 0; i < want.v.size(); ++i) {
-          ASSERT_NEAR(f.outputs[i], want.v[i], 2e-5 + 2e-5 * std::fabs(want.v[i]))
+        const Built b = build(c, rng);
+        const CellRun r = run_fused_and_loop(b, c.input, 3, T, rng);
+        ASSERT_EQ(r.want.size(), r.got.size());
+        for (size_t i = 0; i < r.want.size(); ++i) {
+          ASSERT_NEAR(r.got[i], r.want[i], 2e-5 + 2e-5 * std::fabs(r.want[i]))
               << k::isa_name(isa) << " T=" << T << " at " << i;
         }
       }

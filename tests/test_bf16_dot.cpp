@@ -102,47 +102,7 @@ TEST(Bf16Dot, NonFiniteInputsGiveNonFiniteOutputs) {
 }
 
 TEST(Bf16Dot, GemmMatchesDoubleReferencesOnEveryIsa) {
-  IsaGuard guard;
-  std::mt19937 rng(47);
-  for (Isa isa : isas()) {
-    k::set_isa(isa);
-    for (size_t M : {size_t{1}, size_t{7}, size_t{33}}) {
-      for (size_t N : {size_t{1}, size_t{7}, size_t{33}, size_t{130}}) {
-        for (size_t K : {size_t{1}, size_t{7}, size_t{33}, size_t{1030}}) {
-          for (bool acc : {false, true}) {
-            const size_t lda = K + 3, ldc = N + 5;
-            auto A = rand_vec(M * lda, rng), B = rand_vec(K * N, rng), C = rand_vec(M * ldc, rng);
-            const auto C0 = C;
-            const auto P = k::pack_matrix(K, N, B.data(), N, 0, Precision::bf16, k::Bf16Form::dot);
-            k::gemm_packed(M, A.data(), lda, P, C.data(), ldc, acc);
-            for (size_t i = 0; i < M; ++i) {
-              for (size_t j = 0; j < ldc; ++j) {
-                if (j >= N) {
-                  ASSERT_EQ(C[i * ldc + j], C0[i * ldc + j]) << "wrote past column N";
-                  continue;
-                }
-                double rounded = acc ? C0[i * ldc + j] : 0.0, exact = rounded;
-                double mag = std::fabs(rounded), prod = 0.0;
-                for (size_t kk = 0; kk < K; ++kk) {
-                  const double a = A[i * lda + kk], b = B[kk * N + j];
-                  rounded += double(round_bf16(A[i * lda + kk])) * round_bf16(B[kk * N + j]);
-                  exact += a * b;
-                  mag += std::fabs(a * b);
-                  prod += std::fabs(a * b);
-                }
-                const float c = C[i * ldc + j];
-                // Both operands rounded: float32 summation error only.
-                ASSERT_NEAR(c, rounded, 1e-6 * (mag + 1))
-                    << k::isa_name(isa) << " M=" << M << " N=" << N << " K=" << K;
-                ASSERT_NEAR(c, exact, kDotBound * prod + 1e-6 * (mag + 1))
-                    << k::isa_name(isa) << " M=" << M << " N=" << N << " K=" << K;
-              }
-            }
-          }
-        }
-      }
-    }
-  }
+  expect_gemm_near_double(k::Bf16Form::dot, kDotBound, {1, 7, 33}, {1, 7, 33, 1030}, 47);
 }
 
 // The dot form gives the same bits on every ISA (AVX-512 BF16 or the twin), for a row alone or
@@ -155,19 +115,7 @@ TEST(Bf16Dot, SameBitsAloneInABatchWithThreadsOnEveryIsa) {
   const auto P = k::pack_matrix(K, N, B.data(), N, 0, Precision::bf16, k::Bf16Form::dot);
   std::vector<float> first;
   for (Isa isa : isas()) {
-    k::set_isa(isa);
-    k::set_num_threads(1);
-    std::vector<float> all(M * N);
-    k::gemm_packed(M, A.data(), K, P, all.data(), N, false);
-    for (size_t i = 0; i < M; i += 13) {
-      std::vector<float> row(N);
-      k::gemm_packed(1, A.data() + i * K, K, P, row.data(), N, false);
-      for (size_t j = 0; j < N; ++j) ASSERT_EQ(row[j], all[i * N + j]) << "row " << i;
-    }
-    k::set_num_threads(2);
-    std::vector<float> threaded(M * N);
-    k::gemm_packed(M, A.data(), K, P, threaded.data(), N, false);
-    EXPECT_EQ(threaded, all) << k::isa_name(isa);
+    const auto all = expect_rows_independent(isa, P, A, M);
     if (first.empty()) first = all;
     EXPECT_EQ(all, first) << k::isa_name(isa) << " differs from " << k::isa_name(isas()[0]);
   }
@@ -203,31 +151,15 @@ TEST(Bf16Dot, CellsFusedEqualsLoopAndStayNearReference) {
   double worst = 0;
   for (const auto& c : kCases) {
     for (size_t T : {size_t{1}, size_t{7}, size_t{200}}) {
-      const size_t B = 3;
-      Built b = build(c, rng);
+      const Built b = build(c, rng);
       if (const auto* g = dynamic_cast<const recur::GatedCell*>(b.cell.get())) {
         EXPECT_EQ(recur::detail::CellAccess::packed(*g).kernel.form, k::Bf16Form::dot);
       }
-      auto xv = rand_vec(B * T * c.input, rng);
-      const Tensor x({B, T, c.input}, xv);
-      const auto init = zeros(*b.cell, B);
-      const auto f = fused(*b.cell, x, init);
-      const recur::Cell& cell = *b.cell;
-      const auto loop = recur::ops::rnn(
-          [&cell](const Tensor& xt, std::span<const Tensor> st, std::span<const Tensor>,
-                  Tensor& out, std::span<Tensor> ns) { cell.step(xt, st, out, ns); },
-          x, init);
-      ASSERT_EQ(f.outputs.values(), loop.outputs.values()) << "T=" << T;
-      ref::Seq xs(B, ref::Mat(T, ref::Vec(c.input)));
-      for (size_t bb = 0; bb < B; ++bb)
-        for (size_t t = 0; t < T; ++t)
-          for (size_t j = 0; j < c.input; ++j) xs[bb][t][j] = xv[(bb * T + t) * c.input + j];
-      ref::Layer layer({b.rounded}, ref::LayerOptions{true, false, false, false, false});
-      const ref::Arr want = layer.call(xs)[0];
-      ASSERT_EQ(want.v.size(), f.outputs.size());
-      for (size_t i = 0; i < want.v.size(); ++i) {
-        worst = std::max(worst, std::fabs(f.outputs[i] - want.v[i]));
-        ASSERT_NEAR(f.outputs[i], want.v[i], kCellTol) << "T=" << T << " at " << i;
+      const CellRun r = run_fused_and_loop(b, c.input, 3, T, rng);
+      ASSERT_EQ(r.want.size(), r.got.size());
+      for (size_t i = 0; i < r.want.size(); ++i) {
+        worst = std::max(worst, std::fabs(r.got[i] - r.want[i]));
+        ASSERT_NEAR(r.got[i], r.want[i], kCellTol) << "T=" << T << " at " << i;
       }
     }
   }

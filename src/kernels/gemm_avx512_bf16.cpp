@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/gemm_avx512_tile.hpp"
 #include "kernels/gemm_dot_bf16.hpp"
 #include "kernels/isa_internal.hpp"
 
@@ -51,14 +52,7 @@ RECUR_AVX512_BF16 inline void micro(size_t np, const uint16_t* A, size_t lda, co
                                     size_t bstride, float* C, size_t ldc, bool acc,
                                     __mmask16 last) {
   __m512 c[R][P];
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 8
-    for (int p = 0; p < P; ++p) {
-      const __mmask16 m = p == P - 1 ? last : __mmask16(0xFFFF);
-      c[r][p] = acc ? _mm512_maskz_loadu_ps(m, C + r * ldc + p * 16) : _mm512_setzero_ps();
-    }
-  }
+  load_tile<R, P>(c, C, ldc, acc, last);
   for (size_t k = 0; k < np; ++k) {
     __m512bh b[P];
 #pragma GCC unroll 8
@@ -72,53 +66,31 @@ RECUR_AVX512_BF16 inline void micro(size_t np, const uint16_t* A, size_t lda, co
       for (int p = 0; p < P; ++p) c[r][p] = _mm512_dpbf16_ps(c[r][p], a, b[p]);
     }
   }
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 8
-    for (int p = 0; p < P; ++p) {
-      const __mmask16 m = p == P - 1 ? last : __mmask16(0xFFFF);
-      _mm512_mask_storeu_ps(C + r * ldc + p * 16, m, c[r][p]);
-    }
-  }
+  store_tile<R, P>(c, C, ldc, last);
 }
 
 // R rows over panels [q0, q1) from pair kp0: groups of P panels, the rest one at a time.
 template <int R, int P>
-RECUR_AVX512_BF16 void rows(size_t np, const uint16_t* A, size_t lda, const PackedMatrix& B,
-                            size_t kp0, size_t q0, size_t q1, float* C, size_t ldc, bool acc) {
-  const size_t pstride = B.pairs() * 2 * kPanel;
-  const uint16_t* base = B.bf16.data() + kp0 * 2 * kPanel;
-  const size_t edge = B.N % kPanel;
-  auto mask = [&](size_t q) {
-    return q + 1 == B.panels() && edge ? __mmask16((1u << edge) - 1) : __mmask16(0xFFFF);
-  };
-  size_t q = q0;
-  for (; q + P <= q1; q += P) {
-    micro<R, P>(np, A, lda, base + q * pstride, pstride, C + q * kPanel, ldc, acc, mask(q + P - 1));
+struct Rows {
+  RECUR_AVX512_BF16 static void run(size_t np, const uint16_t* A, size_t lda, const PackedMatrix& B,
+                                    size_t kp0, size_t q0, size_t q1, float* C, size_t ldc,
+                                    bool acc) {
+    const size_t pstride = B.pairs() * 2 * kPanel;
+    const uint16_t* base = B.bf16.data() + kp0 * 2 * kPanel;
+    const size_t edge = B.N % kPanel;
+    auto mask = [&](size_t q) {
+      return q + 1 == B.panels() && edge ? __mmask16((1u << edge) - 1) : __mmask16(0xFFFF);
+    };
+    size_t q = q0;
+    for (; q + P <= q1; q += P) {
+      micro<R, P>(np, A, lda, base + q * pstride, pstride, C + q * kPanel, ldc, acc,
+                  mask(q + P - 1));
+    }
+    for (; q < q1; ++q) {
+      micro<R, 1>(np, A, lda, base + q * pstride, pstride, C + q * kPanel, ldc, acc, mask(q));
+    }
   }
-  for (; q < q1; ++q) {
-    micro<R, 1>(np, A, lda, base + q * pstride, pstride, C + q * kPanel, ldc, acc, mask(q));
-  }
-}
-
-RECUR_AVX512_BF16 void row_block(size_t r, size_t np, const uint16_t* A, size_t lda,
-                                 const PackedMatrix& B, size_t kp0, size_t q0, size_t q1, float* C,
-                                 size_t ldc, bool acc) {
-  switch (r) {
-    case 1: rows<1, 6>(np, A, lda, B, kp0, q0, q1, C, ldc, acc); break;
-    case 2: rows<2, 6>(np, A, lda, B, kp0, q0, q1, C, ldc, acc); break;
-    case 3: rows<3, 6>(np, A, lda, B, kp0, q0, q1, C, ldc, acc); break;
-    case 4: rows<4, 6>(np, A, lda, B, kp0, q0, q1, C, ldc, acc); break;
-    case 5: rows<5, 4>(np, A, lda, B, kp0, q0, q1, C, ldc, acc); break;
-    case 6: rows<6, 4>(np, A, lda, B, kp0, q0, q1, C, ldc, acc); break;
-    case 7: rows<7, 3>(np, A, lda, B, kp0, q0, q1, C, ldc, acc); break;
-    case 8: rows<8, 3>(np, A, lda, B, kp0, q0, q1, C, ldc, acc); break;
-    case 9: rows<9, 2>(np, A, lda, B, kp0, q0, q1, C, ldc, acc); break;
-    case 10: rows<10, 2>(np, A, lda, B, kp0, q0, q1, C, ldc, acc); break;
-    case 11: rows<11, 2>(np, A, lda, B, kp0, q0, q1, C, ldc, acc); break;
-    default: rows<12, 2>(np, A, lda, B, kp0, q0, q1, C, ldc, acc); break;
-  }
-}
+};
 
 }  // namespace
 
@@ -140,7 +112,8 @@ RECUR_AVX512_BF16 void gemm_packed_panels_bf16_dot_avx512(size_t M, const float*
         const size_t q1 = std::min(p1, q0 + kPc);
         for (size_t i = 0; i < mc; i += kRows) {
           const size_t r = std::min(kRows, mc - i);
-          row_block(r, np, abuf + i * np * 2, np, B, k0 / 2, q0, q1, C + (i0 + i) * ldc, ldc, acc);
+          by_rows<Rows>(r, np, abuf + i * np * 2, np, B, k0 / 2, q0, q1, C + (i0 + i) * ldc, ldc,
+                        acc);
         }
       }
     }
