@@ -351,6 +351,7 @@ int run(int argc, char** argv) {
   json rows = json::array();
   auto add_row = [&](const std::string& engine, const Case& c, int th, const Timing& t) {
     const double gf = flops_per_call(c) / t.median / 1e9;
+    const bool allocs = c.stream && (engine == "recur" || engine == "recur-bf16");
     rows.push_back({{"engine", engine},
                     {"cell", c.cell},
                     {"shape", c.shape},
@@ -363,9 +364,7 @@ int run(int argc, char** argv) {
     std::printf("  %-8s %-17s %-4s %dT  %10.3f us  [%.3f .. %.3f]  %7.2f GFLOP/s  %s\n",
                 engine.c_str(), c.cell.c_str(), c.shape.c_str(), th, t.median * 1e6, t.lo * 1e6,
                 t.hi * 1e6, gf,
-                (engine == "recur" || engine == "recur-bf16") && c.stream
-                    ? ("allocs/step " + std::to_string(t.allocs_per_call)).c_str()
-                    : "");
+                allocs ? ("allocs/step " + std::to_string(t.allocs_per_call)).c_str() : "");
     std::fflush(stdout);
   };
   for (int th : threads) {
