@@ -344,14 +344,13 @@ int run(int argc, char** argv) {
   if (wanted(peers, "onednn") && !onednn_available()) {
     std::fprintf(stderr, "recur-bench: oneDNN not compiled in (apt-get install libdnnl-dev)\n");
   }
+  if (bf16) std::printf("recur-bf16 GEMM: %s\n", kernels::bf16_kernel_name());
   std::printf("recur-bench: kernels %s (best here %s), CPU %s, budget %.2f s per engine and case\n",
               kernels::isa_name(kernels::active_isa()), kernels::isa_name(kernels::best_isa()),
               cpu_model().c_str(), budget);
-  if (bf16) std::printf("recur-bf16 GEMM: %s\n", kernels::bf16_kernel_name());
   json rows = json::array();
   auto add_row = [&](const std::string& engine, const Case& c, int th, const Timing& t) {
     const double gf = flops_per_call(c) / t.median / 1e9;
-    const bool allocs = c.stream && (engine == "recur" || engine == "recur-bf16");
     rows.push_back({{"engine", engine},
                     {"cell", c.cell},
                     {"shape", c.shape},
@@ -361,10 +360,11 @@ int run(int argc, char** argv) {
                     {"seconds_max", t.hi},
                     {"gflops", gf},
                     {"allocs_per_call", t.allocs_per_call}});
-    std::printf("  %-8s %-17s %-4s %dT  %10.3f us  [%.3f .. %.3f]  %7.2f GFLOP/s  %s\n",
-                engine.c_str(), c.cell.c_str(), c.shape.c_str(), th, t.median * 1e6, t.lo * 1e6,
-                t.hi * 1e6, gf,
-                allocs ? ("allocs/step " + std::to_string(t.allocs_per_call)).c_str() : "");
+    std::printf(
+        "  %-8s %-17s %-4s %dT  %10.3f us  [%.3f .. %.3f]  %7.2f GFLOP/s  %s\n", engine.c_str(),
+        c.cell.c_str(), c.shape.c_str(), th, t.median * 1e6, t.lo * 1e6, t.hi * 1e6, gf,
+        engine == "recur" && c.stream ? ("allocs/step " + std::to_string(t.allocs_per_call)).c_str()
+                                      : "");
     std::fflush(stdout);
   };
   for (int th : threads) {
