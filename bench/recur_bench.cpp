@@ -354,6 +354,7 @@ int run(int argc, char** argv) {
   if (wanted(peers, "onednn") && !onednn_available()) {
     std::fprintf(stderr, "recur-bench: oneDNN not compiled in (apt-get install libdnnl-dev)\n");
   }
+  if (bf16) std::printf("recur-bf16 GEMM: %s\n", kernels::bf16_kernel_name());
   std::printf("recur-bench: kernels %s (best here %s), CPU %s, budget %.2f s per engine and case\n",
               kernels::isa_name(kernels::active_isa()), kernels::isa_name(kernels::best_isa()),
               cpu_model().c_str(), budget);

@@ -389,9 +389,11 @@ int run_command(const std::vector<std::string>& args) {
   Model m = load_model(o.model, options);
   loaded();
   if (options.precision == Precision::bf16) {
-    std::fprintf(stderr,
-                 "recur: note: --precision bf16: weights rounded to bf16, results are not exact "
-                 "(recur bench MODEL --precision bf16 --input X.npy measures the difference)\n");
+    std::fprintf(
+        stderr,
+        "recur: note: --precision bf16: weights (and, with AVX512-BF16, GEMM inputs) rounded to "
+        "bf16, results are not exact "
+        "(recur bench MODEL --precision bf16 --input X.npy measures the difference)\n");
   }
   for (const auto& w : m.info().warnings) std::fprintf(stderr, "recur: warning: %s\n", w.c_str());
   Session s = o.chunk ? m.stream() : m.session();

@@ -6,6 +6,8 @@
 // moves by at most u * sum_k |a_k w_k|, plus float32 summation error (1e-6 of the same sum).
 #include <gtest/gtest.h>
 
+#include "bf16_cells.hpp"
+
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -28,38 +30,13 @@
 
 namespace {
 
+using namespace bf16_test;
 using recur::Precision;
 using recur::Tensor;
 using recur::kernels::Isa;
 namespace k = recur::kernels;
 
 constexpr double kBf16Unit = 1.0 / 256.0;  // 2^-8: bf16's unit roundoff
-
-std::vector<Isa> isas() {
-  std::vector<Isa> v;
-  for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512}) {
-    if (k::isa_supported(isa)) v.push_back(isa);
-  }
-  return v;
-}
-
-struct IsaGuard {
-  Isa saved = k::active_isa();
-  int threads = k::num_threads();
-  ~IsaGuard() {
-    k::set_isa(saved);
-    k::set_num_threads(threads);
-  }
-};
-
-std::vector<float> rand_vec(size_t n, std::mt19937& rng, float scale = 1.0f) {
-  std::uniform_real_distribution<float> d(-scale, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
-
-float round_bf16(float x) { return k::from_bf16(k::to_bf16(x)); }
 
 TEST(Bf16, RoundsToNearestEven) {
   EXPECT_EQ(k::to_bf16(1.0f), 0x3F80);
@@ -80,48 +57,8 @@ TEST(Bf16, RoundsToNearestEven) {
 }
 
 TEST(Bf16, PackedGemmMatchesDoubleReferencesOnEveryIsa) {
-  IsaGuard guard;
-  std::mt19937 rng(17);
-  for (Isa isa : isas()) {
-    k::set_isa(isa);
-    for (size_t M : {size_t{1}, size_t{7}, size_t{33}, size_t{100}}) {
-      for (size_t N : {size_t{1}, size_t{7}, size_t{33}, size_t{130}}) {
-        for (size_t K : {size_t{1}, size_t{7}, size_t{33}, size_t{600}}) {
-          for (bool acc : {false, true}) {
-            const size_t lda = K + 3, ldc = N + 5;
-            auto A = rand_vec(M * lda, rng), B = rand_vec(K * N, rng), C = rand_vec(M * ldc, rng);
-            const auto C0 = C;
-            const auto P = k::pack_matrix(K, N, B.data(), N, 0, Precision::bf16);
-            ASSERT_TRUE(P.data.empty());
-            k::gemm_packed(M, A.data(), lda, P, C.data(), ldc, acc);
-            for (size_t i = 0; i < M; ++i) {
-              for (size_t j = 0; j < ldc; ++j) {
-                if (j >= N) {
-                  ASSERT_EQ(C[i * ldc + j], C0[i * ldc + j]) << "wrote past column N";
-                  continue;
-                }
-                double rounded = acc ? C0[i * ldc + j] : 0.0, exact = rounded;
-                double mag = std::fabs(rounded), prod = 0.0;
-                for (size_t kk = 0; kk < K; ++kk) {
-                  const double a = A[i * lda + kk], b = B[kk * N + j];
-                  rounded += a * round_bf16(B[kk * N + j]);
-                  exact += a * b;
-                  mag += std::fabs(a * b);
-                  prod += std::fabs(a * b);
-                }
-                // The bf16-rounded weights: float32 summation error only.
-                ASSERT_NEAR(C[i * ldc + j], rounded, 1e-6 * (mag + 1))
-                    << k::isa_name(isa) << " M=" << M << " N=" << N << " K=" << K;
-                // The fp32 weights: the bound in the file comment.
-                ASSERT_NEAR(C[i * ldc + j], exact, kBf16Unit * prod + 1e-6 * (mag + 1))
-                    << k::isa_name(isa) << " M=" << M << " N=" << N << " K=" << K;
-              }
-            }
-          }
-        }
-      }
-    }
-  }
+  // The weights rounded: the bound in the file comment.
+  expect_gemm_near_double(k::Bf16Form::widen, kBf16Unit, {1, 7, 33, 100}, {1, 7, 33, 600}, 17);
 }
 
 TEST(Bf16, RowsGiveTheSameBitsAloneOrInABatchAndWithThreads) {
@@ -129,22 +66,10 @@ TEST(Bf16, RowsGiveTheSameBitsAloneOrInABatchAndWithThreads) {
   std::mt19937 rng(19);
   const size_t M = 150, N = 200, K = 530;
   auto A = rand_vec(M * K, rng), B = rand_vec(K * N, rng);
-  const auto P = k::pack_matrix(K, N, B.data(), N, 0, Precision::bf16);
+  const auto P = k::pack_matrix(K, N, B.data(), N, 0, Precision::bf16, k::Bf16Form::widen);
   std::vector<std::vector<float>> per_isa;
   for (Isa isa : isas()) {
-    k::set_isa(isa);
-    k::set_num_threads(1);
-    std::vector<float> all(M * N);
-    k::gemm_packed(M, A.data(), K, P, all.data(), N, false);
-    for (size_t i = 0; i < M; i += 13) {
-      std::vector<float> row(N);
-      k::gemm_packed(1, A.data() + i * K, K, P, row.data(), N, false);
-      for (size_t j = 0; j < N; ++j) ASSERT_EQ(row[j], all[i * N + j]) << "row " << i;
-    }
-    k::set_num_threads(2);
-    std::vector<float> threaded(M * N);
-    k::gemm_packed(M, A.data(), K, P, threaded.data(), N, false);
-    EXPECT_EQ(threaded, all) << k::isa_name(isa);
+    const auto all = expect_rows_independent(isa, P, A, M);
     if (isa != Isa::scalar) per_isa.push_back(all);
   }
   // AVX2 and AVX-512: one FMA per k, k ascending, on the same widened weights.
@@ -152,70 +77,6 @@ TEST(Bf16, RowsGiveTheSameBitsAloneOrInABatchAndWithThreads) {
 }
 
 // ------------------------------------------------------------------ cells
-
-struct CellCase {
-  ref::Kind kind;
-  bool reset_after = true;
-  size_t input, units;
-};
-
-ref::Mat to_mat(const std::vector<float>& v, size_t rows, size_t cols, bool bf16) {
-  ref::Mat m(rows, ref::Vec(cols));
-  for (size_t r = 0; r < rows; ++r)
-    for (size_t c = 0; c < cols; ++c)
-      m[r][c] = bf16 ? round_bf16(v[r * cols + c]) : v[r * cols + c];
-  return m;
-}
-
-struct Built {
-  std::shared_ptr<const recur::Cell> cell;
-  ref::Cell rounded;  // the reference cell with bf16-rounded weight matrices
-};
-
-Built build(const CellCase& c, std::mt19937& rng) {
-  const size_t G = c.kind == ref::Kind::lstm  ? 4
-                   : c.kind == ref::Kind::gru ? 3
-                                              : 1,
-               n = G * c.units;
-  const bool two = c.kind == ref::Kind::gru && c.reset_after;
-  auto kv = rand_vec(c.input * n, rng, 0.6f), rv = rand_vec(c.units * n, rng, 0.6f);
-  auto bv = rand_vec((two ? 2 : 1) * n, rng, 0.3f);
-  Tensor kt({c.input, n}, kv), rt({c.units, n}, rv);
-  Tensor bt = two ? Tensor({2, n}, bv) : Tensor({n}, bv);
-  Built b;
-  ref::Cell& r = b.rounded;
-  r.kind = c.kind;
-  r.units = c.units;
-  r.input = c.input;
-  r.reset_after = c.reset_after;
-  r.kernel = to_mat(kv, c.input, n, true);
-  r.recurrent_kernel = to_mat(rv, c.units, n, true);
-  r.bias = to_mat(bv, two ? 2 : 1, n, false);
-  if (c.kind == ref::Kind::lstm) {
-    recur::LSTMCellConfig cfg;
-    cfg.units = long(c.units);
-    cfg.precision = Precision::bf16;
-    b.cell = std::make_shared<recur::LSTMCell>(cfg, kt, rt, bt);
-  } else if (c.kind == ref::Kind::gru) {
-    recur::GRUCellConfig cfg;
-    cfg.units = long(c.units);
-    cfg.reset_after = c.reset_after;
-    cfg.precision = Precision::bf16;
-    b.cell = std::make_shared<recur::GRUCell>(cfg, kt, rt, bt);
-  } else {
-    recur::SimpleRNNCellConfig cfg;
-    cfg.units = long(c.units);
-    cfg.precision = Precision::bf16;
-    b.cell = std::make_shared<recur::SimpleRNNCell>(cfg, kt, rt, bt);
-  }
-  return b;
-}
-
-recur::ops::RnnResult fused(const recur::Cell& c, const Tensor& x, std::span<const Tensor> init) {
-  if (auto* l = dynamic_cast<const recur::LSTMCell*>(&c)) return recur::ops::lstm(*l, x, init);
-  if (auto* g = dynamic_cast<const recur::GRUCell*>(&c)) return recur::ops::gru(*g, x, init);
-  return recur::ops::simple_rnn(dynamic_cast<const recur::SimpleRNNCell&>(c), x, init);
-}
 
 // Fused sequence op and generic loop, bit for bit, on every ISA; both against the double
 // reference of the bf16-rounded weights (float32 math elsewhere: the fp32 suites' tolerance).
@@ -229,33 +90,16 @@ TEST(Bf16, CellsFusedEqualsLoopAndMatchRoundedReference) {
                                        {ref::Kind::simple_rnn, true, 33, 1}};
   for (Isa isa : isas()) {
     k::set_isa(isa);
+    // A table that packs bf16 in the dot form (AVX512-BF16) rounds activations too:
+    // test_bf16_dot.cpp tests it against its own bound.
+    if (k::kernel_table().bf16_form == k::Bf16Form::dot) continue;
     for (const auto& c : cases) {
       for (size_t T : {size_t{1}, size_t{7}, size_t{200}}) {
-        const size_t B = 3;
-        Built b = build(c, rng);
-        auto xv = rand_vec(B * T * c.input, rng);
-        const Tensor x({B, T, c.input}, xv);
-        std::vector<Tensor> init;
-        for (size_t s : b.cell->state_sizes()) init.emplace_back(std::vector<size_t>{B, s});
-        const auto f = fused(*b.cell, x, init);
-        const recur::Cell& cell = *b.cell;
-        const auto loop = recur::ops::rnn(
-            [&cell](const Tensor& xt, std::span<const Tensor> st, std::span<const Tensor>,
-                    Tensor& out, std::span<Tensor> ns) { cell.step(xt, st, out, ns); },
-            x, init);
-        ASSERT_EQ(f.outputs.size(), loop.outputs.size());
-        for (size_t i = 0; i < f.outputs.size(); ++i) {
-          ASSERT_EQ(f.outputs[i], loop.outputs[i]) << k::isa_name(isa) << " T=" << T << " at " << i;
-        }
-        ref::Seq xs(B, ref::Mat(T, ref::Vec(c.input)));
-        for (size_t bb = 0; bb < B; ++bb)
-          for (size_t t = 0; t < T; ++t)
-            for (size_t j = 0; j < c.input; ++j) xs[bb][t][j] = xv[(bb * T + t) * c.input + j];
-        ref::Layer layer({b.rounded}, ref::LayerOptions{true, false, false, false, false});
-        const ref::Arr want = layer.call(xs)[0];
-        ASSERT_EQ(want.v.size(), f.outputs.size());
-        for (size_t i = 0; i < want.v.size(); ++i) {
-          ASSERT_NEAR(f.outputs[i], want.v[i], 2e-5 + 2e-5 * std::fabs(want.v[i]))
+        const Built b = build(c, rng);
+        const CellRun r = run_fused_and_loop(b, c.input, 3, T, rng);
+        ASSERT_EQ(r.want.size(), r.got.size());
+        for (size_t i = 0; i < r.want.size(); ++i) {
+          ASSERT_NEAR(r.got[i], r.want[i], 2e-5 + 2e-5 * std::fabs(r.want[i]))
               << k::isa_name(isa) << " T=" << T << " at " << i;
         }
       }

@@ -12,16 +12,39 @@ namespace recur::kernels {
 
 namespace {
 
-constexpr KernelTable kScalar{Isa::scalar, detail::gemm_packed_panels_scalar,
-                              detail::gemm_packed_panels_bf16_scalar, detail::sigmoid_scalar,
+// Every table can run the dot form (the scalar twin) so a matrix packed under one table runs
+// under another (set_isa); only the AVX512-BF16 table packs it by default.
+using detail::gemm_packed_panels_bf16_dot_scalar;
+constexpr KernelTable kScalar{Isa::scalar,
+                              detail::gemm_packed_panels_scalar,
+                              detail::gemm_packed_panels_bf16_scalar,
+                              gemm_packed_panels_bf16_dot_scalar,
+                              Bf16Form::widen,
+                              detail::sigmoid_scalar,
                               detail::tanh_scalar};
 #if defined(__x86_64__) || defined(_M_X64)
-constexpr KernelTable kAvx2{Isa::avx2, detail::gemm_packed_panels_avx2,
-                            detail::gemm_packed_panels_bf16_avx2, detail::sigmoid_avx2,
+constexpr KernelTable kAvx2{Isa::avx2,
+                            detail::gemm_packed_panels_avx2,
+                            detail::gemm_packed_panels_bf16_avx2,
+                            gemm_packed_panels_bf16_dot_scalar,
+                            Bf16Form::widen,
+                            detail::sigmoid_avx2,
                             detail::tanh_avx2};
-constexpr KernelTable kAvx512{Isa::avx512, detail::gemm_packed_panels_avx512,
-                              detail::gemm_packed_panels_bf16_avx512, detail::sigmoid_avx512,
+constexpr KernelTable kAvx512{Isa::avx512,
+                              detail::gemm_packed_panels_avx512,
+                              detail::gemm_packed_panels_bf16_avx512,
+                              gemm_packed_panels_bf16_dot_scalar,
+                              Bf16Form::widen,
+                              detail::sigmoid_avx512,
                               detail::tanh_avx512};
+// avx512 on a CPU with AVX512-BF16: the same fp32 kernels, bf16 in the dot form.
+constexpr KernelTable kAvx512Bf16{Isa::avx512,
+                                  detail::gemm_packed_panels_avx512,
+                                  detail::gemm_packed_panels_bf16_avx512,
+                                  detail::gemm_packed_panels_bf16_dot_avx512,
+                                  Bf16Form::dot,
+                                  detail::sigmoid_avx512,
+                                  detail::tanh_avx512};
 #endif
 
 std::atomic<const KernelTable*> g_active{nullptr};
@@ -47,7 +70,7 @@ const KernelTable& table_for(Isa isa) {
   switch (isa) {
 #if defined(__x86_64__) || defined(_M_X64)
     case Isa::avx2: return kAvx2;
-    case Isa::avx512: return kAvx512;
+    case Isa::avx512: return has_avx512_bf16() ? kAvx512Bf16 : kAvx512;
 #endif
     default: return kScalar;
   }
@@ -70,6 +93,10 @@ const KernelTable& kernel_table() {
 Isa active_isa() { return kernel_table().isa; }
 
 const char* bf16_kernel_name() {
+  if (kernel_table().bf16_form == Bf16Form::dot) {
+    return "avx512: vdpbf16ps (AVX512-BF16), bf16 weights and bf16-rounded activations, fp32 "
+           "accumulation";
+  }
   switch (active_isa()) {
     case Isa::avx2: return "avx2: bf16 weights widened to fp32 in registers, fp32 FMA";
     case Isa::avx512: return "avx512: bf16 weights widened to fp32 in registers, fp32 FMA";

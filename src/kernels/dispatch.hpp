@@ -5,6 +5,7 @@
 
 #include <cstddef>
 
+#include "kernels/gemm.hpp"
 #include "kernels/isa.hpp"
 
 namespace recur::kernels {
@@ -23,14 +24,21 @@ struct KernelTable {
   // The same product over a bf16-packed B (PackedMatrix::bf16): each value widened to float32 in
   // registers, then the fp32 kernel's sums (scalar: multiply and add; AVX2, AVX-512: FMA).
   GemmPanelsFn gemm_panels_bf16;
-  VecFn sigmoid;  // AVX2 and AVX-512: the same polynomial, the same bits
+  // The same product over a k-pair packed B (Bf16Form::dot): A rounded to bf16, vdpbf16ps'
+  // pair arithmetic. AVX512-BF16 runs the instruction; every other table the scalar twin (the
+  // same bits, slowly), so a matrix packed for the dot form runs under any table.
+  GemmPanelsFn gemm_panels_bf16_dot;
+  Bf16Form bf16_form;  // what pack_matrix builds for Precision::bf16 under this table
+  VecFn sigmoid;       // AVX2 and AVX-512: the same polynomial, the same bits
   VecFn tanh;
 };
 
 // The active table. The first call picks it: RECUR_ISA=scalar|avx2|avx512 when set, else the best
-// ISA this CPU and OS support. An unknown RECUR_ISA value throws InvalidArgument and an ISA the CPU
-// lacks throws Unsupported, on that call and every later one (pack_weights calls it, so the error
-// surfaces when a model with recurrent cells loads, on the loading thread).
+// ISA this CPU and OS support. avx512 on a CPU with AVX512-BF16 is a table whose bf16 form is
+// the dot form (vdpbf16ps); elsewhere bf16 widens weights. An unknown RECUR_ISA value throws
+// InvalidArgument and an ISA the CPU lacks throws Unsupported, on that call and every later one
+// (pack_weights calls it, so the error surfaces when a model with recurrent cells loads, on the
+// loading thread).
 const KernelTable& kernel_table();
 Isa active_isa();
 

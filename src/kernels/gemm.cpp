@@ -5,6 +5,7 @@
 
 #include "kernels/bf16.hpp"
 #include "kernels/dispatch.hpp"
+#include "kernels/gemm_dot_bf16.hpp"
 #include "kernels/isa_internal.hpp"
 #include "kernels/threads.hpp"
 
@@ -19,6 +20,13 @@ void add_bias_rows(size_t M, size_t N, const float* bias, float* C, size_t ldc) 
 
 PackedMatrix pack_matrix(size_t K, size_t N, const float* B, size_t ldb, size_t col0,
                          Precision precision) {
+  const Bf16Form form = precision == Precision::bf16 ? kernel_table().bf16_form : Bf16Form::widen;
+  return pack_matrix(K, N, B, ldb, col0, precision, form);
+}
+
+PackedMatrix pack_matrix(size_t K, size_t N, const float* B, size_t ldb, size_t col0,
+                         Precision precision, Bf16Form form) {
+  if (precision == Precision::bf16 && form == Bf16Form::dot) return pack_pairs(K, N, B, ldb, col0);
   PackedMatrix p;
   p.K = K;
   p.N = N;
@@ -91,7 +99,9 @@ void run_part(void* ctx, int i) {
 void gemm_packed(size_t M, const float* A, size_t lda, const PackedMatrix& B, float* C, size_t ldc,
                  bool accumulate) {
   const KernelTable& t = kernel_table();  // once, on the calling thread
-  const GemmPanelsFn fn = B.precision == Precision::bf16 ? t.gemm_panels_bf16 : t.gemm_panels;
+  const GemmPanelsFn fn = B.precision == Precision::fp32 ? t.gemm_panels
+                          : B.form == Bf16Form::dot      ? t.gemm_panels_bf16_dot
+                                                         : t.gemm_panels_bf16;
   const int th = num_threads();
   // Split only work worth ~100 us or more on one core; rows when there are many, else panels.
   const double flops = 2.0 * M * B.N * B.K;

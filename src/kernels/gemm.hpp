@@ -13,27 +13,41 @@ namespace recur::kernels {
 // C[i, :] += bias for each of the M rows.
 void add_bias_rows(size_t M, size_t N, const float* bias, float* C, size_t ldc);
 
+// How a bf16 product runs. widen: B in bf16, widened to float32 in registers, A float32 (every
+// ISA). dot: A rounded to bf16 too (nearest even) and summed in pairs the way vdpbf16ps does
+// (AVX512-BF16; the scalar twin reproduces it bit for bit on any CPU).
+enum class Bf16Form { widen, dot };
+
 // A (K x N) matrix packed once into column panels of kPanel columns: panel p holds rows 0..K-1 of
 // columns [p*kPanel, p*kPanel + kPanel), each row kPanel values contiguous (zero padded). The
-// values are float32 in `data`, or (Precision::bf16) bfloat16 bits in `bf16`, the same layout.
+// values are float32 in `data`, or (Precision::bf16) bfloat16 bits in `bf16`, the same layout;
+// the dot form instead interleaves k pairs: pair row kp holds, per column j, B[2kp][j] and
+// B[2kp+1][j] side by side (one 32-bit lane; zero past K), so a panel is (K+1)/2 rows of 32.
 constexpr size_t kPanel = 16;
 struct PackedMatrix {
   size_t K = 0, N = 0;
   std::vector<float> data;     // panels(N) * K * kPanel, fp32 packing
-  std::vector<uint16_t> bf16;  // panels(N) * K * kPanel, bf16 packing (rounded to nearest even)
+  std::vector<uint16_t> bf16;  // panels(N) * K(+1 if odd, dot) * kPanel, rounded to nearest even
   Precision precision = Precision::fp32;
+  Bf16Form form = Bf16Form::widen;  // bf16 only
   size_t panels() const { return (N + kPanel - 1) / kPanel; }
+  size_t pairs() const { return (K + 1) / 2; }
 };
-// Columns [col0, col0 + N) of B (K x ldb).
+// Columns [col0, col0 + N) of B (K x ldb). bf16 uses the active kernel table's form
+// (KernelTable::bf16_form), unless given.
 PackedMatrix pack_matrix(size_t K, size_t N, const float* B, size_t ldb, size_t col0 = 0,
                          Precision precision = Precision::fp32);
+PackedMatrix pack_matrix(size_t K, size_t N, const float* B, size_t ldb, size_t col0,
+                         Precision precision, Bf16Form form);
 
 // C (M x B.N) = [C +] A (M x B.K, lda) * B: every C element is accumulated over k ascending
 // with one fused multiply-add per k (AVX2, AVX-512: the two give the same bits) or one multiply
 // and one add (scalar), whatever M and however the work is blocked, tiled or threaded, so a row
 // computes the same bits alone or inside a larger batch (the fused path and the loop agree).
 // A bf16 B is widened to float32 in registers (exactly), then the same sums run: A stays
-// float32, only B's rounding differs from the fp32 product.
+// float32, only B's rounding differs from the fp32 product. The dot form rounds A to bf16 and
+// sums k pairs ascending, each pair as vdpbf16ps does (gemm_dot_bf16.hpp): the same bits on
+// every ISA, for any M, blocking or threads.
 void gemm_packed(size_t M, const float* A, size_t lda, const PackedMatrix& B, float* C, size_t ldc,
                  bool accumulate);
 

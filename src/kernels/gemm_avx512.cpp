@@ -11,10 +11,9 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/gemm_avx512_tile.hpp"
 #include "kernels/gemm_blocking.hpp"
 #include "kernels/isa_internal.hpp"
-
-#define RECUR_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
 
 namespace recur::kernels::detail {
 
@@ -40,14 +39,7 @@ template <int R, int P, typename T>
 RECUR_AVX512 inline void micro(size_t K, const float* A, size_t lda, const T* Bp, size_t bstride,
                                float* C, size_t ldc, bool acc, __mmask16 last) {
   __m512 c[R][P];
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 8
-    for (int p = 0; p < P; ++p) {
-      const __mmask16 m = p == P - 1 ? last : __mmask16(0xFFFF);
-      c[r][p] = acc ? _mm512_maskz_loadu_ps(m, C + r * ldc + p * 16) : _mm512_setzero_ps();
-    }
-  }
+  load_tile<R, P>(c, C, ldc, acc, last);
   for (size_t k = 0; k < K; ++k) {
     __m512 b[P];
 #pragma GCC unroll 8
@@ -59,54 +51,39 @@ RECUR_AVX512 inline void micro(size_t K, const float* A, size_t lda, const T* Bp
       for (int p = 0; p < P; ++p) c[r][p] = _mm512_fmadd_ps(a, b[p], c[r][p]);
     }
   }
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 8
-    for (int p = 0; p < P; ++p) {
-      const __mmask16 m = p == P - 1 ? last : __mmask16(0xFFFF);
-      _mm512_mask_storeu_ps(C + r * ldc + p * 16, m, c[r][p]);
-    }
-  }
+  store_tile<R, P>(c, C, ldc, last);
 }
 
 // R rows over panels [p0, p1): groups of P panels, the rest one at a time.
-template <int R, int P, typename T>
-RECUR_AVX512 void rows(size_t K, const float* A, size_t lda, const PackedMatrix& B, size_t kofs,
-                       size_t p0, size_t p1, float* C, size_t ldc, bool acc) {
-  const size_t pstride = B.K * kPanel;
-  const T* base = panel_data<T>(B) + kofs * kPanel;
-  const size_t edge = B.N % kPanel;  // columns of a partial last panel, 0 if none
-  auto mask = [&](size_t q) {
-    return q + 1 == B.panels() && edge ? __mmask16((1u << edge) - 1) : __mmask16(0xFFFF);
-  };
-  size_t q = p0;
-  for (; q + P <= p1; q += P) {
-    micro<R, P, T>(K, A, lda, base + q * pstride, pstride, C + q * kPanel, ldc, acc,
-                   mask(q + P - 1));
-  }
-  for (; q < p1; ++q) {
-    micro<R, 1, T>(K, A, lda, base + q * pstride, pstride, C + q * kPanel, ldc, acc, mask(q));
-  }
-}
-
-// Panels per micro-tile for R rows: R * P accumulators, at most 24.
 template <typename T>
-RECUR_AVX512 void row_block(size_t r, size_t K, const float* A, size_t lda, const PackedMatrix& B,
-                            size_t kofs, size_t p0, size_t p1, float* C, size_t ldc, bool acc) {
-  switch (r) {
-    case 1: rows<1, 6, T>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
-    case 2: rows<2, 6, T>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
-    case 3: rows<3, 6, T>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
-    case 4: rows<4, 6, T>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
-    case 5: rows<5, 4, T>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
-    case 6: rows<6, 4, T>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
-    case 7: rows<7, 3, T>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
-    case 8: rows<8, 3, T>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
-    case 9: rows<9, 2, T>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
-    case 10: rows<10, 2, T>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
-    case 11: rows<11, 2, T>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
-    default: rows<12, 2, T>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
-  }
+struct Rows {
+  template <int R, int P>
+  struct Of {
+    RECUR_AVX512 static void run(size_t K, const float* A, size_t lda, const PackedMatrix& B,
+                                 size_t kofs, size_t p0, size_t p1, float* C, size_t ldc,
+                                 bool acc) {
+      const size_t pstride = B.K * kPanel;
+      const T* base = panel_data<T>(B) + kofs * kPanel;
+      const size_t edge = B.N % kPanel;  // columns of a partial last panel, 0 if none
+      auto mask = [&](size_t q) {
+        return q + 1 == B.panels() && edge ? __mmask16((1u << edge) - 1) : __mmask16(0xFFFF);
+      };
+      size_t q = p0;
+      for (; q + P <= p1; q += P) {
+        micro<R, P, T>(K, A, lda, base + q * pstride, pstride, C + q * kPanel, ldc, acc,
+                       mask(q + P - 1));
+      }
+      for (; q < p1; ++q) {
+        micro<R, 1, T>(K, A, lda, base + q * pstride, pstride, C + q * kPanel, ldc, acc, mask(q));
+      }
+    }
+  };
+};
+
+template <typename T>
+void row_block(size_t r, size_t K, const float* A, size_t lda, const PackedMatrix& B, size_t kofs,
+               size_t p0, size_t p1, float* C, size_t ldc, bool acc) {
+  by_rows<Rows<T>::template Of>(r, K, A, lda, B, kofs, p0, p1, C, ldc, acc);
 }
 
 }  // namespace

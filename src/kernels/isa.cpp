@@ -23,8 +23,18 @@ Isa detect() {
   if ((ebx & avx512) == avx512 && (lo & 0xE0u) == 0xE0u) return Isa::avx512;
   return Isa::avx2;
 }
+
+// CPUID leaf 7 subleaf 1, EAX bit 5; its ZMM state is the avx512 ISA's.
+bool detect_avx512_bf16() {
+  if (best_isa() != Isa::avx512) return false;
+  unsigned eax, ebx, ecx, edx;
+  if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) || eax < 1) return false;
+  if (!__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) return false;
+  return (eax & (1u << 5)) != 0;
+}
 #else
 Isa detect() { return Isa::scalar; }
+bool detect_avx512_bf16() { return false; }
 #endif
 
 }  // namespace
@@ -41,6 +51,11 @@ const char* isa_name(Isa isa) {
 Isa best_isa() {
   static const Isa best = detect();
   return best;
+}
+
+bool has_avx512_bf16() {
+  static const bool has = detect_avx512_bf16();
+  return has;
 }
 
 // The ISAs form a ladder: each one's CPU and OS requirements include the previous one's.

@@ -12,5 +12,7 @@ const char* isa_name(Isa isa);
 // avx2 = AVX2 + FMA with YMM state; avx512 = AVX-512 F/BW/DQ/VL + FMA with opmask and ZMM state.
 bool isa_supported(Isa isa);
 Isa best_isa();
+// AVX512-BF16 (vdpbf16ps) on top of a supported avx512: the bf16 dot-product GEMM's condition.
+bool has_avx512_bf16();
 
 }  // namespace recur::kernels

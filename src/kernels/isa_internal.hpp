@@ -12,6 +12,9 @@ void gemm_packed_panels_bf16_scalar(size_t M, const float* A, size_t lda, const 
                                     size_t p0, size_t p1, float* C, size_t ldc, bool accumulate);
 void gemm_packed_panels_scalar(size_t M, const float* A, size_t lda, const PackedMatrix& B,
                                size_t p0, size_t p1, float* C, size_t ldc, bool accumulate);
+void gemm_packed_panels_bf16_dot_scalar(size_t M, const float* A, size_t lda, const PackedMatrix& B,
+                                        size_t p0, size_t p1, float* C, size_t ldc,
+                                        bool accumulate);
 void sigmoid_scalar(float* x, size_t n);
 void tanh_scalar(float* x, size_t n);
 
@@ -27,6 +30,10 @@ void gemm_packed_panels_bf16_avx512(size_t M, const float* A, size_t lda, const 
                                     size_t p0, size_t p1, float* C, size_t ldc, bool accumulate);
 void gemm_packed_panels_avx512(size_t M, const float* A, size_t lda, const PackedMatrix& B,
                                size_t p0, size_t p1, float* C, size_t ldc, bool accumulate);
+// Needs AVX512-BF16 (has_avx512_bf16()).
+void gemm_packed_panels_bf16_dot_avx512(size_t M, const float* A, size_t lda, const PackedMatrix& B,
+                                        size_t p0, size_t p1, float* C, size_t ldc,
+                                        bool accumulate);
 void sigmoid_avx512(float* x, size_t n);
 void tanh_avx512(float* x, size_t n);
 #endif

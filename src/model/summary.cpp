@@ -59,10 +59,11 @@ std::string Model::summary() const {
   append(out, "Kernels: %s (best on this CPU: %s; RECUR_ISA=scalar|avx2|avx512 overrides)\n",
          kernels::isa_name(kernels::active_isa()), kernels::isa_name(kernels::best_isa()));
   if (info.precision == Precision::bf16) {
-    append(out,
-           "Precision: bf16, not exact (LSTM/GRU/SimpleRNN and Conv weight matrices in bf16; "
-           "states, gates and sums fp32); GEMM %s\n",
-           kernels::bf16_kernel_name());
+    append(
+        out,
+        "Precision: bf16, not exact (LSTM/GRU/SimpleRNN, Conv and Dense weight matrices in bf16; "
+        "states, gates and sums fp32); GEMM %s\n",
+        kernels::bf16_kernel_name());
   } else {
     out += "Precision: fp32 (exact)\n";
   }

@@ -1,0 +1,214 @@
+// Helpers shared by the bf16 test files: random data, an ISA/thread guard, and small cells with
+// bf16 weights next to their double reference.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <memory>
+#include <random>
+#include <span>
+#include <vector>
+
+#include "kernels/bf16.hpp"
+#include "kernels/dispatch.hpp"
+#include "kernels/gemm.hpp"
+#include "kernels/threads.hpp"
+#include "recur/recur.hpp"
+#include "reference/reference.hpp"
+
+namespace bf16_test {
+
+using recur::Precision;
+using recur::Tensor;
+using recur::kernels::Isa;
+namespace k = recur::kernels;
+
+inline std::vector<Isa> isas() {
+  std::vector<Isa> v;
+  for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512}) {
+    if (k::isa_supported(isa)) v.push_back(isa);
+  }
+  return v;
+}
+
+struct IsaGuard {
+  Isa saved = k::active_isa();
+  int threads = k::num_threads();
+  ~IsaGuard() {
+    k::set_isa(saved);
+    k::set_num_threads(threads);
+  }
+};
+
+inline std::vector<float> rand_vec(size_t n, std::mt19937& rng, float scale = 1.0f) {
+  std::uniform_real_distribution<float> d(-scale, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+inline float round_bf16(float x) { return k::from_bf16(k::to_bf16(x)); }
+
+// gemm_packed over random A, B, C (padded strides, with and without accumulate) under every ISA,
+// each C element against double sums: with the operands rounded as `form` rounds them (float32
+// summation error only), and with the fp32 operands (within bound * sum |a b|).
+inline void expect_gemm_near_double(k::Bf16Form form, double bound, std::vector<size_t> Ms,
+                                    std::vector<size_t> Ks, unsigned seed) {
+  IsaGuard guard;
+  std::mt19937 rng(seed);
+  const bool round_a = form == k::Bf16Form::dot;
+  for (Isa isa : isas()) {
+    k::set_isa(isa);
+    for (size_t M : Ms) {
+      for (size_t N : {size_t{1}, size_t{7}, size_t{33}, size_t{130}}) {
+        for (size_t K : Ks) {
+          for (bool acc : {false, true}) {
+            const size_t lda = K + 3, ldc = N + 5;
+            auto A = rand_vec(M * lda, rng), B = rand_vec(K * N, rng), C = rand_vec(M * ldc, rng);
+            const auto C0 = C;
+            const auto P = k::pack_matrix(K, N, B.data(), N, 0, Precision::bf16, form);
+            ASSERT_TRUE(P.data.empty());
+            k::gemm_packed(M, A.data(), lda, P, C.data(), ldc, acc);
+            for (size_t i = 0; i < M; ++i) {
+              for (size_t j = 0; j < ldc; ++j) {
+                if (j >= N) {
+                  ASSERT_EQ(C[i * ldc + j], C0[i * ldc + j]) << "wrote past column N";
+                  continue;
+                }
+                double rounded = acc ? C0[i * ldc + j] : 0.0, exact = rounded;
+                double mag = std::fabs(rounded), prod = 0.0;
+                for (size_t kk = 0; kk < K; ++kk) {
+                  const float a = A[i * lda + kk], b = B[kk * N + j];
+                  rounded += double(round_a ? round_bf16(a) : a) * round_bf16(b);
+                  exact += double(a) * b;
+                  mag += std::fabs(double(a) * b);
+                  prod += std::fabs(double(a) * b);
+                }
+                ASSERT_NEAR(C[i * ldc + j], rounded, 1e-6 * (mag + 1))
+                    << k::isa_name(isa) << " M=" << M << " N=" << N << " K=" << K;
+                ASSERT_NEAR(C[i * ldc + j], exact, bound * prod + 1e-6 * (mag + 1))
+                    << k::isa_name(isa) << " M=" << M << " N=" << N << " K=" << K;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// P (K x N) times random A (M x K) under `isa`: every 13th row alone equals its row in the batch
+// and 2 threads equal 1, bit for bit. Returns the batch's C.
+inline std::vector<float> expect_rows_independent(Isa isa, const k::PackedMatrix& P,
+                                                  const std::vector<float>& A, size_t M) {
+  const size_t K = P.K, N = P.N;
+  k::set_isa(isa);
+  k::set_num_threads(1);
+  std::vector<float> all(M * N);
+  k::gemm_packed(M, A.data(), K, P, all.data(), N, false);
+  for (size_t i = 0; i < M; i += 13) {
+    std::vector<float> row(N);
+    k::gemm_packed(1, A.data() + i * K, K, P, row.data(), N, false);
+    for (size_t j = 0; j < N; ++j) EXPECT_EQ(row[j], all[i * N + j]) << "row " << i;
+  }
+  k::set_num_threads(2);
+  std::vector<float> threaded(M * N);
+  k::gemm_packed(M, A.data(), K, P, threaded.data(), N, false);
+  EXPECT_EQ(threaded, all) << k::isa_name(isa);
+  return all;
+}
+
+struct CellCase {
+  ref::Kind kind;
+  bool reset_after = true;
+  size_t input, units;
+};
+
+inline ref::Mat to_mat(const std::vector<float>& v, size_t rows, size_t cols, bool bf16) {
+  ref::Mat m(rows, ref::Vec(cols));
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t c = 0; c < cols; ++c)
+      m[r][c] = bf16 ? round_bf16(v[r * cols + c]) : v[r * cols + c];
+  return m;
+}
+
+struct Built {
+  std::shared_ptr<const recur::Cell> cell;
+  ref::Cell rounded;  // the reference cell with bf16-rounded weight matrices
+};
+
+inline Built build(const CellCase& c, std::mt19937& rng) {
+  const size_t G = c.kind == ref::Kind::lstm  ? 4
+                   : c.kind == ref::Kind::gru ? 3
+                                              : 1,
+               n = G * c.units;
+  const bool two = c.kind == ref::Kind::gru && c.reset_after;
+  auto kv = rand_vec(c.input * n, rng, 0.6f), rv = rand_vec(c.units * n, rng, 0.6f);
+  auto bv = rand_vec((two ? 2 : 1) * n, rng, 0.3f);
+  Tensor kt({c.input, n}, kv), rt({c.units, n}, rv);
+  Tensor bt = two ? Tensor({2, n}, bv) : Tensor({n}, bv);
+  Built b;
+  ref::Cell& r = b.rounded;
+  r.kind = c.kind;
+  r.units = c.units;
+  r.input = c.input;
+  r.reset_after = c.reset_after;
+  r.kernel = to_mat(kv, c.input, n, true);
+  r.recurrent_kernel = to_mat(rv, c.units, n, true);
+  r.bias = to_mat(bv, two ? 2 : 1, n, false);
+  if (c.kind == ref::Kind::lstm) {
+    recur::LSTMCellConfig cfg;
+    cfg.units = long(c.units);
+    cfg.precision = Precision::bf16;
+    b.cell = std::make_shared<recur::LSTMCell>(cfg, kt, rt, bt);
+  } else if (c.kind == ref::Kind::gru) {
+    recur::GRUCellConfig cfg;
+    cfg.units = long(c.units);
+    cfg.reset_after = c.reset_after;
+    cfg.precision = Precision::bf16;
+    b.cell = std::make_shared<recur::GRUCell>(cfg, kt, rt, bt);
+  } else {
+    recur::SimpleRNNCellConfig cfg;
+    cfg.units = long(c.units);
+    cfg.precision = Precision::bf16;
+    b.cell = std::make_shared<recur::SimpleRNNCell>(cfg, kt, rt, bt);
+  }
+  return b;
+}
+
+inline recur::ops::RnnResult fused(const recur::Cell& c, const Tensor& x,
+                                   std::span<const Tensor> init) {
+  if (auto* l = dynamic_cast<const recur::LSTMCell*>(&c)) return recur::ops::lstm(*l, x, init);
+  if (auto* g = dynamic_cast<const recur::GRUCell*>(&c)) return recur::ops::gru(*g, x, init);
+  return recur::ops::simple_rnn(dynamic_cast<const recur::SimpleRNNCell&>(c), x, init);
+}
+
+// A random x (B x T) through the cell's fused sequence op, asserted bit for bit equal to the
+// generic loop of step(); its outputs and the double reference's (the rounded weights).
+struct CellRun {
+  std::vector<float> got;
+  std::vector<double> want;
+};
+inline CellRun run_fused_and_loop(const Built& b, size_t input, size_t B, size_t T,
+                                  std::mt19937& rng) {
+  const auto xv = rand_vec(B * T * input, rng);
+  const Tensor x({B, T, input}, xv);
+  std::vector<Tensor> init;
+  for (size_t s : b.cell->state_sizes()) init.emplace_back(std::vector<size_t>{B, s});
+  const auto f = fused(*b.cell, x, init);
+  const recur::Cell& cell = *b.cell;
+  const auto loop =
+      recur::ops::rnn([&cell](const Tensor& xt, std::span<const Tensor> st, std::span<const Tensor>,
+                              Tensor& out, std::span<Tensor> ns) { cell.step(xt, st, out, ns); },
+                      x, init);
+  EXPECT_EQ(f.outputs.values(), loop.outputs.values()) << "fused vs loop, T=" << T;
+  ref::Seq xs(B, ref::Mat(T, ref::Vec(input)));
+  for (size_t bb = 0; bb < B; ++bb)
+    for (size_t t = 0; t < T; ++t)
+      for (size_t j = 0; j < input; ++j) xs[bb][t][j] = xv[(bb * T + t) * input + j];
+  ref::Layer layer({b.rounded}, ref::LayerOptions{true, false, false, false, false});
+  return {f.outputs.values(), layer.call(xs)[0].v};
+}
+
+}  // namespace bf16_test

@@ -1,0 +1,197 @@
+// The bf16 dot form (Bf16Form::dot, vdpbf16ps): the AVX512-BF16 kernel against its scalar twin
+// bit for bit (random data, denormal range included), the GEMM of every ISA against double
+// references, and cells on a CPU with AVX512-BF16 (fused = loop, batch and thread independence,
+// double reference).
+//
+// Tolerance: both operands are rounded to bf16 (unit roundoff u = 2^-8), so a product a*w moves
+// by at most (2u + u^2)|a w| and a dot product by (2u + u^2) sum_k |a_k w_k|, plus float32
+// summation error (1e-6 of the same sum) and flushed denormals (below 1e-30 here).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "bf16_cells.hpp"
+#include "kernels/gemm.hpp"
+#include "kernels/isa_internal.hpp"
+#include "ops/cell_access.hpp"
+
+namespace {
+
+using namespace bf16_test;
+
+constexpr double kU = 1.0 / 256.0;
+constexpr double kDotBound = 2 * kU + kU * kU;
+
+// Mixed magnitudes: ordinary values, bf16 and fp32 denormals, products that underflow, exact
+// rounding ties, zeros of both signs.
+std::vector<float> nasty_vec(size_t n, std::mt19937& rng) {
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::uniform_int_distribution<int> pick(0, 9);
+  std::vector<float> v(n);
+  for (auto& x : v) {
+    switch (pick(rng)) {
+      case 0: x = u(rng) * 1e-39f; break;  // fp32 (and bf16) denormal
+      case 1: x = u(rng) * 1e-20f; break;  // products near 1e-40: denormal results
+      case 2: x = u(rng) * 2e-19f; break;
+      case 3: x = 1.0f + (u(rng) > 0 ? 0x1p-8f : 3 * 0x1p-8f); break;  // ties
+      case 4: x = u(rng) > 0 ? 0.0f : -0.0f; break;
+      case 5: x = u(rng) * 1e4f; break;
+      default: x = u(rng); break;
+    }
+  }
+  return v;
+}
+
+void run_dot(const k::KernelTable& t, size_t M, const std::vector<float>& A, size_t lda,
+             const k::PackedMatrix& P, std::vector<float>& C, size_t ldc, bool acc) {
+  t.gemm_panels_bf16_dot(M, A.data(), lda, P, 0, P.panels(), C.data(), ldc, acc);
+}
+
+TEST(Bf16Dot, Avx512KernelEqualsScalarTwinBitForBit) {
+  if (!k::has_avx512_bf16()) GTEST_SKIP() << "this CPU lacks AVX512-BF16 (vdpbf16ps)";
+  const auto& native = k::table_for(Isa::avx512);
+  ASSERT_EQ(native.bf16_form, k::Bf16Form::dot);
+  std::mt19937 rng(41);
+  for (size_t M : {size_t{1}, size_t{7}, size_t{33}, size_t{100}}) {
+    for (size_t N : {size_t{1}, size_t{7}, size_t{33}, size_t{130}}) {
+      for (size_t K : {size_t{1}, size_t{2}, size_t{7}, size_t{33}, size_t{600}, size_t{1101}}) {
+        for (bool acc : {false, true}) {
+          const size_t lda = K + 3, ldc = N + 5;
+          const auto A = nasty_vec(M * lda, rng), B = nasty_vec(K * N, rng);
+          const auto C0 = nasty_vec(M * ldc, rng);
+          const auto P = k::pack_matrix(K, N, B.data(), N, 0, Precision::bf16, k::Bf16Form::dot);
+          auto want = C0, got = C0;
+          k::detail::gemm_packed_panels_bf16_dot_scalar(M, A.data(), lda, P, 0, P.panels(),
+                                                        want.data(), ldc, acc);
+          run_dot(native, M, A, lda, P, got, ldc, acc);
+          for (size_t i = 0; i < got.size(); ++i) {
+            ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(want[i]))
+                << "M=" << M << " N=" << N << " K=" << K << " acc=" << acc << " at " << i << ": "
+                << got[i] << " vs twin " << want[i];
+          }
+        }
+      }
+    }
+  }
+}
+
+// NaN and infinity propagate as NaN/infinity (not bit for bit: the SDM's NaN priorities).
+TEST(Bf16Dot, NonFiniteInputsGiveNonFiniteOutputs) {
+  std::mt19937 rng(43);
+  const size_t M = 3, N = 20, K = 9;
+  auto A = rand_vec(M * K, rng), B = rand_vec(K * N, rng);
+  A[4] = std::numeric_limits<float>::quiet_NaN();     // row 0
+  A[K + 2] = std::numeric_limits<float>::infinity();  // row 1 (B has no zeros)
+  const auto P = k::pack_matrix(K, N, B.data(), N, 0, Precision::bf16, k::Bf16Form::dot);
+  for (Isa isa : isas()) {
+    std::vector<float> C(M * N);
+    run_dot(k::table_for(isa), M, A, K, P, C, N, false);
+    for (size_t j = 0; j < N; ++j) {
+      EXPECT_TRUE(std::isnan(C[j])) << k::isa_name(isa);
+      EXPECT_TRUE(std::isinf(C[N + j])) << k::isa_name(isa);
+      EXPECT_TRUE(std::isfinite(C[2 * N + j])) << k::isa_name(isa);
+    }
+  }
+}
+
+TEST(Bf16Dot, GemmMatchesDoubleReferencesOnEveryIsa) {
+  expect_gemm_near_double(k::Bf16Form::dot, kDotBound, {1, 7, 33}, {1, 7, 33, 1030}, 47);
+}
+
+// The dot form gives the same bits on every ISA (AVX-512 BF16 or the twin), for a row alone or
+// in a batch, with 1 or 2 threads.
+TEST(Bf16Dot, SameBitsAloneInABatchWithThreadsOnEveryIsa) {
+  IsaGuard guard;
+  std::mt19937 rng(53);
+  const size_t M = 150, N = 200, K = 531;
+  auto A = rand_vec(M * K, rng), B = rand_vec(K * N, rng);
+  const auto P = k::pack_matrix(K, N, B.data(), N, 0, Precision::bf16, k::Bf16Form::dot);
+  std::vector<float> first;
+  for (Isa isa : isas()) {
+    const auto all = expect_rows_independent(isa, P, A, M);
+    if (first.empty()) first = all;
+    EXPECT_EQ(all, first) << k::isa_name(isa) << " differs from " << k::isa_name(isas()[0]);
+  }
+}
+
+// ------------------------------------------------------------------ cells (AVX512-BF16 only)
+
+const std::vector<CellCase> kCases = {{ref::Kind::lstm, true, 7, 33},
+                                      {ref::Kind::lstm, true, 1, 1},
+                                      {ref::Kind::gru, true, 33, 7},
+                                      {ref::Kind::gru, false, 7, 33},
+                                      {ref::Kind::simple_rnn, true, 33, 1}};
+
+std::vector<Tensor> zeros(const recur::Cell& c, size_t B) {
+  std::vector<Tensor> init;
+  for (size_t s : c.state_sizes()) init.emplace_back(std::vector<size_t>{B, s});
+  return init;
+}
+
+// Fused = loop bit for bit; the double reference (the bf16-rounded weights, exact activations)
+// within kCellTol: each step's pre-activations move by at most u * sum |a w| from rounding x_t
+// and h, which the gates' slopes (<= 1) carry into h. A sanity bound, not a derived one (the
+// worst case u * sum|a w| ~ 0.09 here is loose): measured max 4.8e-3 over these cases (T up to
+// 200), and 0.02 is the model fixtures' bf16 bound.
+constexpr double kCellTol = 0.02;
+
+TEST(Bf16Dot, CellsFusedEqualsLoopAndStayNearReference) {
+  if (k::kernel_table().bf16_form != k::Bf16Form::dot) {
+    GTEST_SKIP() << "the active kernel table (" << k::isa_name(k::active_isa())
+                 << ") packs bf16 as widened weights; the dot form needs AVX512-BF16";
+  }
+  std::mt19937 rng(59);
+  double worst = 0;
+  for (const auto& c : kCases) {
+    for (size_t T : {size_t{1}, size_t{7}, size_t{200}}) {
+      const Built b = build(c, rng);
+      if (const auto* g = dynamic_cast<const recur::GatedCell*>(b.cell.get())) {
+        EXPECT_EQ(recur::detail::CellAccess::packed(*g).kernel.form, k::Bf16Form::dot);
+      }
+      const CellRun r = run_fused_and_loop(b, c.input, 3, T, rng);
+      ASSERT_EQ(r.want.size(), r.got.size());
+      for (size_t i = 0; i < r.want.size(); ++i) {
+        worst = std::max(worst, std::fabs(r.got[i] - r.want[i]));
+        ASSERT_NEAR(r.got[i], r.want[i], kCellTol) << "T=" << T << " at " << i;
+      }
+    }
+  }
+  std::printf("max |recur - reference| over the cases: %.3g\n", worst);
+}
+
+// A sample's outputs do not depend on the batch around it or on the thread count.
+TEST(Bf16Dot, CellsSameBitsAloneInABatchAndWithThreads) {
+  if (k::kernel_table().bf16_form != k::Bf16Form::dot) {
+    GTEST_SKIP() << "the active kernel table (" << k::isa_name(k::active_isa())
+                 << ") packs bf16 as widened weights; the dot form needs AVX512-BF16";
+  }
+  IsaGuard guard;
+  std::mt19937 rng(61);
+  for (const auto& c : kCases) {
+    const size_t B = 64, T = 33, at = 37;
+    Built b = build(c, rng);
+    const auto xv = rand_vec(B * T * c.input, rng);
+    const Tensor x({B, T, c.input}, xv);
+    k::set_num_threads(1);
+    const auto one_thread = fused(*b.cell, x, zeros(*b.cell, B));
+    k::set_num_threads(2);
+    const auto two = fused(*b.cell, x, zeros(*b.cell, B));
+    EXPECT_EQ(one_thread.outputs.values(), two.outputs.values());
+    const Tensor x1({1, T, c.input}, std::vector<float>(xv.begin() + at * T * c.input,
+                                                        xv.begin() + (at + 1) * T * c.input));
+    const auto alone = fused(*b.cell, x1, zeros(*b.cell, 1));
+    const size_t n = alone.outputs.size();
+    EXPECT_EQ(alone.outputs.values(),
+              std::vector<float>(two.outputs.values().begin() + at * n,
+                                 two.outputs.values().begin() + (at + 1) * n));
+  }
+}
+
+}  // namespace
