@@ -275,6 +275,9 @@ def score_direct(spark, model, input, output, threads=1, binary_output=False, ba
     batch_rows = batch_rows or BATCH
     units, id_type = units or plan_units(input, unit_rows)
     fs, root = filesystem(output)
+    if any(u[0] == root or u[0].startswith(root.rstrip("/") + "/") for u in units) \
+            and fs.type_name == filesystem(input)[0].type_name:
+        raise ValueError(f"{output}: holds input files; the output folder is replaced, give another")
     fs.delete_dir_contents(root, missing_dir_ok=True)
     fs.create_dir(f"{root}/_temporary")
     _ship(spark, model)
@@ -371,7 +374,9 @@ def main(argv=None):
         else:
             score_arrow(spark, args.model, args.input, args.output, args.threads, args.partitions,
                         args.binary_output, args.batch_rows)
-    except Exception as e:
+    except (OSError, ValueError) as e:  # the driver's own checks
+        sys.exit(f"spark_scoring: {e}")
+    except Exception as e:  # a task's, inside Spark's report
         line = _task_error(e)
         if line is None:
             raise

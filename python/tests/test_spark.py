@@ -169,3 +169,11 @@ def test_direct_unit_errors_name_file_and_row_group(tmp_path):
         with pytest.raises(ValueError, match=message):
             spark_scoring.score_unit(model, fs, unit, f"{root}/part.parquet", batch_rows=100)
     assert not os.path.exists(f"{root}/part.parquet") and not os.listdir(f"{root}/_temporary")
+
+
+def test_direct_refuses_output_over_input(tmp_path):
+    write(tmp_path / "in.parquet", sequences(10), "array")
+    plan = spark_scoring.plan_units(tmp_path)
+    with pytest.raises(ValueError, match="holds input files"):
+        spark_scoring.score_direct(None, DEMO / "model.keras", tmp_path, tmp_path, units=plan)
+    assert (tmp_path / "in.parquet").exists()
