@@ -16,8 +16,8 @@ Two modes (docs/SCALING.md compares them):
   executor reaches under the same name (a local path in local mode; HDFS, S3, GCS... through
   pyarrow.fs on a cluster). Output parts keep the input's order: part-00000, part-00001, ...
 - arrow: a mapInArrow step (Spark reads and writes the Parquet, the JVM hands the rows to Python
-  as Arrow batches and takes the predictions back). Works with any source Spark reads, costs
-  the JVM's copies.
+  as Arrow batches and takes the predictions back): the rows' copies cost the JVM CPU, but
+  its function (score_batches) also scores a DataFrame from any other Spark step.
 
 The model file is shipped to every executor with SparkContext.addFile; each executor's Python
 worker loads it once (recur.shared_model) and scores whole batches (the flat values buffer of
