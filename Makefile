@@ -10,7 +10,7 @@ JOBS         ?= $(shell nproc)
 PYTHON       ?= python3
 VENV         ?= .venv-test
 
-.PHONY: all deps deps-demo deps-lint deps-python lint format format-check build demo test test-release test-asan test-python test-serve wheel test-wheel bench bench-models fuzz tsan test-aarch64 deps-aarch64 clean
+.PHONY: all deps deps-demo deps-lint deps-python lint format format-check build demo test test-release test-asan test-python test-serve wheel test-wheel bench bench-models bench-spark fuzz tsan test-aarch64 deps-aarch64 clean
 
 all: build
 
@@ -134,6 +134,15 @@ bench-models: build
 	mkdir -p $(BUILD)/bench
 	.venv-keras/bin/python bench/models_throughput.py --recur ./$(BUILD)/recur \
 	  --markdown $(BUILD)/bench/models.md
+
+# Spark's cost per CPU-second against single-process recur (docs/SCALING.md, "Measured"): the
+# direct mode on 11_ann-lstm_model (RECUR_SHARED_DIR: the real-model corpus) and the demo model.
+SPARK_ROWS ?= 200000
+bench-spark: $(VENV)/.installed
+	$(VENV)/bin/python -m pip install -q --no-build-isolation -C build-dir=build-python .
+	$(VENV)/bin/python bench/spark_throughput.py $${RECUR_SHARED_DIR:-../shared}/models/real/11_ann-lstm_model/model.h5 \
+	  --rows $(SPARK_ROWS)
+	$(VENV)/bin/python bench/spark_throughput.py examples/demo/model.keras --rows 1000000
 
 # libFuzzer targets (docs/SECURITY.md); FUZZ_SECONDS per target.
 fuzz: deps

@@ -2,16 +2,19 @@
 """Per-core throughput of examples/spark_scoring.py against single-process recur at 1 thread.
 
     .venv-test/bin/python bench/spark_throughput.py MODEL [--rows 1000000] [--master local[2]]
-        [--format array|binary] [--binary-output] [--batch-rows N]
+        [--mode direct|arrow] [--format array|binary] [--binary-output] [--batch-rows N] [--runs 3]
 
 Writes --rows random sequences of the model's input shape to a Parquet file, starts Spark (timed
-apart), scores a small warm-up file (Python workers start, the model loads), then times the
-scoring job alone. The single-process baseline is recur's predict at 1 thread over the same
-rows in batches of spark.sql.execution.arrow.maxRecordsPerBatch (--batch-rows). Prints both in
-sequences/s per core and their ratio; docs/SCALING.md quotes it.
+apart), scores a small warm-up file (Python workers start, the model loads), then --runs times:
+the single-process baseline (recur's predict at 1 thread over the same rows in batches of
+--batch-rows, in this process), then the scoring job alone (read Parquet, score, write Parquet).
+Prints both in sequences/s per core (wall) and per CPU-second (all of the job's processes: the
+JVM, Spark's Python workers, this driver), their ratios, the medians, and the load average;
+docs/SCALING.md quotes it. On a machine shared with other work, quote the CPU ratio.
 """
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -55,17 +58,22 @@ def cpu_seconds():
     return total / tick, jvm / tick
 
 
-def write_input(path, x, binary=False, plain=False):
+def write_input(path, x, fmt="array", plain=False, row_group=100_000):
+    """x (rows, ...) as Parquet (id, sequence): sequence as array<float> (fmt "array"), binary float32
+    bytes ("binary"), or fixed-size binary ("fixed": Parquet's FIXED_LEN_BYTE_ARRAY)."""
     rows, per_row = x.shape[0], int(np.prod(x.shape[1:]))
-    if binary:  # float32 bytes per row (int32 offsets: under 2 GiB per file)
+    data = pa.py_buffer(np.ascontiguousarray(x, "<f4"))
+    if fmt == "binary":  # int32 offsets: under 2 GiB per file
         offsets = pa.py_buffer(np.arange(0, rows * per_row * 4 + 1, per_row * 4, dtype=np.int32))
-        seqs = pa.Array.from_buffers(pa.binary(), rows, [None, offsets, pa.py_buffer(x.astype("<f4").tobytes())])
+        seqs = pa.Array.from_buffers(pa.binary(), rows, [None, offsets, data])
+    elif fmt == "fixed":
+        seqs = pa.FixedSizeBinaryArray.from_buffers(pa.binary(per_row * 4), rows, [None, data])
     else:
         offsets = pa.array(np.arange(0, rows * per_row + 1, per_row, dtype=np.int32))
         seqs = pa.ListArray.from_arrays(offsets, pa.array(x.reshape(-1)))
     extra = {"use_dictionary": False, "compression": "none"} if plain else {}
     pq.write_table(pa.table({"id": np.arange(rows, dtype=np.int64), "sequence": seqs}), path,
-                   row_group_size=100_000, **extra)
+                   row_group_size=row_group, **extra)
 
 
 def main():
@@ -74,49 +82,79 @@ def main():
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--steps", type=int, default=50, help="for an open time axis")
     ap.add_argument("--master", default="local[2]")
-    ap.add_argument("--format", choices=["array", "binary"], default="array", help="the sequence column's type")
+    ap.add_argument("--mode", choices=["direct", "arrow"], default="direct", help="spark_scoring's mode")
+    ap.add_argument("--format", choices=["array", "binary", "fixed"], default="array",
+                    help="the sequence column's type (fixed: fixed-size binary)")
     ap.add_argument("--binary-output", action="store_true")
     ap.add_argument("--plain", action="store_true", help="write the input Parquet uncompressed, without dictionaries")
-    ap.add_argument("--batch-rows", type=int, default=BATCH, help="maxRecordsPerBatch")
+    ap.add_argument("--row-group", type=int, default=50_000, help="rows per Parquet row group of the input")
+    ap.add_argument("--batch-rows", type=int, default=BATCH, help="rows per predict call")
+    ap.add_argument("--unit-rows", type=int, default=spark_scoring.UNIT_ROWS, help="direct mode: rows per task (at least)")
+    ap.add_argument("--runs", type=int, default=3, help="timed runs (each: the baseline, then the job); medians follow")
     args = ap.parse_args()
     cores = int(args.master[args.master.index("[") + 1:-1]) if "[" in args.master else os.cpu_count()
 
     m = recur.load_model(args.model)
     shape = [args.steps if d is None else d for d in m.inputs[0].shape[1:]]
     x = np.random.default_rng(0).standard_normal([args.rows, *shape]).astype(np.float32)
-    start, cpu = time.perf_counter(), time.process_time()
-    for i in range(0, args.rows, args.batch_rows):
-        m.predict(x[i:i + args.batch_rows], threads=1)
-    single = args.rows / (time.perf_counter() - start)
-    single_cpu = args.rows / (time.process_time() - cpu)
+
+    def single_process():
+        start, cpu = time.perf_counter(), time.process_time()
+        for i in range(0, args.rows, args.batch_rows):
+            m.predict(x[i:i + args.batch_rows], threads=1)
+        return args.rows / (time.perf_counter() - start), args.rows / (time.process_time() - cpu)
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     from pyspark.sql import SparkSession
 
+    print(f"{Path(args.model).name}: {args.rows} rows {shape}, {args.mode} mode, {args.format} in, "
+          f"{'binary' if args.binary_output else 'array'} out, {args.row_group} rows a row group, "
+          f"{args.batch_rows} rows a batch, {args.unit_rows} a task (direct){', plain Parquet' if args.plain else ''}; Spark {args.master}; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
+    runs = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        write_input(tmp / "in.parquet", x, args.format == "binary", args.plain)
-        write_input(tmp / "warm.parquet", x[:2 * args.batch_rows], args.format == "binary", args.plain)
+        write_input(tmp / "in.parquet", x, args.format, args.plain, args.row_group)
+        write_input(tmp / "warm.parquet", x[:2 * args.batch_rows], args.format, args.plain,
+                    args.batch_rows)
         start = time.perf_counter()
-        spark = SparkSession.builder.master(args.master).appName("recur-bench").getOrCreate()
-        jvm = time.perf_counter() - start
+        spark = (SparkSession.builder.master(args.master).appName("recur-bench")
+                 .config("spark.ui.showConsoleProgress", "false").getOrCreate())
+        session = time.perf_counter() - start
+        print(f"session start {session:.1f} s", flush=True)
         try:
-            opts = {"binary_output": args.binary_output, "batch_rows": args.batch_rows}
-            spark_scoring.score(spark, args.model, tmp / "warm.parquet", tmp / "warm.out", **opts)
-            start, cpu = time.perf_counter(), cpu_seconds()
-            spark_scoring.score(spark, args.model, tmp / "in.parquet", tmp / "out.parquet", **opts)
-            job = time.perf_counter() - start
-            job_cpu, jvm_cpu = (b - a for a, b in zip(cpu, cpu_seconds()))
+            opts = {"binary_output": args.binary_output, "batch_rows": args.batch_rows, "mode": args.mode,
+                    "unit_rows": args.unit_rows}
+            # both Python workers load the model: two units in direct mode
+            spark_scoring.score(spark, args.model, tmp / "warm.parquet", tmp / "warm.out",
+                                **dict(opts, unit_rows=args.batch_rows))
+            for run in range(args.runs):
+                single, single_cpu = single_process()
+                load = os.getloadavg()[0]
+                start, cpu = time.perf_counter(), cpu_seconds()
+                spark_scoring.score(spark, args.model, tmp / "in.parquet", tmp / "out.parquet", **opts)
+                job = time.perf_counter() - start
+                job_cpu, jvm_cpu = (b - a for a, b in zip(cpu, cpu_seconds()))
+                load = max(load, os.getloadavg()[0])
+                r = {"job": job, "per_core": args.rows / job / cores, "single": single, "job_cpu": job_cpu,
+                     "jvm_cpu": jvm_cpu, "per_cpu_s": args.rows / job_cpu, "single_cpu": single_cpu,
+                     "ratio_cpu": args.rows / job_cpu / single_cpu, "load": load}
+                r["ratio_wall"] = r["per_core"] / single
+                runs.append(r)
+                print(f"run {run + 1}: job {job:.1f} s = {args.rows / job:,.0f} sequences/s, {r['per_core']:,.0f} "
+                      f"per core; single process, 1 thread: {single:,.0f} sequences/s; per-core ratio "
+                      f"{r['ratio_wall']:.2f}. CPU: job {job_cpu:.1f} s (JVM {jvm_cpu:.1f} s) = "
+                      f"{r['per_cpu_s']:,.0f} sequences per CPU-second; single process {single_cpu:,.0f}; "
+                      f"ratio {r['ratio_cpu']:.2f}; load average up to {load:.1f}", flush=True)
         finally:
             spark.stop()
-    per_core = args.rows / job / cores
-    print(f"{Path(args.model).name}: {args.rows} rows {shape}, {args.format} in, "
-          f"{'binary' if args.binary_output else 'array'} out, {args.batch_rows} rows a batch{', plain Parquet' if args.plain else ''}; Spark {args.master}: session start "
-          f"{jvm:.1f} s, job {job:.1f} s = {args.rows / job:,.0f} sequences/s, {per_core:,.0f} per core; "
-          f"single process, 1 thread: {single:,.0f} sequences/s; per-core ratio {per_core / single:.2f}. "
-          f"CPU time: job {job_cpu:.1f} s (JVM {jvm_cpu:.1f} s) = {args.rows / job_cpu:,.0f} sequences per CPU-second; single process "
-          f"{single_cpu:,.0f}; ratio {args.rows / job_cpu / single_cpu:.2f}")
+    med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    each = ", ".join(f"{r['ratio_cpu']:.2f}" for r in runs)
+    print(f"median of {len(runs)}: job {med['job']:.1f} s, CPU {med['job_cpu']:.1f} s (JVM {med['jvm_cpu']:.1f} s), "
+          f"{med['per_cpu_s']:,.0f} sequences per CPU-second against {med['single_cpu']:,.0f}: ratio "
+          f"{med['ratio_cpu']:.2f} (by CPU; runs {each}); by wall per core "
+          f"{med['ratio_wall']:.2f}; session start {session:.1f} s; load average up to {max(r['load'] for r in runs):.1f}")
 
 
 if __name__ == "__main__":
