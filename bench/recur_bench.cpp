@@ -16,9 +16,9 @@
 #include <new>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <utility>
 #include <random>
 #include <sstream>
+#include <utility>
 
 #include "io/npy.hpp"
 #include "kernels/dispatch.hpp"
