@@ -60,20 +60,29 @@ def cpu_seconds():
 
 def write_input(path, x, fmt="array", plain=False, row_group=100_000):
     """x (rows, ...) as Parquet (id, sequence): sequence as array<float> (fmt "array"), binary float32
-    bytes ("binary"), or fixed-size binary ("fixed": Parquet's FIXED_LEN_BYTE_ARRAY)."""
+    bytes ("binary"), or fixed-size binary ("fixed": Parquet's FIXED_LEN_BYTE_ARRAY). Written one
+    row group at a time, so binary's int32 offsets hold for any file size."""
     rows, per_row = x.shape[0], int(np.prod(x.shape[1:]))
-    data = pa.py_buffer(np.ascontiguousarray(x, "<f4"))
-    if fmt == "binary":  # int32 offsets: under 2 GiB per file
-        offsets = pa.py_buffer(np.arange(0, rows * per_row * 4 + 1, per_row * 4, dtype=np.int32))
-        seqs = pa.Array.from_buffers(pa.binary(), rows, [None, offsets, data])
-    elif fmt == "fixed":
-        seqs = pa.FixedSizeBinaryArray.from_buffers(pa.binary(per_row * 4), rows, [None, data])
-    else:
-        offsets = pa.array(np.arange(0, rows * per_row + 1, per_row, dtype=np.int32))
-        seqs = pa.ListArray.from_arrays(offsets, pa.array(x.reshape(-1)))
+    flat = np.ascontiguousarray(x, "<f4").reshape(rows, per_row)
     extra = {"use_dictionary": False, "compression": "none"} if plain else {}
-    pq.write_table(pa.table({"id": np.arange(rows, dtype=np.int64), "sequence": seqs}), path,
-                   row_group_size=row_group, **extra)
+    writer = None
+    for r0 in range(0, rows, row_group):
+        chunk = flat[r0:r0 + row_group]
+        n = chunk.shape[0]
+        data = pa.py_buffer(chunk)
+        if fmt == "binary":
+            offsets = pa.py_buffer(np.arange(0, n * per_row * 4 + 1, per_row * 4, dtype=np.int32))
+            seqs = pa.Array.from_buffers(pa.binary(), n, [None, offsets, data])
+        elif fmt == "fixed":
+            seqs = pa.FixedSizeBinaryArray.from_buffers(pa.binary(per_row * 4), n, [None, data])
+        else:
+            offsets = pa.array(np.arange(0, n * per_row + 1, per_row, dtype=np.int32))
+            seqs = pa.ListArray.from_arrays(offsets, pa.array(chunk.reshape(-1)))
+        table = pa.table({"id": np.arange(r0, r0 + n, dtype=np.int64), "sequence": seqs})
+        if writer is None:
+            writer = pq.ParquetWriter(path, table.schema, **extra)
+        writer.write_table(table, row_group_size=row_group)
+    writer.close()
 
 
 def main():
