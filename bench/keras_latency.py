@@ -3,17 +3,21 @@
 
     TF_NUM_INTRAOP_THREADS=N TF_NUM_INTEROP_THREADS=N .venv/bin/python bench/keras_latency.py MODEL X.npy [--time 4]
 
-Loads MODEL with Keras (any backend, KERAS_BACKEND), 3 warm-up calls, then predict_on_batch(X)
-for --time seconds; prints p50 and min per call.
+Loads MODEL with Keras (tf_keras for legacy .h5 files Keras 3 refuses), then times
+predict_on_batch(X) as models_throughput.py does (3 warm-up calls, then --time seconds); prints
+the p50 per call.
 """
 import argparse
 import os
-import time
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from models_throughput import keras_latency, load_keras  # noqa: E402
 
 
 def main():
@@ -24,19 +28,11 @@ def main():
     args = ap.parse_args()
     import keras
 
-    m = keras.saving.load_model(args.model, compile=False)
-    x = np.load(args.input)
-    for _ in range(3):
-        m.predict_on_batch(x)
-    ts = []
-    t0 = time.perf_counter()
-    while time.perf_counter() - t0 < args.time:
-        a = time.perf_counter()
-        m.predict_on_batch(x)
-        ts.append(time.perf_counter() - a)
-    ts = np.array(ts) * 1e3
-    print(f"keras {keras.backend.backend()} {args.model}: p50 {np.median(ts):.1f} ms, "
-          f"min {ts.min():.1f} ms, {len(ts)} calls")
+    km = load_keras(keras, args.model)
+    if km is None:
+        sys.exit(f"keras_latency: Keras cannot load {args.model}")
+    p50 = keras_latency(km, np.load(args.input), args.time)
+    print(f"{km.keras_name} ({keras.backend.backend()}) {args.model}: p50 {p50 * 1e3:.1f} ms")
 
 
 if __name__ == "__main__":

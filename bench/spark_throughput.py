@@ -68,17 +68,12 @@ def write_input(path, x, fmt="array", plain=False, row_group=100_000):
     writer = None
     for r0 in range(0, rows, row_group):
         chunk = flat[r0:r0 + row_group]
-        n = chunk.shape[0]
-        data = pa.py_buffer(chunk)
-        if fmt == "binary":
-            offsets = pa.py_buffer(np.arange(0, n * per_row * 4 + 1, per_row * 4, dtype=np.int32))
-            seqs = pa.Array.from_buffers(pa.binary(), n, [None, offsets, data])
-        elif fmt == "fixed":
-            seqs = pa.FixedSizeBinaryArray.from_buffers(pa.binary(per_row * 4), n, [None, data])
-        else:
-            offsets = pa.array(np.arange(0, n * per_row + 1, per_row, dtype=np.int32))
-            seqs = pa.ListArray.from_arrays(offsets, pa.array(chunk.reshape(-1)))
-        table = pa.table({"id": np.arange(r0, r0 + n, dtype=np.int64), "sequence": seqs})
+        if fmt == "fixed":
+            seqs = pa.FixedSizeBinaryArray.from_buffers(pa.binary(per_row * 4), chunk.shape[0],
+                                                        [None, pa.py_buffer(chunk)])
+        else:  # the column spark_scoring writes its predictions as
+            seqs = spark_scoring._predictions(pa, chunk, fmt == "binary")
+        table = pa.table({"id": np.arange(r0, r0 + chunk.shape[0], dtype=np.int64), "sequence": seqs})
         if writer is None:
             writer = pq.ParquetWriter(path, table.schema, **extra)
         writer.write_table(table, row_group_size=row_group)
