@@ -599,6 +599,13 @@ std::vector<LayerCase> layer_cases() {
   long_case(CK::gru, 7, 3, MK::holes, true);
   long_case(CK::gru_rb, 33, 1, MK::none, false);
   long_case(CK::simple, 33, 2, MK::left, false);
+  // Input projections in several chunks (sequence.cpp: rows x steps x gates*units floats past
+  // ~1 MiB), a partial last one, in both GEMM orders: per step here (many rows), per row in the
+  // first long case (3 rows, 2 chunks).
+  long_case(CK::lstm, 33, 33, MK::holes, true);
+  cases.back().T = 301;
+  long_case(CK::gru, 33, 40, MK::right, false);
+  cases.back().T = 300;
   for (size_t k = 0; k < cases.size(); ++k) cases[k].name = case_name(cases[k], k);
   return cases;
 }
@@ -1363,9 +1370,11 @@ TEST(FusedTiles, LargeBatchesEqualTheLoopBitForBit) {
   struct Size {
     size_t B, T, F, u;
   };
-  // 100 x 200 steps: 3 x 32 + 4 rows; 700 x 3 steps: 512 + 188 (350 +
-  // 350); 1300 x 2 steps with u = 33: 512 + 512 + 276; 45 x 1: one tile.
-  const Size sizes[] = {{100, 200, 5, 33}, {700, 3, 7, 7}, {1300, 2, 3, 33}, {45, 1, 1, 1}};
+  // 100 x 200 steps: 3 x 32 + 4 rows, input projections in chunks of ~19 steps (one GEMM per
+  // step); 700 x 3 steps: 512 + 188 (350 + 350); 1300 x 2 steps with u = 33: 512 + 512 + 276;
+  // 45 x 1: one tile; 3 x 1000: chunks of several hundred steps (one GEMM per row).
+  const Size sizes[] = {
+      {100, 200, 5, 33}, {700, 3, 7, 7}, {1300, 2, 3, 33}, {45, 1, 1, 1}, {3, 1000, 2, 33}};
   size_t i = 0;
   for (CK kind : {CK::simple, CK::lstm, CK::gru, CK::gru_rb}) {
     for (const Size& sz : sizes) {

@@ -22,24 +22,18 @@ void pack_weights(PackedWeights& w, const float* kernel, const float* recurrent,
 }
 
 void input_projection(const PackedWeights& w, size_t rows, const float* x, float* xp) {
-  const size_t n = w.gates * w.units;
-  gemm_packed(rows, x, w.input, w.kernel, xp, n, false);
-  if (!w.input_bias.empty()) add_bias_rows(rows, n, w.input_bias.data(), xp, n);
+  input_projection(w, rows, x, w.input, xp, w.gates * w.units);
+}
+
+void input_projection(const PackedWeights& w, size_t rows, const float* x, size_t ldx, float* xp,
+                      size_t ldxp) {
+  gemm_packed(rows, x, ldx, w.kernel, xp, ldxp, false);
+  if (!w.input_bias.empty()) add_bias_rows(rows, w.kernel.N, w.input_bias.data(), xp, ldxp);
 }
 
 size_t step_scratch_size(const PackedWeights& w, size_t B) {
   return B * w.gates * w.units + B * w.units;
 }
-
-namespace {
-// pre (B, n) = xp rows, then += h @ recurrent.
-void preactivations(const PackedWeights& w, size_t B, const float* xp, size_t xp_stride,
-                    const float* h, float* pre) {
-  const size_t n = w.gates * w.units;
-  for (size_t b = 0; b < B; ++b) std::memcpy(pre + b * n, xp + b * xp_stride, n * sizeof(float));
-  gemm_packed(B, h, w.units, w.recurrent, pre, n, true);
-}
-}  // namespace
 
 void simple_rnn_step(const PackedWeights& w, Activation act, size_t B, const float* xp,
                      size_t xp_stride, const float* h, float* h_new, float*) {
@@ -50,13 +44,13 @@ void simple_rnn_step(const PackedWeights& w, Activation act, size_t B, const flo
   for (size_t b = 0; b < B; ++b) f(h_new + b * u, u);
 }
 
-void lstm_gates(Activation act, Activation rec, size_t rows, size_t u, float* pre, const float* c,
-                float* h_new, float* c_new) {
+void lstm_gates(Activation act, Activation rec, size_t rows, size_t u, float* pre, size_t ld,
+                const float* c, float* h_new, float* c_new) {
   const KernelTable& t = kernel_table();
   const VecFn fa = activation_fn(t, act), fr = activation_fn(t, rec);
   const bool pairwise = rec == Activation::sigmoid || rec == Activation::tanh;
   for (size_t b = 0; b < rows; ++b) {
-    float* g = pre + b * 4 * u;  // [i, f, c, o]
+    float* g = pre + b * ld;  // [i, f, c, o]
     if (pairwise) {
       fr(g, 2 * u);
     } else {  // row-wise functions (softmax) act on each gate alone
@@ -78,7 +72,7 @@ void lstm_gates(Activation act, Activation rec, size_t rows, size_t u, float* pr
 void lstm_gates_rows(Activation act, Activation rec, size_t rows, size_t u, float* pre,
                      const float* c, float* h_new, float* c_new) {
   if (!is_elementwise(act) || !is_elementwise(rec)) {
-    lstm_gates(act, rec, rows, u, pre, c, h_new, c_new);
+    lstm_gates(act, rec, rows, u, pre, 4 * u, c, h_new, c_new);
     return;
   }
   const KernelTable& t = kernel_table();
@@ -104,11 +98,11 @@ void lstm_gates_rows(Activation act, Activation rec, size_t rows, size_t u, floa
   }
 }
 
-void lstm_step(const PackedWeights& w, Activation act, Activation rec, size_t B, const float* xp,
+void lstm_step(const PackedWeights& w, Activation act, Activation rec, size_t B, float* xp,
                size_t xp_stride, const float* h, const float* c, float* h_new, float* c_new,
-               float* scratch) {
-  preactivations(w, B, xp, xp_stride, h, scratch);
-  lstm_gates(act, rec, B, w.units, scratch, c, h_new, c_new);
+               float*) {
+  gemm_packed(B, h, w.units, w.recurrent, xp, xp_stride, true);
+  lstm_gates(act, rec, B, w.units, xp, xp_stride, c, h_new, c_new);
 }
 
 void gru_step(const PackedWeights& w, bool reset_after, Activation act, Activation rec, size_t B,

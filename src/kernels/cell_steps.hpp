@@ -27,23 +27,28 @@ struct PackedWeights {
 // take w.precision; the biases stay float32.
 void pack_weights(PackedWeights& w, const float* kernel, const float* recurrent, bool split_h);
 
-// xp (rows, G*u) = x (rows, input) @ kernel + input_bias.
+// xp (rows, G*u) = x (rows, input) @ kernel + input_bias; the second form with row strides.
 void input_projection(const PackedWeights& w, size_t rows, const float* x, float* xp);
+void input_projection(const PackedWeights& w, size_t rows, const float* x, size_t ldx, float* xp,
+                      size_t ldxp);
 
 // Scratch floats the step functions below need for B rows.
 size_t step_scratch_size(const PackedWeights& w, size_t B);
 
 // In each step: xp row b is at xp + b * xp_stride (the input projection of this step),
-// h/c are the current states (B, u), h_new/c_new receive the next ones (B, u).
+// h/c are the current states (B, u), h_new/c_new receive the next ones (B, u). lstm_step
+// accumulates h @ recurrent onto xp in place (xp + h @ recurrent, the loop's order) and leaves
+// its gates there.
 void simple_rnn_step(const PackedWeights& w, Activation act, size_t B, const float* xp,
                      size_t xp_stride, const float* h, float* h_new, float* scratch);
-void lstm_step(const PackedWeights& w, Activation act, Activation rec, size_t B, const float* xp,
+void lstm_step(const PackedWeights& w, Activation act, Activation rec, size_t B, float* xp,
                size_t xp_stride, const float* h, const float* c, float* h_new, float* c_new,
                float* scratch);
-// The LSTM update from preactivations pre (rows, 4u), gates [i, f, c, o] (overwritten):
-// c_new = f*c + i*act(c~), h_new = o*act(c_new). lstm_step ends with it; ConvLSTM uses it alone.
-void lstm_gates(Activation act, Activation rec, size_t rows, size_t u, float* pre, const float* c,
-                float* h_new, float* c_new);
+// The LSTM update from preactivations pre (rows, 4u; rows ld apart), gates [i, f, c, o]
+// (overwritten): c_new = f*c + i*act(c~), h_new = o*act(c_new). lstm_step ends with it;
+// ConvLSTM uses it alone.
+void lstm_gates(Activation act, Activation rec, size_t rows, size_t u, float* pre, size_t ld,
+                const float* c, float* h_new, float* c_new);
 // lstm_gates for many rows of few units (ConvLSTM cells): each activation runs once over all
 // rows when both are element-wise (else it is lstm_gates). Element-wise functions give each
 // element the same bits either way.

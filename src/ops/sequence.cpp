@@ -64,6 +64,66 @@ size_t tile_rows(size_t B, size_t T, size_t n, size_t u) {
   return std::max<size_t>(rows, 1);
 }
 
+// Steps whose input projections are computed together: at least ~96 rows per GEMM (each packed
+// weight block is then reused across rows), while the chunk (rows x steps x n floats) stays
+// about 1 MiB, in cache for the steps that read it and small enough that a call never touches
+// (nor page-faults in) the whole sequence's projection.
+size_t chunk_steps(size_t rows, size_t T, size_t n) {
+  constexpr size_t kChunkBytes = size_t{1} << 20, kMinRows = 96;
+  const size_t by_bytes = kChunkBytes / std::max<size_t>(rows * n * sizeof(float), 1);
+  const size_t by_rows = (kMinRows + rows - 1) / rows;
+  return std::clamp<size_t>(std::max(by_bytes, by_rows), 1, T);
+}
+
+// The input projections of one tile (rows b0.., T steps), a chunk of steps at a time in visit
+// order, into xp laid out (rows, chunk, n). at(s) gives step s's rows (chunk * n apart). Each
+// row is the same GEMM row as in one projection of the whole sequence, so chunking changes no
+// bit.
+class ChunkedProjection {
+ public:
+  ChunkedProjection(const kernels::PackedWeights& w, const float* x, size_t T, size_t F,
+                    bool backwards, size_t chunk, float* xp)
+      : w_(w),
+        x_(x),
+        T_(T),
+        F_(F),
+        n_(w.gates * w.units),
+        back_(backwards),
+        chunk_(chunk),
+        xp_(xp) {}
+
+  size_t stride() const { return chunk_ * n_; }
+
+  float* at(size_t rows, size_t s) {
+    if (s >= s1_ || s < s0_) project(rows, s - s % chunk_);
+    const size_t t = back_ ? T_ - 1 - s : s;
+    return xp_ + (t - t0_) * n_;
+  }
+
+ private:
+  void project(size_t rows, size_t s0) {
+    s0_ = s0;
+    s1_ = std::min(T_, s0 + chunk_);
+    const size_t steps = s1_ - s0_;
+    t0_ = back_ ? T_ - s1_ : s0_;
+    if (rows >= steps) {  // one GEMM per step over the rows (x rows T*F apart)
+      for (size_t j = 0; j < steps; ++j)
+        kernels::input_projection(w_, rows, x_ + (t0_ + j) * F_, T_ * F_, xp_ + j * n_, stride());
+    } else {  // one GEMM per row over its steps
+      for (size_t r = 0; r < rows; ++r)
+        kernels::input_projection(w_, steps, x_ + (r * T_ + t0_) * F_, F_, xp_ + r * stride(), n_);
+    }
+  }
+
+  const kernels::PackedWeights& w_;
+  const float* x_;
+  size_t T_, F_, n_;
+  bool back_;
+  size_t chunk_;
+  float* xp_;
+  size_t s0_ = 0, s1_ = 0, t0_ = 0;
+};
+
 // Runs the time loop around `advance(rows, xp_t, xp_stride, states, next, scratch)`, which
 // computes the next states of `rows` rows; nstates is 1 (h) or 2 (h, c); h is the output.
 template <class Advance>
@@ -87,6 +147,7 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
   res.outputs = Tensor({B, steps_out, u});
 
   const size_t TB = tile_rows(B, T, n, u), tiles = (B + TB - 1) / TB;
+  const size_t chunk = chunk_steps(TB, T, n);
   struct Work {
     std::vector<float> xp, scratch, next;
   };
@@ -94,14 +155,14 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
       tiles > 1 ? std::min<size_t>(static_cast<size_t>(kernels::num_threads()), tiles) : 1;
   std::vector<Work> work(workers);
   for (auto& wk : work) {
-    wk.xp.resize(TB * T * n);
+    wk.xp.resize(TB * chunk * n);
     wk.scratch.resize(kernels::step_scratch_size(w, TB));
     wk.next.resize(nstates * TB * u);
   }
 
   auto run_tile = [&](size_t tile, Work& wk) {
     const size_t b0 = tile * TB, rows = std::min(TB, B - b0);
-    kernels::input_projection(w, rows * T, x.data() + b0 * T * F, wk.xp.data());
+    ChunkedProjection xp(w, x.data() + b0 * T * F, T, F, a.go_backwards, chunk, wk.xp.data());
     float* st[2] = {res.states[0].data() + b0 * u,
                     nstates > 1 ? res.states[1].data() + b0 * u : nullptr};
     float* nx[2] = {wk.next.data(), wk.next.data() + TB * u};
@@ -109,8 +170,7 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
       float* cur[2] = {st[0], st[1]};
       float* nxt[2] = {nx[0], nx[1]};
       for (size_t s = 0; s < T; ++s) {
-        const size_t t = a.go_backwards ? T - 1 - s : s;
-        advance(rows, wk.xp.data() + t * n, T * n, cur, nxt, wk.scratch.data());
+        advance(rows, xp.at(rows, s), xp.stride(), cur, nxt, wk.scratch.data());
         for (size_t i = 0; i < nstates; ++i) std::swap(cur[i], nxt[i]);
         if (a.return_sequences) {
           for (size_t r = 0; r < rows; ++r) {
@@ -129,7 +189,7 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
     }
     for (size_t s = 0; s < T; ++s) {
       const size_t t = a.go_backwards ? T - 1 - s : s;
-      advance(rows, wk.xp.data() + t * n, T * n, st, nx, wk.scratch.data());
+      advance(rows, xp.at(rows, s), xp.stride(), st, nx, wk.scratch.data());
       for (size_t r = 0; r < rows; ++r) {
         const size_t b = b0 + r;
         float* e = emitted.data() + b * u;
@@ -176,8 +236,8 @@ RnnResult lstm(const LSTMCell& cell, const Tensor& inputs, std::span<const Tenso
   check_sequence("lstm", cell, inputs, init, a);
   const auto& cfg = cell.config();
   return run_sequence(cell, inputs, init, a, 2,
-                      [&](size_t rows, const float* xp, size_t stride, float* const* st,
-                          float* const* nx, float* scratch) {
+                      [&](size_t rows, float* xp, size_t stride, float* const* st, float* const* nx,
+                          float* scratch) {
                         kernels::lstm_step(detail::CellAccess::packed(cell), cfg.activation,
                                            cfg.recurrent_activation, rows, xp, stride, st[0], st[1],
                                            nx[0], nx[1], scratch);
@@ -189,8 +249,8 @@ RnnResult gru(const GRUCell& cell, const Tensor& inputs, std::span<const Tensor>
   check_sequence("gru", cell, inputs, init, a);
   const auto& cfg = cell.config();
   return run_sequence(cell, inputs, init, a, 1,
-                      [&](size_t rows, const float* xp, size_t stride, float* const* st,
-                          float* const* nx, float* scratch) {
+                      [&](size_t rows, float* xp, size_t stride, float* const* st, float* const* nx,
+                          float* scratch) {
                         kernels::gru_step(detail::CellAccess::packed(cell), cfg.reset_after,
                                           cfg.activation, cfg.recurrent_activation, rows, xp,
                                           stride, st[0], nx[0], scratch);
@@ -202,8 +262,8 @@ RnnResult simple_rnn(const SimpleRNNCell& cell, const Tensor& inputs, std::span<
   check_sequence("simple_rnn", cell, inputs, init, a);
   const auto& cfg = cell.config();
   return run_sequence(cell, inputs, init, a, 1,
-                      [&](size_t rows, const float* xp, size_t stride, float* const* st,
-                          float* const* nx, float* scratch) {
+                      [&](size_t rows, float* xp, size_t stride, float* const* st, float* const* nx,
+                          float* scratch) {
                         kernels::simple_rnn_step(detail::CellAccess::packed(cell), cfg.activation,
                                                  rows, xp, stride, st[0], nx[0], scratch);
                       });
