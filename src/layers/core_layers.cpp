@@ -27,6 +27,7 @@ class IdentityLayer final : public BasicLayer {
  public:
   using BasicLayer::BasicLayer;
   StreamRule stream_rule() const override { return {Streaming::elementwise}; }
+  bool passes_through() const override { return true; }
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     const Value& v = one_input(in);
     return single(v.tensor, v.mask);

@@ -135,6 +135,9 @@ class Layer {
   // Keras 3's MultiHeadAttention removes the Keras masks of the tensors it is called on, so
   // layers that read them later see none: true makes the graph do the same after this call.
   virtual bool strips_input_masks() const { return false; }
+  // The layer returns its one input unchanged, mask included (Dropout at inference & co.): the
+  // graph then hands the value on without calling it, moved when no later node reads it.
+  virtual bool passes_through() const { return false; }
 
   virtual size_t param_count() const { return 0; }
   // One line for `recur inspect` (e.g. "fused lstm" or "loop (why)"); empty when nothing to say.

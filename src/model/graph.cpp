@@ -674,14 +674,25 @@ std::vector<Value> Graph::run(std::vector<Value> inputs, CallContext& ctx) const
   for (size_t k = 0; k < nodes_.size(); ++k) {
     const Node& n = nodes_[k];
     args.clear();
-    for (size_t v : n.inputs) args.push_back(*vals[v]);
+    for (size_t v : n.inputs) {
+      // A value this node reads last, once, and not as a mask, is moved, not copied.
+      const bool last = last_use_[v] == k && std::count(n.inputs.begin(), n.inputs.end(), v) == 1 &&
+                        std::find(n.masks.begin(), n.masks.end(), v) == n.masks.end();
+      args.push_back(last ? std::move(*vals[v]) : *vals[v]);
+    }
     for (size_t j = 0; j < n.masks.size() && j < args.size(); ++j) {
       if (n.masks[j] != npos)
         args[j].mask =
             to_mask(vals[n.masks[j]]->tensor, "layer '" + layers_[n.layer]->name() + "' mask");
     }
     ctx.call_id = n.call;
-    std::vector<Value> out = layers_[n.layer]->call(args, ctx);
+    const Layer& layer = *layers_[n.layer];
+    std::vector<Value> out;
+    if (layer.passes_through() && args.size() == 1) {
+      out.push_back(std::move(args[0]));
+    } else {
+      out = layer.call(args, ctx);
+    }
     if (layers_[n.layer]->strips_input_masks()) {
       for (size_t v : n.inputs) vals[v]->mask.reset();
     }
