@@ -1,5 +1,7 @@
 #include "kernels/isa.hpp"
 
+#include <unistd.h>
+
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cpuid.h>
 #endif
@@ -56,6 +58,17 @@ Isa best_isa() {
 bool has_avx512_bf16() {
   static const bool has = detect_avx512_bf16();
   return has;
+}
+
+size_t l2_cache_bytes() {
+  static const size_t bytes = [] {
+#ifdef _SC_LEVEL2_CACHE_SIZE
+    const long v = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    if (v > 0) return static_cast<size_t>(v);
+#endif
+    return size_t{512} << 10;
+  }();
+  return bytes;
 }
 
 // The ISAs form a ladder: each one's CPU and OS requirements include the previous one's.

@@ -1,6 +1,8 @@
 // Instruction sets the kernels are built for, and what this CPU and OS support.
 #pragma once
 
+#include <cstddef>
+
 namespace recur::kernels {
 
 // One kernel table per ISA (dispatch.hpp). A NEON table would be one more entry here.
@@ -14,5 +16,7 @@ bool isa_supported(Isa isa);
 Isa best_isa();
 // AVX512-BF16 (vdpbf16ps) on top of a supported avx512: the bf16 dot-product GEMM's condition.
 bool has_avx512_bf16();
+// One core's L2 cache in bytes, as the OS reports it; 512 KiB when it does not.
+size_t l2_cache_bytes();
 
 }  // namespace recur::kernels

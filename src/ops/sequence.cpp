@@ -6,6 +6,7 @@
 #include <string>
 
 #include "kernels/cell_steps.hpp"
+#include "kernels/isa.hpp"
 #include "kernels/threads.hpp"
 #include "ops/cell_access.hpp"
 #include "recur/ops.hpp"
@@ -47,21 +48,28 @@ void check_sequence(const char* op, const GatedCell& cell, const Tensor& x,
 
 // Rows of a batch are independent, so a large batch can run in tiles of rows, each through the
 // whole sequence. Tiles pay when a tile's input projection fits in cache (short sequences,
-// large batches), and as the unit of parallel work when the recurrent weights are small
-// (each thread then streams all of them; large weights are better split by columns inside
-// the GEMM). Every row is computed exactly as in one call (the GEMMs' per-element order does
-// not depend on the row count), so tiling changes no bit.
-size_t tile_rows(size_t B, size_t T, size_t n, size_t u) {
+// large batches), and as the unit of parallel work when the recurrent weights fit one core's
+// L2: each thread then runs its rows with no barrier per step and its own gate math (larger
+// weights are split by columns inside each step's GEMM). Every row is computed exactly as in
+// one call (the GEMMs' per-element order does not depend on the row count), so tiling changes
+// no bit.
+size_t tile_rows(size_t B, size_t T, size_t n, size_t weight_bytes) {
   constexpr size_t kCacheBytes = size_t{2} << 20, kMinRows = 32, kMaxRows = 512;
-  constexpr size_t kSmallWeights = size_t{512} << 10;
   size_t rows = B;
   const size_t fit = kCacheBytes / std::max<size_t>(T * n * sizeof(float), 1);
   if (fit >= kMinRows) rows = std::min(B, std::min(fit, kMaxRows));
   const size_t threads = static_cast<size_t>(kernels::num_threads());
-  if (threads > 1 && u * n * sizeof(float) <= kSmallWeights) {
-    rows = std::min(rows, std::max<size_t>(32, (B + threads - 1) / threads));
+  if (threads > 1 && weight_bytes <= kernels::l2_cache_bytes()) {
+    rows = std::min(rows, std::max<size_t>(kMinRows, (B + threads - 1) / threads));
   }
   return std::max<size_t>(rows, 1);
+}
+
+size_t recurrent_bytes(const kernels::PackedWeights& w) {
+  auto bytes = [](const kernels::PackedMatrix& m) {
+    return m.data.size() * sizeof(float) + m.bf16.size() * sizeof(uint16_t);
+  };
+  return bytes(w.recurrent) + bytes(w.recurrent_h);
 }
 
 // Steps whose input projections are computed together: at least ~96 rows per GEMM (each packed
@@ -146,7 +154,7 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
   const size_t steps_out = a.return_sequences ? T : 1;
   res.outputs = Tensor({B, steps_out, u});
 
-  const size_t TB = tile_rows(B, T, n, u), tiles = (B + TB - 1) / TB;
+  const size_t TB = tile_rows(B, T, n, recurrent_bytes(w)), tiles = (B + TB - 1) / TB;
   const size_t chunk = chunk_steps(TB, T, n);
   struct Work {
     std::vector<float> xp, scratch, next;
