@@ -2,6 +2,7 @@
 // Exit codes: 0 ok, 2 usage, 3 unsupported model or feature, 4 invalid file or input.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -11,12 +12,33 @@
 #include "cli/isolate.hpp"
 #include "recur/recur.hpp"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 namespace recur::cli {
 int bench_command(const std::vector<std::string>& args);  // cli/bench.cpp
 }
 
+namespace {
+// glibc returns freed blocks of 128 KiB and more to the OS (mmap, or trimming the heap top), so
+// every call of a large batch page-faults its activations in again: 30-40 % of a batch-1024
+// call of a small LSTM model. This process keeps them for the next call instead; a user's own
+// GLIBC_TUNABLES / MALLOC_* settings win. (Library users: docs/PERFORMANCE.md.)
+void keep_freed_memory() {
+#ifdef __GLIBC__
+  if (std::getenv("GLIBC_TUNABLES") || std::getenv("MALLOC_MMAP_THRESHOLD_") ||
+      std::getenv("MALLOC_TRIM_THRESHOLD_"))
+    return;
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's largest
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
+}
+}  // namespace
+
 // (clang-tidy: CLI11 throws while the options are declared only on a programming error.)
 int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
+  keep_freed_memory();
   CLI::App app{"recur: run Keras recurrent models (.keras, .h5) with Keras' results"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "recur 0.1.0");
