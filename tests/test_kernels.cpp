@@ -4,6 +4,7 @@
 // AVX2 one bit for bit (same FMA order, same polynomial).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -107,6 +108,15 @@ TEST(Kernels, RowsGiveTheSameBitsAloneOrInABatchAndWithThreads) {
     std::vector<float> few(4 * N);  // few rows: split by column panels
     recur::kernels::gemm_packed(4, A.data(), K, P, few.data(), N, false);
     for (size_t j = 0; j < 4 * N; ++j) ASSERT_EQ(few[j], all[j]);
+    // Rows far apart (past 4 KiB: the kernels copy each block's rows together first), both
+    // K blocks (K = 530 > 512) and two M blocks.
+    recur::kernels::set_num_threads(1);
+    const size_t far = 2000;
+    std::vector<float> spread(M * far, std::nanf(""));
+    for (size_t i = 0; i < M; ++i) std::copy_n(A.data() + i * K, K, spread.data() + i * far);
+    std::vector<float> apart(M * N);
+    recur::kernels::gemm_packed(M, spread.data(), far, P, apart.data(), N, false);
+    EXPECT_EQ(apart, all) << recur::kernels::isa_name(isa) << " rows " << far << " floats apart";
   }
 }
 

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
+#include <vector>
 
 #include "kernels/gemm.hpp"
 
@@ -26,21 +27,37 @@ const T* panel_data(const PackedMatrix& B) {
 using RowBlockFn = void (*)(size_t r, size_t K, const float* A, size_t lda, const PackedMatrix& B,
                             size_t kofs, size_t p0, size_t p1, float* C, size_t ldc, bool acc);
 
+// A rows further apart than this many floats (4 KiB: e.g. one step of a sequence, rows T*F
+// floats apart) are copied into contiguous rows per block first: the micro-tile reads 6-12 rows
+// at once, and far-apart rows cost a TLB entry and a prefetch stream each (measured: such a GEMM
+// ran 15-30 % slower). The copy holds the same values, so every sum is unchanged.
+constexpr size_t kFarRows = 1024;
+
 template <size_t kKc, size_t kMc, size_t kPc, size_t kRows>
 void blocked_gemm(RowBlockFn row_block, size_t M, const float* A, size_t lda, const PackedMatrix& B,
                   size_t p0, size_t p1, float* C, size_t ldc, bool accumulate) {
   static_assert(kMc % kRows == 0, "M blocks hold whole micro-tiles");
+  thread_local std::vector<float> near;  // grows once per thread
   const size_t K = B.K;
   for (size_t k0 = 0; k0 < K; k0 += kKc) {
     const size_t kc = std::min(kKc, K - k0);
     const bool acc = accumulate || k0 > 0;
     for (size_t i0 = 0; i0 < M; i0 += kMc) {
       const size_t mc = std::min(kMc, M - i0);
+      const float* a = A + i0 * lda + k0;
+      size_t la = lda;
+      if (lda > kFarRows && mc > 1) {
+        if (near.size() < kMc * kKc) near.resize(kMc * kKc);
+        for (size_t i = 0; i < mc; ++i)
+          std::copy_n(A + (i0 + i) * lda + k0, kc, near.data() + i * kc);
+        a = near.data();
+        la = kc;
+      }
       for (size_t q0 = p0; q0 < p1; q0 += kPc) {
         const size_t q1 = std::min(p1, q0 + kPc);
-        for (size_t i = i0; i < i0 + mc; i += kRows) {
-          const size_t r = std::min(kRows, i0 + mc - i);
-          row_block(r, kc, A + i * lda + k0, lda, B, k0, q0, q1, C + i * ldc, ldc, acc);
+        for (size_t i = 0; i < mc; i += kRows) {
+          const size_t r = std::min(kRows, mc - i);
+          row_block(r, kc, a + i * la, la, B, k0, q0, q1, C + (i0 + i) * ldc, ldc, acc);
         }
       }
     }
