@@ -73,21 +73,28 @@ class Pool {
 
  private:
   void loop(int id, uint32_t seen) {
+    // Spin before sleeping on the futex: waking a sleeping thread takes tens of microseconds,
+    // far more on a VM whose idle vCPU halts. While tasks keep coming within ~2 ms of each
+    // other (the steps of a sequence, the calls of a short one), spin that long, as OpenMP
+    // runtimes do; after a longer pause only ~50 us, so an idle pool stops burning a core.
+    // Measured on a 2-vCPU VM: with ~0.5 ms of spin, S2 SimpleRNN at 2 threads was 3-10 %
+    // slower than at 1 (each call woke a sleeping worker); with this, at par or faster.
+    using Clock = std::chrono::steady_clock;
+    constexpr auto kBusy = std::chrono::milliseconds(2);
+    constexpr auto kIdle = std::chrono::microseconds(50);
+    auto spin_for = std::chrono::duration_cast<Clock::duration>(kIdle);
     for (;;) {
-      // Spin ~2 ms before sleeping (OpenMP runtimes spin as long or longer): waking a sleeping
-      // thread takes tens of microseconds, far more on a VM whose idle vCPU halts, and the
-      // next task usually comes sooner (the next step, or the next call of a short sequence).
-      // Measured on a 2-vCPU VM: with ~0.5 ms of spin, S2 SimpleRNN at 2 threads was 3-10 %
-      // slower than at 1 (each call woke a sleeping worker); with the spin, at par or faster.
-      const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(2);
+      const auto start = Clock::now(), until = start + spin_for;
       uint32_t g;
       for (int spin = 1; (g = gen_.load(std::memory_order_acquire)) == seen; ++spin) {
-        if (spin % 256 != 0 || std::chrono::steady_clock::now() < until) {
+        if (spin % 256 != 0 || Clock::now() < until) {
           cpu_relax();
         } else {
           futex_wait(&gen_, seen);
         }
       }
+      spin_for = Clock::now() - start < kBusy ? std::chrono::duration_cast<Clock::duration>(kBusy)
+                                              : std::chrono::duration_cast<Clock::duration>(kIdle);
       seen = g;
       if (stop_.load()) return;
       if (id < n_) {
