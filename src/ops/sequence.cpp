@@ -1,5 +1,6 @@
-// Fused sequence ops lstm(), gru(), simple_rnn(): one GEMM for the input projection of every
-// time step, then one recurrent product and a fused update per step. Same contract as rnn():
+// Fused sequence ops lstm(), gru(), simple_rnn(): the input projections a chunk of steps at a
+// time (few large GEMMs), then one recurrent product and a fused update per step. Same contract
+// as rnn():
 // masked samples keep their states and repeat the last emitted output (or zeros).
 #include <algorithm>
 #include <cstring>
