@@ -32,7 +32,8 @@ void input_projection(const PackedWeights& w, size_t rows, const float* x, size_
 }
 
 size_t step_scratch_size(const PackedWeights& w, size_t B) {
-  return B * w.gates * w.units + B * w.units;
+  // Only gru_step (3 gates) uses scratch: LSTM works in place on xp, SimpleRNN on h_new.
+  return w.gates == 3 ? B * w.gates * w.units + B * w.units : 0;
 }
 
 void simple_rnn_step(const PackedWeights& w, Activation act, size_t B, const float* xp,

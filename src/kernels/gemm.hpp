@@ -32,6 +32,7 @@ struct PackedMatrix {
   Bf16Form form = Bf16Form::widen;  // bf16 only
   size_t panels() const { return (N + kPanel - 1) / kPanel; }
   size_t pairs() const { return (K + 1) / 2; }
+  size_t bytes() const { return data.size() * sizeof(float) + bf16.size() * sizeof(uint16_t); }
 };
 // Columns [col0, col0 + N) of B (K x ldb). bf16 uses the active kernel table's form
 // (KernelTable::bf16_form), unless given.

@@ -80,9 +80,9 @@ class Pool {
     // Measured on a 2-vCPU VM: with ~0.5 ms of spin, S2 SimpleRNN at 2 threads was 3-10 %
     // slower than at 1 (each call woke a sleeping worker); with this, at par or faster.
     using Clock = std::chrono::steady_clock;
-    constexpr auto kBusy = std::chrono::milliseconds(2);
-    constexpr auto kIdle = std::chrono::microseconds(50);
-    auto spin_for = std::chrono::duration_cast<Clock::duration>(kIdle);
+    constexpr Clock::duration kBusy = std::chrono::milliseconds(2);
+    constexpr Clock::duration kIdle = std::chrono::microseconds(50);
+    Clock::duration spin_for = kIdle;
     for (;;) {
       const auto start = Clock::now(), until = start + spin_for;
       uint32_t g;
@@ -93,8 +93,7 @@ class Pool {
           futex_wait(&gen_, seen);
         }
       }
-      spin_for = Clock::now() - start < kBusy ? std::chrono::duration_cast<Clock::duration>(kBusy)
-                                              : std::chrono::duration_cast<Clock::duration>(kIdle);
+      spin_for = Clock::now() - start < kBusy ? kBusy : kIdle;
       seen = g;
       if (stop_.load()) return;
       if (id < n_) {

@@ -673,6 +673,7 @@ std::vector<Value> Graph::run(std::vector<Value> inputs, CallContext& ctx) const
   std::vector<Value> args;
   for (size_t k = 0; k < nodes_.size(); ++k) {
     const Node& n = nodes_[k];
+    const Layer& layer = *layers_[n.layer];
     args.clear();
     for (size_t v : n.inputs) {
       // A value this node reads last, once, and not as a mask, is moved, not copied.
@@ -682,32 +683,29 @@ std::vector<Value> Graph::run(std::vector<Value> inputs, CallContext& ctx) const
     }
     for (size_t j = 0; j < n.masks.size() && j < args.size(); ++j) {
       if (n.masks[j] != npos)
-        args[j].mask =
-            to_mask(vals[n.masks[j]]->tensor, "layer '" + layers_[n.layer]->name() + "' mask");
+        args[j].mask = to_mask(vals[n.masks[j]]->tensor, "layer '" + layer.name() + "' mask");
     }
     ctx.call_id = n.call;
-    const Layer& layer = *layers_[n.layer];
     std::vector<Value> out;
     if (layer.passes_through() && args.size() == 1) {
       out.push_back(std::move(args[0]));
     } else {
       out = layer.call(args, ctx);
     }
-    if (layers_[n.layer]->strips_input_masks()) {
+    if (layer.strips_input_masks()) {
       for (size_t v : n.inputs) vals[v]->mask.reset();
     }
     if (ctx.trace) {
       std::vector<std::vector<size_t>> shapes;
       shapes.reserve(out.size());
       for (const auto& v : out) shapes.push_back(v.tensor.shape());
-      ctx.trace->emplace_back(layers_[n.layer].get(), std::move(shapes));
+      ctx.trace->emplace_back(&layer, std::move(shapes));
     }
     for (size_t t = 0; t < n.outputs.size(); ++t) {
       if (n.outputs[t] == npos) continue;
       if (t >= out.size()) {
-        throw InvalidArgument("layer '" + layers_[n.layer]->name() + "' returns " +
-                              std::to_string(out.size()) + " outputs; output " + std::to_string(t) +
-                              " is used");
+        throw InvalidArgument("layer '" + layer.name() + "' returns " + std::to_string(out.size()) +
+                              " outputs; output " + std::to_string(t) + " is used");
       }
       vals[n.outputs[t]] = std::move(out[t]);
     }

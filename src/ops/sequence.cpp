@@ -1,7 +1,6 @@
 // Fused sequence ops lstm(), gru(), simple_rnn(): the input projections a chunk of steps at a
 // time (few large GEMMs), then one recurrent product and a fused update per step. Same contract
-// as rnn():
-// masked samples keep their states and repeat the last emitted output (or zeros).
+// as rnn(): masked samples keep their states and repeat the last emitted output (or zeros).
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -66,13 +65,6 @@ size_t tile_rows(size_t B, size_t T, size_t n, size_t weight_bytes) {
   return std::max<size_t>(rows, 1);
 }
 
-size_t recurrent_bytes(const kernels::PackedWeights& w) {
-  auto bytes = [](const kernels::PackedMatrix& m) {
-    return m.data.size() * sizeof(float) + m.bf16.size() * sizeof(uint16_t);
-  };
-  return bytes(w.recurrent) + bytes(w.recurrent_h);
-}
-
 // Steps whose input projections are computed together: at least ~96 rows per GEMM (each packed
 // weight block is then reused across rows), while the chunk (rows x steps x n floats) stays
 // about 1 MiB, in cache for the steps that read it and small enough that a call never touches
@@ -84,16 +76,17 @@ size_t chunk_steps(size_t rows, size_t T, size_t n) {
   return std::clamp<size_t>(std::max(by_bytes, by_rows), 1, T);
 }
 
-// The input projections of one tile (rows b0.., T steps), a chunk of steps at a time in visit
-// order, into xp laid out (rows, chunk, n). at(s) gives step s's rows (chunk * n apart). Each
+// The input projections of one tile (`rows` rows from x, T steps), a chunk of steps at a time in
+// visit order, into xp laid out (rows, chunk, n). at(s) gives step s's rows (chunk * n apart). Each
 // row is the same GEMM row as in one projection of the whole sequence, so chunking changes no
 // bit.
 class ChunkedProjection {
  public:
-  ChunkedProjection(const kernels::PackedWeights& w, const float* x, size_t T, size_t F,
-                    bool backwards, size_t chunk, float* xp)
+  ChunkedProjection(const kernels::PackedWeights& w, const float* x, size_t rows, size_t T,
+                    size_t F, bool backwards, size_t chunk, float* xp)
       : w_(w),
         x_(x),
+        rows_(rows),
         T_(T),
         F_(F),
         n_(w.gates * w.units),
@@ -103,30 +96,30 @@ class ChunkedProjection {
 
   size_t stride() const { return chunk_ * n_; }
 
-  float* at(size_t rows, size_t s) {
-    if (s >= s1_ || s < s0_) project(rows, s - s % chunk_);
+  float* at(size_t s) {
+    if (s >= s1_ || s < s0_) project(s - s % chunk_);
     const size_t t = back_ ? T_ - 1 - s : s;
     return xp_ + (t - t0_) * n_;
   }
 
  private:
-  void project(size_t rows, size_t s0) {
+  void project(size_t s0) {
     s0_ = s0;
     s1_ = std::min(T_, s0 + chunk_);
     const size_t steps = s1_ - s0_;
     t0_ = back_ ? T_ - s1_ : s0_;
-    if (rows >= steps) {  // one GEMM per step over the rows (x rows T*F apart)
+    if (rows_ >= steps) {  // one GEMM per step over the rows (x rows T*F apart)
       for (size_t j = 0; j < steps; ++j)
-        kernels::input_projection(w_, rows, x_ + (t0_ + j) * F_, T_ * F_, xp_ + j * n_, stride());
+        kernels::input_projection(w_, rows_, x_ + (t0_ + j) * F_, T_ * F_, xp_ + j * n_, stride());
     } else {  // one GEMM per row over its steps
-      for (size_t r = 0; r < rows; ++r)
+      for (size_t r = 0; r < rows_; ++r)
         kernels::input_projection(w_, steps, x_ + (r * T_ + t0_) * F_, F_, xp_ + r * stride(), n_);
     }
   }
 
   const kernels::PackedWeights& w_;
   const float* x_;
-  size_t T_, F_, n_;
+  size_t rows_, T_, F_, n_;
   bool back_;
   size_t chunk_;
   float* xp_;
@@ -155,7 +148,8 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
   const size_t steps_out = a.return_sequences ? T : 1;
   res.outputs = Tensor({B, steps_out, u});
 
-  const size_t TB = tile_rows(B, T, n, recurrent_bytes(w)), tiles = (B + TB - 1) / TB;
+  const size_t TB = tile_rows(B, T, n, w.recurrent.bytes() + w.recurrent_h.bytes()),
+               tiles = (B + TB - 1) / TB;
   const size_t chunk = chunk_steps(TB, T, n);
   struct Work {
     std::vector<float> xp, scratch, next;
@@ -171,7 +165,7 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
 
   auto run_tile = [&](size_t tile, Work& wk) {
     const size_t b0 = tile * TB, rows = std::min(TB, B - b0);
-    ChunkedProjection xp(w, x.data() + b0 * T * F, T, F, a.go_backwards, chunk, wk.xp.data());
+    ChunkedProjection xp(w, x.data() + b0 * T * F, rows, T, F, a.go_backwards, chunk, wk.xp.data());
     float* st[2] = {res.states[0].data() + b0 * u,
                     nstates > 1 ? res.states[1].data() + b0 * u : nullptr};
     float* nx[2] = {wk.next.data(), wk.next.data() + TB * u};
@@ -179,7 +173,7 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
       float* cur[2] = {st[0], st[1]};
       float* nxt[2] = {nx[0], nx[1]};
       for (size_t s = 0; s < T; ++s) {
-        advance(rows, xp.at(rows, s), xp.stride(), cur, nxt, wk.scratch.data());
+        advance(rows, xp.at(s), xp.stride(), cur, nxt, wk.scratch.data());
         for (size_t i = 0; i < nstates; ++i) std::swap(cur[i], nxt[i]);
         if (a.return_sequences) {
           for (size_t r = 0; r < rows; ++r) {
@@ -198,7 +192,7 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
     }
     for (size_t s = 0; s < T; ++s) {
       const size_t t = a.go_backwards ? T - 1 - s : s;
-      advance(rows, xp.at(rows, s), xp.stride(), st, nx, wk.scratch.data());
+      advance(rows, xp.at(s), xp.stride(), st, nx, wk.scratch.data());
       for (size_t r = 0; r < rows; ++r) {
         const size_t b = b0 + r;
         float* e = emitted.data() + b * u;
