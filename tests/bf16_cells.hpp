@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <memory>
 #include <random>
 #include <span>
@@ -69,6 +70,7 @@ inline void expect_gemm_near_double(k::Bf16Form form, double bound, std::vector<
             const auto C0 = C;
             const auto P = k::pack_matrix(K, N, B.data(), N, 0, Precision::bf16, form);
             ASSERT_TRUE(P.data.empty());
+            ASSERT_EQ(reinterpret_cast<uintptr_t>(P.bf16.data()) % 64, 0u) << "pair rows on lines";
             k::gemm_packed(M, A.data(), lda, P, C.data(), ldc, acc);
             for (size_t i = 0; i < M; ++i) {
               for (size_t j = 0; j < ldc; ++j) {

@@ -62,6 +62,7 @@ TEST(Kernels, PackedGemmMatchesDoubleReferenceOnEveryIsa) {
             auto A = rand_vec(M * lda, rng), B = rand_vec(K * N, rng), C = rand_vec(M * ldc, rng);
             const auto C0 = C;
             const auto P = recur::kernels::pack_matrix(K, N, B.data(), N);
+            ASSERT_EQ(reinterpret_cast<uintptr_t>(P.data.data()) % 64, 0u) << "panel rows on lines";
             recur::kernels::gemm_packed(M, A.data(), lda, P, C.data(), ldc, acc);
             for (size_t i = 0; i < M; ++i) {
               for (size_t j = 0; j < ldc; ++j) {

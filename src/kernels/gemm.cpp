@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/bf16.hpp"
 #include "kernels/dispatch.hpp"
-#include "kernels/gemm_dot_bf16.hpp"
 #include "kernels/isa_internal.hpp"
 #include "kernels/threads.hpp"
 
@@ -26,14 +26,15 @@ PackedMatrix pack_matrix(size_t K, size_t N, const float* B, size_t ldb, size_t 
 
 PackedMatrix pack_matrix(size_t K, size_t N, const float* B, size_t ldb, size_t col0,
                          Precision precision, Bf16Form form) {
-  if (precision == Precision::bf16 && form == Bf16Form::dot) return pack_pairs(K, N, B, ldb, col0);
   PackedMatrix p;
   p.K = K;
   p.N = N;
   p.precision = precision;
+  p.form = form;
   const bool half = precision == Precision::bf16;
+  const size_t np = p.pairs();
   if (half) {
-    p.bf16.assign(p.panels() * K * kPanel, 0);
+    p.bf16.assign(p.panels() * np * 2 * kPanel, 0);
   } else {
     p.data.assign(p.panels() * K * kPanel, 0.0f);
   }
@@ -41,11 +42,11 @@ PackedMatrix pack_matrix(size_t K, size_t N, const float* B, size_t ldb, size_t 
     const size_t j0 = q * kPanel, nj = std::min(kPanel, N - j0);
     for (size_t k = 0; k < K; ++k) {
       const float* src = B + k * ldb + col0 + j0;
-      const size_t at = (q * K + k) * kPanel;
       if (half) {
-        for (size_t j = 0; j < nj; ++j) p.bf16[at + j] = to_bf16(src[j]);
+        uint16_t* dst = p.bf16.data() + (q * np + k / 2) * 2 * kPanel + (k & 1);
+        for (size_t j = 0; j < nj; ++j) dst[2 * j] = to_bf16(src[j]);
       } else {
-        std::memcpy(p.data.data() + at, src, nj * sizeof(float));
+        std::memcpy(p.data.data() + (q * K + k) * kPanel, src, nj * sizeof(float));
       }
     }
   }
@@ -123,13 +124,14 @@ namespace {
 inline float widen(float x) { return x; }
 inline float widen(uint16_t b) { return from_bf16(b); }
 
+// T = float: panel rows of kPanel floats. T = uint16_t: bf16 k pairs, row k's values 2 apart.
 template <typename T>
 void scalar_panels(size_t M, const float* A, size_t lda, const PackedMatrix& B, const T* data,
                    size_t p0, size_t p1, float* C, size_t ldc, bool accumulate) {
-  const size_t K = B.K;
+  constexpr size_t step = std::is_same_v<T, float> ? 1 : 2;
+  const size_t K = B.K, rows = (K + step - 1) / step;
   for (size_t q = p0; q < p1; ++q) {
     const size_t j0 = q * kPanel, nj = std::min(kPanel, B.N - j0);
-    const T* bp = data + q * K * kPanel;
     for (size_t i = 0; i < M; ++i) {
       float acc[kPanel];
       float* c = C + i * ldc + j0;
@@ -137,8 +139,8 @@ void scalar_panels(size_t M, const float* A, size_t lda, const PackedMatrix& B, 
       const float* a = A + i * lda;
       for (size_t k = 0; k < K; ++k) {
         const float av = a[k];
-        const T* b = bp + k * kPanel;
-        for (size_t j = 0; j < kPanel; ++j) acc[j] += av * widen(b[j]);
+        const T* b = data + (q * rows + k / step) * step * kPanel + k % step;
+        for (size_t j = 0; j < kPanel; ++j) acc[j] += av * widen(b[j * step]);
       }
       std::memcpy(c, acc, nj * sizeof(float));
     }

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <vector>
 
 #include "recur/precision.hpp"
@@ -18,16 +19,32 @@ void add_bias_rows(size_t M, size_t N, const float* bias, float* C, size_t ldc);
 // (AVX512-BF16; the scalar twin reproduces it bit for bit on any CPU).
 enum class Bf16Form { widen, dot };
 
+// Storage aligned to a 64-byte cache line: a panel row is 64 bytes, and a misaligned one
+// straddles two lines on every load.
+template <typename T>
+struct LineAllocator {
+  using value_type = T;
+  static constexpr std::align_val_t kLine{64};
+  LineAllocator() = default;
+  template <typename U>
+  explicit LineAllocator(const LineAllocator<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), kLine)); }
+  void deallocate(T* p, size_t) { ::operator delete(p, kLine); }
+  bool operator==(const LineAllocator&) const = default;
+};
+
 // A (K x N) matrix packed once into column panels of kPanel columns: panel p holds rows 0..K-1 of
-// columns [p*kPanel, p*kPanel + kPanel), each row kPanel values contiguous (zero padded). The
-// values are float32 in `data`, or (Precision::bf16) bfloat16 bits in `bf16`, the same layout;
-// the dot form instead interleaves k pairs: pair row kp holds, per column j, B[2kp][j] and
-// B[2kp+1][j] side by side (one 32-bit lane; zero past K), so a panel is (K+1)/2 rows of 32.
+// columns [p*kPanel, p*kPanel + kPanel), each row kPanel values contiguous (zero padded), float32
+// in `data`. Precision::bf16 packs bfloat16 bits in `bf16` in k pairs instead, for both forms:
+// pair row kp holds, per column j, B[2kp][j] (the lower half of a 32-bit lane) and B[2kp+1][j]
+// (the upper half; zero past K), so a panel is (K+1)/2 rows of 32. The dot form feeds a lane to
+// vdpbf16ps as it is; the widen form reads it as two float32 (a shift and a mask, no shuffle).
 constexpr size_t kPanel = 16;
 struct PackedMatrix {
   size_t K = 0, N = 0;
-  std::vector<float> data;     // panels(N) * K * kPanel, fp32 packing
-  std::vector<uint16_t> bf16;  // panels(N) * K(+1 if odd, dot) * kPanel, rounded to nearest even
+  std::vector<float, LineAllocator<float>> data;  // panels(N) * K * kPanel, fp32 packing
+  std::vector<uint16_t, LineAllocator<uint16_t>>
+      bf16;  // panels(N) * pairs() * 2 * kPanel, rounded to nearest even
   Precision precision = Precision::fp32;
   Bf16Form form = Bf16Form::widen;  // bf16 only
   size_t panels() const { return (N + kPanel - 1) / kPanel; }

@@ -1,6 +1,7 @@
 // AVX2 + FMA kernels for packed panels (compiled for that ISA with target attributes only, so
 // the rest of the binary runs on any x86-64; the kernel table calls them only when the CPU has
-// them). The same templates read a bf16-packed B, each value widened to float32 by a shift.
+// them). The same templates read a bf16-packed B, widening each k pair to two float32 rows by a
+// shift and a mask.
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 
@@ -21,11 +22,39 @@ constexpr size_t kKc = 256;  // K block: a 16-column B panel block is 16 KiB, L1
 constexpr size_t kMc = 96;   // M block: 96 rows x kKc of A (96 KiB) stay in L2
 constexpr size_t kPc = 8;    // panels per C strip
 
-// Eight values of a B panel row as float32.
-RECUR_AVX2 inline __m256 load_b(const float* p) { return _mm256_loadu_ps(p); }
+// Eight columns of B at k as float32: a float panel row (H unused), or from a bf16 pair row the
+// even k (H = 0: the lanes' lower halves, shifted up) or the odd k (H = 1: the upper halves).
+template <int H>
+RECUR_AVX2 inline __m256 load_b(const float* p) {
+  return _mm256_loadu_ps(p);
+}
+template <int H>
 RECUR_AVX2 inline __m256 load_b(const uint16_t* p) {
-  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  if constexpr (H == 0) return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+  return _mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32(int(0xFFFF0000u))));
+}
+
+// One k for R rows x P panels: row points at B's packed row holding k (H: which of its pair).
+template <int R, int P, int H, typename T>
+RECUR_AVX2 inline void fma_k(const float* A, size_t lda, const T* row, size_t bstride,
+                             __m256 (&c)[R][P][2]) {
+  constexpr size_t half = 8 * kRowK<T>;  // columns 8..15 of the row
+  __m256 b[P][2];
+#pragma GCC unroll 8
+  for (int p = 0; p < P; ++p) {
+    b[p][0] = load_b<H>(row + p * bstride);
+    b[p][1] = load_b<H>(row + p * bstride + half);
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    const __m256 a = _mm256_broadcast_ss(A + r * lda);
+#pragma GCC unroll 8
+    for (int p = 0; p < P; ++p) {
+      c[r][p][0] = _mm256_fmadd_ps(a, b[p][0], c[r][p][0]);
+      c[r][p][1] = _mm256_fmadd_ps(a, b[p][1], c[r][p][1]);
+    }
+  }
 }
 
 // R rows x P panels (16 columns each) of C, k ascending, one FMA per k per element.
@@ -46,23 +75,13 @@ RECUR_AVX2 inline void micro(size_t K, const float* A, size_t lda, const T* Bp, 
       }
     }
   }
-  for (size_t k = 0; k < K; ++k) {
-    __m256 b[P][2];
-#pragma GCC unroll 8
-    for (int p = 0; p < P; ++p) {
-      b[p][0] = load_b(Bp + p * bstride + k * 16);
-      b[p][1] = load_b(Bp + p * bstride + k * 16 + 8);
-    }
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      const __m256 a = _mm256_broadcast_ss(A + r * lda + k);
-#pragma GCC unroll 8
-      for (int p = 0; p < P; ++p) {
-        c[r][p][0] = _mm256_fmadd_ps(a, b[p][0], c[r][p][0]);
-        c[r][p][1] = _mm256_fmadd_ps(a, b[p][1], c[r][p][1]);
-      }
-    }
+  constexpr size_t S = kRowK<T>;
+  size_t k = 0;
+  for (; k + S <= K; k += S) {
+    fma_k<R, P, 0>(A + k, lda, Bp + k * 16, bstride, c);
+    if constexpr (S == 2) fma_k<R, P, 1>(A + k + 1, lda, Bp + k * 16, bstride, c);
   }
+  if (k < K) fma_k<R, P, 0>(A + k, lda, Bp + k * 16, bstride, c);  // odd K: a last half pair
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
 #pragma GCC unroll 8
@@ -93,7 +112,7 @@ RECUR_AVX2 void rows_one_panel(size_t K, const float* A, size_t lda, const T* Bp
 template <int R, int P, typename T>
 RECUR_AVX2 void rows(size_t K, const float* A, size_t lda, const PackedMatrix& B, size_t kofs,
                      size_t p0, size_t p1, float* C, size_t ldc, bool acc) {
-  const size_t pstride = B.K * kPanel;
+  const size_t pstride = panel_stride<T>(B);
   const T* base = panel_data<T>(B) + kofs * kPanel;
   const size_t full = B.N / kPanel;  // panels with 16 real columns
   size_t q = p0;

@@ -3,7 +3,7 @@
 // registers), P for B and one broadcast of A. Every C element still sums k ascending with one
 // FMA per k, as the AVX2 kernels do, so the two ISAs give the same bits. Compiled for AVX-512 by
 // target attributes only; the kernel table calls it only when the CPU and OS have it. The same
-// templates read a bf16-packed B, each 16-value row widened to float32 by a shift.
+// templates read a bf16-packed B, widening each k pair to two float32 rows by a shift and a mask.
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 
@@ -24,13 +24,33 @@ constexpr size_t kMc = 96;    // M block: 96 rows x kKc of A (96 KiB) stay in L2
 constexpr size_t kPc = 12;    // panels per C strip; a multiple of every P below
 constexpr size_t kRows = 12;  // micro-tile height
 
-// One 16-column panel row of B as float32.
-RECUR_AVX512 inline __m512 load_b(const float* p) { return _mm512_loadu_ps(p); }
+// One 16-column row of B at k as float32: a float panel row (H unused), or from a bf16 pair row
+// the even k (H = 0: the lanes' lower halves, shifted up) or the odd k (H = 1: the upper halves).
+template <int H>
+RECUR_AVX512 inline __m512 load_b(const float* p) {
+  return _mm512_loadu_ps(p);
+}
+template <int H>
 RECUR_AVX512 inline __m512 load_b(const uint16_t* p) {
-  // The zero-masked forms: GCC 12 warns on the plain ones' undefined pass-through operand.
-  const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-  const __mmask16 all = 0xFFFF;
-  return _mm512_castsi512_ps(_mm512_maskz_slli_epi32(all, _mm512_maskz_cvtepu16_epi32(all, h), 16));
+  const __m512i v = _mm512_loadu_si512(p);
+  const __mmask16 all = 0xFFFF;  // the zero-masked form: GCC 12 warns on the plain one
+  if constexpr (H == 0) return _mm512_castsi512_ps(_mm512_maskz_slli_epi32(all, v, 16));
+  return _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32(int(0xFFFF0000u))));
+}
+
+// One k for R rows x P panels: row points at B's packed row holding k (H: which of its pair).
+template <int R, int P, int H, typename T>
+RECUR_AVX512 RECUR_ALWAYS_INLINE void fma_k(const float* A, size_t lda, const T* row,
+                                            size_t bstride, __m512 (&c)[R][P]) {
+  __m512 b[P];
+#pragma GCC unroll 8
+  for (int p = 0; p < P; ++p) b[p] = load_b<H>(row + p * bstride);
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) {
+    const __m512 a = _mm512_set1_ps(A[r * lda]);
+#pragma GCC unroll 8
+    for (int p = 0; p < P; ++p) c[r][p] = _mm512_fmadd_ps(a, b[p], c[r][p]);
+  }
 }
 
 // R rows x P panels of C, k ascending, one FMA per k per element. `last` masks the columns of
@@ -40,17 +60,13 @@ RECUR_AVX512 inline void micro(size_t K, const float* A, size_t lda, const T* Bp
                                float* C, size_t ldc, bool acc, __mmask16 last) {
   __m512 c[R][P];
   load_tile<R, P>(c, C, ldc, acc, last);
-  for (size_t k = 0; k < K; ++k) {
-    __m512 b[P];
-#pragma GCC unroll 8
-    for (int p = 0; p < P; ++p) b[p] = load_b(Bp + p * bstride + k * 16);
-#pragma GCC unroll 16
-    for (int r = 0; r < R; ++r) {
-      const __m512 a = _mm512_set1_ps(A[r * lda + k]);
-#pragma GCC unroll 8
-      for (int p = 0; p < P; ++p) c[r][p] = _mm512_fmadd_ps(a, b[p], c[r][p]);
-    }
+  constexpr size_t S = kRowK<T>;
+  size_t k = 0;
+  for (; k + S <= K; k += S) {
+    fma_k<R, P, 0>(A + k, lda, Bp + k * 16, bstride, c);
+    if constexpr (S == 2) fma_k<R, P, 1>(A + k + 1, lda, Bp + k * 16, bstride, c);
   }
+  if (k < K) fma_k<R, P, 0>(A + k, lda, Bp + k * 16, bstride, c);  // odd K: a last half pair
   store_tile<R, P>(c, C, ldc, last);
 }
 
@@ -62,7 +78,7 @@ struct Rows {
     RECUR_AVX512 static void run(size_t K, const float* A, size_t lda, const PackedMatrix& B,
                                  size_t kofs, size_t p0, size_t p1, float* C, size_t ldc,
                                  bool acc) {
-      const size_t pstride = B.K * kPanel;
+      const size_t pstride = panel_stride<T>(B);
       const T* base = panel_data<T>(B) + kofs * kPanel;
       const size_t edge = B.N % kPanel;  // columns of a partial last panel, 0 if none
       auto mask = [&](size_t q) {

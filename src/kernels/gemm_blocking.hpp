@@ -14,7 +14,9 @@
 
 namespace recur::kernels::detail {
 
-// B's packed values: float32 (T = float) or bf16 bits (T = uint16_t).
+// B's packed values: float32 (T = float) or bf16 bits in k pairs (T = uint16_t). Either way k
+// row k starts at k * kPanel for an even k (a bf16 pair row holds two k), and panels lie
+// panel_stride<T>(B) values apart.
 template <typename T>
 const T* panel_data(const PackedMatrix& B) {
   if constexpr (std::is_same_v<T, float>) {
@@ -22,6 +24,12 @@ const T* panel_data(const PackedMatrix& B) {
   } else {
     return B.bf16.data();
   }
+}
+template <typename T>
+constexpr size_t kRowK = std::is_same_v<T, float> ? 1 : 2;  // k values per packed row
+template <typename T>
+size_t panel_stride(const PackedMatrix& B) {
+  return std::is_same_v<T, float> ? B.K * kPanel : B.pairs() * 2 * kPanel;
 }
 
 using RowBlockFn = void (*)(size_t r, size_t K, const float* A, size_t lda, const PackedMatrix& B,
@@ -37,6 +45,7 @@ template <size_t kKc, size_t kMc, size_t kPc, size_t kRows>
 void blocked_gemm(RowBlockFn row_block, size_t M, const float* A, size_t lda, const PackedMatrix& B,
                   size_t p0, size_t p1, float* C, size_t ldc, bool accumulate) {
   static_assert(kMc % kRows == 0, "M blocks hold whole micro-tiles");
+  static_assert(kKc % 2 == 0, "K blocks hold whole bf16 k pairs");
   thread_local std::vector<float> near;  // grows once per thread
   const size_t K = B.K;
   for (size_t k0 = 0; k0 < K; k0 += kKc) {

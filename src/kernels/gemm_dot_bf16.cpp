@@ -1,33 +1,12 @@
-// The k-pair packing of the bf16 dot form and its scalar twin, the reference every ISA's table
-// can run (the AVX-512 BF16 kernel must give the same bits; Bf16Dot tests check it).
+// The scalar twin of the bf16 dot form, the reference every ISA's table can run (the AVX-512
+// BF16 kernel must give the same bits; Bf16Dot tests check it).
 #include "kernels/gemm_dot_bf16.hpp"
 
 #include <algorithm>
 
 #include "kernels/isa_internal.hpp"
 
-namespace recur::kernels {
-
-PackedMatrix pack_pairs(size_t K, size_t N, const float* B, size_t ldb, size_t col0) {
-  PackedMatrix p;
-  p.K = K;
-  p.N = N;
-  p.precision = Precision::bf16;
-  p.form = Bf16Form::dot;
-  const size_t np = p.pairs();
-  p.bf16.assign(p.panels() * np * 2 * kPanel, 0);
-  for (size_t q = 0; q < p.panels(); ++q) {
-    const size_t j0 = q * kPanel, nj = std::min(kPanel, N - j0);
-    for (size_t k = 0; k < K; ++k) {
-      const float* src = B + k * ldb + col0 + j0;
-      uint16_t* dst = p.bf16.data() + (q * np + k / 2) * 2 * kPanel + (k & 1);
-      for (size_t j = 0; j < nj; ++j) dst[2 * j] = to_bf16(src[j]);
-    }
-  }
-  return p;
-}
-
-namespace detail {
+namespace recur::kernels::detail {
 
 void gemm_packed_panels_bf16_dot_scalar(size_t M, const float* A, size_t lda, const PackedMatrix& B,
                                         size_t p0, size_t p1, float* C, size_t ldc,
@@ -55,6 +34,4 @@ void gemm_packed_panels_bf16_dot_scalar(size_t M, const float* A, size_t lda, co
   }
 }
 
-}  // namespace detail
-
-}  // namespace recur::kernels
+}  // namespace recur::kernels::detail

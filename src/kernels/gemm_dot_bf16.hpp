@@ -13,9 +13,6 @@
 
 namespace recur::kernels {
 
-// Columns [col0, col0 + N) of B (K x ldb) as bf16 k pairs (see PackedMatrix).
-PackedMatrix pack_pairs(size_t K, size_t N, const float* B, size_t ldb, size_t col0);
-
 namespace detail {
 
 // Denormals become zero of the same sign.
