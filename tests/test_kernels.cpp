@@ -56,7 +56,7 @@ TEST(Kernels, PackedGemmMatchesDoubleReferenceOnEveryIsa) {
     recur::kernels::set_isa(isa);
     for (size_t M : sizes) {
       for (size_t N : {size_t{1}, size_t{7}, size_t{33}, size_t{64}, size_t{130}}) {
-        for (size_t K : {size_t{1}, size_t{7}, size_t{33}, size_t{300}, size_t{600}}) {
+        for (size_t K : {size_t{1}, size_t{7}, size_t{33}, size_t{128}, size_t{300}, size_t{600}}) {
           for (bool acc : {false, true}) {
             const size_t lda = K + 3, ldc = N + 5;
             auto A = rand_vec(M * lda, rng), B = rand_vec(K * N, rng), C = rand_vec(M * ldc, rng);

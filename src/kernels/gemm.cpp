@@ -33,20 +33,24 @@ PackedMatrix pack_matrix(size_t K, size_t N, const float* B, size_t ldb, size_t 
   p.form = form;
   const bool half = precision == Precision::bf16;
   const size_t np = p.pairs();
+  // Panels a multiple of 4 KiB long would all map to the same L1 sets, and the micro-kernels
+  // stream up to 6 of them at once: such panels get one more cache line.
+  const size_t rows = half ? np * 2 * kPanel : K * kPanel, bytes = rows * (half ? 2 : 4);
+  p.stride = rows + (bytes % 4096 == 0 ? 64 / (half ? 2 : 4) : 0);
   if (half) {
-    p.bf16.assign(p.panels() * np * 2 * kPanel, 0);
+    p.bf16.assign(p.panels() * p.stride, 0);
   } else {
-    p.data.assign(p.panels() * K * kPanel, 0.0f);
+    p.data.assign(p.panels() * p.stride, 0.0f);
   }
   for (size_t q = 0; q < p.panels(); ++q) {
     const size_t j0 = q * kPanel, nj = std::min(kPanel, N - j0);
     for (size_t k = 0; k < K; ++k) {
       const float* src = B + k * ldb + col0 + j0;
       if (half) {
-        uint16_t* dst = p.bf16.data() + (q * np + k / 2) * 2 * kPanel + (k & 1);
+        uint16_t* dst = p.bf16.data() + q * p.stride + (k / 2) * 2 * kPanel + (k & 1);
         for (size_t j = 0; j < nj; ++j) dst[2 * j] = to_bf16(src[j]);
       } else {
-        std::memcpy(p.data.data() + (q * K + k) * kPanel, src, nj * sizeof(float));
+        std::memcpy(p.data.data() + q * p.stride + k * kPanel, src, nj * sizeof(float));
       }
     }
   }
@@ -129,7 +133,7 @@ template <typename T>
 void scalar_panels(size_t M, const float* A, size_t lda, const PackedMatrix& B, const T* data,
                    size_t p0, size_t p1, float* C, size_t ldc, bool accumulate) {
   constexpr size_t step = std::is_same_v<T, float> ? 1 : 2;
-  const size_t K = B.K, rows = (K + step - 1) / step;
+  const size_t K = B.K;
   for (size_t q = p0; q < p1; ++q) {
     const size_t j0 = q * kPanel, nj = std::min(kPanel, B.N - j0);
     for (size_t i = 0; i < M; ++i) {
@@ -139,7 +143,7 @@ void scalar_panels(size_t M, const float* A, size_t lda, const PackedMatrix& B, 
       const float* a = A + i * lda;
       for (size_t k = 0; k < K; ++k) {
         const float av = a[k];
-        const T* b = data + (q * rows + k / step) * step * kPanel + k % step;
+        const T* b = data + q * B.stride + (k / step) * step * kPanel + k % step;
         for (size_t j = 0; j < kPanel; ++j) acc[j] += av * widen(b[j * step]);
       }
       std::memcpy(c, acc, nj * sizeof(float));

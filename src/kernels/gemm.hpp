@@ -35,16 +35,18 @@ struct LineAllocator {
 
 // A (K x N) matrix packed once into column panels of kPanel columns: panel p holds rows 0..K-1 of
 // columns [p*kPanel, p*kPanel + kPanel), each row kPanel values contiguous (zero padded), float32
-// in `data`. Precision::bf16 packs bfloat16 bits in `bf16` in k pairs instead, for both forms:
-// pair row kp holds, per column j, B[2kp][j] (the lower half of a 32-bit lane) and B[2kp+1][j]
-// (the upper half; zero past K), so a panel is (K+1)/2 rows of 32. The dot form feeds a lane to
-// vdpbf16ps as it is; the widen form reads it as two float32 (a shift and a mask, no shuffle).
+// in `data`; panel p starts at p * stride. Precision::bf16 packs bfloat16 bits in `bf16` in k pairs
+// instead, for both forms: pair row kp holds, per column j, B[2kp][j] (the lower half of a 32-bit
+// lane) and B[2kp+1][j] (the upper half; zero past K), so a panel is (K+1)/2 rows of 32. The dot
+// form feeds a lane to vdpbf16ps as it is; the widen form reads it as two float32 (a shift and a
+// mask, no shuffle).
 constexpr size_t kPanel = 16;
 struct PackedMatrix {
   size_t K = 0, N = 0;
-  std::vector<float, LineAllocator<float>> data;  // panels(N) * K * kPanel, fp32 packing
+  size_t stride = 0;  // values from one panel to the next (its rows, plus padding)
+  std::vector<float, LineAllocator<float>> data;  // panels(N) * stride, fp32 packing
   std::vector<uint16_t, LineAllocator<uint16_t>>
-      bf16;  // panels(N) * pairs() * 2 * kPanel, rounded to nearest even
+      bf16;  // panels(N) * stride, rounded to nearest even
   Precision precision = Precision::fp32;
   Bf16Form form = Bf16Form::widen;  // bf16 only
   size_t panels() const { return (N + kPanel - 1) / kPanel; }

@@ -112,7 +112,7 @@ RECUR_AVX2 void rows_one_panel(size_t K, const float* A, size_t lda, const T* Bp
 template <int R, int P, typename T>
 RECUR_AVX2 void rows(size_t K, const float* A, size_t lda, const PackedMatrix& B, size_t kofs,
                      size_t p0, size_t p1, float* C, size_t ldc, bool acc) {
-  const size_t pstride = panel_stride<T>(B);
+  const size_t pstride = B.stride;
   const T* base = panel_data<T>(B) + kofs * kPanel;
   const size_t full = B.N / kPanel;  // panels with 16 real columns
   size_t q = p0;

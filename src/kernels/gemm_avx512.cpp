@@ -78,7 +78,7 @@ struct Rows {
     RECUR_AVX512 static void run(size_t K, const float* A, size_t lda, const PackedMatrix& B,
                                  size_t kofs, size_t p0, size_t p1, float* C, size_t ldc,
                                  bool acc) {
-      const size_t pstride = panel_stride<T>(B);
+      const size_t pstride = B.stride;
       const T* base = panel_data<T>(B) + kofs * kPanel;
       const size_t edge = B.N % kPanel;  // columns of a partial last panel, 0 if none
       auto mask = [&](size_t q) {

@@ -75,7 +75,7 @@ struct Rows {
   RECUR_AVX512_BF16 static void run(size_t np, const uint16_t* A, size_t lda, const PackedMatrix& B,
                                     size_t kp0, size_t q0, size_t q1, float* C, size_t ldc,
                                     bool acc) {
-    const size_t pstride = B.pairs() * 2 * kPanel;
+    const size_t pstride = B.stride;
     const uint16_t* base = B.bf16.data() + kp0 * 2 * kPanel;
     const size_t edge = B.N % kPanel;
     auto mask = [&](size_t q) {

@@ -16,7 +16,7 @@ namespace recur::kernels::detail {
 
 // B's packed values: float32 (T = float) or bf16 bits in k pairs (T = uint16_t). Either way k
 // row k starts at k * kPanel for an even k (a bf16 pair row holds two k), and panels lie
-// panel_stride<T>(B) values apart.
+// B.stride values apart.
 template <typename T>
 const T* panel_data(const PackedMatrix& B) {
   if constexpr (std::is_same_v<T, float>) {
@@ -27,10 +27,6 @@ const T* panel_data(const PackedMatrix& B) {
 }
 template <typename T>
 constexpr size_t kRowK = std::is_same_v<T, float> ? 1 : 2;  // k values per packed row
-template <typename T>
-size_t panel_stride(const PackedMatrix& B) {
-  return std::is_same_v<T, float> ? B.K * kPanel : B.pairs() * 2 * kPanel;
-}
 
 using RowBlockFn = void (*)(size_t r, size_t K, const float* A, size_t lda, const PackedMatrix& B,
                             size_t kofs, size_t p0, size_t p1, float* C, size_t ldc, bool acc);

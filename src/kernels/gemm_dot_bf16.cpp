@@ -14,7 +14,7 @@ void gemm_packed_panels_bf16_dot_scalar(size_t M, const float* A, size_t lda, co
   const size_t K = B.K, np = B.pairs();
   for (size_t q = p0; q < p1; ++q) {
     const size_t j0 = q * kPanel, nj = std::min(kPanel, B.N - j0);
-    const uint16_t* bp = B.bf16.data() + q * np * 2 * kPanel;
+    const uint16_t* bp = B.bf16.data() + q * B.stride;
     for (size_t i = 0; i < M; ++i) {
       float acc[kPanel];
       float* c = C + i * ldc + j0;
