@@ -70,7 +70,7 @@ RECUR_AVX512 inline void micro(size_t K, const float* A, size_t lda, const T* Bp
   store_tile<R, P>(c, C, ldc, last);
 }
 
-// R rows over panels [p0, p1): groups of P panels, the rest one at a time.
+// R rows over panels [p0, p1) (each_tile).
 template <typename T>
 struct Rows {
   template <int R, int P>
@@ -84,14 +84,10 @@ struct Rows {
       auto mask = [&](size_t q) {
         return q + 1 == B.panels() && edge ? __mmask16((1u << edge) - 1) : __mmask16(0xFFFF);
       };
-      size_t q = p0;
-      for (; q + P <= p1; q += P) {
-        micro<R, P, T>(K, A, lda, base + q * pstride, pstride, C + q * kPanel, ldc, acc,
-                       mask(q + P - 1));
-      }
-      for (; q < p1; ++q) {
-        micro<R, 1, T>(K, A, lda, base + q * pstride, pstride, C + q * kPanel, ldc, acc, mask(q));
-      }
+      each_tile<R, P>(p0, p1, [&]<int N>(size_t q) {
+        micro<R, N, T>(K, A, lda, base + q * pstride, pstride, C + q * kPanel, ldc, acc,
+                       mask(q + N - 1));
+      });
     }
   };
 };

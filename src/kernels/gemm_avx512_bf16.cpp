@@ -69,7 +69,7 @@ RECUR_AVX512_BF16 inline void micro(size_t np, const uint16_t* A, size_t lda, co
   store_tile<R, P>(c, C, ldc, last);
 }
 
-// R rows over panels [q0, q1) from pair kp0: groups of P panels, the rest one at a time.
+// R rows over panels [q0, q1) from pair kp0 (each_tile).
 template <int R, int P>
 struct Rows {
   RECUR_AVX512_BF16 static void run(size_t np, const uint16_t* A, size_t lda, const PackedMatrix& B,
@@ -81,14 +81,10 @@ struct Rows {
     auto mask = [&](size_t q) {
       return q + 1 == B.panels() && edge ? __mmask16((1u << edge) - 1) : __mmask16(0xFFFF);
     };
-    size_t q = q0;
-    for (; q + P <= q1; q += P) {
-      micro<R, P>(np, A, lda, base + q * pstride, pstride, C + q * kPanel, ldc, acc,
-                  mask(q + P - 1));
-    }
-    for (; q < q1; ++q) {
-      micro<R, 1>(np, A, lda, base + q * pstride, pstride, C + q * kPanel, ldc, acc, mask(q));
-    }
+    each_tile<R, P>(q0, q1, [&]<int N>(size_t q) {
+      micro<R, N>(np, A, lda, base + q * pstride, pstride, C + q * kPanel, ldc, acc,
+                  mask(q + N - 1));
+    });
   }
 };
 

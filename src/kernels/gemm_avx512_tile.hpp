@@ -41,6 +41,21 @@ RECUR_AVX512 RECUR_ALWAYS_INLINE void store_tile(const __m512 (&c)[R][P], float*
   }
 }
 
+// Panels [q0, q1) as micro-tiles of R rows: groups of P panels, then the n < P left, as one
+// tile of n panels when R == 1 (a GEMV, where each panel is one FMA chain, so panels side by side
+// hide the FMA latency), else one panel at a time. tile.template operator()<n>(q) runs n panels
+// from panel q.
+template <int R, int P, typename Tile>
+RECUR_ALWAYS_INLINE void each_tile(size_t q0, size_t q1, const Tile& tile) {
+  size_t q = q0;
+  for (; q + P <= q1; q += P) tile.template operator()<P>(q);
+  if constexpr (R == 1 && P > 1) {
+    if (q < q1) each_tile<R, P - 1>(q, q1, tile);
+  } else {
+    for (; q < q1; ++q) tile.template operator()<1>(q);
+  }
+}
+
 // Rows<R, P>::run(args...) for r rows (1..12): P panels per micro-tile, R * P accumulators at
 // most 24 of the 32 ZMM registers.
 template <template <int, int> class Rows, typename... Args>
