@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/gemm_blocking.hpp"
 #include "kernels/isa_internal.hpp"
@@ -36,23 +37,39 @@ RECUR_AVX2 inline __m256 load_b(const uint16_t* p) {
 }
 
 // One k for R rows x P panels: row points at B's packed row holding k (H: which of its pair).
+// float: all P panel rows first (FMAs may read them from memory); bf16: one panel at a time, A
+// broadcast again per panel, so the widened values, the accumulators, A and the mask fit the 16
+// registers.
 template <int R, int P, int H, typename T>
 RECUR_AVX2 inline void fma_k(const float* A, size_t lda, const T* row, size_t bstride,
                              __m256 (&c)[R][P][2]) {
   constexpr size_t half = 8 * kRowK<T>;  // columns 8..15 of the row
-  __m256 b[P][2];
-#pragma GCC unroll 8
-  for (int p = 0; p < P; ++p) {
-    b[p][0] = load_b<H>(row + p * bstride);
-    b[p][1] = load_b<H>(row + p * bstride + half);
-  }
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) {
-    const __m256 a = _mm256_broadcast_ss(A + r * lda);
+  if constexpr (std::is_same_v<T, float>) {
+    __m256 b[P][2];
 #pragma GCC unroll 8
     for (int p = 0; p < P; ++p) {
-      c[r][p][0] = _mm256_fmadd_ps(a, b[p][0], c[r][p][0]);
-      c[r][p][1] = _mm256_fmadd_ps(a, b[p][1], c[r][p][1]);
+      b[p][0] = load_b<H>(row + p * bstride);
+      b[p][1] = load_b<H>(row + p * bstride + half);
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m256 a = _mm256_broadcast_ss(A + r * lda);
+#pragma GCC unroll 8
+      for (int p = 0; p < P; ++p) {
+        c[r][p][0] = _mm256_fmadd_ps(a, b[p][0], c[r][p][0]);
+        c[r][p][1] = _mm256_fmadd_ps(a, b[p][1], c[r][p][1]);
+      }
+    }
+  } else {
+#pragma GCC unroll 8
+    for (int p = 0; p < P; ++p) {
+      const __m256 b0 = load_b<H>(row + p * bstride), b1 = load_b<H>(row + p * bstride + half);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        const __m256 a = _mm256_broadcast_ss(A + r * lda);
+        c[r][p][0] = _mm256_fmadd_ps(a, b0, c[r][p][0]);
+        c[r][p][1] = _mm256_fmadd_ps(a, b1, c[r][p][1]);
+      }
     }
   }
 }
