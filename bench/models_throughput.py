@@ -9,7 +9,8 @@ same rows, and batch-1 latency p50 of each; one markdown table.
 Rows: each case's own inputs (x0.npy, ...; examples/demo/input.npy) tiled to --rows, so index
 inputs stay valid. Throughput: the best of --rounds one-call runs over all rows, recur 1T,
 recur 2T and Keras interleaved within each round (recur: `recur bench --input ... --iterations 1
---warmup 0`, one process per run, load excluded; Keras: one warm model in this process). Batch-1
+--warmup 1`, one process per run, load and one untimed call excluded, so that neither engine pays
+first-touch page faults of its activations; Keras: one warm model in this process). Batch-1
 latency: p50 over ~--latency-time seconds of single-row calls (recur 1 thread; Keras
 `predict_on_batch`, both cores). Each row carries the 1-minute load average while it ran.
 A legacy .h5 file that Keras 3 refuses (13_charlm-bilstm64: Keras 2's `time_major`) runs on
@@ -113,7 +114,7 @@ def one_model(d, a, tmp, keras):
     for _ in range(a.rounds):
         for th in a.threads:
             try:
-                t = recur_bench(a.recur, model, big_f, th, ["--iterations", "1", "--warmup", "0"])
+                t = recur_bench(a.recur, model, big_f, th, ["--iterations", "1", "--warmup", "1"])
                 best[f"recur{th}"] = min(best.get(f"recur{th}", 1e30), t[1])
             except Exception as ex:  # noqa: BLE001
                 print(f"  recur {th}T on {model}: failed ({ex})", flush=True)
