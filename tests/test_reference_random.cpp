@@ -1372,10 +1372,12 @@ TEST(FusedTiles, LargeBatchesEqualTheLoopBitForBit) {
   };
   // 100 x 200 steps: 3 x 32 + 4 rows, input projections in chunks of ~19 steps (one GEMM per
   // step); 700 x 3 steps: 512 + 188 (350 + 350); 1300 x 2 steps with u = 33: 512 + 512 + 276;
-  // 45 x 1: one tile; 3 x 1000: chunks of several hundred steps (one GEMM per row); 64 x 3
-  // with u = 600: weights past any L2, one tile, each step's GEMM and gate math split.
-  const Size sizes[] = {{100, 200, 5, 33}, {700, 3, 7, 7},   {1300, 2, 3, 33},
-                        {45, 1, 1, 1},     {3, 1000, 2, 33}, {64, 3, 5, 600}};
+  // 45 x 1: one tile; 3 x 1000: chunks of several hundred steps (one GEMM per row), at 2
+  // threads tiles of 2 + 1 rows; 40 x 3 with u = 600: weights past any L2 and too few rows per
+  // thread for tiles, so one tile with each step's GEMM split by columns; 96 x 2 with u = 300:
+  // weights past any L2 but 48 rows per thread, so one tile per thread.
+  const Size sizes[] = {{100, 200, 5, 33}, {700, 3, 7, 7},  {1300, 2, 3, 33}, {45, 1, 1, 1},
+                        {3, 1000, 2, 33},  {40, 3, 5, 600}, {96, 2, 3, 300}};
   size_t i = 0;
   for (CK kind : {CK::simple, CK::lstm, CK::gru, CK::gru_rb}) {
     for (const Size& sz : sizes) {

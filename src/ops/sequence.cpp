@@ -48,19 +48,24 @@ void check_sequence(const char* op, const GatedCell& cell, const Tensor& x,
 
 // Rows of a batch are independent, so a large batch can run in tiles of rows, each through the
 // whole sequence. Tiles pay when a tile's input projection fits in cache (short sequences,
-// large batches), and as the unit of parallel work when the recurrent weights fit one core's
-// L2: each thread then runs its rows with no barrier per step and its own gate math (larger
-// weights are split by columns inside each step's GEMM). Every row is computed exactly as in
-// one call (the GEMMs' per-element order does not depend on the row count), so tiling changes
-// no bit.
-size_t tile_rows(size_t B, size_t T, size_t n, size_t weight_bytes) {
+// large batches), and as the unit of parallel work: each thread runs its rows with no barrier
+// per step and its own gate math. That wins when the call is worth a hand-off (~100 us on one
+// core, as in gemm_packed) and either the recurrent weights fit one core's L2 or each thread
+// has enough rows for its per-step GEMM to stay compute-bound while the weights come from L3;
+// otherwise (few rows, large weights) each step's GEMM is split by columns instead. Every row is
+// computed exactly as in one call (the GEMMs' per-element order does not depend on the row
+// count), so tiling changes no bit.
+size_t tile_rows(size_t B, size_t T, size_t F, size_t u, size_t n, size_t weight_bytes) {
   constexpr size_t kCacheBytes = size_t{2} << 20, kMinRows = 32, kMaxRows = 512;
   size_t rows = B;
   const size_t fit = kCacheBytes / std::max<size_t>(T * n * sizeof(float), 1);
   if (fit >= kMinRows) rows = std::min(B, std::min(fit, kMaxRows));
   const size_t threads = static_cast<size_t>(kernels::num_threads());
-  if (threads > 1 && weight_bytes <= kernels::l2_cache_bytes()) {
-    rows = std::min(rows, std::max<size_t>(kMinRows, (B + threads - 1) / threads));
+  const size_t per_thread = (B + threads - 1) / threads;
+  const double flops = 2.0 * double(B) * double(T) * double(n) * double(F + u);
+  if (threads > 1 && flops >= 4e6 &&
+      (weight_bytes <= kernels::l2_cache_bytes() || per_thread >= kMinRows)) {
+    rows = std::min(rows, per_thread);
   }
   return std::max<size_t>(rows, 1);
 }
@@ -148,7 +153,7 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
   const size_t steps_out = a.return_sequences ? T : 1;
   res.outputs = Tensor({B, steps_out, u});
 
-  const size_t TB = tile_rows(B, T, n, w.recurrent.bytes() + w.recurrent_h.bytes()),
+  const size_t TB = tile_rows(B, T, F, u, n, w.recurrent.bytes() + w.recurrent_h.bytes()),
                tiles = (B + TB - 1) / TB;
   const size_t chunk = chunk_steps(TB, T, n);
   struct Work {
