@@ -86,6 +86,19 @@ TEST(Kernels, PackedGemmMatchesDoubleReferenceOnEveryIsa) {
   }
 }
 
+// K = 0 (an empty kernel): nothing packed, padding included; the product is C = 0 or C unchanged.
+TEST(Kernels, EmptyMatrixPacksNothing) {
+  for (auto p : {recur::Precision::fp32, recur::Precision::bf16}) {
+    const auto P = recur::kernels::pack_matrix(0, 33, nullptr, 33, 0, p);
+    EXPECT_TRUE(P.data.empty() && P.bf16.empty()) << P.data.size() << " " << P.bf16.size();
+    std::vector<float> C(2 * 33, 5.0f);
+    recur::kernels::gemm_packed(2, nullptr, 0, P, C.data(), 33, true);
+    EXPECT_EQ(C, std::vector<float>(2 * 33, 5.0f));
+    recur::kernels::gemm_packed(2, nullptr, 0, P, C.data(), 33, false);
+    EXPECT_EQ(C, std::vector<float>(2 * 33, 0.0f));
+  }
+}
+
 TEST(Kernels, RowsGiveTheSameBitsAloneOrInABatchAndWithThreads) {
   IsaGuard guard;
   std::mt19937 rng(11);

@@ -36,7 +36,7 @@ PackedMatrix pack_matrix(size_t K, size_t N, const float* B, size_t ldb, size_t 
   // Panels a multiple of 4 KiB long would all map to the same L1 sets, and the micro-kernels
   // stream up to 6 of them at once: such panels get one more cache line.
   const size_t rows = half ? np * 2 * kPanel : K * kPanel, bytes = rows * (half ? 2 : 4);
-  p.stride = rows + (bytes % 4096 == 0 ? 64 / (half ? 2 : 4) : 0);
+  p.stride = rows + (bytes > 0 && bytes % 4096 == 0 ? 64 / (half ? 2 : 4) : 0);
   if (half) {
     p.bf16.assign(p.panels() * p.stride, 0);
   } else {
@@ -136,6 +136,7 @@ void scalar_panels(size_t M, const float* A, size_t lda, const PackedMatrix& B, 
   const size_t K = B.K;
   for (size_t q = p0; q < p1; ++q) {
     const size_t j0 = q * kPanel, nj = std::min(kPanel, B.N - j0);
+    const T* panel = data + q * B.stride;
     for (size_t i = 0; i < M; ++i) {
       float acc[kPanel];
       float* c = C + i * ldc + j0;
@@ -143,7 +144,7 @@ void scalar_panels(size_t M, const float* A, size_t lda, const PackedMatrix& B, 
       const float* a = A + i * lda;
       for (size_t k = 0; k < K; ++k) {
         const float av = a[k];
-        const T* b = data + q * B.stride + (k / step) * step * kPanel + k % step;
+        const T* b = panel + (k / step) * step * kPanel + k % step;
         for (size_t j = 0; j < kPanel; ++j) acc[j] += av * widen(b[j * step]);
       }
       std::memcpy(c, acc, nj * sizeof(float));

@@ -92,13 +92,8 @@ RECUR_AVX2 inline void micro(size_t K, const float* A, size_t lda, const T* Bp, 
       }
     }
   }
-  constexpr size_t S = kRowK<T>;
-  size_t k = 0;
-  for (; k + S <= K; k += S) {
-    fma_k<R, P, 0>(A + k, lda, Bp + k * 16, bstride, c);
-    if constexpr (S == 2) fma_k<R, P, 1>(A + k + 1, lda, Bp + k * 16, bstride, c);
-  }
-  if (k < K) fma_k<R, P, 0>(A + k, lda, Bp + k * 16, bstride, c);  // odd K: a last half pair
+  each_k<T>(K, [&]<int H>(size_t k)
+                   RECUR_AVX2 { fma_k<R, P, H>(A + k + H, lda, Bp + k * 16, bstride, c); });
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
 #pragma GCC unroll 8

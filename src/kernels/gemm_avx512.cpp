@@ -60,13 +60,8 @@ RECUR_AVX512 inline void micro(size_t K, const float* A, size_t lda, const T* Bp
                                float* C, size_t ldc, bool acc, __mmask16 last) {
   __m512 c[R][P];
   load_tile<R, P>(c, C, ldc, acc, last);
-  constexpr size_t S = kRowK<T>;
-  size_t k = 0;
-  for (; k + S <= K; k += S) {
-    fma_k<R, P, 0>(A + k, lda, Bp + k * 16, bstride, c);
-    if constexpr (S == 2) fma_k<R, P, 1>(A + k + 1, lda, Bp + k * 16, bstride, c);
-  }
-  if (k < K) fma_k<R, P, 0>(A + k, lda, Bp + k * 16, bstride, c);  // odd K: a last half pair
+  each_k<T>(K, [&]<int H>(size_t k)
+                   RECUR_AVX512 { fma_k<R, P, H>(A + k + H, lda, Bp + k * 16, bstride, c); });
   store_tile<R, P>(c, C, ldc, last);
 }
 

@@ -14,9 +14,9 @@
 
 namespace recur::kernels::detail {
 
-// B's packed values: float32 (T = float) or bf16 bits in k pairs (T = uint16_t). Either way k
-// row k starts at k * kPanel for an even k (a bf16 pair row holds two k), and panels lie
-// B.stride values apart.
+// B's packed values: float32 (T = float) or bf16 bits in k pairs (T = uint16_t). Either way row
+// k starts at k * kPanel for an even k (a bf16 pair row holds two k), and panels lie B.stride
+// values apart.
 template <typename T>
 const T* panel_data(const PackedMatrix& B) {
   if constexpr (std::is_same_v<T, float>) {
@@ -27,6 +27,22 @@ const T* panel_data(const PackedMatrix& B) {
 }
 template <typename T>
 constexpr size_t kRowK = std::is_same_v<T, float> ? 1 : 2;  // k values per packed row
+
+// The micro-kernels' k loop, ascending: step<H>(k) for every k, with k the first k of its packed
+// row and H which k of the row (float: always 0; bf16: 0 the even, 1 the odd k); an odd K ends
+// with a half pair. `step` carries the ISA's target attribute: this helper has none, but it is
+// always inlined into the ISA's kernel, and step then with it (the kernels' objects hold no
+// lambda symbol: no call per k).
+template <typename T, class Step>
+inline __attribute__((always_inline)) void each_k(size_t K, const Step& step) {
+  constexpr size_t S = kRowK<T>;
+  size_t k = 0;
+  for (; k + S <= K; k += S) {
+    step.template operator()<0>(k);
+    if constexpr (S == 2) step.template operator()<1>(k);
+  }
+  if (k < K) step.template operator()<0>(k);
+}
 
 using RowBlockFn = void (*)(size_t r, size_t K, const float* A, size_t lda, const PackedMatrix& B,
                             size_t kofs, size_t p0, size_t p1, float* C, size_t ldc, bool acc);
