@@ -157,7 +157,7 @@ tsan: deps
 # kernels are compiled out there and the scalar table runs. The three test files that write
 # HDF5 files with libhdf5 are left out: libhdf5-dev:arm64 cannot sit beside the host's.
 AARCH64_BUILD    ?= build-aarch64
-AARCH64_PACKAGES := g++-aarch64-linux-gnu qemu-user libzip-dev:arm64 zlib1g-dev:arm64 libgtest-dev:arm64
+AARCH64_PACKAGES := g++-aarch64-linux-gnu qemu-user libstdc++6:arm64 libzip-dev:arm64 zlib1g-dev:arm64 libgtest-dev:arm64
 
 deps-aarch64: deps
 	@missing=""; for p in $(AARCH64_PACKAGES); do \
