@@ -108,6 +108,41 @@ TEST(Bf16, CellsFusedEqualsLoopAndMatchRoundedReference) {
   }
 }
 
+// One row at 2 threads splits each step's units across the threads (kernels::unit_parts): the
+// fused op and the step loop (a step a call) give one thread's bits, on every ISA. Odd panel
+// counts (u / 16 = 13, 21): unequal parts.
+TEST(Bf16, CellsSplitUnitsGiveOneThreadsBits) {
+  IsaGuard guard;
+  std::mt19937 rng(31);
+  const std::vector<CellCase> cases = {{ref::Kind::lstm, true, 9, 160},
+                                       {ref::Kind::gru, true, 9, 208},
+                                       {ref::Kind::simple_rnn, true, 9, 336}};
+  for (Isa isa : isas()) {
+    k::set_isa(isa);
+    for (const auto& c : cases) {
+      const Built b = build(c, rng);
+      const size_t T = 40;
+      const Tensor x({1, T, c.input}, rand_vec(T * c.input, rng));
+      std::vector<Tensor> init;
+      for (size_t s : b.cell->state_sizes()) init.emplace_back(std::vector<size_t>{1, s});
+      const recur::Cell& cell = *b.cell;
+      const auto step = [&cell](const Tensor& xt, std::span<const Tensor> st,
+                                std::span<const Tensor>, Tensor& out,
+                                std::span<Tensor> ns) { cell.step(xt, st, out, ns); };
+      k::set_num_threads(1);
+      const auto one = fused(cell, x, init);
+      k::set_num_threads(2);
+      const size_t G = c.kind == ref::Kind::lstm ? 4 : c.kind == ref::Kind::gru ? 3 : 1;
+      ASSERT_GT(k::unit_parts(1, 1, c.units, G, true), size_t{1});  // the step; the op: T steps
+      const auto two = fused(cell, x, init);
+      const auto loop = recur::ops::rnn(step, x, init);
+      k::set_num_threads(1);
+      EXPECT_EQ(two.outputs.values(), one.outputs.values()) << k::isa_name(isa);
+      EXPECT_EQ(loop.outputs.values(), one.outputs.values()) << k::isa_name(isa);
+    }
+  }
+}
+
 // ConvLSTM with bf16 kernels: the sequence op, its step() in the generic loop and one sample
 // alone all give the same bits (they share the packed kernels and the GEMM's summation order).
 TEST(Bf16, ConvLstmOpEqualsStepLoopAndOneSample) {

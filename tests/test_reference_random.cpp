@@ -1354,8 +1354,9 @@ TEST(OpsRnn, MaskedStepOutputsFollowTheTfContract) {
 
 }  // namespace
 
-// Large batches run the fused ops in tiles of rows (several threads when allowed): every bit
-// must equal the step loop's, for tile remainders, masks with holes, go_backwards, and threads.
+// Large batches run the fused ops in tiles of rows (several threads when allowed), small ones
+// split each step's units across threads: every bit must equal the step loop's on one thread, for
+// tile remainders, masks with holes, go_backwards, and threads.
 namespace {
 
 bool same_bits(const Tensor& a, const Tensor& b) {
@@ -1375,9 +1376,14 @@ TEST(FusedTiles, LargeBatchesEqualTheLoopBitForBit) {
   // 45 x 1: one tile; 3 x 1000: chunks of several hundred steps (one GEMM per row), at 2
   // threads tiles of 2 + 1 rows; 40 x 3 with u = 600: weights past any L2 and too few rows per
   // thread for tiles, so one tile with each step's GEMM split by columns; 96 x 2 with u = 300:
-  // weights past any L2 but 48 rows per thread, so one tile per thread.
+  // weights past any L2 but 48 rows per thread, so one tile per thread. One tile at 2 threads
+  // splits each step's units (kernels::unit_parts; not GRU reset_after=False) where u is whole
+  // panels of 16: 1 x 30 with u = 208 (13 panels: 6 + 7), 1 x 300 with u = 128, 3 x 20 with
+  // u = 64. The cell's step (one step a call) splits the larger steps: u = 208 but SimpleRNN,
+  // and 2 x 20 with u = 320.
   const Size sizes[] = {{100, 200, 5, 33}, {700, 3, 7, 7},  {1300, 2, 3, 33}, {45, 1, 1, 1},
-                        {3, 1000, 2, 33},  {40, 3, 5, 600}, {96, 2, 3, 300}};
+                        {3, 1000, 2, 33},  {40, 3, 5, 600}, {96, 2, 3, 300},  {1, 30, 5, 208},
+                        {1, 300, 2, 128},  {3, 20, 4, 64},  {2, 20, 3, 320}};
   size_t i = 0;
   for (CK kind : {CK::simple, CK::lstm, CK::gru, CK::gru_rb}) {
     for (const Size& sz : sizes) {
@@ -1400,8 +1406,11 @@ TEST(FusedTiles, LargeBatchesEqualTheLoopBitForBit) {
         recur::ThreadsScope scope(threads);
         const auto fused = run_fused(*cell, x, init, a);
         const std::string what = std::string(ck_name(kind)) + " B=" + std::to_string(sz.B) +
-                                 " T=" + std::to_string(sz.T) +
+                                 " T=" + std::to_string(sz.T) + " u=" + std::to_string(sz.u) +
                                  " threads=" + std::to_string(threads);
+        // The cell's own step (streaming) splits its units too.
+        const auto stepped = recur::ops::rnn(step_of(*cell), x, init, ra);
+        EXPECT_TRUE(same_bits(stepped.outputs, loop.outputs)) << what << " (cell step)";
         EXPECT_TRUE(same_bits(fused.outputs, loop.outputs)) << what;
         EXPECT_TRUE(same_bits(fused.last_output, loop.last_output)) << what;
         ASSERT_EQ(fused.states.size(), loop.states.size()) << what;

@@ -1,10 +1,12 @@
 #include "kernels/cell_steps.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/activations.hpp"
 #include "kernels/dispatch.hpp"
 #include "kernels/gemm.hpp"
+#include "kernels/threads.hpp"
 
 namespace recur::kernels {
 
@@ -21,14 +23,65 @@ void pack_weights(PackedWeights& w, const float* kernel, const float* recurrent,
   }
 }
 
+namespace {
+// `part` with its end clamped to u.
+Units clamp(Units part, size_t u) { return {part.begin, std::min(part.end, u)}; }
+bool whole(Units part, size_t u) { return part.begin == 0 && part.end >= u; }
+
+// C = [C +] A @ W on the columns of units `part` of each of W's `gates` gate blocks (all of C when
+// part is whole, with gemm_packed's threads).
+void gemm_units(size_t M, const float* A, size_t lda, const PackedMatrix& W, size_t gates, size_t u,
+                Units part, float* C, size_t ldc, bool accumulate) {
+  if (whole(part, u)) {
+    gemm_packed(M, A, lda, W, C, ldc, accumulate);
+    return;
+  }
+  for (size_t g = 0; g < gates; ++g) {
+    gemm_panels(M, A, lda, W, (g * u + part.begin) / kPanel, (g * u + part.end) / kPanel, C, ldc,
+                accumulate);
+  }
+}
+
+void add_bias_units(size_t M, size_t gates, size_t u, Units part, const float* bias, float* C,
+                    size_t ldc) {
+  for (size_t g = 0; g < gates; ++g) {
+    const size_t j0 = g * u + part.begin;
+    add_bias_rows(M, part.end - part.begin, bias + j0, C + j0, ldc);
+  }
+}
+}  // namespace
+
+bool splittable(Activation act, Activation rec, bool reset_after) {
+  return reset_after && is_elementwise(act) && is_elementwise(rec);
+}
+
+size_t unit_parts(size_t B, size_t T, size_t u, size_t G, bool splittable) {
+  // Measured on a 2-vCPU VM: a barrier per step pays from ~2e4 flops a step (S2's SimpleRNN,
+  // 128 units: 13-35 % faster at 2 threads); a call's hand-off to the pool costs ~1 us more
+  // (a 64-unit LSTM step of 33 kflop per call was 50 % slower split).
+  constexpr double kMinStepFlops = 2e4, kMinCallFlops = 2e5;
+  const size_t threads = static_cast<size_t>(num_threads());
+  if (threads < 2 || !splittable || u % kPanel != 0 || u < 2 * kPanel) return 1;
+  const double step = 2.0 * double(B) * double(u) * double(G * u);
+  if (step < kMinStepFlops || step * double(T) < kMinCallFlops) return 1;
+  return std::min(threads, u / kPanel);
+}
+
+Units unit_part(size_t u, size_t parts, size_t i) {
+  const size_t panels = u / kPanel;
+  return {panels * i / parts * kPanel, panels * (i + 1) / parts * kPanel};
+}
+
 void input_projection(const PackedWeights& w, size_t rows, const float* x, float* xp) {
   input_projection(w, rows, x, w.input, xp, w.gates * w.units);
 }
 
 void input_projection(const PackedWeights& w, size_t rows, const float* x, size_t ldx, float* xp,
-                      size_t ldxp) {
-  gemm_packed(rows, x, ldx, w.kernel, xp, ldxp, false);
-  if (!w.input_bias.empty()) add_bias_rows(rows, w.kernel.N, w.input_bias.data(), xp, ldxp);
+                      size_t ldxp, Units part) {
+  part = clamp(part, w.units);
+  gemm_units(rows, x, ldx, w.kernel, w.gates, w.units, part, xp, ldxp, false);
+  if (!w.input_bias.empty())
+    add_bias_units(rows, w.gates, w.units, part, w.input_bias.data(), xp, ldxp);
 }
 
 size_t step_scratch_size(const PackedWeights& w, size_t B) {
@@ -37,36 +90,41 @@ size_t step_scratch_size(const PackedWeights& w, size_t B) {
 }
 
 void simple_rnn_step(const PackedWeights& w, Activation act, size_t B, const float* xp,
-                     size_t xp_stride, const float* h, float* h_new, float*) {
+                     size_t xp_stride, const float* h, float* h_new, float*, Units part) {
   const size_t u = w.units;
+  part = clamp(part, u);
+  const size_t u0 = part.begin, width = part.end - u0;
   const VecFn f = activation_fn(kernel_table(), act);
-  for (size_t b = 0; b < B; ++b) std::memcpy(h_new + b * u, xp + b * xp_stride, u * sizeof(float));
-  gemm_packed(B, h, u, w.recurrent, h_new, u, true);
-  for (size_t b = 0; b < B; ++b) f(h_new + b * u, u);
+  for (size_t b = 0; b < B; ++b)
+    std::memcpy(h_new + b * u + u0, xp + b * xp_stride + u0, width * sizeof(float));
+  gemm_units(B, h, u, w.recurrent, 1, u, part, h_new, u, true);
+  for (size_t b = 0; b < B; ++b) f(h_new + b * u + u0, width);
 }
 
 void lstm_gates(Activation act, Activation rec, size_t rows, size_t u, float* pre, size_t ld,
-                const float* c, float* h_new, float* c_new) {
+                const float* c, float* h_new, float* c_new, Units part) {
+  part = clamp(part, u);
+  const size_t u0 = part.begin, width = part.end - u0;
   const KernelTable& t = kernel_table();
   const VecFn fa = activation_fn(t, act), fr = activation_fn(t, rec);
   const bool pairwise = rec == Activation::sigmoid || rec == Activation::tanh;
   for (size_t b = 0; b < rows; ++b) {
-    float* g = pre + b * ld;  // [i, f, c, o]
-    if (pairwise) {
+    float* g = pre + b * ld + u0;  // [i, f, c, o], u apart
+    if (pairwise && width == u) {
       fr(g, 2 * u);
     } else {  // row-wise functions (softmax) act on each gate alone
-      fr(g, u);
-      fr(g + u, u);
+      fr(g, width);
+      fr(g + u, width);
     }
-    fa(g + 2 * u, u);
-    fr(g + 3 * u, u);
-    const float* cp = c + b * u;
-    float* cn = c_new + b * u;
-    float* hn = h_new + b * u;
-    for (size_t j = 0; j < u; ++j) cn[j] = g[u + j] * cp[j] + g[j] * g[2 * u + j];
-    std::memcpy(hn, cn, u * sizeof(float));
-    fa(hn, u);  // Keras applies `activation` to the cell state too
-    for (size_t j = 0; j < u; ++j) hn[j] *= g[3 * u + j];
+    fa(g + 2 * u, width);
+    fr(g + 3 * u, width);
+    const float* cp = c + b * u + u0;
+    float* cn = c_new + b * u + u0;
+    float* hn = h_new + b * u + u0;
+    for (size_t j = 0; j < width; ++j) cn[j] = g[u + j] * cp[j] + g[j] * g[2 * u + j];
+    std::memcpy(hn, cn, width * sizeof(float));
+    fa(hn, width);  // Keras applies `activation` to the cell state too
+    for (size_t j = 0; j < width; ++j) hn[j] *= g[3 * u + j];
   }
 }
 
@@ -100,36 +158,42 @@ void lstm_gates_rows(Activation act, Activation rec, size_t rows, size_t u, floa
 }
 
 void lstm_step(const PackedWeights& w, Activation act, Activation rec, size_t B, float* xp,
-               size_t xp_stride, const float* h, const float* c, float* h_new, float* c_new,
-               float*) {
-  gemm_packed(B, h, w.units, w.recurrent, xp, xp_stride, true);
-  lstm_gates(act, rec, B, w.units, xp, xp_stride, c, h_new, c_new);
+               size_t xp_stride, const float* h, const float* c, float* h_new, float* c_new, float*,
+               Units part) {
+  part = clamp(part, w.units);
+  gemm_units(B, h, w.units, w.recurrent, 4, w.units, part, xp, xp_stride, true);
+  lstm_gates(act, rec, B, w.units, xp, xp_stride, c, h_new, c_new, part);
 }
 
 void gru_step(const PackedWeights& w, bool reset_after, Activation act, Activation rec, size_t B,
-              const float* xp, size_t xp_stride, const float* h, float* h_new, float* scratch) {
+              const float* xp, size_t xp_stride, const float* h, float* h_new, float* scratch,
+              Units part) {
   const size_t u = w.units, n = 3 * u;
+  part = clamp(part, u);
+  const size_t u0 = part.begin, u1 = part.end, width = u1 - u0;
   const KernelTable& t = kernel_table();
   const VecFn fa = activation_fn(t, act), fr = activation_fn(t, rec);
-  float* hp = scratch;                              // (B, 3u) recurrent projection, gates [z, r, h]
-  float* rh = scratch + B * n;                      // (B, u) r * h, reset_after=False only
-  gemm_packed(B, h, u, w.recurrent, hp, n, false);  // reset_after=False: [z, r] only
+  float* hp = scratch;          // (B, 3u) recurrent projection, gates [z, r, h]
+  float* rh = scratch + B * n;  // (B, u) r * h, reset_after=False only
+  // reset_after=False: [z, r] only
+  gemm_units(B, h, u, w.recurrent, reset_after ? 3 : 2, u, part, hp, n, false);
   if (reset_after && !w.recurrent_bias.empty()) {
-    add_bias_rows(B, n, w.recurrent_bias.data(), hp, n);
+    add_bias_units(B, 3, u, part, w.recurrent_bias.data(), hp, n);
   }
   const bool pairwise = rec == Activation::sigmoid || rec == Activation::tanh;
   for (size_t b = 0; b < B; ++b) {
     const float* x = xp + b * xp_stride;
     float* p = hp + b * n;
-    for (size_t j = 0; j < 2 * u; ++j) p[j] += x[j];
-    if (pairwise) {
+    for (size_t j = u0; j < u1; ++j) p[j] += x[j];
+    for (size_t j = u + u0; j < u + u1; ++j) p[j] += x[j];
+    if (pairwise && width == u) {
       fr(p, 2 * u);  // z, r
     } else {
-      fr(p, u);      // z
-      fr(p + u, u);  // r
+      fr(p + u0, width);      // z
+      fr(p + u + u0, width);  // r
     }
     if (reset_after) {
-      for (size_t j = 0; j < u; ++j) p[2 * u + j] = x[2 * u + j] + p[u + j] * p[2 * u + j];
+      for (size_t j = u0; j < u1; ++j) p[2 * u + j] = x[2 * u + j] + p[u + j] * p[2 * u + j];
     } else {
       for (size_t j = 0; j < u; ++j) rh[b * u + j] = p[u + j] * h[b * u + j];
     }
@@ -144,10 +208,10 @@ void gru_step(const PackedWeights& w, bool reset_after, Activation act, Activati
   }
   for (size_t b = 0; b < B; ++b) {
     float* p = hp + b * n;
-    fa(p + 2 * u, u);
+    fa(p + 2 * u + u0, width);
     const float* hb = h + b * u;
     float* hn = h_new + b * u;
-    for (size_t j = 0; j < u; ++j) hn[j] = p[j] * hb[j] + (1.0f - p[j]) * p[2 * u + j];
+    for (size_t j = u0; j < u1; ++j) hn[j] = p[j] * hb[j] + (1.0f - p[j]) * p[2 * u + j];
   }
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "kernels/gemm.hpp"
@@ -27,10 +28,29 @@ struct PackedWeights {
 // take w.precision; the biases stay float32.
 void pack_weights(PackedWeights& w, const float* kernel, const float* recurrent, bool split_h);
 
-// xp (rows, G*u) = x (rows, input) @ kernel + input_bias; the second form with row strides.
+// The units [begin, end) of a layer: one thread's share when the units of a step are split
+// across threads. The steps below then read all of h but compute, and write, only their units'
+// columns and states, with the same bits as the whole step gives them. A share other than all
+// units is one of unit_part's (each gate's columns whole panels).
+struct Units {
+  size_t begin = 0, end = SIZE_MAX;
+};
+// Whether a step can take a part of the units: element-wise activations, and for GRU
+// reset_after=True (reset_after=False multiplies r * h over all units before its candidate).
+bool splittable(Activation act, Activation rec, bool reset_after = true);
+// Threads that split the units of T steps of B rows, u units and G gates, in one call (1: no
+// split): when splittable, several threads are set, u is whole panels of at least two, and the
+// recurrent GEMMs are worth the hand-offs: a spin barrier per step, and the call's hand-off to
+// the pool.
+size_t unit_parts(size_t B, size_t T, size_t u, size_t G, bool splittable);
+// Part i of `parts`: whole panels of each gate's columns.
+Units unit_part(size_t u, size_t parts, size_t i);
+
+// xp (rows, G*u) = x (rows, input) @ kernel + input_bias; the second form with row strides
+// (and only `part`'s columns of each gate).
 void input_projection(const PackedWeights& w, size_t rows, const float* x, float* xp);
 void input_projection(const PackedWeights& w, size_t rows, const float* x, size_t ldx, float* xp,
-                      size_t ldxp);
+                      size_t ldxp, Units part = {});
 
 // Scratch floats the step functions below need for B rows.
 size_t step_scratch_size(const PackedWeights& w, size_t B);
@@ -39,22 +59,25 @@ size_t step_scratch_size(const PackedWeights& w, size_t B);
 // h/c are the current states (B, u), h_new/c_new receive the next ones (B, u). lstm_step
 // accumulates h @ recurrent onto xp in place (xp + h @ recurrent, the loop's order) and leaves
 // its gates there.
+// A `part` of the units needs splittable(...).
 void simple_rnn_step(const PackedWeights& w, Activation act, size_t B, const float* xp,
-                     size_t xp_stride, const float* h, float* h_new, float* scratch);
+                     size_t xp_stride, const float* h, float* h_new, float* scratch,
+                     Units part = {});
 void lstm_step(const PackedWeights& w, Activation act, Activation rec, size_t B, float* xp,
                size_t xp_stride, const float* h, const float* c, float* h_new, float* c_new,
-               float* scratch);
+               float* scratch, Units part = {});
 // The LSTM update from preactivations pre (rows, 4u; rows ld apart), gates [i, f, c, o]
 // (overwritten): c_new = f*c + i*act(c~), h_new = o*act(c_new). lstm_step ends with it;
 // ConvLSTM uses it alone.
 void lstm_gates(Activation act, Activation rec, size_t rows, size_t u, float* pre, size_t ld,
-                const float* c, float* h_new, float* c_new);
+                const float* c, float* h_new, float* c_new, Units part = {});
 // lstm_gates for many rows of few units (ConvLSTM cells): each activation runs once over all
 // rows when both are element-wise (else it is lstm_gates). Element-wise functions give each
 // element the same bits either way.
 void lstm_gates_rows(Activation act, Activation rec, size_t rows, size_t u, float* pre,
                      const float* c, float* h_new, float* c_new);
 void gru_step(const PackedWeights& w, bool reset_after, Activation act, Activation rec, size_t B,
-              const float* xp, size_t xp_stride, const float* h, float* h_new, float* scratch);
+              const float* xp, size_t xp_stride, const float* h, float* h_new, float* scratch,
+              Units part = {});
 
 }  // namespace recur::kernels

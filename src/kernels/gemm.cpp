@@ -101,16 +101,27 @@ void run_part(void* ctx, int i) {
 }
 }  // namespace
 
+namespace {
+GemmPanelsFn panels_fn(const PackedMatrix& B) {
+  const KernelTable& t = kernel_table();
+  return B.precision == Precision::fp32 ? t.gemm_panels
+         : B.form == Bf16Form::dot      ? t.gemm_panels_bf16_dot
+                                        : t.gemm_panels_bf16;
+}
+}  // namespace
+
+void gemm_panels(size_t M, const float* A, size_t lda, const PackedMatrix& B, size_t p0, size_t p1,
+                 float* C, size_t ldc, bool accumulate) {
+  panels(panels_fn(B), M, A, lda, B, p0, std::min(p1, B.panels()), C, ldc, accumulate);
+}
+
 void gemm_packed(size_t M, const float* A, size_t lda, const PackedMatrix& B, float* C, size_t ldc,
                  bool accumulate) {
-  const KernelTable& t = kernel_table();  // once, on the calling thread
-  const GemmPanelsFn fn = B.precision == Precision::fp32 ? t.gemm_panels
-                          : B.form == Bf16Form::dot      ? t.gemm_panels_bf16_dot
-                                                         : t.gemm_panels_bf16;
+  const GemmPanelsFn fn = panels_fn(B);  // once, on the calling thread
   const int th = num_threads();
-  // Split only work worth ~100 us or more on one core; rows when there are many, else panels.
+  // Split rows when there are many, else panels.
   const double flops = 2.0 * M * B.N * B.K;
-  if (th > 1 && flops >= 4e6 && B.K > 0) {
+  if (th > 1 && flops >= kMinParallelFlops && B.K > 0) {
     const bool by_rows = M >= 48 * static_cast<size_t>(th) && M > B.N / 4;
     const int parts = static_cast<int>(std::min<size_t>(th, by_rows ? (M + 11) / 12 : B.panels()));
     if (parts > 1) {

@@ -70,5 +70,9 @@ PackedMatrix pack_matrix(size_t K, size_t N, const float* B, size_t ldb, size_t 
 // every ISA, for any M, blocking or threads.
 void gemm_packed(size_t M, const float* A, size_t lda, const PackedMatrix& B, float* C, size_t ldc,
                  bool accumulate);
+// gemm_packed on columns [p0 * kPanel, min(B.N, p1 * kPanel)) of C only (panels p0..p1-1), on the
+// calling thread: the same bits as gemm_packed gives those columns.
+void gemm_panels(size_t M, const float* A, size_t lda, const PackedMatrix& B, size_t p0, size_t p1,
+                 float* C, size_t ldc, bool accumulate);
 
 }  // namespace recur::kernels

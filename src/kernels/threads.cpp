@@ -143,20 +143,37 @@ int num_threads() {
                               : threads_setting().load(std::memory_order_relaxed);
 }
 
-void parallel_for(int n, void (*fn)(void*, int), void* ctx) {
-  if (n <= 1 || in_pool_task) {
-    for (int i = 0; i < n; ++i) fn(ctx, i);
-    return;
-  }
+bool parallel_team(int n, void (*fn)(void*, int), void* ctx) {
+  if (n <= 1 || in_pool_task) return false;
   Pool& p = pool();
   std::unique_lock<std::mutex> lock(p.busy, std::try_to_lock);
-  if (!lock.owns_lock()) {
-    for (int i = 0; i < n; ++i) fn(ctx, i);
-    return;
-  }
+  if (!lock.owns_lock()) return false;
   in_pool_task = true;
   p.run(n, fn, ctx);
   in_pool_task = false;
+  return true;
+}
+
+void parallel_for(int n, void (*fn)(void*, int), void* ctx) {
+  if (!parallel_team(n, fn, ctx)) {
+    for (int i = 0; i < n; ++i) fn(ctx, i);
+  }
+}
+
+void SpinBarrier::wait() {
+  const uint32_t phase = phase_.load(std::memory_order_acquire);
+  if (arrived_.fetch_add(1, std::memory_order_acq_rel) + 1 == n_) {
+    arrived_.store(0, std::memory_order_relaxed);
+    phase_.fetch_add(1, std::memory_order_release);
+    return;
+  }
+  for (int spin = 0; phase_.load(std::memory_order_acquire) == phase; ++spin) {
+    if (spin < 20000) {
+      cpu_relax();
+    } else {
+      std::this_thread::yield();
+    }
+  }
 }
 
 }  // namespace recur::kernels

@@ -49,8 +49,8 @@ void check_sequence(const char* op, const GatedCell& cell, const Tensor& x,
 // Rows of a batch are independent, so a large batch can run in tiles of rows, each through the
 // whole sequence. Tiles pay when a tile's input projection fits in cache (short sequences,
 // large batches), and as the unit of parallel work: each thread runs its rows with no barrier
-// per step and its own gate math. That wins when the call is worth a hand-off (~100 us on one
-// core, as in gemm_packed) and either the recurrent weights fit one core's L2 or each thread
+// per step and its own gate math. That wins when the call is worth a hand-off
+// (kernels::kMinParallelFlops) and either the recurrent weights fit one core's L2 or each thread
 // has enough rows for its per-step GEMM to stay compute-bound while the weights come from L3;
 // otherwise (few rows, large weights) each step's GEMM is split by columns instead. Every row is
 // computed exactly as in one call (the GEMMs' per-element order does not depend on the row
@@ -63,7 +63,7 @@ size_t tile_rows(size_t B, size_t T, size_t F, size_t u, size_t n, size_t weight
   const size_t threads = static_cast<size_t>(kernels::num_threads());
   const size_t per_thread = (B + threads - 1) / threads;
   const double flops = 2.0 * double(B) * double(T) * double(n) * double(F + u);
-  if (threads > 1 && flops >= 4e6 &&
+  if (threads > 1 && flops >= kernels::kMinParallelFlops &&
       (weight_bytes <= kernels::l2_cache_bytes() || per_thread >= kMinRows)) {
     rows = std::min(rows, per_thread);
   }
@@ -81,14 +81,14 @@ size_t chunk_steps(size_t rows, size_t T, size_t n) {
   return std::clamp<size_t>(std::max(by_bytes, by_rows), 1, T);
 }
 
-// The input projections of one tile (`rows` rows from x, T steps), a chunk of steps at a time in
-// visit order, into xp laid out (rows, chunk, n). at(s) gives step s's rows (chunk * n apart). Each
-// row is the same GEMM row as in one projection of the whole sequence, so chunking changes no
-// bit.
+// The input projections of one tile (`rows` rows from x, T steps; the columns of units `part`), a
+// chunk of steps at a time in visit order, into xp laid out (rows, chunk, n). at(s) gives step s's
+// rows (chunk * n apart). Each row is the same GEMM row as in one projection of the whole sequence,
+// so chunking changes no bit.
 class ChunkedProjection {
  public:
   ChunkedProjection(const kernels::PackedWeights& w, const float* x, size_t rows, size_t T,
-                    size_t F, bool backwards, size_t chunk, float* xp)
+                    size_t F, bool backwards, size_t chunk, float* xp, kernels::Units part)
       : w_(w),
         x_(x),
         rows_(rows),
@@ -97,7 +97,8 @@ class ChunkedProjection {
         n_(w.gates * w.units),
         back_(backwards),
         chunk_(chunk),
-        xp_(xp) {}
+        xp_(xp),
+        part_(part) {}
 
   size_t stride() const { return chunk_ * n_; }
 
@@ -115,10 +116,12 @@ class ChunkedProjection {
     t0_ = back_ ? T_ - s1_ : s0_;
     if (rows_ >= steps) {  // one GEMM per step over the rows (x rows T*F apart)
       for (size_t j = 0; j < steps; ++j)
-        kernels::input_projection(w_, rows_, x_ + (t0_ + j) * F_, T_ * F_, xp_ + j * n_, stride());
+        kernels::input_projection(w_, rows_, x_ + (t0_ + j) * F_, T_ * F_, xp_ + j * n_, stride(),
+                                  part_);
     } else {  // one GEMM per row over its steps
       for (size_t r = 0; r < rows_; ++r)
-        kernels::input_projection(w_, steps, x_ + (r * T_ + t0_) * F_, F_, xp_ + r * stride(), n_);
+        kernels::input_projection(w_, steps, x_ + (r * T_ + t0_) * F_, F_, xp_ + r * stride(), n_,
+                                  part_);
     }
   }
 
@@ -128,14 +131,57 @@ class ChunkedProjection {
   bool back_;
   size_t chunk_;
   float* xp_;
+  kernels::Units part_;
   size_t s0_ = 0, s1_ = 0, t0_ = 0;
 };
 
-// Runs the time loop around `advance(rows, xp_t, xp_stride, states, next, scratch)`, which
-// computes the next states of `rows` rows; nstates is 1 (h) or 2 (h, c); h is the output.
+// Runs run_tile(tile, work, part, sync) over the tiles, each worker its share of them. With one
+// tile and several threads (kernels::unit_parts), each step's units are split across threads
+// instead: each thread computes its units' columns of the GEMMs (the recurrent weights are read
+// once per step in all) and their gate math, and the threads meet once per step (twice with a
+// mask) at a spin barrier, since every unit's next state reads all of h.
+template <class RunTile, class Work>
+void run_tiles(RunTile& run_tile, std::vector<Work>& work, size_t tiles, size_t workers,
+               size_t parts, size_t u) {
+  struct Ctx {
+    RunTile* run;
+    std::vector<Work>* work;
+    size_t tiles, workers, u;
+    kernels::SpinBarrier* sync;
+  };
+  if (parts > 1) {
+    kernels::SpinBarrier sync(static_cast<int>(parts));
+    Ctx ctx{&run_tile, &work, tiles, parts, u, &sync};
+    const bool ran = kernels::parallel_team(
+        static_cast<int>(parts),
+        [](void* p, int i) {
+          auto* c = static_cast<Ctx*>(p);
+          const size_t k = static_cast<size_t>(i);
+          (*c->run)(0, (*c->work)[k], kernels::unit_part(c->u, c->workers, k), c->sync);
+        },
+        &ctx);
+    if (!ran) run_tile(0, work[0], {}, nullptr);
+  } else if (workers == 1) {
+    for (size_t tile = 0; tile < tiles; ++tile) run_tile(tile, work[0], {}, nullptr);
+  } else {
+    Ctx ctx{&run_tile, &work, tiles, workers, u, nullptr};
+    kernels::parallel_for(
+        static_cast<int>(workers),
+        [](void* p, int i) {
+          auto* c = static_cast<Ctx*>(p);
+          for (size_t tile = static_cast<size_t>(i); tile < c->tiles; tile += c->workers)
+            (*c->run)(tile, (*c->work)[i], {}, nullptr);
+        },
+        &ctx);
+  }
+}
+
+// Runs the time loop around `advance(rows, part, xp_t, xp_stride, states, next, scratch)`, which
+// computes the next states of `rows` rows (units `part`); nstates is 1 (h) or 2 (h, c); h is the
+// output. splittable: advance can take a part of the units.
 template <class Advance>
 RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const Tensor> init,
-                       const SequenceArgs& a, size_t nstates, Advance advance) {
+                       const SequenceArgs& a, size_t nstates, bool splittable, Advance advance) {
   const size_t B = x.dim(0), T = x.dim(1), F = x.dim(2), u = cell.units();
   const size_t n = cell.gates() * u;
   const kernels::PackedWeights& w = detail::CellAccess::packed(cell);
@@ -155,84 +201,79 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
 
   const size_t TB = tile_rows(B, T, F, u, n, w.recurrent.bytes() + w.recurrent_h.bytes()),
                tiles = (B + TB - 1) / TB;
+  const size_t parts = tiles == 1 ? kernels::unit_parts(TB, T, u, cell.gates(), splittable) : 1;
   const size_t chunk = chunk_steps(TB, T, n);
   struct Work {
     std::vector<float> xp, scratch, next;
   };
   const size_t workers =
-      tiles > 1 ? std::min<size_t>(static_cast<size_t>(kernels::num_threads()), tiles) : 1;
+      tiles > 1 ? std::min<size_t>(static_cast<size_t>(kernels::num_threads()), tiles) : parts;
   std::vector<Work> work(workers);
   for (auto& wk : work) {
     wk.xp.resize(TB * chunk * n);
     wk.scratch.resize(kernels::step_scratch_size(w, TB));
-    wk.next.resize(nstates * TB * u);
   }
+  for (size_t i = 0; i < (parts > 1 ? 1 : workers); ++i) work[i].next.resize(nstates * TB * u);
 
-  auto run_tile = [&](size_t tile, Work& wk) {
+  // sync: the barrier of a split step (nullptr: all units, no split); the parts share the next
+  // states of work[0].
+  auto run_tile = [&](size_t tile, Work& wk, kernels::Units part, kernels::SpinBarrier* sync) {
     const size_t b0 = tile * TB, rows = std::min(TB, B - b0);
-    ChunkedProjection xp(w, x.data() + b0 * T * F, rows, T, F, a.go_backwards, chunk, wk.xp.data());
+    const size_t u0 = part.begin, bytes = (std::min(part.end, u) - u0) * sizeof(float);
+    ChunkedProjection xp(w, x.data() + b0 * T * F, rows, T, F, a.go_backwards, chunk, wk.xp.data(),
+                         part);
     float* st[2] = {res.states[0].data() + b0 * u,
                     nstates > 1 ? res.states[1].data() + b0 * u : nullptr};
-    float* nx[2] = {wk.next.data(), wk.next.data() + TB * u};
+    float* next = (sync ? work[0] : wk).next.data();
+    float* nx[2] = {next, next + TB * u};
+    auto step = [&](size_t s, float* const* cur, float* const* nxt) {
+      advance(rows, part, xp.at(s), xp.stride(), cur, nxt, wk.scratch.data());
+      if (sync) sync->wait();
+    };
+    // Row r's units of this part in a (rows, u) buffer.
+    auto at = [&](float* p, size_t r) { return p + r * u + u0; };
     if (!a.mask) {  // every step is taken: swap the state buffers instead of copying rows
       float* cur[2] = {st[0], st[1]};
       float* nxt[2] = {nx[0], nx[1]};
       for (size_t s = 0; s < T; ++s) {
-        advance(rows, xp.at(s), xp.stride(), cur, nxt, wk.scratch.data());
+        step(s, cur, nxt);
         for (size_t i = 0; i < nstates; ++i) std::swap(cur[i], nxt[i]);
         if (a.return_sequences) {
-          for (size_t r = 0; r < rows; ++r) {
-            std::memcpy(res.outputs.data() + ((b0 + r) * T + s) * u, cur[0] + r * u,
-                        u * sizeof(float));
-          }
+          for (size_t r = 0; r < rows; ++r)
+            std::memcpy(at(res.outputs.data() + s * u, (b0 + r) * T), at(cur[0], r), bytes);
         }
       }
-      for (size_t i = 0; i < nstates; ++i) {
-        if (cur[i] != st[i]) std::memcpy(st[i], cur[i], rows * u * sizeof(float));
+      for (size_t r = 0; r < rows; ++r) {
+        for (size_t i = 0; i < nstates; ++i) {
+          if (cur[i] != st[i]) std::memcpy(at(st[i], r), at(cur[i], r), bytes);
+        }
+        std::memcpy(at(emitted.data(), b0 + r), at(st[0], r), bytes);
+        if (!a.return_sequences) std::memcpy(at(res.outputs.data(), b0 + r), at(st[0], r), bytes);
       }
-      std::memcpy(emitted.data() + b0 * u, st[0], rows * u * sizeof(float));
-      if (!a.return_sequences)
-        std::memcpy(res.outputs.data() + b0 * u, st[0], rows * u * sizeof(float));
       return;
     }
     for (size_t s = 0; s < T; ++s) {
       const size_t t = a.go_backwards ? T - 1 - s : s;
-      advance(rows, xp.at(s), xp.stride(), st, nx, wk.scratch.data());
+      step(s, st, nx);
       for (size_t r = 0; r < rows; ++r) {
         const size_t b = b0 + r;
-        float* e = emitted.data() + b * u;
-        if (!a.mask || (*a.mask)(b, t)) {
-          for (size_t i = 0; i < nstates; ++i)
-            std::memcpy(st[i] + r * u, nx[i] + r * u, u * sizeof(float));
-          std::memcpy(e, nx[0] + r * u, u * sizeof(float));
+        float* e = at(emitted.data(), b);
+        if ((*a.mask)(b, t)) {
+          for (size_t i = 0; i < nstates; ++i) std::memcpy(at(st[i], r), at(nx[i], r), bytes);
+          std::memcpy(e, at(nx[0], r), bytes);
         } else if (a.zero_output_for_mask) {
-          std::memset(e, 0, u * sizeof(float));
+          std::memset(e, 0, bytes);
         }
         if (a.return_sequences || s + 1 == T) {
           const size_t k = a.return_sequences ? s : 0;
-          std::memcpy(res.outputs.data() + (b * steps_out + k) * u, e, u * sizeof(float));
+          std::memcpy(at(res.outputs.data(), b * steps_out + k), e, bytes);
         }
       }
+      if (sync) sync->wait();  // the next step reads every part's states
     }
   };
 
-  if (workers == 1) {
-    for (size_t tile = 0; tile < tiles; ++tile) run_tile(tile, work[0]);
-  } else {
-    struct Ctx {
-      decltype(run_tile)* run;
-      std::vector<Work>* work;
-      size_t tiles, workers;
-    } ctx{&run_tile, &work, tiles, workers};
-    kernels::parallel_for(
-        static_cast<int>(workers),
-        [](void* p, int i) {
-          auto* c = static_cast<Ctx*>(p);
-          for (size_t tile = static_cast<size_t>(i); tile < c->tiles; tile += c->workers)
-            (*c->run)(tile, (*c->work)[i]);
-        },
-        &ctx);
-  }
+  run_tiles(run_tile, work, tiles, workers, parts, u);
   res.last_output = std::move(emitted);
   return res;
 }
@@ -244,11 +285,12 @@ RnnResult lstm(const LSTMCell& cell, const Tensor& inputs, std::span<const Tenso
   check_sequence("lstm", cell, inputs, init, a);
   const auto& cfg = cell.config();
   return run_sequence(cell, inputs, init, a, 2,
-                      [&](size_t rows, float* xp, size_t stride, float* const* st, float* const* nx,
-                          float* scratch) {
+                      kernels::splittable(cfg.activation, cfg.recurrent_activation),
+                      [&](size_t rows, kernels::Units part, float* xp, size_t stride,
+                          float* const* st, float* const* nx, float* scratch) {
                         kernels::lstm_step(detail::CellAccess::packed(cell), cfg.activation,
                                            cfg.recurrent_activation, rows, xp, stride, st[0], st[1],
-                                           nx[0], nx[1], scratch);
+                                           nx[0], nx[1], scratch, part);
                       });
 }
 
@@ -256,24 +298,25 @@ RnnResult gru(const GRUCell& cell, const Tensor& inputs, std::span<const Tensor>
               const SequenceArgs& a) {
   check_sequence("gru", cell, inputs, init, a);
   const auto& cfg = cell.config();
-  return run_sequence(cell, inputs, init, a, 1,
-                      [&](size_t rows, float* xp, size_t stride, float* const* st, float* const* nx,
-                          float* scratch) {
-                        kernels::gru_step(detail::CellAccess::packed(cell), cfg.reset_after,
-                                          cfg.activation, cfg.recurrent_activation, rows, xp,
-                                          stride, st[0], nx[0], scratch);
-                      });
+  return run_sequence(
+      cell, inputs, init, a, 1,
+      kernels::splittable(cfg.activation, cfg.recurrent_activation, cfg.reset_after),
+      [&](size_t rows, kernels::Units part, float* xp, size_t stride, float* const* st,
+          float* const* nx, float* scratch) {
+        kernels::gru_step(detail::CellAccess::packed(cell), cfg.reset_after, cfg.activation,
+                          cfg.recurrent_activation, rows, xp, stride, st[0], nx[0], scratch, part);
+      });
 }
 
 RnnResult simple_rnn(const SimpleRNNCell& cell, const Tensor& inputs, std::span<const Tensor> init,
                      const SequenceArgs& a) {
   check_sequence("simple_rnn", cell, inputs, init, a);
   const auto& cfg = cell.config();
-  return run_sequence(cell, inputs, init, a, 1,
-                      [&](size_t rows, float* xp, size_t stride, float* const* st, float* const* nx,
-                          float* scratch) {
+  return run_sequence(cell, inputs, init, a, 1, kernels::splittable(cfg.activation, cfg.activation),
+                      [&](size_t rows, kernels::Units part, float* xp, size_t stride,
+                          float* const* st, float* const* nx, float* scratch) {
                         kernels::simple_rnn_step(detail::CellAccess::packed(cell), cfg.activation,
-                                                 rows, xp, stride, st[0], nx[0], scratch);
+                                                 rows, xp, stride, st[0], nx[0], scratch, part);
                       });
 }
 
