@@ -116,6 +116,7 @@ TEST(Bf16, CellsSplitUnitsGiveOneThreadsBits) {
   std::mt19937 rng(31);
   const std::vector<CellCase> cases = {{ref::Kind::lstm, true, 9, 160},
                                        {ref::Kind::gru, true, 9, 208},
+                                       {ref::Kind::gru, false, 9, 208},
                                        {ref::Kind::simple_rnn, true, 9, 336}};
   for (Isa isa : isas()) {
     k::set_isa(isa);

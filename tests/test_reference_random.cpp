@@ -1377,10 +1377,10 @@ TEST(FusedTiles, LargeBatchesEqualTheLoopBitForBit) {
   // threads tiles of 2 + 1 rows; 40 x 3 with u = 600: weights past any L2 and too few rows per
   // thread for tiles, so one tile with each step's GEMM split by columns; 96 x 2 with u = 300:
   // weights past any L2 but 48 rows per thread, so one tile per thread. One tile at 2 threads
-  // splits each step's units (kernels::unit_parts; not GRU reset_after=False) where u is whole
-  // panels of 16: 1 x 30 with u = 208 (13 panels: 6 + 7), 1 x 300 with u = 128, 3 x 20 with
-  // u = 64. The cell's step (one step a call) splits the larger steps: u = 208 but SimpleRNN,
-  // and 2 x 20 with u = 320.
+  // splits each step's units (kernels::unit_parts) where u is whole
+  // panels of 16 and the step large enough: 1 x 30 with u = 208 (13 panels: 6 + 7), 1 x 300 with
+  // u = 128 and 3 x 20 with u = 64 (not SimpleRNN). The cell's step (one step a call) splits
+  // the larger steps: u = 208 but SimpleRNN, and 2 x 20 with u = 320.
   const Size sizes[] = {{100, 200, 5, 33}, {700, 3, 7, 7},  {1300, 2, 3, 33}, {45, 1, 1, 1},
                         {3, 1000, 2, 33},  {40, 3, 5, 600}, {96, 2, 3, 300},  {1, 30, 5, 208},
                         {1, 300, 2, 128},  {3, 20, 4, 64},  {2, 20, 3, 320}};

@@ -51,15 +51,16 @@ void add_bias_units(size_t M, size_t gates, size_t u, Units part, const float* b
 }
 }  // namespace
 
-bool splittable(Activation act, Activation rec, bool reset_after) {
-  return reset_after && is_elementwise(act) && is_elementwise(rec);
+bool splittable(Activation act, Activation rec) {
+  return is_elementwise(act) && is_elementwise(rec);
 }
 
 size_t unit_parts(size_t B, size_t T, size_t u, size_t G, bool splittable) {
-  // Measured on a 2-vCPU VM: a barrier per step pays from ~2e4 flops a step (S2's SimpleRNN,
-  // 128 units: 13-35 % faster at 2 threads); a call's hand-off to the pool costs ~1 us more
-  // (a 64-unit LSTM step of 33 kflop per call was 50 % slower split).
-  constexpr double kMinStepFlops = 2e4, kMinCallFlops = 2e5;
+  // Measured on a 2-vCPU VM: S2's SimpleRNN (33 kflop a step) was 13-35 % faster split in quiet
+  // moments but up to 1.5x slower in noisy ones (a barrier waits out a preempted vCPU); from
+  // ~1e5 (S2's GRU, LSTM) the split wins by ~1.6x either way. A call's hand-off to the pool
+  // costs ~1 us more (a 64-unit LSTM step of 33 kflop a call was 50 % slower split).
+  constexpr double kMinStepFlops = 6e4, kMinCallFlops = 2e5;
   const size_t threads = static_cast<size_t>(num_threads());
   if (threads < 2 || !splittable || u % kPanel != 0 || u < 2 * kPanel) return 1;
   const double step = 2.0 * double(B) * double(u) * double(G * u);
@@ -167,7 +168,7 @@ void lstm_step(const PackedWeights& w, Activation act, Activation rec, size_t B,
 
 void gru_step(const PackedWeights& w, bool reset_after, Activation act, Activation rec, size_t B,
               const float* xp, size_t xp_stride, const float* h, float* h_new, float* scratch,
-              Units part) {
+              Units part, SpinBarrier* sync) {
   const size_t u = w.units, n = 3 * u;
   part = clamp(part, u);
   const size_t u0 = part.begin, u1 = part.end, width = u1 - u0;
@@ -195,15 +196,16 @@ void gru_step(const PackedWeights& w, bool reset_after, Activation act, Activati
     if (reset_after) {
       for (size_t j = u0; j < u1; ++j) p[2 * u + j] = x[2 * u + j] + p[u + j] * p[2 * u + j];
     } else {
-      for (size_t j = 0; j < u; ++j) rh[b * u + j] = p[u + j] * h[b * u + j];
+      for (size_t j = u0; j < u1; ++j) rh[b * u + j] = p[u + j] * h[b * u + j];
     }
   }
   if (!reset_after) {
-    gemm_packed(B, rh, u, w.recurrent_h, hp + 2 * u, n, false);
+    if (sync) sync->wait();  // every part's r * h
+    gemm_units(B, rh, u, w.recurrent_h, 1, u, part, hp + 2 * u, n, false);
     for (size_t b = 0; b < B; ++b) {
       const float* x = xp + b * xp_stride;
       float* p = hp + b * n;
-      for (size_t j = 0; j < u; ++j) p[2 * u + j] = x[2 * u + j] + p[2 * u + j];
+      for (size_t j = u0; j < u1; ++j) p[2 * u + j] = x[2 * u + j] + p[2 * u + j];
     }
   }
   for (size_t b = 0; b < B; ++b) {

@@ -11,6 +11,8 @@
 
 namespace recur::kernels {
 
+class SpinBarrier;
+
 // Weights packed once (at cell construction) into the panels the GEMM kernels read. Gate
 // blocks keep Keras order.
 struct PackedWeights {
@@ -35,9 +37,8 @@ void pack_weights(PackedWeights& w, const float* kernel, const float* recurrent,
 struct Units {
   size_t begin = 0, end = SIZE_MAX;
 };
-// Whether a step can take a part of the units: element-wise activations, and for GRU
-// reset_after=True (reset_after=False multiplies r * h over all units before its candidate).
-bool splittable(Activation act, Activation rec, bool reset_after = true);
+// Whether a step can take a part of the units: element-wise activations.
+bool splittable(Activation act, Activation rec);
 // Threads that split the units of T steps of B rows, u units and G gates, in one call (1: no
 // split): when splittable, several threads are set, u is whole panels of at least two, and the
 // recurrent GEMMs are worth the hand-offs: a spin barrier per step, and the call's hand-off to
@@ -76,8 +77,10 @@ void lstm_gates(Activation act, Activation rec, size_t rows, size_t u, float* pr
 // element the same bits either way.
 void lstm_gates_rows(Activation act, Activation rec, size_t rows, size_t u, float* pre,
                      const float* c, float* h_new, float* c_new);
+// reset_after=False multiplies r * h of all units by the candidate's weights: the parts of one
+// step share `scratch` and wait at `sync` for each other's r * h.
 void gru_step(const PackedWeights& w, bool reset_after, Activation act, Activation rec, size_t B,
               const float* xp, size_t xp_stride, const float* h, float* h_new, float* scratch,
-              Units part = {});
+              Units part = {}, SpinBarrier* sync = nullptr);
 
 }  // namespace recur::kernels

@@ -138,8 +138,9 @@ class ChunkedProjection {
 // Runs run_tile(tile, work, part, sync) over the tiles, each worker its share of them. With one
 // tile and several threads (kernels::unit_parts), each step's units are split across threads
 // instead: each thread computes its units' columns of the GEMMs (the recurrent weights are read
-// once per step in all) and their gate math, and the threads meet once per step (twice with a
-// mask) at a spin barrier, since every unit's next state reads all of h.
+// once per step in all) and their gate math, and the threads meet once per step at a spin
+// barrier, since every unit's next state reads all of h (once more with a mask, and in a GRU
+// reset_after=False step for r * h).
 template <class RunTile, class Work>
 void run_tiles(RunTile& run_tile, std::vector<Work>& work, size_t tiles, size_t workers,
                size_t parts, size_t u) {
@@ -176,9 +177,10 @@ void run_tiles(RunTile& run_tile, std::vector<Work>& work, size_t tiles, size_t 
   }
 }
 
-// Runs the time loop around `advance(rows, part, xp_t, xp_stride, states, next, scratch)`, which
-// computes the next states of `rows` rows (units `part`); nstates is 1 (h) or 2 (h, c); h is the
-// output. splittable: advance can take a part of the units.
+// Runs the time loop around `advance(rows, part, sync, xp_t, xp_stride, states, next, scratch)`,
+// which computes the next states of `rows` rows (units `part`; sync: the parts' barrier, or
+// nullptr); nstates is 1 (h) or 2 (h, c); h is the output. splittable: advance can take a part of
+// the units.
 template <class Advance>
 RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const Tensor> init,
                        const SequenceArgs& a, size_t nstates, bool splittable, Advance advance) {
@@ -216,7 +218,7 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
   for (size_t i = 0; i < (parts > 1 ? 1 : workers); ++i) work[i].next.resize(nstates * TB * u);
 
   // sync: the barrier of a split step (nullptr: all units, no split); the parts share the next
-  // states of work[0].
+  // states and the scratch of work[0].
   auto run_tile = [&](size_t tile, Work& wk, kernels::Units part, kernels::SpinBarrier* sync) {
     const size_t b0 = tile * TB, rows = std::min(TB, B - b0);
     const size_t u0 = part.begin, bytes = (std::min(part.end, u) - u0) * sizeof(float);
@@ -225,9 +227,10 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
     float* st[2] = {res.states[0].data() + b0 * u,
                     nstates > 1 ? res.states[1].data() + b0 * u : nullptr};
     float* next = (sync ? work[0] : wk).next.data();
+    float* scratch = (sync ? work[0] : wk).scratch.data();
     float* nx[2] = {next, next + TB * u};
     auto step = [&](size_t s, float* const* cur, float* const* nxt) {
-      advance(rows, part, xp.at(s), xp.stride(), cur, nxt, wk.scratch.data());
+      advance(rows, part, sync, xp.at(s), xp.stride(), cur, nxt, scratch);
       if (sync) sync->wait();
     };
     // Row r's units of this part in a (rows, u) buffer.
@@ -286,8 +289,8 @@ RnnResult lstm(const LSTMCell& cell, const Tensor& inputs, std::span<const Tenso
   const auto& cfg = cell.config();
   return run_sequence(cell, inputs, init, a, 2,
                       kernels::splittable(cfg.activation, cfg.recurrent_activation),
-                      [&](size_t rows, kernels::Units part, float* xp, size_t stride,
-                          float* const* st, float* const* nx, float* scratch) {
+                      [&](size_t rows, kernels::Units part, kernels::SpinBarrier*, float* xp,
+                          size_t stride, float* const* st, float* const* nx, float* scratch) {
                         kernels::lstm_step(detail::CellAccess::packed(cell), cfg.activation,
                                            cfg.recurrent_activation, rows, xp, stride, st[0], st[1],
                                            nx[0], nx[1], scratch, part);
@@ -298,14 +301,14 @@ RnnResult gru(const GRUCell& cell, const Tensor& inputs, std::span<const Tensor>
               const SequenceArgs& a) {
   check_sequence("gru", cell, inputs, init, a);
   const auto& cfg = cell.config();
-  return run_sequence(
-      cell, inputs, init, a, 1,
-      kernels::splittable(cfg.activation, cfg.recurrent_activation, cfg.reset_after),
-      [&](size_t rows, kernels::Units part, float* xp, size_t stride, float* const* st,
-          float* const* nx, float* scratch) {
-        kernels::gru_step(detail::CellAccess::packed(cell), cfg.reset_after, cfg.activation,
-                          cfg.recurrent_activation, rows, xp, stride, st[0], nx[0], scratch, part);
-      });
+  return run_sequence(cell, inputs, init, a, 1,
+                      kernels::splittable(cfg.activation, cfg.recurrent_activation),
+                      [&](size_t rows, kernels::Units part, kernels::SpinBarrier* sync, float* xp,
+                          size_t stride, float* const* st, float* const* nx, float* scratch) {
+                        kernels::gru_step(detail::CellAccess::packed(cell), cfg.reset_after,
+                                          cfg.activation, cfg.recurrent_activation, rows, xp,
+                                          stride, st[0], nx[0], scratch, part, sync);
+                      });
 }
 
 RnnResult simple_rnn(const SimpleRNNCell& cell, const Tensor& inputs, std::span<const Tensor> init,
@@ -313,8 +316,8 @@ RnnResult simple_rnn(const SimpleRNNCell& cell, const Tensor& inputs, std::span<
   check_sequence("simple_rnn", cell, inputs, init, a);
   const auto& cfg = cell.config();
   return run_sequence(cell, inputs, init, a, 1, kernels::splittable(cfg.activation, cfg.activation),
-                      [&](size_t rows, kernels::Units part, float* xp, size_t stride,
-                          float* const* st, float* const* nx, float* scratch) {
+                      [&](size_t rows, kernels::Units part, kernels::SpinBarrier*, float* xp,
+                          size_t stride, float* const* st, float* const* nx, float* scratch) {
                         kernels::simple_rnn_step(detail::CellAccess::packed(cell), cfg.activation,
                                                  rows, xp, stride, st[0], nx[0], scratch, part);
                       });
