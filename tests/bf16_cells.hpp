@@ -186,6 +186,22 @@ inline recur::ops::RnnResult fused(const recur::Cell& c, const Tensor& x,
   return recur::ops::simple_rnn(dynamic_cast<const recur::SimpleRNNCell&>(c), x, init);
 }
 
+// The cell's zero initial states for B rows.
+inline std::vector<Tensor> zeros(const recur::Cell& c, size_t B) {
+  std::vector<Tensor> init;
+  for (size_t s : c.state_sizes()) init.emplace_back(std::vector<size_t>{B, s});
+  return init;
+}
+
+// x through the generic loop of the cell's step().
+inline recur::ops::RnnResult step_loop(const recur::Cell& cell, const Tensor& x,
+                                       std::span<const Tensor> init) {
+  return recur::ops::rnn(
+      [&cell](const Tensor& xt, std::span<const Tensor> st, std::span<const Tensor>, Tensor& out,
+              std::span<Tensor> ns) { cell.step(xt, st, out, ns); },
+      x, init);
+}
+
 // A random x (B x T) through the cell's fused sequence op, asserted bit for bit equal to the
 // generic loop of step(); its outputs and the double reference's (the rounded weights).
 struct CellRun {
@@ -196,14 +212,9 @@ inline CellRun run_fused_and_loop(const Built& b, size_t input, size_t B, size_t
                                   std::mt19937& rng) {
   const auto xv = rand_vec(B * T * input, rng);
   const Tensor x({B, T, input}, xv);
-  std::vector<Tensor> init;
-  for (size_t s : b.cell->state_sizes()) init.emplace_back(std::vector<size_t>{B, s});
+  const auto init = zeros(*b.cell, B);
   const auto f = fused(*b.cell, x, init);
-  const recur::Cell& cell = *b.cell;
-  const auto loop =
-      recur::ops::rnn([&cell](const Tensor& xt, std::span<const Tensor> st, std::span<const Tensor>,
-                              Tensor& out, std::span<Tensor> ns) { cell.step(xt, st, out, ns); },
-                      x, init);
+  const auto loop = step_loop(*b.cell, x, init);
   EXPECT_EQ(f.outputs.values(), loop.outputs.values()) << "fused vs loop, T=" << T;
   ref::Seq xs(B, ref::Mat(T, ref::Vec(input)));
   for (size_t bb = 0; bb < B; ++bb)

@@ -129,12 +129,6 @@ const std::vector<CellCase> kCases = {{ref::Kind::lstm, true, 7, 33},
                                       {ref::Kind::gru, false, 7, 33},
                                       {ref::Kind::simple_rnn, true, 33, 1}};
 
-std::vector<Tensor> zeros(const recur::Cell& c, size_t B) {
-  std::vector<Tensor> init;
-  for (size_t s : c.state_sizes()) init.emplace_back(std::vector<size_t>{B, s});
-  return init;
-}
-
 // Fused = loop bit for bit; the double reference (the bf16-rounded weights, exact activations)
 // within kCellTol: each step's pre-activations move by at most u * sum |a w| from rounding x_t
 // and h, which the gates' slopes (<= 1) carry into h. A sanity bound, not a derived one (the

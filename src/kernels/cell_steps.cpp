@@ -161,7 +161,6 @@ void lstm_gates_rows(Activation act, Activation rec, size_t rows, size_t u, floa
 void lstm_step(const PackedWeights& w, Activation act, Activation rec, size_t B, float* xp,
                size_t xp_stride, const float* h, const float* c, float* h_new, float* c_new, float*,
                Units part) {
-  part = clamp(part, w.units);
   gemm_units(B, h, w.units, w.recurrent, 4, w.units, part, xp, xp_stride, true);
   lstm_gates(act, rec, B, w.units, xp, xp_stride, c, h_new, c_new, part);
 }

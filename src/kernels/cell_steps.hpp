@@ -7,11 +7,10 @@
 #include <vector>
 
 #include "kernels/gemm.hpp"
+#include "kernels/threads.hpp"
 #include "recur/activations.hpp"
 
 namespace recur::kernels {
-
-class SpinBarrier;
 
 // Weights packed once (at cell construction) into the panels the GEMM kernels read. Gate
 // blocks keep Keras order.
@@ -46,6 +45,28 @@ bool splittable(Activation act, Activation rec);
 size_t unit_parts(size_t B, size_t T, size_t u, size_t G, bool splittable);
 // Part i of `parts`: whole panels of each gate's columns.
 Units unit_part(size_t u, size_t parts, size_t i);
+
+// fn(i, part i, sync) for the `parts` parts of u units (unit_parts), on that many threads at
+// once, sync their barrier; or fn(0, all units, nullptr) on this thread when there is one part
+// or the pool cannot give a team.
+template <class Fn>
+void run_unit_parts(size_t parts, size_t u, Fn&& fn) {
+  if (parts > 1) {
+    SpinBarrier sync(static_cast<int>(parts));
+    struct Ctx {
+      Fn* fn;
+      size_t u, parts;
+      SpinBarrier* sync;
+    } ctx{&fn, u, parts, &sync};
+    const auto run = [](void* p, int i) {
+      auto* c = static_cast<Ctx*>(p);
+      const size_t k = static_cast<size_t>(i);
+      (*c->fn)(k, unit_part(c->u, c->parts, k), c->sync);
+    };
+    if (parallel_team(static_cast<int>(parts), run, &ctx)) return;
+  }
+  fn(size_t{0}, Units{}, nullptr);
+}
 
 // xp (rows, G*u) = x (rows, input) @ kernel + input_bias; the second form with row strides
 // (and only `part`'s columns of each gate).

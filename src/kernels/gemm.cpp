@@ -99,9 +99,7 @@ void run_part(void* ctx, int i) {
            s.accumulate);
   }
 }
-}  // namespace
 
-namespace {
 GemmPanelsFn panels_fn(const PackedMatrix& B) {
   const KernelTable& t = kernel_table();
   return B.precision == Precision::fp32 ? t.gemm_panels

@@ -31,27 +31,6 @@ std::vector<float>& thread_scratch(size_t n) {
   return buf;
 }
 
-// fn(part, sync) for each of `parts` parts of the u units (kernels::unit_parts), on that many
-// threads at once (sync: their barrier), or fn(all units, nullptr) on this thread when there is
-// one part or the pool is taken.
-template <class Fn>
-void split_units(size_t parts, size_t u, Fn fn) {
-  if (parts > 1) {
-    kernels::SpinBarrier sync(static_cast<int>(parts));
-    struct Ctx {
-      Fn* fn;
-      size_t u, parts;
-      kernels::SpinBarrier* sync;
-    } ctx{&fn, u, parts, &sync};
-    const auto part = [](void* p, int i) {
-      auto* c = static_cast<Ctx*>(p);
-      (*c->fn)(kernels::unit_part(c->u, c->parts, static_cast<size_t>(i)), c->sync);
-    };
-    if (kernels::parallel_team(static_cast<int>(parts), part, &ctx)) return;
-  }
-  fn(kernels::Units{}, nullptr);
-}
-
 bool has_shape(const Tensor& t, size_t d0, size_t d1) {
   const auto& s = t.shape();
   return s.size() == 2 && s[0] == d0 && s[1] == d1;
@@ -183,9 +162,9 @@ void SimpleRNNCell::step(const Tensor& x, std::span<const Tensor> states, Tensor
   auto& buf = thread_scratch(B * u + kernels::step_scratch_size(*packed_, B));
   float* xp = buf.data();
   ensure_shape(new_states[0], B, u);
-  split_units(
+  kernels::run_unit_parts(
       kernels::unit_parts(B, 1, u, 1, kernels::splittable(cfg_.activation, cfg_.activation)), u,
-      [&](kernels::Units part, kernels::SpinBarrier*) {
+      [&](size_t, kernels::Units part, kernels::SpinBarrier*) {
         kernels::input_projection(*packed_, B, x.data(), input_, xp, u, part);
         kernels::simple_rnn_step(*packed_, cfg_.activation, B, xp, u, states[0].data(),
                                  new_states[0].data(), xp + B * u, part);
@@ -203,13 +182,14 @@ void LSTMCell::step(const Tensor& x, std::span<const Tensor> states, Tensor& out
   ensure_shape(new_states[0], B, u);
   ensure_shape(new_states[1], B, u);
   const bool split = kernels::splittable(cfg_.activation, cfg_.recurrent_activation);
-  split_units(kernels::unit_parts(B, 1, u, 4, split), u,
-              [&](kernels::Units part, kernels::SpinBarrier*) {
-                kernels::input_projection(*packed_, B, x.data(), input_, xp, 4 * u, part);
-                kernels::lstm_step(*packed_, cfg_.activation, cfg_.recurrent_activation, B, xp,
-                                   4 * u, states[0].data(), states[1].data(), new_states[0].data(),
-                                   new_states[1].data(), xp + B * 4 * u, part);
-              });
+  kernels::run_unit_parts(
+      kernels::unit_parts(B, 1, u, 4, split), u,
+      [&](size_t, kernels::Units part, kernels::SpinBarrier*) {
+        kernels::input_projection(*packed_, B, x.data(), input_, xp, 4 * u, part);
+        kernels::lstm_step(*packed_, cfg_.activation, cfg_.recurrent_activation, B, xp, 4 * u,
+                           states[0].data(), states[1].data(), new_states[0].data(),
+                           new_states[1].data(), xp + B * 4 * u, part);
+      });
   ensure_shape(out, B, u);
   std::memcpy(out.data(), new_states[0].data(), B * u * sizeof(float));
 }
@@ -222,13 +202,14 @@ void GRUCell::step(const Tensor& x, std::span<const Tensor> states, Tensor& out,
   float* xp = buf.data();
   ensure_shape(new_states[0], B, u);
   const bool split = kernels::splittable(cfg_.activation, cfg_.recurrent_activation);
-  split_units(kernels::unit_parts(B, 1, u, 3, split), u,
-              [&](kernels::Units part, kernels::SpinBarrier* sync) {
-                kernels::input_projection(*packed_, B, x.data(), input_, xp, 3 * u, part);
-                kernels::gru_step(*packed_, cfg_.reset_after, cfg_.activation,
-                                  cfg_.recurrent_activation, B, xp, 3 * u, states[0].data(),
-                                  new_states[0].data(), xp + B * 3 * u, part, sync);
-              });
+  kernels::run_unit_parts(
+      kernels::unit_parts(B, 1, u, 3, split), u,
+      [&](size_t, kernels::Units part, kernels::SpinBarrier* sync) {
+        kernels::input_projection(*packed_, B, x.data(), input_, xp, 3 * u, part);
+        kernels::gru_step(*packed_, cfg_.reset_after, cfg_.activation, cfg_.recurrent_activation, B,
+                          xp, 3 * u, states[0].data(), new_states[0].data(), xp + B * 3 * u, part,
+                          sync);
+      });
   ensure_shape(out, B, u);
   std::memcpy(out.data(), new_states[0].data(), B * u * sizeof(float));
 }

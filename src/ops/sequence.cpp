@@ -147,25 +147,17 @@ void run_tiles(RunTile& run_tile, std::vector<Work>& work, size_t tiles, size_t 
   struct Ctx {
     RunTile* run;
     std::vector<Work>* work;
-    size_t tiles, workers, u;
-    kernels::SpinBarrier* sync;
+    size_t tiles, workers;
   };
   if (parts > 1) {
-    kernels::SpinBarrier sync(static_cast<int>(parts));
-    Ctx ctx{&run_tile, &work, tiles, parts, u, &sync};
-    const bool ran = kernels::parallel_team(
-        static_cast<int>(parts),
-        [](void* p, int i) {
-          auto* c = static_cast<Ctx*>(p);
-          const size_t k = static_cast<size_t>(i);
-          (*c->run)(0, (*c->work)[k], kernels::unit_part(c->u, c->workers, k), c->sync);
-        },
-        &ctx);
-    if (!ran) run_tile(0, work[0], {}, nullptr);
+    kernels::run_unit_parts(parts, u,
+                            [&](size_t i, kernels::Units part, kernels::SpinBarrier* sync) {
+                              run_tile(0, work[i], part, sync);
+                            });
   } else if (workers == 1) {
     for (size_t tile = 0; tile < tiles; ++tile) run_tile(tile, work[0], {}, nullptr);
   } else {
-    Ctx ctx{&run_tile, &work, tiles, workers, u, nullptr};
+    Ctx ctx{&run_tile, &work, tiles, workers};
     kernels::parallel_for(
         static_cast<int>(workers),
         [](void* p, int i) {
