@@ -11,6 +11,7 @@
 #include <span>
 #include <vector>
 
+#include "cell_runs.hpp"
 #include "kernels/bf16.hpp"
 #include "kernels/dispatch.hpp"
 #include "kernels/gemm.hpp"
@@ -20,6 +21,8 @@
 
 namespace bf16_test {
 
+using cell_runs::run_fused;
+using cell_runs::step_of;
 using recur::Precision;
 using recur::Tensor;
 using recur::kernels::Isa;
@@ -179,27 +182,11 @@ inline Built build(const CellCase& c, std::mt19937& rng) {
   return b;
 }
 
-inline recur::ops::RnnResult fused(const recur::Cell& c, const Tensor& x,
-                                   std::span<const Tensor> init) {
-  if (auto* l = dynamic_cast<const recur::LSTMCell*>(&c)) return recur::ops::lstm(*l, x, init);
-  if (auto* g = dynamic_cast<const recur::GRUCell*>(&c)) return recur::ops::gru(*g, x, init);
-  return recur::ops::simple_rnn(dynamic_cast<const recur::SimpleRNNCell&>(c), x, init);
-}
-
 // The cell's zero initial states for B rows.
 inline std::vector<Tensor> zeros(const recur::Cell& c, size_t B) {
   std::vector<Tensor> init;
   for (size_t s : c.state_sizes()) init.emplace_back(std::vector<size_t>{B, s});
   return init;
-}
-
-// x through the generic loop of the cell's step().
-inline recur::ops::RnnResult step_loop(const recur::Cell& cell, const Tensor& x,
-                                       std::span<const Tensor> init) {
-  return recur::ops::rnn(
-      [&cell](const Tensor& xt, std::span<const Tensor> st, std::span<const Tensor>, Tensor& out,
-              std::span<Tensor> ns) { cell.step(xt, st, out, ns); },
-      x, init);
 }
 
 // A random x (B x T) through the cell's fused sequence op, asserted bit for bit equal to the
@@ -213,8 +200,8 @@ inline CellRun run_fused_and_loop(const Built& b, size_t input, size_t B, size_t
   const auto xv = rand_vec(B * T * input, rng);
   const Tensor x({B, T, input}, xv);
   const auto init = zeros(*b.cell, B);
-  const auto f = fused(*b.cell, x, init);
-  const auto loop = step_loop(*b.cell, x, init);
+  const auto f = run_fused(*b.cell, x, init);
+  const auto loop = recur::ops::rnn(step_of(*b.cell), x, init);
   EXPECT_EQ(f.outputs.values(), loop.outputs.values()) << "fused vs loop, T=" << T;
   ref::Seq xs(B, ref::Mat(T, ref::Vec(input)));
   for (size_t bb = 0; bb < B; ++bb)

@@ -127,12 +127,12 @@ TEST(Bf16, CellsSplitUnitsGiveOneThreadsBits) {
       const auto init = zeros(*b.cell, 1);
       const recur::Cell& cell = *b.cell;
       k::set_num_threads(1);
-      const auto one = fused(cell, x, init);
+      const auto one = run_fused(cell, x, init);
       k::set_num_threads(2);
       const size_t G = c.kind == ref::Kind::lstm ? 4 : c.kind == ref::Kind::gru ? 3 : 1;
       ASSERT_GT(k::unit_parts(1, 1, c.units, G, true), size_t{1});  // the step; the op: T steps
-      const auto two = fused(cell, x, init);
-      const auto loop = step_loop(cell, x, init);
+      const auto two = run_fused(cell, x, init);
+      const auto loop = recur::ops::rnn(step_of(cell), x, init);
       k::set_num_threads(1);
       EXPECT_EQ(two.outputs.values(), one.outputs.values()) << k::isa_name(isa);
       EXPECT_EQ(loop.outputs.values(), one.outputs.values()) << k::isa_name(isa);
@@ -159,7 +159,7 @@ TEST(Bf16, ConvLstmOpEqualsStepLoopAndOneSample) {
   const Tensor x({B, T, L, C}, rand_vec(B * T * L * C, rng));
   std::vector<Tensor> init{Tensor({B, L, 7}), Tensor({B, L, 7})};
   const auto op = recur::ops::conv_lstm(cell, x, init);
-  const auto loop = step_loop(cell, x, init);
+  const auto loop = recur::ops::rnn(step_of(cell), x, init);
   EXPECT_EQ(op.outputs.values(), loop.outputs.values());
   const Tensor x1({1, T, L, C},
                   std::vector<float>(x.values().begin(), x.values().begin() + T * L * C));

@@ -174,13 +174,13 @@ TEST(Bf16Dot, CellsSameBitsAloneInABatchAndWithThreads) {
     const auto xv = rand_vec(B * T * c.input, rng);
     const Tensor x({B, T, c.input}, xv);
     k::set_num_threads(1);
-    const auto one_thread = fused(*b.cell, x, zeros(*b.cell, B));
+    const auto one_thread = run_fused(*b.cell, x, zeros(*b.cell, B));
     k::set_num_threads(2);
-    const auto two = fused(*b.cell, x, zeros(*b.cell, B));
+    const auto two = run_fused(*b.cell, x, zeros(*b.cell, B));
     EXPECT_EQ(one_thread.outputs.values(), two.outputs.values());
     const Tensor x1({1, T, c.input}, std::vector<float>(xv.begin() + at * T * c.input,
                                                         xv.begin() + (at + 1) * T * c.input));
-    const auto alone = fused(*b.cell, x1, zeros(*b.cell, 1));
+    const auto alone = run_fused(*b.cell, x1, zeros(*b.cell, 1));
     const size_t n = alone.outputs.size();
     EXPECT_EQ(alone.outputs.values(),
               std::vector<float>(two.outputs.values().begin() + at * n,

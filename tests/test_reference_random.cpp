@@ -17,10 +17,14 @@
 #include <string>
 #include <vector>
 
+#include "cell_runs.hpp"
 #include "recur/recur.hpp"
 #include "reference/reference.hpp"
 
 namespace {
+
+using cell_runs::run_fused;
+using cell_runs::step_of;
 
 using recur::Tensor;
 using Bools = std::vector<std::vector<bool>>;
@@ -299,19 +303,6 @@ std::vector<size_t> state_sizes(const std::vector<CellDesc>& cells) {
     if (d.kind == CK::lstm) s.push_back(d.units);
   }
   return s;
-}
-
-// The cell as a generic ops::rnn step function (Keras' RNN.inner_loop).
-recur::ops::StepFunction step_of(const recur::Cell& cell) {
-  return [&cell](const Tensor& x, std::span<const Tensor> st, std::span<const Tensor>, Tensor& out,
-                 std::span<Tensor> ns) { cell.step(x, st, out, ns); };
-}
-
-recur::ops::RnnResult run_fused(const recur::Cell& c, const Tensor& x, std::span<const Tensor> init,
-                                const recur::ops::SequenceArgs& a) {
-  if (auto* l = dynamic_cast<const recur::LSTMCell*>(&c)) return recur::ops::lstm(*l, x, init, a);
-  if (auto* g = dynamic_cast<const recur::GRUCell*>(&c)) return recur::ops::gru(*g, x, init, a);
-  return recur::ops::simple_rnn(dynamic_cast<const recur::SimpleRNNCell&>(c), x, init, a);
 }
 
 // ------------------------------------------------------------------ masks
