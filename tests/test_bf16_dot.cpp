@@ -50,8 +50,9 @@ std::vector<float> nasty_vec(size_t n, std::mt19937& rng) {
 }
 
 void run_dot(const k::KernelTable& t, size_t M, const std::vector<float>& A, size_t lda,
-             const k::PackedMatrix& P, std::vector<float>& C, size_t ldc, bool acc) {
-  t.gemm_panels_bf16_dot(M, A.data(), lda, P, 0, P.panels(), C.data(), ldc, acc);
+             const k::PackedMatrix& P, std::vector<float>& C, size_t ldc, bool acc,
+             const float* bias = nullptr) {
+  t.gemm_panels_bf16_dot(M, A.data(), lda, P, 0, P.panels(), C.data(), ldc, acc, bias);
 }
 
 TEST(Bf16Dot, Avx512KernelEqualsScalarTwinBitForBit) {
@@ -62,18 +63,20 @@ TEST(Bf16Dot, Avx512KernelEqualsScalarTwinBitForBit) {
   for (size_t M : {size_t{1}, size_t{7}, size_t{33}, size_t{100}}) {
     for (size_t N : {size_t{1}, size_t{7}, size_t{33}, size_t{130}}) {
       for (size_t K : {size_t{1}, size_t{2}, size_t{7}, size_t{33}, size_t{600}, size_t{1101}}) {
-        for (bool acc : {false, true}) {
+        for (int mode = 0; mode < 3; ++mode) {  // no accumulate, accumulate, bias
+          const bool acc = mode == 1;
           const size_t lda = K + 3, ldc = N + 5;
           const auto A = nasty_vec(M * lda, rng), B = nasty_vec(K * N, rng);
-          const auto C0 = nasty_vec(M * ldc, rng);
+          const auto C0 = nasty_vec(M * ldc, rng), bias = nasty_vec(N, rng);
+          const float* b = mode == 2 ? bias.data() : nullptr;
           const auto P = k::pack_matrix(K, N, B.data(), N, 0, Precision::bf16, k::Bf16Form::dot);
           auto want = C0, got = C0;
           k::detail::gemm_packed_panels_bf16_dot_scalar(M, A.data(), lda, P, 0, P.panels(),
-                                                        want.data(), ldc, acc);
-          run_dot(native, M, A, lda, P, got, ldc, acc);
+                                                        want.data(), ldc, acc, b);
+          run_dot(native, M, A, lda, P, got, ldc, acc, b);
           for (size_t i = 0; i < got.size(); ++i) {
             ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(want[i]))
-                << "M=" << M << " N=" << N << " K=" << K << " acc=" << acc << " at " << i << ": "
+                << "M=" << M << " N=" << N << " K=" << K << " mode=" << mode << " at " << i << ": "
                 << got[i] << " vs twin " << want[i];
           }
         }

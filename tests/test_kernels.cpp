@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -96,6 +97,69 @@ TEST(Kernels, EmptyMatrixPacksNothing) {
     EXPECT_EQ(C, std::vector<float>(2 * 33, 5.0f));
     recur::kernels::gemm_packed(2, nullptr, 0, P, C.data(), 33, false);
     EXPECT_EQ(C, std::vector<float>(2 * 33, 0.0f));
+  }
+}
+
+// A bias gives each element the product's bits plus its column's bias in one float addition
+// (a pass over C after the product), on every ISA and weight form: whole products at 1 and 2
+// threads (M = 100: rows split; M = 13, K = 1200: panels split), a range of panels (the other
+// columns untouched), K = 0, and K past one K block (the bias follows the last block only).
+TEST(Kernels, GemmBiasIsOneAdditionAfterTheProduct) {
+  namespace k = recur::kernels;
+  IsaGuard guard;
+  std::mt19937 rng(11);
+  struct Form {
+    recur::Precision p;
+    k::Bf16Form f;
+  };
+  const Form forms[] = {{recur::Precision::fp32, k::Bf16Form::widen},
+                        {recur::Precision::bf16, k::Bf16Form::widen},
+                        {recur::Precision::bf16, k::Bf16Form::dot}};
+  auto bits = [](const std::vector<float>& v) {
+    std::vector<uint32_t> b(v.size());
+    std::transform(v.begin(), v.end(), b.begin(),
+                   [](float x) { return std::bit_cast<uint32_t>(x); });
+    return b;
+  };
+  for (Isa isa : isas()) {
+    k::set_isa(isa);
+    for (const Form& form : forms) {
+      for (size_t M : {size_t{1}, size_t{7}, size_t{13}, size_t{100}}) {
+        for (size_t N : {size_t{1}, size_t{33}, size_t{130}}) {
+          for (size_t K : {size_t{0}, size_t{7}, size_t{300}, size_t{1200}}) {
+            if (K == 1200 && M != 13) continue;
+            for (bool acc : {false, true}) {
+              const size_t lda = K + 3, ldc = N + 5;
+              const auto A = rand_vec(M * lda, rng), B = rand_vec(K * N, rng);
+              const auto C0 = rand_vec(M * ldc, rng), bias = rand_vec(N, rng);
+              const auto P = k::pack_matrix(K, N, B.data(), N, 0, form.p, form.f);
+              const std::string what = std::string(k::isa_name(isa)) + " M=" + std::to_string(M) +
+                                       " N=" + std::to_string(N) + " K=" + std::to_string(K) +
+                                       " acc=" + std::to_string(acc);
+              for (int threads : {1, 2}) {
+                recur::ThreadsScope scope(threads);
+                auto want = C0, got = C0;
+                k::gemm_packed(M, A.data(), lda, P, want.data(), ldc, acc);
+                for (size_t i = 0; i < M; ++i) {
+                  for (size_t j = 0; j < N; ++j) want[i * ldc + j] += bias[j];
+                }
+                k::gemm_packed(M, A.data(), lda, P, got.data(), ldc, acc, bias.data());
+                ASSERT_EQ(bits(got), bits(want)) << what << " threads=" << threads;
+                if (P.panels() < 3) continue;
+                got = C0;  // panels 1 and 2: columns [16, 48)
+                k::gemm_panels(M, A.data(), lda, P, 1, 3, got.data(), ldc, acc, bias.data());
+                for (size_t i = 0; i < M * ldc; ++i) {
+                  const size_t j = i % ldc;
+                  const float w = j >= 16 && j < 48 ? want[i] : C0[i];
+                  ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(w))
+                      << what << " panels [1, 3) at " << i;
+                }
+              }
+            }
+          }
+        }
+      }
+    }
   }
 }
 

@@ -28,26 +28,22 @@ namespace {
 Units clamp(Units part, size_t u) { return {part.begin, std::min(part.end, u)}; }
 bool whole(Units part, size_t u) { return part.begin == 0 && part.end >= u; }
 
-// C = [C +] A @ W on the columns of units `part` of each of W's `gates` gate blocks (all of C when
-// part is whole, with gemm_packed's threads).
+// C = [C +] A @ W [+ bias] on the columns of units `part` of each of W's `gates` gate blocks (all
+// of C when part is whole, with gemm_packed's threads). bias: W's columns, or nullptr.
 void gemm_units(size_t M, const float* A, size_t lda, const PackedMatrix& W, size_t gates, size_t u,
-                Units part, float* C, size_t ldc, bool accumulate) {
+                Units part, float* C, size_t ldc, bool accumulate, const float* bias = nullptr) {
   if (whole(part, u)) {
-    gemm_packed(M, A, lda, W, C, ldc, accumulate);
+    gemm_packed(M, A, lda, W, C, ldc, accumulate, bias);
     return;
   }
   for (size_t g = 0; g < gates; ++g) {
     gemm_panels(M, A, lda, W, (g * u + part.begin) / kPanel, (g * u + part.end) / kPanel, C, ldc,
-                accumulate);
+                accumulate, bias);
   }
 }
 
-void add_bias_units(size_t M, size_t gates, size_t u, Units part, const float* bias, float* C,
-                    size_t ldc) {
-  for (size_t g = 0; g < gates; ++g) {
-    const size_t j0 = g * u + part.begin;
-    add_bias_rows(M, part.end - part.begin, bias + j0, C + j0, ldc);
-  }
+const float* or_null(const std::vector<float>& bias) {
+  return bias.empty() ? nullptr : bias.data();
 }
 }  // namespace
 
@@ -80,9 +76,8 @@ void input_projection(const PackedWeights& w, size_t rows, const float* x, float
 void input_projection(const PackedWeights& w, size_t rows, const float* x, size_t ldx, float* xp,
                       size_t ldxp, Units part) {
   part = clamp(part, w.units);
-  gemm_units(rows, x, ldx, w.kernel, w.gates, w.units, part, xp, ldxp, false);
-  if (!w.input_bias.empty())
-    add_bias_units(rows, w.gates, w.units, part, w.input_bias.data(), xp, ldxp);
+  gemm_units(rows, x, ldx, w.kernel, w.gates, w.units, part, xp, ldxp, false,
+             or_null(w.input_bias));
 }
 
 size_t step_scratch_size(const PackedWeights& w, size_t B) {
@@ -175,11 +170,9 @@ void gru_step(const PackedWeights& w, bool reset_after, Activation act, Activati
   const VecFn fa = activation_fn(t, act), fr = activation_fn(t, rec);
   float* hp = scratch;          // (B, 3u) recurrent projection, gates [z, r, h]
   float* rh = scratch + B * n;  // (B, u) r * h, reset_after=False only
-  // reset_after=False: [z, r] only
-  gemm_units(B, h, u, w.recurrent, reset_after ? 3 : 2, u, part, hp, n, false);
-  if (reset_after && !w.recurrent_bias.empty()) {
-    add_bias_units(B, 3, u, part, w.recurrent_bias.data(), hp, n);
-  }
+  // reset_after=False: [z, r] only, and no recurrent bias
+  gemm_units(B, h, u, w.recurrent, reset_after ? 3 : 2, u, part, hp, n, false,
+             reset_after ? or_null(w.recurrent_bias) : nullptr);
   const bool pairwise = rec == Activation::sigmoid || rec == Activation::tanh;
   for (size_t b = 0; b < B; ++b) {
     const float* x = xp + b * xp_stride;

@@ -12,9 +12,11 @@ namespace recur::kernels {
 
 struct PackedMatrix;
 
-// C columns of panels [p0, p1) = [C +] A (M x B.K) * B; see gemm.hpp for the summation order.
+// C columns of panels [p0, p1) = [C +] A (M x B.K) * B [+ bias]; see gemm.hpp for the summation
+// order.
 using GemmPanelsFn = void (*)(size_t M, const float* A, size_t lda, const PackedMatrix& B,
-                              size_t p0, size_t p1, float* C, size_t ldc, bool accumulate);
+                              size_t p0, size_t p1, float* C, size_t ldc, bool accumulate,
+                              const float* bias);
 // In place over n floats.
 using VecFn = void (*)(float* x, size_t n);
 

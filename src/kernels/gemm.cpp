@@ -58,18 +58,19 @@ PackedMatrix pack_matrix(size_t K, size_t N, const float* B, size_t ldb, size_t 
 }
 
 namespace {
-// The B.K == 0 case (C = 0 or unchanged) is common to every ISA.
+// The B.K == 0 case (C = 0 or unchanged, then the bias) is common to every ISA.
 void panels(GemmPanelsFn fn, size_t M, const float* A, size_t lda, const PackedMatrix& B, size_t p0,
-            size_t p1, float* C, size_t ldc, bool accumulate) {
+            size_t p1, float* C, size_t ldc, bool accumulate, const float* bias) {
   if (M == 0 || p0 >= p1) return;
   if (B.K == 0) {
+    const size_t j0 = p0 * kPanel, j1 = std::min(B.N, p1 * kPanel);
     if (!accumulate) {
-      const size_t j0 = p0 * kPanel, j1 = std::min(B.N, p1 * kPanel);
       for (size_t i = 0; i < M; ++i) std::memset(C + i * ldc + j0, 0, (j1 - j0) * sizeof(float));
     }
+    if (bias) add_bias_rows(M, j1 - j0, bias + j0, C + j0, ldc);
     return;
   }
-  fn(M, A, lda, B, p0, p1, C, ldc, accumulate);
+  fn(M, A, lda, B, p0, p1, C, ldc, accumulate, bias);
 }
 
 struct Split {
@@ -82,6 +83,7 @@ struct Split {
   size_t ldc;
   bool accumulate, by_rows;
   int parts;
+  const float* bias;
 };
 
 void run_part(void* ctx, int i) {
@@ -92,11 +94,11 @@ void run_part(void* ctx, int i) {
     const size_t b0 = blocks * i / s.parts, b1 = blocks * (i + 1) / s.parts;
     const size_t r0 = std::min(s.M, b0 * 12), r1 = std::min(s.M, b1 * 12);
     panels(s.fn, r1 - r0, s.A + r0 * s.lda, s.lda, *s.B, 0, s.B->panels(), s.C + r0 * s.ldc, s.ldc,
-           s.accumulate);
+           s.accumulate, s.bias);
   } else {
     const size_t np = s.B->panels();
     panels(s.fn, s.M, s.A, s.lda, *s.B, np * i / s.parts, np * (i + 1) / s.parts, s.C, s.ldc,
-           s.accumulate);
+           s.accumulate, s.bias);
   }
 }
 
@@ -109,12 +111,12 @@ GemmPanelsFn panels_fn(const PackedMatrix& B) {
 }  // namespace
 
 void gemm_panels(size_t M, const float* A, size_t lda, const PackedMatrix& B, size_t p0, size_t p1,
-                 float* C, size_t ldc, bool accumulate) {
-  panels(panels_fn(B), M, A, lda, B, p0, std::min(p1, B.panels()), C, ldc, accumulate);
+                 float* C, size_t ldc, bool accumulate, const float* bias) {
+  panels(panels_fn(B), M, A, lda, B, p0, std::min(p1, B.panels()), C, ldc, accumulate, bias);
 }
 
 void gemm_packed(size_t M, const float* A, size_t lda, const PackedMatrix& B, float* C, size_t ldc,
-                 bool accumulate) {
+                 bool accumulate, const float* bias) {
   const GemmPanelsFn fn = panels_fn(B);  // once, on the calling thread
   const int th = num_threads();
   // Split rows when there are many, else panels.
@@ -123,12 +125,12 @@ void gemm_packed(size_t M, const float* A, size_t lda, const PackedMatrix& B, fl
     const bool by_rows = M >= 48 * static_cast<size_t>(th) && M > B.N / 4;
     const int parts = static_cast<int>(std::min<size_t>(th, by_rows ? (M + 11) / 12 : B.panels()));
     if (parts > 1) {
-      Split s{fn, M, A, lda, &B, C, ldc, accumulate, by_rows, parts};
+      Split s{fn, M, A, lda, &B, C, ldc, accumulate, by_rows, parts, bias};
       parallel_for(parts, run_part, &s);
       return;
     }
   }
-  panels(fn, M, A, lda, B, 0, B.panels(), C, ldc, accumulate);
+  panels(fn, M, A, lda, B, 0, B.panels(), C, ldc, accumulate, bias);
 }
 
 namespace detail {
@@ -140,7 +142,7 @@ inline float widen(uint16_t b) { return from_bf16(b); }
 // T = float: panel rows of kPanel floats. T = uint16_t: bf16 k pairs, row k's values 2 apart.
 template <typename T>
 void scalar_panels(size_t M, const float* A, size_t lda, const PackedMatrix& B, const T* data,
-                   size_t p0, size_t p1, float* C, size_t ldc, bool accumulate) {
+                   size_t p0, size_t p1, float* C, size_t ldc, bool accumulate, const float* bias) {
   constexpr size_t step = std::is_same_v<T, float> ? 1 : 2;
   const size_t K = B.K;
   for (size_t q = p0; q < p1; ++q) {
@@ -156,6 +158,9 @@ void scalar_panels(size_t M, const float* A, size_t lda, const PackedMatrix& B, 
         const T* b = panel + (k / step) * step * kPanel + k % step;
         for (size_t j = 0; j < kPanel; ++j) acc[j] += av * widen(b[j * step]);
       }
+      if (bias) {
+        for (size_t j = 0; j < nj; ++j) acc[j] += bias[j0 + j];
+      }
       std::memcpy(c, acc, nj * sizeof(float));
     }
   }
@@ -163,13 +168,15 @@ void scalar_panels(size_t M, const float* A, size_t lda, const PackedMatrix& B, 
 }  // namespace
 
 void gemm_packed_panels_scalar(size_t M, const float* A, size_t lda, const PackedMatrix& B,
-                               size_t p0, size_t p1, float* C, size_t ldc, bool accumulate) {
-  scalar_panels(M, A, lda, B, B.data.data(), p0, p1, C, ldc, accumulate);
+                               size_t p0, size_t p1, float* C, size_t ldc, bool accumulate,
+                               const float* bias) {
+  scalar_panels(M, A, lda, B, B.data.data(), p0, p1, C, ldc, accumulate, bias);
 }
 
 void gemm_packed_panels_bf16_scalar(size_t M, const float* A, size_t lda, const PackedMatrix& B,
-                                    size_t p0, size_t p1, float* C, size_t ldc, bool accumulate) {
-  scalar_panels(M, A, lda, B, B.bf16.data(), p0, p1, C, ldc, accumulate);
+                                    size_t p0, size_t p1, float* C, size_t ldc, bool accumulate,
+                                    const float* bias) {
+  scalar_panels(M, A, lda, B, B.bf16.data(), p0, p1, C, ldc, accumulate, bias);
 }
 
 }  // namespace detail

@@ -68,11 +68,14 @@ PackedMatrix pack_matrix(size_t K, size_t N, const float* B, size_t ldb, size_t 
 // float32, only B's rounding differs from the fp32 product. The dot form rounds A to bf16 and
 // sums k pairs ascending, each pair as vdpbf16ps does (gemm_dot_bf16.hpp): the same bits on
 // every ISA, for any M, blocking or threads.
+// With a bias (B.N floats, one per column), each element's sum then gets its column's bias
+// added, the same float addition as a pass over C afterwards (add_bias_rows), done while the
+// kernel's tile is still in L1.
 void gemm_packed(size_t M, const float* A, size_t lda, const PackedMatrix& B, float* C, size_t ldc,
-                 bool accumulate);
+                 bool accumulate, const float* bias = nullptr);
 // gemm_packed on columns [p0 * kPanel, min(B.N, p1 * kPanel)) of C only (panels p0..p1-1), on the
 // calling thread: the same bits as gemm_packed gives those columns.
 void gemm_panels(size_t M, const float* A, size_t lda, const PackedMatrix& B, size_t p0, size_t p1,
-                 float* C, size_t ldc, bool accumulate);
+                 float* C, size_t ldc, bool accumulate, const float* bias = nullptr);
 
 }  // namespace recur::kernels

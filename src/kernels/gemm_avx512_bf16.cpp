@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "kernels/gemm_avx512_tile.hpp"
+#include "kernels/gemm_blocking.hpp"
 #include "kernels/gemm_dot_bf16.hpp"
 #include "kernels/isa_internal.hpp"
 
@@ -93,12 +94,13 @@ struct Rows {
 RECUR_AVX512_BF16 void gemm_packed_panels_bf16_dot_avx512(size_t M, const float* A, size_t lda,
                                                           const PackedMatrix& B, size_t p0,
                                                           size_t p1, float* C, size_t ldc,
-                                                          bool accumulate) {
+                                                          bool accumulate, const float* bias) {
   alignas(64) uint16_t abuf[kMc * kKc];
   const size_t K = B.K;
   for (size_t k0 = 0; k0 < K; k0 += kKc) {
     const size_t kc = std::min(kKc, K - k0), np = (kc + 1) / 2;
     const bool acc = accumulate || k0 > 0;
+    const float* b = k0 + kc == K ? bias : nullptr;  // the last K block
     for (size_t i0 = 0; i0 < M; i0 += kMc) {
       const size_t mc = std::min(kMc, M - i0);
       for (size_t i = 0; i < mc; ++i) {
@@ -108,8 +110,9 @@ RECUR_AVX512_BF16 void gemm_packed_panels_bf16_dot_avx512(size_t M, const float*
         const size_t q1 = std::min(p1, q0 + kPc);
         for (size_t i = 0; i < mc; i += kRows) {
           const size_t r = std::min(kRows, mc - i);
-          by_rows<Rows>(r, np, abuf + i * np * 2, np, B, k0 / 2, q0, q1, C + (i0 + i) * ldc, ldc,
-                        acc);
+          float* c = C + (i0 + i) * ldc;
+          by_rows<Rows>(r, np, abuf + i * np * 2, np, B, k0 / 2, q0, q1, c, ldc, acc);
+          if (b) add_bias_tile(r, B, q0, q1, b, c, ldc);
         }
       }
     }

@@ -1,7 +1,9 @@
 // The cache blocking the SIMD GEMM kernels share: K blocks (C is stored and reloaded between
 // them, which keeps every element's k-ascending FMA chain intact), M blocks, strips of panels
 // that keep a C strip warm, and micro-tiles of up to kRows rows, each handed to the ISA's
-// row_block(rows, kc, A, lda, B, k0, q0, q1, C, ldc, accumulate).
+// row_block(rows, kc, A, lda, B, k0, q0, q1, C, ldc, accumulate). A bias is added to each
+// micro-tile right after its last K block, while the tile is in L1: the same float additions
+// as a pass over C after the product, without reading C back from L2 or L3.
 #pragma once
 
 #include <algorithm>
@@ -44,6 +46,14 @@ inline __attribute__((always_inline)) void each_k(size_t K, const Step& step) {
   if (k < K) step.template operator()<0>(k);
 }
 
+// C's rows [0, r) (C at column 0), columns of panels [q0, q1), += bias (one value per column of
+// B): a micro-tile whose sums are final.
+inline void add_bias_tile(size_t r, const PackedMatrix& B, size_t q0, size_t q1, const float* bias,
+                          float* C, size_t ldc) {
+  const size_t j0 = q0 * kPanel, j1 = std::min(B.N, q1 * kPanel);
+  add_bias_rows(r, j1 - j0, bias + j0, C + j0, ldc);
+}
+
 using RowBlockFn = void (*)(size_t r, size_t K, const float* A, size_t lda, const PackedMatrix& B,
                             size_t kofs, size_t p0, size_t p1, float* C, size_t ldc, bool acc);
 
@@ -55,7 +65,7 @@ constexpr size_t kFarRows = 1024;
 
 template <size_t kKc, size_t kMc, size_t kPc, size_t kRows>
 void blocked_gemm(RowBlockFn row_block, size_t M, const float* A, size_t lda, const PackedMatrix& B,
-                  size_t p0, size_t p1, float* C, size_t ldc, bool accumulate) {
+                  size_t p0, size_t p1, float* C, size_t ldc, bool accumulate, const float* bias) {
   static_assert(kMc % kRows == 0, "M blocks hold whole micro-tiles");
   static_assert(kKc % 2 == 0, "K blocks hold whole bf16 k pairs");
   thread_local std::vector<float> near;  // grows once per thread
@@ -63,6 +73,7 @@ void blocked_gemm(RowBlockFn row_block, size_t M, const float* A, size_t lda, co
   for (size_t k0 = 0; k0 < K; k0 += kKc) {
     const size_t kc = std::min(kKc, K - k0);
     const bool acc = accumulate || k0 > 0;
+    const float* b = k0 + kc == K ? bias : nullptr;  // the last K block
     for (size_t i0 = 0; i0 < M; i0 += kMc) {
       const size_t mc = std::min(kMc, M - i0);
       const float* a = A + i0 * lda + k0;
@@ -82,7 +93,9 @@ void blocked_gemm(RowBlockFn row_block, size_t M, const float* A, size_t lda, co
           const size_t left = mc - i;
           const size_t r =
               left > kRows && left < kRows + kRows / 2 ? left / 2 : std::min(kRows, left);
-          row_block(r, kc, a + i * la, la, B, k0, q0, q1, C + (i0 + i) * ldc, ldc, acc);
+          float* c = C + (i0 + i) * ldc;
+          row_block(r, kc, a + i * la, la, B, k0, q0, q1, c, ldc, acc);
+          if (b) add_bias_tile(r, B, q0, q1, b, c, ldc);
           i += r;
         }
       }

@@ -9,8 +9,8 @@
 namespace recur::kernels::detail {
 
 void gemm_packed_panels_bf16_dot_scalar(size_t M, const float* A, size_t lda, const PackedMatrix& B,
-                                        size_t p0, size_t p1, float* C, size_t ldc,
-                                        bool accumulate) {
+                                        size_t p0, size_t p1, float* C, size_t ldc, bool accumulate,
+                                        const float* bias) {
   const size_t K = B.K, np = B.pairs();
   for (size_t q = p0; q < p1; ++q) {
     const size_t j0 = q * kPanel, nj = std::min(kPanel, B.N - j0);
@@ -28,6 +28,9 @@ void gemm_packed_panels_bf16_dot_scalar(size_t M, const float* A, size_t lda, co
           const uint32_t bw = b[2 * j] | (static_cast<uint32_t>(b[2 * j + 1]) << 16);
           acc[j] = dot_pair(acc[j], lo | (hi << 16), bw);
         }
+      }
+      if (bias) {
+        for (size_t j = 0; j < nj; ++j) acc[j] += bias[j0 + j];
       }
       std::memcpy(c, acc, nj * sizeof(float));
     }

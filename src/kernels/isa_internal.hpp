@@ -9,31 +9,36 @@
 namespace recur::kernels::detail {
 
 void gemm_packed_panels_bf16_scalar(size_t M, const float* A, size_t lda, const PackedMatrix& B,
-                                    size_t p0, size_t p1, float* C, size_t ldc, bool accumulate);
+                                    size_t p0, size_t p1, float* C, size_t ldc, bool accumulate,
+                                    const float* bias);
 void gemm_packed_panels_scalar(size_t M, const float* A, size_t lda, const PackedMatrix& B,
-                               size_t p0, size_t p1, float* C, size_t ldc, bool accumulate);
+                               size_t p0, size_t p1, float* C, size_t ldc, bool accumulate,
+                               const float* bias);
 void gemm_packed_panels_bf16_dot_scalar(size_t M, const float* A, size_t lda, const PackedMatrix& B,
-                                        size_t p0, size_t p1, float* C, size_t ldc,
-                                        bool accumulate);
+                                        size_t p0, size_t p1, float* C, size_t ldc, bool accumulate,
+                                        const float* bias);
 void sigmoid_scalar(float* x, size_t n);
 void tanh_scalar(float* x, size_t n);
 
 #if defined(__x86_64__) || defined(_M_X64)
 void gemm_packed_panels_bf16_avx2(size_t M, const float* A, size_t lda, const PackedMatrix& B,
-                                  size_t p0, size_t p1, float* C, size_t ldc, bool accumulate);
+                                  size_t p0, size_t p1, float* C, size_t ldc, bool accumulate,
+                                  const float* bias);
 void gemm_packed_panels_avx2(size_t M, const float* A, size_t lda, const PackedMatrix& B, size_t p0,
-                             size_t p1, float* C, size_t ldc, bool accumulate);
+                             size_t p1, float* C, size_t ldc, bool accumulate, const float* bias);
 void sigmoid_avx2(float* x, size_t n);
 void tanh_avx2(float* x, size_t n);
 
 void gemm_packed_panels_bf16_avx512(size_t M, const float* A, size_t lda, const PackedMatrix& B,
-                                    size_t p0, size_t p1, float* C, size_t ldc, bool accumulate);
+                                    size_t p0, size_t p1, float* C, size_t ldc, bool accumulate,
+                                    const float* bias);
 void gemm_packed_panels_avx512(size_t M, const float* A, size_t lda, const PackedMatrix& B,
-                               size_t p0, size_t p1, float* C, size_t ldc, bool accumulate);
+                               size_t p0, size_t p1, float* C, size_t ldc, bool accumulate,
+                               const float* bias);
 // Needs AVX512-BF16 (has_avx512_bf16()).
 void gemm_packed_panels_bf16_dot_avx512(size_t M, const float* A, size_t lda, const PackedMatrix& B,
-                                        size_t p0, size_t p1, float* C, size_t ldc,
-                                        bool accumulate);
+                                        size_t p0, size_t p1, float* C, size_t ldc, bool accumulate,
+                                        const float* bias);
 void sigmoid_avx512(float* x, size_t n);
 void tanh_avx512(float* x, size_t n);
 #endif

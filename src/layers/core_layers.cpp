@@ -181,8 +181,8 @@ class DenseLayer final : public BasicLayer {
     const size_t rows = core::prod(x.shape(), 0, x.rank() - 1);
     check_output(ctx, {rows, N});
     Tensor out(shape);
-    kernels::gemm_packed(rows, x.data(), K, packed_, out.data(), N, false);
-    if (bias_) kernels::add_bias_rows(rows, N, bias_->data(), out.data(), N);
+    kernels::gemm_packed(rows, x.data(), K, packed_, out.data(), N, false,
+                         bias_ ? bias_->data() : nullptr);
     core::activate(act_, out);
     return single(std::move(out), v.mask);
   }

@@ -28,8 +28,8 @@ struct Projection {
   size_t out() const { return kernel.dim(1); }
   Tensor apply(const Tensor& x, size_t rows) const {
     Tensor y({rows, out()});
-    kernels::gemm_packed(rows, x.data(), in(), packed, y.data(), out(), false);
-    if (bias) kernels::add_bias_rows(rows, out(), bias->data(), y.data(), out());
+    kernels::gemm_packed(rows, x.data(), in(), packed, y.data(), out(), false,
+                         bias ? bias->data() : nullptr);
     return y;
   }
 };
