@@ -179,6 +179,7 @@ struct LstmCase {
   Geo g;
   size_t B = 2, T = 3;
   bool backwards = false, masked = false, sequences = true;
+  bool zero_output_for_mask = false, unroll = false;
 };
 
 // Channels-last reference of a whole ConvLSTM run; returns (outputs, h, c).
@@ -216,15 +217,23 @@ std::vector<std::vector<double>> lstm_reference(const LstmCase& lc, const Tensor
           h[b * row + p * f + j] = sigmoid(z(3)) * std::tanh(cc);
         }
       }
-      if (on)
+      // zero_output_for_mask: zeros at a masked step; TensorFlow's unrolled loop instead
+      // carries the output and zeroes after the loop, the outputs by the mask in time order
+      // (step s by time s) and the last output by the last processed step's (spec §3.6).
+      const bool late = lc.zero_output_for_mask && lc.unroll;
+      auto e = emitted.begin() + static_cast<long>(b * row);
+      if (on) {
         std::copy(h.begin() + static_cast<long>(b * row),
-                  h.begin() + static_cast<long>((b + 1) * row),
-                  emitted.begin() + static_cast<long>(b * row));
+                  h.begin() + static_cast<long>((b + 1) * row), e);
+      } else if (lc.zero_output_for_mask && !late) {
+        std::fill(e, e + static_cast<long>(row), 0.0);
+      }
       if (lc.sequences || s + 1 == lc.T) {
         const size_t kk = lc.sequences ? s : 0, steps = lc.sequences ? lc.T : 1;
-        std::copy(emitted.begin() + static_cast<long>(b * row),
-                  emitted.begin() + static_cast<long>((b + 1) * row),
-                  out.begin() + static_cast<long>((b * steps + kk) * row));
+        auto o = out.begin() + static_cast<long>((b * steps + kk) * row);
+        std::copy(e, e + static_cast<long>(row), o);
+        if (late && mask && (lc.sequences ? !(*mask)(b, s) : !on))
+          std::fill(o, o + static_cast<long>(row), 0.0);
       }
     }
   }
@@ -265,6 +274,9 @@ TEST(ConvLSTMOp, MatchesStepReferenceOnRandomConfigs) {
     lc.backwards = rng() % 2 == 0;
     lc.masked = rng() % 2 == 0;
     lc.sequences = rng() % 2 == 0;
+    lc.zero_output_for_mask = it % 3 == 1;
+    lc.unroll = it % 4 >= 2;
+    if (it % 12 == 10) lc.backwards = lc.masked = lc.sequences = true;  // TF's late zeroing
     const bool cf = rng() % 2 == 0;
     const size_t f = g.cout / 4;
     std::vector<size_t> ks = g.k, rs = g.k, xs{lc.B, lc.T};
@@ -298,6 +310,8 @@ TEST(ConvLSTMOp, MatchesStepReferenceOnRandomConfigs) {
     sa.go_backwards = lc.backwards;
     sa.mask = lc.masked ? &mask : nullptr;
     sa.return_sequences = lc.sequences;
+    sa.zero_output_for_mask = lc.zero_output_for_mask;
+    sa.unroll = lc.unroll;
     const auto res = recur::ops::conv_lstm(cell, xin, init, sa);
     const auto want = lstm_reference(lc, x, k, r, bias, sa.mask);
     const std::string what = "case " + std::to_string(it);

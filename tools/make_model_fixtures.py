@@ -644,6 +644,49 @@ def b2_masking_bidir(rng):
             "Masking -> Bidirectional(LSTM, hard_sigmoid), left padding and a hole")
 
 
+def b_initial_state_mask(rng):
+    valid = valid_right(6, [6, 3, 4])
+    valid[2, 1] = False
+    x_in = K.Input(shape=(6, 3), name="x")
+    h_in, c_in = K.Input(shape=(5,), name="h"), K.Input(shape=(5,), name="c")
+    g_in = [K.Input(shape=(4,), name="g_fwd"), K.Input(shape=(4,), name="g_bwd")]
+    x = L.Masking()(x_in)
+    seq = L.LSTM(5, return_sequences=True)(x, initial_state=[h_in, c_in])
+    pooled = L.GlobalAveragePooling1D()(seq)
+    bi = L.Bidirectional(L.GRU(4, return_sequences=True))(x, initial_state=g_in)
+    xs = [masked_seq(rng, valid, 3), uni(rng, 3, 5), uni(rng, 3, 5), uni(rng, 3, 4),
+          uni(rng, 3, 4)]
+    return (K.Model([x_in, h_in, c_in] + g_in, [seq, pooled, bi]), [xs],
+            "Masking -> LSTM and Bidirectional(GRU) given initial_state; outputs [LSTM sequence, "
+            "its masked GlobalAveragePooling1D, Bidirectional sequence]")
+
+
+def b_initial_state_explicit_mask(rng):
+    valid = valid_right(6, [6, 3, 4])
+    valid[2, 1] = False
+    x_in, h_in = K.Input(shape=(6, 3), name="x"), K.Input(shape=(5,), name="h")
+    mask = K.ops.any(K.ops.not_equal(x_in, 0.0), axis=-1)
+    y = L.GRU(5, return_sequences=True)(x_in, mask=mask, initial_state=[h_in])
+    return (K.Model([x_in, h_in], y), [[masked_seq(rng, valid, 3), uni(rng, 3, 5)]],
+            "GRU given initial_state and an explicit mask= (Keras 3 uses it)")
+
+
+def b_unrolled_backwards_mask(rng):
+    valid = valid_right(6, [6, 3, 4])
+    valid[2, 1] = False
+    inp = K.Input(shape=(6, 3))
+    x = L.Masking()(inp)
+    a = L.Bidirectional(L.LSTM(4, unroll=True, return_sequences=True))(x)
+    b = L.Bidirectional(L.GRU(3, unroll=True, return_sequences=True), merge_mode="sum")(x)
+    c = L.Bidirectional(L.SimpleRNN(3, unroll=True, return_sequences=True), merge_mode="ave")(x)
+    d = L.RNN(L.LSTMCell(3), unroll=True, go_backwards=True, zero_output_for_mask=True,
+              return_sequences=True)(x)
+    return (K.Model(inp, [a, b, c, d]), [[masked_seq(rng, valid, 3)]],
+            "Masking -> unrolled Bidirectional LSTM/GRU/SimpleRNN and an unrolled go_backwards "
+            "RNN with zero_output_for_mask: TensorFlow's unrolled loop zeroes the outputs with "
+            "the mask in time order")
+
+
 # ---------------------------------------------------------------------------------------------
 # Case table
 
@@ -750,6 +793,15 @@ K3_CASES = [
          ("keras",)),
     Case("stream-batchnorm-lstm", b_stream_batchnorm_lstm, "BatchNormalization -> LSTM "
          "(sequence and state h -> Dense as outputs): streams", ("keras",)),
+    Case("initial-state-mask", b_initial_state_mask, "an RNN given initial_state runs "
+         "without its input's mask in Keras 3 (Layer.__call__ fills mask only for one tensor "
+         "argument); the mask still reaches the pooling", BOTH, keras_cannot_load_h5=True),
+    Case("initial-state-explicit-mask", b_initial_state_explicit_mask, "GRU(x, mask=..., "
+         "initial_state=...): an explicit mask is used", ("keras",)),
+    Case("unrolled-backwards-mask", b_unrolled_backwards_mask, "unroll=True with a mask and "
+         "zero_output_for_mask (Bidirectional forces it): zeroes at the mirrored steps of the "
+         "backward direction, as TensorFlow's unrolled loop does", BOTH,
+         keras_cannot_load_h5=True),
     Case("stream-encoder-decoder", b_stream_encoder_decoder, "encoder LSTM return_state -> "
          "decoder LSTM initial_state, both 9 steps: a stream must refuse it", ("keras",)),
 ]
@@ -800,6 +852,10 @@ K2_CASES = [
     Case("inert-noise-lstm", b_inert_noise, "Keras 2 inert noise/dropout layers", ("h5",)),
     Case("reshape-ops", b_reshape_ops, "Keras 2 Permute/Reshape/Flatten/RepeatVector",
          ("h5",)),
+    Case("initial-state-mask", b_initial_state_mask, "Keras 2 applies the Masking mask to an "
+         "RNN given initial_state", ("h5",)),
+    Case("unrolled-backwards-mask", b_unrolled_backwards_mask, "Keras 2 unrolled Bidirectional "
+         "and go_backwards RNN with masks: the same mirrored zeroes", ("h5",)),
 ]
 
 

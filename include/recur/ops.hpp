@@ -25,9 +25,9 @@ using StepFunction = std::function<void(const Tensor& x_t, std::span<const Tenso
 
 struct RnnArgs {
   bool go_backwards = false;
-  const Mask* mask = nullptr;                 // (B, T); true = use the step
-  std::span<const Tensor> constants = {};     // handed to every step, never updated
-  bool unroll = false;                        // same numbers as the rolled loop
+  const Mask* mask = nullptr;              // (B, T); true = use the step
+  std::span<const Tensor> constants = {};  // handed to every step, never updated
+  bool unroll = false;  // the rolled loop's numbers, but zero_output_for_mask as TF unrolls
   std::span<const size_t> input_length = {};  // per-sample lengths act as a right-padding mask
   bool time_major = false;                    // inputs and outputs (T, B, ...)
   bool zero_output_for_mask = false;

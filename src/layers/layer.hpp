@@ -75,6 +75,10 @@ struct CallContext {
   uint64_t max_activation_bytes = 0;
   // Which of the layer's bound calls this is (Layer::bind_call's answer for the node).
   size_t call_id = 0;
+  // False when Keras would not hand the layer its input's mask: Keras 3 fills `mask` only for
+  // a call with one tensor argument, so an RNN given initial_state (and no mask=) runs
+  // unmasked; its output mask still follows its input's (Layer.__call__'s previous_mask).
+  bool auto_mask = true;
 };
 
 // A layer's stored weights in Keras' `layer.weights` order. The declared shapes are known up

@@ -20,7 +20,11 @@ inline const std::string kRecurrentFields =
     "`return_sequences`, `return_state`, `go_backwards`, `stateful`, `unroll`, "
     "`zero_output_for_mask`, `implementation` (any value: all compute the same)";
 inline const std::string kRecurrentNotes =
-    "; dropout fields are ignored (inference); input masks are honoured";
+    "; dropout fields are ignored (inference); input masks are honoured, as Keras does: a "
+    "Keras 3 model's RNN called with `initial_state` runs unmasked unless the call passes "
+    "`mask=` (Keras 3 fills the mask only for a one-tensor call; the output keeps the mask), "
+    "and `unroll=True` with `go_backwards`, a mask and `zero_output_for_mask` (Bidirectional "
+    "sets it) zeroes the outputs at the mirrored steps, as TensorFlow's unrolled loop does";
 inline const std::string kRecurrentOptions = kRecurrentFields + kRecurrentNotes;
 inline const std::string kRecurrentStreaming =
     "yes: carries its state from chunk to chunk; refused with go_backwards=True (reads the "

@@ -277,7 +277,8 @@ class RecurrentLayer final : public Layer {
   std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
     if (in.empty()) throw InvalidArgument(where_ + ": no input");
     const Tensor& x = in[0].tensor;
-    const Mask* mask = in[0].mask ? &*in[0].mask : nullptr;
+    const Mask* mask = in[0].mask ? &*in[0].mask : nullptr;  // also the output mask
+    const Mask* run_mask = ctx.auto_mask ? mask : nullptr;
     std::vector<Tensor> init;
     for (size_t i = 1; i < in.size(); ++i) init.push_back(in[i].tensor);
     const bool stateful = front().options().stateful;
@@ -303,11 +304,11 @@ class RecurrentLayer final : public Layer {
     try {
       check_conv_lstm_activation(front().cell(), x, ctx.max_activation_bytes);
       if (bi_) {
-        outs = bi_->run(x, mask, init, &finals);
+        outs = bi_->run(x, run_mask, init, &finals);
       } else {
         // Continue the sequence's last emitted output, unless the node gives explicit states.
         const bool carry = emitted && !emitted->empty() && in.size() == 1;
-        ops::RnnResult r = rnn_->run(x, mask, init, carry ? emitted : nullptr);
+        ops::RnnResult r = rnn_->run(x, run_mask, init, carry ? emitted : nullptr);
         finals = r.states;
         if (emitted) *emitted = r.last_output;
         outs = rnn_->outputs(std::move(r));

@@ -323,6 +323,7 @@ class GraphBuilder {
     json constants = json::object();
     std::vector<std::string> names;  // keyword tensors, in order
     std::vector<size_t> values;      // their value ids
+    size_t tensor_args = 1;          // Keras 3: arguments that hold tensors (tensor_arguments)
   };
   // One call of a layer: (layer entry, node index) and its input value ids.
   struct Pending {
@@ -544,7 +545,11 @@ class GraphBuilder {
       Layer& l = *g_.layers_[layer];
       const size_t call = l.bind_call(pending[k].call.constants, pending[k].call.names,
                                       ctx_.file + ": " + l.label());
-      g_.nodes_.push_back({layer, pending[k].inputs, f.outs[k], pending[k].masks, call});
+      // Keras 3's Layer.__call__ fills `mask` from the inputs only for a call with one tensor
+      // argument: an RNN given initial_state (and no mask=) runs unmasked.
+      const bool auto_mask =
+          ctx_.keras_major < 3 || pending[k].call.tensor_args <= 1 || !pending[k].masks.empty();
+      g_.nodes_.push_back({layer, pending[k].inputs, f.outs[k], pending[k].masks, call, auto_mask});
       for (size_t v : f.outs[k]) {
         if (v == npos || ready[v]) continue;
         ready[v] = true;
@@ -579,6 +584,7 @@ class GraphBuilder {
       if (j.contains("args")) collect_refs(j["args"], out, value, depth + 1);
       if (j.contains("kwargs") && j["kwargs"].is_object())
         keywords(j["kwargs"], out, value, depth, masks, call);
+      if (call) call->tensor_args = tensor_arguments(j);
       return;
     }
     if (j.is_array()) {
@@ -589,6 +595,30 @@ class GraphBuilder {
       }
       for (const auto& x : j) collect_refs(x, out, value, depth + 1, masks, call);
     }
+  }
+
+  // Whether j holds a Keras 3 tensor reference (as collect_refs finds them).
+  static bool holds_tensor(const json& j, int depth) {
+    if (depth > 32) return false;  // collect_refs refuses the node
+    if (j.is_object()) return j.contains("class_name") && j["class_name"] == "__keras_tensor__";
+    if (j.is_array()) {
+      for (const auto& x : j)
+        if (holds_tensor(x, depth + 1)) return true;
+    }
+    return false;
+  }
+  // A Keras 3 node's arguments that hold tensors (a list of tensors counts once), masks and
+  // `training` aside.
+  static size_t tensor_arguments(const json& node) {
+    size_t n = 0;
+    if (node.contains("args") && node["args"].is_array()) {
+      for (const auto& a : node["args"]) n += holds_tensor(a, 0) ? 1 : 0;
+    }
+    if (node.contains("kwargs") && node["kwargs"].is_object()) {
+      for (const auto& [k, v] : node["kwargs"].items())
+        n += k != "mask" && k != "training" && holds_tensor(v, 0) ? 1 : 0;
+    }
+    return n;
   }
 
   template <class F>
@@ -686,6 +716,7 @@ std::vector<Value> Graph::run(std::vector<Value> inputs, CallContext& ctx) const
         args[j].mask = to_mask(vals[n.masks[j]]->tensor, "layer '" + layer.name() + "' mask");
     }
     ctx.call_id = n.call;
+    ctx.auto_mask = n.auto_mask;
     std::vector<Value> out;
     if (layer.passes_through() && args.size() == 1) {
       out.push_back(std::move(args[0]));

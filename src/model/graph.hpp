@@ -62,6 +62,7 @@ class Graph {
     std::vector<size_t> outputs;  // value id per output index (npos: unused)
     std::vector<size_t> masks;    // explicit mask per input (Keras 3 `mask=` kwarg; npos: none)
     size_t call = 0;              // the layer's bound call (Layer::bind_call), for CallContext
+    bool auto_mask = true;        // CallContext::auto_mask
   };
 
  private:

@@ -10,6 +10,7 @@
 #include "kernels/threads.hpp"
 #include "ops/cell_access.hpp"
 #include "ops/conv.hpp"
+#include "ops/masked_output.hpp"
 #include "recur/ops.hpp"
 
 namespace recur::ops {
@@ -82,6 +83,8 @@ RnnResult conv_lstm(const ConvLSTMCell& cell, const Tensor& inputs, std::span<co
   // One sample through the whole sequence: its input convolution for every step in one GEMM
   // ((T*cells, 4f), bias included), then per step the recurrent convolution accumulated onto
   // that step's rows and the gates, in place.
+  const MaskedOutput mo =
+      masked_output(a.mask && a.zero_output_for_mask, a.unroll, a.go_backwards, a.return_sequences);
   auto run_sample = [&](size_t b, std::vector<float>& xp, std::vector<float>& hn,
                         std::vector<float>& cn) {
     conv_forward(detail::CellAccess::input_weights(cell), gx, T, x + b * T * gx.in_cells() * gx.cin,
@@ -99,13 +102,19 @@ RnnResult conv_lstm(const ConvLSTMCell& cell, const Tensor& inputs, std::span<co
         std::memcpy(hs, hn.data(), row * sizeof(float));
         std::memcpy(cs, cn.data(), row * sizeof(float));
         std::memcpy(e, hn.data(), row * sizeof(float));
-      } else if (a.zero_output_for_mask) {
+      } else if (mo.zero_in_loop) {
         std::memset(e, 0, row * sizeof(float));
       }  // else: a masked step keeps the states and repeats the last emitted output
       if (a.return_sequences || s + 1 == T) {
         const size_t k = a.return_sequences ? s : 0;
-        std::memcpy(res.outputs.data() + (b * steps_out + k) * row, e, row * sizeof(float));
+        float* o = res.outputs.data() + (b * steps_out + k) * row;
+        if (mo.zero_after && !(*a.mask)(b, s)) {
+          std::memset(o, 0, row * sizeof(float));
+        } else {
+          std::memcpy(o, e, row * sizeof(float));
+        }
       }
+      if (mo.zero_after && s + 1 == T && !(*a.mask)(b, t)) std::memset(e, 0, row * sizeof(float));
     }
   };
   auto run_samples = [&](size_t b0, size_t b1) {

@@ -2,6 +2,7 @@
 #include <cstring>
 #include <string>
 
+#include "ops/masked_output.hpp"
 #include "recur/ops.hpp"
 
 namespace recur::ops {
@@ -56,6 +57,8 @@ RnnResult rnn(const StepFunction& step, const Tensor& inputs,
     return true;
   };
   const bool masked = args.mask || !args.input_length.empty();
+  const MaskedOutput mo = masked_output(args.zero_output_for_mask, args.unroll, args.go_backwards,
+                                        args.return_all_outputs);
 
   for (size_t s = 0; s < T; ++s) {
     const size_t t = args.go_backwards ? T - 1 - s : s;
@@ -101,7 +104,7 @@ RnnResult rnn(const StepFunction& step, const Tensor& inputs,
           std::memcpy(states[i].data() + b * w, new_states[i].data() + b * w, w * sizeof(float));
         }
         std::memcpy(e, out.data() + b * out_row, out_row * sizeof(float));
-      } else if (args.zero_output_for_mask) {
+      } else if (mo.zero_in_loop) {
         std::memset(e, 0, out_row * sizeof(float));
       }  // else: the previous emitted output stays
     }
@@ -110,9 +113,17 @@ RnnResult rnn(const StepFunction& step, const Tensor& inputs,
       const size_t k = args.return_all_outputs ? s : 0;
       for (size_t b = 0; b < B; ++b) {
         const size_t row = args.time_major ? k * B + b : b * steps + k;
-        std::memcpy(res.outputs.data() + row * out_row, prev.data() + b * out_row,
-                    out_row * sizeof(float));
+        float* o = res.outputs.data() + row * out_row;
+        if (mo.zero_after && !active(b, s)) {
+          std::memset(o, 0, out_row * sizeof(float));
+        } else {
+          std::memcpy(o, prev.data() + b * out_row, out_row * sizeof(float));
+        }
       }
+    }
+    if (mo.zero_after && s + 1 == T) {  // last_output: zero if the last processed step is masked
+      for (size_t b = 0; b < B; ++b)
+        if (!active(b, t)) std::memset(prev.data() + b * out_row, 0, out_row * sizeof(float));
     }
   }
   res.last_output = std::move(prev);

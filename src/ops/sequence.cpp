@@ -9,6 +9,7 @@
 #include "kernels/isa.hpp"
 #include "kernels/threads.hpp"
 #include "ops/cell_access.hpp"
+#include "ops/masked_output.hpp"
 #include "recur/ops.hpp"
 
 namespace recur::ops {
@@ -247,6 +248,8 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
       }
       return;
     }
+    const MaskedOutput mo =
+        masked_output(a.zero_output_for_mask, a.unroll, a.go_backwards, a.return_sequences);
     for (size_t s = 0; s < T; ++s) {
       const size_t t = a.go_backwards ? T - 1 - s : s;
       step(s, st, nx);
@@ -256,13 +259,19 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
         if ((*a.mask)(b, t)) {
           for (size_t i = 0; i < nstates; ++i) std::memcpy(at(st[i], r), at(nx[i], r), bytes);
           std::memcpy(e, at(nx[0], r), bytes);
-        } else if (a.zero_output_for_mask) {
+        } else if (mo.zero_in_loop) {
           std::memset(e, 0, bytes);
         }
         if (a.return_sequences || s + 1 == T) {
           const size_t k = a.return_sequences ? s : 0;
-          std::memcpy(at(res.outputs.data(), b * steps_out + k), e, bytes);
+          float* o = at(res.outputs.data(), b * steps_out + k);
+          if (mo.zero_after && !(*a.mask)(b, s)) {
+            std::memset(o, 0, bytes);
+          } else {
+            std::memcpy(o, e, bytes);
+          }
         }
+        if (mo.zero_after && s + 1 == T && !(*a.mask)(b, t)) std::memset(e, 0, bytes);
       }
       if (sync) sync->wait();  // the next step reads every part's states
     }

@@ -291,7 +291,12 @@ void stacked_step(const std::vector<Cell>& cells, const Mat& x, const std::vecto
 // ---------------------------------------------------------------- backend rnn() (§3)
 
 RnnResult rnn(const Step& step, const Seq& inputs, const std::vector<Mat>& initial_states,
-              const BoolMat* mask, bool go_backwards, bool zero_output_for_mask) {
+              const BoolMat* mask, bool go_backwards, bool zero_output_for_mask, bool unroll) {
+  // §3.6: TensorFlow's unrolled loop (tensorflow/rnn.py:160-213) carries the previous emitted
+  // output at masked steps and applies zero_output_for_mask only after the loop: to the stacked
+  // outputs (processing order) with the mask in time order, and to last_output with the mask of
+  // the last processed step.
+  const bool zero_after = unroll && zero_output_for_mask;
   const size_t B = inputs.size(), T = inputs.at(0).size();
   RnnResult r;
   r.states = initial_states;
@@ -311,7 +316,7 @@ RnnResult rnn(const Step& step, const Seq& inputs, const std::vector<Mat>& initi
       if (m) {
         for (size_t i = 0; i < r.states.size(); ++i) r.states[i][b] = new_states[i][b];
         emitted[b] = out[b];
-      } else if (zero_output_for_mask) {
+      } else if (zero_output_for_mask && !zero_after) {
         emitted[b] = Vec(out[b].size(), 0.0);
       } else {
         emitted[b] = prev_emitted[b];
@@ -321,6 +326,14 @@ RnnResult rnn(const Step& step, const Seq& inputs, const std::vector<Mat>& initi
     prev_emitted = emitted;
   }
   r.last_output = prev_emitted;  // emitted output of the last processed step
+  if (zero_after && mask != nullptr) {
+    const size_t last = go_backwards ? 0 : T - 1;
+    for (size_t b = 0; b < B; ++b) {
+      for (size_t k = 0; k < T; ++k)
+        if (!(*mask)[b][k]) r.outputs[b][k].assign(r.outputs[b][k].size(), 0.0);
+      if (!(*mask)[b][last]) r.last_output[b].assign(r.last_output[b].size(), 0.0);
+    }
+  }
   return r;
 }
 
@@ -351,7 +364,8 @@ std::vector<Arr> Layer::call(const Seq& inputs, const BoolMat* mask,
   const std::vector<Cell>& cells = cells_;
   const Step step = [&cells](const Mat& x, const std::vector<Mat>& st, Mat& out,
                              std::vector<Mat>& ns) { stacked_step(cells, x, st, out, ns); };
-  RnnResult r = rnn(step, inputs, init, mask, options_.go_backwards, options_.zero_output_for_mask);
+  RnnResult r = rnn(step, inputs, init, mask, options_.go_backwards, options_.zero_output_for_mask,
+                    options_.unroll);
   if (options_.stateful) states_ = r.states;  // the masked final states are stored
   std::vector<Arr> result;
   result.push_back(options_.return_sequences ? to_arr(r.outputs) : to_arr(r.last_output));

@@ -77,7 +77,8 @@ struct RnnResult {
 
 // inputs (B, T, F) with T >= 1; mask nullptr or (B, T).
 RnnResult rnn(const Step& step, const Seq& inputs, const std::vector<Mat>& initial_states,
-              const BoolMat* mask, bool go_backwards, bool zero_output_for_mask);
+              const BoolMat* mask, bool go_backwards, bool zero_output_for_mask,
+              bool unroll = false);
 
 // ---- RNN layer (§4) ----
 struct LayerOptions {
@@ -86,6 +87,7 @@ struct LayerOptions {
   bool go_backwards = false;
   bool stateful = false;
   bool zero_output_for_mask = false;
+  bool unroll = false;  // only TF's late zero_output_for_mask differs (rnn())
 };
 
 // One cell, or several = StackedRNNCells.

@@ -68,6 +68,7 @@ ref::LayerOptions options_from(const json& config) {
   o.go_backwards = config.value("go_backwards", false);
   o.stateful = config.value("stateful", false);
   o.zero_output_for_mask = config.value("zero_output_for_mask", false);
+  o.unroll = config.value("unroll", false);
   return o;
 }
 
