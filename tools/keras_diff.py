@@ -1,0 +1,313 @@
+#!/usr/bin/env python3
+"""Differential search: random recurrent Keras models, Keras' outputs vs `recur run`'s.
+
+Each seed builds one small model from a recipe (a random Sequential RNN stack; masks through
+Embedding, pooling, attention and merges; return_state into initial_state; Bidirectional with
+return_state, initial states or a custom backward layer; stateful layers over two calls;
+layer chains around masked sequences), gives it random weights, runs Keras on random inputs
+(with masked steps), saves it, and runs `recur run` on the file. A difference beyond
+2e-4 * (1 + |y|), or a crash, keeps the case folder (model, x*.npy, Keras' y*.npy, recur's
+r*.npy) and makes the script exit 1; an unsupported feature (exit 3) is counted, not failed.
+
+Not a test: the expected values are Keras' and the cases are random. A mismatch is a lead. With
+unbounded activations (relu, selu, exponential, ...) and long sequences float32 rounding can
+grow chaotically; compare both with a float64 computation before calling it a bug. Found with
+it (2026-12-04): a Keras 3 RNN given initial_state runs unmasked; TF's unrolled loop zeroes
+mirrored steps (tests/fixtures/models/*initial-state-mask*, *unrolled-backwards-mask*).
+
+    .venv/bin/python tools/keras_diff.py --seeds 0:200            # Keras 3, .keras and .h5
+    .venv/bin/python tools/keras_diff.py --keras 2 --seeds 0:200  # tf_keras, legacy .h5
+    .venv/bin/python tools/keras_diff.py --recipes bidi,state --seeds 0:50 --out /tmp/kd
+"""
+
+import argparse
+import os
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+K = None  # keras or tf_keras
+L = None  # its layers
+ACTS = ["tanh", "sigmoid", "hard_sigmoid", "softsign", "linear", "relu", "elu", "swish"]
+
+
+def init(keras_major):
+    global K, L
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ["CUDA_VISIBLE_DEVICES"] = ""  # the generic loop, never cuDNN
+    if keras_major == 2:
+        os.environ["TF_USE_LEGACY_KERAS"] = "1"
+        import tf_keras as k
+    else:
+        os.environ["KERAS_BACKEND"] = "tensorflow"
+        import keras as k
+    K, L = k, k.layers
+
+
+def rnn(rng, units, seq, state=False, backwards=None, **extra):
+    kind = rng.choice(["LSTM", "GRU", "SimpleRNN"])
+    kw = dict(units=units, return_sequences=seq, return_state=state,
+              go_backwards=rng.random() < 0.25 if backwards is None else backwards,
+              use_bias=rng.random() < 0.85, unroll=rng.random() < 0.15)
+    if rng.random() < 0.3:
+        kw["activation"] = rng.choice(ACTS)
+    if kind != "SimpleRNN" and rng.random() < 0.3:
+        # Gates in [0, 1]: a tanh gate lets 1 - z reach 2, and float32 rounding then grows
+        # chaotically (Keras and recur both end far from a float64 run).
+        kw["recurrent_activation"] = rng.choice(["sigmoid", "hard_sigmoid"])
+    if kind == "GRU":
+        kw["reset_after"] = rng.random() < 0.6
+    kw.update(extra)
+    return getattr(L, kind)(**kw), kind
+
+
+def cells_rnn(rng, units, seq):
+    cells = []
+    for _ in range(rng.choice([1, 2, 3])):
+        k = rng.choice(["LSTMCell", "GRUCell", "SimpleRNNCell"])
+        cells.append(getattr(L, k)(units, **({"reset_after": rng.random() < 0.6}
+                                             if k == "GRUCell" else {})))
+    return L.RNN(cells if len(cells) > 1 else cells[0], return_sequences=seq,
+                 go_backwards=rng.random() < 0.25, unroll=rng.random() < 0.15)
+
+
+def pad_rows(rng, x):
+    """Zero (mask) steps of x (B, T, ...) in place, row by row: right padding or one hole."""
+    T = x.shape[1]
+    for b in range(x.shape[0]):
+        if rng.random() < 0.6:
+            x[b, rng.randint(1, T):] = 0
+        else:
+            x[b, rng.randint(0, T - 1)] = 0
+    return x
+
+
+def masked_floats(rng, rnp, B, T, F):
+    return pad_rows(rng, rnp.normal(0, 1, (B, T, F)).astype("float32"))
+
+
+def masked_tokens(rng, rnp, B, T, vocab):
+    return pad_rows(rng, rnp.integers(1, vocab, (B, T)).astype("int32"))
+
+
+# Recipes: (rng, rnp) -> (model, [inputs], description, calls). calls > 1: a stateful model
+# run again on fresh inputs (recur: --next).
+
+def r_stack(rng, rnp):
+    T, F, B = rng.choice([1, 3, 8, 13]), rng.choice([1, 3, 7]), rng.choice([1, 2, 5])
+    inp = K.Input((T, F))
+    masked = rng.random() < 0.4
+    x = L.Masking()(inp) if masked else inp
+    n = rng.choice([1, 2, 3])
+    for i in range(n):
+        layer, _ = rnn(rng, rng.choice([1, 3, 8, 17, 33]), i < n - 1 or rng.random() < 0.5)
+        if rng.random() < 0.3:
+            layer = L.Bidirectional(layer, merge_mode=rng.choice(["concat", "sum", "mul", "ave"]))
+        x = layer(x)
+    X = masked_floats(rng, rnp, B, T, F) if masked else rnp.normal(0, 1, (B, T, F)).astype("float32")
+    return K.Model(inp, x), [X], f"stack of {n}{' masked' if masked else ''}", 1
+
+
+def r_embed(rng, rnp):
+    T, B, V = rng.choice([2, 4, 7, 11]), rng.choice([1, 2, 4]), 12
+    inp = K.Input((T,), dtype="int32")
+    x = L.Embedding(V, rng.choice([2, 5]), mask_zero=True)(inp)
+    head = rng.choice(["rnn", "pool", "attention", "cells"])
+    if head == "rnn":
+        layer, _ = rnn(rng, 5, rng.random() < 0.5)
+        y = L.Bidirectional(layer)(x) if rng.random() < 0.4 else layer(x)
+    elif head == "cells":
+        y = cells_rnn(rng, 4, rng.random() < 0.5)(x)
+    elif head == "pool":
+        layer, _ = rnn(rng, 4, True)
+        y = rng.choice([L.GlobalAveragePooling1D(), L.GlobalMaxPooling1D()])(layer(x))
+    else:
+        q, _ = rnn(rng, 4, True)
+        v, _ = rnn(rng, 4, True)
+        y = rng.choice([L.Attention(), L.AdditiveAttention()])([q(x), v(x)])
+    return K.Model(inp, y), [masked_tokens(rng, rnp, B, T, V)], f"embedding -> {head}", 1
+
+
+def r_state(rng, rnp):
+    """return_state of one RNN into another's initial_state, or initial states as inputs."""
+    T, F, B, U = rng.choice([1, 3, 6]), 2, rng.choice([1, 3]), rng.choice([1, 4])
+    kind = rng.choice(["LSTM", "GRU", "SimpleRNN"])
+    enc_in, dec_in = K.Input((T, F)), K.Input((T, F))
+    masked = rng.random() < 0.5
+    e = L.Masking()(enc_in) if masked else enc_in
+    d = L.Masking()(dec_in) if masked and rng.random() < 0.5 else dec_in
+    outs = getattr(L, kind)(U, return_state=True, go_backwards=rng.random() < 0.3)(e)
+    y = getattr(L, kind)(U, return_sequences=True, return_state=rng.random() < 0.5,
+                         go_backwards=rng.random() < 0.2)(d, initial_state=list(outs[1:]))
+    y = [outs[0]] + list(y) if isinstance(y, (list, tuple)) else [outs[0], y]
+    X = [masked_floats(rng, rnp, B, T, F), masked_floats(rng, rnp, B, T, F)]
+    return K.Model([enc_in, dec_in], y), X, f"{kind} states into {kind}", 1
+
+
+def r_bidi(rng, rnp):
+    T, F, B, U = rng.choice([1, 3, 6, 9]), rng.choice([1, 3]), rng.choice([1, 3]), rng.choice([2, 5])
+    inp = K.Input((T, F))
+    masked = rng.random() < 0.5
+    x = L.Masking()(inp) if masked else inp
+    X = masked_floats(rng, rnp, B, T, F) if masked else rnp.normal(0, 1, (B, T, F)).astype("float32")
+    how = rng.choice(["return_state", "backward_layer", "initial_state", "zero_output"])
+    seq = rng.random() < 0.5
+    ins, Xs = [inp], [X]
+    if how == "return_state":
+        layer, _ = rnn(rng, U, seq, state=True, backwards=False)
+        y = L.Bidirectional(layer, merge_mode=rng.choice(["concat", "sum", "ave", "mul", None]))(x)
+    elif how == "backward_layer":
+        fw, _ = rnn(rng, U, seq, backwards=False)
+        bw, _ = rnn(rng, U, seq, backwards=True)
+        y = L.Bidirectional(fw, backward_layer=bw, merge_mode=rng.choice(["concat", "sum"]))(x)
+    elif how == "initial_state":
+        layer, kind = rnn(rng, U, seq, backwards=False)
+        st = [K.Input((U,)) for _ in range(4 if kind == "LSTM" else 2)]
+        ins += st
+        Xs += [rnp.normal(0, 1, (B, U)).astype("float32") for _ in st]
+        y = L.Bidirectional(layer)(x, initial_state=st)
+    else:
+        cell = rng.choice([L.LSTMCell, L.GRUCell, L.SimpleRNNCell])(U)
+        y = L.RNN(cell, return_sequences=seq, return_state=rng.random() < 0.5,
+                  go_backwards=rng.random() < 0.5, unroll=rng.random() < 0.5,
+                  zero_output_for_mask=True)(x)
+    y = list(y) if isinstance(y, (list, tuple)) else [y]
+    return K.Model(ins, y), Xs, f"bidirectional {how}{' masked' if masked else ''}", 1
+
+
+def r_stateful(rng, rnp):
+    T, F, B = rng.choice([1, 3, 6]), 2, rng.choice([1, 3])
+    inp = K.Input(batch_shape=(B, T, F))
+    layer, kind = rnn(rng, rng.choice([1, 4]), True, stateful=True, backwards=False)
+    return K.Model(inp, layer(inp)), [rnp.normal(0, 1, (B, T, F)).astype("float32")], \
+        f"stateful {kind}", 2
+
+
+def r_chain(rng, rnp):
+    """Masked sequences through layers that pass, drop or use the mask."""
+    T, B = rng.choice([2, 4, 7]), rng.choice([1, 3])
+    inp = K.Input((T, 3))
+    x = L.Masking()(inp)
+    names = []
+    for _ in range(rng.choice([1, 2, 3])):
+        k = rng.choice(["dense", "td", "ln", "conv", "rnn", "bidi", "add", "concat", "act"])
+        names.append(k)
+        if k == "dense":
+            x = L.Dense(4)(x)
+        elif k == "td":
+            x = L.TimeDistributed(L.Dense(3))(x)
+        elif k == "ln":
+            x = L.LayerNormalization()(x)
+        elif k == "conv":
+            x = L.Conv1D(3, rng.choice([1, 2]), padding=rng.choice(["same", "causal"]))(x)
+        elif k == "rnn":
+            x = rnn(rng, 3, True)[0](x)
+        elif k == "bidi":
+            x = L.Bidirectional(rnn(rng, 3, True, backwards=False)[0])(x)
+        elif k == "add":
+            x = L.Add()([x, L.Dense(x.shape[-1])(x)])
+        elif k == "concat":
+            x = L.Concatenate()([x, L.Dense(2)(x)])
+        else:
+            x = L.Activation(rng.choice(["tanh", "softmax"]))(x)
+    end = rng.choice(["gap", "gmp", "rnn", "none"])
+    if end == "gap":
+        x = L.GlobalAveragePooling1D()(x)
+    elif end == "gmp":
+        x = L.GlobalMaxPooling1D()(x)
+    elif end == "rnn":
+        x = rnn(rng, 3, False)[0](x)
+    return K.Model(inp, x), [masked_floats(rng, rnp, B, T, 3)], "masking -> " + " -> ".join(
+        names + [end]), 1
+
+
+RECIPES = {"stack": r_stack, "embed": r_embed, "state": r_state, "bidi": r_bidi,
+           "stateful": r_stateful, "chain": r_chain}
+
+
+def differs(y, z):
+    import numpy as np
+    y, z = np.asarray(y, np.float64), np.asarray(z, np.float64)
+    if y.shape != z.shape:
+        return f"shape: Keras {y.shape}, recur {z.shape}"
+    d, tol = np.abs(y - z), 2e-4 * (1 + np.abs(y))
+    both = np.isnan(y) & np.isnan(z)
+    d[both], tol[both] = 0, 1
+    if np.all(d <= tol):
+        return None
+    i = np.unravel_index(np.argmax(np.where(np.isnan(d), np.inf, d - tol)), d.shape)
+    return f"max |d| {np.nanmax(d):.3e}; at {tuple(int(v) for v in i)} Keras {y[i]:.6g}, recur {z[i]:.6g}"
+
+
+def run_case(seed, recipe, args, counts):
+    import numpy as np
+    rng, rnp = random.Random(seed), np.random.default_rng(seed)
+    K.backend.clear_session()
+    try:
+        model, xs, desc, calls = RECIPES[recipe](rng, rnp)
+    except ValueError:  # a combination Keras refuses
+        counts["keras refused"] = counts.get("keras refused", 0) + 1
+        return
+    model.set_weights([rnp.normal(0, 0.5, w.shape).astype("float32") for w in model.get_weights()])
+    batches = [xs] + [[rnp.normal(0, 1, x.shape).astype("float32") for x in xs]
+                      for _ in range(calls - 1)]
+    ys = []
+    for b in batches:
+        y = model.predict(b if len(b) > 1 else b[0], verbose=0, batch_size=b[0].shape[0])
+        ys.append(list(y) if isinstance(y, (list, tuple)) else [y])
+    case = args.out / f"{recipe}-{seed}"
+    case.mkdir(parents=True, exist_ok=True)
+    ext = "h5" if args.keras == 2 or rng.random() < 0.25 else "keras"
+    model.save(case / f"model.{ext}")
+    cmd = [str(args.recur), "run", str(case / f"model.{ext}"), "--threads", rng.choice(["1", "2"])]
+    for c, b in enumerate(batches):
+        if c:
+            cmd.append("--next")
+        for i, x in enumerate(b):
+            np.save(case / f"x{c}_{i}.npy", x)
+            cmd += ["-i", str(case / f"x{c}_{i}.npy")]
+        for i, y in enumerate(ys[c]):
+            np.save(case / f"y{c}_{i}.npy", y)
+            cmd += ["-o", str(case / f"r{c}_{i}.npy")]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    what = {0: None, 3: "unsupported"}.get(r.returncode, f"recur exit {r.returncode}")
+    if what:
+        counts[what] = counts.get(what, 0) + 1
+        print(f"[{recipe}-{seed}] {what}: {r.stderr.strip()[:300]} ({desc})", flush=True)
+        if what == "unsupported":
+            shutil.rmtree(case)
+        return
+    bad = [f"call {c} output {i}: {m}" for c in range(calls) for i, y in enumerate(ys[c])
+           if (m := differs(y, np.load(case / f"r{c}_{i}.npy")))]
+    if bad:
+        counts["mismatch"] = counts.get("mismatch", 0) + 1
+        print(f"[{recipe}-{seed}] MISMATCH ({desc}, .{ext}): {'; '.join(bad)}", flush=True)
+    else:
+        counts["ok"] = counts.get("ok", 0) + 1
+        shutil.rmtree(case)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--keras", type=int, choices=[2, 3], default=3)
+    ap.add_argument("--seeds", default="0:100", help="A:B, seeds A..B-1")
+    ap.add_argument("--recipes", default=",".join(RECIPES), help="comma-separated: " +
+                    ", ".join(RECIPES))
+    ap.add_argument("--out", type=Path, default=ROOT / "build" / "keras_diff")
+    ap.add_argument("--recur", type=Path, default=ROOT / "build" / "recur")
+    args = ap.parse_args()
+    init(args.keras)
+    a, b = (int(v) for v in args.seeds.split(":"))
+    recipes = args.recipes.split(",")
+    counts = {}
+    for seed in range(a, b):
+        run_case(seed, recipes[seed % len(recipes)], args, counts)
+    print(counts)
+    sys.exit(1 if counts.get("mismatch") or any(k.startswith("recur exit") for k in counts) else 0)
+
+
+if __name__ == "__main__":
+    main()
