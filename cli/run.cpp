@@ -391,7 +391,7 @@ int run_command(const std::vector<std::string>& args) {
   if (options.precision == Precision::bf16) {
     std::fprintf(
         stderr,
-        "recur: note: --precision bf16: weights (and, with AVX512-BF16, GEMM inputs) rounded to "
+        "recur: note: --precision bf16: weights (and, in the dot form, GEMM inputs) rounded to "
         "bf16, results are not exact "
         "(recur bench MODEL --precision bf16 --input X.npy measures the difference)\n");
   }

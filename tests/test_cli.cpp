@@ -101,7 +101,7 @@ TEST_F(Cli, PrecisionBf16IsNamedAndMeasured) {
   const auto ins = run("inspect " + m + " --precision bf16");
   ASSERT_EQ(ins.code, 0) << ins.err;
   EXPECT_NE(ins.out.find("Precision: bf16"), std::string::npos) << ins.out;
-  // The form this CPU runs: widened weights, or vdpbf16ps where AVX512-BF16 is present.
+  // The form this CPU runs: widened weights, or vdpbf16ps where that pays (AVX512-BF16 on AMD).
   EXPECT_NE(ins.out.find(recur::kernels::bf16_kernel_name()), std::string::npos) << ins.out;
   EXPECT_NE(run("inspect " + m + " --json --precision bf16").out.find("\"precision\": \"bf16\""),
             std::string::npos);

@@ -30,7 +30,7 @@ def load_model(path, *, threads=None, allow_nonfinite=False, max_weight_bytes=No
     variables RECUR_MAX_WEIGHT_BYTES / RECUR_MAX_ACTIVATION_BYTES, else 1 GiB / 2 GiB). A file
     over a bound raises InvalidModelError naming the layer and the option.
     precision: "fp32" (Keras' results, the default) or "bf16": the LSTM/GRU/SimpleRNN and Conv weight
-    matrices stored in bfloat16 (states, gates and sums stay float32; on CPUs with AVX512-BF16 the
+    matrices stored in bfloat16 (states, gates and sums stay float32; on AMD CPUs with AVX512-BF16 the
     matrix products' inputs are rounded to bfloat16 too). bf16 is faster on large
     or bandwidth-bound layers but NOT exact: measure it on your data with recur.precision_error."""
     _check_threads(threads)

@@ -13,7 +13,7 @@ namespace recur::kernels {
 namespace {
 
 // Every table can run the dot form (the scalar twin) so a matrix packed under one table runs
-// under another (set_isa); only the AVX512-BF16 table packs it by default.
+// under another (set_isa); only the AVX512-BF16 table packs it by default, where it pays.
 using detail::gemm_packed_panels_bf16_dot_scalar;
 constexpr KernelTable kScalar{Isa::scalar,
                               detail::gemm_packed_panels_scalar,
@@ -37,12 +37,14 @@ constexpr KernelTable kAvx512{Isa::avx512,
                               Bf16Form::widen,
                               detail::sigmoid_avx512,
                               detail::tanh_avx512};
-// avx512 on a CPU with AVX512-BF16: the same fp32 kernels, bf16 in the dot form.
+// avx512 on a CPU with AVX512-BF16: the same fp32 kernels and vdpbf16ps for a dot-packed
+// matrix; bf16 packed in the dot form where it pays (bf16_dot_pays), else widened.
+template <Bf16Form form>
 constexpr KernelTable kAvx512Bf16{Isa::avx512,
                                   detail::gemm_packed_panels_avx512,
                                   detail::gemm_packed_panels_bf16_avx512,
                                   detail::gemm_packed_panels_bf16_dot_avx512,
-                                  Bf16Form::dot,
+                                  form,
                                   detail::sigmoid_avx512,
                                   detail::tanh_avx512};
 #endif
@@ -70,7 +72,9 @@ const KernelTable& table_for(Isa isa) {
   switch (isa) {
 #if defined(__x86_64__) || defined(_M_X64)
     case Isa::avx2: return kAvx2;
-    case Isa::avx512: return has_avx512_bf16() ? kAvx512Bf16 : kAvx512;
+    case Isa::avx512:
+      if (!has_avx512_bf16()) return kAvx512;
+      return bf16_dot_pays() ? kAvx512Bf16<Bf16Form::dot> : kAvx512Bf16<Bf16Form::widen>;
 #endif
     default: return kScalar;
   }

@@ -16,6 +16,9 @@ bool isa_supported(Isa isa);
 Isa best_isa();
 // AVX512-BF16 (vdpbf16ps) on top of a supported avx512: the bf16 dot-product GEMM's condition.
 bool has_avx512_bf16();
+// AVX512-BF16 on a CPU whose vdpbf16ps outruns its fp32 FMA: where avx512 packs bf16 in the dot
+// form by default.
+bool bf16_dot_pays();
 // One core's L2 cache in bytes, as the OS reports it; 512 KiB when it does not.
 size_t l2_cache_bytes();
 
