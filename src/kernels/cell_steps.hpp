@@ -2,11 +2,14 @@
 // and the fused sequence ops, so both compute the same bits.
 #pragma once
 
+#include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
 #include "kernels/gemm.hpp"
+#include "kernels/split_choice.hpp"
 #include "kernels/threads.hpp"
 #include "recur/activations.hpp"
 
@@ -47,11 +50,29 @@ size_t unit_parts(size_t B, size_t T, size_t u, size_t G, bool splittable);
 Units unit_part(size_t u, size_t parts, size_t i);
 
 // fn(i, part i, sync) for the `parts` parts of u units (unit_parts), on that many threads at
-// once, sync their barrier; or fn(0, all units, nullptr) on this thread when there is one part
-// or the pool cannot give a team.
+// once, sync their barrier; or fn(0, all units, nullptr) on this thread when there is one part,
+// when the split has not paid for this work shape (split_choice.hpp: `rows` rows, G gates,
+// `steps` steps in the call) or the pool cannot give a team.
 template <class Fn>
-void run_unit_parts(size_t parts, size_t u, Fn&& fn) {
-  if (parts > 1) {
+void run_unit_parts(size_t parts, size_t rows, size_t u, size_t G, size_t steps, Fn&& fn) {
+  if (parts < 2) {
+    fn(size_t{0}, Units{}, nullptr);
+    return;
+  }
+  const SplitShape shape{rows, u, G, parts, steps == 1};
+  const SplitPolicy policy = split_policy();
+  SplitChoices::Next next{policy != SplitPolicy::never, false};
+  if (policy == SplitPolicy::measure) next = split_choices().next(shape);
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  auto record = [&](bool split) {
+    if (!next.record) return;
+    const auto t1 = Clock::now();
+    const std::chrono::duration<double> dt = t1 - t0, now = t1.time_since_epoch();
+    split_choices().record(shape, split, dt.count() / double(std::max<size_t>(steps, 1)),
+                           now.count());
+  };
+  if (next.split) {
     SpinBarrier sync(static_cast<int>(parts));
     struct Ctx {
       Fn* fn;
@@ -63,9 +84,14 @@ void run_unit_parts(size_t parts, size_t u, Fn&& fn) {
       const size_t k = static_cast<size_t>(i);
       (*c->fn)(k, unit_part(c->u, c->parts, k), c->sync);
     };
-    if (parallel_team(static_cast<int>(parts), run, &ctx)) return;
+    if (parallel_team(static_cast<int>(parts), run, &ctx)) {
+      record(true);
+      return;
+    }
+    next.record = false;  // the pool was busy: this whole run says nothing about the split
   }
   fn(size_t{0}, Units{}, nullptr);
+  record(false);
 }
 
 // xp (rows, G*u) = x (rows, input) @ kernel + input_bias; the second form with row strides

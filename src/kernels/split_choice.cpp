@@ -1,0 +1,72 @@
+#include "kernels/split_choice.hpp"
+
+#include <algorithm>
+#include <atomic>
+
+namespace recur::kernels {
+
+SplitChoices::Entry* SplitChoices::find(const SplitShape& s, bool add) {
+  for (int i = 0; i < used_; ++i) {
+    if (entries_[i].shape == s) return &entries_[i];
+  }
+  if (!add || used_ == kEntries) return nullptr;
+  entries_[used_] = Entry{};
+  entries_[used_].shape = s;
+  return &entries_[used_++];
+}
+
+const SplitChoices::Entry* SplitChoices::find(const SplitShape& s) const {
+  for (int i = 0; i < used_; ++i) {
+    if (entries_[i].shape == s) return &entries_[i];
+  }
+  return nullptr;
+}
+
+SplitChoices::Next SplitChoices::next(const SplitShape& s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Entry* e = find(s, true);
+  if (e == nullptr) return {true, false};
+  if (e->decision >= 0) return {e->decision == 1, false};
+  if (!e->warm) {  // caches, pages, the pool's threads
+    e->warm = true;
+    return {false, false};
+  }
+  return {e->block % 2 == 0, true};
+}
+
+void SplitChoices::record(const SplitShape& s, bool split, double seconds_per_step, double now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Entry* e = find(s, false);
+  // A call of the other kind (concurrent callers) or after the decision tells nothing.
+  if (e == nullptr || e->decision >= 0 || split != (e->block % 2 == 0)) return;
+  if (e->block_calls++ == 0) {  // the block's first call: not timed
+    e->block_start = now;
+    return;
+  }
+  double& best = e->best[split];
+  best = e->block < 2 && e->block_calls == 2 ? seconds_per_step : std::min(best, seconds_per_step);
+  if (e->block_calls > kBlockCalls && now - e->block_start >= kBlock) {
+    e->block_calls = 0;
+    if (++e->block == kBlocks) e->decision = e->best[1] < kMargin * e->best[0] ? 1 : 0;
+  }
+}
+
+int SplitChoices::decided(const SplitShape& s) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const Entry* e = find(s);
+  return e == nullptr ? -1 : e->decision;
+}
+
+namespace {
+std::atomic<SplitPolicy> g_policy{SplitPolicy::measure};
+}  // namespace
+
+SplitChoices& split_choices() {
+  static SplitChoices choices;
+  return choices;
+}
+
+void set_split_policy(SplitPolicy p) { g_policy.store(p, std::memory_order_relaxed); }
+SplitPolicy split_policy() { return g_policy.load(std::memory_order_relaxed); }
+
+}  // namespace recur::kernels

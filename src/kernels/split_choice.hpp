@@ -1,0 +1,68 @@
+// Whether to split a call's steps across threads (kernels::unit_parts), chosen by measuring.
+// A split changes no bit, only the time, and what it costs differs by machine: on a 2-vCPU
+// Zen 3 a split S2 LSTM step took 0.57x the whole one, on a 16-vCPU Emerald Rapids VM 1.10x
+// at 2 threads and up to 1.5x at more (docs/PERFORMANCE.md). So each work shape runs whole first
+// (a warm-up), then in blocks: split, whole, split, whole, each at least kBlockCalls timed calls
+// over kBlock seconds after a first call that is not timed (it moves the weights between the
+// cores' caches), and keeps the faster by the best call of each kind. A split must win by a
+// margin, so threads are never taken on a tie; blocks outlast a host's short stalls (a stolen
+// vCPU stalls a split call, not a whole one).
+#pragma once
+
+#include <cstddef>
+#include <mutex>
+
+namespace recur::kernels {
+
+// The shape of the work a split would divide: rows, units, gates and the candidate parts; stream:
+// one step a call (Cell::step), whose per-call hand-off weighs more.
+struct SplitShape {
+  size_t rows = 0, units = 0, gates = 0, parts = 0;
+  bool stream = false;
+  bool operator==(const SplitShape&) const = default;
+};
+
+enum class SplitPolicy { measure, always, never };
+
+// The choices made so far, per shape (a fixed table: no allocation, ever; shapes past its size
+// are split as unit_parts proposes, unmeasured). Thread-safe.
+class SplitChoices {
+ public:
+  static constexpr int kBlocks = 4;       // split, whole, split, whole
+  static constexpr int kBlockCalls = 2;   // timed calls in a block, at least
+  static constexpr double kBlock = 0.01;  // seconds a block's timed calls span, at least
+  static constexpr double kMargin = 0.9;  // a split must take at most this share of the time
+
+  // Whether the next call of this shape runs split, and whether its time is to be recorded.
+  struct Next {
+    bool split = false, record = false;
+  };
+  Next next(const SplitShape& s);
+  // The time per step of a call next() asked to record, which ended at `now` (seconds on any
+  // steady clock).
+  void record(const SplitShape& s, bool split, double seconds_per_step, double now);
+  // -1 while measuring (or never seen), 0 whole, 1 split.
+  int decided(const SplitShape& s) const;
+
+ private:
+  struct Entry {
+    SplitShape shape;
+    bool warm = false;
+    int block = 0, block_calls = 0, decision = -1;
+    double best[2] = {0, 0}, block_start = 0;  // best[split]
+  };
+  static constexpr int kEntries = 64;
+  Entry* find(const SplitShape& s, bool add);
+  const Entry* find(const SplitShape& s) const;
+  mutable std::mutex mu_;
+  Entry entries_[kEntries];
+  int used_ = 0;
+};
+
+// The process' choices, and the policy that applies them: measure (the default); always or
+// never split (tests that must run one path).
+SplitChoices& split_choices();
+void set_split_policy(SplitPolicy p);
+SplitPolicy split_policy();
+
+}  // namespace recur::kernels

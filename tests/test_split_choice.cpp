@@ -1,0 +1,180 @@
+// Splitting a call's steps across threads, chosen by measuring (kernels/split_choice.hpp): the
+// choice logic on given times, and calls under the measuring policy giving one thread's bits
+// whatever each call chose.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "cell_runs.hpp"
+#include "kernels/cell_steps.hpp"
+#include "kernels/split_choice.hpp"
+#include "kernels/threads.hpp"
+#include "recur/recur.hpp"
+
+namespace k = recur::kernels;
+using k::SplitChoices;
+using k::SplitShape;
+
+namespace {
+
+// Feeds `calls` recorded calls of shape s, `dt` seconds apart on `clock`, split ones taking
+// `split_s` and whole ones `whole_s` seconds a step; returns how many ran split.
+int feed(SplitChoices& c, const SplitShape& s, int calls, double split_s, double whole_s,
+         double& clock, double dt = 0.02) {
+  int split = 0;
+  for (int i = 0; i < calls; ++i) {
+    const auto n = c.next(s);
+    if (!n.record) continue;
+    split += n.split;
+    clock += dt;
+    c.record(s, n.split, n.split ? split_s : whole_s, clock);
+  }
+  return split;
+}
+
+struct PolicyGuard {
+  k::SplitPolicy saved = k::split_policy();
+  ~PolicyGuard() {
+    k::set_split_policy(saved);
+    k::set_num_threads(1);
+  }
+};
+
+}  // namespace
+
+// With calls 0.02 s apart a block is 3 calls: one untimed, two timed.
+constexpr int kBlockOf3 = 3;
+constexpr int kMeasured = SplitChoices::kBlocks * kBlockOf3;
+
+TEST(SplitChoice, WarmsUpWholeThenMeasuresInBlocksThenKeepsTheFaster) {
+  SplitChoices c;
+  double clock = 0;
+  const SplitShape s{1, 128, 4, 2, false};
+  EXPECT_EQ(c.decided(s), -1);
+  const auto first = c.next(s);
+  EXPECT_FALSE(first.split);  // the warm-up runs whole and is not timed
+  EXPECT_FALSE(first.record);
+  std::vector<bool> kinds;
+  for (int i = 0; i < kMeasured; ++i) {
+    EXPECT_EQ(c.decided(s), -1) << i;
+    const auto n = c.next(s);
+    ASSERT_TRUE(n.record);
+    kinds.push_back(n.split);
+    clock += 0.02;
+    c.record(s, n.split, n.split ? 1.0 : 2.0, clock);
+  }
+  const std::vector<bool> want = {true, true, true, false, false, false,
+                                  true, true, true, false, false, false};
+  EXPECT_EQ(kinds, want);
+  EXPECT_EQ(c.decided(s), 1);
+  const auto after = c.next(s);
+  EXPECT_TRUE(after.split);
+  EXPECT_FALSE(after.record);
+}
+
+TEST(SplitChoice, ASplitMustWinByTheMargin) {
+  SplitChoices c;
+  double clock = 0;
+  const SplitShape tie{1, 128, 3, 2, false}, loss{1, 128, 1, 2, false}, win{1, 64, 4, 4, false};
+  for (const auto& s : {tie, loss, win}) c.next(s);
+  feed(c, tie, kMeasured, 0.95, 1.0, clock);
+  feed(c, loss, kMeasured, 1.3, 1.0, clock);
+  feed(c, win, kMeasured, 0.85, 1.0, clock);
+  EXPECT_EQ(c.decided(tie), 0);
+  EXPECT_EQ(c.decided(loss), 0);
+  EXPECT_EQ(c.decided(win), 1);
+  EXPECT_FALSE(c.next(loss).split);
+}
+
+// The best timed call of each kind decides: not a slow one (a stolen vCPU), not a block's
+// first call (the weights moving between the cores' caches).
+TEST(SplitChoice, TheBestTimedCallOfEachKindDecides) {
+  SplitChoices c;
+  const SplitShape s{8, 64, 4, 2, false};
+  c.next(s);
+  for (int i = 0; i < kMeasured; ++i) {
+    const auto n = c.next(s);
+    const bool block_start = i % kBlockOf3 == 0;
+    const double t = block_start ? 0.01 : n.split ? (i == 1 ? 9.0 : 0.5) : 1.0;
+    c.record(s, n.split, t, 0.02 * (i + 1));
+  }
+  EXPECT_EQ(c.decided(s), 1);
+}
+
+TEST(SplitChoice, BlocksLastLongEnough) {
+  SplitChoices c;
+  double clock = 0;
+  const SplitShape s{1, 256, 4, 2, true};
+  c.next(s);
+  // Calls of 10 us: a block is 0.01 s of them, ~1000 calls; four blocks are not yet done
+  // after 3000.
+  feed(c, s, 3000, 1.0, 2.0, clock, 1e-5);
+  EXPECT_EQ(c.decided(s), -1);
+  feed(c, s, 2000, 1.0, 2.0, clock, 1e-5);
+  EXPECT_EQ(c.decided(s), 1);
+}
+
+TEST(SplitChoice, CallsOfTheOtherKindAreNotCounted) {
+  SplitChoices c;
+  const SplitShape s{2, 64, 3, 2, false};
+  c.next(s);
+  for (int i = 0; i < 10 * kMeasured; ++i) c.record(s, false, 1.0, 0.02 * (i + 1));  // block 0
+  EXPECT_EQ(c.decided(s), -1);
+  EXPECT_TRUE(c.next(s).split);
+}
+
+TEST(SplitChoice, ShapesPastTheTableSplitUnmeasured) {
+  SplitChoices c;
+  for (size_t i = 0; i < 64; ++i) c.next(SplitShape{i + 1, 32, 1, 2, false});
+  const SplitShape extra{1000, 32, 1, 2, false};
+  const auto n = c.next(extra);
+  EXPECT_TRUE(n.split);
+  EXPECT_FALSE(n.record);
+  c.record(extra, true, 1.0, 1.0);
+  EXPECT_EQ(c.decided(extra), -1);
+}
+
+// Under the measuring policy each call of a sequence op and of Cell::step runs split or whole,
+// as measured; every call gives one thread's bits, and the shape ends decided.
+TEST(SplitChoice, MeasuredCallsGiveOneThreadsBits) {
+  PolicyGuard guard;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0.0f, 0.4f);
+  auto rand = [&](size_t n) {
+    std::vector<float> v(n);
+    for (auto& x : v) x = nd(rng);
+    return v;
+  };
+  const size_t I = 9, u = 256, T = 30, G = 4;
+  recur::LSTMCellConfig cfg;
+  cfg.units = long(u);
+  const recur::LSTMCell cell(cfg, recur::Tensor({I, G * u}, rand(I * G * u)),
+                             recur::Tensor({u, G * u}, rand(u * G * u)),
+                             recur::Tensor({G * u}, rand(G * u)));
+  const recur::Tensor x({1, T, I}, rand(T * I));
+  const std::vector<recur::Tensor> init = {recur::Tensor({1, u}), recur::Tensor({1, u})};
+  k::set_num_threads(1);
+  const auto one = cell_runs::run_fused(cell, x, init);
+  const auto loop_one = recur::ops::rnn(cell_runs::step_of(cell), x, init);
+  k::set_num_threads(2);
+  k::set_split_policy(k::SplitPolicy::measure);
+  const size_t parts = k::unit_parts(1, T, u, G, true),
+               step_parts = k::unit_parts(1, 1, u, G, true);
+  ASSERT_GT(parts, size_t{1});
+  ASSERT_GT(step_parts, size_t{1});
+  // Calls until the window has passed (a cap keeps a broken choice from looping for ever).
+  const SplitShape op{1, u, G, parts, false}, step{1, u, G, step_parts, true};
+  for (int i = 0; i < 100000 && k::split_choices().decided(op) == -1; ++i) {
+    ASSERT_EQ(cell_runs::run_fused(cell, x, init).outputs.values(), one.outputs.values()) << i;
+  }
+  EXPECT_NE(k::split_choices().decided(op), -1);
+  // The loop: T calls of Cell::step each, one step a call.
+  for (int i = 0; i < 100000 && k::split_choices().decided(step) == -1; ++i) {
+    ASSERT_EQ(recur::ops::rnn(cell_runs::step_of(cell), x, init).outputs.values(),
+              loop_one.outputs.values())
+        << i;
+  }
+  EXPECT_NE(k::split_choices().decided(step), -1);
+}
