@@ -2,8 +2,6 @@
 // and the fused sequence ops, so both compute the same bits.
 #pragma once
 
-#include <algorithm>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -59,20 +57,8 @@ void run_unit_parts(size_t parts, size_t rows, size_t u, size_t G, size_t steps,
     fn(size_t{0}, Units{}, nullptr);
     return;
   }
-  const SplitShape shape{rows, u, G, parts, steps == 1};
-  const SplitPolicy policy = split_policy();
-  SplitChoices::Next next{policy != SplitPolicy::never, false};
-  if (policy == SplitPolicy::measure) next = split_choices().next(shape);
-  using Clock = std::chrono::steady_clock;
-  const auto t0 = Clock::now();
-  auto record = [&](bool split) {
-    if (!next.record) return;
-    const auto t1 = Clock::now();
-    const std::chrono::duration<double> dt = t1 - t0, now = t1.time_since_epoch();
-    split_choices().record(shape, split, dt.count() / double(std::max<size_t>(steps, 1)),
-                           now.count());
-  };
-  if (next.split) {
+  const SplitCall call({rows, u, G, parts, steps == 1}, steps);
+  if (call.split()) {
     SpinBarrier sync(static_cast<int>(parts));
     struct Ctx {
       Fn* fn;
@@ -85,13 +71,12 @@ void run_unit_parts(size_t parts, size_t rows, size_t u, size_t G, size_t steps,
       (*c->fn)(k, unit_part(c->u, c->parts, k), c->sync);
     };
     if (parallel_team(static_cast<int>(parts), run, &ctx)) {
-      record(true);
+      call.done(true);
       return;
     }
-    next.record = false;  // the pool was busy: this whole run says nothing about the split
   }
   fn(size_t{0}, Units{}, nullptr);
-  record(false);
+  call.done(false);
 }
 
 // xp (rows, G*u) = x (rows, input) @ kernel + input_bias; the second form with row strides

@@ -2,13 +2,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <utility>
 
 namespace recur::kernels {
 
 SplitChoices::Entry* SplitChoices::find(const SplitShape& s, bool add) {
-  for (int i = 0; i < used_; ++i) {
-    if (entries_[i].shape == s) return &entries_[i];
-  }
+  if (const Entry* e = std::as_const(*this).find(s)) return const_cast<Entry*>(e);
   if (!add || used_ == kEntries) return nullptr;
   entries_[used_] = Entry{};
   entries_[used_].shape = s;
@@ -68,5 +68,24 @@ SplitChoices& split_choices() {
 
 void set_split_policy(SplitPolicy p) { g_policy.store(p, std::memory_order_relaxed); }
 SplitPolicy split_policy() { return g_policy.load(std::memory_order_relaxed); }
+
+namespace {
+double seconds_now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+SplitCall::SplitCall(const SplitShape& s, size_t steps) : shape_(s), steps_(steps) {
+  const SplitPolicy policy = split_policy();
+  next_ = policy == SplitPolicy::measure ? split_choices().next(s)
+                                         : SplitChoices::Next{policy == SplitPolicy::always, false};
+  if (next_.record) start_ = seconds_now();
+}
+
+void SplitCall::done(bool split) const {
+  if (!next_.record) return;
+  const double now = seconds_now();
+  split_choices().record(shape_, split, (now - start_) / double(steps_), now);
+}
 
 }  // namespace recur::kernels

@@ -53,7 +53,7 @@ class SplitChoices {
   };
   static constexpr int kEntries = 64;
   Entry* find(const SplitShape& s, bool add);
-  const Entry* find(const SplitShape& s) const;
+  const Entry* find(const SplitShape& s) const;  // nullptr when absent
   mutable std::mutex mu_;
   Entry entries_[kEntries];
   int used_ = 0;
@@ -64,5 +64,22 @@ class SplitChoices {
 SplitChoices& split_choices();
 void set_split_policy(SplitPolicy p);
 SplitPolicy split_policy();
+
+// One call of `steps` steps whose units may be split: whether to split it (the policy, then the
+// choices), and done() with what ran, which records the call's time per step when it is measured
+// (a whole run after a split was asked for, the pool being busy, is of the other kind and is not
+// counted).
+class SplitCall {
+ public:
+  SplitCall(const SplitShape& s, size_t steps);
+  bool split() const { return next_.split; }
+  void done(bool split) const;
+
+ private:
+  SplitShape shape_;
+  size_t steps_;
+  SplitChoices::Next next_;
+  double start_ = 0;
+};
 
 }  // namespace recur::kernels
