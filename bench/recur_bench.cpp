@@ -306,7 +306,9 @@ int usage() {
       "usage: recur-bench [--shapes S1a,...] [--cells lstm,gru,gru_reset_before,simple_rnn]\n"
       "                   [--threads 1,2] [--peers onednn] [--budget SECONDS | --full]\n"
       "                   [--json FILE] [--export DIR] [--shapes-file FILE] [--bf16]\n"
-      "--bf16 times recur with bf16 weights too (engine recur-bf16), with its max |d| vs fp32\n");
+      "                   [--peers-only]\n"
+      "--bf16 times recur with bf16 weights too (engine recur-bf16), with its max |d| vs fp32\n"
+      "--peers-only times the peers alone (recur still computes the outputs they must match)\n");
   return 2;
 }
 
@@ -316,7 +318,7 @@ int run(int argc, char** argv) {
   std::vector<int> threads = {1, 2};
   std::string json_out, export_dir, shapes_file = RECUR_SHAPES_FILE;
   double budget = 0.25;
-  bool bf16 = false;
+  bool bf16 = false, peers_only = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -344,9 +346,12 @@ int run(int argc, char** argv) {
       budget = 1.0;
     else if (a == "--bf16")
       bf16 = true;
+    else if (a == "--peers-only")
+      peers_only = true;
     else
       return usage();
   }
+  bf16 = bf16 && !peers_only;
   std::ifstream f(shapes_file);
   if (!f) throw std::runtime_error("cannot read " + shapes_file);
   const json all = json::parse(f);
@@ -359,13 +364,15 @@ int run(int argc, char** argv) {
               kernels::isa_name(kernels::active_isa()), kernels::isa_name(kernels::best_isa()),
               cpu_model().c_str(), budget);
   // merge.py names the machine in the table's header.
-  json rows = json::array({{{"engine", "machine"},
-                            {"cell", "-"},
-                            {"shape", "-"},
-                            {"threads", 0},
-                            {"isa", kernels::isa_name(kernels::active_isa())},
-                            {"best_isa", kernels::isa_name(kernels::best_isa())},
-                            {"cpu", cpu_model()}}});
+  json rows = json::array();
+  if (!peers_only)
+    rows.push_back({{"engine", "machine"},
+                    {"cell", "-"},
+                    {"shape", "-"},
+                    {"threads", 0},
+                    {"isa", kernels::isa_name(kernels::active_isa())},
+                    {"best_isa", kernels::isa_name(kernels::best_isa())},
+                    {"cpu", cpu_model()}});
   auto add_row = [&](const std::string& engine, const Case& c, int th, const Timing& t) {
     const double gf = flops_per_call(c) / t.median / 1e9;
     rows.push_back({{"engine", engine},
@@ -387,25 +394,17 @@ int run(int argc, char** argv) {
   };
   for (int th : threads) {
     kernels::set_num_threads(th);
-    Case peak;
-    peak.cell = "sgemm";
-    peak.shape = "1024^3";
-    const double rg = recur_gemm_gflops(budget);
-    std::printf("sgemm 1024^3 %dT: recur %.1f GFLOP/s", th, rg);
-    rows.push_back({{"engine", "recur"},
-                    {"cell", "sgemm"},
-                    {"shape", "peak"},
-                    {"threads", th},
-                    {"gflops", rg}});
-    if (use_onednn) {
-      const double og = onednn_sgemm_gflops(th, budget);
-      std::printf(", onednn %.1f GFLOP/s", og);
-      rows.push_back({{"engine", "onednn"},
+    std::printf("sgemm 1024^3 %dT:", th);
+    auto add_peak = [&](const char* engine, double gflops) {
+      std::printf(" %s %.1f GFLOP/s", engine, gflops);
+      rows.push_back({{"engine", engine},
                       {"cell", "sgemm"},
                       {"shape", "peak"},
                       {"threads", th},
-                      {"gflops", og}});
-    }
+                      {"gflops", gflops}});
+    };
+    if (!peers_only) add_peak("recur", recur_gemm_gflops(budget));
+    if (use_onednn) add_peak("onednn", onednn_sgemm_gflops(th, budget));
     std::printf("\n");
   }
   uint32_t seed = 1;
@@ -434,8 +433,12 @@ int run(int argc, char** argv) {
       }
       for (int th : threads) {
         kernels::set_num_threads(th);
-        std::vector<Engine*> es = {&rec};
-        std::vector<std::string> names = {"recur"};
+        std::vector<Engine*> es;
+        std::vector<std::string> names;
+        if (!peers_only) {
+          es.push_back(&rec);
+          names.push_back("recur");
+        }
         if (half) {
           es.push_back(&*half);
           names.push_back("recur-bf16");
@@ -455,6 +458,7 @@ int run(int argc, char** argv) {
             names.push_back("onednn");
           }
         }
+        if (es.empty()) continue;
         const auto ts = time_engines(es, budget);
         for (size_t e = 0; e < es.size(); ++e) {
           add_row(names[e], c, th, ts[e]);

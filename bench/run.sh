@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench`: recur against oneDNN (in process, C++), OpenVINO / ONNX Runtime / PyTorch
+# `make bench`: recur against oneDNN (C++, its own process), OpenVINO / ONNX Runtime / PyTorch
 # (Python APIs, in .venv-bench) and Keras 3 on TensorFlow and on OpenVINO (one .keras file per
 # case, in .venv-keras), one table with ratios and errors (docs/PERFORMANCE.md).
 # Arguments go to recur-bench and the peers: --shapes, --cells, --threads, --budget S | --full,
@@ -57,9 +57,16 @@ while [ $# -gt 0 ]; do
 done
 
 rm -rf "$OUT/data"
-echo "== recur and oneDNN (in process)"
-"./$BUILD/recur-bench" --peers "$PEERS" --export "$OUT/data" --json "$OUT/cpp.json" "${args[@]}"
-rm -f "$OUT/py.json" "$OUT/keras.json"
+# recur and oneDNN in separate processes: in one, each engine's idle threads spin on the cores
+# the other is timed on (oneDNN's OpenMP team, recur's pool), which slowed recur's 2-thread S3
+# LSTM 1.2x on the 2-vCPU machine (docs/PERFORMANCE.md).
+echo "== recur"
+"./$BUILD/recur-bench" --peers none --export "$OUT/data" --json "$OUT/cpp.json" "${args[@]}"
+rm -f "$OUT/onednn.json" "$OUT/py.json" "$OUT/keras.json"
+if wants onednn; then
+  echo "== oneDNN (C++, its own process)"
+  "./$BUILD/recur-bench" --peers onednn --peers-only --json "$OUT/onednn.json" "${args[@]}"
+fi
 if wants openvino || wants onnxruntime || wants torch; then
   echo "== Python peers"
   "$VENV/bin/python" bench/peers.py "$OUT/data" --peers "$PEERS" --json "$OUT/py.json" \
@@ -74,7 +81,8 @@ if wants keras_tf || wants keras_ov || wants keras_ov_f32; then
     echo "no $KVENV: Keras peers skipped" >&2
   fi
 fi
-for f in py keras; do [ -f "$OUT/$f.json" ] || echo "[]" > "$OUT/$f.json"; done
+for f in onednn py keras; do [ -f "$OUT/$f.json" ] || echo "[]" > "$OUT/$f.json"; done
 echo "== Table"
-python3 bench/merge.py "$OUT/cpp.json" "$OUT/py.json" "$OUT/keras.json" --markdown "$OUT/table.md"
-echo "(table also in $OUT/table.md, rows in $OUT/cpp.json, $OUT/py.json and $OUT/keras.json)"
+python3 bench/merge.py "$OUT/cpp.json" "$OUT/onednn.json" "$OUT/py.json" "$OUT/keras.json" \
+  --markdown "$OUT/table.md"
+echo "(table also in $OUT/table.md, rows in $OUT/{cpp,onednn,py,keras}.json)"
