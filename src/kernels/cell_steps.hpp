@@ -47,17 +47,19 @@ size_t unit_parts(size_t B, size_t T, size_t u, size_t G, bool splittable);
 // Part i of `parts`: whole panels of each gate's columns.
 Units unit_part(size_t u, size_t parts, size_t i);
 
-// fn(i, part i, sync) for the `parts` parts of u units (unit_parts), on that many threads at
+// fn(i, part i, sync) for the `parts` parts of w's units (unit_parts), on that many threads at
 // once, sync their barrier; or fn(0, all units, nullptr) on this thread when there is one part,
-// when the split has not paid for this work shape (split_choice.hpp: `rows` rows, G gates,
-// `steps` steps in the call) or the pool cannot give a team.
+// when the split has not paid for this work shape (split_choice.hpp: `rows` rows of w's
+// weights, `steps` steps in the call) or the pool cannot give a team.
 template <class Fn>
-void run_unit_parts(size_t parts, size_t rows, size_t u, size_t G, size_t steps, Fn&& fn) {
+void run_unit_parts(size_t parts, size_t rows, const PackedWeights& w, size_t steps, Fn&& fn) {
   if (parts < 2) {
     fn(size_t{0}, Units{}, nullptr);
     return;
   }
-  const SplitCall call({rows, u, G, parts, steps == 1}, steps);
+  const size_t u = w.units;
+  const SplitCall call(
+      {rows, u, w.gates, parts, steps == 1, w.input, w.precision, w.recurrent_h.K > 0}, steps);
   if (call.split()) {
     SpinBarrier sync(static_cast<int>(parts));
     struct Ctx {

@@ -12,13 +12,20 @@
 #include <cstddef>
 #include <mutex>
 
+#include "recur/precision.hpp"
+
 namespace recur::kernels {
 
 // The shape of the work a split would divide: rows, units, gates and the candidate parts; stream:
-// one step a call (Cell::step), whose per-call hand-off weighs more.
+// one step a call (Cell::step), whose per-call hand-off weighs more. Then what else changes a
+// step's cost: the input width (its projection), the weights' precision (bf16 halves the bytes a
+// step streams), and GRU reset_before's separate h matrix (a second product and barrier).
 struct SplitShape {
   size_t rows = 0, units = 0, gates = 0, parts = 0;
   bool stream = false;
+  size_t input = 0;
+  Precision precision = Precision::fp32;
+  bool split_h = false;
   bool operator==(const SplitShape&) const = default;
 };
 

@@ -163,8 +163,8 @@ void SimpleRNNCell::step(const Tensor& x, std::span<const Tensor> states, Tensor
   float* xp = buf.data();
   ensure_shape(new_states[0], B, u);
   kernels::run_unit_parts(
-      kernels::unit_parts(B, 1, u, 1, kernels::splittable(cfg_.activation, cfg_.activation)), B, u,
-      1, 1, [&](size_t, kernels::Units part, kernels::SpinBarrier*) {
+      kernels::unit_parts(B, 1, u, 1, kernels::splittable(cfg_.activation, cfg_.activation)), B,
+      *packed_, 1, [&](size_t, kernels::Units part, kernels::SpinBarrier*) {
         kernels::input_projection(*packed_, B, x.data(), input_, xp, u, part);
         kernels::simple_rnn_step(*packed_, cfg_.activation, B, xp, u, states[0].data(),
                                  new_states[0].data(), xp + B * u, part);
@@ -183,7 +183,7 @@ void LSTMCell::step(const Tensor& x, std::span<const Tensor> states, Tensor& out
   ensure_shape(new_states[1], B, u);
   const bool split = kernels::splittable(cfg_.activation, cfg_.recurrent_activation);
   kernels::run_unit_parts(
-      kernels::unit_parts(B, 1, u, 4, split), B, u, 4, 1,
+      kernels::unit_parts(B, 1, u, 4, split), B, *packed_, 1,
       [&](size_t, kernels::Units part, kernels::SpinBarrier*) {
         kernels::input_projection(*packed_, B, x.data(), input_, xp, 4 * u, part);
         kernels::lstm_step(*packed_, cfg_.activation, cfg_.recurrent_activation, B, xp, 4 * u,
@@ -203,7 +203,7 @@ void GRUCell::step(const Tensor& x, std::span<const Tensor> states, Tensor& out,
   ensure_shape(new_states[0], B, u);
   const bool split = kernels::splittable(cfg_.activation, cfg_.recurrent_activation);
   kernels::run_unit_parts(
-      kernels::unit_parts(B, 1, u, 3, split), B, u, 3, 1,
+      kernels::unit_parts(B, 1, u, 3, split), B, *packed_, 1,
       [&](size_t, kernels::Units part, kernels::SpinBarrier* sync) {
         kernels::input_projection(*packed_, B, x.data(), input_, xp, 3 * u, part);
         kernels::gru_step(*packed_, cfg_.reset_after, cfg_.activation, cfg_.recurrent_activation, B,

@@ -144,14 +144,14 @@ class ChunkedProjection {
 // reset_after=False step for r * h).
 template <class RunTile, class Work>
 void run_tiles(RunTile& run_tile, std::vector<Work>& work, size_t tiles, size_t workers,
-               size_t parts, size_t rows, size_t u, size_t G, size_t T) {
+               size_t parts, size_t rows, const kernels::PackedWeights& w, size_t T) {
   struct Ctx {
     RunTile* run;
     std::vector<Work>* work;
     size_t tiles, workers;
   };
   if (parts > 1) {
-    kernels::run_unit_parts(parts, rows, u, G, T,
+    kernels::run_unit_parts(parts, rows, w, T,
                             [&](size_t i, kernels::Units part, kernels::SpinBarrier* sync) {
                               run_tile(0, work[i], part, sync);
                             });
@@ -277,7 +277,7 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
     }
   };
 
-  run_tiles(run_tile, work, tiles, workers, parts, TB, u, cell.gates(), T);
+  run_tiles(run_tile, work, tiles, workers, parts, TB, w, T);
   res.last_output = std::move(emitted);
   return res;
 }
