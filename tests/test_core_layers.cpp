@@ -308,6 +308,40 @@ TEST(CoreLayers, TimeDistributedConvAppliesPerStep) {
   expect_near(y, {1, 2, 2, 1}, {21, 32, 54, 65});
 }
 
+TEST(CoreLayers, TimeDistributedRnnRunsEachStepAsASequence) {
+  // (B, N, T, F) = (2, 3, 4, 2): each x[b, n] is a sequence of its own, from zero state:
+  // h_t = tanh(x_t W + h_{t-1} U + b), the last h kept.
+  Tensor w = ramp({2, 2}, 0.3f), u = ramp({2, 2}, 0.2f), b = ramp({2}, 0.1f);
+  const char* cfg = R"({"layer": {"class_name": "SimpleRNN", "config": {"units": 2%s}}})";
+  auto cfg_with = [&](const std::string& extra) {
+    std::string s = cfg;
+    s.replace(s.find("%s"), 2, extra);
+    return s;
+  };
+  auto l = make("TimeDistributed", cfg_with(""), {w, u, b});
+  Tensor x = ramp({2, 3, 4, 2});
+  std::vector<double> want;
+  for (size_t s = 0; s < 6; ++s) {
+    double h[2] = {0, 0};
+    for (size_t t = 0; t < 4; ++t) {
+      double n[2];
+      for (size_t j = 0; j < 2; ++j) {
+        n[j] = b[j];
+        for (size_t f = 0; f < 2; ++f) n[j] += x[(s * 4 + t) * 2 + f] * double(w[f * 2 + j]);
+        for (size_t k = 0; k < 2; ++k) n[j] += h[k] * double(u[k * 2 + j]);
+      }
+      h[0] = std::tanh(n[0]);
+      h[1] = std::tanh(n[1]);
+    }
+    want.insert(want.end(), {h[0], h[1]});
+  }
+  expect_near(one(*l, x), {2, 3, 2}, want);
+  // Keras would hand the wrapped RNN a (batch,) mask per step.
+  EXPECT_UNSUPPORTED(run(*l, {val(x, Mask(2, 3, true))}), "masked input");
+  EXPECT_UNSUPPORTED(make("TimeDistributed", cfg_with(R"(, "stateful": true)"), {w, u, b}),
+                     "stateful wrapped layer");
+}
+
 // ---- activation layers ------------------------------------------------------------------------
 
 TEST(CoreLayers, ActivationLayer) {

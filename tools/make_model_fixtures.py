@@ -287,6 +287,19 @@ def b_lstm_td(rng):
     return m, [[uni(rng, 2, 6, 4)]]
 
 
+def b_timedistributed_rnn(rng):
+    # Hierarchical: each x[b, n] is a sequence of its own (words of a sentence, frames of a
+    # clip), then an RNN over n.
+    inp = K.Input(shape=(3, 5, 4))
+    per = L.TimeDistributed(L.LSTM(6))(inp)
+    seqs = L.TimeDistributed(L.Bidirectional(L.GRU(3, return_sequences=True,
+                                                   go_backwards=False)))(inp)
+    out = L.GRU(4)(per)
+    return K.Model(inp, [out, seqs]), [[uni(rng, 2, 3, 5, 4)]], (
+        "TimeDistributed(LSTM) and TimeDistributed(Bidirectional(GRU, return_sequences)) on "
+        "(batch, 3, 5, 4), then a GRU over the 3 outer steps")
+
+
 def b_simplernn_backwards(rng):
     m = K.Sequential([
         K.Input(shape=(7, 3)),
@@ -739,6 +752,8 @@ K3_CASES = [
          "Dense", BOTH),
     Case("lstm-timedistributed", b_lstm_td, "LSTM return_sequences -> TimeDistributed(Dense)",
          BOTH),
+    Case("timedistributed-rnn", b_timedistributed_rnn, "TimeDistributed around LSTM and "
+         "Bidirectional(GRU): one sequence per outer step", BOTH),
     Case("simplernn-backwards", b_simplernn_backwards, "SimpleRNN relu, go_backwards with and "
          "without return_sequences (the sequence stays in processing order)", BOTH),
     Case("lstm-return-state", b_lstm_return_state, "LSTM return_sequences + return_state, and "
@@ -833,6 +848,8 @@ K2_CASES = [
          "LSTM", ("h5",)),
     Case("nested-sequential", b_nested_sequential, "Keras 2 Sequential nested in a Functional "
          "model", ("h5",)),
+    Case("timedistributed-rnn", b_timedistributed_rnn, "Keras 2 TimeDistributed around LSTM "
+         "and Bidirectional(GRU)", ("h5",)),
     Case("concat-masks", b_concat_masks, "Keras 2 mask merging by Concatenate and Add",
          ("h5",)),
     Case("mask-propagation", b_mask_propagation, "Keras 2: which layers pass a Masking mask "

@@ -231,7 +231,10 @@ std::pair<std::string, const nlohmann::json*> inner_spec(const nlohmann::json& j
 class TimeDistributedLayer final : public BasicLayer {
  public:
   TimeDistributedLayer(const LayerArgs& a, std::unique_ptr<Layer> inner)
-      : BasicLayer(a), inner_(std::move(inner)) {}
+      : BasicLayer(a),
+        inner_(std::move(inner)),
+        recurrent_(inner_->uses_session_state() &&
+                   inner_->stream_rule().kind != Streaming::window) {}
   // Keras calls the wrapped layer on each step alone, whatever it does inside a step.
   StreamRule stream_rule() const override { return {Streaming::per_step}; }
 
@@ -242,6 +245,11 @@ class TimeDistributedLayer final : public BasicLayer {
     const size_t B = x.dim(0), T = x.dim(1);
     // Keras calls the layer on each x[:, t]; every layer here treats batch rows independently
     // (stateful inner layers are refused), so one call on (B*T, ...) computes the same values.
+    // An inner RNN runs each x[b, t] as a sequence of its own, from zero states.
+    if (v.mask && recurrent_) {
+      throw Unsupported(where() + ": a masked input to a wrapped recurrent layer (Keras would " +
+                        "hand it a (batch,) mask per step)");
+    }
     std::vector<size_t> flat{B * T};
     flat.insert(flat.end(), x.shape().begin() + 2, x.shape().end());
     Tensor xf = x;
@@ -251,7 +259,8 @@ class TimeDistributedLayer final : public BasicLayer {
     std::vector<Value> outs;
     try {
       CallContext step_ctx = ctx;
-      step_ctx.stream = false;  // the inner layer sees single steps, never a stream
+      step_ctx.stream = false;     // the inner layer sees single steps, never a stream
+      step_ctx.session = nullptr;  // and holds no state between them
       outs = inner_->call(args, step_ctx);
     } catch (const InvalidArgument& e) {
       bad(std::string("inner layer: ") + e.what());
@@ -270,6 +279,7 @@ class TimeDistributedLayer final : public BasicLayer {
 
  private:
   std::unique_ptr<Layer> inner_;
+  bool recurrent_;  // the wrapped layer (or model) carries states across its steps
 };
 
 std::unique_ptr<Layer> make_time_distributed(const LayerArgs& a) {
@@ -284,8 +294,9 @@ std::unique_ptr<Layer> make_time_distributed(const LayerArgs& a) {
   LayerArgs ia{cls,        inner_name, *cfg, a.weights, a.keras_major, a.where + " wrapped " + cls,
                a.precision};
   std::unique_ptr<Layer> inner = it->second.make(ia);
-  if (inner->state_slots() > 0 && inner->stream_rule().kind != Streaming::window)
-    unsupported(a, "a stateful wrapped layer is not supported");
+  for (size_t s = 0; s < inner->state_slots(); ++s) {
+    if (inner->slot_is_stateful(s)) unsupported(a, "a stateful wrapped layer is not supported");
+  }
   return std::make_unique<TimeDistributedLayer>(a, std::move(inner));
 }
 

@@ -55,9 +55,11 @@ inline const LayerDoc dense{
     .streaming = "yes (per step)"};
 inline const LayerDoc time_distributed{
     .group = "Core",
-    .summary = "Applies its wrapped layer to each time step.",
+    .summary = "Applies its wrapped layer to each time step; a wrapped RNN runs each step's "
+               "`(inner time, features)` as a sequence of its own, from zero states.",
     .options = "`layer` (any class on this page)",
-    .refused = "a wrapped stateful recurrent layer: not supported",
+    .refused = "a wrapped stateful recurrent layer; a masked input to a wrapped recurrent layer "
+               "(Keras would give it a `(batch,)` mask per step): not supported",
     .path = "that of the wrapped layer",
     .streaming = "yes (per step)"};
 inline const LayerDoc activation{
