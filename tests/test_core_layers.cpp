@@ -342,6 +342,58 @@ TEST(CoreLayers, TimeDistributedRnnRunsEachStepAsASequence) {
                      "stateful wrapped layer");
 }
 
+// ---- preprocessing layers ---------------------------------------------------------------------
+
+TEST(CoreLayers, NormalizationFollowsItsFormula) {
+  // Adapted on the last axis: y = (x - mean) / max(sqrt(variance), 1e-7); a zero variance
+  // divides by 1e-7.
+  Tensor mean({2}, std::vector<float>{0.5f, -1.0f}), var({2}, std::vector<float>{4.0f, 0.0f});
+  Tensor count({}, std::vector<float>{7});
+  auto l =
+      make("Normalization", R"({"axis": -1, "mean": null, "variance": null})", {mean, var, count});
+  Tensor x = ramp({2, 3, 2});
+  std::vector<double> want(x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    want[i] = i % 2 == 0 ? (x[i] - 0.5) / 2.0 : (x[i] + 1.0) / 1e-7;
+  }
+  auto out = run(*l, {val(x, Mask(2, 3, true))});
+  expect_near(out[0].tensor, {2, 3, 2}, want);
+  EXPECT_TRUE(out[0].mask);  // supports_masking
+  EXPECT_EQ(l->param_count(), size_t{5});
+  // Kept axes (1, 2): one mean per step and feature.
+  Tensor m2 = ramp({3, 2}, 0.2f), v2({3, 2}, std::vector<float>{1, 4, 9, 16, 25, 36});
+  auto per = make("Normalization", R"({"axis": [1, 2]})", {m2, v2, count});
+  for (size_t i = 0; i < x.size(); ++i) want[i] = (x[i] - double(m2[i % 6])) / std::sqrt(v2[i % 6]);
+  expect_near(one(*per, x), {2, 3, 2}, want);
+  EXPECT_EQ(per->stream_rule().kind, recur::layers::Streaming::whole_sequence);
+  // Given in the config: a scalar for every value (axis null), a list along the last axis.
+  auto all = make("Normalization", R"({"axis": null, "mean": 0.3, "variance": 2.0})");
+  for (size_t i = 0; i < x.size(); ++i) want[i] = (x[i] - 0.3) / std::sqrt(2.0);
+  expect_near(one(*all, x), {2, 3, 2}, want);
+  auto inv = make("Normalization",
+                  R"({"axis": -1, "mean": [1.0, -2.0], "variance": [4.0, 0.25], "invert": true})");
+  for (size_t i = 0; i < x.size(); ++i) want[i] = i % 2 == 0 ? 1.0 + x[i] * 2.0 : -2.0 + x[i] * 0.5;
+  expect_near(one(*inv, x), {2, 3, 2}, want);
+  EXPECT_EQ(inv->param_count(), size_t{0});
+
+  EXPECT_INVALID(one(*l, ramp({2, 3, 5})), "lyr", "(2, 3, 5)");
+  EXPECT_INVALID(make("Normalization", R"({"axis": -1})", {mean, var}), "lyr");
+  EXPECT_UNSUPPORTED(make("Normalization", R"({"axis": -1, "mean": [[1]], "variance": [[1]]})"),
+                     "nested");
+  auto batch = make("Normalization", R"({"axis": 0, "mean": 0.0, "variance": 1.0})");
+  EXPECT_UNSUPPORTED(one(*batch, x), "batch row");
+}
+
+TEST(CoreLayers, RescalingScalesThenOffsets) {
+  auto l = make("Rescaling", R"({"scale": 0.5, "offset": -1.0})");
+  Tensor x = ramp({2, 3});
+  std::vector<double> want(x.size());
+  for (size_t i = 0; i < x.size(); ++i) want[i] = x[i] * 0.5 - 1.0;
+  expect_near(one(*l, x), {2, 3}, want);
+  EXPECT_UNSUPPORTED(make("Rescaling", R"({"scale": [0.5, 2.0], "offset": 0.0})"),
+                     "image_data_format");
+}
+
 // ---- activation layers ------------------------------------------------------------------------
 
 TEST(CoreLayers, ActivationLayer) {

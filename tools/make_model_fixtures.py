@@ -300,6 +300,25 @@ def b_timedistributed_rnn(rng):
         "(batch, 3, 5, 4), then a GRU over the 3 outer steps")
 
 
+def b_normalization_rescaling(rng):
+    # A forecaster's preprocessing kept in the model: adapted Normalization on the features,
+    # Rescaling, one per (step, feature) on the LSTM's output, and a given-mean inverse on the
+    # target. randomize_weights sets the adapted means and variances.
+    inp = K.Input(shape=(6, 3))
+    norm = L.Normalization(axis=-1)
+    norm.adapt(uni(rng, 20, 6, 3))
+    x = L.Rescaling(0.5, offset=0.1)(norm(inp))
+    x = L.LSTM(5, return_sequences=True)(x)
+    per_step = L.Normalization(axis=(1, 2))
+    per_step.adapt(uni(rng, 20, 6, 5))
+    x = L.Dense(2)(L.Flatten()(per_step(x)))
+    out = L.Normalization(mean=[1.0, -2.0], variance=[4.0, 0.25], invert=True)(x)
+    everything = L.Normalization(axis=None, mean=0.3, variance=2.0)(inp)
+    return K.Model(inp, [out, everything]), [[uni(rng, 2, 6, 3)]], (
+        "Normalization adapted on the last axis and on (1, 2), given mean/variance (list, "
+        "invert; scalar, axis None), Rescaling")
+
+
 def b_simplernn_backwards(rng):
     m = K.Sequential([
         K.Input(shape=(7, 3)),
@@ -754,6 +773,9 @@ K3_CASES = [
          BOTH),
     Case("timedistributed-rnn", b_timedistributed_rnn, "TimeDistributed around LSTM and "
          "Bidirectional(GRU): one sequence per outer step", BOTH),
+    Case("normalization-rescaling", b_normalization_rescaling, "Normalization (adapted, given, "
+         "invert) and Rescaling around an LSTM (Keras 3.15.1 cannot load its own .h5 of "
+         "Normalization(axis=(1, 2)): weight shape mismatch)", ("keras",)),
     Case("simplernn-backwards", b_simplernn_backwards, "SimpleRNN relu, go_backwards with and "
          "without return_sequences (the sequence stays in processing order)", BOTH),
     Case("lstm-return-state", b_lstm_return_state, "LSTM return_sequences + return_state, and "
@@ -850,6 +872,8 @@ K2_CASES = [
          "model", ("h5",)),
     Case("timedistributed-rnn", b_timedistributed_rnn, "Keras 2 TimeDistributed around LSTM "
          "and Bidirectional(GRU)", ("h5",)),
+    Case("normalization-rescaling", b_normalization_rescaling, "Keras 2 Normalization and "
+         "Rescaling around an LSTM", ("h5",)),
     Case("concat-masks", b_concat_masks, "Keras 2 mask merging by Concatenate and Add",
          ("h5",)),
     Case("mask-propagation", b_mask_propagation, "Keras 2: which layers pass a Masking mask "
@@ -887,11 +911,16 @@ def randomize_weights(model, rng):
     for v in model.weights:
         name = v.path if KV == 3 else v.name
         shape = tuple(v.shape)
-        if "moving_variance" in name:
+        if "int" in str(v.dtype):  # Normalization's sample count: not used at inference
+            continue
+        if "variance" in name.split("/")[-1]:  # BatchNormalization's, Normalization's
             val = rng.uniform(0.5, 1.5, shape)
         else:
             val = rng.uniform(-0.5, 0.5, shape)
         v.assign(val.astype(np.float32))
+    for layer in model.layers:  # Normalization keeps a copy of its state, refreshed here
+        if hasattr(layer, "finalize_state") and getattr(layer, "built", False):
+            layer.finalize_state()
 
 
 def reset_rnn_states(model):

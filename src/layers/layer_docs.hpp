@@ -55,11 +55,13 @@ inline const LayerDoc dense{
     .streaming = "yes (per step)"};
 inline const LayerDoc time_distributed{
     .group = "Core",
-    .summary = "Applies its wrapped layer to each time step; a wrapped RNN runs each step's "
-               "`(inner time, features)` as a sequence of its own, from zero states.",
+    .summary =
+        "Applies its wrapped layer to each time step; a wrapped RNN runs each step's "
+        "`(inner time, features)` as a sequence of its own, from zero states.",
     .options = "`layer` (any class on this page)",
-    .refused = "a wrapped stateful recurrent layer; a masked input to a wrapped recurrent layer "
-               "(Keras would give it a `(batch,)` mask per step): not supported",
+    .refused =
+        "a wrapped stateful recurrent layer; a masked input to a wrapped recurrent layer "
+        "(Keras would give it a `(batch,)` mask per step): not supported",
     .path = "that of the wrapped layer",
     .streaming = "yes (per step)"};
 inline const LayerDoc activation{
@@ -127,6 +129,24 @@ inline const LayerDoc layer_norm{
     .summary = "Normalizes each sample over the given axes.",
     .options = "`axis` (an integer or a list), `epsilon`, `center`, `scale`, `rms_scaling`",
     .streaming = "yes when every axis is a feature axis; refused over the time axis"};
+inline const LayerDoc normalization{
+    .group = "Preprocessing",
+    .summary =
+        "`(x - mean) / max(sqrt(variance), 1e-7)` with the adapted (or given) mean and "
+        "variance; `invert` maps back.",
+    .options =
+        "`axis` (kept axes: an integer, a list or null), `mean` and `variance` (numbers, "
+        "or lists along the last kept axis), `invert`",
+    .refused = "a `mean` nested deeper than a list; parameters per batch row: not supported",
+    .streaming = "yes unless the time axis is kept (parameters per step)"};
+inline const LayerDoc rescaling{
+    .group = "Preprocessing",
+    .summary = "`x * scale + offset`.",
+    .options = "`scale`, `offset` (numbers)",
+    .refused =
+        "a list `scale` or `offset`: not supported (it lies along the channels of "
+        "`keras.config.image_data_format()`, which the file does not record)",
+    .streaming = "yes (element-wise)"};
 inline const LayerDoc conv1d{
     .group = "Convolution and pooling",
     .summary = "1-D convolution over time.",
