@@ -360,6 +360,12 @@ TEST(CoreLayers, NormalizationFollowsItsFormula) {
   expect_near(out[0].tensor, {2, 3, 2}, want);
   EXPECT_TRUE(out[0].mask);  // supports_masking
   EXPECT_EQ(l->param_count(), size_t{5});
+  // tf.keras 2's Normalization and Rescaling do not support masking: the mask stops there.
+  auto k2 = make("Normalization", R"({"axis": -1})", {mean, var, count}, 2);
+  EXPECT_FALSE(run(*k2, {val(x, Mask(2, 3, true))})[0].mask);
+  auto r2 = make("Rescaling", R"({"scale": 2.0})", {}, 2);
+  EXPECT_FALSE(run(*r2, {val(x, Mask(2, 3, true))})[0].mask);
+  EXPECT_TRUE(run(*make("Rescaling", R"({"scale": 2.0})"), {val(x, Mask(2, 3, true))})[0].mask);
   // Kept axes (1, 2): one mean per step and feature.
   Tensor m2 = ramp({3, 2}, 0.2f), v2({3, 2}, std::vector<float>{1, 4, 9, 16, 25, 36});
   auto per = make("Normalization", R"({"axis": [1, 2]})", {m2, v2, count});

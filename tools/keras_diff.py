@@ -193,7 +193,8 @@ def r_chain(rng, rnp):
     x = L.Masking()(inp)
     names = []
     for _ in range(rng.choice([1, 2, 3])):
-        k = rng.choice(["dense", "td", "ln", "conv", "rnn", "bidi", "add", "concat", "act"])
+        k = rng.choice(["dense", "td", "ln", "conv", "rnn", "bidi", "add", "concat", "act", "norm",
+                        "rescale"])
         names.append(k)
         if k == "dense":
             x = L.Dense(4)(x)
@@ -211,6 +212,12 @@ def r_chain(rng, rnp):
             x = L.Add()([x, L.Dense(x.shape[-1])(x)])
         elif k == "concat":
             x = L.Concatenate()([x, L.Dense(2)(x)])
+        elif k == "norm":
+            norm = L.Normalization(axis=rng.choice([-1, None]), invert=rng.random() < 0.2)
+            norm.adapt(rnp.normal(0.5, 2, (8, T, x.shape[-1])).astype("float32"))
+            x = norm(x)
+        elif k == "rescale":
+            x = L.Rescaling(rng.uniform(-2, 2), offset=rng.uniform(-1, 1))(x)
         else:
             x = L.Activation(rng.choice(["tanh", "softmax"]))(x)
     end = rng.choice(["gap", "gmp", "rnn", "none"])
@@ -314,6 +321,10 @@ def run_case(seed, recipe, args, counts):
         counts["keras refused"] = counts.get("keras refused", 0) + 1
         return
     model.set_weights([rnp.normal(0, 0.5, w.shape).astype("float32") for w in model.get_weights()])
+    for layer in model.layers:  # Normalization: a variance > 0, and its copy of the state renewed
+        if isinstance(layer, L.Normalization) and hasattr(layer, "adapt_variance"):
+            layer.adapt_variance.assign(abs(layer.adapt_variance.numpy()) + 0.1)
+            layer.finalize_state()
     batches = [xs] + [[rnp.normal(0, 1, x.shape).astype("float32") for x in xs]
                       for _ in range(calls - 1)]
     ys = []

@@ -133,7 +133,8 @@ inline const LayerDoc normalization{
     .group = "Preprocessing",
     .summary =
         "`(x - mean) / max(sqrt(variance), 1e-7)` with the adapted (or given) mean and "
-        "variance; `invert` maps back.",
+        "variance; `invert` maps back. The mask passes on in Keras 3 files, not in tf.keras 2's "
+        "(which drop it).",
     .options =
         "`axis` (kept axes: an integer, a list or null), `mean` and `variance` (numbers, "
         "or lists along the last kept axis), `invert`",
@@ -141,7 +142,7 @@ inline const LayerDoc normalization{
     .streaming = "yes unless the time axis is kept (parameters per step)"};
 inline const LayerDoc rescaling{
     .group = "Preprocessing",
-    .summary = "`x * scale + offset`.",
+    .summary = "`x * scale + offset`. The mask passes on in Keras 3 files, not in tf.keras 2's.",
     .options = "`scale`, `offset` (numbers)",
     .refused =
         "a list `scale` or `offset`: not supported (it lies along the channels of "

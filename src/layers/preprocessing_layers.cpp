@@ -2,7 +2,7 @@
 // mean and variance) and Rescaling. Keras' float32 operations, element by element:
 //   Normalization: (x - mean) / max(sqrt(variance), 1e-7); invert=True: mean + x * max(...)
 //   Rescaling:     x * scale + offset
-// Both pass the mask on (supports_masking=True).
+// Keras 3 passes the mask on (supports_masking=True); tf.keras 2 drops it (False there).
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -32,7 +32,8 @@ class NormalizationLayer final : public BasicLayer {
         mean_(std::move(mean)),
         den_(std::move(den)),
         invert_(invert),
-        params_(params) {}
+        params_(params),
+        keeps_mask_(a.keras_major >= 3) {}
   StreamRule stream_rule() const override {
     if (axes_.empty()) return {Streaming::elementwise};
     return per_step_on(axes_, "has parameters per time step (axis 1)");
@@ -92,7 +93,7 @@ class NormalizationLayer final : public BasicLayer {
         dst[o + j] = invert_ ? m + src[o + j] * d : (src[o + j] - m) / d;
       }
     }
-    return single(std::move(y), v.mask);
+    return single(std::move(y), keeps_mask_ ? v.mask : std::nullopt);
   }
   size_t param_count() const override { return params_; }
 
@@ -102,6 +103,7 @@ class NormalizationLayer final : public BasicLayer {
   std::vector<float> mean_, den_;  // den = max(sqrt(variance), epsilon)
   bool invert_;
   size_t params_;  // Keras' count: mean, variance and count when adapted; none when given
+  bool keeps_mask_;
 };
 
 bool given_in_config(const nlohmann::json& cfg) {
@@ -163,7 +165,7 @@ int normalization_count(const nlohmann::json& cfg) { return given_in_config(cfg)
 class RescalingLayer final : public BasicLayer {
  public:
   RescalingLayer(const LayerArgs& a, float scale, float offset)
-      : BasicLayer(a), scale_(scale), offset_(offset) {}
+      : BasicLayer(a), scale_(scale), offset_(offset), keeps_mask_(a.keras_major >= 3) {}
   StreamRule stream_rule() const override { return {Streaming::elementwise}; }
   std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
     const Value& v = one_input(in);
@@ -174,11 +176,12 @@ class RescalingLayer final : public BasicLayer {
       const float p = src[i] * scale_;  // rounded, then added: TF's multiply, then add
       dst[i] = p + offset_;
     }
-    return single(std::move(y), v.mask);
+    return single(std::move(y), keeps_mask_ ? v.mask : std::nullopt);
   }
 
  private:
   float scale_, offset_;
+  bool keeps_mask_;
 };
 
 float scalar_field(const LayerArgs& a, const char* field, double fallback) {
