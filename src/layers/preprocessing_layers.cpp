@@ -172,10 +172,7 @@ class RescalingLayer final : public BasicLayer {
     Tensor y(v.tensor.shape());
     const float* src = v.tensor.data();
     float* dst = y.data();
-    for (size_t i = 0; i < y.size(); ++i) {
-      const float p = src[i] * scale_;  // rounded, then added: TF's multiply, then add
-      dst[i] = p + offset_;
-    }
+    for (size_t i = 0; i < y.size(); ++i) dst[i] = src[i] * scale_ + offset_;
     return single(std::move(y), keeps_mask_ ? v.mask : std::nullopt);
   }
 
