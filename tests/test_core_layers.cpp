@@ -360,6 +360,8 @@ TEST(CoreLayers, NormalizationFollowsItsFormula) {
   expect_near(out[0].tensor, {2, 3, 2}, want);
   EXPECT_TRUE(out[0].mask);  // supports_masking
   EXPECT_EQ(l->param_count(), size_t{5});
+  // No axis in the config: Keras' default, the last axis (null keeps none: one scalar).
+  expect_near(one(*make("Normalization", "{}", {mean, var, count}), x), {2, 3, 2}, want);
   // tf.keras 2's Normalization and Rescaling do not support masking: the mask stops there.
   auto k2 = make("Normalization", R"({"axis": -1})", {mean, var, count}, 2);
   EXPECT_FALSE(run(*k2, {val(x, Mask(2, 3, true))})[0].mask);

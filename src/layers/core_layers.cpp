@@ -294,9 +294,7 @@ std::unique_ptr<Layer> make_time_distributed(const LayerArgs& a) {
   LayerArgs ia{cls,        inner_name, *cfg, a.weights, a.keras_major, a.where + " wrapped " + cls,
                a.precision};
   std::unique_ptr<Layer> inner = it->second.make(ia);
-  for (size_t s = 0; s < inner->state_slots(); ++s) {
-    if (inner->slot_is_stateful(s)) unsupported(a, "a stateful wrapped layer is not supported");
-  }
+  if (inner->has_stateful_slot()) unsupported(a, "a stateful wrapped layer is not supported");
   return std::make_unique<TimeDistributedLayer>(a, std::move(inner));
 }
 

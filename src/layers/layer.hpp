@@ -150,6 +150,13 @@ class Layer {
   virtual size_t state_slots() const { return 0; }
   // Slot s holds a stateful layer's state (kept between calls outside streaming too).
   virtual bool slot_is_stateful(size_t) const { return false; }
+  // Whether any of its slots is a stateful layer's (Keras stateful=True).
+  bool has_stateful_slot() const {
+    for (size_t s = 0; s < state_slots(); ++s) {
+      if (slot_is_stateful(s)) return true;
+    }
+    return false;
+  }
   // How the layer treats the time axis in a stream (default: refused, it mixes time steps).
   virtual StreamRule stream_rule() const { return {}; }
   // The outputs' flows from the inputs' flows (n_out outputs); throws Unsupported naming the

@@ -125,9 +125,9 @@ std::vector<float> config_values(const LayerArgs& a, const char* field) {
 }
 
 std::unique_ptr<Layer> make_normalization(const LayerArgs& a) {
-  const nlohmann::json* ax = a.config.contains("axis") ? &a.config["axis"] : nullptr;
-  // Keras writes the kept axes: an int, a list, or null / [] for a single scalar.
-  std::vector<long> axes = ax && !ax->is_null() ? cfg_ints(a, "axis", {}) : std::vector<long>{};
+  // The kept axes: an int, a list, or null / [] for a single scalar; Keras' default -1 when absent.
+  std::vector<long> axes =
+      a.config.contains("axis") ? cfg_ints(a, "axis", {}) : std::vector<long>{-1};
   const bool invert = cfg_bool(a, "invert", false);
   std::vector<size_t> dims(axes.size(), 1);
   std::vector<float> mean, var;

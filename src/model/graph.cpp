@@ -225,10 +225,8 @@ class GraphBuilder {
     std::vector<const Layer*> all;
     g->collect_layers(all);
     for (const Layer* l : all) {
-      for (size_t k = 0; k < l->state_slots(); ++k) {
-        if (l->slot_is_stateful(k))
-          throw Unsupported(where + ": a stateful layer inside the wrapped model");
-      }
+      if (l->has_stateful_slot())
+        throw Unsupported(where + ": a stateful layer inside the wrapped model");
     }
     auto model = std::make_unique<ModelLayer>(entry_name(inner), entry_class(inner), std::move(g));
     LayerArgs a{"TimeDistributed", entry_name(entry), cfg, Weights{}, ctx_.keras_major, where,
