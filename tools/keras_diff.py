@@ -291,15 +291,90 @@ def r_wrap(rng, rnp):
     layers.append(L.Dense(2, activation=rng.choice(["softmax", "sigmoid", None])))
     return K.Sequential(layers), [masked_tokens(rng, rnp, B, T, 9)], how, 1
 
+def op_step(rng, y, h):
+    """One random Keras op on y (its rank may change); h: the RNN's (B, T, 4) output."""
+    import numpy as np
+    o = K.ops
+    r = len(y.shape)
+    ax = rng.randrange(-r, r) if r else None
+    k = rng.choice(["slice", "arith", "unary", "reduce", "softmax", "transpose", "matmul",
+                    "where", "stack", "concat", "reshape", "dims", "broadcast"])
+    if k == "slice" and r >= 2:
+        return rng.choice([lambda: y[:, -1], lambda: y[..., 0], lambda: y[:, ::-1],
+                           lambda: y[:, None, 1:], lambda: y[:, rng.randrange(-3, 3):][..., ::2],
+                           lambda: y[:, :, None] if r == 2 else y[:, 1::2, :-1]])(), k
+    if k == "arith":
+        c = rng.uniform(-2, 2)
+        return rng.choice([lambda: y * c + 0.5, lambda: 1.0 - y, lambda: y / 3.0, lambda: y ** 2,
+                           lambda: -y, lambda: o.maximum(y, c), lambda: o.minimum(c, y),
+                           lambda: o.divide(y, 1.5) - h[:, 0, 0:1] if r == 2 else y])(), k
+    if k == "unary":
+        f = rng.choice([o.tanh, o.exp, o.sigmoid, o.relu, o.abs, lambda t: o.sqrt(o.abs(t)),
+                        lambda t: o.log(o.abs(t) + 1), o.square, o.softplus, o.silu, o.gelu,
+                        lambda t: o.gelu(t, approximate=False), o.elu, o.leaky_relu, o.sign,
+                        lambda t: o.clip(t, -0.3, 0.4), o.floor, o.expm1,
+                        lambda t: o.log1p(o.abs(t))])
+        return f(y), k
+    if k == "reduce" and r >= 1:
+        f = rng.choice([o.mean, o.sum, o.max, o.min])
+        axis = rng.choice([ax, None, [a for a in range(1, r)] or None])
+        return f(y, axis=axis, keepdims=rng.random() < 0.4), k
+    if k == "softmax" and r >= 1:
+        return rng.choice([o.softmax, o.log_softmax])(y, axis=ax), k
+    if k == "transpose" and r == 3:
+        return o.transpose(y, rng.choice([(0, 2, 1), (1, 0, 2), (0, 1, 2)])), k
+    if k == "matmul" and r == 3:
+        return o.matmul(y, o.transpose(y, (0, 2, 1))), k
+    if k == "where":
+        return o.where(y > 0, y, 0.1 * y), k
+    if k == "stack" and r >= 1:
+        return o.stack([y, y * 2.0], axis=rng.randrange(-r - 1, r + 1)), k
+    if k == "concat" and r >= 1:
+        return o.concatenate([y, -y], axis=ax), k
+    if k == "reshape" and r >= 2 and None not in y.shape[1:]:
+        return o.reshape(y, (-1, int(np.prod(y.shape[1:])))), k
+    if k == "dims" and r >= 1:
+        a = rng.randrange(-r - 1, r + 1)
+        return o.squeeze(o.expand_dims(y, a), a), k
+    if k == "broadcast" and r == 3:
+        return y + o.mean(y, axis=1, keepdims=True), k
+    return o.tanh(y), "tanh"
+
+
+def r_ops(rng, rnp):
+    """Keras 3 ops recorded in a functional model (x[:, -1], x * 2, ops.mean, ...) after an
+    RNN, in 1 to 3 branches; a branch may end in another RNN (ops drop Keras masks)."""
+    if not hasattr(K, "ops"):
+        raise ValueError("tf_keras has no keras.ops")
+    T, B, F = rng.choice([1, 3, 6]), rng.choice([1, 3]), rng.choice([2, 4])
+    masked = rng.random() < 0.4
+    inp = K.Input((T, F))
+    x = L.Masking()(inp) if masked else inp
+    h = rnn(rng, 4, True)[0](x)
+    outs, names = [], []
+    for _ in range(rng.choice([1, 2, 3])):
+        y, chain = h, []
+        for _ in range(rng.choice([1, 2, 3])):
+            y, k = op_step(rng, y, h)
+            chain.append(k)
+        if len(y.shape) == 3 and None not in y.shape[1:] and rng.random() < 0.3:
+            y = rnn(rng, 3, False)[0](y)
+            chain.append("rnn")
+        outs.append(y)
+        names.append("-".join(chain))
+    X = masked_floats(rng, rnp, B, T, F) if masked else rnp.normal(0, 1, (B, T, F))
+    return K.Model(inp, outs), [X.astype("float32")], ("masked " if masked else "") + ", ".join(
+        names), 1
+
 
 RECIPES = {"stack": r_stack, "embed": r_embed, "state": r_state, "bidi": r_bidi,
            "stateful": r_stateful, "chain": r_chain,
-           "conv": r_conv, "wrap": r_wrap}
+           "conv": r_conv, "wrap": r_wrap, "ops": r_ops}
 
 
 def differs(y, z):
     import numpy as np
-    y, z = np.asarray(y, np.float64), np.asarray(z, np.float64)
+    y, z = np.atleast_1d(np.asarray(y, np.float64)), np.atleast_1d(np.asarray(z, np.float64))
     if y.shape != z.shape:
         return f"shape: Keras {y.shape}, recur {z.shape}"
     d, tol = np.abs(y - z), 2e-4 * (1 + np.abs(y))

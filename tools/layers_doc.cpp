@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "layers/layer.hpp"
+#include "model/op_nodes.hpp"
 
 namespace {
 
@@ -111,6 +112,22 @@ std::string page() {
       item(out, "Streaming", d.streaming);
     }
   }
+  out << "\n## Keras ops\n\n"
+      << "Keras 3 records the `keras.ops` calls written between the layers of a functional model "
+         "(`x[:, -1]`,\n"
+      << "`x * 2.0`, `ops.mean(x, axis=1)`, `ops.softmax(s, axis=1)`, ...) and the mask "
+         "computations it inlines\n"
+      << "as graph nodes. recur runs these ops in float32 with numpy's broadcasting and indexing "
+         "rules\n"
+      << "(TensorFlow's where the two differ); like Keras, they drop the Keras mask. They stream "
+         "when they\n"
+      << "act on the feature axes only (not on the batch or time axis). Any other op is refused "
+         "(exit 3),\n"
+      << "naming it; so are tensor or boolean indices, `initial` of `max`/`min`, and casts to "
+         "float16.\n\n";
+  const auto ops = recur::model::recorded_op_names();
+  for (size_t i = 0; i < ops.size(); ++i) out << (i ? ", " : "") << ops[i];
+  out << "\n";
   return out.str();
 }
 

@@ -319,6 +319,33 @@ def b_normalization_rescaling(rng):
         "invert; scalar, axis None), Rescaling")
 
 
+def b_keras_ops(rng):
+    # Keras ops written between layers of a functional model: attention pooling with
+    # ops.softmax/ops.sum, the last step h[:, -1], slices with steps and None, mean/max pooling,
+    # arithmetic with constants, matmul/transpose, reshape, where/clip/stack, and token ids
+    # sliced (ids[:, 1:]) before an Embedding. The ops drop the Masking mask.
+    O = K.ops
+    inp = K.Input(shape=(5, 3))
+    ids = K.Input(shape=(6,), dtype="int32")
+    h = L.LSTM(6, return_sequences=True)(L.Masking()(inp))
+    w = O.softmax(L.Dense(1)(h), axis=1)
+    attn = O.sum(w * h, axis=1)
+    last = L.Dense(2)(h[:, -1])
+    pooled = O.concatenate([O.mean(h, axis=1), O.max(h, axis=1, keepdims=False)], axis=-1)
+    gru = L.GRU(3)(O.tanh(h * 0.5 + 1.0) - O.exp(h) / 3.0)
+    sliced = h[:, ::-1, :3] + h[..., None, 0] - h[:, 1:4:2].shape[1] * h[:, -4, None, 3:]
+    sim = O.matmul(h, O.transpose(h, (0, 2, 1)))
+    flat = O.reshape(O.where(h > 0, h, 0.1 * h), (-1, 30))
+    stacked = O.squeeze(O.stack([O.clip(h, -0.2, 0.3), O.abs(h) ** 2], axis=2)[:, :, 1:], 2)
+    emb = L.LSTM(4)(L.Embedding(50, 3)(ids[:, 1:]))
+    x = [uni(rng, 2, 5, 3), rng.integers(0, 50, (2, 6)).astype(np.int32)]
+    x[0][1, 3:] = 0.0
+    return K.Model([inp, ids], [attn, last, pooled, gru, sliced, sim, flat, stacked, emb]), [x], (
+        "Keras ops between layers (softmax/sum attention pooling, h[:, -1], mean/max, slices, "
+        "arithmetic, matmul/transpose, reshape, where/clip/stack/squeeze, ids[:, 1:] into an "
+        "Embedding), masked rows")
+
+
 def b_simplernn_backwards(rng):
     m = K.Sequential([
         K.Input(shape=(7, 3)),
@@ -604,6 +631,18 @@ def b_stream_lstm_layernorm(rng):
     return m, [[uni(rng, 2, 10, 4)]]
 
 
+def b_stream_keras_ops(rng):
+    # Ops that act on each step alone (features only) between two RNNs: a stream takes them.
+    O = K.ops
+    inp = K.Input(shape=(10, 4))
+    h = L.LSTM(6, return_sequences=True)(inp)
+    a = O.tanh(h * 0.5 + 1.0) - O.mean(h, axis=-1, keepdims=True)
+    b = O.softmax(h[..., 1:5], axis=-1) * O.max(h, axis=2)[:, :, None]
+    c = O.where(h[:, :, :4] > 0, b, O.sum(O.stack([h[..., 0], h[..., 5]], axis=-1), axis=-1)[..., None])
+    y = L.GRU(3, return_sequences=True)(O.concatenate([a, c], axis=-1))
+    return K.Model(inp, [y, O.sum(c, axis=-1)]), [[uni(rng, 2, 10, 4)]]
+
+
 def b_stream_conv1x1_lstm(rng):
     m = K.Sequential([
         K.Input(shape=(10, 4)),
@@ -754,6 +793,8 @@ K3_CASES = [
     Case("merge-ops", b_merge_ops, "Concatenate, Add, Subtract, Multiply, Average, Maximum, "
          "Minimum, Dot (axes=1, normalize=True, axes=(2,2), axes=(1,1)); 5 inputs, 12 outputs",
          BOTH),
+    Case("keras-ops", b_keras_ops, "Keras ops recorded as graph nodes between layers", BOTH,
+         keras_cannot_load_h5=True),
     Case("batchnorm-layernorm", b_norm, "BatchNormalization (default, center/scale off, on a "
          "flattened input) and LayerNormalization (default, center off) with non-trivial "
          "moving statistics", BOTH),
@@ -826,6 +867,9 @@ K3_CASES = [
          ("keras",)),
     Case("stream-lstm-layernorm", b_stream_lstm_layernorm, "LSTM -> LayerNormalization -> "
          "Dense: streams", ("keras",)),
+    Case("stream-keras-ops", b_stream_keras_ops, "LSTM -> Keras ops on the feature axis only "
+         "(arithmetic, mean/max/sum over features, softmax(axis=-1), h[..., 1:5], where, stack) "
+         "-> GRU: streams", ("keras",)),
     Case("stream-conv1x1-lstm", b_stream_conv1x1_lstm, "Conv1D kernel 1 -> LSTM: streams",
          ("keras",)),
     Case("stream-batchnorm-lstm", b_stream_batchnorm_lstm, "BatchNormalization -> LSTM "

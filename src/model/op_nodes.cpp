@@ -1,234 +1,19 @@
 #include "model/op_nodes.hpp"
 
-#include <algorithm>
-#include <functional>
+#include <map>
+
+#include "io/limits.hpp"
+#include "layers/core_util.hpp"
+#include "model/op_def.hpp"
 
 namespace recur::model {
 
-namespace {
+namespace opnode {
 
-using json = nlohmann::json;
-
-// Config members read with a type check: json::value() would throw nlohmann's type_error (not a
-// recur::Error) when a hostile config gives the member another type.
-std::string string_member(const json& j, const char* key, const std::string& dflt = std::string()) {
+std::string string_member(const json& j, const char* key, const std::string& dflt) {
   const auto it = j.find(key);
   return it != j.end() && it->is_string() ? it->get<std::string>() : dflt;
 }
-
-const char* const kOps[] = {
-    "NotEqual",  "Equal",           "Greater",    "GreaterEqual", "Less",
-    "LessEqual", "LogicalOr",       "LogicalAnd", "LogicalNot",   "Any",
-    "All",       "ExpandDims",      "Squeeze",    "ZerosLike",    "OnesLike",
-    "Cast",      "ConvertToTensor", "Concatenate"};
-
-// One positional argument: an input tensor (by order) or a constant.
-struct Arg {
-  bool tensor = false;
-  float constant = 0.0f;
-};
-
-std::vector<size_t> broadcast_shape(const std::vector<size_t>& a, const std::vector<size_t>& b,
-                                    const std::string& where) {
-  std::vector<size_t> out(std::max(a.size(), b.size()));
-  for (size_t i = 0; i < out.size(); ++i) {
-    const size_t da = i < out.size() - a.size() ? 1 : a[i - (out.size() - a.size())];
-    const size_t db = i < out.size() - b.size() ? 1 : b[i - (out.size() - b.size())];
-    if (da != db && da != 1 && db != 1) {
-      throw InvalidArgument(where + ": shapes " + shape_str(a) + " and " + shape_str(b) +
-                            " do not broadcast");
-    }
-    out[i] = std::max(da, db);
-  }
-  return out;
-}
-
-// Index into a tensor of shape `s` for the flat position `i` of the broadcast shape `out`.
-size_t source_index(size_t i, const std::vector<size_t>& out, const std::vector<size_t>& s) {
-  size_t idx = 0, stride = 1;
-  for (size_t k = out.size(); k-- > 0;) {
-    const size_t coord = i % out[k];
-    i /= out[k];
-    const long sk = static_cast<long>(k) - static_cast<long>(out.size() - s.size());
-    if (sk >= 0) {
-      if (s[static_cast<size_t>(sk)] != 1) idx += coord * stride;
-      stride *= s[static_cast<size_t>(sk)];
-    }
-  }
-  return idx;
-}
-
-size_t axis_of(long axis, size_t rank, const std::string& where) {
-  const long r = static_cast<long>(rank);
-  if (axis < -r || axis >= r)
-    throw InvalidArgument(where + ": axis " + std::to_string(axis) + " is out of range");
-  return static_cast<size_t>(axis < 0 ? axis + r : axis);
-}
-
-class OpLayer final : public Layer {
- public:
-  OpLayer(std::string name, std::string cls, json cfg, std::vector<Arg> args, std::string where)
-      : Layer(std::move(name), std::move(cls)),
-        cfg_(std::move(cfg)),
-        args_(std::move(args)),
-        where_(std::move(where)) {}
-
-  StreamRule stream_rule() const override {
-    const std::string& c = class_name();
-    const bool reduces = c == "Any" || c == "All" || c == "Squeeze";
-    if (!reduces && c != "Concatenate" && c != "ExpandDims") return {Streaming::elementwise};
-    if (cfg_axis(0) != -1) return {Streaming::whole_sequence, "works across time steps"};
-    // On the last axis: a reduction may leave time as the last axis; ExpandDims adds one.
-    if (c == "ExpandDims") return {Streaming::elementwise, "", 1};
-    return {Streaming::per_step, "", reduces ? -1 : 0};
-  }
-
-  std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
-    std::vector<Tensor> a;
-    size_t next = 0;
-    for (const Arg& g : args_) {
-      if (g.tensor) {
-        if (next >= in.size()) throw InvalidArgument(where_ + ": missing input");
-        a.push_back(in[next++].tensor);
-      } else {
-        a.push_back(Tensor({}, std::vector<float>{g.constant}));
-      }
-    }
-    return {Value{compute(a), std::nullopt}};
-  }
-
- private:
-  long cfg_axis(long fallback) const {
-    if (cfg_.contains("axis") && cfg_["axis"].is_number_integer()) return cfg_["axis"].get<long>();
-    return fallback;
-  }
-
-  Tensor binary(const std::vector<Tensor>& a, const std::function<float(float, float)>& f) const {
-    if (a.size() != 2) throw InvalidArgument(where_ + ": needs two arguments");
-    const auto shape = broadcast_shape(a[0].shape(), a[1].shape(), where_);
-    Tensor r(shape);
-    for (size_t i = 0; i < r.size(); ++i) {
-      r[i] =
-          f(a[0][source_index(i, shape, a[0].shape())], a[1][source_index(i, shape, a[1].shape())]);
-    }
-    return r;
-  }
-
-  Tensor reduce(const Tensor& x, bool any) const {
-    const auto kd = cfg_.find("keepdims");
-    if (kd != cfg_.end() && !kd->is_boolean() && !kd->is_null())
-      throw InvalidArgument(where_ + ": keepdims must be a boolean");
-    const bool keep = kd != cfg_.end() && kd->is_boolean() && kd->get<bool>();
-    if (!cfg_.contains("axis") || cfg_["axis"].is_null()) {
-      bool v = !any;
-      for (size_t i = 0; i < x.size(); ++i) v = any ? (v || x[i] != 0.0f) : (v && x[i] != 0.0f);
-      return Tensor(keep ? std::vector<size_t>(x.rank(), 1) : std::vector<size_t>{},
-                    std::vector<float>{v ? 1.0f : 0.0f});
-    }
-    const size_t ax = axis_of(cfg_axis(-1), x.rank(), where_);
-    size_t outer = 1, inner = 1;
-    for (size_t k = 0; k < ax; ++k) outer *= x.dim(k);
-    for (size_t k = ax + 1; k < x.rank(); ++k) inner *= x.dim(k);
-    std::vector<size_t> shape = x.shape();
-    if (keep)
-      shape[ax] = 1;
-    else
-      shape.erase(shape.begin() + static_cast<std::ptrdiff_t>(ax));
-    Tensor r(shape);
-    for (size_t o = 0; o < outer; ++o)
-      for (size_t i = 0; i < inner; ++i) {
-        bool v = !any;
-        for (size_t k = 0; k < x.dim(ax); ++k) {
-          const bool e = x[(o * x.dim(ax) + k) * inner + i] != 0.0f;
-          v = any ? (v || e) : (v && e);
-        }
-        r[o * inner + i] = v ? 1.0f : 0.0f;
-      }
-    return r;
-  }
-
-  Tensor compute(const std::vector<Tensor>& a) const {
-    const std::string& c = class_name();
-    auto b = [](bool v) { return v ? 1.0f : 0.0f; };
-    if (c == "NotEqual") return binary(a, [&](float x, float y) { return b(x != y); });
-    if (c == "Equal") return binary(a, [&](float x, float y) { return b(x == y); });
-    if (c == "Greater") return binary(a, [&](float x, float y) { return b(x > y); });
-    if (c == "GreaterEqual") return binary(a, [&](float x, float y) { return b(x >= y); });
-    if (c == "Less") return binary(a, [&](float x, float y) { return b(x < y); });
-    if (c == "LessEqual") return binary(a, [&](float x, float y) { return b(x <= y); });
-    if (c == "LogicalOr")
-      return binary(a, [&](float x, float y) { return b(x != 0.0f || y != 0.0f); });
-    if (c == "LogicalAnd")
-      return binary(a, [&](float x, float y) { return b(x != 0.0f && y != 0.0f); });
-    if (a.empty()) throw InvalidArgument(where_ + ": needs an argument");
-    const Tensor& x = a[0];
-    if (c == "LogicalNot") {
-      Tensor r(x.shape());
-      for (size_t i = 0; i < x.size(); ++i) r[i] = b(x[i] == 0.0f);
-      return r;
-    }
-    if (c == "Any" || c == "All") return reduce(x, c == "Any");
-    if (c == "ExpandDims") {
-      std::vector<size_t> s = x.shape();
-      const size_t ax = axis_of(cfg_axis(-1), s.size() + 1, where_);
-      s.insert(s.begin() + static_cast<std::ptrdiff_t>(ax), 1);
-      Tensor r = x;
-      r.reshape(s);
-      return r;
-    }
-    if (c == "Squeeze") {
-      std::vector<size_t> s;
-      const bool all = !cfg_.contains("axis") || cfg_["axis"].is_null();
-      const size_t ax = all ? 0 : axis_of(cfg_axis(-1), x.rank(), where_);
-      for (size_t k = 0; k < x.rank(); ++k) {
-        if (x.dim(k) == 1 && (all || k == ax)) continue;
-        s.push_back(x.dim(k));
-      }
-      Tensor r = x;
-      r.reshape(s);
-      return r;
-    }
-    if (c == "ZerosLike" || c == "OnesLike")
-      return Tensor(x.shape(), c == "OnesLike" ? 1.0f : 0.0f);
-    if (c == "Cast" || c == "ConvertToTensor") {  // ConvertToTensor: dtype null keeps it
-      if (cfg_.contains("dtype") && !cfg_["dtype"].is_string() && !cfg_["dtype"].is_null()) {
-        throw InvalidArgument(where_ + ": dtype must be a string");
-      }
-      const std::string dt = string_member(cfg_, "dtype", "float32");
-      if (dt != "bool") return x;
-      Tensor r(x.shape());
-      for (size_t i = 0; i < x.size(); ++i) r[i] = b(x[i] != 0.0f);
-      return r;
-    }
-    if (c == "Concatenate") {
-      const size_t ax = axis_of(cfg_axis(0), x.rank(), where_);
-      std::vector<size_t> shape = x.shape();
-      shape[ax] = 0;
-      for (const auto& t : a) {
-        if (t.rank() != x.rank()) throw InvalidArgument(where_ + ": inputs differ in rank");
-        for (size_t k = 0; k < x.rank(); ++k)
-          if (k != ax && t.dim(k) != x.dim(k))
-            throw InvalidArgument(where_ + ": shapes differ off the concat axis");
-        shape[ax] += t.dim(ax);
-      }
-      size_t outer = 1;
-      for (size_t k = 0; k < ax; ++k) outer *= x.dim(k);
-      Tensor r(shape);
-      float* dst = r.data();
-      for (size_t o = 0; o < outer; ++o)
-        for (const auto& t : a) {
-          const size_t chunk = t.size() / outer;
-          dst = std::copy_n(t.data() + o * chunk, chunk, dst);
-        }
-      return r;
-    }
-    throw Unsupported(where_ + ": op '" + c + "' is not supported");
-  }
-
-  json cfg_;
-  std::vector<Arg> args_;
-  std::string where_;
-};
 
 void flatten_args(const json& j, std::vector<Arg>& out, const std::string& where, int depth) {
   if (depth > 8) throw InvalidArgument(where + ": op arguments nest too deeply");
@@ -243,6 +28,133 @@ void flatten_args(const json& j, std::vector<Arg>& out, const std::string& where
   }
 }
 
+// `axis` of a config: nullopt for null or absent (every axis), else one or several ints.
+std::optional<std::vector<long>> cfg_axes(const OpSource& s, std::optional<long> dflt) {
+  const auto it = s.cfg.find("axis");
+  if (it == s.cfg.end() || it->is_null()) {
+    if (dflt) return std::vector<long>{*dflt};
+    return std::nullopt;
+  }
+  std::vector<long> v;
+  for (const auto& a : it->is_array() ? *it : json::array({*it})) {
+    if (!a.is_number_integer()) throw InvalidArgument(s.where + ": axis must be an integer");
+    v.push_back(a.get<long>());
+  }
+  return v;
+}
+
+long cfg_axis(const OpSource& s, long dflt) {
+  const auto v = cfg_axes(s, dflt);
+  if (v->size() != 1) throw Unsupported(s.where + ": a list of axes is not supported here");
+  return v->front();
+}
+
+bool cfg_flag(const OpSource& s, const char* key) {
+  const auto it = s.cfg.find(key);
+  if (it == s.cfg.end() || it->is_null()) return false;
+  if (!it->is_boolean()) throw InvalidArgument(s.where + ": " + key + " must be a boolean");
+  return it->get<bool>();
+}
+
+float cfg_number(const OpSource& s, const char* key, float dflt) {
+  const auto it = s.cfg.find(key);
+  if (it == s.cfg.end() || it->is_null()) return dflt;
+  if (!it->is_number()) throw InvalidArgument(s.where + ": " + key + " must be a number");
+  return it->get<float>();
+}
+
+// A stream passes an op acting on `axes` (of an input of the recorded rank) step by step
+// when none is the batch or time axis; out_rank: the result's rank.
+StreamRule on_axes(const OpSource& s, const std::vector<long>& axes, size_t out_rank,
+                   const std::string& why) {
+  if (s.rank < 2) return {Streaming::whole_sequence, why};
+  for (long a : axes) {
+    const auto k = layers::core::resolve_axis(a, s.rank);
+    if (!k || *k < 2) return {Streaming::whole_sequence, why};
+  }
+  return {Streaming::per_step, "", out_rank == 2 ? -1 : 0};
+}
+
+const Tensor& only(const std::vector<Tensor>& a, size_t n, const std::string& where) {
+  if (a.size() != n) {
+    throw InvalidArgument(where + ": takes " + std::to_string(n) + " argument(s), got " +
+                          std::to_string(a.size()));
+  }
+  return a[0];
+}
+
+}  // namespace opnode
+
+namespace {
+
+using namespace opnode;  // NOLINT(google-build-using-namespace)
+
+// The recorded rank of the first keras tensor among the arguments (0 when none is recorded).
+size_t first_rank(const json& j, int depth) {
+  if (depth > 8) return 0;
+  if (j.is_object() && string_member(j, "class_name") == "__keras_tensor__") {
+    const auto c = j.find("config");
+    if (c == j.end() || !c->is_object()) return 0;
+    const auto s = c->find("shape");
+    return s != c->end() && s->is_array() ? s->size() : 0;
+  }
+  if (j.is_array()) {
+    for (const auto& x : j)
+      if (const size_t r = first_rank(x, depth + 1)) return r;
+  }
+  return 0;
+}
+
+const std::map<std::string, Factory>& factories() {
+  static const std::map<std::string, Factory> table = [] {
+    std::map<std::string, Factory> t;
+    add_elementwise_ops(t);
+    add_axis_ops(t);
+    return t;
+  }();
+  return table;
+}
+
+// Integer inputs reach arithmetic as their float32 roundings; beyond 2^24 those differ from
+// the integers Keras computes with.
+void check_ints(const Tensor& t, const std::string& where) {
+  if (!t.has_ints()) return;
+  for (int64_t v : t.ints()) {
+    if (v > (int64_t{1} << 24) || v < -(int64_t{1} << 24)) {
+      throw Unsupported(where + ": integer input values beyond 2^24 are not computed exactly");
+    }
+  }
+}
+
+class OpLayer final : public Layer {
+ public:
+  OpLayer(std::string name, std::string cls, OpDef def, std::string where)
+      : Layer(std::move(name), std::move(cls)), def_(std::move(def)), where_(std::move(where)) {}
+
+  StreamRule stream_rule() const override { return def_.rule; }
+
+  std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
+    std::vector<Tensor> a;
+    size_t next = 0;
+    for (const Arg& g : def_.args) {
+      if (g.tensor) {
+        if (next >= in.size()) throw InvalidArgument(where_ + ": missing input");
+        a.push_back(in[next++].tensor);
+        if (!def_.keeps_ints) check_ints(a.back(), where_);
+      } else {
+        a.push_back(Tensor({}, std::vector<float>{g.constant}));
+      }
+    }
+    const uint64_t bytes = ctx.max_activation_bytes ? ctx.max_activation_bytes
+                                                    : io::default_limits().max_activation_bytes;
+    return {Value{def_.run(a, static_cast<size_t>(bytes / sizeof(float))), std::nullopt}};
+  }
+
+ private:
+  OpDef def_;
+  std::string where_;
+};
+
 }  // namespace
 
 bool is_op_entry(const json& entry) {
@@ -250,27 +162,32 @@ bool is_op_entry(const json& entry) {
   const std::string module = string_member(entry, "module");
   if (module.rfind("keras.src.ops", 0) == 0) return true;
   if (!module.empty()) return false;
-  // Legacy .h5 configs drop "module": ops are known by class names no layer uses.
+  // Legacy .h5 configs drop "module": ops are known by their names and by configs without the
+  // `trainable` every layer's has (Add, Concatenate, Softmax, Reshape are layers too).
   const std::string cls = string_member(entry, "class_name");
-  if (cls == "Concatenate") {
-    // The op's config is {name, axis}; the layer's also has trainable and dtype.
-    return entry.contains("config") && entry["config"].is_object() &&
-           !entry["config"].contains("trainable");
-  }
-  return std::find(std::begin(kOps), std::end(kOps), cls) != std::end(kOps);
+  const auto cfg = entry.find("config");
+  return factories().contains(cls) && cfg != entry.end() && cfg->is_object() &&
+         !cfg->contains("trainable");
+}
+
+std::vector<std::string> recorded_op_names() {
+  std::vector<std::string> names;
+  for (const auto& f : factories()) names.push_back(f.first);
+  return names;
 }
 
 std::unique_ptr<Layer> make_op(const json& entry, const json& args, const std::string& where) {
   const std::string cls = string_member(entry, "class_name");
-  if (std::find(std::begin(kOps), std::end(kOps), cls) == std::end(kOps)) {
+  const auto f = factories().find(cls);
+  if (f == factories().end()) {
     throw Unsupported(where + ": recorded op '" + cls + "' is not supported");
   }
-  std::vector<Arg> a;
-  flatten_args(args, a, where, 0);
   const json cfg =
       entry.contains("config") && entry["config"].is_object() ? entry["config"] : json::object();
+  OpDef def = f->second(OpSource{cfg, args, first_rank(args, 0), where});
+  if (def.args.empty()) flatten_args(args, def.args, where, 0);
   const std::string name = string_member(cfg, "name", cls);
-  return std::make_unique<OpLayer>(name, cls, cfg, std::move(a), where);
+  return std::make_unique<OpLayer>(name, cls, std::move(def), where);
 }
 
 }  // namespace recur::model

@@ -1,9 +1,11 @@
-// Keras 3 records some backend ops as graph nodes of a Functional model (mostly the mask
-// computations it inlines: NotEqual, Any, ExpandDims, LogicalOr, ...). These run them.
+// Keras 3 records the keras.ops calls of a Functional model as graph nodes: those written between
+// layers (x[:, -1], x * 2.0, ops.mean(x, axis=1), ...) and the mask computations it inlines
+// (NotEqual, Any, ...). These run them, in float32 with numpy's (TensorFlow's) rules.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -21,5 +23,8 @@ bool is_op_entry(const nlohmann::json& entry);
 // become the op's inputs in order, and constants).
 std::unique_ptr<Layer> make_op(const nlohmann::json& entry, const nlohmann::json& args,
                                const std::string& where);
+
+// The op class names make_op() runs, sorted (for docs/LAYERS.md).
+std::vector<std::string> recorded_op_names();
 
 }  // namespace recur::model

@@ -1,0 +1,260 @@
+// Recorded ops that act along axes: reductions, softmax, indexing (x[...]), reshape, transpose,
+// expand/squeeze, concatenate/stack and matmul, each with the stream rule its axes allow.
+#include <algorithm>
+
+#include "layers/core_util.hpp"
+#include "model/op_def.hpp"
+#include "model/op_index.hpp"
+#include "model/op_math.hpp"
+
+namespace recur::model::opnode {
+
+namespace {
+
+using opmath::Reduce;
+
+Factory softmax_like(Activation act) {
+  return [act](const OpSource& s) {
+    const long axis = cfg_axis(s, -1);
+    const std::string where = s.where;
+    OpDef d{[act, axis, where](const std::vector<Tensor>& a, size_t) {
+      const Tensor& x = only(a, 1, where);
+      if (x.rank() == 0) throw InvalidArgument(where + ": needs an axis");
+      return opmath::along_axis(x, opmath::axis_of(axis, x.rank(), where), act);
+    }};
+    d.rule = on_axes(s, {axis}, s.rank, "acts along the time axis");
+    return d;
+  };
+}
+
+Factory reduction(Reduce kind) {
+  return [kind](const OpSource& s) {
+    const auto axes = cfg_axes(s, std::nullopt);
+    const bool keep = cfg_flag(s, "keepdims");
+    if (s.cfg.contains("initial") && !s.cfg["initial"].is_null())
+      throw Unsupported(s.where + ": 'initial' is not supported");
+    const std::string where = s.where;
+    OpDef d{[axes, keep, kind, where](const std::vector<Tensor>& a, size_t) {
+      const Tensor& x = only(a, 1, where);
+      std::vector<bool> on(x.rank(), !axes);
+      for (long ax : axes.value_or(std::vector<long>{})) {
+        on[opmath::axis_of(ax, x.rank(), where)] = true;
+      }
+      return opmath::reduce(x, on, keep, kind, where);
+    }};
+    if (!axes) {
+      d.rule = {Streaming::whole_sequence, "reduces over every axis"};
+    } else {
+      d.rule = on_axes(s, *axes, keep ? s.rank : s.rank - std::min(s.rank, axes->size()),
+                       "reduces over the time axis");
+    }
+    return d;
+  };
+}
+
+OpDef get_item(const OpSource& s) {
+  if (!s.args.is_array() || s.args.size() != 2) {
+    throw InvalidArgument(s.where + ": takes a tensor and an index");
+  }
+  const opindex::IndexKey key = opindex::parse_key(s.args[1], s.where);
+  const std::string where = s.where;
+  OpDef d{[key, where](const std::vector<Tensor>& a, size_t) {
+    return opindex::get_item(only(a, 1, where), key, where);
+  }};
+  d.keeps_ints = true;
+  flatten_args(s.args[0], d.args, s.where, 0);
+  d.rule = {Streaming::whole_sequence, "indexes the batch or time axis"};
+  if (s.rank >= 2) {
+    const auto e = opindex::expand_key(key, s.rank, s.where);
+    size_t out_rank = 0;
+    bool identity = true;
+    for (const auto& en : e) {
+      out_rank += en.kind != opindex::IndexEntry::index;
+      identity = identity && en.full();
+    }
+    if (e[0].full() && e[1].full()) {
+      if (identity) {
+        d.rule = {Streaming::elementwise, ""};
+      } else if (s.rank == 2) {
+        d.rule = {Streaming::elementwise, "", out_rank > 2 ? 1 : 0};
+      } else {
+        d.rule = {Streaming::per_step, "", out_rank == 2 ? -1 : 0};
+      }
+    }
+  }
+  return d;
+}
+
+OpDef transpose_op(const OpSource& s) {
+  std::optional<std::vector<size_t>> perm;
+  if (s.cfg.contains("axes") && !s.cfg["axes"].is_null()) {
+    if (!s.cfg["axes"].is_array()) throw InvalidArgument(s.where + ": axes must be a list");
+    perm.emplace();
+    for (const auto& a : s.cfg["axes"]) {
+      if (!a.is_number_integer()) throw InvalidArgument(s.where + ": axes must be integers");
+      perm->push_back(static_cast<size_t>(a.get<long>()));  // checked against the rank below
+    }
+  }
+  const std::string where = s.where;
+  OpDef d{[perm, where](const std::vector<Tensor>& a, size_t) {
+    const Tensor& x = only(a, 1, where);
+    std::vector<size_t> p(x.rank());
+    for (size_t k = 0; k < p.size(); ++k) p[k] = p.size() - 1 - k;
+    if (perm) {
+      std::vector<bool> seen(x.rank(), false);
+      for (size_t v : *perm) {
+        if (v >= x.rank() || seen[v] || perm->size() != x.rank())
+          throw InvalidArgument(where + ": axes do not permute the input's axes");
+        seen[v] = true;
+      }
+      p = *perm;
+    }
+    return layers::core::transpose(x, p);
+  }};
+  d.rule = {Streaming::whole_sequence, "moves the batch or time axis"};
+  if (perm && perm->size() >= 2 && (*perm)[0] == 0 && (*perm)[1] == 1)
+    d.rule = {Streaming::per_step, "", perm->size() == 2 ? -1 : 0};
+  return d;
+}
+
+OpDef reshape_op(const OpSource& s) {
+  std::vector<long> shape;
+  const auto it = s.cfg.find("newshape");
+  if (it == s.cfg.end()) throw InvalidArgument(s.where + ": no newshape");
+  for (const auto& v : it->is_array() ? *it : json::array({*it})) {
+    if (!v.is_number_integer()) throw InvalidArgument(s.where + ": newshape must be integers");
+    shape.push_back(v.get<long>());
+  }
+  const std::string where = s.where;
+  OpDef d{[shape, where](const std::vector<Tensor>& a, size_t) {
+    return opindex::reshape(only(a, 1, where), shape, where);
+  }};
+  d.keeps_ints = true;
+  d.rule = {Streaming::whole_sequence, "reshapes across the time axis"};
+  return d;
+}
+
+OpDef expand_dims(const OpSource& s) {
+  const long axis = cfg_axis(s, -1);
+  const std::string where = s.where;
+  OpDef d{[axis, where](const std::vector<Tensor>& a, size_t) {
+    Tensor x = only(a, 1, where);
+    std::vector<size_t> shape = x.shape();
+    const size_t ax = opmath::axis_of(axis, shape.size() + 1, where);
+    shape.insert(shape.begin() + static_cast<std::ptrdiff_t>(ax), 1);
+    x.reshape(shape);
+    return x;
+  }};
+  d.keeps_ints = true;
+  const auto ax = layers::core::resolve_axis(axis, s.rank + 1);
+  d.rule = s.rank >= 2 && ax && *ax >= 2 ? StreamRule{Streaming::elementwise, "", 1}
+                                         : StreamRule{Streaming::whole_sequence,
+                                                      "adds an axis "
+                                                      "before time"};
+  return d;
+}
+
+OpDef squeeze(const OpSource& s) {
+  const auto axes = cfg_axes(s, std::nullopt);
+  const std::string where = s.where;
+  OpDef d{[axes, where](const std::vector<Tensor>& a, size_t) {
+    Tensor x = only(a, 1, where);
+    std::vector<bool> drop(x.rank(), false);
+    for (size_t k = 0; k < x.rank(); ++k) drop[k] = !axes && x.dim(k) == 1;
+    for (long ax : axes.value_or(std::vector<long>{})) {
+      const size_t k = opmath::axis_of(ax, x.rank(), where);
+      if (x.dim(k) != 1) throw InvalidArgument(where + ": cannot squeeze an axis of size > 1");
+      drop[k] = true;
+    }
+    std::vector<size_t> shape;
+    for (size_t k = 0; k < x.rank(); ++k)
+      if (!drop[k]) shape.push_back(x.dim(k));
+    x.reshape(shape);
+    return x;
+  }};
+  d.keeps_ints = true;
+  d.rule =
+      axes ? on_axes(s, *axes, s.rank - std::min(s.rank, axes->size()), "squeezes the time axis")
+           : StreamRule{Streaming::whole_sequence, "squeezes every axis of size 1"};
+  return d;
+}
+
+OpDef concatenate(const OpSource& s) {
+  const long axis = cfg_axis(s, 0);
+  const std::string where = s.where;
+  OpDef d{[axis, where](const std::vector<Tensor>& a, size_t) {
+    if (a.empty()) throw InvalidArgument(where + ": needs an argument");
+    const Tensor& x = a[0];
+    if (x.rank() == 0) throw InvalidArgument(where + ": cannot concatenate scalars");
+    const size_t ax = opmath::axis_of(axis, x.rank(), where);
+    std::vector<size_t> shape = x.shape();
+    shape[ax] = 0;
+    for (const auto& t : a) {
+      if (t.rank() != x.rank()) throw InvalidArgument(where + ": inputs differ in rank");
+      for (size_t k = 0; k < x.rank(); ++k)
+        if (k != ax && t.dim(k) != x.dim(k))
+          throw InvalidArgument(where + ": shapes differ off the concat axis");
+      shape[ax] += t.dim(ax);
+    }
+    const size_t outer = layers::core::prod(x.shape(), 0, ax);
+    Tensor r(shape);
+    float* dst = r.data();
+    for (size_t o = 0; o < outer; ++o)
+      for (const auto& t : a) {
+        const size_t chunk = t.size() / outer;
+        dst = std::copy_n(t.data() + o * chunk, chunk, dst);
+      }
+    return r;
+  }};
+  d.rule = on_axes(s, {axis}, s.rank, "concatenates along the time axis");
+  if (d.rule.kind == Streaming::per_step) d.rule.axes_added = 0;
+  return d;
+}
+
+OpDef stack(const OpSource& s) {
+  const long axis = cfg_axis(s, 0);
+  const std::string where = s.where;
+  OpDef d{[axis, where](const std::vector<Tensor>& a, size_t) {
+    return opindex::stack(a, axis, where);
+  }};
+  const auto ax = layers::core::resolve_axis(axis, s.rank + 1);
+  d.rule = s.rank >= 2 && ax && *ax >= 2
+               ? StreamRule{Streaming::elementwise, "", 1}
+               : StreamRule{Streaming::whole_sequence, "stacks along the batch or time axis"};
+  return d;
+}
+
+OpDef matmul(const OpSource& s) {
+  const std::string where = s.where;
+  OpDef d{[where](const std::vector<Tensor>& a, size_t max) {
+    only(a, 2, where);
+    return opmath::matmul(a[0], a[1], max, where);
+  }};
+  d.rule = {Streaming::whole_sequence, "multiplies matrices that may span the time axis"};
+  return d;
+}
+
+}  // namespace
+
+void add_axis_ops(std::map<std::string, Factory>& table) {
+  table.insert({
+      {"Any", reduction(Reduce::any)},
+      {"All", reduction(Reduce::all)},
+      {"Softmax", softmax_like(Activation::softmax)},
+      {"LogSoftmax", softmax_like(Activation::log_softmax)},
+      {"Sum", reduction(Reduce::sum)},
+      {"Mean", reduction(Reduce::mean)},
+      {"Max", reduction(Reduce::max)},
+      {"Min", reduction(Reduce::min)},
+      {"GetItem", get_item},
+      {"Reshape", reshape_op},
+      {"Transpose", transpose_op},
+      {"ExpandDims", expand_dims},
+      {"Squeeze", squeeze},
+      {"Concatenate", concatenate},
+      {"Stack", stack},
+      {"Matmul", matmul},
+  });
+}
+
+}  // namespace recur::model::opnode

@@ -1,0 +1,73 @@
+// The pieces every recorded-op factory shares: what an op node runs (OpDef), what a factory
+// reads (OpSource), config readers that name the op in their errors, and the two families.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "layers/layer.hpp"
+
+namespace recur::model::opnode {
+
+using json = nlohmann::json;
+using layers::Streaming;
+using layers::StreamRule;
+
+// One positional argument: an input tensor (by order) or a constant.
+struct Arg {
+  bool tensor = false;
+  float constant = 0.0f;
+};
+
+using Run = std::function<Tensor(const std::vector<Tensor>&, size_t max_elems)>;
+
+// What an op node runs, and how a stream may feed it.
+struct OpDef {
+  explicit OpDef(Run r) : run(std::move(r)) {}
+  Run run;
+  StreamRule rule{Streaming::elementwise, ""};
+  bool keeps_ints = false;  // only moves values: integer inputs (token ids) stay exact
+  std::vector<Arg> args;    // empty: the node's arguments as they are
+};
+
+// What a factory reads.
+struct OpSource {
+  const json& cfg;
+  const json& args;  // the node's positional arguments
+  size_t rank;       // of the first tensor argument, as recorded (0: not recorded)
+  const std::string& where;
+};
+using Factory = std::function<OpDef(const OpSource&)>;
+
+// A node's arguments in order: each keras tensor an input, each number or boolean a constant.
+void flatten_args(const json& j, std::vector<Arg>& out, const std::string& where, int depth);
+
+// A string member of a config, read with a type check (json::value() would throw nlohmann's
+// type_error, not a recur::Error, when a hostile config gives the member another type).
+std::string string_member(const json& j, const char* key, const std::string& dflt = "");
+
+// `axis` of a config: nullopt for null or absent (every axis, or dflt when given), else one
+// or several ints.
+std::optional<std::vector<long>> cfg_axes(const OpSource& s, std::optional<long> dflt);
+long cfg_axis(const OpSource& s, long dflt);  // one axis (Unsupported for a list)
+bool cfg_flag(const OpSource& s, const char* key);
+float cfg_number(const OpSource& s, const char* key, float dflt);
+// A stream passes an op acting on `axes` (of an input of the recorded rank) step by step
+// when none is the batch or time axis; out_rank: the result's rank.
+StreamRule on_axes(const OpSource& s, const std::vector<long>& axes, size_t out_rank,
+                   const std::string& why);
+// The first of exactly n arguments (InvalidArgument otherwise).
+const Tensor& only(const std::vector<Tensor>& a, size_t n, const std::string& where);
+
+// Element by element: comparisons, arithmetic, math functions, activations, casts.
+void add_elementwise_ops(std::map<std::string, Factory>& table);
+// Along axes: reductions, softmax, indexing, shapes, matmul.
+void add_axis_ops(std::map<std::string, Factory>& table);
+
+}  // namespace recur::model::opnode

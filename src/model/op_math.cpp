@@ -1,0 +1,208 @@
+#include "model/op_math.hpp"
+
+#include <array>
+#include <cmath>
+#include <limits>
+
+#include "layers/core_util.hpp"
+#include "recur/errors.hpp"
+
+namespace recur::model::opmath {
+
+namespace {
+
+// Strides of a tensor of shape `s` seen along the axes of the broadcast shape `out` (0 where
+// it repeats), in `step` (out.size() entries).
+void broadcast_strides(const std::vector<size_t>& s, const std::vector<size_t>& out, size_t* step) {
+  const size_t r = out.size();
+  size_t st = 1;
+  for (size_t k = 0; k < r; ++k) step[k] = 0;
+  for (size_t k = s.size(); k-- > 0;) {
+    step[k + r - s.size()] = s[k] == 1 ? 0 : st;
+    st *= s[k];
+  }
+}
+
+// An output of `shape` within max_elems values (the model's max_activation_bytes).
+void check_out(const std::vector<size_t>& shape, size_t max_elems, const std::string& where) {
+  if (checked_size(shape, "op output") > max_elems) {
+    throw InvalidArgument(where + ": the output " + shape_str(shape) +
+                          " would exceed the limit for one activation (max_activation_bytes)");
+  }
+}
+
+}  // namespace
+
+std::vector<size_t> broadcast_shape(const std::vector<size_t>& a, const std::vector<size_t>& b,
+                                    const std::string& where) {
+  std::vector<size_t> out(std::max(a.size(), b.size()));
+  for (size_t i = 0; i < out.size(); ++i) {
+    const size_t da = i < out.size() - a.size() ? 1 : a[i - (out.size() - a.size())];
+    const size_t db = i < out.size() - b.size() ? 1 : b[i - (out.size() - b.size())];
+    if (da != db && da != 1 && db != 1) {
+      throw InvalidArgument(where + ": shapes " + shape_str(a) + " and " + shape_str(b) +
+                            " do not broadcast");
+    }
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+Tensor broadcast_map(std::span<const Tensor* const> in, const std::function<float(const float*)>& f,
+                     size_t max_elems, const std::string& where) {
+  constexpr size_t kMax = 3;
+  if (in.empty() || in.size() > kMax) throw InvalidArgument(where + ": wrong number of inputs");
+  std::vector<size_t> shape = in[0]->shape();
+  bool same = true;
+  for (size_t j = 1; j < in.size(); ++j) {
+    same = same && in[j]->shape() == shape;
+    shape = broadcast_shape(shape, in[j]->shape(), where);
+  }
+  check_out(shape, max_elems, where);
+  Tensor out(shape);
+  std::array<float, kMax> v{};
+  if (same) {
+    for (size_t i = 0; i < out.size(); ++i) {
+      for (size_t j = 0; j < in.size(); ++j) v[j] = (*in[j])[i];
+      out[i] = f(v.data());
+    }
+    return out;
+  }
+  const size_t r = shape.size(), n = in.size();
+  std::vector<size_t> step(n * r), idx(r, 0);
+  std::array<size_t, kMax> pos{};
+  for (size_t j = 0; j < n; ++j) broadcast_strides(in[j]->shape(), shape, step.data() + j * r);
+  float* od = out.data();
+  for (size_t i = 0; i < out.size(); ++i) {
+    for (size_t j = 0; j < n; ++j) v[j] = in[j]->data()[pos[j]];
+    od[i] = f(v.data());
+    for (size_t k = r; k-- > 0;) {
+      if (++idx[k] < shape[k]) {
+        for (size_t j = 0; j < n; ++j) pos[j] += step[j * r + k];
+        break;
+      }
+      for (size_t j = 0; j < n; ++j) pos[j] -= step[j * r + k] * (shape[k] - 1);
+      idx[k] = 0;
+    }
+  }
+  return out;
+}
+
+size_t axis_of(long axis, size_t rank, const std::string& where) {
+  const auto k = layers::core::resolve_axis(axis, rank);
+  if (!k) throw InvalidArgument(where + ": axis " + std::to_string(axis) + " is out of range");
+  return *k;
+}
+
+Tensor reduce(const Tensor& x, const std::vector<bool>& on, bool keepdims, Reduce kind,
+              const std::string& where) {
+  const size_t r = x.rank();
+  std::vector<size_t> kept(r), shape;
+  size_t count = 1;
+  for (size_t k = 0; k < r; ++k) {
+    kept[k] = on[k] ? 1 : x.dim(k);
+    if (on[k]) count *= x.dim(k);
+    if (!on[k] || keepdims) shape.push_back(kept[k]);
+  }
+  const bool extreme = kind == Reduce::max || kind == Reduce::min;
+  if (count == 0 && extreme) throw InvalidArgument(where + ": reduces an empty axis");
+  const double inf = std::numeric_limits<double>::infinity();
+  const double init = kind == Reduce::max   ? -inf
+                      : kind == Reduce::min ? inf
+                      : kind == Reduce::all ? 1.0
+                                            : 0.0;
+  std::vector<double> acc(layers::core::prod(kept), init);
+  std::vector<size_t> step(r), idx(r, 0);
+  broadcast_strides(kept, x.shape(), step.data());  // 0 along the reduced axes
+  size_t o = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double v = x[i];
+    double& a = acc[o];
+    switch (kind) {
+      case Reduce::sum:
+      case Reduce::mean: a += v; break;
+      case Reduce::max: a = (v > a || std::isnan(v)) && !std::isnan(a) ? v : a; break;
+      case Reduce::min: a = (v < a || std::isnan(v)) && !std::isnan(a) ? v : a; break;
+      case Reduce::any: a = (a != 0.0 || v != 0.0) ? 1.0 : 0.0; break;
+      case Reduce::all: a = (a != 0.0 && v != 0.0) ? 1.0 : 0.0; break;
+    }
+    for (size_t k = r; k-- > 0;) {
+      if (++idx[k] < x.dim(k)) {
+        o += step[k];
+        break;
+      }
+      o -= step[k] * (x.dim(k) - 1);
+      idx[k] = 0;
+    }
+  }
+  Tensor out(shape);
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i] =
+        static_cast<float>(kind == Reduce::mean ? acc[i] / static_cast<double>(count) : acc[i]);
+  }
+  return out;
+}
+
+Tensor along_axis(Tensor x, size_t axis, Activation act) {
+  const size_t last = x.rank() - 1;
+  if (axis == last) {
+    layers::core::activate(act, x);
+    return x;
+  }
+  std::vector<size_t> perm(x.rank());
+  for (size_t k = 0; k < perm.size(); ++k) perm[k] = k;
+  std::swap(perm[axis], perm[last]);  // its own inverse
+  Tensor t = layers::core::transpose(x, perm);
+  layers::core::activate(act, t);
+  return layers::core::transpose(t, perm);
+}
+
+Tensor matmul(const Tensor& a, const Tensor& b, size_t max_elems, const std::string& where) {
+  if (a.rank() == 0 || b.rank() == 0) throw InvalidArgument(where + ": matmul of a scalar");
+  std::vector<size_t> sa = a.shape(), sb = b.shape();
+  const bool row = sa.size() == 1, col = sb.size() == 1;
+  if (row) sa.insert(sa.begin(), 1);
+  if (col) sb.push_back(1);
+  const size_t n = sa[sa.size() - 2], k = sa.back(), m = sb.back();
+  if (sb[sb.size() - 2] != k) {
+    throw InvalidArgument(where + ": shapes " + a.shape_str() + " and " + b.shape_str() +
+                          " do not multiply");
+  }
+  const std::vector<size_t> ba(sa.begin(), sa.end() - 2), bb(sb.begin(), sb.end() - 2);
+  const std::vector<size_t> batch = broadcast_shape(ba, bb, where);
+  std::vector<size_t> shape = batch;
+  if (!row) shape.push_back(n);
+  if (!col) shape.push_back(m);
+  check_out(shape, max_elems, where);
+  Tensor out(shape);
+  const size_t r = batch.size(), nb = layers::core::prod(batch);
+  std::vector<size_t> step_a(r), step_b(r), idx(r, 0);
+  broadcast_strides(ba, batch, step_a.data());
+  broadcast_strides(bb, batch, step_b.data());
+  size_t pa = 0, pb = 0;
+  float* od = out.data();
+  for (size_t q = 0; q < nb; ++q) {
+    const float* am = a.data() + pa * n * k;
+    const float* bm = b.data() + pb * k * m;
+    for (size_t i = 0; i < n; ++i)
+      for (size_t j = 0; j < m; ++j) {
+        double s = 0.0;
+        for (size_t p = 0; p < k; ++p)
+          s += static_cast<double>(am[i * k + p]) * static_cast<double>(bm[p * m + j]);
+        od[(q * n + i) * m + j] = static_cast<float>(s);
+      }
+    for (size_t d = r; d-- > 0;) {
+      if (++idx[d] < batch[d]) {
+        pa += step_a[d];
+        pb += step_b[d];
+        break;
+      }
+      pa -= step_a[d] * (batch[d] - 1);
+      pb -= step_b[d] * (batch[d] - 1);
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+}  // namespace recur::model::opmath

@@ -1,0 +1,39 @@
+// Tensor arithmetic for Keras 3's recorded ops, with numpy's rules (broadcasting; negative axes
+// count from the end), in float32 as Keras computes them.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "recur/activations.hpp"
+#include "recur/tensor.hpp"
+
+namespace recur::model::opmath {
+
+// The shape numpy broadcasting gives a and b (InvalidArgument naming `where` when none).
+std::vector<size_t> broadcast_shape(const std::vector<size_t>& a, const std::vector<size_t>& b,
+                                    const std::string& where);
+
+// f applied at each position of the inputs' broadcast shape; f reads one value per input.
+// max_elems bounds the output (broadcasting can make it far larger than the inputs).
+Tensor broadcast_map(std::span<const Tensor* const> in, const std::function<float(const float*)>& f,
+                     size_t max_elems, const std::string& where);
+
+// An axis as Keras writes it (negative counts from the end) in [0, rank).
+size_t axis_of(long axis, size_t rank, const std::string& where);
+
+enum class Reduce { sum, mean, max, min, any, all };
+// Reduces the axes flagged in `on` (one flag per axis of x); keepdims leaves them as 1.
+Tensor reduce(const Tensor& x, const std::vector<bool>& on, bool keepdims, Reduce kind,
+              const std::string& where);
+
+// A row-wise activation (softmax, log_softmax) along `axis` instead of the last axis.
+Tensor along_axis(Tensor x, size_t axis, Activation act);
+
+// numpy matmul: a 1-D operand is a row (a) or a column (b); leading axes broadcast.
+Tensor matmul(const Tensor& a, const Tensor& b, size_t max_elems, const std::string& where);
+
+}  // namespace recur::model::opmath

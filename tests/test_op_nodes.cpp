@@ -1,0 +1,267 @@
+// Keras 3's recorded ops (x[:, -1], x * 2.0, ops.mean, ...) built from the JSON Keras writes.
+// Expected values come from numpy's rules written out as plain loops here; the fixtures
+// k3-keras-ops(-h5) hold Keras' own numbers for the same ops.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "model/op_nodes.hpp"
+#include "recur/tensor.hpp"
+
+namespace {
+
+using json = nlohmann::json;
+using recur::InvalidArgument;
+using recur::Tensor;
+using recur::Unsupported;
+using recur::layers::CallContext;
+using recur::layers::Layer;
+using recur::layers::Streaming;
+using recur::layers::Value;
+
+// A keras tensor argument with its recorded shape (batch first, as Keras writes it).
+json kt(size_t rank) {
+  json shape = json::array();
+  for (size_t k = 0; k < rank; ++k) shape.push_back(nullptr);
+  return {{"class_name", "__keras_tensor__"},
+          {"config", {{"shape", shape}, {"dtype", "float32"}, {"keras_history", {"x", 0, 0}}}}};
+}
+json slice(json start, json stop, json step) {
+  return {{"class_name", "__slice__"},
+          {"config", {{"start", start}, {"stop", stop}, {"step", step}}}};
+}
+const json all = slice(nullptr, nullptr, nullptr);
+const json ellipsis = {{"class_name", "__ellipsis__"}, {"config", json::object()}};
+
+std::unique_ptr<Layer> op(const std::string& cls, json cfg, json args) {
+  cfg["name"] = "op";
+  const json entry = {{"module", "keras.src.ops.numpy"}, {"class_name", cls}, {"config", cfg}};
+  return recur::model::make_op(entry, args, "test: op 'op' (" + cls + ")");
+}
+
+Tensor call(const Layer& l, std::vector<Tensor> in, uint64_t max_bytes = 0) {
+  std::vector<Value> v;
+  for (auto& t : in) v.push_back(Value{std::move(t), std::nullopt});
+  CallContext ctx;
+  ctx.max_activation_bytes = max_bytes;
+  return l.call(v, ctx).at(0).tensor;
+}
+
+Tensor random_tensor(std::vector<size_t> shape, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> u(-2.0f, 2.0f);
+  Tensor t(std::move(shape));
+  for (size_t i = 0; i < t.size(); ++i) t[i] = u(gen);
+  return t;
+}
+
+// x[b, t, f] of a (B, T, F) tensor.
+float at(const Tensor& x, size_t b, size_t t, size_t f) {
+  return x[(b * x.dim(1) + t) * x.dim(2) + f];
+}
+
+TEST(OpNodes, GetItemFollowsPythonIndexing) {
+  const size_t B = 2, T = 7, F = 33;
+  const Tensor x = random_tensor({B, T, F}, 1);
+  {  // x[:, -1]
+    const Tensor y = call(*op("GetItem", {}, {kt(3), {all, -1}}), {x});
+    ASSERT_EQ(y.shape(), (std::vector<size_t>{B, F}));
+    for (size_t b = 0; b < B; ++b)
+      for (size_t f = 0; f < F; ++f) EXPECT_EQ(y[b * F + f], at(x, b, T - 1, f));
+  }
+  {  // x[..., None, 0]
+    const Tensor y = call(*op("GetItem", {}, {kt(3), {ellipsis, nullptr, 0}}), {x});
+    ASSERT_EQ(y.shape(), (std::vector<size_t>{B, T, 1}));
+    for (size_t b = 0; b < B; ++b)
+      for (size_t t = 0; t < T; ++t) EXPECT_EQ(y[b * T + t], at(x, b, t, 0));
+  }
+  {  // x[:, ::-1, 1:30:4]: times T-1..0, features 1, 5, ..., 29
+    const Tensor y =
+        call(*op("GetItem", {}, {kt(3), {all, slice(nullptr, nullptr, -1), slice(1, 30, 4)}}), {x});
+    ASSERT_EQ(y.shape(), (std::vector<size_t>{B, T, 8}));
+    for (size_t b = 0; b < B; ++b)
+      for (size_t t = 0; t < T; ++t)
+        for (size_t j = 0; j < 8; ++j)
+          EXPECT_EQ(y[(b * T + t) * 8 + j], at(x, b, T - 1 - t, 1 + 4 * j));
+  }
+  {  // x[-1:, 5:-100:-2]: the last row, times 5, 3, 1 (a stop before the start clamps to -1)
+    const Tensor y =
+        call(*op("GetItem", {}, {kt(3), {slice(-1, nullptr, nullptr), slice(5, -100, -2)}}), {x});
+    ASSERT_EQ(y.shape(), (std::vector<size_t>{1, 3, F}));
+    for (size_t j = 0; j < 3; ++j)
+      for (size_t f = 0; f < F; ++f) EXPECT_EQ(y[j * F + f], at(x, 1, 5 - 2 * j, f));
+  }
+  {  // x[:, 10:] is empty; a single (non-list) key x[1]
+    EXPECT_EQ(call(*op("GetItem", {}, {kt(3), {all, slice(10, nullptr, nullptr)}}), {x}).shape(),
+              (std::vector<size_t>{B, 0, F}));
+    const Tensor y = call(*op("GetItem", {}, {kt(3), 1}), {x});
+    ASSERT_EQ(y.shape(), (std::vector<size_t>{T, F}));
+    EXPECT_EQ(y[F + 2], at(x, 1, 1, 2));
+  }
+}
+
+TEST(OpNodes, GetItemRefusesWhatItCannotIndex) {
+  const Tensor x = random_tensor({2, 3, 4}, 2);
+  EXPECT_THROW(call(*op("GetItem", {}, {kt(3), {all, 3}}), {x}), InvalidArgument);
+  EXPECT_THROW(call(*op("GetItem", {}, {kt(3), {all, all, all, 0}}), {x}), InvalidArgument);
+  EXPECT_THROW(op("GetItem", {}, {kt(3), {all, slice(nullptr, nullptr, 0)}}), InvalidArgument);
+  EXPECT_THROW(op("GetItem", {}, {kt(3), {ellipsis, ellipsis}}), InvalidArgument);
+  EXPECT_THROW(op("GetItem", {}, {kt(3), {all, kt(1)}}), Unsupported);  // a tensor index
+  EXPECT_THROW(op("GetItem", {}, {kt(3), {all, slice(0.5, nullptr, nullptr)}}), Unsupported);
+}
+
+TEST(OpNodes, GetItemKeepsTokenIdsExact) {
+  const int64_t big = (int64_t{1} << 40) + 3;  // not a float32
+  const Tensor ids = Tensor::from_ints({1, 3}, std::vector<int64_t>{7, big, 9});
+  const Tensor y = call(*op("GetItem", {}, {kt(2), {all, slice(1, nullptr, nullptr)}}), {ids});
+  ASSERT_TRUE(y.has_ints());
+  EXPECT_EQ(y.ints(), (std::vector<int64_t>{big, 9}));
+  // Arithmetic would see the float32 rounding: refused rather than off by a few.
+  EXPECT_THROW(call(*op("Add", {}, {kt(2), 1}), {ids}), Unsupported);
+}
+
+TEST(OpNodes, ArithmeticBroadcastsAndKeepsArgumentOrder) {
+  const Tensor a = random_tensor({2, 1, 3}, 3), b = random_tensor({4, 1}, 4);
+  const Tensor y = call(*op("Subtract", {}, {kt(3), kt(2)}), {a, b});
+  ASSERT_EQ(y.shape(), (std::vector<size_t>{2, 4, 3}));
+  for (size_t i = 0; i < 2; ++i)
+    for (size_t j = 0; j < 4; ++j)
+      for (size_t k = 0; k < 3; ++k) EXPECT_EQ(y[(i * 4 + j) * 3 + k], a[i * 3 + k] - b[j]);
+  const Tensor z = call(*op("Subtract", {}, {1.0, kt(3)}), {a});  // 1.0 - x
+  const Tensor q = call(*op("TrueDivide", {}, {kt(3), 4}), {a});  // x / 4
+  const Tensor p = call(*op("Power", {}, {kt(3), 2}), {a});       // x ** 2
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(z[i], 1.0f - a[i]);
+    EXPECT_EQ(q[i], a[i] / 4.0f);
+    EXPECT_FLOAT_EQ(p[i], a[i] * a[i]);
+  }
+  const Tensor c = Tensor({3}, std::vector<float>{1.0f, 0.0f, 2.0f});
+  const Tensor w = call(*op("Where", {}, {kt(1), kt(3), 0.5}), {c, a});  // where(c, x, 0.5)
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(w[i], i % 3 == 1 ? 0.5f : a[i]);
+  const Tensor cl = call(*op("Clip", {{"x_min", -0.5}, {"x_max", 0.25}}, {kt(3)}), {a});
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(cl[i], std::min(std::max(a[i], -0.5f), 0.25f));
+}
+
+TEST(OpNodes, BroadcastBeyondTheActivationLimitIsRefused) {
+  const Tensor a = random_tensor({1000, 1}, 5), b = random_tensor({1, 1000}, 6);
+  EXPECT_THROW(call(*op("Add", {}, {kt(2), kt(2)}), {a, b}, 1 << 20), InvalidArgument);
+  EXPECT_EQ(call(*op("Add", {}, {kt(2), kt(2)}), {a, b}, 8 << 20).size(), 1000u * 1000u);
+}
+
+TEST(OpNodes, ReductionsOverAxesListsAndEverything) {
+  const size_t B = 3, T = 7, F = 5;
+  Tensor x = random_tensor({B, T, F}, 7);
+  const Tensor mean = call(*op("Mean", {{"axis", {1, 2}}, {"keepdims", true}}, {kt(3)}), {x});
+  ASSERT_EQ(mean.shape(), (std::vector<size_t>{B, 1, 1}));
+  for (size_t b = 0; b < B; ++b) {
+    double s = 0;
+    for (size_t t = 0; t < T; ++t)
+      for (size_t f = 0; f < F; ++f) s += at(x, b, t, f);
+    EXPECT_NEAR(mean[b], s / (T * F), 1e-6);
+  }
+  const Tensor sum = call(*op("Sum", {{"axis", nullptr}}, {kt(3)}), {x});
+  double s = 0;
+  for (float v : x.values()) s += v;
+  ASSERT_EQ(sum.rank(), 0u);
+  EXPECT_NEAR(sum[0], s, 1e-4);
+  x[(1 * T + 2) * F + 4] = std::numeric_limits<float>::quiet_NaN();
+  const Tensor mx = call(*op("Max", {{"axis", 1}, {"initial", nullptr}}, {kt(3)}), {x});
+  ASSERT_EQ(mx.shape(), (std::vector<size_t>{B, F}));
+  EXPECT_TRUE(std::isnan(mx[1 * F + 4]));  // NaN propagates, as in TF
+  for (size_t f = 0; f < 4; ++f) {
+    float m = -INFINITY;
+    for (size_t t = 0; t < T; ++t) m = std::max(m, at(x, 1, t, f));
+    EXPECT_EQ(mx[F + f], m);
+  }
+  EXPECT_THROW(op("Max", {{"axis", 1}, {"initial", 0.0}}, {kt(3)}), Unsupported);
+}
+
+TEST(OpNodes, SoftmaxAlongTheTimeAxis) {
+  const size_t B = 2, T = 33, F = 3;
+  const Tensor x = random_tensor({B, T, F}, 8);
+  const Tensor y = call(*op("Softmax", {{"axis", 1}}, {kt(3)}), {x});
+  for (size_t b = 0; b < B; ++b)
+    for (size_t f = 0; f < F; ++f) {
+      double z = 0;
+      for (size_t t = 0; t < T; ++t) z += std::exp(double(at(x, b, t, f)));
+      for (size_t t = 0; t < T; ++t)
+        EXPECT_NEAR(at(y, b, t, f), std::exp(double(at(x, b, t, f))) / z, 1e-6);
+    }
+}
+
+TEST(OpNodes, MatmulBroadcastsBatchesAndVectors) {
+  const Tensor a = random_tensor({2, 3, 4}, 9), b = random_tensor({4, 5}, 10);
+  const Tensor y = call(*op("Matmul", {}, {kt(3), kt(2)}), {a, b});
+  ASSERT_EQ(y.shape(), (std::vector<size_t>{2, 3, 5}));
+  for (size_t q = 0; q < 2; ++q)
+    for (size_t i = 0; i < 3; ++i)
+      for (size_t j = 0; j < 5; ++j) {
+        double s = 0;
+        for (size_t p = 0; p < 4; ++p) s += double(a[(q * 3 + i) * 4 + p]) * b[p * 5 + j];
+        EXPECT_NEAR(y[(q * 3 + i) * 5 + j], s, 1e-5);
+      }
+  const Tensor v = random_tensor({4}, 11);
+  EXPECT_EQ(call(*op("Matmul", {}, {kt(3), kt(1)}), {a, v}).shape(), (std::vector<size_t>{2, 3}));
+  EXPECT_THROW(call(*op("Matmul", {}, {kt(2), kt(2)}), {b, b}), InvalidArgument);
+}
+
+TEST(OpNodes, ShapesMoveValuesAsNumpyDoes) {
+  const Tensor x = random_tensor({2, 3, 4}, 12);
+  const Tensor r = call(*op("Reshape", {{"newshape", {-1, 12}}}, {kt(3)}), {x});
+  EXPECT_EQ(r.shape(), (std::vector<size_t>{2, 12}));
+  EXPECT_EQ(r.values(), x.values());
+  EXPECT_THROW(call(*op("Reshape", {{"newshape", {-1, 5}}}, {kt(3)}), {x}), InvalidArgument);
+  // TensorFlow's rule for an empty input with a 0 among the sizes: -1 takes the input's
+  // nonzero sizes (tf.reshape(zeros((3, 0, 2)), [-1, 0]) has shape (6, 0)).
+  EXPECT_EQ(call(*op("Reshape", {{"newshape", {-1, 0}}}, {kt(3)}), {Tensor({3, 0, 2})}).shape(),
+            (std::vector<size_t>{6, 0}));
+  const Tensor t = call(*op("Transpose", {{"axes", {0, 2, 1}}}, {kt(3)}), {x});
+  ASSERT_EQ(t.shape(), (std::vector<size_t>{2, 4, 3}));
+  EXPECT_EQ(t[(1 * 4 + 3) * 3 + 2], at(x, 1, 2, 3));
+  const Tensor x2 = random_tensor({2, 3, 4}, 13);
+  const Tensor s = call(*op("Stack", {{"axis", -1}}, {{kt(3), kt(3)}}), {x, x2});
+  ASSERT_EQ(s.shape(), (std::vector<size_t>{2, 3, 4, 2}));
+  EXPECT_EQ(s[((1 * 3 + 2) * 4 + 1) * 2 + 0], at(x, 1, 2, 1));
+  EXPECT_EQ(s[((1 * 3 + 2) * 4 + 1) * 2 + 1], at(x2, 1, 2, 1));
+  const Tensor e = call(*op("ExpandDims", {{"axis", 2}}, {kt(3)}), {x});
+  ASSERT_EQ(e.shape(), (std::vector<size_t>{2, 3, 1, 4}));
+  EXPECT_EQ(call(*op("Squeeze", {{"axis", 2}}, {kt(4)}), {e}).shape(), x.shape());
+  EXPECT_THROW(call(*op("Squeeze", {{"axis", 1}}, {kt(3)}), {x}), InvalidArgument);
+}
+
+TEST(OpNodes, StreamRulesFollowTheAxesTouched) {
+  auto rule = [](const std::string& cls, json cfg, json args) {
+    return op(cls, std::move(cfg), std::move(args))->stream_rule();
+  };
+  EXPECT_EQ(rule("GetItem", {}, {kt(3), {all, -1}}).kind, Streaming::whole_sequence);
+  const auto feature = rule("GetItem", {}, {kt(3), {ellipsis, 0}});
+  EXPECT_EQ(feature.kind, Streaming::per_step);
+  EXPECT_EQ(feature.axes_added, -1);  // (batch, time) out: time is last
+  EXPECT_EQ(rule("GetItem", {}, {kt(3), {all, all}}).kind, Streaming::elementwise);
+  EXPECT_EQ(rule("Mean", {{"axis", 1}}, {kt(3)}).kind, Streaming::whole_sequence);
+  EXPECT_EQ(rule("Mean", {{"axis", -1}}, {kt(4)}).kind, Streaming::per_step);
+  EXPECT_EQ(rule("Mean", {{"axis", -2}}, {kt(3)}).kind, Streaming::whole_sequence);  // time
+  EXPECT_EQ(rule("Softmax", {{"axis", -1}}, {kt(3)}).kind, Streaming::per_step);
+  EXPECT_EQ(rule("Transpose", {{"axes", {0, 2, 1}}}, {kt(3)}).kind, Streaming::whole_sequence);
+  EXPECT_EQ(rule("Add", {}, {kt(3), 1.0}).kind, Streaming::elementwise);
+  EXPECT_EQ(rule("Matmul", {}, {kt(3), kt(3)}).kind, Streaming::whole_sequence);
+}
+
+TEST(OpNodes, LegacyConfigsTellOpsFromLayersOfTheSameName) {
+  using recur::model::is_op_entry;
+  EXPECT_TRUE(is_op_entry({{"class_name", "Add"}, {"config", {{"name", "add"}}}}));
+  EXPECT_FALSE(
+      is_op_entry({{"class_name", "Add"}, {"config", {{"name", "add"}, {"trainable", true}}}}));
+  EXPECT_TRUE(is_op_entry({{"class_name", "GetItem"}, {"config", {{"name", "get_item"}}}}));
+  EXPECT_FALSE(is_op_entry({{"class_name", "LSTM"}, {"config", {{"name", "lstm"}}}}));
+  EXPECT_THROW(op("Einsum", {}, {kt(3), kt(3)}), Unsupported);
+}
+
+}  // namespace
