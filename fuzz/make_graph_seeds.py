@@ -110,6 +110,53 @@ def bad(kind):
     return model
 
 
+def op(cls, name, args, module="keras.src.ops.numpy", **cfg):
+    cfg["name"] = name
+    return {"module": module, "class_name": cls, "config": cfg, "name": name,
+            "inbound_nodes": [call(*args)]}
+
+
+def keras_ops():
+    """Recorded keras.ops between layers: slicing, arithmetic, reductions, matmul, reshape."""
+    sl = {"class_name": "__slice__", "config": {"start": None, "stop": None, "step": -1}}
+    every = {"class_name": "__slice__", "config": {"start": None, "stop": None, "step": None}}
+    layers = [
+        input_layer(),
+        op("GetItem", "rev", [tensor("input"), [every, sl]]),
+        op("Multiply", "scaled", [tensor("rev"), 2.0]),
+        op("Mean", "mean", [tensor("scaled")], axis=-1, keepdims=True),
+        op("Subtract", "centred", [tensor("scaled"), tensor("mean", shape=[None, 6, 1])]),
+        op("Transpose", "t", [tensor("centred")], axes=[0, 2, 1]),
+        op("Matmul", "gram", [tensor("centred"), tensor("t", shape=[None, 4, 6])]),
+        op("Softmax", "attn", [tensor("gram", shape=[None, 6, 6])], module="keras.src.ops.nn",
+           axis=-1),
+        op("Reshape", "flat", [tensor("attn", shape=[None, 6, 6])], newshape=[-1, 36]),
+        op("GetItem", "last", [tensor("centred"), [every, -1, None]]),
+    ]
+    return functional("ops", layers, [["input", 0, 0]], [["flat", 0, 0], ["last", 0, 0]])
+
+
+def keras2_tf_ops():
+    """tf.keras 2 TFOpLambda / SlicingOpLambda layers (a constant first argument among them)."""
+    def tf_layer(cls, name, fn, node):
+        return {"class_name": cls, "name": name, "inbound_nodes": [node],
+                "config": {"name": name, "trainable": True, "dtype": "float32", "function": fn}}
+    layers = [
+        {"class_name": "InputLayer", "name": "input", "inbound_nodes": [],
+         "config": {"name": "input", "batch_input_shape": SHAPE, "dtype": "float32"}},
+        tf_layer("SlicingOpLambda", "last", "__operators__.getitem",
+                 ["input", 0, 0, {"slice_spec": [{"start": None, "stop": None, "step": None}, -1]}]),
+        tf_layer("TFOpLambda", "one_minus", "math.subtract",
+                 ["_CONSTANT_VALUE", -1, 1.0, {"y": ["last", 0, 0], "name": None}]),
+        tf_layer("TFOpLambda", "mean", "math.reduce_mean", ["input", 0, 0, {"axis": [1, 2]}]),
+        tf_layer("TFOpLambda", "both", "concat",
+                 [["one_minus", 0, 0, {"axis": -1}], ["one_minus", 0, 0, {"axis": -1}]]),
+    ]
+    return {"class_name": "Functional", "config": {
+        "name": "tf_ops", "layers": layers, "input_layers": [["input", 0, 0]],
+        "output_layers": [["both", 0, 0], ["mean", 0, 0]]}}
+
+
 def amplifying(extra):
     """input -> extra layers (config only: Keras would allocate the activation)."""
     return sequential("amp", [input_layer()] + extra)
@@ -122,6 +169,8 @@ def main():
         "diamond-64": diamond(64),
         "nested-6": nested(6),
         "keras2-functional": keras2_functional(),
+        "keras-ops": keras_ops(),
+        "keras2-tf-ops": keras2_tf_ops(),
         "amp-upsampling-2pow28": amplifying([layer("UpSampling1D", "up", size=1 << 28)]),
         "amp-zeropadding-2pow30": amplifying([layer("ZeroPadding1D", "pad", padding=1 << 30)]),
         "amp-repeat-2pow26": amplifying([layer("Flatten", "flat"), layer("RepeatVector", "rep", n=1 << 26)]),

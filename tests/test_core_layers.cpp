@@ -541,6 +541,18 @@ TEST(CoreLayers, ElementwiseMergeValues) {
       {1, 2, 2}, {1, 5, 11, 15});
 }
 
+// Keras 3 sums with ops.add, whose TensorFlow form adds a (3, 1, 1) operand to (3, 3, 1) as a
+// bias along axis 1 (checked with Keras 3.15.1: predict at batch 3 differs from numpy, at batch
+// 1 it does not): refused. tf.keras 2 adds with tf.add, numpy's broadcasting.
+TEST(CoreLayers, Keras3AddBiasQuirkRefused) {
+  const Tensor x = ramp({3, 3, 1}), m = ramp({3, 1, 1}, 0.5f);
+  EXPECT_THROW(run(*make("Add", "{}"), {val(x), val(m)}), recur::Unsupported);
+  EXPECT_THROW(run(*make("Average", "{}"), {val(x), val(m)}), recur::Unsupported);
+  const Tensor y = run(*make("Add", "{}", {}, 2), {val(x), val(m)})[0].tensor;
+  EXPECT_FLOAT_EQ(y[2 * 3 + 1], x[2 * 3 + 1] + m[2]);
+  EXPECT_NO_THROW(run(*make("Add", "{}"), {val(ramp({3, 3, 2})), val(ramp({1, 1, 2}))}));
+}
+
 TEST(CoreLayers, MergeMasksKeras3OrKeras2And) {
   Tensor x = ramp({1, 3, 1}), y = ramp({1, 3, 1}, 0.9f);
   Mask m1(1, 3, std::vector<uint8_t>{1, 0, 0}), m2(1, 3, std::vector<uint8_t>{0, 1, 0});

@@ -54,6 +54,19 @@ Tensor call(const Layer& l, std::vector<Tensor> in, uint64_t max_bytes = 0) {
   return l.call(v, ctx).at(0).tensor;
 }
 
+// tf.keras 2: a TFOpLambda (or SlicingOpLambda) entry and its one inbound node.
+std::unique_ptr<Layer> tf_op(const std::string& fn, const json& node,
+                             const std::string& cls = "TFOpLambda") {
+  const json entry = {{"class_name", cls},
+                      {"config", {{"name", "tf." + fn}, {"trainable", true}, {"function", fn}}}};
+  return recur::model::make_tf_op(entry, node, "test: layer 'tf." + fn + "' (" + cls + ")");
+}
+const json ref_x = {"x", 0, 0};
+json with(json ref, json kwargs) {
+  ref.push_back(std::move(kwargs));
+  return ref;
+}
+
 Tensor random_tensor(std::vector<size_t> shape, unsigned seed) {
   std::mt19937 gen(seed);
   std::uniform_real_distribution<float> u(-2.0f, 2.0f);
@@ -98,6 +111,15 @@ TEST(OpNodes, GetItemFollowsPythonIndexing) {
     for (size_t j = 0; j < 3; ++j)
       for (size_t f = 0; f < F; ++f) EXPECT_EQ(y[j * F + f], at(x, 1, 5 - 2 * j, f));
   }
+  {  // x[:, ::2**62] takes step 0 only (the step times the stride must not overflow)
+    const long huge = 1L << 62;
+    const Tensor y =
+        call(*op("GetItem", {},
+                 {kt(3), {all, slice(nullptr, nullptr, huge), slice(nullptr, nullptr, -huge)}}),
+             {x});
+    ASSERT_EQ(y.shape(), (std::vector<size_t>{B, 1, 1}));
+    EXPECT_EQ(y[1], at(x, 1, 0, F - 1));
+  }
   {  // x[:, 10:] is empty; a single (non-list) key x[1]
     EXPECT_EQ(call(*op("GetItem", {}, {kt(3), {all, slice(10, nullptr, nullptr)}}), {x}).shape(),
               (std::vector<size_t>{B, 0, F}));
@@ -125,6 +147,24 @@ TEST(OpNodes, GetItemKeepsTokenIdsExact) {
   EXPECT_EQ(y.ints(), (std::vector<int64_t>{big, 9}));
   // Arithmetic would see the float32 rounding: refused rather than off by a few.
   EXPECT_THROW(call(*op("Add", {}, {kt(2), 1}), {ids}), Unsupported);
+  EXPECT_THROW(call(*op("Equal", {}, {kt(2), kt(2)}), {ids, ids}), Unsupported);
+  EXPECT_THROW(call(*op("Equal", {}, {kt(2), 1e9}), {ids}), Unsupported);  // rounds too
+  EXPECT_THROW(call(*op("Cast", {{"dtype", "float64"}}, {kt(2)}), {ids}), Unsupported);
+  // Nonzero-ness and order against a constant up to 2^24 survive the rounding (masks).
+  const Tensor nz = call(*op("NotEqual", {}, {kt(2), 0}), {ids});
+  EXPECT_EQ(nz.values(), (std::vector<float>{1.0f, 1.0f, 1.0f}));
+  const Tensor gt = call(*op("Greater", {}, {kt(2), 8}), {ids});
+  EXPECT_EQ(gt.values(), (std::vector<float>{0.0f, 1.0f, 1.0f}));
+  EXPECT_EQ(call(*op("Any", {{"axis", -1}}, {kt(2)}), {ids}).values(), std::vector<float>{1.0f});
+  const Tensor f = call(*op("Cast", {{"dtype", "float32"}}, {kt(2)}), {ids});
+  EXPECT_FALSE(f.has_ints());  // float32 from here on, as in Keras
+  EXPECT_EQ(f[1], static_cast<float>(big));
+  EXPECT_TRUE(call(*op("Cast", {{"dtype", "int64"}}, {kt(2)}), {ids}).has_ints());
+  // int32 would wrap 2^40 + 3: refused, as is a float beyond the range.
+  EXPECT_THROW(call(*op("Cast", {{"dtype", "int32"}}, {kt(2)}), {ids}), Unsupported);
+  EXPECT_THROW(call(*op("Cast", {{"dtype", "uint8"}}, {kt(1)}), {Tensor({1}, 300.0f)}),
+               Unsupported);
+  EXPECT_EQ(call(*op("Cast", {{"dtype", "int8"}}, {kt(1)}), {Tensor({1}, -7.9f)})[0], -7.0f);
 }
 
 TEST(OpNodes, ArithmeticBroadcastsAndKeepsArgumentOrder) {
@@ -147,6 +187,21 @@ TEST(OpNodes, ArithmeticBroadcastsAndKeepsArgumentOrder) {
   for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(w[i], i % 3 == 1 ? 0.5f : a[i]);
   const Tensor cl = call(*op("Clip", {{"x_min", -0.5}, {"x_max", 0.25}}, {kt(3)}), {a});
   for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(cl[i], std::min(std::max(a[i], -0.5f), 0.25f));
+}
+
+// Keras 3's TensorFlow add() takes a one-dimension operand as a bias along the last axis or
+// axis 1 (tf.nn.bias_add); where numpy would broadcast it along another axis, refused.
+TEST(OpNodes, KerasBiasAddQuirkIsRefusedWhereItDiffersFromNumpy) {
+  const Tensor x = random_tensor({3, 3, 1}, 30), mean = random_tensor({3, 1, 1}, 31);
+  EXPECT_THROW(call(*op("Add", {}, {kt(3), kt(3)}), {x, mean}), Unsupported);
+  // Numpy and bias_add agree: a (C,) or (1, 1, C) bias, and the operands the other way round.
+  const Tensor y = random_tensor({2, 3, 4}, 32), b = random_tensor({1, 1, 4}, 33);
+  const Tensor s = call(*op("Add", {}, {kt(3), kt(3)}), {y, b});
+  EXPECT_EQ(s[(1 * 3 + 2) * 4 + 3], y[(1 * 3 + 2) * 4 + 3] + b[3]);
+  EXPECT_NO_THROW(call(*op("Add", {}, {kt(3), kt(3)}), {mean, x}));
+  // tf.add (tf.keras 2) broadcasts as numpy does.
+  const Tensor t = call(*tf_op("math.add", with(ref_x, {{"y", {"m", 0, 0}}})), {x, mean});
+  EXPECT_EQ(t[2 * 3 + 1], x[2 * 3 + 1] + mean[2]);
 }
 
 TEST(OpNodes, BroadcastBeyondTheActivationLimitIsRefused) {
@@ -262,6 +317,53 @@ TEST(OpNodes, LegacyConfigsTellOpsFromLayersOfTheSameName) {
   EXPECT_TRUE(is_op_entry({{"class_name", "GetItem"}, {"config", {{"name", "get_item"}}}}));
   EXPECT_FALSE(is_op_entry({{"class_name", "LSTM"}, {"config", {{"name", "lstm"}}}}));
   EXPECT_THROW(op("Einsum", {}, {kt(3), kt(3)}), Unsupported);
+}
+
+TEST(TfOpNodes, TensorFlowFunctionsBecomeTheOpsTheyCompute) {
+  const Tensor x = random_tensor({2, 3, 4}, 20), b = random_tensor({2, 5, 4}, 21);
+  // 1.0 - x: the constant is the reference, the tensor the keyword argument y.
+  const Tensor r = call(*tf_op("math.subtract", {"_CONSTANT_VALUE", -1, 1.0, {{"y", ref_x}}}), {x});
+  for (size_t i = 0; i < x.size(); ++i) EXPECT_EQ(r[i], 1.0f - x[i]);
+  const Tensor m = call(*tf_op("math.reduce_mean",
+                               with(ref_x, {{"axis", {1}}, {"keepdims", true}, {"name", nullptr}})),
+                        {x});
+  ASSERT_EQ(m.shape(), (std::vector<size_t>{2, 1, 4}));
+  EXPECT_NEAR(m[4 + 1], (at(x, 1, 0, 1) + at(x, 1, 1, 1) + at(x, 1, 2, 1)) / 3.0, 1e-6);
+  const Tensor p =
+      call(*tf_op("linalg.matmul", with(ref_x, {{"b", {"b", 0, 0}}, {"transpose_b", true}})),
+           {x, b});  // x @ b^T
+  ASSERT_EQ(p.shape(), (std::vector<size_t>{2, 3, 5}));
+  double s = 0;
+  for (size_t k = 0; k < 4; ++k) s += double(at(x, 1, 2, k)) * at(b, 1, 4, k);
+  EXPECT_NEAR(p[(1 * 3 + 2) * 5 + 4], s, 1e-5);
+  const Tensor last =
+      call(*tf_op("__operators__.getitem",
+                  with(ref_x, {{"slice_spec",
+                                {{{"start", nullptr}, {"stop", nullptr}, {"step", nullptr}}, -1}}}),
+                  "SlicingOpLambda"),
+           {x});
+  ASSERT_EQ(last.shape(), (std::vector<size_t>{2, 4}));
+  EXPECT_EQ(last[4 + 3], at(x, 1, 2, 3));
+  const Tensor c =
+      call(*tf_op("concat", {with(ref_x, {{"axis", -1}}), with(ref_x, {{"axis", -1}})}), {x, x});
+  EXPECT_EQ(c.shape(), (std::vector<size_t>{2, 3, 8}));
+  // The node's keyword arguments were read when the op was built: the graph's bind_call passes.
+  auto l = tf_op("math.reduce_sum", with(ref_x, {{"axis", 1}}));
+  EXPECT_EQ(l->bind_call({{"axis", 1}}, {}, "test"), 0u);
+}
+
+TEST(TfOpNodes, WhatTheyCannotComputeIsRefused) {
+  EXPECT_THROW(tf_op("math.cumsum", with(ref_x, {{"axis", 1}})), Unsupported);
+  EXPECT_THROW(tf_op("math.reduce_mean", with(ref_x, {{"axis", 1}, {"keep_dims", true}})),
+               Unsupported);
+  EXPECT_THROW(tf_op("clip_by_value",
+                     with(ref_x, {{"clip_value_min", {"m", 0, 0}}, {"clip_value_max", 1.0}})),
+               Unsupported);  // a tensor bound
+  EXPECT_THROW(tf_op("math.multiply", with(ref_x, {{"y", {1.0, 2.0, 3.0}}})),
+               Unsupported);                                               // a constant tensor
+  EXPECT_THROW(tf_op("where", with(ref_x, json::object())), Unsupported);  // indices form
+  EXPECT_THROW(tf_op("nn.silu", with(ref_x, {{"beta", 2.0}})), Unsupported);
+  EXPECT_NO_THROW(tf_op("nn.silu", with(ref_x, {{"beta", 1.0}})));
 }
 
 }  // namespace

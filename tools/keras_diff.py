@@ -4,7 +4,8 @@
 Each seed builds one small model from a recipe (a random Sequential RNN stack; masks through
 Embedding, pooling, attention and merges; return_state into initial_state; Bidirectional with
 return_state, initial states or a custom backward layer; stateful layers over two calls;
-layer chains around masked sequences), gives it random weights, runs Keras on random inputs
+layer chains around masked sequences; ConvLSTM; RNNs inside wrappers; Keras ops or tf.*
+functions between layers), gives it random weights, runs Keras on random inputs
 (with masked steps), saves it, and runs `recur run` on the file. A difference beyond
 2e-4 * (1 + |y|), or a crash, keeps the case folder (model, x*.npy, Keras' y*.npy, recur's
 r*.npy) and makes the script exit 1; an unsupported feature (exit 3) is counted, not failed.
@@ -291,10 +292,33 @@ def r_wrap(rng, rnp):
     layers.append(L.Dense(2, activation=rng.choice(["softmax", "sigmoid", None])))
     return K.Sequential(layers), [masked_tokens(rng, rnp, B, T, 9)], how, 1
 
+def tf_ops():
+    """tf.keras 2 has no keras.ops: the TensorFlow functions users call instead (recorded as
+    TFOpLambda / SlicingOpLambda layers), under keras.ops' names."""
+    import types
+    import tensorflow as tf
+
+    def reduce(f):
+        return lambda x, axis=None, keepdims=False: f(x, axis=axis, keepdims=keepdims)
+    m = tf.math
+    return types.SimpleNamespace(
+        tanh=m.tanh, exp=m.exp, sigmoid=m.sigmoid, relu=tf.nn.relu, abs=m.abs, sqrt=m.sqrt,
+        log=m.log, square=m.square, softplus=m.softplus, silu=tf.nn.silu, gelu=tf.nn.gelu,
+        elu=tf.nn.elu, leaky_relu=tf.nn.leaky_relu, sign=m.sign, floor=m.floor, expm1=m.expm1,
+        log1p=m.log1p, clip=tf.clip_by_value, maximum=m.maximum, minimum=m.minimum,
+        divide=m.divide, mean=reduce(tf.reduce_mean), sum=reduce(tf.reduce_sum),
+        max=reduce(tf.reduce_max), min=reduce(tf.reduce_min),
+        softmax=lambda x, axis=-1: tf.nn.softmax(x, axis=axis),
+        log_softmax=lambda x, axis=-1: tf.nn.log_softmax(x, axis=axis),
+        transpose=tf.transpose, matmul=tf.matmul, where=tf.where, stack=tf.stack,
+        concatenate=lambda xs, axis=0: tf.concat(xs, axis), reshape=tf.reshape,
+        squeeze=lambda x, axis: tf.squeeze(x, [axis]), expand_dims=tf.expand_dims)
+
+
 def op_step(rng, y, h):
     """One random Keras op on y (its rank may change); h: the RNN's (B, T, 4) output."""
     import numpy as np
-    o = K.ops
+    o = K.ops if hasattr(K, "ops") else tf_ops()
     r = len(y.shape)
     ax = rng.randrange(-r, r) if r else None
     k = rng.choice(["slice", "arith", "unary", "reduce", "softmax", "transpose", "matmul",
@@ -342,10 +366,9 @@ def op_step(rng, y, h):
 
 
 def r_ops(rng, rnp):
-    """Keras 3 ops recorded in a functional model (x[:, -1], x * 2, ops.mean, ...) after an
-    RNN, in 1 to 3 branches; a branch may end in another RNN (ops drop Keras masks)."""
-    if not hasattr(K, "ops"):
-        raise ValueError("tf_keras has no keras.ops")
+    """Ops recorded in a functional model (x[:, -1], x * 2, ops.mean, ...; tf.keras 2: the
+    TensorFlow functions) after an RNN, in 1 to 3 branches; a branch may end in another RNN
+    (ops drop Keras masks)."""
     T, B, F = rng.choice([1, 3, 6]), rng.choice([1, 3]), rng.choice([2, 4])
     masked = rng.random() < 0.4
     inp = K.Input((T, F))

@@ -117,16 +117,32 @@ std::string page() {
          "(`x[:, -1]`,\n"
       << "`x * 2.0`, `ops.mean(x, axis=1)`, `ops.softmax(s, axis=1)`, ...) and the mask "
          "computations it inlines\n"
-      << "as graph nodes. recur runs these ops in float32 with numpy's broadcasting and indexing "
-         "rules\n"
-      << "(TensorFlow's where the two differ); like Keras, they drop the Keras mask. They stream "
-         "when they\n"
-      << "act on the feature axes only (not on the batch or time axis). Any other op is refused "
-         "(exit 3),\n"
-      << "naming it; so are tensor or boolean indices, `initial` of `max`/`min`, and casts to "
-         "float16.\n\n";
+      << "as graph nodes; tf.keras 2 records the TensorFlow functions called there "
+         "(`tf.reduce_mean(x, 1)`,\n"
+      << "`tf.concat`, `x[:, -1]`) as `TFOpLambda` and `SlicingOpLambda` layers. recur runs them "
+         "in float32\n"
+      << "with numpy's broadcasting and indexing rules (TensorFlow's where the two differ); like "
+         "Keras, they\n"
+      << "drop the Keras mask. They stream when they act on the feature axes only (not on the "
+         "batch or time\n"
+      << "axis; tf.keras 2 files record no shapes, so there only element-wise ops and transposes "
+         "that keep\n"
+      << "batch and time first stream). Any "
+         "other op or\n"
+      << "function is refused (exit 3), naming it; so are tensor or boolean indices, tensors "
+         "given as\n"
+      << "bounds or constant tensors, `initial` of `max`/`min`, casts to float16 and integer casts "
+         "out of range,\n"
+      << "integer inputs beyond 2^24 into arithmetic, and a Keras 3 `x + y` that Keras' "
+         "TensorFlow backend adds\n"
+      << "as a bias along another axis than numpy broadcasting does (its result depends on the "
+         "batch size).\n\n"
+      << "- Keras 3 ops: ";
   const auto ops = recur::model::recorded_op_names();
   for (size_t i = 0; i < ops.size(); ++i) out << (i ? ", " : "") << ops[i];
+  out << "\n- tf.keras 2 functions (`tf.` omitted): ";
+  const auto fns = recur::model::tf_function_names();
+  for (size_t i = 0; i < fns.size(); ++i) out << (i ? ", " : "") << "`" << fns[i] << "`";
   out << "\n";
   return out.str();
 }

@@ -682,6 +682,31 @@ def b2_lstm_hard_sigmoid(rng):
             "input_shape given on the first layer (batch_input_shape in the config)")
 
 
+def b2_tf_ops(rng):
+    # tf.keras 2 records the TensorFlow functions called between layers as TFOpLambda and
+    # SlicingOpLambda layers: the same patterns as k3-keras-ops, written with tf.* calls.
+    import tensorflow as tf
+    inp = K.Input(shape=(5, 3))
+    ids = K.Input(shape=(6,), dtype="int32")
+    h = L.LSTM(6, return_sequences=True)(L.Masking()(inp))
+    w = tf.nn.softmax(L.Dense(1)(h), axis=1)
+    attn = tf.reduce_sum(w * h, axis=1)
+    last = L.Dense(2)(h[:, -1])
+    pooled = tf.concat([tf.reduce_mean(h, 1), tf.reduce_max(h, axis=1)], axis=-1)
+    gru = L.GRU(3)(tf.math.tanh(h * 0.5 + 1.0) - tf.exp(h) / 3.0)
+    sliced = h[:, ::-1, :3] + h[..., tf.newaxis, 0] - 2.0 * h[:, -4, tf.newaxis, 3:]
+    sim = tf.matmul(h, h, transpose_b=True)
+    flat = tf.reshape(tf.where(h > 0, h, 0.1 * h), [-1, 30])
+    stacked = tf.squeeze(tf.stack([tf.clip_by_value(h, -0.2, 0.3), tf.abs(h) ** 2], axis=2)[:, :, 1:], [2])
+    emb = L.LSTM(4)(L.Embedding(50, 3)(ids[:, 1:]))
+    x = [uni(rng, 2, 5, 3), rng.integers(0, 50, (2, 6)).astype(np.int32)]
+    x[0][1, 3:] = 0.0
+    return K.Model([inp, ids], [attn, last, pooled, gru, sliced, sim, flat, stacked, emb]), [x], (
+        "TensorFlow functions between layers (tf.nn.softmax/tf.reduce_sum attention pooling, "
+        "h[:, -1], reduce_mean/max, slices, arithmetic, matmul(transpose_b), reshape, "
+        "where/clip_by_value/stack/squeeze, ids[:, 1:] into an Embedding), masked rows")
+
+
 def b2_gru_reset_before(rng):
     m = K.Sequential([
         L.GRU(6, reset_after=False, recurrent_activation="hard_sigmoid",
@@ -888,6 +913,7 @@ K3_CASES = [
 ]
 
 K2_CASES = [
+    Case("tf-ops", b2_tf_ops, "Keras 2 TFOpLambda and SlicingOpLambda layers", ("h5",)),
     Case("lstm-hard-sigmoid", b2_lstm_hard_sigmoid, "Keras 2 Sequential LSTM with hard_sigmoid",
          ("h5",)),
     Case("gru-reset-before", b2_gru_reset_before, "Keras 2 GRU reset_after=False, hard_sigmoid",

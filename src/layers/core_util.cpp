@@ -109,6 +109,27 @@ std::optional<size_t> resolve_axis(long axis, size_t rank) {
   return static_cast<size_t>(axis < 0 ? axis + r : axis);
 }
 
+void refuse_bias_add_quirk(const std::vector<size_t>& x1, const std::vector<size_t>& x2,
+                           const std::string& where) {
+  if (x1.size() < 2) return;
+  size_t big = 0, p = 0;
+  for (size_t k = 0; k < x2.size(); ++k) {
+    if (x2[k] > 1) {
+      ++big;
+      p = k;
+    }
+  }
+  if (big != 1) return;
+  const size_t n = x2[p], r = x1.size();
+  const size_t axis = x1[r - 1] == n ? r - 1 : 1;
+  if (x1[axis] != n) return;
+  if (x2.size() <= r && p + (r - x2.size()) == axis) return;  // numpy agrees
+  throw Unsupported(where + ": Keras' TensorFlow backend adds the " + shape_str(x2) +
+                    " operand to " + shape_str(x1) + " as a bias along axis " +
+                    std::to_string(axis) +
+                    ", not as numpy broadcasts it: its result depends on the batch size");
+}
+
 Tensor transpose(const Tensor& x, const std::vector<size_t>& perm) {
   const size_t r = x.rank();
   std::vector<size_t> out_shape(r);

@@ -69,6 +69,14 @@ void refuse_quantization(const LayerArgs& a);
 // weights. Anything else (unmerged LoRA factors in the list) is refused.
 void check_lora(const LayerArgs& a, size_t plain_count);
 
+// Keras 3's TensorFlow add(x1, x2) takes an x2 with one dimension above 1 as a bias:
+// tf.nn.bias_add along x1's last axis, or axis 1, when that dimension matches it. Where numpy
+// broadcasting puts the dimension elsewhere (a (batch, 1, 1) mean added to (batch, T, 1) with
+// batch == T), Keras' sum depends on the batch size and on how TensorFlow traced the call:
+// Unsupported naming `where`. (ops.add and the Add/Average layers; not tf.add.)
+void refuse_bias_add_quirk(const std::vector<size_t>& x1, const std::vector<size_t>& x2,
+                           const std::string& where);
+
 // Axis as Keras writes it (negative counts from the end) -> index in [0, rank).
 std::optional<size_t> resolve_axis(long axis, size_t rank);
 

@@ -105,6 +105,11 @@ inline const LayerDoc elementwise_merge{
     .group = "Merge",
     .summary = "Element-wise merge of its inputs (Subtract takes exactly 2).",
     .options = "none read",
+    .refused =
+        "Keras 3 Add/Average of an input with one dimension above 1 that Keras' "
+        "TensorFlow add() takes as a bias along another axis than numpy broadcasting "
+        "(a (batch, 1, 1) input beside (batch, T, 1) with batch == T): Keras' result "
+        "depends on the batch size",
     .streaming = "yes (element-wise)"};
 inline const LayerDoc concatenate{
     .group = "Merge",

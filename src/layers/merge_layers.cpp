@@ -74,6 +74,7 @@ class ElementwiseMerge final : public BasicLayer {
     if (op_ == Op::subtract && in.size() != 2)
       bad("expects exactly 2 inputs, got " + std::to_string(in.size()));
     Operands o = broadcast(in);
+    if (!k2_ && (op_ == Op::add || op_ == Op::average)) refuse_bias_adds(in, o.shape.size());
     // Masks the merge arithmetic uses (Keras 3 Multiply/Maximum/Minimum): (B, T) over (B, T, F).
     const bool masked_math =
         !k2_ && (op_ == Op::multiply || op_ == Op::maximum || op_ == Op::minimum);
@@ -120,6 +121,20 @@ class ElementwiseMerge final : public BasicLayer {
     o.n = core::prod(o.shape);
     o.F = rank == 3 ? o.shape[2] : 1;
     return o;
+  }
+
+  // Keras 3 sums the inputs with ops.add, one after the other (after its rank reshape).
+  void refuse_bias_adds(std::span<const Value> in, size_t rank) const {
+    auto ranked = [rank](std::vector<size_t> s) {
+      while (s.size() < rank) s.insert(s.begin() + (s.empty() ? 0 : 1), 1);
+      return s;
+    };
+    std::vector<size_t> sum = ranked(in[0].tensor.shape());
+    for (size_t i = 1; i < in.size(); ++i) {
+      const std::vector<size_t> s = ranked(in[i].tensor.shape());
+      core::refuse_bias_add_quirk(sum, s, where());
+      for (size_t k = 0; k < rank; ++k) sum[k] = std::max(sum[k], s[k]);
+    }
   }
 
   void take_masks(std::span<const Value> in, Operands& o) const {

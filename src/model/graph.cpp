@@ -368,6 +368,15 @@ class GraphBuilder {
       if (entry_class(layers[i]) == "InputLayer") {
         f.is_input[i] = true;
         g_.layers_.push_back(std::make_unique<InputLayer>(name, "InputLayer"));
+      } else if (is_tf_op_entry(layers[i])) {
+        const json& nodes = layers[i].value("inbound_nodes", json::array());
+        if (!nodes.is_array() || nodes.size() != 1) {
+          throw InvalidArgument(ctx_.file + ": TensorFlow op layer '" + name +
+                                "' must have one inbound node");
+        }
+        g_.layers_.push_back(
+            make_tf_op(layers[i], nodes[0],
+                       ctx_.file + ": layer '" + name + "' (" + entry_class(layers[i]) + ")"));
       } else if (is_op_entry(layers[i])) {
         const json& nodes = layers[i].value("inbound_nodes", json::array());
         if (!nodes.is_array() || nodes.size() != 1 || !nodes[0].is_object()) {
@@ -587,7 +596,8 @@ class GraphBuilder {
     }
     if (j.is_array()) {
       if (j.size() >= 3 && j[0].is_string() && j[1].is_number_integer()) {
-        out.push_back(value(j, "inbound node"));  // Keras 2 reference
+        // Keras 2 reference; a TensorFlow op's constant first argument is none (the op has it)
+        if (j[0] != "_CONSTANT_VALUE") out.push_back(value(j, "inbound node"));
         if (j.size() >= 4 && j[3].is_object()) keywords(j[3], out, value, depth, masks, call);
         return;
       }

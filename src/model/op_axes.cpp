@@ -48,6 +48,7 @@ Factory reduction(Reduce kind) {
       d.rule = on_axes(s, *axes, keep ? s.rank : s.rank - std::min(s.rank, axes->size()),
                        "reduces over the time axis");
     }
+    d.ints_exact = kind == Reduce::any || kind == Reduce::all;
     return d;
   };
 }
@@ -224,11 +225,23 @@ OpDef stack(const OpSource& s) {
   return d;
 }
 
+// The last two axes swapped (tf.matmul's transpose_a / transpose_b).
+Tensor swap_last(const Tensor& x, const std::string& where) {
+  if (x.rank() < 2) throw InvalidArgument(where + ": transposes a tensor of rank < 2");
+  std::vector<size_t> p(x.rank());
+  for (size_t k = 0; k < p.size(); ++k) p[k] = k;
+  std::swap(p[p.size() - 2], p[p.size() - 1]);
+  return layers::core::transpose(x, p);
+}
+
 OpDef matmul(const OpSource& s) {
+  const bool ta = cfg_flag(s, "transpose_a"), tb = cfg_flag(s, "transpose_b");
   const std::string where = s.where;
-  OpDef d{[where](const std::vector<Tensor>& a, size_t max) {
+  OpDef d{[ta, tb, where](const std::vector<Tensor>& a, size_t max) {
     only(a, 2, where);
-    return opmath::matmul(a[0], a[1], max, where);
+    if (!ta && !tb) return opmath::matmul(a[0], a[1], max, where);
+    return opmath::matmul(ta ? swap_last(a[0], where) : a[0], tb ? swap_last(a[1], where) : a[1],
+                          max, where);
   }};
   d.rule = {Streaming::whole_sequence, "multiplies matrices that may span the time axis"};
   return d;

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,7 +34,9 @@ struct OpDef {
   Run run;
   StreamRule rule{Streaming::elementwise, ""};
   bool keeps_ints = false;  // only moves values: integer inputs (token ids) stay exact
-  std::vector<Arg> args;    // empty: the node's arguments as they are
+  // Integer inputs' float32 roundings give Keras' result from the integers (x != 0, Any).
+  bool ints_exact = false;
+  std::vector<Arg> args;  // empty: the node's arguments as they are
 };
 
 // What a factory reads.
@@ -42,6 +45,7 @@ struct OpSource {
   const json& args;  // the node's positional arguments
   size_t rank;       // of the first tensor argument, as recorded (0: not recorded)
   const std::string& where;
+  bool from_tf = false;  // a tf.keras 2 TensorFlow function, not a Keras 3 op
 };
 using Factory = std::function<OpDef(const OpSource&)>;
 
@@ -64,6 +68,12 @@ StreamRule on_axes(const OpSource& s, const std::vector<long>& axes, size_t out_
                    const std::string& why);
 // The first of exactly n arguments (InvalidArgument otherwise).
 const Tensor& only(const std::vector<Tensor>& a, size_t n, const std::string& where);
+
+// The layer of an op: `cls` names the op's factory, `shown` the class its messages give;
+// call_args_read: the node's keyword arguments were read here (tf.keras 2's TFOpLambda).
+std::unique_ptr<layers::Layer> make_op_layer(const std::string& shown, const std::string& cls,
+                                             const json& cfg, const json& args,
+                                             const std::string& where, bool call_args_read);
 
 // Element by element: comparisons, arithmetic, math functions, activations, casts.
 void add_elementwise_ops(std::map<std::string, Factory>& table);

@@ -2,7 +2,11 @@
 // comparisons and logic, arithmetic, math functions, activations, clip, where and casts.
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <optional>
+#include <utility>
 
+#include "layers/core_util.hpp"
 #include "model/op_def.hpp"
 #include "model/op_math.hpp"
 
@@ -32,6 +36,37 @@ Factory binary(float (*f)(float, float)) {
   };
 }
 
+// Keras 3's add(); tf.add (tf.keras 2) broadcasts as numpy does.
+OpDef keras_add(const OpSource& s) {
+  OpDef d = binary([](float x, float y) { return x + y; })(s);
+  if (s.from_tf) return d;
+  const std::string where = s.where;
+  Run plain = std::move(d.run);
+  d.run = [plain = std::move(plain), where](const std::vector<Tensor>& a, size_t max) {
+    if (a.size() == 2) layers::core::refuse_bias_add_quirk(a[0].shape(), a[1].shape(), where);
+    return plain(a, max);
+  };
+  return d;
+}
+
+// A comparison or logical op. Large integers keep their order against a constant of at most
+// 2^24 through the float32 rounding, and their nonzero-ness always; two integer tensors may not.
+Factory logical(Factory f, bool nonzero_only) {
+  return [f = std::move(f), nonzero_only](const OpSource& s) {
+    OpDef d = f(s);
+    std::vector<Arg> args;
+    flatten_args(s.args, args, s.where, 0);
+    size_t tensors = 0;
+    bool small = true;
+    for (const Arg& a : args) {
+      tensors += a.tensor;
+      small = small && (a.tensor || std::fabs(a.constant) <= 16777216.0f);
+    }
+    d.ints_exact = nonzero_only || (tensors <= 1 && small);
+    return d;
+  };
+}
+
 OpDef activation_op(const OpSource& s, std::function<void(float*, size_t)> f) {
   const std::string where = s.where;
   return OpDef{[f = std::move(f), where](const std::vector<Tensor>& a, size_t) {
@@ -49,27 +84,61 @@ float boolf(bool v) { return v ? 1.0f : 0.0f; }
 float nan_max(float x, float y) { return std::isnan(x) || std::isnan(y) ? NAN : std::max(x, y); }
 float nan_min(float x, float y) { return std::isnan(x) || std::isnan(y) ? NAN : std::min(x, y); }
 
+// The values an integer dtype holds (nullopt: not an integer dtype).
+std::optional<std::pair<double, double>> int_range(const std::string& dt) {
+  static const std::map<std::string, std::pair<double, double>> ranges = {
+      {"int8", {-128.0, 127.0}},
+      {"int16", {-32768.0, 32767.0}},
+      {"int32", {-2147483648.0, 2147483647.0}},
+      {"int64", {-9.2233720368547758e18, 9.2233720368547758e18}},
+      {"uint8", {0.0, 255.0}},
+      {"uint16", {0.0, 65535.0}},
+      {"uint32", {0.0, 4294967295.0}},
+      {"uint64", {0.0, 1.8446744073709552e19}}};
+  const auto it = ranges.find(dt);
+  if (it == ranges.end()) return std::nullopt;
+  return it->second;
+}
+
 OpDef cast(const OpSource& s) {
   if (s.cfg.contains("dtype") && !s.cfg["dtype"].is_string() && !s.cfg["dtype"].is_null()) {
     throw InvalidArgument(s.where + ": dtype must be a string");
   }
   const std::string dt = string_member(s.cfg, "dtype", "");  // ConvertToTensor: null keeps it
-  const bool to_int = dt.rfind("int", 0) == 0 || dt.rfind("uint", 0) == 0;
-  if (!dt.empty() && dt != "bool" && dt != "float32" && dt != "float64" && !to_int) {
+  const auto range = int_range(dt);
+  if (!dt.empty() && dt != "bool" && dt != "float32" && dt != "float64" && !range) {
     throw Unsupported(s.where + ": a cast to " + dt + " is not supported");
   }
   const std::string where = s.where;
-  OpDef d{[dt, to_int, where](const std::vector<Tensor>& a, size_t) {
+  OpDef d{[dt, range, where](const std::vector<Tensor>& a, size_t) {
     const Tensor& x = only(a, 1, where);
-    if (dt == "bool" || (to_int && !x.has_ints())) {
+    auto out_of_range = [&](double v) {
+      if (v < range->first || v > range->second)
+        throw Unsupported(where + ": a cast to " + dt + " of " + std::to_string(v) +
+                          ", beyond the type's range (it would wrap or saturate)");
+    };
+    if (dt == "bool" || (range && !x.has_ints())) {
       Tensor r(x.shape());
-      for (size_t i = 0; i < x.size(); ++i)
-        r[i] = dt == "bool" ? boolf(x[i] != 0.0f) : std::trunc(x[i]);
+      for (size_t i = 0; i < x.size(); ++i) {
+        if (dt == "bool") {
+          r[i] = boolf(x[i] != 0.0f);
+        } else {
+          r[i] = std::trunc(x[i]);
+          out_of_range(r[i]);
+        }
+      }
       return r;
     }
-    return x;
+    if (range) {
+      for (int64_t v : x.ints()) out_of_range(static_cast<double>(v));
+    }
+    Tensor r = x;
+    if (!range && !dt.empty()) r.drop_ints();  // a float is the float32 rounding from now on
+    return r;
   }};
-  d.keeps_ints = to_int || dt.empty();
+  d.keeps_ints = range || dt.empty();
+  // float64 would hold integers beyond 2^24 exactly; float32 and bool see what recur sees.
+  d.ints_exact = dt == "bool" || dt == "float32";
   return d;
 }
 
@@ -102,20 +171,22 @@ OpDef gelu(const OpSource& s) {
 
 void add_elementwise_ops(std::map<std::string, Factory>& table) {
   table.insert({
-      {"NotEqual", binary([](float x, float y) { return boolf(x != y); })},
-      {"Equal", binary([](float x, float y) { return boolf(x == y); })},
-      {"Greater", binary([](float x, float y) { return boolf(x > y); })},
-      {"GreaterEqual", binary([](float x, float y) { return boolf(x >= y); })},
-      {"Less", binary([](float x, float y) { return boolf(x < y); })},
-      {"LessEqual", binary([](float x, float y) { return boolf(x <= y); })},
-      {"LogicalOr", binary([](float x, float y) { return boolf(x != 0.0f || y != 0.0f); })},
-      {"LogicalAnd", binary([](float x, float y) { return boolf(x != 0.0f && y != 0.0f); })},
-      {"LogicalNot", unary([](float x) { return boolf(x == 0.0f); })},
+      {"NotEqual", logical(binary([](float x, float y) { return boolf(x != y); }), false)},
+      {"Equal", logical(binary([](float x, float y) { return boolf(x == y); }), false)},
+      {"Greater", logical(binary([](float x, float y) { return boolf(x > y); }), false)},
+      {"GreaterEqual", logical(binary([](float x, float y) { return boolf(x >= y); }), false)},
+      {"Less", logical(binary([](float x, float y) { return boolf(x < y); }), false)},
+      {"LessEqual", logical(binary([](float x, float y) { return boolf(x <= y); }), false)},
+      {"LogicalOr",
+       logical(binary([](float x, float y) { return boolf(x != 0.0f || y != 0.0f); }), true)},
+      {"LogicalAnd",
+       logical(binary([](float x, float y) { return boolf(x != 0.0f && y != 0.0f); }), true)},
+      {"LogicalNot", logical(unary([](float x) { return boolf(x == 0.0f); }), true)},
       {"ZerosLike", unary([](float) { return 0.0f; })},
       {"OnesLike", unary([](float) { return 1.0f; })},
       {"Cast", cast},
       {"ConvertToTensor", cast},
-      {"Add", binary([](float x, float y) { return x + y; })},
+      {"Add", keras_add},
       {"Subtract", binary([](float x, float y) { return x - y; })},
       {"Multiply", binary([](float x, float y) { return x * y; })},
       {"Divide", binary([](float x, float y) { return x / y; })},

@@ -124,7 +124,8 @@ Tensor get_item(const Tensor& x, const IndexKey& key, const std::string& where) 
       slice_range(en, n, first, count);
       base += first * in_stride[axis];
       shape.push_back(static_cast<size_t>(count));
-      step.push_back(en.step.value_or(1) * in_stride[axis]);
+      // One item or none: the step never applies (and a huge one would overflow).
+      step.push_back(count > 1 ? en.step.value_or(1) * in_stride[axis] : 0);
     }
     ++axis;
   }

@@ -128,10 +128,18 @@ void check_ints(const Tensor& t, const std::string& where) {
 
 class OpLayer final : public Layer {
  public:
-  OpLayer(std::string name, std::string cls, OpDef def, std::string where)
-      : Layer(std::move(name), std::move(cls)), def_(std::move(def)), where_(std::move(where)) {}
+  OpLayer(std::string name, std::string cls, OpDef def, std::string where, bool call_args_read)
+      : Layer(std::move(name), std::move(cls)),
+        def_(std::move(def)),
+        where_(std::move(where)),
+        call_args_read_(call_args_read) {}
 
   StreamRule stream_rule() const override { return def_.rule; }
+
+  size_t bind_call(const json& constants, const std::vector<std::string>& tensors,
+                   const std::string& where) override {
+    return call_args_read_ ? 0 : Layer::bind_call(constants, tensors, where);
+  }
 
   std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
     std::vector<Tensor> a;
@@ -140,7 +148,7 @@ class OpLayer final : public Layer {
       if (g.tensor) {
         if (next >= in.size()) throw InvalidArgument(where_ + ": missing input");
         a.push_back(in[next++].tensor);
-        if (!def_.keeps_ints) check_ints(a.back(), where_);
+        if (!def_.keeps_ints && !def_.ints_exact) check_ints(a.back(), where_);
       } else {
         a.push_back(Tensor({}, std::vector<float>{g.constant}));
       }
@@ -153,9 +161,27 @@ class OpLayer final : public Layer {
  private:
   OpDef def_;
   std::string where_;
+  bool call_args_read_;
 };
 
 }  // namespace
+
+namespace opnode {
+
+std::unique_ptr<Layer> make_op_layer(const std::string& shown, const std::string& cls,
+                                     const json& cfg, const json& args, const std::string& where,
+                                     bool call_args_read) {
+  const auto f = factories().find(cls);
+  if (f == factories().end()) {
+    throw Unsupported(where + ": recorded op '" + cls + "' is not supported");
+  }
+  OpDef def = f->second(OpSource{cfg, args, first_rank(args, 0), where, call_args_read});
+  if (def.args.empty()) flatten_args(args, def.args, where, 0);
+  return std::make_unique<OpLayer>(string_member(cfg, "name", cls), shown, std::move(def), where,
+                                   call_args_read);
+}
+
+}  // namespace opnode
 
 bool is_op_entry(const json& entry) {
   if (!entry.is_object()) return false;
@@ -178,16 +204,9 @@ std::vector<std::string> recorded_op_names() {
 
 std::unique_ptr<Layer> make_op(const json& entry, const json& args, const std::string& where) {
   const std::string cls = string_member(entry, "class_name");
-  const auto f = factories().find(cls);
-  if (f == factories().end()) {
-    throw Unsupported(where + ": recorded op '" + cls + "' is not supported");
-  }
   const json cfg =
       entry.contains("config") && entry["config"].is_object() ? entry["config"] : json::object();
-  OpDef def = f->second(OpSource{cfg, args, first_rank(args, 0), where});
-  if (def.args.empty()) flatten_args(args, def.args, where, 0);
-  const std::string name = string_member(cfg, "name", cls);
-  return std::make_unique<OpLayer>(name, cls, std::move(def), where);
+  return make_op_layer(cls, cls, cfg, args, where, false);
 }
 
 }  // namespace recur::model

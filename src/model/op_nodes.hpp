@@ -24,7 +24,16 @@ bool is_op_entry(const nlohmann::json& entry);
 std::unique_ptr<Layer> make_op(const nlohmann::json& entry, const nlohmann::json& args,
                                const std::string& where);
 
-// The op class names make_op() runs, sorted (for docs/LAYERS.md).
+// tf.keras 2 records the TensorFlow functions called between layers (x * 2.0, x[:, -1],
+// tf.reduce_mean(x, 1), ...) as TFOpLambda and SlicingOpLambda layers; their one inbound `node`
+// holds the arguments. They run as the ops above (src/model/tf_op_nodes.cpp).
+bool is_tf_op_entry(const nlohmann::json& entry);
+std::unique_ptr<Layer> make_tf_op(const nlohmann::json& entry, const nlohmann::json& node,
+                                  const std::string& where);
+
+// The op class names make_op() runs and the TensorFlow functions make_tf_op() runs (as
+// tf.keras writes them: "math.reduce_mean"), sorted (for docs/LAYERS.md).
 std::vector<std::string> recorded_op_names();
+std::vector<std::string> tf_function_names();
 
 }  // namespace recur::model
