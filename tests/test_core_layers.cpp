@@ -541,6 +541,59 @@ TEST(CoreLayers, ElementwiseMergeValues) {
       {1, 2, 2}, {1, 5, 11, 15});
 }
 
+// ---- GroupNormalization / UnitNormalization ------------------------------------------------
+
+TEST(CoreLayers, GroupNormalizationFromTheFormula) {
+  // (2, 3, 4) in 2 groups of 2 channels: each group normalized over its 3 x 2 values.
+  const Tensor x = ramp({2, 3, 4});
+  const Tensor gamma({4}, std::vector<float>{1.0f, 2.0f, 0.5f, -1.0f});
+  const Tensor beta({4}, std::vector<float>{0.0f, 0.1f, -0.2f, 0.3f});
+  const float eps = 1e-3f;
+  const Tensor y =
+      run(*make("GroupNormalization", R"({"groups": 2, "epsilon": 0.001})", {gamma, beta}),
+          {val(x)})[0]
+          .tensor;
+  for (size_t b = 0; b < 2; ++b)
+    for (size_t g = 0; g < 2; ++g) {
+      double m = 0, v = 0;
+      for (size_t t = 0; t < 3; ++t)
+        for (size_t c = 2 * g; c < 2 * g + 2; ++c) m += x[(b * 3 + t) * 4 + c];
+      m /= 6;
+      for (size_t t = 0; t < 3; ++t)
+        for (size_t c = 2 * g; c < 2 * g + 2; ++c) v += std::pow(x[(b * 3 + t) * 4 + c] - m, 2);
+      v /= 6;
+      for (size_t t = 0; t < 3; ++t)
+        for (size_t c = 2 * g; c < 2 * g + 2; ++c) {
+          const size_t e = (b * 3 + t) * 4 + c;
+          EXPECT_NEAR(y[e], (x[e] - m) / std::sqrt(v + eps) * gamma[c] + beta[c], 1e-5);
+        }
+    }
+  EXPECT_INVALID(run(*make("GroupNormalization", R"({"groups": 3})", {gamma, beta}), {val(x)}),
+                 "lyr", "groups");
+  // tf.keras 2 would broadcast a (batch, time) mask into the statistics: refused.
+  EXPECT_THROW(run(*make("GroupNormalization", R"({"groups": 2})", {gamma, beta}, 2),
+                   {val(x, Mask(2, 3, true))}),
+               recur::Unsupported);
+}
+
+TEST(CoreLayers, UnitNormalizationFromTheFormula) {
+  const Tensor x = ramp({2, 3, 4});
+  const auto y = run(*make("UnitNormalization", R"({"axis": -1})"), {val(x, Mask(2, 3, true))});
+  ASSERT_TRUE(y[0].mask);
+  for (size_t row = 0; row < 6; ++row) {
+    double ss = 0;
+    for (size_t c = 0; c < 4; ++c) ss += std::pow(x[row * 4 + c], 2);
+    for (size_t c = 0; c < 4; ++c)
+      EXPECT_NEAR(y[0].tensor[row * 4 + c], x[row * 4 + c] / std::sqrt(ss), 1e-6);
+  }
+  // Over (1, 2): one norm per sample. A zero vector stays zero (the caps differ by version).
+  const Tensor z = run(*make("UnitNormalization", R"({"axis": [1, 2]})"), {val(x)})[0].tensor;
+  double ss = 0;
+  for (size_t i = 12; i < 24; ++i) ss += std::pow(x[i], 2);
+  EXPECT_NEAR(z[20], x[20] / std::sqrt(ss), 1e-6);
+  EXPECT_EQ(run(*make("UnitNormalization", "{}"), {val(Tensor({1, 2}))})[0].tensor[0], 0.0f);
+}
+
 // Keras 3 sums with ops.add, whose TensorFlow form adds a (3, 1, 1) operand to (3, 3, 1) as a
 // bias along axis 1 (checked with Keras 3.15.1: predict at batch 3 differs from numpy, at batch
 // 1 it does not): refused. tf.keras 2 adds with tf.add, numpy's broadcasting.

@@ -195,7 +195,7 @@ def r_chain(rng, rnp):
     names = []
     for _ in range(rng.choice([1, 2, 3])):
         k = rng.choice(["dense", "td", "ln", "conv", "rnn", "bidi", "add", "concat", "act", "norm",
-                        "rescale"])
+                        "rescale", "groupnorm", "unitnorm"])
         names.append(k)
         if k == "dense":
             x = L.Dense(4)(x)
@@ -219,6 +219,11 @@ def r_chain(rng, rnp):
             x = norm(x)
         elif k == "rescale":
             x = L.Rescaling(rng.uniform(-2, 2), offset=rng.uniform(-1, 1))(x)
+        elif k == "groupnorm":
+            x = L.GroupNormalization(groups=rng.choice([1, x.shape[-1]]),
+                                     center=rng.random() < 0.7)(x)
+        elif k == "unitnorm":
+            x = L.UnitNormalization(axis=rng.choice([-1, [1, 2]]))(x)
         else:
             x = L.Activation(rng.choice(["tanh", "softmax"]))(x)
     end = rng.choice(["gap", "gmp", "rnn", "none"])

@@ -631,6 +631,26 @@ def b_stream_lstm_layernorm(rng):
     return m, [[uni(rng, 2, 10, 4)]]
 
 
+def b_group_unit_norm(rng):
+    # GroupNormalization (groups over the channels, and over the time axis with axis=1) and
+    # UnitNormalization (last axis, and (1, 2)) after an LSTM. Keras 3: a masked input, whose
+    # mask both pass on to the GRU; tf.keras 2 broadcasts the mask into GroupNormalization's
+    # statistics, so its file is unmasked.
+    inp = K.Input(shape=(6, 8))
+    x = L.Masking()(inp) if hasattr(K, "ops") else inp
+    h = L.LSTM(8, return_sequences=True)(x)
+    g = L.GroupNormalization(groups=4)(h)
+    g2 = L.GroupNormalization(groups=2, axis=1, center=False, epsilon=1e-5)(L.Dense(4)(h))
+    u = L.UnitNormalization()(h)
+    u2 = L.UnitNormalization(axis=[1, 2])(h)
+    out = L.GRU(3)(L.Add()([g, u]))
+    xs = uni(rng, 2, 6, 8)
+    xs[1, 4:] = 0.0
+    return K.Model(inp, [out, g, g2, u2]), [[xs]], (
+        "GroupNormalization (groups=4; groups=2 on axis 1, center off) and UnitNormalization "
+        "(last axis; (1, 2)) after an LSTM, then a GRU")
+
+
 def b_stream_keras_ops(rng):
     # Ops that act on each step alone (features only) between two RNNs: a stream takes them.
     O = K.ops
@@ -818,6 +838,8 @@ K3_CASES = [
     Case("merge-ops", b_merge_ops, "Concatenate, Add, Subtract, Multiply, Average, Maximum, "
          "Minimum, Dot (axes=1, normalize=True, axes=(2,2), axes=(1,1)); 5 inputs, 12 outputs",
          BOTH),
+    Case("group-unit-norm", b_group_unit_norm, "GroupNormalization and UnitNormalization",
+         BOTH, keras_cannot_load_h5=True),
     Case("keras-ops", b_keras_ops, "Keras ops recorded as graph nodes between layers", BOTH,
          keras_cannot_load_h5=True),
     Case("batchnorm-layernorm", b_norm, "BatchNormalization (default, center/scale off, on a "
@@ -913,6 +935,8 @@ K3_CASES = [
 ]
 
 K2_CASES = [
+    Case("group-unit-norm", b_group_unit_norm, "Keras 2 GroupNormalization and "
+         "UnitNormalization", ("h5",)),
     Case("tf-ops", b2_tf_ops, "Keras 2 TFOpLambda and SlicingOpLambda layers", ("h5",)),
     Case("lstm-hard-sigmoid", b2_lstm_hard_sigmoid, "Keras 2 Sequential LSTM with hard_sigmoid",
          ("h5",)),

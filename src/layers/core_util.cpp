@@ -130,6 +130,29 @@ void refuse_bias_add_quirk(const std::vector<size_t>& x1, const std::vector<size
                     ", not as numpy broadcasts it: its result depends on the batch size");
 }
 
+std::vector<size_t> reduced_positions(const std::vector<size_t>& shape,
+                                      const std::vector<bool>& on) {
+  const size_t r = shape.size();
+  std::vector<size_t> step(r, 0), idx(r, 0), at(prod(shape));
+  for (size_t k = r, st = 1; k-- > 0;) {
+    step[k] = on[k] ? 0 : st;
+    st *= on[k] ? 1 : shape[k];
+  }
+  size_t o = 0;
+  for (size_t& a : at) {
+    a = o;
+    for (size_t k = r; k-- > 0;) {
+      if (++idx[k] < shape[k]) {
+        o += step[k];
+        break;
+      }
+      o -= step[k] * (shape[k] - 1);
+      idx[k] = 0;
+    }
+  }
+  return at;
+}
+
 Tensor transpose(const Tensor& x, const std::vector<size_t>& perm) {
   const size_t r = x.rank();
   std::vector<size_t> out_shape(r);

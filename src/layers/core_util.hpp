@@ -80,6 +80,11 @@ void refuse_bias_add_quirk(const std::vector<size_t>& x1, const std::vector<size
 // Axis as Keras writes it (negative counts from the end) -> index in [0, rank).
 std::optional<size_t> resolve_axis(long axis, size_t rank);
 
+// For each element of a tensor of `shape` (row-major), its position in the shape with the
+// axes flagged in `on` reduced to 1 (where reductions over those axes accumulate it).
+std::vector<size_t> reduced_positions(const std::vector<size_t>& shape,
+                                      const std::vector<bool>& on);
+
 // out[i_perm...] = x[i...] with out.shape[k] = x.shape[perm[k]] (numpy transpose).
 Tensor transpose(const Tensor& x, const std::vector<size_t>& perm);
 

@@ -134,6 +134,23 @@ inline const LayerDoc layer_norm{
     .summary = "Normalizes each sample over the given axes.",
     .options = "`axis` (an integer or a list), `epsilon`, `center`, `scale`, `rms_scaling`",
     .streaming = "yes when every axis is a feature axis; refused over the time axis"};
+inline const LayerDoc group_norm{
+    .group = "Normalization",
+    .summary =
+        "Per sample, the channels split into `groups`, each normalized over its channels "
+        "and every other axis (time included) with gamma and beta per channel.",
+    .options = "`groups`, `axis`, `epsilon`, `center`, `scale`",
+    .refused =
+        "a masked input in a tf.keras 2 file (tf.keras broadcasts the (batch, time) mask "
+        "to the input's shape)",
+    .streaming = "no (normalizes over the time axis)"};
+inline const LayerDoc unit_norm{
+    .group = "Normalization",
+    .summary =
+        "Scales to unit L2 norm over `axis`: Keras 3 `x * min(rsqrt(sum(x^2)), 1e12)`, "
+        "tf.keras 2 `x * rsqrt(max(sum(x^2), 1e-12))`. The mask passes on.",
+    .options = "`axis` (an integer or a list)",
+    .streaming = "yes unless `axis` includes the time axis"};
 inline const LayerDoc normalization{
     .group = "Preprocessing",
     .summary =

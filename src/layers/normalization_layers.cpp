@@ -1,4 +1,5 @@
-// BatchNormalization (inference: moving statistics) and LayerNormalization, in the float32
+// BatchNormalization (inference: moving statistics), LayerNormalization, GroupNormalization
+// and UnitNormalization, in the float32
 // operation order of the Keras backends:
 //   tf.nn.batch_normalization / keras ops: inv = rsqrt(var + eps) [* gamma];
 //                                          out = x * inv + (beta - mean * inv)
@@ -8,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "layers/core_util.hpp"
@@ -253,6 +255,159 @@ std::unique_ptr<Layer> make_layer_norm(const LayerArgs& a) {
   return std::make_unique<LayerNormLayer>(a, std::move(s), std::move(gamma), std::move(beta));
 }
 
+// GroupNormalization: per sample, the channels of `axis` in `groups` groups, each normalized over
+// its channels and every other axis but the batch (time included) with tf.nn.moments' mean and
+// variance, then batch_normalization's inv/res form. tf.keras 2 weights the moments by the
+// mask (weighted_moments: sums times 1 / n); its (batch, time) mask does not broadcast to the
+// input there, so a masked input is refused for tf.keras 2 files.
+class GroupNormLayer final : public BasicLayer {
+ public:
+  GroupNormLayer(const LayerArgs& a, long groups, long axis, float eps, std::optional<Tensor> gamma,
+                 std::optional<Tensor> beta)
+      : BasicLayer(a),
+        groups_(static_cast<size_t>(groups)),
+        axis_(axis),
+        eps_(eps),
+        k2_(a.keras_major < 3),
+        gamma_(std::move(gamma)),
+        beta_(std::move(beta)) {}
+  StreamRule stream_rule() const override {
+    return {Streaming::whole_sequence, "normalizes over the time axis"};
+  }
+
+  std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
+    const Value& v = one_input(in);
+    if (k2_ && v.mask) {
+      throw Unsupported(where() +
+                        ": a masked input (tf.keras 2 broadcasts the (batch, time) "
+                        "mask to the input's shape)");
+    }
+    const Tensor& x = v.tensor;
+    need_rank(x, 2, SIZE_MAX);
+    const auto ax = core::resolve_axis(axis_, x.rank());
+    if (!ax || *ax == 0) bad("axis " + std::to_string(axis_) + " is out of range");
+    const size_t C = x.dim(*ax), B = x.dim(0);
+    if (C % groups_ != 0)
+      bad("the input's " + std::to_string(C) + " channels do not split into " +
+          std::to_string(groups_) + " groups");
+    for (const auto* w : {&gamma_, &beta_}) {
+      if (*w && (*w)->size() != C)
+        bad("weights of " + std::to_string((*w)->size()) + " channels for an input of " +
+            std::to_string(C));
+    }
+    const size_t inner = core::prod(x.shape(), *ax + 1), outer = x.size() / (B * C * inner);
+    const size_t per = C / groups_, n = outer * per * inner;  // values in one group
+    Tensor y(x.shape());
+    for (size_t b = 0; b < B; ++b)
+      for (size_t g = 0; g < groups_; ++g) {
+        // Element (o, c, i) of sample b at ((b * outer + o) * C + c) * inner + i.
+        auto each = [&](auto&& f) {
+          for (size_t o = 0; o < outer; ++o)
+            for (size_t c = g * per; c < (g + 1) * per; ++c)
+              for (size_t i = 0; i < inner; ++i) f(((b * outer + o) * C + c) * inner + i, c);
+        };
+        double sum = 0.0;
+        each([&](size_t e, size_t) { sum += x[e]; });
+        const float fn = static_cast<float>(n);
+        const float mean =
+            k2_ ? static_cast<float>(sum) * (1.0f / fn) : static_cast<float>(sum) / fn;
+        double sq = 0.0;
+        each([&](size_t e, size_t) {
+          const float d = x[e] - mean;
+          sq += d * d;
+        });
+        const float var = k2_ ? static_cast<float>(sq) * (1.0f / fn) : static_cast<float>(sq) / fn;
+        const float inv0 = rsqrt(var + eps_);
+        each([&](size_t e, size_t c) {
+          const float inv = gamma_ ? inv0 * (*gamma_)[c] : inv0;
+          const float res = beta_ ? (*beta_)[c] - mean * inv : -mean * inv;
+          y[e] = x[e] * inv + res;
+        });
+      }
+    return single(std::move(y), v.mask);
+  }
+  size_t param_count() const override {
+    return (gamma_ ? gamma_->size() : 0) + (beta_ ? beta_->size() : 0);
+  }
+
+ private:
+  size_t groups_;
+  long axis_;
+  float eps_;
+  bool k2_;
+  std::optional<Tensor> gamma_, beta_;
+};
+
+int group_norm_count(const nlohmann::json& cfg) {
+  return (core::json_flag(cfg, "scale", true) ? 1 : 0) +
+         (core::json_flag(cfg, "center", true) ? 1 : 0);
+}
+
+std::unique_ptr<Layer> make_group_norm(const LayerArgs& a) {
+  const long groups = cfg_int(a, "groups", 32);
+  if (groups < 1) fail(a, "groups must be at least 1");
+  const long axis = cfg_int(a, "axis", -1);
+  const auto eps = static_cast<float>(cfg_float(a, "epsilon", 1e-3));
+  const bool scale = cfg_bool(a, "scale", true), center = cfg_bool(a, "center", true);
+  expect_weight_count(a, (scale ? 1 : 0) + (center ? 1 : 0));
+  std::optional<Tensor> gamma, beta;
+  size_t i = 0;
+  if (scale) gamma = a.weights[i++];
+  if (center) beta = a.weights[i++];
+  for (const auto* w : {&gamma, &beta}) {
+    if (*w && (*w)->rank() != 1) fail(a, "gamma/beta must be vectors, got " + (*w)->shape_str());
+  }
+  return std::make_unique<GroupNormLayer>(a, groups, axis, eps, std::move(gamma), std::move(beta));
+}
+
+// UnitNormalization: x scaled to unit L2 norm over `axis`. Keras 3 (ops.normalize):
+// x * min(rsqrt(sum(x^2)), 1e12); tf.keras 2 (tf.math.l2_normalize): x * rsqrt(max(sum(x^2),
+// 1e-12)), which caps at 1e6. The mask passes on.
+class UnitNormLayer final : public BasicLayer {
+ public:
+  UnitNormLayer(const LayerArgs& a, std::vector<long> axes)
+      : BasicLayer(a), axes_(std::move(axes)), k2_(a.keras_major < 3) {}
+  StreamRule stream_rule() const override {
+    return per_step_on(axes_, "normalizes over the time axis");
+  }
+
+  std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
+    const Value& v = one_input(in);
+    const Tensor& x = v.tensor;
+    std::vector<bool> on(x.rank(), false);
+    for (long a : axes_) {
+      const auto k = core::resolve_axis(a, x.rank());
+      if (!k)
+        bad("axis " + std::to_string(a) + " is out of range for input shape " + x.shape_str());
+      on[*k] = true;
+    }
+    std::vector<size_t> kept(x.rank());
+    for (size_t k = 0; k < x.rank(); ++k) kept[k] = on[k] ? 1 : x.dim(k);
+    const std::vector<size_t> at = core::reduced_positions(x.shape(), on);
+    std::vector<double> ss(core::prod(kept), 0.0);
+    for (size_t i = 0; i < x.size(); ++i) ss[at[i]] += static_cast<double>(x[i]) * x[i];
+    std::vector<float> inv(ss.size());
+    for (size_t k = 0; k < ss.size(); ++k) {
+      const auto s = static_cast<float>(ss[k]);
+      inv[k] = k2_ ? rsqrt(std::max(s, 1e-12f)) : std::min(rsqrt(s), 1e12f);
+    }
+    Tensor y(x.shape());
+    for (size_t i = 0; i < x.size(); ++i) y[i] = x[i] * inv[at[i]];
+    return single(std::move(y), v.mask);
+  }
+
+ private:
+  std::vector<long> axes_;
+  bool k2_;
+};
+
+std::unique_ptr<Layer> make_unit_norm(const LayerArgs& a) {
+  expect_weight_count(a, 0);
+  std::vector<long> axes = cfg_ints(a, "axis", {-1});
+  if (axes.empty()) fail(a, "axis must not be empty");
+  return std::make_unique<UnitNormLayer>(a, std::move(axes));
+}
+
 int batch_norm_count(const nlohmann::json& cfg) {
   return 2 + (core::json_flag(cfg, "scale", true) ? 1 : 0) +
          (core::json_flag(cfg, "center", true) ? 1 : 0);
@@ -263,6 +418,9 @@ int batch_norm_count(const nlohmann::json& cfg) {
 void register_normalization_layers(std::map<std::string, LayerKind>& r) {
   r["BatchNormalization"] = {make_batch_norm, batch_norm_count, docs::batch_norm};
   r["LayerNormalization"] = {make_layer_norm, layer_norm_count, docs::layer_norm};
+  r["GroupNormalization"] = {make_group_norm, group_norm_count, docs::group_norm};
+  r["UnitNormalization"] = {make_unit_norm, [](const nlohmann::json&) { return 0; },
+                            docs::unit_norm};
 }
 
 }  // namespace recur::layers

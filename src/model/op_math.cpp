@@ -112,12 +112,10 @@ Tensor reduce(const Tensor& x, const std::vector<bool>& on, bool keepdims, Reduc
                       : kind == Reduce::all ? 1.0
                                             : 0.0;
   std::vector<double> acc(layers::core::prod(kept), init);
-  std::vector<size_t> step(r), idx(r, 0);
-  broadcast_strides(kept, x.shape(), step.data());  // 0 along the reduced axes
-  size_t o = 0;
+  const std::vector<size_t> at = layers::core::reduced_positions(x.shape(), on);
   for (size_t i = 0; i < x.size(); ++i) {
     const double v = x[i];
-    double& a = acc[o];
+    double& a = acc[at[i]];
     switch (kind) {
       case Reduce::sum:
       case Reduce::mean: a += v; break;
@@ -125,14 +123,6 @@ Tensor reduce(const Tensor& x, const std::vector<bool>& on, bool keepdims, Reduc
       case Reduce::min: a = (v < a || std::isnan(v)) && !std::isnan(a) ? v : a; break;
       case Reduce::any: a = (a != 0.0 || v != 0.0) ? 1.0 : 0.0; break;
       case Reduce::all: a = (a != 0.0 && v != 0.0) ? 1.0 : 0.0; break;
-    }
-    for (size_t k = r; k-- > 0;) {
-      if (++idx[k] < x.dim(k)) {
-        o += step[k];
-        break;
-      }
-      o -= step[k] * (x.dim(k) - 1);
-      idx[k] = 0;
     }
   }
   Tensor out(shape);
