@@ -185,6 +185,7 @@ TEST(OpNodes, ArithmeticBroadcastsAndKeepsArgumentOrder) {
   const Tensor c = Tensor({3}, std::vector<float>{1.0f, 0.0f, 2.0f});
   const Tensor w = call(*op("Where", {}, {kt(1), kt(3), 0.5}), {c, a});  // where(c, x, 0.5)
   for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(w[i], i % 3 == 1 ? 0.5f : a[i]);
+  EXPECT_THROW(op("Where", {}, {kt(3)}), Unsupported);  // ops.where(c): indices
   const Tensor cl = call(*op("Clip", {{"x_min", -0.5}, {"x_max", 0.25}}, {kt(3)}), {a});
   for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(cl[i], std::min(std::max(a[i], -0.5f), 0.25f));
 }

@@ -143,6 +143,11 @@ OpDef cast(const OpSource& s) {
 }
 
 OpDef where_op(const OpSource& s) {
+  std::vector<Arg> args;
+  flatten_args(s.args, args, s.where, 0);
+  if (args.size() != 3) {
+    throw Unsupported(s.where + ": where() without both values (it returns indices)");
+  }
   return map_op(
       3, [](const float* v) { return v[0] != 0.0f ? v[1] : v[2]; }, s.where);
 }
