@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/keras_file.hpp"
+#include "model/graph.hpp"
 #include "model/op_nodes.hpp"
 #include "recur/tensor.hpp"
 
@@ -351,6 +353,55 @@ TEST(TfOpNodes, TensorFlowFunctionsBecomeTheOpsTheyCompute) {
   // The node's keyword arguments were read when the op was built: the graph's bind_call passes.
   auto l = tf_op("math.reduce_sum", with(ref_x, {{"axis", 1}}));
   EXPECT_EQ(l->bind_call({{"axis", 1}}, {}, "test"), 0u);
+}
+
+// A tf.keras 2 model config with one layer after the input, called on `node`.
+void build_k2(const json& layer) {
+  class NoWeights final : public recur::io::WeightScope {
+   public:
+    std::vector<recur::io::WeightRef> weights(size_t, int) override { return {}; }
+    std::unique_ptr<recur::io::WeightScope> nested(size_t) override {
+      return std::make_unique<NoWeights>();
+    }
+  } none;
+  const json input = {
+      {"class_name", "InputLayer"},
+      {"name", "x"},
+      {"inbound_nodes", json::array()},
+      {"config", {{"name", "x"}, {"batch_input_shape", json::parse("[null, 6, 4]")}}}};
+  const json model = {{"class_name", "Functional"},
+                      {"config",
+                       {{"name", "m"},
+                        {"layers", {input, layer}},
+                        {"input_layers", {{"x", 0, 0}}},
+                        {"output_layers", {{layer["name"], 0, 0}}}}}};
+  recur::model::BuildContext ctx;
+  ctx.file = "test";
+  ctx.keras_major = 2;
+  try {
+    (void)recur::model::Graph::build(model, none, ctx);
+  } catch (const Unsupported& e) {
+    EXPECT_NE(std::string(e.what()).find("_CONSTANT_VALUE"), std::string::npos) << e.what();
+    throw;
+  }
+}
+
+// tf.keras 2 writes a constant first argument as a ["_CONSTANT_VALUE", -1, value] reference:
+// a TFOpLambda reads it; for any other layer it is refused, never dropped.
+TEST(TfOpNodes, ConstantReferenceOnlyForTensorFlowOps) {
+  const json node = {"_CONSTANT_VALUE", -1, 1.0, {{"y", {"x", 0, 0}}}};
+  EXPECT_NO_THROW(build_k2({{"class_name", "TFOpLambda"},
+                            {"name", "sub"},
+                            {"inbound_nodes", {node}},
+                            {"config", {{"name", "sub"}, {"function", "math.subtract"}}}}));
+  EXPECT_THROW(
+      build_k2(
+          {{"class_name", "Add"},
+           {"name", "add"},
+           {"inbound_nodes",
+            {{json{"_CONSTANT_VALUE", -1, 1.0, json::object()}, json{"x", 0, 0, json::object()}}}},
+           {"config", {{"name", "add"}, {"trainable", true}}}}),
+      Unsupported);
 }
 
 TEST(TfOpNodes, WhatTheyCannotComputeIsRefused) {

@@ -596,8 +596,15 @@ class GraphBuilder {
     }
     if (j.is_array()) {
       if (j.size() >= 3 && j[0].is_string() && j[1].is_number_integer()) {
-        // Keras 2 reference; a TensorFlow op's constant first argument is none (the op has it)
-        if (j[0] != "_CONSTANT_VALUE") out.push_back(value(j, "inbound node"));
+        if (j[0] != "_CONSTANT_VALUE") {
+          out.push_back(value(j, "inbound node"));  // Keras 2 reference
+        } else if (call) {
+          // A constant first argument (tf.keras 2's TFOpLambda: 1.0 - x). The op reads it from
+          // its node; any other layer's bind_call refuses the argument by this name.
+          call->constants["_CONSTANT_VALUE"] = j[2];
+        } else {
+          throw Unsupported(ctx_.file + ": a constant where a tensor reference is expected");
+        }
         if (j.size() >= 4 && j[3].is_object()) keywords(j[3], out, value, depth, masks, call);
         return;
       }
