@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -531,6 +532,16 @@ TEST(CoreLayers, ElementwiseMergeValues) {
   expect_near(three("Average"), {1, 2}, {1, 5});
   expect_near(three("Maximum"), {1, 2}, {3, 8});
   expect_near(three("Minimum"), {1, 2}, {-1, 2});
+  // tf.maximum / tf.minimum: NaN wins; a tie of -0 and +0 keeps the first operand's sign.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  Tensor z1({1, 3}, std::vector<float>{-0.0f, 0.0f, 1.0f}),
+      z2({1, 3}, std::vector<float>{0.0f, -0.0f, nan});
+  for (const char* cls : {"Maximum", "Minimum"}) {
+    const Tensor y = run(*make(cls, "{}"), {val(z1), val(z2)})[0].tensor;
+    EXPECT_TRUE(std::signbit(y[0])) << cls;
+    EXPECT_FALSE(std::signbit(y[1])) << cls;
+    EXPECT_TRUE(std::isnan(y[2])) << cls;
+  }
   expect_near(run(*make("Subtract", "{}"), {val(a), val(b)})[0].tensor, {1, 2}, {-2, 3});
   EXPECT_INVALID(run(*make("Subtract", "{}"), {val(a), val(b), val(c)}), "lyr");
   EXPECT_INVALID(run(*make("Add", "{}"), {val(a), val(ramp({1, 3}))}), "lyr", "(1, 2)", "(1, 3)");

@@ -3,6 +3,8 @@
 // per-family registration functions that register_core_layers() calls.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -93,6 +95,14 @@ inline size_t prod(const std::vector<size_t>& s, size_t from = 0, size_t to = SI
   size_t n = 1;
   for (size_t i = from; i < s.size() && i < to; ++i) n *= s[i];
   return n;
+}
+
+// tf.maximum / tf.minimum: NaN if either is NaN; on a tie (-0, +0) the first operand.
+inline float max_nan(float a, float b) {
+  return std::isnan(a) || std::isnan(b) ? NAN : std::max(a, b);
+}
+inline float min_nan(float a, float b) {
+  return std::isnan(a) || std::isnan(b) ? NAN : std::min(a, b);
 }
 
 // Number of weights a config implies for layers with an optional bias.

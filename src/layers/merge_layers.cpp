@@ -13,6 +13,8 @@ namespace recur::layers {
 namespace {
 
 using core::BasicLayer;
+using core::max_nan;
+using core::min_nan;
 using core::single;
 
 enum class Op { add, subtract, multiply, average, maximum, minimum };
@@ -59,10 +61,6 @@ bool broadcast_to(const Tensor& x, const std::vector<size_t>& to, Tensor& out) {
 bool same_mask_shape(const Mask& a, const Mask& b) {
   return a.batch() == b.batch() && a.time() == b.time();
 }
-
-// NaN propagates (as in jnp.maximum / tf.maximum).
-float max_nan(float a, float b) { return std::isnan(a) || std::isnan(b) ? a + b : (a > b ? a : b); }
-float min_nan(float a, float b) { return std::isnan(a) || std::isnan(b) ? a + b : (a < b ? a : b); }
 
 class ElementwiseMerge final : public BasicLayer {
  public:

@@ -54,11 +54,10 @@ OpDef keras_add(const OpSource& s) {
 Factory logical(Factory f, bool nonzero_only) {
   return [f = std::move(f), nonzero_only](const OpSource& s) {
     OpDef d = f(s);
-    std::vector<Arg> args;
-    flatten_args(s.args, args, s.where, 0);
+    flatten_args(s.args, d.args, s.where, 0);  // kept: make_op_layer need not walk them again
     size_t tensors = 0;
     bool small = true;
-    for (const Arg& a : args) {
+    for (const Arg& a : d.args) {
       tensors += a.tensor;
       small = small && (a.tensor || std::fabs(a.constant) <= 16777216.0f);
     }
@@ -81,8 +80,6 @@ Factory activation(Activation act) {
   };
 }
 float boolf(bool v) { return v ? 1.0f : 0.0f; }
-float nan_max(float x, float y) { return std::isnan(x) || std::isnan(y) ? NAN : std::max(x, y); }
-float nan_min(float x, float y) { return std::isnan(x) || std::isnan(y) ? NAN : std::min(x, y); }
 
 // The values an integer dtype holds (nullopt: not an integer dtype).
 std::optional<std::pair<double, double>> int_range(const std::string& dt) {
@@ -148,8 +145,10 @@ OpDef where_op(const OpSource& s) {
   if (args.size() != 3) {
     throw Unsupported(s.where + ": where() without both values (it returns indices)");
   }
-  return map_op(
+  OpDef d = map_op(
       3, [](const float* v) { return v[0] != 0.0f ? v[1] : v[2]; }, s.where);
+  d.args = std::move(args);
+  return d;
 }
 
 OpDef clip(const OpSource& s) {
@@ -197,8 +196,8 @@ void add_elementwise_ops(std::map<std::string, Factory>& table) {
       {"Divide", binary([](float x, float y) { return x / y; })},
       {"TrueDivide", binary([](float x, float y) { return x / y; })},
       {"Power", binary([](float x, float y) { return std::pow(x, y); })},
-      {"Maximum", binary(nan_max)},
-      {"Minimum", binary(nan_min)},
+      {"Maximum", binary(layers::core::max_nan)},
+      {"Minimum", binary(layers::core::min_nan)},
       {"Negative", unary([](float x) { return -x; })},
       {"Absolute", unary([](float x) { return std::fabs(x); })},
       {"Square", unary([](float x) { return x * x; })},
