@@ -157,6 +157,22 @@ def keras2_tf_ops():
         "output_layers": [["both", 0, 0], ["mean", 0, 0]]}}
 
 
+def category_layers():
+    """Discretization, IntegerLookup (vocabulary in the config) and CategoryEncoding."""
+    layers = [
+        input_layer(),
+        layer("Discretization", "bins", [call(tensor("input"))], bin_boundaries=[-0.5, 0.0, 0.5],
+              output_mode="int"),
+        layer("IntegerLookup", "lookup", [call(tensor("bins"))], vocabulary=[1, 2, 3],
+              mask_token=0, num_oov_indices=2, output_mode="int"),
+        layer("Reshape", "flat", [call(tensor("lookup"))], target_shape=[24]),
+        layer("CategoryEncoding", "counts", [call(tensor("flat", shape=[None, 24]))],
+              num_tokens=7, output_mode="count"),
+    ]
+    return functional("categories", layers, [["input", 0, 0]],
+                      [["counts", 0, 0], ["lookup", 0, 0]])
+
+
 def amplifying(extra):
     """input -> extra layers (config only: Keras would allocate the activation)."""
     return sequential("amp", [input_layer()] + extra)
@@ -171,6 +187,9 @@ def main():
         "keras2-functional": keras2_functional(),
         "keras-ops": keras_ops(),
         "keras2-tf-ops": keras2_tf_ops(),
+        "category-layers": category_layers(),
+        "amp-onehot-2pow32": amplifying([layer("CategoryEncoding", "oh", num_tokens=1 << 32,
+                                               output_mode="one_hot")]),
         "amp-upsampling-2pow28": amplifying([layer("UpSampling1D", "up", size=1 << 28)]),
         "amp-zeropadding-2pow30": amplifying([layer("ZeroPadding1D", "pad", padding=1 << 30)]),
         "amp-repeat-2pow26": amplifying([layer("Flatten", "flat"), layer("RepeatVector", "rep", n=1 << 26)]),

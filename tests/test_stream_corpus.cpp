@@ -153,9 +153,9 @@ TEST(StreamCorpus, EveryCaseStreamsExactlyOrIsRefused) {
 // The per-step layers, Keras ops on the feature axis and causal Conv1D that Keras-made fixtures
 // cover stream exactly (not refused).
 TEST(StreamCorpus, PerStepLayersAndCausalConvStream) {
-  for (const char* c :
-       {"k3-stream-causal-conv-gru", "k3-stream-lstm-layernorm", "k3-stream-conv1x1-lstm",
-        "k3-stream-batchnorm-lstm", "k3-lstm-timedistributed", "k3-stream-keras-ops"}) {
+  for (const char* c : {"k3-stream-causal-conv-gru", "k3-stream-lstm-layernorm",
+                        "k3-stream-conv1x1-lstm", "k3-stream-batchnorm-lstm",
+                        "k3-lstm-timedistributed", "k3-stream-keras-ops", "k3-adapted-lookup"}) {
     Outcome o;
     EXPECT_EQ(stream_case({c, fs::path(RECUR_FIXTURES_DIR) / "models" / c}, o), "") << c;
     EXPECT_EQ(o, Outcome::exact) << c;

@@ -651,6 +651,79 @@ def b_group_unit_norm(rng):
         "(last axis; (1, 2)) after an LSTM, then a GRU")
 
 
+def b_category_layers(rng):
+    # Discretization, CategoryEncoding and IntegerLookup ahead of Embeddings and RNNs. The
+    # vocabulary is in the config (an adapted one is in the .keras assets: adapted-lookup).
+    # Keras 3 only keeps integer results exact for the Embeddings; ids with the mask token 0
+    # padded at the end reach a masked Embedding through the lookup.
+    x1 = K.Input(shape=(7,))
+    x2 = K.Input(shape=(7, 1))
+    ids = K.Input(shape=(7,), dtype="int64")
+    cats = K.Input(shape=(4,), dtype="int64")
+    cat1 = K.Input(shape=(1,), dtype="int64")
+    b1 = L.Discretization(bin_boundaries=[-1.0, -0.25, 0.0, 0.5, 0.75])(x1)
+    e1 = L.Embedding(6, 3)(b1)
+    oh = L.Discretization(bin_boundaries=[-0.5, 0.5], output_mode="one_hot")(x2)
+    lk = L.IntegerLookup(vocabulary=[5, 17, 3, 99, 1000003], mask_token=0, num_oov_indices=2)(ids)
+    e2 = L.Embedding(8, 4, mask_zero=True)(lk)
+    seq = L.GRU(5)(L.Concatenate()([e1, oh, e2]))
+    cnt = L.CategoryEncoding(num_tokens=6, output_mode="count")(cats)
+    mh = L.IntegerLookup(vocabulary=[2, 4, 6], output_mode="multi_hot", mask_token=0)(cats)
+    oh1 = L.CategoryEncoding(num_tokens=5, output_mode="one_hot")(cat1)
+    dense = L.Dense(3)(L.Concatenate()([cnt, mh, oh1, seq]))
+    inv = L.IntegerLookup(vocabulary=[10, 20, 30], invert=True, mask_token=7)(cats)
+    oh_ids = L.IntegerLookup(vocabulary=[5, 17, 3, 42, -7], output_mode="one_hot", num_oov_indices=0,
+                             mask_token=0)(ids[:, :3])
+    xs1 = uni(rng, 3, 7) * 1.5
+    xs1[0, :5] = [-1.0, -0.25, 0.0, 0.5, 0.75]  # on the boundaries
+    xs2 = uni(rng, 3, 7, 1)
+    idv = np.array([[5, 17, 3, 99, 1000003, 0, 0], [3, 42, -7, 5, 0, 0, 0],
+                    [17, 5, 3, 8, 1000003, 99, 0]], dtype=np.int64)
+    cv = np.array([[0, 5, 5, 2], [7, 1, 9, 0], [3, 3, 3, 4]], dtype=np.int64)
+    c1 = np.array([[4], [-1], [6]], dtype=np.int64)
+    return K.Model([x1, x2, ids, cats, cat1], [dense, b1, lk, inv, oh_ids, mh]), [
+        [xs1, xs2, idv, cv, c1]], (
+        "Discretization (int into an Embedding; one_hot), IntegerLookup (mask token, 2 OOV "
+        "indices into a masked Embedding; multi_hot; invert; one_hot), CategoryEncoding (count "
+        "with categories past the depth; one_hot with -1 and 6) into a GRU and a Dense")
+
+
+def b_adapted_lookup(rng):
+    # Adapted layers: IntegerLookup's vocabulary goes to the .keras assets, Discretization's
+    # boundaries to its config.
+    ids = K.Input(shape=(6,), dtype="int64")
+    x = K.Input(shape=(6,))
+    lk = L.IntegerLookup(num_oov_indices=1)
+    lk.adapt(np.array([[4, 4, 4, 9, 9, 12, 30, 30, 30, 30, 7]], dtype=np.int64))
+    d = L.Discretization(num_bins=4, epsilon=0.01)
+    d.adapt(uni(rng, 50, 6))
+    h = L.Concatenate()([L.Embedding(6, 3)(lk(ids)), L.Embedding(4, 2)(d(x))])
+    out = L.LSTM(4)(h)
+    idv = np.array([[4, 9, 12, 30, 7, 5], [30, 30, 1, 4, 9, 12]], dtype=np.int64)
+    return K.Model([ids, x], [out, lk(ids)]), [[idv, uni(rng, 2, 6)]], (
+        "adapted IntegerLookup (vocabulary in the archive's assets) and Discretization "
+        "(num_bins=4) into Embeddings and an LSTM")
+
+
+def b2_category_layers(rng):
+    # tf.keras 2: Discretization with given boundaries, CategoryEncoding (multi_hot, one_hot
+    # of a (batch, 1) input); every category in range (tf.keras asserts it).
+    x = K.Input(shape=(7,))
+    cats = K.Input(shape=(4,), dtype="int64")
+    cat1 = K.Input(shape=(1,), dtype="int64")
+    b = L.Discretization(bin_boundaries=[-0.5, 0.0, 0.5])(x)
+    h = L.LSTM(4)(L.Embedding(4, 3)(b))
+    mh = L.CategoryEncoding(num_tokens=6, output_mode="multi_hot")(cats)
+    cnt = L.Discretization(bin_boundaries=[-0.5, 0.0, 0.5], output_mode="count")(x)
+    oh = L.CategoryEncoding(num_tokens=5, output_mode="one_hot")(cat1)
+    out = L.Dense(2)(L.Concatenate()([h, mh, oh, cnt]))
+    xs = uni(rng, 3, 7)
+    xs[0, :3] = [-0.5, 0.0, 0.5]
+    return K.Model([x, cats, cat1], [out, b]), [[xs, np.array([[0, 5, 5, 2], [1, 1, 3, 4],
+                                                               [0, 0, 0, 0]], dtype=np.int64),
+                                                 np.array([[4], [0], [2]], dtype=np.int64)]]
+
+
 def b_stream_keras_ops(rng):
     # Ops that act on each step alone (features only) between two RNNs: a stream takes them.
     O = K.ops
@@ -842,6 +915,10 @@ K3_CASES = [
          BOTH, keras_cannot_load_h5=True),
     Case("keras-ops", b_keras_ops, "Keras ops recorded as graph nodes between layers", BOTH,
          keras_cannot_load_h5=True),
+    Case("category-layers", b_category_layers, "Discretization, CategoryEncoding and "
+         "IntegerLookup", BOTH, keras_cannot_load_h5=True),
+    Case("adapted-lookup", b_adapted_lookup, "adapted IntegerLookup and Discretization",
+         ("keras",)),
     Case("batchnorm-layernorm", b_norm, "BatchNormalization (default, center/scale off, on a "
          "flattened input) and LayerNormalization (default, center off) with non-trivial "
          "moving statistics", BOTH),
@@ -938,6 +1015,8 @@ K2_CASES = [
     Case("group-unit-norm", b_group_unit_norm, "Keras 2 GroupNormalization and "
          "UnitNormalization", ("h5",)),
     Case("tf-ops", b2_tf_ops, "Keras 2 TFOpLambda and SlicingOpLambda layers", ("h5",)),
+    Case("category-layers", b2_category_layers, "Keras 2 Discretization and CategoryEncoding",
+         ("h5",)),
     Case("lstm-hard-sigmoid", b2_lstm_hard_sigmoid, "Keras 2 Sequential LSTM with hard_sigmoid",
          ("h5",)),
     Case("gru-reset-before", b2_gru_reset_before, "Keras 2 GRU reset_after=False, hard_sigmoid",

@@ -126,11 +126,13 @@ KeyPath child(KeyPath p, const std::string& k) {
 // KerasFile keeps alive longer than its scopes.
 class V3Scope final : public WeightScope {
  public:
-  V3Scope(H5Group root, KeyPath container, const nlohmann::json* layers, std::string file)
+  V3Scope(H5Group root, KeyPath container, const nlohmann::json* layers, std::string file,
+          std::shared_ptr<const Assets> assets)
       : root_(std::move(root)),
         container_(std::move(container)),
         layers_(layers),
-        file_(std::move(file)) {
+        file_(std::move(file)),
+        assets_(std::move(assets)) {
     keys_ = container_keys(layer_classes(layers_));
   }
 
@@ -144,16 +146,27 @@ class V3Scope final : public WeightScope {
 
   std::unique_ptr<WeightScope> nested(size_t i) override {
     if (!layers_ || i >= layers_->size())
-      return std::make_unique<V3Scope>(root_, container_, nullptr, file_);
+      return std::make_unique<V3Scope>(root_, container_, nullptr, file_, assets_);
     const auto& entry = (*layers_)[i];
     if (class_of(entry) == "TimeDistributed") {  // wrapping a model: layers/<td>/layer/layers
       const auto& cfg = config_of(entry);
       const nlohmann::json* inner = cfg.contains("layer") ? model_layers(cfg["layer"]) : nullptr;
-      return std::make_unique<V3Scope>(
-          root_, child(child(child(container_, keys_[i]), "layer"), "layers"), inner, file_);
+      return std::make_unique<V3Scope>(root_,
+                                       child(child(child(container_, keys_[i]), "layer"), "layers"),
+                                       inner, file_, assets_);
     }
     return std::make_unique<V3Scope>(root_, child(child(container_, keys_[i]), "layers"),
-                                     model_layers(entry), file_);
+                                     model_layers(entry), file_, assets_);
+  }
+
+  // Keras saves a layer's assets under the same key path as its weights.
+  std::optional<std::string> asset(size_t i, const std::string& name) override {
+    if (!layers_ || i >= layers_->size()) return std::nullopt;
+    std::string path = "assets";
+    for (const auto& k : child(container_, keys_[i])) path += "/" + k;
+    const auto it = assets_->find(path + "/" + name);
+    if (it == assets_->end()) return std::nullopt;
+    return it->second;
   }
 
  private:
@@ -225,6 +238,7 @@ class V3Scope final : public WeightScope {
   KeyPath container_;
   const nlohmann::json* layers_;  // the model's "layers" list, or null
   std::string file_;
+  std::shared_ptr<const Assets> assets_;
   std::vector<std::string> keys_;
 };
 
@@ -374,6 +388,25 @@ void check_version(const KerasFile& f) {
   }
 }
 
+// Every assets/ member, read now (the archive is not kept): together within the weights'
+// budget, so many small members cannot add up past what one large one may take.
+std::shared_ptr<const Assets> read_assets(const ZipArchive& zip, const std::string& path,
+                                          const Limits& limits) {
+  auto assets = std::make_shared<Assets>();
+  uint64_t total = 0;
+  for (const auto& name : zip.names()) {
+    if (!name.starts_with("assets/") || name.ends_with("/")) continue;
+    const auto bytes = zip.read(name);
+    total += bytes.size();
+    if (total > limits.max_weight_bytes) {
+      throw InvalidArgument(path + ": the .keras archive's assets exceed " +
+                            std::to_string(limits.max_weight_bytes) + " bytes (max_weight_bytes)");
+    }
+    (*assets)[name] = std::string(bytes.begin(), bytes.end());
+  }
+  return assets;
+}
+
 KerasFile open_v3(const std::string& path, std::vector<uint8_t> bytes, const Limits& limits) {
   // No member of a model may inflate past what its weights could take (float64: twice the
   // float32 budget) plus room for HDF5 structure: a zip-bombed weights file ends early.
@@ -404,7 +437,8 @@ KerasFile open_v3(const std::string& path, std::vector<uint8_t> bytes, const Lim
   auto w = zip.read("model.weights.h5");
   H5File h5 = H5File::from_bytes(std::move(w), path + ": model.weights.h5", limits);
   H5Group root = h5.root();
-  f.weights = std::make_unique<V3Scope>(root, KeyPath{"layers"}, model_layers(f.model), path);
+  f.weights = std::make_unique<V3Scope>(root, KeyPath{"layers"}, model_layers(f.model), path,
+                                        read_assets(zip, path, limits));
   return f;
 }
 

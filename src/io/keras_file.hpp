@@ -4,7 +4,9 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,7 +36,15 @@ class WeightScope {
   virtual std::vector<WeightRef> weights(size_t i, int expected) = 0;
   // The scope of layer i when it is itself a model.
   virtual std::unique_ptr<WeightScope> nested(size_t i) = 0;
+  // A file layer i saved beside its weights (a .keras archive's assets/<layer path>/<name>:
+  // an adapted lookup layer's vocabulary.txt); nullopt when the file has none.
+  virtual std::optional<std::string> asset(size_t /*i*/, const std::string& /*name*/) {
+    return std::nullopt;
+  }
 };
+
+// A .keras archive's assets/ members by path (shared by the scopes of nested models).
+using Assets = std::map<std::string, std::string>;
 
 // (clang-tidy: json's destructor allocates its work stack, which could throw in theory.)
 struct KerasFile {  // NOLINT(bugprone-exception-escape)

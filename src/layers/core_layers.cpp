@@ -615,6 +615,7 @@ void register_core_layers(std::map<std::string, LayerKind>& r) {
   register_shape_layers(r);
   register_normalization_layers(r);
   register_preprocessing_layers(r);
+  register_category_layers(r);
   register_attention_layers(r);
 }
 

@@ -23,6 +23,7 @@ void register_conv_pool_layers(std::map<std::string, LayerKind>& r);
 void register_shape_layers(std::map<std::string, LayerKind>& r);
 void register_normalization_layers(std::map<std::string, LayerKind>& r);
 void register_preprocessing_layers(std::map<std::string, LayerKind>& r);  // Normalization, ...
+void register_category_layers(std::map<std::string, LayerKind>& r);       // Discretization, lookups
 void register_attention_layers(std::map<std::string, LayerKind>& r);      // attention_layers.cpp
 void register_multi_head_attention(std::map<std::string, LayerKind>& r);
 

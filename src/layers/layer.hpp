@@ -114,6 +114,9 @@ struct LayerArgs {
   int keras_major = 3;
   std::string where;  // "model.keras: layer 'lstm_1' (LSTM)" — starts every error message
   Precision precision = Precision::fp32;  // the load's (recur::LoadOptions); wrappers pass it on
+  // A file the layer saved beside its weights, by name (a .keras archive's assets: an adapted
+  // IntegerLookup's vocabulary.txt); null or nullopt when there is none.
+  std::function<std::optional<std::string>(const std::string&)> asset = nullptr;
 };
 
 class Layer {

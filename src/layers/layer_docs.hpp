@@ -162,6 +162,60 @@ inline const LayerDoc normalization{
         "or lists along the last kept axis), `invert`",
     .refused = "a `mean` nested deeper than a list; parameters per batch row: not supported",
     .streaming = "yes unless the time axis is kept (parameters per step)"};
+inline const std::string kEncodingModes =
+    "`one_hot` (a row per value; a last axis of size 1 is replaced), "
+    "`multi_hot` and `count` (a row per sample of a (batch, n) input; categories past the "
+    "depth add nothing, as TensorFlow's bincount)";
+inline const std::string kEncodingStreaming =
+    "`int`: yes (element-wise); `one_hot`: yes on inputs with a feature axis; `multi_hot`, "
+    "`count`: no (they count over the whole input)";
+inline const LayerDoc discretization{
+    .group = "Preprocessing",
+    .summary =
+        "Bucket indices: the number of `bin_boundaries` at or below each value (TensorFlow's "
+        "bucketize; NaN lands past the last boundary), as exact integers an Embedding can read, "
+        "or encoded. The mask ends here.",
+    .options =
+        "`bin_boundaries` (sorted numbers; adapted Keras 3 layers record them), "
+        "`output_mode`: `int` (the default), " +
+        kEncodingModes,
+    .refused =
+        "no `bin_boundaries` (a tf.keras 2 adapted layer keeps a quantile summary instead): not "
+        "supported; `sparse=True`: not supported; `multi_hot`/`count` of an input of rank other "
+        "than 2: not supported",
+    .streaming = kEncodingStreaming};
+inline const LayerDoc category_encoding{
+    .group = "Preprocessing",
+    .summary =
+        "One-hot, multi-hot or count vectors of integer categories in `[0, num_tokens)` (float "
+        "inputs cast toward zero, as TensorFlow). Keras 3: a one-hot of a category out of range "
+        "is zeros and a count ignores categories past the depth; a negative one is refused in "
+        "counts (TensorFlow fails). tf.keras 2 files: any category out of range is refused, as "
+        "tf.keras asserts. The mask ends here.",
+    .options = "`num_tokens`, `output_mode` (default `multi_hot`): " + kEncodingModes,
+    .refused =
+        "`sparse=True`, `count_weights`: not supported; `multi_hot`/`count` of an input "
+        "of rank other than 2: not supported",
+    .streaming = kEncodingStreaming};
+inline const LayerDoc integer_lookup{
+    .group = "Preprocessing",
+    .summary =
+        "Integers to vocabulary indices (Keras 3 files): the mask token to 0 (`int` mode), a "
+        "vocabulary token to its position after the mask and OOV indices, any other value to "
+        "an OOV index (`floormod` over several); `invert` maps indices back to tokens. The "
+        "vocabulary comes from the config or, for an adapted layer, from the .keras archive's "
+        "`assets/.../vocabulary.txt`. Indices stay exact integers for an Embedding. A value out "
+        "of the vocabulary with `num_oov_indices=0` is an error at call time, as in Keras.",
+    .options =
+        "`vocabulary`, `num_oov_indices`, `oov_token`, `mask_token`, `invert`, "
+        "`max_tokens`, `pad_to_max_tokens`, `vocabulary_dtype` (int64, int32), "
+        "`output_mode`: `int` (the default), " +
+        kEncodingModes,
+    .refused =
+        "no vocabulary in the file (an adapted layer saved as .h5 loses it): not supported; a "
+        "vocabulary file path outside the model file, `tf_idf`, `sparse=True`, "
+        "`oov_method='farmhash'`, tf.keras 2 files: not supported",
+    .streaming = kEncodingStreaming};
 inline const LayerDoc rescaling{
     .group = "Preprocessing",
     .summary = "`x * scale + offset`. The mask passes on in Keras 3 files, not in tf.keras 2's.",

@@ -195,6 +195,7 @@ class GraphBuilder {
     }
     LayerArgs a{cls,   name,          cfg, budget_weights(std::move(refs), where), ctx_.keras_major,
                 where, ctx_.precision};
+    a.asset = [this, index](const std::string& file) { return w_.asset(index, file); };
     auto layer = it->second.make(a);
     layer->set_first_slot(ctx_.next_slot);
     ctx_.next_slot += layer->state_slots();

@@ -1,0 +1,374 @@
+// Preprocessing layers that map values to category indices, and indices to one-hot, multi-hot
+// or count vectors, as Keras computes them on TensorFlow:
+//   Discretization: the number of boundaries <= x (tf bucketize; NaN lands past the last)
+//   IntegerLookup:  a value's vocabulary position after the mask and OOV indices; a value out of
+//                   the vocabulary takes an OOV index (floormod over several)
+//   one_hot:   a row per value (a last axis of size 1 is replaced); out of range: zeros
+//   multi_hot / count: a row per sample of a (batch, n) input; values past the depth add
+//                   nothing (tf.math.bincount), negative ones are TensorFlow's error
+// Integer results keep their exact values (an Embedding reads them). Masks end here: Keras'
+// versions of these layers do not support masking.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "layers/core_util.hpp"
+#include "layers/layer_docs.hpp"
+
+namespace recur::layers {
+
+namespace {
+
+using core::BasicLayer;
+using core::single;
+
+enum class Encoding { index, one_hot, multi_hot, count };
+
+Encoding encoding_of(const LayerArgs& a, const std::string& dflt, bool index_ok) {
+  const std::string m = cfg_string(a, "output_mode", dflt);
+  if (m == "int" && index_ok) return Encoding::index;
+  if (m == "one_hot") return Encoding::one_hot;
+  if (m == "multi_hot") return Encoding::multi_hot;
+  if (m == "count") return Encoding::count;
+  unsupported(a, "output_mode '" + m + "'");
+}
+
+void refuse_sparse(const LayerArgs& a) {
+  if (cfg_bool(a, "sparse", false)) unsupported(a, "sparse=True (a sparse tensor output)");
+}
+
+StreamRule encoding_rule(Encoding e) {
+  switch (e) {
+    case Encoding::index: return {Streaming::elementwise};
+    case Encoding::one_hot:  // not on a (batch, time) input: a 1-step chunk would lose its axis
+      return {Streaming::per_step, "", 1};
+    default: return {Streaming::whole_sequence, "counts the values of each sample's whole input"};
+  }
+}
+
+// An int64 JSON value (InvalidArgument naming the field otherwise).
+int64_t json_int(const LayerArgs& a, const nlohmann::json& v, const std::string& field) {
+  if (v.is_number_integer() && !v.is_number_unsigned()) return v.get<int64_t>();
+  if (v.is_number_unsigned() &&
+      v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+    return static_cast<int64_t>(v.get<uint64_t>());
+  fail(a, "config field '" + field + "' must be a 64-bit integer, got " + v.dump().substr(0, 40));
+}
+
+class CategoryLayer : public BasicLayer {
+ public:
+  CategoryLayer(const LayerArgs& a, Encoding e, bool k2_strict)
+      : BasicLayer(a), enc_(e), k2_strict_(k2_strict) {}
+  StreamRule stream_rule() const override { return encoding_rule(enc_); }
+
+ protected:
+  // The input's integer values: exact when it carries them, else its float32 values cast as
+  // TensorFlow casts (toward zero); NaN, infinities and values past int64 are refused.
+  std::vector<int64_t> int_values(const Tensor& x) const {
+    if (x.has_ints()) return x.ints();
+    std::vector<int64_t> v(x.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+      const float f = x[i];
+      if (!(std::fabs(f) < 9.2233720368547758e18f))
+        bad("value " + std::to_string(f) + " at flat position " + std::to_string(i) +
+            " is not an integer TensorFlow's cast defines");
+      v[i] = static_cast<int64_t>(f);
+    }
+    return v;
+  }
+
+  // The layer's output from the indices of an input of `shape`, `depth` categories.
+  std::vector<Value> encode(const std::vector<int64_t>& idx, std::vector<size_t> shape,
+                            size_t depth, const CallContext& ctx) const {
+    if (enc_ == Encoding::index) return single(Tensor::from_ints(std::move(shape), idx));
+    const size_t r = shape.size();
+    size_t per_row = 1;  // input values per output row
+    if (enc_ == Encoding::one_hot) {
+      if (r > 1 && shape.back() == 1) shape.pop_back();
+      if (k2_strict_ && shape.size() > 1)
+        bad("one_hot of an input of shape " + recur::shape_str(shape) +
+            ": tf.keras 2 allows an output of rank 2 at most");
+    } else {
+      if (r != 2)
+        throw Unsupported(where() + ": " + (enc_ == Encoding::count ? "count" : "multi_hot") +
+                          " of an input of rank " + std::to_string(r) +
+                          " (Keras counts a (batch, n) input's rows; for other ranks it mixes "
+                          "the batch or reduces axis 1, which recur does not follow)");
+      per_row = shape.back();
+      shape.pop_back();
+    }
+    check_output(ctx, {core::prod(shape), depth});
+    shape.push_back(depth);
+    Tensor y(shape, 0.0f);
+    float* out = y.data();
+    for (size_t i = 0; i < idx.size(); ++i) {
+      const int64_t k = idx[i];
+      const bool in_range = k >= 0 && static_cast<uint64_t>(k) < depth;
+      if (!in_range && (k2_strict_ || (k < 0 && enc_ != Encoding::one_hot))) {
+        bad("category " + std::to_string(k) + " at flat position " + std::to_string(i) +
+            " is outside [0, " + std::to_string(depth) + ")");
+      }
+      if (!in_range) continue;
+      float& c = out[(i / per_row) * depth + static_cast<size_t>(k)];
+      c = enc_ == Encoding::count ? c + 1.0f : 1.0f;
+    }
+    return single(std::move(y));
+  }
+
+  Encoding enc_;
+  bool k2_strict_;  // tf.keras 2 asserts every category is in [0, depth)
+};
+
+// ---- Discretization ----------------------------------------------------------------------------
+
+class DiscretizationLayer final : public CategoryLayer {
+ public:
+  DiscretizationLayer(const LayerArgs& a, Encoding e, std::vector<float> b)
+      : CategoryLayer(a, e, false), bounds_(std::move(b)) {}
+  std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
+    const Tensor& x = one_input(in).tensor;
+    std::vector<int64_t> idx(x.size());
+    const float* v = x.data();
+    for (size_t i = 0; i < x.size(); ++i)
+      idx[i] = std::upper_bound(bounds_.begin(), bounds_.end(), v[i]) - bounds_.begin();
+    return encode(idx, x.shape(), bounds_.size() + 1, ctx);
+  }
+
+ private:
+  std::vector<float> bounds_;  // float32, as TensorFlow's bucketize holds them
+};
+
+std::unique_ptr<Layer> make_discretization(const LayerArgs& a) {
+  refuse_sparse(a);
+  const Encoding e = encoding_of(a, "int", true);
+  if (!a.config.is_object() || !a.config.contains("bin_boundaries") ||
+      a.config["bin_boundaries"].is_null()) {
+    unsupported(a, a.keras_major < 3
+                       ? "no bin_boundaries: tf.keras 2 keeps adapted boundaries as a quantile "
+                         "summary weight, which recur does not turn into boundaries"
+                       : "no bin_boundaries (the layer was never adapted)");
+  }
+  expect_weight_count(a, 0);
+  const auto& jb = a.config["bin_boundaries"];
+  if (!jb.is_array()) fail(a, "config field 'bin_boundaries' must be a list of numbers");
+  std::vector<float> b;
+  for (const auto& v : jb) {
+    if (!v.is_number()) fail(a, "config field 'bin_boundaries' must be a list of numbers");
+    b.push_back(static_cast<float>(v.get<double>()));
+    if (std::isnan(b.back()) || (b.size() > 1 && b.back() < b[b.size() - 2]))
+      fail(a, "config field 'bin_boundaries' must be sorted numbers (bucketize needs them so)");
+  }
+  return std::make_unique<DiscretizationLayer>(a, e, std::move(b));
+}
+
+// ---- CategoryEncoding --------------------------------------------------------------------------
+
+class CategoryEncodingLayer final : public CategoryLayer {
+ public:
+  CategoryEncodingLayer(const LayerArgs& a, Encoding e, size_t depth)
+      : CategoryLayer(a, e, a.keras_major < 3), depth_(depth) {}
+  std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
+    const Tensor& x = one_input(in).tensor;
+    return encode(int_values(x), x.shape(), depth_, ctx);
+  }
+
+ private:
+  size_t depth_;
+};
+
+std::unique_ptr<Layer> make_category_encoding(const LayerArgs& a) {
+  refuse_sparse(a);
+  expect_weight_count(a, 0);
+  const long n = cfg_int(a, "num_tokens", -1);
+  if (n <= 0) fail(a, "config field 'num_tokens' must be a positive integer");
+  return std::make_unique<CategoryEncodingLayer>(a, encoding_of(a, "multi_hot", false),
+                                                 static_cast<size_t>(n));
+}
+
+// ---- IntegerLookup -----------------------------------------------------------------------------
+
+// vocabulary.txt as Keras writes it: one integer per line, trailing empty lines dropped.
+std::vector<int64_t> parse_vocabulary_file(const LayerArgs& a, const std::string& text) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t nl = text.find('\n', start);
+    if (nl == std::string::npos) nl = text.size();
+    std::string line = text.substr(start, nl - start);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(std::move(line));
+    start = nl + 1;
+  }
+  while (!lines.empty() && lines.back().empty()) lines.pop_back();
+  std::vector<int64_t> out;
+  out.reserve(lines.size());
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::string& s = lines[i];
+    size_t used = 0;
+    long long v = 0;
+    bool ok = !s.empty() && (std::isdigit(static_cast<unsigned char>(s[0])) || s[0] == '-');
+    if (ok) {
+      try {
+        v = std::stoll(s, &used);
+      } catch (const std::exception&) {
+        ok = false;
+      }
+    }
+    if (!ok || used != s.size())
+      fail(a, "vocabulary.txt line " + std::to_string(i + 1) + " is not an integer: '" +
+                  s.substr(0, 40) + "'");
+    out.push_back(v);
+  }
+  return out;
+}
+
+class IntegerLookupLayer final : public CategoryLayer {
+ public:
+  struct Setup {
+    std::vector<int64_t> tokens;
+    int64_t token_start = 0, oov_start = 0, num_oov = 1, oov_token = -1;
+    std::optional<int64_t> mask_token;
+    bool invert = false, int32_keys = false;
+    size_t depth = 0;  // output width of the non-int modes
+  };
+  IntegerLookupLayer(const LayerArgs& a, Encoding e, Setup s)
+      : CategoryLayer(a, e, false), s_(std::move(s)) {
+    for (size_t i = 0; i < s_.tokens.size(); ++i)
+      index_.emplace(s_.tokens[i], s_.token_start + static_cast<int64_t>(i));
+  }
+  size_t param_count() const override { return 0; }
+  std::string path() const override {
+    return "vocabulary of " + std::to_string(s_.tokens.size()) + (s_.invert ? ", inverted" : "");
+  }
+
+  std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
+    const Tensor& x = one_input(in).tensor;
+    std::vector<int64_t> v = int_values(x);
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (s_.int32_keys && !s_.invert && v[i] != static_cast<int32_t>(v[i]))
+        bad("value " + std::to_string(v[i]) + " at flat position " + std::to_string(i) +
+            " does not fit the int32 vocabulary_dtype");
+      v[i] = s_.invert ? token_of(v[i]) : index_of(v[i], i);
+    }
+    return encode(v, x.shape(), s_.depth, ctx);
+  }
+
+ private:
+  int64_t token_of(int64_t k) const {
+    if (s_.mask_token && k == 0) return *s_.mask_token;
+    const int64_t n = static_cast<int64_t>(s_.tokens.size());
+    if (k >= s_.token_start && k - s_.token_start < n) return s_.tokens[k - s_.token_start];
+    return s_.oov_token;
+  }
+  int64_t index_of(int64_t key, size_t pos) const {
+    if (s_.mask_token && key == *s_.mask_token)  // int: index 0; counts: dropped (past depth)
+      return enc_ == Encoding::index ? 0 : std::numeric_limits<int64_t>::max();
+    const auto it = index_.find(key);
+    if (it != index_.end()) return it->second;
+    if (s_.num_oov == 0)
+      bad("value " + std::to_string(key) + " at flat position " + std::to_string(pos) +
+          " is not in the vocabulary, and num_oov_indices is 0 (Keras fails too)");
+    const int64_t m = ((key % s_.num_oov) + s_.num_oov) % s_.num_oov;  // floormod
+    return s_.oov_start + m;
+  }
+
+  Setup s_;
+  std::unordered_map<int64_t, int64_t> index_;
+};
+
+std::unique_ptr<Layer> make_integer_lookup(const LayerArgs& a) {
+  if (a.keras_major < 3)
+    unsupported(a, "a tf.keras 2 IntegerLookup (tf.keras 2 cannot save its vocabulary to .h5)");
+  refuse_sparse(a);
+  expect_weight_count(a, 0);
+  IntegerLookupLayer::Setup s;
+  s.invert = cfg_bool(a, "invert", false);
+  const Encoding e = encoding_of(a, "int", true);
+  if (s.invert && e != Encoding::index) unsupported(a, "invert=True with a non-int output_mode");
+  const auto* idf = a.config.contains("idf_weights") ? &a.config["idf_weights"] : nullptr;
+  if (idf && !idf->is_null()) unsupported(a, "idf_weights (output_mode 'tf_idf')");
+  const std::string dtype = cfg_string(a, "vocabulary_dtype", "int64");
+  if (dtype != "int64" && dtype != "int32") unsupported(a, "vocabulary_dtype '" + dtype + "'");
+  s.int32_keys = dtype == "int32";
+  const long num_oov = cfg_int(a, "num_oov_indices", 1);
+  if (num_oov < 0 || num_oov > (1L << 30)) fail(a, "num_oov_indices must be in [0, 2^30]");
+  s.num_oov = num_oov;
+  if (s.num_oov > 1 && cfg_string(a, "oov_method", "floormod") != "floormod")
+    unsupported(a, "oov_method '" + cfg_string(a, "oov_method", "") + "' (a hash of the value)");
+  s.oov_token = a.config.contains("oov_token") && !a.config["oov_token"].is_null()
+                    ? json_int(a, a.config["oov_token"], "oov_token")
+                    : -1;
+  if (a.config.contains("mask_token") && !a.config["mask_token"].is_null())
+    s.mask_token = json_int(a, a.config["mask_token"], "mask_token");
+  s.oov_start = s.mask_token && e == Encoding::index ? 1 : 0;
+  s.token_start = s.oov_start + s.num_oov;
+
+  // The vocabulary: the config's list, else the archive's vocabulary.txt (an adapted layer).
+  std::vector<int64_t> vocab;
+  const auto& jv = a.config.contains("vocabulary") ? a.config["vocabulary"] : nlohmann::json();
+  if (jv.is_string()) {
+    unsupported(a, "a vocabulary file outside the model file ('" +
+                       jv.get<std::string>().substr(0, 80) + "')");
+  } else if (jv.is_array()) {
+    if (jv.empty()) fail(a, "config field 'vocabulary' is empty");
+    for (const auto& t : jv) vocab.push_back(json_int(a, t, "vocabulary"));
+  } else if (!jv.is_null()) {
+    fail(a, "config field 'vocabulary' must be a list of integers");
+  } else {
+    const auto text = a.asset ? a.asset("vocabulary.txt") : std::nullopt;
+    if (!text) {
+      unsupported(a,
+                  "no vocabulary in the file (an adapted lookup layer keeps it in a .keras "
+                  "archive's assets; a .h5 file loses it, and Keras then maps every value "
+                  "to the OOV index)");
+    }
+    vocab = parse_vocabulary_file(a, *text);
+    if (vocab.empty()) fail(a, "vocabulary.txt is empty");
+  }
+  // Keras drops the mask and OOV tokens when the list starts with them, in this order.
+  std::vector<int64_t> special(static_cast<size_t>(s.oov_start), s.mask_token.value_or(0));
+  special.insert(special.end(), static_cast<size_t>(s.num_oov), s.oov_token);
+  if (vocab.size() >= special.size() && std::equal(special.begin(), special.end(), vocab.begin()))
+    vocab.erase(vocab.begin(), vocab.begin() + static_cast<long>(special.size()));
+  std::vector<int64_t> sorted = vocab;
+  std::sort(sorted.begin(), sorted.end());
+  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end())
+    fail(a, "the vocabulary repeats a token");
+  if (s.mask_token && std::binary_search(sorted.begin(), sorted.end(), *s.mask_token))
+    fail(a, "the vocabulary holds the mask token " + std::to_string(*s.mask_token));
+  if (s.int32_keys &&
+      (sorted.empty() ? false : sorted.front() < INT32_MIN || sorted.back() > INT32_MAX))
+    fail(a, "a vocabulary token does not fit the int32 vocabulary_dtype");
+  const int64_t size = s.token_start + static_cast<int64_t>(vocab.size());
+  const long max_tokens = cfg_int(a, "max_tokens", -1);
+  if (max_tokens >= 0 && size > max_tokens)
+    fail(a, "the vocabulary (" + std::to_string(size) +
+                " with the special tokens) exceeds "
+                "max_tokens " +
+                std::to_string(max_tokens));
+  if (cfg_bool(a, "pad_to_max_tokens", false) && e != Encoding::index) {
+    if (max_tokens < 1) fail(a, "pad_to_max_tokens needs max_tokens");
+    s.depth = static_cast<size_t>(max_tokens);
+  } else {
+    s.depth = static_cast<size_t>(size);
+  }
+  s.tokens = std::move(vocab);
+  return std::make_unique<IntegerLookupLayer>(a, e, std::move(s));
+}
+
+int no_weights(const nlohmann::json&) { return 0; }
+
+}  // namespace
+
+void register_category_layers(std::map<std::string, LayerKind>& r) {
+  r["Discretization"] = {make_discretization, nullptr, docs::discretization};
+  r["CategoryEncoding"] = {make_category_encoding, no_weights, docs::category_encoding};
+  r["IntegerLookup"] = {make_integer_lookup, no_weights, docs::integer_lookup};
+}
+
+}  // namespace recur::layers

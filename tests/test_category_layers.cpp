@@ -1,0 +1,241 @@
+// Discretization, CategoryEncoding and IntegerLookup built through the registry. Expected values
+// follow TensorFlow's rules as Keras uses them (bucketize, one_hot, bincount, floormod), worked
+// out by hand; the Keras-made fixtures k3-category-layers, k3-adapted-lookup and
+// k2-category-layers check whole models.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "layers/layer.hpp"
+#include "recur/errors.hpp"
+#include "recur/tensor.hpp"
+
+namespace {
+
+using recur::InvalidArgument;
+using recur::Tensor;
+using recur::Unsupported;
+using recur::layers::CallContext;
+using recur::layers::Layer;
+using recur::layers::LayerArgs;
+using recur::layers::Streaming;
+using recur::layers::Value;
+
+std::unique_ptr<Layer> make(const std::string& cls, const std::string& cfg, int keras_major = 3,
+                            const std::optional<std::string>& vocabulary_txt = std::nullopt) {
+  const nlohmann::json j = nlohmann::json::parse(cfg);
+  LayerArgs a{cls, "lyr", j, {}, keras_major, "test: layer 'lyr' (" + cls + ")"};
+  a.asset = [vocabulary_txt](const std::string& name) -> std::optional<std::string> {
+    if (name != "vocabulary.txt") return std::nullopt;
+    return vocabulary_txt;
+  };
+  return recur::layers::layer_registry().at(cls).make(a);
+}
+
+Tensor run(const Layer& l, const Tensor& x, size_t max_bytes = 0) {
+  CallContext ctx;
+  ctx.max_activation_bytes = max_bytes;
+  std::vector<Value> in{Value{x, std::nullopt}};
+  return l.call(in, ctx).at(0).tensor;
+}
+
+Tensor ints(std::vector<size_t> shape, const std::vector<int64_t>& v) {
+  return Tensor::from_ints(std::move(shape), v);
+}
+
+void expect_values(const Tensor& y, const std::vector<size_t>& shape,
+                   const std::vector<float>& want) {
+  ASSERT_EQ(y.shape(), shape);
+  ASSERT_EQ(y.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(y[i], want[i]) << "at " << i;
+}
+
+template <class E, class F>
+void expect_error(F f, const std::string& part) {
+  try {
+    f();
+    ADD_FAILURE() << "no exception, expected one mentioning " << part;
+  } catch (const E& e) {
+    EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("layer 'lyr'"), std::string::npos) << e.what();
+  }
+}
+
+const float kNan = std::numeric_limits<float>::quiet_NaN();
+const float kInf = std::numeric_limits<float>::infinity();
+
+TEST(CategoryLayers, DiscretizationCountsTheBoundariesAtOrBelow) {
+  auto d = make("Discretization", R"({"bin_boundaries": [-1.0, 0.0, 0.5]})");
+  const Tensor y = run(*d, Tensor({1, 8}, {-2.0f, -1.0f, -0.5f, 0.0f, 0.49f, 0.5f, kInf, -kInf}));
+  expect_values(y, {1, 8}, {0, 1, 1, 2, 2, 3, 3, 0});
+  ASSERT_TRUE(y.has_ints());  // an Embedding reads the exact indices
+  EXPECT_EQ(y.ints()[5], 3);
+  // NaN compares false with every boundary: bucketize puts it past the last one.
+  expect_values(run(*d, Tensor({1, 1}, std::vector<float>{kNan})), {1, 1}, {3});
+  // Integers compare through their float32 values, as TensorFlow's bucketize does.
+  expect_values(run(*d, ints({1, 3}, {1, -1, -5})), {1, 3}, {3, 1, 0});
+  auto none = make("Discretization", R"({"bin_boundaries": []})");
+  expect_values(run(*none, Tensor({1, 2}, {-3.0f, 3.0f})), {1, 2}, {0, 0});
+  EXPECT_EQ(d->stream_rule().kind, Streaming::elementwise);
+}
+
+TEST(CategoryLayers, DiscretizationEncodings) {
+  const std::string b = R"("bin_boundaries": [0.0, 1.0])";
+  // one_hot: (1, 2, 1) replaces the last axis; (1, 2) gains one.
+  auto oh = make("Discretization", "{" + b + R"(, "output_mode": "one_hot"})");
+  expect_values(run(*oh, Tensor({1, 2, 1}, {-1.0f, 1.5f})), {1, 2, 3}, {1, 0, 0, 0, 0, 1});
+  expect_values(run(*oh, Tensor({1, 2}, {0.5f, 0.0f})), {1, 2, 3}, {0, 1, 0, 0, 1, 0});
+  EXPECT_EQ(oh->stream_rule().kind, Streaming::per_step);
+  auto cnt = make("Discretization", "{" + b + R"(, "output_mode": "count"})");
+  expect_values(run(*cnt, Tensor({2, 3}, {0.5f, 0.7f, 2.0f, -1.0f, -2.0f, -3.0f})), {2, 3},
+                {0, 2, 1, 3, 0, 0});
+  EXPECT_EQ(cnt->stream_rule().kind, Streaming::whole_sequence);
+  auto mh = make("Discretization", "{" + b + R"(, "output_mode": "multi_hot"})");
+  expect_values(run(*mh, Tensor({1, 3}, {0.5f, 0.7f, 2.0f})), {1, 3}, {0, 1, 1});
+  // Keras reduces axis 1 of a rank-3 input and mixes the batch of a rank-1 one: refused.
+  expect_error<Unsupported>([&] { run(*mh, Tensor({1, 2, 2})); }, "rank 3");
+  expect_error<Unsupported>([&] { run(*cnt, Tensor({4})); }, "rank 1");
+}
+
+TEST(CategoryLayers, DiscretizationConfigsRefused) {
+  expect_error<InvalidArgument>([] { make("Discretization", R"({"bin_boundaries": [1.0, 0.0]})"); },
+                                "sorted");
+  expect_error<Unsupported>([] { make("Discretization", R"({"bin_boundaries": null})"); },
+                            "never adapted");
+  expect_error<Unsupported>(
+      [] { make("Discretization", R"({"bin_boundaries": null, "num_bins": 4})", 2); },
+      "quantile summary");
+  expect_error<Unsupported>(
+      [] { make("Discretization", R"({"bin_boundaries": [0.0], "sparse": true})"); }, "sparse");
+  expect_error<Unsupported>(
+      [] { make("Discretization", R"({"bin_boundaries": [0.0], "output_mode": "tf_idf"})"); },
+      "tf_idf");
+}
+
+TEST(CategoryLayers, CategoryEncodingFollowsKeras3OnTensorFlow) {
+  auto cnt = make("CategoryEncoding", R"({"num_tokens": 4, "output_mode": "count"})");
+  // Categories past the depth add nothing (bincount); float values cast toward zero.
+  expect_values(run(*cnt, ints({2, 3}, {0, 3, 3, 9, 1, 4})), {2, 4}, {1, 0, 0, 2, 0, 1, 0, 0});
+  expect_values(run(*cnt, Tensor({1, 3}, {2.9f, -0.5f, 0.2f})), {1, 4}, {2, 0, 1, 0});
+  expect_error<InvalidArgument>([&] { run(*cnt, ints({1, 2}, {1, -1})); }, "category -1");
+  auto oh = make("CategoryEncoding", R"({"num_tokens": 3, "output_mode": "one_hot"})");
+  // Out of range either way: a row of zeros (tf.one_hot).
+  expect_values(run(*oh, ints({3, 1}, {-1, 2, 3})), {3, 3}, {0, 0, 0, 0, 0, 1, 0, 0, 0});
+  auto dflt = make("CategoryEncoding", R"({"num_tokens": 3})");  // multi_hot
+  expect_values(run(*dflt, ints({1, 4}, {2, 2, 0, 2})), {1, 3}, {1, 0, 1});
+  expect_error<InvalidArgument>(
+      [&] {
+        run(*cnt, Tensor({1, 1}, std::vector<float>{kNan}));
+      },
+      "not an integer");
+  expect_error<InvalidArgument>([] { make("CategoryEncoding", R"({"num_tokens": 0})"); },
+                                "num_tokens");
+  // A huge depth is checked against max_activation_bytes before anything is allocated.
+  auto big = make("CategoryEncoding", R"({"num_tokens": 4000000000, "output_mode": "one_hot"})");
+  expect_error<InvalidArgument>(
+      [&] {
+        run(*big, ints({2, 1}, {0, 1}), 1 << 20);
+      },
+      "max_activation_bytes");
+}
+
+TEST(CategoryLayers, CategoryEncodingInTfKeras2FilesAssertsTheRange) {
+  auto mh = make("CategoryEncoding", R"({"num_tokens": 4, "output_mode": "multi_hot"})", 2);
+  expect_values(run(*mh, ints({1, 2}, {3, 0})), {1, 4}, {1, 0, 0, 1});
+  expect_error<InvalidArgument>([&] { run(*mh, ints({1, 2}, {4, 0})); }, "category 4");
+  auto oh = make("CategoryEncoding", R"({"num_tokens": 4, "output_mode": "one_hot"})", 2);
+  expect_error<InvalidArgument>([&] { run(*oh, ints({1, 1}, {-1})); }, "category -1");
+  expect_error<InvalidArgument>([&] { run(*oh, ints({1, 2}, {1, 2})); }, "rank 2 at most");
+}
+
+TEST(CategoryLayers, IntegerLookupIndices) {
+  // Index 0 the mask token, 1-2 the OOV indices, then the vocabulary.
+  auto l = make("IntegerLookup",
+                R"({"vocabulary": [5, 17, 1099511627776], "mask_token": 0, "num_oov_indices": 2})");
+  const Tensor y = run(*l, ints({1, 7}, {5, 17, 1099511627776, 0, 4, -7, 1099511627777}));
+  // OOV: 1 + floormod(value, 2); -7 floormod 2 = 1.
+  expect_values(y, {1, 7}, {3, 4, 5, 0, 1, 2, 2});
+  ASSERT_TRUE(y.has_ints());
+  // Without a mask token the OOV indices start at 0; a float input is cast toward zero.
+  auto one = make("IntegerLookup", R"({"vocabulary": [3, 7]})");
+  expect_values(run(*one, Tensor({1, 3}, {3.9f, 7.0f, -3.2f})), {1, 3}, {1, 2, 0});
+  EXPECT_EQ(one->stream_rule().kind, Streaming::elementwise);
+  // A vocabulary listing the special tokens first has them dropped, as Keras does.
+  auto special = make("IntegerLookup", R"({"vocabulary": [-1, 3, 7]})");
+  expect_values(run(*special, ints({1, 2}, {3, 7})), {1, 2}, {1, 2});
+  auto strict = make("IntegerLookup", R"({"vocabulary": [3, 7], "num_oov_indices": 0})");
+  expect_values(run(*strict, ints({1, 2}, {7, 3})), {1, 2}, {1, 0});
+  expect_error<InvalidArgument>([&] { run(*strict, ints({1, 2}, {7, 4})); }, "value 4");
+  auto i32 = make("IntegerLookup", R"({"vocabulary": [3], "vocabulary_dtype": "int32"})");
+  expect_error<InvalidArgument>([&] { run(*i32, ints({1, 1}, {int64_t{1} << 33})); }, "int32");
+}
+
+TEST(CategoryLayers, IntegerLookupInvertAndEncodings) {
+  auto inv = make("IntegerLookup",
+                  R"({"vocabulary": [10, 1099511627776], "invert": true, "mask_token": 7,
+                      "oov_token": -3})");
+  const Tensor y = run(*inv, ints({1, 5}, {0, 1, 2, 3, 4}));
+  ASSERT_TRUE(y.has_ints());
+  EXPECT_EQ(y.ints(), (std::vector<int64_t>{7, -3, 10, 1099511627776, -3}));
+  // Non-int modes: no index for the mask token (its value is dropped), OOV from 0.
+  auto mh = make("IntegerLookup",
+                 R"({"vocabulary": [2, 4], "output_mode": "multi_hot", "mask_token": 0})");
+  expect_values(run(*mh, ints({2, 3}, {0, 4, 9, 0, 0, 2})), {2, 3}, {1, 0, 1, 0, 1, 0});
+  auto cnt = make("IntegerLookup", R"({"vocabulary": [2, 4], "output_mode": "count",
+                                       "pad_to_max_tokens": true, "max_tokens": 5})");
+  expect_values(run(*cnt, ints({1, 3}, {4, 4, 1})), {1, 5}, {1, 0, 2, 0, 0});
+  auto oh = make("IntegerLookup", R"({"vocabulary": [2, 4], "output_mode": "one_hot"})");
+  expect_values(run(*oh, ints({2, 1}, {4, 3})), {2, 3}, {0, 0, 1, 1, 0, 0});
+}
+
+TEST(CategoryLayers, IntegerLookupVocabularyFromTheArchive) {
+  // An adapted layer's vocabulary.txt: the special tokens first, one integer per line.
+  auto l = make("IntegerLookup", R"({"vocabulary": null})", 3, "-1\n30\n4\n9\n\n");
+  expect_values(run(*l, ints({1, 4}, {4, 30, 9, 5})), {1, 4}, {2, 1, 3, 0});
+  expect_error<Unsupported>([] { make("IntegerLookup", R"({"vocabulary": null})"); },
+                            "no vocabulary");
+  expect_error<InvalidArgument>(
+      [] { make("IntegerLookup", R"({"vocabulary": null})", 3, "-1\n3\n4x\n"); }, "line 3");
+  expect_error<InvalidArgument>(
+      [] { make("IntegerLookup", R"({"vocabulary": null})", 3, "-1\n3\n99999999999999999999\n"); },
+      "line 3");
+}
+
+TEST(CategoryLayers, IntegerLookupConfigsRefused) {
+  expect_error<InvalidArgument>([] { make("IntegerLookup", R"({"vocabulary": [3, 4, 3]})"); },
+                                "repeats");
+  expect_error<InvalidArgument>(
+      [] { make("IntegerLookup", R"({"vocabulary": [3, 0], "mask_token": 0})"); }, "mask token");
+  expect_error<InvalidArgument>(
+      [] { make("IntegerLookup", R"({"vocabulary": [3, 4, 5], "max_tokens": 3})"); }, "max_tokens");
+  expect_error<Unsupported>([] { make("IntegerLookup", R"({"vocabulary": "/etc/vocab.txt"})"); },
+                            "outside the model");
+  expect_error<Unsupported>(
+      [] { make("IntegerLookup", R"({"vocabulary": [3], "output_mode": "tf_idf"})"); }, "tf_idf");
+  expect_error<Unsupported>(
+      [] {
+        make("IntegerLookup",
+             R"({"vocabulary": [3], "num_oov_indices": 2, "oov_method": "farmhash"})");
+      },
+      "farmhash");
+  expect_error<Unsupported>(
+      [] {
+        make("IntegerLookup", R"({"vocabulary": [3], "invert": true,
+                                     "output_mode": "multi_hot"})");
+      },
+      "invert");
+  expect_error<Unsupported>([] { make("IntegerLookup", R"({"vocabulary": [3]})", 2); },
+                            "tf.keras 2");
+  expect_error<InvalidArgument>(
+      [] { make("IntegerLookup", R"({"vocabulary": [3], "num_oov_indices": -1})"); },
+      "num_oov_indices");
+}
+
+}  // namespace
