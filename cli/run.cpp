@@ -267,7 +267,11 @@ void print_tensor(const std::string& name, const Tensor& t) {
   std::printf("%s %s\n", name.c_str(), t.shape_str().c_str());
   const size_t row = t.rank() ? std::max<size_t>(t.shape().back(), 1) : 1;
   for (size_t i = 0; i < t.size(); ++i) {
-    std::printf("%s%.9g", i % row ? " " : "  ", static_cast<double>(t[i]));  // round-trips a float
+    const char* sep = i % row ? " " : "  ";
+    if (t.has_ints())  // exact integers (lookup indices, token ids) past float32's 2^24
+      std::printf("%s%lld", sep, static_cast<long long>(t.ints()[i]));
+    else
+      std::printf("%s%.9g", sep, static_cast<double>(t[i]));  // round-trips a float
     if ((i + 1) % row == 0) std::printf("\n");
   }
 }

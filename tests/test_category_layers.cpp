@@ -122,7 +122,9 @@ TEST(CategoryLayers, DiscretizationConfigsRefused) {
 TEST(CategoryLayers, CategoryEncodingFollowsKeras3OnTensorFlow) {
   auto cnt = make("CategoryEncoding", R"({"num_tokens": 4, "output_mode": "count"})");
   // Categories past the depth add nothing (bincount); float values cast toward zero.
-  expect_values(run(*cnt, ints({2, 3}, {0, 3, 3, 9, 1, 4})), {2, 4}, {1, 0, 0, 2, 0, 1, 0, 0});
+  const Tensor counts = run(*cnt, ints({2, 3}, {0, 3, 3, 9, 1, 4}));
+  expect_values(counts, {2, 4}, {1, 0, 0, 2, 0, 1, 0, 0});
+  EXPECT_FALSE(counts.has_ints());  // float32, as Keras' CategoryEncoding
   expect_values(run(*cnt, Tensor({1, 3}, {2.9f, -0.5f, 0.2f})), {1, 4}, {2, 0, 1, 0});
   expect_error<InvalidArgument>([&] { run(*cnt, ints({1, 2}, {1, -1})); }, "category -1");
   auto oh = make("CategoryEncoding", R"({"num_tokens": 3, "output_mode": "one_hot"})");
@@ -187,7 +189,9 @@ TEST(CategoryLayers, IntegerLookupInvertAndEncodings) {
   // Non-int modes: no index for the mask token (its value is dropped), OOV from 0.
   auto mh = make("IntegerLookup",
                  R"({"vocabulary": [2, 4], "output_mode": "multi_hot", "mask_token": 0})");
-  expect_values(run(*mh, ints({2, 3}, {0, 4, 9, 0, 0, 2})), {2, 3}, {1, 0, 1, 0, 1, 0});
+  const Tensor hot = run(*mh, ints({2, 3}, {0, 4, 9, 0, 0, 2}));
+  expect_values(hot, {2, 3}, {1, 0, 1, 0, 1, 0});
+  EXPECT_TRUE(hot.has_ints());  // int64, as Keras' IntegerLookup encodings
   auto cnt = make("IntegerLookup", R"({"vocabulary": [2, 4], "output_mode": "count",
                                        "pad_to_max_tokens": true, "max_tokens": 5})");
   expect_values(run(*cnt, ints({1, 3}, {4, 4, 1})), {1, 5}, {1, 0, 2, 0, 0});

@@ -192,6 +192,26 @@ TEST_F(Cli, NpzOutputsAreNamedByModelOutputs) {
   expect_close(arrays[1].second.values, recur::io::load_npy(fixture(c, "y1.npy")).values);
 }
 
+// Integer outputs (lookup indices) are written as int64, printed as integers.
+TEST_F(Cli, IntegerOutputsAreInt64) {
+  const std::string c = "k3-adapted-lookup";
+  const auto r = run("run " + fixture(c, "model.keras") + " --input " + fixture(c, "x0.npy") +
+                     " --input " + fixture(c, "x1.npy") + " --output " + tmp("h.npy") +
+                     " --output " + tmp("ids.npy") + " --print");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto ids = recur::io::load_npy(tmp("ids.npy"));
+  EXPECT_EQ(ids.dtype, "<i8");
+  expect_close(ids.values, recur::io::load_npy(fixture(c, "y1.npy")).values);
+  EXPECT_EQ(recur::io::load_npy(tmp("h.npy")).dtype, "<f4");
+  const recur::Tensor want = recur::io::load_npy(fixture(c, "y1.npy")).values;  // Keras'
+  std::string row = "integer_lookup (2, 6)\n ";
+  for (size_t i = 0; i < 6; ++i) {
+    row.push_back(' ');
+    row.append(std::to_string(static_cast<long>(want[i])));
+  }
+  EXPECT_NE(r.out.find(row + "\n"), std::string::npos) << r.out;
+}
+
 TEST_F(Cli, NonFiniteInputsRefusedUnlessAllowed) {
   const std::string c = "k3-lstm-timedistributed";
   recur::Tensor x = recur::io::load_npy(fixture(c, "x0.npy")).values;

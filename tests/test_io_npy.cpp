@@ -105,6 +105,29 @@ TEST(IoNpy, EncodeMatchesNumpyHeaderBytes) {
   EXPECT_EQ(std::string(v.begin(), v.begin() + 128), want_1d);
 }
 
+TEST(IoNpy, ExactIntegersAreWrittenAsInt64) {
+  // An integer model output (lookup indices, inverted tokens) past 2^24 has no float32: the
+  // file holds numpy's int64 bytes, and reading it back gives the same integers.
+  const std::vector<int64_t> v{-3, 0, (int64_t{1} << 40) + 1, int64_t{1} << 62};
+  const Tensor t = Tensor::from_ints({2, 2}, v);
+  const auto b = encode_npy(t);
+  const std::string head(b.begin(), b.begin() + 128);
+  EXPECT_NE(head.find("{'descr': '<i8', 'fortran_order': False, 'shape': (2, 2), }"),
+            std::string::npos);
+  ASSERT_EQ(b.size(), 128u + 32u);
+  int64_t third = 0;
+  std::memcpy(&third, b.data() + 128 + 16, 8);  // little-endian, as the x86/aarch64 hosts
+  EXPECT_EQ(third, (int64_t{1} << 40) + 1);
+  const NpyArray a = parse_npy(b, "ints.npy");
+  EXPECT_EQ(a.dtype, "<i8");
+  EXPECT_EQ(a.values.ints(), v);
+  // Writing through data() forgets the integers: the floats are written.
+  Tensor f = t;
+  f.data()[0] = 0.5f;
+  EXPECT_NE(std::string(encode_npy(f).begin(), encode_npy(f).begin() + 128).find("'<f4'"),
+            std::string::npos);
+}
+
 TEST(IoNpy, SaveLoadRoundTrip) {
   TempDir dir("recur_io_npy");
   for (const std::vector<size_t>& shape :

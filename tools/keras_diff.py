@@ -5,7 +5,7 @@ Each seed builds one small model from a recipe (a random Sequential RNN stack; m
 Embedding, pooling, attention and merges; return_state into initial_state; Bidirectional with
 return_state, initial states or a custom backward layer; stateful layers over two calls;
 layer chains around masked sequences; ConvLSTM; RNNs inside wrappers; Keras ops or tf.*
-functions between layers), gives it random weights, runs Keras on random inputs
+functions between layers; category preprocessing ahead of RNNs), gives it random weights, runs Keras on random inputs
 (with masked steps), saves it, and runs `recur run` on the file. A difference beyond
 2e-4 * (1 + |y|), or a crash, keeps the case folder (model, x*.npy, Keras' y*.npy, recur's
 r*.npy) and makes the script exit 1; an unsupported feature (exit 3) is counted, not failed.
@@ -395,9 +395,77 @@ def r_ops(rng, rnp):
         names), 1
 
 
+def r_lookup(rng, rnp):
+    """Category preprocessing ahead of RNNs: IntegerLookup on token ids (given or adapted
+    vocabulary, mask token, OOV indices; int into a masked Embedding, or one_hot), Discretization
+    (given or adapted boundaries; int into an Embedding, or one_hot), CategoryEncoding on a
+    (batch, n) input beside the RNN's output. tf.keras 2: Discretization with given boundaries
+    and CategoryEncoding (its IntegerLookup cannot be saved to .h5)."""
+    T, B, F = rng.choice([1, 3, 7]), rng.choice([1, 2, 4]), rng.choice([1, 2])
+    k3 = hasattr(K, "ops")
+    ids, x, cats = K.Input((T,), dtype="int64"), K.Input((T, F)), K.Input((4,), dtype="int64")
+    ins, xs, seqs, parts = [x], [], [], []
+    X = rnp.normal(0, 1, (B, T, F)).astype("float32")
+    xs.append(X)
+    mode = rng.choice(["int", "one_hot"]) if k3 else "int"  # tf.keras 2: one_hot of rank <= 2
+    if rng.random() < 0.5:
+        bounds = sorted(float(v) for v in rnp.normal(0, 1, rng.choice([1, 3, 6])))
+        d = L.Discretization(bin_boundaries=bounds, output_mode=mode)
+        parts.append(f"Discretization({len(bounds)})")
+    else:
+        d = L.Discretization(num_bins=rng.choice([2, 5]), output_mode=mode)
+        if k3:
+            d.adapt(rnp.normal(0, 1, (40, T, F)).astype("float32"))
+            parts.append("Discretization(adapted)")
+        else:
+            d = L.Discretization(bin_boundaries=[0.0], output_mode=d.output_mode)
+            parts.append("Discretization(1)")
+    depth = len(d.bin_boundaries) + 1
+    b = d(x)
+    if d.output_mode == "int":
+        b = L.Reshape((T, F * 3))(L.Embedding(depth, 3)(b))
+    else:
+        b = L.Reshape((T, F * depth))(b) if F > 1 else b
+    seqs.append(b)
+    if k3:
+        ins.insert(0, ids)
+        vocab = sorted(set(int(v) for v in rnp.integers(1, 40, rng.choice([3, 8]))))
+        mask = rng.choice([None, 0])
+        kw = dict(num_oov_indices=rng.choice([1, 2, 3]), mask_token=mask,
+                  output_mode=rng.choice(["int", "int", "one_hot"]))
+        if rng.random() < 0.5:
+            lk = L.IntegerLookup(vocabulary=vocab, **kw)
+            parts.append(f"IntegerLookup({len(vocab)}, {kw})")
+        else:
+            lk = L.IntegerLookup(**kw)
+            lk.adapt(rnp.integers(1, 40, (60,)))
+            parts.append(f"IntegerLookup(adapted, {kw})")
+        t = lk(ids)
+        if kw["output_mode"] == "int":
+            t = L.Embedding(lk.vocabulary_size(), 4, mask_zero=mask is not None)(t)
+        seqs.append(t)
+        tok = rnp.integers(1, 45, (B, T))
+        if mask is not None:
+            tok = pad_rows(rng, tok)
+        xs.insert(0, tok.astype("int64"))
+    h = seqs[0] if len(seqs) == 1 else L.Concatenate()(seqs)
+    y = rnn(rng, 5, rng.random() < 0.3)[0](h)
+    if rng.random() < 0.5:
+        mode = rng.choice(["count", "multi_hot"])
+        enc = L.CategoryEncoding(num_tokens=6, output_mode=mode)(cats)
+        parts.append(f"CategoryEncoding({mode})")
+        if len(y.shape) == 2:
+            y = L.Concatenate()([y, enc])
+        else:
+            y = [y, enc]
+        ins.append(cats)
+        xs.append(rnp.integers(0, 6 if not k3 else 9, (B, 4)).astype("int64"))
+    return K.Model(ins, y), xs, ", ".join(parts), 1
+
+
 RECIPES = {"stack": r_stack, "embed": r_embed, "state": r_state, "bidi": r_bidi,
            "stateful": r_stateful, "chain": r_chain,
-           "conv": r_conv, "wrap": r_wrap, "ops": r_ops}
+           "conv": r_conv, "wrap": r_wrap, "ops": r_ops, "lookup": r_lookup}
 
 
 def differs(y, z):

@@ -84,6 +84,7 @@ class Model {
   // One tensor per model input, in order (Embedding indices as float values, or exact
   // integers from Tensor::from_ints when the model declares an integer input). Stateful layers
   // start from zeros, as in a freshly loaded Keras model. Safe to call from many threads.
+  // An integer output (lookup indices, bucket ids) also carries its exact values (ints()).
   std::vector<Tensor> predict(const std::vector<Tensor>& inputs) const;
   // A session keeps stateful layers' states between calls (one session per thread).
   Session session() const;

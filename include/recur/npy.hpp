@@ -16,7 +16,9 @@ namespace recur {
 
 // As float32, C order. Throws InvalidArgument naming the file on a malformed or hostile file.
 Tensor load_npy(const std::string& path);
-// float32 ("<f4"), C order; written atomically (a failed write leaves no partial file).
+// float32 ("<f4"), or int64 ("<i8") for a tensor holding exact integers (Tensor::has_ints: an
+// integer model output such as lookup indices), C order; written atomically (a failed write
+// leaves no partial file).
 void save_npy(const std::string& path, const Tensor& t);
 // Every member of an .npz (stored or deflated), by name, in archive order.
 std::vector<std::pair<std::string, Tensor>> load_npz(const std::string& path);

@@ -213,7 +213,8 @@ class Model:
         """Like keras.Model.predict: x is an array, a list of arrays (one per input) or a dict
         {input name: array}; float64 arrays are converted to float32, integer arrays reach an
         integer Input exactly (Embedding indices past 2^24, as in Keras). Returns an
-        array, or a list for several outputs. batch_size splits the batch into calls (bounding
+        array, or a list for several outputs: float32, or int64 for integer outputs (lookup
+        indices, bucket ids, token ids). batch_size splits the batch into calls (bounding
         memory; results do not change). verbose is accepted for Keras compatibility."""
         del verbose
         _check_threads(threads)

@@ -81,7 +81,14 @@ std::vector<recur::Tensor> to_tensors(const std::vector<FloatArray>& arrays) {
 py::list to_arrays(const std::vector<recur::Tensor>& tensors) {
   py::list out;
   for (const auto& t : tensors) {
-    FloatArray a(std::vector<py::ssize_t>(t.shape().begin(), t.shape().end()));
+    const std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end());
+    if (t.has_ints()) {  // exact integers (lookup indices, token ids): int64, as Keras' ints
+      IntArray a(shape);
+      if (t.size()) std::memcpy(a.mutable_data(), t.ints().data(), t.size() * sizeof(int64_t));
+      out.append(std::move(a));
+      continue;
+    }
+    FloatArray a(shape);
     if (t.size()) std::memcpy(a.mutable_data(), t.data(), t.size() * sizeof(float));
     out.append(std::move(a));
   }

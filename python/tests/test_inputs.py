@@ -80,3 +80,15 @@ def test_integer_indices_past_2_to_24_reach_an_embedding_exactly_as_in_keras(tmp
     got = recur.load_model(str(path)).predict(x)
     np.testing.assert_array_equal(got, want)
     assert got[0, 0, 0] == ((1 << 24) + 1) % 7  # the row itself, not its float32 neighbour
+
+
+def test_integer_outputs_come_back_as_int64_with_keras_values():
+    """Lookup indices and inverted tokens are integers: predict returns them as int64 (a token
+    past 2^24 would lose its value as float32); Keras' own outputs are the fixture's y*.npy."""
+    case = REPO / "tests" / "fixtures" / "models" / "k3-category-layers"
+    xs = [np.load(case / f"x{i}.npy") for i in range(5)]
+    got = recur.load_model(str(case / "model.keras")).predict(xs)
+    assert got[0].dtype == np.float32  # the Dense head
+    for i in range(1, 6):  # Discretization and IntegerLookup (indices, tokens, encodings)
+        assert got[i].dtype == np.int64, i
+        np.testing.assert_array_equal(got[i], np.load(case / f"y{i}.npy"))

@@ -423,10 +423,12 @@ std::vector<std::pair<std::string, NpyArray>> load_npz(const std::string& path,
 }
 
 std::vector<uint8_t> encode_npy(const Tensor& t) {
-  // Byte-for-byte what numpy (>= 1.23) writes for a C-order float32 array, version 1.0.
+  // Byte-for-byte what numpy (>= 1.23) writes for a C-order float32 (or int64) array, v1.0.
   const auto& shape = t.shape();
-  std::string header =
-      "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape_repr(shape) + ", }";
+  const bool ints = t.has_ints();
+  const size_t width = ints ? 8 : 4;
+  std::string header = std::string("{'descr': '") + (ints ? "<i8" : "<f4") +
+                       "', 'fortran_order': False, 'shape': " + shape_repr(shape) + ", }";
   if (!shape.empty()) {
     const size_t digits = std::to_string(shape[0]).size();
     if (digits < kGrowthAxisMaxDigits) header.append(kGrowthAxisMaxDigits - digits, ' ');
@@ -440,7 +442,7 @@ std::vector<uint8_t> encode_npy(const Tensor& t) {
   header += '\n';
 
   // Sized once and filled by index (GCC 12 misreports inserts into a reserved vector).
-  std::vector<uint8_t> out(kMagicLen + 4 + header.size() + t.size() * 4);
+  std::vector<uint8_t> out(kMagicLen + 4 + header.size() + t.size() * width);
   std::memcpy(out.data(), kMagic, kMagicLen);
   out[6] = 1;
   out[7] = 0;
@@ -448,6 +450,13 @@ std::vector<uint8_t> encode_npy(const Tensor& t) {
   out[9] = static_cast<uint8_t>(total >> 8);
   std::memcpy(out.data() + kMagicLen + 4, header.data(), header.size());
   size_t pos = kMagicLen + 4 + header.size();
+  if (ints) {
+    for (int64_t v : t.ints()) {
+      const auto bits = static_cast<uint64_t>(v);
+      for (int k = 0; k < 8; ++k) out[pos++] = static_cast<uint8_t>(bits >> (8 * k));
+    }
+    return out;
+  }
   for (float v : t.values()) {
     const uint32_t bits = std::bit_cast<uint32_t>(v);
     for (int k = 0; k < 4; ++k) out[pos++] = static_cast<uint8_t>(bits >> (8 * k));

@@ -28,7 +28,9 @@ NpyArray load_npy(const std::string& path, const Limits& limits = default_limits
 std::vector<std::pair<std::string, NpyArray>> load_npz(const std::string& path,
                                                        const Limits& limits = default_limits());
 
-std::vector<uint8_t> encode_npy(const Tensor& t);         // "<f4", C order, version 1.0
+// "<f4", C order, version 1.0; "<i8" for a tensor that carries exact integers (an integer
+// model output: lookup indices, bucket ids, token ids), which float32 could round.
+std::vector<uint8_t> encode_npy(const Tensor& t);
 void save_npy(const std::string& path, const Tensor& t);  // atomic
 void save_npz(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& arrays);
 

@@ -62,8 +62,8 @@ int64_t json_int(const LayerArgs& a, const nlohmann::json& v, const std::string&
 
 class CategoryLayer : public BasicLayer {
  public:
-  CategoryLayer(const LayerArgs& a, Encoding e, bool k2_strict)
-      : BasicLayer(a), enc_(e), k2_strict_(k2_strict) {}
+  CategoryLayer(const LayerArgs& a, Encoding e, bool k2_strict, bool int_counts = false)
+      : BasicLayer(a), enc_(e), k2_strict_(k2_strict), int_counts_(int_counts) {}
   StreamRule stream_rule() const override { return encoding_rule(enc_); }
 
  protected:
@@ -117,11 +117,16 @@ class CategoryLayer : public BasicLayer {
       float& c = out[(i / per_row) * depth + static_cast<size_t>(k)];
       c = enc_ == Encoding::count ? c + 1.0f : 1.0f;
     }
+    if (int_counts_) {
+      std::vector<int64_t> n(y.values().begin(), y.values().end());
+      return single(Tensor::from_ints(y.shape(), n));
+    }
     return single(std::move(y));
   }
 
   Encoding enc_;
-  bool k2_strict_;  // tf.keras 2 asserts every category is in [0, depth)
+  bool k2_strict_;   // tf.keras 2 asserts every category is in [0, depth)
+  bool int_counts_;  // encodings come out as int64 (IntegerLookup's), not float32
 };
 
 // ---- Discretization ----------------------------------------------------------------------------
@@ -237,7 +242,7 @@ class IntegerLookupLayer final : public CategoryLayer {
     size_t depth = 0;  // output width of the non-int modes
   };
   IntegerLookupLayer(const LayerArgs& a, Encoding e, Setup s)
-      : CategoryLayer(a, e, false), s_(std::move(s)) {
+      : CategoryLayer(a, e, false, true), s_(std::move(s)) {
     for (size_t i = 0; i < s_.tokens.size(); ++i)
       index_.emplace(s_.tokens[i], s_.token_start + static_cast<int64_t>(i));
   }
