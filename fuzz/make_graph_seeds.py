@@ -132,8 +132,10 @@ def keras_ops():
            axis=-1),
         op("Reshape", "flat", [tensor("attn", shape=[None, 6, 6])], newshape=[-1, 36]),
         op("GetItem", "last", [tensor("centred"), [every, -1, None]]),
+        op("Argmax", "best", [tensor("centred")], axis=-1, keepdims=False),
     ]
-    return functional("ops", layers, [["input", 0, 0]], [["flat", 0, 0], ["last", 0, 0]])
+    return functional("ops", layers, [["input", 0, 0]],
+                      [["flat", 0, 0], ["last", 0, 0], ["best", 0, 0]])
 
 
 def keras2_tf_ops():

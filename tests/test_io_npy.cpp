@@ -124,8 +124,8 @@ TEST(IoNpy, ExactIntegersAreWrittenAsInt64) {
   // Writing through data() forgets the integers: the floats are written.
   Tensor f = t;
   f.data()[0] = 0.5f;
-  EXPECT_NE(std::string(encode_npy(f).begin(), encode_npy(f).begin() + 128).find("'<f4'"),
-            std::string::npos);
+  const auto fb = encode_npy(f);
+  EXPECT_NE(std::string(fb.begin(), fb.begin() + 128).find("'<f4'"), std::string::npos);
 }
 
 TEST(IoNpy, SaveLoadRoundTrip) {

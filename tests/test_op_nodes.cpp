@@ -241,6 +241,47 @@ TEST(OpNodes, ReductionsOverAxesListsAndEverything) {
   EXPECT_THROW(op("Max", {{"axis", 1}, {"initial", 0.0}}, {kt(3)}), Unsupported);
 }
 
+// tf.argmax / argmin on the CPU: a strict improvement from the lowest value at index 0 (NaN
+// never chosen, ties keep the first), denormals as zero (flushed); Keras 3 orders -0 below +0.
+TEST(OpNodes, ArgmaxAndArgminFollowTensorFlowOnTheCpu) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  const float den = 1e-40f;  // a denormal
+  const Tensor x({6, 3}, std::vector<float>{3, 7, 7, nan, 1, 2, -0.0f, 0.0f, -0.0f, den, 0.0f,
+                                            -1.0f, -inf, -inf, -inf, nan, nan, nan});
+  const auto amax = op("Argmax", {{"axis", -1}, {"keepdims", false}}, {kt(2)});
+  const Tensor a = call(*amax, {x});
+  ASSERT_TRUE(a.has_ints());
+  EXPECT_EQ(a.ints(), (std::vector<int64_t>{1, 2, 1, 0, 0, 0}));
+  const auto amin = op("Argmin", {{"axis", 1}, {"keepdims", true}}, {kt(2)});
+  const Tensor b = call(*amin, {x});
+  EXPECT_EQ(b.shape(), (std::vector<size_t>{6, 1}));
+  EXPECT_EQ(b.ints(), (std::vector<int64_t>{0, 1, 0, 2, 0, 0}));
+  // Over everything: the flat index; along the batch axis.
+  const Tensor c = call(*op("Argmax", {{"axis", nullptr}, {"keepdims", false}}, {kt(2)}), {x});
+  EXPECT_EQ(c.rank(), 0u);
+  EXPECT_EQ(c.ints(), (std::vector<int64_t>{1}));
+  EXPECT_EQ(call(*op("Argmin", {{"axis", 0}}, {kt(2)}), {x}).ints(),
+            (std::vector<int64_t>{4, 4, 4}));
+  // tf.keras 2's tf.argmax has no -0 fix: -0 and +0 tie.
+  const Tensor z({1, 3}, std::vector<float>{-0.0f, 0.0f, -0.0f});
+  EXPECT_EQ(call(*tf_op("math.argmax", with(ref_x, {{"axis", -1}})), {z}).ints(),
+            (std::vector<int64_t>{0}));
+  EXPECT_EQ(call(*amax, {z}).ints(), (std::vector<int64_t>{1}));
+  // tf.argmax's axis defaults to 0 (the batch axis).
+  EXPECT_EQ(call(*tf_op("math.argmin", with(ref_x, {{"output_type", "int32"}})), {x}).ints(),
+            (std::vector<int64_t>{4, 4, 4}));
+  // Integers in their own order; beyond 2^53 refused.
+  const std::vector<int64_t> big{(int64_t{1} << 40) + 1, int64_t{1} << 40, 3};
+  EXPECT_EQ(call(*amax, {Tensor::from_ints({1, 3}, big)}).ints(), (std::vector<int64_t>{0}));
+  EXPECT_THROW(call(*amax, {Tensor::from_ints({1, 2}, std::vector<int64_t>{int64_t{1} << 60, 0})}),
+               Unsupported);
+  EXPECT_EQ(amax->stream_rule().kind, Streaming::whole_sequence);  // (batch, time): over time
+  EXPECT_EQ(op("Argmax", {{"axis", -1}}, {kt(3)})->stream_rule().kind, Streaming::per_step);
+  EXPECT_THROW(call(*amax, {Tensor({2, 0})}), InvalidArgument);
+  EXPECT_THROW(op("Argmax", {{"axis", {1, 2}}}, {kt(3)}), Unsupported);
+}
+
 TEST(OpNodes, SoftmaxAlongTheTimeAxis) {
   const size_t B = 2, T = 33, F = 3;
   const Tensor x = random_tensor({B, T, F}, 8);

@@ -688,6 +688,36 @@ def b_category_layers(rng):
         "with categories past the depth; one_hot with -1 and 6) into a GRU and a Dense")
 
 
+def b_argmax(rng):
+    # ops.argmax / argmin after an LSTM: over the features, over time with keepdims, over
+    # everything; ties and -0/+0 in a second branch; token ids' argmax (integers).
+    O = K.ops
+    inp = K.Input(shape=(6, 3))
+    ids = K.Input(shape=(5,), dtype="int64")
+    h = L.LSTM(4, return_sequences=True)(inp)
+    r = O.floor(h * 2.0) * 0.0  # -0 where h < 0, +0 elsewhere: ties and signed zeros
+    outs = [O.argmax(h, axis=-1), O.argmin(h, axis=1, keepdims=True), O.argmax(h),
+            O.argmax(r, axis=-1), O.argmin(inp, axis=-1), O.argmax(ids, axis=1)]
+    xs = uni(rng, 2, 6, 3)
+    xs[0, 0] = [0.0, -0.0, 0.0]
+    xs[0, 1] = [np.nan, 1.0, 2.0]
+    xs[1, 2] = [5.0, 5.0, -1.0]
+    return K.Model([inp, ids], outs), [[xs, np.array([[3, 9, 9, 1, 0], [-4, -9, 70000001, 2,
+                                                                       70000001]])]], (
+        "ops.argmax/argmin over the features, over time (keepdims), over everything, with "
+        "-0/+0 ties, NaN and equal values; argmax of int64 ids")
+
+
+def b2_argmax(rng):
+    # tf.argmax / tf.math.argmin (TFOpLambda) after an LSTM.
+    import tensorflow as tf
+    inp = K.Input(shape=(6, 3))
+    h = L.LSTM(4, return_sequences=True)(inp)
+    outs = [tf.argmax(h, axis=-1), tf.math.argmin(h, 1, output_type=tf.int32), tf.argmax(h)]
+    xs = uni(rng, 2, 6, 3)
+    return K.Model(inp, outs), [[xs]]
+
+
 def b_adapted_lookup(rng):
     # Adapted layers: IntegerLookup's vocabulary goes to the .keras assets, Discretization's
     # boundaries to its config.
@@ -919,6 +949,7 @@ K3_CASES = [
          "IntegerLookup", BOTH, keras_cannot_load_h5=True),
     Case("adapted-lookup", b_adapted_lookup, "adapted IntegerLookup and Discretization",
          ("keras",)),
+    Case("argmax", b_argmax, "Keras ops argmax and argmin", BOTH, keras_cannot_load_h5=True),
     Case("batchnorm-layernorm", b_norm, "BatchNormalization (default, center/scale off, on a "
          "flattened input) and LayerNormalization (default, center off) with non-trivial "
          "moving statistics", BOTH),
@@ -1017,6 +1048,7 @@ K2_CASES = [
     Case("tf-ops", b2_tf_ops, "Keras 2 TFOpLambda and SlicingOpLambda layers", ("h5",)),
     Case("category-layers", b2_category_layers, "Keras 2 Discretization and CategoryEncoding",
          ("h5",)),
+    Case("argmax", b2_argmax, "Keras 2 tf.argmax and tf.math.argmin", ("h5",)),
     Case("lstm-hard-sigmoid", b2_lstm_hard_sigmoid, "Keras 2 Sequential LSTM with hard_sigmoid",
          ("h5",)),
     Case("gru-reset-before", b2_gru_reset_before, "Keras 2 GRU reset_after=False, hard_sigmoid",

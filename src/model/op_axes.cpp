@@ -53,6 +53,31 @@ Factory reduction(Reduce kind) {
   };
 }
 
+// Argmax / Argmin over one axis (or the flattened tensor): exact integer indices.
+Factory arg_extreme(bool max) {
+  return [max](const OpSource& s) {
+    const auto axes = cfg_axes(s, std::nullopt);
+    if (axes && axes->size() != 1) throw Unsupported(s.where + ": several axes");
+    const bool keep = cfg_flag(s, "keepdims");
+    const bool keras_zero = !s.from_tf;  // Keras 3 orders -0 below +0; tf.argmax ties them
+    const std::string where = s.where;
+    OpDef d{[axes, keep, max, keras_zero, where](const std::vector<Tensor>& a, size_t) {
+      const Tensor& x = only(a, 1, where);
+      std::optional<size_t> axis;
+      if (axes) axis = opmath::axis_of(axes->front(), x.rank(), where);
+      return opmath::arg_extreme(x, axis, keep, max, keras_zero, where);
+    }};
+    d.ints_exact = true;  // reads the integers themselves
+    if (!axes) {
+      d.rule = {Streaming::whole_sequence, "reduces over every axis"};
+    } else {
+      d.rule = on_axes(s, *axes, keep ? s.rank : s.rank - std::min<size_t>(s.rank, 1),
+                       "reduces over the time axis");
+    }
+    return d;
+  };
+}
+
 OpDef get_item(const OpSource& s) {
   if (!s.args.is_array() || s.args.size() != 2) {
     throw InvalidArgument(s.where + ": takes a tensor and an index");
@@ -259,6 +284,8 @@ void add_axis_ops(std::map<std::string, Factory>& table) {
       {"Mean", reduction(Reduce::mean)},
       {"Max", reduction(Reduce::max)},
       {"Min", reduction(Reduce::min)},
+      {"Argmax", arg_extreme(true)},
+      {"Argmin", arg_extreme(false)},
       {"GetItem", get_item},
       {"Reshape", reshape_op},
       {"Transpose", transpose_op},

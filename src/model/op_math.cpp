@@ -1,6 +1,8 @@
 #include "model/op_math.hpp"
 
+#include <algorithm>
 #include <array>
+#include <cfloat>
 #include <cmath>
 #include <limits>
 
@@ -94,16 +96,29 @@ size_t axis_of(long axis, size_t rank, const std::string& where) {
   return *k;
 }
 
+namespace {
+
+// A reduction's output: its slots (one per kept position), its shape, and how many input
+// values each slot takes.
+struct Reduced {
+  size_t slots = 1, count = 1;
+  std::vector<size_t> shape;
+};
+
+Reduced reduced(const Tensor& x, const std::vector<bool>& on, bool keepdims) {
+  Reduced r;
+  for (size_t k = 0; k < x.rank(); ++k) {
+    (on[k] ? r.count : r.slots) *= x.dim(k);
+    if (!on[k] || keepdims) r.shape.push_back(on[k] ? 1 : x.dim(k));
+  }
+  return r;
+}
+
+}  // namespace
+
 Tensor reduce(const Tensor& x, const std::vector<bool>& on, bool keepdims, Reduce kind,
               const std::string& where) {
-  const size_t r = x.rank();
-  std::vector<size_t> kept(r), shape;
-  size_t count = 1;
-  for (size_t k = 0; k < r; ++k) {
-    kept[k] = on[k] ? 1 : x.dim(k);
-    if (on[k]) count *= x.dim(k);
-    if (!on[k] || keepdims) shape.push_back(kept[k]);
-  }
+  const auto [slots, count, shape] = reduced(x, on, keepdims);
   const bool extreme = kind == Reduce::max || kind == Reduce::min;
   if (count == 0 && extreme) throw InvalidArgument(where + ": reduces an empty axis");
   const double inf = std::numeric_limits<double>::infinity();
@@ -111,7 +126,7 @@ Tensor reduce(const Tensor& x, const std::vector<bool>& on, bool keepdims, Reduc
                       : kind == Reduce::min ? inf
                       : kind == Reduce::all ? 1.0
                                             : 0.0;
-  std::vector<double> acc(layers::core::prod(kept), init);
+  std::vector<double> acc(slots, init);
   const std::vector<size_t> at = layers::core::reduced_positions(x.shape(), on);
   for (size_t i = 0; i < x.size(); ++i) {
     const double v = x[i];
@@ -131,6 +146,43 @@ Tensor reduce(const Tensor& x, const std::vector<bool>& on, bool keepdims, Reduc
         static_cast<float>(kind == Reduce::mean ? acc[i] / static_cast<double>(count) : acc[i]);
   }
   return out;
+}
+
+Tensor arg_extreme(const Tensor& x, std::optional<size_t> axis, bool keepdims, bool max,
+                   bool keras_zero, const std::string& where) {
+  std::vector<bool> on(x.rank(), !axis);
+  if (axis) on[*axis] = true;
+  const auto [n, count, shape] = reduced(x, on, keepdims);
+  if (count == 0) throw InvalidArgument(where + ": takes the arg-extreme of an empty axis");
+  // Scanned in order; tf.argmax starts from the lowest value at index 0 and moves on a strict
+  // improvement only (so NaN, and -inf alone, leave index 0).
+  std::vector<double> best(n, max ? -FLT_MAX : FLT_MAX);
+  std::vector<int64_t> idx(n, 0), seen(n, 0);
+  const std::vector<size_t> at = layers::core::reduced_positions(x.shape(), on);
+  const bool ints = x.has_ints();
+  if (ints) {  // tf.argmax of integers: their own order (as doubles, exact within 2^53)
+    for (int64_t v : x.ints()) {
+      if (v > (int64_t{1} << 53) || v < -(int64_t{1} << 53))
+        throw Unsupported(where + ": integer values beyond 2^53 are not ordered exactly");
+    }
+    std::fill(best.begin(), best.end(), max ? -INFINITY : INFINITY);
+  }
+  for (size_t i = 0; i < x.size(); ++i) {
+    const size_t o = at[i];
+    double v;
+    if (ints) {
+      v = static_cast<double>(x.ints()[i]);
+    } else {
+      const float f = x[i];
+      v = std::fabs(f) < FLT_MIN ? (keras_zero && std::signbit(f) ? -FLT_MIN : 0.0) : f;
+    }
+    if (max ? v > best[o] : v < best[o]) {
+      best[o] = v;
+      idx[o] = seen[o];
+    }
+    ++seen[o];
+  }
+  return Tensor::from_ints(shape, idx);
 }
 
 Tensor along_axis(Tensor x, size_t axis, Activation act) {

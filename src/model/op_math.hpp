@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -29,6 +30,13 @@ enum class Reduce { sum, mean, max, min, any, all };
 // Reduces the axes flagged in `on` (one flag per axis of x); keepdims leaves them as 1.
 Tensor reduce(const Tensor& x, const std::vector<bool>& on, bool keepdims, Reduce kind,
               const std::string& where);
+
+// The index of the largest (max) or smallest value along `axis` (nullopt: of the flattened
+// tensor) as exact integers, as tf.argmax/argmin compute it on the CPU: NaN is never chosen,
+// a tie keeps the first index, denormals compare as zero (TensorFlow's CPU threads flush
+// them); keras_zero: Keras 3's fix that orders -0 below +0.
+Tensor arg_extreme(const Tensor& x, std::optional<size_t> axis, bool keepdims, bool max,
+                   bool keras_zero, const std::string& where);
 
 // A row-wise activation (softmax, log_softmax) along `axis` instead of the last axis.
 Tensor along_axis(Tensor x, size_t axis, Activation act);

@@ -87,6 +87,8 @@ const std::map<std::string, TfFunction>& functions() {
       {"math.reduce_min", reduction("Min")},
       {"math.reduce_any", reduction("Any")},
       {"math.reduce_all", reduction("All")},
+      {"math.argmax", {"Argmax", {}, {{"axis", "axis"}}, {{"axis", 0}}}},
+      {"math.argmin", {"Argmin", {}, {{"axis", "axis"}}, {{"axis", 0}}}},
       {"clip_by_value", {"Clip", {}, {{"clip_value_min", "x_min"}, {"clip_value_max", "x_max"}}}},
       {"where", {"Where", {"x", "y"}, {}}},
       {"cast", {"Cast", {}, {{"dtype", "dtype"}}}},
@@ -115,6 +117,7 @@ bool harmless(const std::string& k, const json& v) {
   if (k == "name" || k == "a_is_sparse" || k == "b_is_sparse") return true;
   if (k == "conjugate") return v.is_boolean();
   if (k == "beta") return v.is_number() && v.get<double>() == 1.0;
+  if (k == "output_type") return v == "int64" || v == "int32";  // argmax: the values are the same
   return false;
 }
 
