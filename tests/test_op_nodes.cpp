@@ -282,6 +282,61 @@ TEST(OpNodes, ArgmaxAndArgminFollowTensorFlowOnTheCpu) {
   EXPECT_THROW(op("Argmax", {{"axis", {1, 2}}}, {kt(3)}), Unsupported);
 }
 
+// numpy's repeat and tile (the batch axis never), cumsum in order, round half to even.
+TEST(OpNodes, RepeatTileCumsumRound) {
+  const Tensor x({1, 3, 2}, std::vector<float>{1, 2, 3, 4, 5, 6});
+  const auto rep = op("Repeat", {{"repeats", {2, 0, 1}}, {"axis", 1}}, {kt(3)});
+  EXPECT_EQ(call(*rep, {x}).values(), (std::vector<float>{1, 2, 1, 2, 5, 6}));
+  EXPECT_EQ(rep->stream_rule().kind, Streaming::whole_sequence);  // along time
+  const auto rep2 = op("Repeat", {{"repeats", 2}, {"axis", -1}}, {kt(3)});
+  const Tensor r2 = call(*rep2, {x});
+  EXPECT_EQ(r2.shape(), (std::vector<size_t>{1, 3, 4}));
+  EXPECT_EQ(r2.values(), (std::vector<float>{1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6}));
+  EXPECT_EQ(rep2->stream_rule().kind, Streaming::per_step);
+  EXPECT_THROW(call(*rep, {Tensor({1, 2, 2})}), InvalidArgument);  // 3 counts, 2 steps
+  EXPECT_THROW(call(*op("Repeat", {{"repeats", 2}, {"axis", 0}}, {kt(3)}), {x}), Unsupported);
+  EXPECT_THROW(op("Repeat", {{"repeats", 2}, {"axis", nullptr}}, {kt(3)}), Unsupported);
+  // Token ids keep their exact values through repeat and tile.
+  const Tensor ids = Tensor::from_ints({1, 2}, std::vector<int64_t>{(int64_t{1} << 40) + 1, 7});
+  const Tensor ri = call(*op("Repeat", {{"repeats", 2}, {"axis", 1}}, {kt(2)}), {ids});
+  ASSERT_TRUE(ri.has_ints());
+  EXPECT_EQ(ri.ints(),
+            (std::vector<int64_t>{(int64_t{1} << 40) + 1, (int64_t{1} << 40) + 1, 7, 7}));
+  // tile pads the repeats with leading 1s.
+  const auto tile = op("Tile", {{"repeats", {2}}}, {kt(3)});
+  const Tensor t = call(*tile, {x});
+  EXPECT_EQ(t.shape(), (std::vector<size_t>{1, 3, 4}));
+  EXPECT_EQ(t.values(), (std::vector<float>{1, 2, 1, 2, 3, 4, 3, 4, 5, 6, 5, 6}));
+  EXPECT_EQ(tile->stream_rule().kind, Streaming::per_step);
+  const Tensor t2 = call(*op("Tile", {{"repeats", {1, 2, 1}}}, {kt(3)}), {x});
+  EXPECT_EQ(t2.values(), (std::vector<float>{1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6}));
+  EXPECT_THROW(call(*op("Tile", {{"repeats", {2, 1, 1}}}, {kt(3)}), {x}), Unsupported);
+  EXPECT_THROW(call(*op("Tile", {{"repeats", {1, 1, 1, 1}}}, {kt(3)}), {x}), Unsupported);
+  // A huge repeat is bounded by max_activation_bytes before allocating.
+  EXPECT_THROW(call(*op("Tile", {{"repeats", {1, 1, 1000000000}}}, {kt(3)}), {x}, 1 << 20),
+               InvalidArgument);
+  // cumsum along time.
+  const auto cs = op("Cumsum", {{"axis", 1}, {"dtype", nullptr}}, {kt(3)});
+  EXPECT_EQ(call(*cs, {x}).values(), (std::vector<float>{1, 2, 4, 6, 9, 12}));
+  EXPECT_EQ(cs->stream_rule().kind, Streaming::whole_sequence);
+  EXPECT_THROW(op("Cumsum", {{"axis", nullptr}}, {kt(3)}), Unsupported);
+  // round: half to even; with decimals in float32.
+  const Tensor h({1, 6}, std::vector<float>{0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 0.49f});
+  EXPECT_EQ(call(*op("Round", {{"decimals", 0}}, {kt(2)}), {h}).values(),
+            (std::vector<float>{0, 2, 2, -0.0f, -2, 0}));
+  const Tensor d = call(*op("Round", {{"decimals", 1}}, {kt(2)}), {h});
+  EXPECT_FLOAT_EQ(d[5], 0.5f);
+  EXPECT_FLOAT_EQ(d[1], 1.5f);
+  // tf.keras 2: tf.repeat, tf.tile's multiples, tf.math.cumsum with its defaults.
+  EXPECT_EQ(call(*tf_op("repeat", with(ref_x, {{"repeats", 2}, {"axis", -1}})), {x}).values(),
+            r2.values());
+  EXPECT_EQ(call(*tf_op("tile", with(ref_x, {{"multiples", {1, 1, 2}}})), {x}).values(),
+            t.values());
+  EXPECT_THROW(tf_op("math.cumsum", with(ref_x, {{"axis", 1}, {"reverse", true}})), Unsupported);
+  EXPECT_THROW(call(*tf_op("math.cumsum", with(ref_x, {{"exclusive", false}})), {x}),
+               Unsupported);  // axis 0 by default: the batch axis
+}
+
 TEST(OpNodes, SoftmaxAlongTheTimeAxis) {
   const size_t B = 2, T = 33, F = 3;
   const Tensor x = random_tensor({B, T, F}, 8);
@@ -446,7 +501,7 @@ TEST(TfOpNodes, ConstantReferenceOnlyForTensorFlowOps) {
 }
 
 TEST(TfOpNodes, WhatTheyCannotComputeIsRefused) {
-  EXPECT_THROW(tf_op("math.cumsum", with(ref_x, {{"axis", 1}})), Unsupported);
+  EXPECT_THROW(tf_op("math.cumprod", with(ref_x, {{"axis", 1}})), Unsupported);
   EXPECT_THROW(tf_op("math.reduce_mean", with(ref_x, {{"axis", 1}, {"keep_dims", true}})),
                Unsupported);
   EXPECT_THROW(tf_op("clip_by_value",

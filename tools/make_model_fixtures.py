@@ -708,6 +708,32 @@ def b_argmax(rng):
         "-0/+0 ties, NaN and equal values; argmax of int64 ids")
 
 
+def b_repeat_tile_ops(rng):
+    # ops.repeat / tile / cumsum / round between RNNs: a context vector repeated over time
+    # (the seq2seq pattern), per-step repeats, features tiled, running sums over time, rounding
+    # (half to even, and with decimals).
+    O = K.ops
+    inp = K.Input(shape=(5, 3))
+    h = L.LSTM(4, return_sequences=True)(inp)
+    ctx = O.repeat(O.expand_dims(h[:, -1], 1), 5, axis=1)
+    steps = O.repeat(h, [1, 2, 0, 1, 3], axis=1)
+    y = L.GRU(3)(O.concatenate([ctx, O.tile(h, [1, 1, 2]), O.cumsum(h, axis=1)], axis=-1))
+    r = O.round(h * 4.0) + O.round(h, 2) + O.round(O.repeat(h, 2, axis=2)[..., :4] * 2.5)
+    xs = uni(rng, 2, 5, 3)
+    return K.Model(inp, [y, steps, r, O.tile(h[:, 0], [3])]), [[xs]], (
+        "ops.repeat (a final output over time; per-step counts; features), tile, cumsum over "
+        "time and round (decimals 0 and 2) around an LSTM and a GRU")
+
+
+def b2_repeat_tile_ops(rng):
+    import tensorflow as tf
+    inp = K.Input(shape=(5, 3))
+    h = L.LSTM(4, return_sequences=True)(inp)
+    ctx = tf.repeat(tf.expand_dims(h[:, -1], 1), 5, axis=1)
+    y = L.GRU(3)(tf.concat([ctx, tf.tile(h, [1, 1, 2]), tf.math.cumsum(h, axis=1)], axis=-1))
+    return K.Model(inp, [y, tf.math.round(h * 4.0)]), [[uni(rng, 2, 5, 3)]]
+
+
 def b2_argmax(rng):
     # tf.argmax / tf.math.argmin (TFOpLambda) after an LSTM.
     import tensorflow as tf
@@ -950,6 +976,8 @@ K3_CASES = [
     Case("adapted-lookup", b_adapted_lookup, "adapted IntegerLookup and Discretization",
          ("keras",)),
     Case("argmax", b_argmax, "Keras ops argmax and argmin", BOTH, keras_cannot_load_h5=True),
+    Case("repeat-tile-ops", b_repeat_tile_ops, "Keras ops repeat, tile, cumsum and round",
+         BOTH, keras_cannot_load_h5=True),
     Case("batchnorm-layernorm", b_norm, "BatchNormalization (default, center/scale off, on a "
          "flattened input) and LayerNormalization (default, center off) with non-trivial "
          "moving statistics", BOTH),
@@ -1049,6 +1077,8 @@ K2_CASES = [
     Case("category-layers", b2_category_layers, "Keras 2 Discretization and CategoryEncoding",
          ("h5",)),
     Case("argmax", b2_argmax, "Keras 2 tf.argmax and tf.math.argmin", ("h5",)),
+    Case("repeat-tile-ops", b2_repeat_tile_ops, "Keras 2 tf.repeat, tf.tile, tf.math.cumsum "
+         "and tf.math.round", ("h5",)),
     Case("lstm-hard-sigmoid", b2_lstm_hard_sigmoid, "Keras 2 Sequential LSTM with hard_sigmoid",
          ("h5",)),
     Case("gru-reset-before", b2_gru_reset_before, "Keras 2 GRU reset_after=False, hard_sigmoid",

@@ -78,6 +78,94 @@ Factory arg_extreme(bool max) {
   };
 }
 
+// `repeats` of Repeat and Tile: an int or a list of ints.
+std::vector<long> cfg_repeats(const OpSource& s) {
+  const auto it = s.cfg.find("repeats");
+  if (it == s.cfg.end() || it->is_null()) throw InvalidArgument(s.where + ": no repeats");
+  std::vector<long> v;
+  for (const auto& r : it->is_array() ? *it : json::array({*it})) {
+    if (!r.is_number_integer() || r.get<long>() < 0)
+      throw InvalidArgument(s.where + ": repeats must be integers >= 0");
+    v.push_back(r.get<long>());
+  }
+  return v;
+}
+
+// ops.repeat along one axis, never the batch axis (the output batch would not be the input's).
+OpDef repeat_op(const OpSource& s) {
+  const auto axes = cfg_axes(s, std::nullopt);
+  if (!axes || axes->size() != 1)
+    throw Unsupported(s.where + ": repeat of the flattened tensor (it mixes the batch)");
+  const long axis = axes->front();
+  const std::vector<long> counts = cfg_repeats(s);
+  const std::string where = s.where;
+  OpDef d{[axis, counts, where](const std::vector<Tensor>& a, size_t max) {
+    const Tensor& x = only(a, 1, where);
+    const size_t k = opmath::axis_of(axis, x.rank(), where);
+    if (k == 0) throw Unsupported(where + ": repeats along the batch axis");
+    return opindex::repeat(x, k, counts, max, where);
+  }};
+  d.keeps_ints = true;
+  d.rule = on_axes(s, {axis}, s.rank, "repeats along the time axis");
+  return d;
+}
+
+// ops.tile: numpy pads the repeats with leading 1s; more repeats than axes, or a repeat of the
+// batch axis, would change the batch.
+OpDef tile_op(const OpSource& s) {
+  const std::vector<long> reps = cfg_repeats(s);
+  const std::string where = s.where;
+  OpDef d{[reps, where](const std::vector<Tensor>& a, size_t max) {
+    Tensor x = only(a, 1, where);
+    if (reps.size() > x.rank()) throw Unsupported(where + ": more repeats than axes");
+    const size_t pad = x.rank() - reps.size();
+    for (size_t k = 0; k < x.rank(); ++k) {
+      const long r = k < pad ? 1 : reps[k - pad];
+      if (r == 1) continue;
+      if (k == 0) throw Unsupported(where + ": tiles the batch axis");
+      std::vector<size_t> at;
+      for (long i = 0; i < r; ++i) {
+        if (at.size() > max)
+          throw InvalidArgument(where +
+                                ": the output would exceed "
+                                "max_activation_bytes");
+        for (size_t j = 0; j < x.dim(k); ++j) at.push_back(j);
+      }
+      x = opindex::take_along(x, k, at, max, where);
+    }
+    return x;
+  }};
+  d.keeps_ints = true;
+  std::vector<long> tiled;
+  for (size_t i = 0; i < reps.size(); ++i) {
+    if (reps[i] != 1) tiled.push_back(static_cast<long>(i) - static_cast<long>(reps.size()));
+  }
+  d.rule = on_axes(s, tiled, s.rank, "tiles the time axis");
+  if (reps.size() > s.rank && s.rank) d.rule = {Streaming::whole_sequence, "adds leading axes"};
+  return d;
+}
+
+// ops.cumsum along one axis (the flattened tensor would mix the batch).
+OpDef cumsum_op(const OpSource& s) {
+  const auto axes = cfg_axes(s, std::nullopt);
+  if (!axes || axes->size() != 1)
+    throw Unsupported(s.where + ": cumsum of the flattened tensor (it mixes the batch)");
+  const auto dt = s.cfg.find("dtype");
+  if (dt != s.cfg.end() && !dt->is_null() && *dt != "float32")
+    throw Unsupported(s.where + ": cumsum in dtype " + dt->dump().substr(0, 20));
+  const long axis = axes->front();
+  const std::string where = s.where;
+  OpDef d{[axis, where](const std::vector<Tensor>& a, size_t) {
+    const Tensor& x = only(a, 1, where);
+    if (x.has_ints()) throw Unsupported(where + ": cumsum of integers (Keras sums them as ints)");
+    const size_t k = opmath::axis_of(axis, x.rank(), where);
+    if (k == 0) throw Unsupported(where + ": cumsum along the batch axis");
+    return opmath::cumsum(x, k);
+  }};
+  d.rule = on_axes(s, {axis}, s.rank, "accumulates along the time axis");
+  return d;
+}
+
 OpDef get_item(const OpSource& s) {
   if (!s.args.is_array() || s.args.size() != 2) {
     throw InvalidArgument(s.where + ": takes a tensor and an index");
@@ -286,6 +374,9 @@ void add_axis_ops(std::map<std::string, Factory>& table) {
       {"Min", reduction(Reduce::min)},
       {"Argmax", arg_extreme(true)},
       {"Argmin", arg_extreme(false)},
+      {"Repeat", repeat_op},
+      {"Tile", tile_op},
+      {"Cumsum", cumsum_op},
       {"GetItem", get_item},
       {"Reshape", reshape_op},
       {"Transpose", transpose_op},

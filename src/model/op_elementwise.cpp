@@ -139,6 +139,30 @@ OpDef cast(const OpSource& s) {
   return d;
 }
 
+// ops.round: half to even (tf.round); with decimals, round(x * 10^d) / 10^d in float32.
+// Integers stay as they are for decimals >= 0 (Keras returns them).
+OpDef round_op(const OpSource& s) {
+  const auto it = s.cfg.find("decimals");
+  long dec = 0;
+  if (it != s.cfg.end() && !it->is_null()) {
+    if (!it->is_number_integer() || std::abs(it->get<long>()) > 30)
+      throw InvalidArgument(s.where + ": decimals must be a small integer");
+    dec = it->get<long>();
+  }
+  const auto factor = static_cast<float>(std::pow(10.0, static_cast<double>(dec)));
+  const std::string where = s.where;
+  OpDef d{[dec, factor, where](const std::vector<Tensor>& a, size_t) {
+    Tensor x = only(a, 1, where);
+    if (x.has_ints() && dec >= 0) return x;
+    float* v = x.data();
+    for (size_t i = 0; i < x.size(); ++i)
+      v[i] = dec == 0 ? std::nearbyint(v[i]) : std::nearbyint(v[i] * factor) / factor;
+    return x;
+  }};
+  d.keeps_ints = dec >= 0;
+  return d;
+}
+
 OpDef where_op(const OpSource& s) {
   std::vector<Arg> args;
   flatten_args(s.args, args, s.where, 0);
@@ -207,6 +231,7 @@ void add_elementwise_ops(std::map<std::string, Factory>& table) {
       {"Expm1", unary([](float x) { return std::expm1(x); })},
       {"Floor", unary([](float x) { return std::floor(x); })},
       {"Ceil", unary([](float x) { return std::ceil(x); })},
+      {"Round", round_op},
       {"Sign", unary([](float x) { return x > 0.0f   ? 1.0f
                                           : x < 0.0f ? -1.0f
                                                      : x; })},

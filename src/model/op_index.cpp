@@ -188,6 +188,47 @@ Tensor reshape(const Tensor& x, const std::vector<long>& shape, const std::strin
   return r;
 }
 
+Tensor take_along(const Tensor& x, size_t axis, const std::vector<size_t>& at, size_t max_elems,
+                  const std::string& where) {
+  const auto& s = x.shape();
+  const size_t outer = layers::core::prod(s, 0, axis), inner = layers::core::prod(s, axis + 1);
+  if (inner && outer && at.size() > max_elems / inner / outer)
+    throw InvalidArgument(where + ": the output would exceed max_activation_bytes");
+  std::vector<size_t> shape = s;
+  shape[axis] = at.size();
+  const size_t n = s[axis], total = outer * at.size() * inner;
+  std::vector<float> f(total);
+  std::vector<int64_t> ints(x.has_ints() ? total : 0);
+  size_t o = 0;
+  for (size_t a = 0; a < outer; ++a) {
+    for (size_t k : at) {
+      const size_t from = (a * n + k) * inner;
+      std::copy_n(x.data() + from, inner, f.data() + o);
+      if (x.has_ints()) std::copy_n(x.ints().data() + from, inner, ints.data() + o);
+      o += inner;
+    }
+  }
+  return x.has_ints() ? Tensor::from_ints(shape, ints) : Tensor(shape, std::move(f));
+}
+
+Tensor repeat(const Tensor& x, size_t axis, const std::vector<long>& counts, size_t max_elems,
+              const std::string& where) {
+  const size_t n = x.dim(axis);
+  if (counts.size() != 1 && counts.size() != n) {
+    throw InvalidArgument(where + ": " + std::to_string(counts.size()) +
+                          " repeats for an axis of size " + std::to_string(n));
+  }
+  std::vector<size_t> at;
+  for (size_t i = 0; i < n; ++i) {
+    const long c = counts[counts.size() == 1 ? 0 : i];
+    if (c < 0) throw InvalidArgument(where + ": a negative repeat count");
+    if (static_cast<uint64_t>(c) > max_elems - std::min(max_elems, at.size()))
+      throw InvalidArgument(where + ": the output would exceed max_activation_bytes");
+    at.insert(at.end(), static_cast<size_t>(c), i);
+  }
+  return take_along(x, axis, at, max_elems, where);
+}
+
 Tensor stack(const std::vector<Tensor>& xs, long axis, const std::string& where) {
   if (xs.empty()) throw InvalidArgument(where + ": nothing to stack");
   const std::vector<size_t>& s = xs[0].shape();

@@ -31,6 +31,13 @@ Tensor get_item(const Tensor& x, const IndexKey& key, const std::string& where);
 
 // numpy reshape: one -1 takes the remaining size.
 Tensor reshape(const Tensor& x, const std::vector<long>& shape, const std::string& where);
+// numpy take along one axis with a list of positions (repeat and tile are made of it); integer
+// values travel with the floats. max_elems bounds the output.
+Tensor take_along(const Tensor& x, size_t axis, const std::vector<size_t>& at, size_t max_elems,
+                  const std::string& where);
+// numpy repeat along `axis`: each position `counts[i]` times (one count: every position).
+Tensor repeat(const Tensor& x, size_t axis, const std::vector<long>& counts, size_t max_elems,
+              const std::string& where);
 // numpy stack along `axis` of the result.
 Tensor stack(const std::vector<Tensor>& xs, long axis, const std::string& where);
 

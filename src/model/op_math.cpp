@@ -185,6 +185,26 @@ Tensor arg_extreme(const Tensor& x, std::optional<size_t> axis, bool keepdims, b
   return Tensor::from_ints(shape, idx);
 }
 
+Tensor cumsum(const Tensor& x, size_t axis) {
+  const auto& s = x.shape();
+  const size_t outer = layers::core::prod(s, 0, axis), n = s[axis];
+  const size_t inner = layers::core::prod(s, axis + 1);
+  Tensor y(s);
+  const float* src = x.data();
+  float* dst = y.data();
+  for (size_t o = 0; o < outer; ++o) {
+    const size_t base = o * n * inner;
+    for (size_t i = 0; i < inner; ++i) {
+      float acc = 0.0f;
+      for (size_t k = 0; k < n; ++k) {
+        acc += src[base + k * inner + i];
+        dst[base + k * inner + i] = acc;
+      }
+    }
+  }
+  return y;
+}
+
 Tensor along_axis(Tensor x, size_t axis, Activation act) {
   const size_t last = x.rank() - 1;
   if (axis == last) {

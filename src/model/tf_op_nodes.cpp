@@ -88,6 +88,10 @@ const std::map<std::string, TfFunction>& functions() {
       {"math.reduce_any", reduction("Any")},
       {"math.reduce_all", reduction("All")},
       {"math.argmax", {"Argmax", {}, {{"axis", "axis"}}, {{"axis", 0}}}},
+      {"math.round", unary("Round")},
+      {"math.cumsum", {"Cumsum", {}, {{"axis", "axis"}}, {{"axis", 0}}}},
+      {"tile", {"Tile", {}, {{"multiples", "repeats"}}}},
+      {"repeat", {"Repeat", {}, {{"repeats", "repeats"}, {"axis", "axis"}}}},
       {"math.argmin", {"Argmin", {}, {{"axis", "axis"}}, {{"axis", 0}}}},
       {"clip_by_value", {"Clip", {}, {{"clip_value_min", "x_min"}, {"clip_value_max", "x_max"}}}},
       {"where", {"Where", {"x", "y"}, {}}},
@@ -118,6 +122,7 @@ bool harmless(const std::string& k, const json& v) {
   if (k == "conjugate") return v.is_boolean();
   if (k == "beta") return v.is_number() && v.get<double>() == 1.0;
   if (k == "output_type") return v == "int64" || v == "int32";  // argmax: the values are the same
+  if (k == "exclusive" || k == "reverse") return v == false;    // cumsum at its defaults
   return false;
 }
 
