@@ -5,7 +5,7 @@ Each seed builds one small model from a recipe (a random Sequential RNN stack; m
 Embedding, pooling, attention and merges; return_state into initial_state; Bidirectional with
 return_state, initial states or a custom backward layer; stateful layers over two calls;
 layer chains around masked sequences; ConvLSTM; RNNs inside wrappers; Keras ops or tf.*
-functions between layers; category preprocessing ahead of RNNs), gives it random weights, runs Keras on random inputs
+functions between layers (argmax, repeat, tile, cumsum and round among them); category preprocessing ahead of RNNs), gives it random weights, runs Keras on random inputs
 (with masked steps), saves it, and runs `recur run` on the file. A difference beyond
 2e-4 * (1 + |y|), or a crash, keeps the case folder (model, x*.npy, Keras' y*.npy, recur's
 r*.npy) and makes the script exit 1; an unsupported feature (exit 3) is counted, not failed.
@@ -317,7 +317,11 @@ def tf_ops():
         log_softmax=lambda x, axis=-1: tf.nn.log_softmax(x, axis=axis),
         transpose=tf.transpose, matmul=tf.matmul, where=tf.where, stack=tf.stack,
         concatenate=lambda xs, axis=0: tf.concat(xs, axis), reshape=tf.reshape,
-        squeeze=lambda x, axis: tf.squeeze(x, [axis]), expand_dims=tf.expand_dims)
+        squeeze=lambda x, axis: tf.squeeze(x, [axis]), expand_dims=tf.expand_dims,
+        repeat=lambda x, n, axis: tf.repeat(x, n, axis=axis), tile=tf.tile,
+        cumsum=lambda x, axis: m.cumsum(x, axis=axis), round=m.round,
+        argmax=lambda x, axis: tf.argmax(x, axis=axis),
+        argmin=lambda x, axis: tf.argmin(x, axis=axis))
 
 
 def op_step(rng, y, h):
@@ -327,7 +331,9 @@ def op_step(rng, y, h):
     r = len(y.shape)
     ax = rng.randrange(-r, r) if r else None
     k = rng.choice(["slice", "arith", "unary", "reduce", "softmax", "transpose", "matmul",
-                    "where", "stack", "concat", "reshape", "dims", "broadcast"])
+                    "where", "stack", "concat", "reshape", "dims", "broadcast", "repeat",
+                    "tile", "cumsum", "round", "argmax"])
+    nb = rng.randrange(1, r) if r >= 2 else None  # an axis other than the batch axis
     if k == "slice" and r >= 2:
         return rng.choice([lambda: y[:, -1], lambda: y[..., 0], lambda: y[:, ::-1],
                            lambda: y[:, None, 1:], lambda: y[:, rng.randrange(-3, 3):][..., ::2],
@@ -367,6 +373,16 @@ def op_step(rng, y, h):
         return o.squeeze(o.expand_dims(y, a), a), k
     if k == "broadcast" and r == 3:
         return y + o.mean(y, axis=1, keepdims=True), k
+    if k == "repeat" and nb:
+        return o.repeat(y, rng.choice([1, 2, 3]), axis=nb), k
+    if k == "tile" and nb:
+        return o.tile(y, [1] * (r - 1) + [rng.choice([2, 3])]), k
+    if k == "cumsum" and nb:
+        return o.cumsum(y, axis=nb), k
+    if k == "round":
+        return o.round(y * 3.0), k
+    if k == "argmax" and nb:
+        return rng.choice([o.argmax, o.argmin])(y, axis=nb), k
     return o.tanh(y), "tanh"
 
 
@@ -488,7 +504,7 @@ def run_case(seed, recipe, args, counts):
     K.backend.clear_session()
     try:
         model, xs, desc, calls = RECIPES[recipe](rng, rnp)
-    except ValueError:  # a combination Keras refuses
+    except (ValueError, TypeError):  # a combination Keras refuses (TF: dtypes, e.g. tanh of ints)
         counts["keras refused"] = counts.get("keras refused", 0) + 1
         return
     model.set_weights([rnp.normal(0, 0.5, w.shape).astype("float32") for w in model.get_weights()])
