@@ -208,6 +208,17 @@ TEST(CategoryLayers, IntegerLookupVocabularyFromTheArchive) {
   expect_error<InvalidArgument>(
       [] { make("IntegerLookup", R"({"vocabulary": null})", 3, "-1\n3\n4x\n"); }, "line 3");
   expect_error<InvalidArgument>(
+      [] { make("IntegerLookup", R"({"vocabulary": null})", 3, "-1\n\n\n4\n"); }, "line 2");
+  expect_error<InvalidArgument>(
+      [] { make("IntegerLookup", R"({"vocabulary": null})", 3, "-1\n+4\n"); }, "line 2");
+  expect_error<InvalidArgument>([] { make("IntegerLookup", R"({"vocabulary": null})", 3, "\n"); },
+                                "empty");
+  // A hostile vocabulary is bounded (2^24 tokens) while it is read.
+  std::string huge;
+  for (size_t i = 0; i <= (size_t{1} << 24); ++i) huge += "0\n";
+  expect_error<Unsupported>([&] { make("IntegerLookup", R"({"vocabulary": null})", 3, huge); },
+                            "more than 16777216");
+  expect_error<InvalidArgument>(
       [] { make("IntegerLookup", R"({"vocabulary": null})", 3, "-1\n3\n99999999999999999999\n"); },
       "line 3");
 }
@@ -217,6 +228,8 @@ TEST(CategoryLayers, IntegerLookupConfigsRefused) {
                                 "repeats");
   expect_error<InvalidArgument>(
       [] { make("IntegerLookup", R"({"vocabulary": [3, 0], "mask_token": 0})"); }, "mask token");
+  expect_error<InvalidArgument>(
+      [] { make("IntegerLookup", R"({"vocabulary": [3, -1], "invert": true})"); }, "OOV token");
   expect_error<InvalidArgument>(
       [] { make("IntegerLookup", R"({"vocabulary": [3, 4, 5], "max_tokens": 3})"); }, "max_tokens");
   expect_error<Unsupported>([] { make("IntegerLookup", R"({"vocabulary": "/etc/vocab.txt"})"); },

@@ -9,11 +9,14 @@
 // Integer results keep their exact values (an Embedding reads them). Masks end here: Keras'
 // versions of these layers do not support masking.
 #include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -197,36 +200,35 @@ std::unique_ptr<Layer> make_category_encoding(const LayerArgs& a) {
 
 // ---- IntegerLookup -----------------------------------------------------------------------------
 
-// vocabulary.txt as Keras writes it: one integer per line, trailing empty lines dropped.
+// A bound on the lookup table a file can make recur build (about 1 GiB at most).
+constexpr size_t kMaxVocabulary = size_t{1} << 24;
+
+// vocabulary.txt as Keras writes it: one integer per line, trailing empty lines dropped (read
+// line by line: a hostile file of empty lines costs no memory).
 std::vector<int64_t> parse_vocabulary_file(const LayerArgs& a, const std::string& text) {
-  std::vector<std::string> lines;
-  size_t start = 0;
-  while (start <= text.size()) {
+  std::vector<int64_t> out;
+  size_t empty_run = 0, line_no = 0;  // empty lines not yet known to be trailing
+  for (size_t start = 0; start <= text.size(); ++line_no) {
     size_t nl = text.find('\n', start);
     if (nl == std::string::npos) nl = text.size();
-    std::string line = text.substr(start, nl - start);
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    lines.push_back(std::move(line));
+    std::string_view s(text.data() + start, nl - start);
     start = nl + 1;
-  }
-  while (!lines.empty() && lines.back().empty()) lines.pop_back();
-  std::vector<int64_t> out;
-  out.reserve(lines.size());
-  for (size_t i = 0; i < lines.size(); ++i) {
-    const std::string& s = lines[i];
-    size_t used = 0;
-    long long v = 0;
-    bool ok = !s.empty() && (std::isdigit(static_cast<unsigned char>(s[0])) || s[0] == '-');
-    if (ok) {
-      try {
-        v = std::stoll(s, &used);
-      } catch (const std::exception&) {
-        ok = false;
-      }
+    if (!s.empty() && s.back() == '\r') s.remove_suffix(1);
+    if (s.empty()) {
+      ++empty_run;
+      continue;
     }
-    if (!ok || used != s.size())
-      fail(a, "vocabulary.txt line " + std::to_string(i + 1) + " is not an integer: '" +
-                  s.substr(0, 40) + "'");
+    if (empty_run)
+      fail(a, "vocabulary.txt line " + std::to_string(line_no - empty_run + 1) + " is empty");
+    if (out.size() == kMaxVocabulary)
+      unsupported(a, "a vocabulary of more than " + std::to_string(kMaxVocabulary) + " tokens");
+    int64_t v = 0;
+    const bool neg = s.front() == '-';
+    const auto [end, err] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (err != std::errc() || end != s.data() + s.size() ||
+        (!neg && !std::isdigit(static_cast<unsigned char>(s.front()))))
+      fail(a, "vocabulary.txt line " + std::to_string(line_no + 1) + " is not an integer: '" +
+                  std::string(s.substr(0, 40)) + "'");
     out.push_back(v);
   }
   return out;
@@ -321,6 +323,8 @@ std::unique_ptr<Layer> make_integer_lookup(const LayerArgs& a) {
                        jv.get<std::string>().substr(0, 80) + "')");
   } else if (jv.is_array()) {
     if (jv.empty()) fail(a, "config field 'vocabulary' is empty");
+    if (jv.size() > kMaxVocabulary)
+      unsupported(a, "a vocabulary of more than " + std::to_string(kMaxVocabulary) + " tokens");
     for (const auto& t : jv) vocab.push_back(json_int(a, t, "vocabulary"));
   } else if (!jv.is_null()) {
     fail(a, "config field 'vocabulary' must be a list of integers");
@@ -346,6 +350,9 @@ std::unique_ptr<Layer> make_integer_lookup(const LayerArgs& a) {
     fail(a, "the vocabulary repeats a token");
   if (s.mask_token && std::binary_search(sorted.begin(), sorted.end(), *s.mask_token))
     fail(a, "the vocabulary holds the mask token " + std::to_string(*s.mask_token));
+  if (s.invert && std::binary_search(sorted.begin(), sorted.end(), s.oov_token))
+    fail(a, "the vocabulary holds the OOV token " + std::to_string(s.oov_token) +
+                " (invert=True: Keras refuses it too)");
   if (s.int32_keys &&
       (sorted.empty() ? false : sorted.front() < INT32_MIN || sorted.back() > INT32_MAX))
     fail(a, "a vocabulary token does not fit the int32 vocabulary_dtype");

@@ -214,7 +214,8 @@ inline const LayerDoc integer_lookup{
     .refused =
         "no vocabulary in the file (an adapted layer saved as .h5 loses it): not supported; a "
         "vocabulary file path outside the model file, `tf_idf`, `sparse=True`, "
-        "`oov_method='farmhash'`, tf.keras 2 files: not supported",
+        "`oov_method='farmhash'`, a vocabulary of more than 2^24 tokens, tf.keras 2 files: not "
+        "supported",
     .streaming = kEncodingStreaming};
 inline const LayerDoc rescaling{
     .group = "Preprocessing",
