@@ -337,6 +337,43 @@ TEST(OpNodes, RepeatTileCumsumRound) {
                Unsupported);  // axis 0 by default: the batch axis
 }
 
+// ops.split: one output per piece (tf.split of the sizes between the indices).
+TEST(OpNodes, SplitIntoSectionsOrAtIndices) {
+  const Tensor x({1, 2, 4}, std::vector<float>{1, 2, 3, 4, 5, 6, 7, 8});
+  auto all_outputs = [](const Layer& l, const Tensor& t) {
+    std::vector<Value> v{Value{t, std::nullopt}};
+    CallContext ctx;
+    return l.call(v, ctx);
+  };
+  const auto halves = op("Split", {{"indices_or_sections", 2}, {"axis", -1}}, {kt(3)});
+  const auto h = all_outputs(*halves, x);
+  ASSERT_EQ(h.size(), 2u);
+  EXPECT_EQ(h[0].tensor.values(), (std::vector<float>{1, 2, 5, 6}));
+  EXPECT_EQ(h[1].tensor.values(), (std::vector<float>{3, 4, 7, 8}));
+  EXPECT_EQ(halves->stream_rule().kind, Streaming::per_step);
+  const auto at = op("Split", {{"indices_or_sections", {1, 1, 3}}, {"axis", 2}}, {kt(3)});
+  const auto p = all_outputs(*at, x);
+  ASSERT_EQ(p.size(), 4u);
+  EXPECT_EQ(p[0].tensor.values(), (std::vector<float>{1, 5}));
+  EXPECT_EQ(p[1].tensor.shape(), (std::vector<size_t>{1, 2, 0}));
+  EXPECT_EQ(p[2].tensor.values(), (std::vector<float>{2, 3, 6, 7}));
+  EXPECT_EQ(p[3].tensor.values(), (std::vector<float>{4, 8}));
+  EXPECT_THROW(all_outputs(*op("Split", {{"indices_or_sections", 3}, {"axis", -1}}, {kt(3)}), x),
+               InvalidArgument);  // 4 does not split in 3
+  EXPECT_THROW(
+      all_outputs(*op("Split", {{"indices_or_sections", {3, 1}}, {"axis", -1}}, {kt(3)}), x),
+      InvalidArgument);  // a negative size
+  EXPECT_THROW(all_outputs(*op("Split", {{"indices_or_sections", 1}, {"axis", 0}}, {kt(3)}), x),
+               Unsupported);
+  const auto time = op("Split", {{"indices_or_sections", 2}, {"axis", 1}}, {kt(3)});
+  EXPECT_EQ(time->stream_rule().kind, Streaming::whole_sequence);
+  const Tensor ids = Tensor::from_ints({1, 3}, std::vector<int64_t>{int64_t{1} << 40, 2, 3});
+  const auto i =
+      all_outputs(*op("Split", {{"indices_or_sections", {1}}, {"axis", 1}}, {kt(2)}), ids);
+  ASSERT_TRUE(i[0].tensor.has_ints());
+  EXPECT_EQ(i[0].tensor.ints(), (std::vector<int64_t>{int64_t{1} << 40}));
+}
+
 TEST(OpNodes, SoftmaxAlongTheTimeAxis) {
   const size_t B = 2, T = 33, F = 3;
   const Tensor x = random_tensor({B, T, F}, 8);

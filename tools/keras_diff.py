@@ -5,7 +5,7 @@ Each seed builds one small model from a recipe (a random Sequential RNN stack; m
 Embedding, pooling, attention and merges; return_state into initial_state; Bidirectional with
 return_state, initial states or a custom backward layer; stateful layers over two calls;
 layer chains around masked sequences; ConvLSTM; RNNs inside wrappers; Keras ops or tf.*
-functions between layers (argmax, repeat, tile, cumsum and round among them); category preprocessing ahead of RNNs), gives it random weights, runs Keras on random inputs
+functions between layers (argmax, repeat, tile, cumsum, round and split among them); category preprocessing ahead of RNNs), gives it random weights, runs Keras on random inputs
 (with masked steps), saves it, and runs `recur run` on the file. A difference beyond
 2e-4 * (1 + |y|), or a crash, keeps the case folder (model, x*.npy, Keras' y*.npy, recur's
 r*.npy) and makes the script exit 1; an unsupported feature (exit 3) is counted, not failed.
@@ -332,7 +332,7 @@ def op_step(rng, y, h):
     ax = rng.randrange(-r, r) if r else None
     k = rng.choice(["slice", "arith", "unary", "reduce", "softmax", "transpose", "matmul",
                     "where", "stack", "concat", "reshape", "dims", "broadcast", "repeat",
-                    "tile", "cumsum", "round", "argmax"])
+                    "tile", "cumsum", "round", "argmax", "split"])
     nb = rng.randrange(1, r) if r >= 2 else None  # an axis other than the batch axis
     if k == "slice" and r >= 2:
         return rng.choice([lambda: y[:, -1], lambda: y[..., 0], lambda: y[:, ::-1],
@@ -381,6 +381,9 @@ def op_step(rng, y, h):
         return o.cumsum(y, axis=nb), k
     if k == "round":
         return o.round(y * 3.0), k
+    if k == "split" and nb and hasattr(K, "ops") and y.shape[nb] and y.shape[nb] % 2 == 0:
+        a, b = o.split(y, 2, axis=nb)
+        return a * o.sigmoid(b), k
     if k == "argmax" and nb:
         return rng.choice([o.argmax, o.argmin])(y, axis=nb), k
     return o.tanh(y), "tanh"

@@ -725,6 +725,23 @@ def b_repeat_tile_ops(rng):
         "time and round (decimals 0 and 2) around an LSTM and a GRU")
 
 
+def b_split_ops(rng):
+    # ops.split between RNNs: a GLU-style gate (two equal halves of the features), pieces at
+    # indices (one of them empty), and token ids split along time (integers).
+    O = K.ops
+    inp = K.Input(shape=(5, 3))
+    ids = K.Input(shape=(6,), dtype="int64")
+    h = L.LSTM(6, return_sequences=True)(inp)
+    a, b = O.split(h, 2, axis=-1)
+    y = L.GRU(3)(a * O.sigmoid(b))
+    p, q, r = O.split(h, [2, 2], axis=2)
+    t0, t1 = O.split(ids, [4], axis=1)
+    return K.Model([inp, ids], [y, p, q, r, t1, O.split(h, 5, axis=1)[3]]), [
+        [uni(rng, 2, 5, 3), np.array([[3, 1, 4, 1, 5, 9], [2, 6, 5, 3, 5, 8]], dtype=np.int64)]], (
+        "ops.split into equal halves (a gate before a GRU), at indices [2, 2] (an empty piece), "
+        "along time, and of int64 ids")
+
+
 def b2_repeat_tile_ops(rng):
     import tensorflow as tf
     inp = K.Input(shape=(5, 3))
@@ -978,6 +995,7 @@ K3_CASES = [
     Case("argmax", b_argmax, "Keras ops argmax and argmin", BOTH, keras_cannot_load_h5=True),
     Case("repeat-tile-ops", b_repeat_tile_ops, "Keras ops repeat, tile, cumsum and round",
          BOTH, keras_cannot_load_h5=True),
+    Case("split-ops", b_split_ops, "Keras ops split", BOTH, keras_cannot_load_h5=True),
     Case("batchnorm-layernorm", b_norm, "BatchNormalization (default, center/scale off, on a "
          "flattened input) and LayerNormalization (default, center off) with non-trivial "
          "moving statistics", BOTH),

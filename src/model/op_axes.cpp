@@ -166,6 +166,57 @@ OpDef cumsum_op(const OpSource& s) {
   return d;
 }
 
+// ops.split: equal sections, or pieces between sorted indices (tf.split of their sizes).
+OpDef split_op(const OpSource& s) {
+  const long axis = cfg_axis(s, 0);
+  const auto it = s.cfg.find("indices_or_sections");
+  if (it == s.cfg.end() || !(it->is_number_integer() || it->is_array()))
+    throw InvalidArgument(s.where + ": indices_or_sections must be an integer or a list");
+  const bool sections = it->is_number_integer();
+  std::vector<long> at;
+  for (const auto& v : sections ? json::array({*it}) : *it) {
+    if (!v.is_number_integer()) throw InvalidArgument(s.where + ": split indices must be ints");
+    at.push_back(v.get<long>());
+  }
+  if (sections && (at[0] < 1 || at[0] > (1L << 20)))
+    throw InvalidArgument(s.where + ": sections must be in [1, 2^20]");
+  if (!sections && (at.empty() || at.size() > (1U << 20)))
+    throw Unsupported(s.where + ": split at " + std::to_string(at.size()) + " indices");
+  const std::string where = s.where;
+  OpDef d{Run{}};
+  d.many = [axis, sections, at, where](const std::vector<Tensor>& a, size_t max) {
+    const Tensor& x = only(a, 1, where);
+    const size_t k = opmath::axis_of(axis, x.rank(), where);
+    if (k == 0) throw Unsupported(where + ": splits the batch axis");
+    const auto n = static_cast<long>(x.dim(k));
+    std::vector<long> bounds{0};
+    if (sections) {
+      if (n % at[0]) {
+        throw InvalidArgument(where + ": an axis of " + std::to_string(n) +
+                              " does not split into " + std::to_string(at[0]) + " equal parts");
+      }
+      for (long i = 1; i <= at[0]; ++i) bounds.push_back(n / at[0] * i);
+    } else {
+      for (long i : at) {
+        if (i < bounds.back() || i > n)
+          throw InvalidArgument(where + ": split indices must rise within the axis (TF fails)");
+        bounds.push_back(i);
+      }
+      bounds.push_back(n);
+    }
+    std::vector<Tensor> out;
+    for (size_t p = 0; p + 1 < bounds.size(); ++p) {
+      std::vector<size_t> pos;
+      for (long i = bounds[p]; i < bounds[p + 1]; ++i) pos.push_back(static_cast<size_t>(i));
+      out.push_back(opindex::take_along(x, k, pos, max, where));
+    }
+    return out;
+  };
+  d.keeps_ints = true;
+  d.rule = on_axes(s, {axis}, s.rank, "splits the time axis");
+  return d;
+}
+
 OpDef get_item(const OpSource& s) {
   if (!s.args.is_array() || s.args.size() != 2) {
     throw InvalidArgument(s.where + ": takes a tensor and an index");
@@ -377,6 +428,7 @@ void add_axis_ops(std::map<std::string, Factory>& table) {
       {"Repeat", repeat_op},
       {"Tile", tile_op},
       {"Cumsum", cumsum_op},
+      {"Split", split_op},
       {"GetItem", get_item},
       {"Reshape", reshape_op},
       {"Transpose", transpose_op},

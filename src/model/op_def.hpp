@@ -27,6 +27,8 @@ struct Arg {
 };
 
 using Run = std::function<Tensor(const std::vector<Tensor>&, size_t max_elems)>;
+// An op with several outputs (split): the node's tensors in order.
+using RunMany = std::function<std::vector<Tensor>(const std::vector<Tensor>&, size_t max_elems)>;
 
 // What an op node runs, and how a stream may feed it.
 struct OpDef {
@@ -37,6 +39,7 @@ struct OpDef {
   // Integer inputs' float32 roundings give Keras' result from the integers (x != 0, Any).
   bool ints_exact = false;
   std::vector<Arg> args;  // empty: the node's arguments as they are
+  RunMany many;           // set: the op's outputs (run is then unused)
 };
 
 // What a factory reads.

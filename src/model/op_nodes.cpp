@@ -155,7 +155,13 @@ class OpLayer final : public Layer {
     }
     const uint64_t bytes = ctx.max_activation_bytes ? ctx.max_activation_bytes
                                                     : io::default_limits().max_activation_bytes;
-    return {Value{def_.run(a, static_cast<size_t>(bytes / sizeof(float))), std::nullopt}};
+    const auto max = static_cast<size_t>(bytes / sizeof(float));
+    if (def_.many) {
+      std::vector<Value> out;
+      for (auto& t : def_.many(a, max)) out.push_back(Value{std::move(t), std::nullopt});
+      return out;
+    }
+    return {Value{def_.run(a, max), std::nullopt}};
   }
 
  private:
