@@ -4,7 +4,10 @@
 // k2-category-layers check whole models.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
+#include <cstdint>
+#include <filesystem>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -13,8 +16,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "layers/hash_buckets.hpp"
 #include "layers/layer.hpp"
 #include "recur/errors.hpp"
+#include "recur/model.hpp"
 #include "recur/tensor.hpp"
 
 namespace {
@@ -238,12 +243,6 @@ TEST(CategoryLayers, IntegerLookupConfigsRefused) {
       [] { make("IntegerLookup", R"({"vocabulary": [3], "output_mode": "tf_idf"})"); }, "tf_idf");
   expect_error<Unsupported>(
       [] {
-        make("IntegerLookup",
-             R"({"vocabulary": [3], "num_oov_indices": 2, "oov_method": "farmhash"})");
-      },
-      "farmhash");
-  expect_error<Unsupported>(
-      [] {
         make("IntegerLookup", R"({"vocabulary": [3], "invert": true,
                                      "output_mode": "multi_hot"})");
       },
@@ -256,3 +255,100 @@ TEST(CategoryLayers, IntegerLookupConfigsRefused) {
 }
 
 }  // namespace
+
+// Hashing: bucket values come from hash_bucket (checked against TensorFlow in
+// test_hash_buckets.cpp); these check what the layer does around it, each rule seen in Keras.
+uint64_t fp_bucket(int64_t v, uint64_t bins) {
+  return recur::layers::hash_bucket(v, bins, std::nullopt);
+}
+
+TEST(CategoryLayers, HashingCastsFloatsTowardZeroAndMasksBeforeTheCast) {
+  auto h = make("Hashing", R"({"num_bins": 1000})");
+  const Tensor y = run(*h, Tensor({1, 4}, {2.9f, -2.9f, -0.0f, 7.0f}));
+  ASSERT_TRUE(y.has_ints());
+  EXPECT_EQ(y.ints(), (std::vector<int64_t>{static_cast<int64_t>(fp_bucket(2, 1000)),
+                                            static_cast<int64_t>(fp_bucket(-2, 1000)),
+                                            static_cast<int64_t>(fp_bucket(0, 1000)),
+                                            static_cast<int64_t>(fp_bucket(7, 1000))}));
+  EXPECT_EQ(run(*h, ints({1, 1}, {7})).ints()[0], y.ints()[3]);  // int64 and float agree
+  expect_error<InvalidArgument>(
+      [&] {
+        run(*h, Tensor({1, 1}, std::vector<float>{kNan}));
+      },
+      "not an integer");
+  // mask_value -1: -1.0 takes bucket 0; -1.7 is not the mask but hashes as "-1".
+  auto m = make("Hashing", R"({"num_bins": 10, "mask_value": -1})");
+  const Tensor ym = run(*m, Tensor({1, 3}, {-1.0f, -1.7f, 3.0f}));
+  EXPECT_EQ(ym.ints(), (std::vector<int64_t>{0, static_cast<int64_t>(fp_bucket(-1, 9)) + 1,
+                                             static_cast<int64_t>(fp_bucket(3, 9)) + 1}));
+  EXPECT_EQ(run(*m, ints({1, 2}, {-1, 3})).ints(), (std::vector<int64_t>{0, ym.ints()[2]}));
+  // One bin: Keras ignores the mask, everything lands in bucket 0.
+  auto one = make("Hashing", R"({"num_bins": 1, "mask_value": 5})");
+  EXPECT_EQ(run(*one, ints({1, 2}, {5, 6})).ints(), (std::vector<int64_t>{0, 0}));
+  EXPECT_EQ(h->stream_rule().kind, Streaming::elementwise);
+}
+
+TEST(CategoryLayers, HashingSaltsEncodingsAndRefusals) {
+  const std::array<uint64_t, 2> key{7, static_cast<uint64_t>(-2)};
+  auto s = make("Hashing", R"({"num_bins": 33, "salt": [7, -2]})");
+  EXPECT_EQ(run(*s, ints({1, 1}, {42})).ints()[0],
+            static_cast<int64_t>(recur::layers::hash_bucket(42, 33, key)));
+  auto s1 = make("Hashing", R"({"num_bins": 33, "salt": 9})");
+  EXPECT_EQ(run(*s1, ints({1, 1}, {42})).ints()[0], static_cast<int64_t>(recur::layers::hash_bucket(
+                                                        42, 33, std::array<uint64_t, 2>{9, 9})));
+  // count of (batch, n): one row per sample, num_bins wide, float32.
+  auto cnt = make("Hashing", R"({"num_bins": 4, "output_mode": "count"})");
+  const Tensor c = run(*cnt, ints({1, 3}, {5, 5, 8}));
+  std::vector<float> want(4, 0.0f);
+  want[fp_bucket(5, 4)] += 2;
+  want[fp_bucket(8, 4)] += 1;
+  expect_values(c, {1, 4}, want);
+  EXPECT_FALSE(c.has_ints());
+  // tf.keras 2 hashes integers only; an integer input with a float mask fails in TensorFlow.
+  auto k2 = make("Hashing", R"({"num_bins": 4})", 2);
+  expect_error<InvalidArgument>([&] { run(*k2, Tensor({1, 1})); }, "not floats");
+  EXPECT_EQ(run(*k2, ints({1, 1}, {3})).ints()[0], static_cast<int64_t>(fp_bucket(3, 4)));
+  auto fm = make("Hashing", R"({"num_bins": 4, "mask_value": 1.0})");
+  expect_error<InvalidArgument>([&] { run(*fm, ints({1, 1}, {1})); }, "float mask_value");
+  EXPECT_EQ(run(*fm, Tensor({1, 1}, std::vector<float>{1.0f})).ints()[0], 0);
+  expect_error<Unsupported>([] { make("Hashing", R"({"num_bins": 4, "mask_value": ""})"); },
+                            "string");
+  expect_error<InvalidArgument>([] { make("Hashing", R"({"num_bins": 0})"); }, "num_bins");
+  expect_error<InvalidArgument>([] { make("Hashing", R"({"num_bins": 4, "salt": [1, 2, 3]})"); },
+                                "salt");
+  expect_error<InvalidArgument>(
+      [] { make("Hashing", R"({"num_bins": 4, "salt": 18446744073709551615})"); }, "salt");
+  expect_error<Unsupported>([] { make("Hashing", R"({"num_bins": 4, "sparse": true})"); },
+                            "sparse");
+}
+
+TEST(CategoryLayers, IntegerLookupFarmhashOovBuckets) {
+  auto lk = make("IntegerLookup",
+                 R"({"vocabulary": [5, 17], "num_oov_indices": 3, "oov_method": "farmhash",
+                     "mask_token": 0})");
+  // mask 0 -> 0; OOV indices 1..3 by Fingerprint64 bucket; tokens from 4.
+  EXPECT_EQ(run(*lk, ints({1, 4}, {0, 17, 99, -4})).ints(),
+            (std::vector<int64_t>{0, 5, 1 + static_cast<int64_t>(fp_bucket(99, 3)),
+                                  1 + static_cast<int64_t>(fp_bucket(-4, 3))}));
+  auto salted = make("IntegerLookup",
+                     R"({"vocabulary": [5], "num_oov_indices": 6, "oov_method": "farmhash",
+                         "salt": 11})");
+  EXPECT_EQ(
+      run(*salted, ints({1, 1}, {99})).ints()[0],
+      static_cast<int64_t>(recur::layers::hash_bucket(99, 6, std::array<uint64_t, 2>{11, 11})));
+  expect_error<InvalidArgument>(
+      [] { make("IntegerLookup", R"({"vocabulary": [5], "num_oov_indices": 2, "salt": 3})"); },
+      "farmhash");
+  expect_error<InvalidArgument>(
+      [] { make("IntegerLookup", R"({"vocabulary": [5], "oov_method": "xor"})"); }, "oov_method");
+}
+
+// The index layers' int64 dtype policies are what recur computes (exact integers): no
+// "runs in float32" warning for them, while the model's float layers load as usual.
+TEST(CategoryLayers, IntegerPoliciesOfIndexLayersLoadWithoutAWarning) {
+  const auto dir = std::filesystem::path(RECUR_FIXTURES_DIR) / "models";
+  for (const char* f : {"k3-hashing/model.keras", "k3-category-layers/model.keras"}) {
+    const recur::Model m = recur::load_model((dir / f).string());
+    for (const auto& w : m.info().warnings) ADD_FAILURE() << f << ": " << w;
+  }
+}

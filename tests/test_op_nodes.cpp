@@ -320,6 +320,19 @@ TEST(OpNodes, RepeatTileCumsumRound) {
   EXPECT_EQ(call(*cs, {x}).values(), (std::vector<float>{1, 2, 4, 6, 9, 12}));
   EXPECT_EQ(cs->stream_rule().kind, Streaming::whole_sequence);
   EXPECT_THROW(op("Cumsum", {{"axis", nullptr}}, {kt(3)}), Unsupported);
+  // Integers sum exactly as integers (2^24 + 1 is not a float32); dtype float32 casts first
+  // and sums in float32 (2^24 + 1 rounds back to 2^24, then 2^24 - 5).
+  const Tensor big = Tensor::from_ints({1, 3}, std::vector<int64_t>{1 << 24, 1, -5});
+  const auto cs1 = op("Cumsum", {{"axis", -1}, {"dtype", nullptr}}, {kt(2)});
+  const Tensor ci = call(*cs1, {big});
+  ASSERT_TRUE(ci.has_ints());
+  EXPECT_EQ(ci.ints(), (std::vector<int64_t>{1 << 24, (1 << 24) + 1, (1 << 24) - 4}));
+  const Tensor cf = call(*op("Cumsum", {{"axis", -1}, {"dtype", "float32"}}, {kt(2)}), {big});
+  EXPECT_FALSE(cf.has_ints());
+  EXPECT_EQ(cf.values(), (std::vector<float>{16777216.0f, 16777216.0f, 16777211.0f}));
+  // Past the int32 range Keras' int32 and int64 sums differ (argmax gives int32): refused.
+  const Tensor over = Tensor::from_ints({1, 2}, std::vector<int64_t>{INT32_MAX, 1});
+  EXPECT_THROW(call(*cs1, {over}), Unsupported);
   // round: half to even; with decimals in float32.
   const Tensor h({1, 6}, std::vector<float>{0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 0.49f});
   EXPECT_EQ(call(*op("Round", {{"decimals", 0}}, {kt(2)}), {h}).values(),

@@ -27,9 +27,13 @@ Tensor steps(const Tensor& x, size_t t0, size_t t1, bool squeeze = false) {
   s[1] = n;
   if (squeeze) s.erase(s.begin() + 1);
   Tensor r(s);
-  for (size_t b = 0; b < B; ++b)
-    std::copy_n(x.data() + (b * T + t0) * row, n * row, r.data() + b * n * row);
-  return r;
+  std::vector<int64_t> ints(x.has_ints() ? r.size() : 0);  // token ids stay exact
+  for (size_t b = 0; b < B; ++b) {
+    const size_t from = (b * T + t0) * row, to = b * n * row;
+    std::copy_n(x.data() + from, n * row, r.data() + to);
+    if (x.has_ints()) std::copy_n(x.ints().data() + from, n * row, ints.data() + to);
+  }
+  return x.has_ints() ? Tensor::from_ints(s, ints) : r;
 }
 
 // Reassembles per-call outputs: time-axis outputs concatenate, the others keep the last call's.
@@ -153,9 +157,10 @@ TEST(StreamCorpus, EveryCaseStreamsExactlyOrIsRefused) {
 // The per-step layers, Keras ops on the feature axis and causal Conv1D that Keras-made fixtures
 // cover stream exactly (not refused).
 TEST(StreamCorpus, PerStepLayersAndCausalConvStream) {
-  for (const char* c : {"k3-stream-causal-conv-gru", "k3-stream-lstm-layernorm",
-                        "k3-stream-conv1x1-lstm", "k3-stream-batchnorm-lstm",
-                        "k3-lstm-timedistributed", "k3-stream-keras-ops", "k3-adapted-lookup"}) {
+  for (const char* c :
+       {"k3-stream-causal-conv-gru", "k3-stream-lstm-layernorm", "k3-stream-conv1x1-lstm",
+        "k3-stream-batchnorm-lstm", "k3-lstm-timedistributed", "k3-stream-keras-ops",
+        "k3-adapted-lookup", "k2-hashing"}) {
     Outcome o;
     EXPECT_EQ(stream_case({c, fs::path(RECUR_FIXTURES_DIR) / "models" / c}, o), "") << c;
     EXPECT_EQ(o, Outcome::exact) << c;

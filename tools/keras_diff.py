@@ -418,8 +418,9 @@ def r_lookup(rng, rnp):
     """Category preprocessing ahead of RNNs: IntegerLookup on token ids (given or adapted
     vocabulary, mask token, OOV indices; int into a masked Embedding, or one_hot), Discretization
     (given or adapted boundaries; int into an Embedding, or one_hot), CategoryEncoding on a
-    (batch, n) input beside the RNN's output. tf.keras 2: Discretization with given boundaries
-    and CategoryEncoding (its IntegerLookup cannot be saved to .h5)."""
+    (batch, n) input beside the RNN's output; Hashing of int64 ids (salt, mask bucket) and of
+    floats; IntegerLookup's farmhash OOV buckets. tf.keras 2: Discretization with given
+    boundaries, CategoryEncoding and Hashing of ints (its IntegerLookup cannot be saved to .h5)."""
     T, B, F = rng.choice([1, 3, 7]), rng.choice([1, 2, 4]), rng.choice([1, 2])
     k3 = hasattr(K, "ops")
     ids, x, cats = K.Input((T,), dtype="int64"), K.Input((T, F)), K.Input((4,), dtype="int64")
@@ -450,8 +451,12 @@ def r_lookup(rng, rnp):
         ins.insert(0, ids)
         vocab = sorted(set(int(v) for v in rnp.integers(1, 40, rng.choice([3, 8]))))
         mask = rng.choice([None, 0])
-        kw = dict(num_oov_indices=rng.choice([1, 2, 3]), mask_token=mask,
+        kw = dict(num_oov_indices=rng.choice([1, 2, 3, 7]), mask_token=mask,
                   output_mode=rng.choice(["int", "int", "one_hot"]))
+        if rng.random() < 0.4:
+            kw["oov_method"] = "farmhash"
+            if rng.random() < 0.5:
+                kw["salt"] = rng.choice([5, [3, -7], [2**62, 1]])
         if rng.random() < 0.5:
             lk = L.IntegerLookup(vocabulary=vocab, **kw)
             parts.append(f"IntegerLookup({len(vocab)}, {kw})")
@@ -467,6 +472,25 @@ def r_lookup(rng, rnp):
         if mask is not None:
             tok = pad_rows(rng, tok)
         xs.insert(0, tok.astype("int64"))
+    if rng.random() < 0.5:  # Hashing of token ids (tf.keras 2 hashes integers only)
+        hid = K.Input((T,), dtype="int64")
+        kw = dict(num_bins=rng.choice([1, 2, 7, 50]))
+        if rng.random() < 0.5:
+            kw["salt"] = rng.choice([5, [3, -7], [2**62, 1]])
+        if rng.random() < 0.5:
+            kw["mask_value"] = 0
+        hb = L.Hashing(**kw)(hid)
+        seqs.append(L.Embedding(kw["num_bins"], 3)(hb))
+        parts.append(f"Hashing({kw})")
+        ins.append(hid)
+        tok = rnp.integers(-2**40, 2**40, (B, T))
+        tok[rnp.random((B, T)) < 0.3] = 0
+        xs.append(tok.astype("int64"))
+    if k3 and rng.random() < 0.3:  # Hashing of floats: Keras 3 casts them toward zero
+        kw = dict(num_bins=rng.choice([3, 11]), mask_value=rng.choice([None, -1]))
+        hf = L.Hashing(**kw)(x)
+        seqs.append(L.Reshape((T, F * 2))(L.Embedding(kw["num_bins"], 2)(hf)))
+        parts.append(f"Hashing(float, {kw})")
     h = seqs[0] if len(seqs) == 1 else L.Concatenate()(seqs)
     y = rnn(rng, 5, rng.random() < 0.3)[0](h)
     if rng.random() < 0.5:

@@ -719,10 +719,15 @@ def b_repeat_tile_ops(rng):
     steps = O.repeat(h, [1, 2, 0, 1, 3], axis=1)
     y = L.GRU(3)(O.concatenate([ctx, O.tile(h, [1, 1, 2]), O.cumsum(h, axis=1)], axis=-1))
     r = O.round(h * 4.0) + O.round(h, 2) + O.round(O.repeat(h, 2, axis=2)[..., :4] * 2.5)
+    ids = K.Input(shape=(6,), dtype="int64")
+    csi = O.cumsum(ids, axis=1)  # integers sum as integers (past float32's 2^24)
+    csa = O.cumsum(O.argmax(h, axis=-1), axis=1)
     xs = uni(rng, 2, 5, 3)
-    return K.Model(inp, [y, steps, r, O.tile(h[:, 0], [3])]), [[xs]], (
+    idv = np.array([[2**24, 1, 1, -3, 7, 0], [5, 2**30, -(2**30), 1, 1, 1]], dtype=np.int64)
+    return K.Model([inp, ids], [y, steps, r, O.tile(h[:, 0], [3]), csi, csa]), [[xs, idv]], (
         "ops.repeat (a final output over time; per-step counts; features), tile, cumsum over "
-        "time and round (decimals 0 and 2) around an LSTM and a GRU")
+        "time (of floats, of int64 ids, of argmax indices) and round (decimals 0 and 2) around "
+        "an LSTM and a GRU")
 
 
 def b_split_ops(rng):
@@ -761,6 +766,37 @@ def b2_argmax(rng):
     return K.Model(inp, outs), [[xs]]
 
 
+def b_hashing(rng):
+    # Hashing (FarmHash, SipHash with a salt, a mask bucket) of float and int64 inputs into
+    # Embeddings and RNNs, counts and one_hot; IntegerLookup's farmhash OOV buckets.
+    x = K.Input(shape=(6,))
+    ids = K.Input(shape=(5,), dtype="int64")
+    cats = K.Input(shape=(4,), dtype="int64")
+    cat1 = K.Input(shape=(1,), dtype="int64")
+    hx = L.Hashing(num_bins=11)(x)
+    hm = L.Hashing(num_bins=9, mask_value=-1)(x)  # the mask is compared before the cast
+    hi = L.Hashing(num_bins=50, salt=[7, 2**40 + 3], mask_value=0)(ids)
+    seq1 = L.GRU(4)(L.Concatenate()([L.Embedding(11, 3)(hx), L.Embedding(9, 2)(hm)]))
+    seq2 = L.LSTM(3)(L.Embedding(50, 4, mask_zero=True)(hi))
+    cnt = L.Hashing(num_bins=6, output_mode="count")(cats)
+    oh = L.Hashing(num_bins=5, salt=123, output_mode="one_hot")(cat1)
+    lk = L.IntegerLookup(vocabulary=[5, 17, 3], num_oov_indices=7, oov_method="farmhash")(ids)
+    lks = L.IntegerLookup(vocabulary=[5, 17, 3], num_oov_indices=4, oov_method="farmhash",
+                          salt=[1, -2], mask_token=0)(ids)
+    dense = L.Dense(3)(L.Concatenate()([seq1, seq2, cnt, oh]))
+    xs = uni(rng, 3, 6) * 40.0
+    xs[0, :6] = [-1.0, -1.7, -0.0, 2.9, 1e6, -123456.5]
+    idv = np.array([[5, 17, 3, 0, 0], [2**62 + 5, -(2**63), 99, 3, 0],
+                    [123456789, -1, 1, 17, 8]], dtype=np.int64)
+    cv = np.array([[0, 5, 5, 2], [7, -1, 9, 0], [3, 3, 3, 2**40]], dtype=np.int64)
+    c1 = np.array([[4], [-1], [6]], dtype=np.int64)
+    return K.Model([x, ids, cats, cat1], [dense, hx, hm, hi, lk, lks, cnt, oh]), [
+        [xs, idv, cv, c1]], (
+        "Hashing of float inputs (cast toward zero; a mask_value compared before the cast) and "
+        "int64 ids (SipHash salt, mask bucket into a masked Embedding), count and one_hot; "
+        "IntegerLookup with farmhash OOV buckets (with and without a salt)")
+
+
 def b_adapted_lookup(rng):
     # Adapted layers: IntegerLookup's vocabulary goes to the .keras assets, Discretization's
     # boundaries to its config.
@@ -795,6 +831,16 @@ def b2_category_layers(rng):
     return K.Model([x, cats, cat1], [out, b]), [[xs, np.array([[0, 5, 5, 2], [1, 1, 3, 4],
                                                                [0, 0, 0, 0]], dtype=np.int64),
                                                  np.array([[4], [0], [2]], dtype=np.int64)]]
+
+
+def b2_hashing(rng):
+    # tf.keras 2 Hashing of int64 inputs (floats fail there): FarmHash, a salt and a mask.
+    ids = K.Input(shape=(5,), dtype="int64")
+    h1 = L.Hashing(num_bins=9)(ids)
+    h2 = L.Hashing(num_bins=20, salt=5, mask_value=0)(ids)
+    seq = L.LSTM(4)(L.Concatenate()([L.Embedding(9, 3)(h1), L.Embedding(20, 2)(h2)]))
+    idv = np.array([[5, 17, 3, 0, 0], [2**62 + 5, -(2**63), 99, 3, 0]], dtype=np.int64)
+    return K.Model(ids, [seq, h1, h2]), [[idv]]
 
 
 def b_stream_keras_ops(rng):
@@ -990,6 +1036,8 @@ K3_CASES = [
          keras_cannot_load_h5=True),
     Case("category-layers", b_category_layers, "Discretization, CategoryEncoding and "
          "IntegerLookup", BOTH, keras_cannot_load_h5=True),
+    Case("hashing", b_hashing, "Hashing and IntegerLookup farmhash OOV buckets", BOTH,
+         keras_cannot_load_h5=True),
     Case("adapted-lookup", b_adapted_lookup, "adapted IntegerLookup and Discretization",
          ("keras",)),
     Case("argmax", b_argmax, "Keras ops argmax and argmin", BOTH, keras_cannot_load_h5=True),
@@ -1094,6 +1142,7 @@ K2_CASES = [
     Case("tf-ops", b2_tf_ops, "Keras 2 TFOpLambda and SlicingOpLambda layers", ("h5",)),
     Case("category-layers", b2_category_layers, "Keras 2 Discretization and CategoryEncoding",
          ("h5",)),
+    Case("hashing", b2_hashing, "Keras 2 Hashing", ("h5",)),
     Case("argmax", b2_argmax, "Keras 2 tf.argmax and tf.math.argmin", ("h5",)),
     Case("repeat-tile-ops", b2_repeat_tile_ops, "Keras 2 tf.repeat, tf.tile, tf.math.cumsum "
          "and tf.math.round", ("h5",)),

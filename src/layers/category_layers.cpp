@@ -2,25 +2,30 @@
 // or count vectors, as Keras computes them on TensorFlow:
 //   Discretization: the number of boundaries <= x (tf bucketize; NaN lands past the last)
 //   IntegerLookup:  a value's vocabulary position after the mask and OOV indices; a value out of
-//                   the vocabulary takes an OOV index (floormod over several)
+//                   the vocabulary takes an OOV index (floormod or a hash over several)
+//   Hashing:        a hash bucket of the value's decimal string (hash_buckets.hpp), after the
+//                   mask bucket 0 when there is a mask_value
 //   one_hot:   a row per value (a last axis of size 1 is replaced); out of range: zeros
 //   multi_hot / count: a row per sample of a (batch, n) input; values past the depth add
 //                   nothing (tf.math.bincount), negative ones are TensorFlow's error
 // Integer results keep their exact values (an Embedding reads them). Masks end here: Keras'
 // versions of these layers do not support masking.
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "layers/core_util.hpp"
+#include "layers/hash_buckets.hpp"
 #include "layers/layer_docs.hpp"
 
 namespace recur::layers {
@@ -28,6 +33,7 @@ namespace recur::layers {
 namespace {
 
 using core::BasicLayer;
+using core::dtype_policy_name;
 using core::single;
 
 enum class Encoding { index, one_hot, multi_hot, count };
@@ -61,6 +67,20 @@ int64_t json_int(const LayerArgs& a, const nlohmann::json& v, const std::string&
       v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
     return static_cast<int64_t>(v.get<uint64_t>());
   fail(a, "config field '" + field + "' must be a 64-bit integer, got " + v.dump().substr(0, 40));
+}
+
+// A `salt` config field as TensorFlow's SipHash key: an integer s means [s, s]; the int64s'
+// bits are the key's (TensorFlow reads them so).
+using Salt = std::optional<std::array<uint64_t, 2>>;
+Salt salt_of(const LayerArgs& a) {
+  if (!a.config.contains("salt") || a.config["salt"].is_null()) return std::nullopt;
+  const auto& j = a.config["salt"];
+  if (j.is_array() && j.size() == 2)
+    return std::array<uint64_t, 2>{static_cast<uint64_t>(json_int(a, j[0], "salt")),
+                                   static_cast<uint64_t>(json_int(a, j[1], "salt"))};
+  if (j.is_array()) fail(a, "config field 'salt' must be an integer or a list of 2 integers");
+  const auto s = static_cast<uint64_t>(json_int(a, j, "salt"));
+  return std::array<uint64_t, 2>{s, s};
 }
 
 class CategoryLayer : public BasicLayer {
@@ -241,6 +261,8 @@ class IntegerLookupLayer final : public CategoryLayer {
     int64_t token_start = 0, oov_start = 0, num_oov = 1, oov_token = -1;
     std::optional<int64_t> mask_token;
     bool invert = false, int32_keys = false;
+    bool farmhash = false;  // OOV bucket by hash_bucket, not floormod
+    Salt salt;
     size_t depth = 0;  // output width of the non-int modes
   };
   IntegerLookupLayer(const LayerArgs& a, Encoding e, Setup s)
@@ -280,6 +302,9 @@ class IntegerLookupLayer final : public CategoryLayer {
     if (s_.num_oov == 0)
       bad("value " + std::to_string(key) + " at flat position " + std::to_string(pos) +
           " is not in the vocabulary, and num_oov_indices is 0 (Keras fails too)");
+    if (s_.farmhash)
+      return s_.oov_start +
+             static_cast<int64_t>(hash_bucket(key, static_cast<uint64_t>(s_.num_oov), s_.salt));
     const int64_t m = ((key % s_.num_oov) + s_.num_oov) % s_.num_oov;  // floormod
     return s_.oov_start + m;
   }
@@ -305,8 +330,12 @@ std::unique_ptr<Layer> make_integer_lookup(const LayerArgs& a) {
   const long num_oov = cfg_int(a, "num_oov_indices", 1);
   if (num_oov < 0 || num_oov > (1L << 30)) fail(a, "num_oov_indices must be in [0, 2^30]");
   s.num_oov = num_oov;
-  if (s.num_oov > 1 && cfg_string(a, "oov_method", "floormod") != "floormod")
-    unsupported(a, "oov_method '" + cfg_string(a, "oov_method", "") + "' (a hash of the value)");
+  const std::string oov_method = cfg_string(a, "oov_method", "floormod");
+  if (oov_method != "floormod" && oov_method != "farmhash")
+    fail(a, "oov_method '" + oov_method + "' (Keras knows 'floormod' and 'farmhash')");
+  s.farmhash = oov_method == "farmhash";
+  s.salt = salt_of(a);
+  if (s.salt && !s.farmhash) fail(a, "salt without oov_method='farmhash' (Keras refuses it too)");
   s.oov_token = a.config.contains("oov_token") && !a.config["oov_token"].is_null()
                     ? json_int(a, a.config["oov_token"], "oov_token")
                     : -1;
@@ -373,6 +402,71 @@ std::unique_ptr<Layer> make_integer_lookup(const LayerArgs& a) {
   return std::make_unique<IntegerLookupLayer>(a, e, std::move(s));
 }
 
+// ---- Hashing -----------------------------------------------------------------------------------
+
+class HashingLayer final : public CategoryLayer {
+ public:
+  struct Setup {
+    uint64_t bins = 1;  // hash buckets (num_bins, less the mask bucket)
+    Salt salt;
+    // mask_value: its values take bucket 0, the others shift by 1. Compared in the input's
+    // dtype, as tf.equal converts it: float32, or int64 (a float mask_value fails there).
+    std::optional<float> mask;
+    std::optional<int64_t> mask_int;
+  };
+  HashingLayer(const LayerArgs& a, Encoding e, size_t depth, Setup s)
+      : CategoryLayer(a, e, a.keras_major < 3), depth_(depth), s_(s) {}
+  size_t param_count() const override { return 0; }
+
+  std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
+    const Tensor& x = one_input(in).tensor;
+    const bool ints = x.has_ints();
+    if (k2_strict_ && !ints)
+      bad("tf.keras 2 hashes integer or string inputs, not floats (its to_hash_bucket fails)");
+    if (ints && s_.mask && !s_.mask_int)
+      bad("a float mask_value on an integer input (TensorFlow fails)");
+    std::vector<int64_t> v = int_values(x);  // floats cast toward zero first, as Keras 3 does
+    for (size_t i = 0; i < v.size(); ++i) {
+      const bool masked = s_.mask && (ints ? v[i] == *s_.mask_int : x[i] == *s_.mask);
+      const auto h = static_cast<int64_t>(hash_bucket(v[i], s_.bins, s_.salt));
+      v[i] = masked ? 0 : h + (s_.mask ? 1 : 0);
+    }
+    return encode(v, x.shape(), depth_, ctx);
+  }
+
+ private:
+  size_t depth_;
+  Setup s_;
+};
+
+std::unique_ptr<Layer> make_hashing(const LayerArgs& a) {
+  refuse_sparse(a);
+  expect_weight_count(a, 0);
+  const Encoding e = encoding_of(a, "int", true);
+  const auto& jn = a.config.contains("num_bins") ? a.config["num_bins"] : nlohmann::json();
+  const int64_t num_bins = json_int(a, jn, "num_bins");
+  if (num_bins < 1) fail(a, "config field 'num_bins' must be a positive integer");
+  const std::string dtype = dtype_policy_name(a);
+  if (e == Encoding::index && dtype == "int32" && num_bins > INT32_MAX)
+    unsupported(a, "num_bins past 2^31 with dtype int32 (the cast wraps the buckets)");
+  HashingLayer::Setup s;
+  s.bins = static_cast<uint64_t>(num_bins);
+  s.salt = salt_of(a);
+  const auto& jm = a.config.contains("mask_value") ? a.config["mask_value"] : nlohmann::json();
+  if (!jm.is_null() && !jm.is_number())
+    unsupported(a, "a mask_value that is not a number (string inputs)");
+  if (jm.is_number() && num_bins > 1) {  // Keras ignores the mask with a single bin
+    if (jm.is_number_float()) {
+      s.mask = static_cast<float>(jm.get<double>());
+    } else {
+      s.mask_int = json_int(a, jm, "mask_value");
+      s.mask = static_cast<float>(static_cast<double>(*s.mask_int));  // numpy's way to float32
+    }
+    s.bins -= 1;
+  }
+  return std::make_unique<HashingLayer>(a, e, static_cast<size_t>(num_bins), s);
+}
+
 int no_weights(const nlohmann::json&) { return 0; }
 
 }  // namespace
@@ -381,6 +475,7 @@ void register_category_layers(std::map<std::string, LayerKind>& r) {
   r["Discretization"] = {make_discretization, nullptr, docs::discretization};
   r["CategoryEncoding"] = {make_category_encoding, no_weights, docs::category_encoding};
   r["IntegerLookup"] = {make_integer_lookup, no_weights, docs::integer_lookup};
+  r["Hashing"] = {make_hashing, no_weights, docs::hashing};
 }
 
 }  // namespace recur::layers

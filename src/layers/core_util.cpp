@@ -64,14 +64,22 @@ void activate(Activation act, Tensor& t) {
   for (size_t r = 0; r < t.size() / n; ++r) apply_activation(act, t.data() + r * n, n);
 }
 
+std::string dtype_policy_name(const LayerArgs& a) {
+  if (!cfg_has(a, "dtype")) return "";
+  const auto& d = a.config["dtype"];
+  if (d.is_string()) return d.get<std::string>();
+  if (d.is_object() && d.contains("config") && d["config"].is_object() &&
+      d["config"].contains("name") && d["config"]["name"].is_string())
+    return d["config"]["name"].get<std::string>();
+  return "";
+}
+
 void refuse_quantization(const LayerArgs& a) {
   if (cfg_has(a, "quantization_config")) {
     unsupported(a, "quantization_config is set: quantized layers are not supported");
   }
   if (!cfg_has(a, "dtype")) return;
   const auto& d = a.config["dtype"];
-  std::string name;
-  if (d.is_string()) name = d.get<std::string>();
   if (d.is_object()) {
     // (not d.value(): a non-string class_name would throw nlohmann's type_error)
     const std::string cls = d.contains("class_name") && d["class_name"].is_string()
@@ -80,11 +88,8 @@ void refuse_quantization(const LayerArgs& a) {
     if (cls.find("Quantized") != std::string::npos) {
       unsupported(a, "dtype policy '" + cls + "' quantizes the layer; not supported");
     }
-    if (d.contains("config") && d["config"].is_object() && d["config"].contains("name") &&
-        d["config"]["name"].is_string()) {
-      name = d["config"]["name"].get<std::string>();
-    }
   }
+  const std::string name = dtype_policy_name(a);
   // Quantized policy names: "int8_from_float32", "int4_from_mixed_bfloat16", "gptq/...".
   if (name.find("_from_") != std::string::npos || name.rfind("gptq", 0) == 0 ||
       name.rfind("awq", 0) == 0) {

@@ -64,6 +64,9 @@ Activation activation_of(const LayerArgs& a, const char* field, const char* fall
 // Applies an activation to a whole tensor: row-wise ones (softmax...) act on the last axis.
 void activate(Activation act, Tensor& t);
 
+// The layer's dtype policy name ("float32", "int64", "mixed_float16"...), "" when absent: a
+// string in tf.keras 2 configs, a DTypePolicy object's config name in Keras 3's.
+std::string dtype_policy_name(const LayerArgs& a);
 // Refuses weight quantization (Keras 3 quantization_config or a quantized dtype policy): it
 // changes both the stored weights and the numbers.
 void refuse_quantization(const LayerArgs& a);

@@ -202,20 +202,39 @@ inline const LayerDoc integer_lookup{
     .summary =
         "Integers to vocabulary indices (Keras 3 files): the mask token to 0 (`int` mode), a "
         "vocabulary token to its position after the mask and OOV indices, any other value to "
-        "an OOV index (`floormod` over several); `invert` maps indices back to tokens. The "
+        "an OOV index (`floormod` or a hash over several); `invert` maps indices back to tokens. "
+        "The "
         "vocabulary comes from the config or, for an adapted layer, from the .keras archive's "
         "`assets/.../vocabulary.txt`. Indices stay exact integers for an Embedding. A value out "
         "of the vocabulary with `num_oov_indices=0` is an error at call time, as in Keras.",
     .options =
-        "`vocabulary`, `num_oov_indices`, `oov_token`, `mask_token`, `invert`, "
+        "`vocabulary`, `num_oov_indices`, `oov_method` (`floormod`, or `farmhash` with an "
+        "optional `salt`: the Hashing layer's buckets), `oov_token`, `mask_token`, `invert`, "
         "`max_tokens`, `pad_to_max_tokens`, `vocabulary_dtype` (int64, int32), "
         "`output_mode`: `int` (the default), " +
         kEncodingModes,
     .refused =
         "no vocabulary in the file (an adapted layer saved as .h5 loses it): not supported; a "
-        "vocabulary file path outside the model file, `tf_idf`, `sparse=True`, "
-        "`oov_method='farmhash'`, a vocabulary of more than 2^24 tokens, tf.keras 2 files: not "
+        "vocabulary file path outside the model file, `tf_idf`, `sparse=True`, a "
+        "vocabulary of more than 2^24 tokens, tf.keras 2 files: not "
         "supported",
+    .streaming = kEncodingStreaming};
+inline const LayerDoc hashing{
+    .group = "Preprocessing",
+    .summary =
+        "Integers to hash buckets, as TensorFlow hashes them: FarmHash's Fingerprint64 (or "
+        "SipHash-2-4 with a `salt`) of the value's decimal string, modulo the bins. Keras 3 casts "
+        "float inputs toward zero first (NaN and infinities are refused); tf.keras 2 files hash "
+        "integer inputs only, as tf.keras does. With a `mask_value`, its values take bucket 0 and "
+        "the others hash into the remaining bins. Buckets stay exact integers for an Embedding. "
+        "The mask ends here.",
+    .options =
+        "`num_bins`, `salt` (an integer or two), `mask_value` (a number), "
+        "`output_mode`: `int` (the default), " +
+        kEncodingModes,
+    .refused =
+        "string inputs or a string `mask_value`, `sparse=True`: not supported; `multi_hot`/"
+        "`count` of an input of rank other than 2: not supported",
     .streaming = kEncodingStreaming};
 inline const LayerDoc rescaling{
     .group = "Preprocessing",

@@ -70,8 +70,10 @@ std::vector<long> shape_from(const json& j, const std::string& where) {
   return s;
 }
 
-// dtype policies other than float32 run in float32, with a warning.
-void check_dtype(const json& cfg, const std::string& where, BuildContext& ctx) {
+// dtype policies other than float32 run in float32, with a warning; the integer results of
+// the index layers stay exact integers (int64) instead.
+void check_dtype(const std::string& cls, const json& cfg, const std::string& where,
+                 BuildContext& ctx) {
   if (!cfg.contains("dtype")) return;
   const json& d = cfg["dtype"];
   std::string name;
@@ -80,6 +82,8 @@ void check_dtype(const json& cfg, const std::string& where, BuildContext& ctx) {
     const json& c = entry_config(d);
     if (c.contains("name") && c["name"].is_string()) name = c["name"];
   }
+  const bool index_layer = cls == "Hashing" || cls == "IntegerLookup" || cls == "Discretization";
+  if (index_layer && name.starts_with("int")) return;
   if (!name.empty() && name != "float32") {
     ctx.warnings.push_back(where + ": dtype policy '" + name + "' runs in float32");
   }
@@ -166,7 +170,7 @@ class GraphBuilder {
         is_model_class(entry_class(cfg["layer"]))) {
       return time_distributed_model(entry, index, where);
     }
-    check_dtype(cfg, where, ctx_);
+    check_dtype(cls, cfg, where, ctx_);
     if (cls == "Lambda") {
       throw Unsupported(where + ": a Lambda layer holds Python code, which recur never executes");
     }

@@ -185,7 +185,9 @@ void trace_shapes(Model::Impl& m, const std::vector<const model::Layer*>& layers
       return;
     }
     if (n > (size_t{1} << 24)) return;
-    in.emplace_back(s);
+    // Zeros of the declared dtype: integer inputs carry integers, as in predict.
+    const bool ints = t.dtype.starts_with("int") || t.dtype.starts_with("uint");
+    in.push_back(ints ? Tensor::from_ints(s, std::vector<int64_t>(n, 0)) : Tensor(s));
   }
   std::vector<std::pair<const model::Layer*, std::vector<std::vector<size_t>>>> trace;
   try {

@@ -151,18 +151,20 @@ OpDef cumsum_op(const OpSource& s) {
   if (!axes || axes->size() != 1)
     throw Unsupported(s.where + ": cumsum of the flattened tensor (it mixes the batch)");
   const auto dt = s.cfg.find("dtype");
-  if (dt != s.cfg.end() && !dt->is_null() && *dt != "float32")
+  const bool as_float = dt != s.cfg.end() && *dt == "float32";  // integers cast first
+  if (dt != s.cfg.end() && !dt->is_null() && !as_float)
     throw Unsupported(s.where + ": cumsum in dtype " + dt->dump().substr(0, 20));
   const long axis = axes->front();
   const std::string where = s.where;
-  OpDef d{[axis, where](const std::vector<Tensor>& a, size_t) {
-    const Tensor& x = only(a, 1, where);
-    if (x.has_ints()) throw Unsupported(where + ": cumsum of integers (Keras sums them as ints)");
+  OpDef d{[axis, where, as_float](const std::vector<Tensor>& a, size_t) {
+    Tensor x = only(a, 1, where);
+    if (as_float) x.drop_ints();
     const size_t k = opmath::axis_of(axis, x.rank(), where);
     if (k == 0) throw Unsupported(where + ": cumsum along the batch axis");
-    return opmath::cumsum(x, k);
+    return opmath::cumsum(x, k, where);
   }};
   d.rule = on_axes(s, {axis}, s.rank, "accumulates along the time axis");
+  d.ints_exact = true;  // sums the integers, or (dtype float32) their float32 casts, as Keras
   return d;
 }
 

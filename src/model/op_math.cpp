@@ -185,24 +185,36 @@ Tensor arg_extreme(const Tensor& x, std::optional<size_t> axis, bool keepdims, b
   return Tensor::from_ints(shape, idx);
 }
 
-Tensor cumsum(const Tensor& x, size_t axis) {
+Tensor cumsum(const Tensor& x, size_t axis, const std::string& where) {
   const auto& s = x.shape();
   const size_t outer = layers::core::prod(s, 0, axis), n = s[axis];
   const size_t inner = layers::core::prod(s, axis + 1);
+  const bool ints = x.has_ints();
   Tensor y(s);
+  std::vector<int64_t> isum(ints ? x.size() : 0);
   const float* src = x.data();
   float* dst = y.data();
   for (size_t o = 0; o < outer; ++o) {
     const size_t base = o * n * inner;
     for (size_t i = 0; i < inner; ++i) {
       float acc = 0.0f;
+      int64_t iacc = 0;  // |iacc| < 2^31 + |value|: no overflow
       for (size_t k = 0; k < n; ++k) {
-        acc += src[base + k * inner + i];
-        dst[base + k * inner + i] = acc;
+        const size_t at = base + k * inner + i;
+        if (ints) {
+          iacc += x.ints()[at];
+          if (iacc != static_cast<int32_t>(iacc))
+            throw Unsupported(where + ": an integer cumsum leaves the int32 range (" +
+                              std::to_string(iacc) + "); Keras wraps it in its int dtype");
+          isum[at] = iacc;
+        } else {
+          acc += src[at];
+          dst[at] = acc;
+        }
       }
     }
   }
-  return y;
+  return ints ? Tensor::from_ints(s, isum) : y;
 }
 
 Tensor along_axis(Tensor x, size_t axis, Activation act) {
