@@ -133,9 +133,17 @@ def keras_ops():
         op("Reshape", "flat", [tensor("attn", shape=[None, 6, 6])], newshape=[-1, 36]),
         op("GetItem", "last", [tensor("centred"), [every, -1, None]]),
         op("Argmax", "best", [tensor("centred")], axis=-1, keepdims=False),
+        op("Take", "picked", [tensor("centred"), [[0, -1], [2, 2]]], axis=1),
+        op("Argmax", "where", [tensor("centred")], axis=-1, keepdims=True),
+        op("TakeAlongAxis", "top", [tensor("centred"), tensor("where", shape=[None, 6, 1])],
+           axis=-1),
+        op("OneHot", "hot", [tensor("best", shape=[None, 6])], num_classes=5, axis=-1,
+           dtype="float32", sparse=False),
+        op("Cumsum", "running", [tensor("best", shape=[None, 6])], axis=1, dtype=None),
     ]
     return functional("ops", layers, [["input", 0, 0]],
-                      [["flat", 0, 0], ["last", 0, 0], ["best", 0, 0]])
+                      [["flat", 0, 0], ["last", 0, 0], ["best", 0, 0], ["picked", 0, 0],
+                       ["top", 0, 0], ["hot", 0, 0], ["running", 0, 0]])
 
 
 def keras2_tf_ops():
@@ -160,7 +168,8 @@ def keras2_tf_ops():
 
 
 def category_layers():
-    """Discretization, IntegerLookup (vocabulary in the config) and CategoryEncoding."""
+    """Discretization, IntegerLookup (vocabulary in the config, farmhash OOV), CategoryEncoding
+    and Hashing."""
     layers = [
         input_layer(),
         layer("Discretization", "bins", [call(tensor("input"))], bin_boundaries=[-0.5, 0.0, 0.5],
@@ -170,9 +179,13 @@ def category_layers():
         layer("Reshape", "flat", [call(tensor("lookup"))], target_shape=[24]),
         layer("CategoryEncoding", "counts", [call(tensor("flat", shape=[None, 24]))],
               num_tokens=7, output_mode="count"),
+        layer("Hashing", "hashed", [call(tensor("input"))], num_bins=11, mask_value=0,
+              salt=[7, -3], output_mode="int"),
+        layer("IntegerLookup", "farm", [call(tensor("hashed"))], vocabulary=[1, 2, 3],
+              num_oov_indices=4, oov_method="farmhash", output_mode="int"),
     ]
     return functional("categories", layers, [["input", 0, 0]],
-                      [["counts", 0, 0], ["lookup", 0, 0]])
+                      [["counts", 0, 0], ["lookup", 0, 0], ["farm", 0, 0]])
 
 
 def amplifying(extra):

@@ -565,3 +565,94 @@ TEST(TfOpNodes, WhatTheyCannotComputeIsRefused) {
 }
 
 }  // namespace
+
+namespace {
+
+// numpy take / take_along_axis and tf.one_hot, worked out by hand from numpy's definitions.
+TEST(OpNodes, TakeTakeAlongAxisAndOneHot) {
+  const Tensor x({1, 3, 2}, std::vector<float>{1, 2, 3, 4, 5, 6});
+  // take along time: a negative index counts from the end; nested indices add their axes.
+  const auto t = op("Take", {{"axis", 1}}, {kt(3), {2, -3, 2}});
+  const Tensor y = call(*t, {x});
+  EXPECT_EQ(y.shape(), (std::vector<size_t>{1, 3, 2}));
+  EXPECT_EQ(y.values(), (std::vector<float>{5, 6, 1, 2, 5, 6}));
+  EXPECT_EQ(t->stream_rule().kind, Streaming::whole_sequence);
+  const auto tn = op("Take", {{"axis", -1}}, {kt(3), {{1, 0}, {1, 1}}});
+  const Tensor yn = call(*tn, {x});
+  EXPECT_EQ(yn.shape(), (std::vector<size_t>{1, 3, 2, 2}));
+  EXPECT_EQ(yn.values(), (std::vector<float>{2, 1, 2, 2, 4, 3, 4, 4, 6, 5, 6, 6}));
+  EXPECT_EQ(tn->stream_rule().kind, Streaming::per_step);
+  const Tensor y1 = call(*op("Take", {{"axis", 2}}, {kt(3), 1}), {x});  // one int drops the axis
+  EXPECT_EQ(y1.shape(), (std::vector<size_t>{1, 3}));
+  EXPECT_EQ(y1.values(), (std::vector<float>{2, 4, 6}));
+  const json constant = {{"class_name", "__tensor__"},
+                         {"config", {{"value", {1}}, {"dtype", "int32"}}}};
+  EXPECT_EQ(call(*op("Take", {{"axis", 2}}, {kt(3), constant}), {x}).values(),
+            (std::vector<float>{2, 4, 6}));
+  EXPECT_THROW(call(*op("Take", {{"axis", 1}}, {kt(3), {3}}), {x}), InvalidArgument);  // TF fails
+  EXPECT_THROW(call(*op("Take", {{"axis", 1}}, {kt(3), {-4}}), {x}), InvalidArgument);
+  EXPECT_THROW(call(*op("Take", {{"axis", 0}}, {kt(3), {0}}), {x}), Unsupported);  // batch
+  EXPECT_THROW(op("Take", {{"axis", nullptr}}, {kt(3), {0}}), Unsupported);        // flattened
+  EXPECT_THROW(op("Take", {{"axis", 1}}, {kt(3), kt(2)}), Unsupported);            // tensor indices
+  EXPECT_THROW(op("Take", {{"axis", 1}}, {kt(3), {{0}, {1, 2}}}), InvalidArgument);  // ragged
+  EXPECT_THROW(op("Take", {{"axis", 1}}, {kt(3), {0.5}}), Unsupported);
+  // Token ids keep their exact values.
+  const Tensor ids = Tensor::from_ints({1, 2}, std::vector<int64_t>{(int64_t{1} << 40) + 1, 7});
+  const Tensor ti = call(*op("Take", {{"axis", 1}}, {kt(2), {1, 0}}), {ids});
+  ASSERT_TRUE(ti.has_ints());
+  EXPECT_EQ(ti.ints(), (std::vector<int64_t>{7, (int64_t{1} << 40) + 1}));
+
+  // take_along_axis: per-row picks; the indices' axis of size 1 broadcasts against x's.
+  const auto ta = op("TakeAlongAxis", {{"axis", -1}}, {kt(3), kt(3)});
+  const Tensor pick = Tensor::from_ints({1, 3, 1}, std::vector<int64_t>{1, 0, -1});
+  EXPECT_EQ(call(*ta, {x, pick}).values(), (std::vector<float>{2, 3, 6}));
+  const Tensor steps = Tensor::from_ints({1, 4}, std::vector<int64_t>{2, 2, 0, 1});
+  const auto tt = op("TakeAlongAxis", {{"axis", 1}}, {kt(2), kt(2)});
+  EXPECT_EQ(call(*tt, {Tensor({1, 3}, {7, 8, 9}), steps}).values(),
+            (std::vector<float>{9, 9, 7, 8}));
+  EXPECT_EQ(tt->stream_rule().kind, Streaming::whole_sequence);
+  const Tensor wide = Tensor::from_ints({1, 1, 2}, std::vector<int64_t>{1, 0});  // broadcasts time
+  EXPECT_EQ(call(*ta, {x, wide}).values(), (std::vector<float>{2, 1, 4, 3, 6, 5}));
+  EXPECT_THROW(call(*ta, {x, Tensor::from_ints({1, 3, 1}, std::vector<int64_t>{2, 0, 0})}),
+               InvalidArgument);
+  EXPECT_THROW(call(*ta, {x, Tensor::from_ints({2, 3, 1}, std::vector<int64_t>(6, 0))}),
+               Unsupported);  // the batch axis never broadcasts
+  EXPECT_THROW(call(*ta, {x, Tensor::from_ints({1, 3}, std::vector<int64_t>(3, 0))}),
+               InvalidArgument);  // ranks differ
+
+  // one_hot: a last axis of classes; ids out of range give zeros; floats cast toward zero.
+  const auto oh = op("OneHot", {{"num_classes", 3}, {"axis", -1}, {"dtype", "float32"}}, {kt(2)});
+  const Tensor h = call(*oh, {Tensor({1, 4}, std::vector<float>{2.7f, -1.0f, 3.0f, -0.5f})});
+  EXPECT_EQ(h.shape(), (std::vector<size_t>{1, 4, 3}));
+  EXPECT_EQ(h.values(), (std::vector<float>{0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0}));
+  EXPECT_EQ(oh->stream_rule().kind, Streaming::per_step);
+  const auto oh1 = op("OneHot", {{"num_classes", 2}, {"axis", 1}, {"dtype", "int64"}}, {kt(2)});
+  const Tensor h1 = call(*oh1, {Tensor::from_ints({1, 3}, std::vector<int64_t>{1, 0, 1})});
+  ASSERT_TRUE(h1.has_ints());
+  EXPECT_EQ(h1.shape(), (std::vector<size_t>{1, 2, 3}));
+  EXPECT_EQ(h1.ints(), (std::vector<int64_t>{0, 1, 0, 1, 0, 1}));
+  EXPECT_EQ(oh1->stream_rule().kind, Streaming::whole_sequence);
+  EXPECT_THROW(op("OneHot", {{"num_classes", 0}}, {kt(2)}), InvalidArgument);
+  EXPECT_THROW(op("OneHot", {{"num_classes", 2}, {"sparse", true}}, {kt(2)}), Unsupported);
+  EXPECT_THROW(call(*oh, {Tensor({1, 1}, std::vector<float>{NAN})}), InvalidArgument);
+
+  // tf.keras 2: tf.gather's axis defaults to 0 (the batch); tf.one_hot's on/off values, and
+  // int32 output from an integer on_value.
+  EXPECT_THROW(call(*tf_op("gather", with(ref_x, {{"indices", {0}}})), {x}), Unsupported);
+  EXPECT_EQ(
+      call(*tf_op("gather", with(ref_x, {{"indices", {1}}, {"axis", 2}, {"batch_dims", 0}})), {x})
+          .values(),
+      (std::vector<float>{2, 4, 6}));
+  EXPECT_THROW(tf_op("gather", with(ref_x, {{"indices", {1}}, {"axis", 2}, {"batch_dims", 1}})),
+               Unsupported);
+  const Tensor two = Tensor::from_ints({1, 2}, std::vector<int64_t>{1, 5});
+  EXPECT_EQ(
+      call(*tf_op("one_hot", with(ref_x, {{"depth", 2}, {"on_value", 2.0}, {"off_value", -1.0}})),
+           {two})
+          .values(),
+      (std::vector<float>{-1, 2, -1, -1}));
+  EXPECT_TRUE(
+      call(*tf_op("one_hot", with(ref_x, {{"depth", 2}, {"on_value", 3}})), {two}).has_ints());
+}
+
+}  // namespace

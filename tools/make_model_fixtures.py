@@ -730,6 +730,31 @@ def b_repeat_tile_ops(rng):
         "an LSTM and a GRU")
 
 
+def b_gather_ops(rng):
+    # ops.take (constant indices: a list, nested lists, one int, a constant tensor, negative
+    # ones), ops.take_along_axis (argmax's indices; token ids picking steps) and ops.one_hot
+    # (ids into an LSTM; out-of-range ids; classes before the time axis) between RNNs.
+    O = K.ops
+    inp = K.Input(shape=(5, 3))
+    ids = K.Input(shape=(6,), dtype="int64")
+    h = L.LSTM(4, return_sequences=True)(inp)
+    t1 = O.take(h, [0, 2, 2, -1], axis=1)
+    t2 = O.take(h, [[3, 0], [1, 1]], axis=2)
+    t3 = O.take(h, 1, axis=-1)
+    t4 = O.take(h, O.convert_to_tensor([1, 0]), axis=2)
+    y = L.GRU(3)(O.concatenate([t1, t1 * 2.0], axis=-1))
+    ta = O.take_along_axis(h, O.argmax(h, axis=-1, keepdims=True), axis=-1)
+    steps = O.take_along_axis(h[:, :, 0], ids, axis=1)
+    oh = O.one_hot(ids, 7)
+    z = L.LSTM(2)(oh)
+    oh2 = O.one_hot(ids, 4, axis=1)
+    idv = np.array([[0, 1, 4, -1, 3, 2], [4, 4, 0, -5, 1, 1]], dtype=np.int64)
+    return K.Model([inp, ids], [y, t2, t3, t4, ta, steps, z, oh2]), [[uni(rng, 2, 5, 3), idv]], (
+        "ops.take (a list, nested lists, one int, a constant tensor, negative indices), "
+        "take_along_axis (argmax indices; ids picking steps) and one_hot (into an LSTM, "
+        "out-of-range ids, axis=1) around an LSTM and a GRU")
+
+
 def b_split_ops(rng):
     # ops.split between RNNs: a GLU-style gate (two equal halves of the features), pieces at
     # indices (one of them empty), and token ids split along time (integers).
@@ -841,6 +866,21 @@ def b2_hashing(rng):
     seq = L.LSTM(4)(L.Concatenate()([L.Embedding(9, 3)(h1), L.Embedding(20, 2)(h2)]))
     idv = np.array([[5, 17, 3, 0, 0], [2**62 + 5, -(2**63), 99, 3, 0]], dtype=np.int64)
     return K.Model(ids, [seq, h1, h2]), [[idv]]
+
+
+def b2_gather_ops(rng):
+    # tf.gather (constant indices along time and features) and tf.one_hot (ids into an LSTM;
+    # on/off values and axis=1).
+    import tensorflow as tf
+    ids = K.Input(shape=(6,), dtype="int64")
+    inp = K.Input(shape=(5, 3))
+    h = L.LSTM(4, return_sequences=True)(inp)
+    g1 = tf.gather(h, [4, 0, 0], axis=1)
+    g2 = tf.gather(h, [[2, 1]], axis=-1)
+    z = L.LSTM(2)(tf.one_hot(ids, 5))
+    oh = tf.one_hot(ids, 3, on_value=2.0, off_value=-1.0, axis=1)
+    idv = np.array([[0, 1, 4, -1, 3, 2], [4, 4, 0, 5, 1, 1]], dtype=np.int64)
+    return K.Model([ids, inp], [L.GRU(2)(g1), g2, z, oh]), [[idv, uni(rng, 2, 5, 3)]]
 
 
 def b_stream_keras_ops(rng):
@@ -1043,6 +1083,8 @@ K3_CASES = [
     Case("argmax", b_argmax, "Keras ops argmax and argmin", BOTH, keras_cannot_load_h5=True),
     Case("repeat-tile-ops", b_repeat_tile_ops, "Keras ops repeat, tile, cumsum and round",
          BOTH, keras_cannot_load_h5=True),
+    Case("gather-ops", b_gather_ops, "Keras ops take, take_along_axis and one_hot", BOTH,
+         keras_cannot_load_h5=True),
     Case("split-ops", b_split_ops, "Keras ops split", BOTH, keras_cannot_load_h5=True),
     Case("batchnorm-layernorm", b_norm, "BatchNormalization (default, center/scale off, on a "
          "flattened input) and LayerNormalization (default, center off) with non-trivial "
@@ -1143,6 +1185,7 @@ K2_CASES = [
     Case("category-layers", b2_category_layers, "Keras 2 Discretization and CategoryEncoding",
          ("h5",)),
     Case("hashing", b2_hashing, "Keras 2 Hashing", ("h5",)),
+    Case("gather-ops", b2_gather_ops, "Keras 2 tf.gather and tf.one_hot", ("h5",)),
     Case("argmax", b2_argmax, "Keras 2 tf.argmax and tf.math.argmin", ("h5",)),
     Case("repeat-tile-ops", b2_repeat_tile_ops, "Keras 2 tf.repeat, tf.tile, tf.math.cumsum "
          "and tf.math.round", ("h5",)),

@@ -82,5 +82,7 @@ std::unique_ptr<layers::Layer> make_op_layer(const std::string& shown, const std
 void add_elementwise_ops(std::map<std::string, Factory>& table);
 // Along axes: reductions, softmax, indexing, shapes, matmul.
 void add_axis_ops(std::map<std::string, Factory>& table);
+// By index: take, take_along_axis, one_hot.
+void add_gather_ops(std::map<std::string, Factory>& table);
 
 }  // namespace recur::model::opnode

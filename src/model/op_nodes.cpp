@@ -110,6 +110,7 @@ const std::map<std::string, Factory>& factories() {
     std::map<std::string, Factory> t;
     add_elementwise_ops(t);
     add_axis_ops(t);
+    add_gather_ops(t);
     return t;
   }();
   return table;

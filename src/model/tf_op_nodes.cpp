@@ -22,6 +22,7 @@ struct TfFunction {
   std::map<std::string, std::string> config;  // parameter -> the op's config field
   json defaults = json::object();             // config fields TF defaults differently
   bool list_first = false;                    // the first parameter is a list of tensors
+  bool constant_lists = false;                // a later parameter may be a list of numbers
 };
 
 TfFunction binary(const char* op) { return {op, {"y"}, {}}; }
@@ -93,6 +94,16 @@ const std::map<std::string, TfFunction>& functions() {
       {"tile", {"Tile", {}, {{"multiples", "repeats"}}}},
       {"repeat", {"Repeat", {}, {{"repeats", "repeats"}, {"axis", "axis"}}}},
       {"math.argmin", {"Argmin", {}, {{"axis", "axis"}}, {{"axis", 0}}}},
+      {"gather", {"Take", {"indices"}, {{"axis", "axis"}}, {{"axis", 0}}, false, true}},
+      {"compat.v1.gather", {"Take", {"indices"}, {{"axis", "axis"}}, {{"axis", 0}}, false, true}},
+      {"one_hot",
+       {"OneHot",
+        {},
+        {{"depth", "num_classes"},
+         {"axis", "axis"},
+         {"on_value", "on_value"},
+         {"off_value", "off_value"},
+         {"dtype", "dtype"}}}},
       {"clip_by_value", {"Clip", {}, {{"clip_value_min", "x_min"}, {"clip_value_max", "x_max"}}}},
       {"where", {"Where", {"x", "y"}, {}}},
       {"cast", {"Cast", {}, {{"dtype", "dtype"}}}},
@@ -123,6 +134,7 @@ bool harmless(const std::string& k, const json& v) {
   if (k == "beta") return v.is_number() && v.get<double>() == 1.0;
   if (k == "output_type") return v == "int64" || v == "int32";  // argmax: the values are the same
   if (k == "exclusive" || k == "reverse") return v == false;    // cumsum at its defaults
+  if (k == "batch_dims") return v == 0;                         // gather at its default
   return false;
 }
 
@@ -217,7 +229,7 @@ std::unique_ptr<Layer> make_tf_op(const json& entry, const json& node, const std
       throw Unsupported(where + ": tf." + fn + " without its argument '" + p + "'");
     }
     const json& v = kw[p];
-    if (!is_ref(v) && !v.is_number() && !v.is_boolean()) {
+    if (!is_ref(v) && !v.is_number() && !v.is_boolean() && !(f.constant_lists && v.is_array())) {
       throw Unsupported(where + ": a constant tensor as argument '" + p + "' of tf." + fn);
     }
     args.push_back(is_ref(v) ? ref_arg(v, where) : v);
