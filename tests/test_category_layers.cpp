@@ -351,4 +351,8 @@ TEST(CategoryLayers, IntegerPoliciesOfIndexLayersLoadWithoutAWarning) {
     const recur::Model m = recur::load_model((dir / f).string());
     for (const auto& w : m.info().warnings) ADD_FAILURE() << f << ": " << w;
   }
+  // inspect names the integer inputs' dtype (they take exact integers), not float32's.
+  const std::string s = recur::load_model((dir / "k3-hashing/model.keras").string()).summary();
+  EXPECT_NE(s.find("input    input_layer (None, 6)\n"), std::string::npos) << s;
+  EXPECT_NE(s.find("input    input_layer_1 (None, 5) int64\n"), std::string::npos) << s;
 }

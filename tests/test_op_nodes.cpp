@@ -385,6 +385,25 @@ TEST(OpNodes, SplitIntoSectionsOrAtIndices) {
       all_outputs(*op("Split", {{"indices_or_sections", {1}}, {"axis", 1}}, {kt(2)}), ids);
   ASSERT_TRUE(i[0].tensor.has_ints());
   EXPECT_EQ(i[0].tensor.ints(), (std::vector<int64_t>{int64_t{1} << 40}));
+  // tf.keras 2's tf.split takes sizes (one -1 takes the rest), not indices.
+  const auto sizes = tf_op("split", with(ref_x, {{"num_or_size_splits", {1, -1, 0}}, {"axis", 2}}));
+  const auto q = all_outputs(*sizes, x);
+  ASSERT_EQ(q.size(), 3u);
+  EXPECT_EQ(q[0].tensor.values(), (std::vector<float>{1, 5}));
+  EXPECT_EQ(q[1].tensor.values(), (std::vector<float>{2, 3, 4, 6, 7, 8}));
+  EXPECT_EQ(q[2].tensor.shape(), (std::vector<size_t>{1, 2, 0}));
+  EXPECT_EQ(
+      all_outputs(*tf_op("split", with(ref_x, {{"num_or_size_splits", 2}, {"axis", -1}})), x)[1]
+          .tensor.values(),
+      h[1].tensor.values());
+  for (const json& bad : {json{1, 2}, json{-1, -1}, json{5, -1}, json{-2, 6}}) {
+    EXPECT_THROW(
+        all_outputs(*tf_op("split", with(ref_x, {{"num_or_size_splits", bad}, {"axis", 2}})), x),
+        InvalidArgument)
+        << bad;  // TF fails: the sizes must add up to the axis
+  }
+  EXPECT_THROW(all_outputs(*tf_op("split", with(ref_x, {{"num_or_size_splits", 2}})), x),
+               Unsupported);  // axis 0 by default: the batch axis
 }
 
 TEST(OpNodes, SoftmaxAlongTheTimeAxis) {
@@ -653,6 +672,25 @@ TEST(OpNodes, TakeTakeAlongAxisAndOneHot) {
       (std::vector<float>{-1, 2, -1, -1}));
   EXPECT_TRUE(
       call(*tf_op("one_hot", with(ref_x, {{"depth", 2}, {"on_value", 3}})), {two}).has_ints());
+}
+
+}  // namespace
+
+namespace {
+
+// The extremes of an empty axis: tf.reduce_max/min give -inf/+inf (tf.keras 2 files), Keras 3's
+// ops.max/min assert; a mean of nothing is NaN and a sum 0 in both (checked with TF 2.21).
+TEST(OpNodes, ReductionsOfAnEmptyAxis) {
+  const Tensor empty({2, 0});
+  const Tensor mx = call(*tf_op("math.reduce_max", with(ref_x, {{"axis", 1}})), {empty});
+  EXPECT_EQ(mx.values(), (std::vector<float>{-INFINITY, -INFINITY}));
+  EXPECT_EQ(call(*tf_op("math.reduce_min", with(ref_x, {{"axis", 1}})), {empty}).values(),
+            (std::vector<float>{INFINITY, INFINITY}));
+  EXPECT_EQ(call(*tf_op("math.reduce_sum", with(ref_x, {{"axis", 1}})), {empty}).values(),
+            (std::vector<float>{0, 0}));
+  EXPECT_TRUE(std::isnan(call(*op("Mean", {{"axis", 1}}, {kt(2)}), {empty})[0]));
+  EXPECT_THROW(call(*op("Max", {{"axis", 1}}, {kt(2)}), {empty}), InvalidArgument);
+  EXPECT_THROW(call(*op("Min", {{"axis", 1}}, {kt(2)}), {empty}), InvalidArgument);
 }
 
 }  // namespace

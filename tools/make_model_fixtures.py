@@ -869,8 +869,8 @@ def b2_hashing(rng):
 
 
 def b2_gather_ops(rng):
-    # tf.gather (constant indices along time and features) and tf.one_hot (ids into an LSTM;
-    # on/off values and axis=1).
+    # tf.gather (constant indices along time and features), tf.one_hot (ids into an LSTM;
+    # on/off values and axis=1) and tf.split (sections; sizes with one inferred).
     import tensorflow as tf
     ids = K.Input(shape=(6,), dtype="int64")
     inp = K.Input(shape=(5, 3))
@@ -879,8 +879,11 @@ def b2_gather_ops(rng):
     g2 = tf.gather(h, [[2, 1]], axis=-1)
     z = L.LSTM(2)(tf.one_hot(ids, 5))
     oh = tf.one_hot(ids, 3, on_value=2.0, off_value=-1.0, axis=1)
+    a, b = tf.split(h, 2, axis=-1)  # a GLU-style gate; pieces of given sizes (one inferred)
+    p, q, r = tf.split(h, [1, -1, 2], axis=1)
     idv = np.array([[0, 1, 4, -1, 3, 2], [4, 4, 0, 5, 1, 1]], dtype=np.int64)
-    return K.Model([ids, inp], [L.GRU(2)(g1), g2, z, oh]), [[idv, uni(rng, 2, 5, 3)]]
+    return K.Model([ids, inp], [L.GRU(2)(g1), g2, z, oh, L.GRU(2)(a * tf.sigmoid(b)), p, q, r]), [
+        [idv, uni(rng, 2, 5, 3)]]
 
 
 def b_stream_keras_ops(rng):
@@ -1185,7 +1188,7 @@ K2_CASES = [
     Case("category-layers", b2_category_layers, "Keras 2 Discretization and CategoryEncoding",
          ("h5",)),
     Case("hashing", b2_hashing, "Keras 2 Hashing", ("h5",)),
-    Case("gather-ops", b2_gather_ops, "Keras 2 tf.gather and tf.one_hot", ("h5",)),
+    Case("gather-ops", b2_gather_ops, "Keras 2 tf.gather, tf.one_hot and tf.split", ("h5",)),
     Case("argmax", b2_argmax, "Keras 2 tf.argmax and tf.math.argmin", ("h5",)),
     Case("repeat-tile-ops", b2_repeat_tile_ops, "Keras 2 tf.repeat, tf.tile, tf.math.cumsum "
          "and tf.math.round", ("h5",)),

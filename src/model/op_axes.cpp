@@ -1,6 +1,7 @@
 // Recorded ops that act along axes: reductions, softmax, indexing (x[...]), reshape, transpose,
 // expand/squeeze, concatenate/stack and matmul, each with the stream rule its axes allow.
 #include <algorithm>
+#include <numeric>
 
 #include "layers/core_util.hpp"
 #include "model/op_def.hpp"
@@ -34,13 +35,14 @@ Factory reduction(Reduce kind) {
     if (s.cfg.contains("initial") && !s.cfg["initial"].is_null())
       throw Unsupported(s.where + ": 'initial' is not supported");
     const std::string where = s.where;
-    OpDef d{[axes, keep, kind, where](const std::vector<Tensor>& a, size_t) {
+    const bool tf = s.from_tf;  // tf.reduce_max of nothing is -inf; Keras 3's max fails
+    OpDef d{[axes, keep, kind, where, tf](const std::vector<Tensor>& a, size_t) {
       const Tensor& x = only(a, 1, where);
       std::vector<bool> on(x.rank(), !axes);
       for (long ax : axes.value_or(std::vector<long>{})) {
         on[opmath::axis_of(ax, x.rank(), where)] = true;
       }
-      return opmath::reduce(x, on, keep, kind, where);
+      return opmath::reduce(x, on, keep, kind, where, tf);
     }};
     if (!axes) {
       d.rule = {Streaming::whole_sequence, "reduces over every axis"};
@@ -168,12 +170,15 @@ OpDef cumsum_op(const OpSource& s) {
   return d;
 }
 
-// ops.split: equal sections, or pieces between sorted indices (tf.split of their sizes).
+// ops.split: equal sections, or pieces between sorted indices (tf.split of their sizes);
+// tf.keras 2's tf.split: sections, or the sizes themselves (one -1 takes the rest).
 OpDef split_op(const OpSource& s) {
   const long axis = cfg_axis(s, 0);
-  const auto it = s.cfg.find("indices_or_sections");
+  const bool tf_sizes = s.from_tf;
+  const char* field = tf_sizes ? "num_or_size_splits" : "indices_or_sections";
+  const auto it = s.cfg.find(field);
   if (it == s.cfg.end() || !(it->is_number_integer() || it->is_array()))
-    throw InvalidArgument(s.where + ": indices_or_sections must be an integer or a list");
+    throw InvalidArgument(s.where + ": " + field + " must be an integer or a list");
   const bool sections = it->is_number_integer();
   std::vector<long> at;
   for (const auto& v : sections ? json::array({*it}) : *it) {
@@ -186,7 +191,7 @@ OpDef split_op(const OpSource& s) {
     throw Unsupported(s.where + ": split at " + std::to_string(at.size()) + " indices");
   const std::string where = s.where;
   OpDef d{Run{}};
-  d.many = [axis, sections, at, where](const std::vector<Tensor>& a, size_t max) {
+  d.many = [axis, sections, tf_sizes, at, where](const std::vector<Tensor>& a, size_t max) {
     const Tensor& x = only(a, 1, where);
     const size_t k = opmath::axis_of(axis, x.rank(), where);
     if (k == 0) throw Unsupported(where + ": splits the batch axis");
@@ -198,6 +203,17 @@ OpDef split_op(const OpSource& s) {
                               " does not split into " + std::to_string(at[0]) + " equal parts");
       }
       for (long i = 1; i <= at[0]; ++i) bounds.push_back(n / at[0] * i);
+    } else if (tf_sizes) {
+      const long known = std::accumulate(at.begin(), at.end(), 0L, [](long t, long v) {
+        return v == -1 ? t : t + std::min(v, 1L << 40);
+      });
+      const auto unknown = std::count(at.begin(), at.end(), -1L);
+      for (long v : at) {
+        if (v < -1 || unknown > 1 || known > n || (!unknown && known != n))
+          throw InvalidArgument(where + ": split sizes do not add up to the axis of " +
+                                std::to_string(n) + " (TF fails)");
+        bounds.push_back(bounds.back() + (v == -1 ? n - known : v));
+      }
     } else {
       for (long i : at) {
         if (i < bounds.back() || i > n)

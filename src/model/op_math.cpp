@@ -117,10 +117,11 @@ Reduced reduced(const Tensor& x, const std::vector<bool>& on, bool keepdims) {
 }  // namespace
 
 Tensor reduce(const Tensor& x, const std::vector<bool>& on, bool keepdims, Reduce kind,
-              const std::string& where) {
+              const std::string& where, bool empty_extremes) {
   const auto [slots, count, shape] = reduced(x, on, keepdims);
   const bool extreme = kind == Reduce::max || kind == Reduce::min;
-  if (count == 0 && extreme) throw InvalidArgument(where + ": reduces an empty axis");
+  if (count == 0 && extreme && !empty_extremes)
+    throw InvalidArgument(where + ": reduces an empty axis (Keras fails)");
   const double inf = std::numeric_limits<double>::infinity();
   const double init = kind == Reduce::max   ? -inf
                       : kind == Reduce::min ? inf

@@ -27,9 +27,11 @@ Tensor broadcast_map(std::span<const Tensor* const> in, const std::function<floa
 size_t axis_of(long axis, size_t rank, const std::string& where);
 
 enum class Reduce { sum, mean, max, min, any, all };
-// Reduces the axes flagged in `on` (one flag per axis of x); keepdims leaves them as 1.
+// Reduces the axes flagged in `on` (one flag per axis of x); keepdims leaves them as 1. The
+// max (min) of nothing is -inf (+inf) as tf.reduce_max gives it when empty_extremes, else an
+// error (Keras 3's ops.max asserts); the mean of nothing is NaN, the sum 0.
 Tensor reduce(const Tensor& x, const std::vector<bool>& on, bool keepdims, Reduce kind,
-              const std::string& where);
+              const std::string& where, bool empty_extremes = false);
 
 // The index of the largest (max) or smallest value along `axis` (nullopt: of the flattened
 // tensor) as exact integers, as tf.argmax/argmin compute it on the CPU: NaN is never chosen,

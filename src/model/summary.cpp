@@ -40,8 +40,10 @@ std::string Model::summary() const {
   std::string out;
   append(out, "model    %s\nformat   %s, Keras %s\n", info.file.c_str(), info.format.c_str(),
          info.keras_version.empty() ? "?" : info.keras_version.c_str());
-  for (const auto& t : info.inputs)
-    append(out, "input    %s %s\n", t.name.c_str(), shape_text(t.shape).c_str());
+  for (const auto& t : info.inputs) {  // an integer input takes exact integers (token ids)
+    const std::string dtype = t.dtype.empty() || t.dtype == "float32" ? "" : " " + t.dtype;
+    append(out, "input    %s %s%s\n", t.name.c_str(), shape_text(t.shape).c_str(), dtype.c_str());
+  }
   for (const auto& t : info.outputs)
     append(out, "output   %s %s\n", t.name.c_str(), shape_text(t.shape).c_str());
   append(out, "\n%-24s %-18s %-28s %10s  %s\n", "layer", "class", "output shape", "params", "path");
