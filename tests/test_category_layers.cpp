@@ -356,3 +356,39 @@ TEST(CategoryLayers, IntegerPoliciesOfIndexLayersLoadWithoutAWarning) {
   EXPECT_NE(s.find("input    input_layer (None, 6)\n"), std::string::npos) << s;
   EXPECT_NE(s.find("input    input_layer_1 (None, 5) int64\n"), std::string::npos) << s;
 }
+
+// HashedCrossing: one bucket per sample from its features in input order (cross_hash_bucket is
+// checked against tf.sparse.cross_hashed in test_hash_buckets.cpp).
+TEST(CategoryLayers, HashedCrossingCrossesOneIntegerPerSample) {
+  auto call2 = [](const Layer& l, std::vector<Tensor> xs) {
+    std::vector<Value> in;
+    for (auto& x : xs) in.push_back(Value{std::move(x), std::nullopt});
+    CallContext ctx;
+    return l.call(in, ctx).at(0).tensor;
+  };
+  auto h = make("HashedCrossing", R"({"num_bins": 1000})");
+  const Tensor a = ints({2, 1}, {3, -7}), b = ints({2, 1}, {5, 5});
+  const Tensor y = call2(*h, {a, b});
+  ASSERT_TRUE(y.has_ints());
+  EXPECT_EQ(y.shape(), (std::vector<size_t>{2, 1}));
+  const std::vector<int64_t> r0{3, 5}, r1{5, 3};
+  EXPECT_EQ(y.ints()[0], static_cast<int64_t>(recur::layers::cross_hash_bucket(r0, 1000)));
+  EXPECT_NE(call2(*h, {b, a}).ints()[0], y.ints()[0]);  // the order of the features counts
+  EXPECT_EQ(call2(*h, {b, a}).ints()[0],
+            static_cast<int64_t>(recur::layers::cross_hash_bucket(r1, 1000)));
+  auto oh = make("HashedCrossing", R"({"num_bins": 3, "output_mode": "one_hot"})");
+  const Tensor o = call2(*oh, {ints({2}, {3, -7}), ints({2}, {5, 5})});
+  EXPECT_EQ(o.shape(), (std::vector<size_t>{2, 3}));
+  EXPECT_EQ(o[static_cast<size_t>(recur::layers::cross_hash_bucket(r0, 3))], 1.0f);
+  expect_error<InvalidArgument>([&] { call2(*h, {a}); }, "at least 2");
+  expect_error<InvalidArgument>([&] { call2(*h, {a, Tensor({2, 1})}); }, "float");
+  expect_error<InvalidArgument>([&] { call2(*h, {a, ints({1, 1}, {2})}); }, "shape");
+  expect_error<InvalidArgument>(
+      [&] {
+        call2(*h, {ints({1, 2}, {1, 2}), ints({1, 2}, {1, 2})});
+      },
+      "(batch, 1)");
+  expect_error<InvalidArgument>(
+      [] { make("HashedCrossing", R"({"num_bins": 3, "output_mode": "count"})"); }, "output_mode");
+  expect_error<InvalidArgument>([] { make("HashedCrossing", R"({"num_bins": -1})"); }, "num_bins");
+}

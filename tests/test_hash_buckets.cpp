@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -53,6 +54,23 @@ TEST(HashBuckets, FastAndSaltedBucketsOfDecimalIntegersMatchTensorFlow) {
       EXPECT_EQ(recur::layers::hash_bucket(values[i].get<int64_t>(), buckets, salt),
                 c["expected"][i].get<uint64_t>())
           << values[i] << " into " << buckets << " buckets, salt " << c["salt"];
+    }
+  }
+}
+
+TEST(HashBuckets, CrossesOfIntegerFeaturesMatchTensorFlow) {
+  const auto j = fixture();
+  const auto& values = j["values"];
+  ASSERT_EQ(j["crosses"].size(), 8u);
+  for (const auto& c : j["crosses"]) {
+    const size_t n = c["features"].get<size_t>();
+    const uint64_t buckets = c["buckets"].get<uint64_t>();
+    for (size_t i = 0; i < values.size(); ++i) {
+      std::vector<int64_t> row{values[i].get<int64_t>(),
+                               values[values.size() - 1 - i].get<int64_t>()};
+      if (n == 3) row.push_back(j["third"][i].get<int64_t>());
+      EXPECT_EQ(recur::layers::cross_hash_bucket(row, buckets), c["expected"][i].get<uint64_t>())
+          << n << " features, row " << i << " into " << buckets << " buckets";
     }
   }
 }

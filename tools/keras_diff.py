@@ -430,8 +430,9 @@ def r_lookup(rng, rnp):
     vocabulary, mask token, OOV indices; int into a masked Embedding, or one_hot), Discretization
     (given or adapted boundaries; int into an Embedding, or one_hot), CategoryEncoding on a
     (batch, n) input beside the RNN's output; Hashing of int64 ids (salt, mask bucket) and of
-    floats; IntegerLookup's farmhash OOV buckets. tf.keras 2: Discretization with given
-    boundaries, CategoryEncoding and Hashing of ints (its IntegerLookup cannot be saved to .h5)."""
+    floats; IntegerLookup's farmhash OOV buckets; HashedCrossing. tf.keras 2: Discretization
+    with given boundaries, CategoryEncoding, Hashing of ints and HashedCrossing (its
+    IntegerLookup cannot be saved to .h5)."""
     T, B, F = rng.choice([1, 3, 7]), rng.choice([1, 2, 4]), rng.choice([1, 2])
     k3 = hasattr(K, "ops")
     ids, x, cats = K.Input((T,), dtype="int64"), K.Input((T, F)), K.Input((4,), dtype="int64")
@@ -514,6 +515,18 @@ def r_lookup(rng, rnp):
             y = [y, enc]
         ins.append(cats)
         xs.append(rnp.integers(0, 6 if not k3 else 9, (B, 4)).astype("int64"))
+    if rng.random() < 0.4:  # HashedCrossing of (batch, 1) features (Keras 3 crosses two)
+        n = 2 if k3 else rng.choice([2, 3])
+        feats = [K.Input((1,), dtype="int64") for _ in range(n)]
+        bins = rng.choice([1, 5, 64])
+        mode = rng.choice(["int", "one_hot"])
+        c = L.HashedCrossing(num_bins=bins, output_mode=mode)(feats)
+        c = L.Flatten()(L.Embedding(bins, 2)(c)) if mode == "int" else c
+        parts.append(f"HashedCrossing({n}, {bins}, {mode})")
+        y = L.Concatenate()([y, c]) if not isinstance(y, list) and len(y.shape) == 2 else (
+            (y if isinstance(y, list) else [y]) + [c])
+        ins += feats
+        xs += [rnp.integers(-2**40, 2**40, (B, 1)).astype("int64") for _ in range(n)]
     return K.Model(ins, y), xs, ", ".join(parts), 1
 
 

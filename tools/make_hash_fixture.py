@@ -5,7 +5,9 @@ src/layers/hash_buckets.cpp (Keras' Hashing layer and IntegerLookup's oov_method
 
 - fingerprint64: tf.fingerprint(method="farmhash64") of strings of 0..32 bytes (bytes the
   decimal forms of int64 never hold included), as unsigned decimal strings;
-- values, buckets: tf.strings.to_hash_bucket_fast / _strong of tf.as_string(int64 values).
+- values, buckets: tf.strings.to_hash_bucket_fast / _strong of tf.as_string(int64 values);
+- crosses: tf.sparse.cross_hashed of the values, the values reversed and `third` (small
+  integers).
 Deterministic: a fixed numpy seed.
 """
 import json
@@ -40,8 +42,20 @@ for buckets in [1, 2, 7, 1000, 2**40 + 3, 2**63 - 1]:
         expected = [int(v) for v in h.numpy()]
         out["buckets"].append({"buckets": buckets, "salt": salt, "expected": expected})
 
+# tf.sparse.cross_hashed of 2 and 3 int64 features, one value each per row.
+out["crosses"] = []
+cols = [values, values[::-1], [int(v) for v in rng.integers(-50, 50, len(values))]]
+out["third"] = cols[2]
+for n in [2, 3]:
+    for buckets in [1, 10, 2**40 + 3, 2**62]:
+        feats = [tf.constant(np.array(c, np.int64).reshape(-1, 1)) for c in cols[:n]]
+        h = tf.sparse.to_dense(tf.sparse.cross_hashed(feats, buckets)).numpy().ravel()
+        out["crosses"].append({"features": n, "buckets": buckets,
+                               "expected": [int(v) for v in h]})
+
 path = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "hash_buckets.json")
 with open(path, "w") as f:
     json.dump(out, f, separators=(",", ":"))
     f.write("\n")
-print(path, len(out["fingerprint64"]), "strings,", len(out["buckets"]), "bucket cases")
+print(path, len(out["fingerprint64"]), "strings,", len(out["buckets"]), "bucket cases,",
+      len(out["crosses"]), "crosses")

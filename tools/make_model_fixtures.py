@@ -808,18 +808,25 @@ def b_hashing(rng):
     lk = L.IntegerLookup(vocabulary=[5, 17, 3], num_oov_indices=7, oov_method="farmhash")(ids)
     lks = L.IntegerLookup(vocabulary=[5, 17, 3], num_oov_indices=4, oov_method="farmhash",
                           salt=[1, -2], mask_token=0)(ids)
-    dense = L.Dense(3)(L.Concatenate()([seq1, seq2, cnt, oh]))
+    ca, cb = K.Input(shape=(1,), dtype="int64"), K.Input(shape=(1,), dtype="int64")
+    cross = L.HashedCrossing(num_bins=13)([ca, cb])
+    cross3 = L.HashedCrossing(num_bins=4, output_mode="one_hot")([cb, cat1])
+    ec = L.Flatten()(L.Embedding(13, 2)(cross))
+    dense = L.Dense(3)(L.Concatenate()([seq1, seq2, cnt, oh, ec, cross3]))
     xs = uni(rng, 3, 6) * 40.0
     xs[0, :6] = [-1.0, -1.7, -0.0, 2.9, 1e6, -123456.5]
     idv = np.array([[5, 17, 3, 0, 0], [2**62 + 5, -(2**63), 99, 3, 0],
                     [123456789, -1, 1, 17, 8]], dtype=np.int64)
     cv = np.array([[0, 5, 5, 2], [7, -1, 9, 0], [3, 3, 3, 2**40]], dtype=np.int64)
     c1 = np.array([[4], [-1], [6]], dtype=np.int64)
-    return K.Model([x, ids, cats, cat1], [dense, hx, hm, hi, lk, lks, cnt, oh]), [
-        [xs, idv, cv, c1]], (
+    cav = np.array([[3], [-(2**63)], [2**40]], dtype=np.int64)
+    cbv = np.array([[7], [0], [-1]], dtype=np.int64)
+    return K.Model([x, ids, cats, cat1, ca, cb], [dense, hx, hm, hi, lk, lks, cnt, oh, cross]), [
+        [xs, idv, cv, c1, cav, cbv]], (
         "Hashing of float inputs (cast toward zero; a mask_value compared before the cast) and "
         "int64 ids (SipHash salt, mask bucket into a masked Embedding), count and one_hot; "
-        "IntegerLookup with farmhash OOV buckets (with and without a salt)")
+        "IntegerLookup with farmhash OOV buckets (with and without a salt); HashedCrossing of 2 "
+        "int64 features (into an Embedding; one_hot)")
 
 
 def b_adapted_lookup(rng):
@@ -866,6 +873,16 @@ def b2_hashing(rng):
     seq = L.LSTM(4)(L.Concatenate()([L.Embedding(9, 3)(h1), L.Embedding(20, 2)(h2)]))
     idv = np.array([[5, 17, 3, 0, 0], [2**62 + 5, -(2**63), 99, 3, 0]], dtype=np.int64)
     return K.Model(ids, [seq, h1, h2]), [[idv]]
+
+
+def b2_hashed_crossing(rng):
+    # tf.keras 2 HashedCrossing of two and of three int64 features (Keras 3 takes two only).
+    ca, cb = K.Input(shape=(1,), dtype="int64"), K.Input(shape=(1,), dtype="int64")
+    cross = L.HashedCrossing(num_bins=7)([ca, cb])
+    cross3 = L.HashedCrossing(num_bins=5, output_mode="one_hot")([ca, cb, ca])
+    out = L.Dense(2)(L.Concatenate()([L.Flatten()(L.Embedding(7, 2)(cross)), cross3]))
+    return K.Model([ca, cb], [out, cross, cross3]), [
+        [np.array([[3], [2**40]], np.int64), np.array([[-7], [0]], np.int64)]]
 
 
 def b2_gather_ops(rng):
@@ -1079,7 +1096,8 @@ K3_CASES = [
          keras_cannot_load_h5=True),
     Case("category-layers", b_category_layers, "Discretization, CategoryEncoding and "
          "IntegerLookup", BOTH, keras_cannot_load_h5=True),
-    Case("hashing", b_hashing, "Hashing and IntegerLookup farmhash OOV buckets", BOTH,
+    Case("hashing", b_hashing, "Hashing, HashedCrossing and IntegerLookup farmhash OOV buckets",
+         BOTH,
          keras_cannot_load_h5=True),
     Case("adapted-lookup", b_adapted_lookup, "adapted IntegerLookup and Discretization",
          ("keras",)),
@@ -1188,6 +1206,7 @@ K2_CASES = [
     Case("category-layers", b2_category_layers, "Keras 2 Discretization and CategoryEncoding",
          ("h5",)),
     Case("hashing", b2_hashing, "Keras 2 Hashing", ("h5",)),
+    Case("hashed-crossing", b2_hashed_crossing, "Keras 2 HashedCrossing", ("h5",)),
     Case("gather-ops", b2_gather_ops, "Keras 2 tf.gather, tf.one_hot and tf.split", ("h5",)),
     Case("argmax", b2_argmax, "Keras 2 tf.argmax and tf.math.argmin", ("h5",)),
     Case("repeat-tile-ops", b2_repeat_tile_ops, "Keras 2 tf.repeat, tf.tile, tf.math.cumsum "

@@ -5,6 +5,7 @@
 //                   the vocabulary takes an OOV index (floormod or a hash over several)
 //   Hashing:        a hash bucket of the value's decimal string (hash_buckets.hpp), after the
 //                   mask bucket 0 when there is a mask_value
+//   HashedCrossing: a hash bucket of one value per input (tf.sparse.cross_hashed)
 //   one_hot:   a row per value (a last axis of size 1 is replaced); out of range: zeros
 //   multi_hot / count: a row per sample of a (batch, n) input; values past the depth add
 //                   nothing (tf.math.bincount), negative ones are TensorFlow's error
@@ -467,6 +468,51 @@ std::unique_ptr<Layer> make_hashing(const LayerArgs& a) {
   return std::make_unique<HashingLayer>(a, e, static_cast<size_t>(num_bins), s);
 }
 
+// ---- HashedCrossing ----------------------------------------------------------------------------
+
+class HashedCrossingLayer final : public CategoryLayer {
+ public:
+  HashedCrossingLayer(const LayerArgs& a, Encoding e, uint64_t bins)
+      : CategoryLayer(a, e, a.keras_major < 3), bins_(bins) {}
+  size_t param_count() const override { return 0; }
+  StreamRule stream_rule() const override {
+    return {Streaming::whole_sequence, "crosses one value per sample"};
+  }
+
+  std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
+    if (in.size() < 2) bad("crosses at least 2 inputs, got " + std::to_string(in.size()));
+    const std::vector<size_t>& s = in[0].tensor.shape();
+    if (s.empty() || s.size() > 2 || (s.size() == 2 && s[1] != 1))
+      bad("inputs of shape (batch,) or (batch, 1) are crossed, got " + recur::shape_str(s));
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (in[i].tensor.shape() != s) bad("inputs differ in shape (Keras requires equal ones)");
+      if (!in[i].tensor.has_ints())
+        bad("input " + std::to_string(i) + " is float; Keras crosses integer (or string) inputs");
+    }
+    std::vector<int64_t> idx(s[0]), row(in.size());
+    for (size_t r = 0; r < s[0]; ++r) {
+      for (size_t i = 0; i < in.size(); ++i) row[i] = in[i].tensor.ints()[r];
+      idx[r] = static_cast<int64_t>(cross_hash_bucket(row, bins_));
+    }
+    return encode(idx, s, static_cast<size_t>(bins_), ctx);
+  }
+
+ private:
+  uint64_t bins_;
+};
+
+std::unique_ptr<Layer> make_hashed_crossing(const LayerArgs& a) {
+  refuse_sparse(a);
+  expect_weight_count(a, 0);
+  const std::string mode = cfg_string(a, "output_mode", "int");
+  if (mode != "int" && mode != "one_hot") fail(a, "output_mode '" + mode + "' (int or one_hot)");
+  const auto& jn = a.config.contains("num_bins") ? a.config["num_bins"] : nlohmann::json();
+  const int64_t num_bins = json_int(a, jn, "num_bins");
+  if (num_bins < 1) fail(a, "config field 'num_bins' must be a positive integer");
+  return std::make_unique<HashedCrossingLayer>(a, encoding_of(a, "int", true),
+                                               static_cast<uint64_t>(num_bins));
+}
+
 int no_weights(const nlohmann::json&) { return 0; }
 
 }  // namespace
@@ -476,6 +522,7 @@ void register_category_layers(std::map<std::string, LayerKind>& r) {
   r["CategoryEncoding"] = {make_category_encoding, no_weights, docs::category_encoding};
   r["IntegerLookup"] = {make_integer_lookup, no_weights, docs::integer_lookup};
   r["Hashing"] = {make_hashing, no_weights, docs::hashing};
+  r["HashedCrossing"] = {make_hashed_crossing, no_weights, docs::hashed_crossing};
 }
 
 }  // namespace recur::layers

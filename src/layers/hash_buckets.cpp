@@ -1,5 +1,6 @@
 // Written from the algorithms' published descriptions (FarmHash's "na" 64-bit hash for short
-// strings; SipHash-2-4) and checked against TensorFlow's ops in tests/test_hash_buckets.cpp.
+// strings and its FingerprintCat64; SipHash-2-4) and checked against TensorFlow's ops in
+// tests/test_hash_buckets.cpp.
 #include "layers/hash_buckets.hpp"
 
 #include <charconv>
@@ -123,6 +124,19 @@ uint64_t hash_bucket(int64_t value, uint64_t buckets,
   const char* end = std::to_chars(text, text + sizeof text, value).ptr;
   const std::string_view s(text, static_cast<size_t>(end - text));
   return (salt ? siphash24(s, *salt) : fingerprint64(s)) % buckets;
+}
+
+uint64_t cross_hash_bucket(std::span<const int64_t> values, uint64_t buckets) {
+  if (buckets == 0) throw std::invalid_argument("cross_hash_bucket: no buckets");
+  constexpr uint64_t kMul = 0xc6a4a7935bd1e995ULL;
+  uint64_t h = 0xDECAFCAFFEULL;     // SPARSE_CROSS_DEFAULT_HASH_KEY
+  for (const int64_t v : values) {  // FingerprintCat64(h, v): an int64 feature hashes as itself
+    h ^= kMul;
+    h ^= shift_mix(static_cast<uint64_t>(v) * kMul) * kMul;
+    h *= kMul;
+    h = shift_mix(shift_mix(h) * kMul);
+  }
+  return h % buckets;
 }
 
 }  // namespace recur::layers

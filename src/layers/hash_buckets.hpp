@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 
 namespace recur::layers {
@@ -20,5 +21,9 @@ uint64_t siphash24(std::string_view s, const std::array<uint64_t, 2>& key);
 // The bucket in [0, buckets) of `value`: Fingerprint64 without a salt, SipHash with one.
 uint64_t hash_bucket(int64_t value, uint64_t buckets,
                      const std::optional<std::array<uint64_t, 2>>& salt);
+
+// tf.sparse.cross_hashed of one integer per feature (Keras' HashedCrossing): FarmHash's
+// FingerprintCat64 folds the values, in order, into TensorFlow's default key; then the bucket.
+uint64_t cross_hash_bucket(std::span<const int64_t> values, uint64_t buckets);
 
 }  // namespace recur::layers

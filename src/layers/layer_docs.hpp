@@ -236,6 +236,17 @@ inline const LayerDoc hashing{
         "string inputs or a string `mask_value`, `sparse=True`: not supported; `multi_hot`/"
         "`count` of an input of rank other than 2: not supported",
     .streaming = kEncodingStreaming};
+inline const LayerDoc hashed_crossing{
+    .group = "Preprocessing",
+    .summary =
+        "The cross of two or more integer features, one value per sample, as a hash bucket "
+        "(TensorFlow's `tf.sparse.cross_hashed`: FarmHash's FingerprintCat64 of the values in "
+        "input order, modulo the bins). Buckets stay exact integers for an Embedding.",
+    .options = "`num_bins`, `output_mode`: `int` (the default) or `one_hot`",
+    .refused =
+        "string or float inputs (Keras crosses integers and strings), inputs of another shape "
+        "than (batch,) or (batch, 1) (as Keras), `sparse=True`: not supported",
+    .streaming = "no (it crosses one value per sample)"};
 inline const LayerDoc rescaling{
     .group = "Preprocessing",
     .summary = "`x * scale + offset`. The mask passes on in Keras 3 files, not in tf.keras 2's.",

@@ -82,7 +82,8 @@ void check_dtype(const std::string& cls, const json& cfg, const std::string& whe
     const json& c = entry_config(d);
     if (c.contains("name") && c["name"].is_string()) name = c["name"];
   }
-  const bool index_layer = cls == "Hashing" || cls == "IntegerLookup" || cls == "Discretization";
+  const bool index_layer = cls == "Hashing" || cls == "HashedCrossing" || cls == "IntegerLookup" ||
+                           cls == "Discretization";
   if (index_layer && name.starts_with("int")) return;
   if (!name.empty() && name != "float32") {
     ctx.warnings.push_back(where + ": dtype policy '" + name + "' runs in float32");
