@@ -266,7 +266,8 @@ def r_conv(rng, rnp):
 
 
 def r_wrap(rng, rnp):
-    """RNNs inside other layers: TimeDistributed(RNN), nested models with masks, Sequential."""
+    """RNNs inside other layers: TimeDistributed(RNN), nested models with masks (and an op
+    inside), Sequential."""
     how = rng.choice(["td", "td_bidi", "nested", "sequential"])
     B, T, F = rng.choice([1, 3]), rng.choice([2, 5]), rng.choice([1, 3])
     if how in ("td", "td_bidi"):
@@ -283,10 +284,15 @@ def r_wrap(rng, rnp):
         sub_in = K.Input((T, F))
         s = L.Masking()(sub_in) if rng.random() < 0.5 else sub_in
         s = rnn(rng, 4, True)[0](s)
+        if rng.random() < 0.4:  # an op inside the nested model (it drops the mask)
+            s, k = op_step(rng, s, s)
+            how += "+" + k
         sub = K.Model(sub_in, s, name="inner")
         inp = K.Input((T, F))
         x = L.Masking()(inp)
-        y = rnn(rng, 3, rng.random() < 0.5)[0](sub(x))
+        y = sub(x)
+        if len(y.shape) == 3 and None not in y.shape[1:]:
+            y = rnn(rng, 3, rng.random() < 0.5)[0](y)
         return K.Model(inp, y), [masked_floats(rng, rnp, B, T, F)], how, 1
     layers = [K.Input((T,), dtype="int32"), L.Embedding(9, 3, mask_zero=rng.random() < 0.7)]
     for i in range(rng.choice([1, 2])):
