@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/keras_file.hpp"
+#include "io/limits.hpp"
 #include "model/graph.hpp"
 #include "model/op_nodes.hpp"
 #include "recur/tensor.hpp"
@@ -664,6 +665,8 @@ TEST(OpNodes, TakeTakeAlongAxisAndOneHot) {
       (std::vector<float>{2, 4, 6}));
   EXPECT_THROW(tf_op("gather", with(ref_x, {{"indices", {1}}, {"axis", 2}, {"batch_dims", 1}})),
                Unsupported);
+  EXPECT_THROW(call(*tf_op("gather", with(ref_x, {{"indices", {-1}}, {"axis", 2}})), {x}),
+               InvalidArgument);  // tf.gather has no negative indices (TF fails)
   const Tensor two = Tensor::from_ints({1, 2}, std::vector<int64_t>{1, 5});
   EXPECT_EQ(
       call(*tf_op("one_hot", with(ref_x, {{"depth", 2}, {"on_value", 2.0}, {"off_value", -1.0}})),
@@ -691,6 +694,62 @@ TEST(OpNodes, ReductionsOfAnEmptyAxis) {
   EXPECT_TRUE(std::isnan(call(*op("Mean", {{"axis", 1}}, {kt(2)}), {empty})[0]));
   EXPECT_THROW(call(*op("Max", {{"axis", 1}}, {kt(2)}), {empty}), InvalidArgument);
   EXPECT_THROW(call(*op("Min", {{"axis", 1}}, {kt(2)}), {empty}), InvalidArgument);
+}
+
+}  // namespace
+
+namespace {
+
+// Python's json writes float('inf') as the bare word Infinity (ops.norm's ord=inf): such a
+// config parses, the words becoming strings that ops read back as numbers.
+TEST(OpNodes, NonFiniteWordsOfPythonJson) {
+  const auto& lim = recur::io::default_limits();
+  const json j = recur::io::parse_json(
+      R"({"a": Infinity, "b": [-Infinity, NaN], "s": "NaN Infinity \" Infinity", "n": null})",
+      "test", lim);
+  EXPECT_EQ(j["a"], "Infinity");
+  EXPECT_EQ(j["b"][0], "-Infinity");
+  EXPECT_EQ(j["b"][1], "NaN");
+  EXPECT_EQ(j["s"], "NaN Infinity \" Infinity");  // inside strings: untouched
+  EXPECT_THROW(recur::io::parse_json(R"({"a": Infinite})", "test", lim), InvalidArgument);
+  // An op's numeric field takes them: clip to [-inf, 0.5].
+  const auto clip = op("Clip", {{"x_min", "-Infinity"}, {"x_max", 0.5}}, {kt(2)});
+  EXPECT_EQ(call(*clip, {Tensor({1, 2}, std::vector<float>{-1e30f, 2.0f})}).values(),
+            (std::vector<float>{-1e30f, 0.5f}));
+}
+
+// ops.norm and ops.normalize worked out by hand (the Keras fixtures k3-norm-ops check more).
+TEST(OpNodes, NormAndNormalize) {
+  const Tensor x({1, 2, 2}, std::vector<float>{3, -4, 0, 0});
+  EXPECT_EQ(call(*op("Norm", {{"axis", -1}}, {kt(3)}), {x}).values(), (std::vector<float>{5, 0}));
+  EXPECT_EQ(call(*op("Norm", {{"axis", -1}, {"ord", 1}}, {kt(3)}), {x}).values(),
+            (std::vector<float>{7, 0}));
+  EXPECT_EQ(call(*op("Norm", {{"axis", -1}, {"ord", "Infinity"}}, {kt(3)}), {x}).values(),
+            (std::vector<float>{4, 0}));
+  EXPECT_EQ(call(*op("Norm", {{"axis", -1}, {"ord", "-Infinity"}}, {kt(3)}), {x}).values(),
+            (std::vector<float>{3, 0}));
+  EXPECT_EQ(call(*op("Norm", {{"axis", -1}, {"ord", 0}}, {kt(3)}), {x}).values(),
+            (std::vector<float>{2, 0}));
+  const Tensor fro = call(*op("Norm", {{"axis", {1, 2}}, {"keepdims", true}}, {kt(3)}), {x});
+  EXPECT_EQ(fro.shape(), (std::vector<size_t>{1, 1, 1}));
+  EXPECT_EQ(fro[0], 5.0f);
+  EXPECT_THROW(op("Norm", {{"axis", nullptr}}, {kt(3)}), Unsupported);  // mixes the batch
+  EXPECT_THROW(call(*op("Norm", {{"axis", 0}}, {kt(3)}), {x}), Unsupported);
+  EXPECT_THROW(op("Norm", {{"axis", {1, 2}}, {"ord", 1}}, {kt(3)}), Unsupported);
+  EXPECT_THROW(op("Norm", {{"axis", -1}, {"ord", -1}}, {kt(3)}), Unsupported);
+  // normalize: order 2 caps 1/norm at 1/epsilon (a zero row stays zero); order 1 divides.
+  const Tensor n2 = call(*op("Normalize", {{"axis", -1}, {"order", 2}}, {kt(3)}), {x});
+  EXPECT_FLOAT_EQ(n2[0], 0.6f);
+  EXPECT_FLOAT_EQ(n2[1], -0.8f);
+  EXPECT_EQ(n2[2], 0.0f);
+  const Tensor n1 = call(*op("Normalize", {{"axis", -1}, {"order", 1}}, {kt(3)}), {x});
+  EXPECT_FLOAT_EQ(n1[0], 3.0f / 7.0f);
+  EXPECT_THROW(op("Normalize", {{"axis", -1}, {"order", 0}}, {kt(3)}), InvalidArgument);
+  // tf.math.l2_normalize: x * rsqrt(max(sum of squares, epsilon)); no axis: every axis.
+  const Tensor l2 =
+      call(*tf_op("math.l2_normalize", with(ref_x, {{"axis", -1}, {"epsilon", 100.0}})), {x});
+  EXPECT_FLOAT_EQ(l2[0], 0.3f);  // 3 / sqrt(max(25, 100))
+  EXPECT_THROW(tf_op("math.l2_normalize", ref_x), Unsupported);
 }
 
 }  // namespace

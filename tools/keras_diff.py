@@ -5,7 +5,7 @@ Each seed builds one small model from a recipe (a random Sequential RNN stack; m
 Embedding, pooling, attention and merges; return_state into initial_state; Bidirectional with
 return_state, initial states or a custom backward layer; stateful layers over two calls;
 layer chains around masked sequences; ConvLSTM; RNNs inside wrappers; Keras ops or tf.*
-functions between layers (argmax, repeat, tile, cumsum, round, split, take and one_hot among them); category preprocessing ahead of RNNs), gives it random weights, runs Keras on random inputs
+functions between layers (argmax, repeat, tile, cumsum, round, split, take, one_hot and norm among them); category preprocessing ahead of RNNs), gives it random weights, runs Keras on random inputs
 (with masked steps), saves it, and runs `recur run` on the file. A difference beyond
 2e-4 * (1 + |y|), or a crash, keeps the case folder (model, x*.npy, Keras' y*.npy, recur's
 r*.npy) and makes the script exit 1; an unsupported feature (exit 3) is counted, not failed.
@@ -330,7 +330,10 @@ def tf_ops():
         argmin=lambda x, axis: tf.argmin(x, axis=axis),
         take=lambda x, i, axis: tf.gather(x, i, axis=axis),
         one_hot=lambda i, n: tf.one_hot(i, n),
-        split=lambda x, n, axis: tf.split(x, n, axis=axis))
+        split=lambda x, n, axis: tf.split(x, n, axis=axis),
+        norm=lambda x, axis, keepdims=False, ord=None: tf.norm(
+            x, ord=ord or "euclidean", axis=axis, keepdims=keepdims),
+        normalize=lambda x, axis, order=2: tf.math.l2_normalize(x, axis=axis))
 
 
 def op_step(rng, y, h):
@@ -341,7 +344,7 @@ def op_step(rng, y, h):
     ax = rng.randrange(-r, r) if r else None
     k = rng.choice(["slice", "arith", "unary", "reduce", "softmax", "transpose", "matmul",
                     "where", "stack", "concat", "reshape", "dims", "broadcast", "repeat",
-                    "tile", "cumsum", "round", "argmax", "split", "take", "one_hot"])
+                    "tile", "cumsum", "round", "argmax", "split", "take", "one_hot", "norm"])
     nb = rng.randrange(1, r) if r >= 2 else None  # an axis other than the batch axis
     if k == "slice" and r >= 2:
         return rng.choice([lambda: y[:, -1], lambda: y[..., 0], lambda: y[:, ::-1],
@@ -401,6 +404,11 @@ def op_step(rng, y, h):
             return o.take_along_axis(y, o.argmax(y, axis=nb, keepdims=True), axis=nb), k
         idx = [rng.randrange(-n, n) for _ in range(rng.choice([1, 2, 4]))]
         return o.take(y, idx if rng.random() < 0.8 else [idx, idx[::-1]], axis=nb), k
+    if k == "norm" and nb:
+        if rng.random() < 0.5:
+            return o.normalize(y, axis=nb, order=rng.choice([1, 2]) if hasattr(K, "ops") else 2), k
+        ords = [None, 1, float("inf"), 0, 3] if hasattr(K, "ops") else [None, 1, float("inf")]
+        return o.norm(y, axis=nb, keepdims=rng.random() < 0.5, ord=rng.choice(ords)), k
     if k == "one_hot" and r >= 2 and y.shape[-1]:
         return o.one_hot(o.argmax(y, axis=-1), y.shape[-1] + rng.choice([0, 1])) * 1.0, k
     return o.tanh(y), "tanh"

@@ -755,6 +755,23 @@ def b_gather_ops(rng):
         "out-of-range ids, axis=1) around an LSTM and a GRU")
 
 
+def b_norm_ops(rng):
+    # ops.norm (ord None, 1, inf, -inf, 0, 3; Frobenius over two axes; keepdims) and
+    # ops.normalize (order 2 and 1) between RNNs; a zero step meets normalize's epsilon.
+    O = K.ops
+    inp = K.Input(shape=(5, 3))
+    h = L.LSTM(4, return_sequences=True)(inp)
+    n = [O.norm(h, axis=-1), O.norm(h, ord=1, axis=2, keepdims=True),
+         O.norm(h, ord=float("inf"), axis=-1), O.norm(h, ord=float("-inf"), axis=1),
+         O.norm(h, ord=0, axis=-1), O.norm(h, ord=3, axis=-1), O.norm(h, axis=(1, 2))]
+    y = L.GRU(3)(O.normalize(h, axis=-1) + O.normalize(inp, axis=-1, order=1)[..., :1])
+    xs = uni(rng, 2, 5, 3)
+    xs[1, 2] = 0.0
+    return K.Model(inp, [y] + n + [O.normalize(inp, axis=-1)]), [[xs]], (
+        "ops.norm (ord None, 1, inf, -inf, 0, 3, Frobenius, keepdims) and ops.normalize "
+        "(order 2 and 1, a zero step) around an LSTM and a GRU")
+
+
 def b_split_ops(rng):
     # ops.split between RNNs: a GLU-style gate (two equal halves of the features), pieces at
     # indices (one of them empty), and token ids split along time (integers).
@@ -901,6 +918,19 @@ def b2_gather_ops(rng):
     idv = np.array([[0, 1, 4, -1, 3, 2], [4, 4, 0, 5, 1, 1]], dtype=np.int64)
     return K.Model([ids, inp], [L.GRU(2)(g1), g2, z, oh, L.GRU(2)(a * tf.sigmoid(b)), p, q, r]), [
         [idv, uni(rng, 2, 5, 3)]]
+
+
+def b2_norm_ops(rng):
+    # tf.norm / tf.linalg.norm and tf.math.l2_normalize / tf.nn.l2_normalize between RNNs.
+    import tensorflow as tf
+    inp = K.Input(shape=(5, 3))
+    h = L.LSTM(4, return_sequences=True)(inp)
+    y = L.GRU(2)(tf.math.l2_normalize(h, axis=-1))
+    outs = [y, tf.norm(h, axis=-1), tf.linalg.norm(h, ord=1, axis=2, keepdims=True),
+            tf.norm(h, axis=[1, 2]), tf.nn.l2_normalize(inp, axis=2, epsilon=1e-3)]
+    xs = uni(rng, 2, 5, 3)
+    xs[1, 2] = 0.0
+    return K.Model(inp, outs), [[xs]]
 
 
 def b_stream_keras_ops(rng):
@@ -1106,6 +1136,7 @@ K3_CASES = [
          BOTH, keras_cannot_load_h5=True),
     Case("gather-ops", b_gather_ops, "Keras ops take, take_along_axis and one_hot", BOTH,
          keras_cannot_load_h5=True),
+    Case("norm-ops", b_norm_ops, "Keras ops norm and normalize", BOTH, keras_cannot_load_h5=True),
     Case("split-ops", b_split_ops, "Keras ops split", BOTH, keras_cannot_load_h5=True),
     Case("batchnorm-layernorm", b_norm, "BatchNormalization (default, center/scale off, on a "
          "flattened input) and LayerNormalization (default, center off) with non-trivial "
@@ -1207,6 +1238,7 @@ K2_CASES = [
          ("h5",)),
     Case("hashing", b2_hashing, "Keras 2 Hashing", ("h5",)),
     Case("hashed-crossing", b2_hashed_crossing, "Keras 2 HashedCrossing", ("h5",)),
+    Case("norm-ops", b2_norm_ops, "Keras 2 tf.norm and tf.math.l2_normalize", ("h5",)),
     Case("gather-ops", b2_gather_ops, "Keras 2 tf.gather, tf.one_hot and tf.split", ("h5",)),
     Case("argmax", b2_argmax, "Keras 2 tf.argmax and tf.math.argmin", ("h5",)),
     Case("repeat-tile-ops", b2_repeat_tile_ops, "Keras 2 tf.repeat, tf.tile, tf.math.cumsum "

@@ -520,11 +520,50 @@ const nlohmann::json* model_layers(const nlohmann::json& model) {
   return nullptr;
 }
 
+namespace {
+
+// Python's json writes float('inf') and float('nan') as the bare words Infinity, -Infinity and
+// NaN (a Keras config may hold them: ops.norm's ord=inf), which JSON and nlohmann reject. They
+// become the strings "Infinity", "-Infinity" and "NaN": readers that take them say so, the
+// others name the field as not a number.
+std::string quote_nonfinite(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 16);
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size())
+        out += text[++i];
+      else if (c == '"')
+        in_string = false;
+      continue;
+    }
+    in_string = c == '"';
+    size_t word = 0;
+    for (std::string_view w : {"-Infinity", "Infinity", "NaN"}) {
+      if (text.substr(i, w.size()) == w) {
+        out.append("\"").append(w).append("\"");
+        word = w.size();
+        break;
+      }
+    }
+    if (word)
+      i += word - 1;
+    else
+      out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
 nlohmann::json parse_json(std::string_view text, const std::string& where, const Limits& limits) {
   // Nesting checked by a scan first: nlohmann's parse callback costs O(n^2) on long arrays of
   // objects (its end_object rescans the parent), and a plain parse is linear.
   size_t depth = 0;
-  bool in_string = false;
+  bool in_string = false, nonfinite = false;
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (in_string) {
@@ -534,6 +573,8 @@ nlohmann::json parse_json(std::string_view text, const std::string& where, const
         in_string = false;
     } else if (c == '"') {
       in_string = true;
+    } else if (c == 'I' || c == 'N') {  // never outside a string in plain JSON
+      nonfinite = true;
     } else if (c == '[' || c == '{') {
       if (++depth > limits.max_json_depth) {
         throw InvalidArgument(where + ": JSON nested deeper than the limit of " +
@@ -544,6 +585,10 @@ nlohmann::json parse_json(std::string_view text, const std::string& where, const
     }
   }
   try {
+    if (nonfinite) {
+      const std::string quoted = quote_nonfinite(text);
+      return nlohmann::json::parse(quoted.begin(), quoted.end());
+    }
     return nlohmann::json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::exception& e) {
     throw InvalidArgument(where + ": invalid JSON: " + e.what());

@@ -1,6 +1,7 @@
 // Recorded ops that act along axes: reductions, softmax, indexing (x[...]), reshape, transpose,
 // expand/squeeze, concatenate/stack and matmul, each with the stream rule its axes allow.
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "layers/core_util.hpp"
@@ -53,6 +54,123 @@ Factory reduction(Reduce kind) {
     d.ints_exact = kind == Reduce::any || kind == Reduce::all;
     return d;
   };
+}
+
+// Vector norms over the flagged axes, in float32 element math as TensorFlow: sum of squares
+// (sqrt of it for ord 2 and Frobenius), max or min of |x| (ord +-inf), the nonzero count
+// (ord 0), (sum |x|^p)^(1/p).
+enum class NormKind { sum_sq, two, max, min, count, p };
+
+Tensor norm_of(Tensor t, const std::vector<bool>& on, bool keep, NormKind kind, float p,
+               const std::string& where) {
+  t.drop_ints();
+  for (size_t i = 0; i < t.size(); ++i) {
+    const float v = t[i];
+    t[i] = kind == NormKind::sum_sq || kind == NormKind::two ? v * v
+           : kind == NormKind::count                         ? (v != 0.0f ? 1.0f : 0.0f)
+           : kind == NormKind::p                             ? std::pow(std::fabs(v), p)
+                                                             : std::fabs(v);
+  }
+  const Reduce r = kind == NormKind::max   ? Reduce::max
+                   : kind == NormKind::min ? Reduce::min
+                                           : Reduce::sum;
+  Tensor y = opmath::reduce(t, on, keep, r, where);
+  for (size_t i = 0; i < y.size(); ++i) {
+    if (kind == NormKind::two) y[i] = std::sqrt(y[i]);
+    if (kind == NormKind::p) y[i] = std::pow(y[i], 1.0f / p);
+  }
+  return y;
+}
+
+// The flags of `axes` on x, never the batch axis.
+std::vector<bool> norm_axes(const Tensor& x, const std::vector<long>& axes,
+                            const std::string& where) {
+  std::vector<bool> on(x.rank(), false);
+  for (long ax : axes) {
+    const size_t k = opmath::axis_of(ax, x.rank(), where);
+    if (k == 0) throw Unsupported(where + ": a norm over the batch axis");
+    if (on[k]) throw InvalidArgument(where + ": a repeated axis");
+    on[k] = true;
+  }
+  return on;
+}
+
+// A vector norm's ord: null or 2, +-inf, 0, p > 0.
+NormKind vector_norm(const json& ord, float& p, const std::string& where) {
+  if (ord.is_null()) return NormKind::two;
+  if (const auto inf = nonfinite(ord); inf && std::isinf(*inf))
+    return *inf > 0 ? NormKind::max : NormKind::min;
+  if (!ord.is_number())
+    throw InvalidArgument(where + ": vector norm ord " + ord.dump().substr(0, 20));
+  const double o = ord.get<double>();
+  if (std::isinf(o)) return o > 0 ? NormKind::max : NormKind::min;
+  if (o == 0.0) return NormKind::count;
+  if (o < 0.0) throw Unsupported(where + ": a vector norm of negative order");
+  if (o == 2.0) return NormKind::two;
+  p = static_cast<float>(o);
+  return NormKind::p;
+}
+
+// ops.norm (Keras 3's TensorFlow backend, after jax.numpy.linalg.norm): vector norms over one
+// axis, the Frobenius norm over two.
+OpDef norm_op(const OpSource& s) {
+  const auto axes = cfg_axes(s, std::nullopt);
+  if (!axes) throw Unsupported(s.where + ": norm over every axis (it mixes the batch)");
+  if (axes->size() > 2) throw InvalidArgument(s.where + ": norm over more than 2 axes");
+  const auto it = s.cfg.find("ord");
+  const json ord = it == s.cfg.end() || *it == "euclidean" ? json() : *it;  // tf.norm's default
+  float p = 2.0f;
+  NormKind kind = NormKind::two;
+  if (axes->size() == 1) {
+    kind = vector_norm(ord, p, s.where);
+  } else if (!ord.is_null() && ord != "fro") {
+    throw Unsupported(s.where + ": matrix norm ord " + ord.dump().substr(0, 20) +
+                      " (the Frobenius norm is supported)");
+  }
+  const bool keep = cfg_flag(s, "keepdims");
+  const std::string where = s.where;
+  OpDef d{[axes, keep, kind, p, where](const std::vector<Tensor>& a, size_t) {
+    const Tensor& x = only(a, 1, where);
+    return norm_of(x, norm_axes(x, *axes, where), keep, kind, p, where);
+  }};
+  d.rule = on_axes(s, *axes, keep ? s.rank : s.rank - std::min(s.rank, axes->size()),
+                   "takes a norm over the time axis");
+  return d;
+}
+
+// ops.normalize: order 2 is x * min(rsqrt(sum of squares), 1 / epsilon); another order p >= 1
+// is x / max(p-norm, epsilon); epsilon defaults to Keras' 1e-7. tf.math.l2_normalize (tf.keras
+// 2) is x * rsqrt(max(sum of squares, epsilon)), epsilon 1e-12, over every axis by default.
+OpDef normalize_op(const OpSource& s) {
+  const bool tf = s.from_tf;
+  if (tf && (!s.cfg.contains("axis") || s.cfg["axis"].is_null()))
+    throw Unsupported(s.where + ": l2_normalize over every axis (it mixes the batch)");
+  const long axis = cfg_axis(s, -1);
+  const auto it = s.cfg.find("order");
+  if (it != s.cfg.end() && !(it->is_number_integer() && it->get<long>() >= 1))
+    throw InvalidArgument(s.where + ": order must be an integer >= 1");
+  const long order = it == s.cfg.end() ? 2 : it->get<long>();
+  const float eps = cfg_number(s, "epsilon", tf ? 1e-12f : 1e-7f);
+  const std::string where = s.where;
+  OpDef d{[axis, order, eps, tf, where](const std::vector<Tensor>& a, size_t) {
+    Tensor x = only(a, 1, where);
+    x.drop_ints();
+    const auto on = norm_axes(x, {axis}, where);
+    const NormKind kind = order == 2 ? NormKind::sum_sq : NormKind::p;
+    const Tensor n = norm_of(x, on, true, kind, static_cast<float>(order), where);
+    const std::vector<size_t> at = layers::core::reduced_positions(x.shape(), on);
+    for (size_t i = 0; i < x.size(); ++i) {
+      const float v = n[at[i]];
+      if (tf)
+        x[i] *= 1.0f / std::sqrt(std::max(v, eps));
+      else
+        x[i] =
+            order == 2 ? x[i] * std::min(1.0f / std::sqrt(v), 1.0f / eps) : x[i] / std::max(v, eps);
+    }
+    return x;
+  }};
+  d.rule = on_axes(s, {axis}, s.rank, "normalizes over the time axis");
+  return d;
 }
 
 // Argmax / Argmin over one axis (or the flattened tensor): exact integer indices.
@@ -442,6 +560,8 @@ void add_axis_ops(std::map<std::string, Factory>& table) {
       {"Max", reduction(Reduce::max)},
       {"Min", reduction(Reduce::min)},
       {"Argmax", arg_extreme(true)},
+      {"Norm", norm_op},
+      {"Normalize", normalize_op},
       {"Argmin", arg_extreme(false)},
       {"Repeat", repeat_op},
       {"Tile", tile_op},

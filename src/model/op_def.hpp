@@ -65,6 +65,9 @@ std::optional<std::vector<long>> cfg_axes(const OpSource& s, std::optional<long>
 long cfg_axis(const OpSource& s, long dflt);  // one axis (Unsupported for a list)
 bool cfg_flag(const OpSource& s, const char* key);
 float cfg_number(const OpSource& s, const char* key, float dflt);
+// Python's float('inf'), -inf and nan, which configs carry as "Infinity", "-Infinity" and "NaN"
+// (io::parse_json quotes the bare words Python's json writes); nullopt for anything else.
+std::optional<double> nonfinite(const json& v);
 // A stream passes an op acting on `axes` (of an input of the recorded rank) step by step
 // when none is the batch or time axis; out_rank: the result's rank.
 StreamRule on_axes(const OpSource& s, const std::vector<long>& axes, size_t out_rank,

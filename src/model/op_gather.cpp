@@ -1,6 +1,7 @@
 // Recorded ops that pick values by index, as Keras 3 computes them on TensorFlow:
 //   Take:          numpy take (tf.gather) of constant indices along one axis; a negative index
-//                  counts from the end once, one still out of range is TensorFlow's error
+//                  counts from the end once (not in tf.keras 2's tf.gather), one still out of
+//                  range is TensorFlow's error
 //   TakeAlongAxis: numpy take_along_axis of a tensor of indices (argmax's, say); the other
 //                  axes broadcast, the batch axis never
 //   OneHot:        ids cast toward zero, one 1 per id along the new axis; out of range: zeros
@@ -68,10 +69,11 @@ Indices constant_indices(const json& j, const std::string& where) {
   return idx;
 }
 
-// A position along an axis of n: a negative one counts from the end once (Keras' "fill"
-// correction before tf.gather); TensorFlow's CPU gather fails on one still out of range.
-size_t position(long i, size_t n, const std::string& where) {
-  const long k = i < 0 ? i + static_cast<long>(n) : i;
+// A position along an axis of n: a negative one counts from the end once (Keras 3's "fill"
+// correction before tf.gather; tf.keras 2's plain tf.gather has none); TensorFlow's CPU gather
+// fails on one still out of range.
+size_t position(long i, size_t n, const std::string& where, bool wrap = true) {
+  const long k = i < 0 && wrap ? i + static_cast<long>(n) : i;
   if (k < 0 || static_cast<size_t>(k) >= n) {
     throw InvalidArgument(where + ": index " + std::to_string(i) +
                           " is out of range for an axis of " + std::to_string(n) +
@@ -103,13 +105,14 @@ OpDef take_op(const OpSource& s) {
     throw Unsupported(s.where + ": take from the flattened tensor (it mixes the batch)");
   const long axis = axes->front();
   const Indices idx = constant_indices(s.args[1], s.where);
+  const bool wrap = !s.from_tf;
   const std::string where = s.where;
-  OpDef d{[axis, idx, where](const std::vector<Tensor>& a, size_t max) {
+  OpDef d{[axis, idx, wrap, where](const std::vector<Tensor>& a, size_t max) {
     const Tensor& x = only(a, 1, where);
     const size_t k = opmath::axis_of(axis, x.rank(), where);
     if (k == 0) throw Unsupported(where + ": takes along the batch axis");
     std::vector<size_t> at(idx.at.size());
-    for (size_t i = 0; i < at.size(); ++i) at[i] = position(idx.at[i], x.dim(k), where);
+    for (size_t i = 0; i < at.size(); ++i) at[i] = position(idx.at[i], x.dim(k), where, wrap);
     Tensor y = opindex::take_along(x, k, at, max, where);
     std::vector<size_t> shape(x.shape().begin(), x.shape().begin() + static_cast<long>(k));
     shape.insert(shape.end(), idx.shape.begin(), idx.shape.end());

@@ -59,8 +59,18 @@ bool cfg_flag(const OpSource& s, const char* key) {
 float cfg_number(const OpSource& s, const char* key, float dflt) {
   const auto it = s.cfg.find(key);
   if (it == s.cfg.end() || it->is_null()) return dflt;
+  const auto x = nonfinite(*it);
+  if (x) return static_cast<float>(*x);
   if (!it->is_number()) throw InvalidArgument(s.where + ": " + key + " must be a number");
   return it->get<float>();
+}
+
+std::optional<double> nonfinite(const json& v) {
+  const double inf = std::numeric_limits<double>::infinity();
+  if (v == "Infinity") return inf;
+  if (v == "-Infinity") return -inf;
+  if (v == "NaN") return std::numeric_limits<double>::quiet_NaN();
+  return std::nullopt;
 }
 
 // A stream passes an op acting on `axes` (of an input of the recorded rank) step by step

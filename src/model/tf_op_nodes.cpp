@@ -31,6 +31,12 @@ TfFunction reduction(const char* op) {
   return {op, {}, {{"axis", "axis"}, {"keepdims", "keepdims"}}};
 }
 
+TfFunction norm() {
+  return {"Norm",
+          {},
+          {{"ord", "ord"}, {"axis", "axis"}, {"keepdims", "keepdims"}, {"keep_dims", "keepdims"}}};
+}
+
 const std::map<std::string, TfFunction>& functions() {
   static const std::map<std::string, TfFunction> table = {
       {"__operators__.add", binary("Add")},
@@ -99,6 +105,11 @@ const std::map<std::string, TfFunction>& functions() {
         {},
         {{"num_or_size_splits", "num_or_size_splits"}, {"axis", "axis"}},
         {{"axis", 0}}}},
+      {"norm", norm()},
+      {"linalg.norm", norm()},
+      {"compat.v1.norm", norm()},
+      {"math.l2_normalize", {"Normalize", {}, {{"axis", "axis"}, {"epsilon", "epsilon"}}}},
+      {"nn.l2_normalize", {"Normalize", {}, {{"axis", "axis"}, {"epsilon", "epsilon"}}}},
       {"gather", {"Take", {"indices"}, {{"axis", "axis"}}, {{"axis", 0}}, false, true}},
       {"compat.v1.gather", {"Take", {"indices"}, {{"axis", "axis"}}, {{"axis", 0}}, false, true}},
       {"one_hot",
