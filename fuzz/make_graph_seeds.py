@@ -140,10 +140,11 @@ def keras_ops():
         op("OneHot", "hot", [tensor("best", shape=[None, 6])], num_classes=5, axis=-1,
            dtype="float32", sparse=False),
         op("Cumsum", "running", [tensor("best", shape=[None, 6])], axis=1, dtype=None),
+        op("Norm", "peak", [tensor("centred")], ord=float("inf"), axis=-1, keepdims=False),
     ]
     return functional("ops", layers, [["input", 0, 0]],
                       [["flat", 0, 0], ["last", 0, 0], ["best", 0, 0], ["picked", 0, 0],
-                       ["top", 0, 0], ["hot", 0, 0], ["running", 0, 0]])
+                       ["top", 0, 0], ["hot", 0, 0], ["running", 0, 0], ["peak", 0, 0]])
 
 
 def keras2_tf_ops():
