@@ -117,7 +117,8 @@ def op(cls, name, args, module="keras.src.ops.numpy", **cfg):
 
 
 def keras_ops():
-    """Recorded keras.ops between layers: slicing, arithmetic, reductions, matmul, reshape."""
+    """Recorded keras.ops between layers: slicing, arithmetic, reductions, matmul, einsum,
+    reshape."""
     sl = {"class_name": "__slice__", "config": {"start": None, "stop": None, "step": -1}}
     every = {"class_name": "__slice__", "config": {"start": None, "stop": None, "step": None}}
     layers = [
@@ -141,10 +142,13 @@ def keras_ops():
            dtype="float32", sparse=False),
         op("Cumsum", "running", [tensor("best", shape=[None, 6])], axis=1, dtype=None),
         op("Norm", "peak", [tensor("centred")], ord=float("inf"), axis=-1, keepdims=False),
+        op("Einsum", "scores", [tensor("centred"), tensor("centred")], subscripts="btc,bsc->bts"),
+        op("Cumprod", "growth", [tensor("centred")], axis=1, dtype=None),
     ]
     return functional("ops", layers, [["input", 0, 0]],
                       [["flat", 0, 0], ["last", 0, 0], ["best", 0, 0], ["picked", 0, 0],
-                       ["top", 0, 0], ["hot", 0, 0], ["running", 0, 0], ["peak", 0, 0]])
+                       ["top", 0, 0], ["hot", 0, 0], ["running", 0, 0], ["peak", 0, 0],
+                       ["scores", 0, 0], ["growth", 0, 0]])
 
 
 def keras2_tf_ops():

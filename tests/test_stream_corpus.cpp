@@ -160,7 +160,7 @@ TEST(StreamCorpus, PerStepLayersAndCausalConvStream) {
   for (const char* c :
        {"k3-stream-causal-conv-gru", "k3-stream-lstm-layernorm", "k3-stream-conv1x1-lstm",
         "k3-stream-batchnorm-lstm", "k3-lstm-timedistributed", "k3-stream-keras-ops",
-        "k3-adapted-lookup", "k2-hashing"}) {
+        "k3-adapted-lookup", "k2-hashing", "k3-stream-einsum-dense", "k3-stream-einsum-dense-h5"}) {
     Outcome o;
     EXPECT_EQ(stream_case({c, fs::path(RECUR_FIXTURES_DIR) / "models" / c}, o), "") << c;
     EXPECT_EQ(o, Outcome::exact) << c;

@@ -326,6 +326,7 @@ def tf_ops():
         squeeze=lambda x, axis: tf.squeeze(x, [axis]), expand_dims=tf.expand_dims,
         repeat=lambda x, n, axis: tf.repeat(x, n, axis=axis), tile=tf.tile,
         cumsum=lambda x, axis: m.cumsum(x, axis=axis), round=m.round,
+        cumprod=lambda x, axis: m.cumprod(x, axis=axis),
         argmax=lambda x, axis: tf.argmax(x, axis=axis),
         argmin=lambda x, axis: tf.argmin(x, axis=axis),
         take=lambda x, i, axis: tf.gather(x, i, axis=axis),
@@ -336,15 +337,38 @@ def tf_ops():
         normalize=lambda x, axis, order=2: tf.math.l2_normalize(x, axis=axis))
 
 
+OP_KINDS = ["slice", "arith", "unary", "reduce", "softmax", "transpose", "matmul", "where",
+            "stack", "concat", "reshape", "dims", "broadcast", "repeat", "tile", "cumsum",
+            "round", "argmax", "split", "take", "one_hot", "norm", "einsum", "cumprod"]
+
+
+def einsum_step(rng, y):
+    """EinsumDense in GEMM and loop forms, with or without bias and activation, or (Keras 3)
+    ops.einsum of y with itself, on a (B, T, F) or (B, F) y."""
+    n, act = rng.choice([1, 3, 5]), rng.choice([None, "tanh", "relu"])
+    if len(y.shape) == 2:
+        return L.EinsumDense("ab,bc->ac", output_shape=n, activation=act,
+                             bias_axes=rng.choice([None, "c"]))(y)
+    T = y.shape[1]
+    if hasattr(K, "ops") and rng.random() < 0.3:
+        eq = rng.choice(["btc,bsc->bts", "btc,btc->bt", "bij->bji", "...c,...c->...",
+                         "btc,btd->bcd"])
+        return K.ops.einsum(eq, y) if eq == "bij->bji" else K.ops.einsum(eq, y, y)
+    eq, shape, biases = rng.choice([
+        ("abc,cd->abd", (T, n), ["d"]), ("...c,cd->...d", n, ["d"]),
+        ("abc,cde->abde", (T, 2, n), ["de", "e", "d"]), ("abc,dc->abd", (T, n), ["d"]),
+        ("abc,cde->adbe", (2, T, n), ["d", "e", "de"])])
+    return L.EinsumDense(eq, output_shape=shape, activation=act,
+                         bias_axes=rng.choice([None] + biases))(y)
+
+
 def op_step(rng, y, h):
     """One random Keras op on y (its rank may change); h: the RNN's (B, T, 4) output."""
     import numpy as np
     o = K.ops if hasattr(K, "ops") else tf_ops()
     r = len(y.shape)
     ax = rng.randrange(-r, r) if r else None
-    k = rng.choice(["slice", "arith", "unary", "reduce", "softmax", "transpose", "matmul",
-                    "where", "stack", "concat", "reshape", "dims", "broadcast", "repeat",
-                    "tile", "cumsum", "round", "argmax", "split", "take", "one_hot", "norm"])
+    k = rng.choice(OP_KINDS)
     nb = rng.randrange(1, r) if r >= 2 else None  # an axis other than the batch axis
     if k == "slice" and r >= 2:
         return rng.choice([lambda: y[:, -1], lambda: y[..., 0], lambda: y[:, ::-1],
@@ -391,6 +415,10 @@ def op_step(rng, y, h):
         return o.tile(y, [1] * (r - 1) + [rng.choice([2, 3])]), k
     if k == "cumsum" and nb:
         return o.cumsum(y, axis=nb), k
+    if k == "cumprod" and nb:
+        return o.cumprod(o.tanh(y) * 0.5 + 1.0, axis=nb), k
+    if k == "einsum" and r in (2, 3) and None not in y.shape[1:]:
+        return einsum_step(rng, y), k
     if k == "round":
         return o.round(y * 3.0), k
     if k == "split" and nb and y.shape[nb] and y.shape[nb] % 2 == 0:
@@ -628,7 +656,11 @@ def main():
                     ", ".join(RECIPES))
     ap.add_argument("--out", type=Path, default=ROOT / "build" / "keras_diff")
     ap.add_argument("--recur", type=Path, default=ROOT / "build" / "recur")
+    ap.add_argument("--ops", help="the ops recipe's op kinds, comma-separated (default: all "
+                    "of " + ", ".join(OP_KINDS) + ")")
     args = ap.parse_args()
+    if args.ops:
+        OP_KINDS[:] = args.ops.split(",")
     init(args.keras)
     a, b = (int(v) for v in args.seeds.split(":"))
     recipes = args.recipes.split(",")

@@ -772,6 +772,37 @@ def b_norm_ops(rng):
         "(order 2 and 1, a zero step) around an LSTM and a GRU")
 
 
+def b_einsum_ops(rng):
+    # EinsumDense in its GEMM forms (abc,cd->abd; abc,cde->abde; ...b,bc->...c) and loop forms
+    # (a transposed kernel; the time axis moved behind a new one, its bias along axis 1), and
+    # ops.einsum / ops.cumprod between RNNs; integer ids through cumprod stay exact.
+    O = K.ops
+    inp = K.Input(shape=(5, 3))
+    ids = K.Input(shape=(4,), dtype="int64")
+    h = L.LSTM(4, return_sequences=True)(inp)
+    d1 = L.EinsumDense("abc,cd->abd", output_shape=(5, 6), bias_axes="d",
+                       activation="tanh")(h)
+    d2 = L.EinsumDense("abc,cde->abde", output_shape=(None, 2, 3), bias_axes="de")(h)
+    d3 = L.EinsumDense("...b,bc->...c", output_shape=5, bias_axes="c")(h)
+    d4 = L.EinsumDense("abc,dc->abd", output_shape=(None, 3), bias_axes="d")(h)
+    d5 = L.EinsumDense("abc,cde->adbe", output_shape=(2, None, 3), bias_axes="d")(h)
+    d6 = L.EinsumDense("ab,bc->ac", output_shape=3)(inp[:, 0])
+    y = L.GRU(3)(O.concatenate([d1, O.einsum("btc,bsc->bts", d1, d1)], axis=-1))
+    outs = [y, d2, d3, d4, d5, d6,
+            O.einsum("btc,btd->bcd", h, inp),
+            O.einsum("btc,btc->bt", h, h),
+            O.einsum("...c,...c->...", h, d3[..., :4]),
+            O.einsum("bij->bji", h),
+            O.cumprod(h * 0.5 + 1.0, axis=1),
+            O.cumprod(ids, axis=1)]
+    return K.Model([inp, ids], outs), [
+        [uni(rng, 2, 5, 3), np.array([[3, -1, 4, 2], [2, 6, 5, 3]], dtype=np.int64)]], (
+        "EinsumDense (GEMM forms abc,cd->abd with tanh, abc,cde->abde, ...b,bc->...c, ab,bc->ac; "
+        "loop forms abc,dc->abd and abc,cde->adbe with bias on axis 1), ops.einsum (batched "
+        "product, sum over time, per-step dot, ellipsis, transpose) and ops.cumprod of floats "
+        "and int64 ids, around an LSTM and a GRU")
+
+
 def b_split_ops(rng):
     # ops.split between RNNs: a GLU-style gate (two equal halves of the features), pieces at
     # indices (one of them empty), and token ids split along time (integers).
@@ -931,6 +962,30 @@ def b2_norm_ops(rng):
     xs = uni(rng, 2, 5, 3)
     xs[1, 2] = 0.0
     return K.Model(inp, outs), [[xs]]
+
+
+def b2_einsum_dense(rng):
+    # tf.keras 2 EinsumDense (GEMM and loop forms; its bias added with plain broadcasting) and
+    # tf.math.cumprod between RNNs.
+    import tensorflow as tf
+    inp = K.Input(shape=(5, 3))
+    h = L.LSTM(4, return_sequences=True)(inp)
+    d1 = L.EinsumDense("abc,cd->abd", output_shape=(None, 6), bias_axes="d",
+                       activation="relu")(h)
+    d2 = L.EinsumDense("...b,bc->...c", output_shape=6, bias_axes="c")(h)
+    d3 = L.EinsumDense("abc,cde->adbe", output_shape=(2, None, 3), bias_axes="de")(h)
+    y = L.GRU(3, return_sequences=True)(d1 + tf.math.cumprod(d2 * 0.5 + 1.0, axis=1))
+    return K.Model(inp, [y, d3]), [[uni(rng, 2, 5, 3)]]
+
+
+def b_stream_einsum_dense(rng):
+    # EinsumDense in per-step forms between RNNs: a stream takes them step by step.
+    inp = K.Input(shape=(12, 3))
+    h = L.LSTM(4, return_sequences=True)(inp)
+    a = L.EinsumDense("...b,bc->...c", output_shape=6, bias_axes="c", activation="relu")(h)
+    b = L.EinsumDense("abc,cde->abde", output_shape=(None, 2, 5), bias_axes="de")(a)
+    c = L.EinsumDense("abcd,cde->abe", output_shape=(None, 4), bias_axes="e")(b)
+    return K.Model(inp, L.GRU(3, return_sequences=True)(c)), [[uni(rng, 2, 12, 3)]]
 
 
 def b_stream_keras_ops(rng):
@@ -1138,6 +1193,8 @@ K3_CASES = [
          keras_cannot_load_h5=True),
     Case("norm-ops", b_norm_ops, "Keras ops norm and normalize", BOTH, keras_cannot_load_h5=True),
     Case("split-ops", b_split_ops, "Keras ops split", BOTH, keras_cannot_load_h5=True),
+    Case("einsum-ops", b_einsum_ops, "EinsumDense, ops.einsum and ops.cumprod", BOTH,
+         keras_cannot_load_h5=True),
     Case("batchnorm-layernorm", b_norm, "BatchNormalization (default, center/scale off, on a "
          "flattened input) and LayerNormalization (default, center off) with non-trivial "
          "moving statistics", BOTH),
@@ -1210,6 +1267,9 @@ K3_CASES = [
          ("keras",)),
     Case("stream-lstm-layernorm", b_stream_lstm_layernorm, "LSTM -> LayerNormalization -> "
          "Dense: streams", ("keras",)),
+    Case("stream-einsum-dense", b_stream_einsum_dense, "LSTM -> EinsumDense (...b,bc->...c; "
+         "abc,cde->abde; abcd,cde->abe, contracting two axes) -> GRU: each per step, so a "
+         "stream runs them", BOTH),
     Case("stream-keras-ops", b_stream_keras_ops, "LSTM -> Keras ops on the feature axis only "
          "(arithmetic, mean/max/sum over features, softmax(axis=-1), h[..., 1:5], where, stack) "
          "-> GRU: streams", ("keras",)),
@@ -1239,6 +1299,7 @@ K2_CASES = [
     Case("hashing", b2_hashing, "Keras 2 Hashing", ("h5",)),
     Case("hashed-crossing", b2_hashed_crossing, "Keras 2 HashedCrossing", ("h5",)),
     Case("norm-ops", b2_norm_ops, "Keras 2 tf.norm and tf.math.l2_normalize", ("h5",)),
+    Case("einsum-dense", b2_einsum_dense, "Keras 2 EinsumDense and tf.math.cumprod", ("h5",)),
     Case("gather-ops", b2_gather_ops, "Keras 2 tf.gather, tf.one_hot and tf.split", ("h5",)),
     Case("argmax", b2_argmax, "Keras 2 tf.argmax and tf.math.argmin", ("h5",)),
     Case("repeat-tile-ops", b2_repeat_tile_ops, "Keras 2 tf.repeat, tf.tile, tf.math.cumsum "

@@ -91,21 +91,6 @@ class CategoryLayer : public BasicLayer {
   StreamRule stream_rule() const override { return encoding_rule(enc_); }
 
  protected:
-  // The input's integer values: exact when it carries them, else its float32 values cast as
-  // TensorFlow casts (toward zero); NaN, infinities and values past int64 are refused.
-  std::vector<int64_t> int_values(const Tensor& x) const {
-    if (x.has_ints()) return x.ints();
-    std::vector<int64_t> v(x.size());
-    for (size_t i = 0; i < x.size(); ++i) {
-      const float f = x[i];
-      if (!(std::fabs(f) < 9.2233720368547758e18f))
-        bad("value " + std::to_string(f) + " at flat position " + std::to_string(i) +
-            " is not an integer TensorFlow's cast defines");
-      v[i] = static_cast<int64_t>(f);
-    }
-    return v;
-  }
-
   // The layer's output from the indices of an input of `shape`, `depth` categories.
   std::vector<Value> encode(const std::vector<int64_t>& idx, std::vector<size_t> shape,
                             size_t depth, const CallContext& ctx) const {
@@ -203,7 +188,7 @@ class CategoryEncodingLayer final : public CategoryLayer {
       : CategoryLayer(a, e, a.keras_major < 3), depth_(depth) {}
   std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
     const Tensor& x = one_input(in).tensor;
-    return encode(int_values(x), x.shape(), depth_, ctx);
+    return encode(core::int_values(x, where()), x.shape(), depth_, ctx);
   }
 
  private:
@@ -278,7 +263,7 @@ class IntegerLookupLayer final : public CategoryLayer {
 
   std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
     const Tensor& x = one_input(in).tensor;
-    std::vector<int64_t> v = int_values(x);
+    std::vector<int64_t> v = core::int_values(x, where());
     for (size_t i = 0; i < v.size(); ++i) {
       if (s_.int32_keys && !s_.invert && v[i] != static_cast<int32_t>(v[i]))
         bad("value " + std::to_string(v[i]) + " at flat position " + std::to_string(i) +
@@ -426,7 +411,8 @@ class HashingLayer final : public CategoryLayer {
       bad("tf.keras 2 hashes integer or string inputs, not floats (its to_hash_bucket fails)");
     if (ints && s_.mask && !s_.mask_int)
       bad("a float mask_value on an integer input (TensorFlow fails)");
-    std::vector<int64_t> v = int_values(x);  // floats cast toward zero first, as Keras 3 does
+    std::vector<int64_t> v =
+        core::int_values(x, where());  // floats cast toward zero first, as Keras 3 does
     for (size_t i = 0; i < v.size(); ++i) {
       const bool masked = s_.mask && (ints ? v[i] == *s_.mask_int : x[i] == *s_.mask);
       const auto h = static_cast<int64_t>(hash_bucket(v[i], s_.bins, s_.salt));
@@ -518,11 +504,11 @@ int no_weights(const nlohmann::json&) { return 0; }
 }  // namespace
 
 void register_category_layers(std::map<std::string, LayerKind>& r) {
-  r["Discretization"] = {make_discretization, nullptr, docs::discretization};
+  r["Discretization"] = {make_discretization, nullptr, docs::discretization, true};
   r["CategoryEncoding"] = {make_category_encoding, no_weights, docs::category_encoding};
-  r["IntegerLookup"] = {make_integer_lookup, no_weights, docs::integer_lookup};
-  r["Hashing"] = {make_hashing, no_weights, docs::hashing};
-  r["HashedCrossing"] = {make_hashed_crossing, no_weights, docs::hashed_crossing};
+  r["IntegerLookup"] = {make_integer_lookup, no_weights, docs::integer_lookup, true};
+  r["Hashing"] = {make_hashing, no_weights, docs::hashing, true};
+  r["HashedCrossing"] = {make_hashed_crossing, no_weights, docs::hashed_crossing, true};
 }
 
 }  // namespace recur::layers

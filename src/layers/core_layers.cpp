@@ -617,6 +617,7 @@ void register_core_layers(std::map<std::string, LayerKind>& r) {
   register_preprocessing_layers(r);
   register_category_layers(r);
   register_attention_layers(r);
+  register_einsum_dense(r);
 }
 
 }  // namespace recur::layers

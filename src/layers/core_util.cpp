@@ -108,6 +108,19 @@ void check_lora(const LayerArgs& a, size_t plain_count) {
   }
 }
 
+std::vector<int64_t> int_values(const Tensor& x, const std::string& where) {
+  if (x.has_ints()) return x.ints();
+  std::vector<int64_t> v(x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    const float f = x[i];
+    if (!(std::fabs(f) < 9.2233720368547758e18f))  // 2^63: the cast is defined below it
+      throw InvalidArgument(where + ": value " + std::to_string(f) + " at flat position " +
+                            std::to_string(i) + " is not an integer TensorFlow's cast defines");
+    v[i] = static_cast<int64_t>(f);
+  }
+  return v;
+}
+
 std::optional<size_t> resolve_axis(long axis, size_t rank) {
   const long r = static_cast<long>(rank);
   if (axis < -r || axis >= r) return std::nullopt;
@@ -129,10 +142,10 @@ void refuse_bias_add_quirk(const std::vector<size_t>& x1, const std::vector<size
   const size_t axis = x1[r - 1] == n ? r - 1 : 1;
   if (x1[axis] != n) return;
   if (x2.size() <= r && p + (r - x2.size()) == axis) return;  // numpy agrees
-  throw Unsupported(where + ": Keras' TensorFlow backend adds the " + shape_str(x2) +
-                    " operand to " + shape_str(x1) + " as a bias along axis " +
-                    std::to_string(axis) +
-                    ", not as numpy broadcasts it: its result depends on the batch size");
+  throw Unsupported(
+      where + ": Keras' TensorFlow backend adds the " + shape_str(x2) + " operand to " +
+      shape_str(x1) + " as a bias along axis " + std::to_string(axis) +
+      ", not as numpy broadcasts it: its result depends on the shapes TensorFlow traced");
 }
 
 std::vector<size_t> reduced_positions(const std::vector<size_t>& shape,

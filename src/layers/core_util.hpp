@@ -26,6 +26,7 @@ void register_preprocessing_layers(std::map<std::string, LayerKind>& r);  // Nor
 void register_category_layers(std::map<std::string, LayerKind>& r);       // Discretization, lookups
 void register_attention_layers(std::map<std::string, LayerKind>& r);      // attention_layers.cpp
 void register_multi_head_attention(std::map<std::string, LayerKind>& r);
+void register_einsum_dense(std::map<std::string, LayerKind>& r);
 
 namespace core {
 
@@ -82,6 +83,11 @@ void check_lora(const LayerArgs& a, size_t plain_count);
 // Unsupported naming `where`. (ops.add and the Add/Average layers; not tf.add.)
 void refuse_bias_add_quirk(const std::vector<size_t>& x1, const std::vector<size_t>& x2,
                            const std::string& where);
+
+// A tensor's integer values (ids, indices): exact when it carries them, else its float32 values
+// cast as TensorFlow casts (toward zero). NaN, infinities and values past int64: InvalidArgument
+// naming `where` and the position.
+std::vector<int64_t> int_values(const Tensor& x, const std::string& where);
 
 // Axis as Keras writes it (negative counts from the end) -> index in [0, rank).
 std::optional<size_t> resolve_axis(long axis, size_t rank);

@@ -224,6 +224,8 @@ struct LayerKind {
   LayerFactory make;
   WeightCount weight_count;
   LayerDoc doc = {};
+  // An int dtype policy gives exact int64 indices (Hashing, lookups), not a float32 run.
+  bool int_policy_exact = false;
 };
 
 // Every supported class name (Keras 3 and Keras 2 spellings) -> its factory.

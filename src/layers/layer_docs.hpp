@@ -53,6 +53,22 @@ inline const LayerDoc dense{
     .summary = "`activation(x @ kernel + bias)` on the last axis of an input of any rank.",
     .options = "`units`, `activation`, `use_bias`",
     .streaming = "yes (per step)"};
+inline const LayerDoc einsum_dense{
+    .group = "Core",
+    .summary = "`activation(einsum(equation, x, kernel) + bias)`: a Dense along any axes.",
+    .options =
+        "`equation` (explicit `->`; `...` in the input and output only), `bias_axes`, "
+        "`activation`; `output_shape` is implied by the weights",
+    .refused =
+        "an equation that does not keep the batch axis first (rows would mix); a "
+        "Keras 3 bias whose add TensorFlow turns into a bias_add along another axis",
+    .path =
+        "one GEMM when the kernel contracts the input's last axes in order and the output "
+        "keeps the rest in order (`abc,cd->abd`, `...b,bc->...c`, `abc,cde->abde`); "
+        "otherwise the einsum loop (double sums)",
+    .streaming =
+        "per step when the time axis stays axis 1 and neither kernel nor bias has it "
+        "(`...b,bc->...c`, `abc,cd->abd`); with `...` and several input labels, refused"};
 inline const LayerDoc time_distributed{
     .group = "Core",
     .summary =

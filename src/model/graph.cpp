@@ -72,7 +72,7 @@ std::vector<long> shape_from(const json& j, const std::string& where) {
 
 // dtype policies other than float32 run in float32, with a warning; the integer results of
 // the index layers stay exact integers (int64) instead.
-void check_dtype(const std::string& cls, const json& cfg, const std::string& where,
+void check_dtype(const LayerKind& kind, const json& cfg, const std::string& where,
                  BuildContext& ctx) {
   if (!cfg.contains("dtype")) return;
   const json& d = cfg["dtype"];
@@ -82,9 +82,7 @@ void check_dtype(const std::string& cls, const json& cfg, const std::string& whe
     const json& c = entry_config(d);
     if (c.contains("name") && c["name"].is_string()) name = c["name"];
   }
-  const bool index_layer = cls == "Hashing" || cls == "HashedCrossing" || cls == "IntegerLookup" ||
-                           cls == "Discretization";
-  if (index_layer && name.starts_with("int")) return;
+  if (kind.int_policy_exact && name.starts_with("int")) return;
   if (!name.empty() && name != "float32") {
     ctx.warnings.push_back(where + ": dtype policy '" + name + "' runs in float32");
   }
@@ -171,7 +169,6 @@ class GraphBuilder {
         is_model_class(entry_class(cfg["layer"]))) {
       return time_distributed_model(entry, index, where);
     }
-    check_dtype(cls, cfg, where, ctx_);
     if (cls == "Lambda") {
       throw Unsupported(where + ": a Lambda layer holds Python code, which recur never executes");
     }
@@ -192,6 +189,7 @@ class GraphBuilder {
       throw Unsupported(where + ": layer class '" + cls + "' is not supported");
     }
     check_modules(cfg, where, "", 0);
+    check_dtype(it->second, cfg, where, ctx_);
     const int expected = it->second.weight_count ? it->second.weight_count(cfg) : -1;
     std::vector<io::WeightRef> refs = w_.weights(index, expected);
     if (expected >= 0 && refs.size() != static_cast<size_t>(expected)) {

@@ -101,6 +101,11 @@ std::vector<Tensor> check_inputs(const Model::Impl& m, const std::vector<Tensor>
   return out;
 }
 
+// An input Keras declares as int8..int64 or uint8..uint64: it carries exact integers.
+bool is_integer_dtype(const std::string& dtype) {
+  return dtype.starts_with("int") || dtype.starts_with("uint");
+}
+
 // Integer values reach the layers only through an input the model declares as integer; a
 // float32 input sees their float32 roundings, as Keras casts them. int32 inputs refuse values
 // Keras' cast would wrap.
@@ -108,7 +113,7 @@ Tensor integer_input(const ModelInfo& info, size_t i, const Tensor& x) {
   Tensor t = x;
   if (!t.has_ints()) return t;
   const std::string& dtype = info.inputs[i].dtype;
-  if (!dtype.starts_with("int") && !dtype.starts_with("uint")) {
+  if (!is_integer_dtype(dtype)) {
     t.drop_ints();
   } else if (dtype == "int32") {
     const auto& v = t.ints();
@@ -186,7 +191,7 @@ void trace_shapes(Model::Impl& m, const std::vector<const model::Layer*>& layers
     }
     if (n > (size_t{1} << 24)) return;
     // Zeros of the declared dtype: integer inputs carry integers, as in predict.
-    const bool ints = t.dtype.starts_with("int") || t.dtype.starts_with("uint");
+    const bool ints = is_integer_dtype(t.dtype);
     in.push_back(ints ? Tensor::from_ints(s, std::vector<int64_t>(n, 0)) : Tensor(s));
   }
   std::vector<std::pair<const model::Layer*, std::vector<std::vector<size_t>>>> trace;

@@ -1,5 +1,6 @@
 // Recorded ops that act along axes: reductions, softmax, indexing (x[...]), reshape, transpose,
-// expand/squeeze, concatenate/stack and matmul, each with the stream rule its axes allow.
+// expand/squeeze, concatenate/stack, cumsum/cumprod, matmul and einsum, each with the stream rule
+// its axes allow.
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -8,6 +9,7 @@
 #include "model/op_def.hpp"
 #include "model/op_index.hpp"
 #include "model/op_math.hpp"
+#include "ops/einsum.hpp"
 
 namespace recur::model::opnode {
 
@@ -266,26 +268,30 @@ OpDef tile_op(const OpSource& s) {
 }
 
 // ops.cumsum along one axis (the flattened tensor would mix the batch).
-OpDef cumsum_op(const OpSource& s) {
-  const auto axes = cfg_axes(s, std::nullopt);
-  if (!axes || axes->size() != 1)
-    throw Unsupported(s.where + ": cumsum of the flattened tensor (it mixes the batch)");
-  const auto dt = s.cfg.find("dtype");
-  const bool as_float = dt != s.cfg.end() && *dt == "float32";  // integers cast first
-  if (dt != s.cfg.end() && !dt->is_null() && !as_float)
-    throw Unsupported(s.where + ": cumsum in dtype " + dt->dump().substr(0, 20));
-  const long axis = axes->front();
-  const std::string where = s.where;
-  OpDef d{[axis, where, as_float](const std::vector<Tensor>& a, size_t) {
-    Tensor x = only(a, 1, where);
-    if (as_float) x.drop_ints();
-    const size_t k = opmath::axis_of(axis, x.rank(), where);
-    if (k == 0) throw Unsupported(where + ": cumsum along the batch axis");
-    return opmath::cumsum(x, k, where);
-  }};
-  d.rule = on_axes(s, {axis}, s.rank, "accumulates along the time axis");
-  d.ints_exact = true;  // sums the integers, or (dtype float32) their float32 casts, as Keras
-  return d;
+// ops.cumsum / ops.cumprod along one axis (never the batch).
+Factory cumulate_op(bool product) {
+  return [product](const OpSource& s) {
+    const char* what = product ? "cumprod" : "cumsum";
+    const auto axes = cfg_axes(s, std::nullopt);
+    if (!axes || axes->size() != 1)
+      throw Unsupported(s.where + ": " + what + " of the flattened tensor (it mixes the batch)");
+    const auto dt = s.cfg.find("dtype");
+    const bool as_float = dt != s.cfg.end() && *dt == "float32";  // integers cast first
+    if (dt != s.cfg.end() && !dt->is_null() && !as_float)
+      throw Unsupported(s.where + ": " + what + " in dtype " + dt->dump().substr(0, 20));
+    const long axis = axes->front();
+    const std::string where = s.where;
+    OpDef d{[axis, where, as_float, product, what](const std::vector<Tensor>& a, size_t) {
+      Tensor x = only(a, 1, where);
+      if (as_float) x.drop_ints();
+      const size_t k = opmath::axis_of(axis, x.rank(), where);
+      if (k == 0) throw Unsupported(where + ": " + what + " along the batch axis");
+      return opmath::cumulate(x, k, product, where);
+    }};
+    d.rule = on_axes(s, {axis}, s.rank, "accumulates along the time axis");
+    d.ints_exact = true;  // of the integers, or (dtype float32) their float32 casts, as Keras
+    return d;
+  };
 }
 
 // ops.split: equal sections, or pieces between sorted indices (tf.split of their sizes);
@@ -547,6 +553,31 @@ OpDef matmul(const OpSource& s) {
   return d;
 }
 
+// ops.einsum of graph tensors: any equation whose output keeps the batch axis first.
+OpDef einsum_op(const OpSource& s) {
+  std::vector<Arg> args;
+  flatten_args(s.args, args, s.where, 0);
+  for (const Arg& a : args) {
+    if (!a.tensor) throw Unsupported(s.where + ": einsum of a constant operand");
+  }
+  const auto spec = ops::parse_einsum(string_member(s.cfg, "subscripts"), args.size(), s.where);
+  const std::string where = s.where;
+  OpDef d{[spec, where](const std::vector<Tensor>& a, size_t max) {
+    std::vector<size_t> ranks;
+    std::vector<const Tensor*> operands;
+    for (const Tensor& t : a) {
+      if (t.has_ints()) throw Unsupported(where + ": einsum of integer tensors");
+      ranks.push_back(t.rank());
+      operands.push_back(&t);
+    }
+    if (!ops::einsum_keeps_batch(spec, ranks, std::vector<bool>(a.size(), true)))
+      throw Unsupported(where + ": the einsum does not keep the batch axis first: rows would mix");
+    return ops::einsum(spec, operands, max, ops::kEinsumMaxProducts, where);
+  }};
+  d.rule = {Streaming::whole_sequence, "sums products that may span the time axis"};
+  return d;
+}
+
 }  // namespace
 
 void add_axis_ops(std::map<std::string, Factory>& table) {
@@ -565,7 +596,9 @@ void add_axis_ops(std::map<std::string, Factory>& table) {
       {"Argmin", arg_extreme(false)},
       {"Repeat", repeat_op},
       {"Tile", tile_op},
-      {"Cumsum", cumsum_op},
+      {"Cumsum", cumulate_op(false)},
+      {"Cumprod", cumulate_op(true)},
+      {"Einsum", einsum_op},
       {"Split", split_op},
       {"GetItem", get_item},
       {"Reshape", reshape_op},

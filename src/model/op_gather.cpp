@@ -82,21 +82,6 @@ size_t position(long i, size_t n, const std::string& where, bool wrap = true) {
   return static_cast<size_t>(k);
 }
 
-// The integer values of an index or id tensor: exact ones, or floats cast toward zero.
-std::vector<long> int_values(const Tensor& t, const std::string& where) {
-  std::vector<long> v(t.size());
-  for (size_t i = 0; i < t.size(); ++i) {
-    if (t.has_ints()) {
-      v[i] = t.ints()[i];
-      continue;
-    }
-    if (!(std::fabs(t[i]) < 9.2233720368547758e18f))
-      throw InvalidArgument(where + ": value " + std::to_string(t[i]) + " is not an index");
-    v[i] = static_cast<long>(t[i]);
-  }
-  return v;
-}
-
 OpDef take_op(const OpSource& s) {
   if (!s.args.is_array() || s.args.size() != 2)
     throw InvalidArgument(s.where + ": takes a tensor and indices");
@@ -149,7 +134,7 @@ Tensor take_along_axis(const Tensor& x, const Tensor& ind, size_t axis, size_t m
   }
   if (checked_size(shape, "op output") > max)
     throw InvalidArgument(where + ": the output would exceed max_activation_bytes");
-  const std::vector<long> iv = int_values(ind, where);
+  const std::vector<int64_t> iv = layers::core::int_values(ind, where);
   Tensor y(shape);
   std::vector<int64_t> ints(x.has_ints() ? y.size() : 0);
   std::vector<size_t> pos(r, 0);
@@ -219,7 +204,7 @@ OpDef one_hot_op(const OpSource& s) {
     shape.insert(shape.begin() + static_cast<long>(*ax), n);
     if (checked_size(shape, "op output") > max)
       throw InvalidArgument(where + ": the output would exceed max_activation_bytes");
-    const std::vector<long> id = int_values(x, where);
+    const std::vector<int64_t> id = layers::core::int_values(x, where);
     const size_t inner = prod(x.shape(), *ax);
     Tensor y(shape, off);
     for (size_t i = 0; i < id.size(); ++i) {

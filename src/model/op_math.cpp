@@ -186,36 +186,40 @@ Tensor arg_extreme(const Tensor& x, std::optional<size_t> axis, bool keepdims, b
   return Tensor::from_ints(shape, idx);
 }
 
-Tensor cumsum(const Tensor& x, size_t axis, const std::string& where) {
+Tensor cumulate(const Tensor& x, size_t axis, bool product, const std::string& where) {
   const auto& s = x.shape();
   const size_t outer = layers::core::prod(s, 0, axis), n = s[axis];
   const size_t inner = layers::core::prod(s, axis + 1);
   const bool ints = x.has_ints();
+  const char* what = product ? "cumprod" : "cumsum";
   Tensor y(s);
-  std::vector<int64_t> isum(ints ? x.size() : 0);
+  std::vector<int64_t> iout(ints ? x.size() : 0);
   const float* src = x.data();
   float* dst = y.data();
   for (size_t o = 0; o < outer; ++o) {
     const size_t base = o * n * inner;
     for (size_t i = 0; i < inner; ++i) {
-      float acc = 0.0f;
-      int64_t iacc = 0;  // |iacc| < 2^31 + |value|: no overflow
+      float acc = product ? 1.0f : 0.0f;
+      int64_t iacc = product ? 1 : 0;
       for (size_t k = 0; k < n; ++k) {
         const size_t at = base + k * inner + i;
         if (ints) {
-          iacc += x.ints()[at];
-          if (iacc != static_cast<int32_t>(iacc))
-            throw Unsupported(where + ": an integer cumsum leaves the int32 range (" +
-                              std::to_string(iacc) + "); Keras wraps it in its int dtype");
-          isum[at] = iacc;
+          // A value near 2^63 would overflow int64 itself: refuse before the result wraps.
+          const int64_t v = x.ints()[at];
+          if ((product ? __builtin_mul_overflow(iacc, v, &iacc)
+                       : __builtin_add_overflow(iacc, v, &iacc)) ||
+              iacc != static_cast<int32_t>(iacc))
+            throw Unsupported(where + ": an integer " + what + " leaves the int32 range at step " +
+                              std::to_string(k) + "; Keras wraps it in its int dtype");
+          iout[at] = iacc;
         } else {
-          acc += src[at];
+          acc = product ? acc * src[at] : acc + src[at];
           dst[at] = acc;
         }
       }
     }
   }
-  return ints ? Tensor::from_ints(s, isum) : y;
+  return ints ? Tensor::from_ints(s, iout) : y;
 }
 
 Tensor along_axis(Tensor x, size_t axis, Activation act) {

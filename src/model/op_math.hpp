@@ -40,9 +40,10 @@ Tensor reduce(const Tensor& x, const std::vector<bool>& on, bool keepdims, Reduc
 Tensor arg_extreme(const Tensor& x, std::optional<size_t> axis, bool keepdims, bool max,
                    bool keras_zero, const std::string& where);
 
-// Running sums along `axis` in float32, in order (tf.math.cumsum on the CPU); of integers,
-// exact ones (Unsupported past the int32 range, where Keras' int32 or int64 sums differ).
-Tensor cumsum(const Tensor& x, size_t axis, const std::string& where);
+// Running sums (or products) along `axis` in float32, in order (tf.math.cumsum / cumprod on
+// the CPU); of integers, exact ones (Unsupported past the int32 range, where Keras' int32 or
+// int64 results differ).
+Tensor cumulate(const Tensor& x, size_t axis, bool product, const std::string& where);
 
 // A row-wise activation (softmax, log_softmax) along `axis` instead of the last axis.
 Tensor along_axis(Tensor x, size_t axis, Activation act);

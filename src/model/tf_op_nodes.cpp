@@ -97,6 +97,7 @@ const std::map<std::string, TfFunction>& functions() {
       {"math.argmax", {"Argmax", {}, {{"axis", "axis"}}, {{"axis", 0}}}},
       {"math.round", unary("Round")},
       {"math.cumsum", {"Cumsum", {}, {{"axis", "axis"}}, {{"axis", 0}}}},
+      {"math.cumprod", {"Cumprod", {}, {{"axis", "axis"}}, {{"axis", 0}}}},
       {"tile", {"Tile", {}, {{"multiples", "repeats"}}}},
       {"repeat", {"Repeat", {}, {{"repeats", "repeats"}, {"axis", "axis"}}}},
       {"math.argmin", {"Argmin", {}, {{"axis", "axis"}}, {{"axis", 0}}}},
@@ -149,7 +150,7 @@ bool harmless(const std::string& k, const json& v) {
   if (k == "conjugate") return v.is_boolean();
   if (k == "beta") return v.is_number() && v.get<double>() == 1.0;
   if (k == "output_type") return v == "int64" || v == "int32";  // argmax: the values are the same
-  if (k == "exclusive" || k == "reverse") return v == false;    // cumsum at its defaults
+  if (k == "exclusive" || k == "reverse") return v == false;    // cumsum/cumprod's defaults
   if (k == "batch_dims") return v == 0;                         // gather at its default
   return false;
 }
