@@ -605,6 +605,62 @@ TEST(CoreLayers, UnitNormalizationFromTheFormula) {
   EXPECT_EQ(run(*make("UnitNormalization", "{}"), {val(Tensor({1, 2}))})[0].tensor[0], 0.0f);
 }
 
+// RMSNormalization from its formula on odd sizes: x * rsqrt(mean(x^2) + eps) * scale, the scale
+// on the trailing axes (also when the normalized axis is the time axis); the mask stops.
+TEST(CoreLayers, RMSNormalizationFromTheFormula) {
+  for (const size_t n : {1, 7, 33}) {
+    const Tensor x = ramp({2, n, 7}, 0.11f * static_cast<float>(n));
+    const Tensor g = ramp({7}, 0.3f);
+    const auto y =
+        run(*make("RMSNormalization", R"({"epsilon": 0.001})", {g}), {val(x, Mask(2, n, true))});
+    EXPECT_FALSE(y[0].mask);
+    for (size_t row = 0; row < 2 * n; ++row) {
+      double ss = 0;
+      for (size_t c = 0; c < 7; ++c) ss += std::pow(x[row * 7 + c], 2);
+      const double inv = 1.0 / std::sqrt(ss / 7 + 0.001);
+      for (size_t c = 0; c < 7; ++c)
+        EXPECT_NEAR(y[0].tensor[row * 7 + c], x[row * 7 + c] * inv * g[c], 1e-6);
+    }
+  }
+  // Over time (axis 1) with T == features: the (T,) scale multiplies the last axis, as Keras.
+  const Tensor x = ramp({2, 3, 3}), g = ramp({3}, 0.7f);
+  const auto l = make("RMSNormalization", R"({"axis": 1, "epsilon": 1e-6})", {g});
+  const Tensor y = run(*l, {val(x)})[0].tensor;
+  for (size_t b = 0; b < 2; ++b)
+    for (size_t c = 0; c < 3; ++c) {
+      double ss = 0;
+      for (size_t t = 0; t < 3; ++t) ss += std::pow(x[(b * 3 + t) * 3 + c], 2);
+      const double inv = 1.0 / std::sqrt(ss / 3 + 1e-6);
+      for (size_t t = 0; t < 3; ++t) {
+        const size_t i = (b * 3 + t) * 3 + c;
+        EXPECT_NEAR(y[i], x[i] * inv * g[c], 1e-6);
+      }
+    }
+  EXPECT_EQ(l->stream_rule().kind, recur::layers::Streaming::whole_sequence);
+  EXPECT_THROW(run(*l, {val(ramp({2, 3, 4}))}), InvalidArgument);  // (3,) against 4 features
+  EXPECT_THROW(make("RMSNormalization", "{}", {}), InvalidArgument);
+  EXPECT_THROW(make("RMSNormalization", R"({"axis": [1, 2]})", {g}), InvalidArgument);
+}
+
+// Random image augmentations are identities at inference; none keeps the mask. RandomCrop
+// runs only where it crops nothing (Keras versions differ on the rest).
+TEST(CoreLayers, AugmentationsAreIdentitiesAtInference) {
+  const Tensor x = ramp({2, 5, 4, 3});
+  for (const char* c : {"RandomFlip", "RandomRotation", "MixUp", "RandAugment", "Solarization"}) {
+    const auto y = run(*make(c, R"({"factor": 0.2})"), {val(x)});
+    EXPECT_EQ(y[0].tensor.values(), x.values()) << c;
+  }
+  const Tensor seq = ramp({2, 3, 4});
+  EXPECT_FALSE(run(*make("RandomFlip", "{}"), {val(seq, Mask(2, 3, true))})[0].mask);
+  EXPECT_EQ(one(*make("RandomCrop", R"({"height": 5, "width": 4})"), x).values(), x.values());
+  EXPECT_THROW(one(*make("RandomCrop", R"({"height": 3, "width": 4})"), x), Unsupported);
+  EXPECT_EQ(
+      one(*make("RandomCrop", R"({"height": 4, "width": 3, "data_format": "channels_first"})"), x)
+          .values(),
+      x.values());
+  EXPECT_THROW(make("RandomCrop", R"({"height": 0, "width": 4})"), InvalidArgument);
+}
+
 // Keras 3 sums with ops.add, whose TensorFlow form adds a (3, 1, 1) operand to (3, 3, 1) as a
 // bias along axis 1 (checked with Keras 3.15.1: predict at batch 3 differs from numpy, at batch
 // 1 it does not): refused. tf.keras 2 adds with tf.add, numpy's broadcasting.

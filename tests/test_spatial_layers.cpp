@@ -187,4 +187,51 @@ TEST(SpatialLayers, InspectListsTheLayersOfATimeDistributedModel) {
   EXPECT_EQ(params, 24u + 24u + 28u + 28u + 372u);
 }
 
+// Adaptive pooling against windows written from their definition, [i L / n, ceil((i+1) L / n))
+// in integers, over (batch, L, channels) and a 2-D grid, with odd sizes 1, 7 and 33 and more
+// windows than elements.
+TEST(SpatialLayers, AdaptivePoolingWindowsFromTheDefinition) {
+  for (const size_t L : {1, 7, 33}) {
+    for (const size_t n : {1, 3, 7, 40}) {
+      const Tensor x = ramp({2, L, 3});
+      const std::string cfg = R"({"output_size": )" + std::to_string(n) + "}";
+      const Tensor avg = call(*build("AdaptiveAveragePooling1D", cfg), x);
+      const Tensor mx = call(*build("AdaptiveMaxPooling1D", cfg), x);
+      ASSERT_EQ(avg.shape(), (std::vector<size_t>{2, n, 3}));
+      for (size_t b = 0; b < 2; ++b)
+        for (size_t i = 0; i < n; ++i) {
+          const size_t lo = i * L / n, hi = ((i + 1) * L + n - 1) / n;
+          for (size_t c = 0; c < 3; ++c) {
+            double sum = 0.0, best = -1e30;
+            for (size_t k = lo; k < hi; ++k) {
+              sum += x[(b * L + k) * 3 + c];
+              best = std::max<double>(best, x[(b * L + k) * 3 + c]);
+            }
+            EXPECT_NEAR(avg[(b * n + i) * 3 + c], sum / double(hi - lo), 1e-6);
+            EXPECT_EQ(mx[(b * n + i) * 3 + c], static_cast<float>(best));
+          }
+        }
+    }
+  }
+  // 2-D: windows along height then width; channels_first pools the axes after the channels.
+  const Tensor g = ramp({1, 7, 5, 2});
+  const Tensor p = call(*build("AdaptiveAveragePooling2D", R"({"output_size": [3, 2]})"), g);
+  ASSERT_EQ(p.shape(), (std::vector<size_t>{1, 3, 2, 2}));
+  double sum = 0.0;  // window (1, 1): rows [2, 5), columns [2, 5)
+  for (size_t h = 2; h < 5; ++h)
+    for (size_t w = 2; w < 5; ++w) sum += g[(h * 5 + w) * 2 + 1];
+  EXPECT_NEAR(p[(1 * 2 + 1) * 2 + 1], sum / 9, 1e-6);
+  const Tensor cf =
+      call(*build("AdaptiveMaxPooling2D", R"({"output_size": 1, "data_format": "channels_first"})"),
+           ramp({1, 2, 4, 3}));
+  ASSERT_EQ(cf.shape(), (std::vector<size_t>{1, 2, 1, 1}));
+  const Tensor r = ramp({1, 2, 4, 3});
+  EXPECT_EQ(cf[1], *std::max_element(r.values().begin() + 12, r.values().end()));
+  EXPECT_THROW(build("AdaptiveMaxPooling2D", R"({"output_size": [1, 2, 3]})"),
+               recur::InvalidArgument);
+  EXPECT_THROW(build("AdaptiveMaxPooling1D", R"({"output_size": 0})"), recur::InvalidArgument);
+  EXPECT_THROW(call(*build("AdaptiveMaxPooling1D", R"({"output_size": 2})"), ramp({1, 0, 3})),
+               recur::InvalidArgument);
+}
+
 }  // namespace

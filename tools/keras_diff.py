@@ -194,8 +194,11 @@ def r_chain(rng, rnp):
     x = L.Masking()(inp)
     names = []
     for _ in range(rng.choice([1, 2, 3])):
-        k = rng.choice(["dense", "td", "ln", "conv", "rnn", "bidi", "add", "concat", "act", "norm",
-                        "rescale", "groupnorm", "unitnorm"])
+        kinds = ["dense", "td", "ln", "conv", "rnn", "bidi", "add", "concat", "act", "norm",
+                 "rescale", "groupnorm", "unitnorm"]
+        if hasattr(K, "ops"):  # Keras 3 only
+            kinds += ["rmsnorm", "adaptive", "augment"]
+        k = rng.choice(kinds)
         names.append(k)
         if k == "dense":
             x = L.Dense(4)(x)
@@ -224,6 +227,16 @@ def r_chain(rng, rnp):
                                      center=rng.random() < 0.7)(x)
         elif k == "unitnorm":
             x = L.UnitNormalization(axis=rng.choice([-1, [1, 2]]))(x)
+        elif k == "rmsnorm":
+            x = L.RMSNormalization(axis=rng.choice([-1, [1, 2]]),
+                                   epsilon=rng.choice([1e-6, 1e-3]))(x)
+        elif k == "adaptive":
+            pool = rng.choice([L.AdaptiveAveragePooling1D, L.AdaptiveMaxPooling1D])
+            x = pool(rng.choice([1, 2, T, T + 3]))(x)
+        elif k == "augment":
+            x = L.Reshape((x.shape[1], x.shape[2], 1))(x)
+            x = rng.choice([L.RandomFlip(), L.RandomZoom(0.2), L.MixUp(), L.RandomContrast(0.5)])(x)
+            x = L.Reshape((x.shape[1], x.shape[2]))(x)
         else:
             x = L.Activation(rng.choice(["tanh", "softmax"]))(x)
     end = rng.choice(["gap", "gmp", "rnn", "none"])

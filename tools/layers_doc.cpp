@@ -101,7 +101,7 @@ std::string page() {
       }
       out << d.summary << "\n\n";
       if (aliases.count(name)) {
-        out << "- Also spelled: ";
+        out << "- The same for: ";
         const auto& as = aliases[name];
         for (size_t i = 0; i < as.size(); ++i) out << (i ? ", " : "") << as[i];
         out << "\n";

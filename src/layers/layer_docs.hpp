@@ -160,6 +160,14 @@ inline const LayerDoc group_norm{
         "a masked input in a tf.keras 2 file (tf.keras broadcasts the (batch, time) mask "
         "to the input's shape)",
     .streaming = "no (normalizes over the time axis)"};
+inline const LayerDoc rms_norm{
+    .group = "Normalization",
+    .summary =
+        "Keras 3's `x * rsqrt(mean(x^2) + epsilon) * scale` over `axis`; the scale is "
+        "multiplied into the input's trailing axes, as Keras broadcasts it. The mask stops "
+        "here (no support for masking in Keras).",
+    .options = "`axis` (an int or a list), `epsilon`",
+    .streaming = "yes (per step) when `axis` leaves out the batch and time axes"};
 inline const LayerDoc unit_norm{
     .group = "Normalization",
     .summary =
@@ -270,6 +278,22 @@ inline const LayerDoc rescaling{
     .refused =
         "a list `scale` or `offset`: not supported (it lies along the channels of "
         "`keras.config.image_data_format()`, which the file does not record)",
+    .streaming = "yes (element-wise)"};
+inline const LayerDoc augmentation{
+    .group = "Preprocessing",
+    .summary =
+        "A random image augmentation: the identity at inference, as in Keras (it acts "
+        "only in training). The mask stops here (no support for masking in Keras).",
+    .options = "none read",
+    .streaming = "yes (element-wise)"};
+inline const LayerDoc random_crop{
+    .group = "Preprocessing",
+    .summary = "The identity at inference where it crops to its input's own height and width.",
+    .options = "`height`, `width`, `data_format`",
+    .refused =
+        "a crop to another height or width: at inference tf.keras 2 and early Keras 3 "
+        "crop and resize, Keras 3.15 returns the input, and the file does not say which it "
+        "expects",
     .streaming = "yes (element-wise)"};
 inline const LayerDoc conv1d{
     .group = "Convolution and pooling",
@@ -437,6 +461,14 @@ inline const LayerDoc global_pool_nd{.group = "Convolution and pooling",
                                      .summary = "Max or average over all 2-D or 3-D positions.",
                                      .options = "`keepdims`, `data_format`",
                                      .streaming = "no (pools across axis 1)"};
+inline const LayerDoc adaptive_pool{
+    .group = "Convolution and pooling",
+    .summary =
+        "Keras 3's adaptive max or average pooling to `output_size` windows per spatial "
+        "axis: window i spans [floor(i L / n), ceil((i + 1) L / n)), as Keras' TensorFlow "
+        "backend computes it, one axis after the other.",
+    .options = "`output_size` (an integer or one per axis), `data_format`",
+    .streaming = "no (pools across axis 1)"};
 inline const LayerDoc spatial_shape{
     .group = "Shape",
     .summary = "UpSampling, ZeroPadding and Cropping over 2-D or 3-D grids.",

@@ -1,5 +1,5 @@
-// BatchNormalization (inference: moving statistics), LayerNormalization, GroupNormalization
-// and UnitNormalization, in the float32
+// BatchNormalization (inference: moving statistics), LayerNormalization, GroupNormalization,
+// RMSNormalization and UnitNormalization, in the float32
 // operation order of the Keras backends:
 //   tf.nn.batch_normalization / keras ops: inv = rsqrt(var + eps) [* gamma];
 //                                          out = x * inv + (beta - mean * inv)
@@ -408,6 +408,86 @@ std::unique_ptr<Layer> make_unit_norm(const LayerArgs& a) {
   return std::make_unique<UnitNormLayer>(a, std::move(axes));
 }
 
+// RMSNormalization (Keras 3): y = x * rsqrt(mean(x^2 over the axes) + epsilon) * scale. The
+// scale holds the normalized axes' sizes and is multiplied as numpy broadcasts it: against the
+// input's trailing axes, whichever axes were normalized (Keras' own rule). No masking support
+// in Keras: the mask stops here.
+class RmsNormLayer final : public BasicLayer {
+ public:
+  RmsNormLayer(const LayerArgs& a, std::vector<long> axes, float eps, const Tensor& scale)
+      : BasicLayer(a), axes_(std::move(axes)), eps_(eps), scale_(scale) {}
+  StreamRule stream_rule() const override {
+    return per_step_on(axes_, "normalizes over the time axis");
+  }
+  size_t param_count() const override { return scale_.size(); }
+
+  std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
+    const Tensor& x = one_input(in).tensor;
+    const size_t r = x.rank();
+    std::vector<bool> on(r, false);
+    for (long a : axes_) {
+      const auto k = core::resolve_axis(a, r);
+      if (!k || on[*k])
+        bad("axis " + std::to_string(a) + " is out of range or repeated for input shape " +
+            x.shape_str());
+      on[*k] = true;
+    }
+    const size_t sr = scale_.rank();
+    bool fits = sr <= r;
+    for (size_t d = 0; fits && d < sr; ++d) {
+      const size_t m = scale_.dim(d);
+      fits = m == x.dim(r - sr + d) || m == 1;
+    }
+    if (!fits) {
+      bad("scale shape " + scale_.shape_str() + " does not broadcast against input shape " +
+          x.shape_str() + " (Keras multiplies it into the trailing axes)");
+    }
+    const std::vector<size_t> at = core::reduced_positions(x.shape(), on);
+    std::vector<size_t> kept(r);
+    size_t n = 1;
+    for (size_t k = 0; k < r; ++k) {
+      kept[k] = on[k] ? 1 : x.dim(k);
+      if (on[k]) n *= x.dim(k);
+    }
+    std::vector<double> ss(core::prod(kept), 0.0);
+    for (size_t i = 0; i < x.size(); ++i) ss[at[i]] += static_cast<double>(x[i]) * x[i];
+    std::vector<float> inv(ss.size());
+    for (size_t k = 0; k < ss.size(); ++k)
+      inv[k] = rsqrt(static_cast<float>(ss[k]) / static_cast<float>(n) + eps_);
+    // The scale's flat index from the input's trailing coordinates (0 along its 1s).
+    const size_t inner = core::prod(x.shape(), r - sr);
+    std::vector<size_t> sat(inner);
+    for (size_t i = 0; i < inner; ++i) {
+      size_t rest = i, stride = 1, s = 0;
+      for (size_t d = sr; d-- > 0;) {
+        const size_t c = rest % x.dim(r - sr + d);
+        rest /= x.dim(r - sr + d);
+        if (scale_.dim(d) != 1) s += c * stride;
+        stride *= scale_.dim(d);
+      }
+      sat[i] = s;
+    }
+    Tensor y(x.shape());
+    for (size_t i = 0; i < x.size(); ++i) y[i] = x[i] * inv[at[i]] * scale_[sat[i % inner]];
+    return single(std::move(y));
+  }
+
+ private:
+  std::vector<long> axes_;
+  float eps_;
+  Tensor scale_;
+};
+
+std::unique_ptr<Layer> make_rms_norm(const LayerArgs& a) {
+  std::vector<long> axes = cfg_ints(a, "axis", {-1});
+  if (axes.empty()) fail(a, "axis must not be empty");
+  expect_weight_count(a, 1);
+  if (a.weights.shape(0).size() != axes.size())
+    fail(a, "scale must have one axis per normalized axis, got " + shape_str(a.weights.shape(0)));
+  return std::make_unique<RmsNormLayer>(
+      a, std::move(axes), static_cast<float>(cfg_float(a, "epsilon", 1e-6)), a.weights[0]);
+}
+
 int batch_norm_count(const nlohmann::json& cfg) {
   return 2 + (core::json_flag(cfg, "scale", true) ? 1 : 0) +
          (core::json_flag(cfg, "center", true) ? 1 : 0);
@@ -419,6 +499,7 @@ void register_normalization_layers(std::map<std::string, LayerKind>& r) {
   r["BatchNormalization"] = {make_batch_norm, batch_norm_count, docs::batch_norm};
   r["LayerNormalization"] = {make_layer_norm, layer_norm_count, docs::layer_norm};
   r["GroupNormalization"] = {make_group_norm, group_norm_count, docs::group_norm};
+  r["RMSNormalization"] = {make_rms_norm, [](const nlohmann::json&) { return 1; }, docs::rms_norm};
   r["UnitNormalization"] = {make_unit_norm, [](const nlohmann::json&) { return 0; },
                             docs::unit_norm};
 }

@@ -1,4 +1,5 @@
-// MaxPooling2D/3D, AveragePooling2D/3D, GlobalMaxPooling2D/3D, GlobalAveragePooling2D/3D.
+// MaxPooling2D/3D, AveragePooling2D/3D, GlobalMaxPooling2D/3D, GlobalAveragePooling2D/3D, and
+// the adaptive poolings (1D/2D/3D).
 // Geometry follows TensorFlow: 'valid' gives (L - k) / s + 1 windows, 'same' ceil(L / s) with
 // max((out - 1) * s + k - L, 0) / 2 padded before; padding never enters a max or an average
 // (an average divides by the real elements of its window). None of these layers support
@@ -205,6 +206,79 @@ std::unique_ptr<Layer> make_global(const LayerArgs& a, size_t n, bool is_max) {
 
 int zero(const nlohmann::json&) { return 0; }
 
+// Keras 3's AdaptiveAverage/MaxPooling1D/2D/3D: n windows along each spatial axis, window i
+// covering [floor(i L / n), ceil((i + 1) L / n)) with both bounds computed in float32 as the
+// TensorFlow backend does (each window then has ceil(L / n) or one more elements); pooled one
+// spatial axis after the other (depth, height, width), averages as a float32 sum divided by the
+// count. None support masking in Keras: the mask stops here.
+class AdaptivePoolLayer final : public BasicLayer {
+ public:
+  AdaptivePoolLayer(const LayerArgs& a, bool is_max, std::vector<size_t> out, bool cf)
+      : BasicLayer(a), max_(is_max), out_(std::move(out)), cf_(cf) {}
+  StreamRule stream_rule() const override {
+    return {Streaming::whole_sequence, "pools across axis 1"};
+  }
+  std::string path() const override {
+    std::string s = max_ ? "adaptive max (" : "adaptive average (";
+    for (size_t i = 0; i < out_.size(); ++i) s += (i ? " x " : "") + std::to_string(out_[i]);
+    return s + (cf_ ? ", channels_first)" : ")");
+  }
+
+  std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
+    const Tensor& x = one_input(in).tensor;
+    need_rank(x, out_.size() + 2, out_.size() + 2);
+    Tensor y = cf_ ? spatial::to_channels_last(x) : x;
+    for (size_t d = 0; d < out_.size(); ++d) y = pool_axis(y, d + 1, out_[d]);
+    return single(cf_ ? spatial::to_channels_first(y) : std::move(y));
+  }
+
+ private:
+  Tensor pool_axis(const Tensor& x, size_t axis, size_t n) const {
+    const size_t L = x.dim(axis);
+    if (L == 0) bad("input shape " + x.shape_str() + " has an empty spatial axis");
+    const size_t outer = core::prod(x.shape(), 0, axis), inner = core::prod(x.shape(), axis + 1);
+    std::vector<size_t> shape = x.shape();
+    shape[axis] = n;
+    Tensor y(shape);
+    const float fl = static_cast<float>(L), fn = static_cast<float>(n);
+    for (size_t i = 0; i < n; ++i) {
+      const auto lo = static_cast<size_t>(std::floor(static_cast<float>(i) * fl / fn));
+      const auto hi = static_cast<size_t>(std::ceil(static_cast<float>(i + 1) * fl / fn));
+      const size_t a = std::min(lo, L - 1), b = std::min(hi, L);
+      for (size_t o = 0; o < outer; ++o) {
+        const float* src = x.data() + o * L * inner;
+        float* dst = y.data() + (o * n + i) * inner;
+        for (size_t j = 0; j < inner; ++j) {
+          float acc = max_ ? -std::numeric_limits<float>::infinity() : 0.0f;
+          for (size_t k = a; k < b; ++k) {
+            const float v = src[k * inner + j];
+            acc = max_ ? nan_max(acc, v) : acc + v;
+          }
+          dst[j] = max_ ? acc : acc / static_cast<float>(b - a);
+        }
+      }
+    }
+    return y;
+  }
+
+  bool max_;
+  std::vector<size_t> out_;  // windows per spatial axis
+  bool cf_;
+};
+
+std::unique_ptr<Layer> make_adaptive_pool(const LayerArgs& a, size_t dims, bool is_max) {
+  expect_weight_count(a, 0);
+  std::vector<long> sizes = cfg_ints(a, "output_size", {});
+  if (sizes.size() == 1) sizes.resize(dims, sizes[0]);
+  if (sizes.size() != dims) fail(a, "output_size must hold " + std::to_string(dims) + " sizes");
+  std::vector<size_t> out;
+  for (long v : sizes) {
+    if (v <= 0 || v > (1L << 24)) fail(a, "output_size must be positive (at most 2^24)");
+    out.push_back(static_cast<size_t>(v));
+  }
+  return std::make_unique<AdaptivePoolLayer>(a, is_max, std::move(out), spatial::channels_first(a));
+}
+
 }  // namespace
 
 void register_spatial_layers(std::map<std::string, LayerKind>& r) {
@@ -219,6 +293,13 @@ void register_spatial_layers(std::map<std::string, LayerKind>& r) {
     r["AveragePooling" + d] = r["AvgPool" + d] = {avgp, zero, docs::pool_nd};
     r["GlobalMaxPooling" + d] = r["GlobalMaxPool" + d] = {gmax, zero, docs::global_pool_nd};
     r["GlobalAveragePooling" + d] = r["GlobalAvgPool" + d] = {gavg, zero, docs::global_pool_nd};
+  }
+  for (size_t n : {size_t{1}, size_t{2}, size_t{3}}) {
+    const std::string d = std::to_string(n) + "D";
+    auto amax = [n](const LayerArgs& a) { return make_adaptive_pool(a, n, true); };
+    auto aavg = [n](const LayerArgs& a) { return make_adaptive_pool(a, n, false); };
+    r["AdaptiveMaxPooling" + d] = {amax, zero, docs::adaptive_pool};
+    r["AdaptiveAveragePooling" + d] = {aavg, zero, docs::adaptive_pool};
   }
 }
 

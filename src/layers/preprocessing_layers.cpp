@@ -1,9 +1,11 @@
 // Preprocessing layers that stay in a saved model ahead of its RNNs: Normalization (adapted
-// mean and variance) and Rescaling. Keras' float32 operations, element by element:
+// mean and variance), Rescaling, and the random image augmentations (identities at inference).
+// Keras' float32 operations, element by element:
 //   Normalization: (x - mean) / max(sqrt(variance), 1e-7); invert=True: mean + x * max(...)
 //   Rescaling:     x * scale + offset
 // Keras 3 passes the mask on (supports_masking=True); tf.keras 2 drops it (False there).
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -196,9 +198,84 @@ std::unique_ptr<Layer> make_rescaling(const LayerArgs& a) {
                                           scalar_field(a, "offset", 0.0));
 }
 
+// ---- image augmentation ------------------------------------------------------------------
+
+// Keras' random image augmentations return their input at inference (transform_images with
+// training=False); none supports masking, so the mask stops here. RandomCrop crops and resizes
+// at inference in tf.keras 2 and early Keras 3 but not in Keras 3.15: only a crop to the input's
+// own height and width, the identity in all of them, runs.
+class AugmentationLayer final : public BasicLayer {
+ public:
+  AugmentationLayer(const LayerArgs& a, std::optional<std::array<long, 2>> crop, bool first)
+      : BasicLayer(a), crop_(crop), channels_first_(first) {}
+  StreamRule stream_rule() const override { return {Streaming::elementwise}; }
+  std::vector<Value> call(std::span<const Value> in, CallContext&) const override {
+    const Tensor& x = one_input(in).tensor;
+    if (crop_) {
+      need_rank(x, 3, SIZE_MAX);
+      const size_t h = x.rank() - (channels_first_ ? 2 : 3);
+      if (static_cast<long>(x.dim(h)) != (*crop_)[0] ||
+          static_cast<long>(x.dim(h + 1)) != (*crop_)[1]) {
+        throw Unsupported(where() + ": a crop of input " + x.shape_str() + " to " +
+                          std::to_string((*crop_)[0]) + " x " + std::to_string((*crop_)[1]) +
+                          ": at inference tf.keras 2 and early Keras 3 crop and resize, Keras "
+                          "3.15 returns the input; the file does not say which it expects");
+      }
+    }
+    return single(x);
+  }
+
+ private:
+  std::optional<std::array<long, 2>> crop_;  // RandomCrop's height and width
+  bool channels_first_;
+};
+
+std::unique_ptr<Layer> make_augmentation(const LayerArgs& a) {
+  expect_weight_count(a, 0);
+  std::optional<std::array<long, 2>> crop;
+  if (a.class_name == "RandomCrop") {
+    crop = std::array<long, 2>{cfg_int(a, "height", -1), cfg_int(a, "width", -1)};
+    if ((*crop)[0] <= 0 || (*crop)[1] <= 0) fail(a, "height and width must be positive integers");
+  }
+  return std::make_unique<AugmentationLayer>(
+      a, crop, cfg_string(a, "data_format", "channels_last") == "channels_first");
+}
+
 }  // namespace
 
+// The augmentations other than RandomFlip and RandomCrop (Keras 3 and tf.keras 2 names).
+constexpr const char* kAugmentations[] = {"RandomRotation",
+                                          "RandomZoom",
+                                          "RandomTranslation",
+                                          "RandomContrast",
+                                          "RandomBrightness",
+                                          "RandomHeight",
+                                          "RandomWidth",
+                                          "RandomColorDegeneration",
+                                          "RandomColorJitter",
+                                          "RandomGrayscale",
+                                          "RandomHue",
+                                          "RandomInvert",
+                                          "RandomPerspective",
+                                          "RandomPosterization",
+                                          "RandomSaturation",
+                                          "RandomSharpness",
+                                          "RandomShear",
+                                          "RandomErasing",
+                                          "RandomGaussianBlur",
+                                          "RandomElasticTransform",
+                                          "Solarization",
+                                          "Equalization",
+                                          "AugMix",
+                                          "RandAugment",
+                                          "CutMix",
+                                          "MixUp"};
+
 void register_preprocessing_layers(std::map<std::string, LayerKind>& r) {
+  const auto none = [](const nlohmann::json&) { return 0; };
+  r["RandomFlip"] = {make_augmentation, none, docs::augmentation};
+  r["RandomCrop"] = {make_augmentation, none, docs::random_crop};
+  for (const char* c : kAugmentations) r[c] = {make_augmentation, none, docs::alias("RandomFlip")};
   r["Normalization"] = {make_normalization, normalization_count, docs::normalization};
   r["Rescaling"] = {make_rescaling, [](const nlohmann::json&) { return 0; }, docs::rescaling};
 }
