@@ -144,11 +144,15 @@ def keras_ops():
         op("Norm", "peak", [tensor("centred")], ord=float("inf"), axis=-1, keepdims=False),
         op("Einsum", "scores", [tensor("centred"), tensor("centred")], subscripts="btc,bsc->bts"),
         op("Cumprod", "growth", [tensor("centred")], axis=1, dtype=None),
+        op("Flip", "back", [tensor("centred")], axis=1),
+        op("Mod", "wrapped", [tensor("back"), 0.7]),
+        op("Var", "spread", [tensor("wrapped")], axis=-1, keepdims=False),
+        op("Moveaxis", "moved", [tensor("centred")], source=[1], destination=[2]),
     ]
     return functional("ops", layers, [["input", 0, 0]],
                       [["flat", 0, 0], ["last", 0, 0], ["best", 0, 0], ["picked", 0, 0],
                        ["top", 0, 0], ["hot", 0, 0], ["running", 0, 0], ["peak", 0, 0],
-                       ["scores", 0, 0], ["growth", 0, 0]])
+                       ["scores", 0, 0], ["growth", 0, 0], ["spread", 0, 0], ["moved", 0, 0]])
 
 
 def keras2_tf_ops():

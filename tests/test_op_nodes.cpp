@@ -3,6 +3,7 @@
 // k3-keras-ops(-h5) hold Keras' own numbers for the same ops.
 #include <gtest/gtest.h>
 
+#include <cfloat>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -701,8 +702,92 @@ TEST(OpNodes, TakeTakeAlongAxisAndOneHot) {
 
 namespace {
 
-// The extremes of an empty axis: tf.reduce_max/min give -inf/+inf (tf.keras 2 files), Keras 3's
-// ops.max/min assert; a mean of nothing is NaN and a sum 0 in both (checked with TF 2.21).
+// Math as TensorFlow computes it: floor division and modulo take the divisor's sign, hypot's
+// 0/0 is 0, nan_to_num's defaults are float32's extremes; var, std, prod and logsumexp from
+// their formulas (logsumexp stays finite for large values and is -inf for all -inf).
+TEST(OpNodes, MathOpsAndReductionsFollowTensorFlow) {
+  const Tensor x({1, 4}, std::vector<float>{-2.5f, 2.5f, -0.0f, 7.0f});
+  const Tensor y({1, 4}, std::vector<float>{0.75f, -0.75f, 0.75f, 2.0f});
+  EXPECT_EQ(call(*op("FloorDivide", {}, {kt(2), kt(2)}), {x, y}).values(),
+            (std::vector<float>{-4, -4, -0.0f, 3}));
+  const Tensor m = call(*op("Mod", {}, {kt(2), kt(2)}), {x, y});
+  EXPECT_FLOAT_EQ(m[0], 0.5f);   // -2.5 - floor(-3.33) * 0.75
+  EXPECT_FLOAT_EQ(m[1], -0.5f);  // the divisor's sign
+  EXPECT_FLOAT_EQ(m[3], 1.0f);
+  EXPECT_EQ(call(*op("Trunc", {}, {kt(2)}), {x}).values(), (std::vector<float>{-2, 2, -0.0f, 7}));
+  const Tensor h = call(*op("Hypot", {}, {kt(2), kt(2)}), {Tensor({1, 2}), Tensor({1, 2}, 3.0f)});
+  EXPECT_EQ(h.values(), (std::vector<float>{3, 3}));
+  EXPECT_EQ(call(*op("Hypot", {}, {kt(2), kt(2)}), {Tensor({1, 1}), Tensor({1, 1})})[0], 0.0f);
+  const float inf = std::numeric_limits<float>::infinity();
+  const Tensor odd({1, 3}, std::vector<float>{NAN, inf, -inf});
+  EXPECT_EQ(call(*op("NanToNum", {{"nan", 0.0}}, {kt(2)}), {odd}).values(),
+            (std::vector<float>{0, FLT_MAX, -FLT_MAX}));
+  EXPECT_EQ(
+      call(*op("NanToNum", {{"nan", -1.0}, {"posinf", 9.0}, {"neginf", -9.0}}, {kt(2)}), {odd})
+          .values(),
+      (std::vector<float>{-1, 9, -9}));
+  EXPECT_EQ(call(*op("Isnan", {}, {kt(2)}), {odd}).values(), (std::vector<float>{1, 0, 0}));
+  EXPECT_EQ(call(*op("Isfinite", {}, {kt(2)}), {odd}).values(), (std::vector<float>{0, 0, 0}));
+  // Reductions over time (axis 1) of (2, 7, 3), from their formulas.
+  const Tensor r = random_tensor({2, 7, 3}, 31);
+  const Tensor var = call(*op("Var", {{"axis", 1}}, {kt(3)}), {r});
+  const Tensor sd = call(*op("Std", {{"axis", 1}, {"keepdims", true}}, {kt(3)}), {r});
+  const Tensor pr = call(*op("Prod", {{"axis", 1}, {"dtype", nullptr}}, {kt(3)}), {r});
+  const Tensor lse = call(*op("Logsumexp", {{"axis", 1}}, {kt(3)}), {r});
+  ASSERT_EQ(sd.shape(), (std::vector<size_t>{2, 1, 3}));
+  for (size_t b = 0; b < 2; ++b)
+    for (size_t c = 0; c < 3; ++c) {
+      double mean = 0, p = 1, se = 0;
+      for (size_t t = 0; t < 7; ++t) mean += r[(b * 7 + t) * 3 + c] / 7.0;
+      double v = 0;
+      for (size_t t = 0; t < 7; ++t) {
+        const double e = r[(b * 7 + t) * 3 + c];
+        v += (e - mean) * (e - mean) / 7.0;
+        p *= e;
+        se += std::exp(e);
+      }
+      EXPECT_NEAR(var[b * 3 + c], v, 1e-6);
+      EXPECT_NEAR(sd[b * 3 + c], std::sqrt(v), 1e-6);
+      EXPECT_NEAR(pr[b * 3 + c], p, 1e-6 * (1 + std::fabs(p)));
+      EXPECT_NEAR(lse[b * 3 + c], std::log(se), 1e-6);
+    }
+  const Tensor big({1, 2}, std::vector<float>{1000.0f, 1000.0f});
+  EXPECT_NEAR(call(*op("Logsumexp", {{"axis", -1}}, {kt(2)}), {big})[0], 1000.0 + std::log(2.0),
+              1e-4);
+  EXPECT_EQ(call(*op("Logsumexp", {{"axis", -1}}, {kt(2)}), {Tensor({1, 2}, -inf)})[0], -inf);
+  // flip and roll along time keep ids exact; swapaxes and moveaxis as numpy; none moves the
+  // batch axis.
+  const Tensor ids =
+      Tensor::from_ints({1, 3, 2}, std::vector<int64_t>{(1LL << 40) + 1, 2, 3, 4, 5, 6});
+  const Tensor f = call(*op("Flip", {{"axis", 1}}, {kt(3)}), {ids});
+  ASSERT_TRUE(f.has_ints());
+  EXPECT_EQ(f.ints(), (std::vector<int64_t>{5, 6, 3, 4, (1LL << 40) + 1, 2}));
+  EXPECT_EQ(op("Flip", {{"axis", 1}}, {kt(3)})->stream_rule().kind, Streaming::whole_sequence);
+  EXPECT_EQ(op("Flip", {{"axis", -1}}, {kt(3)})->stream_rule().kind, Streaming::per_step);
+  const Tensor ro = call(*op("Roll", {{"shift", {1, -3}}, {"axis", {1, 2}}}, {kt(3)}), {ids});
+  EXPECT_EQ(ro.ints(), (std::vector<int64_t>{6, 5, 2, (1LL << 40) + 1, 4, 3}));
+  const Tensor q = random_tensor({2, 3, 4, 5}, 40);
+  const Tensor sw = call(*op("Swapaxes", {{"axis1", 1}, {"axis2", -1}}, {kt(4)}), {q});
+  const Tensor mv =
+      call(*op("Moveaxis", {{"source", {1, 2}}, {"destination", {3, 1}}}, {kt(4)}), {q});
+  ASSERT_EQ(sw.shape(), (std::vector<size_t>{2, 5, 4, 3}));
+  ASSERT_EQ(mv.shape(), (std::vector<size_t>{2, 4, 5, 3}));  // numpy.moveaxis's order
+  EXPECT_EQ(sw[((1 * 5 + 4) * 4 + 2) * 3 + 1], q[((1 * 3 + 1) * 4 + 2) * 5 + 4]);
+  EXPECT_EQ(mv[((1 * 4 + 2) * 5 + 4) * 3 + 1], q[((1 * 3 + 1) * 4 + 2) * 5 + 4]);
+  EXPECT_THROW(call(*op("Flip", {{"axis", 0}}, {kt(3)}), {ids}), Unsupported);
+  EXPECT_THROW(op("Flip", {{"axis", nullptr}}, {kt(3)}), Unsupported);
+  EXPECT_THROW(call(*op("Swapaxes", {{"axis1", 0}, {"axis2", 1}}, {kt(4)}), {q}), Unsupported);
+  EXPECT_THROW(op("Roll", {{"shift", {1, 2}}, {"axis", 1}}, {kt(3)}), InvalidArgument);
+  // A product of integers stays in their dtype in Keras: refused.
+  EXPECT_THROW(call(*op("Prod", {{"axis", -1}}, {kt(2)}),
+                    {Tensor::from_ints({1, 2}, std::vector<int64_t>{4097, 4097})}),
+               Unsupported);
+  EXPECT_THROW(op("Prod", {{"axis", -1}, {"dtype", "int32"}}, {kt(2)}), Unsupported);
+}
+
+// The extremes of an empty axis: tf.reduce_max/min give -inf/+inf, and so do Keras 3's ops.max/min
+// in predict (they assert only when called eagerly); a mean of nothing is NaN and a sum 0 (checked
+// with TF 2.21 and Keras 3.15.1's predict).
 TEST(OpNodes, ReductionsOfAnEmptyAxis) {
   const Tensor empty({2, 0});
   const Tensor mx = call(*tf_op("math.reduce_max", with(ref_x, {{"axis", 1}})), {empty});
@@ -712,8 +797,9 @@ TEST(OpNodes, ReductionsOfAnEmptyAxis) {
   EXPECT_EQ(call(*tf_op("math.reduce_sum", with(ref_x, {{"axis", 1}})), {empty}).values(),
             (std::vector<float>{0, 0}));
   EXPECT_TRUE(std::isnan(call(*op("Mean", {{"axis", 1}}, {kt(2)}), {empty})[0]));
-  EXPECT_THROW(call(*op("Max", {{"axis", 1}}, {kt(2)}), {empty}), InvalidArgument);
-  EXPECT_THROW(call(*op("Min", {{"axis", 1}}, {kt(2)}), {empty}), InvalidArgument);
+  EXPECT_EQ(call(*op("Max", {{"axis", 1}}, {kt(2)}), {empty}).values(), mx.values());
+  EXPECT_EQ(call(*op("Min", {{"axis", nullptr}}, {kt(2)}), {empty}).values(),
+            (std::vector<float>{INFINITY}));
 }
 
 }  // namespace

@@ -340,6 +340,12 @@ def tf_ops():
         repeat=lambda x, n, axis: tf.repeat(x, n, axis=axis), tile=tf.tile,
         cumsum=lambda x, axis: m.cumsum(x, axis=axis), round=m.round,
         cumprod=lambda x, axis: m.cumprod(x, axis=axis),
+        flip=lambda x, axis: tf.reverse(x, [axis]),
+        roll=lambda x, shift, axis: tf.roll(x, shift, axis),
+        sin=m.sin, cos=m.cos, arctan=m.atan, erf=m.erf, reciprocal=m.reciprocal,
+        mod=m.floormod, floor_divide=m.floordiv, var=reduce(m.reduce_variance),
+        std=reduce(m.reduce_std), prod=reduce(m.reduce_prod),
+        logsumexp=reduce(m.reduce_logsumexp),
         argmax=lambda x, axis: tf.argmax(x, axis=axis),
         argmin=lambda x, axis: tf.argmin(x, axis=axis),
         take=lambda x, i, axis: tf.gather(x, i, axis=axis),
@@ -352,7 +358,7 @@ def tf_ops():
 
 OP_KINDS = ["slice", "arith", "unary", "reduce", "softmax", "transpose", "matmul", "where",
             "stack", "concat", "reshape", "dims", "broadcast", "repeat", "tile", "cumsum",
-            "round", "argmax", "split", "take", "one_hot", "norm", "einsum", "cumprod"]
+            "round", "argmax", "split", "take", "one_hot", "norm", "einsum", "cumprod", "flip"]
 
 
 def einsum_step(rng, y):
@@ -397,10 +403,12 @@ def op_step(rng, y, h):
                         lambda t: o.log(o.abs(t) + 1), o.square, o.softplus, o.silu, o.gelu,
                         lambda t: o.gelu(t, approximate=False), o.elu, o.leaky_relu, o.sign,
                         lambda t: o.clip(t, -0.3, 0.4), o.floor, o.expm1,
-                        lambda t: o.log1p(o.abs(t))])
+                        lambda t: o.log1p(o.abs(t)), o.sin, o.cos, lambda t: o.arctan(t * 3.0),
+                        o.erf, lambda t: o.reciprocal(o.abs(t) + 1.0),
+                        lambda t: o.mod(t * 5.0, 0.7), lambda t: o.floor_divide(t * 5.0, 0.7)])
         return f(y), k
     if k == "reduce" and r >= 1:
-        f = rng.choice([o.mean, o.sum, o.max, o.min])
+        f = rng.choice([o.mean, o.sum, o.max, o.min, o.var, o.std, o.prod, o.logsumexp])
         axis = rng.choice([ax, None, [a for a in range(1, r)] or None])
         return f(y, axis=axis, keepdims=rng.random() < 0.4), k
     if k == "softmax" and r >= 1:
@@ -428,6 +436,12 @@ def op_step(rng, y, h):
         return o.tile(y, [1] * (r - 1) + [rng.choice([2, 3])]), k
     if k == "cumsum" and nb:
         return o.cumsum(y, axis=nb), k
+    if k == "flip" and nb:
+        if hasattr(K, "ops") and r == 3 and rng.random() < 0.3:
+            return o.swapaxes(y, 1, 2) if rng.random() < 0.5 else o.moveaxis(y, 2, 1), k
+        if rng.random() < 0.5:
+            return o.flip(y, axis=nb), k
+        return o.roll(y, rng.choice([-3, 1, 2]), axis=nb), k
     if k == "cumprod" and nb:
         return o.cumprod(o.tanh(y) * 0.5 + 1.0, axis=nb), k
     if k == "einsum" and r in (2, 3) and None not in y.shape[1:]:

@@ -848,6 +848,35 @@ def b_adaptive_pool(rng):
         "(channels_last and channels_first) and 3D")
 
 
+def b_math_ops(rng):
+    # Element-wise math (trigonometry, erf, log2/log10/exp2, trunc, reciprocal, rsqrt, floor
+    # division and modulo of both signs, arctan2, hypot, isnan/isinf/isfinite, nan_to_num of
+    # log's NaNs) and the reductions prod, var, std, logsumexp, around an LSTM and a GRU.
+    O = K.ops
+    inp = K.Input(shape=(5, 3))
+    h = L.LSTM(4, return_sequences=True)(inp)
+    t = O.tanh(h) * 0.9
+    u = [O.sin(h * 3.0), O.cos(h * 3.0), O.tan(t), O.arcsin(t), O.arccos(t), O.arctan(h * 4.0),
+         O.sinh(h), O.cosh(h), O.arcsinh(h * 5.0), O.arccosh(1.0 + h * h), O.arctanh(t),
+         O.erf(h * 2.0), O.log2(O.abs(h) + 0.1), O.log10(O.abs(h) + 0.1), O.exp2(h),
+         O.trunc(h * 7.0), O.reciprocal(h + 2.0), O.rsqrt(O.abs(h) + 0.5),
+         O.floor_divide(h * 7.0, 0.6), O.mod(h * 7.0, -0.6), O.mod(h * 7.0, 0.6),
+         O.arctan2(h, h * 0.5 - 0.1), O.hypot(h, h * 0.5 - 0.1),
+         O.isnan(O.log(h)) * 1.0, O.isinf(O.log(O.abs(h) * 0.0)) * 1.0,
+         O.isfinite(O.log(h)) * 1.0, O.nan_to_num(O.log(h), nan=-7.0)]
+    y = L.GRU(3)(O.concatenate([O.sin(h), O.erf(h), O.mod(h, 0.3)], axis=-1))
+    r = [O.prod(h + 1.0, axis=-1), O.var(h, axis=1), O.std(h, axis=-1, keepdims=True),
+         O.logsumexp(h, axis=-1), O.logsumexp(h * 30.0, axis=1)]
+    # Reversed time into a GRU, and shape moves that keep the batch axis first.
+    r += [L.GRU(2, return_sequences=True)(O.flip(h, axis=1)), O.flip(h, axis=[1, 2]),
+          O.roll(h, 2, axis=1), O.roll(h, [1, -3], axis=[1, 2]), O.swapaxes(h, 1, 2),
+          O.moveaxis(O.reshape(h, (-1, 5, 2, 2)), [1, 2], [3, 1])]
+    return K.Model(inp, [y] + u + r), [[uni(rng, 2, 5, 3)]], (
+        "element-wise math ops (trigonometry, erf, log2/log10/exp2, trunc, reciprocal, rsqrt, "
+        "floor_divide, mod of both signs, arctan2, hypot, isnan/isinf/isfinite, nan_to_num) and "
+        "prod/var/std/logsumexp, flip, roll, swapaxes and moveaxis around an LSTM and GRUs")
+
+
 def b_split_ops(rng):
     # ops.split between RNNs: a GLU-style gate (two equal halves of the features), pieces at
     # indices (one of them empty), and token ids split along time (integers).
@@ -1044,6 +1073,24 @@ def b2_augment(rng):
         z = layer(z)
     z = L.Reshape((6, 24))(L.Conv2D(4, 3)(z))
     return K.Model(img, L.LSTM(3)(z)), [[rng.uniform(0, 1, (2, 8, 8, 3)).astype("float32")]]
+
+
+def b2_math_ops(rng):
+    # tf.keras 2: tf.math trigonometry, erf, reciprocal, rsqrt, floordiv/floormod, atan2,
+    # is_nan, and reduce_prod/variance/std/logsumexp between RNNs.
+    import tensorflow as tf
+    m = tf.math
+    inp = K.Input(shape=(5, 3))
+    h = L.LSTM(4, return_sequences=True)(inp)
+    t = m.tanh(h) * 0.9
+    outs = [m.sin(h), m.cos(h), m.atan(h), m.asin(t), m.erf(h), m.reciprocal(h + 2.0),
+            m.rsqrt(m.abs(h) + 0.5), m.floordiv(h * 7.0, 0.6), m.floormod(h * 7.0, -0.6),
+            m.atan2(h, h * 0.5 - 0.1), tf.cast(m.is_nan(m.log(h)), "float32"),
+            m.reduce_prod(h + 1.0, axis=-1), m.reduce_variance(h, axis=1),
+            m.reduce_std(h, axis=-1), m.reduce_logsumexp(h, axis=-1),
+            tf.reverse(h, axis=[1]), tf.roll(h, shift=[1, 2], axis=[1, 2])]
+    y = L.GRU(3)(m.sin(h) + m.erf(h))
+    return K.Model(inp, [y] + outs), [[uni(rng, 2, 5, 3)]]
 
 
 def b_stream_keras_ops(rng):
@@ -1251,6 +1298,8 @@ K3_CASES = [
          keras_cannot_load_h5=True),
     Case("norm-ops", b_norm_ops, "Keras ops norm and normalize", BOTH, keras_cannot_load_h5=True),
     Case("split-ops", b_split_ops, "Keras ops split", BOTH, keras_cannot_load_h5=True),
+    Case("math-ops", b_math_ops, "Keras math ops and reductions", BOTH,
+         keras_cannot_load_h5=True),
     Case("adaptive-pool", b_adaptive_pool, "adaptive poolings 1D/2D/3D", BOTH),
     Case("rms-norm", b_rms_norm, "RMSNormalization", BOTH, keras_cannot_load_h5=True),
     Case("augment", b_augment, "random image augmentations", ("keras",)),
@@ -1360,6 +1409,7 @@ K2_CASES = [
     Case("hashing", b2_hashing, "Keras 2 Hashing", ("h5",)),
     Case("hashed-crossing", b2_hashed_crossing, "Keras 2 HashedCrossing", ("h5",)),
     Case("norm-ops", b2_norm_ops, "Keras 2 tf.norm and tf.math.l2_normalize", ("h5",)),
+    Case("math-ops", b2_math_ops, "Keras 2 tf.math functions and reductions", ("h5",)),
     Case("augment", b2_augment, "Keras 2 random image augmentations", ("h5",)),
     Case("einsum-dense", b2_einsum_dense, "Keras 2 EinsumDense and tf.math.cumprod", ("h5",)),
     Case("gather-ops", b2_gather_ops, "Keras 2 tf.gather, tf.one_hot and tf.split", ("h5",)),

@@ -3,6 +3,7 @@
 // its axes allow.
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <numeric>
 
 #include "layers/core_util.hpp"
@@ -31,21 +32,31 @@ Factory softmax_like(Activation act) {
   };
 }
 
-Factory reduction(Reduce kind) {
-  return [kind](const OpSource& s) {
+// What a reduction computes from x, the flags of the reduced axes and keepdims.
+using Reducer =
+    std::function<Tensor(const Tensor&, const std::vector<bool>&, bool, const std::string&)>;
+
+// refuse_ints: Keras keeps the result in the integers' dtype (a product), which float32 would
+// not give exactly.
+Factory reduction_by(Reducer f, bool ints_exact, bool refuse_ints = false) {
+  return [f = std::move(f), ints_exact, refuse_ints](const OpSource& s) {
     const auto axes = cfg_axes(s, std::nullopt);
     const bool keep = cfg_flag(s, "keepdims");
     if (s.cfg.contains("initial") && !s.cfg["initial"].is_null())
       throw Unsupported(s.where + ": 'initial' is not supported");
+    const auto dt = s.cfg.find("dtype");  // ops.prod's
+    if (dt != s.cfg.end() && !dt->is_null() && *dt != "float32")
+      throw Unsupported(s.where + ": a reduction in dtype " + dt->dump().substr(0, 20));
     const std::string where = s.where;
-    const bool tf = s.from_tf;  // tf.reduce_max of nothing is -inf; Keras 3's max fails
-    OpDef d{[axes, keep, kind, where, tf](const std::vector<Tensor>& a, size_t) {
+    OpDef d{[axes, keep, f, where, refuse_ints](const std::vector<Tensor>& a, size_t) {
       const Tensor& x = only(a, 1, where);
+      if (x.has_ints() && refuse_ints)
+        throw Unsupported(where + ": a product of integers (Keras keeps it in their dtype)");
       std::vector<bool> on(x.rank(), !axes);
       for (long ax : axes.value_or(std::vector<long>{})) {
         on[opmath::axis_of(ax, x.rank(), where)] = true;
       }
-      return opmath::reduce(x, on, keep, kind, where, tf);
+      return f(x, on, keep, where);
     }};
     if (!axes) {
       d.rule = {Streaming::whole_sequence, "reduces over every axis"};
@@ -53,9 +64,55 @@ Factory reduction(Reduce kind) {
       d.rule = on_axes(s, *axes, keep ? s.rank : s.rank - std::min(s.rank, axes->size()),
                        "reduces over the time axis");
     }
-    d.ints_exact = kind == Reduce::any || kind == Reduce::all;
+    d.ints_exact = ints_exact;
     return d;
   };
+}
+
+Factory reduction(Reduce kind) {
+  return reduction_by(
+      // The max of nothing is -inf, as tf.reduce_max gives it (Keras 3's ops.max asserts only
+      // when called eagerly, not in predict).
+      [kind](const Tensor& x, const std::vector<bool>& on, bool keep, const std::string& where) {
+        return opmath::reduce(x, on, keep, kind, where, true);
+      },
+      kind == Reduce::any || kind == Reduce::all, kind == Reduce::prod);
+}
+
+// Each element against its reduced value (x's shape against the keepdims result).
+template <class F>
+Tensor against_reduced(const Tensor& x, const std::vector<bool>& on, const Tensor& r, F f) {
+  const std::vector<size_t> at = layers::core::reduced_positions(x.shape(), on);
+  Tensor y(x.shape());
+  for (size_t i = 0; i < x.size(); ++i) y[i] = f(x[i], r[at[i]]);
+  return y;
+}
+
+// tf.math.reduce_variance: the mean of (x - mean)^2 in float32; std: its square root.
+Tensor variance(const Tensor& x, const std::vector<bool>& on, bool keep, const std::string& w,
+                bool std_dev) {
+  const Tensor m = opmath::reduce(x, on, true, Reduce::mean, w);
+  const Tensor sq = against_reduced(x, on, m, [](float v, float mu) {
+    const float d = v - mu;
+    return d * d;
+  });
+  Tensor v = opmath::reduce(sq, on, keep, Reduce::mean, w);
+  if (std_dev) {
+    for (size_t i = 0; i < v.size(); ++i) v[i] = std::sqrt(v[i]);
+  }
+  return v;
+}
+
+// tf.math.reduce_logsumexp: log(sum(exp(x - m))) + m with m the max where finite, else 0.
+Tensor logsumexp(const Tensor& x, const std::vector<bool>& on, bool keep, const std::string& w) {
+  Tensor m = opmath::reduce(x, on, true, Reduce::max, w, true);
+  for (size_t i = 0; i < m.size(); ++i) {
+    if (!std::isfinite(m[i])) m[i] = 0.0f;
+  }
+  const Tensor e = against_reduced(x, on, m, [](float v, float mu) { return std::exp(v - mu); });
+  Tensor s = opmath::reduce(e, on, keep, Reduce::sum, w);
+  for (size_t i = 0; i < s.size(); ++i) s[i] = std::log(s[i]) + m[i];  // m: same order
+  return s;
 }
 
 // Vector norms over the flagged axes, in float32 element math as TensorFlow: sum of squares
@@ -553,6 +610,118 @@ OpDef matmul(const OpSource& s) {
   return d;
 }
 
+// An integer or a list of integers from the config (InvalidArgument naming `key` otherwise).
+std::vector<long> cfg_int_list(const OpSource& s, const char* key) {
+  const auto it = s.cfg.find(key);
+  if (it == s.cfg.end() || it->is_null())
+    throw Unsupported(s.where + ": '" + key + "' null or absent (every axis, the batch's too)");
+  std::vector<long> v;
+  for (const auto& a : it->is_array() ? *it : json::array({*it})) {
+    if (!a.is_number_integer()) throw InvalidArgument(s.where + ": " + key + " must be integers");
+    v.push_back(a.get<long>());
+  }
+  return v;
+}
+
+// The axes of x named by `axes`, never the batch axis.
+std::vector<size_t> non_batch_axes(const std::vector<long>& axes, size_t rank,
+                                   const std::string& where) {
+  std::vector<size_t> out;
+  for (long a : axes) {
+    const size_t k = opmath::axis_of(a, rank, where);
+    if (k == 0) throw Unsupported(where + ": acts on the batch axis (rows would mix)");
+    out.push_back(k);
+  }
+  return out;
+}
+
+// ops.flip (tf.reverse): the order of the named axes reversed.
+OpDef flip_op(const OpSource& s) {
+  const std::vector<long> axes = cfg_int_list(s, "axis");
+  const std::string where = s.where;
+  OpDef d{[axes, where](const std::vector<Tensor>& a, size_t) {
+    const Tensor& x = only(a, 1, where);
+    std::vector<bool> rev(x.rank(), false);
+    for (size_t k : non_batch_axes(axes, x.rank(), where)) rev[k] = !rev[k];
+    return opmath::gather_positions(
+        x, [&](size_t d, size_t i) { return rev[d] ? x.dim(d) - 1 - i : i; });
+  }};
+  d.rule = on_axes(s, axes, s.rank, "reverses the time axis");
+  d.keeps_ints = true;
+  return d;
+}
+
+// ops.roll (tf.roll): each named axis shifted cyclically by its shift (one shift for all).
+OpDef roll_op(const OpSource& s) {
+  const std::vector<long> axes = cfg_int_list(s, "axis");
+  std::vector<long> shifts = cfg_int_list(s, "shift");
+  if (shifts.size() == 1) shifts.resize(axes.size(), shifts[0]);
+  if (shifts.size() != axes.size())
+    throw InvalidArgument(s.where + ": shift and axis differ in length");
+  const std::string where = s.where;
+  OpDef d{[axes, shifts, where](const std::vector<Tensor>& a, size_t) {
+    const Tensor& x = only(a, 1, where);
+    std::vector<long> by(x.rank(), 0);  // total shift per axis (tf.roll adds repeated axes)
+    const std::vector<size_t> ks = non_batch_axes(axes, x.rank(), where);
+    for (size_t i = 0; i < ks.size(); ++i) {
+      const long n = static_cast<long>(x.dim(ks[i]));
+      if (n) by[ks[i]] = ((by[ks[i]] + shifts[i] % n) % n + n) % n;
+    }
+    return opmath::gather_positions(x, [&](size_t d, size_t i) {
+      const size_t n = x.dim(d);
+      return (i + n - static_cast<size_t>(by[d])) % n;
+    });
+  }};
+  d.rule = on_axes(s, axes, s.rank, "shifts along the time axis");
+  d.keeps_ints = true;
+  return d;
+}
+
+// ops.swapaxes and ops.moveaxis: a transpose that leaves the batch axis first.
+Factory axis_move(bool swap) {
+  return [swap](const OpSource& s) {
+    const std::vector<long> from = cfg_int_list(s, swap ? "axis1" : "source");
+    const std::vector<long> to = cfg_int_list(s, swap ? "axis2" : "destination");
+    if (from.size() != to.size() || (swap && from.size() != 1))
+      throw InvalidArgument(s.where + ": the axes to move differ in number");
+    const std::string where = s.where;
+    OpDef d{[from, to, swap, where](const std::vector<Tensor>& a, size_t) {
+      const Tensor& x = only(a, 1, where);
+      const size_t r = x.rank();
+      const std::vector<size_t> f = non_batch_axes(from, r, where);
+      const std::vector<size_t> t = non_batch_axes(to, r, where);
+      std::vector<size_t> perm(r);
+      std::iota(perm.begin(), perm.end(), 0);
+      if (swap) {
+        std::swap(perm[f[0]], perm[t[0]]);
+      } else {  // numpy: the other axes keep their order in the free places
+        std::vector<long> placed(r, -1);
+        std::vector<bool> used(r, false);
+        for (size_t i = 0; i < f.size(); ++i) {
+          if (placed[t[i]] >= 0 || used[f[i]])
+            throw InvalidArgument(where + ": repeated axes in moveaxis");
+          placed[t[i]] = static_cast<long>(f[i]);
+          used[f[i]] = true;
+        }
+        size_t next = 0;
+        for (size_t k = 0; k < r; ++k) {
+          if (placed[k] >= 0) {
+            perm[k] = static_cast<size_t>(placed[k]);
+            continue;
+          }
+          while (used[next]) ++next;
+          perm[k] = next++;
+        }
+      }
+      return layers::core::transpose(x, perm);
+    }};
+    std::vector<long> touched = from;
+    touched.insert(touched.end(), to.begin(), to.end());
+    d.rule = on_axes(s, touched, s.rank, "moves the time axis");
+    return d;
+  };
+}
+
 // ops.einsum of graph tensors: any equation whose output keeps the batch axis first.
 OpDef einsum_op(const OpSource& s) {
   std::vector<Arg> args;
@@ -589,6 +758,16 @@ void add_axis_ops(std::map<std::string, Factory>& table) {
       {"Sum", reduction(Reduce::sum)},
       {"Mean", reduction(Reduce::mean)},
       {"Max", reduction(Reduce::max)},
+      {"Prod", reduction(Reduce::prod)},
+      {"Var", reduction_by([](const Tensor& x, const std::vector<bool>& on, bool keep,
+                              const std::string& w) { return variance(x, on, keep, w, false); },
+                           false)},
+      {"Std", reduction_by([](const Tensor& x, const std::vector<bool>& on, bool keep,
+                              const std::string& w) { return variance(x, on, keep, w, true); },
+                           false)},
+      {"Logsumexp", reduction_by([](const Tensor& x, const std::vector<bool>& on, bool keep,
+                                    const std::string& w) { return logsumexp(x, on, keep, w); },
+                                 false)},
       {"Min", reduction(Reduce::min)},
       {"Argmax", arg_extreme(true)},
       {"Norm", norm_op},
@@ -603,6 +782,10 @@ void add_axis_ops(std::map<std::string, Factory>& table) {
       {"GetItem", get_item},
       {"Reshape", reshape_op},
       {"Transpose", transpose_op},
+      {"Flip", flip_op},
+      {"Roll", roll_op},
+      {"Swapaxes", axis_move(true)},
+      {"Moveaxis", axis_move(false)},
       {"ExpandDims", expand_dims},
       {"Squeeze", squeeze},
       {"Concatenate", concatenate},

@@ -1,7 +1,9 @@
 // Recorded ops that act element by element (numpy broadcasting between their arguments):
-// comparisons and logic, arithmetic, math functions, activations, clip, where and casts.
+// comparisons and logic, arithmetic, math functions (trigonometry, erf, floor division and
+// modulo as TensorFlow), activations, clip, nan_to_num, where and casts.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <optional>
 #include <utility>
@@ -188,6 +190,33 @@ Factory param_activation(void (*f)(float*, size_t, float), const char* key, floa
   };
 }
 
+// TensorFlow's FloorMod of floats: fmod, moved to the divisor's sign.
+float floor_mod(float x, float y) {
+  const float r = std::fmod(x, y);
+  return r != 0.0f && ((y < 0.0f) != (r < 0.0f)) ? r + y : r;
+}
+
+// Keras 3's hypot on TensorFlow: max * sqrt(1 + (min / max)^2), 0 / 0 taken as 0.
+float hypot_tf(float x, float y) {
+  const float a = std::fabs(x), b = std::fabs(y);
+  const float hi = layers::core::max_nan(a, b), lo = layers::core::min_nan(a, b);
+  const float r = hi == 0.0f ? 0.0f : lo / hi;
+  return hi * std::sqrt(1.0f + r * r);
+}
+
+// ops.nan_to_num: NaN -> nan, +inf -> posinf, -inf -> neginf (float32's extremes by default).
+OpDef nan_to_num(const OpSource& s) {
+  const float nan = cfg_number(s, "nan", 0.0f);
+  const float pos = cfg_number(s, "posinf", std::numeric_limits<float>::max());
+  const float neg = cfg_number(s, "neginf", std::numeric_limits<float>::lowest());
+  return map_op(
+      1,
+      [nan, pos, neg](const float* v) {
+        return std::isnan(v[0]) ? nan : std::isinf(v[0]) ? (v[0] > 0 ? pos : neg) : v[0];
+      },
+      s.where);
+}
+
 OpDef gelu(const OpSource& s) {
   const auto it = s.cfg.find("approximate");
   const bool approx = it == s.cfg.end() || it->is_null() || cfg_flag(s, "approximate");
@@ -235,6 +264,32 @@ void add_elementwise_ops(std::map<std::string, Factory>& table) {
       {"Sign", unary([](float x) { return x > 0.0f   ? 1.0f
                                           : x < 0.0f ? -1.0f
                                                      : x; })},
+      {"Trunc", unary([](float x) { return x < 0.0f ? std::ceil(x) : std::floor(x); })},
+      {"Reciprocal", unary([](float x) { return 1.0f / x; })},
+      {"Rsqrt", unary([](float x) { return 1.0f / std::sqrt(x); })},
+      {"Log2", unary([](float x) { return std::log(x) / std::log(2.0f); })},    // as Keras' TF
+      {"Log10", unary([](float x) { return std::log(x) / std::log(10.0f); })},  // backend
+      {"Exp2", unary([](float x) { return std::pow(2.0f, x); })},
+      {"Sin", unary([](float x) { return std::sin(x); })},
+      {"Cos", unary([](float x) { return std::cos(x); })},
+      {"Tan", unary([](float x) { return std::tan(x); })},
+      {"Arcsin", unary([](float x) { return std::asin(x); })},
+      {"Arccos", unary([](float x) { return std::acos(x); })},
+      {"Arctan", unary([](float x) { return std::atan(x); })},
+      {"Sinh", unary([](float x) { return std::sinh(x); })},
+      {"Cosh", unary([](float x) { return std::cosh(x); })},
+      {"Arcsinh", unary([](float x) { return std::asinh(x); })},
+      {"Arccosh", unary([](float x) { return std::acosh(x); })},
+      {"Arctanh", unary([](float x) { return std::atanh(x); })},
+      {"Erf", unary([](float x) { return std::erf(x); })},
+      {"Arctan2", binary([](float y, float x) { return std::atan2(y, x); })},
+      {"Hypot", binary(hypot_tf)},
+      {"FloorDivide", binary([](float x, float y) { return std::floor(x / y); })},
+      {"Mod", binary(floor_mod)},
+      {"Isnan", logical(unary([](float x) { return boolf(std::isnan(x)); }), true)},
+      {"Isinf", logical(unary([](float x) { return boolf(std::isinf(x)); }), true)},
+      {"Isfinite", logical(unary([](float x) { return boolf(std::isfinite(x)); }), true)},
+      {"NanToNum", nan_to_num},
       {"Clip", clip},
       {"Where", where_op},
       {"Tanh", activation(Activation::tanh)},

@@ -123,10 +123,10 @@ Tensor reduce(const Tensor& x, const std::vector<bool>& on, bool keepdims, Reduc
   if (count == 0 && extreme && !empty_extremes)
     throw InvalidArgument(where + ": reduces an empty axis (Keras fails)");
   const double inf = std::numeric_limits<double>::infinity();
-  const double init = kind == Reduce::max   ? -inf
-                      : kind == Reduce::min ? inf
-                      : kind == Reduce::all ? 1.0
-                                            : 0.0;
+  const double init = kind == Reduce::max                           ? -inf
+                      : kind == Reduce::min                         ? inf
+                      : kind == Reduce::all || kind == Reduce::prod ? 1.0
+                                                                    : 0.0;
   std::vector<double> acc(slots, init);
   const std::vector<size_t> at = layers::core::reduced_positions(x.shape(), on);
   for (size_t i = 0; i < x.size(); ++i) {
@@ -139,6 +139,7 @@ Tensor reduce(const Tensor& x, const std::vector<bool>& on, bool keepdims, Reduc
       case Reduce::min: a = (v < a || std::isnan(v)) && !std::isnan(a) ? v : a; break;
       case Reduce::any: a = (a != 0.0 || v != 0.0) ? 1.0 : 0.0; break;
       case Reduce::all: a = (a != 0.0 && v != 0.0) ? 1.0 : 0.0; break;
+      case Reduce::prod: a *= v; break;
     }
   }
   Tensor out(shape);
@@ -184,6 +185,29 @@ Tensor arg_extreme(const Tensor& x, std::optional<size_t> axis, bool keepdims, b
     ++seen[o];
   }
   return Tensor::from_ints(shape, idx);
+}
+
+Tensor gather_positions(const Tensor& x, const std::function<size_t(size_t, size_t)>& from) {
+  const size_t r = x.rank();
+  std::vector<std::vector<size_t>> src(r);  // per axis: the source index of each position
+  for (size_t d = 0; d < r; ++d) {
+    for (size_t i = 0; i < x.dim(d); ++i) src[d].push_back(from(d, i));
+  }
+  std::vector<size_t> stride(r, 1), idx(r, 0);
+  for (size_t d = r; d-- > 1;) stride[d - 1] = stride[d] * x.dim(d);
+  Tensor y(x.shape());
+  std::vector<int64_t> ints(x.has_ints() ? x.size() : 0);
+  for (size_t o = 0; o < y.size(); ++o) {
+    size_t at = 0;
+    for (size_t d = 0; d < r; ++d) at += src[d][idx[d]] * stride[d];
+    y.data()[o] = x[at];
+    if (x.has_ints()) ints[o] = x.ints()[at];
+    for (size_t d = r; d-- > 0;) {
+      if (++idx[d] < x.dim(d)) break;
+      idx[d] = 0;
+    }
+  }
+  return x.has_ints() ? Tensor::from_ints(x.shape(), ints) : y;
 }
 
 Tensor cumulate(const Tensor& x, size_t axis, bool product, const std::string& where) {

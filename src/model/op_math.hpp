@@ -26,7 +26,7 @@ Tensor broadcast_map(std::span<const Tensor* const> in, const std::function<floa
 // An axis as Keras writes it (negative counts from the end) in [0, rank).
 size_t axis_of(long axis, size_t rank, const std::string& where);
 
-enum class Reduce { sum, mean, max, min, any, all };
+enum class Reduce { sum, mean, max, min, any, all, prod };
 // Reduces the axes flagged in `on` (one flag per axis of x); keepdims leaves them as 1. The
 // max (min) of nothing is -inf (+inf) as tf.reduce_max gives it when empty_extremes, else an
 // error (Keras 3's ops.max asserts); the mean of nothing is NaN, the sum 0.
@@ -39,6 +39,10 @@ Tensor reduce(const Tensor& x, const std::vector<bool>& on, bool keepdims, Reduc
 // them); keras_zero: Keras 3's fix that orders -0 below +0.
 Tensor arg_extreme(const Tensor& x, std::optional<size_t> axis, bool keepdims, bool max,
                    bool keras_zero, const std::string& where);
+
+// y of x's shape with y[i_0, ..., i_r-1] = x[from(0, i_0), ..., from(r-1, i_r-1)] (flip, roll);
+// integers stay exact.
+Tensor gather_positions(const Tensor& x, const std::function<size_t(size_t, size_t)>& from);
 
 // Running sums (or products) along `axis` in float32, in order (tf.math.cumsum / cumprod on
 // the CPU); of integers, exact ones (Unsupported past the int32 range, where Keras' int32 or
