@@ -778,6 +778,17 @@ TEST(OpNodes, MathOpsAndReductionsFollowTensorFlow) {
   EXPECT_THROW(op("Flip", {{"axis", nullptr}}, {kt(3)}), Unsupported);
   EXPECT_THROW(call(*op("Swapaxes", {{"axis1", 0}, {"axis2", 1}}, {kt(4)}), {q}), Unsupported);
   EXPECT_THROW(op("Roll", {{"shift", {1, 2}}, {"axis", 1}}, {kt(3)}), InvalidArgument);
+  // Keras sums integers as integers: exact past 2^24, refused past int32 (int32 and int64
+  // sums differ there).
+  const auto isum = op("Sum", {{"axis", -1}}, {kt(2)});
+  const Tensor is =
+      call(*isum, {Tensor::from_ints({2, 2}, std::vector<int64_t>{1 << 24, 1, -3, -4})});
+  ASSERT_TRUE(is.has_ints());
+  EXPECT_EQ(is.ints(), (std::vector<int64_t>{(1 << 24) + 1, -7}));
+  EXPECT_THROW(call(*isum, {Tensor::from_ints({1, 2}, std::vector<int64_t>{INT32_MAX, 1})}),
+               Unsupported);
+  EXPECT_THROW(call(*isum, {Tensor::from_ints({1, 2}, std::vector<int64_t>{INT64_MAX, 1})}),
+               Unsupported);
   // A product of integers stays in their dtype in Keras: refused.
   EXPECT_THROW(call(*op("Prod", {{"axis", -1}}, {kt(2)}),
                     {Tensor::from_ints({1, 2}, std::vector<int64_t>{4097, 4097})}),

@@ -73,10 +73,12 @@ Factory reduction(Reduce kind) {
   return reduction_by(
       // The max of nothing is -inf, as tf.reduce_max gives it (Keras 3's ops.max asserts only
       // when called eagerly, not in predict).
+      // Keras sums integers as integers: exactly, not through float32.
       [kind](const Tensor& x, const std::vector<bool>& on, bool keep, const std::string& where) {
+        if (kind == Reduce::sum && x.has_ints()) return opmath::int_sum(x, on, keep, where);
         return opmath::reduce(x, on, keep, kind, where, true);
       },
-      kind == Reduce::any || kind == Reduce::all, kind == Reduce::prod);
+      kind == Reduce::any || kind == Reduce::all || kind == Reduce::sum, kind == Reduce::prod);
 }
 
 // Each element against its reduced value (x's shape against the keepdims result).

@@ -150,6 +150,22 @@ Tensor reduce(const Tensor& x, const std::vector<bool>& on, bool keepdims, Reduc
   return out;
 }
 
+Tensor int_sum(const Tensor& x, const std::vector<bool>& on, bool keepdims,
+               const std::string& where) {
+  const auto [slots, count, shape] = reduced(x, on, keepdims);
+  (void)count;
+  std::vector<int64_t> acc(slots, 0);
+  const std::vector<size_t> at = layers::core::reduced_positions(x.shape(), on);
+  for (size_t i = 0; i < x.size(); ++i) {
+    int64_t& a = acc[at[i]];
+    if (__builtin_add_overflow(a, x.ints()[i], &a) || a != static_cast<int32_t>(a))
+      throw Unsupported(where +
+                        ": an integer sum leaves the int32 range; Keras wraps it in its "
+                        "int dtype");
+  }
+  return Tensor::from_ints(shape, acc);
+}
+
 Tensor arg_extreme(const Tensor& x, std::optional<size_t> axis, bool keepdims, bool max,
                    bool keras_zero, const std::string& where) {
   std::vector<bool> on(x.rank(), !axis);

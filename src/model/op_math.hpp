@@ -32,6 +32,10 @@ enum class Reduce { sum, mean, max, min, any, all, prod };
 // error (Keras 3's ops.max asserts); the mean of nothing is NaN, the sum 0.
 Tensor reduce(const Tensor& x, const std::vector<bool>& on, bool keepdims, Reduce kind,
               const std::string& where, bool empty_extremes = false);
+// The exact sums of an integer tensor (Unsupported past the int32 range, where Keras' int32 and
+// int64 sums differ).
+Tensor int_sum(const Tensor& x, const std::vector<bool>& on, bool keepdims,
+               const std::string& where);
 
 // The index of the largest (max) or smallest value along `axis` (nullopt: of the flattened
 // tensor) as exact integers, as tf.argmax/argmin compute it on the CPU: NaN is never chosen,
