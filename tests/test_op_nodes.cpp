@@ -440,20 +440,32 @@ TEST(OpNodes, SoftmaxAlongTheTimeAxis) {
     }
 }
 
-TEST(OpNodes, MatmulBroadcastsBatchesAndVectors) {
-  const Tensor a = random_tensor({2, 3, 4}, 9), b = random_tensor({4, 5}, 10);
-  const Tensor y = call(*op("Matmul", {}, {kt(3), kt(2)}), {a, b});
-  ASSERT_EQ(y.shape(), (std::vector<size_t>{2, 3, 5}));
+TEST(OpNodes, MatmulBroadcastsBatchesAndRefusesMixingRows) {
+  const Tensor a = random_tensor({2, 3, 1, 4}, 9), b = random_tensor({2, 1, 4, 5}, 10);
+  const Tensor y = call(*op("Matmul", {}, {kt(4), kt(4)}), {a, b});
+  ASSERT_EQ(y.shape(), (std::vector<size_t>{2, 3, 1, 5}));
   for (size_t q = 0; q < 2; ++q)
     for (size_t i = 0; i < 3; ++i)
       for (size_t j = 0; j < 5; ++j) {
         double s = 0;
-        for (size_t p = 0; p < 4; ++p) s += double(a[(q * 3 + i) * 4 + p]) * b[p * 5 + j];
+        for (size_t p = 0; p < 4; ++p) s += double(a[(q * 3 + i) * 4 + p]) * b[(q * 4 + p) * 5 + j];
         EXPECT_NEAR(y[(q * 3 + i) * 5 + j], s, 1e-5);
       }
-  const Tensor v = random_tensor({4}, 11);
-  EXPECT_EQ(call(*op("Matmul", {}, {kt(3), kt(1)}), {a, v}).shape(), (std::vector<size_t>{2, 3}));
-  EXPECT_THROW(call(*op("Matmul", {}, {kt(2), kt(2)}), {b, b}), InvalidArgument);
+  // transpose_b: a @ swapaxes(b2, -1, -2).
+  const Tensor b2 = random_tensor({2, 1, 5, 4}, 12);
+  const Tensor yt = call(*op("Matmul", {{"transpose_b", true}}, {kt(4), kt(4)}), {a, b2});
+  ASSERT_EQ(yt.shape(), (std::vector<size_t>{2, 3, 1, 5}));
+  double s = 0;
+  for (size_t p = 0; p < 4; ++p) s += double(a[(1 * 3 + 2) * 4 + p]) * b2[(1 * 5 + 3) * 4 + p];
+  EXPECT_NEAR(yt[(1 * 3 + 2) * 5 + 3], s, 1e-5);
+  EXPECT_THROW(call(*op("Matmul", {}, {kt(4), kt(4)}), {a, a}), InvalidArgument);
+  // Both operands carry the batch on axis 0: unequal ranks, or rank 2 and below, would pair one
+  // row's values with another's (Keras' predict would give results that depend on its batch
+  // size of 32).
+  const Tensor m = random_tensor({4, 4}, 11), c = random_tensor({4, 3, 4}, 13);
+  EXPECT_THROW(call(*op("Matmul", {}, {kt(2), kt(2)}), {m, m}), Unsupported);
+  EXPECT_THROW(call(*op("Matmul", {}, {kt(3), kt(2)}), {c, m}), Unsupported);
+  EXPECT_THROW(call(*op("Matmul", {}, {kt(3), kt(1)}), {c, random_tensor({4}, 14)}), Unsupported);
 }
 
 TEST(OpNodes, ShapesMoveValuesAsNumpyDoes) {
@@ -469,6 +481,9 @@ TEST(OpNodes, ShapesMoveValuesAsNumpyDoes) {
   const Tensor t = call(*op("Transpose", {{"axes", {0, 2, 1}}}, {kt(3)}), {x});
   ASSERT_EQ(t.shape(), (std::vector<size_t>{2, 4, 3}));
   EXPECT_EQ(t[(1 * 4 + 3) * 3 + 2], at(x, 1, 2, 3));
+  // A transpose that moves the batch axis (numpy's default reverses every axis) is refused.
+  EXPECT_THROW(call(*op("Transpose", {{"axes", {1, 0, 2}}}, {kt(3)}), {x}), Unsupported);
+  EXPECT_THROW(call(*op("Transpose", {}, {kt(3)}), {x}), Unsupported);
   const Tensor x2 = random_tensor({2, 3, 4}, 13);
   const Tensor s = call(*op("Stack", {{"axis", -1}}, {{kt(3), kt(3)}}), {x, x2});
   ASSERT_EQ(s.shape(), (std::vector<size_t>{2, 3, 4, 2}));

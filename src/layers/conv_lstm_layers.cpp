@@ -4,7 +4,6 @@
 
 #include <string>
 
-#include "io/limits.hpp"
 #include "layers/conv_config.hpp"
 #include "layers/core_util.hpp"
 
@@ -74,12 +73,11 @@ std::shared_ptr<const Cell> make_conv_lstm_cell(const LayerArgs& a, const Weight
   return std::make_shared<ConvLSTMCell>(c, std::move(step), kernel, rec, std::move(bias));
 }
 
-void check_conv_lstm_activation(const Cell& cell, const Tensor& x, uint64_t max_bytes) {
+void check_conv_lstm_activation(const Cell& cell, const Tensor& x, uint64_t max) {
   const auto* c = dynamic_cast<const ConvLSTMCell*>(&cell);
   if (!c || x.rank() != c->rank() + 3) return;
   const std::vector<size_t> step(x.shape().begin() + 2, x.shape().end());
   const size_t cells = c->for_input_shape(step)->output_size() / c->filters();
-  const uint64_t max = max_bytes ? max_bytes : io::default_limits().max_activation_bytes;
   uint64_t bytes = 4 * sizeof(float) * c->filters();
   for (uint64_t f : {uint64_t{x.dim(0)}, uint64_t{x.dim(1)}, uint64_t{cells}}) {
     if (bytes <= max && __builtin_mul_overflow(bytes, f, &bytes)) bytes = max + 1;

@@ -14,7 +14,7 @@ std::shared_ptr<const Cell> make_conv_lstm_cell(const LayerArgs& a, const Weight
 
 // Before a ConvLSTM runs on x (B, T, step...): its input projection, (B*T*cells, 4*filters)
 // float32, must fit max_activation_bytes (InvalidArgument otherwise). No-op for other cells.
-// max_bytes: the model's max_activation_bytes (0: the default limit).
-void check_conv_lstm_activation(const Cell& cell, const Tensor& x, uint64_t max_bytes);
+// max: the bound in force (CallContext::activation_limit()).
+void check_conv_lstm_activation(const Cell& cell, const Tensor& x, uint64_t max);
 
 }  // namespace recur::layers

@@ -1,7 +1,5 @@
 #include "layers/core_util.hpp"
 
-#include "io/limits.hpp"
-
 #include <algorithm>
 #include <string>
 
@@ -11,8 +9,7 @@ void BasicLayer::bad(const std::string& what) const { throw InvalidArgument(wher
 
 void BasicLayer::check_output(const CallContext& ctx,
                               std::initializer_list<uint64_t> factors) const {
-  const uint64_t max = ctx.max_activation_bytes ? ctx.max_activation_bytes
-                                                : io::default_limits().max_activation_bytes;
+  const uint64_t max = ctx.activation_limit();
   uint64_t bytes = sizeof(float);
   std::string shape;
   for (uint64_t f : factors) {
@@ -169,6 +166,14 @@ std::vector<size_t> reduced_positions(const std::vector<size_t>& shape,
     }
   }
   return at;
+}
+
+std::vector<size_t> broadcast_positions(const std::vector<size_t>& shape,
+                                        const std::vector<size_t>& operand) {
+  const std::vector<size_t> tail(shape.end() - static_cast<long>(operand.size()), shape.end());
+  std::vector<bool> ones(operand.size());
+  for (size_t d = 0; d < operand.size(); ++d) ones[d] = operand[d] == 1;
+  return reduced_positions(tail, ones);
 }
 
 Tensor transpose(const Tensor& x, const std::vector<size_t>& perm) {

@@ -97,6 +97,11 @@ std::optional<size_t> resolve_axis(long axis, size_t rank);
 std::vector<size_t> reduced_positions(const std::vector<size_t>& shape,
                                       const std::vector<bool>& on);
 
+// For each element of the trailing operand.size() axes of `shape`, its position in `operand`,
+// which numpy broadcasts against them right-aligned (each of its sizes equal or 1).
+std::vector<size_t> broadcast_positions(const std::vector<size_t>& shape,
+                                        const std::vector<size_t>& operand);
+
 // out[i_perm...] = x[i...] with out.shape[k] = x.shape[perm[k]] (numpy transpose).
 Tensor transpose(const Tensor& x, const std::vector<size_t>& perm);
 

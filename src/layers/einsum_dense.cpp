@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <optional>
 
-#include "io/limits.hpp"
 #include "kernels/gemm.hpp"
 #include "layers/core_util.hpp"
 #include "layers/layer_docs.hpp"
@@ -103,10 +102,8 @@ class EinsumDenseLayer final : public BasicLayer {
   }
 
   Tensor loop(const Tensor& x, const CallContext& ctx) const {
-    const uint64_t max = ctx.max_activation_bytes ? ctx.max_activation_bytes
-                                                  : io::default_limits().max_activation_bytes;
-    return ops::einsum(spec_, {&x, &kernel_}, max / sizeof(float), ops::kEinsumMaxProducts,
-                       where());
+    return ops::einsum(spec_, {&x, &kernel_}, ctx.activation_limit() / sizeof(float),
+                       ops::kEinsumMaxProducts, where());
   }
 
   // Keras' bias shape: the output's labels from the first bias label on, 1 where the label is
@@ -134,20 +131,8 @@ class EinsumDenseLayer final : public BasicLayer {
     }
     if (bias_add_quirk_) core::refuse_bias_add_quirk(out.shape(), want, where());
     // Right-aligned: the bias repeats over the output's leading axes and its own 1s.
-    const size_t lead = out.rank() - want.size(), outer = core::prod(out.shape(), 0, lead);
-    const size_t inner = core::prod(out.shape(), lead);
-    std::vector<size_t> at(inner);
-    for (size_t i = 0, b = 0; i < inner; ++i) {
-      size_t rest = i, stride = 1;
-      b = 0;
-      for (size_t d = want.size(); d-- > 0;) {
-        const size_t m = out.dim(lead + d), k = rest % m;
-        rest /= m;
-        if (want[d] != 1) b += k * stride;
-        stride *= want[d];
-      }
-      at[i] = b;
-    }
+    const std::vector<size_t> at = core::broadcast_positions(out.shape(), want);
+    const size_t inner = at.size(), outer = out.size() / std::max<size_t>(inner, 1);
     float* y = out.data();
     for (size_t r = 0; r < outer; ++r) {
       for (size_t i = 0; i < inner; ++i) y[r * inner + i] += (*bias_)[at[i]];

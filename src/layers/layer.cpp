@@ -1,7 +1,13 @@
 // The defaults of the layer contract (layer.hpp): call arguments and explicit masks.
 #include "layers/layer.hpp"
 
+#include "io/limits.hpp"
+
 namespace recur::layers {
+
+uint64_t CallContext::activation_limit() const {
+  return max_activation_bytes ? max_activation_bytes : io::default_limits().max_activation_bytes;
+}
 
 // A layer that takes no call arguments refuses every one it is given (never ignores it).
 size_t Layer::bind_call(const nlohmann::json& constants, const std::vector<std::string>& tensors,

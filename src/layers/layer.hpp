@@ -73,6 +73,7 @@ struct CallContext {
   std::vector<std::pair<const Layer*, std::vector<std::vector<size_t>>>>* trace = nullptr;
   // The model's bound on one layer output (recur::LoadOptions); 0: io::default_limits()'s.
   uint64_t max_activation_bytes = 0;
+  uint64_t activation_limit() const;  // the bound in force
   // Which of the layer's bound calls this is (Layer::bind_call's answer for the node).
   size_t call_id = 0;
   // False when Keras would not hand the layer its input's mask: Keras 3 fills `mask` only for

@@ -455,18 +455,8 @@ class RmsNormLayer final : public BasicLayer {
     for (size_t k = 0; k < ss.size(); ++k)
       inv[k] = rsqrt(static_cast<float>(ss[k]) / static_cast<float>(n) + eps_);
     // The scale's flat index from the input's trailing coordinates (0 along its 1s).
-    const size_t inner = core::prod(x.shape(), r - sr);
-    std::vector<size_t> sat(inner);
-    for (size_t i = 0; i < inner; ++i) {
-      size_t rest = i, stride = 1, s = 0;
-      for (size_t d = sr; d-- > 0;) {
-        const size_t c = rest % x.dim(r - sr + d);
-        rest /= x.dim(r - sr + d);
-        if (scale_.dim(d) != 1) s += c * stride;
-        stride *= scale_.dim(d);
-      }
-      sat[i] = s;
-    }
+    const std::vector<size_t> sat = core::broadcast_positions(x.shape(), scale_.shape());
+    const size_t inner = sat.size();
     Tensor y(x.shape());
     for (size_t i = 0; i < x.size(); ++i) y[i] = x[i] * inv[at[i]] * scale_[sat[i % inner]];
     return single(std::move(y));

@@ -12,6 +12,7 @@
 
 #include "layers/core_util.hpp"
 #include "layers/layer_docs.hpp"
+#include "layers/spatial_util.hpp"
 
 namespace recur::layers {
 
@@ -237,8 +238,7 @@ std::unique_ptr<Layer> make_augmentation(const LayerArgs& a) {
     crop = std::array<long, 2>{cfg_int(a, "height", -1), cfg_int(a, "width", -1)};
     if ((*crop)[0] <= 0 || (*crop)[1] <= 0) fail(a, "height and width must be positive integers");
   }
-  return std::make_unique<AugmentationLayer>(
-      a, crop, cfg_string(a, "data_format", "channels_last") == "channels_first");
+  return std::make_unique<AugmentationLayer>(a, crop, spatial::channels_first(a));
 }
 
 }  // namespace

@@ -302,7 +302,7 @@ class RecurrentLayer final : public Layer {
       emitted = &e[first_slot()];
     }
     try {
-      check_conv_lstm_activation(front().cell(), x, ctx.max_activation_bytes);
+      check_conv_lstm_activation(front().cell(), x, ctx.activation_limit());
       if (bi_) {
         outs = bi_->run(x, run_mask, init, &finals);
       } else {

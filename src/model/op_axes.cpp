@@ -143,13 +143,23 @@ Tensor norm_of(Tensor t, const std::vector<bool>& on, bool keep, NormKind kind, 
   return y;
 }
 
-// The flags of `axes` on x, never the batch axis.
+// The axes of x named by `axes`, never the batch axis.
+std::vector<size_t> non_batch_axes(const std::vector<long>& axes, size_t rank,
+                                   const std::string& where) {
+  std::vector<size_t> out;
+  for (long a : axes) {
+    const size_t k = opmath::axis_of(a, rank, where);
+    if (k == 0) throw Unsupported(where + ": acts on the batch axis (rows would mix)");
+    out.push_back(k);
+  }
+  return out;
+}
+
+// The flags of `axes` on x, never the batch axis, none repeated.
 std::vector<bool> norm_axes(const Tensor& x, const std::vector<long>& axes,
                             const std::string& where) {
   std::vector<bool> on(x.rank(), false);
-  for (long ax : axes) {
-    const size_t k = opmath::axis_of(ax, x.rank(), where);
-    if (k == 0) throw Unsupported(where + ": a norm over the batch axis");
+  for (size_t k : non_batch_axes(axes, x.rank(), where)) {
     if (on[k]) throw InvalidArgument(where + ": a repeated axis");
     on[k] = true;
   }
@@ -261,15 +271,12 @@ Factory arg_extreme(bool max) {
 
 // `repeats` of Repeat and Tile: an int or a list of ints.
 std::vector<long> cfg_repeats(const OpSource& s) {
-  const auto it = s.cfg.find("repeats");
-  if (it == s.cfg.end() || it->is_null()) throw InvalidArgument(s.where + ": no repeats");
-  std::vector<long> v;
-  for (const auto& r : it->is_array() ? *it : json::array({*it})) {
-    if (!r.is_number_integer() || r.get<long>() < 0)
-      throw InvalidArgument(s.where + ": repeats must be integers >= 0");
-    v.push_back(r.get<long>());
+  const auto v = cfg_int_list(s, "repeats");
+  if (!v) throw InvalidArgument(s.where + ": no repeats");
+  for (long r : *v) {
+    if (r < 0) throw InvalidArgument(s.where + ": repeats must be integers >= 0");
   }
-  return v;
+  return *v;
 }
 
 // ops.repeat along one axis, never the batch axis (the output batch would not be the input's).
@@ -475,6 +482,8 @@ OpDef transpose_op(const OpSource& s) {
       }
       p = *perm;
     }
+    if (!p.empty() && p[0] != 0)
+      throw Unsupported(where + ": the transpose moves the batch axis (rows would mix)");
     return layers::core::transpose(x, p);
   }};
   d.rule = {Streaming::whole_sequence, "moves the batch or time axis"};
@@ -591,8 +600,7 @@ OpDef stack(const OpSource& s) {
 }
 
 // The last two axes swapped (tf.matmul's transpose_a / transpose_b).
-Tensor swap_last(const Tensor& x, const std::string& where) {
-  if (x.rank() < 2) throw InvalidArgument(where + ": transposes a tensor of rank < 2");
+Tensor swap_last(const Tensor& x) {
   std::vector<size_t> p(x.rank());
   for (size_t k = 0; k < p.size(); ++k) p[k] = k;
   std::swap(p[p.size() - 2], p[p.size() - 1]);
@@ -604,42 +612,30 @@ OpDef matmul(const OpSource& s) {
   const std::string where = s.where;
   OpDef d{[ta, tb, where](const std::vector<Tensor>& a, size_t max) {
     only(a, 2, where);
+    // Both operands are graph tensors: only a batched product over equal ranks keeps axis 0 the
+    // batch; any other pairs one row's values with another's.
+    if (a[0].rank() != a[1].rank() || a[0].rank() < 3)
+      throw Unsupported(where + ": a matmul of tensors of ranks " + std::to_string(a[0].rank()) +
+                        " and " + std::to_string(a[1].rank()) +
+                        " multiplies across the batch axis (rows would mix)");
     if (!ta && !tb) return opmath::matmul(a[0], a[1], max, where);
-    return opmath::matmul(ta ? swap_last(a[0], where) : a[0], tb ? swap_last(a[1], where) : a[1],
-                          max, where);
+    return opmath::matmul(ta ? swap_last(a[0]) : a[0], tb ? swap_last(a[1]) : a[1], max, where);
   }};
   d.rule = {Streaming::whole_sequence, "multiplies matrices that may span the time axis"};
   return d;
 }
 
-// An integer or a list of integers from the config (InvalidArgument naming `key` otherwise).
-std::vector<long> cfg_int_list(const OpSource& s, const char* key) {
-  const auto it = s.cfg.find(key);
-  if (it == s.cfg.end() || it->is_null())
+// `key` of the config, required (null or absent would mean every axis, the batch's too).
+std::vector<long> required_ints(const OpSource& s, const char* key) {
+  auto v = cfg_int_list(s, key);
+  if (!v)
     throw Unsupported(s.where + ": '" + key + "' null or absent (every axis, the batch's too)");
-  std::vector<long> v;
-  for (const auto& a : it->is_array() ? *it : json::array({*it})) {
-    if (!a.is_number_integer()) throw InvalidArgument(s.where + ": " + key + " must be integers");
-    v.push_back(a.get<long>());
-  }
-  return v;
-}
-
-// The axes of x named by `axes`, never the batch axis.
-std::vector<size_t> non_batch_axes(const std::vector<long>& axes, size_t rank,
-                                   const std::string& where) {
-  std::vector<size_t> out;
-  for (long a : axes) {
-    const size_t k = opmath::axis_of(a, rank, where);
-    if (k == 0) throw Unsupported(where + ": acts on the batch axis (rows would mix)");
-    out.push_back(k);
-  }
-  return out;
+  return *v;
 }
 
 // ops.flip (tf.reverse): the order of the named axes reversed.
 OpDef flip_op(const OpSource& s) {
-  const std::vector<long> axes = cfg_int_list(s, "axis");
+  const std::vector<long> axes = required_ints(s, "axis");
   const std::string where = s.where;
   OpDef d{[axes, where](const std::vector<Tensor>& a, size_t) {
     const Tensor& x = only(a, 1, where);
@@ -655,8 +651,8 @@ OpDef flip_op(const OpSource& s) {
 
 // ops.roll (tf.roll): each named axis shifted cyclically by its shift (one shift for all).
 OpDef roll_op(const OpSource& s) {
-  const std::vector<long> axes = cfg_int_list(s, "axis");
-  std::vector<long> shifts = cfg_int_list(s, "shift");
+  const std::vector<long> axes = required_ints(s, "axis");
+  std::vector<long> shifts = required_ints(s, "shift");
   if (shifts.size() == 1) shifts.resize(axes.size(), shifts[0]);
   if (shifts.size() != axes.size())
     throw InvalidArgument(s.where + ": shift and axis differ in length");
@@ -682,8 +678,8 @@ OpDef roll_op(const OpSource& s) {
 // ops.swapaxes and ops.moveaxis: a transpose that leaves the batch axis first.
 Factory axis_move(bool swap) {
   return [swap](const OpSource& s) {
-    const std::vector<long> from = cfg_int_list(s, swap ? "axis1" : "source");
-    const std::vector<long> to = cfg_int_list(s, swap ? "axis2" : "destination");
+    const std::vector<long> from = required_ints(s, swap ? "axis1" : "source");
+    const std::vector<long> to = required_ints(s, swap ? "axis2" : "destination");
     if (from.size() != to.size() || (swap && from.size() != 1))
       throw InvalidArgument(s.where + ": the axes to move differ in number");
     const std::string where = s.where;

@@ -59,6 +59,9 @@ void flatten_args(const json& j, std::vector<Arg>& out, const std::string& where
 // type_error, not a recur::Error, when a hostile config gives the member another type).
 std::string string_member(const json& j, const char* key, const std::string& dflt = "");
 
+// An integer or a list of integers at `key` of a config: nullopt for null or absent
+// (InvalidArgument naming `key` for anything else).
+std::optional<std::vector<long>> cfg_int_list(const OpSource& s, const char* key);
 // `axis` of a config: nullopt for null or absent (every axis, or dflt when given), else one
 // or several ints.
 std::optional<std::vector<long>> cfg_axes(const OpSource& s, std::optional<long> dflt);

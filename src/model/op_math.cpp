@@ -150,6 +150,18 @@ Tensor reduce(const Tensor& x, const std::vector<bool>& on, bool keepdims, Reduc
   return out;
 }
 
+namespace {
+
+// acc + v (or acc * v) into acc; false once the result leaves the int32 range, where Keras'
+// int32 and int64 results differ (a value near 2^63 fails before the int64 would wrap).
+bool int32_accumulate(int64_t& acc, int64_t v, bool product) {
+  const bool wrapped =
+      product ? __builtin_mul_overflow(acc, v, &acc) : __builtin_add_overflow(acc, v, &acc);
+  return !wrapped && acc == static_cast<int32_t>(acc);
+}
+
+}  // namespace
+
 Tensor int_sum(const Tensor& x, const std::vector<bool>& on, bool keepdims,
                const std::string& where) {
   const auto [slots, count, shape] = reduced(x, on, keepdims);
@@ -157,8 +169,7 @@ Tensor int_sum(const Tensor& x, const std::vector<bool>& on, bool keepdims,
   std::vector<int64_t> acc(slots, 0);
   const std::vector<size_t> at = layers::core::reduced_positions(x.shape(), on);
   for (size_t i = 0; i < x.size(); ++i) {
-    int64_t& a = acc[at[i]];
-    if (__builtin_add_overflow(a, x.ints()[i], &a) || a != static_cast<int32_t>(a))
+    if (!int32_accumulate(acc[at[i]], x.ints()[i], false))
       throw Unsupported(where +
                         ": an integer sum leaves the int32 range; Keras wraps it in its "
                         "int dtype");
@@ -244,11 +255,7 @@ Tensor cumulate(const Tensor& x, size_t axis, bool product, const std::string& w
       for (size_t k = 0; k < n; ++k) {
         const size_t at = base + k * inner + i;
         if (ints) {
-          // A value near 2^63 would overflow int64 itself: refuse before the result wraps.
-          const int64_t v = x.ints()[at];
-          if ((product ? __builtin_mul_overflow(iacc, v, &iacc)
-                       : __builtin_add_overflow(iacc, v, &iacc)) ||
-              iacc != static_cast<int32_t>(iacc))
+          if (!int32_accumulate(iacc, x.ints()[at], product))
             throw Unsupported(where + ": an integer " + what + " leaves the int32 range at step " +
                               std::to_string(k) + "; Keras wraps it in its int dtype");
           iout[at] = iacc;
@@ -277,11 +284,9 @@ Tensor along_axis(Tensor x, size_t axis, Activation act) {
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b, size_t max_elems, const std::string& where) {
-  if (a.rank() == 0 || b.rank() == 0) throw InvalidArgument(where + ": matmul of a scalar");
-  std::vector<size_t> sa = a.shape(), sb = b.shape();
-  const bool row = sa.size() == 1, col = sb.size() == 1;
-  if (row) sa.insert(sa.begin(), 1);
-  if (col) sb.push_back(1);
+  if (a.rank() < 2 || b.rank() < 2) throw InvalidArgument(where + ": matmul of a vector");
+  const std::vector<size_t>& sa = a.shape();
+  const std::vector<size_t>& sb = b.shape();
   const size_t n = sa[sa.size() - 2], k = sa.back(), m = sb.back();
   if (sb[sb.size() - 2] != k) {
     throw InvalidArgument(where + ": shapes " + a.shape_str() + " and " + b.shape_str() +
@@ -290,8 +295,8 @@ Tensor matmul(const Tensor& a, const Tensor& b, size_t max_elems, const std::str
   const std::vector<size_t> ba(sa.begin(), sa.end() - 2), bb(sb.begin(), sb.end() - 2);
   const std::vector<size_t> batch = broadcast_shape(ba, bb, where);
   std::vector<size_t> shape = batch;
-  if (!row) shape.push_back(n);
-  if (!col) shape.push_back(m);
+  shape.push_back(n);
+  shape.push_back(m);
   check_out(shape, max_elems, where);
   Tensor out(shape);
   const size_t r = batch.size(), nb = layers::core::prod(batch);

@@ -56,7 +56,7 @@ Tensor cumulate(const Tensor& x, size_t axis, bool product, const std::string& w
 // A row-wise activation (softmax, log_softmax) along `axis` instead of the last axis.
 Tensor along_axis(Tensor x, size_t axis, Activation act);
 
-// numpy matmul: a 1-D operand is a row (a) or a column (b); leading axes broadcast.
+// numpy matmul of operands of rank >= 2: the leading axes broadcast.
 Tensor matmul(const Tensor& a, const Tensor& b, size_t max_elems, const std::string& where);
 
 }  // namespace recur::model::opmath

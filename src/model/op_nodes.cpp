@@ -2,7 +2,6 @@
 
 #include <map>
 
-#include "io/limits.hpp"
 #include "layers/core_util.hpp"
 #include "model/op_def.hpp"
 
@@ -28,18 +27,21 @@ void flatten_args(const json& j, std::vector<Arg>& out, const std::string& where
   }
 }
 
-// `axis` of a config: nullopt for null or absent (every axis), else one or several ints.
-std::optional<std::vector<long>> cfg_axes(const OpSource& s, std::optional<long> dflt) {
-  const auto it = s.cfg.find("axis");
-  if (it == s.cfg.end() || it->is_null()) {
-    if (dflt) return std::vector<long>{*dflt};
-    return std::nullopt;
-  }
+std::optional<std::vector<long>> cfg_int_list(const OpSource& s, const char* key) {
+  const auto it = s.cfg.find(key);
+  if (it == s.cfg.end() || it->is_null()) return std::nullopt;
   std::vector<long> v;
   for (const auto& a : it->is_array() ? *it : json::array({*it})) {
-    if (!a.is_number_integer()) throw InvalidArgument(s.where + ": axis must be an integer");
+    if (!a.is_number_integer())
+      throw InvalidArgument(s.where + ": " + key + " must be an integer or a list of integers");
     v.push_back(a.get<long>());
   }
+  return v;
+}
+
+std::optional<std::vector<long>> cfg_axes(const OpSource& s, std::optional<long> dflt) {
+  auto v = cfg_int_list(s, "axis");
+  if (!v && dflt) v = std::vector<long>{*dflt};
   return v;
 }
 
@@ -164,9 +166,7 @@ class OpLayer final : public Layer {
         a.push_back(Tensor({}, std::vector<float>{g.constant}));
       }
     }
-    const uint64_t bytes = ctx.max_activation_bytes ? ctx.max_activation_bytes
-                                                    : io::default_limits().max_activation_bytes;
-    const auto max = static_cast<size_t>(bytes / sizeof(float));
+    const auto max = static_cast<size_t>(ctx.activation_limit() / sizeof(float));
     if (def_.many) {
       std::vector<Value> out;
       for (auto& t : def_.many(a, max)) out.push_back(Value{std::move(t), std::nullopt});

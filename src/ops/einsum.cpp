@@ -217,11 +217,11 @@ Tensor einsum(const EinsumSpec& spec, const std::vector<const Tensor*>& operands
   if (out.size() == 0) return out;
   std::vector<size_t> idx(nv, 0), off(n, 0);
   float* dst = out.data();
+  bool empty_sum = false;  // a summed label of size 0: every output is 0
+  for (size_t v = no; v < nv; ++v) empty_sum = empty_sum || size[vars[v]] == 0;
   for (size_t o = 0; o < out.size(); ++o) {
     double acc = 0.0;
-    bool empty = false;
-    for (size_t v = no; v < nv; ++v) empty = empty || size[vars[v]] == 0;
-    while (!empty) {
+    while (!empty_sum) {
       double p = 1.0;
       for (size_t k = 0; k < n; ++k) p *= static_cast<double>(operands[k]->data()[off[k]]);
       acc += p;
