@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <map>
 #include <set>
 
 #include "cli/commands.hpp"
@@ -233,15 +232,14 @@ std::vector<Tensor> read_inputs(const Model& m, const Call& call, bool allow_non
 void write_outputs(const Model& m, const Call& call, const std::vector<Tensor>& out) {
   if (call.outputs.empty()) return;
   if (call.outputs.size() == 1 && ends_with(call.outputs[0], ".npz")) {
+    // Outputs that share a name (the tensors of one split or moments node) get _1, _2, ...,
+    // skipping names already taken (a node named "x_1" beside two outputs of "x").
     std::vector<std::pair<std::string, Tensor>> named;
-    std::map<std::string, int> used;
+    std::set<std::string> taken;
     for (size_t i = 0; i < out.size(); ++i) {
-      std::string n = m.outputs()[i].name;
-      const int seen = used[n]++;
-      if (seen) {
-        n.push_back('_');
-        n.append(std::to_string(seen));
-      }
+      const std::string& base = m.outputs()[i].name;
+      std::string n = base;
+      for (int k = 1; !taken.insert(n).second; ++k) n = base + "_" + std::to_string(k);
       named.emplace_back(n, out[i]);
     }
     io::save_npz(call.outputs[0], named);

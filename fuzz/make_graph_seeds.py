@@ -118,7 +118,7 @@ def op(cls, name, args, module="keras.src.ops.numpy", **cfg):
 
 def keras_ops():
     """Recorded keras.ops between layers: slicing, arithmetic, reductions, matmul, einsum,
-    reshape."""
+    reshape, sort/top_k, diff, glu, moments and pad."""
     sl = {"class_name": "__slice__", "config": {"start": None, "stop": None, "step": -1}}
     every = {"class_name": "__slice__", "config": {"start": None, "stop": None, "step": None}}
     layers = [
@@ -148,11 +148,23 @@ def keras_ops():
         op("Mod", "wrapped", [tensor("back"), 0.7]),
         op("Var", "spread", [tensor("wrapped")], axis=-1, keepdims=False),
         op("Moveaxis", "moved", [tensor("centred")], source=[1], destination=[2]),
+        op("Sort", "sorted", [tensor("centred")], axis=1),
+        op("TopK", "largest", [tensor("sorted")], k=2, sorted=True),
+        op("Diff", "steps", [tensor("centred")], n=1, axis=1),
+        op("Glu", "gated", [tensor("steps", shape=[None, 5, 4])], axis=-1),
+        op("Celu", "smooth", [tensor("gated", shape=[None, 5, 2])], alpha=0.5),
+        op("Moments", "stats", [tensor("smooth", shape=[None, 5, 2])], axes=[1], keepdims=False,
+           synchronized=False),
     ]
+    padded = op("Pad", "padded", [tensor("centred")], pad_width=[[0, 0], [2, 0], [1, 1]],
+                mode="constant")
+    padded["inbound_nodes"][0]["kwargs"]["constant_values"] = -1.0
+    layers.append(padded)
     return functional("ops", layers, [["input", 0, 0]],
                       [["flat", 0, 0], ["last", 0, 0], ["best", 0, 0], ["picked", 0, 0],
                        ["top", 0, 0], ["hot", 0, 0], ["running", 0, 0], ["peak", 0, 0],
-                       ["scores", 0, 0], ["growth", 0, 0], ["spread", 0, 0], ["moved", 0, 0]])
+                       ["scores", 0, 0], ["growth", 0, 0], ["spread", 0, 0], ["moved", 0, 0],
+                       ["largest", 0, 1], ["stats", 0, 1], ["padded", 0, 0]])
 
 
 def keras2_tf_ops():

@@ -90,9 +90,32 @@ TEST(Activations, UnknownNameIsAnErrorNamingIt) {
 TEST(Activations, NaNPropagates) {
   for (const char* n : {"tanh", "sigmoid", "hard_sigmoid", "relu", "relu6", "leaky_relu", "elu",
                         "selu", "celu", "gelu", "silu", "softsign", "softplus", "mish", "hard_tanh",
-                        "soft_shrink", "hard_shrink", "sparse_sigmoid", "squareplus"}) {
+                        "sparse_sigmoid", "squareplus"}) {
     EXPECT_TRUE(std::isnan(act(n, NAN))) << n;
   }
+  // Keras' tf.where forms of the shrinks give 0 for NaN (keras.activations.hard_shrink(nan) is
+  // 0 in Keras 3.15.1).
+  EXPECT_EQ(act("soft_shrink", NAN), 0.0f);
+  EXPECT_EQ(act("hard_shrink", NAN), 0.0f);
+}
+
+// Keras' sparsemax (every backend): tau = (sum of the support's cumulative sums - 1) / k. For
+// [1, 0.9, 0.1] the support is {1, 0.9}, tau = (1 + 1.9 - 1) / 2 = 0.95: keras.activations.
+// sparsemax gives [0.05, 0, 0] (Keras 3.15.1), where the simplex projection would give
+// [0.55, 0.45, 0]. A row with a NaN becomes NaN (no order to sort it by).
+TEST(Activations, SparsemaxAsKerasComputesIt) {
+  std::vector<float> row{1.0f, 0.9f, 0.1f};
+  recur::apply_activation(recur::Activation::sparsemax, row.data(), row.size());
+  EXPECT_NEAR(row[0], 0.05f, 1e-6f);
+  EXPECT_EQ(row[1], 0.0f);
+  EXPECT_EQ(row[2], 0.0f);
+  std::vector<float> one{0.3f, -2.0f};  // one-element support: the two definitions agree
+  recur::apply_activation(recur::Activation::sparsemax, one.data(), one.size());
+  EXPECT_NEAR(one[0], 1.0f, 1e-6f);
+  EXPECT_EQ(one[1], 0.0f);
+  std::vector<float> nan{0.5f, NAN, 0.2f};
+  recur::apply_activation(recur::Activation::sparsemax, nan.data(), nan.size());
+  for (float v : nan) EXPECT_TRUE(std::isnan(v));
 }
 
 }  // namespace

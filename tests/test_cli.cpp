@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "io/npy.hpp"
@@ -190,6 +191,25 @@ TEST_F(Cli, NpzOutputsAreNamedByModelOutputs) {
   ASSERT_EQ(arrays.size(), 2u);
   expect_close(arrays[0].second.values, recur::io::load_npy(fixture(c, "y0.npy")).values);
   expect_close(arrays[1].second.values, recur::io::load_npy(fixture(c, "y1.npy")).values);
+}
+
+// Two moments nodes (moments, moments_1) give four outputs: moments, moments_1, then
+// moments_1_1 and moments_1_2 (a plain _1 would collide with the second node's name).
+TEST_F(Cli, NpzOutputNamesStayUniqueWhenNodesShareThem) {
+  const std::string c = "k3-nn-ops";
+  const auto r = run("run " + fixture(c, "model.keras") + " --input " + fixture(c, "x0.npy") +
+                     " --input " + fixture(c, "x1.npy") + " --output " + tmp("y.npz"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto arrays = recur::io::load_npz(tmp("y.npz"));
+  ASSERT_EQ(arrays.size(), 53u);
+  std::set<std::string> names;
+  for (const auto& [name, a] : arrays) names.insert(name);
+  EXPECT_EQ(names.size(), arrays.size());
+  for (size_t i = 0; i < arrays.size(); ++i) {
+    std::string y = "y";
+    y += std::to_string(i);
+    expect_close(arrays[i].second.values, recur::io::load_npy(fixture(c, y + ".npy")).values);
+  }
 }
 
 // Integer outputs (lookup indices) are written as int64, printed as integers.

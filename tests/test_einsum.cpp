@@ -164,7 +164,7 @@ TEST(Einsum, OpKeepsTheBatchAxisOrRefuses) {
       args.push_back({{"class_name", "__keras_tensor__"},
                       {"config", {{"shape", {nullptr, 4, 3}}, {"keras_history", {"in", 0, 0}}}}});
     }
-    return recur::model::make_op(entry, args, "test: op 'e' (Einsum)");
+    return recur::model::make_op(entry, {{"args", args}}, "test: op 'e' (Einsum)");
   };
   auto run_op = [](const Layer& l, std::vector<Tensor> in) {
     std::vector<Value> v;

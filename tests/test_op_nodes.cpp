@@ -17,11 +17,16 @@
 #include "io/limits.hpp"
 #include "model/graph.hpp"
 #include "model/op_nodes.hpp"
+#include "op_node_util.hpp"
 #include "recur/tensor.hpp"
 
 namespace {
 
 using json = nlohmann::json;
+using op_test::call;
+using op_test::kt;
+using op_test::op;
+using op_test::random_tensor;
 using recur::InvalidArgument;
 using recur::Tensor;
 using recur::Unsupported;
@@ -30,33 +35,12 @@ using recur::layers::Layer;
 using recur::layers::Streaming;
 using recur::layers::Value;
 
-// A keras tensor argument with its recorded shape (batch first, as Keras writes it).
-json kt(size_t rank) {
-  json shape = json::array();
-  for (size_t k = 0; k < rank; ++k) shape.push_back(nullptr);
-  return {{"class_name", "__keras_tensor__"},
-          {"config", {{"shape", shape}, {"dtype", "float32"}, {"keras_history", {"x", 0, 0}}}}};
-}
 json slice(json start, json stop, json step) {
   return {{"class_name", "__slice__"},
           {"config", {{"start", start}, {"stop", stop}, {"step", step}}}};
 }
 const json all = slice(nullptr, nullptr, nullptr);
 const json ellipsis = {{"class_name", "__ellipsis__"}, {"config", json::object()}};
-
-std::unique_ptr<Layer> op(const std::string& cls, json cfg, json args) {
-  cfg["name"] = "op";
-  const json entry = {{"module", "keras.src.ops.numpy"}, {"class_name", cls}, {"config", cfg}};
-  return recur::model::make_op(entry, args, "test: op 'op' (" + cls + ")");
-}
-
-Tensor call(const Layer& l, std::vector<Tensor> in, uint64_t max_bytes = 0) {
-  std::vector<Value> v;
-  for (auto& t : in) v.push_back(Value{std::move(t), std::nullopt});
-  CallContext ctx;
-  ctx.max_activation_bytes = max_bytes;
-  return l.call(v, ctx).at(0).tensor;
-}
 
 // tf.keras 2: a TFOpLambda (or SlicingOpLambda) entry and its one inbound node.
 std::unique_ptr<Layer> tf_op(const std::string& fn, const json& node,
@@ -69,14 +53,6 @@ const json ref_x = {"x", 0, 0};
 json with(json ref, json kwargs) {
   ref.push_back(std::move(kwargs));
   return ref;
-}
-
-Tensor random_tensor(std::vector<size_t> shape, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> u(-2.0f, 2.0f);
-  Tensor t(std::move(shape));
-  for (size_t i = 0; i < t.size(); ++i) t[i] = u(gen);
-  return t;
 }
 
 // x[b, t, f] of a (B, T, F) tensor.

@@ -877,6 +877,47 @@ def b_math_ops(rng):
         "prod/var/std/logsumexp, flip, roll, swapaxes and moveaxis around an LSTM and GRUs")
 
 
+def b_nn_ops(rng):
+    # keras.ops activations with parameters (celu, shrinks, squareplus, threshold, glu,
+    # sparsemax, ...), numpy functions (cbrt, erfc, sinc at 0, deg2rad, signbit, logaddexp,
+    # divide_no_nan by 0, fmod), amax/amin/ptp/count_nonzero/moments, sort/argsort/top_k with
+    # ties, pad (constant with a value, reflect, symmetric) and diff, of floats and of int64 ids.
+    O = K.ops
+    inp = K.Input(shape=(5, 3))
+    ids = K.Input(shape=(6,), dtype="int64")
+    h = L.LSTM(4, return_sequences=True)(inp)
+    q = O.round(h * 3.0)  # ties and exact zeros
+    u = [O.celu(h * 3.0, alpha=0.7), O.hard_shrink(h, 0.3), O.soft_shrink(h, 0.2),
+         O.squareplus(h, 3.0), O.threshold(h, 0.1, -2.0), O.sparse_plus(h * 2.0),
+         O.sparse_sigmoid(h * 2.0), O.tanh_shrink(h * 2.0), O.hard_tanh(h * 2.0),
+         O.glu(h, axis=-1), O.sparsemax(h * 3.0, axis=-1), O.sparsemax(h * 3.0, axis=1),
+         O.cbrt(h), O.erfc(h), O.sinc(q * 0.5), O.deg2rad(h * 90.0), O.rad2deg(h),
+         O.signbit(q - 0.5) * 1.0, O.logaddexp(h, h * 2.0 - 0.3), O.divide_no_nan(h, q),
+         O.fmod(h * 5.0, -0.7), O.fmod(h * 5.0, 0.7), O.stop_gradient(h), O.copy(h)]
+    y = L.GRU(3)(O.concatenate([O.celu(h), O.glu(O.concatenate([h, h * 2.0], axis=-1))],
+                               axis=-1))
+    mean, var = O.moments(h, axes=[1])
+    m2, v2 = O.moments(h, axes=[1, 2], keepdims=True)
+    vals, pos = O.top_k(q, 2)
+    r = [O.amax(h, axis=1), O.amin(h, axis=-1, keepdims=True), O.ptp(h, axis=1),
+         O.count_nonzero(q, axis=1), mean, var, m2, v2,
+         O.sort(q, axis=-1), O.argsort(q, axis=-1), O.sort(h, axis=1), O.argsort(q, axis=1),
+         vals, pos, O.pad(h, [[0, 0], [2, 0], [0, 0]]),
+         O.pad(h, [[0, 0], [1, 2], [0, 1]], constant_values=-1.5),
+         O.pad(h, [[0, 0], [2, 1], [3, 0]], mode="reflect"),
+         O.pad(h, [[0, 0], [0, 0], [2, 4]], mode="symmetric"),
+         O.diff(h, axis=1), O.diff(h, n=2, axis=-1),
+         L.GRU(2)(O.pad(h, [[0, 0], [3, 0], [0, 0]])), L.GRU(2)(O.diff(h, axis=1))]
+    r += [O.sort(ids, axis=-1), O.argsort(ids, axis=-1), O.top_k(ids, 3)[0],
+          O.pad(ids, [[0, 0], [2, 1]], constant_values=7), O.diff(ids), O.count_nonzero(ids, 1)]
+    return K.Model([inp, ids], [y] + u + r), [
+        [uni(rng, 2, 5, 3), np.array([[3, 1, 4, 1, 5, 9], [2, 6, 5, 3, 5, 0]], dtype=np.int64)]], (
+        "keras.ops activations with parameters (celu, hard/soft shrink, squareplus, threshold, "
+        "glu, sparsemax, ...), cbrt/erfc/sinc/deg2rad/signbit/logaddexp/divide_no_nan/fmod, "
+        "amax/amin/ptp/count_nonzero/moments, sort/argsort/top_k with ties, pad (constant, "
+        "reflect, symmetric) and diff, of floats and int64 ids, around an LSTM and GRUs")
+
+
 def b_split_ops(rng):
     # ops.split between RNNs: a GLU-style gate (two equal halves of the features), pieces at
     # indices (one of them empty), and token ids split along time (integers).
@@ -1093,6 +1134,26 @@ def b2_math_ops(rng):
     return K.Model(inp, [y] + outs), [[uni(rng, 2, 5, 3)]]
 
 
+def b2_nn_ops(rng):
+    # tf.keras 2: tf.sort/argsort (both directions, ties), tf.math.top_k, tf.pad (constant
+    # with a value, REFLECT, SYMMETRIC), tf.nn.moments, divide_no_nan and erfc between RNNs.
+    import tensorflow as tf
+    m = tf.math
+    inp = K.Input(shape=(5, 3))
+    h = L.LSTM(4, return_sequences=True)(inp)
+    q = m.round(h * 3.0)
+    vals, pos = m.top_k(q, k=2)
+    mean, var = tf.nn.moments(h, axes=[1])
+    outs = [tf.sort(h, axis=1), tf.sort(q, direction="DESCENDING"), tf.argsort(q),
+            tf.argsort(q, axis=1, direction="DESCENDING"), vals, pos, m.top_k(h).values,
+            tf.pad(h, [[0, 0], [2, 0], [0, 1]], constant_values=0.5),
+            tf.pad(h, [[0, 0], [1, 2], [0, 0]], mode="REFLECT"),
+            tf.pad(h, [[0, 0], [0, 0], [3, 1]], mode="SYMMETRIC"), mean, var,
+            m.divide_no_nan(h, q), m.erfc(h)]
+    y = L.GRU(3)(tf.pad(h, [[0, 0], [2, 0], [0, 0]]))
+    return K.Model(inp, [y] + outs), [[uni(rng, 2, 5, 3)]]
+
+
 def b_stream_keras_ops(rng):
     # Ops that act on each step alone (features only) between two RNNs: a stream takes them.
     O = K.ops
@@ -1300,6 +1361,8 @@ K3_CASES = [
     Case("split-ops", b_split_ops, "Keras ops split", BOTH, keras_cannot_load_h5=True),
     Case("math-ops", b_math_ops, "Keras math ops and reductions", BOTH,
          keras_cannot_load_h5=True),
+    Case("nn-ops", b_nn_ops, "Keras activation ops, sort/top_k, pad, diff, moments", BOTH,
+         keras_cannot_load_h5=True),
     Case("adaptive-pool", b_adaptive_pool, "adaptive poolings 1D/2D/3D", BOTH),
     Case("rms-norm", b_rms_norm, "RMSNormalization", BOTH, keras_cannot_load_h5=True),
     Case("augment", b_augment, "random image augmentations", ("keras",)),
@@ -1410,6 +1473,7 @@ K2_CASES = [
     Case("hashed-crossing", b2_hashed_crossing, "Keras 2 HashedCrossing", ("h5",)),
     Case("norm-ops", b2_norm_ops, "Keras 2 tf.norm and tf.math.l2_normalize", ("h5",)),
     Case("math-ops", b2_math_ops, "Keras 2 tf.math functions and reductions", ("h5",)),
+    Case("nn-ops", b2_nn_ops, "Keras 2 tf.sort/argsort/top_k, tf.pad, tf.nn.moments", ("h5",)),
     Case("augment", b2_augment, "Keras 2 random image augmentations", ("h5",)),
     Case("einsum-dense", b2_einsum_dense, "Keras 2 EinsumDense and tf.math.cumprod", ("h5",)),
     Case("gather-ops", b2_gather_ops, "Keras 2 tf.gather, tf.one_hot and tf.split", ("h5",)),

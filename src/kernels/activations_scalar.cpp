@@ -55,9 +55,9 @@ inline float scalar(Activation a, float x) {
       return x <= -1.0f ? 0.0f : (x >= 1.0f ? 1.0f : 0.5f * (x + 1.0f));
     case Activation::sparse_plus:
       return x <= -1.0f ? 0.0f : (x >= 1.0f ? x : 0.25f * (x + 1.0f) * (x + 1.0f));
-    case Activation::soft_shrink:
-      return std::fabs(x) <= 0.5f ? 0.0f : (x > 0.0f ? x - 0.5f : x + 0.5f);
-    case Activation::hard_shrink: return std::fabs(x) <= 0.5f ? 0.0f : x;
+    // NaN gives 0, as Keras' tf.where forms do.
+    case Activation::soft_shrink: return x > 0.5f ? x - 0.5f : (x < -0.5f ? x + 0.5f : 0.0f);
+    case Activation::hard_shrink: return std::fabs(x) > 0.5f ? x : 0.0f;
     case Activation::exponential: return std::exp(x);
     case Activation::softmax:
     case Activation::log_softmax:
@@ -80,21 +80,28 @@ void softmax_row(float* x, size_t n, bool log_form) {
   }
 }
 
-// Sparsemax (Martins & Astudillo 2016): Euclidean projection onto the simplex.
+// Sparsemax as every Keras 3 backend computes it: the support is the sorted z_i with
+// z_i - (cumsum_i - 1) / i > 0, but tau sums the support's cumulative sums (where Martins &
+// Astudillo's projection onto the simplex takes the last one): tau = (sum cumsum_i - 1) / k.
+// The two agree when the support is one element; Keras' rows need not sum to 1.
 void sparsemax_row(float* x, size_t n) {
   if (n == 0) return;
+  // A NaN has no place in the order (std::sort needs one; TensorFlow's puts it anywhere).
+  if (std::any_of(x, x + n, [](float v) { return std::isnan(v); })) {
+    std::fill(x, x + n, NAN);
+    return;
+  }
   std::vector<float> z(x, x + n);
   std::sort(z.begin(), z.end(), std::greater<float>());
-  float cum = 0.0f, tau_sum = 0.0f;
-  size_t k = 0;
+  float cum = 0.0f, cum_sum = 0.0f, k = 0.0f;
   for (size_t i = 0; i < n; ++i) {
     cum += z[i];
-    if (1.0f + static_cast<float>(i + 1) * z[i] > cum) {
-      k = i + 1;
-      tau_sum = cum;
+    if (z[i] - (cum - 1.0f) / static_cast<float>(i + 1) > 0.0f) {
+      k += 1.0f;
+      cum_sum += cum;
     }
   }
-  float tau = (tau_sum - 1.0f) / static_cast<float>(k ? k : 1);
+  const float tau = (cum_sum - 1.0f) / k;  // k >= 1: the largest z is always in the support
   for (size_t i = 0; i < n; ++i) x[i] = std::max(x[i] - tau, 0.0f);
 }
 

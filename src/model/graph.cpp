@@ -388,7 +388,7 @@ class GraphBuilder {
                                 "' must have one inbound node");
         }
         g_.layers_.push_back(
-            make_op(layers[i], nodes[0].value("args", json::array()),
+            make_op(layers[i], nodes[0],
                     ctx_.file + ": op '" + name + "' (" + entry_class(layers[i]) + ")"));
       } else {
         g_.layers_.push_back(make_layer(layers[i], i));

@@ -36,8 +36,8 @@ Factory softmax_like(Activation act) {
 using Reducer =
     std::function<Tensor(const Tensor&, const std::vector<bool>&, bool, const std::string&)>;
 
-// refuse_ints: Keras keeps the result in the integers' dtype (a product), which float32 would
-// not give exactly.
+// refuse_ints: Keras keeps the result in the integers' dtype (a product, a range), which
+// float32 would not give exactly.
 Factory reduction_by(Reducer f, bool ints_exact, bool refuse_ints = false) {
   return [f = std::move(f), ints_exact, refuse_ints](const OpSource& s) {
     const auto axes = cfg_axes(s, std::nullopt);
@@ -51,7 +51,9 @@ Factory reduction_by(Reducer f, bool ints_exact, bool refuse_ints = false) {
     OpDef d{[axes, keep, f, where, refuse_ints](const std::vector<Tensor>& a, size_t) {
       const Tensor& x = only(a, 1, where);
       if (x.has_ints() && refuse_ints)
-        throw Unsupported(where + ": a product of integers (Keras keeps it in their dtype)");
+        throw Unsupported(where +
+                          ": a reduction of integers (Keras keeps the result in their "
+                          "dtype)");
       std::vector<bool> on(x.rank(), !axes);
       for (long ax : axes.value_or(std::vector<long>{})) {
         on[opmath::axis_of(ax, x.rank(), where)] = true;
@@ -105,6 +107,46 @@ Tensor variance(const Tensor& x, const std::vector<bool>& on, bool keep, const s
   return v;
 }
 
+// ops.ptp: the max less the min.
+Tensor ptp(const Tensor& x, const std::vector<bool>& on, bool keep, const std::string& w) {
+  Tensor hi = opmath::reduce(x, on, keep, Reduce::max, w, true);
+  const Tensor lo = opmath::reduce(x, on, keep, Reduce::min, w, true);
+  for (size_t i = 0; i < hi.size(); ++i) hi[i] -= lo[i];
+  return hi;
+}
+
+// ops.count_nonzero: int32 counts.
+Tensor count_nonzero(const Tensor& x, const std::vector<bool>& on, bool keep,
+                     const std::string& w) {
+  std::vector<int64_t> nz(x.size());
+  for (size_t i = 0; i < x.size(); ++i) nz[i] = x[i] != 0.0f;
+  return opmath::int_sum(Tensor::from_ints(x.shape(), nz), on, keep, w);
+}
+
+// ops.moments (tf.nn.moments): the mean and the mean squared deviation from it.
+OpDef moments(const OpSource& s) {
+  const auto axes = cfg_int_list(s, "axes");
+  if (!axes) throw Unsupported(s.where + ": axes null or absent");
+  if (cfg_flag(s, "synchronized"))
+    throw Unsupported(s.where + ": synchronized=True (the E[x^2] - E[x]^2 form)");
+  const bool keep = cfg_flag(s, "keepdims");
+  const std::string where = s.where;
+  OpDef d{[](const std::vector<Tensor>&, size_t) { return Tensor(); }};
+  d.many = [axes = *axes, keep, where](const std::vector<Tensor>& a, size_t) {
+    const Tensor& x = only(a, 1, where);
+    if (x.has_ints())
+      throw Unsupported(where + ": moments of integers (Keras keeps them in their dtype)");
+    std::vector<bool> on(x.rank(), false);
+    for (long ax : axes) on[opmath::axis_of(ax, x.rank(), where)] = true;
+    return std::vector<Tensor>{opmath::reduce(x, on, keep, Reduce::mean, where),
+                               variance(x, on, keep, where, false)};
+  };
+  d.ints_exact = true;  // refused above
+  d.rule = on_axes(s, *axes, keep ? s.rank : s.rank - std::min(s.rank, axes->size()),
+                   "reduces over the time axis");
+  return d;
+}
+
 // tf.math.reduce_logsumexp: log(sum(exp(x - m))) + m with m the max where finite, else 0.
 Tensor logsumexp(const Tensor& x, const std::vector<bool>& on, bool keep, const std::string& w) {
   Tensor m = opmath::reduce(x, on, true, Reduce::max, w, true);
@@ -141,18 +183,6 @@ Tensor norm_of(Tensor t, const std::vector<bool>& on, bool keep, NormKind kind, 
     if (kind == NormKind::p) y[i] = std::pow(y[i], 1.0f / p);
   }
   return y;
-}
-
-// The axes of x named by `axes`, never the batch axis.
-std::vector<size_t> non_batch_axes(const std::vector<long>& axes, size_t rank,
-                                   const std::string& where) {
-  std::vector<size_t> out;
-  for (long a : axes) {
-    const size_t k = opmath::axis_of(a, rank, where);
-    if (k == 0) throw Unsupported(where + ": acts on the batch axis (rows would mix)");
-    out.push_back(k);
-  }
-  return out;
 }
 
 // The flags of `axes` on x, never the batch axis, none repeated.
@@ -767,6 +797,14 @@ void add_axis_ops(std::map<std::string, Factory>& table) {
                                     const std::string& w) { return logsumexp(x, on, keep, w); },
                                  false)},
       {"Min", reduction(Reduce::min)},
+      {"Amax", reduction(Reduce::max)},
+      {"Amin", reduction(Reduce::min)},
+      {"Ptp", reduction_by([](const Tensor& x, const std::vector<bool>& on, bool keep,
+                              const std::string& w) { return ptp(x, on, keep, w); },
+                           false, true)},
+      {"CountNonzero", reduction_by(count_nonzero, true)},
+      {"Moments", moments},
+      {"Sparsemax", softmax_like(Activation::sparsemax)},
       {"Argmax", arg_extreme(true)},
       {"Norm", norm_op},
       {"Normalize", normalize_op},

@@ -40,6 +40,8 @@ struct OpDef {
   bool ints_exact = false;
   std::vector<Arg> args;  // empty: the node's arguments as they are
   RunMany many;           // set: the op's outputs (run is then unused)
+  // Keyword arguments (constants) the factory read from OpSource::kwargs; any other is refused.
+  std::vector<std::string> kwargs_read;
 };
 
 // What a factory reads.
@@ -48,7 +50,8 @@ struct OpSource {
   const json& args;  // the node's positional arguments
   size_t rank;       // of the first tensor argument, as recorded (0: not recorded)
   const std::string& where;
-  bool from_tf = false;  // a tf.keras 2 TensorFlow function, not a Keras 3 op
+  bool from_tf = false;          // a tf.keras 2 TensorFlow function, not a Keras 3 op
+  const json* kwargs = nullptr;  // a Keras 3 node's keyword arguments (null: none)
 };
 using Factory = std::function<OpDef(const OpSource&)>;
 
@@ -75,6 +78,10 @@ std::optional<double> nonfinite(const json& v);
 // when none is the batch or time axis; out_rank: the result's rank.
 StreamRule on_axes(const OpSource& s, const std::vector<long>& axes, size_t out_rank,
                    const std::string& why);
+// The axes named by `axes` of a tensor of `rank`, never the batch axis (Unsupported: rows would
+// mix).
+std::vector<size_t> non_batch_axes(const std::vector<long>& axes, size_t rank,
+                                   const std::string& where);
 // The first of exactly n arguments (InvalidArgument otherwise).
 const Tensor& only(const std::vector<Tensor>& a, size_t n, const std::string& where);
 
@@ -82,7 +89,8 @@ const Tensor& only(const std::vector<Tensor>& a, size_t n, const std::string& wh
 // call_args_read: the node's keyword arguments were read here (tf.keras 2's TFOpLambda).
 std::unique_ptr<layers::Layer> make_op_layer(const std::string& shown, const std::string& cls,
                                              const json& cfg, const json& args,
-                                             const std::string& where, bool call_args_read);
+                                             const std::string& where, bool call_args_read,
+                                             const json* kwargs = nullptr);
 
 // Element by element: comparisons, arithmetic, math functions, activations, casts.
 void add_elementwise_ops(std::map<std::string, Factory>& table);
@@ -90,5 +98,7 @@ void add_elementwise_ops(std::map<std::string, Factory>& table);
 void add_axis_ops(std::map<std::string, Factory>& table);
 // By index: take, take_along_axis, one_hot.
 void add_gather_ops(std::map<std::string, Factory>& table);
+// Along one axis: sort, argsort, top_k, pad, diff, glu.
+void add_along_axis_ops(std::map<std::string, Factory>& table);
 
 }  // namespace recur::model::opnode

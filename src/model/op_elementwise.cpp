@@ -1,6 +1,7 @@
 // Recorded ops that act element by element (numpy broadcasting between their arguments):
 // comparisons and logic, arithmetic, math functions (trigonometry, erf, floor division and
-// modulo as TensorFlow), activations, clip, nan_to_num, where and casts.
+// modulo as TensorFlow, cbrt, sinc, logaddexp...), activations, clip, nan_to_num, where and
+// casts.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -217,6 +218,65 @@ OpDef nan_to_num(const OpSource& s) {
       s.where);
 }
 
+// keras.ops' activations that take parameters, as Keras' TensorFlow backend computes them.
+OpDef celu(const OpSource& s) {
+  const float alpha = cfg_number(s, "alpha", 1.0f);
+  return map_op(
+      1, [alpha](const float* v) { return v[0] > 0.0f ? v[0] : alpha * std::expm1(v[0] / alpha); },
+      s.where);
+}
+OpDef hard_shrink(const OpSource& s) {
+  const float t = cfg_number(s, "threshold", 0.5f);
+  return map_op(
+      1, [t](const float* v) { return std::fabs(v[0]) > t ? v[0] : 0.0f; }, s.where);
+}
+OpDef soft_shrink(const OpSource& s) {
+  const float t = cfg_number(s, "threshold", 0.5f);
+  return map_op(
+      1, [t](const float* v) { return v[0] > t    ? v[0] - t
+                                      : v[0] < -t ? v[0] + t
+                                                  : 0.0f; },
+      s.where);
+}
+OpDef squareplus(const OpSource& s) {
+  const float b = cfg_number(s, "b", 4.0f);
+  return map_op(
+      1, [b](const float* v) { return (v[0] + std::sqrt(v[0] * v[0] + b)) / 2.0f; }, s.where);
+}
+OpDef threshold(const OpSource& s) {
+  const float t = cfg_number(s, "threshold", NAN), d = cfg_number(s, "default_value", NAN);
+  if (std::isnan(t) || std::isnan(d))
+    throw InvalidArgument(s.where + ": threshold and default_value must be numbers");
+  return map_op(
+      1, [t, d](const float* v) { return v[0] > t ? v[0] : d; }, s.where);
+}
+
+// stop_gradient and copy: the values as they are (integers exact).
+OpDef identity(const OpSource& s) {
+  const std::string where = s.where;
+  OpDef d{[where](const std::vector<Tensor>& a, size_t) { return only(a, 1, where); }};
+  d.keeps_ints = true;
+  return d;
+}
+
+// numpy functions as Keras' TensorFlow backend writes them.
+float cbrt_tf(float x) {
+  const float sign = x > 0.0f ? 1.0f : x < 0.0f ? -1.0f : x;
+  return sign * std::pow(std::fabs(x), 1.0f / 3.0f);
+}
+float logaddexp_tf(float x, float y) {
+  const float d = x - y;
+  return std::isnan(d) ? x + y : std::max(x, y) + std::log1p(std::exp(-std::fabs(d)));
+}
+float sinc_tf(float x) {
+  const float px = x * static_cast<float>(M_PI);
+  return x == 0.0f ? 1.0f : std::sin(px) / px;
+}
+float fmod_tf(float x, float y) {  // sign(x) * floormod(|x|, |y|)
+  const float sign = x > 0.0f ? 1.0f : x < 0.0f ? -1.0f : x;
+  return sign * floor_mod(std::fabs(x), std::fabs(y));
+}
+
 OpDef gelu(const OpSource& s) {
   const auto it = s.cfg.find("approximate");
   const bool approx = it == s.cfg.end() || it->is_null() || cfg_flag(s, "approximate");
@@ -290,6 +350,19 @@ void add_elementwise_ops(std::map<std::string, Factory>& table) {
       {"Isinf", logical(unary([](float x) { return boolf(std::isinf(x)); }), true)},
       {"Isfinite", logical(unary([](float x) { return boolf(std::isfinite(x)); }), true)},
       {"NanToNum", nan_to_num},
+      {"Cbrt", unary(cbrt_tf)},
+      {"Erfc", unary([](float x) { return std::erfc(x); })},
+      {"Sinc", unary(sinc_tf)},
+      {"Deg2rad", unary([](float x) { return x * (static_cast<float>(M_PI) / 180.0f); })},
+      {"Rad2deg", unary([](float x) { return x * (180.0f / static_cast<float>(M_PI)); })},
+      {"Signbit", logical(unary([](float x) { return boolf(std::signbit(x)); }), true)},
+      {"Logaddexp", binary(logaddexp_tf)},
+      {"DivideNoNan", binary([](float x, float y) { return y == 0.0f ? 0.0f : x / y; })},
+      {"Fmod", binary(fmod_tf)},
+      // Not a Keras 3 op: tf.math.squared_difference (tf.keras 2), which tf.nn.moments records.
+      {"SquaredDifference", binary([](float x, float y) { return (x - y) * (x - y); })},
+      {"StopGradient", identity},
+      {"Copy", identity},
       {"Clip", clip},
       {"Where", where_op},
       {"Tanh", activation(Activation::tanh)},
@@ -305,6 +378,15 @@ void add_elementwise_ops(std::map<std::string, Factory>& table) {
       {"HardSilu", activation(Activation::hard_silu)},
       {"Selu", activation(Activation::selu)},
       {"Gelu", gelu},
+      {"HardTanh", activation(Activation::hard_tanh)},
+      {"TanhShrink", activation(Activation::tanh_shrink)},
+      {"SparseSigmoid", activation(Activation::sparse_sigmoid)},
+      {"SparsePlus", activation(Activation::sparse_plus)},
+      {"Celu", celu},
+      {"HardShrink", hard_shrink},
+      {"SoftShrink", soft_shrink},
+      {"Squareplus", squareplus},
+      {"Threshold", threshold},
       {"Elu", param_activation(elu, "alpha", 1.0f)},
       {"LeakyRelu", param_activation(leaky_relu, "negative_slope", 0.2f)},
   });

@@ -25,15 +25,14 @@ void broadcast_strides(const std::vector<size_t>& s, const std::vector<size_t>& 
   }
 }
 
-// An output of `shape` within max_elems values (the model's max_activation_bytes).
+}  // namespace
+
 void check_out(const std::vector<size_t>& shape, size_t max_elems, const std::string& where) {
   if (checked_size(shape, "op output") > max_elems) {
     throw InvalidArgument(where + ": the output " + shape_str(shape) +
                           " would exceed the limit for one activation (max_activation_bytes)");
   }
 }
-
-}  // namespace
 
 std::vector<size_t> broadcast_shape(const std::vector<size_t>& a, const std::vector<size_t>& b,
                                     const std::string& where) {
@@ -150,17 +149,11 @@ Tensor reduce(const Tensor& x, const std::vector<bool>& on, bool keepdims, Reduc
   return out;
 }
 
-namespace {
-
-// acc + v (or acc * v) into acc; false once the result leaves the int32 range, where Keras'
-// int32 and int64 results differ (a value near 2^63 fails before the int64 would wrap).
 bool int32_accumulate(int64_t& acc, int64_t v, bool product) {
   const bool wrapped =
       product ? __builtin_mul_overflow(acc, v, &acc) : __builtin_add_overflow(acc, v, &acc);
   return !wrapped && acc == static_cast<int32_t>(acc);
 }
-
-}  // namespace
 
 Tensor int_sum(const Tensor& x, const std::vector<bool>& on, bool keepdims,
                const std::string& where) {

@@ -23,6 +23,13 @@ std::vector<size_t> broadcast_shape(const std::vector<size_t>& a, const std::vec
 Tensor broadcast_map(std::span<const Tensor* const> in, const std::function<float(const float*)>& f,
                      size_t max_elems, const std::string& where);
 
+// An output of `shape` within max_elems values (InvalidArgument naming max_activation_bytes).
+void check_out(const std::vector<size_t>& shape, size_t max_elems, const std::string& where);
+
+// acc + v (or acc * v) into acc; false once the result leaves the int32 range, where Keras'
+// int32 and int64 results differ (a value near 2^63 fails before the int64 would wrap).
+bool int32_accumulate(int64_t& acc, int64_t v, bool product);
+
 // An axis as Keras writes it (negative counts from the end) in [0, rank).
 size_t axis_of(long axis, size_t rank, const std::string& where);
 

@@ -4,6 +4,7 @@
 
 #include "layers/core_util.hpp"
 #include "model/op_def.hpp"
+#include "model/op_math.hpp"
 
 namespace recur::model {
 
@@ -87,6 +88,17 @@ StreamRule on_axes(const OpSource& s, const std::vector<long>& axes, size_t out_
   return {Streaming::per_step, "", out_rank == 2 ? -1 : 0};
 }
 
+std::vector<size_t> non_batch_axes(const std::vector<long>& axes, size_t rank,
+                                   const std::string& where) {
+  std::vector<size_t> out;
+  for (long a : axes) {
+    const size_t k = opmath::axis_of(a, rank, where);
+    if (k == 0) throw Unsupported(where + ": acts on the batch axis (rows would mix)");
+    out.push_back(k);
+  }
+  return out;
+}
+
 const Tensor& only(const std::vector<Tensor>& a, size_t n, const std::string& where) {
   if (a.size() != n) {
     throw InvalidArgument(where + ": takes " + std::to_string(n) + " argument(s), got " +
@@ -123,6 +135,7 @@ const std::map<std::string, Factory>& factories() {
     add_elementwise_ops(t);
     add_axis_ops(t);
     add_gather_ops(t);
+    add_along_axis_ops(t);
     return t;
   }();
   return table;
@@ -151,7 +164,10 @@ class OpLayer final : public Layer {
 
   size_t bind_call(const json& constants, const std::vector<std::string>& tensors,
                    const std::string& where) override {
-    return call_args_read_ ? 0 : Layer::bind_call(constants, tensors, where);
+    if (call_args_read_) return 0;
+    json rest = constants;
+    for (const std::string& k : def_.kwargs_read) rest.erase(k);
+    return Layer::bind_call(rest, tensors, where);
   }
 
   std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
@@ -187,12 +203,12 @@ namespace opnode {
 
 std::unique_ptr<Layer> make_op_layer(const std::string& shown, const std::string& cls,
                                      const json& cfg, const json& args, const std::string& where,
-                                     bool call_args_read) {
+                                     bool call_args_read, const json* kwargs) {
   const auto f = factories().find(cls);
   if (f == factories().end()) {
     throw Unsupported(where + ": recorded op '" + cls + "' is not supported");
   }
-  OpDef def = f->second(OpSource{cfg, args, first_rank(args, 0), where, call_args_read});
+  OpDef def = f->second(OpSource{cfg, args, first_rank(args, 0), where, call_args_read, kwargs});
   if (def.args.empty()) flatten_args(args, def.args, where, 0);
   return std::make_unique<OpLayer>(string_member(cfg, "name", cls), shown, std::move(def), where,
                                    call_args_read);
@@ -219,11 +235,13 @@ std::vector<std::string> recorded_op_names() {
   return names;
 }
 
-std::unique_ptr<Layer> make_op(const json& entry, const json& args, const std::string& where) {
+std::unique_ptr<Layer> make_op(const json& entry, const json& node, const std::string& where) {
   const std::string cls = string_member(entry, "class_name");
   const json cfg =
       entry.contains("config") && entry["config"].is_object() ? entry["config"] : json::object();
-  return make_op_layer(cls, cls, cfg, args, where, false);
+  const auto kw = node.find("kwargs");
+  return make_op_layer(cls, cls, cfg, node.value("args", json::array()), where, false,
+                       kw != node.end() && kw->is_object() ? &*kw : nullptr);
 }
 
 }  // namespace recur::model

@@ -19,9 +19,9 @@ using namespace recur::layers;  // NOLINT(google-build-using-namespace)
 // True when a config entry is a recorded op rather than a layer.
 bool is_op_entry(const nlohmann::json& entry);
 
-// The op of `entry`, called with `args` (its node's positional arguments: keras tensors, which
-// become the op's inputs in order, and constants).
-std::unique_ptr<Layer> make_op(const nlohmann::json& entry, const nlohmann::json& args,
+// The op of `entry`, called as its inbound `node` says: the positional arguments (keras
+// tensors, which become the op's inputs in order, and constants) and keyword arguments.
+std::unique_ptr<Layer> make_op(const nlohmann::json& entry, const nlohmann::json& node,
                                const std::string& where);
 
 // tf.keras 2 records the TensorFlow functions called between layers (x * 2.0, x[:, -1],

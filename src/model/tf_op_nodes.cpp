@@ -37,8 +37,8 @@ TfFunction norm() {
           {{"ord", "ord"}, {"axis", "axis"}, {"keepdims", "keepdims"}, {"keep_dims", "keepdims"}}};
 }
 
-// tf.math's trigonometry, erf, reciprocals, floor division and modulo, NaN tests and the
-// reductions beyond sum/mean/max/min.
+// tf.math's trigonometry, erf, reciprocals, floor division and modulo, NaN tests, the
+// reductions beyond sum/mean/max/min, sorting, padding and what tf.nn.moments records.
 std::map<std::string, TfFunction> math_functions() {
   return {
       {"math.reduce_prod", reduction("Prod")},
@@ -65,6 +65,20 @@ std::map<std::string, TfFunction> math_functions() {
       {"math.atan2", {"Arctan2", {"x"}, {}}},
       {"math.floordiv", binary("FloorDivide")},
       {"compat.v1.floor_div", binary("FloorDivide")},  // how tf.math.floordiv records
+      {"math.divide_no_nan", binary("DivideNoNan")},
+      {"math.erfc", unary("Erfc")},
+      {"sort", {"Sort", {}, {{"axis", "axis"}, {"direction", "direction"}}}},
+      {"argsort",
+       {"Argsort", {}, {{"axis", "axis"}, {"direction", "direction"}, {"stable", "stable"}}}},
+      {"math.top_k", {"TopK", {}, {{"k", "k"}, {"sorted", "sorted"}}, {{"k", 1}}}},
+      {"nn.top_k", {"TopK", {}, {{"k", "k"}, {"sorted", "sorted"}}, {{"k", 1}}}},
+      {"compat.v1.pad",  // how tf.pad records
+       {"Pad",
+        {},
+        {{"paddings", "pad_width"}, {"mode", "mode"}, {"constant_values", "constant_values"}}}},
+      // tf.nn.moments records as reduce_mean, stop_gradient and squared_difference.
+      {"stop_gradient", unary("StopGradient")},
+      {"math.squared_difference", binary("SquaredDifference")},
   };
 }
 

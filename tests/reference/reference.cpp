@@ -119,14 +119,21 @@ void activate(const std::string& name, Vec& row) {
     return;
   }
   if (n == "sparsemax") {
-    // Euclidean projection onto the simplex: out = max(z - tau, 0), tau from the sorted support.
+    // Keras' sparsemax (keras/src/backend/*/nn.py, every backend): out = max(z - tau, 0) with
+    // support {i : z_(i) > (cumsum_i - 1) / i} of the sorted z and tau = (sum over the support
+    // of cumsum_i - 1) / |support|. (The simplex projection of Martins & Astudillo would take
+    // tau = (cumsum_k - 1) / k; Keras sums the cumulative sums.)
     Vec z = row;
     std::sort(z.begin(), z.end(), std::greater<double>());
-    double cum = 0.0, tau = 0.0;
-    for (size_t k = 1; k <= z.size(); ++k) {
-      cum += z[k - 1];
-      if (1.0 + static_cast<double>(k) * z[k - 1] > cum) tau = (cum - 1.0) / static_cast<double>(k);
+    double cum = 0.0, cum_sum = 0.0, k = 0.0;
+    for (size_t i = 1; i <= z.size(); ++i) {
+      cum += z[i - 1];
+      if (z[i - 1] - (cum - 1.0) / static_cast<double>(i) > 0.0) {
+        k += 1.0;
+        cum_sum += cum;
+      }
     }
+    const double tau = k > 0.0 ? (cum_sum - 1.0) / k : 0.0;
     for (double& v : row) v = std::max(v - tau, 0.0);
     return;
   }
