@@ -353,12 +353,38 @@ def tf_ops():
         split=lambda x, n, axis: tf.split(x, n, axis=axis),
         norm=lambda x, axis, keepdims=False, ord=None: tf.norm(
             x, ord=ord or "euclidean", axis=axis, keepdims=keepdims),
-        normalize=lambda x, axis, order=2: tf.math.l2_normalize(x, axis=axis))
+        normalize=lambda x, axis, order=2: tf.math.l2_normalize(x, axis=axis),
+        sort=lambda x, axis=-1: tf.sort(x, axis=axis),
+        argsort=lambda x, axis=-1: tf.argsort(x, axis=axis),
+        top_k=lambda x, k: tuple(tf.math.top_k(x, k=k)), cast=tf.cast,
+        pad=lambda x, w, mode="constant", constant_values=0: tf.pad(
+            x, w, mode.upper(), constant_values=constant_values))
 
 
 OP_KINDS = ["slice", "arith", "unary", "reduce", "softmax", "transpose", "matmul", "where",
             "stack", "concat", "reshape", "dims", "broadcast", "repeat", "tile", "cumsum",
-            "round", "argmax", "split", "take", "one_hot", "norm", "einsum", "cumprod", "flip"]
+            "round", "argmax", "split", "take", "one_hot", "norm", "einsum", "cumprod", "flip",
+            "sort", "pad", "nn"]
+
+
+def nn_step(rng, y, nb):
+    """Keras 3: an activation op with parameters, a numpy function, glu/sparsemax along a
+    feature or time axis, moments, ptp or count_nonzero."""
+    o = K.ops
+    q = o.round(y * 3.0)
+    f = rng.choice([
+        lambda: o.celu(y * 2.0, alpha=rng.choice([0.5, 1.0, 2.0])),
+        lambda: o.hard_shrink(y, 0.3), lambda: o.soft_shrink(y, 0.2),
+        lambda: o.squareplus(y, 2.0), lambda: o.threshold(y, 0.1, -1.0),
+        lambda: o.sparse_plus(y * 2.0), lambda: o.sparse_sigmoid(y * 2.0),
+        lambda: o.tanh_shrink(y), lambda: o.hard_tanh(y * 2.0), lambda: o.cbrt(y),
+        lambda: o.erfc(y), lambda: o.sinc(q * 0.5), lambda: o.logaddexp(y, y * 0.5),
+        lambda: o.divide_no_nan(y, q), lambda: o.fmod(y * 4.0, -0.7),
+        lambda: o.signbit(q) * 1.0, lambda: o.sparsemax(y * 3.0, axis=nb),
+        lambda: o.ptp(y, axis=nb), lambda: o.count_nonzero(q, axis=nb) * 1,
+        lambda: o.moments(y, axes=[nb])[rng.randrange(2)],
+        lambda: o.glu(o.concatenate([y, y * 0.5], axis=nb), axis=nb)])
+    return f()
 
 
 def einsum_step(rng, y):
@@ -448,6 +474,27 @@ def op_step(rng, y, h):
         return einsum_step(rng, y), k
     if k == "round":
         return o.round(y * 3.0), k
+    if k == "sort" and nb and None not in y.shape[1:]:
+        q = o.round(y * 3.0)  # ties: the order of equal values is part of the contract
+        c = rng.random()
+        if c < 0.35:
+            return o.sort(q if rng.random() < 0.5 else y, axis=nb), k
+        if c < 0.7 or not y.shape[-1]:
+            return o.cast(o.argsort(q, axis=nb), "float32"), k
+        vals, pos = o.top_k(q, rng.randrange(1, y.shape[-1] + 1))
+        return (vals if rng.random() < 0.5 else o.cast(pos, "float32")), k
+    if k == "pad" and nb and None not in y.shape[1:]:
+        if hasattr(K, "ops") and rng.random() < 0.3:
+            return o.diff(y, n=rng.choice([1, 2]), axis=nb), k
+        mode = rng.choice(["constant", "reflect", "symmetric"])
+        room = [0] + [d - (mode == "reflect") if mode != "constant" else 3 for d in y.shape[1:]]
+        w = [[0, 0]] + [[rng.randrange(0, min(3, room[a]) + 1),
+                         rng.randrange(0, min(3, room[a]) + 1)] for a in range(1, r)]
+        if mode == "constant" and rng.random() < 0.5:
+            return o.pad(y, w, mode, constant_values=rng.choice([-1.0, 0.5])), k
+        return o.pad(y, w, mode), k
+    if k == "nn" and nb and hasattr(K, "ops") and None not in y.shape[1:]:
+        return nn_step(rng, y, nb), k
     if k == "split" and nb and y.shape[nb] and y.shape[nb] % 2 == 0:
         a, b = o.split(y, 2, axis=nb)
         return a * o.sigmoid(b), k
