@@ -661,6 +661,27 @@ TEST(CoreLayers, AugmentationsAreIdentitiesAtInference) {
   EXPECT_THROW(make("RandomCrop", R"({"height": 0, "width": 4})"), InvalidArgument);
 }
 
+// SpectralNormalization runs its wrapped layer on the saved kernel (x @ W + b, straight from
+// Dense's definition); vector_u, last, must be (1, n); integer inputs are refused.
+TEST(CoreLayers, SpectralNormalizationRunsTheSavedKernel) {
+  const std::string cfg =
+      R"({"layer": {"class_name": "Dense", "config": {"units": 2, "activation": "linear"}}})";
+  const Tensor w = ramp({3, 2}, 0.25f), b = ramp({2}, -1.0f), u = ramp({1, 2});
+  const Tensor x = ramp({4, 3}, 0.5f);
+  const Tensor y = one(*make("SpectralNormalization", cfg, {w, b, u}), x);
+  ASSERT_EQ(y.shape(), (std::vector<size_t>{4, 2}));
+  for (size_t r = 0; r < 4; ++r)
+    for (size_t j = 0; j < 2; ++j) {
+      double s = b[j];
+      for (size_t k = 0; k < 3; ++k) s += double(x[r * 3 + k]) * w[k * 2 + j];
+      EXPECT_NEAR(y[r * 2 + j], s, 1e-5);
+    }
+  EXPECT_THROW(make("SpectralNormalization", cfg, {w, b, ramp({2})}), InvalidArgument);
+  EXPECT_THROW(make("SpectralNormalization", cfg, {}), InvalidArgument);
+  const Tensor ids = Tensor::from_ints({1, 3}, std::vector<int64_t>{1, 2, 3});
+  EXPECT_THROW(one(*make("SpectralNormalization", cfg, {w, b, u}), ids), Unsupported);
+}
+
 // Keras 3 sums with ops.add, whose TensorFlow form adds a (3, 1, 1) operand to (3, 3, 1) as a
 // bias along axis 1 (checked with Keras 3.15.1: predict at batch 3 differs from numpy, at batch
 // 1 it does not): refused. tf.keras 2 adds with tf.add, numpy's broadcasting.

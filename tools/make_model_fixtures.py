@@ -918,6 +918,27 @@ def b_nn_ops(rng):
         "reflect, symmetric) and diff, of floats and int64 ids, around an LSTM and GRUs")
 
 
+def b_spectral_norm(rng):
+    # SpectralNormalization around Dense, Conv1D and Embedding-free layers, trained one step so
+    # the stored kernel is the normalized one and vector_u is not its initial value; a masked
+    # sequence through it: the mask stops there (the next LSTM runs every step).
+    inp = K.Input(shape=(6, 3))
+    m = L.Masking(0.0)(inp)
+    h = L.LSTM(4, return_sequences=True)(m)
+    d = L.SpectralNormalization(L.Dense(5, activation="tanh"))(h)
+    c = L.SpectralNormalization(L.Conv1D(3, 2, padding="causal"), power_iterations=2)(d)
+    y = L.LSTM(3)(d)
+    z = L.SpectralNormalization(L.Dense(2))(y)
+    model = K.Model(inp, [y, z, c])
+    model.compile("sgd", "mse")
+    x = uni(rng, 4, 6, 3)
+    x[1, 4:] = 0.0
+    model.fit(x, [uni(rng, 4, 3), uni(rng, 4, 2), uni(rng, 4, 6, 3)], epochs=1, verbose=0)
+    return model, [[x]], (
+        "SpectralNormalization of Dense, Conv1D (power_iterations 2) and a head, trained one "
+        "step; a masked sequence whose mask stops at the wrapper")
+
+
 def b_split_ops(rng):
     # ops.split between RNNs: a GLU-style gate (two equal halves of the features), pieces at
     # indices (one of them empty), and token ids split along time (integers).
@@ -1365,6 +1386,8 @@ K3_CASES = [
          keras_cannot_load_h5=True),
     Case("adaptive-pool", b_adaptive_pool, "adaptive poolings 1D/2D/3D", BOTH),
     Case("rms-norm", b_rms_norm, "RMSNormalization", BOTH, keras_cannot_load_h5=True),
+    Case("spectral-norm", b_spectral_norm, "SpectralNormalization", BOTH,
+         keras_cannot_load_h5=True),
     Case("augment", b_augment, "random image augmentations", ("keras",)),
     Case("einsum-ops", b_einsum_ops, "EinsumDense, ops.einsum and ops.cumprod", BOTH,
          keras_cannot_load_h5=True),

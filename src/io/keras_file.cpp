@@ -219,6 +219,16 @@ class V3Scope final : public WeightScope {
       collect(child(p, "layer"), class_of(inner), config_of(inner), out, depth + 1);
       return;
     }
+    if (cls == "SpectralNormalization") {
+      // The wrapped layer's variables, then the wrapper's own: the wrapped kernel again (the
+      // same variable, tracked twice) and vector_u, taken alone: the .h5 order.
+      const nlohmann::json inner = cfg.contains("layer") ? cfg["layer"] : nlohmann::json::object();
+      collect(child(p, "layer"), class_of(inner), config_of(inner), out, depth + 1);
+      std::vector<WeightRef> own;
+      vars(p, own);
+      if (!own.empty()) out.push_back(own.back());
+      return;
+    }
     if (cls == "MultiHeadAttention") {
       // Keras' weights order: the query, key, value and output projections (EinsumDense).
       for (const char* k : {"query_dense", "key_dense", "value_dense", "output_dense"})

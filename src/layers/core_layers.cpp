@@ -282,23 +282,80 @@ class TimeDistributedLayer final : public BasicLayer {
   bool recurrent_;  // the wrapped layer (or model) carries states across its steps
 };
 
-std::unique_ptr<Layer> make_time_distributed(const LayerArgs& a) {
+// The layer a wrapper's config field 'layer' names, built on `w` (a stateful one refused);
+// keep_name: it keeps its own name (TimeDistributed), else it takes the wrapper's.
+std::unique_ptr<Layer> make_wrapped(const LayerArgs& a, Weights w, bool keep_name) {
   auto [cls, cfg] = inner_spec(cfg_field(a, "layer"));
   if (!cfg) fail(a, "config field 'layer' must be an object with class_name and config");
   const auto& reg = layer_registry();
   auto it = reg.find(cls);
   if (it == reg.end()) unsupported(a, "wrapped layer class '" + cls + "' is not supported");
-  const std::string inner_name = cfg->contains("name") && (*cfg)["name"].is_string()
-                                     ? (*cfg)["name"].get<std::string>()
-                                     : a.name;
-  LayerArgs ia{cls,        inner_name, *cfg, a.weights, a.keras_major, a.where + " wrapped " + cls,
+  const std::string name = keep_name && cfg->contains("name") && (*cfg)["name"].is_string()
+                               ? (*cfg)["name"].get<std::string>()
+                               : a.name;
+  LayerArgs ia{cls,        name, *cfg, std::move(w), a.keras_major, a.where + " wrapped " + cls,
                a.precision};
   std::unique_ptr<Layer> inner = it->second.make(ia);
   if (inner->has_stateful_slot()) unsupported(a, "a stateful wrapped layer is not supported");
-  return std::make_unique<TimeDistributedLayer>(a, std::move(inner));
+  return inner;
+}
+
+std::unique_ptr<Layer> make_time_distributed(const LayerArgs& a) {
+  return std::make_unique<TimeDistributedLayer>(a, make_wrapped(a, a.weights, true));
 }
 
 }  // namespace
+
+// ---- SpectralNormalization ------------------------------------------------------------------
+
+// Keras normalizes the wrapped kernel in training only, and stores it: at inference the wrapped
+// layer runs on its weights as saved. The mask passes as the wrapped layer passes it: Keras
+// warns that the wrapper (supports_masking=False) destroys it, but on TensorFlow the input
+// tensor carries its mask into the wrapped layer, whose output keeps it through the wrapper's
+// same-dtype cast (k3-spectral-norm: an LSTM after it skips the masked steps).
+class SpectralNormLayer final : public BasicLayer {
+ public:
+  SpectralNormLayer(const LayerArgs& a, std::unique_ptr<Layer> inner)
+      : BasicLayer(a), inner_(std::move(inner)) {}
+  // A wrapped layer that carries steps between chunks (causal Conv1D) would need its state
+  // slots; the wrapper keeps none, so a stream is refused there.
+  StreamRule stream_rule() const override {
+    if (inner_->uses_session_state())
+      return {Streaming::whole_sequence, "wraps a layer that carries steps between chunks"};
+    return inner_->stream_rule();
+  }
+
+  std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
+    if (one_input(in).tensor.has_ints())
+      throw Unsupported(where() + ": integer inputs (Keras casts the output to their dtype)");
+    CallContext inner_ctx = ctx;
+    inner_ctx.stream = false;     // whole sequences only (stream_rule)
+    inner_ctx.session = nullptr;  // and no state between calls
+    return inner_->call(in, inner_ctx);
+  }
+  size_t param_count() const override { return inner_->param_count(); }
+  std::string path() const override { return inner_->path(); }
+  const Layer* wrapped() const override { return inner_.get(); }
+
+ private:
+  std::unique_ptr<Layer> inner_;
+};
+
+std::unique_ptr<Layer> make_spectral_norm(const LayerArgs& a) {
+  if (a.weights.size() == 0) fail(a, "expected the wrapped layer's weights and vector_u");
+  // The wrapped layer's weights: all but vector_u, last.
+  const size_t n = a.weights.size() - 1;
+  if (a.weights.shape(n).size() != 2 || a.weights.shape(n)[0] != 1)
+    fail(a, "vector_u must have shape (1, n), got " + shape_str(a.weights.shape(n)));
+  std::vector<std::vector<size_t>> shapes;
+  std::vector<Weights::Reader> readers;
+  for (size_t i = 0; i < n; ++i) {
+    shapes.push_back(a.weights.shape(i));
+    readers.emplace_back([w = a.weights, i] { return w[i]; });
+  }
+  return std::make_unique<SpectralNormLayer>(
+      a, make_wrapped(a, Weights(std::move(shapes), std::move(readers)), false));
+}
 
 std::unique_ptr<Layer> time_distributed_over(const LayerArgs& a, std::unique_ptr<Layer> inner) {
   return std::make_unique<TimeDistributedLayer>(a, std::move(inner));
@@ -589,6 +646,11 @@ std::unique_ptr<Layer> make_softmax(const LayerArgs& a) {
   return std::make_unique<SoftmaxLayer>(a, std::move(axes));
 }
 
+int spectral_norm_count(const nlohmann::json& cfg) {
+  const int inner = time_distributed_count(cfg);
+  return inner < 0 ? -1 : inner + 1;  // and vector_u
+}
+
 int zero(const nlohmann::json&) { return 0; }
 int one(const nlohmann::json&) { return 1; }
 
@@ -604,6 +666,7 @@ void register_core_layers(std::map<std::string, LayerKind>& r) {
   r["Embedding"] = {make_embedding, one, docs::embedding};
   r["Dense"] = {make_dense, core::kernel_bias_count, docs::dense};
   r["TimeDistributed"] = {make_time_distributed, time_distributed_count, docs::time_distributed};
+  r["SpectralNormalization"] = {make_spectral_norm, spectral_norm_count, docs::spectral_norm};
   r["Activation"] = {make_activation, zero, docs::activation};
   r["ReLU"] = {make_relu, zero, docs::relu};
   r["LeakyReLU"] = {make_leaky_relu, zero, docs::leaky_relu};

@@ -80,6 +80,16 @@ inline const LayerDoc time_distributed{
         "(Keras would give it a `(batch,)` mask per step): not supported",
     .path = "that of the wrapped layer",
     .streaming = "yes (per step)"};
+inline const LayerDoc spectral_norm{
+    .group = "Core",
+    .summary =
+        "Runs its wrapped layer on the weights as saved: Keras normalizes the kernel (and "
+        "stores it) in training only. `vector_u` is read and not used. The mask passes as the "
+        "wrapped layer passes it (on TensorFlow it does, though Keras warns it will not).",
+    .options = "`layer` (any class on this page with a kernel), `power_iterations` (training)",
+    .refused = "integer inputs (Keras casts the output to their dtype); a stateful wrapped layer",
+    .path = "that of the wrapped layer",
+    .streaming = "as the wrapped layer; refused around a causal Conv1D (its steps carry)"};
 inline const LayerDoc activation{
     .group = "Activations",
     .summary = "Applies a named activation function.",
