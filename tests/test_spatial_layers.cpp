@@ -187,6 +187,35 @@ TEST(SpatialLayers, InspectListsTheLayersOfATimeDistributedModel) {
   EXPECT_EQ(params, 24u + 24u + 28u + 28u + 372u);
 }
 
+// Resizing 'nearest' reads input floor((o + 0.5) * in / out) (TensorFlow's half-pixel nearest
+// neighbour, at most in - 1), shrinking and growing, odd sizes; CenterCrop takes the centred box
+// ((H - h) / 2 rounded down); what Keras does otherwise is refused.
+TEST(SpatialLayers, ResizingNearestAndCenterCropFromTheDefinition) {
+  const Tensor x = ramp({2, 7, 33, 3});
+  for (const auto& [h, w] : {std::pair<size_t, size_t>{1, 1}, {3, 50}, {14, 7}}) {
+    const std::string cfg = R"({"height": )" + std::to_string(h) + R"(, "width": )" +
+                            std::to_string(w) + R"(, "interpolation": "nearest"})";
+    const Tensor y = call(*build("Resizing", cfg), x);
+    ASSERT_EQ(y.shape(), (std::vector<size_t>{2, h, w, 3}));
+    for (size_t i = 0; i < h; ++i)
+      for (size_t j = 0; j < w; ++j) {
+        const size_t si = std::min<size_t>(7 * (2 * i + 1) / (2 * h), 6);
+        const size_t sj = std::min<size_t>(33 * (2 * j + 1) / (2 * w), 32);
+        for (size_t c = 0; c < 3; ++c)
+          ASSERT_EQ(y[((h + i) * w + j) * 3 + c], x[((7 + si) * 33 + sj) * 3 + c]) << h << w;
+      }
+  }
+  const Tensor c = call(*build("CenterCrop", R"({"height": 4, "width": 30})"), x);
+  ASSERT_EQ(c.shape(), (std::vector<size_t>{2, 4, 30, 3}));
+  EXPECT_EQ(c[((4 + 2) * 30 + 5) * 3 + 1], x[((7 + 1 + 2) * 33 + 1 + 5) * 3 + 1]);
+  EXPECT_THROW(call(*build("CenterCrop", R"({"height": 8, "width": 3})"), x), recur::Unsupported);
+  EXPECT_THROW(build("Resizing", R"({"height": 4, "width": 4, "interpolation": "area"})"),
+               recur::Unsupported);
+  EXPECT_THROW(build("Resizing", R"({"height": 4, "width": 4, "pad_to_aspect_ratio": true})"),
+               recur::Unsupported);
+  EXPECT_THROW(build("Resizing", R"({"height": 0, "width": 4})"), recur::InvalidArgument);
+}
+
 // Adaptive pooling against windows written from their definition, [i L / n, ceil((i+1) L / n))
 // in integers, over (batch, L, channels) and a 2-D grid, with odd sizes 1, 7 and 33 and more
 // windows than elements.

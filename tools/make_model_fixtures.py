@@ -939,6 +939,31 @@ def b_spectral_norm(rng):
         "step; a masked sequence whose mask stops at the wrapper")
 
 
+def b_resizing(rng):
+    # Resizing (bilinear, nearest, bicubic; crop_to_aspect_ratio both ways; channels_first)
+    # and CenterCrop on images, and a sequence of images resized per step into a ConvLSTM2D.
+    img = K.Input(shape=(8, 10, 2))
+    seq = K.Input(shape=(3, 7, 9, 2))
+    outs = [L.Resizing(5, 7)(img), L.Resizing(12, 9, interpolation="nearest")(img),
+            L.Resizing(6, 6, interpolation="bicubic", crop_to_aspect_ratio=True)(img),
+            L.Resizing(4, 9, interpolation="nearest", crop_to_aspect_ratio=True)(img),
+            L.Resizing(3, 5, data_format="channels_first")(img), L.CenterCrop(5, 6)(img),
+            L.CenterCrop(8, 3)(img)]
+    h = L.TimeDistributed(L.Resizing(5, 5))(seq)
+    outs.append(L.ConvLSTM2D(2, 3)(h))
+    return K.Model([img, seq], outs), [[uni(rng, 2, 8, 10, 2), uni(rng, 2, 3, 7, 9, 2)]], (
+        "Resizing (bilinear, nearest, bicubic, crop_to_aspect_ratio, channels_first) and "
+        "CenterCrop of images; a sequence of images resized per step into a ConvLSTM2D")
+
+
+def b2_resizing(rng):
+    img = K.Input(shape=(8, 10, 2))
+    outs = [L.Resizing(5, 7)(img), L.Resizing(12, 9, interpolation="nearest")(img),
+            L.Resizing(6, 6, interpolation="bicubic", crop_to_aspect_ratio=True)(img),
+            L.CenterCrop(5, 6)(img)]
+    return K.Model(img, outs), [[uni(rng, 2, 8, 10, 2)]]
+
+
 def b_split_ops(rng):
     # ops.split between RNNs: a GLU-style gate (two equal halves of the features), pieces at
     # indices (one of them empty), and token ids split along time (integers).
@@ -1388,6 +1413,7 @@ K3_CASES = [
     Case("rms-norm", b_rms_norm, "RMSNormalization", BOTH, keras_cannot_load_h5=True),
     Case("spectral-norm", b_spectral_norm, "SpectralNormalization", BOTH,
          keras_cannot_load_h5=True),
+    Case("resizing", b_resizing, "Resizing and CenterCrop", BOTH),
     Case("augment", b_augment, "random image augmentations", ("keras",)),
     Case("einsum-ops", b_einsum_ops, "EinsumDense, ops.einsum and ops.cumprod", BOTH,
          keras_cannot_load_h5=True),
@@ -1497,6 +1523,7 @@ K2_CASES = [
     Case("norm-ops", b2_norm_ops, "Keras 2 tf.norm and tf.math.l2_normalize", ("h5",)),
     Case("math-ops", b2_math_ops, "Keras 2 tf.math functions and reductions", ("h5",)),
     Case("nn-ops", b2_nn_ops, "Keras 2 tf.sort/argsort/top_k, tf.pad, tf.nn.moments", ("h5",)),
+    Case("resizing", b2_resizing, "tf.keras 2 Resizing and CenterCrop", ("h5",)),
     Case("augment", b2_augment, "Keras 2 random image augmentations", ("h5",)),
     Case("einsum-dense", b2_einsum_dense, "Keras 2 EinsumDense and tf.math.cumprod", ("h5",)),
     Case("gather-ops", b2_gather_ops, "Keras 2 tf.gather, tf.one_hot and tf.split", ("h5",)),

@@ -490,6 +490,18 @@ inline const LayerDoc spatial_shape{
         "UpSampling2D `interpolation` lanczos3, lanczos5, gaussian, mitchellcubic: not "
         "supported",
     .streaming = "channels_first: yes (per step); channels_last: no (acts across axis 1)"};
+inline const LayerDoc resizing{
+    .group = "Preprocessing",
+    .summary =
+        "Resizing: images to (height, width) as tf.image.resize (half-pixel, no antialiasing); "
+        "CenterCrop: the centred (height, width) box.",
+    .options =
+        "`height`, `width`, `data_format`; Resizing `interpolation` bilinear, bicubic, nearest "
+        "and `crop_to_aspect_ratio` (the centred box of the target's aspect ratio first)",
+    .refused =
+        "Resizing `interpolation` area, lanczos3/5, `antialias`, `pad_to_aspect_ratio`, "
+        "integer images; CenterCrop of an image smaller than the crop (Keras resizes it)",
+    .streaming = "no (acts across the first spatial axis)"};
 inline const LayerDoc attention{
     .group = "Attention",
     .summary = "Luong (dot-product) attention over [query, value] or [query, value, key].",

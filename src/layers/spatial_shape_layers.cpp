@@ -127,6 +127,116 @@ class UpSamplingResizeLayer final : public BasicLayer {
   std::vector<size_t> size_;
 };
 
+enum class Resize { bilinear, bicubic, nearest };
+
+Tensor resize(const Tensor& x, size_t h, size_t w, Resize how) {
+  switch (how) {
+    case Resize::bicubic: return ops::resize_bicubic(x, h, w);
+    case Resize::nearest: return ops::resize_nearest(x, h, w);
+    case Resize::bilinear: break;
+  }
+  return ops::resize_bilinear(x, h, w);
+}
+
+// x (N, H, W, C) cut to rows [top, top + h), columns [left, left + w).
+Tensor crop_box(const Tensor& x, size_t top, size_t left, size_t h, size_t w) {
+  const size_t N = x.dim(0), H = x.dim(1), W = x.dim(2), C = x.dim(3);
+  Tensor y({N, h, w, C});
+  float* dst = y.data();
+  for (size_t n = 0; n < N; ++n)
+    for (size_t i = 0; i < h; ++i, dst += w * C) {
+      const float* src = x.data() + ((n * H + top + i) * W + left) * C;
+      std::copy(src, src + w * C, dst);
+    }
+  return y;
+}
+
+// Resizing and CenterCrop: images (N, H, W, C) (or channels_first) to (height, width).
+// Resizing: tf.image.resize without antialiasing; crop_to_aspect_ratio first cuts the centred
+// box of the target's aspect ratio, with the float32 and int32 casts of Keras' TensorFlow
+// backend. CenterCrop: the centred (height, width) box; Keras resizes a smaller input instead
+// (smart_resize): refused.
+class ImageSizeLayer final : public BasicLayer {
+ public:
+  ImageSizeLayer(const LayerArgs& a, bool cf, size_t h, size_t w, std::optional<Resize> how,
+                 bool crop_to_aspect)
+      : BasicLayer(a), cf_(cf), h_(h), w_(w), how_(how), crop_(crop_to_aspect) {}
+  StreamRule stream_rule() const override {
+    return {Streaming::whole_sequence, cf_ ? "resizes or crops its second spatial axis"
+                                           : "resizes or crops its first spatial axis"};
+  }
+  std::string path() const override {
+    if (!how_) return "centre crop";
+    const char* m = *how_ == Resize::bicubic   ? "bicubic"
+                    : *how_ == Resize::nearest ? "nearest"
+                                               : "bilinear";
+    return std::string(m) + " resize" + (crop_ ? " after a centre crop" : "");
+  }
+
+  std::vector<Value> call(std::span<const Value> in, CallContext& ctx) const override {
+    const Tensor& x0 = one_input(in).tensor;
+    need_rank(x0, 4, 4);
+    if (how_ && x0.has_ints())
+      throw Unsupported(where() +
+                        ": integer images (Keras rounds the resized values back to their dtype)");
+    Tensor x = cf_ ? spatial::to_channels_last(x0) : x0;
+    const size_t H = x.dim(1), W = x.dim(2);
+    check_output(ctx, {x.dim(0), h_, w_, x.dim(3)});
+    if (!how_) {
+      if (H < h_ || W < w_) {
+        throw Unsupported(where() + ": input " + x0.shape_str() +
+                          " is smaller than the crop (Keras resizes it with smart_resize)");
+      }
+      x = crop_box(x, (H - h_) / 2, (W - w_) / 2, h_, w_);
+    } else {
+      if (H == 0 || W == 0) bad("input shape " + x0.shape_str() + " has an empty spatial axis");
+      if (crop_) {
+        const auto ratio = [](size_t a, size_t b, size_t c) {  // int32(float32(a * b) / c)
+          return static_cast<size_t>(static_cast<float>(a * b) / static_cast<float>(c));
+        };
+        const size_t ch = std::max<size_t>(std::min(H, ratio(W, h_, w_)), 1);
+        const size_t cw = std::max<size_t>(std::min(W, ratio(H, w_, h_)), 1);
+        x = crop_box(x, static_cast<size_t>(static_cast<float>(H - ch) / 2.0f),
+                     static_cast<size_t>(static_cast<float>(W - cw) / 2.0f), ch, cw);
+      }
+      x = resize(x, h_, w_, *how_);
+    }
+    return single(cf_ ? spatial::to_channels_first(x) : std::move(x));
+  }
+
+ private:
+  bool cf_;
+  size_t h_, w_;
+  std::optional<Resize> how_;  // none: CenterCrop
+  bool crop_;
+};
+
+std::unique_ptr<Layer> make_image_size(const LayerArgs& a, bool resizing) {
+  expect_weight_count(a, 0);
+  const long h = cfg_int(a, "height", -1), w = cfg_int(a, "width", -1);
+  if (h <= 0 || w <= 0 || h > (1L << 20) || w > (1L << 20))
+    fail(a, "height and width must be integers in [1, 2^20]");
+  std::optional<Resize> how;
+  bool crop = false;
+  if (resizing) {
+    const std::string m = cfg_string(a, "interpolation", "bilinear");
+    if (m == "bilinear") {
+      how = Resize::bilinear;
+    } else if (m == "bicubic") {
+      how = Resize::bicubic;
+    } else if (m == "nearest") {
+      how = Resize::nearest;
+    } else {
+      unsupported(a, "interpolation '" + m + "' (bilinear, bicubic and nearest are supported)");
+    }
+    if (cfg_bool(a, "antialias", false)) unsupported(a, "antialias=True");
+    if (cfg_bool(a, "pad_to_aspect_ratio", false)) unsupported(a, "pad_to_aspect_ratio=True");
+    crop = cfg_bool(a, "crop_to_aspect_ratio", false);
+  }
+  return std::make_unique<ImageSizeLayer>(a, spatial::channels_first(a), static_cast<size_t>(h),
+                                          static_cast<size_t>(w), how, crop);
+}
+
 // Cropping (crop = true) or zero padding: (before, after) per spatial axis.
 class PadCropNdLayer final : public SpatialMapLayer {
  public:
@@ -227,6 +337,10 @@ void spatial::register_spatial_shape_layers(std::map<std::string, LayerKind>& r)
     r["Cropping" + d] = {[n](const LayerArgs& a) { return make_pad_crop(a, n, true); }, zero,
                          docs::spatial_shape};
   }
+  r["Resizing"] = {[](const LayerArgs& a) { return make_image_size(a, true); }, zero,
+                   docs::resizing};
+  r["CenterCrop"] = {[](const LayerArgs& a) { return make_image_size(a, false); }, zero,
+                     docs::resizing};
 }
 
 }  // namespace recur::layers

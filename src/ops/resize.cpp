@@ -146,4 +146,27 @@ Tensor resize_bilinear(const Tensor& x, size_t out_h, size_t out_w) {
   return y;
 }
 
+Tensor resize_nearest(const Tensor& x, size_t out_h, size_t out_w) {
+  const auto [N, H, W, C] = resize_dims(x, out_h, out_w, "resize_nearest");
+  auto index = [](size_t in, size_t out) {
+    const float scale = static_cast<float>(in) / static_cast<float>(out);
+    std::vector<size_t> at(out);
+    for (size_t o = 0; o < out; ++o) {
+      const float f = std::floor((static_cast<float>(o) + 0.5f) * scale);
+      at[o] = std::min(static_cast<size_t>(std::max(f, 0.0f)), in - 1);
+    }
+    return at;
+  };
+  const std::vector<size_t> iy = index(H, out_h), ix = index(W, out_w);
+  Tensor y({N, out_h, out_w, C});
+  float* dst = y.data();
+  for (size_t n = 0; n < N; ++n)
+    for (size_t i = 0; i < out_h; ++i)
+      for (size_t j = 0; j < out_w; ++j, dst += C) {
+        const float* src = x.data() + ((n * H + iy[i]) * W + ix[j]) * C;
+        std::copy(src, src + C, dst);
+      }
+  return y;
+}
+
 }  // namespace recur::ops

@@ -16,4 +16,8 @@ Tensor resize_bilinear(const Tensor& x, size_t out_h, size_t out_w);
 // sum 1; each output interpolates along height first, then along width.
 Tensor resize_bicubic(const Tensor& x, size_t out_h, size_t out_w);
 
+// Nearest as TensorFlow's half-pixel ResizeNearestNeighbor: output o reads input
+// min(floor((o + 0.5) * in / out), in - 1), the scale a float.
+Tensor resize_nearest(const Tensor& x, size_t out_h, size_t out_w);
+
 }  // namespace recur::ops
