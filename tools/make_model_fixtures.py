@@ -964,6 +964,25 @@ def b2_resizing(rng):
     return K.Model(img, outs), [[uni(rng, 2, 8, 10, 2)]]
 
 
+def b_pipeline(rng):
+    # keras.layers.Pipeline of preprocessing layers (an adapted Normalization, Rescaling,
+    # GaussianNoise) before an LSTM; one ending in Masking before a GRU, whose mask reaches the
+    # GRU; an image Pipeline of augmentations (identities at inference) and Resizing.
+    inp = K.Input(shape=(6, 3))
+    seq = K.Input(shape=(6, 3))
+    img = K.Input(shape=(8, 8, 2))
+    p = L.Pipeline([L.Rescaling(2.0, offset=0.5), L.GaussianNoise(0.1), L.Dropout(0.5)])
+    masked = L.Pipeline([L.Rescaling(0.5), L.Masking(0.0)])
+    aug = L.Pipeline([L.RandomFlip(), L.RandomRotation(0.2), L.Resizing(4, 4)])
+    s_in = uni(rng, 2, 6, 3)
+    s_in[1, 3:] = 0.0
+    outs = [L.LSTM(3)(p(inp)), L.GRU(2, return_sequences=True)(masked(seq)), aug(img)]
+    return K.Model([inp, seq, img], outs), [[uni(rng, 2, 6, 3), s_in, uni(rng, 2, 8, 8, 2)]], (
+        "Pipelines of preprocessing layers before an LSTM (adapted Normalization, Rescaling, "
+        "GaussianNoise), one ending in Masking before a GRU, and one of image augmentations "
+        "and Resizing")
+
+
 def b_split_ops(rng):
     # ops.split between RNNs: a GLU-style gate (two equal halves of the features), pieces at
     # indices (one of them empty), and token ids split along time (integers).
@@ -1414,6 +1433,7 @@ K3_CASES = [
     Case("spectral-norm", b_spectral_norm, "SpectralNormalization", BOTH,
          keras_cannot_load_h5=True),
     Case("resizing", b_resizing, "Resizing and CenterCrop", BOTH),
+    Case("pipeline", b_pipeline, "Pipeline of preprocessing layers", BOTH),
     Case("augment", b_augment, "random image augmentations", ("keras",)),
     Case("einsum-ops", b_einsum_ops, "EinsumDense, ops.einsum and ops.cumprod", BOTH,
          keras_cannot_load_h5=True),

@@ -29,8 +29,10 @@ std::string entry_name(const json& e) {
   const json& c = entry_config(e);
   return c.contains("name") && c["name"].is_string() ? c["name"].get<std::string>() : "";
 }
+// A Pipeline (Keras 3) is a list of layers called in turn, each given the mask the last one
+// left: a Sequential model's graph, its weights saved as a nested model's.
 bool is_model_class(const std::string& c) {
-  return c == "Sequential" || c == "Functional" || c == "Model";
+  return c == "Sequential" || c == "Functional" || c == "Model" || c == "Pipeline";
 }
 
 // A Keras shape: null (rank unknown) or a list of sizes, each null (open) or an integer >= 0.
