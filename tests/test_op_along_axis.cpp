@@ -185,6 +185,33 @@ TEST(OpsAlongAxis, DiffAndGlu) {
   EXPECT_THROW(call(*op("Glu", {}, {kt(3)}), {random_tensor({2, 3, 7}, 11)}), InvalidArgument);
 }
 
+// tril keeps x[..., i, j] where j - i <= k, triu where j - i >= k (numpy's definitions); unstack
+// gives the slices along the axis; logical_xor of nonzero-ness.
+TEST(OpsAlongAxis, TrilTriuUnstackAndLogicalXor) {
+  const Tensor x = random_tensor({2, 7, 33}, 14);
+  for (long k : {-3, 0, 1, 40}) {
+    const Tensor lo = call(*op("Tril", {{"k", k}}, {kt(3)}), {x});
+    const Tensor up = call(*op("Triu", {{"k", k}}, {kt(3)}), {x});
+    for (size_t b = 0; b < 2; ++b)
+      for (long i = 0; i < 7; ++i)
+        for (long j = 0; j < 33; ++j) {
+          const size_t at = (b * 7 + static_cast<size_t>(i)) * 33 + static_cast<size_t>(j);
+          ASSERT_EQ(lo[at], j - i <= k ? x[at] : 0.0f) << k;
+          ASSERT_EQ(up[at], j - i >= k ? x[at] : 0.0f) << k;
+        }
+  }
+  EXPECT_THROW(call(*op("Tril", {}, {kt(2)}), {random_tensor({3, 3}, 1)}), Unsupported);
+  const auto parts = call_all(*op("Unstack", {{"axis", -1}}, {kt(3)}), {x});
+  ASSERT_EQ(parts.size(), 33u);
+  EXPECT_EQ(parts[5].shape(), (std::vector<size_t>{2, 7}));
+  EXPECT_EQ(parts[5][1 * 7 + 3], x[(1 * 7 + 3) * 33 + 5]);
+  EXPECT_THROW(call_all(*op("Unstack", {{"axis", 0}}, {kt(3)}), {x}), Unsupported);
+  const Tensor a({1, 4}, std::vector<float>{0, 0, 2, -1}),
+      b({1, 4}, std::vector<float>{0, 3, 0, 1});
+  EXPECT_EQ(call(*op("LogicalXor", {}, {kt(2), kt(2)}), {a, b}).values(),
+            (std::vector<float>{0, 1, 1, 0}));
+}
+
 TEST(OpsAlongAxis, ActivationOpsTakeTheirParameters) {
   const Tensor x = random_tensor({3, 33}, 12);
   auto each = [&](const std::string& cls, json cfg, auto f) {

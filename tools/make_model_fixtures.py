@@ -908,6 +908,9 @@ def b_nn_ops(rng):
          O.pad(h, [[0, 0], [0, 0], [2, 4]], mode="symmetric"),
          O.diff(h, axis=1), O.diff(h, n=2, axis=-1),
          L.GRU(2)(O.pad(h, [[0, 0], [3, 0], [0, 0]])), L.GRU(2)(O.diff(h, axis=1))]
+    u0, _, _, u3 = O.unstack(h, axis=2)
+    r += [O.tril(h), O.tril(h, k=-1), O.triu(h, k=1), O.logical_xor(q, h > 0) * 1.0, u0, u3,
+          L.GRU(2)(O.triu(h, k=-2))]
     r += [O.sort(ids, axis=-1), O.argsort(ids, axis=-1), O.top_k(ids, 3)[0],
           O.pad(ids, [[0, 0], [2, 1]], constant_values=7), O.diff(ids), O.count_nonzero(ids, 1)]
     return K.Model([inp, ids], [y] + u + r), [

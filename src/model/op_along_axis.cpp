@@ -1,5 +1,5 @@
 // Recorded ops that act along one axis, never the batch axis: sort, argsort and top_k in
-// TensorFlow's order, pad, diff and glu.
+// TensorFlow's order, pad, diff, glu, unstack; tril and triu over the last two.
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -315,6 +315,73 @@ OpDef glu(const OpSource& s) {
   return d;
 }
 
+// ops.tril / ops.triu: x[..., i, j] kept where j - i <= k (tril) or >= k (triu), else 0, over
+// the last two axes of a tensor of rank 3 or more (of rank 2 they would be the batch's rows).
+Factory band(bool lower) {
+  return [lower](const OpSource& s) {
+    const auto it = s.cfg.find("k");
+    long k = 0;
+    if (it != s.cfg.end() && !it->is_null()) {
+      if (!it->is_number_integer()) throw Unsupported(s.where + ": k must be an integer");
+      k = it->get<long>();
+    }
+    const std::string where = s.where;
+    OpDef d{[k, lower, where](const std::vector<Tensor>& a, size_t) {
+      const Tensor& x = only(a, 1, where);
+      if (x.rank() < 3)
+        throw Unsupported(where + ": of rank " + std::to_string(x.rank()) +
+                          ", the band would run over the batch's rows");
+      const size_t R = x.dim(x.rank() - 2), C = x.dim(x.rank() - 1);
+      Tensor y = x;
+      std::vector<int64_t> iv = x.has_ints() ? x.ints() : std::vector<int64_t>{};
+      for (size_t at = 0; at < x.size(); ++at) {
+        const auto i = static_cast<long>(at / C % R), j = static_cast<long>(at % C);
+        if (lower ? j - i <= k : j - i >= k) continue;
+        y[at] = 0.0f;
+        if (!iv.empty()) iv[at] = 0;
+      }
+      return iv.empty() ? y : Tensor::from_ints(x.shape(), iv);
+    }};
+    d.keeps_ints = true;
+    d.rule = on_axes(s, {-2, -1}, s.rank, "masks by time step");
+    return d;
+  };
+}
+
+// ops.unstack: the slices along one axis, that axis dropped.
+OpDef unstack(const OpSource& s) {
+  const long axis = cfg_axis(s, 0);
+  const std::string where = s.where;
+  OpDef d{[](const std::vector<Tensor>&, size_t) { return Tensor(); }};
+  d.many = [axis, where](const std::vector<Tensor>& a, size_t) {
+    const Tensor& x = only(a, 1, where);
+    const size_t k = line_axis(axis, x, where), n = x.dim(k);
+    std::vector<size_t> shape = x.shape();
+    shape.erase(shape.begin() + static_cast<long>(k));
+    const size_t outer = layers::core::prod(x.shape(), 0, k);
+    const size_t inner = layers::core::prod(x.shape(), k + 1);
+    std::vector<Tensor> out;
+    for (size_t p = 0; p < n; ++p) {
+      Tensor y(shape);
+      std::vector<int64_t> iv(x.has_ints() ? y.size() : 0);
+      for (size_t o = 0; o < outer; ++o)
+        for (size_t i = 0; i < inner; ++i) {
+          const size_t from = (o * n + p) * inner + i, to = o * inner + i;
+          if (x.has_ints()) {
+            iv[to] = x.ints()[from];
+          } else {
+            y[to] = x[from];
+          }
+        }
+      out.push_back(x.has_ints() ? Tensor::from_ints(shape, iv) : std::move(y));
+    }
+    return out;
+  };
+  d.keeps_ints = true;
+  d.rule = on_axes(s, {axis}, s.rank > 0 ? s.rank - 1 : 0, "unstacks the time axis");
+  return d;
+}
+
 }  // namespace
 
 void add_along_axis_ops(std::map<std::string, Factory>& table) {
@@ -325,6 +392,9 @@ void add_along_axis_ops(std::map<std::string, Factory>& table) {
       {"Pad", pad_op},
       {"Diff", diff_op},
       {"Glu", glu},
+      {"Tril", band(true)},
+      {"Triu", band(false)},
+      {"Unstack", unstack},
   });
 }
 

@@ -98,7 +98,7 @@ void add_elementwise_ops(std::map<std::string, Factory>& table);
 void add_axis_ops(std::map<std::string, Factory>& table);
 // By index: take, take_along_axis, one_hot.
 void add_gather_ops(std::map<std::string, Factory>& table);
-// Along one axis: sort, argsort, top_k, pad, diff, glu.
+// Along one axis: sort, argsort, top_k, pad, diff, glu, unstack, tril/triu.
 void add_along_axis_ops(std::map<std::string, Factory>& table);
 
 }  // namespace recur::model::opnode

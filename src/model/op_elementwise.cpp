@@ -299,6 +299,8 @@ void add_elementwise_ops(std::map<std::string, Factory>& table) {
       {"LogicalAnd",
        logical(binary([](float x, float y) { return boolf(x != 0.0f && y != 0.0f); }), true)},
       {"LogicalNot", logical(unary([](float x) { return boolf(x == 0.0f); }), true)},
+      {"LogicalXor",
+       logical(binary([](float x, float y) { return boolf((x != 0.0f) != (y != 0.0f)); }), true)},
       {"ZerosLike", unary([](float) { return 0.0f; })},
       {"OnesLike", unary([](float) { return 1.0f; })},
       {"Cast", cast},
