@@ -4,8 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <random>
 #include <span>
@@ -16,6 +18,7 @@
 #include "kernels/dispatch.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/threads.hpp"
+#include "ops/cell_access.hpp"
 #include "recur/recur.hpp"
 #include "reference/reference.hpp"
 
@@ -30,7 +33,7 @@ namespace k = recur::kernels;
 
 inline std::vector<Isa> isas() {
   std::vector<Isa> v;
-  for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512}) {
+  for (Isa isa : k::kAllIsas) {
     if (k::isa_supported(isa)) v.push_back(isa);
   }
   return v;
@@ -61,7 +64,7 @@ inline void expect_gemm_near_double(k::Bf16Form form, double bound, std::vector<
                                     std::vector<size_t> Ks, unsigned seed) {
   IsaGuard guard;
   std::mt19937 rng(seed);
-  const bool round_a = form == k::Bf16Form::dot;
+  const bool round_a = form != k::Bf16Form::widen;
   for (Isa isa : isas()) {
     k::set_isa(isa);
     for (size_t M : Ms) {
@@ -209,6 +212,67 @@ inline CellRun run_fused_and_loop(const Built& b, size_t input, size_t B, size_t
       for (size_t j = 0; j < input; ++j) xs[bb][t][j] = xv[(bb * T + t) * input + j];
   ref::Layer layer({b.rounded}, ref::LayerOptions{true, false, false, false, false});
   return {f.outputs.values(), layer.call(xs)[0].v};
+}
+
+// ------------------------------------------------------- cells of the forms that round A (dot,
+// amx)
+
+inline const std::vector<CellCase> kRoundedCases = {{ref::Kind::lstm, true, 7, 33},
+                                                    {ref::Kind::lstm, true, 1, 1},
+                                                    {ref::Kind::gru, true, 33, 7},
+                                                    {ref::Kind::gru, false, 7, 33},
+                                                    {ref::Kind::simple_rnn, true, 33, 1}};
+
+// Fused = loop bit for bit under the active table, whose bf16 form is `form`; the double
+// reference (the bf16-rounded weights, exact activations) within kCellTol: each step's
+// pre-activations move by at most u * sum |a w| from rounding x_t and h, which the gates' slopes
+// (<= 1) carry into h. A sanity bound, not a derived one (the worst case u * sum|a w| ~ 0.09 here
+// is loose): measured max 4.8e-3 over these cases (T up to 200) for the dot form, and 0.02 is
+// the model fixtures' bf16 bound.
+constexpr double kCellTol = 0.02;
+
+inline void expect_cells_near_reference(k::Bf16Form form) {
+  std::mt19937 rng(59);
+  double worst = 0;
+  for (const auto& c : kRoundedCases) {
+    for (size_t T : {size_t{1}, size_t{7}, size_t{200}}) {
+      const Built b = build(c, rng);
+      if (const auto* g = dynamic_cast<const recur::GatedCell*>(b.cell.get())) {
+        EXPECT_EQ(recur::detail::CellAccess::packed(*g).kernel.form, form);
+      }
+      const CellRun r = run_fused_and_loop(b, c.input, 3, T, rng);
+      ASSERT_EQ(r.want.size(), r.got.size());
+      for (size_t i = 0; i < r.want.size(); ++i) {
+        worst = std::max(worst, std::fabs(r.got[i] - r.want[i]));
+        ASSERT_NEAR(r.got[i], r.want[i], kCellTol) << "T=" << T << " at " << i;
+      }
+    }
+  }
+  std::printf("max |recur - reference| over the cases: %.3g\n", worst);
+}
+
+// A sample's outputs do not depend on the batch around it or on the thread count.
+inline void expect_cells_batch_independent() {
+  IsaGuard guard;
+  std::mt19937 rng(61);
+  for (const auto& c : kRoundedCases) {
+    const size_t B = 64, T = 33, at = 37;
+    Built b = build(c, rng);
+    const auto xv = rand_vec(B * T * c.input, rng);
+    const Tensor x({B, T, c.input}, xv);
+    k::set_num_threads(1);
+    const auto one_thread = run_fused(*b.cell, x, zeros(*b.cell, B));
+    k::set_num_threads(2);
+    const auto two = run_fused(*b.cell, x, zeros(*b.cell, B));
+    EXPECT_EQ(one_thread.outputs.values(), two.outputs.values());
+    const Tensor x1({1, T, c.input}, std::vector<float>(xv.begin() + at * T * c.input,
+                                                        xv.begin() + (at + 1) * T * c.input));
+    const auto alone = run_fused(*b.cell, x1, zeros(*b.cell, 1));
+    const size_t n = alone.outputs.size();
+    EXPECT_EQ(alone.outputs.values(),
+              std::vector<float>(two.outputs.values().begin() + at * n,
+                                 two.outputs.values().begin() + (at + 1) * n));
+  }
 }
 
 }  // namespace bf16_test

@@ -15,8 +15,7 @@ class IsaEnvironment : public ::testing::Environment {
   void SetUp() override {
     const char* env = std::getenv("RECUR_ISA");
     if (env == nullptr) return;
-    for (auto isa :
-         {recur::kernels::Isa::scalar, recur::kernels::Isa::avx2, recur::kernels::Isa::avx512}) {
+    for (auto isa : recur::kernels::kAllIsas) {
       if (std::string_view(env) == recur::kernels::isa_name(isa) &&
           !recur::kernels::isa_supported(isa)) {
         // ctest's SKIP_REGULAR_EXPRESSION for these entries matches this line.

@@ -20,7 +20,6 @@
 #include "bf16_cells.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/isa_internal.hpp"
-#include "ops/cell_access.hpp"
 
 namespace {
 
@@ -129,71 +128,22 @@ TEST(Bf16Dot, SameBitsAloneInABatchWithThreadsOnEveryIsa) {
 
 // ------------------------------------------------------------------ cells (AVX512-BF16 only)
 
-const std::vector<CellCase> kCases = {{ref::Kind::lstm, true, 7, 33},
-                                      {ref::Kind::lstm, true, 1, 1},
-                                      {ref::Kind::gru, true, 33, 7},
-                                      {ref::Kind::gru, false, 7, 33},
-                                      {ref::Kind::simple_rnn, true, 33, 1}};
-
-// Fused = loop bit for bit; the double reference (the bf16-rounded weights, exact activations)
-// within kCellTol: each step's pre-activations move by at most u * sum |a w| from rounding x_t
-// and h, which the gates' slopes (<= 1) carry into h. A sanity bound, not a derived one (the
-// worst case u * sum|a w| ~ 0.09 here is loose): measured max 4.8e-3 over these cases (T up to
-// 200), and 0.02 is the model fixtures' bf16 bound.
-constexpr double kCellTol = 0.02;
-
 TEST(Bf16Dot, CellsFusedEqualsLoopAndStayNearReference) {
   if (k::kernel_table().bf16_form != k::Bf16Form::dot) {
     GTEST_SKIP() << "the active kernel table (" << k::isa_name(k::active_isa())
-                 << ") packs bf16 as widened weights: the dot form is the default only where "
-                    "it pays (kernels::bf16_dot_pays)";
+                 << ") does not pack bf16 in the dot form: it is the default only where it pays "
+                    "(kernels::bf16_dot_pays)";
   }
-  std::mt19937 rng(59);
-  double worst = 0;
-  for (const auto& c : kCases) {
-    for (size_t T : {size_t{1}, size_t{7}, size_t{200}}) {
-      const Built b = build(c, rng);
-      if (const auto* g = dynamic_cast<const recur::GatedCell*>(b.cell.get())) {
-        EXPECT_EQ(recur::detail::CellAccess::packed(*g).kernel.form, k::Bf16Form::dot);
-      }
-      const CellRun r = run_fused_and_loop(b, c.input, 3, T, rng);
-      ASSERT_EQ(r.want.size(), r.got.size());
-      for (size_t i = 0; i < r.want.size(); ++i) {
-        worst = std::max(worst, std::fabs(r.got[i] - r.want[i]));
-        ASSERT_NEAR(r.got[i], r.want[i], kCellTol) << "T=" << T << " at " << i;
-      }
-    }
-  }
-  std::printf("max |recur - reference| over the cases: %.3g\n", worst);
+  expect_cells_near_reference(k::Bf16Form::dot);
 }
 
-// A sample's outputs do not depend on the batch around it or on the thread count.
 TEST(Bf16Dot, CellsSameBitsAloneInABatchAndWithThreads) {
   if (k::kernel_table().bf16_form != k::Bf16Form::dot) {
     GTEST_SKIP() << "the active kernel table (" << k::isa_name(k::active_isa())
-                 << ") packs bf16 as widened weights: the dot form is the default only where "
-                    "it pays (kernels::bf16_dot_pays)";
+                 << ") does not pack bf16 in the dot form: it is the default only where it pays "
+                    "(kernels::bf16_dot_pays)";
   }
-  IsaGuard guard;
-  std::mt19937 rng(61);
-  for (const auto& c : kCases) {
-    const size_t B = 64, T = 33, at = 37;
-    Built b = build(c, rng);
-    const auto xv = rand_vec(B * T * c.input, rng);
-    const Tensor x({B, T, c.input}, xv);
-    k::set_num_threads(1);
-    const auto one_thread = run_fused(*b.cell, x, zeros(*b.cell, B));
-    k::set_num_threads(2);
-    const auto two = run_fused(*b.cell, x, zeros(*b.cell, B));
-    EXPECT_EQ(one_thread.outputs.values(), two.outputs.values());
-    const Tensor x1({1, T, c.input}, std::vector<float>(xv.begin() + at * T * c.input,
-                                                        xv.begin() + (at + 1) * T * c.input));
-    const auto alone = run_fused(*b.cell, x1, zeros(*b.cell, 1));
-    const size_t n = alone.outputs.size();
-    EXPECT_EQ(alone.outputs.values(),
-              std::vector<float>(two.outputs.values().begin() + at * n,
-                                 two.outputs.values().begin() + (at + 1) * n));
-  }
+  expect_cells_batch_independent();
 }
 
 }  // namespace

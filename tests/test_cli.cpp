@@ -321,8 +321,7 @@ TEST_F(Cli, InspectNamesTheKernelIsaAndRefusesABadRecurIsa) {
   const auto r = run("inspect " + model);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("Kernels: "), std::string::npos) << r.out;
-  for (auto isa :
-       {recur::kernels::Isa::scalar, recur::kernels::Isa::avx2, recur::kernels::Isa::avx512}) {
+  for (auto isa : recur::kernels::kAllIsas) {
     const std::string name = recur::kernels::isa_name(isa);
     const auto j = run("inspect --json " + model, "RECUR_ISA=" + name + " ");
     if (recur::kernels::isa_supported(isa)) {

@@ -27,7 +27,7 @@ using recur::kernels::Isa;
 
 std::vector<Isa> isas() {
   std::vector<Isa> v;
-  for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512}) {
+  for (Isa isa : recur::kernels::kAllIsas) {
     if (recur::kernels::isa_supported(isa)) v.push_back(isa);
   }
   return v;
@@ -114,7 +114,8 @@ TEST(Kernels, GemmBiasIsOneAdditionAfterTheProduct) {
   };
   const Form forms[] = {{recur::Precision::fp32, k::Bf16Form::widen},
                         {recur::Precision::bf16, k::Bf16Form::widen},
-                        {recur::Precision::bf16, k::Bf16Form::dot}};
+                        {recur::Precision::bf16, k::Bf16Form::dot},
+                        {recur::Precision::bf16, k::Bf16Form::amx}};
   auto bits = [](const std::vector<float>& v) {
     std::vector<uint32_t> b(v.size());
     std::transform(v.begin(), v.end(), b.begin(),
@@ -295,11 +296,11 @@ TEST(Kernels, Avx512GivesTheSameBitsAsAvx2) {
 }
 
 TEST(Kernels, TableOfAnIsaTheCpuLacksIsRefused) {
-  if (recur::kernels::isa_supported(Isa::avx512)) {
+  if (recur::kernels::isa_supported(Isa::amx)) {
     GTEST_SKIP() << "this CPU has every ISA recur is built for";
   }
-  EXPECT_THROW(recur::kernels::table_for(Isa::avx512), recur::Unsupported);
-  EXPECT_THROW(recur::kernels::set_isa(Isa::avx512), recur::Unsupported);
+  EXPECT_THROW(recur::kernels::table_for(Isa::amx), recur::Unsupported);
+  EXPECT_THROW(recur::kernels::set_isa(Isa::amx), recur::Unsupported);
 }
 
 TEST(Kernels, ParallelForRunsEveryIndexOnce) {

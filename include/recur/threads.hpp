@@ -11,7 +11,7 @@ namespace recur {
 void set_num_threads(int n);  // 1..64; InvalidArgument otherwise
 int num_threads();            // the calling thread's count (a ThreadsScope's while one is alive)
 
-// The kernels in use: "scalar", "avx2" or "avx512" (the best this CPU and OS support, unless
+// The kernels in use: "scalar", "avx2", "avx512" or "amx" (the best this CPU and OS support, unless
 // RECUR_ISA chooses; an ISA the CPU lacks throws Unsupported, an unknown name InvalidArgument).
 const char* kernel_isa();
 

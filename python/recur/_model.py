@@ -93,7 +93,7 @@ def num_threads():
 
 
 def isa():
-    """The kernels in use: "scalar", "avx2" or "avx512" (RECUR_ISA in the environment chooses)."""
+    """The kernels in use: "scalar", "avx2", "avx512" or "amx" (RECUR_ISA in the environment chooses)."""
     return _core.isa()
 
 

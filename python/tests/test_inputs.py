@@ -55,7 +55,7 @@ def test_dict_by_name_in_any_order_and_unknown_names_listed():
 def test_isa_names_the_kernels_and_follows_recur_isa(cli):
     import subprocess
     import sys
-    assert recur.isa() in ("scalar", "avx2", "avx512")
+    assert recur.isa() in ("scalar", "avx2", "avx512", "amx")
     out = subprocess.run([sys.executable, "-c", "import recur; print(recur.isa())"], capture_output=True,
                          text=True, env={**__import__("os").environ, "RECUR_ISA": "scalar"})
     assert out.stdout.strip() == "scalar", out.stderr

@@ -19,6 +19,7 @@ constexpr KernelTable kScalar{Isa::scalar,
                               detail::gemm_packed_panels_scalar,
                               detail::gemm_packed_panels_bf16_scalar,
                               gemm_packed_panels_bf16_dot_scalar,
+                              gemm_packed_panels_bf16_dot_scalar,
                               Bf16Form::widen,
                               detail::sigmoid_scalar,
                               detail::tanh_scalar};
@@ -27,12 +28,14 @@ constexpr KernelTable kAvx2{Isa::avx2,
                             detail::gemm_packed_panels_avx2,
                             detail::gemm_packed_panels_bf16_avx2,
                             gemm_packed_panels_bf16_dot_scalar,
+                            gemm_packed_panels_bf16_dot_scalar,
                             Bf16Form::widen,
                             detail::sigmoid_avx2,
                             detail::tanh_avx2};
 constexpr KernelTable kAvx512{Isa::avx512,
                               detail::gemm_packed_panels_avx512,
                               detail::gemm_packed_panels_bf16_avx512,
+                              gemm_packed_panels_bf16_dot_scalar,
                               gemm_packed_panels_bf16_dot_scalar,
                               Bf16Form::widen,
                               detail::sigmoid_avx512,
@@ -44,9 +47,19 @@ constexpr KernelTable kAvx512Bf16{Isa::avx512,
                                   detail::gemm_packed_panels_avx512,
                                   detail::gemm_packed_panels_bf16_avx512,
                                   detail::gemm_packed_panels_bf16_dot_avx512,
+                                  detail::gemm_packed_panels_bf16_dot_avx512,
                                   form,
                                   detail::sigmoid_avx512,
                                   detail::tanh_avx512};
+// amx: avx512's fp32 kernels (the same bits) and AMX tiles for bf16.
+constexpr KernelTable kAmx{Isa::amx,
+                           detail::gemm_packed_panels_avx512,
+                           detail::gemm_packed_panels_bf16_avx512,
+                           detail::gemm_packed_panels_bf16_dot_avx512,
+                           detail::gemm_packed_panels_bf16_amx,
+                           Bf16Form::amx,
+                           detail::sigmoid_avx512,
+                           detail::tanh_avx512};
 #endif
 
 std::atomic<const KernelTable*> g_active{nullptr};
@@ -55,10 +68,10 @@ Isa from_environment() {
   const char* env = std::getenv("RECUR_ISA");
   if (env == nullptr || *env == '\0') return best_isa();
   const std::string_view v(env);
-  for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512}) {
+  for (Isa isa : kAllIsas) {
     if (v == isa_name(isa)) return isa;
   }
-  throw InvalidArgument("RECUR_ISA=" + std::string(v) + ": expected scalar, avx2 or avx512");
+  throw InvalidArgument("RECUR_ISA=" + std::string(v) + ": expected scalar, avx2, avx512 or amx");
 }
 
 }  // namespace
@@ -75,6 +88,7 @@ const KernelTable& table_for(Isa isa) {
     case Isa::avx512:
       if (!has_avx512_bf16()) return kAvx512;
       return bf16_dot_pays() ? kAvx512Bf16<Bf16Form::dot> : kAvx512Bf16<Bf16Form::widen>;
+    case Isa::amx: return kAmx;
 #endif
     default: return kScalar;
   }
@@ -97,6 +111,10 @@ const KernelTable& kernel_table() {
 Isa active_isa() { return kernel_table().isa; }
 
 const char* bf16_kernel_name() {
+  if (kernel_table().bf16_form == Bf16Form::amx) {
+    return "amx: AMX-BF16 tiles (tdpbf16ps), bf16 weights and bf16-rounded activations, fp32 "
+           "accumulation";
+  }
   if (kernel_table().bf16_form == Bf16Form::dot) {
     return "avx512: vdpbf16ps (AVX512-BF16), bf16 weights and bf16-rounded activations, fp32 "
            "accumulation";
@@ -104,6 +122,7 @@ const char* bf16_kernel_name() {
   switch (active_isa()) {
     case Isa::avx2: return "avx2: bf16 weights widened to fp32 in registers, fp32 FMA";
     case Isa::avx512: return "avx512: bf16 weights widened to fp32 in registers, fp32 FMA";
+    case Isa::amx:
     case Isa::scalar: break;
   }
   return "scalar: bf16 weights widened to fp32, fp32 multiply-add";

@@ -30,14 +30,18 @@ struct KernelTable {
   // pair arithmetic. AVX512-BF16 runs the instruction; every other table the scalar twin (the
   // same bits, slowly), so a matrix packed for the dot form runs under any table.
   GemmPanelsFn gemm_panels_bf16_dot;
+  // An amx-packed B (Bf16Form::amx): AMX tiles on the amx table; every other table runs it as
+  // the dot form (the packing is the dot form's, padded), within the same bound, not AMX's bits.
+  GemmPanelsFn gemm_panels_bf16_amx;
   Bf16Form bf16_form;  // what pack_matrix builds for Precision::bf16 under this table
   VecFn sigmoid;       // AVX2 and AVX-512: the same polynomial, the same bits
   VecFn tanh;
 };
 
-// The active table. The first call picks it: RECUR_ISA=scalar|avx2|avx512 when set, else the best
-// ISA this CPU and OS support. avx512 on a CPU with AVX512-BF16 is a table whose bf16 form is
-// the dot form (vdpbf16ps); elsewhere bf16 widens weights. An unknown RECUR_ISA value throws
+// The active table. The first call picks it: RECUR_ISA=scalar|avx2|avx512|amx when set, else the
+// best ISA this CPU and OS support. amx is avx512's fp32 kernels with bf16 on AMX tiles. avx512
+// on a CPU with AVX512-BF16 packs bf16 in the dot form (vdpbf16ps) where it pays; elsewhere bf16
+// widens weights. An unknown RECUR_ISA value throws
 // InvalidArgument and an ISA the CPU lacks throws Unsupported, on that call and every later one
 // (pack_weights calls it, so the error surfaces when a model with recurrent cells loads, on the
 // loading thread).

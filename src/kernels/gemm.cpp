@@ -35,7 +35,8 @@ PackedMatrix pack_matrix(size_t K, size_t N, const float* B, size_t ldb, size_t 
   const size_t np = p.pairs();
   // Panels a multiple of 4 KiB long would all map to the same L1 sets, and the micro-kernels
   // stream up to 6 of them at once: such panels get one more cache line.
-  const size_t rows = half ? np * 2 * kPanel : K * kPanel, bytes = rows * (half ? 2 : 4);
+  const size_t pair_rows = form == Bf16Form::amx ? (np + 15) / 16 * 16 : np;
+  const size_t rows = half ? pair_rows * 2 * kPanel : K * kPanel, bytes = rows * (half ? 2 : 4);
   p.stride = rows + (bytes > 0 && bytes % 4096 == 0 ? 64 / (half ? 2 : 4) : 0);
   if (half) {
     p.bf16.assign(p.panels() * p.stride, 0);
@@ -104,9 +105,13 @@ void run_part(void* ctx, int i) {
 
 GemmPanelsFn panels_fn(const PackedMatrix& B) {
   const KernelTable& t = kernel_table();
-  return B.precision == Precision::fp32 ? t.gemm_panels
-         : B.form == Bf16Form::dot      ? t.gemm_panels_bf16_dot
-                                        : t.gemm_panels_bf16;
+  if (B.precision == Precision::fp32) return t.gemm_panels;
+  switch (B.form) {
+    case Bf16Form::dot: return t.gemm_panels_bf16_dot;
+    case Bf16Form::amx: return t.gemm_panels_bf16_amx;
+    case Bf16Form::widen: break;
+  }
+  return t.gemm_panels_bf16;
 }
 }  // namespace
 

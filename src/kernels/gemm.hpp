@@ -16,8 +16,10 @@ void add_bias_rows(size_t M, size_t N, const float* bias, float* C, size_t ldc);
 
 // How a bf16 product runs. widen: B in bf16, widened to float32 in registers, A float32 (every
 // ISA). dot: A rounded to bf16 too (nearest even) and summed in pairs the way vdpbf16ps does
-// (AVX512-BF16; the scalar twin reproduces it bit for bit on any CPU).
-enum class Bf16Form { widen, dot };
+// (AVX512-BF16; the scalar twin reproduces it bit for bit on any CPU). amx: A rounded as for dot,
+// 32 k at a time summed by AMX's tdpbf16ps, whose bits are its own (no scalar twin: another
+// table runs such a matrix in its dot form's arithmetic, within the same bound, not the same bits).
+enum class Bf16Form { widen, dot, amx };
 
 // Storage aligned to a 64-byte cache line: a panel row is 64 bytes, and a misaligned one
 // straddles two lines on every load.
@@ -39,7 +41,8 @@ struct LineAllocator {
 // instead, for both forms: pair row kp holds, per column j, B[2kp][j] (the lower half of a 32-bit
 // lane) and B[2kp+1][j] (the upper half; zero past K), so a panel is (K+1)/2 rows of 32. The dot
 // form feeds a lane to vdpbf16ps as it is; the widen form reads it as two float32 (a shift and a
-// mask, no shuffle).
+// mask, no shuffle). The amx form pads each panel's pair rows to a multiple of 16 (zeros): an AMX
+// B tile is 16 pair rows of one panel.
 constexpr size_t kPanel = 16;
 struct PackedMatrix {
   size_t K = 0, N = 0;
@@ -67,7 +70,9 @@ PackedMatrix pack_matrix(size_t K, size_t N, const float* B, size_t ldb, size_t 
 // A bf16 B is widened to float32 in registers (exactly), then the same sums run: A stays
 // float32, only B's rounding differs from the fp32 product. The dot form rounds A to bf16 and
 // sums k pairs ascending, each pair as vdpbf16ps does (gemm_dot_bf16.hpp): the same bits on
-// every ISA, for any M, blocking or threads.
+// every ISA, for any M, blocking or threads. The amx form (amx table) starts each element from C
+// or zero and applies one tdpbf16ps per 32 k ascending (zero padded), for any M, tile, blocking
+// or threads: a row's bits do not depend on its batch.
 // With a bias (B.N floats, one per column), each element's sum then gets its column's bias
 // added, the same float addition as a pass over C afterwards (add_bias_rows), done while the
 // kernel's tile is still in L1.

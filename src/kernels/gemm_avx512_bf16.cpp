@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/bf16_round_avx512.hpp"
 #include "kernels/gemm_avx512_tile.hpp"
 #include "kernels/gemm_blocking.hpp"
 #include "kernels/gemm_dot_bf16.hpp"
@@ -27,25 +28,6 @@ constexpr size_t kKc = 512;   // k values per block (even: pairs never straddle 
 constexpr size_t kMc = 48;    // rows per block: the bf16 A block is kMc * kKc * 2 B = 48 KiB
 constexpr size_t kPc = 12;    // panels per C strip
 constexpr size_t kRows = 12;  // micro-tile height
-
-// Row of n floats to bf16 (nearest even, as to_bf16; NaN stays quiet NaN) in dst, zero padded
-// to an even count.
-RECUR_AVX512_BF16 void round_row(const float* src, size_t n, uint16_t* dst) {
-  const __m512i one = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7FFF);
-  const __m512i abs = _mm512_set1_epi32(0x7FFFFFFF), inf = _mm512_set1_epi32(0x7F800000);
-  const __m512i quiet = _mm512_set1_epi32(0x00400000);
-  const __mmask16 all = 0xFFFF;  // zero-masked forms: GCC 12 warns on the plain ones
-  for (size_t k = 0; k < n; k += 16) {
-    const __mmask16 m = n - k >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - k)) - 1);
-    const __m512i u = _mm512_maskz_loadu_epi32(m, src + k);
-    const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, abs), inf);
-    __m512i r = _mm512_add_epi32(
-        u, _mm512_add_epi32(bias, _mm512_and_si512(_mm512_maskz_srli_epi32(all, u, 16), one)));
-    r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(u, quiet));
-    _mm512_mask_cvtepi32_storeu_epi16(dst + k, m, _mm512_maskz_srli_epi32(all, r, 16));
-  }
-  if (n & 1) dst[n] = 0;
-}
 
 // R rows x P panels of C over np k pairs; A is R rows of np bf16 pairs (lda pairs apart).
 template <int R, int P>
@@ -104,7 +86,7 @@ RECUR_AVX512_BF16 void gemm_packed_panels_bf16_dot_avx512(size_t M, const float*
     for (size_t i0 = 0; i0 < M; i0 += kMc) {
       const size_t mc = std::min(kMc, M - i0);
       for (size_t i = 0; i < mc; ++i) {
-        round_row(A + (i0 + i) * lda + k0, kc, abuf + i * np * 2);
+        round_row_bf16(A + (i0 + i) * lda + k0, kc, abuf + i * np * 2);
       }
       for (size_t q0 = p0; q0 < p1; q0 += kPc) {
         const size_t q1 = std::min(p1, q0 + kPc);

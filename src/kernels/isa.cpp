@@ -5,12 +5,39 @@
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cpuid.h>
 #endif
+#if defined(__linux__)
+#include <sys/syscall.h>
+#endif
 
 namespace recur::kernels {
 
 namespace {
 
 #if defined(__x86_64__) || defined(_M_X64)
+// CPUID leaf 7 subleaf 1, EAX bit 5.
+bool cpu_has_avx512_bf16() {
+  unsigned eax, ebx, ecx, edx;
+  if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) || eax < 1) return false;
+  if (!__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) return false;
+  return (eax & (1u << 5)) != 0;
+}
+
+// AMX-TILE and AMX-BF16 (CPUID 7.0 EDX bits 24, 22), tile config and data state in XCR0 (bits
+// 17, 18), and Linux's permission for this process to use the tile data (5.16 and later: without
+// it the first tile instruction faults).
+bool amx_ready(unsigned xcr0) {
+  unsigned eax, ebx, ecx, edx;
+  if (!cpu_has_avx512_bf16() || !__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+  if ((edx & ((1u << 24) | (1u << 22))) != ((1u << 24) | (1u << 22))) return false;
+  if ((xcr0 & 0x60000u) != 0x60000u) return false;
+#if defined(__linux__)
+  constexpr long kReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+  return false;
+#endif
+}
+
 Isa detect() {
   unsigned eax, ebx, ecx, edx;
   if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return Isa::scalar;
@@ -22,18 +49,14 @@ Isa detect() {
   if (!(ebx & bit_AVX2)) return Isa::scalar;
   const unsigned avx512 = bit_AVX512F | bit_AVX512DQ | bit_AVX512BW | bit_AVX512VL;
   // Opmask, upper halves of ZMM0-15 and ZMM16-31 (XCR0 bits 5, 6, 7) must be saved too.
-  if ((ebx & avx512) == avx512 && (lo & 0xE0u) == 0xE0u) return Isa::avx512;
+  if ((ebx & avx512) == avx512 && (lo & 0xE0u) == 0xE0u) {
+    return amx_ready(lo) ? Isa::amx : Isa::avx512;
+  }
   return Isa::avx2;
 }
 
-// CPUID leaf 7 subleaf 1, EAX bit 5; its ZMM state is the avx512 ISA's.
-bool detect_avx512_bf16() {
-  if (best_isa() != Isa::avx512) return false;
-  unsigned eax, ebx, ecx, edx;
-  if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) || eax < 1) return false;
-  if (!__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) return false;
-  return (eax & (1u << 5)) != 0;
-}
+// Its ZMM state is the avx512 ISA's.
+bool detect_avx512_bf16() { return isa_supported(Isa::avx512) && cpu_has_avx512_bf16(); }
 
 // vdpbf16ps outruns the FMA (twice the products per instruction at the same rate) on AMD's
 // cores; Intel's issue it at half the FMA's rate, so the dot form loses there. Measured: S3/S4
@@ -56,6 +79,7 @@ const char* isa_name(Isa isa) {
   switch (isa) {
     case Isa::avx2: return "avx2";
     case Isa::avx512: return "avx512";
+    case Isa::amx: return "amx";
     case Isa::scalar: break;
   }
   return "scalar";

@@ -39,6 +39,10 @@ void gemm_packed_panels_avx512(size_t M, const float* A, size_t lda, const Packe
 void gemm_packed_panels_bf16_dot_avx512(size_t M, const float* A, size_t lda, const PackedMatrix& B,
                                         size_t p0, size_t p1, float* C, size_t ldc, bool accumulate,
                                         const float* bias);
+// Needs the amx ISA (isa_supported(Isa::amx): the tile state granted).
+void gemm_packed_panels_bf16_amx(size_t M, const float* A, size_t lda, const PackedMatrix& B,
+                                 size_t p0, size_t p1, float* C, size_t ldc, bool accumulate,
+                                 const float* bias);
 void sigmoid_avx512(float* x, size_t n);
 void tanh_avx512(float* x, size_t n);
 #endif

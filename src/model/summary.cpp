@@ -58,7 +58,7 @@ std::string Model::summary() const {
     total += l.params;
   }
   append(out, "%-24s %-18s %-28s %10zu\n", "total", "", "", total);
-  append(out, "Kernels: %s (best on this CPU: %s; RECUR_ISA=scalar|avx2|avx512 overrides)\n",
+  append(out, "Kernels: %s (best on this CPU: %s; RECUR_ISA=scalar|avx2|avx512|amx overrides)\n",
          kernels::isa_name(kernels::active_isa()), kernels::isa_name(kernels::best_isa()));
   if (info.precision == Precision::bf16) {
     append(

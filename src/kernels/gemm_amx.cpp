@@ -1,0 +1,178 @@
+// AMX-BF16 kernel of the bf16 amx form (Bf16Form::amx). A is rounded to bf16 (as the dot form
+// rounds it) block by block into a buffer on the stack, zero padded to whole tiles; a panel's
+// k-pair rows, padded to 16 by pack_matrix, are B tiles as packed. Tiles: C 0-3 (row tile r,
+// panel p at 2r + p), A 4-5, B 6-7. Every C element starts from C or zero and takes one
+// tdpbf16ps per 32 k ascending (stored and reloaded unchanged between K blocks), so its bits do
+// not depend on M, on the tile it lands in, on the blocking or on threads. No scalar model of
+// tdpbf16ps matched it (docs/PERFORMANCE.md): tests hold it to the double reference instead.
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/bf16_round_avx512.hpp"
+#include "kernels/isa_internal.hpp"
+
+#define RECUR_AMX __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,amx-tile,amx-bf16")))
+
+namespace recur::kernels::detail {
+
+namespace {
+
+constexpr size_t kTk = 32;   // k per tdpbf16ps: 16 pairs
+constexpr size_t kKc = 512;  // k per block, a multiple of kTk
+constexpr size_t kMc = 64;   // rows rounded at a time: 64 KiB of bf16 on the stack
+constexpr size_t kMr = 32;   // rows per tile block: two A tiles
+
+// Palette 1 (LDTILECFG's layout): 8 tiles of `rows` x 64 bytes; A and C tiles take the block's
+// rows (fewer than 16 only when M is), B tiles 16 pair rows.
+struct alignas(64) TileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// One C tile: in place when whole, else through a staging copy (an edge of M or N).
+struct CTile {
+  alignas(64) float stage[16 * 16];
+  float* c = nullptr;
+  size_t ldc = 0, rows = 0, cols = 0;
+  bool direct = false;
+
+  void open(float* corner, size_t ld, size_t r, size_t n, size_t tile_rows, bool load) {
+    c = corner;
+    ldc = ld;
+    rows = r;
+    cols = n;
+    direct = r == tile_rows && n == 16;
+    if (direct || !load) return;
+    std::memset(stage, 0, sizeof stage);
+    for (size_t i = 0; i < rows; ++i) std::memcpy(stage + i * 16, c + i * ldc, cols * 4);
+  }
+  float* ptr() { return direct ? c : stage; }
+  size_t stride() const { return direct ? ldc * 4 : 64; }
+  void close() {
+    if (direct) return;
+    for (size_t i = 0; i < rows; ++i) std::memcpy(c + i * ldc, stage + i * 16, cols * 4);
+  }
+};
+
+// C's rows += bias over n <= 32 columns, while the tile is in L1: the same float additions as
+// add_bias_rows.
+RECUR_AMX void add_bias(size_t rows, size_t n, const float* bias, float* c, size_t ldc) {
+  const __mmask16 m0 = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
+  const __mmask16 m1 = n <= 16 ? __mmask16(0) : __mmask16((1u << (n - 16)) - 1);
+  const __m512 b0 = _mm512_maskz_loadu_ps(m0, bias), b1 = _mm512_maskz_loadu_ps(m1, bias + 16);
+  for (size_t i = 0; i < rows; ++i, c += ldc) {
+    _mm512_mask_storeu_ps(c, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, c), b0));
+    _mm512_mask_storeu_ps(c + 16, m1, _mm512_add_ps(_mm512_maskz_loadu_ps(m1, c + 16), b1));
+  }
+}
+
+// nt tile steps over one or two row tiles (A rows 16 apart, as_ bytes per row) and two panels.
+template <bool Two>
+RECUR_AMX void run_tiles(size_t nt, const uint16_t* a, size_t as_, const uint16_t* b0,
+                         const uint16_t* b1, CTile* t, bool load) {
+  if (load) {
+    _tile_loadd(0, t[0].ptr(), t[0].stride());
+    _tile_loadd(1, t[1].ptr(), t[1].stride());
+    if constexpr (Two) {
+      _tile_loadd(2, t[2].ptr(), t[2].stride());
+      _tile_loadd(3, t[3].ptr(), t[3].stride());
+    }
+  } else {
+    _tile_zero(0);
+    _tile_zero(1);
+    if constexpr (Two) {
+      _tile_zero(2);
+      _tile_zero(3);
+    }
+  }
+  const uint16_t* a1 = a + 16 * as_ / 2;
+  for (size_t k = 0; k < nt; ++k) {
+    _tile_loadd(4, a + k * kTk, as_);
+    _tile_loadd(6, b0 + k * 16 * 2 * kPanel, 64);
+    _tile_loadd(7, b1 + k * 16 * 2 * kPanel, 64);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    if constexpr (Two) {
+      _tile_loadd(5, a1 + k * kTk, as_);
+      _tile_dpbf16ps(2, 5, 6);
+      _tile_dpbf16ps(3, 5, 7);
+    }
+  }
+  _tile_stored(0, t[0].ptr(), t[0].stride());
+  _tile_stored(1, t[1].ptr(), t[1].stride());
+  if constexpr (Two) {
+    _tile_stored(2, t[2].ptr(), t[2].stride());
+    _tile_stored(3, t[3].ptr(), t[3].stride());
+  }
+}
+
+}  // namespace
+
+RECUR_AMX void gemm_packed_panels_bf16_amx(size_t M, const float* A, size_t lda,
+                                           const PackedMatrix& B, size_t p0, size_t p1, float* C,
+                                           size_t ldc, bool accumulate, const float* bias) {
+  const size_t tile_rows = std::min<size_t>(16, M);
+  TileConfig cfg;
+  for (int i = 0; i < 8; ++i) {
+    cfg.rows[i] = static_cast<uint8_t>(i < 6 ? tile_rows : 16);
+    cfg.colsb[i] = 64;
+  }
+  _tile_loadconfig(&cfg);
+  alignas(64) uint16_t abuf[kMc * kKc];
+  CTile tiles[4];
+  const size_t K = B.K;
+  for (size_t k0 = 0; k0 < K; k0 += kKc) {
+    const size_t kc = std::min(kKc, K - k0), nt = (kc + kTk - 1) / kTk, astride = nt * kTk;
+    const bool load = accumulate || k0 > 0, last = k0 + kc == K;
+    for (size_t m0 = 0; m0 < M; m0 += kMc) {
+      // Rows [m0, m0 + mc) rounded, and zero rows up to whole tiles.
+      const size_t mc = std::min(kMc, M - m0);
+      const size_t padded = std::min(kMc, (mc + tile_rows - 1) / tile_rows * tile_rows);
+      for (size_t i = 0; i < padded; ++i) {
+        uint16_t* row = abuf + i * astride;
+        const size_t done = i < mc ? kc + (kc & 1) : 0;
+        if (i < mc) round_row_bf16(A + (m0 + i) * lda + k0, kc, row);
+        std::memset(row + done, 0, (astride - done) * sizeof(uint16_t));
+      }
+      // Each panel pair's B tiles (32 KiB a K block) stay in L1 across the row blocks.
+      for (size_t q = p0; q < p1; q += 2) {
+        // An odd last panel runs beside itself; that copy's C tiles are dropped.
+        const size_t q1 = q + 1 < p1 ? q + 1 : q;
+        const size_t n0 = std::min(kPanel, B.N - q * kPanel);
+        const size_t n1 = q1 == q ? 0 : std::min(kPanel, B.N - q1 * kPanel);
+        const uint16_t* b0 = B.bf16.data() + q * B.stride + k0 * kPanel;
+        const uint16_t* b1 = B.bf16.data() + q1 * B.stride + k0 * kPanel;
+        for (size_t i0 = 0; i0 < mc; i0 += kMr) {
+          const size_t mr = std::min(kMr, mc - i0), rt = mr > 16 ? 2 : 1;
+          float* c = C + (m0 + i0) * ldc + q * kPanel;
+          for (size_t r = 0; r < rt; ++r) {
+            const size_t rows = std::min<size_t>(16, mr - 16 * r);
+            tiles[2 * r].open(c + 16 * r * ldc, ldc, rows, n0, tile_rows, load);
+            tiles[2 * r + 1].open(c + 16 * r * ldc + kPanel, ldc, rows, n1, tile_rows, load);
+          }
+          const uint16_t* a = abuf + i0 * astride;
+          if (rt == 2) {
+            run_tiles<true>(nt, a, astride * 2, b0, b1, tiles, load);
+          } else {
+            run_tiles<false>(nt, a, astride * 2, b0, b1, tiles, load);
+          }
+          for (size_t t = 0; t < 2 * rt; ++t) tiles[t].close();
+          if (last && bias) add_bias(mr, n0 + n1, bias + q * kPanel, c, ldc);
+        }
+      }
+    }
+  }
+  _tile_release();
+}
+
+}  // namespace recur::kernels::detail
+
+#endif  // x86-64

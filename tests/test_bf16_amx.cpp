@@ -1,0 +1,157 @@
+// The bf16 amx form (Bf16Form::amx, AMX-BF16 tiles, the amx table): no scalar model reproduces
+// tdpbf16ps (docs/PERFORMANCE.md), so the kernel is held to double references instead: with A
+// and B rounded to bf16 (float32 summation error only) and with the fp32 operands (the dot form's
+// bound, 2u + u^2 of sum |a b|, u = 2^-8). Rows alone equal rows in a batch, any thread count;
+// cells: fused = loop bit for bit, near the double reference, batch independent.
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "bf16_cells.hpp"
+#include "kernels/gemm.hpp"
+#include "kernels/isa_internal.hpp"
+
+namespace {
+
+using namespace bf16_test;
+
+constexpr double kU = 1.0 / 256.0;
+constexpr double kBound = 2 * kU + kU * kU;
+
+#define REQUIRE_AMX()                                                              \
+  do {                                                                             \
+    if (!k::isa_supported(Isa::amx)) {                                             \
+      GTEST_SKIP() << "this CPU or OS lacks AMX-BF16 with tile state (best here: " \
+                   << k::isa_name(k::best_isa()) << ")";                           \
+    }                                                                              \
+  } while (false)
+
+TEST(Bf16Amx, AmxTableRunsAvx512Fp32AndPacksBf16ForTiles) {
+  REQUIRE_AMX();
+  const auto& t = k::table_for(Isa::amx);
+  const auto& t5 = k::table_for(Isa::avx512);
+  EXPECT_EQ(t.bf16_form, k::Bf16Form::amx);
+  EXPECT_EQ(t.gemm_panels, t5.gemm_panels);
+  EXPECT_EQ(t.gemm_panels_bf16_dot, t5.gemm_panels_bf16_dot);
+  EXPECT_NE(t.gemm_panels_bf16_amx, t5.gemm_panels_bf16_amx);
+}
+
+// Every ISA runs an amx-packed matrix (the others in their dot form's arithmetic), within the
+// bound; M, N, K odd, over tile edges (16, 32 rows) and the kernel's 512-k blocks.
+TEST(Bf16Amx, GemmMatchesDoubleReferencesOnEveryIsa) {
+  expect_gemm_near_double(k::Bf16Form::amx, kBound, {1, 7, 16, 17, 33, 70},
+                          {1, 2, 7, 33, 256, 513, 1030}, 71);
+}
+
+// Pair rows padded to 16 per panel (an AMX B tile), zero past K.
+TEST(Bf16Amx, PacksPairRowsInWholeTiles) {
+  std::mt19937 rng(73);
+  for (size_t K : {size_t{1}, size_t{31}, size_t{32}, size_t{33}, size_t{600}}) {
+    const size_t N = 20;
+    const auto B = rand_vec(K * N, rng);
+    const auto P = k::pack_matrix(K, N, B.data(), N, 0, Precision::bf16, k::Bf16Form::amx);
+    const size_t tiles = (P.pairs() + 15) / 16;
+    ASSERT_GE(P.stride, tiles * 16 * 2 * k::kPanel) << "K=" << K;
+    for (size_t q = 0; q < P.panels(); ++q) {
+      for (size_t kp = 0; kp < tiles * 16; ++kp) {
+        for (size_t j = 0; j < 2 * k::kPanel; ++j) {
+          const size_t kk = 2 * kp + j % 2, col = q * k::kPanel + j / 2;
+          const uint16_t want = kk < K && col < N ? k::to_bf16(B[kk * N + col]) : 0;
+          ASSERT_EQ(P.bf16[q * P.stride + kp * 2 * k::kPanel + j], want)
+              << "K=" << K << " panel " << q << " pair " << kp;
+        }
+      }
+    }
+  }
+}
+
+// A row's bits alone equal its bits inside batches of every size (tile rows configured from 1 to
+// 16, staged and in-place C tiles), and 2 threads equal 1.
+TEST(Bf16Amx, SameBitsAloneInABatchWithThreads) {
+  REQUIRE_AMX();
+  IsaGuard guard;
+  std::mt19937 rng(79);
+  for (size_t M : {size_t{7}, size_t{20}, size_t{150}}) {
+    const size_t N = 200, K = 531;
+    const auto A = rand_vec(M * K, rng), B = rand_vec(K * N, rng);
+    const auto P = k::pack_matrix(K, N, B.data(), N, 0, Precision::bf16, k::Bf16Form::amx);
+    expect_rows_independent(Isa::amx, P, A, M);
+    // The first 7 rows as a batch of their own.
+    std::vector<float> all(M * N), part(7 * N);
+    k::set_num_threads(1);
+    k::gemm_packed(M, A.data(), K, P, all.data(), N, false);
+    k::gemm_packed(7, A.data(), K, P, part.data(), N, false);
+    EXPECT_EQ(part, std::vector<float>(all.begin(), all.begin() + 7 * N)) << "M=" << M;
+  }
+}
+
+// A bias is the float addition after the sum (as add_bias_rows), on panel pairs and odd panels
+// alike; columns past N and rows past M stay untouched.
+TEST(Bf16Amx, BiasIsAddedAfterTheSum) {
+  REQUIRE_AMX();
+  std::mt19937 rng(83);
+  const auto& t = k::table_for(Isa::amx);
+  for (size_t N : {size_t{7}, size_t{16}, size_t{33}, size_t{48}}) {
+    const size_t M = 19, K = 45, ldc = N + 3;
+    const auto A = rand_vec(M * K, rng), B = rand_vec(K * N, rng), bias = rand_vec(N, rng);
+    const auto C0 = rand_vec((M + 1) * ldc, rng);
+    const auto P = k::pack_matrix(K, N, B.data(), N, 0, Precision::bf16, k::Bf16Form::amx);
+    for (bool acc : {false, true}) {
+      auto want = C0, got = C0;
+      t.gemm_panels_bf16_amx(M, A.data(), K, P, 0, P.panels(), want.data(), ldc, acc, nullptr);
+      k::add_bias_rows(M, N, bias.data(), want.data(), ldc);
+      t.gemm_panels_bf16_amx(M, A.data(), K, P, 0, P.panels(), got.data(), ldc, acc, bias.data());
+      for (size_t i = 0; i < got.size(); ++i) {
+        ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(want[i]))
+            << "N=" << N << " acc=" << acc << " at " << i;
+        if (i >= M * ldc || i % ldc >= N) {
+          ASSERT_EQ(got[i], C0[i]) << "wrote outside C at " << i;
+        }
+      }
+    }
+  }
+}
+
+// NaN and infinity in A reach their row only.
+TEST(Bf16Amx, NonFiniteInputsStayInTheirRow) {
+  REQUIRE_AMX();
+  std::mt19937 rng(89);
+  const size_t M = 3, N = 20, K = 40;
+  auto A = rand_vec(M * K, rng), B = rand_vec(K * N, rng);
+  A[4] = std::numeric_limits<float>::quiet_NaN();      // row 0
+  A[K + 35] = std::numeric_limits<float>::infinity();  // row 1 (B has no zeros)
+  const auto P = k::pack_matrix(K, N, B.data(), N, 0, Precision::bf16, k::Bf16Form::amx);
+  std::vector<float> C(M * N);
+  k::table_for(Isa::amx).gemm_panels_bf16_amx(M, A.data(), K, P, 0, P.panels(), C.data(), N, false,
+                                              nullptr);
+  for (size_t j = 0; j < N; ++j) {
+    EXPECT_TRUE(std::isnan(C[j]));
+    EXPECT_TRUE(std::isinf(C[N + j]));
+    EXPECT_TRUE(std::isfinite(C[2 * N + j]));
+  }
+}
+
+// ------------------------------------------------------------------ cells (amx table only)
+
+TEST(Bf16Amx, CellsFusedEqualsLoopAndStayNearReference) {
+  if (k::kernel_table().bf16_form != k::Bf16Form::amx) {
+    GTEST_SKIP() << "the active kernel table (" << k::isa_name(k::active_isa())
+                 << ") does not pack bf16 for AMX";
+  }
+  expect_cells_near_reference(k::Bf16Form::amx);
+}
+
+TEST(Bf16Amx, CellsSameBitsAloneInABatchAndWithThreads) {
+  if (k::kernel_table().bf16_form != k::Bf16Form::amx) {
+    GTEST_SKIP() << "the active kernel table (" << k::isa_name(k::active_isa())
+                 << ") does not pack bf16 for AMX";
+  }
+  expect_cells_batch_independent();
+}
+
+}  // namespace
