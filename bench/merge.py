@@ -63,10 +63,12 @@ def header(rows):
 def times(keyed, engines, shapes, threads):
     labels = [e + (" (bf16)" if e == "keras_ov" else "") for e in engines]
     has_ov = "keras_ov" in engines
+    has_bf = "recur-bf16" in engines  # issue 13's targets: bf16 vs the best fp32 peer, Keras-OV
     head = ("| shape | cell | thr | " + " | ".join(labels) +
             " | recur GFLOP/s | recur/best fp32 peer |" + (" recur/keras_ov |" if has_ov else "") +
-            " load |")
-    out = [head, "|" + "---|" * (len(engines) + 6 + has_ov)]
+            (" bf16/best fp32 peer |" if has_bf else "") +
+            (" bf16/keras_ov |" if has_bf and has_ov else "") + " load |")
+    out = [head, "|" + "---|" * (len(engines) + 6 + has_ov + has_bf + (has_bf and has_ov))]
     for s in shapes:
         for c in CELLS:
             for t in threads:
@@ -89,9 +91,14 @@ def times(keyed, engines, shapes, threads):
                 ratio = f"{rec['seconds'] / best[1]:.2f} ({best[0]})" if best else "–"
                 line = (f"| {s} | {c} | {t} | " + " | ".join(cells) +
                         f" | {rec['gflops']:.1f} | {ratio} |")
+                ov = keyed.get((s, c, t, "keras_ov"))
                 if has_ov:
-                    ov = keyed.get((s, c, t, "keras_ov"))
                     line += f" {rec['seconds'] / ov['seconds']:.2f} |" if ov else " – |"
+                if has_bf:
+                    bf = keyed.get((s, c, t, "recur-bf16"))
+                    line += (f" {bf['seconds'] / best[1]:.2f} |" if bf and best else " – |")
+                    if has_ov:
+                        line += f" {bf['seconds'] / ov['seconds']:.2f} |" if bf and ov else " – |"
                 load = f"{min(loads):.1f}–{max(loads):.1f}" if loads else "–"
                 out.append(line + f" {load} |")
     return out

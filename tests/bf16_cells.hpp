@@ -217,11 +217,10 @@ inline CellRun run_fused_and_loop(const Built& b, size_t input, size_t B, size_t
 // ------------------------------------------------------- cells of the forms that round A (dot,
 // amx)
 
-inline const std::vector<CellCase> kRoundedCases = {{ref::Kind::lstm, true, 7, 33},
-                                                    {ref::Kind::lstm, true, 1, 1},
-                                                    {ref::Kind::gru, true, 33, 7},
-                                                    {ref::Kind::gru, false, 7, 33},
-                                                    {ref::Kind::simple_rnn, true, 33, 1}};
+inline const std::vector<CellCase> kRoundedCases = {
+    {ref::Kind::lstm, true, 7, 33}, {ref::Kind::lstm, true, 1, 1},
+    {ref::Kind::gru, true, 33, 7},  {ref::Kind::gru, false, 7, 33},
+    {ref::Kind::gru, true, 40, 48}, {ref::Kind::simple_rnn, true, 33, 1}};
 
 // Fused = loop bit for bit under the active table, whose bf16 form is `form`; the double
 // reference (the bf16-rounded weights, exact activations) within kCellTol: each step's
@@ -238,7 +237,11 @@ inline void expect_cells_near_reference(k::Bf16Form form) {
     for (size_t T : {size_t{1}, size_t{7}, size_t{200}}) {
       const Built b = build(c, rng);
       if (const auto* g = dynamic_cast<const recur::GatedCell*>(b.cell.get())) {
-        EXPECT_EQ(recur::detail::CellAccess::packed(*g).kernel.form, form);
+        const auto& packed = recur::detail::CellAccess::packed(*g);
+        for (const k::PackedMatrix* m : {&packed.kernel, &packed.recurrent}) {
+          const bool small = form == k::Bf16Form::amx && m->K < k::kAmxMinK;
+          EXPECT_EQ(m->form, small ? k::Bf16Form::widen : form) << "K=" << m->K;
+        }
       }
       const CellRun r = run_fused_and_loop(b, c.input, 3, T, rng);
       ASSERT_EQ(r.want.size(), r.got.size());

@@ -48,6 +48,19 @@ TEST(Bf16Amx, GemmMatchesDoubleReferencesOnEveryIsa) {
                           {1, 2, 7, 33, 256, 513, 1030}, 71);
 }
 
+// The amx table packs bf16 for AMX from kAmxMinK k; fewer are widened (padding in a tile step).
+TEST(Bf16Amx, SmallKIsWidened) {
+  REQUIRE_AMX();
+  IsaGuard guard;
+  k::set_isa(Isa::amx);
+  std::mt19937 rng(71);
+  for (size_t K : {size_t{1}, k::kAmxMinK - 1, k::kAmxMinK, size_t{300}}) {
+    const auto B = rand_vec(K * 9, rng);
+    const auto P = k::pack_matrix(K, 9, B.data(), 9, 0, Precision::bf16);
+    EXPECT_EQ(P.form, K < k::kAmxMinK ? k::Bf16Form::widen : k::Bf16Form::amx) << "K=" << K;
+  }
+}
+
 // Pair rows padded to 16 per panel (an AMX B tile), zero past K.
 TEST(Bf16Amx, PacksPairRowsInWholeTiles) {
   std::mt19937 rng(73);

@@ -20,7 +20,8 @@ void add_bias_rows(size_t M, size_t N, const float* bias, float* C, size_t ldc) 
 
 PackedMatrix pack_matrix(size_t K, size_t N, const float* B, size_t ldb, size_t col0,
                          Precision precision) {
-  const Bf16Form form = precision == Precision::bf16 ? kernel_table().bf16_form : Bf16Form::widen;
+  Bf16Form form = precision == Precision::bf16 ? kernel_table().bf16_form : Bf16Form::widen;
+  if (form == Bf16Form::amx && K < kAmxMinK) form = Bf16Form::widen;
   return pack_matrix(K, N, B, ldb, col0, precision, form);
 }
 

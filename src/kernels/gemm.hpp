@@ -56,8 +56,13 @@ struct PackedMatrix {
   size_t pairs() const { return (K + 1) / 2; }
   size_t bytes() const { return data.size() * sizeof(float) + bf16.size() * sizeof(uint16_t); }
 };
+// The amx form's least K: a tile step takes 32 k, and with fewer the zero padding costs more than
+// the tiles gain (4096 x 1-8 x 64: 60 us on AMX, 42-49 widened; the demo's 16-unit LSTM ran
+// 0.76 ms p50 against 0.64 widened; docs/PERFORMANCE.md).
+constexpr size_t kAmxMinK = 32;
 // Columns [col0, col0 + N) of B (K x ldb). bf16 uses the active kernel table's form
-// (KernelTable::bf16_form), unless given.
+// (KernelTable::bf16_form; widen for the amx form under kAmxMinK), unless given. The form is the
+// matrix's, whatever the batch: a row's bits never depend on M.
 PackedMatrix pack_matrix(size_t K, size_t N, const float* B, size_t ldb, size_t col0 = 0,
                          Precision precision = Precision::fp32);
 PackedMatrix pack_matrix(size_t K, size_t N, const float* B, size_t ldb, size_t col0,
