@@ -187,8 +187,8 @@ OpDef pad_op(const OpSource& s) {
     }
     if (r == 0 || width[0][0] != 0 || width[0][1] != 0)
       throw Unsupported(where + ": pads the batch axis");
-    // Per axis, each output position's source position (-1: the fill).
-    std::vector<std::vector<long>> from(r);
+    // Per axis, each output position's source position (kFill: the fill).
+    std::vector<std::vector<size_t>> from(r);
     std::vector<size_t> shape(r);
     for (size_t k = 0; k < r; ++k) {
       const auto n = static_cast<long>(x.dim(k));
@@ -209,31 +209,12 @@ OpDef pad_op(const OpSource& s) {
         } else if (mode == PadMode::symmetric) {
           i = i < 0 ? -i - 1 : i >= n ? 2 * n - 1 - i : i;
         }
-        from[k].push_back(i >= 0 && i < n ? i : -1);
+        from[k].push_back(i >= 0 && i < n ? static_cast<size_t>(i) : opmath::kFill);
       }
     }
     opmath::check_out(shape, max, where);
-    const bool ints = x.has_ints();
-    Tensor out(shape);
-    std::vector<int64_t> iv(ints ? out.size() : 0);
-    std::vector<size_t> idx(r, 0);
-    for (size_t o = 0; o < out.size(); ++o) {
-      long src = 0;
-      for (size_t k = 0; k < r && src >= 0; ++k) {
-        const long i = from[k][idx[k]];
-        src = i < 0 ? -1 : src * static_cast<long>(x.dim(k)) + i;
-      }
-      if (ints) {
-        iv[o] = src < 0 ? static_cast<int64_t>(fill) : x.ints()[static_cast<size_t>(src)];
-      } else {
-        out[o] = src < 0 ? fill : x[static_cast<size_t>(src)];
-      }
-      for (size_t k = r; k-- > 0;) {
-        if (++idx[k] < shape[k]) break;
-        idx[k] = 0;
-      }
-    }
-    return ints ? Tensor::from_ints(shape, iv) : out;
+    return opmath::gather_positions(
+        x, shape, [&](size_t k, size_t o) { return from[k][o]; }, fill);
   }};
   d.kwargs_read = {"constant_values"};
   d.keeps_ints = std::trunc(fill) == fill && std::fabs(fill) <= 2147483647.0f;

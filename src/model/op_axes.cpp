@@ -672,7 +672,7 @@ OpDef flip_op(const OpSource& s) {
     std::vector<bool> rev(x.rank(), false);
     for (size_t k : non_batch_axes(axes, x.rank(), where)) rev[k] = !rev[k];
     return opmath::gather_positions(
-        x, [&](size_t d, size_t i) { return rev[d] ? x.dim(d) - 1 - i : i; });
+        x, x.shape(), [&](size_t d, size_t i) { return rev[d] ? x.dim(d) - 1 - i : i; });
   }};
   d.rule = on_axes(s, axes, s.rank, "reverses the time axis");
   d.keeps_ints = true;
@@ -695,7 +695,7 @@ OpDef roll_op(const OpSource& s) {
       const long n = static_cast<long>(x.dim(ks[i]));
       if (n) by[ks[i]] = ((by[ks[i]] + shifts[i] % n) % n + n) % n;
     }
-    return opmath::gather_positions(x, [&](size_t d, size_t i) {
+    return opmath::gather_positions(x, x.shape(), [&](size_t d, size_t i) {
       const size_t n = x.dim(d);
       return (i + n - static_cast<size_t>(by[d])) % n;
     });

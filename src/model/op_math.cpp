@@ -207,27 +207,32 @@ Tensor arg_extreme(const Tensor& x, std::optional<size_t> axis, bool keepdims, b
   return Tensor::from_ints(shape, idx);
 }
 
-Tensor gather_positions(const Tensor& x, const std::function<size_t(size_t, size_t)>& from) {
+Tensor gather_positions(const Tensor& x, const std::vector<size_t>& shape,
+                        const std::function<size_t(size_t, size_t)>& from, float fill) {
   const size_t r = x.rank();
   std::vector<std::vector<size_t>> src(r);  // per axis: the source index of each position
   for (size_t d = 0; d < r; ++d) {
-    for (size_t i = 0; i < x.dim(d); ++i) src[d].push_back(from(d, i));
+    for (size_t i = 0; i < shape[d]; ++i) src[d].push_back(from(d, i));
   }
   std::vector<size_t> stride(r, 1), idx(r, 0);
   for (size_t d = r; d-- > 1;) stride[d - 1] = stride[d] * x.dim(d);
-  Tensor y(x.shape());
-  std::vector<int64_t> ints(x.has_ints() ? x.size() : 0);
+  Tensor y(shape);
+  std::vector<int64_t> ints(x.has_ints() ? y.size() : 0);
   for (size_t o = 0; o < y.size(); ++o) {
     size_t at = 0;
-    for (size_t d = 0; d < r; ++d) at += src[d][idx[d]] * stride[d];
-    y.data()[o] = x[at];
-    if (x.has_ints()) ints[o] = x.ints()[at];
+    bool filled = false;
+    for (size_t d = 0; d < r && !filled; ++d) {
+      filled = src[d][idx[d]] == kFill;
+      at += filled ? 0 : src[d][idx[d]] * stride[d];
+    }
+    y.data()[o] = filled ? fill : x[at];
+    if (x.has_ints()) ints[o] = filled ? static_cast<int64_t>(fill) : x.ints()[at];
     for (size_t d = r; d-- > 0;) {
-      if (++idx[d] < x.dim(d)) break;
+      if (++idx[d] < shape[d]) break;
       idx[d] = 0;
     }
   }
-  return x.has_ints() ? Tensor::from_ints(x.shape(), ints) : y;
+  return x.has_ints() ? Tensor::from_ints(shape, ints) : y;
 }
 
 Tensor cumulate(const Tensor& x, size_t axis, bool product, const std::string& where) {

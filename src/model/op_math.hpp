@@ -51,9 +51,11 @@ Tensor int_sum(const Tensor& x, const std::vector<bool>& on, bool keepdims,
 Tensor arg_extreme(const Tensor& x, std::optional<size_t> axis, bool keepdims, bool max,
                    bool keras_zero, const std::string& where);
 
-// y of x's shape with y[i_0, ..., i_r-1] = x[from(0, i_0), ..., from(r-1, i_r-1)] (flip, roll);
-// integers stay exact.
-Tensor gather_positions(const Tensor& x, const std::function<size_t(size_t, size_t)>& from);
+// y of `shape` (x's rank) with y[i_0, ..., i_r-1] = x[from(0, i_0), ..., from(r-1, i_r-1)], or
+// `fill` where an axis gives kFill (flip, roll, pad); integers stay exact (fill converted).
+constexpr size_t kFill = SIZE_MAX;
+Tensor gather_positions(const Tensor& x, const std::vector<size_t>& shape,
+                        const std::function<size_t(size_t, size_t)>& from, float fill = 0.0f);
 
 // Running sums (or products) along `axis` in float32, in order (tf.math.cumsum / cumprod on
 // the CPU); of integers, exact ones (Unsupported past the int32 range, where Keras' int32 or
