@@ -204,7 +204,17 @@ TEST(OpsAlongAxis, TrilTriuUnstackAndLogicalXor) {
   const auto parts = call_all(*op("Unstack", {{"axis", -1}}, {kt(3)}), {x});
   ASSERT_EQ(parts.size(), 33u);
   EXPECT_EQ(parts[5].shape(), (std::vector<size_t>{2, 7}));
-  EXPECT_EQ(parts[5][1 * 7 + 3], x[(1 * 7 + 3) * 33 + 5]);
+  for (size_t p = 0; p < 33; ++p)
+    for (size_t i = 0; i < 14; ++i) ASSERT_EQ(parts[p][i], x[i * 33 + p]) << p;
+  const auto middle = call_all(*op("Unstack", {{"axis", 1}}, {kt(3)}), {x});
+  ASSERT_EQ(middle.size(), 7u);
+  EXPECT_EQ(middle[6].shape(), (std::vector<size_t>{2, 33}));
+  for (size_t i = 0; i < 66; ++i) ASSERT_EQ(middle[6][i], x[(i / 33 * 7 + 6) * 33 + i % 33]);
+  const Tensor ids = Tensor::from_ints({1, 3}, std::vector<int64_t>{int64_t{1} << 40, -5, 7});
+  const auto id_parts = call_all(*op("Unstack", {{"axis", 1}}, {kt(2)}), {ids});
+  ASSERT_EQ(id_parts.size(), 3u);
+  EXPECT_EQ(id_parts[0].ints(), (std::vector<int64_t>{int64_t{1} << 40}));
+  EXPECT_EQ(id_parts[1].ints(), (std::vector<int64_t>{-5}));
   EXPECT_THROW(call_all(*op("Unstack", {{"axis", 0}}, {kt(3)}), {x}), Unsupported);
   const Tensor a({1, 4}, std::vector<float>{0, 0, 2, -1}),
       b({1, 4}, std::vector<float>{0, 3, 0, 1});

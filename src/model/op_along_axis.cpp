@@ -337,24 +337,15 @@ OpDef unstack(const OpSource& s) {
   d.many = [axis, where](const std::vector<Tensor>& a, size_t) {
     const Tensor& x = only(a, 1, where);
     const size_t k = line_axis(axis, x, where), n = x.dim(k);
-    std::vector<size_t> shape = x.shape();
+    std::vector<size_t> slice = x.shape(), shape = x.shape();
+    slice[k] = 1;
     shape.erase(shape.begin() + static_cast<long>(k));
-    const size_t outer = layers::core::prod(x.shape(), 0, k);
-    const size_t inner = layers::core::prod(x.shape(), k + 1);
     std::vector<Tensor> out;
     for (size_t p = 0; p < n; ++p) {
-      Tensor y(shape);
-      std::vector<int64_t> iv(x.has_ints() ? y.size() : 0);
-      for (size_t o = 0; o < outer; ++o)
-        for (size_t i = 0; i < inner; ++i) {
-          const size_t from = (o * n + p) * inner + i, to = o * inner + i;
-          if (x.has_ints()) {
-            iv[to] = x.ints()[from];
-          } else {
-            y[to] = x[from];
-          }
-        }
-      out.push_back(x.has_ints() ? Tensor::from_ints(shape, iv) : std::move(y));
+      Tensor y =
+          opmath::gather_positions(x, slice, [&](size_t d, size_t i) { return d == k ? p : i; });
+      y.reshape(shape);
+      out.push_back(std::move(y));
     }
     return out;
   };
