@@ -93,17 +93,28 @@ class UpSamplingNdLayer final : public SpatialMapLayer {
   std::vector<size_t> size_;
 };
 
+enum class Resize { bilinear, bicubic, nearest };
+
+Tensor resize(const Tensor& x, size_t h, size_t w, Resize how) {
+  switch (how) {
+    case Resize::bicubic: return ops::resize_bicubic(x, h, w);
+    case Resize::nearest: return ops::resize_nearest(x, h, w);
+    case Resize::bilinear: break;
+  }
+  return ops::resize_bilinear(x, h, w);
+}
+
 // UpSampling2D with interpolation 'bilinear' or 'bicubic': tf.image.resize to size * factor.
 class UpSamplingResizeLayer final : public BasicLayer {
  public:
-  UpSamplingResizeLayer(const LayerArgs& a, bool cf, std::vector<size_t> size, bool cubic)
-      : BasicLayer(a), cf_(cf), cubic_(cubic), size_(std::move(size)) {}
+  UpSamplingResizeLayer(const LayerArgs& a, bool cf, std::vector<size_t> size, Resize how)
+      : BasicLayer(a), cf_(cf), how_(how), size_(std::move(size)) {}
   StreamRule stream_rule() const override {
     return {Streaming::whole_sequence,
             cf_ ? "mixes rows of its second spatial axis" : "mixes rows of its first spatial axis"};
   }
   std::string path() const override {
-    return std::string(cubic_ ? "bicubic" : "bilinear") + " resize" +
+    return std::string(how_ == Resize::bicubic ? "bicubic" : "bilinear") + " resize" +
            (cf_ ? " (channels_first)" : "");
   }
 
@@ -118,25 +129,15 @@ class UpSamplingResizeLayer final : public BasicLayer {
     }
     check_output(ctx, {x.dim(0), oh, ow, x.dim(3)});
     if (oh == 0 || ow == 0) bad("input shape " + x0.shape_str() + " has a spatial axis of size 0");
-    Tensor y = cubic_ ? ops::resize_bicubic(x, oh, ow) : ops::resize_bilinear(x, oh, ow);
+    Tensor y = resize(x, oh, ow, how_);
     return single(cf_ ? spatial::to_channels_first(y) : std::move(y));
   }
 
  private:
-  bool cf_, cubic_;
+  bool cf_;
+  Resize how_;
   std::vector<size_t> size_;
 };
-
-enum class Resize { bilinear, bicubic, nearest };
-
-Tensor resize(const Tensor& x, size_t h, size_t w, Resize how) {
-  switch (how) {
-    case Resize::bicubic: return ops::resize_bicubic(x, h, w);
-    case Resize::nearest: return ops::resize_nearest(x, h, w);
-    case Resize::bilinear: break;
-  }
-  return ops::resize_bilinear(x, h, w);
-}
 
 // x (N, H, W, C) cut to rows [top, top + h), columns [left, left + w).
 Tensor crop_box(const Tensor& x, size_t top, size_t left, size_t h, size_t w) {
@@ -311,8 +312,9 @@ std::unique_ptr<Layer> make_upsampling(const LayerArgs& a, size_t n) {
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));  // as Keras 3
   std::vector<size_t> size = spatial::cfg_tuple(a, "size", n, 2, 1);
   if (n == 2 && (interp == "bilinear" || interp == "bicubic")) {
-    return std::make_unique<UpSamplingResizeLayer>(a, spatial::channels_first(a), std::move(size),
-                                                   interp == "bicubic");
+    return std::make_unique<UpSamplingResizeLayer>(
+        a, spatial::channels_first(a), std::move(size),
+        interp == "bicubic" ? Resize::bicubic : Resize::bilinear);
   }
   // An area resize by whole factors gives each output cell one input cell: nearest.
   if (interp != "nearest" && !(n == 2 && interp == "area")) {
