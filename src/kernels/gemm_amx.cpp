@@ -63,7 +63,8 @@ struct CTile {
 };
 
 // C's rows += bias over n <= 32 columns, while the tile is in L1: the same float additions as
-// add_bias_rows.
+// add_bias_rows, which is built for baseline x86-64 (calling it instead made the biased
+// 128 x 512 x 2048 product 472 us against 390, one thread).
 RECUR_AMX void add_bias(size_t rows, size_t n, const float* bias, float* c, size_t ldc) {
   const __mmask16 m0 = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
   const __mmask16 m1 = n <= 16 ? __mmask16(0) : __mmask16((1u << (n - 16)) - 1);
