@@ -1393,10 +1393,15 @@ TEST(FusedTiles, LargeBatchesEqualTheLoopBitForBit) {
   // splits each step's units (kernels::unit_parts) where u is whole
   // panels of 16 and the step large enough: 1 x 30 with u = 208 (13 panels: 6 + 7), 1 x 300 with
   // u = 128 and 3 x 20 with u = 64 (not SimpleRNN). The cell's step (one step a call) splits
-  // the larger steps: u = 208 but SimpleRNN, and 2 x 20 with u = 320.
+  // the larger steps: u = 208 but SimpleRNN, and 2 x 20 with u = 320. Strides of the
+  // projections padded by a cache line where they are multiples of 4 KiB (sequence.cpp,
+  // padded_stride): 2 x 8 with u = 256, one GEMM per row (LSTM: steps 1024 floats apart, every
+  // cell: a row's 8 steps); 40 x 2 with u = 256 and 128, one GEMM per step (LSTM: steps of 1024
+  // floats; rows of 2 x 512).
   const Size sizes[] = {{100, 200, 5, 33}, {700, 3, 7, 7},  {1300, 2, 3, 33}, {45, 1, 1, 1},
                         {3, 1000, 2, 33},  {40, 3, 5, 600}, {96, 2, 3, 300},  {1, 30, 5, 208},
-                        {1, 300, 2, 128},  {3, 20, 4, 64},  {2, 20, 3, 320}};
+                        {1, 300, 2, 128},  {3, 20, 4, 64},  {2, 20, 3, 320},  {2, 8, 3, 256},
+                        {40, 2, 3, 256},   {40, 2, 3, 128}};
   size_t i = 0;
   for (CK kind : {CK::simple, CK::lstm, CK::gru, CK::gru_rb}) {
     for (const Size& sz : sizes) {

@@ -24,9 +24,10 @@ void expect_shape(const char* cls, const char* field, const Tensor& t,
   }
 }
 
-// Scratch reused by every step on this thread: the loop allocates nothing per step.
-std::vector<float>& thread_scratch(size_t n) {
-  thread_local std::vector<float> buf;
+// Scratch reused by every step on this thread: the loop allocates nothing per step. On whole
+// cache lines, as the GEMM tiles that write it prefer.
+std::vector<float, kernels::LineAllocator<float>>& thread_scratch(size_t n) {
+  thread_local std::vector<float, kernels::LineAllocator<float>> buf;
   if (buf.size() < n) buf.resize(n);
   return buf;
 }
