@@ -84,7 +84,8 @@ TEST(Bf16Amx, PacksPairRowsInWholeTiles) {
 }
 
 // A row's bits alone equal its bits inside batches of every size (tile rows configured from 1 to
-// 16, staged and in-place C tiles), and 2 threads equal 1.
+// 16, staged and in-place C tiles, A in 64-row blocks on the stack and in 128-row blocks of the
+// per-thread buffer past 64 rows), and 2 threads equal 1.
 TEST(Bf16Amx, SameBitsAloneInABatchWithThreads) {
   REQUIRE_AMX();
   IsaGuard guard;

@@ -1,5 +1,5 @@
 // AMX-BF16 kernel of the bf16 amx form (Bf16Form::amx). A is rounded to bf16 (as the dot form
-// rounds it) block by block into a buffer on the stack, zero padded to whole tiles; a panel's
+// rounds it) block by block into a row buffer, zero padded to whole tiles; a panel's
 // k-pair rows, padded to 16 by pack_matrix, are B tiles as packed. Tiles: C 0-3 (row tile r,
 // panel p at 2r + p), A 4-5, B 6-7. Every C element starts from C or zero and takes one
 // tdpbf16ps per 32 k ascending (stored and reloaded unchanged between K blocks), so its bits do
@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "kernels/bf16_round_avx512.hpp"
 #include "kernels/isa_internal.hpp"
@@ -24,8 +25,13 @@ namespace {
 
 constexpr size_t kTk = 32;   // k per tdpbf16ps: 16 pairs
 constexpr size_t kKc = 512;  // k per block, a multiple of kTk
-constexpr size_t kMc = 64;   // rows rounded at a time: 64 KiB of bf16 on the stack
-constexpr size_t kMr = 32;   // rows per tile block: two A tiles
+// Rows rounded at a time: up to 64 on the stack (64 KiB of bf16), else 128 in a buffer each
+// thread allocates once (not on the stack: streaming callers' threads may have small stacks).
+// 128 rows against 64: the S4 step (128 x 512 x 2048 into padded rows on cache lines) 261-262 us
+// against 310-311, one thread. Up to 64 rows stay on the stack: batch-1 LSTM steps (S2) ran
+// 8-13 % slower whenever the small products used the per-thread buffer (docs/PERFORMANCE.md).
+constexpr size_t kMcStack = 64, kMcHeap = 128;
+constexpr size_t kMr = 32;  // rows per tile block: two A tiles
 
 // Palette 1 (LDTILECFG's layout): 8 tiles of `rows` x 64 bytes; A and C tiles take the block's
 // rows (fewer than 16 only when M is), B tiles 16 pair rows.
@@ -115,11 +121,18 @@ RECUR_AMX void run_tiles(size_t nt, const uint16_t* a, size_t as_, const uint16_
   }
 }
 
-}  // namespace
+// The per-thread buffer of kMcHeap rows, on whole cache lines (tile rows across two lines load
+// at a third of the rate).
+uint16_t* block_buffer() {
+  thread_local std::vector<uint16_t, LineAllocator<uint16_t>> buffer(kMcHeap * kKc);
+  return buffer.data();
+}
 
-RECUR_AMX void gemm_packed_panels_bf16_amx(size_t M, const float* A, size_t lda,
-                                           const PackedMatrix& B, size_t p0, size_t p1, float* C,
-                                           size_t ldc, bool accumulate, const float* bias) {
+// The product with A rounded kMc rows at a time into abuf (kMc x kKc).
+template <size_t kMc>
+RECUR_AMX void gemm_rows(size_t M, const float* A, size_t lda, const PackedMatrix& B, size_t p0,
+                         size_t p1, float* C, size_t ldc, bool accumulate, const float* bias,
+                         uint16_t* abuf) {
   const size_t tile_rows = std::min<size_t>(16, M);
   TileConfig cfg;
   for (int i = 0; i < 8; ++i) {
@@ -127,7 +140,6 @@ RECUR_AMX void gemm_packed_panels_bf16_amx(size_t M, const float* A, size_t lda,
     cfg.colsb[i] = 64;
   }
   _tile_loadconfig(&cfg);
-  alignas(64) uint16_t abuf[kMc * kKc];
   CTile tiles[4];
   const size_t K = B.K;
   for (size_t k0 = 0; k0 < K; k0 += kKc) {
@@ -172,6 +184,19 @@ RECUR_AMX void gemm_packed_panels_bf16_amx(size_t M, const float* A, size_t lda,
     }
   }
   _tile_release();
+}
+
+}  // namespace
+
+RECUR_AMX void gemm_packed_panels_bf16_amx(size_t M, const float* A, size_t lda,
+                                           const PackedMatrix& B, size_t p0, size_t p1, float* C,
+                                           size_t ldc, bool accumulate, const float* bias) {
+  if (M > kMcStack) {
+    gemm_rows<kMcHeap>(M, A, lda, B, p0, p1, C, ldc, accumulate, bias, block_buffer());
+    return;
+  }
+  alignas(64) uint16_t abuf[kMcStack * kKc];
+  gemm_rows<kMcStack>(M, A, lda, B, p0, p1, C, ldc, accumulate, bias, abuf);
 }
 
 }  // namespace recur::kernels::detail
