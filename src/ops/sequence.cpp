@@ -109,10 +109,12 @@ class ChunkedProjection {
         xp_(xp),
         part_(part) {}
 
-  static size_t size(size_t rows, size_t chunk, size_t n) {
-    return rows * padded_stride(chunk * padded_stride(n));
+  // Floats from one row's chunk to the next; size(): the buffer of `rows` rows.
+  static size_t row_stride(size_t chunk, size_t n) {
+    return padded_stride(chunk * padded_stride(n));
   }
-  size_t stride() const { return padded_stride(chunk_ * step_); }
+  static size_t size(size_t rows, size_t chunk, size_t n) { return rows * row_stride(chunk, n); }
+  size_t stride() const { return row_stride(chunk_, n_); }
 
   float* at(size_t s) {
     if (s >= s1_ || s < s0_) project(s - s % chunk_);
