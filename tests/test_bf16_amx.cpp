@@ -42,9 +42,11 @@ TEST(Bf16Amx, AmxTableRunsAvx512Fp32AndPacksBf16ForTiles) {
 }
 
 // Every ISA runs an amx-packed matrix (the others in their dot form's arithmetic), within the
-// bound; M, N, K odd, over tile edges (16, 32 rows) and the kernel's 512-k blocks.
+// bound; M, N, K odd, over tile edges (16, 32 rows), the kernel's 512-k blocks (streamed past 64
+// rows, A in contiguous tiles) and, at 150 rows, two row blocks of the per-thread buffer (one
+// streamed, one not).
 TEST(Bf16Amx, GemmMatchesDoubleReferencesOnEveryIsa) {
-  expect_gemm_near_double(k::Bf16Form::amx, kBound, {1, 7, 16, 17, 33, 70},
+  expect_gemm_near_double(k::Bf16Form::amx, kBound, {1, 7, 16, 17, 33, 70, 150},
                           {1, 2, 7, 33, 256, 513, 1030}, 71);
 }
 

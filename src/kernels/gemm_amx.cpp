@@ -1,10 +1,10 @@
 // AMX-BF16 kernel of the bf16 amx form (Bf16Form::amx). A is rounded to bf16 (as the dot form
-// rounds it) block by block into a row buffer, zero padded to whole tiles; a panel's
-// k-pair rows, padded to 16 by pack_matrix, are B tiles as packed. Tiles: C 0-3 (row tile r,
-// panel p at 2r + p), A 4-5, B 6-7. Every C element starts from C or zero and takes one
-// tdpbf16ps per 32 k ascending (stored and reloaded unchanged between K blocks), so its bits do
-// not depend on M, on the tile it lands in, on the blocking or on threads. No scalar model of
-// tdpbf16ps matched it (docs/PERFORMANCE.md): tests hold it to the double reference instead.
+// rounds it) block by block into a buffer, zero padded to whole tiles (ALayout); a panel's
+// k-pair rows, padded to 16 by pack_matrix, are B tiles as packed. Tiles: C 0-3 (row tile r, panel
+// p at 2r + p), A 4-5, B 6-7. Every C element starts from C or zero and takes one tdpbf16ps per 32
+// k ascending (stored and reloaded unchanged between K blocks), so its bits do not depend on M, on
+// the tile it lands in, on the blocking or on threads. No scalar model of tdpbf16ps matched it
+// (docs/PERFORMANCE.md): tests hold it to the double reference instead.
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 
@@ -81,10 +81,52 @@ RECUR_AMX void add_bias(size_t rows, size_t n, const float* bias, float* c, size
   }
 }
 
-// nt tile steps over one or two row tiles (A rows 16 apart, as_ bytes per row) and two panels.
-template <bool Two>
-RECUR_AMX void run_tiles(size_t nt, const uint16_t* a, size_t as_, const uint16_t* b0,
-                         const uint16_t* b1, CTile* t, bool load) {
+// Streamed blocks: a whole K block (512 k) over more than 64 rows. There A is streamed from L2:
+// the A and B tiles of a 32 x 32 block over 512 k are 64 KiB, more than L1's 48, and each panel
+// pair's B tiles serve 4 row blocks, so B should stay in L1. A's tiles are then contiguous and
+// loaded with the streaming hint, and the next C block is fetched into L2 during the current one.
+// Measured on one thread (docs/PERFORMANCE.md, session 23): the S4 step (128 x 512 x 2048) 8-12 %
+// less, 6400 x 512 x 2048 25 % less; the same with shorter K blocks or 64 rows or fewer was
+// 2-15 % slower (S3's and S2's steps; S4's 64-row tiles at 2 threads), so those blocks load A in
+// whole rows, normally, and fetch nothing.
+
+// The C block after the current one, for a streamed block (rows = 0: none). Its second panel may
+// lie past N: prefetches do not fault.
+struct NextC {
+  const float* c = nullptr;
+  size_t rows = 0, ldc = 0;
+};
+
+// An A tile (with the streaming hint in streamed blocks).
+template <bool Stream>
+RECUR_AMX inline void load_a(const uint16_t* a, size_t stride, size_t tile_reg) {
+  // The tile register is an immediate of the instruction, hence the branches.
+  if (tile_reg == 4 && Stream) {
+    _tile_stream_loadd(4, a, stride);
+  } else if (tile_reg == 4) {
+    _tile_loadd(4, a, stride);
+  } else if (Stream) {
+    _tile_stream_loadd(5, a, stride);
+  } else {
+    _tile_loadd(5, a, stride);
+  }
+}
+
+// Where A's rounded values lie in the block buffer: row tile t's row r, k step j at
+// t * nt * tile + r * row + j * step. Streamed blocks have contiguous tiles (row = kTk), which
+// load faster from L2 than strided rows; other blocks keep whole rows (step = kTk), where
+// contiguous tiles ran 10-20 % slower (the S3 step from L1, the S2 step's 1-row tiles).
+struct ALayout {
+  size_t row = 0, step = 0;
+  ALayout(size_t nt, bool stream) : row(stream ? kTk : nt * kTk), step(stream ? 16 * kTk : kTk) {}
+};
+
+// nt tile steps over one or two row tiles (from a0 and a1, laid out as `lay`) and two panels.
+// The loop without the prefetches is compiled apart: even empty, they cost small products 5-10 %.
+template <bool Two, bool Stream>
+RECUR_AMX void run_tiles(size_t nt, const uint16_t* a0, const uint16_t* a1, ALayout lay,
+                         const uint16_t* b0, const uint16_t* b1, CTile* t, bool load,
+                         const NextC& next) {
   if (load) {
     _tile_loadd(0, t[0].ptr(), t[0].stride());
     _tile_loadd(1, t[1].ptr(), t[1].stride());
@@ -100,15 +142,21 @@ RECUR_AMX void run_tiles(size_t nt, const uint16_t* a, size_t as_, const uint16_
       _tile_zero(3);
     }
   }
-  const uint16_t* a1 = a + 16 * as_ / 2;
+  const size_t per = (next.rows + nt - 1) / nt, as = lay.row * sizeof(uint16_t);
   for (size_t k = 0; k < nt; ++k) {
-    _tile_loadd(4, a + k * kTk, as_);
+    if constexpr (Stream) {
+      for (size_t i = k * per; i < std::min(next.rows, (k + 1) * per); ++i) {
+        _mm_prefetch(reinterpret_cast<const char*>(next.c + i * next.ldc), _MM_HINT_T1);
+        _mm_prefetch(reinterpret_cast<const char*>(next.c + i * next.ldc + kPanel), _MM_HINT_T1);
+      }
+    }
+    load_a<Stream>(a0 + k * lay.step, as, 4);
     _tile_loadd(6, b0 + k * 16 * 2 * kPanel, 64);
     _tile_loadd(7, b1 + k * 16 * 2 * kPanel, 64);
     _tile_dpbf16ps(0, 4, 6);
     _tile_dpbf16ps(1, 4, 7);
     if constexpr (Two) {
-      _tile_loadd(5, a1 + k * kTk, as_);
+      load_a<Stream>(a1 + k * lay.step, as, 5);
       _tile_dpbf16ps(2, 5, 6);
       _tile_dpbf16ps(3, 5, 7);
     }
@@ -118,6 +166,29 @@ RECUR_AMX void run_tiles(size_t nt, const uint16_t* a, size_t as_, const uint16_
   if constexpr (Two) {
     _tile_stored(2, t[2].ptr(), t[2].stride());
     _tile_stored(3, t[3].ptr(), t[3].stride());
+  }
+}
+
+// Rows [0, mc) of A's K block (kc values from A) rounded into tiles of tile_rows x kTk laid out
+// as `lay`, zero padded to whole row tiles.
+RECUR_AMX void round_block(const float* A, size_t lda, size_t mc, size_t kc, size_t tile_rows,
+                           ALayout lay, uint16_t* abuf) {
+  const size_t nt = (kc + kTk - 1) / kTk, tile = tile_rows * kTk;
+  const size_t padded = (mc + tile_rows - 1) / tile_rows * tile_rows;
+  // Whole rows are rounded at once; contiguous tiles take a row's kTk values at a time.
+  const size_t run = lay.step == kTk ? nt * kTk : kTk;
+  uint16_t* base = abuf;
+  for (size_t t0 = 0; t0 < padded; t0 += tile_rows, base += nt * tile) {
+    for (size_t r = 0; r < tile_rows; ++r) {
+      const size_t i = t0 + r;
+      uint16_t* row = base + r * lay.row;
+      for (size_t j = 0; j < nt * kTk; j += run, row += run / kTk * lay.step) {
+        const size_t n = i < mc ? std::min(run, kc - j) : 0;
+        if (n) round_row_bf16(A + i * lda + j, n, row);
+        const size_t done = n + (n & 1);
+        if (done < run) std::memset(row + done, 0, (run - done) * sizeof(uint16_t));
+      }
+    }
   }
 }
 
@@ -133,7 +204,7 @@ template <size_t kMc>
 RECUR_AMX void gemm_rows(size_t M, const float* A, size_t lda, const PackedMatrix& B, size_t p0,
                          size_t p1, float* C, size_t ldc, bool accumulate, const float* bias,
                          uint16_t* abuf) {
-  const size_t tile_rows = std::min<size_t>(16, M);
+  const size_t tile_rows = std::min<size_t>(16, M), tile = tile_rows * kTk;  // values an A tile
   TileConfig cfg;
   for (int i = 0; i < 8; ++i) {
     cfg.rows[i] = static_cast<uint8_t>(i < 6 ? tile_rows : 16);
@@ -142,19 +213,15 @@ RECUR_AMX void gemm_rows(size_t M, const float* A, size_t lda, const PackedMatri
   _tile_loadconfig(&cfg);
   CTile tiles[4];
   const size_t K = B.K;
-  for (size_t k0 = 0; k0 < K; k0 += kKc) {
-    const size_t kc = std::min(kKc, K - k0), nt = (kc + kTk - 1) / kTk, astride = nt * kTk;
-    const bool load = accumulate || k0 > 0, last = k0 + kc == K;
-    for (size_t m0 = 0; m0 < M; m0 += kMc) {
-      // Rows [m0, m0 + mc) rounded, and zero rows up to whole tiles.
-      const size_t mc = std::min(kMc, M - m0);
-      const size_t padded = std::min(kMc, (mc + tile_rows - 1) / tile_rows * tile_rows);
-      for (size_t i = 0; i < padded; ++i) {
-        uint16_t* row = abuf + i * astride;
-        const size_t done = i < mc ? kc + (kc & 1) : 0;
-        if (i < mc) round_row_bf16(A + (m0 + i) * lda + k0, kc, row);
-        std::memset(row + done, 0, (astride - done) * sizeof(uint16_t));
-      }
+  // Row blocks outside K blocks: a row block's C (kMc rows) stays in L2 between its K blocks.
+  for (size_t m0 = 0; m0 < M; m0 += kMc) {
+    const size_t mc = std::min(kMc, M - m0);
+    for (size_t k0 = 0; k0 < K; k0 += kKc) {
+      const size_t kc = std::min(kKc, K - k0), nt = (kc + kTk - 1) / kTk;
+      const bool load = accumulate || k0 > 0, last = k0 + kc == K;
+      const bool stream = nt * kTk == kKc && mc > kMcStack;
+      const ALayout lay(nt, stream);
+      round_block(A + m0 * lda + k0, lda, mc, kc, tile_rows, lay, abuf);
       // Each panel pair's B tiles (32 KiB a K block) stay in L1 across the row blocks.
       for (size_t q = p0; q < p1; q += 2) {
         // An odd last panel runs beside itself; that copy's C tiles are dropped.
@@ -171,11 +238,24 @@ RECUR_AMX void gemm_rows(size_t M, const float* A, size_t lda, const PackedMatri
             tiles[2 * r].open(c + 16 * r * ldc, ldc, rows, n0, tile_rows, load);
             tiles[2 * r + 1].open(c + 16 * r * ldc + kPanel, ldc, rows, n1, tile_rows, load);
           }
-          const uint16_t* a = abuf + i0 * astride;
-          if (rt == 2) {
-            run_tiles<true>(nt, a, astride * 2, b0, b1, tiles, load);
+          // The next block: the next row block, else the next panel pair's first.
+          NextC next;
+          if (stream && i0 + kMr < mc) {
+            next = {c + kMr * ldc, std::min(kMr, mc - i0 - kMr), ldc};
+          } else if (stream && q + 2 < p1) {
+            next = {C + m0 * ldc + (q + 2) * kPanel, std::min(kMr, mc), ldc};
+          }
+          // i0 / 16 row tiles precede (tile_rows < 16 only when M is, so i0 = 0).
+          const uint16_t* a0 = abuf + i0 / 16 * nt * tile;
+          const uint16_t* a1 = rt == 2 ? a0 + nt * tile : a0;
+          if (rt == 2 && stream) {
+            run_tiles<true, true>(nt, a0, a1, lay, b0, b1, tiles, load, next);
+          } else if (rt == 2) {
+            run_tiles<true, false>(nt, a0, a1, lay, b0, b1, tiles, load, next);
+          } else if (stream) {
+            run_tiles<false, true>(nt, a0, a1, lay, b0, b1, tiles, load, next);
           } else {
-            run_tiles<false>(nt, a, astride * 2, b0, b1, tiles, load);
+            run_tiles<false, false>(nt, a0, a1, lay, b0, b1, tiles, load, next);
           }
           for (size_t t = 0; t < 2 * rt; ++t) tiles[t].close();
           if (last && bias) add_bias(mr, n0 + n1, bias + q * kPanel, c, ldc);
