@@ -1,6 +1,7 @@
 // bf16 GEMM probe (not part of the build; docs/PERFORMANCE.md, "session 23"): recur's packed
 // bf16 GEMM (the amx table's tiles with RECUR_ISA=amx) against oneDNN's bf16 matmul
-// (brg:avx512_core_amx_bf16 where AMX is present), one thread, on the M x K x N given:
+// (brg:avx512_core_amx_bf16 where AMX is present) on the M x K x N given, one thread (or
+// RECUR_NUM_THREADS for recur, OMP_NUM_THREADS for oneDNN):
 //   g++ -O3 -std=c++20 -Iinclude -Isrc bench/amx_gemm_probe.cpp build/librecur.a -ldnnl
 //       -lpthread -o amx_gemm_probe   (one line)
 //   RECUR_ISA=amx OMP_NUM_THREADS=1 taskset -c 1 ./amx_gemm_probe 128 512 2048 6400 512 2048
@@ -50,7 +51,7 @@ void fill_bf16(dnnl::memory& m, uint16_t base) {
 
 int main(int argc, char** argv) {
   using namespace dnnl;
-  recur::kernels::set_num_threads(1);
+  if (std::getenv("RECUR_NUM_THREADS") == nullptr) recur::kernels::set_num_threads(1);
   engine eng(engine::kind::cpu, 0);
   stream strm(eng);
   std::mt19937 rng(1);

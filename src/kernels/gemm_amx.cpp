@@ -114,8 +114,9 @@ RECUR_AMX inline void load_a(const uint16_t* a, size_t stride, size_t tile_reg) 
 
 // Where A's rounded values lie in the block buffer: row tile t's row r, k step j at
 // t * nt * tile + r * row + j * step. Streamed blocks have contiguous tiles (row = kTk), which
-// load faster from L2 than strided rows; other blocks keep whole rows (step = kTk), where
-// contiguous tiles ran 10-20 % slower (the S3 step from L1, the S2 step's 1-row tiles).
+// load faster from L2 than strided rows (their tiles have 16 rows: M > 64); other blocks keep
+// whole rows (step = kTk), where contiguous tiles ran 10-20 % slower (the S3 step from L1, the
+// S2 step's 1-row tiles).
 struct ALayout {
   size_t row = 0, step = 0;
   ALayout(size_t nt, bool stream) : row(stream ? kTk : nt * kTk), step(stream ? 16 * kTk : kTk) {}
