@@ -13,11 +13,14 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <iterator>
 #include <limits>
 #include <random>
 #include <vector>
 
 #include "bf16_cells.hpp"
+#include "kernels/bf16.hpp"
+#include "kernels/bf16_round_avx512.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/isa_internal.hpp"
 
@@ -85,6 +88,43 @@ TEST(Bf16Dot, Avx512KernelEqualsScalarTwinBitForBit) {
       }
     }
   }
+}
+
+// The AVX-512 rounding of A (vcvtne2ps2bf16 for groups of 32 without a denormal, integer
+// arithmetic otherwise) gives to_bf16's bits: NaN payloads, infinities, overflow to infinity,
+// ties, signed zeros and denormals, in whole groups, split groups and tails.
+TEST(Bf16Dot, RowRoundingEqualsToBf16) {
+#if !defined(__x86_64__) && !defined(_M_X64)
+  GTEST_SKIP() << "x86-64 only (the AVX-512 rounding)";
+#else
+  if (!k::has_avx512_bf16()) GTEST_SKIP() << "this CPU lacks AVX512-BF16 (vcvtne2ps2bf16)";
+  const uint32_t specials[] = {0x7FC00000u, 0x7F800001u, 0x7FA12345u, 0xFFC00001u, 0x7F800000u,
+                               0xFF800000u, 0x7F7FFFFFu, 0x7F7F7FFFu, 0xFF7F8000u, 0x3F808000u,
+                               0x3F818000u, 0x00000000u, 0x80000000u, 0x00800000u, 0x007FFFFFu,
+                               0x00000001u, 0x80408000u};
+  std::mt19937 rng(43);
+  std::uniform_real_distribution<float> u(-4.0f, 4.0f);
+  std::uniform_int_distribution<size_t> pick(0, std::size(specials) - 1);
+  for (size_t n : {1, 2, 15, 16, 17, 31, 32, 33, 64, 95, 100}) {
+    for (int trial = 0; trial < 40; ++trial) {
+      std::vector<float> x(n);
+      for (auto& v : x) v = u(rng);
+      // Trials 0-9 plain; then specials, every other trial without denormals.
+      for (int j = 0; trial >= 10 && j < 3; ++j) {
+        uint32_t bits = specials[pick(rng)];
+        if (trial % 2 == 0 && (bits & 0x7F800000u) == 0 && (bits & 0x007FFFFFu) != 0) bits = 0;
+        x[rng() % n] = std::bit_cast<float>(bits);
+      }
+      std::vector<uint16_t> got(n + 1, 0xABCD);
+      k::detail::round_row_bf16(x.data(), n, got.data());
+      for (size_t i = 0; i < n; ++i) {
+        ASSERT_EQ(got[i], k::to_bf16(x[i]))
+            << "n=" << n << " at " << i << ": 0x" << std::hex << std::bit_cast<uint32_t>(x[i]);
+      }
+      EXPECT_EQ(got[n], n % 2 ? 0 : 0xABCD) << "n=" << n << ": the pad to an even count only";
+    }
+  }
+#endif
 }
 
 // NaN and infinity propagate as NaN/infinity (not bit for bit: the SDM's NaN priorities).

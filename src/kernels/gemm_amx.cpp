@@ -17,7 +17,9 @@
 #include "kernels/bf16_round_avx512.hpp"
 #include "kernels/isa_internal.hpp"
 
-#define RECUR_AMX __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,amx-tile,amx-bf16")))
+// AVX512-BF16 too: the amx table requires it (isa.cpp), and A's rounding uses it.
+#define RECUR_AMX \
+  __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,amx-tile,amx-bf16")))
 
 namespace recur::kernels::detail {
 
