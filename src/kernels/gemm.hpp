@@ -88,4 +88,11 @@ void gemm_packed(size_t M, const float* A, size_t lda, const PackedMatrix& B, fl
 void gemm_panels(size_t M, const float* A, size_t lda, const PackedMatrix& B, size_t p0, size_t p1,
                  float* C, size_t ldc, bool accumulate, const float* bias = nullptr);
 
+// A row stride for a C that GEMMs write: `floats`, plus one cache line when that is a multiple
+// of 4 KiB, so that the rows of a tile do not all fall in one L1 set (and rows that start on a
+// cache line still do). Measured on the amx table, one thread: the S4 step's 128 x 512 x 2048
+// product 317-339 us against 353-361 with rows 2048 floats apart; a per-row projection of 256
+// steps, 256 x 64 x 1024, 53 us against 104.
+inline size_t padded_stride(size_t floats) { return floats % 1024 == 0 ? floats + 16 : floats; }
+
 }  // namespace recur::kernels

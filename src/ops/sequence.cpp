@@ -82,13 +82,6 @@ size_t chunk_steps(size_t rows, size_t T, size_t n) {
   return std::clamp<size_t>(std::max(by_bytes, by_rows), 1, T);
 }
 
-// A row stride of the projections' buffer: `floats`, plus one cache line when that is a multiple
-// of 4 KiB, so that the rows of a GEMM tile do not all fall in one L1 set (and rows that start on
-// a cache line still do). Measured on the amx table, one thread: the S4 step's 128 x 512 x 2048
-// product 317-339 us against 353-361 with rows 2048 floats apart; a per-row projection of 256
-// steps, 256 x 64 x 1024, 53 us against 104.
-size_t padded_stride(size_t floats) { return floats % 1024 == 0 ? floats + 16 : floats; }
-
 // The input projections of one tile (`rows` rows from x, T steps; the columns of units `part`), a
 // chunk of steps at a time in visit order, into xp laid out (rows, chunk, n), steps and rows
 // padded_stride apart (size() floats in all). at(s) gives step s's rows (stride() apart). Each row
@@ -105,13 +98,13 @@ class ChunkedProjection {
         n_(w.gates * w.units),
         back_(backwards),
         chunk_(chunk),
-        step_(padded_stride(n_)),
+        step_(kernels::padded_stride(n_)),
         xp_(xp),
         part_(part) {}
 
   // Floats from one row's chunk to the next; size(): the buffer of `rows` rows.
   static size_t row_stride(size_t chunk, size_t n) {
-    return padded_stride(chunk * padded_stride(n));
+    return kernels::padded_stride(chunk * kernels::padded_stride(n));
   }
   static size_t size(size_t rows, size_t chunk, size_t n) { return rows * row_stride(chunk, n); }
   size_t stride() const { return row_stride(chunk_, n_); }
