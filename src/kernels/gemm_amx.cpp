@@ -115,13 +115,14 @@ RECUR_AMX inline void load_a(const uint16_t* a, size_t stride, size_t tile_reg) 
 }
 
 // Where A's rounded values lie in the block buffer: row tile t's row r, k step j at
-// t * nt * tile + r * row + j * step. Streamed blocks have contiguous tiles (row = kTk), which
-// load faster from L2 than strided rows (their tiles have 16 rows: M > 64); other blocks keep
-// whole rows (step = kTk), where contiguous tiles ran 10-20 % slower (the S3 step from L1, the
-// S2 step's 1-row tiles).
+// t * tiles + r * row + j * step (tiles: a row tile's nt tiles). Streamed blocks have contiguous
+// tiles (row = kTk), which load faster from L2 than strided rows (their tiles have 16 rows: M >
+// 64); other blocks keep whole rows (step = kTk), where contiguous tiles ran 10-20 % slower (the S3
+// step from L1, the S2 step's 1-row tiles).
 struct ALayout {
-  size_t row = 0, step = 0;
-  ALayout(size_t nt, bool stream) : row(stream ? kTk : nt * kTk), step(stream ? 16 * kTk : kTk) {}
+  size_t row = 0, step = 0, tiles = 0;
+  ALayout(size_t nt, size_t tile_rows, bool stream)
+      : row(stream ? kTk : nt * kTk), step(stream ? 16 * kTk : kTk), tiles(nt * tile_rows * kTk) {}
 };
 
 // nt tile steps over one or two row tiles (from a0 and a1, laid out as `lay`) and two panels.
@@ -176,12 +177,12 @@ RECUR_AMX void run_tiles(size_t nt, const uint16_t* a0, const uint16_t* a1, ALay
 // as `lay`, zero padded to whole row tiles.
 RECUR_AMX void round_block(const float* A, size_t lda, size_t mc, size_t kc, size_t tile_rows,
                            ALayout lay, uint16_t* abuf) {
-  const size_t nt = (kc + kTk - 1) / kTk, tile = tile_rows * kTk;
+  const size_t nt = (kc + kTk - 1) / kTk;
   const size_t padded = (mc + tile_rows - 1) / tile_rows * tile_rows;
   // Whole rows are rounded at once; contiguous tiles take a row's kTk values at a time.
   const size_t run = lay.step == kTk ? nt * kTk : kTk;
   uint16_t* base = abuf;
-  for (size_t t0 = 0; t0 < padded; t0 += tile_rows, base += nt * tile) {
+  for (size_t t0 = 0; t0 < padded; t0 += tile_rows, base += lay.tiles) {
     for (size_t r = 0; r < tile_rows; ++r) {
       const size_t i = t0 + r;
       uint16_t* row = base + r * lay.row;
@@ -207,7 +208,7 @@ template <size_t kMc>
 RECUR_AMX void gemm_rows(size_t M, const float* A, size_t lda, const PackedMatrix& B, size_t p0,
                          size_t p1, float* C, size_t ldc, bool accumulate, const float* bias,
                          uint16_t* abuf) {
-  const size_t tile_rows = std::min<size_t>(16, M), tile = tile_rows * kTk;  // values an A tile
+  const size_t tile_rows = std::min<size_t>(16, M);
   TileConfig cfg;
   for (int i = 0; i < 8; ++i) {
     cfg.rows[i] = static_cast<uint8_t>(i < 6 ? tile_rows : 16);
@@ -223,7 +224,7 @@ RECUR_AMX void gemm_rows(size_t M, const float* A, size_t lda, const PackedMatri
       const size_t kc = std::min(kKc, K - k0), nt = (kc + kTk - 1) / kTk;
       const bool load = accumulate || k0 > 0, last = k0 + kc == K;
       const bool stream = nt * kTk == kKc && mc > kMcStack;
-      const ALayout lay(nt, stream);
+      const ALayout lay(nt, tile_rows, stream);
       round_block(A + m0 * lda + k0, lda, mc, kc, tile_rows, lay, abuf);
       // Each panel pair's B tiles (32 KiB a K block) stay in L1 across the row blocks.
       for (size_t q = p0; q < p1; q += 2) {
@@ -249,8 +250,8 @@ RECUR_AMX void gemm_rows(size_t M, const float* A, size_t lda, const PackedMatri
             next = {C + m0 * ldc + (q + 2) * kPanel, std::min(kMr, mc), ldc};
           }
           // i0 / 16 row tiles precede (tile_rows < 16 only when M is, so i0 = 0).
-          const uint16_t* a0 = abuf + i0 / 16 * nt * tile;
-          const uint16_t* a1 = rt == 2 ? a0 + nt * tile : a0;
+          const uint16_t* a0 = abuf + i0 / 16 * lay.tiles;
+          const uint16_t* a1 = rt == 2 ? a0 + lay.tiles : a0;
           if (rt == 2 && stream) {
             run_tiles<true, true>(nt, a0, a1, lay, b0, b1, tiles, load, next);
           } else if (rt == 2) {

@@ -25,12 +25,24 @@ void expect_shape(const char* cls, const char* field, const Tensor& t,
 }
 
 // Scratch reused by every step on this thread: the loop allocates nothing per step. On whole
-// cache lines, as the GEMM tiles that write it prefer; the step's projections (B rows) are
-// kernels::padded_stride apart.
+// cache lines, as the GEMM tiles that write it prefer.
 std::vector<float, kernels::LineAllocator<float>>& thread_scratch(size_t n) {
   thread_local std::vector<float, kernels::LineAllocator<float>> buf;
   if (buf.size() < n) buf.resize(n);
   return buf;
+}
+
+// A step's buffers in thread_scratch: the input projections of B rows (ld apart, as
+// kernels::padded_stride spaces GEMM output rows), then the step functions' scratch.
+struct StepBuffers {
+  float* xp;
+  size_t ld;
+  float* scratch;
+};
+StepBuffers step_buffers(const kernels::PackedWeights& w, size_t B) {
+  const size_t ld = kernels::padded_stride(w.gates * w.units);
+  float* xp = thread_scratch(B * ld + kernels::step_scratch_size(w, B)).data();
+  return {xp, ld, xp + B * ld};
 }
 
 bool has_shape(const Tensor& t, size_t d0, size_t d1) {
@@ -161,16 +173,14 @@ void SimpleRNNCell::step(const Tensor& x, std::span<const Tensor> states, Tensor
                          std::span<Tensor> new_states) const {
   check_step_args(*this, 1, x, states, new_states);
   const size_t B = x.dim(0), u = units_;
-  const size_t ld = kernels::padded_stride(u);
-  auto& buf = thread_scratch(B * ld + kernels::step_scratch_size(*packed_, B));
-  float* xp = buf.data();
+  const StepBuffers buf = step_buffers(*packed_, B);
   ensure_shape(new_states[0], B, u);
   kernels::run_unit_parts(
       kernels::unit_parts(B, 1, u, 1, kernels::splittable(cfg_.activation, cfg_.activation)), B,
       *packed_, 1, [&](size_t, kernels::Units part, kernels::SpinBarrier*) {
-        kernels::input_projection(*packed_, B, x.data(), input_, xp, ld, part);
-        kernels::simple_rnn_step(*packed_, cfg_.activation, B, xp, ld, states[0].data(),
-                                 new_states[0].data(), xp + B * ld, part);
+        kernels::input_projection(*packed_, B, x.data(), input_, buf.xp, buf.ld, part);
+        kernels::simple_rnn_step(*packed_, cfg_.activation, B, buf.xp, buf.ld, states[0].data(),
+                                 new_states[0].data(), buf.scratch, part);
       });
   ensure_shape(out, B, u);
   std::memcpy(out.data(), new_states[0].data(), B * u * sizeof(float));
@@ -180,20 +190,18 @@ void LSTMCell::step(const Tensor& x, std::span<const Tensor> states, Tensor& out
                     std::span<Tensor> new_states) const {
   check_step_args(*this, 2, x, states, new_states);
   const size_t B = x.dim(0), u = units_;
-  const size_t ld = kernels::padded_stride(4 * u);
-  auto& buf = thread_scratch(B * ld + kernels::step_scratch_size(*packed_, B));
-  float* xp = buf.data();
+  const StepBuffers buf = step_buffers(*packed_, B);
   ensure_shape(new_states[0], B, u);
   ensure_shape(new_states[1], B, u);
   const bool split = kernels::splittable(cfg_.activation, cfg_.recurrent_activation);
-  kernels::run_unit_parts(kernels::unit_parts(B, 1, u, 4, split), B, *packed_, 1,
-                          [&](size_t, kernels::Units part, kernels::SpinBarrier*) {
-                            kernels::input_projection(*packed_, B, x.data(), input_, xp, ld, part);
-                            kernels::lstm_step(*packed_, cfg_.activation, cfg_.recurrent_activation,
-                                               B, xp, ld, states[0].data(), states[1].data(),
-                                               new_states[0].data(), new_states[1].data(),
-                                               xp + B * ld, part);
-                          });
+  kernels::run_unit_parts(
+      kernels::unit_parts(B, 1, u, 4, split), B, *packed_, 1,
+      [&](size_t, kernels::Units part, kernels::SpinBarrier*) {
+        kernels::input_projection(*packed_, B, x.data(), input_, buf.xp, buf.ld, part);
+        kernels::lstm_step(*packed_, cfg_.activation, cfg_.recurrent_activation, B, buf.xp, buf.ld,
+                           states[0].data(), states[1].data(), new_states[0].data(),
+                           new_states[1].data(), buf.scratch, part);
+      });
   ensure_shape(out, B, u);
   std::memcpy(out.data(), new_states[0].data(), B * u * sizeof(float));
 }
@@ -202,17 +210,16 @@ void GRUCell::step(const Tensor& x, std::span<const Tensor> states, Tensor& out,
                    std::span<Tensor> new_states) const {
   check_step_args(*this, 1, x, states, new_states);
   const size_t B = x.dim(0), u = units_;
-  const size_t ld = kernels::padded_stride(3 * u);
-  auto& buf = thread_scratch(B * ld + kernels::step_scratch_size(*packed_, B));
-  float* xp = buf.data();
+  const StepBuffers buf = step_buffers(*packed_, B);
   ensure_shape(new_states[0], B, u);
   const bool split = kernels::splittable(cfg_.activation, cfg_.recurrent_activation);
   kernels::run_unit_parts(
       kernels::unit_parts(B, 1, u, 3, split), B, *packed_, 1,
       [&](size_t, kernels::Units part, kernels::SpinBarrier* sync) {
-        kernels::input_projection(*packed_, B, x.data(), input_, xp, ld, part);
+        kernels::input_projection(*packed_, B, x.data(), input_, buf.xp, buf.ld, part);
         kernels::gru_step(*packed_, cfg_.reset_after, cfg_.activation, cfg_.recurrent_activation, B,
-                          xp, ld, states[0].data(), new_states[0].data(), xp + B * ld, part, sync);
+                          buf.xp, buf.ld, states[0].data(), new_states[0].data(), buf.scratch, part,
+                          sync);
       });
   ensure_shape(out, B, u);
   std::memcpy(out.data(), new_states[0].data(), B * u * sizeof(float));
