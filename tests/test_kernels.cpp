@@ -1,7 +1,7 @@
 // Kernels: every ISA's table (packed GEMM, vectorized activations) against scalar references
 // (odd sizes, long rows, accumulate, threads), the summation-order property the fused path
 // relies on (a row gives the same bits alone or in a batch), and the AVX-512 table against the
-// AVX2 one bit for bit (same FMA order, same polynomial).
+// AVX2 one bit for bit (same FMA order, same polynomial, the same fused gate rows).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -249,6 +249,63 @@ TEST(Kernels, VectorActivationsAreAccurateOnEveryIsa) {
     nan = {NAN};
     recur::kernels::activate(recur::Activation::sigmoid, nan.data(), 1);
     EXPECT_TRUE(std::isnan(nan[0]));
+  }
+}
+
+double sigmoid_d(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+
+// The tables' fused LSTM and GRU rows (gates_poly.hpp) against the cells' equations in double:
+// odd widths inside a wider row (a thread's part of the units), c updated in place, nothing
+// outside the part written; and the AVX-512 rows against the AVX2 ones bit for bit.
+TEST(Kernels, FusedGateRowsFollowTheCellEquationsOnEveryIsa) {
+  std::mt19937 rng(11);
+  const size_t u = 41;
+  for (size_t u0 : {size_t{0}, size_t{3}}) {
+    for (size_t n : {size_t{1}, size_t{7}, size_t{16}, size_t{33}, size_t{38}}) {
+      const auto g = rand_vec(4 * u, rng, 6.0f), c = rand_vec(u, rng, 3.0f);
+      const auto x = rand_vec(3 * u, rng, 4.0f), p = rand_vec(3 * u, rng, 4.0f);
+      const auto h = rand_vec(u, rng);
+      std::vector<std::vector<float>> bits;  // per SIMD table: c_new, h_new (LSTM), h_new (GRU)
+      for (Isa isa : isas()) {
+        const auto& t = recur::kernels::table_for(isa);
+        if (isa == Isa::scalar) continue;  // the scalar table takes the separate passes
+        ASSERT_NE(t.lstm_row, nullptr);
+        ASSERT_NE(t.gru_row, nullptr);
+        auto gs = g, cs = c, ps = p;
+        std::vector<float> hl(u, 7.0f), hg(u, 7.0f);
+        t.lstm_row(gs.data() + u0, u, cs.data() + u0, cs.data() + u0, hl.data() + u0, n);
+        t.gru_row(x.data() + u0, ps.data() + u0, u, h.data() + u0, hg.data() + u0, n);
+        const std::string at = std::string(recur::kernels::isa_name(isa)) +
+                               " u0=" + std::to_string(u0) + " n=" + std::to_string(n);
+        for (size_t j = 0; j < u; ++j) {
+          if (j < u0 || j >= u0 + n) {
+            ASSERT_EQ(cs[j], c[j]) << at << " j=" << j;
+            ASSERT_EQ(hl[j], 7.0f) << at << " j=" << j;
+            ASSERT_EQ(hg[j], 7.0f) << at << " j=" << j;
+            continue;
+          }
+          const double cn =
+              sigmoid_d(g[u + j]) * c[j] + sigmoid_d(g[j]) * std::tanh(double(g[2 * u + j]));
+          const double hn = sigmoid_d(g[3 * u + j]) * std::tanh(cn);
+          const double z = sigmoid_d(double(x[j]) + p[j]);
+          const double r = sigmoid_d(double(x[u + j]) + p[u + j]);
+          const double hh = std::tanh(x[2 * u + j] + r * p[2 * u + j]);
+          const double gn = z * h[j] + (1.0 - z) * hh;
+          ASSERT_NEAR(cs[j], cn, 1e-6 * (1.0 + std::fabs(cn))) << at << " j=" << j;
+          ASSERT_NEAR(hl[j], hn, 1e-6) << at << " j=" << j;
+          ASSERT_NEAR(hg[j], gn, 1e-6) << at << " j=" << j;
+        }
+        cs.insert(cs.end(), hl.begin(), hl.end());
+        cs.insert(cs.end(), hg.begin(), hg.end());
+        bits.push_back(std::move(cs));
+      }
+      for (size_t k = 1; k < bits.size(); ++k) {
+        for (size_t j = 0; j < bits[0].size(); ++j) {
+          ASSERT_EQ(std::bit_cast<uint32_t>(bits[k][j]), std::bit_cast<uint32_t>(bits[0][j]))
+              << "table " << k << " u0=" << u0 << " n=" << n << " element " << j;
+        }
+      }
+    }
   }
 }
 

@@ -102,6 +102,13 @@ void lstm_gates(Activation act, Activation rec, size_t rows, size_t u, float* pr
   part = clamp(part, u);
   const size_t u0 = part.begin, width = part.end - u0;
   const KernelTable& t = kernel_table();
+  if (t.lstm_row && rec == Activation::sigmoid && act == Activation::tanh) {
+    for (size_t b = 0; b < rows; ++b) {
+      t.lstm_row(pre + b * ld + u0, u, c + b * u + u0, c_new + b * u + u0, h_new + b * u + u0,
+                 width);
+    }
+    return;
+  }
   const VecFn fa = activation_fn(t, act), fr = activation_fn(t, rec);
   const bool pairwise = rec == Activation::sigmoid || rec == Activation::tanh;
   for (size_t b = 0; b < rows; ++b) {
@@ -173,6 +180,13 @@ void gru_step(const PackedWeights& w, bool reset_after, Activation act, Activati
   // reset_after=False: [z, r] only, and no recurrent bias
   gemm_units(B, h, u, w.recurrent, reset_after ? 3 : 2, u, part, hp, n, false,
              reset_after ? or_null(w.recurrent_bias) : nullptr);
+  if (reset_after && t.gru_row && rec == Activation::sigmoid && act == Activation::tanh) {
+    for (size_t b = 0; b < B; ++b) {
+      t.gru_row(xp + b * xp_stride + u0, hp + b * n + u0, u, h + b * u + u0, h_new + b * u + u0,
+                width);
+    }
+    return;
+  }
   const bool pairwise = rec == Activation::sigmoid || rec == Activation::tanh;
   for (size_t b = 0; b < B; ++b) {
     const float* x = xp + b * xp_stride;

@@ -92,8 +92,8 @@ size_t step_scratch_size(const PackedWeights& w, size_t B);
 
 // In each step: xp row b is at xp + b * xp_stride (the input projection of this step),
 // h/c are the current states (B, u), h_new/c_new receive the next ones (B, u). lstm_step
-// accumulates h @ recurrent onto xp in place (xp + h @ recurrent, the loop's order) and leaves
-// its gates there.
+// accumulates h @ recurrent onto xp in place (xp + h @ recurrent, the loop's order); xp's
+// contents after the step are scratch.
 // A `part` of the units needs splittable(...).
 void simple_rnn_step(const PackedWeights& w, Activation act, size_t B, const float* xp,
                      size_t xp_stride, const float* h, float* h_new, float* scratch,
@@ -102,8 +102,8 @@ void lstm_step(const PackedWeights& w, Activation act, Activation rec, size_t B,
                size_t xp_stride, const float* h, const float* c, float* h_new, float* c_new,
                float* scratch, Units part = {});
 // The LSTM update from preactivations pre (rows, 4u; rows ld apart), gates [i, f, c, o]
-// (overwritten): c_new = f*c + i*act(c~), h_new = o*act(c_new). lstm_step ends with it;
-// ConvLSTM uses it alone.
+// (left as scratch): c_new = f*c + i*act(c~), h_new = o*act(c_new); one fused pass per row
+// (the table's lstm_row) for sigmoid and tanh. lstm_step ends with it; ConvLSTM uses it alone.
 void lstm_gates(Activation act, Activation rec, size_t rows, size_t u, float* pre, size_t ld,
                 const float* c, float* h_new, float* c_new, Units part = {});
 // lstm_gates for many rows of few units (ConvLSTM cells): each activation runs once over all

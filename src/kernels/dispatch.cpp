@@ -22,7 +22,9 @@ constexpr KernelTable kScalar{Isa::scalar,
                               gemm_packed_panels_bf16_dot_scalar,
                               Bf16Form::widen,
                               detail::sigmoid_scalar,
-                              detail::tanh_scalar};
+                              detail::tanh_scalar,
+                              nullptr,
+                              nullptr};
 #if defined(__x86_64__) || defined(_M_X64)
 constexpr KernelTable kAvx2{Isa::avx2,
                             detail::gemm_packed_panels_avx2,
@@ -31,7 +33,9 @@ constexpr KernelTable kAvx2{Isa::avx2,
                             gemm_packed_panels_bf16_dot_scalar,
                             Bf16Form::widen,
                             detail::sigmoid_avx2,
-                            detail::tanh_avx2};
+                            detail::tanh_avx2,
+                            detail::lstm_row_avx2,
+                            detail::gru_row_avx2};
 constexpr KernelTable kAvx512{Isa::avx512,
                               detail::gemm_packed_panels_avx512,
                               detail::gemm_packed_panels_bf16_avx512,
@@ -39,7 +43,9 @@ constexpr KernelTable kAvx512{Isa::avx512,
                               gemm_packed_panels_bf16_dot_scalar,
                               Bf16Form::widen,
                               detail::sigmoid_avx512,
-                              detail::tanh_avx512};
+                              detail::tanh_avx512,
+                              detail::lstm_row_avx512,
+                              detail::gru_row_avx512};
 // avx512 on a CPU with AVX512-BF16: the same fp32 kernels and vdpbf16ps for a dot-packed
 // matrix; bf16 packed in the dot form where it pays (bf16_dot_pays), else widened.
 template <Bf16Form form>
@@ -50,7 +56,9 @@ constexpr KernelTable kAvx512Bf16{Isa::avx512,
                                   detail::gemm_packed_panels_bf16_dot_avx512,
                                   form,
                                   detail::sigmoid_avx512,
-                                  detail::tanh_avx512};
+                                  detail::tanh_avx512,
+                                  detail::lstm_row_avx512,
+                                  detail::gru_row_avx512};
 // amx: avx512's fp32 kernels (the same bits) and AMX tiles for bf16.
 constexpr KernelTable kAmx{Isa::amx,
                            detail::gemm_packed_panels_avx512,
@@ -59,7 +67,9 @@ constexpr KernelTable kAmx{Isa::amx,
                            detail::gemm_packed_panels_bf16_amx,
                            Bf16Form::amx,
                            detail::sigmoid_avx512,
-                           detail::tanh_avx512};
+                           detail::tanh_avx512,
+                           detail::lstm_row_avx512,
+                           detail::gru_row_avx512};
 #endif
 
 std::atomic<const KernelTable*> g_active{nullptr};

@@ -19,6 +19,16 @@ using GemmPanelsFn = void (*)(size_t M, const float* A, size_t lda, const Packed
                               const float* bias);
 // In place over n floats.
 using VecFn = void (*)(float* x, size_t n);
+// One row's LSTM update for sigmoid gates and tanh activations: gates g = [i, f, c~, o] u apart
+// (scratch after), c_new = f*c + i*tanh(c~) and h_new = o*tanh(c_new) over n units; c may be
+// c_new.
+using LstmRowFn = void (*)(float* g, size_t u, const float* c, float* c_new, float* h_new,
+                           size_t n);
+// One row's GRU update (reset_after) for sigmoid gates and a tanh candidate: x and p the input
+// and recurrent projections [z, r, h] u apart (p scratch after),
+// h_new = z*h + (1 - z)*tanh(x_h + r*p_h).
+using GruRowFn = void (*)(const float* x, float* p, size_t u, const float* h, float* h_new,
+                          size_t n);
 
 struct KernelTable {
   Isa isa;
@@ -36,6 +46,10 @@ struct KernelTable {
   Bf16Form bf16_form;  // what pack_matrix builds for Precision::bf16 under this table
   VecFn sigmoid;       // AVX2 and AVX-512: the same polynomial, the same bits
   VecFn tanh;
+  // The fused updates (gates_poly.hpp, on the sigmoid and tanh above); nullptr on the scalar
+  // table, whose cells take the separate passes.
+  LstmRowFn lstm_row;
+  GruRowFn gru_row;
 };
 
 // The active table. The first call picks it: RECUR_ISA=scalar|avx2|avx512|amx when set, else the

@@ -1,0 +1,78 @@
+// The LSTM and GRU (reset_after) updates for Keras' default activations (sigmoid gates, tanh
+// candidate and output) in two passes over a row instead of one per activation and product.
+// Each pass keeps a lane's activations independent of each other (a pass chaining tanh(c_new)
+// behind the gates ran slower than separate passes: latency, not arithmetic, bound it).
+// Written once over an ops type O, as vmath_poly.hpp, so AVX2 and AVX-512 give the same bits.
+// Every product added to something is an explicit FMA: left to the compiler, it may or may not
+// contract.
+#pragma once
+
+#include <cstddef>
+#include <cstring>
+
+#include "kernels/vmath_poly.hpp"
+
+namespace recur::kernels::detail {
+
+// f(j, in, out) over lanes [j, j + kLanes) of n; the tail through zero-padded copies of the
+// I inputs and O outputs (each a row pointer), so every element gets the same arithmetic.
+template <class O, size_t I, size_t N, class F>
+inline void each_lanes(size_t n, const float* const (&in)[I], float* const (&out)[N], F f) {
+  constexpr size_t L = O::kLanes;
+  size_t j = 0;
+  for (; j + L <= n; j += L) {
+    const float* a[I];
+    float* b[N];
+    for (size_t k = 0; k < I; ++k) a[k] = in[k] + j;
+    for (size_t k = 0; k < N; ++k) b[k] = out[k] + j;
+    f(a, b);
+  }
+  if (j == n) return;
+  const size_t m = (n - j) * sizeof(float);
+  alignas(64) float ti[I][L] = {}, to[N][L];
+  const float* a[I];
+  float* b[N];
+  for (size_t k = 0; k < I; ++k) {
+    std::memcpy(ti[k], in[k] + j, m);
+    a[k] = ti[k];
+  }
+  for (size_t k = 0; k < N; ++k) b[k] = to[k];
+  f(a, b);
+  for (size_t k = 0; k < N; ++k) std::memcpy(out[k] + j, to[k], m);
+}
+
+// One row of n units: gates g = [i, f, c~, o], u apart (o becomes sigmoid(o), the rest stays);
+// c_new = f*c + i*tanh(c~), h_new = o*tanh(c_new); c may be c_new.
+template <class O>
+inline void lstm_row(float* g, size_t u, const float* c, float* c_new, float* h_new, size_t n) {
+  float* o = g + 3 * u;
+  each_lanes<O>(n, {g, g + u, g + 2 * u, o, c}, {c_new, o}, [](const float** a, float** b) {
+    const auto ic = O::mul(sigmoid_poly<O>(O::load(a[0])), tanh_poly<O>(O::load(a[2])));
+    O::store(b[0], O::fmadd(sigmoid_poly<O>(O::load(a[1])), O::load(a[4]), ic));
+    O::store(b[1], sigmoid_poly<O>(O::load(a[3])));
+  });
+  each_lanes<O>(n, {o, c_new}, {h_new}, [](const float** a, float** b) {
+    O::store(b[0], O::mul(O::load(a[0]), tanh_poly<O>(O::load(a[1]))));
+  });
+}
+
+// One row of n units: x and p the input and recurrent projections [z, r, h], u apart (p is
+// scratch after); h_new = z*h + (1 - z)*tanh(x_h + r*p_h) with z = sig(x_z + p_z) and
+// r = sig(x_r + p_r).
+template <class O>
+inline void gru_row(const float* x, float* p, size_t u, const float* h, float* h_new, size_t n) {
+  each_lanes<O>(n, {x, x + u, x + 2 * u, p, p + u, p + 2 * u}, {p, p + 2 * u},
+                [](const float** a, float** b) {
+                  const auto z = sigmoid_poly<O>(O::add(O::load(a[0]), O::load(a[3])));
+                  const auto r = sigmoid_poly<O>(O::add(O::load(a[1]), O::load(a[4])));
+                  O::store(b[0], z);
+                  O::store(b[1], O::fmadd(r, O::load(a[5]), O::load(a[2])));
+                });
+  each_lanes<O>(n, {p, p + 2 * u, h}, {h_new}, [](const float** a, float** b) {
+    const auto z = O::load(a[0]);
+    const auto hh = tanh_poly<O>(O::load(a[1]));
+    O::store(b[0], O::fmadd(z, O::load(a[2]), O::mul(O::sub(O::set1(1.0f), z), hh)));
+  });
+}
+
+}  // namespace recur::kernels::detail
