@@ -265,16 +265,23 @@ TEST(Kernels, FusedGateRowsFollowTheCellEquationsOnEveryIsa) {
       const auto g = rand_vec(4 * u, rng, 6.0f), c = rand_vec(u, rng, 3.0f);
       const auto x = rand_vec(3 * u, rng, 4.0f), p = rand_vec(3 * u, rng, 4.0f);
       const auto h = rand_vec(u, rng);
-      std::vector<std::vector<float>> bits;  // per SIMD table: c_new, h_new (LSTM), h_new (GRU)
+      std::vector<std::vector<float>> bits;  // per SIMD table: every output
       for (Isa isa : isas()) {
         const auto& t = recur::kernels::table_for(isa);
         if (isa == Isa::scalar) continue;  // the scalar table takes the separate passes
         ASSERT_NE(t.lstm_row, nullptr);
-        ASSERT_NE(t.gru_row, nullptr);
+        ASSERT_NE(t.gru_gates, nullptr);
+        ASSERT_NE(t.gru_update, nullptr);
         auto gs = g, cs = c, ps = p;
         std::vector<float> hl(u, 7.0f), hg(u, 7.0f);
         t.lstm_row(gs.data() + u0, u, cs.data() + u0, cs.data() + u0, hl.data() + u0, n);
-        t.gru_row(x.data() + u0, ps.data() + u0, u, h.data() + u0, hg.data() + u0, n);
+        t.gru_gates(x.data() + u0, ps.data() + u0, u, h.data() + u0, nullptr, n);
+        t.gru_update(x.data() + u0, ps.data() + u0, u, h.data() + u0, hg.data() + u0, n);
+        // reset_after=False: r * h out, then a candidate product (here p_h itself) in.
+        auto pb = p;
+        std::vector<float> rh(u, 7.0f), hb(u, 7.0f);
+        t.gru_gates(x.data() + u0, pb.data() + u0, u, h.data() + u0, rh.data() + u0, n);
+        t.gru_update(x.data() + u0, pb.data() + u0, u, h.data() + u0, hb.data() + u0, n);
         const std::string at = std::string(recur::kernels::isa_name(isa)) +
                                " u0=" + std::to_string(u0) + " n=" + std::to_string(n);
         for (size_t j = 0; j < u; ++j) {
@@ -282,6 +289,8 @@ TEST(Kernels, FusedGateRowsFollowTheCellEquationsOnEveryIsa) {
             ASSERT_EQ(cs[j], c[j]) << at << " j=" << j;
             ASSERT_EQ(hl[j], 7.0f) << at << " j=" << j;
             ASSERT_EQ(hg[j], 7.0f) << at << " j=" << j;
+            ASSERT_EQ(rh[j], 7.0f) << at << " j=" << j;
+            ASSERT_EQ(hb[j], 7.0f) << at << " j=" << j;
             continue;
           }
           const double cn =
@@ -291,12 +300,18 @@ TEST(Kernels, FusedGateRowsFollowTheCellEquationsOnEveryIsa) {
           const double r = sigmoid_d(double(x[u + j]) + p[u + j]);
           const double hh = std::tanh(x[2 * u + j] + r * p[2 * u + j]);
           const double gn = z * h[j] + (1.0 - z) * hh;
+          const double hb_ref =
+              z * h[j] + (1.0 - z) * std::tanh(double(x[2 * u + j]) + p[2 * u + j]);
           ASSERT_NEAR(cs[j], cn, 1e-6 * (1.0 + std::fabs(cn))) << at << " j=" << j;
           ASSERT_NEAR(hl[j], hn, 1e-6) << at << " j=" << j;
           ASSERT_NEAR(hg[j], gn, 1e-6) << at << " j=" << j;
+          ASSERT_NEAR(rh[j], r * h[j], 1e-6) << at << " j=" << j;
+          ASSERT_NEAR(hb[j], hb_ref, 1e-6) << at << " j=" << j;
         }
         cs.insert(cs.end(), hl.begin(), hl.end());
         cs.insert(cs.end(), hg.begin(), hg.end());
+        cs.insert(cs.end(), rh.begin(), rh.end());
+        cs.insert(cs.end(), hb.begin(), hb.end());
         bits.push_back(std::move(cs));
       }
       for (size_t k = 1; k < bits.size(); ++k) {

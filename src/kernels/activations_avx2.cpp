@@ -54,8 +54,12 @@ void tanh_avx2(float* x, size_t n) { map_lanes<Avx2, tanh_poly<Avx2>>(x, n); }
 void lstm_row_avx2(float* g, size_t u, const float* c, float* c_new, float* h_new, size_t n) {
   lstm_row<Avx2>(g, u, c, c_new, h_new, n);
 }
-void gru_row_avx2(const float* x, float* p, size_t u, const float* h, float* h_new, size_t n) {
-  gru_row<Avx2>(x, p, u, h, h_new, n);
+void gru_gates_avx2(const float* x, float* p, size_t u, const float* h, float* rh, size_t n) {
+  gru_gates<Avx2>(x, p, u, h, rh, n);
+}
+void gru_update_avx2(const float* x, const float* p, size_t u, const float* h, float* h_new,
+                     size_t n) {
+  gru_update<Avx2>(x, p, u, h, h_new, n);
 }
 
 }  // namespace recur::kernels::detail

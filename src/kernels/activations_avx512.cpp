@@ -60,8 +60,12 @@ void tanh_avx512(float* x, size_t n) { map_lanes<Avx512, tanh_poly<Avx512>>(x, n
 void lstm_row_avx512(float* g, size_t u, const float* c, float* c_new, float* h_new, size_t n) {
   lstm_row<Avx512>(g, u, c, c_new, h_new, n);
 }
-void gru_row_avx512(const float* x, float* p, size_t u, const float* h, float* h_new, size_t n) {
-  gru_row<Avx512>(x, p, u, h, h_new, n);
+void gru_gates_avx512(const float* x, float* p, size_t u, const float* h, float* rh, size_t n) {
+  gru_gates<Avx512>(x, p, u, h, rh, n);
+}
+void gru_update_avx512(const float* x, const float* p, size_t u, const float* h, float* h_new,
+                       size_t n) {
+  gru_update<Avx512>(x, p, u, h, h_new, n);
 }
 
 }  // namespace recur::kernels::detail

@@ -180,10 +180,20 @@ void gru_step(const PackedWeights& w, bool reset_after, Activation act, Activati
   // reset_after=False: [z, r] only, and no recurrent bias
   gemm_units(B, h, u, w.recurrent, reset_after ? 3 : 2, u, part, hp, n, false,
              reset_after ? or_null(w.recurrent_bias) : nullptr);
-  if (reset_after && t.gru_row && rec == Activation::sigmoid && act == Activation::tanh) {
+  // reset_after=False: every part's r * h, then its product with the candidate's weights.
+  auto candidate_product = [&] {
+    if (sync) sync->wait();
+    gemm_units(B, rh, u, w.recurrent_h, 1, u, part, hp + 2 * u, n, false);
+  };
+  if (t.gru_gates && rec == Activation::sigmoid && act == Activation::tanh) {
     for (size_t b = 0; b < B; ++b) {
-      t.gru_row(xp + b * xp_stride + u0, hp + b * n + u0, u, h + b * u + u0, h_new + b * u + u0,
-                width);
+      t.gru_gates(xp + b * xp_stride + u0, hp + b * n + u0, u, h + b * u + u0,
+                  reset_after ? nullptr : rh + b * u + u0, width);
+    }
+    if (!reset_after) candidate_product();
+    for (size_t b = 0; b < B; ++b) {
+      t.gru_update(xp + b * xp_stride + u0, hp + b * n + u0, u, h + b * u + u0, h_new + b * u + u0,
+                   width);
     }
     return;
   }
@@ -206,8 +216,7 @@ void gru_step(const PackedWeights& w, bool reset_after, Activation act, Activati
     }
   }
   if (!reset_after) {
-    if (sync) sync->wait();  // every part's r * h
-    gemm_units(B, rh, u, w.recurrent_h, 1, u, part, hp + 2 * u, n, false);
+    candidate_product();
     for (size_t b = 0; b < B; ++b) {
       const float* x = xp + b * xp_stride;
       float* p = hp + b * n;

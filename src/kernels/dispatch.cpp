@@ -24,6 +24,7 @@ constexpr KernelTable kScalar{Isa::scalar,
                               detail::sigmoid_scalar,
                               detail::tanh_scalar,
                               nullptr,
+                              nullptr,
                               nullptr};
 #if defined(__x86_64__) || defined(_M_X64)
 constexpr KernelTable kAvx2{Isa::avx2,
@@ -35,7 +36,8 @@ constexpr KernelTable kAvx2{Isa::avx2,
                             detail::sigmoid_avx2,
                             detail::tanh_avx2,
                             detail::lstm_row_avx2,
-                            detail::gru_row_avx2};
+                            detail::gru_gates_avx2,
+                            detail::gru_update_avx2};
 constexpr KernelTable kAvx512{Isa::avx512,
                               detail::gemm_packed_panels_avx512,
                               detail::gemm_packed_panels_bf16_avx512,
@@ -45,7 +47,8 @@ constexpr KernelTable kAvx512{Isa::avx512,
                               detail::sigmoid_avx512,
                               detail::tanh_avx512,
                               detail::lstm_row_avx512,
-                              detail::gru_row_avx512};
+                              detail::gru_gates_avx512,
+                              detail::gru_update_avx512};
 // avx512 on a CPU with AVX512-BF16: the same fp32 kernels and vdpbf16ps for a dot-packed
 // matrix; bf16 packed in the dot form where it pays (bf16_dot_pays), else widened.
 template <Bf16Form form>
@@ -58,7 +61,8 @@ constexpr KernelTable kAvx512Bf16{Isa::avx512,
                                   detail::sigmoid_avx512,
                                   detail::tanh_avx512,
                                   detail::lstm_row_avx512,
-                                  detail::gru_row_avx512};
+                                  detail::gru_gates_avx512,
+                                  detail::gru_update_avx512};
 // amx: avx512's fp32 kernels (the same bits) and AMX tiles for bf16.
 constexpr KernelTable kAmx{Isa::amx,
                            detail::gemm_packed_panels_avx512,
@@ -69,7 +73,8 @@ constexpr KernelTable kAmx{Isa::amx,
                            detail::sigmoid_avx512,
                            detail::tanh_avx512,
                            detail::lstm_row_avx512,
-                           detail::gru_row_avx512};
+                           detail::gru_gates_avx512,
+                           detail::gru_update_avx512};
 #endif
 
 std::atomic<const KernelTable*> g_active{nullptr};

@@ -24,11 +24,14 @@ using VecFn = void (*)(float* x, size_t n);
 // c_new.
 using LstmRowFn = void (*)(float* g, size_t u, const float* c, float* c_new, float* h_new,
                            size_t n);
-// One row's GRU update (reset_after) for sigmoid gates and a tanh candidate: x and p the input
-// and recurrent projections [z, r, h] u apart (p scratch after),
-// h_new = z*h + (1 - z)*tanh(x_h + r*p_h).
-using GruRowFn = void (*)(const float* x, float* p, size_t u, const float* h, float* h_new,
-                          size_t n);
+// One row's GRU gates for sigmoid gates (x and p the input and recurrent projections [z, r, h]
+// u apart, n units): z = sig(x_z + p_z) into p_z, r = sig(x_r + p_r), then r * p_h into p_h
+// (reset_after: rh null) or r * h into rh.
+using GruGatesFn = void (*)(const float* x, float* p, size_t u, const float* h, float* rh,
+                            size_t n);
+// Its update for a tanh candidate: h_new = z*h + (1 - z)*tanh(x_h + p_h).
+using GruUpdateFn = void (*)(const float* x, const float* p, size_t u, const float* h, float* h_new,
+                             size_t n);
 
 struct KernelTable {
   Isa isa;
@@ -49,7 +52,8 @@ struct KernelTable {
   // The fused updates (gates_poly.hpp, on the sigmoid and tanh above); nullptr on the scalar
   // table, whose cells take the separate passes.
   LstmRowFn lstm_row;
-  GruRowFn gru_row;
+  GruGatesFn gru_gates;
+  GruUpdateFn gru_update;
 };
 
 // The active table. The first call picks it: RECUR_ISA=scalar|avx2|avx512|amx when set, else the

@@ -1,10 +1,10 @@
-// The LSTM and GRU (reset_after) updates for Keras' default activations (sigmoid gates, tanh
-// candidate and output) in two passes over a row instead of one per activation and product.
+// The LSTM and GRU updates for Keras' default activations (sigmoid gates, tanh candidate and
+// output) in two passes over a row instead of one per activation and product.
 // Each pass keeps a lane's activations independent of each other (a pass chaining tanh(c_new)
 // behind the gates ran slower than separate passes: latency, not arithmetic, bound it).
 // Written once over an ops type O, as vmath_poly.hpp, so AVX2 and AVX-512 give the same bits.
-// Every product added to something is an explicit FMA: left to the compiler, it may or may not
-// contract.
+// Within a pass, every product added to something is an explicit FMA: left to the compiler, it
+// may or may not contract.
 #pragma once
 
 #include <cstddef>
@@ -56,22 +56,38 @@ inline void lstm_row(float* g, size_t u, const float* c, float* c_new, float* h_
   });
 }
 
-// One row of n units: x and p the input and recurrent projections [z, r, h], u apart (p is
-// scratch after); h_new = z*h + (1 - z)*tanh(x_h + r*p_h) with z = sig(x_z + p_z) and
-// r = sig(x_r + p_r).
+// z = sig(x_z + p_z) stored into b[0]; returns r = sig(x_r + p_r) (a: x_z, x_r, p_z, p_r).
 template <class O>
-inline void gru_row(const float* x, float* p, size_t u, const float* h, float* h_new, size_t n) {
-  each_lanes<O>(n, {x, x + u, x + 2 * u, p, p + u, p + 2 * u}, {p, p + 2 * u},
-                [](const float** a, float** b) {
-                  const auto z = sigmoid_poly<O>(O::add(O::load(a[0]), O::load(a[3])));
-                  const auto r = sigmoid_poly<O>(O::add(O::load(a[1]), O::load(a[4])));
-                  O::store(b[0], z);
-                  O::store(b[1], O::fmadd(r, O::load(a[5]), O::load(a[2])));
-                });
-  each_lanes<O>(n, {p, p + 2 * u, h}, {h_new}, [](const float** a, float** b) {
+inline typename O::V gru_zr(const float* const* a, float* const* b) {
+  O::store(b[0], sigmoid_poly<O>(O::add(O::load(a[0]), O::load(a[2]))));
+  return sigmoid_poly<O>(O::add(O::load(a[1]), O::load(a[3])));
+}
+
+// The GRU's gates of one row of n units, x and p the input and recurrent projections [z, r, h]
+// u apart: z = sig(x_z + p_z) into p_z and r = sig(x_r + p_r); then r * p_h into p_h
+// (reset_after: rh null), or r * h into rh.
+template <class O>
+inline void gru_gates(const float* x, float* p, size_t u, const float* h, float* rh, size_t n) {
+  // a[4]: what r multiplies (p_h, or h); b[1]: where the product goes (p_h, or rh).
+  auto gates = [](const float** a, float** b) {
+    O::store(b[1], O::mul(gru_zr<O>(a, b), O::load(a[4])));
+  };
+  if (rh == nullptr) {
+    each_lanes<O>(n, {x, x + u, p, p + u, p + 2 * u}, {p, p + 2 * u}, gates);
+  } else {
+    each_lanes<O>(n, {x, x + u, p, p + u, h}, {p, rh}, gates);
+  }
+}
+
+// The GRU's update of one row after gru_gates (and, reset_after=False, p_h = (r * h) @ U_h):
+// h_new = z*h + (1 - z)*tanh(x_h + p_h).
+template <class O>
+inline void gru_update(const float* x, const float* p, size_t u, const float* h, float* h_new,
+                       size_t n) {
+  each_lanes<O>(n, {p, x + 2 * u, p + 2 * u, h}, {h_new}, [](const float** a, float** b) {
     const auto z = O::load(a[0]);
-    const auto hh = tanh_poly<O>(O::load(a[1]));
-    O::store(b[0], O::fmadd(z, O::load(a[2]), O::mul(O::sub(O::set1(1.0f), z), hh)));
+    const auto hh = tanh_poly<O>(O::add(O::load(a[1]), O::load(a[2])));
+    O::store(b[0], O::fmadd(z, O::load(a[3]), O::mul(O::sub(O::set1(1.0f), z), hh)));
   });
 }
 

@@ -29,7 +29,9 @@ void gemm_packed_panels_avx2(size_t M, const float* A, size_t lda, const PackedM
 void sigmoid_avx2(float* x, size_t n);
 void tanh_avx2(float* x, size_t n);
 void lstm_row_avx2(float* g, size_t u, const float* c, float* c_new, float* h_new, size_t n);
-void gru_row_avx2(const float* x, float* p, size_t u, const float* h, float* h_new, size_t n);
+void gru_gates_avx2(const float* x, float* p, size_t u, const float* h, float* rh, size_t n);
+void gru_update_avx2(const float* x, const float* p, size_t u, const float* h, float* h_new,
+                     size_t n);
 
 void gemm_packed_panels_bf16_avx512(size_t M, const float* A, size_t lda, const PackedMatrix& B,
                                     size_t p0, size_t p1, float* C, size_t ldc, bool accumulate,
@@ -48,7 +50,9 @@ void gemm_packed_panels_bf16_amx(size_t M, const float* A, size_t lda, const Pac
 void sigmoid_avx512(float* x, size_t n);
 void tanh_avx512(float* x, size_t n);
 void lstm_row_avx512(float* g, size_t u, const float* c, float* c_new, float* h_new, size_t n);
-void gru_row_avx512(const float* x, float* p, size_t u, const float* h, float* h_new, size_t n);
+void gru_gates_avx512(const float* x, float* p, size_t u, const float* h, float* rh, size_t n);
+void gru_update_avx512(const float* x, const float* p, size_t u, const float* h, float* h_new,
+                       size_t n);
 #endif
 
 }  // namespace recur::kernels::detail
