@@ -20,6 +20,7 @@
 #include "recur/activations.hpp"
 #include "recur/errors.hpp"
 #include "recur/threads.hpp"
+#include "reference/reference.hpp"
 
 namespace {
 
@@ -252,12 +253,11 @@ TEST(Kernels, VectorActivationsAreAccurateOnEveryIsa) {
   }
 }
 
-double sigmoid_d(double x) { return 1.0 / (1.0 + std::exp(-x)); }
-
 // The tables' fused LSTM and GRU rows (gates_poly.hpp) against the cells' equations in double:
 // odd widths inside a wider row (a thread's part of the units), c updated in place, nothing
 // outside the part written; and the AVX-512 rows against the AVX2 ones bit for bit.
 TEST(Kernels, FusedGateRowsFollowTheCellEquationsOnEveryIsa) {
+  const auto sigmoid = [](double v) { return ref::activate1("sigmoid", v); };
   std::mt19937 rng(11);
   const size_t u = 41;
   for (size_t u0 : {size_t{0}, size_t{3}}) {
@@ -294,10 +294,10 @@ TEST(Kernels, FusedGateRowsFollowTheCellEquationsOnEveryIsa) {
             continue;
           }
           const double cn =
-              sigmoid_d(g[u + j]) * c[j] + sigmoid_d(g[j]) * std::tanh(double(g[2 * u + j]));
-          const double hn = sigmoid_d(g[3 * u + j]) * std::tanh(cn);
-          const double z = sigmoid_d(double(x[j]) + p[j]);
-          const double r = sigmoid_d(double(x[u + j]) + p[u + j]);
+              sigmoid(g[u + j]) * c[j] + sigmoid(g[j]) * std::tanh(double(g[2 * u + j]));
+          const double hn = sigmoid(g[3 * u + j]) * std::tanh(cn);
+          const double z = sigmoid(double(x[j]) + p[j]);
+          const double r = sigmoid(double(x[u + j]) + p[u + j]);
           const double hh = std::tanh(x[2 * u + j] + r * p[2 * u + j]);
           const double gn = z * h[j] + (1.0 - z) * hh;
           const double hb_ref =

@@ -102,8 +102,8 @@ void lstm_step(const PackedWeights& w, Activation act, Activation rec, size_t B,
                size_t xp_stride, const float* h, const float* c, float* h_new, float* c_new,
                float* scratch, Units part = {});
 // The LSTM update from preactivations pre (rows, 4u; rows ld apart), gates [i, f, c, o]
-// (left as scratch): c_new = f*c + i*act(c~), h_new = o*act(c_new); one fused pass per row
-// (the table's lstm_row) for sigmoid and tanh. lstm_step ends with it; ConvLSTM uses it alone.
+// (left as scratch): c_new = f*c + i*act(c~), h_new = o*act(c_new); for sigmoid and tanh the
+// table's lstm_row (two passes per row). lstm_step ends with it; ConvLSTM uses it alone.
 void lstm_gates(Activation act, Activation rec, size_t rows, size_t u, float* pre, size_t ld,
                 const float* c, float* h_new, float* c_new, Units part = {});
 // lstm_gates for many rows of few units (ConvLSTM cells): each activation runs once over all

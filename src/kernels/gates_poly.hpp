@@ -8,38 +8,10 @@
 #pragma once
 
 #include <cstddef>
-#include <cstring>
 
 #include "kernels/vmath_poly.hpp"
 
 namespace recur::kernels::detail {
-
-// f(j, in, out) over lanes [j, j + kLanes) of n; the tail through zero-padded copies of the
-// I inputs and O outputs (each a row pointer), so every element gets the same arithmetic.
-template <class O, size_t I, size_t N, class F>
-inline void each_lanes(size_t n, const float* const (&in)[I], float* const (&out)[N], F f) {
-  constexpr size_t L = O::kLanes;
-  size_t j = 0;
-  for (; j + L <= n; j += L) {
-    const float* a[I];
-    float* b[N];
-    for (size_t k = 0; k < I; ++k) a[k] = in[k] + j;
-    for (size_t k = 0; k < N; ++k) b[k] = out[k] + j;
-    f(a, b);
-  }
-  if (j == n) return;
-  const size_t m = (n - j) * sizeof(float);
-  alignas(64) float ti[I][L] = {}, to[N][L];
-  const float* a[I];
-  float* b[N];
-  for (size_t k = 0; k < I; ++k) {
-    std::memcpy(ti[k], in[k] + j, m);
-    a[k] = ti[k];
-  }
-  for (size_t k = 0; k < N; ++k) b[k] = to[k];
-  f(a, b);
-  for (size_t k = 0; k < N; ++k) std::memcpy(out[k] + j, to[k], m);
-}
 
 // One row of n units: gates g = [i, f, c~, o], u apart (o becomes sigmoid(o), the rest stays);
 // c_new = f*c + i*tanh(c~), h_new = o*tanh(c_new); c may be c_new.

@@ -54,18 +54,38 @@ inline typename O::V tanh_poly(typename O::V x) {
   return O::select(O::is_nan(x), x, y);  // NaN stays NaN
 }
 
-// F over x[0, n): whole vectors, then the tail through a zero-padded vector (same arithmetic
-// per element, so a value's bits do not depend on its position or on n).
+// f(a, b) for each kLanes lanes [j, j + kLanes) of n: a and b are the I input and N output row
+// pointers advanced to lane j. The tail goes through zero-padded copies (same arithmetic per
+// element, so a value's bits do not depend on its position or on n).
+template <class O, size_t I, size_t N, class F>
+inline void each_lanes(size_t n, const float* const (&in)[I], float* const (&out)[N], F f) {
+  constexpr size_t L = O::kLanes;
+  size_t j = 0;
+  for (; j + L <= n; j += L) {
+    const float* a[I];
+    float* b[N];
+    for (size_t k = 0; k < I; ++k) a[k] = in[k] + j;
+    for (size_t k = 0; k < N; ++k) b[k] = out[k] + j;
+    f(a, b);
+  }
+  if (j == n) return;
+  const size_t m = (n - j) * sizeof(float);
+  alignas(64) float ti[I][L] = {}, to[N][L];
+  const float* a[I];
+  float* b[N];
+  for (size_t k = 0; k < I; ++k) {
+    std::memcpy(ti[k], in[k] + j, m);
+    a[k] = ti[k];
+  }
+  for (size_t k = 0; k < N; ++k) b[k] = to[k];
+  f(a, b);
+  for (size_t k = 0; k < N; ++k) std::memcpy(out[k] + j, to[k], m);
+}
+
+// F over x[0, n), in place.
 template <class O, typename O::V (*F)(typename O::V)>
 inline void map_lanes(float* x, size_t n) {
-  size_t i = 0;
-  for (; i + O::kLanes <= n; i += O::kLanes) O::store(x + i, F(O::load(x + i)));
-  if (i < n) {
-    alignas(64) float t[O::kLanes] = {};
-    std::memcpy(t, x + i, (n - i) * sizeof(float));
-    O::store(t, F(O::load(t)));
-    std::memcpy(x + i, t, (n - i) * sizeof(float));
-  }
+  each_lanes<O>(n, {x}, {x}, [](const float** a, float** b) { O::store(b[0], F(O::load(a[0]))); });
 }
 
 }  // namespace recur::kernels::detail
