@@ -43,7 +43,6 @@ struct Avx2 {
   static V andnot(V a, V b) { return _mm256_andnot_ps(a, b); }
   static V bit_and(V a, V b) { return _mm256_and_ps(a, b); }
   static V bit_or(V a, V b) { return _mm256_or_ps(a, b); }
-  static M lt(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
   static M is_nan(V a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
   static V select(M m, V yes, V no) { return _mm256_blendv_ps(no, yes, m); }
 };

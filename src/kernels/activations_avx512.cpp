@@ -49,7 +49,6 @@ struct Avx512 {
   static V andnot(V a, V b) { return _mm512_andnot_ps(a, b); }
   static V bit_and(V a, V b) { return _mm512_and_ps(a, b); }
   static V bit_or(V a, V b) { return _mm512_or_ps(a, b); }
-  static M lt(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
   static M is_nan(V a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
   static V select(M m, V yes, V no) { return _mm512_mask_blend_ps(m, no, yes); }
 };

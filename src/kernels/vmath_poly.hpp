@@ -10,21 +10,28 @@
 
 namespace recur::kernels::detail {
 
-// e^x for x in [-87.3, 88]: x = n ln2 + r, |r| <= ln2/2, Cephes' degree-6 polynomial.
+// x = n ln2 + r, |r| <= ln2/2, and Cephes' degree-6 polynomial: e^r = 1 + r + r^2 p. Returns p;
+// x must lie in the exponent range (the callers clamp it).
+template <class O>
+inline typename O::V exp_parts(typename O::V x, typename O::V& n, typename O::V& r) {
+  n = O::round(O::mul(x, O::set1(1.44269504088896341f)));
+  r = O::fnmadd(n, O::set1(0.693359375f), x);
+  r = O::fnmadd(n, O::set1(-2.12194440e-4f), r);
+  auto p = O::set1(1.9875691500e-4f);
+  p = O::fmadd(p, r, O::set1(1.3981999507e-3f));
+  p = O::fmadd(p, r, O::set1(8.3334519073e-3f));
+  p = O::fmadd(p, r, O::set1(4.1665795894e-2f));
+  p = O::fmadd(p, r, O::set1(1.6666665459e-1f));
+  return O::fmadd(p, r, O::set1(5.0000001201e-1f));
+}
+
+// e^x for x in [-87.3, 88].
 template <class O>
 inline typename O::V exp_poly(typename O::V x) {
   x = O::min(O::max(x, O::set1(-87.3f)), O::set1(88.0f));
-  const auto fx = O::round(O::mul(x, O::set1(1.44269504088896341f)));
-  auto r = O::fnmadd(fx, O::set1(0.693359375f), x);
-  r = O::fnmadd(fx, O::set1(-2.12194440e-4f), r);
-  auto y = O::set1(1.9875691500e-4f);
-  y = O::fmadd(y, r, O::set1(1.3981999507e-3f));
-  y = O::fmadd(y, r, O::set1(8.3334519073e-3f));
-  y = O::fmadd(y, r, O::set1(4.1665795894e-2f));
-  y = O::fmadd(y, r, O::set1(1.6666665459e-1f));
-  y = O::fmadd(y, r, O::set1(5.0000001201e-1f));
-  y = O::fmadd(y, O::mul(r, r), O::add(r, O::set1(1.0f)));
-  return O::mul(y, O::pow2(fx));
+  typename O::V n, r;
+  const auto p = exp_parts<O>(x, n, r);
+  return O::mul(O::fmadd(p, O::mul(r, r), O::add(r, O::set1(1.0f))), O::pow2(n));
 }
 
 template <class O>
@@ -34,23 +41,20 @@ inline typename O::V sigmoid_poly(typename O::V x) {
   return O::select(O::is_nan(x), x, y);  // NaN stays NaN
 }
 
-// tanh: |x| < 0.625 Cephes' odd polynomial, else 1 - 2 / (e^{2|x|} + 1), sign restored.
+// tanh(|x|) = e / (e + 2) with e = e^{2|x|} - 1 = 2^n (r + r^2 p) + (2^n - 1), sign restored:
+// one path for every x (no cancellation near 0, where n = 0 and e = r + r^2 p): about 25
+// instructions, against 35 for a small-|x| polynomial beside 1 - 2 / (e^{2|x|} + 1) selected per
+// lane. Every float in (0, 20] checked against tanh in double: at most 1.8e-7 relative (the two
+// paths: 1.5e-7). From 2|x| = 20 on, tanh rounds to 1.
 template <class O>
 inline typename O::V tanh_poly(typename O::V x) {
   const auto sign = O::set1(-0.0f);
   const auto ax = O::andnot(sign, x);
-  const auto z = O::mul(x, x);
-  auto p = O::set1(-5.70498872745e-3f);
-  p = O::fmadd(p, z, O::set1(2.06390887954e-2f));
-  p = O::fmadd(p, z, O::set1(-5.37397155531e-2f));
-  p = O::fmadd(p, z, O::set1(1.33314422036e-1f));
-  p = O::fmadd(p, z, O::set1(-3.33332819422e-1f));
-  const auto small = O::fmadd(O::mul(p, z), x, x);
-  const auto one = O::set1(1.0f);
-  const auto e = exp_poly<O>(O::add(ax, ax));
-  const auto big = O::fnmadd(O::set1(2.0f), O::div(one, O::add(e, one)), one);
-  const auto bigs = O::bit_or(big, O::bit_and(sign, x));
-  const auto y = O::select(O::lt(ax, O::set1(0.625f)), small, bigs);
+  typename O::V n, r;
+  const auto p = exp_parts<O>(O::min(O::add(ax, ax), O::set1(20.0f)), n, r);
+  const auto s = O::pow2(n);
+  const auto e = O::fmadd(s, O::fmadd(p, O::mul(r, r), r), O::sub(s, O::set1(1.0f)));
+  const auto y = O::bit_or(O::div(e, O::add(e, O::set1(2.0f))), O::bit_and(sign, x));
   return O::select(O::is_nan(x), x, y);  // NaN stays NaN
 }
 
