@@ -52,7 +52,7 @@ test-release: build
 
 test-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRECUR_SANITIZE=ON >/dev/null
-	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cmake --build $(ASAN_BUILD) -j $(JOBS) --target recur_tests recur_layers_doc
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
@@ -95,7 +95,7 @@ test-wheel: wheel
 
 test-python: build $(VENV)/.installed
 	$(VENV)/bin/python -m pip install -q --no-build-isolation -C build-dir=build-python .
-	RECUR_CLI=$(BUILD)/recur $(VENV)/bin/python -m pytest -q -rs python/tests
+	RECUR_CLI=$(BUILD)/recur $(VENV)/bin/python -m pytest -q -rs -n $(JOBS) python/tests
 
 # Style and lint (.clang-format, .clang-tidy). `make format` rewrites the tracked sources;
 # `make lint` runs clang-tidy on src/, cli/ and tools/ with the Release build's compile commands
@@ -175,7 +175,14 @@ test-aarch64: deps-aarch64
 	  -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DCMAKE_DISABLE_FIND_PACKAGE_HDF5=ON >/dev/null
 	cmake --build $(AARCH64_BUILD) -j $(JOBS) --target recur_tests
 	file $(AARCH64_BUILD)/tests/recur_tests | grep -q 'ARM aarch64'
-	qemu-aarch64 -L / $(AARCH64_BUILD)/tests/recur_tests --gtest_brief=1
+	@# One emulator per core, each on a shard of the suite; every shard's log is shown.
+	@rc=0; pids=""; for i in $$(seq 0 $$(($(JOBS) - 1))); do \
+	  GTEST_TOTAL_SHARDS=$(JOBS) GTEST_SHARD_INDEX=$$i qemu-aarch64 -L / \
+	    $(AARCH64_BUILD)/tests/recur_tests --gtest_brief=1 >$(AARCH64_BUILD)/shard$$i.log 2>&1 & \
+	  pids="$$pids $$!"; \
+	done; \
+	for p in $$pids; do wait $$p || rc=1; done; \
+	cat $(AARCH64_BUILD)/shard*.log; exit $$rc
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(AARCH64_BUILD)
