@@ -224,7 +224,7 @@ TEST(Kernels, VectorActivationsAreAccurateOnEveryIsa) {
   IsaGuard guard;
   std::vector<float> x;
   for (float v = -30.0f; v <= 30.0f; v += 0.0137f) x.push_back(v);
-  // Log-spaced from 1e-7 (tanh's one path changes its reduction at 2|x| = k ln2 / 2).
+  // Log-spaced from 1e-7 (tanh's one path changes its reduction n at 2|x| = (n + 1/2) ln 2).
   for (float v = 1e-7f; v < 20.0f; v *= 1.0007f) {
     x.push_back(v);
     x.push_back(-v);

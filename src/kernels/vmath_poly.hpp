@@ -1,4 +1,4 @@
-// sigmoid and tanh on SIMD vectors (about 2 ulp, from Cephes' single-precision expf/tanhf),
+// sigmoid and tanh on SIMD vectors (the exp polynomial is Cephes' single-precision expf's),
 // written once over an ops type O (V: vector, M: lane mask). activations_avx2.cpp and
 // activations_avx512.cpp include this inside their target region with their own O (a type in
 // their anonymous namespace, so each instantiation stays local to its file): the same operation
