@@ -25,19 +25,24 @@ inline typename O::V exp_parts(typename O::V x, typename O::V& n, typename O::V&
   return O::fmadd(p, r, O::set1(5.0000001201e-1f));
 }
 
-// e^x for x in [-87.3, 88].
+// e^{-x} = m * s for x in [-88, 87.3] (clamped beyond), s = 2^n.
 template <class O>
-inline typename O::V exp_poly(typename O::V x) {
-  x = O::min(O::max(x, O::set1(-87.3f)), O::set1(88.0f));
+inline typename O::V exp_neg(typename O::V x, typename O::V& s) {
+  x = O::min(O::max(O::sub(O::set1(0.0f), x), O::set1(-87.3f)), O::set1(88.0f));
   typename O::V n, r;
   const auto p = exp_parts<O>(x, n, r);
-  return O::mul(O::fmadd(p, O::mul(r, r), O::add(r, O::set1(1.0f))), O::pow2(n));
+  s = O::pow2(n);
+  return O::fmadd(p, O::mul(r, r), O::add(r, O::set1(1.0f)));
 }
 
+// 1 / (1 + m s): m s is exact (s is a power of two), so the FMA gives the bits of 1 + (m s) with
+// one instruction less.
 template <class O>
 inline typename O::V sigmoid_poly(typename O::V x) {
   const auto one = O::set1(1.0f);
-  const auto y = O::div(one, O::add(one, exp_poly<O>(O::sub(O::set1(0.0f), x))));
+  typename O::V s;
+  const auto m = exp_neg<O>(x, s);
+  const auto y = O::div(one, O::fmadd(m, s, one));
   return O::select(O::is_nan(x), x, y);  // NaN stays NaN
 }
 
