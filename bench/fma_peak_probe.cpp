@@ -5,6 +5,7 @@
 //   g++ -O2 -std=c++20 bench/fma_peak_probe.cpp -o fma_peak_probe && taskset -c 1 ./fma_peak_probe
 #include <immintrin.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 

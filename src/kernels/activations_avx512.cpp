@@ -42,10 +42,9 @@ struct Avx512 {
   static V round(V a) {
     return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   }
-  static V pow2(V n) {  // 2^n for integral n in the exponent range
-    const __m512i e = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
-    return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
-  }
+  // 2^n for integral n in the exponent range: exactly the AVX2 file's value, in one instruction
+  // instead of three (a float to int conversion, an add and a shift into the exponent).
+  static V pow2(V n) { return _mm512_scalef_ps(_mm512_set1_ps(1.0f), n); }
   static V andnot(V a, V b) { return _mm512_andnot_ps(a, b); }
   static V bit_and(V a, V b) { return _mm512_and_ps(a, b); }
   static V bit_or(V a, V b) { return _mm512_or_ps(a, b); }
