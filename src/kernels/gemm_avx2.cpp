@@ -74,10 +74,11 @@ RECUR_AVX2 inline void fma_k(const float* A, size_t lda, const T* row, size_t bs
   }
 }
 
-// R rows x P panels (16 columns each) of C, k ascending, one FMA per k per element.
+// R rows x P panels (16 columns each) of C, k ascending, one FMA per k per element, then the bias
+// (the panels' 16 P values, or nullptr): the same float addition as a pass over C afterwards.
 template <int R, int P, typename T>
 RECUR_AVX2 inline void micro(size_t K, const float* A, size_t lda, const T* Bp, size_t bstride,
-                             float* C, size_t ldc, bool acc) {
+                             float* C, size_t ldc, bool acc, const float* bias) {
   __m256 c[R][P][2];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
@@ -94,6 +95,16 @@ RECUR_AVX2 inline void micro(size_t K, const float* A, size_t lda, const T* Bp, 
   }
   each_k<T>(K, [&]<int H>(size_t k)
                    RECUR_AVX2 { fma_k<R, P, H>(A + k + H, lda, Bp + k * 16, bstride, c); });
+  if (bias) {
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 8
+      for (int p = 0; p < P; ++p) {
+        c[r][p][0] = _mm256_add_ps(c[r][p][0], _mm256_loadu_ps(bias + p * 16));
+        c[r][p][1] = _mm256_add_ps(c[r][p][1], _mm256_loadu_ps(bias + p * 16 + 8));
+      }
+    }
+  }
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
 #pragma GCC unroll 8
@@ -106,47 +117,52 @@ RECUR_AVX2 inline void micro(size_t K, const float* A, size_t lda, const T* Bp, 
 
 template <int R, typename T>
 RECUR_AVX2 void rows_one_panel(size_t K, const float* A, size_t lda, const T* Bp, size_t bstride,
-                               float* C, size_t ldc, bool acc, size_t ncols) {
+                               float* C, size_t ldc, bool acc, size_t ncols, const float* bias) {
   if (ncols == 16) {
-    micro<R, 1, T>(K, A, lda, Bp, bstride, C, ldc, acc);
+    micro<R, 1, T>(K, A, lda, Bp, bstride, C, ldc, acc, bias);
     return;
   }
-  // Partial last panel: through a 16-wide tile (same arithmetic per column).
+  // Partial last panel: through a 16-wide tile and bias (same arithmetic per column).
   alignas(32) float tile[R * 16];
+  alignas(32) float b16[16] = {};
   for (int r = 0; r < R; ++r) {
     for (size_t j = 0; j < 16; ++j) tile[r * 16 + j] = (acc && j < ncols) ? C[r * ldc + j] : 0.0f;
   }
-  micro<R, 1, T>(K, A, lda, Bp, bstride, tile, 16, true);
+  if (bias) std::memcpy(b16, bias, ncols * sizeof(float));
+  micro<R, 1, T>(K, A, lda, Bp, bstride, tile, 16, true, bias ? b16 : nullptr);
   for (int r = 0; r < R; ++r) std::memcpy(C + r * ldc, tile + r * 16, ncols * sizeof(float));
 }
 
 // R rows over panels [p0, p1): groups of P full panels, the rest one at a time.
 template <int R, int P, typename T>
 RECUR_AVX2 void rows(size_t K, const float* A, size_t lda, const PackedMatrix& B, size_t kofs,
-                     size_t p0, size_t p1, float* C, size_t ldc, bool acc) {
+                     size_t p0, size_t p1, float* C, size_t ldc, bool acc, const float* bias) {
+  auto at = [&](size_t q) { return bias ? bias + q * kPanel : nullptr; };
   const size_t pstride = B.stride;
   const T* base = panel_data<T>(B) + kofs * kPanel;
   const size_t full = B.N / kPanel;  // panels with 16 real columns
   size_t q = p0;
   for (; q + P <= std::min(p1, full); q += P) {
-    micro<R, P, T>(K, A, lda, base + q * pstride, pstride, C + q * kPanel, ldc, acc);
+    micro<R, P, T>(K, A, lda, base + q * pstride, pstride, C + q * kPanel, ldc, acc, at(q));
   }
   for (; q < p1; ++q) {
     const size_t nc = std::min(kPanel, B.N - q * kPanel);
-    rows_one_panel<R, T>(K, A, lda, base + q * pstride, pstride, C + q * kPanel, ldc, acc, nc);
+    rows_one_panel<R, T>(K, A, lda, base + q * pstride, pstride, C + q * kPanel, ldc, acc, nc,
+                         at(q));
   }
 }
 
 template <typename T>
 RECUR_AVX2 void row_block(size_t r, size_t K, const float* A, size_t lda, const PackedMatrix& B,
-                          size_t kofs, size_t p0, size_t p1, float* C, size_t ldc, bool acc) {
+                          size_t kofs, size_t p0, size_t p1, float* C, size_t ldc, bool acc,
+                          const float* bias) {
   switch (r) {
-    case 1: rows<1, 4, T>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
-    case 2: rows<2, 2, T>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
-    case 3: rows<3, 2, T>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
-    case 4: rows<4, 1, T>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
-    case 5: rows<5, 1, T>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
-    default: rows<6, 1, T>(K, A, lda, B, kofs, p0, p1, C, ldc, acc); break;
+    case 1: rows<1, 4, T>(K, A, lda, B, kofs, p0, p1, C, ldc, acc, bias); break;
+    case 2: rows<2, 2, T>(K, A, lda, B, kofs, p0, p1, C, ldc, acc, bias); break;
+    case 3: rows<3, 2, T>(K, A, lda, B, kofs, p0, p1, C, ldc, acc, bias); break;
+    case 4: rows<4, 1, T>(K, A, lda, B, kofs, p0, p1, C, ldc, acc, bias); break;
+    case 5: rows<5, 1, T>(K, A, lda, B, kofs, p0, p1, C, ldc, acc, bias); break;
+    default: rows<6, 1, T>(K, A, lda, B, kofs, p0, p1, C, ldc, acc, bias); break;
   }
 }
 

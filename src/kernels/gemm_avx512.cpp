@@ -53,16 +53,17 @@ RECUR_AVX512 RECUR_ALWAYS_INLINE void fma_k(const float* A, size_t lda, const T*
   }
 }
 
-// R rows x P panels of C, k ascending, one FMA per k per element. `last` masks the columns of
-// the last panel (a partial panel at the right edge of B); packed B is zero padded.
+// R rows x P panels of C, k ascending, one FMA per k per element, then the bias (the panels'
+// values, or nullptr). `last` masks the columns of the last panel (a partial panel at the right
+// edge of B); packed B is zero padded.
 template <int R, int P, typename T>
 RECUR_AVX512 inline void micro(size_t K, const float* A, size_t lda, const T* Bp, size_t bstride,
-                               float* C, size_t ldc, bool acc, __mmask16 last) {
+                               float* C, size_t ldc, bool acc, __mmask16 last, const float* bias) {
   __m512 c[R][P];
   load_tile<R, P>(c, C, ldc, acc, last);
   each_k<T>(K, [&]<int H>(size_t k)
                    RECUR_AVX512 { fma_k<R, P, H>(A + k + H, lda, Bp + k * 16, bstride, c); });
-  store_tile<R, P>(c, C, ldc, last);
+  store_tile<R, P>(c, C, ldc, last, bias);
 }
 
 // R rows over panels [p0, p1) (each_tile).
@@ -71,8 +72,8 @@ struct Rows {
   template <int R, int P>
   struct Of {
     RECUR_AVX512 static void run(size_t K, const float* A, size_t lda, const PackedMatrix& B,
-                                 size_t kofs, size_t p0, size_t p1, float* C, size_t ldc,
-                                 bool acc) {
+                                 size_t kofs, size_t p0, size_t p1, float* C, size_t ldc, bool acc,
+                                 const float* bias) {
       const size_t pstride = B.stride;
       const T* base = panel_data<T>(B) + kofs * kPanel;
       const size_t edge = B.N % kPanel;  // columns of a partial last panel, 0 if none
@@ -81,7 +82,7 @@ struct Rows {
       };
       each_tile<R, P>(p0, p1, [&]<int N>(size_t q) {
         micro<R, N, T>(K, A, lda, base + q * pstride, pstride, C + q * kPanel, ldc, acc,
-                       mask(q + N - 1));
+                       mask(q + N - 1), bias ? bias + q * kPanel : nullptr);
       });
     }
   };
@@ -89,8 +90,8 @@ struct Rows {
 
 template <typename T>
 void row_block(size_t r, size_t K, const float* A, size_t lda, const PackedMatrix& B, size_t kofs,
-               size_t p0, size_t p1, float* C, size_t ldc, bool acc) {
-  by_rows<Rows<T>::template Of>(r, K, A, lda, B, kofs, p0, p1, C, ldc, acc);
+               size_t p0, size_t p1, float* C, size_t ldc, bool acc, const float* bias) {
+  by_rows<Rows<T>::template Of>(r, K, A, lda, B, kofs, p0, p1, C, ldc, acc, bias);
 }
 
 }  // namespace

@@ -29,11 +29,12 @@ constexpr size_t kMc = 48;    // rows per block: the bf16 A block is kMc * kKc *
 constexpr size_t kPc = 12;    // panels per C strip
 constexpr size_t kRows = 12;  // micro-tile height
 
-// R rows x P panels of C over np k pairs; A is R rows of np bf16 pairs (lda pairs apart).
+// R rows x P panels of C over np k pairs, then the bias (the panels' values, or nullptr); A is R
+// rows of np bf16 pairs (lda pairs apart).
 template <int R, int P>
 RECUR_AVX512_BF16 inline void micro(size_t np, const uint16_t* A, size_t lda, const uint16_t* Bp,
-                                    size_t bstride, float* C, size_t ldc, bool acc,
-                                    __mmask16 last) {
+                                    size_t bstride, float* C, size_t ldc, bool acc, __mmask16 last,
+                                    const float* bias) {
   __m512 c[R][P];
   load_tile<R, P>(c, C, ldc, acc, last);
   for (size_t k = 0; k < np; ++k) {
@@ -49,7 +50,7 @@ RECUR_AVX512_BF16 inline void micro(size_t np, const uint16_t* A, size_t lda, co
       for (int p = 0; p < P; ++p) c[r][p] = _mm512_dpbf16_ps(c[r][p], a, b[p]);
     }
   }
-  store_tile<R, P>(c, C, ldc, last);
+  store_tile<R, P>(c, C, ldc, last, bias);
 }
 
 // R rows over panels [q0, q1) from pair kp0 (each_tile).
@@ -57,7 +58,7 @@ template <int R, int P>
 struct Rows {
   RECUR_AVX512_BF16 static void run(size_t np, const uint16_t* A, size_t lda, const PackedMatrix& B,
                                     size_t kp0, size_t q0, size_t q1, float* C, size_t ldc,
-                                    bool acc) {
+                                    bool acc, const float* bias) {
     const size_t pstride = B.stride;
     const uint16_t* base = B.bf16.data() + kp0 * 2 * kPanel;
     const size_t edge = B.N % kPanel;
@@ -66,7 +67,7 @@ struct Rows {
     };
     each_tile<R, P>(q0, q1, [&]<int N>(size_t q) {
       micro<R, N>(np, A, lda, base + q * pstride, pstride, C + q * kPanel, ldc, acc,
-                  mask(q + N - 1));
+                  mask(q + N - 1), bias ? bias + q * kPanel : nullptr);
     });
   }
 };
@@ -93,8 +94,7 @@ RECUR_AVX512_BF16 void gemm_packed_panels_bf16_dot_avx512(size_t M, const float*
         for (size_t i = 0; i < mc; i += kRows) {
           const size_t r = std::min(kRows, mc - i);
           float* c = C + (i0 + i) * ldc;
-          by_rows<Rows>(r, np, abuf + i * np * 2, np, B, k0 / 2, q0, q1, c, ldc, acc);
-          if (b) add_bias_tile(r, B, q0, q1, b, c, ldc);
+          by_rows<Rows>(r, np, abuf + i * np * 2, np, B, k0 / 2, q0, q1, c, ldc, acc, b);
         }
       }
     }

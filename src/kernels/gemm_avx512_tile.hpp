@@ -28,9 +28,19 @@ RECUR_AVX512 RECUR_ALWAYS_INLINE void load_tile(__m512 (&c)[R][P], const float* 
   }
 }
 
+// The tile into C; with a bias (the tile's columns' values; nullptr: none), each element gets its
+// column's value added first: the same float addition as a pass over C afterwards.
 template <int R, int P>
-RECUR_AVX512 RECUR_ALWAYS_INLINE void store_tile(const __m512 (&c)[R][P], float* C, size_t ldc,
-                                                 __mmask16 last) {
+RECUR_AVX512 RECUR_ALWAYS_INLINE void store_tile(__m512 (&c)[R][P], float* C, size_t ldc,
+                                                 __mmask16 last, const float* bias) {
+  if (bias) {
+#pragma GCC unroll 8
+    for (int p = 0; p < P; ++p) {
+      const __m512 b = _mm512_maskz_loadu_ps(p == P - 1 ? last : __mmask16(0xFFFF), bias + p * 16);
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) c[r][p] = _mm512_add_ps(c[r][p], b);
+    }
+  }
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
 #pragma GCC unroll 8
