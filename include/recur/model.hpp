@@ -151,7 +151,7 @@ class Session {
  private:
   friend class Model;
   Session(std::shared_ptr<const Model::Impl> m, bool stream);
-  std::vector<Tensor> run_checked(const std::vector<Tensor>& inputs);
+  std::vector<Tensor> run_checked(std::vector<Tensor> inputs);
   std::shared_ptr<const Model::Impl> model_;
   std::unique_ptr<layers::SessionState> state_;
   bool stream_ = false;

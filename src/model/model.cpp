@@ -109,8 +109,7 @@ bool is_integer_dtype(const std::string& dtype) {
 // Integer values reach the layers only through an input the model declares as integer; a
 // float32 input sees their float32 roundings, as Keras casts them. int32 inputs refuse values
 // Keras' cast would wrap.
-Tensor integer_input(const ModelInfo& info, size_t i, const Tensor& x) {
-  Tensor t = x;
+Tensor integer_input(const ModelInfo& info, size_t i, Tensor t) {
   if (!t.has_ints()) return t;
   const std::string& dtype = info.inputs[i].dtype;
   if (!is_integer_dtype(dtype)) {
@@ -128,13 +127,14 @@ Tensor integer_input(const ModelInfo& info, size_t i, const Tensor& x) {
   return t;
 }
 
-// Runs the graph on inputs check_inputs passed.
-std::vector<Tensor> run_graph(const Model::Impl& m, const std::vector<Tensor>& checked,
+// Runs the graph on inputs check_inputs passed (moved in: an input is copied once per call, by
+// check_inputs).
+std::vector<Tensor> run_graph(const Model::Impl& m, std::vector<Tensor> checked,
                               layers::SessionState& state, bool stream = false) {
   std::vector<model::Value> in;
   in.reserve(checked.size());
   for (size_t i = 0; i < checked.size(); ++i)
-    in.push_back({integer_input(m.info, i, checked[i]), std::nullopt});
+    in.push_back({integer_input(m.info, i, std::move(checked[i])), std::nullopt});
   model::CallContext ctx{&state, stream};
   ctx.max_activation_bytes = m.max_activation_bytes;
   std::vector<model::Value> out;
@@ -354,9 +354,9 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
   return run_checked(check_inputs(*model_, inputs, stream_ ? Call::stream : Call::predict));
 }
 
-std::vector<Tensor> Session::run_checked(const std::vector<Tensor>& inputs) {
+std::vector<Tensor> Session::run_checked(std::vector<Tensor> inputs) {
   layers::SessionState next = *state_;  // a failed call leaves the states as they were
-  auto out = run_graph(*model_, inputs, next, stream_);
+  auto out = run_graph(*model_, std::move(inputs), next, stream_);
   *state_ = std::move(next);
   return out;
 }
