@@ -3,6 +3,7 @@
 // k3-keras-ops(-h5) hold Keras' own numbers for the same ops.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <limits>
@@ -532,8 +533,9 @@ TEST(TfOpNodes, TensorFlowFunctionsBecomeTheOpsTheyCompute) {
   EXPECT_EQ(l->bind_call({{"axis", 1}}, {}, "test"), 0u);
 }
 
-// A tf.keras 2 model config with one layer after the input, called on `node`.
-void build_k2(const json& layer) {
+// The graph of a tf.keras 2 functional model: input x of shape (None, 6, 4), `layer` after it,
+// and `outputs` ([layer, node, tensor] references).
+std::unique_ptr<recur::model::Graph> graph_k2(const json& layer, const json& outputs) {
   class NoWeights final : public recur::io::WeightScope {
    public:
     std::vector<recur::io::WeightRef> weights(size_t, int) override { return {}; }
@@ -551,15 +553,44 @@ void build_k2(const json& layer) {
                        {{"name", "m"},
                         {"layers", {input, layer}},
                         {"input_layers", {{"x", 0, 0}}},
-                        {"output_layers", {{layer["name"], 0, 0}}}}}};
+                        {"output_layers", outputs}}}};
   recur::model::BuildContext ctx;
   ctx.file = "test";
   ctx.keras_major = 2;
+  return recur::model::Graph::build(model, none, ctx);
+}
+
+// A tf.keras 2 model config with one layer after the input, called on `node`.
+void build_k2(const json& layer) {
   try {
-    (void)recur::model::Graph::build(model, none, ctx);
+    (void)graph_k2(layer, {{layer["name"], 0, 0}});
   } catch (const Unsupported& e) {
     EXPECT_NE(std::string(e.what()).find("_CONSTANT_VALUE"), std::string::npos) << e.what();
     throw;
+  }
+}
+
+// A value named as several outputs (and an input named as one) reaches each of them whole: the
+// graph moves its outputs out, and must copy one that is named again later.
+TEST(Graph, AValueNamedAsSeveralOutputsReachesEach) {
+  const json relu = {{"class_name", "Activation"},
+                     {"name", "a"},
+                     {"config", {{"name", "a"}, {"activation", "relu"}}},
+                     {"inbound_nodes", json::parse(R"([[["x", 0, 0, {}]]])")}};
+  const auto graph =
+      graph_k2(relu, json::parse(R"([["a", 0, 0], ["x", 0, 0], ["a", 0, 0], ["x", 0, 0]])"));
+  const Tensor x = random_tensor({2, 6, 4}, 5);
+  CallContext ctx;
+  std::vector<Value> in;
+  in.push_back(Value{x, std::nullopt});
+  const auto out = graph->run(std::move(in), ctx);
+  ASSERT_EQ(out.size(), 4u);
+  for (size_t o = 0; o < 4; ++o) {
+    ASSERT_EQ(out[o].tensor.shape(), x.shape()) << "output " << o;
+    for (size_t i = 0; i < x.size(); ++i) {
+      const float want = o % 2 == 0 ? std::max(x[i], 0.0f) : x[i];
+      ASSERT_EQ(out[o].tensor[i], want) << "output " << o << " at " << i;
+    }
   }
 }
 

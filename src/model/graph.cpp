@@ -768,8 +768,15 @@ std::vector<Value> Graph::run(std::vector<Value> inputs, CallContext& ctx) const
       if (v != npos && last_use_[v] == k) vals[v].reset();
     }
   }
+  // Outputs are moved out, but a value named as several outputs is copied for all but its last.
   std::vector<Value> res;
-  for (size_t v : output_values_) res.push_back(*vals[v]);
+  res.reserve(output_values_.size());
+  for (size_t i = 0; i < output_values_.size(); ++i) {
+    const size_t v = output_values_[i];
+    const bool again =
+        std::find(output_values_.begin() + i + 1, output_values_.end(), v) != output_values_.end();
+    res.push_back(again ? *vals[v] : std::move(*vals[v]));
+  }
   return res;
 }
 
