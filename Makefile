@@ -156,8 +156,8 @@ tsan: deps
 # under qemu-user, the CLI tests included (through build-aarch64/recur-emulated). The x86
 # kernels are compiled out there and the scalar table runs. The three test files that write
 # HDF5 files with libhdf5 are left out: libhdf5-dev:arm64 cannot sit beside the host's. ctest
-# runs the suite's shards (tests/CMakeLists.txt), a core each, in the emulator; -V shows each
-# shard's summary.
+# runs the suite's four shards (tests/CMakeLists.txt) in the emulator, $(JOBS) at a time; -V
+# shows each shard's summary.
 AARCH64_BUILD    ?= build-aarch64
 AARCH64_PACKAGES := g++-aarch64-linux-gnu qemu-user libstdc++6:arm64 libzip-dev:arm64 zlib1g-dev:arm64 libgtest-dev:arm64
 
