@@ -164,8 +164,10 @@ void scalar_panels(size_t M, const float* A, size_t lda, const PackedMatrix& B, 
         const T* b = panel + (k / step) * step * kPanel + k % step;
         for (size_t j = 0; j < kPanel; ++j) acc[j] += av * widen(b[j * step]);
       }
+      if (bias) {
+        for (size_t j = 0; j < nj; ++j) acc[j] += bias[j0 + j];
+      }
       std::memcpy(c, acc, nj * sizeof(float));
-      if (bias) add_bias_rows(1, nj, bias + j0, c, ldc);
     }
   }
 }

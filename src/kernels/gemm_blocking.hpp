@@ -3,7 +3,7 @@
 // that keep a C strip warm, and micro-tiles of up to kRows rows, each handed to the ISA's
 // row_block(rows, kc, A, lda, B, k0, q0, q1, C, ldc, accumulate, bias). A bias goes with the last
 // K block: the kernel adds it to its accumulators before storing them, the same float additions
-// as a pass over C after the product (a pass over each tile cost up to 6 % of a small-K product).
+// as a pass over C after the product (that pass, after each tile, was 5.8 % of an S5 LSTM call).
 #pragma once
 
 #include <algorithm>

@@ -29,8 +29,10 @@ void gemm_packed_panels_bf16_dot_scalar(size_t M, const float* A, size_t lda, co
           acc[j] = dot_pair(acc[j], lo | (hi << 16), bw);
         }
       }
+      if (bias) {
+        for (size_t j = 0; j < nj; ++j) acc[j] += bias[j0 + j];
+      }
       std::memcpy(c, acc, nj * sizeof(float));
-      if (bias) add_bias_rows(1, nj, bias + j0, c, ldc);
     }
   }
 }
