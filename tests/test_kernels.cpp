@@ -8,6 +8,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <random>
 #include <string>
 #include <thread>
@@ -409,4 +410,55 @@ TEST(Kernels, ThreadsScopeSetsOnlyTheCallingThread) {
   EXPECT_THROW(recur::ThreadsScope(0), recur::InvalidArgument);
   EXPECT_THROW(recur::ThreadsScope(65), recur::InvalidArgument);
   EXPECT_EQ(recur::num_threads(), 1);
+}
+
+// NaN reaches the outputs of the SIMD sigmoid and tanh and of the fused gate rows with no select
+// of its own (vmath_poly.hpp: the clamps let it through), in any lane, of either sign, beside
+// infinities and zeros that must keep their limits; a lane's NaN stays in its lane.
+TEST(Kernels, NaNPassesTheSimdActivationsAndGateRowsLaneByLane) {
+  IsaGuard guard;
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::nanf("");
+  std::vector<float> x(37, 0.5f);
+  x[0] = nan;
+  x[5] = -nan;
+  x[16] = nan;
+  x[36] = -nan;
+  x[1] = inf;
+  x[2] = -inf;
+  x[3] = 0.0f;
+  x[4] = -0.0f;
+  x[6] = 1e30f;
+  x[7] = -1e30f;
+  const auto is_nan_lane = [](size_t i) { return i == 0 || i == 5 || i == 16 || i == 36; };
+  for (Isa isa : isas()) {
+    if (isa == Isa::scalar) continue;  // libm
+    recur::kernels::set_isa(isa);
+    const std::string at = recur::kernels::isa_name(isa);
+    for (auto a : {recur::Activation::sigmoid, recur::Activation::tanh}) {
+      auto y = x;
+      recur::kernels::activate(a, y.data(), y.size());
+      const bool th = a == recur::Activation::tanh;
+      for (size_t i = 0; i < y.size(); ++i) {
+        ASSERT_EQ(std::isnan(y[i]), is_nan_lane(i)) << at << " " << i;
+      }
+      EXPECT_EQ(y[1], 1.0f) << at;
+      EXPECT_NEAR(y[2], th ? -1.0f : 0.0f, 1e-37) << at;  // sigmoid: e^-88 clamps, 6e-39
+      EXPECT_EQ(y[3], th ? 0.0f : 0.5f) << at;
+      EXPECT_EQ(y[6], 1.0f) << at;
+      EXPECT_NEAR(y[7], th ? -1.0f : 0.0f, 1e-37) << at;
+    }
+    // The LSTM row: a NaN in gate g of unit j makes that unit's c and h NaN, and no other's.
+    const size_t u = x.size();
+    const auto& t = recur::kernels::table_for(isa);
+    for (size_t g = 0; g < 4; ++g) {
+      std::vector<float> pre(4 * u, 0.25f), c(u, 0.5f), h(u, 0.0f);
+      for (size_t j = 0; j < u; ++j) pre[g * u + j] = x[j];
+      t.lstm_row(pre.data(), u, c.data(), c.data(), h.data(), u);
+      for (size_t j = 0; j < u; ++j) {
+        ASSERT_EQ(std::isnan(h[j]), is_nan_lane(j)) << at << " gate " << g << " unit " << j;
+        // The output gate leaves c alone.
+        ASSERT_EQ(std::isnan(c[j]), g != 3 && is_nan_lane(j)) << at << " gate " << g << " " << j;
+      }
+    }
+  }
 }

@@ -22,7 +22,6 @@ namespace recur::kernels::detail {
 namespace {
 struct Avx2 {
   using V = __m256;
-  using M = __m256;
   static constexpr size_t kLanes = 8;
   static V load(const float* p) { return _mm256_loadu_ps(p); }
   static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
@@ -35,6 +34,7 @@ struct Avx2 {
   static V max(V a, V b) { return _mm256_max_ps(a, b); }
   static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static V fnmadd(V a, V b, V c) { return _mm256_fnmadd_ps(a, b, c); }
+  static V fnmsub(V a, V b, V c) { return _mm256_fnmsub_ps(a, b, c); }
   static V round(V a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
   static V pow2(V n) {  // 2^n for integral n in the exponent range
     const __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
@@ -43,8 +43,6 @@ struct Avx2 {
   static V andnot(V a, V b) { return _mm256_andnot_ps(a, b); }
   static V bit_and(V a, V b) { return _mm256_and_ps(a, b); }
   static V bit_or(V a, V b) { return _mm256_or_ps(a, b); }
-  static M is_nan(V a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
-  static V select(M m, V yes, V no) { return _mm256_blendv_ps(no, yes, m); }
 };
 }  // namespace
 

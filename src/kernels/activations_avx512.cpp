@@ -26,7 +26,6 @@ namespace recur::kernels::detail {
 namespace {
 struct Avx512 {
   using V = __m512;
-  using M = __mmask16;
   static constexpr size_t kLanes = 16;
   static V load(const float* p) { return _mm512_loadu_ps(p); }
   static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
@@ -39,6 +38,7 @@ struct Avx512 {
   static V max(V a, V b) { return _mm512_max_ps(a, b); }
   static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static V fnmadd(V a, V b, V c) { return _mm512_fnmadd_ps(a, b, c); }
+  static V fnmsub(V a, V b, V c) { return _mm512_fnmsub_ps(a, b, c); }
   static V round(V a) {
     return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   }
@@ -48,8 +48,6 @@ struct Avx512 {
   static V andnot(V a, V b) { return _mm512_andnot_ps(a, b); }
   static V bit_and(V a, V b) { return _mm512_and_ps(a, b); }
   static V bit_or(V a, V b) { return _mm512_or_ps(a, b); }
-  static M is_nan(V a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
-  static V select(M m, V yes, V no) { return _mm512_mask_blend_ps(m, no, yes); }
 };
 }  // namespace
 

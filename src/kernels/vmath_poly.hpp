@@ -11,11 +11,14 @@
 namespace recur::kernels::detail {
 
 // x = n ln2 + r, |r| <= ln2/2, and Cephes' degree-6 polynomial: e^r = 1 + r + r^2 p. Returns p;
-// x must lie in the exponent range (the callers clamp it).
-template <class O>
+// x must lie in the exponent range (the callers clamp it). Neg: the parts of -x, its negation
+// folded into the first two operations (x (-log2 e) = -(x log2 e) and -(n c) - x = -x - n c, one
+// rounding each: the same bits as negating x first).
+template <class O, bool Neg = false>
 inline typename O::V exp_parts(typename O::V x, typename O::V& n, typename O::V& r) {
-  n = O::round(O::mul(x, O::set1(1.44269504088896341f)));
-  r = O::fnmadd(n, O::set1(0.693359375f), x);
+  constexpr float kLog2e = 1.44269504088896341f;
+  n = O::round(O::mul(x, O::set1(Neg ? -kLog2e : kLog2e)));
+  r = Neg ? O::fnmsub(n, O::set1(0.693359375f), x) : O::fnmadd(n, O::set1(0.693359375f), x);
   r = O::fnmadd(n, O::set1(-2.12194440e-4f), r);
   auto p = O::set1(1.9875691500e-4f);
   p = O::fmadd(p, r, O::set1(1.3981999507e-3f));
@@ -25,12 +28,13 @@ inline typename O::V exp_parts(typename O::V x, typename O::V& n, typename O::V&
   return O::fmadd(p, r, O::set1(5.0000001201e-1f));
 }
 
-// e^{-x} = m * s for x in [-88, 87.3] (clamped beyond), s = 2^n.
+// e^{-x} = m * s for x in [-88, 87.3] (clamped beyond), s = 2^n. A NaN passes the clamp (min
+// and max return their second operand when either is NaN) and every step after it.
 template <class O>
 inline typename O::V exp_neg(typename O::V x, typename O::V& s) {
-  x = O::min(O::max(O::sub(O::set1(0.0f), x), O::set1(-87.3f)), O::set1(88.0f));
+  x = O::max(O::set1(-88.0f), O::min(O::set1(87.3f), x));
   typename O::V n, r;
-  const auto p = exp_parts<O>(x, n, r);
+  const auto p = exp_parts<O, true>(x, n, r);
   s = O::pow2(n);
   return O::fmadd(p, O::mul(r, r), O::add(r, O::set1(1.0f)));
 }
@@ -42,12 +46,11 @@ inline typename O::V sigmoid_poly(typename O::V x) {
   const auto one = O::set1(1.0f);
   typename O::V s;
   const auto m = exp_neg<O>(x, s);
-  const auto y = O::div(one, O::fmadd(m, s, one));
-  return O::select(O::is_nan(x), x, y);  // NaN stays NaN
+  return O::div(one, O::fmadd(m, s, one));  // NaN stays NaN (exp_neg)
 }
 
 // tanh(|x|) = e / (e + 2) with e = e^{2|x|} - 1 = 2^n (r + r^2 p) + (2^n - 1), sign restored:
-// one path for every x (no cancellation near 0, where n = 0 and e = r + r^2 p): about 25
+// one path for every x (no cancellation near 0, where n = 0 and e = r + r^2 p): about 23
 // instructions, against 35 for a small-|x| polynomial beside 1 - 2 / (e^{2|x|} + 1) selected per
 // lane. Every float in (0, 20] checked against tanh in double: at most 1.8e-7 relative (the two
 // paths: 1.5e-7). From 2|x| = 20 on, tanh rounds to 1.
@@ -56,11 +59,11 @@ inline typename O::V tanh_poly(typename O::V x) {
   const auto sign = O::set1(-0.0f);
   const auto ax = O::andnot(sign, x);
   typename O::V n, r;
-  const auto p = exp_parts<O>(O::min(O::add(ax, ax), O::set1(20.0f)), n, r);
+  // NaN stays NaN: min returns its second operand when either is NaN, and the rest carries it.
+  const auto p = exp_parts<O>(O::min(O::set1(20.0f), O::add(ax, ax)), n, r);
   const auto s = O::pow2(n);
   const auto e = O::fmadd(s, O::fmadd(p, O::mul(r, r), r), O::sub(s, O::set1(1.0f)));
-  const auto y = O::bit_or(O::div(e, O::add(e, O::set1(2.0f))), O::bit_and(sign, x));
-  return O::select(O::is_nan(x), x, y);  // NaN stays NaN
+  return O::bit_or(O::div(e, O::add(e, O::set1(2.0f))), O::bit_and(sign, x));
 }
 
 // f(a, b) for each kLanes lanes [j, j + kLanes) of n: a and b are the I input and N output row
