@@ -1,5 +1,6 @@
 #include "recur/tensor.hpp"
 
+#include <cmath>
 #include <limits>
 #include <sstream>
 
@@ -8,6 +9,13 @@ namespace recur {
 namespace {
 // Far beyond any real model; keeps hostile shapes from asking for absurd allocations.
 constexpr size_t kMaxElements = size_t{1} << 34;
+
+// n copies of v. Zeros (+0) by value-initialization, which the library fills with memset: a
+// store loop, as the fill constructor compiles to, wrote a 13 MB sequence output 30 % slower.
+std::vector<float> filled(size_t n, float v) {
+  if (v == 0.0f && !std::signbit(v)) return std::vector<float>(n);
+  return std::vector<float>(n, v);
+}
 }  // namespace
 
 size_t checked_size(const std::vector<size_t>& shape, const char* what) {
@@ -26,7 +34,7 @@ size_t checked_size(const std::vector<size_t>& shape, const char* what) {
 }
 
 Tensor::Tensor(std::vector<size_t> shape, float fill)
-    : shape_(std::move(shape)), data_(checked_size(shape_), fill) {}
+    : shape_(std::move(shape)), data_(filled(checked_size(shape_), fill)) {}
 
 Tensor::Tensor(std::vector<size_t> shape, std::vector<float> values)
     : shape_(std::move(shape)), data_(std::move(values)) {
