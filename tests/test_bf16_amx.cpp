@@ -5,6 +5,7 @@
 // cells: fused = loop bit for bit, near the double reference, batch independent.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -106,9 +107,10 @@ TEST(Bf16Amx, SameBitsAloneInABatchWithThreads) {
   }
 }
 
-// A bias is the float addition after the sum (as add_bias_rows), on panel pairs and odd panels
+// A bias is where a sum starts without accumulate (the bits of accumulating onto C = bias), and
+// the float addition after the sum with it (as add_bias_rows); on panel pairs and odd panels
 // alike; columns past N and rows past M stay untouched.
-TEST(Bf16Amx, BiasIsAddedAfterTheSum) {
+TEST(Bf16Amx, BiasStartsTheSumOrFollowsAnAccumulation) {
   REQUIRE_AMX();
   std::mt19937 rng(83);
   const auto& t = k::table_for(Isa::amx);
@@ -119,8 +121,13 @@ TEST(Bf16Amx, BiasIsAddedAfterTheSum) {
     const auto P = k::pack_matrix(K, N, B.data(), N, 0, Precision::bf16, k::Bf16Form::amx);
     for (bool acc : {false, true}) {
       auto want = C0, got = C0;
-      t.gemm_panels_bf16_amx(M, A.data(), K, P, 0, P.panels(), want.data(), ldc, acc, nullptr);
-      k::add_bias_rows(M, N, bias.data(), want.data(), ldc);
+      if (acc) {
+        t.gemm_panels_bf16_amx(M, A.data(), K, P, 0, P.panels(), want.data(), ldc, true, nullptr);
+        k::add_bias_rows(M, N, bias.data(), want.data(), ldc);
+      } else {
+        for (size_t i = 0; i < M; ++i) std::copy(bias.begin(), bias.end(), want.begin() + i * ldc);
+        t.gemm_panels_bf16_amx(M, A.data(), K, P, 0, P.panels(), want.data(), ldc, true, nullptr);
+      }
       t.gemm_panels_bf16_amx(M, A.data(), K, P, 0, P.panels(), got.data(), ldc, acc, bias.data());
       for (size_t i = 0; i < got.size(); ++i) {
         ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(want[i]))

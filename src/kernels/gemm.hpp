@@ -76,11 +76,13 @@ PackedMatrix pack_matrix(size_t K, size_t N, const float* B, size_t ldb, size_t 
 // float32, only B's rounding differs from the fp32 product. The dot form rounds A to bf16 and
 // sums k pairs ascending, each pair as vdpbf16ps does (gemm_dot_bf16.hpp): the same bits on
 // every ISA, for any M, blocking or threads. The amx form (amx table) starts each element from C
-// or zero and applies one tdpbf16ps per 32 k ascending (zero padded), for any M, tile, blocking
-// or threads: a row's bits do not depend on its batch.
+// (accumulate), else from its column's bias or zero, and applies one tdpbf16ps per 32 k
+// ascending (zero padded), for any M, tile, blocking or threads: a row's bits do not depend on
+// its batch.
 // With a bias (B.N floats, one per column), each element's sum then gets its column's bias
 // added, the same float addition as a pass over C afterwards (add_bias_rows), done in the
-// micro-kernel's registers before its store (the amx form: on the stored tile, in L1).
+// micro-kernel's registers before its store; except the amx form's sums that do not accumulate,
+// which start from it (gemm_amx.cpp: the stored tiles read back stall).
 void gemm_packed(size_t M, const float* A, size_t lda, const PackedMatrix& B, float* C, size_t ldc,
                  bool accumulate, const float* bias = nullptr);
 // gemm_packed on columns [p0 * kPanel, min(B.N, p1 * kPanel)) of C only (panels p0..p1-1), on the

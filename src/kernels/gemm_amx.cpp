@@ -1,10 +1,12 @@
 // AMX-BF16 kernel of the bf16 amx form (Bf16Form::amx). A is rounded to bf16 (as the dot form
 // rounds it) block by block into a buffer, zero padded to whole tiles (ALayout); a panel's
 // k-pair rows, padded to 16 by pack_matrix, are B tiles as packed. Tiles: C 0-3 (row tile r, panel
-// p at 2r + p), A 4-5, B 6-7. Every C element starts from C or zero and takes one tdpbf16ps per 32
-// k ascending (stored and reloaded unchanged between K blocks), so its bits do not depend on M, on
-// the tile it lands in, on the blocking or on threads. No scalar model of tdpbf16ps matched it
-// (docs/PERFORMANCE.md): tests hold it to the double reference instead.
+// p at 2r + p), A 4-5, B 6-7. Every C element starts from C (accumulate), else from its column's
+// bias or zero, and takes one tdpbf16ps per 32 k ascending (stored and reloaded unchanged between
+// K blocks), so its bits do not depend on M, on the tile it lands in, on the blocking or on
+// threads. The sum starts from the bias rather than taking it after the tile stores: C read
+// back right after them stalls (an S3 GRU call ran 14 % faster, one thread). No scalar model of
+// tdpbf16ps matched it (docs/PERFORMANCE.md): tests hold it to the double reference instead.
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 
@@ -70,9 +72,10 @@ struct CTile {
   }
 };
 
-// C's rows += bias over n <= 32 columns, while the tile is in L1: the same float additions as
-// add_bias_rows, which is built for baseline x86-64 (calling it instead made the biased
-// 128 x 512 x 2048 product 472 us against 390, one thread).
+// C's rows += bias over n <= 32 columns, while the tile is in L1, after a sum that accumulates
+// (recur itself never asks for one with a bias): the same float additions as add_bias_rows, which
+// is built for baseline x86-64 (calling it instead made the biased 128 x 512 x 2048 product
+// 472 us against 390, one thread).
 RECUR_AMX void add_bias(size_t rows, size_t n, const float* bias, float* c, size_t ldc) {
   const __mmask16 m0 = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
   const __mmask16 m1 = n <= 16 ? __mmask16(0) : __mmask16((1u << (n - 16)) - 1);
@@ -125,13 +128,22 @@ struct ALayout {
       : row(stream ? kTk : nt * kTk), step(stream ? 16 * kTk : kTk), tiles(nt * tile_rows * kTk) {}
 };
 
-// nt tile steps over one or two row tiles (from a0 and a1, laid out as `lay`) and two panels.
-// The loop without the prefetches is compiled apart: even empty, they cost small products 5-10 %.
+// nt tile steps over one or two row tiles (from a0 and a1, laid out as `lay`) and two panels,
+// the C tiles loaded from C (load), else from `init` (the two panels' 32 column values, every
+// row the same: a tile load with stride 0), else zeroed. The loop without the prefetches is
+// compiled apart: even empty, they cost small products 5-10 %.
 template <bool Two, bool Stream>
 RECUR_AMX void run_tiles(size_t nt, const uint16_t* a0, const uint16_t* a1, ALayout lay,
                          const uint16_t* b0, const uint16_t* b1, CTile* t, bool load,
-                         const NextC& next) {
-  if (load) {
+                         const float* init, const NextC& next) {
+  if (!load && init) {
+    _tile_loadd(0, init, 0);
+    _tile_loadd(1, init + kPanel, 0);
+    if constexpr (Two) {
+      _tile_loadd(2, init, 0);
+      _tile_loadd(3, init + kPanel, 0);
+    }
+  } else if (load) {
     _tile_loadd(0, t[0].ptr(), t[0].stride());
     _tile_loadd(1, t[1].ptr(), t[1].stride());
     if constexpr (Two) {
@@ -216,14 +228,7 @@ RECUR_AMX void gemm_rows(size_t M, const float* A, size_t lda, const PackedMatri
   }
   _tile_loadconfig(&cfg);
   CTile tiles[4];
-  // A block's bias is added after the next block's tiles are issued: C's vector loads right
-  // after its tile stores would wait for them (measured: add_bias was half of this function's
-  // own time on the S3 step).
-  struct {
-    float* c = nullptr;
-    size_t rows = 0, n = 0;
-    const float* bias = nullptr;
-  } pending;
+  alignas(64) float edge[2 * kPanel] = {};  // the bias of a last, partial panel pair
   const size_t K = B.K;
   // Row blocks outside K blocks: a row block's C (kMc rows) stays in L2 between its K blocks.
   for (size_t m0 = 0; m0 < M; m0 += kMc) {
@@ -242,6 +247,16 @@ RECUR_AMX void gemm_rows(size_t M, const float* A, size_t lda, const PackedMatri
         const size_t n1 = q1 == q ? 0 : std::min(kPanel, B.N - q1 * kPanel);
         const uint16_t* b0 = B.bf16.data() + q * B.stride + k0 * kPanel;
         const uint16_t* b1 = B.bf16.data() + q1 * B.stride + k0 * kPanel;
+        // The sums' start: the panels' bias, read in place, or at N's edge from a copy padded
+        // with zeros (that pair's only: a tile load right after a copy's stores waits for them,
+        // and a copy per pair made S2's GRU 13 % slower than adding the bias after the sums).
+        const float* init = nullptr;
+        if (bias && !accumulate && (q + 2) * kPanel <= B.N) {
+          init = bias + q * kPanel;
+        } else if (bias && !accumulate) {
+          std::memcpy(edge, bias + q * kPanel, (n0 + n1) * sizeof(float));
+          init = edge;
+        }
         for (size_t i0 = 0; i0 < mc; i0 += kMr) {
           const size_t mr = std::min(kMr, mc - i0), rt = mr > 16 ? 2 : 1;
           float* c = C + (m0 + i0) * ldc + q * kPanel;
@@ -261,23 +276,20 @@ RECUR_AMX void gemm_rows(size_t M, const float* A, size_t lda, const PackedMatri
           const uint16_t* a0 = abuf + i0 / 16 * lay.tiles;
           const uint16_t* a1 = rt == 2 ? a0 + lay.tiles : a0;
           if (rt == 2 && stream) {
-            run_tiles<true, true>(nt, a0, a1, lay, b0, b1, tiles, load, next);
+            run_tiles<true, true>(nt, a0, a1, lay, b0, b1, tiles, load, init, next);
           } else if (rt == 2) {
-            run_tiles<true, false>(nt, a0, a1, lay, b0, b1, tiles, load, next);
+            run_tiles<true, false>(nt, a0, a1, lay, b0, b1, tiles, load, init, next);
           } else if (stream) {
-            run_tiles<false, true>(nt, a0, a1, lay, b0, b1, tiles, load, next);
+            run_tiles<false, true>(nt, a0, a1, lay, b0, b1, tiles, load, init, next);
           } else {
-            run_tiles<false, false>(nt, a0, a1, lay, b0, b1, tiles, load, next);
+            run_tiles<false, false>(nt, a0, a1, lay, b0, b1, tiles, load, init, next);
           }
           for (size_t t = 0; t < 2 * rt; ++t) tiles[t].close();
-          if (pending.c) add_bias(pending.rows, pending.n, pending.bias, pending.c, ldc);
-          pending = {};
-          if (last && bias) pending = {c, mr, n0 + n1, bias + q * kPanel};
+          if (last && bias && accumulate) add_bias(mr, n0 + n1, bias + q * kPanel, c, ldc);
         }
       }
     }
   }
-  if (pending.c) add_bias(pending.rows, pending.n, pending.bias, pending.c, ldc);
   _tile_release();
 }
 
