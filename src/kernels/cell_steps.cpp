@@ -45,6 +45,11 @@ void gemm_units(size_t M, const float* A, size_t lda, const PackedMatrix& W, siz
 const float* or_null(const std::vector<float>& bias) {
   return bias.empty() ? nullptr : bias.data();
 }
+
+// Row b's units [u0, u0 + width) of h_new (rows u apart) into `out`, if it has somewhere to go.
+void copy_row(RowsOut out, size_t b, size_t u0, size_t width, const float* h_new, size_t u) {
+  if (out.data) std::memcpy(out.data + b * out.ld + u0, h_new + b * u + u0, width * sizeof(float));
+}
 }  // namespace
 
 bool splittable(Activation act, Activation rec) {
@@ -86,7 +91,8 @@ size_t step_scratch_size(const PackedWeights& w, size_t B) {
 }
 
 void simple_rnn_step(const PackedWeights& w, Activation act, size_t B, const float* xp,
-                     size_t xp_stride, const float* h, float* h_new, float*, Units part) {
+                     size_t xp_stride, const float* h, float* h_new, float*, Units part,
+                     RowsOut out) {
   const size_t u = w.units;
   part = clamp(part, u);
   const size_t u0 = part.begin, width = part.end - u0;
@@ -94,11 +100,14 @@ void simple_rnn_step(const PackedWeights& w, Activation act, size_t B, const flo
   for (size_t b = 0; b < B; ++b)
     std::memcpy(h_new + b * u + u0, xp + b * xp_stride + u0, width * sizeof(float));
   gemm_units(B, h, u, w.recurrent, 1, u, part, h_new, u, true);
-  for (size_t b = 0; b < B; ++b) f(h_new + b * u + u0, width);
+  for (size_t b = 0; b < B; ++b) {
+    f(h_new + b * u + u0, width);
+    copy_row(out, b, u0, width, h_new, u);
+  }
 }
 
 void lstm_gates(Activation act, Activation rec, size_t rows, size_t u, float* pre, size_t ld,
-                const float* c, float* h_new, float* c_new, Units part) {
+                const float* c, float* h_new, float* c_new, Units part, RowsOut out) {
   part = clamp(part, u);
   const size_t u0 = part.begin, width = part.end - u0;
   const KernelTable& t = kernel_table();
@@ -106,6 +115,7 @@ void lstm_gates(Activation act, Activation rec, size_t rows, size_t u, float* pr
     for (size_t b = 0; b < rows; ++b) {
       t.lstm_row(pre + b * ld + u0, u, c + b * u + u0, c_new + b * u + u0, h_new + b * u + u0,
                  width);
+      copy_row(out, b, u0, width, h_new, u);
     }
     return;
   }
@@ -128,6 +138,7 @@ void lstm_gates(Activation act, Activation rec, size_t rows, size_t u, float* pr
     std::memcpy(hn, cn, width * sizeof(float));
     fa(hn, width);  // Keras applies `activation` to the cell state too
     for (size_t j = 0; j < width; ++j) hn[j] *= g[3 * u + j];
+    copy_row(out, b, u0, width, h_new, u);
   }
 }
 
@@ -162,14 +173,14 @@ void lstm_gates_rows(Activation act, Activation rec, size_t rows, size_t u, floa
 
 void lstm_step(const PackedWeights& w, Activation act, Activation rec, size_t B, float* xp,
                size_t xp_stride, const float* h, const float* c, float* h_new, float* c_new, float*,
-               Units part) {
+               Units part, RowsOut out) {
   gemm_units(B, h, w.units, w.recurrent, 4, w.units, part, xp, xp_stride, true);
-  lstm_gates(act, rec, B, w.units, xp, xp_stride, c, h_new, c_new, part);
+  lstm_gates(act, rec, B, w.units, xp, xp_stride, c, h_new, c_new, part, out);
 }
 
 void gru_step(const PackedWeights& w, bool reset_after, Activation act, Activation rec, size_t B,
               const float* xp, size_t xp_stride, const float* h, float* h_new, float* scratch,
-              Units part, SpinBarrier* sync) {
+              Units part, SpinBarrier* sync, RowsOut out) {
   const size_t u = w.units, n = 3 * u;
   part = clamp(part, u);
   const size_t u0 = part.begin, u1 = part.end, width = u1 - u0;
@@ -194,6 +205,7 @@ void gru_step(const PackedWeights& w, bool reset_after, Activation act, Activati
     for (size_t b = 0; b < B; ++b) {
       t.gru_update(xp + b * xp_stride + u0, hp + b * n + u0, u, h + b * u + u0, h_new + b * u + u0,
                    width);
+      copy_row(out, b, u0, width, h_new, u);
     }
     return;
   }
@@ -229,6 +241,7 @@ void gru_step(const PackedWeights& w, bool reset_after, Activation act, Activati
     const float* hb = h + b * u;
     float* hn = h_new + b * u;
     for (size_t j = u0; j < u1; ++j) hn[j] = p[j] * hb[j] + (1.0f - p[j]) * p[2 * u + j];
+    copy_row(out, b, u0, width, h_new, u);
   }
 }
 

@@ -90,6 +90,14 @@ void input_projection(const PackedWeights& w, size_t rows, const float* x, size_
 // Scratch floats the step functions below need for B rows.
 size_t step_scratch_size(const PackedWeights& w, size_t B);
 
+// Where a step also copies each row of h_new (its part's units), right after computing the row,
+// while it is in L1: row b at data + b * ld (a sequence's outputs at this step). As a pass over
+// h_new after the step, that copy cost the S3 and S4 bf16 steps 2-4 % more (amx, one thread).
+struct RowsOut {
+  float* data = nullptr;
+  size_t ld = 0;
+};
+
 // In each step: xp row b is at xp + b * xp_stride (the input projection of this step),
 // h/c are the current states (B, u), h_new/c_new receive the next ones (B, u). lstm_step
 // accumulates h @ recurrent onto xp in place (xp + h @ recurrent, the loop's order); xp's
@@ -97,15 +105,15 @@ size_t step_scratch_size(const PackedWeights& w, size_t B);
 // A `part` of the units needs splittable(...).
 void simple_rnn_step(const PackedWeights& w, Activation act, size_t B, const float* xp,
                      size_t xp_stride, const float* h, float* h_new, float* scratch,
-                     Units part = {});
+                     Units part = {}, RowsOut out = {});
 void lstm_step(const PackedWeights& w, Activation act, Activation rec, size_t B, float* xp,
                size_t xp_stride, const float* h, const float* c, float* h_new, float* c_new,
-               float* scratch, Units part = {});
+               float* scratch, Units part = {}, RowsOut out = {});
 // The LSTM update from preactivations pre (rows, 4u; rows ld apart), gates [i, f, c, o]
 // (left as scratch): c_new = f*c + i*act(c~), h_new = o*act(c_new); for sigmoid and tanh the
 // table's lstm_row (two passes per row). lstm_step ends with it; ConvLSTM uses it alone.
 void lstm_gates(Activation act, Activation rec, size_t rows, size_t u, float* pre, size_t ld,
-                const float* c, float* h_new, float* c_new, Units part = {});
+                const float* c, float* h_new, float* c_new, Units part = {}, RowsOut out = {});
 // lstm_gates for many rows of few units (ConvLSTM cells): each activation runs once over all
 // rows when both are element-wise (else it is lstm_gates). Element-wise functions give each
 // element the same bits either way.
@@ -115,6 +123,6 @@ void lstm_gates_rows(Activation act, Activation rec, size_t rows, size_t u, floa
 // step share `scratch` and wait at `sync` for each other's r * h.
 void gru_step(const PackedWeights& w, bool reset_after, Activation act, Activation rec, size_t B,
               const float* xp, size_t xp_stride, const float* h, float* h_new, float* scratch,
-              Units part = {}, SpinBarrier* sync = nullptr);
+              Units part = {}, SpinBarrier* sync = nullptr, RowsOut out = {});
 
 }  // namespace recur::kernels

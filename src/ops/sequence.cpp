@@ -176,10 +176,10 @@ void run_tiles(RunTile& run_tile, std::vector<Work>& work, size_t tiles, size_t 
   }
 }
 
-// Runs the time loop around `advance(rows, part, sync, xp_t, xp_stride, states, next, scratch)`,
-// which computes the next states of `rows` rows (units `part`; sync: the parts' barrier, or
-// nullptr); nstates is 1 (h) or 2 (h, c); h is the output. splittable: advance can take a part of
-// the units.
+// Runs the time loop around `advance(rows, part, sync, xp_t, xp_stride, states, next, scratch,
+// out)`, which computes the next states of `rows` rows (units `part`; sync: the parts' barrier, or
+// nullptr) and copies each row's h into `out` (when it has a destination); nstates is 1 (h) or 2
+// (h, c); h is the output. splittable: advance can take a part of the units.
 template <class Advance>
 RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const Tensor> init,
                        const SequenceArgs& a, size_t nstates, bool splittable, Advance advance) {
@@ -228,8 +228,8 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
     float* next = (sync ? work[0] : wk).next.data();
     float* scratch = (sync ? work[0] : wk).scratch.data();
     float* nx[2] = {next, next + TB * u};
-    auto step = [&](size_t s, float* const* cur, float* const* nxt) {
-      advance(rows, part, sync, xp.at(s), xp.stride(), cur, nxt, scratch);
+    auto step = [&](size_t s, float* const* cur, float* const* nxt, kernels::RowsOut out) {
+      advance(rows, part, sync, xp.at(s), xp.stride(), cur, nxt, scratch, out);
       if (sync) sync->wait();
     };
     // Row r's units of this part in a (rows, u) buffer.
@@ -238,12 +238,11 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
       float* cur[2] = {st[0], st[1]};
       float* nxt[2] = {nx[0], nx[1]};
       for (size_t s = 0; s < T; ++s) {
-        step(s, cur, nxt);
+        // The step writes each row's output as it computes the row.
+        kernels::RowsOut out;
+        if (a.return_sequences) out = {res.outputs.data() + (b0 * T + s) * u, T * u};
+        step(s, cur, nxt, out);
         for (size_t i = 0; i < nstates; ++i) std::swap(cur[i], nxt[i]);
-        if (a.return_sequences) {
-          for (size_t r = 0; r < rows; ++r)
-            std::memcpy(at(res.outputs.data() + s * u, (b0 + r) * T), at(cur[0], r), bytes);
-        }
       }
       for (size_t r = 0; r < rows; ++r) {
         for (size_t i = 0; i < nstates; ++i) {
@@ -258,7 +257,7 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
         masked_output(a.zero_output_for_mask, a.unroll, a.go_backwards, a.return_sequences);
     for (size_t s = 0; s < T; ++s) {
       const size_t t = a.go_backwards ? T - 1 - s : s;
-      step(s, st, nx);
+      step(s, st, nx, {});
       for (size_t r = 0; r < rows; ++r) {
         const size_t b = b0 + r;
         float* e = at(emitted.data(), b);
@@ -294,40 +293,41 @@ RnnResult lstm(const LSTMCell& cell, const Tensor& inputs, std::span<const Tenso
                const SequenceArgs& a) {
   check_sequence("lstm", cell, inputs, init, a);
   const auto& cfg = cell.config();
-  return run_sequence(cell, inputs, init, a, 2,
-                      kernels::splittable(cfg.activation, cfg.recurrent_activation),
-                      [&](size_t rows, kernels::Units part, kernels::SpinBarrier*, float* xp,
-                          size_t stride, float* const* st, float* const* nx, float* scratch) {
-                        kernels::lstm_step(detail::CellAccess::packed(cell), cfg.activation,
-                                           cfg.recurrent_activation, rows, xp, stride, st[0], st[1],
-                                           nx[0], nx[1], scratch, part);
-                      });
+  return run_sequence(
+      cell, inputs, init, a, 2, kernels::splittable(cfg.activation, cfg.recurrent_activation),
+      [&](size_t rows, kernels::Units part, kernels::SpinBarrier*, float* xp, size_t stride,
+          float* const* st, float* const* nx, float* scratch, kernels::RowsOut out) {
+        kernels::lstm_step(detail::CellAccess::packed(cell), cfg.activation,
+                           cfg.recurrent_activation, rows, xp, stride, st[0], st[1], nx[0], nx[1],
+                           scratch, part, out);
+      });
 }
 
 RnnResult gru(const GRUCell& cell, const Tensor& inputs, std::span<const Tensor> init,
               const SequenceArgs& a) {
   check_sequence("gru", cell, inputs, init, a);
   const auto& cfg = cell.config();
-  return run_sequence(cell, inputs, init, a, 1,
-                      kernels::splittable(cfg.activation, cfg.recurrent_activation),
-                      [&](size_t rows, kernels::Units part, kernels::SpinBarrier* sync, float* xp,
-                          size_t stride, float* const* st, float* const* nx, float* scratch) {
-                        kernels::gru_step(detail::CellAccess::packed(cell), cfg.reset_after,
-                                          cfg.activation, cfg.recurrent_activation, rows, xp,
-                                          stride, st[0], nx[0], scratch, part, sync);
-                      });
+  return run_sequence(
+      cell, inputs, init, a, 1, kernels::splittable(cfg.activation, cfg.recurrent_activation),
+      [&](size_t rows, kernels::Units part, kernels::SpinBarrier* sync, float* xp, size_t stride,
+          float* const* st, float* const* nx, float* scratch, kernels::RowsOut out) {
+        kernels::gru_step(detail::CellAccess::packed(cell), cfg.reset_after, cfg.activation,
+                          cfg.recurrent_activation, rows, xp, stride, st[0], nx[0], scratch, part,
+                          sync, out);
+      });
 }
 
 RnnResult simple_rnn(const SimpleRNNCell& cell, const Tensor& inputs, std::span<const Tensor> init,
                      const SequenceArgs& a) {
   check_sequence("simple_rnn", cell, inputs, init, a);
   const auto& cfg = cell.config();
-  return run_sequence(cell, inputs, init, a, 1, kernels::splittable(cfg.activation, cfg.activation),
-                      [&](size_t rows, kernels::Units part, kernels::SpinBarrier*, float* xp,
-                          size_t stride, float* const* st, float* const* nx, float* scratch) {
-                        kernels::simple_rnn_step(detail::CellAccess::packed(cell), cfg.activation,
-                                                 rows, xp, stride, st[0], nx[0], scratch, part);
-                      });
+  return run_sequence(
+      cell, inputs, init, a, 1, kernels::splittable(cfg.activation, cfg.activation),
+      [&](size_t rows, kernels::Units part, kernels::SpinBarrier*, float* xp, size_t stride,
+          float* const* st, float* const* nx, float* scratch, kernels::RowsOut out) {
+        kernels::simple_rnn_step(detail::CellAccess::packed(cell), cfg.activation, rows, xp, stride,
+                                 st[0], nx[0], scratch, part, out);
+      });
 }
 
 }  // namespace recur::ops
