@@ -92,7 +92,7 @@ size_t step_scratch_size(const PackedWeights& w, size_t B);
 
 // Where a step also copies each row of h_new (its part's units), right after computing the row,
 // while it is in L1: row b at data + b * ld (a sequence's outputs at this step). As a pass over
-// h_new after the step, that copy cost the S3 and S4 bf16 steps 2-4 % more (amx, one thread).
+// h_new after the step, that copy cost the S3 and S4 bf16 steps 2-7 % more (amx, one thread).
 struct RowsOut {
   float* data = nullptr;
   size_t ld = 0;

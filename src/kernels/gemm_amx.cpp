@@ -5,7 +5,7 @@
 // bias or zero, and takes one tdpbf16ps per 32 k ascending (stored and reloaded unchanged between
 // K blocks), so its bits do not depend on M, on the tile it lands in, on the blocking or on
 // threads. The sum starts from the bias rather than taking it after the tile stores: C read
-// back right after them stalls (an S3 GRU call ran 14 % faster, one thread). No scalar model of
+// back right after them stalls (an S3 GRU call ran 12-14 % faster, one thread). No scalar model of
 // tdpbf16ps matched it (docs/PERFORMANCE.md): tests hold it to the double reference instead.
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
