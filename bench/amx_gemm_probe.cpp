@@ -10,36 +10,18 @@
 // Every operand is written before timing: pages never written all map to one zero page, which
 // stays in L1 (session 22's oneDNN numbers came from such operands and were 2.5x too fast).
 #include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <functional>
 #include <random>
 #include <vector>
 
 #include "kernels/gemm.hpp"
 #include "kernels/threads.hpp"
 #include "oneapi/dnnl/dnnl.hpp"
+#include "probe_timing.hpp"
 
 namespace {
-
-// Best of 5 rounds of 0.2 s, in seconds per call.
-double best_time(const std::function<void()>& call) {
-  double best = 1e9;
-  for (int r = 0; r < 5; ++r) {
-    int reps = 0;
-    double elapsed = 0;
-    const auto t0 = std::chrono::steady_clock::now();
-    do {
-      call();
-      ++reps;
-      elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    } while (elapsed < 0.2);
-    best = std::min(best, elapsed / reps);
-  }
-  return best;
-}
 
 void fill_bf16(dnnl::memory& m, uint16_t base) {
   auto* p = static_cast<uint16_t*>(m.get_data_handle());

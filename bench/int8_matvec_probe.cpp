@@ -12,13 +12,11 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <functional>
 #include <random>
 #include <vector>
 
@@ -26,28 +24,12 @@
 #include "kernels/gemm.hpp"
 #include "kernels/isa.hpp"
 #include "kernels/threads.hpp"
+#include "probe_timing.hpp"
 
 // GCC 12's AVX-512 intrinsics start from _mm512_undefined_ps() and trip this warning.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 namespace {
-
-// Best of 5 rounds of 0.2 s, in seconds per call.
-double best_time(const std::function<void()>& call) {
-  double best = 1e9;
-  for (int r = 0; r < 5; ++r) {
-    int reps = 0;
-    double elapsed = 0;
-    const auto t0 = std::chrono::steady_clock::now();
-    do {
-      call();
-      ++reps;
-      elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    } while (elapsed < 0.2);
-    best = std::min(best, elapsed / reps);
-  }
-  return best;
-}
 
 // W (K x N, row-major) as int8 panels: panel p, quad q (k = 4q..4q+3), column j: byte
 // ((p * quads + q) * 16 + j) * 4 + k % 4. K is padded to a multiple of 64 (a tile's k) with zeros.
