@@ -136,19 +136,19 @@ template <bool Two, bool Stream>
 RECUR_AMX void run_tiles(size_t nt, const uint16_t* a0, const uint16_t* a1, ALayout lay,
                          const uint16_t* b0, const uint16_t* b1, CTile* t, bool load,
                          const float* init, const NextC& next) {
-  if (!load && init) {
-    _tile_loadd(0, init, 0);
-    _tile_loadd(1, init + kPanel, 0);
-    if constexpr (Two) {
-      _tile_loadd(2, init, 0);
-      _tile_loadd(3, init + kPanel, 0);
-    }
-  } else if (load) {
+  if (load) {
     _tile_loadd(0, t[0].ptr(), t[0].stride());
     _tile_loadd(1, t[1].ptr(), t[1].stride());
     if constexpr (Two) {
       _tile_loadd(2, t[2].ptr(), t[2].stride());
       _tile_loadd(3, t[3].ptr(), t[3].stride());
+    }
+  } else if (init) {
+    _tile_loadd(0, init, 0);
+    _tile_loadd(1, init + kPanel, 0);
+    if constexpr (Two) {
+      _tile_loadd(2, init, 0);
+      _tile_loadd(3, init + kPanel, 0);
     }
   } else {
     _tile_zero(0);
@@ -247,13 +247,14 @@ RECUR_AMX void gemm_rows(size_t M, const float* A, size_t lda, const PackedMatri
         const size_t n1 = q1 == q ? 0 : std::min(kPanel, B.N - q1 * kPanel);
         const uint16_t* b0 = B.bf16.data() + q * B.stride + k0 * kPanel;
         const uint16_t* b1 = B.bf16.data() + q1 * B.stride + k0 * kPanel;
-        // The sums' start: the panels' bias, read in place, or at N's edge from a copy padded
-        // with zeros (that pair's only: a tile load right after a copy's stores waits for them,
-        // and a copy per pair made S2's GRU 13 % slower than adding the bias after the sums).
+        // Where sums start (not loaded from C): the panels' bias, read in place, or at N's edge
+        // from a copy padded with zeros (that pair's only: a tile load right after a copy's
+        // stores waits for them, and a copy per pair made S2's GRU 13 % slower than adding the
+        // bias after the sums).
         const float* init = nullptr;
-        if (bias && !accumulate && (q + 2) * kPanel <= B.N) {
+        if (bias && !load && (q + 2) * kPanel <= B.N) {
           init = bias + q * kPanel;
-        } else if (bias && !accumulate) {
+        } else if (bias && !load) {
           std::memcpy(edge, bias + q * kPanel, (n0 + n1) * sizeof(float));
           init = edge;
         }
