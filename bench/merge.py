@@ -7,9 +7,9 @@ in bf16) is timed and shown, marked †, and left out of "best fp32 peer"."""
 import argparse
 import json
 
-ORDER = ["recur", "recur-bf16", "onednn", "openvino", "onnxruntime", "torch", "keras_tf",
+ORDER = ["recur", "recur-bf16", "recur-int8", "onednn", "openvino", "onnxruntime", "torch", "keras_tf",
          "keras_ov", "keras_ov_f32"]
-RECUR = ("recur", "recur-bf16")
+RECUR = ("recur", "recur-bf16", "recur-int8")
 CELLS = ["lstm", "gru", "gru_reset_before", "simple_rnn"]
 FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512_bf16",
          "avx512_vnni", "amx_tile", "amx_bf16", "amx_int8")
@@ -64,11 +64,14 @@ def times(keyed, engines, shapes, threads):
     labels = [e + (" (bf16)" if e == "keras_ov" else "") for e in engines]
     has_ov = "keras_ov" in engines
     has_bf = "recur-bf16" in engines  # issue 13's targets: bf16 vs the best fp32 peer, Keras-OV
+    has_i8 = "recur-int8" in engines
     head = ("| shape | cell | thr | " + " | ".join(labels) +
             " | recur GFLOP/s | recur/best fp32 peer |" + (" recur/keras_ov |" if has_ov else "") +
             (" bf16/best fp32 peer |" if has_bf else "") +
-            (" bf16/keras_ov |" if has_bf and has_ov else "") + " load |")
-    out = [head, "|" + "---|" * (len(engines) + 6 + has_ov + has_bf + (has_bf and has_ov))]
+            (" bf16/keras_ov |" if has_bf and has_ov else "") +
+            (" int8/best fp32 peer |" if has_i8 else "") + " load |")
+    out = [head, "|" + "---|" * (len(engines) + 6 + has_ov + has_bf + (has_bf and has_ov) +
+                                 has_i8)]
     for s in shapes:
         for c in CELLS:
             for t in threads:
@@ -99,6 +102,9 @@ def times(keyed, engines, shapes, threads):
                     line += (f" {bf['seconds'] / best[1]:.2f} |" if bf and best else " – |")
                     if has_ov:
                         line += f" {bf['seconds'] / ov['seconds']:.2f} |" if bf and ov else " – |"
+                if has_i8:
+                    i8 = keyed.get((s, c, t, "recur-int8"))
+                    line += f" {i8['seconds'] / best[1]:.2f} |" if i8 and best else " – |"
                 load = f"{min(loads):.1f}–{max(loads):.1f}" if loads else "–"
                 out.append(line + f" {load} |")
     return out
@@ -117,8 +123,8 @@ def errors(rows, shapes):
     engines = [e for e in ORDER + ["recur(.keras)"] if any(k[2] == e for k in err)]
     if not engines:
         return []
-    out = ["", "max |Δ| vs recur fp32, same weights and inputs (recur-bf16: recur's own bf16 "
-           "weights; recur(.keras): recur's CLI on the .keras file the Keras peers ran; "
+    out = ["", "max |Δ| vs recur fp32, same weights and inputs (recur-bf16, recur-int8: recur's "
+           "own bf16 or int8 weights; recur(.keras): recur's CLI on the .keras file the Keras peers ran; "
            "† outside the fp32 agreement bound |Δ| ≤ 1e-3·(0.01 + |y|), timed anyway):", "",
            "| shape | cell | " + " | ".join(engines) + " |", "|" + "---|" * (len(engines) + 2)]
     for s in shapes:

@@ -305,9 +305,10 @@ int usage() {
       stderr,
       "usage: recur-bench [--shapes S1a,...] [--cells lstm,gru,gru_reset_before,simple_rnn]\n"
       "                   [--threads 1,2] [--peers onednn] [--budget SECONDS | --full]\n"
-      "                   [--json FILE] [--export DIR] [--shapes-file FILE] [--bf16]\n"
+      "                   [--json FILE] [--export DIR] [--shapes-file FILE] [--bf16] [--int8]\n"
       "                   [--peers-only]\n"
-      "--bf16 times recur with bf16 weights too (engine recur-bf16), with its max |d| vs fp32\n"
+      "--bf16, --int8 time recur with bf16 or int8 weights too (engines recur-bf16, recur-int8),\n"
+      "with their max |d| vs fp32\n"
       "--peers-only times the peers alone (recur still computes the outputs they must match)\n");
   return 2;
 }
@@ -318,7 +319,7 @@ int run(int argc, char** argv) {
   std::vector<int> threads = {1, 2};
   std::string json_out, export_dir, shapes_file = RECUR_SHAPES_FILE;
   double budget = 0.25;
-  bool bf16 = false, peers_only = false;
+  bool bf16 = false, int8 = false, peers_only = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -346,12 +347,18 @@ int run(int argc, char** argv) {
       budget = 1.0;
     else if (a == "--bf16")
       bf16 = true;
+    else if (a == "--int8")
+      int8 = true;
     else if (a == "--peers-only")
       peers_only = true;
     else
       return usage();
   }
   bf16 = bf16 && !peers_only;
+  int8 = int8 && !peers_only;
+  std::vector<Precision> approx;
+  if (bf16) approx.push_back(Precision::bf16);
+  if (int8) approx.push_back(Precision::int8);
   std::ifstream f(shapes_file);
   if (!f) throw std::runtime_error("cannot read " + shapes_file);
   const json all = json::parse(f);
@@ -359,7 +366,8 @@ int run(int argc, char** argv) {
   if (wanted(peers, "onednn") && !onednn_available()) {
     std::fprintf(stderr, "recur-bench: oneDNN not compiled in (apt-get install libdnnl-dev)\n");
   }
-  if (bf16) std::printf("recur-bf16 GEMM: %s\n", kernels::bf16_kernel_name());
+  for (Precision p : approx)
+    std::printf("recur-%s GEMM: %s\n", precision_name(p), kernels::kernel_name(p));
   std::printf("recur-bench: kernels %s (best here %s), CPU %s, budget %.2f s per engine and case\n",
               kernels::isa_name(kernels::active_isa()), kernels::isa_name(kernels::best_isa()),
               cpu_model().c_str(), budget);
@@ -415,21 +423,26 @@ int run(int argc, char** argv) {
       Recur rec(c, Precision::fp32);
       const Tensor y = rec.outputs(c.stream ? kStreamCheck : c.T);
       if (!export_dir.empty()) export_case(c, y, export_dir);
-      std::optional<Recur> half;
-      double bf16_max = 0, bf16_mean = 0;
-      if (bf16) {
-        half.emplace(c, Precision::bf16);
-        const Tensor yh = half->outputs(c.stream ? kStreamCheck : c.T);
-        double mx = 0, sum = 0;
+      // recur with bf16 or int8 weights, and its difference from fp32.
+      struct Approx {
+        std::string name;
+        std::unique_ptr<Recur> engine;
+        double max = 0, mean = 0;
+      };
+      std::vector<Approx> approx_runs;
+      for (Precision p : approx) {
+        Approx a{std::string("recur-") + precision_name(p), std::make_unique<Recur>(c, p)};
+        const Tensor ya = a.engine->outputs(c.stream ? kStreamCheck : c.T);
+        double sum = 0;
         for (size_t i = 0; i < y.size(); ++i) {
-          const double d = std::fabs(double(yh[i]) - y[i]);
-          mx = std::max(mx, d);
+          const double d = std::fabs(double(ya[i]) - y[i]);
+          a.max = std::max(a.max, d);
           sum += d;
         }
-        bf16_max = mx;
-        bf16_mean = sum / double(y.size());
-        std::printf("  recur-bf16 %s %s: max |d| vs fp32 %.3g, mean %.3g\n", cell.c_str(),
-                    c.shape.c_str(), bf16_max, bf16_mean);
+        a.mean = sum / double(y.size());
+        std::printf("  %s %s %s: max |d| vs fp32 %.3g, mean %.3g\n", a.name.c_str(), cell.c_str(),
+                    c.shape.c_str(), a.max, a.mean);
+        approx_runs.push_back(std::move(a));
       }
       for (int th : threads) {
         kernels::set_num_threads(th);
@@ -439,9 +452,9 @@ int run(int argc, char** argv) {
           es.push_back(&rec);
           names.push_back("recur");
         }
-        if (half) {
-          es.push_back(&*half);
-          names.push_back("recur-bf16");
+        for (const Approx& a : approx_runs) {
+          es.push_back(a.engine.get());
+          names.push_back(a.name);
         }
         std::unique_ptr<Engine> dnn;
         double onednn_abs = 0;
@@ -462,9 +475,10 @@ int run(int argc, char** argv) {
         const auto ts = time_engines(es, budget);
         for (size_t e = 0; e < es.size(); ++e) {
           add_row(names[e], c, th, ts[e]);
-          if (names[e] == "recur-bf16") {
-            rows.back()["max_abs_vs_fp32"] = bf16_max;
-            rows.back()["mean_abs_vs_fp32"] = bf16_mean;
+          for (const Approx& a : approx_runs) {
+            if (names[e] != a.name) continue;
+            rows.back()["max_abs_vs_fp32"] = a.max;
+            rows.back()["mean_abs_vs_fp32"] = a.mean;
           }
           if (names[e] == "onednn") rows.back()["max_abs"] = onednn_abs;
         }

@@ -3,7 +3,7 @@
 # (Python APIs, in .venv-bench) and Keras 3 on TensorFlow and on OpenVINO (one .keras file per
 # case, in .venv-keras), one table with ratios and errors (docs/PERFORMANCE.md).
 # Arguments go to recur-bench and the peers: --shapes, --cells, --threads, --budget S | --full,
-# --bf16 (recur-bench also times recur with bf16 weights).
+# --bf16, --int8 (recur-bench also times recur with bf16 or int8 weights).
 # BUILD (default build) is the CMake build folder; BENCH_PEERS limits the peers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +52,7 @@ while [ $# -gt 0 ]; do
     --threads|--budget) args+=("$1" "$2"); peer_args+=("$1" "$2"); shift 2 ;;
     --full) args+=(--budget 1); peer_args+=(--budget 1); shift ;;
     --bf16) args+=(--bf16); shift ;;
+    --int8) args+=(--int8); shift ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done

@@ -62,10 +62,11 @@ void print_timing(const char* label, const Timing& t, long batch) {
 void print_error(const Model& m, const PrecisionError& e, const char* origin) {
   std::string idx;
   for (size_t k = 0; k < e.index.size(); ++k) idx += (k ? ", " : "") + std::to_string(e.index[k]);
-  std::printf("bf16 vs fp32 on %s inputs, %zu output values: max |d| %.3g, mean |d| %.3g\n", origin,
-              e.elements, e.max_abs, e.mean_abs);
-  std::printf("worst: output %zu '%s' [%s]: fp32 %.9g, bf16 %.9g\n", e.output,
-              m.outputs()[e.output].name.c_str(), idx.c_str(), static_cast<double>(e.exact),
+  const char* p = precision_name(m.info().precision);
+  std::printf("%s vs fp32 on %s inputs, %zu output values: max |d| %.3g, mean |d| %.3g\n", p,
+              origin, e.elements, e.max_abs, e.mean_abs);
+  std::printf("worst: output %zu '%s' [%s]: fp32 %.9g, %s %.9g\n", e.output,
+              m.outputs()[e.output].name.c_str(), idx.c_str(), static_cast<double>(e.exact), p,
               static_cast<double>(e.approx));
 }
 
@@ -92,9 +93,9 @@ int bench_command(const std::vector<std::string>& args) {
   app.add_option("--threads", threads, "kernel threads (default 1)")->check(CLI::Range(1, 64));
   std::string precision_name = "fp32";
   app.add_option("--precision", precision_name,
-                 "fp32 (exact, default) or bf16 (weights in bf16; also runs fp32 and prints the "
-                 "difference)")
-      ->check(CLI::IsMember({"fp32", "bf16"}));
+                 "fp32 (exact, default), bf16 or int8 (weights in bf16 or int8; also runs fp32 "
+                 "and prints the difference)")
+      ->check(CLI::IsMember({"fp32", "bf16", "int8"}));
   std::vector<std::string> input_files;
   app.add_option("-i,--input", input_files,
                  "input .npy files, one per model input in order (default: random)")
@@ -164,13 +165,14 @@ int bench_command(const std::vector<std::string>& args) {
   }
   std::printf("kernels %s, %d thread(s), batch %ld, precision %s\n",
               kernels::isa_name(kernels::active_isa()), threads, batch, precision_name.c_str());
-  if (options.precision == Precision::bf16) {
-    std::printf("bf16 GEMM: %s\n", kernels::bf16_kernel_name());
+  if (options.precision != Precision::fp32) {
+    std::printf("%s GEMM: %s\n", precision_name.c_str(), kernels::kernel_name(options.precision));
     const Model exact = load_model(path);
     print_error(model, precision_error(exact, model, inputs),
                 input_files.empty() ? "random" : "the given");
     print_timing("fp32 ", time_model(exact, inputs, warmup, iterations, seconds), batch);
-    print_timing("bf16 ", time_model(model, inputs, warmup, iterations, seconds), batch);
+    print_timing((precision_name + " ").c_str(),
+                 time_model(model, inputs, warmup, iterations, seconds), batch);
     return kOk;
   }
   print_timing("", time_model(model, inputs, warmup, iterations, seconds), batch);

@@ -35,6 +35,7 @@ int inspect_command(const std::string& path, bool as_json, Precision precision) 
     j["isa"] = kernels::isa_name(kernels::active_isa());
     j["precision"] = precision_name(info.precision);
     if (info.precision == Precision::bf16) j["bf16_kernel"] = kernels::bf16_kernel_name();
+    if (info.precision == Precision::int8) j["int8_kernel"] = kernels::int8_kernel_name();
     std::printf("%s\n", j.dump(2).c_str());
     return kOk;
   }

@@ -67,8 +67,8 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   std::string inspect_precision = "fp32";
   inspect
       ->add_option("--precision", inspect_precision,
-                   "fp32 (default) or bf16: the precision to load the model in")
-      ->check(CLI::IsMember({"fp32", "bf16"}));
+                   "fp32 (default), bf16 or int8: the precision to load the model in")
+      ->check(CLI::IsMember({"fp32", "bf16", "int8"}));
 
   auto* bench = app.add_subcommand("bench", "time a model on random inputs (p50/p90/p99)");
   bench->allow_extras();  // parsed by bench_command

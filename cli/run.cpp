@@ -59,10 +59,10 @@ void add_run_options(CLI::App& app, Options& o) {
   app.add_option("--threads", o.threads, "kernel threads (default 1)")
       ->check(CLI::Range(1L, 1L << 20));
   app.add_flag("--print", o.print, "print the outputs on stdout");
-  app.add_option(
-         "--precision", o.precision,
-         "fp32 (Keras' results, default) or bf16 (weight matrices in bf16: faster, not exact)")
-      ->check(CLI::IsMember({"fp32", "bf16"}));
+  app.add_option("--precision", o.precision,
+                 "fp32 (Keras' results, default), bf16 or int8 (weight matrices in bf16 or int8: "
+                 "faster, not exact)")
+      ->check(CLI::IsMember({"fp32", "bf16", "int8"}));
   app.add_flag("--allow-nonfinite", o.allow_nonfinite,
                "pass NaN/Inf inputs through, as Keras does (default: exit 4)");
   app.footer(
@@ -396,6 +396,11 @@ int run_command(const std::vector<std::string>& args) {
         "recur: note: --precision bf16: weights (and, in the dot form, GEMM inputs) rounded to "
         "bf16, results are not exact "
         "(recur bench MODEL --precision bf16 --input X.npy measures the difference)\n");
+  } else if (options.precision == Precision::int8) {
+    std::fprintf(stderr,
+                 "recur: note: --precision int8: weights and GEMM inputs rounded to int8, results "
+                 "are not exact "
+                 "(recur bench MODEL --precision int8 --input X.npy measures the difference)\n");
   }
   for (const auto& w : m.info().warnings) std::fprintf(stderr, "recur: warning: %s\n", w.c_str());
   Session s = o.chunk ? m.stream() : m.session();

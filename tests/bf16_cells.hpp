@@ -8,9 +8,11 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <random>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "cell_runs.hpp"
@@ -146,7 +148,9 @@ struct Built {
   ref::Cell rounded;  // the reference cell with bf16-rounded weight matrices
 };
 
-inline Built build(const CellCase& c, std::mt19937& rng) {
+// A random cell whose weight matrices are bf16 values (so bf16 rounds them to themselves, and
+// `rounded` is the exact reference of any precision's cell), stored in `precision`.
+inline Built build(const CellCase& c, std::mt19937& rng, Precision precision = Precision::bf16) {
   const size_t G = c.kind == ref::Kind::lstm  ? 4
                    : c.kind == ref::Kind::gru ? 3
                                               : 1,
@@ -154,6 +158,9 @@ inline Built build(const CellCase& c, std::mt19937& rng) {
   const bool two = c.kind == ref::Kind::gru && c.reset_after;
   auto kv = rand_vec(c.input * n, rng, 0.6f), rv = rand_vec(c.units * n, rng, 0.6f);
   auto bv = rand_vec((two ? 2 : 1) * n, rng, 0.3f);
+  for (auto* v : {&kv, &rv}) {
+    for (float& x : *v) x = round_bf16(x);
+  }
   Tensor kt({c.input, n}, kv), rt({c.units, n}, rv);
   Tensor bt = two ? Tensor({2, n}, bv) : Tensor({n}, bv);
   Built b;
@@ -168,21 +175,60 @@ inline Built build(const CellCase& c, std::mt19937& rng) {
   if (c.kind == ref::Kind::lstm) {
     recur::LSTMCellConfig cfg;
     cfg.units = long(c.units);
-    cfg.precision = Precision::bf16;
+    cfg.precision = precision;
     b.cell = std::make_shared<recur::LSTMCell>(cfg, kt, rt, bt);
   } else if (c.kind == ref::Kind::gru) {
     recur::GRUCellConfig cfg;
     cfg.units = long(c.units);
     cfg.reset_after = c.reset_after;
-    cfg.precision = Precision::bf16;
+    cfg.precision = precision;
     b.cell = std::make_shared<recur::GRUCell>(cfg, kt, rt, bt);
   } else {
     recur::SimpleRNNCellConfig cfg;
     cfg.units = long(c.units);
-    cfg.precision = Precision::bf16;
+    cfg.precision = precision;
     b.cell = std::make_shared<recur::SimpleRNNCell>(cfg, kt, rt, bt);
   }
   return b;
+}
+
+// Cells whose one-row steps split their units at 2 threads (kernels::unit_parts); odd panel counts
+// (u / 16 = 13, 21): unequal parts.
+inline const std::vector<CellCase> kSplitCases = {{ref::Kind::lstm, true, 9, 160},
+                                                  {ref::Kind::gru, true, 9, 208},
+                                                  {ref::Kind::gru, false, 9, 208},
+                                                  {ref::Kind::simple_rnn, true, 9, 336}};
+
+// "dir/case" under tests/fixtures, or a case of tests/fixtures/models: a file of it.
+inline std::string fixture(const std::string& c, const std::string& f) {
+  const auto dir = c.find('/') == std::string::npos ? std::filesystem::path("models") / c
+                                                    : std::filesystem::path(c);
+  return (std::filesystem::path(RECUR_FIXTURES_DIR) / dir / f).string();
+}
+
+// Keras fixtures that reach every cell (stacked, bidirectional, ConvLSTM) and convolution
+// (Conv1D/2D, depthwise, separable) a precision converts.
+inline const std::vector<std::string> kPrecisionFixtures = {"k3-stacked-cells",
+                                                            "k3-bidir-merge-modes",
+                                                            "k2-gru-reset-before",
+                                                            "k3-conv1d-padding",
+                                                            "k3-stream-conv1x1-lstm",
+                                                            "conv-models/k3-conv2d",
+                                                            "conv-models/k2-depthwise-separable",
+                                                            "conv-models/k3-convlstm1d",
+                                                            "conv-models/k3-convlstm2d"};
+
+// A fixture's model file (.keras, else .h5) and its inputs x0.npy, x1.npy, ...
+inline std::string fixture_model(const std::string& c) {
+  const std::string path = fixture(c, "model.keras");
+  return std::filesystem::exists(path) ? path : fixture(c, "model.h5");
+}
+inline std::vector<Tensor> fixture_inputs(const std::string& c) {
+  std::vector<Tensor> x;
+  for (size_t i = 0; std::filesystem::exists(fixture(c, "x" + std::to_string(i) + ".npy")); ++i) {
+    x.push_back(recur::load_npy(fixture(c, "x" + std::to_string(i) + ".npy")));
+  }
+  return x;
 }
 
 // The cell's zero initial states for B rows.

@@ -114,13 +114,9 @@ TEST(Bf16, CellsFusedEqualsLoopAndMatchRoundedReference) {
 TEST(Bf16, CellsSplitUnitsGiveOneThreadsBits) {
   IsaGuard guard;
   std::mt19937 rng(31);
-  const std::vector<CellCase> cases = {{ref::Kind::lstm, true, 9, 160},
-                                       {ref::Kind::gru, true, 9, 208},
-                                       {ref::Kind::gru, false, 9, 208},
-                                       {ref::Kind::simple_rnn, true, 9, 336}};
   for (Isa isa : isas()) {
     k::set_isa(isa);
-    for (const auto& c : cases) {
+    for (const auto& c : kSplitCases) {
       const Built b = build(c, rng);
       const size_t T = 40;
       const Tensor x({1, T, c.input}, rand_vec(T * c.input, rng));
@@ -184,25 +180,14 @@ TEST(Bf16, PathNamesTheWeights) {
 
 // ------------------------------------------------------------------ models
 
-// "dir/case" under tests/fixtures, or a case of tests/fixtures/models.
-std::string fixture(const std::string& c, const std::string& f) {
-  const auto dir = c.find('/') == std::string::npos ? std::filesystem::path("models") / c
-                                                    : std::filesystem::path(c);
-  return (std::filesystem::path(RECUR_FIXTURES_DIR) / dir / f).string();
-}
-
 // Keras fixtures (outputs from Keras itself). fp32 when the option is absent, bit for bit the
 // same as an explicit fp32 and within the fixture's tolerance of Keras; bf16 reaches every cell
 // (stacked, bidirectional, ConvLSTM) and convolution (Conv1D/2D, depthwise, separable) and stays
 // near Keras: a few steps of |x| <= 1 with weights moved by
 // at most 2^-8 relative, so 0.02 absolute is generous and still far below the outputs' scale.
 TEST(Bf16, ModelsDefaultToExactFp32AndBf16StaysClose) {
-  for (const std::string c :
-       {"k3-stacked-cells", "k3-bidir-merge-modes", "k2-gru-reset-before", "k3-conv1d-padding",
-        "k3-stream-conv1x1-lstm", "conv-models/k3-conv2d", "conv-models/k2-depthwise-separable",
-        "conv-models/k3-convlstm1d", "conv-models/k3-convlstm2d"}) {
-    const std::string path = fixture(c, "model.keras");
-    const std::string file = std::filesystem::exists(path) ? path : fixture(c, "model.h5");
+  for (const std::string& c : kPrecisionFixtures) {
+    const std::string file = fixture_model(c);
     const recur::Model plain = recur::load_model(file);
     recur::LoadOptions o32, o16;
     o32.precision = Precision::fp32;
@@ -210,10 +195,7 @@ TEST(Bf16, ModelsDefaultToExactFp32AndBf16StaysClose) {
     const recur::Model m32 = recur::load_model(file, o32), m16 = recur::load_model(file, o16);
     EXPECT_EQ(plain.info().precision, Precision::fp32);
     EXPECT_EQ(m16.info().precision, Precision::bf16);
-    std::vector<Tensor> x;
-    for (size_t i = 0; std::filesystem::exists(fixture(c, "x" + std::to_string(i) + ".npy")); ++i) {
-      x.push_back(recur::load_npy(fixture(c, "x" + std::to_string(i) + ".npy")));
-    }
+    const std::vector<Tensor> x = fixture_inputs(c);
     const auto y = plain.predict(x), y32 = m32.predict(x), y16 = m16.predict(x);
     bool differs = false;
     for (size_t i = 0; i < y.size(); ++i) {

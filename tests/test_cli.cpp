@@ -115,6 +115,40 @@ TEST_F(Cli, PrecisionBf16IsNamedAndMeasured) {
   EXPECT_EQ(run("bench " + m + " --precision bf16 --input " + x + " --input " + x).code, 2);
 }
 
+// --precision int8: the same contract, int8's kernel named, within the cells' int8 sanity bound
+// of Keras (0.1: test_int8.cpp).
+TEST_F(Cli, PrecisionInt8IsNamedAndMeasured) {
+  const std::string c = "k3-lstm-timedistributed", m = fixture(c, "model.keras"),
+                    x = fixture(c, "x0.npy");
+  const auto want = recur::io::load_npy(fixture(c, "y0.npy")).values;
+  const auto r =
+      run("run " + m + " --input " + x + " --output " + tmp("y8.npy") + " --precision int8");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("--precision int8"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("not exact"), std::string::npos) << r.err;
+  const auto got = recur::io::load_npy(tmp("y8.npy")).values;
+  ASSERT_EQ(got.shape(), want.shape());
+  bool differs = false;
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_NEAR(got[i], want[i], 0.1) << "element " << i;
+    differs = differs || got[i] != want[i];
+  }
+  EXPECT_TRUE(differs);
+  const auto ins = run("inspect " + m + " --precision int8");
+  ASSERT_EQ(ins.code, 0) << ins.err;
+  EXPECT_NE(ins.out.find("Precision: int8"), std::string::npos) << ins.out;
+  EXPECT_NE(ins.out.find(recur::kernels::int8_kernel_name()), std::string::npos) << ins.out;
+  EXPECT_NE(ins.out.find("int8 weights"), std::string::npos) << ins.out;
+  const auto js = run("inspect " + m + " --json --precision int8").out;
+  EXPECT_NE(js.find("\"precision\": \"int8\""), std::string::npos) << js;
+  EXPECT_NE(js.find("\"int8_kernel\""), std::string::npos) << js;
+  const auto b = run("bench " + m + " --precision int8 --iterations 2 --warmup 0 --input " + x);
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_NE(b.out.find("int8 vs fp32 on the given inputs"), std::string::npos) << b.out;
+  EXPECT_NE(b.out.find("int8 GEMM: "), std::string::npos) << b.out;
+  EXPECT_EQ(run("run " + m + " --input " + x + " --print --precision int4").code, 2);
+}
+
 TEST_F(Cli, ChunkedRunEqualsKerasWholeSequence) {
   for (const char* c :
        {"k3-lstm-timedistributed", "k3-lstm-masking-holes", "k3-gru-embedding-mask",

@@ -60,8 +60,9 @@ struct LoadOptions {
   uint64_t max_weight_bytes = 0;  // all weights as float32, from the shapes the file declares
   uint64_t max_activation_bytes =
       0;  // one layer's output, checked before it is allocated (load and every run)
-  // fp32: Keras' results. bf16: the LSTM/GRU/SimpleRNN and Conv weight matrices in bfloat16 (see
-  // recur/precision.hpp); not exact, measure the difference (recur bench --precision bf16).
+  // fp32: Keras' results. bf16, int8: the LSTM/GRU/SimpleRNN, Conv and Dense weight matrices in
+  // bfloat16 or int8 (see recur/precision.hpp); not exact, measure the difference (recur bench
+  // --precision bf16|int8).
   Precision precision = Precision::fp32;
 };
 
@@ -111,8 +112,8 @@ class Model {
 Model load_model(const std::string& path, const LoadOptions& options);
 inline Model load_model(const std::string& path) { return load_model(path, LoadOptions{}); }
 
-// How far `approx` (a model loaded with LoadOptions::precision bf16) is from `exact` (the same
-// file in fp32) on the same inputs: over every element of every output. Both models are run
+// How far `approx` (a model loaded with LoadOptions::precision bf16 or int8) is from `exact` (the
+// same file in fp32) on the same inputs: over every element of every output. Both models are run
 // (Model::predict); InvalidArgument when their outputs differ in number or shape.
 struct PrecisionError {
   double max_abs = 0.0, mean_abs = 0.0;

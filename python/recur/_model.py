@@ -29,13 +29,15 @@ def load_model(path, *, threads=None, allow_nonfinite=False, max_weight_bytes=No
     every call) bound what an untrusted file may cost; None keeps the default (the environment
     variables RECUR_MAX_WEIGHT_BYTES / RECUR_MAX_ACTIVATION_BYTES, else 1 GiB / 2 GiB). A file
     over a bound raises InvalidModelError naming the layer and the option.
-    precision: "fp32" (Keras' results, the default) or "bf16": the LSTM/GRU/SimpleRNN and Conv weight
-    matrices stored in bfloat16 (states, gates and sums stay float32; on AMD CPUs with AVX512-BF16 the
-    matrix products' inputs are rounded to bfloat16 too). bf16 is faster on large
-    or bandwidth-bound layers but NOT exact: measure it on your data with recur.precision_error."""
+    precision: "fp32" (Keras' results, the default), "bf16" or "int8": the LSTM/GRU/SimpleRNN, Conv
+    and Dense weight matrices stored in bfloat16 (states, gates and sums stay float32; on AMD CPUs
+    with AVX512-BF16 the matrix products' inputs are rounded to bfloat16 too), or in int8 with one
+    scale per column (the products' inputs rounded to int8 per row, exact integer sums). Both are
+    faster on large or bandwidth-bound layers (int8 for batch-1 steps) but NOT exact: measure it
+    on your data with recur.precision_error."""
     _check_threads(threads)
-    if precision not in ("fp32", "bf16"):
-        raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+    if precision not in ("fp32", "bf16", "int8"):
+        raise ValueError(f"precision must be 'fp32', 'bf16' or 'int8', got {precision!r}")
     limits = {}
     for name, value in (("max_weight_bytes", max_weight_bytes), ("max_activation_bytes", max_activation_bytes)):
         if value is None:
@@ -197,7 +199,7 @@ class Model:
 
     @property
     def precision(self):
-        """"fp32" (exact) or "bf16" (load_model's precision)."""
+        """"fp32" (exact), "bf16" or "int8" (load_model's precision)."""
         return self._core.precision
 
     def summary(self, print_fn=None):

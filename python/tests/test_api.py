@@ -243,3 +243,17 @@ def test_precision_bf16_is_opt_in_and_measured():
     assert diff[err["index"]] == pytest.approx(err["max_abs"])
     with pytest.raises(ValueError):
         recur.load_model(SEQ_MODEL, precision="fp16")
+
+
+def test_precision_int8_is_opt_in_and_measured():
+    # Keras' outputs; int8 stays within 0.1 of them (tests/test_int8.cpp's sanity bound).
+    x = np.load(SEQ_MODEL.parent / "x0.npy")
+    want = np.load(SEQ_MODEL.parent / "y0.npy")
+    exact, q = recur.load_model(SEQ_MODEL), recur.load_model(SEQ_MODEL, precision="int8")
+    assert q.precision == "int8" and "int8 weights" in q.layers[0]["path"]
+    got = q.predict(x)
+    np.testing.assert_allclose(got, want, atol=0.1)
+    assert not np.array_equal(got, exact.predict(x))
+    err = recur.precision_error(SEQ_MODEL, x, precision="int8")
+    diff = np.abs(got.astype(np.float64) - exact.predict(x))
+    assert err["max_abs"] == pytest.approx(diff.max()) and err["elements"] == diff.size

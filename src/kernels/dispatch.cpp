@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "kernels/gemm_int8.hpp"
 #include "kernels/isa_internal.hpp"
 #include "recur/errors.hpp"
 
@@ -21,6 +22,8 @@ constexpr KernelTable kScalar{Isa::scalar,
                               gemm_packed_panels_bf16_dot_scalar,
                               gemm_packed_panels_bf16_dot_scalar,
                               Bf16Form::widen,
+                              int8::gemm_panels_scalar,
+                              false,
                               detail::sigmoid_scalar,
                               detail::tanh_scalar,
                               nullptr,
@@ -33,6 +36,8 @@ constexpr KernelTable kAvx2{Isa::avx2,
                             gemm_packed_panels_bf16_dot_scalar,
                             gemm_packed_panels_bf16_dot_scalar,
                             Bf16Form::widen,
+                            detail::gemm_packed_panels_int8_avx2,
+                            false,
                             detail::sigmoid_avx2,
                             detail::tanh_avx2,
                             detail::lstm_row_avx2,
@@ -44,37 +49,40 @@ constexpr KernelTable kAvx512{Isa::avx512,
                               gemm_packed_panels_bf16_dot_scalar,
                               gemm_packed_panels_bf16_dot_scalar,
                               Bf16Form::widen,
+                              detail::gemm_packed_panels_int8_avx2,
+                              false,
                               detail::sigmoid_avx512,
                               detail::tanh_avx512,
                               detail::lstm_row_avx512,
                               detail::gru_gates_avx512,
                               detail::gru_update_avx512};
-// avx512 on a CPU with AVX512-BF16: the same fp32 kernels and vdpbf16ps for a dot-packed
-// matrix; bf16 packed in the dot form where it pays (bf16_dot_pays), else widened.
-template <Bf16Form form>
-constexpr KernelTable kAvx512Bf16{Isa::avx512,
-                                  detail::gemm_packed_panels_avx512,
-                                  detail::gemm_packed_panels_bf16_avx512,
-                                  detail::gemm_packed_panels_bf16_dot_avx512,
-                                  detail::gemm_packed_panels_bf16_dot_avx512,
-                                  form,
-                                  detail::sigmoid_avx512,
-                                  detail::tanh_avx512,
-                                  detail::lstm_row_avx512,
-                                  detail::gru_gates_avx512,
-                                  detail::gru_update_avx512};
-// amx: avx512's fp32 kernels (the same bits) and AMX tiles for bf16.
-constexpr KernelTable kAmx{Isa::amx,
-                           detail::gemm_packed_panels_avx512,
-                           detail::gemm_packed_panels_bf16_avx512,
-                           detail::gemm_packed_panels_bf16_dot_avx512,
-                           detail::gemm_packed_panels_bf16_amx,
-                           Bf16Form::amx,
-                           detail::sigmoid_avx512,
-                           detail::tanh_avx512,
-                           detail::lstm_row_avx512,
-                           detail::gru_gates_avx512,
-                           detail::gru_update_avx512};
+
+// avx512 with what this CPU adds: on AVX512-BF16, vdpbf16ps for a dot-packed matrix and bf16
+// packed in the dot form where it pays (bf16_dot_pays), else widened; on AVX512-VNNI, vpdpbusd
+// for int8.
+KernelTable avx512_with_extensions() {
+  KernelTable t = kAvx512;
+  if (has_avx512_bf16()) {
+    t.gemm_panels_bf16_dot = detail::gemm_packed_panels_bf16_dot_avx512;
+    t.gemm_panels_bf16_amx = detail::gemm_packed_panels_bf16_dot_avx512;
+    t.bf16_form = bf16_dot_pays() ? Bf16Form::dot : Bf16Form::widen;
+  }
+  if (has_avx512_vnni()) t.gemm_panels_int8 = detail::gemm_packed_panels_int8_vnni;
+  return t;
+}
+
+// amx: avx512's fp32 kernels (the same bits), AMX tiles for bf16 and, with AMX-INT8, for int8.
+KernelTable amx_table() {
+  KernelTable t = avx512_with_extensions();
+  t.isa = Isa::amx;
+  t.gemm_panels_bf16_amx = detail::gemm_packed_panels_bf16_amx;
+  t.bf16_form = Bf16Form::amx;
+  if (has_amx_int8()) {
+    t.gemm_panels_int8 = detail::gemm_packed_panels_int8_amx;
+    t.int8_tiles = true;
+  }
+  return t;
+}
 #endif
 
 std::atomic<const KernelTable*> g_active{nullptr};
@@ -100,10 +108,14 @@ const KernelTable& table_for(Isa isa) {
   switch (isa) {
 #if defined(__x86_64__) || defined(_M_X64)
     case Isa::avx2: return kAvx2;
-    case Isa::avx512:
-      if (!has_avx512_bf16()) return kAvx512;
-      return bf16_dot_pays() ? kAvx512Bf16<Bf16Form::dot> : kAvx512Bf16<Bf16Form::widen>;
-    case Isa::amx: return kAmx;
+    case Isa::avx512: {
+      static const KernelTable avx512 = avx512_with_extensions();
+      return avx512;
+    }
+    case Isa::amx: {
+      static const KernelTable amx = amx_table();
+      return amx;
+    }
 #endif
     default: return kScalar;
   }
@@ -141,6 +153,34 @@ const char* bf16_kernel_name() {
     case Isa::scalar: break;
   }
   return "scalar: bf16 weights widened to fp32, fp32 multiply-add";
+}
+
+const char* int8_kernel_name() {
+  const GemmPanelsFn f = kernel_table().gemm_panels_int8;
+#if defined(__x86_64__) || defined(_M_X64)
+  if (f == detail::gemm_packed_panels_int8_amx) {
+    return "amx: AMX-INT8 tiles (tdpbusd), int8 weights and int8-rounded activations, exact "
+           "int32 sums";
+  }
+  if (f == detail::gemm_packed_panels_int8_vnni) {
+    return "avx512: vpdpbusd (AVX512-VNNI), int8 weights and int8-rounded activations, exact "
+           "int32 sums";
+  }
+  if (f == detail::gemm_packed_panels_int8_avx2) {
+    return "avx2: vpmaddubsw, int8 weights and int8-rounded activations, exact int32 sums";
+  }
+#endif
+  (void)f;
+  return "scalar: int8 weights and int8-rounded activations, exact int32 sums";
+}
+
+const char* kernel_name(Precision p) {
+  switch (p) {
+    case Precision::bf16: return bf16_kernel_name();
+    case Precision::int8: return int8_kernel_name();
+    case Precision::fp32: break;
+  }
+  return "";
 }
 
 void set_isa(Isa isa) { g_active.store(&table_for(isa), std::memory_order_release); }

@@ -47,7 +47,11 @@ struct KernelTable {
   // the dot form (the packing is the dot form's, padded), within the same bound, not AMX's bits.
   GemmPanelsFn gemm_panels_bf16_amx;
   Bf16Form bf16_form;  // what pack_matrix builds for Precision::bf16 under this table
-  VecFn sigmoid;       // AVX2 and AVX-512: the same polynomial, the same bits
+  // An int8-packed B (gemm_int8.hpp): exact integer sums, so every table's kernel gives the same
+  // bits. scalar; AVX2's vpmaddubsw (also avx512 without VNNI); vpdpbusd; AMX-INT8 tiles.
+  GemmPanelsFn gemm_panels_int8;
+  bool int8_tiles;  // pack_matrix pads int8 quads to whole AMX tiles
+  VecFn sigmoid;    // AVX2 and AVX-512: the same polynomial, the same bits
   VecFn tanh;
   // The fused updates (gates_poly.hpp, on the sigmoid and tanh above); nullptr on the scalar
   // table, whose cells take the separate passes.
@@ -57,9 +61,9 @@ struct KernelTable {
 };
 
 // The active table. The first call picks it: RECUR_ISA=scalar|avx2|avx512|amx when set, else the
-// best ISA this CPU and OS support. amx is avx512's fp32 kernels with bf16 on AMX tiles. avx512
-// on a CPU with AVX512-BF16 packs bf16 in the dot form (vdpbf16ps) where it pays; elsewhere bf16
-// widens weights. An unknown RECUR_ISA value throws
+// best ISA this CPU and OS support. amx is avx512's fp32 kernels with bf16 (and int8, with
+// AMX-INT8) on AMX tiles. avx512 on a CPU with AVX512-BF16 packs bf16 in the dot form
+// (vdpbf16ps) where it pays; elsewhere bf16 widens weights. An unknown RECUR_ISA value throws
 // InvalidArgument and an ISA the CPU lacks throws Unsupported, on that call and every later one
 // (pack_weights calls it, so the error surfaces when a model with recurrent cells loads, on the
 // loading thread).
@@ -69,9 +73,12 @@ Isa active_isa();
 // The table of one ISA (for tests and benchmarks); throws Unsupported when the CPU lacks it.
 const KernelTable& table_for(Isa isa);
 
-// How the active table runs a bf16 GEMM ("avx512: bf16 weights widened to fp32, fp32 FMA"), for
-// inspect and bench.
+// How the active table runs a bf16 GEMM ("avx512: bf16 weights widened to fp32, fp32 FMA"), or an
+// int8 one, for inspect and bench.
 const char* bf16_kernel_name();
+const char* int8_kernel_name();
+// The one of the two that `p` uses ("" for fp32).
+const char* kernel_name(Precision p);
 
 // Makes `isa` the active table (tests, tools); throws Unsupported when the CPU lacks it. The swap
 // is atomic, but a kernel call already running keeps the table it fetched: call it while no

@@ -20,6 +20,10 @@ void add_bias_rows(size_t M, size_t N, const float* bias, float* C, size_t ldc) 
 
 PackedMatrix pack_matrix(size_t K, size_t N, const float* B, size_t ldb, size_t col0,
                          Precision precision) {
+  if (precision == Precision::int8 && K <= kInt8MaxK) {
+    return pack_int8(K, N, B, ldb, col0, kernel_table().int8_tiles && K >= kAmxMinK);
+  }
+  if (precision == Precision::int8) precision = Precision::bf16;
   Bf16Form form = precision == Precision::bf16 ? kernel_table().bf16_form : Bf16Form::widen;
   if (form == Bf16Form::amx && K < kAmxMinK) form = Bf16Form::widen;
   return pack_matrix(K, N, B, ldb, col0, precision, form);
@@ -27,6 +31,7 @@ PackedMatrix pack_matrix(size_t K, size_t N, const float* B, size_t ldb, size_t 
 
 PackedMatrix pack_matrix(size_t K, size_t N, const float* B, size_t ldb, size_t col0,
                          Precision precision, Bf16Form form) {
+  if (precision == Precision::int8) return pack_matrix(K, N, B, ldb, col0, precision);
   PackedMatrix p;
   p.K = K;
   p.N = N;
@@ -107,6 +112,7 @@ void run_part(void* ctx, int i) {
 GemmPanelsFn panels_fn(const PackedMatrix& B) {
   const KernelTable& t = kernel_table();
   if (B.precision == Precision::fp32) return t.gemm_panels;
+  if (B.precision == Precision::int8) return t.gemm_panels_int8;
   switch (B.form) {
     case Bf16Form::dot: return t.gemm_panels_bf16_dot;
     case Bf16Form::amx: return t.gemm_panels_bf16_amx;

@@ -43,30 +43,51 @@ struct LineAllocator {
 // form feeds a lane to vdpbf16ps as it is; the widen form reads it as two float32 (a shift and a
 // mask, no shuffle). The amx form pads each panel's pair rows to a multiple of 16 (zeros): an AMX
 // B tile is 16 pair rows of one panel.
+// Precision::int8 packs 8-bit integers in `i8` in k quads: quad row kq holds, per column j, the
+// bytes of k = 4kq..4kq+3 (one 32-bit lane: a vpdpbusd operand, an AMX-INT8 B tile row), so a
+// panel is `quads` rows of 64 bytes (zero past K; padded to a multiple of 16 for AMX tiles).
+// Column j's integers are round(w * (127 / m)), m = max_k |w|, and scale[j] = m / 127 (NaN when
+// the column holds a NaN or an infinity, its integers then 0; 0 when m < 2^-120); offset[j] is -128
+// times their sum: where the u8 x s8 sums start (vpdpbusd, tdpbusd), so that A's +128 shift
+// cancels.
 constexpr size_t kPanel = 16;
 struct PackedMatrix {
   size_t K = 0, N = 0;
   size_t stride = 0;  // values from one panel to the next (its rows, plus padding)
   std::vector<float, LineAllocator<float>> data;  // panels(N) * stride, fp32 packing
   std::vector<uint16_t, LineAllocator<uint16_t>>
-      bf16;  // panels(N) * stride, rounded to nearest even
+      bf16;                                       // panels(N) * stride, rounded to nearest even
+  std::vector<int8_t, LineAllocator<int8_t>> i8;  // panels(N) * stride bytes
+  std::vector<float> scale;                       // int8: panels(N) * kPanel, zero padded
+  std::vector<int32_t> offset;                    // int8: the same
+  size_t quads = 0;                               // int8: quad rows per panel
   Precision precision = Precision::fp32;
   Bf16Form form = Bf16Form::widen;  // bf16 only
   size_t panels() const { return (N + kPanel - 1) / kPanel; }
   size_t pairs() const { return (K + 1) / 2; }
-  size_t bytes() const { return data.size() * sizeof(float) + bf16.size() * sizeof(uint16_t); }
+  size_t bytes() const {
+    return data.size() * sizeof(float) + bf16.size() * sizeof(uint16_t) + i8.size() +
+           scale.size() * sizeof(float) + offset.size() * sizeof(int32_t);
+  }
 };
+// int8's largest K: a u8 x s8 sum of K terms, 255 * 127 each, must fit int32 (2^31 / 32385 is
+// 66311). A matrix with more rows is packed in bf16 instead.
+constexpr size_t kInt8MaxK = 65536;
 // The amx form's least K: a tile step takes 32 k, and with fewer the zero padding costs more than
 // the tiles gain (4096 x 1-8 x 64: 60 us on AMX, 42-49 widened; the demo's 16-unit LSTM ran
 // 0.76 ms p50 against 0.64 widened; docs/PERFORMANCE.md).
 constexpr size_t kAmxMinK = 32;
 // Columns [col0, col0 + N) of B (K x ldb). bf16 uses the active kernel table's form
 // (KernelTable::bf16_form; widen for the amx form under kAmxMinK), unless given. The form is the
-// matrix's, whatever the batch: a row's bits never depend on M.
+// matrix's, whatever the batch: a row's bits never depend on M. int8 pads quads for tiles where
+// the active table has them (KernelTable::int8_tiles) and K >= kAmxMinK; every table runs
+// either padding.
 PackedMatrix pack_matrix(size_t K, size_t N, const float* B, size_t ldb, size_t col0 = 0,
                          Precision precision = Precision::fp32);
 PackedMatrix pack_matrix(size_t K, size_t N, const float* B, size_t ldb, size_t col0,
                          Precision precision, Bf16Form form);
+// Precision::int8's packing (K <= kInt8MaxK), quads padded to 16 for AMX tiles when `tiles`.
+PackedMatrix pack_int8(size_t K, size_t N, const float* B, size_t ldb, size_t col0, bool tiles);
 
 // C (M x B.N) = [C +] A (M x B.K, lda) * B: every C element is accumulated over k ascending
 // with one fused multiply-add per k (AVX2, AVX-512: the two give the same bits) or one multiply
@@ -83,6 +104,11 @@ PackedMatrix pack_matrix(size_t K, size_t N, const float* B, size_t ldb, size_t 
 // added, the same float addition as a pass over C afterwards (add_bias_rows), done in the
 // micro-kernel's registers before its store; except the amx form's sums that do not accumulate,
 // which start from it (gemm_amx.cpp: the stored tiles read back stall).
+// An int8 B: each row i of A is rounded to integers q = nearbyint(a * (127 / m)), m = max_k
+// |a_ik| (all 0 when m < 2^-120; the row's scale is NaN when it holds a NaN or an infinity), each
+// element is the exact int32 sum s = sum_k q_k w_kj, then v = float(s) * (m / 127 * scale[j]),
+// C = [C +] v, then + bias: the same bits on every ISA, for any M, blocking or threads
+// (gemm_int8.hpp).
 void gemm_packed(size_t M, const float* A, size_t lda, const PackedMatrix& B, float* C, size_t ldc,
                  bool accumulate, const float* bias = nullptr);
 // gemm_packed on columns [p0 * kPanel, min(B.N, p1 * kPanel)) of C only (panels p0..p1-1), on the

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/amx_tiles.hpp"
 #include "kernels/bf16_round_avx512.hpp"
 #include "kernels/isa_internal.hpp"
 
@@ -36,16 +37,6 @@ constexpr size_t kKc = 512;  // k per block, a multiple of kTk
 // 8-13 % slower whenever the small products used the per-thread buffer (docs/PERFORMANCE.md).
 constexpr size_t kMcStack = 64, kMcHeap = 128;
 constexpr size_t kMr = 32;  // rows per tile block: two A tiles
-
-// Palette 1 (LDTILECFG's layout): 8 tiles of `rows` x 64 bytes; A and C tiles take the block's
-// rows (fewer than 16 only when M is), B tiles 16 pair rows.
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
 
 // One C tile: in place when whole, else through a staging copy (an edge of M or N).
 struct CTile {
@@ -221,12 +212,7 @@ RECUR_AMX void gemm_rows(size_t M, const float* A, size_t lda, const PackedMatri
                          size_t p1, float* C, size_t ldc, bool accumulate, const float* bias,
                          uint16_t* abuf) {
   const size_t tile_rows = std::min<size_t>(16, M);
-  TileConfig cfg;
-  for (int i = 0; i < 8; ++i) {
-    cfg.rows[i] = static_cast<uint8_t>(i < 6 ? tile_rows : 16);
-    cfg.colsb[i] = 64;
-  }
-  _tile_loadconfig(&cfg);
+  load_tile_config(tile_rows);
   CTile tiles[4];
   alignas(64) float edge[2 * kPanel] = {};  // the bias of a last, partial panel pair
   const size_t K = B.K;

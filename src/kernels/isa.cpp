@@ -58,6 +58,18 @@ Isa detect() {
 // Its ZMM state is the avx512 ISA's.
 bool detect_avx512_bf16() { return isa_supported(Isa::avx512) && cpu_has_avx512_bf16(); }
 
+// CPUID 7.0 ECX bit 11 (AVX512-VNNI), EDX bit 25 (AMX-INT8); their state is avx512's and amx's.
+bool detect_avx512_vnni() {
+  unsigned eax, ebx, ecx, edx;
+  if (!isa_supported(Isa::avx512) || !__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+  return (ecx & (1u << 11)) != 0;
+}
+bool detect_amx_int8() {
+  unsigned eax, ebx, ecx, edx;
+  if (!isa_supported(Isa::amx) || !detect_avx512_vnni()) return false;
+  return __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && (edx & (1u << 25)) != 0;
+}
+
 // vdpbf16ps outruns the FMA (twice the products per instruction at the same rate) on AMD's
 // cores; Intel's issue it at half the FMA's rate, so the dot form loses there. Measured: S3/S4
 // bf16 dot / fp32 0.5-0.6x on a Zen 5, 1.5-1.8x on an Emerald Rapids, where the widen form is
@@ -70,6 +82,8 @@ bool detect_bf16_dot_pays() {
 #else
 Isa detect() { return Isa::scalar; }
 bool detect_avx512_bf16() { return false; }
+bool detect_avx512_vnni() { return false; }
+bool detect_amx_int8() { return false; }
 bool detect_bf16_dot_pays() { return false; }
 #endif
 
@@ -92,6 +106,16 @@ Isa best_isa() {
 
 bool has_avx512_bf16() {
   static const bool has = detect_avx512_bf16();
+  return has;
+}
+
+bool has_avx512_vnni() {
+  static const bool has = detect_avx512_vnni();
+  return has;
+}
+
+bool has_amx_int8() {
+  static const bool has = detect_amx_int8();
   return has;
 }
 

@@ -24,6 +24,10 @@ bool has_avx512_bf16();
 // AVX512-BF16 on a CPU whose vdpbf16ps outruns its fp32 FMA: where avx512 packs bf16 in the dot
 // form by default.
 bool bf16_dot_pays();
+// AVX512-VNNI (vpdpbusd) on top of a supported avx512, and AMX-INT8 (tdpbusd) on top of a
+// supported amx: the int8 GEMM's forms.
+bool has_avx512_vnni();
+bool has_amx_int8();
 // One core's L2 cache in bytes, as the OS reports it; 512 KiB when it does not.
 size_t l2_cache_bytes();
 

@@ -73,7 +73,8 @@ class ConvNDLayer final : public BasicLayer {
       p.append(ops::describe_conv(st.k, st.s, st.d, st.same));
       if (st.groups > 1) p.append(", groups ").append(std::to_string(st.groups));
       p.append(")");
-      if (st.w.packed[0].precision == Precision::bf16) p.append(", bf16 weights");
+      if (st.w.packed[0].precision != Precision::fp32)
+        p.append(", ").append(precision_name(st.w.packed[0].precision)).append(" weights");
     }
     return cf_ ? p + ", channels_first" : p;
   }

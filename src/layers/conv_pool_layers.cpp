@@ -128,7 +128,9 @@ class Conv1DLayer final : public BasicLayer {
   }
   size_t param_count() const override { return params_; }
   std::string path() const override {
-    return w_.packed[0].precision == Precision::bf16 ? "im2col GEMM, bf16 weights" : "im2col GEMM";
+    const Precision p = w_.packed[0].precision;
+    return p == Precision::fp32 ? "im2col GEMM"
+                                : std::string("im2col GEMM, ") + precision_name(p) + " weights";
   }
 
  private:

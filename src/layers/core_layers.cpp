@@ -190,7 +190,9 @@ class DenseLayer final : public BasicLayer {
     return packed_.K * packed_.N + (bias_ ? bias_->size() : 0);
   }
   std::string path() const override {
-    return packed_.precision == Precision::bf16 ? "GEMM, bf16 weights" : "";
+    return packed_.precision == Precision::fp32
+               ? ""
+               : std::string("GEMM, ") + precision_name(packed_.precision) + " weights";
   }
 
  private:

@@ -244,17 +244,17 @@ int any_cell_weight_count(const nlohmann::json& j, int depth) {
   return cell_weight_count(cls, cfg);
 }
 
-// Whether some cell of `c` keeps bf16 weight matrices (LoadOptions::precision).
-bool has_bf16_weights(const Cell& c) {
-  if (const auto* g = dynamic_cast<const GatedCell*>(&c)) return g->precision() == Precision::bf16;
-  if (const auto* v = dynamic_cast<const ConvLSTMCell*>(&c))
-    return v->config().precision == Precision::bf16;
+// The precision some cell of `c` keeps its weight matrices in (LoadOptions::precision), fp32 when
+// none is another.
+Precision weights_precision(const Cell& c) {
+  if (const auto* g = dynamic_cast<const GatedCell*>(&c)) return g->precision();
+  if (const auto* v = dynamic_cast<const ConvLSTMCell*>(&c)) return v->config().precision;
   if (const auto* s = dynamic_cast<const StackedRNNCells*>(&c)) {
     for (const auto& k : s->cells()) {
-      if (has_bf16_weights(*k)) return true;
+      if (weights_precision(*k) != Precision::fp32) return weights_precision(*k);
     }
   }
-  return false;
+  return Precision::fp32;
 }
 
 // Runs one RNN (or both directions) with Keras' inputs convention: x, then initial states.
@@ -335,7 +335,8 @@ class RecurrentLayer final : public Layer {
     for (const RNN* r : layers()) {
       if (!s.empty()) s += " | ";
       s += r->path().describe();
-      if (has_bf16_weights(r->cell())) s += ", bf16 weights";
+      if (const Precision p = weights_precision(r->cell()); p != Precision::fp32)
+        s += std::string(", ") + precision_name(p) + " weights";
     }
     return s;
   }

@@ -66,6 +66,12 @@ std::string Model::summary() const {
         "Precision: bf16, not exact (LSTM/GRU/SimpleRNN, Conv and Dense weight matrices in bf16; "
         "states, gates and sums fp32); GEMM %s\n",
         kernels::bf16_kernel_name());
+  } else if (info.precision == Precision::int8) {
+    append(out,
+           "Precision: int8, not exact (LSTM/GRU/SimpleRNN, Conv and Dense weight matrices in "
+           "int8, one scale per column; GEMM inputs rounded to int8 per row; states and gates "
+           "fp32); GEMM %s\n",
+           kernels::int8_kernel_name());
   } else {
     out += "Precision: fp32 (exact)\n";
   }
