@@ -66,7 +66,7 @@ bool detect_avx512_vnni() {
 }
 bool detect_amx_int8() {
   unsigned eax, ebx, ecx, edx;
-  if (!isa_supported(Isa::amx) || !detect_avx512_vnni()) return false;
+  if (!isa_supported(Isa::amx) || !has_avx512_vnni()) return false;
   return __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && (edx & (1u << 25)) != 0;
 }
 

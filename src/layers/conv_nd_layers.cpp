@@ -73,8 +73,7 @@ class ConvNDLayer final : public BasicLayer {
       p.append(ops::describe_conv(st.k, st.s, st.d, st.same));
       if (st.groups > 1) p.append(", groups ").append(std::to_string(st.groups));
       p.append(")");
-      if (st.w.packed[0].precision != Precision::fp32)
-        p.append(", ").append(precision_name(st.w.packed[0].precision)).append(" weights");
+      p.append(weights_note(st.w.packed[0].precision));
     }
     return cf_ ? p + ", channels_first" : p;
   }

@@ -127,11 +127,7 @@ class Conv1DLayer final : public BasicLayer {
     return single(std::move(out));
   }
   size_t param_count() const override { return params_; }
-  std::string path() const override {
-    const Precision p = w_.packed[0].precision;
-    return p == Precision::fp32 ? "im2col GEMM"
-                                : std::string("im2col GEMM, ") + precision_name(p) + " weights";
-  }
+  std::string path() const override { return "im2col GEMM" + weights_note(w_.packed[0].precision); }
 
  private:
   size_t window() const {

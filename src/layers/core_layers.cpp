@@ -190,9 +190,7 @@ class DenseLayer final : public BasicLayer {
     return packed_.K * packed_.N + (bias_ ? bias_->size() : 0);
   }
   std::string path() const override {
-    return packed_.precision == Precision::fp32
-               ? ""
-               : std::string("GEMM, ") + precision_name(packed_.precision) + " weights";
+    return packed_.precision == Precision::fp32 ? "" : "GEMM" + weights_note(packed_.precision);
   }
 
  private:

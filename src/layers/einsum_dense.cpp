@@ -79,9 +79,7 @@ class EinsumDenseLayer final : public BasicLayer {
   size_t param_count() const override { return kernel_.size() + (bias_ ? bias_->size() : 0); }
   std::string path() const override {
     if (!packed_) return "einsum loop";
-    return packed_->precision == Precision::fp32
-               ? "GEMM"
-               : std::string("GEMM, ") + precision_name(packed_->precision) + " weights";
+    return "GEMM" + weights_note(packed_->precision);
   }
 
  private:

@@ -105,6 +105,12 @@ class Weights {
   std::shared_ptr<std::vector<Slot>> slots_;
 };
 
+// What a layer's path says of its packed weights: "" for fp32, else ", bf16 weights" or
+// ", int8 weights" (inspect; the tests find "<precision> weights" in every converted layer).
+inline std::string weights_note(Precision p) {
+  return p == Precision::fp32 ? "" : std::string(", ") + precision_name(p) + " weights";
+}
+
 // What a layer factory gets: its Keras config, its weights in Keras' `layer.weights` order,
 // and the file's Keras major version (hard_sigmoid's formula, config dialect).
 struct LayerArgs {

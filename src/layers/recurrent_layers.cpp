@@ -335,8 +335,7 @@ class RecurrentLayer final : public Layer {
     for (const RNN* r : layers()) {
       if (!s.empty()) s += " | ";
       s += r->path().describe();
-      if (const Precision p = weights_precision(r->cell()); p != Precision::fp32)
-        s += std::string(", ") + precision_name(p) + " weights";
+      s += weights_note(weights_precision(r->cell()));
     }
     return s;
   }
