@@ -122,13 +122,13 @@ TEST(Bf16Amx, BiasStartsTheSumOrFollowsAnAccumulation) {
     for (bool acc : {false, true}) {
       auto want = C0, got = C0;
       if (acc) {
-        t.gemm_panels_bf16_amx(M, A.data(), K, P, 0, P.panels(), want.data(), ldc, true, nullptr);
+        t.gemm_panels_bf16_amx(M, A.data(), K, P, {0, P.panels()}, want.data(), ldc, true, nullptr);
         k::add_bias_rows(M, N, bias.data(), want.data(), ldc);
       } else {
         for (size_t i = 0; i < M; ++i) std::copy(bias.begin(), bias.end(), want.begin() + i * ldc);
-        t.gemm_panels_bf16_amx(M, A.data(), K, P, 0, P.panels(), want.data(), ldc, true, nullptr);
+        t.gemm_panels_bf16_amx(M, A.data(), K, P, {0, P.panels()}, want.data(), ldc, true, nullptr);
       }
-      t.gemm_panels_bf16_amx(M, A.data(), K, P, 0, P.panels(), got.data(), ldc, acc, bias.data());
+      t.gemm_panels_bf16_amx(M, A.data(), K, P, {0, P.panels()}, got.data(), ldc, acc, bias.data());
       for (size_t i = 0; i < got.size(); ++i) {
         ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(want[i]))
             << "N=" << N << " acc=" << acc << " at " << i;
@@ -150,8 +150,8 @@ TEST(Bf16Amx, NonFiniteInputsStayInTheirRow) {
   A[K + 35] = std::numeric_limits<float>::infinity();  // row 1 (B has no zeros)
   const auto P = k::pack_matrix(K, N, B.data(), N, 0, Precision::bf16, k::Bf16Form::amx);
   std::vector<float> C(M * N);
-  k::table_for(Isa::amx).gemm_panels_bf16_amx(M, A.data(), K, P, 0, P.panels(), C.data(), N, false,
-                                              nullptr);
+  k::table_for(Isa::amx).gemm_panels_bf16_amx(M, A.data(), K, P, {0, P.panels()}, C.data(), N,
+                                              false, nullptr);
   for (size_t j = 0; j < N; ++j) {
     EXPECT_TRUE(std::isnan(C[j]));
     EXPECT_TRUE(std::isinf(C[N + j]));

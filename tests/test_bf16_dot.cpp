@@ -54,7 +54,7 @@ std::vector<float> nasty_vec(size_t n, std::mt19937& rng) {
 void run_dot(const k::KernelTable& t, size_t M, const std::vector<float>& A, size_t lda,
              const k::PackedMatrix& P, std::vector<float>& C, size_t ldc, bool acc,
              const float* bias = nullptr) {
-  t.gemm_panels_bf16_dot(M, A.data(), lda, P, 0, P.panels(), C.data(), ldc, acc, bias);
+  t.gemm_panels_bf16_dot(M, A.data(), lda, P, {0, P.panels()}, C.data(), ldc, acc, bias);
 }
 
 TEST(Bf16Dot, Avx512KernelEqualsScalarTwinBitForBit) {
@@ -76,7 +76,7 @@ TEST(Bf16Dot, Avx512KernelEqualsScalarTwinBitForBit) {
           const float* b = mode == 2 ? bias.data() : nullptr;
           const auto P = k::pack_matrix(K, N, B.data(), N, 0, Precision::bf16, k::Bf16Form::dot);
           auto want = C0, got = C0;
-          k::detail::gemm_packed_panels_bf16_dot_scalar(M, A.data(), lda, P, 0, P.panels(),
+          k::detail::gemm_packed_panels_bf16_dot_scalar(M, A.data(), lda, P, {0, P.panels()},
                                                         want.data(), ldc, acc, b);
           run_dot(native, M, A, lda, P, got, ldc, acc, b);
           for (size_t i = 0; i < got.size(); ++i) {

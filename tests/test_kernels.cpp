@@ -51,6 +51,17 @@ std::vector<float> rand_vec(size_t n, std::mt19937& rng, float scale = 1.0f) {
   return v;
 }
 
+// Every form of packed weights: fp32, bf16 widened, dot and amx, int8.
+struct Form {
+  recur::Precision p;
+  recur::kernels::Bf16Form f;
+};
+const Form kForms[] = {{recur::Precision::fp32, recur::kernels::Bf16Form::widen},
+                       {recur::Precision::bf16, recur::kernels::Bf16Form::widen},
+                       {recur::Precision::bf16, recur::kernels::Bf16Form::dot},
+                       {recur::Precision::bf16, recur::kernels::Bf16Form::amx},
+                       {recur::Precision::int8, recur::kernels::Bf16Form::widen}};
+
 TEST(Kernels, PackedGemmMatchesDoubleReferenceOnEveryIsa) {
   IsaGuard guard;
   std::mt19937 rng(7);
@@ -112,14 +123,6 @@ TEST(Kernels, GemmBiasIsOneAdditionBesideTheProduct) {
   namespace k = recur::kernels;
   IsaGuard guard;
   std::mt19937 rng(11);
-  struct Form {
-    recur::Precision p;
-    k::Bf16Form f;
-  };
-  const Form forms[] = {{recur::Precision::fp32, k::Bf16Form::widen},
-                        {recur::Precision::bf16, k::Bf16Form::widen},
-                        {recur::Precision::bf16, k::Bf16Form::dot},
-                        {recur::Precision::bf16, k::Bf16Form::amx}};
   auto bits = [](const std::vector<float>& v) {
     std::vector<uint32_t> b(v.size());
     std::transform(v.begin(), v.end(), b.begin(),
@@ -128,7 +131,7 @@ TEST(Kernels, GemmBiasIsOneAdditionBesideTheProduct) {
   };
   for (Isa isa : isas()) {
     k::set_isa(isa);
-    for (const Form& form : forms) {
+    for (const Form& form : kForms) {
       for (size_t M : {size_t{1}, size_t{7}, size_t{13}, size_t{100}}) {
         for (size_t N : {size_t{1}, size_t{33}, size_t{130}}) {
           for (size_t K : {size_t{0}, size_t{7}, size_t{300}, size_t{1200}}) {
@@ -159,13 +162,54 @@ TEST(Kernels, GemmBiasIsOneAdditionBesideTheProduct) {
                 ASSERT_EQ(bits(got), bits(want)) << what << " threads=" << threads;
                 if (P.panels() < 3) continue;
                 got = C0;  // panels 1 and 2: columns [16, 48)
-                k::gemm_panels(M, A.data(), lda, P, 1, 3, got.data(), ldc, acc, bias.data());
+                k::gemm_panels(M, A.data(), lda, P, {1, 3}, got.data(), ldc, acc, bias.data());
                 for (size_t i = 0; i < M * ldc; ++i) {
                   const size_t j = i % ldc;
                   const float w = j >= 16 && j < 48 ? want[i] : C0[i];
                   ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(w))
                       << what << " panels [1, 3) at " << i;
                 }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// One call over several panel ranges (Panels: a thread's units in each gate block) gives every
+// column the bits of one call per range and leaves the other columns alone, on every ISA, weight
+// form and precision: ranges of odd widths, one ending at a partial last panel, rows past one AMX
+// tile (17), two (40) and the stack block (70), K past one K block.
+TEST(Kernels, PanelRangesInOneCallEqualOneCallEach) {
+  namespace k = recur::kernels;
+  IsaGuard guard;
+  std::mt19937 rng(23);
+  const k::Panels sets[] = {{0, 2, 4, 3}, {1, 2, 3, 4}, {1, 4, 3, 4}, {0, 12, 1, 0}};
+  const size_t N = 11 * 16 + 5;  // 12 panels, the last partial
+  for (Isa isa : isas()) {
+    k::set_isa(isa);
+    for (const Form& form : kForms) {
+      for (size_t M : {size_t{1}, size_t{2}, size_t{17}, size_t{40}, size_t{70}}) {
+        for (size_t K : {size_t{7}, size_t{40}, size_t{600}}) {
+          const size_t lda = K + 1, ldc = N + 3;
+          const auto A = rand_vec(M * lda, rng), B = rand_vec(K * N, rng);
+          const auto C0 = rand_vec(M * ldc, rng), bias = rand_vec(N, rng);
+          const auto P = k::pack_matrix(K, N, B.data(), N, 0, form.p, form.f);
+          for (const k::Panels& ps : sets) {
+            for (bool acc : {false, true}) {
+              auto want = C0, got = C0;
+              for (size_t r = 0; r < ps.count; ++r) {
+                k::gemm_panels(M, A.data(), lda, P, {ps.begin(r), ps.end(r)}, want.data(), ldc, acc,
+                               bias.data());
+              }
+              k::gemm_panels(M, A.data(), lda, P, ps, got.data(), ldc, acc, bias.data());
+              for (size_t i = 0; i < got.size(); ++i) {
+                ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(want[i]))
+                    << k::isa_name(isa) << " precision " << int(form.p) << " form " << int(form.f)
+                    << " M=" << M << " K=" << K << " ranges from " << ps.p0 << " to " << ps.p1
+                    << " x" << ps.count << " acc=" << acc << " at " << i;
               }
             }
           }

@@ -36,10 +36,9 @@ void gemm_units(size_t M, const float* A, size_t lda, const PackedMatrix& W, siz
     gemm_packed(M, A, lda, W, C, ldc, accumulate, bias);
     return;
   }
-  for (size_t g = 0; g < gates; ++g) {
-    gemm_panels(M, A, lda, W, (g * u + part.begin) / kPanel, (g * u + part.end) / kPanel, C, ldc,
-                accumulate, bias);
-  }
+  // One call for all gates: A is prepared once.
+  gemm_panels(M, A, lda, W, {part.begin / kPanel, part.end / kPanel, gates, u / kPanel}, C, ldc,
+              accumulate, bias);
 }
 
 const float* or_null(const std::vector<float>& bias) {

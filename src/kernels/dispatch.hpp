@@ -12,10 +12,10 @@ namespace recur::kernels {
 
 struct PackedMatrix;
 
-// C columns of panels [p0, p1) = [C +] A (M x B.K) * B [+ bias]; see gemm.hpp for the summation
-// order.
+// C columns of the panels ps = [C +] A (M x B.K) * B [+ bias]; see gemm.hpp for the summation
+// order. Every range of ps is non-empty and within B's panels.
 using GemmPanelsFn = void (*)(size_t M, const float* A, size_t lda, const PackedMatrix& B,
-                              size_t p0, size_t p1, float* C, size_t ldc, bool accumulate,
+                              const Panels& ps, float* C, size_t ldc, bool accumulate,
                               const float* bias);
 // In place over n floats.
 using VecFn = void (*)(float* x, size_t n);

@@ -66,18 +66,20 @@ PackedMatrix pack_matrix(size_t K, size_t N, const float* B, size_t ldb, size_t 
 
 namespace {
 // The B.K == 0 case (C = 0 or unchanged, then the bias) is common to every ISA.
-void panels(GemmPanelsFn fn, size_t M, const float* A, size_t lda, const PackedMatrix& B, size_t p0,
-            size_t p1, float* C, size_t ldc, bool accumulate, const float* bias) {
-  if (M == 0 || p0 >= p1) return;
+void panels(GemmPanelsFn fn, size_t M, const float* A, size_t lda, const PackedMatrix& B,
+            const Panels& ps, float* C, size_t ldc, bool accumulate, const float* bias) {
+  if (M == 0 || ps.p0 >= ps.p1 || ps.count == 0) return;
   if (B.K == 0) {
-    const size_t j0 = p0 * kPanel, j1 = std::min(B.N, p1 * kPanel);
-    if (!accumulate) {
-      for (size_t i = 0; i < M; ++i) std::memset(C + i * ldc + j0, 0, (j1 - j0) * sizeof(float));
+    for (size_t r = 0; r < ps.count; ++r) {
+      const size_t j0 = ps.begin(r) * kPanel, j1 = std::min(B.N, ps.end(r) * kPanel);
+      if (!accumulate) {
+        for (size_t i = 0; i < M; ++i) std::memset(C + i * ldc + j0, 0, (j1 - j0) * sizeof(float));
+      }
+      if (bias) add_bias_rows(M, j1 - j0, bias + j0, C + j0, ldc);
     }
-    if (bias) add_bias_rows(M, j1 - j0, bias + j0, C + j0, ldc);
     return;
   }
-  fn(M, A, lda, B, p0, p1, C, ldc, accumulate, bias);
+  fn(M, A, lda, B, ps, C, ldc, accumulate, bias);
 }
 
 struct Split {
@@ -100,11 +102,11 @@ void run_part(void* ctx, int i) {
     const size_t blocks = (s.M + 11) / 12;
     const size_t b0 = blocks * i / s.parts, b1 = blocks * (i + 1) / s.parts;
     const size_t r0 = std::min(s.M, b0 * 12), r1 = std::min(s.M, b1 * 12);
-    panels(s.fn, r1 - r0, s.A + r0 * s.lda, s.lda, *s.B, 0, s.B->panels(), s.C + r0 * s.ldc, s.ldc,
-           s.accumulate, s.bias);
+    panels(s.fn, r1 - r0, s.A + r0 * s.lda, s.lda, *s.B, {0, s.B->panels()}, s.C + r0 * s.ldc,
+           s.ldc, s.accumulate, s.bias);
   } else {
     const size_t np = s.B->panels();
-    panels(s.fn, s.M, s.A, s.lda, *s.B, np * i / s.parts, np * (i + 1) / s.parts, s.C, s.ldc,
+    panels(s.fn, s.M, s.A, s.lda, *s.B, {np * i / s.parts, np * (i + 1) / s.parts}, s.C, s.ldc,
            s.accumulate, s.bias);
   }
 }
@@ -122,9 +124,10 @@ GemmPanelsFn panels_fn(const PackedMatrix& B) {
 }
 }  // namespace
 
-void gemm_panels(size_t M, const float* A, size_t lda, const PackedMatrix& B, size_t p0, size_t p1,
-                 float* C, size_t ldc, bool accumulate, const float* bias) {
-  panels(panels_fn(B), M, A, lda, B, p0, std::min(p1, B.panels()), C, ldc, accumulate, bias);
+void gemm_panels(size_t M, const float* A, size_t lda, const PackedMatrix& B, Panels ps, float* C,
+                 size_t ldc, bool accumulate, const float* bias) {
+  if (ps.count == 1) ps.p1 = std::min(ps.p1, B.panels());
+  panels(panels_fn(B), M, A, lda, B, ps, C, ldc, accumulate, bias);
 }
 
 void gemm_packed(size_t M, const float* A, size_t lda, const PackedMatrix& B, float* C, size_t ldc,
@@ -142,7 +145,7 @@ void gemm_packed(size_t M, const float* A, size_t lda, const PackedMatrix& B, fl
       return;
     }
   }
-  panels(fn, M, A, lda, B, 0, B.panels(), C, ldc, accumulate, bias);
+  panels(fn, M, A, lda, B, {0, B.panels()}, C, ldc, accumulate, bias);
 }
 
 namespace detail {
@@ -151,44 +154,46 @@ namespace {
 inline float widen(float x) { return x; }
 inline float widen(uint16_t b) { return from_bf16(b); }
 
-// T = float: panel rows of kPanel floats. T = uint16_t: bf16 k pairs, row k's values 2 apart.
+// Panel q. T = float: panel rows of kPanel floats. T = uint16_t: bf16 k pairs, row k's values 2
+// apart.
 template <typename T>
-void scalar_panels(size_t M, const float* A, size_t lda, const PackedMatrix& B, const T* data,
-                   size_t p0, size_t p1, float* C, size_t ldc, bool accumulate, const float* bias) {
+void scalar_panel(size_t M, const float* A, size_t lda, const PackedMatrix& B, const T* data,
+                  size_t q, float* C, size_t ldc, bool accumulate, const float* bias) {
   constexpr size_t step = std::is_same_v<T, float> ? 1 : 2;
-  const size_t K = B.K;
-  for (size_t q = p0; q < p1; ++q) {
-    const size_t j0 = q * kPanel, nj = std::min(kPanel, B.N - j0);
-    const T* panel = data + q * B.stride;
-    for (size_t i = 0; i < M; ++i) {
-      float acc[kPanel];
-      float* c = C + i * ldc + j0;
-      for (size_t j = 0; j < kPanel; ++j) acc[j] = (accumulate && j < nj) ? c[j] : 0.0f;
-      const float* a = A + i * lda;
-      for (size_t k = 0; k < K; ++k) {
-        const float av = a[k];
-        const T* b = panel + (k / step) * step * kPanel + k % step;
-        for (size_t j = 0; j < kPanel; ++j) acc[j] += av * widen(b[j * step]);
-      }
-      if (bias) {
-        for (size_t j = 0; j < nj; ++j) acc[j] += bias[j0 + j];
-      }
-      std::memcpy(c, acc, nj * sizeof(float));
+  const size_t K = B.K, j0 = q * kPanel, nj = std::min(kPanel, B.N - j0);
+  const T* panel = data + q * B.stride;
+  for (size_t i = 0; i < M; ++i) {
+    float acc[kPanel];
+    float* c = C + i * ldc + j0;
+    for (size_t j = 0; j < kPanel; ++j) acc[j] = (accumulate && j < nj) ? c[j] : 0.0f;
+    const float* a = A + i * lda;
+    for (size_t k = 0; k < K; ++k) {
+      const float av = a[k];
+      const T* b = panel + (k / step) * step * kPanel + k % step;
+      for (size_t j = 0; j < kPanel; ++j) acc[j] += av * widen(b[j * step]);
     }
+    if (bias) {
+      for (size_t j = 0; j < nj; ++j) acc[j] += bias[j0 + j];
+    }
+    std::memcpy(c, acc, nj * sizeof(float));
   }
 }
 }  // namespace
 
 void gemm_packed_panels_scalar(size_t M, const float* A, size_t lda, const PackedMatrix& B,
-                               size_t p0, size_t p1, float* C, size_t ldc, bool accumulate,
+                               const Panels& ps, float* C, size_t ldc, bool accumulate,
                                const float* bias) {
-  scalar_panels(M, A, lda, B, B.data.data(), p0, p1, C, ldc, accumulate, bias);
+  for_each_panel(ps, [&](size_t q) {
+    scalar_panel(M, A, lda, B, B.data.data(), q, C, ldc, accumulate, bias);
+  });
 }
 
 void gemm_packed_panels_bf16_scalar(size_t M, const float* A, size_t lda, const PackedMatrix& B,
-                                    size_t p0, size_t p1, float* C, size_t ldc, bool accumulate,
+                                    const Panels& ps, float* C, size_t ldc, bool accumulate,
                                     const float* bias) {
-  scalar_panels(M, A, lda, B, B.bf16.data(), p0, p1, C, ldc, accumulate, bias);
+  for_each_panel(ps, [&](size_t q) {
+    scalar_panel(M, A, lda, B, B.bf16.data(), q, C, ldc, accumulate, bias);
+  });
 }
 
 }  // namespace detail

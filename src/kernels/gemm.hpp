@@ -111,10 +111,34 @@ PackedMatrix pack_int8(size_t K, size_t N, const float* B, size_t ldb, size_t co
 // (gemm_int8.hpp).
 void gemm_packed(size_t M, const float* A, size_t lda, const PackedMatrix& B, float* C, size_t ldc,
                  bool accumulate, const float* bias = nullptr);
-// gemm_packed on columns [p0 * kPanel, min(B.N, p1 * kPanel)) of C only (panels p0..p1-1), on the
-// calling thread: the same bits as gemm_packed gives those columns.
-void gemm_panels(size_t M, const float* A, size_t lda, const PackedMatrix& B, size_t p0, size_t p1,
-                 float* C, size_t ldc, bool accumulate, const float* bias = nullptr);
+// The panels a product computes: [p0, p1), and when count > 1 the same range every `every`
+// panels after it, `count` ranges in all (one thread's units in each gate block of a cell's
+// weights). The kernels prepare A (round it, configure tiles) once for all of them: a thread's
+// half of a 256-unit LSTM's batch-1 product (4 gates x 8 panels) took 2.70 us in four calls
+// against 2.27 in one (bf16 on AMX; int8 1.44 against 1.15, fp32 3.88 against 3.58).
+struct Panels {
+  size_t p0 = 0, p1 = 0, count = 1, every = 0;
+  size_t begin(size_t r) const { return p0 + r * every; }
+  size_t end(size_t r) const { return p1 + r * every; }
+};
+// fn(p0, p1) for each range of ps, in order.
+template <class Fn>
+inline void for_each_range(const Panels& ps, Fn&& fn) {
+  for (size_t range = 0; range < ps.count; ++range) fn(ps.begin(range), ps.end(range));
+}
+// fn(q) for each panel q of ps, in order.
+template <class Fn>
+inline void for_each_panel(const Panels& ps, Fn&& fn) {
+  for_each_range(ps, [&](size_t p0, size_t p1) {
+    for (size_t q = p0; q < p1; ++q) fn(q);
+  });
+}
+
+// gemm_packed on the columns of `ps` only (panel q: columns [q * kPanel, min(B.N, q * kPanel +
+// kPanel))), on the calling thread: the same bits as gemm_packed gives those columns. A single
+// range's p1 may pass B's panels (it is clamped); ranges after the first must lie within them.
+void gemm_panels(size_t M, const float* A, size_t lda, const PackedMatrix& B, Panels ps, float* C,
+                 size_t ldc, bool accumulate, const float* bias = nullptr);
 
 // A row stride for a C that GEMMs write: `floats`, plus one cache line when that is a multiple
 // of 4 KiB, so that the rows of a tile do not all fall in one L1 set (and rows that start on a

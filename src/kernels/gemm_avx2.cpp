@@ -168,16 +168,16 @@ RECUR_AVX2 void row_block(size_t r, size_t K, const float* A, size_t lda, const 
 
 }  // namespace
 
-void gemm_packed_panels_avx2(size_t M, const float* A, size_t lda, const PackedMatrix& B, size_t p0,
-                             size_t p1, float* C, size_t ldc, bool accumulate, const float* bias) {
-  blocked_gemm<kKc, kMc, kPc, 6>(row_block<float>, M, A, lda, B, p0, p1, C, ldc, accumulate, bias);
+void gemm_packed_panels_avx2(size_t M, const float* A, size_t lda, const PackedMatrix& B,
+                             const Panels& ps, float* C, size_t ldc, bool accumulate,
+                             const float* bias) {
+  blocked_gemm<kKc, kMc, kPc, 6>(row_block<float>, M, A, lda, B, ps, C, ldc, accumulate, bias);
 }
 
 void gemm_packed_panels_bf16_avx2(size_t M, const float* A, size_t lda, const PackedMatrix& B,
-                                  size_t p0, size_t p1, float* C, size_t ldc, bool accumulate,
+                                  const Panels& ps, float* C, size_t ldc, bool accumulate,
                                   const float* bias) {
-  blocked_gemm<kKc, kMc, kPc, 6>(row_block<uint16_t>, M, A, lda, B, p0, p1, C, ldc, accumulate,
-                                 bias);
+  blocked_gemm<kKc, kMc, kPc, 6>(row_block<uint16_t>, M, A, lda, B, ps, C, ldc, accumulate, bias);
 }
 
 }  // namespace recur::kernels::detail

@@ -75,9 +75,9 @@ struct Rows {
 }  // namespace
 
 RECUR_AVX512_BF16 void gemm_packed_panels_bf16_dot_avx512(size_t M, const float* A, size_t lda,
-                                                          const PackedMatrix& B, size_t p0,
-                                                          size_t p1, float* C, size_t ldc,
-                                                          bool accumulate, const float* bias) {
+                                                          const PackedMatrix& B, const Panels& ps,
+                                                          float* C, size_t ldc, bool accumulate,
+                                                          const float* bias) {
   alignas(64) uint16_t abuf[kMc * kKc];
   const size_t K = B.K;
   for (size_t k0 = 0; k0 < K; k0 += kKc) {
@@ -89,14 +89,16 @@ RECUR_AVX512_BF16 void gemm_packed_panels_bf16_dot_avx512(size_t M, const float*
       for (size_t i = 0; i < mc; ++i) {
         round_row_bf16(A + (i0 + i) * lda + k0, kc, abuf + i * np * 2);
       }
-      for (size_t q0 = p0; q0 < p1; q0 += kPc) {
-        const size_t q1 = std::min(p1, q0 + kPc);
-        for (size_t i = 0; i < mc; i += kRows) {
-          const size_t r = std::min(kRows, mc - i);
-          float* c = C + (i0 + i) * ldc;
-          by_rows<Rows>(r, np, abuf + i * np * 2, np, B, k0 / 2, q0, q1, c, ldc, acc, b);
+      for_each_range(ps, [&](size_t p0, size_t p1) {
+        for (size_t q0 = p0; q0 < p1; q0 += kPc) {
+          const size_t q1 = std::min(p1, q0 + kPc);
+          for (size_t i = 0; i < mc; i += kRows) {
+            const size_t r = std::min(kRows, mc - i);
+            float* c = C + (i0 + i) * ldc;
+            by_rows<Rows>(r, np, abuf + i * np * 2, np, B, k0 / 2, q0, q1, c, ldc, acc, b);
+          }
         }
-      }
+      });
     }
   }
 }

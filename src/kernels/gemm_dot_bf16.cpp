@@ -9,10 +9,10 @@
 namespace recur::kernels::detail {
 
 void gemm_packed_panels_bf16_dot_scalar(size_t M, const float* A, size_t lda, const PackedMatrix& B,
-                                        size_t p0, size_t p1, float* C, size_t ldc, bool accumulate,
+                                        const Panels& ps, float* C, size_t ldc, bool accumulate,
                                         const float* bias) {
   const size_t K = B.K, np = B.pairs();
-  for (size_t q = p0; q < p1; ++q) {
+  for_each_panel(ps, [&](size_t q) {
     const size_t j0 = q * kPanel, nj = std::min(kPanel, B.N - j0);
     const uint16_t* bp = B.bf16.data() + q * B.stride;
     for (size_t i = 0; i < M; ++i) {
@@ -34,7 +34,7 @@ void gemm_packed_panels_bf16_dot_scalar(size_t M, const float* A, size_t lda, co
       }
       std::memcpy(c, acc, nj * sizeof(float));
     }
-  }
+  });
 }
 
 }  // namespace recur::kernels::detail

@@ -67,15 +67,16 @@ void quantize_rows_scalar(size_t M, const float* A, size_t lda, size_t K, size_t
   }
 }
 
-void gemm_panels_scalar(size_t M, const float* A, size_t lda, const PackedMatrix& B, size_t p0,
-                        size_t p1, float* C, size_t ldc, bool accumulate, const float* bias) {
+void gemm_panels_scalar(size_t M, const float* A, size_t lda, const PackedMatrix& B,
+                        const Panels& ps, float* C, size_t ldc, bool accumulate,
+                        const float* bias) {
   const size_t row = row_bytes(B), quads = (B.K + 3) / 4;
   uint8_t* q = row_buffer(row);
   for (size_t i = 0; i < M; ++i) {
     float sa = 0.0f;
     quantize_rows_scalar(1, A + i * lda, lda, B.K, row, 0, q, &sa);
     const auto* a = reinterpret_cast<const int8_t*>(q);
-    for (size_t p = p0; p < p1; ++p) {
+    for_each_panel(ps, [&](size_t p) {
       const size_t j0 = p * kPanel, nj = std::min(kPanel, B.N - j0);
       const int8_t* panel = B.i8.data() + p * B.stride;
       int32_t sum[kPanel] = {};
@@ -90,7 +91,7 @@ void gemm_panels_scalar(size_t M, const float* A, size_t lda, const PackedMatrix
         c[j] =
             finish(sum[j], sa, B.scale[j0 + j], c[j], accumulate, bias ? bias + j0 + j : nullptr);
       }
-    }
+    });
   }
 }
 

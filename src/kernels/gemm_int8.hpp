@@ -57,8 +57,8 @@ void quantize_rows_scalar(size_t M, const float* A, size_t lda, size_t K, size_t
                           uint8_t* out, float* scales);
 
 // The scalar kernel (every table can run it).
-void gemm_panels_scalar(size_t M, const float* A, size_t lda, const PackedMatrix& B, size_t p0,
-                        size_t p1, float* C, size_t ldc, bool accumulate, const float* bias);
+void gemm_panels_scalar(size_t M, const float* A, size_t lda, const PackedMatrix& B,
+                        const Panels& ps, float* C, size_t ldc, bool accumulate, const float* bias);
 
 #if defined(__x86_64__) || defined(_M_X64)
 void quantize_rows_avx2(size_t M, const float* A, size_t lda, size_t K, size_t row, uint8_t flip,

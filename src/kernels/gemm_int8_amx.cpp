@@ -62,18 +62,19 @@ RECUR_AMX_INT8 void tile_sums(const uint8_t* q, size_t row, const int8_t* w0, co
 }  // namespace
 
 RECUR_AMX_INT8 void gemm_packed_panels_int8_amx(size_t M, const float* A, size_t lda,
-                                                const PackedMatrix& B, size_t p0, size_t p1,
-                                                float* C, size_t ldc, bool accumulate,
-                                                const float* bias) {
+                                                const PackedMatrix& B, const Panels& ps, float* C,
+                                                size_t ldc, bool accumulate, const float* bias) {
   // Packed without tile padding (under another table, or K < kAmxMinK), or one row: vpdpbusd
   // ran a 1 x 256 x 1024 product in 2.16 us against the tiles' 2.30 (1 x 128 x 512: 0.66 against
   // 0.78); from 2 rows on the tiles win (2 x 256 x 1024: 2.53 against 3.71).
   if (B.quads % 16 != 0 || M == 1) {
-    gemm_packed_panels_int8_vnni(M, A, lda, B, p0, p1, C, ldc, accumulate, bias);
+    gemm_packed_panels_int8_vnni(M, A, lda, B, ps, C, ldc, accumulate, bias);
     return;
   }
   const size_t row = int8::row_bytes(B), steps = B.quads / 16;
   const size_t tile_rows = std::min<size_t>(16, M);
+  // ps in registers, as gemm_amx.cpp reads it.
+  const size_t first = ps.p0, width = ps.p1 - ps.p0, count = ps.count, every = ps.every;
   load_tile_config(tile_rows);
   // Rows past M in a block's last tile are read (their C rows are dropped): the buffer is
   // initialized memory.
@@ -83,25 +84,28 @@ RECUR_AMX_INT8 void gemm_packed_panels_int8_amx(size_t M, const float* A, size_t
   for (size_t i0 = 0; i0 < M; i0 += kRows) {
     const size_t mr = std::min(kRows, M - i0);
     int8::quantize_rows_avx2(mr, A + i0 * lda, lda, B.K, row, 0x80, q, sa);
-    for (size_t g = p0; g < p1; g += 2 * kGroup) {
-      const size_t g1 = std::min(p1, g + 2 * kGroup);
-      for (size_t p = g; p < g1; p += 2) {
-        const size_t p2 = std::min(p + 1, g1 - 1);  // an odd last panel runs beside itself
-        const int8_t* w0 = B.i8.data() + p * B.stride;
-        const int8_t* w1 = B.i8.data() + p2 * B.stride;
-        const int32_t* o0 = B.offset.data() + p * kPanel;
-        const int32_t* o1 = B.offset.data() + p2 * kPanel;
-        int32_t* at = stage + (p - g) * kPanel;
-        if (mr > 16) {
-          tile_sums<true>(q, row, w0, w1, o0, o1, steps, at);
-        } else {
-          tile_sums<false>(q, row, w0, w1, o0, o1, steps, at);
+    for (size_t range = 0; range < count; ++range) {
+      const size_t p0 = first + range * every, p1 = p0 + width;
+      for (size_t g = p0; g < p1; g += 2 * kGroup) {
+        const size_t g1 = std::min(p1, g + 2 * kGroup);
+        for (size_t p = g; p < g1; p += 2) {
+          const size_t p2 = std::min(p + 1, g1 - 1);  // an odd last panel runs beside itself
+          const int8_t* w0 = B.i8.data() + p * B.stride;
+          const int8_t* w1 = B.i8.data() + p2 * B.stride;
+          const int32_t* o0 = B.offset.data() + p * kPanel;
+          const int32_t* o1 = B.offset.data() + p2 * kPanel;
+          int32_t* at = stage + (p - g) * kPanel;
+          if (mr > 16) {
+            tile_sums<true>(q, row, w0, w1, o0, o1, steps, at);
+          } else {
+            tile_sums<false>(q, row, w0, w1, o0, o1, steps, at);
+          }
         }
-      }
-      const size_t j0 = g * kPanel, n = std::min(g1 * kPanel, B.N) - j0;
-      for (size_t r = 0; r < mr; ++r) {
-        int8::finish_row_avx512(stage + r * kStageLd, n, sa[r], B.scale.data() + j0,
-                                C + (i0 + r) * ldc + j0, accumulate, bias ? bias + j0 : nullptr);
+        const size_t j0 = g * kPanel, n = std::min(g1 * kPanel, B.N) - j0;
+        for (size_t r = 0; r < mr; ++r) {
+          int8::finish_row_avx512(stage + r * kStageLd, n, sa[r], B.scale.data() + j0,
+                                  C + (i0 + r) * ldc + j0, accumulate, bias ? bias + j0 : nullptr);
+        }
       }
     }
   }

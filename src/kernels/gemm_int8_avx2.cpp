@@ -101,36 +101,39 @@ RECUR_AVX2 inline __m256i madd(__m256i sum, __m256i abs_a, __m256i a, const int8
 
 // One row at a time, two panels at a time (four accumulators of 8 columns).
 RECUR_AVX2 void gemm_packed_panels_int8_avx2(size_t M, const float* A, size_t lda,
-                                             const PackedMatrix& B, size_t p0, size_t p1, float* C,
+                                             const PackedMatrix& B, const Panels& ps, float* C,
                                              size_t ldc, bool accumulate, const float* bias) {
   const size_t row = int8::row_bytes(B), quads = (B.K + 3) / 4;
   uint8_t* q = int8::row_buffer(row);
   for (size_t i = 0; i < M; ++i) {
     float sa = 0.0f;
     int8::quantize_rows_avx2(1, A + i * lda, lda, B.K, row, 0, q, &sa);
-    for (size_t p = p0; p < p1; p += 2) {
-      const size_t p2 = std::min(p + 1, p1 - 1);  // an odd last panel runs beside itself
-      const int8_t* w0 = B.i8.data() + p * B.stride;
-      const int8_t* w1 = B.i8.data() + p2 * B.stride;
-      __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
-      for (size_t kq = 0; kq < quads; ++kq) {
-        int32_t a4;
-        std::memcpy(&a4, q + 4 * kq, 4);
-        const __m256i a = _mm256_set1_epi32(a4), abs_a = _mm256_abs_epi8(a);
-        const size_t o = kq * 4 * kPanel;
-        s0 = madd(s0, abs_a, a, w0 + o);
-        s1 = madd(s1, abs_a, a, w0 + o + 32);
-        s2 = madd(s2, abs_a, a, w1 + o);
-        s3 = madd(s3, abs_a, a, w1 + o + 32);
+    for (size_t range = 0; range < ps.count; ++range) {
+      const size_t p0 = ps.begin(range), p1 = ps.end(range);
+      for (size_t p = p0; p < p1; p += 2) {
+        const size_t p2 = std::min(p + 1, p1 - 1);  // an odd last panel runs beside itself
+        const int8_t* w0 = B.i8.data() + p * B.stride;
+        const int8_t* w1 = B.i8.data() + p2 * B.stride;
+        __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+        for (size_t kq = 0; kq < quads; ++kq) {
+          int32_t a4;
+          std::memcpy(&a4, q + 4 * kq, 4);
+          const __m256i a = _mm256_set1_epi32(a4), abs_a = _mm256_abs_epi8(a);
+          const size_t o = kq * 4 * kPanel;
+          s0 = madd(s0, abs_a, a, w0 + o);
+          s1 = madd(s1, abs_a, a, w0 + o + 32);
+          s2 = madd(s2, abs_a, a, w1 + o);
+          s3 = madd(s3, abs_a, a, w1 + o + 32);
+        }
+        alignas(32) int32_t sums[2 * kPanel];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(sums), s0);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(sums + 8), s1);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(sums + 16), s2);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(sums + 24), s3);
+        const size_t j0 = p * kPanel, n = std::min((p2 + 1) * kPanel, B.N) - j0;
+        int8::finish_row_avx2(sums, n, sa, B.scale.data() + j0, C + i * ldc + j0, accumulate,
+                              bias ? bias + j0 : nullptr);
       }
-      alignas(32) int32_t sums[2 * kPanel];
-      _mm256_store_si256(reinterpret_cast<__m256i*>(sums), s0);
-      _mm256_store_si256(reinterpret_cast<__m256i*>(sums + 8), s1);
-      _mm256_store_si256(reinterpret_cast<__m256i*>(sums + 16), s2);
-      _mm256_store_si256(reinterpret_cast<__m256i*>(sums + 24), s3);
-      const size_t j0 = p * kPanel, n = std::min((p2 + 1) * kPanel, B.N) - j0;
-      int8::finish_row_avx2(sums, n, sa, B.scale.data() + j0, C + i * ldc + j0, accumulate,
-                            bias ? bias + j0 : nullptr);
     }
   }
 }

@@ -80,7 +80,7 @@ RECUR_VNNI void finish_row_avx512(const int32_t* sums, size_t n, float row_scale
 namespace recur::kernels::detail {
 
 RECUR_VNNI void gemm_packed_panels_int8_vnni(size_t M, const float* A, size_t lda,
-                                             const PackedMatrix& B, size_t p0, size_t p1, float* C,
+                                             const PackedMatrix& B, const Panels& ps, float* C,
                                              size_t ldc, bool accumulate, const float* bias) {
   const size_t row = int8::row_bytes(B), quads = (B.K + 3) / 4;
   uint8_t* q = int8::row_buffer(kRows * row);
@@ -89,18 +89,21 @@ RECUR_VNNI void gemm_packed_panels_int8_vnni(size_t M, const float* A, size_t ld
   for (size_t i0 = 0; i0 < M; i0 += kRows) {
     const size_t mr = std::min(kRows, M - i0);
     int8::quantize_rows_avx2(mr, A + i0 * lda, lda, B.K, row, 0x80, q, sa);
-    for (size_t p = p0; p < p1; p += kPanels) {
-      const size_t np = std::min(kPanels, p1 - p);
-      switch (mr) {
-        case 1: sums_vnni<1>(q, row, quads, B, p, np, sums); break;
-        case 2: sums_vnni<2>(q, row, quads, B, p, np, sums); break;
-        case 3: sums_vnni<3>(q, row, quads, B, p, np, sums); break;
-        default: sums_vnni<4>(q, row, quads, B, p, np, sums); break;
-      }
-      const size_t j0 = p * kPanel, n = std::min((p + np) * kPanel, B.N) - j0;
-      for (size_t r = 0; r < mr; ++r) {
-        int8::finish_row_avx512(sums + r * kPanels * kPanel, n, sa[r], B.scale.data() + j0,
-                                C + (i0 + r) * ldc + j0, accumulate, bias ? bias + j0 : nullptr);
+    for (size_t range = 0; range < ps.count; ++range) {
+      const size_t p0 = ps.begin(range), p1 = ps.end(range);
+      for (size_t p = p0; p < p1; p += kPanels) {
+        const size_t np = std::min(kPanels, p1 - p);
+        switch (mr) {
+          case 1: sums_vnni<1>(q, row, quads, B, p, np, sums); break;
+          case 2: sums_vnni<2>(q, row, quads, B, p, np, sums); break;
+          case 3: sums_vnni<3>(q, row, quads, B, p, np, sums); break;
+          default: sums_vnni<4>(q, row, quads, B, p, np, sums); break;
+        }
+        const size_t j0 = p * kPanel, n = std::min((p + np) * kPanel, B.N) - j0;
+        for (size_t r = 0; r < mr; ++r) {
+          int8::finish_row_avx512(sums + r * kPanels * kPanel, n, sa[r], B.scale.data() + j0,
+                                  C + (i0 + r) * ldc + j0, accumulate, bias ? bias + j0 : nullptr);
+        }
       }
     }
   }

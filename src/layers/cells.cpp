@@ -33,7 +33,9 @@ std::vector<float, kernels::LineAllocator<float>>& thread_scratch(size_t n) {
 }
 
 // A step's buffers in thread_scratch: the input projections of B rows (ld apart, as
-// kernels::padded_stride spaces GEMM output rows), then the step functions' scratch.
+// kernels::padded_stride spaces GEMM output rows), then the step functions' scratch. Each part of
+// a split step takes its own thread's: parts that wrote their columns of one buffer ran a batch-1
+// 256-unit bf16 LSTM step in 4.8 us against 4.3 (neighbouring lines pulled across cores).
 struct StepBuffers {
   float* xp;
   size_t ld;
@@ -173,11 +175,11 @@ void SimpleRNNCell::step(const Tensor& x, std::span<const Tensor> states, Tensor
                          std::span<Tensor> new_states) const {
   check_step_args(*this, 1, x, states, new_states);
   const size_t B = x.dim(0), u = units_;
-  const StepBuffers buf = step_buffers(*packed_, B);
   ensure_shape(new_states[0], B, u);
   kernels::run_unit_parts(
       kernels::unit_parts(B, 1, u, 1, kernels::splittable(cfg_.activation, cfg_.activation)), B,
       *packed_, 1, [&](size_t, kernels::Units part, kernels::SpinBarrier*) {
+        const StepBuffers buf = step_buffers(*packed_, B);
         kernels::input_projection(*packed_, B, x.data(), input_, buf.xp, buf.ld, part);
         kernels::simple_rnn_step(*packed_, cfg_.activation, B, buf.xp, buf.ld, states[0].data(),
                                  new_states[0].data(), buf.scratch, part);
@@ -190,13 +192,13 @@ void LSTMCell::step(const Tensor& x, std::span<const Tensor> states, Tensor& out
                     std::span<Tensor> new_states) const {
   check_step_args(*this, 2, x, states, new_states);
   const size_t B = x.dim(0), u = units_;
-  const StepBuffers buf = step_buffers(*packed_, B);
   ensure_shape(new_states[0], B, u);
   ensure_shape(new_states[1], B, u);
   const bool split = kernels::splittable(cfg_.activation, cfg_.recurrent_activation);
   kernels::run_unit_parts(
       kernels::unit_parts(B, 1, u, 4, split), B, *packed_, 1,
       [&](size_t, kernels::Units part, kernels::SpinBarrier*) {
+        const StepBuffers buf = step_buffers(*packed_, B);
         kernels::input_projection(*packed_, B, x.data(), input_, buf.xp, buf.ld, part);
         kernels::lstm_step(*packed_, cfg_.activation, cfg_.recurrent_activation, B, buf.xp, buf.ld,
                            states[0].data(), states[1].data(), new_states[0].data(),
@@ -210,16 +212,18 @@ void GRUCell::step(const Tensor& x, std::span<const Tensor> states, Tensor& out,
                    std::span<Tensor> new_states) const {
   check_step_args(*this, 1, x, states, new_states);
   const size_t B = x.dim(0), u = units_;
-  const StepBuffers buf = step_buffers(*packed_, B);
+  // reset_after=False: the parts share the scratch (r * h of all units), this thread's.
+  float* const shared = step_buffers(*packed_, B).scratch;
   ensure_shape(new_states[0], B, u);
   const bool split = kernels::splittable(cfg_.activation, cfg_.recurrent_activation);
   kernels::run_unit_parts(
       kernels::unit_parts(B, 1, u, 3, split), B, *packed_, 1,
       [&](size_t, kernels::Units part, kernels::SpinBarrier* sync) {
+        const StepBuffers buf = step_buffers(*packed_, B);
         kernels::input_projection(*packed_, B, x.data(), input_, buf.xp, buf.ld, part);
         kernels::gru_step(*packed_, cfg_.reset_after, cfg_.activation, cfg_.recurrent_activation, B,
-                          buf.xp, buf.ld, states[0].data(), new_states[0].data(), buf.scratch, part,
-                          sync);
+                          buf.xp, buf.ld, states[0].data(), new_states[0].data(),
+                          cfg_.reset_after ? buf.scratch : shared, part, sync);
       });
   ensure_shape(out, B, u);
   std::memcpy(out.data(), new_states[0].data(), B * u * sizeof(float));
