@@ -11,6 +11,7 @@
 #include "ops/cell_access.hpp"
 #include "ops/masked_output.hpp"
 #include "recur/ops.hpp"
+#include "recur/threads.hpp"
 
 namespace recur::ops {
 
@@ -142,6 +143,17 @@ class ChunkedProjection {
   size_t s0_ = 0, s1_ = 0, t0_ = 0;
 };
 
+// The input projections' buffer of the calling thread (ChunkedProjection sizes it: about 1 MiB, or
+// a step of the largest tiles), grown once and kept. A buffer per call was allocated and zeroed on
+// every call, and page-faulted in again whenever glibc gave the freed memory back (two parts'
+// buffers freed at once): S2's bf16 LSTM run whole at 2 threads took 2.7 ms a call against 1.9
+// at 1 (amx).
+float* thread_projections(size_t floats) {
+  thread_local std::vector<float, kernels::LineAllocator<float>> buffer;
+  if (buffer.size() < floats) buffer.resize(floats);
+  return buffer.data();
+}
+
 // Runs run_tile(tile, work, part, sync) over the tiles, each worker its share of them. With one
 // tile and several threads (kernels::unit_parts), each step's units are split across threads
 // instead: each thread computes its units' columns of the GEMMs (the recurrent weights are read
@@ -159,7 +171,14 @@ void run_tiles(RunTile& run_tile, std::vector<Work>& work, size_t tiles, size_t 
   if (parts > 1) {
     kernels::run_unit_parts(parts, rows, w, T,
                             [&](size_t i, kernels::Units part, kernels::SpinBarrier* sync) {
-                              run_tile(0, work[i], part, sync);
+                              if (sync) {
+                                run_tile(0, work[i], part, sync);
+                                return;
+                              }
+                              // Not split (it did not pay): one thread, its projections too, so
+                              // that the split is measured against one thread's time.
+                              const ThreadsScope one(1);
+                              run_tile(0, work[i], part, nullptr);
                             });
   } else if (workers == 1) {
     for (size_t tile = 0; tile < tiles; ++tile) run_tile(tile, work[0], {}, nullptr);
@@ -205,15 +224,12 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
   const size_t parts = tiles == 1 ? kernels::unit_parts(TB, T, u, cell.gates(), splittable) : 1;
   const size_t chunk = chunk_steps(TB, T, n);
   struct Work {  // on whole cache lines: GEMM tile rows across two lines cost up to 30 %
-    std::vector<float, kernels::LineAllocator<float>> xp, scratch, next;
+    std::vector<float, kernels::LineAllocator<float>> scratch, next;
   };
   const size_t workers =
       tiles > 1 ? std::min<size_t>(static_cast<size_t>(kernels::num_threads()), tiles) : parts;
   std::vector<Work> work(workers);
-  for (auto& wk : work) {
-    wk.xp.resize(ChunkedProjection::size(TB, chunk, n));
-    wk.scratch.resize(kernels::step_scratch_size(w, TB));
-  }
+  for (auto& wk : work) wk.scratch.resize(kernels::step_scratch_size(w, TB));
   for (size_t i = 0; i < (parts > 1 ? 1 : workers); ++i) work[i].next.resize(nstates * TB * u);
 
   // sync: the barrier of a split step (nullptr: all units, no split); the parts share the next
@@ -221,8 +237,8 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
   auto run_tile = [&](size_t tile, Work& wk, kernels::Units part, kernels::SpinBarrier* sync) {
     const size_t b0 = tile * TB, rows = std::min(TB, B - b0);
     const size_t u0 = part.begin, bytes = (std::min(part.end, u) - u0) * sizeof(float);
-    ChunkedProjection xp(w, x.data() + b0 * T * F, rows, T, F, a.go_backwards, chunk, wk.xp.data(),
-                         part);
+    ChunkedProjection xp(w, x.data() + b0 * T * F, rows, T, F, a.go_backwards, chunk,
+                         thread_projections(ChunkedProjection::size(TB, chunk, n)), part);
     float* st[2] = {res.states[0].data() + b0 * u,
                     nstates > 1 ? res.states[1].data() + b0 * u : nullptr};
     float* next = (sync ? work[0] : wk).next.data();
