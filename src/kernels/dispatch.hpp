@@ -12,11 +12,8 @@ namespace recur::kernels {
 
 struct PackedMatrix;
 
-// C columns of the panels ps = [C +] A (M x B.K) * B [+ bias]; see gemm.hpp for the summation
-// order. Every range of ps is non-empty and within B's panels.
-using GemmPanelsFn = void (*)(size_t M, const float* A, size_t lda, const PackedMatrix& B,
-                              const Panels& ps, float* C, size_t ldc, bool accumulate,
-                              const float* bias);
+// A kernel of GemmPanels' signature (gemm.hpp).
+using GemmPanelsFn = GemmPanels*;
 // In place over n floats.
 using VecFn = void (*)(float* x, size_t n);
 // One row's LSTM update for sigmoid gates and tanh activations: gates g = [i, f, c~, o] u apart

@@ -134,6 +134,12 @@ inline void for_each_panel(const Panels& ps, Fn&& fn) {
   });
 }
 
+// Every ISA's packed-GEMM kernel (the kernel table's entries, isa_internal.hpp): C columns of the
+// panels ps = [C +] A (M x B.K) * B [+ bias], summed as gemm_packed states. Every range of ps is
+// non-empty and within B's panels.
+using GemmPanels = void(size_t M, const float* A, size_t lda, const PackedMatrix& B,
+                        const Panels& ps, float* C, size_t ldc, bool accumulate, const float* bias);
+
 // gemm_packed on the columns of `ps` only (panel q: columns [q * kPanel, min(B.N, q * kPanel +
 // kPanel))), on the calling thread: the same bits as gemm_packed gives those columns. A single
 // range's p1 may pass B's panels (it is clamped); ranges after the first must lie within them.

@@ -23,14 +23,7 @@ PackedMatrix pack_int8(size_t K, size_t N, const float* B, size_t ldb, size_t co
   p.scale.assign(p.panels() * kPanel, 0.0f);
   p.offset.assign(p.panels() * kPanel, 0);
   for (size_t j = 0; j < N; ++j) {
-    float m = 0.0f;
-    bool finite = true;
-    for (size_t k = 0; k < K; ++k) {
-      const float w = std::fabs(B[k * ldb + col0 + j]);
-      finite = finite && w <= std::numeric_limits<float>::max();
-      m = std::max(m, w);
-    }
-    const int8::RowScale s = int8::row_scale(m, finite);
+    const int8::RowScale s = int8::scale_of(B + col0 + j, K, ldb);
     p.scale[j] = s.scale;
     int8_t* panel = p.i8.data() + j / kPanel * p.stride + j % kPanel * 4;
     for (size_t k = 0; k < K; ++k) {
@@ -44,6 +37,17 @@ PackedMatrix pack_int8(size_t K, size_t N, const float* B, size_t ldb, size_t co
 
 namespace int8 {
 
+RowScale scale_of(const float* x, size_t n, size_t stride) {
+  float m = 0.0f;
+  bool finite = true;
+  for (size_t k = 0; k < n; ++k) {
+    const float a = std::fabs(x[k * stride]);
+    finite = finite && a <= std::numeric_limits<float>::max();
+    m = std::max(m, a);
+  }
+  return row_scale(m, finite);
+}
+
 uint8_t* row_buffer(size_t bytes) {
   thread_local std::vector<uint8_t, LineAllocator<uint8_t>> buffer;
   if (buffer.size() < bytes) buffer.resize(bytes);
@@ -53,14 +57,7 @@ uint8_t* row_buffer(size_t bytes) {
 void quantize_rows_scalar(size_t M, const float* A, size_t lda, size_t K, size_t row, uint8_t flip,
                           uint8_t* out, float* scales) {
   for (size_t i = 0; i < M; ++i, A += lda, out += row) {
-    float m = 0.0f;
-    bool finite = true;
-    for (size_t k = 0; k < K; ++k) {
-      const float a = std::fabs(A[k]);
-      finite = finite && a <= std::numeric_limits<float>::max();
-      m = std::max(m, a);
-    }
-    const RowScale s = row_scale(m, finite);
+    const RowScale s = scale_of(A, K, 1);
     scales[i] = s.scale;
     for (size_t k = 0; k < K; ++k) out[k] = static_cast<uint8_t>(round_q(A[k], s.inv)) ^ flip;
     std::memset(out + K, flip, row - K);

@@ -27,6 +27,8 @@ inline RowScale row_scale(float m, bool finite) {
   if (!(m >= kLeast)) return {};
   return {m / 127.0f, 127.0f / m};
 }
+// The scale of n values `stride` apart (a row of A: 1; a column of B: its row stride).
+RowScale scale_of(const float* x, size_t n, size_t stride);
 
 // |q| <= 127: |x| <= m, so x * (127 / m) rounds to at most 127. A row that is not finite has
 // inv 0: its NaN products give 0, as cvtps2dq's 0x80000000 does in its low byte.
@@ -57,8 +59,7 @@ void quantize_rows_scalar(size_t M, const float* A, size_t lda, size_t K, size_t
                           uint8_t* out, float* scales);
 
 // The scalar kernel (every table can run it).
-void gemm_panels_scalar(size_t M, const float* A, size_t lda, const PackedMatrix& B,
-                        const Panels& ps, float* C, size_t ldc, bool accumulate, const float* bias);
+GemmPanels gemm_panels_scalar;
 
 #if defined(__x86_64__) || defined(_M_X64)
 void quantize_rows_avx2(size_t M, const float* A, size_t lda, size_t K, size_t row, uint8_t flip,
