@@ -199,6 +199,20 @@ inline const std::vector<CellCase> kSplitCases = {{ref::Kind::lstm, true, 9, 160
                                                   {ref::Kind::gru, false, 9, 208},
                                                   {ref::Kind::simple_rnn, true, 9, 336}};
 
+// Every layer of m that runs packed weights (a fused or loop recurrent path, a GEMM) names `note`
+// ("bf16 weights", "int8 weights") in its path; `c` names the case.
+inline void expect_packed_paths_say(const recur::Model& m, const std::string& note,
+                                    const std::string& c) {
+  for (const auto& l : m.info().layers) {
+    const bool packed = l.path.find("fused") != std::string::npos ||
+                        l.path.find("loop") != std::string::npos ||
+                        l.path.find("GEMM") != std::string::npos;
+    if (packed) {
+      EXPECT_NE(l.path.find(note), std::string::npos) << c << " " << l.name << ": " << l.path;
+    }
+  }
+}
+
 // "dir/case" under tests/fixtures, or a case of tests/fixtures/models: a file of it.
 inline std::string fixture(const std::string& c, const std::string& f) {
   const auto dir = c.find('/') == std::string::npos ? std::filesystem::path("models") / c

@@ -210,15 +210,7 @@ TEST(Bf16, ModelsDefaultToExactFp32AndBf16StaysClose) {
       }
     }
     EXPECT_TRUE(differs) << c << ": bf16 changed nothing";
-    for (const auto& l : m16.info().layers) {
-      const bool packed = l.path.find("fused") != std::string::npos ||
-                          l.path.find("loop") != std::string::npos ||
-                          l.path.find("GEMM") != std::string::npos;
-      if (packed) {
-        EXPECT_NE(l.path.find("bf16 weights"), std::string::npos)
-            << c << " " << l.name << ": " << l.path;
-      }
-    }
+    expect_packed_paths_say(m16, "bf16 weights", c);
     for (const auto& l : plain.info().layers) EXPECT_EQ(l.path.find("bf16"), std::string::npos);
     EXPECT_NE(m16.summary().find("Precision: bf16"), std::string::npos);
     EXPECT_NE(plain.summary().find("Precision: fp32"), std::string::npos);

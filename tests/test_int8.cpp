@@ -366,15 +366,7 @@ TEST(Int8, ModelsStayNearKerasTheSameOnEverySimdIsa) {
         }
       }
       if (isa != Isa::scalar && first.empty()) first = y8;
-      for (const auto& l : m8.info().layers) {
-        const bool packed = l.path.find("fused") != std::string::npos ||
-                            l.path.find("loop") != std::string::npos ||
-                            l.path.find("GEMM") != std::string::npos;
-        if (packed) {
-          EXPECT_NE(l.path.find("int8 weights"), std::string::npos)
-              << c << " " << l.name << ": " << l.path;
-        }
-      }
+      expect_packed_paths_say(m8, "int8 weights", c);
       EXPECT_NE(m8.summary().find("Precision: int8"), std::string::npos);
     }
   }
