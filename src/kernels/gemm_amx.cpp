@@ -86,11 +86,19 @@ RECUR_AMX void add_bias(size_t rows, size_t n, const float* bias, float* c, size
 // 2-15 % slower (S3's and S2's steps; S4's 64-row tiles at 2 threads), so those blocks load A in
 // whole rows, normally, and fetch nothing.
 
-// The C block after the current one, for a streamed block (rows = 0: none). Its second panel may
-// lie past N: prefetches do not fault.
-struct NextC {
+// What a streamed block fetches while its tiles run, spread over its k steps: the C block after
+// it into L2 (rows = 0: none; its second panel may lie past N: prefetches do not fault), and its
+// share [line0, line0 + lines) of the next panel pair's B lines of this K block. That pair's B then
+// waits in L2 when its first row block loads it: without, those loads came from L3 (B: a weight
+// matrix, larger than L2, read once per row block per step), and the S4 step's 128 x 512 x 2048
+// product took 297-304 us against 272-278 (one thread). Products of 64 rows or fewer fetch
+// nothing: S2's batch-1 LSTM ran 40 % slower fetching B, and S3's 64-row steps 2 % slower.
+struct Ahead {
   const float* c = nullptr;
   size_t rows = 0, ldc = 0;
+  const char* b0 = nullptr;
+  const char* b1 = nullptr;
+  size_t line0 = 0, lines = 0;
 };
 
 // An A tile (with the streaming hint in streamed blocks).
@@ -126,7 +134,7 @@ struct ALayout {
 template <bool Two, bool Stream>
 RECUR_AMX void run_tiles(size_t nt, const uint16_t* a0, const uint16_t* a1, ALayout lay,
                          const uint16_t* b0, const uint16_t* b1, CTile* t, bool load,
-                         const float* init, const NextC& next) {
+                         const float* init, const Ahead& ahead) {
   if (load) {
     _tile_loadd(0, t[0].ptr(), t[0].stride());
     _tile_loadd(1, t[1].ptr(), t[1].stride());
@@ -149,12 +157,18 @@ RECUR_AMX void run_tiles(size_t nt, const uint16_t* a0, const uint16_t* a1, ALay
       _tile_zero(3);
     }
   }
-  const size_t per = (next.rows + nt - 1) / nt, as = lay.row * sizeof(uint16_t);
+  const size_t as = lay.row * sizeof(uint16_t);
+  const size_t rows = (ahead.rows + nt - 1) / nt, lines = (ahead.lines + nt - 1) / nt;
   for (size_t k = 0; k < nt; ++k) {
     if constexpr (Stream) {
-      for (size_t i = k * per; i < std::min(next.rows, (k + 1) * per); ++i) {
-        _mm_prefetch(reinterpret_cast<const char*>(next.c + i * next.ldc), _MM_HINT_T1);
-        _mm_prefetch(reinterpret_cast<const char*>(next.c + i * next.ldc + kPanel), _MM_HINT_T1);
+      for (size_t i = k * rows; i < std::min(ahead.rows, (k + 1) * rows); ++i) {
+        _mm_prefetch(reinterpret_cast<const char*>(ahead.c + i * ahead.ldc), _MM_HINT_T1);
+        _mm_prefetch(reinterpret_cast<const char*>(ahead.c + i * ahead.ldc + kPanel), _MM_HINT_T1);
+      }
+      const size_t l1 = ahead.line0 + std::min(ahead.lines, (k + 1) * lines);
+      for (size_t l = ahead.line0 + k * lines; l < l1; ++l) {
+        _mm_prefetch(ahead.b0 + l * 64, _MM_HINT_T1);
+        _mm_prefetch(ahead.b1 + l * 64, _MM_HINT_T1);
       }
     }
     load_a<Stream>(a0 + k * lay.step, as, 4);
@@ -177,23 +191,27 @@ RECUR_AMX void run_tiles(size_t nt, const uint16_t* a0, const uint16_t* a1, ALay
 }
 
 // Rows [0, mc) of A's K block (kc values from A) rounded into tiles of tile_rows x kTk laid out
-// as `lay`, zero padded to whole row tiles.
+// as `lay`, zero padded to whole row tiles. A row tile is rounded kRoundRun values at a time
+// across its rows, so that rows lying far apart (an input projection's rows of one time step,
+// T * F floats apart) are read as that many streams at once rather than one after another: the
+// S4 step's x rows took 88 k cycles against 134 k, its h rows 20 k against 24 k (one thread).
 RECUR_AMX void round_block(const float* A, size_t lda, size_t mc, size_t kc, size_t tile_rows,
                            ALayout lay, uint16_t* abuf) {
+  constexpr size_t kRoundRun = 2 * kTk;
   const size_t nt = (kc + kTk - 1) / kTk;
   const size_t padded = (mc + tile_rows - 1) / tile_rows * tile_rows;
-  // Whole rows are rounded at once; contiguous tiles take a row's kTk values at a time.
-  const size_t run = lay.step == kTk ? nt * kTk : kTk;
   uint16_t* base = abuf;
   for (size_t t0 = 0; t0 < padded; t0 += tile_rows, base += lay.tiles) {
-    for (size_t r = 0; r < tile_rows; ++r) {
-      const size_t i = t0 + r;
-      uint16_t* row = base + r * lay.row;
-      for (size_t j = 0; j < nt * kTk; j += run, row += run / kTk * lay.step) {
-        const size_t n = i < mc ? std::min(run, kc - j) : 0;
-        if (n) round_row_bf16(A + i * lda + j, n, row);
-        const size_t done = n + (n & 1);
-        if (done < run) std::memset(row + done, 0, (run - done) * sizeof(uint16_t));
+    for (size_t j0 = 0; j0 < nt * kTk; j0 += kRoundRun) {
+      for (size_t r = 0; r < tile_rows; ++r) {
+        const size_t i = t0 + r;
+        for (size_t j = j0; j < std::min(j0 + kRoundRun, nt * kTk); j += kTk) {
+          uint16_t* dst = base + r * lay.row + j / kTk * lay.step;
+          const size_t n = i < mc ? std::min(kTk, kc - j) : 0;
+          if (n) round_row_bf16(A + i * lda + j, n, dst);
+          const size_t done = n + (n & 1);
+          if (done < kTk) std::memset(dst + done, 0, (kTk - done) * sizeof(uint16_t));
+        }
       }
     }
   }
@@ -257,24 +275,33 @@ RECUR_AMX void gemm_rows(size_t M, const float* A, size_t lda, const PackedMatri
               tiles[2 * r].open(c + 16 * r * ldc, ldc, rows, n0, tile_rows, load);
               tiles[2 * r + 1].open(c + 16 * r * ldc + kPanel, ldc, rows, n1, tile_rows, load);
             }
-            // The next block: the next row block, else the next panel pair's first.
-            NextC next;
+            // The next C block: the next row block, else the next panel pair's first.
+            Ahead ahead;
             if (stream && i0 + kMr < mc) {
-              next = {c + kMr * ldc, std::min(kMr, mc - i0 - kMr), ldc};
+              ahead = {c + kMr * ldc, std::min(kMr, mc - i0 - kMr), ldc};
             } else if (stream && q + 2 < p1) {
-              next = {C + m0 * ldc + (q + 2) * kPanel, std::min(kMr, mc), ldc};
+              ahead = {C + m0 * ldc + (q + 2) * kPanel, std::min(kMr, mc), ldc};
+            }
+            // This row block's share of the next pair's B (nt * 16 lines a panel).
+            if (stream && q + 2 < p1) {
+              const size_t blocks = (mc + kMr - 1) / kMr, block = i0 / kMr, n = nt * 16;
+              const size_t q2 = q + 2, q3 = q + 3 < p1 ? q + 3 : q2;
+              ahead.b0 = reinterpret_cast<const char*>(B.bf16.data() + q2 * B.stride + k0 * kPanel);
+              ahead.b1 = reinterpret_cast<const char*>(B.bf16.data() + q3 * B.stride + k0 * kPanel);
+              ahead.line0 = block * n / blocks;
+              ahead.lines = (block + 1) * n / blocks - ahead.line0;
             }
             // i0 / 16 row tiles precede (tile_rows < 16 only when M is, so i0 = 0).
             const uint16_t* a0 = abuf + i0 / 16 * lay.tiles;
             const uint16_t* a1 = rt == 2 ? a0 + lay.tiles : a0;
             if (rt == 2 && stream) {
-              run_tiles<true, true>(nt, a0, a1, lay, b0, b1, tiles, load, init, next);
+              run_tiles<true, true>(nt, a0, a1, lay, b0, b1, tiles, load, init, ahead);
             } else if (rt == 2) {
-              run_tiles<true, false>(nt, a0, a1, lay, b0, b1, tiles, load, init, next);
+              run_tiles<true, false>(nt, a0, a1, lay, b0, b1, tiles, load, init, ahead);
             } else if (stream) {
-              run_tiles<false, true>(nt, a0, a1, lay, b0, b1, tiles, load, init, next);
+              run_tiles<false, true>(nt, a0, a1, lay, b0, b1, tiles, load, init, ahead);
             } else {
-              run_tiles<false, false>(nt, a0, a1, lay, b0, b1, tiles, load, init, next);
+              run_tiles<false, false>(nt, a0, a1, lay, b0, b1, tiles, load, init, ahead);
             }
             for (size_t t = 0; t < 2 * rt; ++t) tiles[t].close();
             if (last && bias && accumulate) add_bias(mr, n0 + n1, bias + q * kPanel, c, ldc);
