@@ -77,22 +77,24 @@ RECUR_AMX void add_bias(size_t rows, size_t n, const float* bias, float* c, size
   }
 }
 
-// Streamed blocks: a whole K block (512 k) over more than 64 rows. There A is streamed from L2:
-// the A and B tiles of a 32 x 32 block over 512 k are 64 KiB, more than L1's 48, and each panel
-// pair's B tiles serve 4 row blocks, so B should stay in L1. A's tiles are then contiguous and
-// loaded with the streaming hint, and the next C block is fetched into L2 during the current one.
-// Measured on one thread (docs/PERFORMANCE.md, session 23): the S4 step (128 x 512 x 2048) 8-12 %
-// less, 6400 x 512 x 2048 25 % less; the same with shorter K blocks or 64 rows or fewer was
-// 2-15 % slower (S3's and S2's steps; S4's 64-row tiles at 2 threads), so those blocks load A in
-// whole rows, normally, and fetch nothing.
+// Streamed blocks: a whole K block (512 k) over more than one row block (32 rows). There A is
+// streamed from L2: the A and B tiles of a 32 x 32 block over 512 k are 64 KiB, more than L1's 48,
+// and each panel pair's B tiles serve every row block, so B should stay in L1. A's tiles are then
+// contiguous and loaded with the streaming hint, and the next C block and the next panel pair's B
+// are fetched into L2 during the current one (Ahead). Measured on one thread (docs/PERFORMANCE.md):
+// the S4 step (128 x 512 x 2048) 8-12 % less (session 23), 6400 x 512 x 2048 25 % less; with the B
+// fetch, 64-row blocks too (they had been 2-15 % slower streamed without it): 64 x 512 x 2048
+// 152 us against 174, S4's LSTM at 2 threads (64-row tiles) 20.9-21.4 ms against 22.0-23.7
+// (session 30). Shorter K blocks (S3's and S2's steps) and single row blocks load A in whole
+// rows, normally, and fetch nothing: fetching B there made S2's batch-1 LSTM 40 % slower and S3's
+// 64-row steps 2 % slower.
 
 // What a streamed block fetches while its tiles run, spread over its k steps: the C block after
 // it into L2 (rows = 0: none; its second panel may lie past N: prefetches do not fault), and its
 // share [line0, line0 + lines) of the next panel pair's B lines of this K block. That pair's B then
 // waits in L2 when its first row block loads it: without, those loads came from L3 (B: a weight
 // matrix, larger than L2, read once per row block per step), and the S4 step's 128 x 512 x 2048
-// product took 297-304 us against 272-278 (one thread). Products of 64 rows or fewer fetch
-// nothing: S2's batch-1 LSTM ran 40 % slower fetching B, and S3's 64-row steps 2 % slower.
+// product took 297-304 us against 272-278 (one thread).
 struct Ahead {
   const float* c = nullptr;
   size_t rows = 0, ldc = 0;
@@ -243,7 +245,7 @@ RECUR_AMX void gemm_rows(size_t M, const float* A, size_t lda, const PackedMatri
     for (size_t k0 = 0; k0 < K; k0 += kKc) {
       const size_t kc = std::min(kKc, K - k0), nt = (kc + kTk - 1) / kTk;
       const bool load = accumulate || k0 > 0, last = k0 + kc == K;
-      const bool stream = nt * kTk == kKc && mc > kMcStack;
+      const bool stream = nt * kTk == kKc && mc > kMr;
       const ALayout lay(nt, tile_rows, stream);
       round_block(A + m0 * lda + k0, lda, mc, kc, tile_rows, lay, abuf);
       // Each panel pair's B tiles (32 KiB a K block) stay in L1 across the row blocks.
