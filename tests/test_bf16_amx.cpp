@@ -87,13 +87,14 @@ TEST(Bf16Amx, PacksPairRowsInWholeTiles) {
 }
 
 // A row's bits alone equal its bits inside batches of every size (tile rows configured from 1 to
-// 16, staged and in-place C tiles, A in 64-row blocks on the stack and in 128-row blocks of the
-// per-thread buffer past 64 rows), and 2 threads equal 1.
+// 16, staged and in-place C tiles, A in whole rows and streamed in tiles from two row blocks on,
+// in 64-row blocks on the stack and in 256-row blocks of the per-thread buffer past 64 rows), and
+// 2 threads equal 1.
 TEST(Bf16Amx, SameBitsAloneInABatchWithThreads) {
   REQUIRE_AMX();
   IsaGuard guard;
   std::mt19937 rng(79);
-  for (size_t M : {size_t{7}, size_t{20}, size_t{150}}) {
+  for (size_t M : {size_t{7}, size_t{20}, size_t{40}, size_t{150}, size_t{300}}) {
     const size_t N = 200, K = 531;
     const auto A = rand_vec(M * K, rng), B = rand_vec(K * N, rng);
     const auto P = k::pack_matrix(K, N, B.data(), N, 0, Precision::bf16, k::Bf16Form::amx);

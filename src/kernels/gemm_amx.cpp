@@ -30,12 +30,14 @@ namespace {
 
 constexpr size_t kTk = 32;   // k per tdpbf16ps: 16 pairs
 constexpr size_t kKc = 512;  // k per block, a multiple of kTk
-// Rows rounded at a time: up to 64 on the stack (64 KiB of bf16), else 128 in a buffer each
+// Rows rounded at a time: up to 64 on the stack (64 KiB of bf16), else 256 in a buffer each
 // thread allocates once (not on the stack: streaming callers' threads may have small stacks).
-// 128 rows against 64: the S4 step (128 x 512 x 2048 into padded rows on cache lines) 261-262 us
-// against 310-311, one thread. Up to 64 rows stay on the stack: batch-1 LSTM steps (S2) ran
-// 8-13 % slower whenever the small products used the per-thread buffer (docs/PERFORMANCE.md).
-constexpr size_t kMcStack = 64, kMcHeap = 128;
+// A block of rows reads all of B once per K block, so more rows read B from L3 less often, one
+// thread: 128 rows against 64, the S4 step (128 x 512 x 2048) 261-262 us against 310-311; 256
+// against 128, 256 x 512 x 2048 474-504 us against 548-563 and 512 rows 925-964 against 1104-1119
+// (session 30). Up to 64 rows stay on the stack: batch-1 LSTM steps (S2) ran 8-13 % slower
+// whenever the small products used the per-thread buffer (docs/PERFORMANCE.md).
+constexpr size_t kMcStack = 64, kMcHeap = 256;
 constexpr size_t kMr = 32;  // rows per tile block: two A tiles
 
 // One C tile: in place when whole, else through a staging copy (an edge of M or N).
