@@ -434,6 +434,22 @@ TEST(Kernels, TableOfAnIsaTheCpuLacksIsRefused) {
   EXPECT_THROW(recur::kernels::set_isa(Isa::amx), recur::Unsupported);
 }
 
+// Packed matrices and kernel buffers start on a cache line; from kHugeBytes on, on a huge page
+// boundary (where the OS may map them with huge pages), and they are whole and writable.
+TEST(Kernels, LineAllocatorAlignsLinesAndHugeBlocks) {
+  namespace k = recur::kernels;
+  for (size_t n : {size_t{1}, size_t{1000}, k::kHugeBytes - 4, k::kHugeBytes, 3 * k::kHugeBytes}) {
+    std::vector<float, k::LineAllocator<float>> v(n / sizeof(float) + 2, 1.0f);
+    const auto at = reinterpret_cast<uintptr_t>(v.data());
+    EXPECT_EQ(at % 64, 0u) << n;
+    if (v.size() * sizeof(float) >= k::kHugeBytes) {
+      EXPECT_EQ(at % k::kHugeBytes, 0u) << n;
+    }
+    v.back() = 2.0f;
+    EXPECT_EQ(v.front() + v.back(), 3.0f) << n;
+  }
+}
+
 TEST(Kernels, ParallelForRunsEveryIndexOnce) {
   IsaGuard guard;
   recur::kernels::set_num_threads(2);

@@ -4,12 +4,32 @@
 #include <cstring>
 #include <type_traits>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 #include "kernels/bf16.hpp"
 #include "kernels/dispatch.hpp"
 #include "kernels/isa_internal.hpp"
 #include "kernels/threads.hpp"
 
 namespace recur::kernels {
+
+namespace {
+constexpr std::align_val_t kLine{64}, kHuge{kHugeBytes};
+}  // namespace
+
+void* allocate_lines(size_t bytes) {
+  if (bytes < kHugeBytes) return ::operator new(bytes, kLine);
+  void* p = ::operator new(bytes, kHuge);
+#if defined(__linux__)
+  // Advice only: where the OS declines, the pages stay small.
+  madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+  return p;
+}
+
+void free_lines(void* p, size_t bytes) { ::operator delete(p, bytes < kHugeBytes ? kLine : kHuge); }
 
 void add_bias_rows(size_t M, size_t N, const float* bias, float* C, size_t ldc) {
   for (size_t i = 0; i < M; ++i) {
