@@ -38,7 +38,8 @@ constexpr size_t kKc = 512;  // k per block, a multiple of kTk
 // (session 30). Up to 64 rows stay on the stack: batch-1 LSTM steps (S2) ran 8-13 % slower
 // whenever the small products used the per-thread buffer (docs/PERFORMANCE.md).
 constexpr size_t kMcStack = 64, kMcHeap = 256;
-constexpr size_t kMr = 32;  // rows per tile block: two A tiles
+constexpr size_t kMr = 32;         // rows per tile block: two A tiles
+constexpr size_t kFetchEvery = 4;  // B lines a streamed block prefetches: one in this many
 
 // One C tile: in place when whole, else through a staging copy (an edge of M or N).
 struct CTile {
@@ -169,8 +170,14 @@ RECUR_AMX void run_tiles(size_t nt, const uint16_t* a0, const uint16_t* a1, ALay
         _mm_prefetch(reinterpret_cast<const char*>(ahead.c + i * ahead.ldc), _MM_HINT_T1);
         _mm_prefetch(reinterpret_cast<const char*>(ahead.c + i * ahead.ldc + kPanel), _MM_HINT_T1);
       }
-      const size_t l1 = ahead.line0 + std::min(ahead.lines, (k + 1) * lines);
-      for (size_t l = ahead.line0 + k * lines; l < l1; ++l) {
+      // One line in kFetchEvery: the L2 streamer fetches the lines between, and each prefetch
+      // holds a fill buffer that A's tile loads from L2 need too. The S4 step's row blocks after
+      // a pair's first took 1650-1800 TSC cycles against 1950-2000 fetching every line (the first
+      // 3700-3830 against 3400-3620); S4 LSTM bf16, one thread: 30.0-33.1 ms against 31.9-34.8.
+      const size_t l0 = ahead.line0 + k * lines,
+                   l1 = ahead.line0 + std::min(ahead.lines, (k + 1) * lines);
+      for (size_t l = (l0 + kFetchEvery - 1) / kFetchEvery * kFetchEvery; l < l1;
+           l += kFetchEvery) {
         _mm_prefetch(ahead.b0 + l * 64, _MM_HINT_T1);
         _mm_prefetch(ahead.b1 + l * 64, _MM_HINT_T1);
       }
