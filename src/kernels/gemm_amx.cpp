@@ -89,7 +89,7 @@ RECUR_AMX void add_bias(size_t rows, size_t n, const float* bias, float* c, size
 // fetch, 64-row blocks too (they had been 2-15 % slower streamed without it): 64 x 512 x 2048
 // 152 us against 174, S4's LSTM at 2 threads (64-row tiles) 20.9-21.4 ms against 22.0-23.7
 // (session 30). Shorter K blocks (S3's and S2's steps) and single row blocks load A in whole
-// rows, normally, and fetch nothing: fetching B there made S2's batch-1 LSTM 40 % slower and S3's
+// rows, normally, and fetch nothing: fetching B there made S2's batch-1 LSTM 44 % slower and S3's
 // 64-row steps 2 % slower.
 
 // What a streamed block fetches while its tiles run, spread over its k steps: the C block after
@@ -205,7 +205,7 @@ RECUR_AMX void run_tiles(size_t nt, const uint16_t* a0, const uint16_t* a1, ALay
 // as `lay`, zero padded to whole row tiles. A row tile is rounded kRoundRun values at a time
 // across its rows, so that rows lying far apart (an input projection's rows of one time step,
 // T * F floats apart) are read as that many streams at once rather than one after another: the
-// S4 step's x rows took 88 k cycles against 134 k, its h rows 20 k against 24 k (one thread).
+// S4 step's x rows took 88 k TSC cycles against 134 k, its h rows 20 k against 24 k (one thread).
 RECUR_AMX void round_block(const float* A, size_t lda, size_t mc, size_t kc, size_t tile_rows,
                            ALayout lay, uint16_t* abuf) {
   constexpr size_t kRoundRun = 2 * kTk;
