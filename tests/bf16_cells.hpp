@@ -265,13 +265,13 @@ inline CellRun run_fused_and_loop(const Built& b, size_t input, size_t B, size_t
   const auto init = zeros(*b.cell, B);
   const auto f = run_fused(*b.cell, x, init);
   const auto loop = recur::ops::rnn(step_of(*b.cell), x, init);
-  EXPECT_EQ(f.outputs.values(), loop.outputs.values()) << "fused vs loop, T=" << T;
+  EXPECT_EQ(f.outputs.to_vector(), loop.outputs.to_vector()) << "fused vs loop, T=" << T;
   ref::Seq xs(B, ref::Mat(T, ref::Vec(input)));
   for (size_t bb = 0; bb < B; ++bb)
     for (size_t t = 0; t < T; ++t)
       for (size_t j = 0; j < input; ++j) xs[bb][t][j] = xv[(bb * T + t) * input + j];
   ref::Layer layer({b.rounded}, ref::LayerOptions{true, false, false, false, false});
-  return {f.outputs.values(), layer.call(xs)[0].v};
+  return {f.outputs.to_vector(), layer.call(xs)[0].v};
 }
 
 // ------------------------------------------------------- cells of the forms that round A (dot,
@@ -327,12 +327,12 @@ inline void expect_cells_batch_independent() {
     const auto one_thread = run_fused(*b.cell, x, zeros(*b.cell, B));
     k::set_num_threads(2);
     const auto two = run_fused(*b.cell, x, zeros(*b.cell, B));
-    EXPECT_EQ(one_thread.outputs.values(), two.outputs.values());
+    EXPECT_EQ(one_thread.outputs.to_vector(), two.outputs.to_vector());
     const Tensor x1({1, T, c.input}, std::vector<float>(xv.begin() + at * T * c.input,
                                                         xv.begin() + (at + 1) * T * c.input));
     const auto alone = run_fused(*b.cell, x1, zeros(*b.cell, 1));
     const size_t n = alone.outputs.size();
-    EXPECT_EQ(alone.outputs.values(),
+    EXPECT_EQ(alone.outputs.to_vector(),
               std::vector<float>(two.outputs.values().begin() + at * n,
                                  two.outputs.values().begin() + (at + 1) * n));
   }

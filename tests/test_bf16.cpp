@@ -130,8 +130,8 @@ TEST(Bf16, CellsSplitUnitsGiveOneThreadsBits) {
       const auto two = run_fused(cell, x, init);
       const auto loop = recur::ops::rnn(step_of(cell), x, init);
       k::set_num_threads(1);
-      EXPECT_EQ(two.outputs.values(), one.outputs.values()) << k::isa_name(isa);
-      EXPECT_EQ(loop.outputs.values(), one.outputs.values()) << k::isa_name(isa);
+      EXPECT_EQ(two.outputs.to_vector(), one.outputs.to_vector()) << k::isa_name(isa);
+      EXPECT_EQ(loop.outputs.to_vector(), one.outputs.to_vector()) << k::isa_name(isa);
     }
   }
 }
@@ -156,12 +156,12 @@ TEST(Bf16, ConvLstmOpEqualsStepLoopAndOneSample) {
   std::vector<Tensor> init{Tensor({B, L, 7}), Tensor({B, L, 7})};
   const auto op = recur::ops::conv_lstm(cell, x, init);
   const auto loop = recur::ops::rnn(step_of(cell), x, init);
-  EXPECT_EQ(op.outputs.values(), loop.outputs.values());
+  EXPECT_EQ(op.outputs.to_vector(), loop.outputs.to_vector());
   const Tensor x1({1, T, L, C},
                   std::vector<float>(x.values().begin(), x.values().begin() + T * L * C));
   std::vector<Tensor> init1{Tensor({1, L, 7}), Tensor({1, L, 7})};
   const auto one = recur::ops::conv_lstm(cell, x1, init1);
-  EXPECT_EQ(one.outputs.values(),
+  EXPECT_EQ(one.outputs.to_vector(),
             std::vector<float>(op.outputs.values().begin(),
                                op.outputs.values().begin() + one.outputs.size()));
 }

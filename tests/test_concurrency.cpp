@@ -44,7 +44,7 @@ Tensor make_input(const recur::TensorInfo& info, size_t batch, size_t open, uint
 bool same(const std::vector<Tensor>& a, const std::vector<Tensor>& b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (a[i].shape() != b[i].shape() || a[i].values() != b[i].values()) return false;
+    if (a[i].shape() != b[i].shape() || a[i].to_vector() != b[i].to_vector()) return false;
   }
   return true;
 }

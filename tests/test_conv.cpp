@@ -117,8 +117,8 @@ TEST(ConvOp, MatchesDirectConvolutionOnRandomShapes) {
     const auto geo = recur::ops::conv_shape(g.in, g.cin, g.k, g.s, g.d, g.same, g.cout, g.groups);
     ASSERT_EQ(geo.out_spatial(), g.out);
     const Tensor y = recur::ops::conv(w, geo, x, recur::Activation::linear);
-    const auto want =
-        reference(g, N, x.values(), kernel.values(), with_bias ? &bias.values() : nullptr);
+    const std::vector<float> b = bias.to_vector();
+    const auto want = reference(g, N, x.to_vector(), kernel.to_vector(), with_bias ? &b : nullptr);
     ASSERT_EQ(y.size(), want.size());
     for (size_t i = 0; i < want.size(); ++i) {
       ASSERT_NEAR(y[i], want[i], 1e-4 * (1.0 + std::fabs(want[i])))
@@ -142,7 +142,7 @@ TEST(ConvOp, ChannelsFirstRoundTrip) {
   ASSERT_EQ(last.shape(), (std::vector<size_t>{2, 3, 7, 4, 5}));
   EXPECT_EQ(last[((1 * 3 + 2) * 7 + 6) * 4 * 5 + 3 * 5 + 4],
             x[(((1 * 3 + 2) * 5 + 4) * 7 + 6) * 4 + 3]);
-  EXPECT_EQ(recur::ops::channels_to_first(last, 2).values(), x.values());
+  EXPECT_EQ(recur::ops::channels_to_first(last, 2).to_vector(), x.to_vector());
 }
 
 // ---- ConvLSTM -------------------------------------------------------------------------------
@@ -204,8 +204,9 @@ std::vector<std::vector<double>> lstm_reference(const LstmCase& lc, const Tensor
       std::vector<float> xt(x.data() + (b * lc.T + t) * step, x.data() + (b * lc.T + t + 1) * step);
       std::vector<float> hb(h.begin() + static_cast<long>(b * row),
                             h.begin() + static_cast<long>((b + 1) * row));
-      const auto zx = reference(g, 1, xt, k.values(), &bias.values());
-      const auto zh = reference(hg, 1, hb, r.values(), nullptr);
+      const std::vector<float> bv = bias.to_vector();
+      const auto zx = reference(g, 1, xt, k.to_vector(), &bv);
+      const auto zh = reference(hg, 1, hb, r.to_vector(), nullptr);
       const bool on = !mask || (*mask)(b, t);
       for (size_t p = 0; p < cells && on; ++p) {
         for (size_t j = 0; j < f; ++j) {
@@ -359,8 +360,8 @@ TEST(ConvLSTMOp, ThreadsGiveTheSameBits) {
     return res;
   };
   const auto one = run(1), two = run(2);
-  EXPECT_EQ(one.outputs.values(), two.outputs.values());
-  EXPECT_EQ(one.states[1].values(), two.states[1].values());
+  EXPECT_EQ(one.outputs.to_vector(), two.outputs.to_vector());
+  EXPECT_EQ(one.states[1].to_vector(), two.states[1].to_vector());
   // A single sample splits each convolution's rows across threads instead.
   Tensor x1({1, T, 40, 33, 3},
             std::vector<float>(x.values().begin(), x.values().begin() + T * 40 * 33 * 3));
@@ -369,10 +370,10 @@ TEST(ConvLSTMOp, ThreadsGiveTheSameBits) {
   const auto a = recur::ops::conv_lstm(cell, x1, init1);
   recur::kernels::set_num_threads(1);
   const auto b = recur::ops::conv_lstm(cell, x1, init1);
-  EXPECT_EQ(a.outputs.values(), b.outputs.values());
+  EXPECT_EQ(a.outputs.to_vector(), b.outputs.to_vector());
   EXPECT_EQ(std::vector<float>(one.outputs.values().begin(),
                                one.outputs.values().begin() + b.outputs.size()),
-            b.outputs.values());
+            b.outputs.to_vector());
 }
 
 }  // namespace

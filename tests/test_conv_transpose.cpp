@@ -144,8 +144,9 @@ TEST(ConvTransposeOp, MatchesDirectScatterOnRandomShapes) {
     const size_t rank = 1 + static_cast<size_t>(it) % 3;
     const Built b = random_case(rng, rank, 1 + rng() % 3);
     const Tensor y = run(b, b.x);
-    const auto want = reference(b.g, b.x.dim(0), b.x.values(), b.kernel.values(),
-                                b.with_bias ? &b.bias.values() : nullptr);
+    const std::vector<float> bias = b.bias.to_vector();
+    const auto want = reference(b.g, b.x.dim(0), b.x.to_vector(), b.kernel.to_vector(),
+                                b.with_bias ? &bias : nullptr);
     ASSERT_EQ(y.size(), want.size()) << "case " << it;
     for (size_t i = 0; i < want.size(); ++i) {
       ASSERT_NEAR(y[i], want[i], 1e-4 * (1.0 + std::fabs(want[i])))
@@ -168,7 +169,7 @@ TEST(ConvTransposeOp, SameBitsWhateverBatchAndThreads) {
     const Tensor all1 = run(b, b.x);
     recur::kernels::set_num_threads(4);
     const Tensor all4 = run(b, b.x);
-    ASSERT_EQ(all1.values(), all4.values()) << "case " << it;
+    ASSERT_EQ(all1.to_vector(), all4.to_vector()) << "case " << it;
     std::vector<size_t> one_shape = b.x.shape();
     one_shape[0] = 1;
     const size_t per = b.x.size() / 5, out_per = all1.size() / 5;

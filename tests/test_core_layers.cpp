@@ -275,7 +275,7 @@ TEST(CoreLayers, InferenceIdentitiesPassTheMask) {
     auto l = make(c, R"({"rate": 0.5, "stddev": 1.0})");
     Tensor x = ramp({2, 2, 2});
     auto out = run(*l, {val(x, Mask(2, 2, std::vector<uint8_t>{1, 0, 0, 1}))});
-    EXPECT_EQ(out[0].tensor.values(), x.values()) << c;
+    EXPECT_EQ(out[0].tensor.to_vector(), x.to_vector()) << c;
     ASSERT_TRUE(out[0].mask) << c;
     EXPECT_EQ(bits(*out[0].mask), (std::vector<uint8_t>{1, 0, 0, 1}));
   }
@@ -472,7 +472,7 @@ TEST(CoreLayers, FlattenReshapeRepeatVectorDropTheMask) {
   Mask m(2, 3, true);
   auto f = run(*make("Flatten", R"({})"), {val(x, m)});
   EXPECT_EQ(f[0].tensor.shape(), (std::vector<size_t>{2, 6}));
-  EXPECT_EQ(f[0].tensor.values(), x.values());
+  EXPECT_EQ(f[0].tensor.to_vector(), x.to_vector());
   EXPECT_FALSE(f[0].mask);
   // channels_first flattens with channels last: (1, 2, 3) -> order c0t0, c1t0, c0t1 ...
   Tensor cf({1, 2, 3}, std::vector<float>{1, 2, 3, 4, 5, 6});
@@ -648,16 +648,16 @@ TEST(CoreLayers, AugmentationsAreIdentitiesAtInference) {
   const Tensor x = ramp({2, 5, 4, 3});
   for (const char* c : {"RandomFlip", "RandomRotation", "MixUp", "RandAugment", "Solarization"}) {
     const auto y = run(*make(c, R"({"factor": 0.2})"), {val(x)});
-    EXPECT_EQ(y[0].tensor.values(), x.values()) << c;
+    EXPECT_EQ(y[0].tensor.to_vector(), x.to_vector()) << c;
   }
   const Tensor seq = ramp({2, 3, 4});
   EXPECT_FALSE(run(*make("RandomFlip", "{}"), {val(seq, Mask(2, 3, true))})[0].mask);
-  EXPECT_EQ(one(*make("RandomCrop", R"({"height": 5, "width": 4})"), x).values(), x.values());
+  EXPECT_EQ(one(*make("RandomCrop", R"({"height": 5, "width": 4})"), x).to_vector(), x.to_vector());
   EXPECT_THROW(one(*make("RandomCrop", R"({"height": 3, "width": 4})"), x), Unsupported);
   EXPECT_EQ(
       one(*make("RandomCrop", R"({"height": 4, "width": 3, "data_format": "channels_first"})"), x)
-          .values(),
-      x.values());
+          .to_vector(),
+      x.to_vector());
   EXPECT_THROW(make("RandomCrop", R"({"height": 0, "width": 4})"), InvalidArgument);
 }
 

@@ -126,7 +126,7 @@ TEST(Einsum, MatchesPlainLoopsOfEachEquation) {
   EXPECT_THROW(run("bi,bi->b", {&z, &w}), InvalidArgument);  // label i: 1 and 3
   // A zero-sized summed label gives zeros.
   const Tensor e0({2, 0}), e1({2, 0});
-  EXPECT_EQ(run("bi,bi->b", {&e0, &e1}).values(), (std::vector<float>{0, 0}));
+  EXPECT_EQ(run("bi,bi->b", {&e0, &e1}).to_vector(), (std::vector<float>{0, 0}));
 }
 
 TEST(Einsum, ParsingRefusesWhatNumpyOrKerasWouldNot) {

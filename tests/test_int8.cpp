@@ -320,10 +320,10 @@ TEST(Int8, CellsSplitUnitsAndBatchesGiveTheSameBits) {
       const auto two = run_fused(*b.cell, x1, zeros(*b.cell, 1));
       const auto loop = recur::ops::rnn(step_of(*b.cell), x1, zeros(*b.cell, 1));
       k::set_num_threads(1);
-      EXPECT_EQ(two.outputs.values(), one.outputs.values()) << k::isa_name(isa);
-      EXPECT_EQ(loop.outputs.values(), one.outputs.values()) << k::isa_name(isa);
+      EXPECT_EQ(two.outputs.to_vector(), one.outputs.to_vector()) << k::isa_name(isa);
+      EXPECT_EQ(loop.outputs.to_vector(), one.outputs.to_vector()) << k::isa_name(isa);
       const size_t n = one.outputs.size();
-      EXPECT_EQ(one.outputs.values(),
+      EXPECT_EQ(one.outputs.to_vector(),
                 std::vector<float>(batch.outputs.values().begin() + at * n,
                                    batch.outputs.values().begin() + (at + 1) * n))
           << k::isa_name(isa);
@@ -362,7 +362,7 @@ TEST(Int8, ModelsStayNearKerasTheSameOnEverySimdIsa) {
           ASSERT_NEAR(y8[i][j], want[j], 0.05) << c << " output " << i << " " << k::isa_name(isa);
         }
         if (isa != Isa::scalar && first.size() > i) {
-          EXPECT_EQ(y8[i].values(), first[i].values()) << c << " " << k::isa_name(isa);
+          EXPECT_EQ(y8[i].to_vector(), first[i].to_vector()) << c << " " << k::isa_name(isa);
         }
       }
       if (isa != Isa::scalar && first.empty()) first = y8;

@@ -87,8 +87,9 @@ TEST(IntInputs, ModelWithAnInt32InputPassesIndicesUnrounded) {
   const Tensor x = recur::load_npy(fixture("k3-gru-embedding-mask", "x0.npy"));
   std::vector<int64_t> xi(x.size());
   for (size_t i = 0; i < x.size(); ++i) xi[i] = static_cast<int64_t>(x[i]);
-  Tensor xf(x.shape(), x.values());
-  EXPECT_EQ(m.predict({Tensor::from_ints(x.shape(), xi)})[0].values(), m.predict({xf})[0].values());
+  Tensor xf(x.shape(), x.to_vector());
+  EXPECT_EQ(m.predict({Tensor::from_ints(x.shape(), xi)})[0].to_vector(),
+            m.predict({xf})[0].to_vector());
 }
 
 TEST(IntInputs, CliReadsAnInt64NpyExactly) {

@@ -190,8 +190,8 @@ TEST(IoHdf5, LegacyKerasLayout) {
     EXPECT_EQ(lstm.dataset_shape(names[0]), (std::vector<size_t>{2, 3}));
     const Tensor k = lstm.read_dataset(names[0]);
     EXPECT_EQ(k.shape(), (std::vector<size_t>{2, 3}));
-    EXPECT_EQ(k.values(), (std::vector<float>{1, 2, 3, 4, 5, 6}));
-    EXPECT_EQ(mw.group("lstm/lstm").read_dataset("bias:0").values(), std::vector<float>{0.5f});
+    EXPECT_EQ(k.to_vector(), (std::vector<float>{1, 2, 3, 4, 5, 6}));
+    EXPECT_EQ(mw.group("lstm/lstm").read_dataset("bias:0").to_vector(), std::vector<float>{0.5f});
     EXPECT_TRUE(mw.group("dropout").attr_strings("weight_names").empty());
     EXPECT_TRUE(mw.group("dense_1").children().empty());
     expect_error<InvalidArgument>(
@@ -283,14 +283,14 @@ TEST(IoHdf5, NumericDatasets) {
   }
   const H5File f = H5File::open(path);
   const H5Group r = f.root();
-  EXPECT_EQ(r.read_dataset("f64").values(), (std::vector<float>{1.5f, -2.25f, 1e30f}));
-  EXPECT_EQ(r.read_dataset("i64").values(), (std::vector<float>{-7, 0, 7, 1 << 20}));
+  EXPECT_EQ(r.read_dataset("f64").to_vector(), (std::vector<float>{1.5f, -2.25f, 1e30f}));
+  EXPECT_EQ(r.read_dataset("i64").to_vector(), (std::vector<float>{-7, 0, 7, 1 << 20}));
   EXPECT_EQ(r.read_dataset("i64").shape(), (std::vector<size_t>{2, 2}));
-  EXPECT_EQ(r.read_dataset("u8").values(), (std::vector<float>{0, 255}));
+  EXPECT_EQ(r.read_dataset("u8").to_vector(), (std::vector<float>{0, 255}));
   EXPECT_EQ(r.dataset_shape("scalar"), std::vector<size_t>{});
-  EXPECT_EQ(r.read_dataset("scalar").values(), std::vector<float>{3.0f});
+  EXPECT_EQ(r.read_dataset("scalar").to_vector(), std::vector<float>{3.0f});
   EXPECT_EQ(r.read_dataset("empty").shape(), (std::vector<size_t>{0, 4}));
-  EXPECT_EQ(r.read_dataset("f16").values(),
+  EXPECT_EQ(r.read_dataset("f16").to_vector(),
             (std::vector<float>{1.0f, -2.0f, 0.5f, 65504.0f, std::ldexp(1.0f, -24)}));
   const Tensor z = r.read_dataset("zip");
   EXPECT_EQ(z.size(), 100000u);
@@ -331,7 +331,7 @@ TEST(IoHdf5, LinksAreRefused) {
   const H5Group r = f.root();
   EXPECT_EQ(r.children(),
             (std::vector<std::string>{"dangling", "ext", "g", "hard", "soft", "softg"}));
-  EXPECT_EQ(r.read_dataset("hard").values(), (std::vector<float>{1, 2}));
+  EXPECT_EQ(r.read_dataset("hard").to_vector(), (std::vector<float>{1, 2}));
   expect_error<InvalidArgument>([&] { r.read_dataset("soft"); }, path,
                                 "/soft: soft links are refused");
   expect_error<InvalidArgument>([&] { r.has_dataset("soft"); }, path, "soft links are refused");
@@ -415,7 +415,7 @@ TEST(IoHdf5, ShapeBomb) {
   expect_error<InvalidArgument>([&] { r.dataset_shape("bomb"); }, path, "shape bomb");
   expect_error<InvalidArgument>([&] { r.read_dataset("overflow"); }, path,
                                 "/overflow: declared size overflows");
-  EXPECT_EQ(r.read_dataset("small").values(), std::vector<float>(4, 0.0f));
+  EXPECT_EQ(r.read_dataset("small").to_vector(), std::vector<float>(4, 0.0f));
   // Default limits stop the bomb at the element count first.
   expect_error<InvalidArgument>([&] { H5File::open(path).root().read_dataset("overflow"); }, path,
                                 "exceed the limit");
@@ -443,7 +443,7 @@ TEST(IoHdf5, GroupDepthLimit) {
                                 "deeper than the limit");
   expect_error<InvalidArgument>([&] { f.root().group("g/g/loop/g/loop"); }, path,
                                 "deeper than the limit");
-  EXPECT_EQ(H5File::open(path).root().read_dataset("g/g/g/g/g/g/d").values(),
+  EXPECT_EQ(H5File::open(path).root().read_dataset("g/g/g/g/g/g/d").to_vector(),
             std::vector<float>{1});
 }
 
@@ -613,19 +613,19 @@ void check_layouts(const H5File& f) {
                            "fletcher", "one_chunk", "early"}) {
     SCOPED_TRACE(name);
     EXPECT_EQ(g.dataset_shape(name), (std::vector<size_t>{7, 13}));
-    EXPECT_EQ(g.read_dataset(name).values(), v);
+    EXPECT_EQ(g.read_dataset(name).to_vector(), v);
   }
-  EXPECT_EQ(g.read_dataset("rank3").values(), iota_floats(24));
-  EXPECT_EQ(g.read_dataset("sparse").values(), (std::vector<float>{0, 0, 5, 6, 0, 0}));
-  EXPECT_EQ(g.read_dataset("f16").values(), (std::vector<float>{1, -2, INFINITY}));
-  EXPECT_EQ(g.read_dataset("f64le").values(), (std::vector<float>{INFINITY, -0.125f}));
-  EXPECT_EQ(g.read_dataset("f64be").values(), (std::vector<float>{INFINITY, -0.125f}));
-  EXPECT_EQ(g.read_dataset("f32be").values(), (std::vector<float>{1.25f, -3}));
+  EXPECT_EQ(g.read_dataset("rank3").to_vector(), iota_floats(24));
+  EXPECT_EQ(g.read_dataset("sparse").to_vector(), (std::vector<float>{0, 0, 5, 6, 0, 0}));
+  EXPECT_EQ(g.read_dataset("f16").to_vector(), (std::vector<float>{1, -2, INFINITY}));
+  EXPECT_EQ(g.read_dataset("f64le").to_vector(), (std::vector<float>{INFINITY, -0.125f}));
+  EXPECT_EQ(g.read_dataset("f64be").to_vector(), (std::vector<float>{INFINITY, -0.125f}));
+  EXPECT_EQ(g.read_dataset("f32be").to_vector(), (std::vector<float>{1.25f, -3}));
   for (const char* name : {"int1", "int2", "int4", "int8"}) {
-    EXPECT_EQ(g.read_dataset(name).values(), (std::vector<float>{-5, 0, 100})) << name;
+    EXPECT_EQ(g.read_dataset(name).to_vector(), (std::vector<float>{-5, 0, 100})) << name;
   }
-  EXPECT_EQ(g.read_dataset("u16be").values(), (std::vector<float>{0, 200}));
-  EXPECT_EQ(g.read_dataset("u64").values(), (std::vector<float>{0, 200}));
+  EXPECT_EQ(g.read_dataset("u16be").to_vector(), (std::vector<float>{0, 200}));
+  EXPECT_EQ(g.read_dataset("u64").to_vector(), (std::vector<float>{0, 200}));
   EXPECT_EQ(g.attr_strings("vlen"), (std::vector<std::string>{"alpha", "", "gamma \xe2\x9c\x93"}));
   EXPECT_EQ(g.attr_strings("fixed"), (std::vector<std::string>{"one", "three"}));
   EXPECT_FALSE(g.has_attr("nope"));
@@ -722,7 +722,7 @@ TEST(IoHdf5Reader, UserBlock) {
     H5Fclose(f);
     H5Pclose(fcpl);
   }
-  EXPECT_EQ(H5File::open(path).root().read_dataset("d").values(), (std::vector<float>{3, 4}));
+  EXPECT_EQ(H5File::open(path).root().read_dataset("d").to_vector(), (std::vector<float>{3, 4}));
 }
 
 TEST(IoHdf5Reader, BigGroups) {
@@ -747,11 +747,11 @@ TEST(IoHdf5Reader, BigGroups) {
   const H5File f = H5File::open(path);
   EXPECT_EQ(f.root().group("few").children().size(), 20u);
   for (int i = 0; i < 20; ++i) {
-    EXPECT_EQ(f.root().group("few").read_dataset(std::string("d") + std::to_string(i)).values(),
+    EXPECT_EQ(f.root().group("few").read_dataset(std::string("d") + std::to_string(i)).to_vector(),
               std::vector<float>{float(i)});
   }
   EXPECT_EQ(f.root().group("many").children(), names);
-  EXPECT_EQ(f.root().read_dataset("many/n2999/x").values(), std::vector<float>{9});
+  EXPECT_EQ(f.root().read_dataset("many/n2999/x").to_vector(), std::vector<float>{9});
   EXPECT_FALSE(f.root().has_group("many/n3000"));
 }
 
@@ -787,12 +787,12 @@ TEST(IoHdf5Reader, LatestFormatDenseAndContinuations) {
   const H5Group few = f.root().group("few");
   for (int i = 0; i < 6; ++i)
     EXPECT_EQ(few.attr_string(std::string("a") + std::to_string(i)), std::string(40, 'a' + i));
-  EXPECT_EQ(few.read_dataset("d").values(), (std::vector<float>{1, 2}));
+  EXPECT_EQ(few.read_dataset("d").to_vector(), (std::vector<float>{1, 2}));
   // More than 8 links / attributes: dense storage (fractal heap + v2 B-tree name index).
   const auto c = f.root().group("dense").children();
   EXPECT_EQ(c.size(), 40u);
   EXPECT_TRUE(std::is_sorted(c.begin(), c.end()));
-  EXPECT_EQ(f.root().read_dataset("dense/d17").values(), std::vector<float>{17});
+  EXPECT_EQ(f.root().read_dataset("dense/d17").to_vector(), std::vector<float>{17});
   EXPECT_FALSE(f.root().has_dataset("dense/d40"));
   for (int i = 0; i < 40; ++i) {
     std::string name = "attr", value = "v";

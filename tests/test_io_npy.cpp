@@ -141,7 +141,7 @@ TEST(IoNpy, SaveLoadRoundTrip) {
     EXPECT_EQ(a.dtype, "<f4");
     EXPECT_FALSE(a.integer);
     EXPECT_EQ(a.values.shape(), shape);
-    EXPECT_EQ(a.values.values(), t.values());
+    EXPECT_EQ(a.values.to_vector(), t.to_vector());
   }
   // Only the final file remains: no temporary left behind.
   EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1);
@@ -154,7 +154,7 @@ TEST(IoNpy, AtomicWriteFailureLeavesNothing) {
   save_npy(path, Tensor({2}, 3.0f));
   // Overwriting replaces the content whole.
   save_npy(path, Tensor({3}, 4.0f));
-  EXPECT_EQ(load_npy(path).values.values(), std::vector<float>(3, 4.0f));
+  EXPECT_EQ(load_npy(path).values.to_vector(), std::vector<float>(3, 4.0f));
   EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1);
 }
 
@@ -167,7 +167,7 @@ TEST(IoNpy, EveryDtype) {
     EXPECT_EQ(a.dtype, descr);
     EXPECT_EQ(a.integer, integer);
     EXPECT_EQ(a.values.shape(), std::vector<size_t>{4});
-    EXPECT_EQ(a.values.values(), expected);
+    EXPECT_EQ(a.values.to_vector(), expected);
   };
   check("<f4", le_bytes(std::vector<float>{0, 1, -2, 100}), false, want);
   check("<f8", le_bytes(std::vector<double>{0, 1, -2, 100}), false, want);
@@ -221,7 +221,7 @@ TEST(IoNpy, FortranOrderIsConvertedToC) {
   const NpyArray a =
       parse(npy(dict("<f4", "(2, 3)", true), le_bytes(std::vector<float>{0, 3, 1, 4, 2, 5})));
   EXPECT_EQ(a.values.shape(), (std::vector<size_t>{2, 3}));
-  EXPECT_EQ(a.values.values(), (std::vector<float>{0, 1, 2, 3, 4, 5}));
+  EXPECT_EQ(a.values.to_vector(), (std::vector<float>{0, 1, 2, 3, 4, 5}));
 
   // 3-D: value at (i, j, k) = 100i + 10j + k, shape (2, 3, 4), file in Fortran order.
   std::vector<int16_t> f(24);
@@ -237,7 +237,7 @@ TEST(IoNpy, FortranOrderIsConvertedToC) {
 
   // 1-D and empty arrays are the same in both orders.
   EXPECT_EQ(
-      parse(npy(dict("<f4", "(2,)", true), le_bytes(std::vector<float>{1, 2}))).values.values(),
+      parse(npy(dict("<f4", "(2,)", true), le_bytes(std::vector<float>{1, 2}))).values.to_vector(),
       (std::vector<float>{1, 2}));
   EXPECT_EQ(parse(npy(dict("<f4", "(0, 3)", true), {})).values.shape(),
             (std::vector<size_t>{0, 3}));
@@ -393,7 +393,7 @@ TEST(IoNpy, NpzRoundTripAndHostileMembers) {
   const auto arrays = load_npz(path);
   ASSERT_EQ(arrays.size(), 3u);
   EXPECT_EQ(arrays[0].first, "zeta");  // archive order, ".npy" dropped
-  EXPECT_EQ(arrays[0].second.values.values(), std::vector<float>(4, 1.5f));
+  EXPECT_EQ(arrays[0].second.values.to_vector(), std::vector<float>(4, 1.5f));
   EXPECT_EQ(arrays[1].first, "alpha");
   EXPECT_EQ(arrays[1].second.values.shape(), std::vector<size_t>{3});
   EXPECT_EQ(arrays[2].second.values.size(), 0u);

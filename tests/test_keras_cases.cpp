@@ -616,7 +616,7 @@ std::string check_activation_case(const json& kase) {
     if (name != "elu" || kase["kwargs"].size() != 1 || !kase["kwargs"].contains("alpha"))
       throw ApiGap("activation '" + name + "' with parameters " + kase["kwargs"].dump());
     const Tensor x = tensor_from(kase.at("input"));
-    std::vector<float> row(x.values());
+    std::vector<float> row(x.to_vector());
     recur::elu(row.data(), row.size(), kase["kwargs"]["alpha"].get<float>());
     std::string failures;
     for (const json& exp : kase.at("expected")) {
@@ -630,7 +630,7 @@ std::string check_activation_case(const json& kase) {
   const recur::Activation a =
       name == "gelu_tanh" ? recur::Activation::gelu_tanh : recur::activation_from_name(name, 3);
   const Tensor x = tensor_from(kase.at("input"));
-  std::vector<float> row(x.values());
+  std::vector<float> row(x.to_vector());
   recur::apply_activation(a, row.data(), row.size());
   std::string failures;
   for (const json& exp : kase.at("expected")) {

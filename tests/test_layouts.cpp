@@ -379,7 +379,7 @@ void expect_shape(const Tensor& t, std::vector<size_t> shape, const std::string&
 
 void expect_identical(const Tensor& got, const Tensor& want, const std::string& what) {
   ASSERT_EQ(got.shape(), want.shape()) << what;
-  EXPECT_EQ(got.values(), want.values()) << what << " must come back bit-exact";
+  EXPECT_EQ(got.to_vector(), want.to_vector()) << what << " must come back bit-exact";
 }
 
 // A round-tripped bias where the original had none: absent, or zeros (OpenVINO / ONNX always

@@ -218,7 +218,7 @@ TEST(OpsAlongAxis, TrilTriuUnstackAndLogicalXor) {
   EXPECT_THROW(call_all(*op("Unstack", {{"axis", 0}}, {kt(3)}), {x}), Unsupported);
   const Tensor a({1, 4}, std::vector<float>{0, 0, 2, -1}),
       b({1, 4}, std::vector<float>{0, 3, 0, 1});
-  EXPECT_EQ(call(*op("LogicalXor", {}, {kt(2), kt(2)}), {a, b}).values(),
+  EXPECT_EQ(call(*op("LogicalXor", {}, {kt(2), kt(2)}), {a, b}).to_vector(),
             (std::vector<float>{0, 1, 1, 0}));
 }
 
@@ -244,7 +244,7 @@ TEST(OpsAlongAxis, ActivationOpsTakeTheirParameters) {
   EXPECT_EQ(call(*op("HardShrink", {{"threshold", 0.5}}, {kt(2)}), {e})[0], 0.0f);
   EXPECT_EQ(call(*op("SoftShrink", {{"threshold", 0.5}}, {kt(2)}), {e})[0], 0.0f);
   EXPECT_EQ(call(*op("Sinc", {}, {kt(2)}), {e})[1], 1.0f);
-  EXPECT_EQ(call(*op("Signbit", {}, {kt(2)}), {e}).values(), (std::vector<float>{0, 0, 1, 1}));
+  EXPECT_EQ(call(*op("Signbit", {}, {kt(2)}), {e}).to_vector(), (std::vector<float>{0, 0, 1, 1}));
   // logaddexp(-inf, -inf) = -inf (x + y where the difference is NaN); divide_no_nan by 0 is 0;
   // fmod takes the dividend's sign.
   const Tensor a({1, 3}, std::vector<float>{-INFINITY, 1.0f, -5.0f});

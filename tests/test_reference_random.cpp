@@ -1142,9 +1142,9 @@ TEST(OpsRnn, StepGetsPerStepSlicesAndConstants) {
           EXPECT_EQ(st[0].shape(), (std::vector<size_t>{d.B, d.F})) << "state must be (B, s)";
           ASSERT_EQ(cs.size(), 2u);
           EXPECT_EQ(cs[0].shape(), c0.shape);
-          EXPECT_EQ(cs[0].values(), c0.v) << "constant 0 changed";
+          EXPECT_EQ(cs[0].to_vector(), c0.v) << "constant 0 changed";
           EXPECT_EQ(cs[1].shape(), c1.shape);
-          EXPECT_EQ(cs[1].values(), c1.v) << "constant 1 changed";
+          EXPECT_EQ(cs[1].to_vector(), c1.v) << "constant 1 changed";
           ASSERT_EQ(ns.size(), 1u);
           out.resize({d.B, d.F});
           for (size_t b = 0; b < d.B; ++b)

@@ -189,13 +189,14 @@ TEST(SplitChoice, MeasuredCallsGiveOneThreadsBits) {
   // Calls until the window has passed (a cap keeps a broken choice from looping for ever).
   const SplitShape op{1, u, G, parts, false, I}, step{1, u, G, step_parts, true, I};
   for (int i = 0; i < 100000 && k::split_choices().decided(op) == -1; ++i) {
-    ASSERT_EQ(cell_runs::run_fused(cell, x, init).outputs.values(), one.outputs.values()) << i;
+    ASSERT_EQ(cell_runs::run_fused(cell, x, init).outputs.to_vector(), one.outputs.to_vector())
+        << i;
   }
   EXPECT_NE(k::split_choices().decided(op), -1);
   // The loop: T calls of Cell::step each, one step a call.
   for (int i = 0; i < 100000 && k::split_choices().decided(step) == -1; ++i) {
-    ASSERT_EQ(recur::ops::rnn(cell_runs::step_of(cell), x, init).outputs.values(),
-              loop_one.outputs.values())
+    ASSERT_EQ(recur::ops::rnn(cell_runs::step_of(cell), x, init).outputs.to_vector(),
+              loop_one.outputs.to_vector())
         << i;
   }
   EXPECT_NE(k::split_choices().decided(step), -1);

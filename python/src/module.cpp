@@ -48,6 +48,13 @@ auto without_gil(Blame blame, std::optional<int> threads, Fn&& fn) {
   }
 }
 
+// A float32 array's values, copied once.
+recur::Tensor to_tensor(std::vector<size_t> shape, const FloatArray& a) {
+  recur::Tensor t = recur::Tensor::for_overwrite(std::move(shape));
+  if (t.size()) std::memcpy(t.data(), a.data(), t.size() * sizeof(float));
+  return t;
+}
+
 // Model inputs: int64 arrays (the Python side sends integer inputs so) keep their exact values
 // for an Embedding behind an integer Input, as Tensor::from_ints; the rest cross as float32.
 std::vector<recur::Tensor> to_inputs(const std::vector<py::array>& arrays) {
@@ -60,8 +67,7 @@ std::vector<recur::Tensor> to_inputs(const std::vector<py::array>& arrays) {
       out.push_back(recur::Tensor::from_ints(
           std::move(shape), std::vector<int64_t>(ints.data(), ints.data() + ints.size())));
     } else {
-      const auto f = FloatArray::ensure(a);
-      out.emplace_back(std::move(shape), std::vector<float>(f.data(), f.data() + f.size()));
+      out.push_back(to_tensor(std::move(shape), FloatArray::ensure(a)));
     }
   }
   return out;
@@ -71,9 +77,7 @@ std::vector<recur::Tensor> to_tensors(const std::vector<FloatArray>& arrays) {
   std::vector<recur::Tensor> out;
   out.reserve(arrays.size());
   for (const auto& a : arrays) {
-    std::vector<size_t> shape(a.shape(), a.shape() + a.ndim());
-    std::vector<float> values(a.data(), a.data() + a.size());
-    out.emplace_back(std::move(shape), std::move(values));
+    out.push_back(to_tensor(std::vector<size_t>(a.shape(), a.shape() + a.ndim()), a));
   }
   return out;
 }

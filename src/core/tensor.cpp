@@ -1,6 +1,8 @@
 #include "recur/tensor.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <sstream>
 
@@ -10,11 +12,27 @@ namespace {
 // Far beyond any real model; keeps hostile shapes from asking for absurd allocations.
 constexpr size_t kMaxElements = size_t{1} << 34;
 
-// n copies of v. Zeros (+0) by value-initialization, which the library fills with memset: a
-// store loop, as the fill constructor compiles to, wrote a 13 MB sequence output 30 % slower.
-std::vector<float> filled(size_t n, float v) {
-  if (v == 0.0f && !std::signbit(v)) return std::vector<float>(n);
-  return std::vector<float>(n, v);
+using Storage = std::vector<float, detail::TensorAllocator<float>>;
+
+// n copies of v. Zeros (+0) by memset: a store loop, as the fill constructor compiles to, wrote a
+// 13 MB sequence output 30 % slower.
+Storage filled(size_t n, float v) {
+  Storage s(n);  // unset (TensorAllocator)
+  if (v == 0.0f && !std::signbit(v)) {
+    if (n) std::memset(s.data(), 0, n * sizeof(float));
+  } else {
+    std::fill(s.begin(), s.end(), v);
+  }
+  return s;
+}
+
+// Values given to a constructor: as many as the shape holds.
+void check_count(const std::vector<size_t>& shape, size_t got) {
+  const size_t n = checked_size(shape);
+  if (n != got) {
+    throw InvalidArgument("tensor of shape " + shape_str(shape) + " needs " + std::to_string(n) +
+                          " values, got " + std::to_string(got));
+  }
 }
 }  // namespace
 
@@ -36,19 +54,26 @@ size_t checked_size(const std::vector<size_t>& shape, const char* what) {
 Tensor::Tensor(std::vector<size_t> shape, float fill)
     : shape_(std::move(shape)), data_(filled(checked_size(shape_), fill)) {}
 
-Tensor::Tensor(std::vector<size_t> shape, std::vector<float> values)
-    : shape_(std::move(shape)), data_(std::move(values)) {
-  if (checked_size(shape_) != data_.size()) {
-    throw InvalidArgument("tensor of shape " + shape_str() + " needs " +
-                          std::to_string(checked_size(shape_)) + " values, got " +
-                          std::to_string(data_.size()));
-  }
+Tensor::Tensor(std::vector<size_t> shape, const std::vector<float>& values)
+    : shape_(std::move(shape)) {
+  check_count(shape_, values.size());
+  data_.assign(values.begin(), values.end());
+}
+
+Tensor Tensor::for_overwrite(std::vector<size_t> shape) {
+  Tensor t;
+  t.data_.resize(checked_size(shape));  // unset (TensorAllocator)
+  t.shape_ = std::move(shape);
+#if defined(RECUR_SANITIZE)
+  std::fill(t.data_.begin(), t.data_.end(), std::numeric_limits<float>::quiet_NaN());
+#endif
+  return t;
 }
 
 Tensor Tensor::from_ints(std::vector<size_t> shape, const std::vector<int64_t>& values) {
-  std::vector<float> f(values.size());
-  for (size_t i = 0; i < values.size(); ++i) f[i] = static_cast<float>(values[i]);  // nearest
-  Tensor t(std::move(shape), std::move(f));
+  check_count(shape, values.size());
+  Tensor t = for_overwrite(std::move(shape));
+  for (size_t i = 0; i < values.size(); ++i) t.data_[i] = static_cast<float>(values[i]);  // nearest
   t.ints_ = std::make_shared<const std::vector<int64_t>>(values);
   return t;
 }
@@ -81,7 +106,9 @@ void Tensor::reshape(std::vector<size_t> shape) {
 void Tensor::resize(const std::vector<size_t>& shape) {
   size_t n = checked_size(shape);
   if (shape_ != shape) shape_ = shape;
-  if (data_.size() != n) data_.resize(n);
+  const size_t had = data_.size();
+  if (had != n) data_.resize(n);
+  if (n > had) std::memset(data_.data() + had, 0, (n - had) * sizeof(float));  // as value-init
   drop_ints();
 }
 

@@ -321,7 +321,7 @@ Tensor H5Group::read_dataset(const std::string& name) const {
   CheckedDataset ds = open_dataset(st, path_, addr_, name);
   std::vector<float> values =
       guarded(st, ds.path, [&] { return h5::read_values(st.file, ds.info, ds.count, ds.allowed); });
-  return Tensor(ds.shape, std::move(values));
+  return Tensor(ds.shape, values);
 }
 
 bool H5Group::has_attr(const std::string& name) const {

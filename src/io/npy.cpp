@@ -398,7 +398,7 @@ NpyArray parse_npy(const std::vector<uint8_t>& bytes, const std::string& display
   out.dtype = hp.descr;
   out.integer = integer;
   // Integers are kept exactly beside their float32 roundings (Embedding indices past 2^24).
-  out.values = integer ? Tensor::from_ints(hp.shape, ints) : Tensor(hp.shape, std::move(values));
+  out.values = integer ? Tensor::from_ints(hp.shape, ints) : Tensor(hp.shape, values);
   return out;
 }
 

@@ -127,7 +127,7 @@ class CategoryLayer : public BasicLayer {
       c = enc_ == Encoding::count ? c + 1.0f : 1.0f;
     }
     if (int_counts_) {
-      std::vector<int64_t> n(y.values().begin(), y.values().end());
+      std::vector<int64_t> n(y.data(), y.data() + y.size());
       return single(Tensor::from_ints(y.shape(), n));
     }
     return single(std::move(y));

@@ -213,7 +213,7 @@ OpDef one_hot_op(const OpSource& s) {
       y.data()[(outer * n + static_cast<size_t>(id[i])) * inner + in] = on;
     }
     if (!ints) return y;
-    return Tensor::from_ints(shape, std::vector<int64_t>(y.values().begin(), y.values().end()));
+    return Tensor::from_ints(shape, std::vector<int64_t>(y.data(), y.data() + y.size()));
   }};
   d.ints_exact = true;  // reads the ids themselves
   const auto ax = layers::core::resolve_axis(axis, s.rank + 1);

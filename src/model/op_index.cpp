@@ -149,9 +149,9 @@ Tensor get_item(const Tensor& x, const IndexKey& key, const std::string& where) 
     for (size_t i = 0; i < n_out; ++i) v[i] = x.ints()[src[i]];
     return Tensor::from_ints(shape, v);
   }
-  std::vector<float> v(n_out);
-  for (size_t i = 0; i < n_out; ++i) v[i] = x[src[i]];
-  return Tensor(shape, std::move(v));
+  Tensor out = Tensor::for_overwrite(shape);
+  for (size_t i = 0; i < n_out; ++i) out.data()[i] = x[src[i]];
+  return out;
 }
 
 Tensor reshape(const Tensor& x, const std::vector<long>& shape, const std::string& where) {
@@ -197,7 +197,7 @@ Tensor take_along(const Tensor& x, size_t axis, const std::vector<size_t>& at, s
   std::vector<size_t> shape = s;
   shape[axis] = at.size();
   const size_t n = s[axis], total = outer * at.size() * inner;
-  std::vector<float> f(total);
+  Tensor f = Tensor::for_overwrite(shape);  // every element is copied below
   std::vector<int64_t> ints(x.has_ints() ? total : 0);
   size_t o = 0;
   for (size_t a = 0; a < outer; ++a) {
@@ -208,7 +208,8 @@ Tensor take_along(const Tensor& x, size_t axis, const std::vector<size_t>& at, s
       o += inner;
     }
   }
-  return x.has_ints() ? Tensor::from_ints(shape, ints) : Tensor(shape, std::move(f));
+  if (x.has_ints()) return Tensor::from_ints(shape, ints);
+  return f;
 }
 
 Tensor repeat(const Tensor& x, size_t axis, const std::vector<long>& counts, size_t max_elems,

@@ -76,7 +76,7 @@ ConvWeights pack_conv(const Tensor& kernel, size_t rank, size_t groups, const Te
   if (bias) {
     if (bias->size() != w.cout)
       throw InvalidArgument("conv: bias must have " + std::to_string(w.cout) + " entries");
-    w.bias = bias->values();
+    w.bias = bias->to_vector();
   }
   return w;
 }

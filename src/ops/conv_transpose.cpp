@@ -106,7 +106,7 @@ ConvTransposeWeights pack_conv_transpose(const Tensor& kernel, size_t rank, cons
     if (bias->size() != w.cout)
       throw InvalidArgument("conv_transpose: bias must have " + std::to_string(w.cout) +
                             " entries");
-    w.bias = bias->values();
+    w.bias = bias->to_vector();
   }
   return w;
 }

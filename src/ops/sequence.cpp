@@ -217,7 +217,7 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
     emitted = *a.initial_output;
   }
   const size_t steps_out = a.return_sequences ? T : 1;
-  res.outputs = Tensor({B, steps_out, u});
+  res.outputs = Tensor::for_overwrite({B, steps_out, u});  // run_tile writes every row and step
 
   const size_t TB = tile_rows(B, T, F, u, n, w.recurrent.bytes() + w.recurrent_h.bytes()),
                tiles = (B + TB - 1) / TB;
