@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bf16_cells.hpp"
+#include "kernels/amx_tiles.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/isa_internal.hpp"
 
@@ -106,6 +107,48 @@ TEST(Bf16Amx, SameBitsAloneInABatchWithThreads) {
     k::gemm_packed(7, A.data(), K, P, part.data(), N, false);
     EXPECT_EQ(part, std::vector<float>(all.begin(), all.begin() + 7 * N)) << "M=" << M;
   }
+}
+
+// The rows of this thread's tile configuration as the AMX kernels record it (0: released).
+size_t configured_rows() {
+#if defined(__x86_64__) || defined(_M_X64)
+  return k::detail::tile_state().rows;
+#else
+  return 0;
+#endif
+}
+
+// Inside KeepTiles scopes (nested) the kernels skip configuring unchanged tiles and releasing
+// them: products of other row counts (other tile configurations) and int8 products in between
+// give the bits they give alone, and the tiles are released when the outer scope ends.
+TEST(Bf16Amx, KeptTilesGiveTheSameBits) {
+  REQUIRE_AMX();
+  IsaGuard guard;
+  k::set_isa(Isa::amx);
+  k::set_num_threads(1);
+  std::mt19937 rng(89);
+  const size_t N = 200, K = 531, Ms[] = {40, 1, 7, 16, 1, 40};
+  const auto A = rand_vec(40 * K, rng), B = rand_vec(K * N, rng);
+  const k::PackedMatrix P[] = {
+      k::pack_matrix(K, N, B.data(), N, 0, Precision::bf16, k::Bf16Form::amx),
+      k::pack_int8(K, N, B.data(), N, 0, true)};
+  auto run = [&](size_t i) {
+    std::vector<float> C(Ms[i] * N);
+    k::gemm_packed(Ms[i], A.data(), K, P[i % 2], C.data(), N, false);
+    return C;
+  };
+  std::vector<std::vector<float>> alone;
+  for (size_t i = 0; i < std::size(Ms); ++i) alone.push_back(run(i));
+  {
+    const k::KeepTiles outer;
+    for (size_t i = 0; i < std::size(Ms); ++i) {
+      const k::KeepTiles inner;
+      EXPECT_EQ(run(i), alone[i]) << "product " << i;
+      EXPECT_EQ(run(i), alone[i]) << "product " << i << " again";
+    }
+    EXPECT_NE(configured_rows(), 0u);
+  }
+  EXPECT_EQ(configured_rows(), 0u);
 }
 
 // A bias is where a sum starts without accumulate (the bits of accumulating onto C = bias), and

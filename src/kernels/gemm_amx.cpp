@@ -321,7 +321,7 @@ RECUR_AMX void gemm_rows(size_t M, const float* A, size_t lda, const PackedMatri
       }
     }
   }
-  _tile_release();
+  end_tiles();
 }
 
 }  // namespace

@@ -109,7 +109,7 @@ RECUR_AMX_INT8 void gemm_packed_panels_int8_amx(size_t M, const float* A, size_t
       }
     }
   }
-  _tile_release();
+  end_tiles();
 }
 
 }  // namespace recur::kernels::detail

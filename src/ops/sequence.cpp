@@ -235,6 +235,7 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
   // sync: the barrier of a split step (nullptr: all units, no split); the parts share the next
   // states and the scratch of work[0].
   auto run_tile = [&](size_t tile, Work& wk, kernels::Units part, kernels::SpinBarrier* sync) {
+    const kernels::KeepTiles keep;  // the same tile configuration for every step's products
     const size_t b0 = tile * TB, rows = std::min(TB, B - b0);
     const size_t u0 = part.begin, bytes = (std::min(part.end, u) - u0) * sizeof(float);
     ChunkedProjection xp(w, x.data() + b0 * T * F, rows, T, F, a.go_backwards, chunk,
