@@ -13,18 +13,29 @@
 
 namespace recur::kernels::detail {
 
-// One row of n units: gates g = [i, f, c~, o], u apart (o becomes sigmoid(o), the rest stays);
-// c_new = f*c + i*tanh(c~), h_new = o*tanh(c_new); c may be c_new.
+// sigmoid(y) * tanh(x) as one division, e / (d (e + 2)) with x's sign (d: sigmoid_denominator(y),
+// e: tanh_parts(x)), where the two took one each: the divider bounds the LSTM row (vdivps
+// throughput; its five divisions a unit became three). d (e + 2) overflows only where the product
+// is below 2^-99 (e < 2^29, so d > 2^99): it is 0 there. NaN in either stays NaN.
+template <class O>
+inline typename O::V sigmoid_times_tanh(typename O::V d, typename O::V x) {
+  typename O::V sign;
+  const auto e = tanh_parts<O>(x, sign);
+  return O::bit_or(O::div(e, O::mul(d, O::add(e, O::set1(2.0f)))), sign);
+}
+
+// One row of n units: gates g = [i, f, c~, o], u apart (o becomes sigmoid(o)'s denominator, the
+// rest stays); c_new = f*c + i*tanh(c~), h_new = o*tanh(c_new); c may be c_new.
 template <class O>
 inline void lstm_row(float* g, size_t u, const float* c, float* c_new, float* h_new, size_t n) {
   float* o = g + 3 * u;
   each_lanes<O>(n, {g, g + u, g + 2 * u, o, c}, {c_new, o}, [](const float** a, float** b) {
-    const auto ic = O::mul(sigmoid_poly<O>(O::load(a[0])), tanh_poly<O>(O::load(a[2])));
+    const auto ic = sigmoid_times_tanh<O>(sigmoid_denominator<O>(O::load(a[0])), O::load(a[2]));
     O::store(b[0], O::fmadd(sigmoid_poly<O>(O::load(a[1])), O::load(a[4]), ic));
-    O::store(b[1], sigmoid_poly<O>(O::load(a[3])));
+    O::store(b[1], sigmoid_denominator<O>(O::load(a[3])));
   });
   each_lanes<O>(n, {o, c_new}, {h_new}, [](const float** a, float** b) {
-    O::store(b[0], O::mul(O::load(a[0]), tanh_poly<O>(O::load(a[1]))));
+    O::store(b[0], sigmoid_times_tanh<O>(O::load(a[0]), O::load(a[1])));
   });
 }
 

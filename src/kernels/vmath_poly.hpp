@@ -39,14 +39,18 @@ inline typename O::V exp_neg(typename O::V x, typename O::V& s) {
   return O::fmadd(p, O::mul(r, r), O::add(r, O::set1(1.0f)));
 }
 
-// 1 / (1 + m s): m s is exact (s is a power of two), so the FMA gives the bits of 1 + (m s) with
-// one instruction less.
+// sigmoid(x) = 1 / d: returns d = 1 + m s, in [1, e^88]. m s is exact (s is a power of two), so
+// the FMA gives the bits of 1 + (m s) with one instruction less. NaN stays NaN (exp_neg).
 template <class O>
-inline typename O::V sigmoid_poly(typename O::V x) {
-  const auto one = O::set1(1.0f);
+inline typename O::V sigmoid_denominator(typename O::V x) {
   typename O::V s;
   const auto m = exp_neg<O>(x, s);
-  return O::div(one, O::fmadd(m, s, one));  // NaN stays NaN (exp_neg)
+  return O::fmadd(m, s, O::set1(1.0f));
+}
+
+template <class O>
+inline typename O::V sigmoid_poly(typename O::V x) {
+  return O::div(O::set1(1.0f), sigmoid_denominator<O>(x));
 }
 
 // tanh(|x|) = e / (e + 2) with e = e^{2|x|} - 1 = 2^n (r + r^2 p) + (2^n - 1), sign restored:
@@ -54,16 +58,24 @@ inline typename O::V sigmoid_poly(typename O::V x) {
 // instructions, against 35 for a small-|x| polynomial beside 1 - 2 / (e^{2|x|} + 1) selected per
 // lane. Every float in (0, 20] checked against tanh in double: at most 1.8e-7 relative (the two
 // paths: 1.5e-7). From 2|x| = 20 on, tanh rounds to 1.
+// tanh_poly's parts: returns e (in [0, e^20 - 1], or NaN), and x's sign bit in `sign`.
 template <class O>
-inline typename O::V tanh_poly(typename O::V x) {
-  const auto sign = O::set1(-0.0f);
-  const auto ax = O::andnot(sign, x);
+inline typename O::V tanh_parts(typename O::V x, typename O::V& sign) {
+  const auto minus = O::set1(-0.0f);
+  const auto ax = O::andnot(minus, x);
+  sign = O::bit_and(minus, x);
   typename O::V n, r;
   // NaN stays NaN: min returns its second operand when either is NaN, and the rest carries it.
   const auto p = exp_parts<O>(O::min(O::set1(20.0f), O::add(ax, ax)), n, r);
   const auto s = O::pow2(n);
-  const auto e = O::fmadd(s, O::fmadd(p, O::mul(r, r), r), O::sub(s, O::set1(1.0f)));
-  return O::bit_or(O::div(e, O::add(e, O::set1(2.0f))), O::bit_and(sign, x));
+  return O::fmadd(s, O::fmadd(p, O::mul(r, r), r), O::sub(s, O::set1(1.0f)));
+}
+
+template <class O>
+inline typename O::V tanh_poly(typename O::V x) {
+  typename O::V sign;
+  const auto e = tanh_parts<O>(x, sign);
+  return O::bit_or(O::div(e, O::add(e, O::set1(2.0f))), sign);
 }
 
 // f(a, b) for each kLanes lanes [j, j + kLanes) of n: a and b are the I input and N output row
