@@ -18,7 +18,7 @@ struct alignas(64) TileConfig {
   uint8_t rows[16] = {};
 };
 
-// This thread's tiles between kernel calls (gemm.cpp): the `rows` of the configuration loaded
+// This thread's tiles between kernel calls (keep_tiles.cpp): the `rows` of the configuration loaded
 // (0: none), and whether a KeepTiles scope keeps it (gemm.hpp).
 struct TileState {
   size_t rows = 0;

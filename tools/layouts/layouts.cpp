@@ -150,7 +150,7 @@ OpenVinoWeights to_openvino(CellKind k, const KerasWeights& w) {
       b[2 * u + j] = bi[2 * u + j];
       b[3 * u + j] = br[2 * u + j];  // rb_h stays apart: it is scaled by r
     }
-    o.B = Tensor({1, 4 * u}, std::move(b));
+    o.B = Tensor({1, 4 * u}, b);
   } else {
     o.B = Tensor({1, n}, permute(bi.data(), s.ov, u));
   }
@@ -190,7 +190,7 @@ OnnxWeights to_onnx(CellKind k, const KerasWeights& w) {
   std::vector<float> b = permute(bi.data(), s.onnx, u);
   std::vector<float> rb = permute(br.data(), s.onnx, u);
   b.insert(b.end(), rb.begin(), rb.end());
-  o.B = Tensor({1, 2 * n}, std::move(b));
+  o.B = Tensor({1, 2 * n}, b);
   return o;
 }
 
@@ -207,11 +207,11 @@ KerasWeights from_onnx(CellKind k, const OnnxWeights& o) {
   std::vector<float> rb = permute(o.B.data() + n, s.onnx, u, true);
   if (k == CellKind::gru) {
     wb.insert(wb.end(), rb.begin(), rb.end());
-    w.bias = Tensor({2, n}, std::move(wb));
+    w.bias = Tensor({2, n}, wb);
   } else {
     // Without a reset applied to it, the recurrent bias adds to the input bias.
     for (size_t j = 0; j < n; ++j) wb[j] += rb[j];
-    w.bias = Tensor({n}, std::move(wb));
+    w.bias = Tensor({n}, wb);
   }
   return w;
 }
@@ -255,10 +255,10 @@ KerasWeights from_torch(CellKind k, const TorchWeights& t) {
     std::vector<float> br = permute(t.bias_hh->data(), s.torch, u, true);
     if (k == CellKind::gru) {
       bi.insert(bi.end(), br.begin(), br.end());
-      w.bias = Tensor({2, n}, std::move(bi));
+      w.bias = Tensor({2, n}, bi);
     } else {
       for (size_t j = 0; j < n; ++j) bi[j] += br[j];
-      w.bias = Tensor({n}, std::move(bi));
+      w.bias = Tensor({n}, bi);
     }
   }
   return w;
