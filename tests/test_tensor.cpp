@@ -2,9 +2,9 @@
 // write every element of the outputs they create unset (Tensor::for_overwrite).
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <memory>
 #include <random>
 #include <vector>
@@ -18,11 +18,7 @@ namespace {
 
 bool on_line(const Tensor& t) { return reinterpret_cast<uintptr_t>(t.data()) % 64 == 0; }
 
-uint32_t bits(float v) {
-  uint32_t b;
-  std::memcpy(&b, &v, sizeof b);
-  return b;
-}
+uint32_t bits(float v) { return std::bit_cast<uint32_t>(v); }
 
 }  // namespace
 

@@ -7,7 +7,6 @@
 #include <new>
 #include <span>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "recur/errors.hpp"
@@ -28,18 +27,13 @@ struct TensorAllocator {
   TensorAllocator() = default;
   template <class U>
   TensorAllocator(const TensorAllocator<U>&) noexcept {}
-  T* allocate(size_t n) {
-    if (n > size_t(-1) / sizeof(T)) throw std::bad_array_new_length();
-    return static_cast<T*>(::operator new(n * sizeof(T), kAlign));
-  }
+  // n is at most max_size(): std::vector checks it before allocating.
+  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), kAlign)); }
   void deallocate(T* p, size_t) noexcept { ::operator delete(p, kAlign); }
+  // Default-initialized, i.e. unset; with a value, allocator_traits constructs it as usual.
   template <class U>
   void construct(U* p) noexcept {
     ::new (static_cast<void*>(p)) U;
-  }
-  template <class U, class... Args>
-  void construct(U* p, Args&&... args) {
-    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
   }
   template <class U>
   bool operator==(const TensorAllocator<U>&) const noexcept {
