@@ -49,6 +49,16 @@ const float* or_null(const std::vector<float>& bias) {
 void copy_row(RowsOut out, size_t b, size_t u0, size_t width, const float* h_new, size_t u) {
   if (out.data) std::memcpy(out.data + b * out.ld + u0, h_new + b * u + u0, width * sizeof(float));
 }
+
+// Fetches the destination of row b's copy (when b < rows) while the row before it is computed: a
+// long sequence's output rows are far from cache, and a row's lines all missing at once stalled
+// its copy (S4's bf16 steps at 2 threads, amx: GRU 14.3-15.2 ms against 15.0-15.5, LSTM medians
+// 17.8 against 18.2; one thread at par).
+void fetch_row(RowsOut out, size_t b, size_t rows, size_t u0, size_t width) {
+  if (!out.data || b >= rows) return;
+  const char* p = reinterpret_cast<const char*>(out.data + b * out.ld + u0);
+  for (size_t i = 0; i < width * sizeof(float); i += 64) __builtin_prefetch(p + i, 1, 3);
+}
 }  // namespace
 
 bool splittable(Activation act, Activation rec) {
@@ -100,6 +110,7 @@ void simple_rnn_step(const PackedWeights& w, Activation act, size_t B, const flo
     std::memcpy(h_new + b * u + u0, xp + b * xp_stride + u0, width * sizeof(float));
   gemm_units(B, h, u, w.recurrent, 1, u, part, h_new, u, true);
   for (size_t b = 0; b < B; ++b) {
+    fetch_row(out, b + 1, B, u0, width);
     f(h_new + b * u + u0, width);
     copy_row(out, b, u0, width, h_new, u);
   }
@@ -112,6 +123,7 @@ void lstm_gates(Activation act, Activation rec, size_t rows, size_t u, float* pr
   const KernelTable& t = kernel_table();
   if (t.lstm_row && rec == Activation::sigmoid && act == Activation::tanh) {
     for (size_t b = 0; b < rows; ++b) {
+      fetch_row(out, b + 1, rows, u0, width);
       t.lstm_row(pre + b * ld + u0, u, c + b * u + u0, c_new + b * u + u0, h_new + b * u + u0,
                  width);
       copy_row(out, b, u0, width, h_new, u);
@@ -121,6 +133,7 @@ void lstm_gates(Activation act, Activation rec, size_t rows, size_t u, float* pr
   const VecFn fa = activation_fn(t, act), fr = activation_fn(t, rec);
   const bool pairwise = rec == Activation::sigmoid || rec == Activation::tanh;
   for (size_t b = 0; b < rows; ++b) {
+    fetch_row(out, b + 1, rows, u0, width);
     float* g = pre + b * ld + u0;  // [i, f, c, o], u apart
     if (pairwise && width == u) {
       fr(g, 2 * u);
@@ -202,6 +215,7 @@ void gru_step(const PackedWeights& w, bool reset_after, Activation act, Activati
     }
     if (!reset_after) candidate_product();
     for (size_t b = 0; b < B; ++b) {
+      fetch_row(out, b + 1, B, u0, width);
       t.gru_update(xp + b * xp_stride + u0, hp + b * n + u0, u, h + b * u + u0, h_new + b * u + u0,
                    width);
       copy_row(out, b, u0, width, h_new, u);
@@ -235,6 +249,7 @@ void gru_step(const PackedWeights& w, bool reset_after, Activation act, Activati
     }
   }
   for (size_t b = 0; b < B; ++b) {
+    fetch_row(out, b + 1, B, u0, width);
     float* p = hp + b * n;
     fa(p + 2 * u + u0, width);
     const float* hb = h + b * u;
