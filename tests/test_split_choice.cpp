@@ -85,7 +85,11 @@ TEST(SplitChoice, ASplitMustWinByTheMargin) {
   EXPECT_EQ(c.decided(tie), 0);
   EXPECT_EQ(c.decided(loss), 0);
   EXPECT_EQ(c.decided(win), 1);
-  EXPECT_FALSE(c.next(loss).split);
+  for (int i = 0; i < 100; ++i) {  // a split lost in measuring is not timed again
+    const auto n = c.next(loss);
+    EXPECT_FALSE(n.split);
+    EXPECT_FALSE(n.record);
+  }
 }
 
 // The best timed call of each kind decides: not a slow one (a stolen vCPU), not a block's
@@ -123,6 +127,44 @@ TEST(SplitChoice, PrecisionInputAndGruVariantAreShapesOfTheirOwn) {
     EXPECT_FALSE(n.split);
     EXPECT_FALSE(n.record);
   }
+}
+
+// A kept split is timed one call in kCheckEvery; when kChecks such calls average slower than
+// the whole call's best (the other cores taken), the shape runs whole, and kRetry seconds later
+// is measured again.
+TEST(SplitChoice, AKeptSplitSlowerThanWholeIsDropped) {
+  SplitChoices c;
+  double clock = 0;
+  const SplitShape s{1, 128, 4, 2, false};
+  c.next(s);
+  feed(c, s, kMeasured, 0.5, 1.0, clock);
+  ASSERT_EQ(c.decided(s), 1);
+  constexpr int kEvery = SplitChoices::kCheckEvery, kChecks = SplitChoices::kChecks;
+  int timed = 0;
+  for (int i = 0; i < 10 * kEvery; ++i) timed += c.next(s).record;
+  EXPECT_EQ(timed, 10);
+  // Slower than the split's best but not than whole's, or slow one check in kChecks: kept.
+  EXPECT_EQ(feed(c, s, 20 * kEvery, 0.9, 1.0, clock), 20);
+  for (int i = 0; i < 5; ++i) {
+    feed(c, s, (kChecks - 1) * kEvery, 0.6, 1.0, clock);
+    feed(c, s, kEvery, 1.5, 1.0, clock);
+  }
+  EXPECT_EQ(c.decided(s), 1);
+  // Half the calls stalled (a neighbour time-sliced onto a core): on average slower, dropped.
+  for (int i = 0; i < kChecks / 2; ++i) {
+    feed(c, s, kEvery, 0.5, 1.0, clock);
+    feed(c, s, kEvery, 3.0, 1.0, clock);
+  }
+  EXPECT_EQ(c.decided(s), 0);
+  // Whole (its calls timed one in kCheckEvery) until kRetry seconds have passed, then measured
+  // again: under the same neighbour the split's best calls win once more.
+  const double dropped = clock;
+  EXPECT_EQ(feed(c, s, 10 * kEvery, 3.0, 1.0, clock), 0);
+  EXPECT_EQ(c.decided(s), 0);
+  feed(c, s, kEvery, 3.0, 1.0, clock, dropped + SplitChoices::kRetry - clock);
+  EXPECT_EQ(c.decided(s), -1);
+  feed(c, s, kMeasured, 0.5, 1.0, clock);
+  EXPECT_EQ(c.decided(s), 1);
 }
 
 TEST(SplitChoice, BlocksLastLongEnough) {

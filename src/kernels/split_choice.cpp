@@ -26,7 +26,11 @@ SplitChoices::Next SplitChoices::next(const SplitShape& s) {
   std::lock_guard<std::mutex> lock(mu_);
   Entry* e = find(s, true);
   if (e == nullptr) return {true, false};
-  if (e->decision >= 0) return {e->decision == 1, false};
+  // A kept split is checked, a dropped one's retry awaited, one call in kCheckEvery.
+  if (e->decision >= 0) {
+    const bool timed = e->decision == 1 || e->retry_at >= 0;
+    return {e->decision == 1, timed && ++e->calls % kCheckEvery == 0u};
+  }
   if (!e->warm) {  // caches, pages, the pool's threads
     e->warm = true;
     return {false, false};
@@ -37,6 +41,22 @@ SplitChoices::Next SplitChoices::next(const SplitShape& s) {
 void SplitChoices::record(const SplitShape& s, bool split, double seconds_per_step, double now) {
   std::lock_guard<std::mutex> lock(mu_);
   Entry* e = find(s, false);
+  if (e != nullptr && e->decision == 1 && split) {  // a kept split's check
+    e->check_sum += seconds_per_step;
+    if (++e->checks == kChecks) {
+      if (e->check_sum / kChecks > e->best[0]) {  // dropped: whole until the retry
+        e->decision = 0;
+        e->retry_at = now + kRetry;
+      }
+      e->checks = 0;
+      e->check_sum = 0;
+    }
+    return;
+  }
+  if (e != nullptr && e->decision == 0 && e->retry_at >= 0 && now >= e->retry_at) {
+    *e = Entry{e->shape, true};  // measured again (warm)
+    return;
+  }
   // A call of the other kind (concurrent callers) or after the decision tells nothing.
   if (e == nullptr || e->decision >= 0 || split != (e->block % 2 == 0)) return;
   if (e->block_calls++ == 0) {  // the block's first call: not timed

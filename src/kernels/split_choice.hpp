@@ -6,7 +6,14 @@
 // over kBlock seconds after a first call that is not timed (it moves the weights between the
 // cores' caches), and keeps the faster by the best call of each kind. A split must win by a
 // margin, so threads are never taken on a tie; blocks outlast a host's short stalls (a stolen
-// vCPU stalls a split call, not a whole one).
+// vCPU stalls a split call, not a whole one). A split kept is timed again one call in
+// kCheckEvery and dropped (the shape runs whole) when kChecks such calls average slower than
+// the whole call's best: the other cores are taken (another process, a busy host). kRetry
+// seconds later the shape is measured again: the best calls decide, and under a time-sliced
+// neighbour some split calls still run at full speed, so measuring at once would keep the
+// split. With a loop taking one of 2 vCPUs, a split S2 LSTM (fp32) took 5.1-5.5 ms a call
+// against 1.9 alone, and 2.6 once dropped; one make bench run met such a stretch and timed S2's
+// bf16 LSTM at 2 threads at 2.6 ms, 1.65 at one (amx machine).
 #pragma once
 
 #include <cstddef>
@@ -39,6 +46,9 @@ class SplitChoices {
   static constexpr int kBlockCalls = 2;   // timed calls in a block, at least
   static constexpr double kBlock = 0.01;  // seconds a block's timed calls span, at least
   static constexpr double kMargin = 0.9;  // a split must take at most this share of the time
+  static constexpr int kCheckEvery = 8;   // a kept split: one call in this many is timed
+  static constexpr int kChecks = 4;       // timed calls averaged before a kept split is judged
+  static constexpr double kRetry = 2.0;   // seconds from dropping a split to measuring again
 
   // Whether the next call of this shape runs split, and whether its time is to be recorded.
   struct Next {
@@ -56,6 +66,10 @@ class SplitChoices {
     SplitShape shape;
     bool warm = false;
     int block = 0, block_calls = 0, decision = -1;
+    unsigned calls = 0;    // since the decision (wraps)
+    int checks = 0;        // a kept split: its timed calls since the last judgement
+    double check_sum = 0;  // their seconds per step
+    double retry_at = -1;  // a dropped split: when to measure again (-1: never dropped)
     double best[2] = {0, 0}, block_start = 0;  // best[split]
   };
   static constexpr int kEntries = 64;
