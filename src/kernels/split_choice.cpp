@@ -42,14 +42,15 @@ void SplitChoices::record(const SplitShape& s, bool split, double seconds_per_st
   std::lock_guard<std::mutex> lock(mu_);
   Entry* e = find(s, false);
   if (e != nullptr && e->decision == 1 && split) {  // a kept split's check
-    e->check_sum += seconds_per_step;
-    if (++e->checks == kChecks) {
-      if (e->check_sum / kChecks > e->best[0]) {  // dropped: whole until the retry
+    if (now - e->decided_at < kSettle) return;
+    if (e->checks++ == 0) e->span_start = now;
+    e->slow += seconds_per_step > e->best[0];
+    if (e->checks >= kChecks && now - e->span_start >= kSpan) {
+      if (2 * e->slow > e->checks) {  // mostly slower than whole: dropped until the retry
         e->decision = 0;
         e->retry_at = now + kRetry;
       }
-      e->checks = 0;
-      e->check_sum = 0;
+      e->checks = e->slow = 0;
     }
     return;
   }
@@ -67,7 +68,10 @@ void SplitChoices::record(const SplitShape& s, bool split, double seconds_per_st
   best = e->block < 2 && e->block_calls == 2 ? seconds_per_step : std::min(best, seconds_per_step);
   if (e->block_calls > kBlockCalls && now - e->block_start >= kBlock) {
     e->block_calls = 0;
-    if (++e->block == kBlocks) e->decision = e->best[1] < kMargin * e->best[0] ? 1 : 0;
+    if (++e->block == kBlocks) {
+      e->decision = e->best[1] < kMargin * e->best[0] ? 1 : 0;
+      e->decided_at = now;
+    }
   }
 }
 

@@ -7,13 +7,17 @@
 // cores' caches), and keeps the faster by the best call of each kind. A split must win by a
 // margin, so threads are never taken on a tie; blocks outlast a host's short stalls (a stolen
 // vCPU stalls a split call, not a whole one). A split kept is timed again one call in
-// kCheckEvery and dropped (the shape runs whole) when kChecks such calls average slower than
-// the whole call's best: the other cores are taken (another process, a busy host). kRetry
-// seconds later the shape is measured again: the best calls decide, and under a time-sliced
-// neighbour some split calls still run at full speed, so measuring at once would keep the
-// split. With a loop taking one of 2 vCPUs, a split S2 LSTM (fp32) took 5.1-5.5 ms a call
-// against 1.9 alone, and 2.6 once dropped; one make bench run met such a stretch and timed S2's
-// bf16 LSTM at 2 threads at 2.6 ms, 1.65 at one (amx machine).
+// kCheckEvery from kSettle seconds after the decision, and dropped (the shape runs whole) when
+// over kSpan seconds (and kChecks calls at least) most of those calls ran slower than the whole
+// call's best: the other cores are taken (another process, a busy host). A majority, not a
+// mean: about one timed S1b LSTM split step in ten takes 2-4x the others (7-15 us against
+// 3.8-4.2; whole at best 5.1), and a mean over four dropped a split that wins. Over a span:
+// this VM's second vCPU has stretches of some tens of ms where split steps take 8 us. kRetry
+// seconds after a drop the shape is measured again (at once would not do: under a time-sliced
+// neighbour some split calls still run at full speed, and the best calls decide). With a loop
+// taking one of 2 vCPUs, a split S2 LSTM (fp32) took 5.1-5.5 ms a call against 1.9 alone, and
+// 2.6 once dropped; one make bench run met such a stretch and timed S2's bf16 LSTM at 2 threads
+// at 2.6 ms, 1.65 at one (amx machine).
 #pragma once
 
 #include <cstddef>
@@ -42,13 +46,15 @@ enum class SplitPolicy { measure, always, never };
 // are split as unit_parts proposes, unmeasured). Thread-safe.
 class SplitChoices {
  public:
-  static constexpr int kBlocks = 4;       // split, whole, split, whole
-  static constexpr int kBlockCalls = 2;   // timed calls in a block, at least
-  static constexpr double kBlock = 0.01;  // seconds a block's timed calls span, at least
-  static constexpr double kMargin = 0.9;  // a split must take at most this share of the time
-  static constexpr int kCheckEvery = 8;   // a kept split: one call in this many is timed
-  static constexpr int kChecks = 4;       // timed calls averaged before a kept split is judged
-  static constexpr double kRetry = 2.0;   // seconds from dropping a split to measuring again
+  static constexpr int kBlocks = 4;        // split, whole, split, whole
+  static constexpr int kBlockCalls = 2;    // timed calls in a block, at least
+  static constexpr double kBlock = 0.01;   // seconds a block's timed calls span, at least
+  static constexpr double kMargin = 0.9;   // a split must take at most this share of the time
+  static constexpr int kCheckEvery = 8;    // a kept split: one call in this many is timed
+  static constexpr double kSettle = 0.05;  // seconds after a decision before a split is checked
+  static constexpr double kSpan = 0.25;    // seconds of checks a kept split is judged over
+  static constexpr int kChecks = 5;        // checks a judgement takes, at least
+  static constexpr double kRetry = 2.0;    // seconds from dropping a split to measuring again
 
   // Whether the next call of this shape runs split, and whether its time is to be recorded.
   struct Next {
@@ -66,11 +72,12 @@ class SplitChoices {
     SplitShape shape;
     bool warm = false;
     int block = 0, block_calls = 0, decision = -1;
-    unsigned calls = 0;    // since the decision (wraps)
-    int checks = 0;        // a kept split: its timed calls since the last judgement
-    double check_sum = 0;  // their seconds per step
+    unsigned calls = 0;        // since the decision (wraps)
+    int checks = 0, slow = 0;  // a kept split: checks in this span, and those slower than whole
+    double span_start = 0;
     double retry_at = -1;  // a dropped split: when to measure again (-1: never dropped)
     double best[2] = {0, 0}, block_start = 0;  // best[split]
+    double decided_at = 0;
   };
   static constexpr int kEntries = 64;
   Entry* find(const SplitShape& s, bool add);
