@@ -9,15 +9,15 @@
 // vCPU stalls a split call, not a whole one). A split kept is timed again one call in
 // kCheckEvery from kSettle seconds after the decision, and dropped (the shape runs whole) when
 // over kSpan seconds (and kChecks calls at least) most of those calls ran slower than the whole
-// call's best: the other cores are taken (another process, a busy host). A majority, not a
-// mean: about one timed S1b LSTM split step in ten takes 2-4x the others (7-15 us against
-// 3.8-4.2; whole at best 5.1), and a mean over four dropped a split that wins. Over a span:
-// this VM's second vCPU has stretches of some tens of ms where split steps take 8 us. kRetry
-// seconds after a drop the shape is measured again (at once would not do: under a time-sliced
+// call's best: the other cores are taken (another process, a busy host). A majority over a
+// span, not a mean of a few: about one timed S1b LSTM split step in ten takes 2-4x the others
+// (7-15 us against 3.8-4.2; whole at best 5.1), and right after a decision split steps ran
+// 6.5-9 us for up to ~50 calls; a mean of four dropped splits that win. kRetry seconds after a
+// drop the shape is measured again, as at first (at once would not do: under a time-sliced
 // neighbour some split calls still run at full speed, and the best calls decide). With a loop
 // taking one of 2 vCPUs, a split S2 LSTM (fp32) took 5.1-5.5 ms a call against 1.9 alone, and
-// 2.6 once dropped; one make bench run met such a stretch and timed S2's bf16 LSTM at 2 threads
-// at 2.6 ms, 1.65 at one (amx machine).
+// 2.8-2.9 once dropped; one make bench run met such a stretch and timed S2's bf16 LSTM at 2
+// threads at 2.6 ms, 1.65 at one (amx machine, 2 vCPUs).
 #pragma once
 
 #include <cstddef>
@@ -74,10 +74,10 @@ class SplitChoices {
     int block = 0, block_calls = 0, decision = -1;
     unsigned calls = 0;        // since the decision (wraps)
     int checks = 0, slow = 0;  // a kept split: checks in this span, and those slower than whole
-    double span_start = 0;
-    double retry_at = -1;  // a dropped split: when to measure again (-1: never dropped)
+    double span_start = 0;     // the span's first check
+    double retry_at = -1;      // a dropped split: when to measure again (-1: never dropped)
     double best[2] = {0, 0}, block_start = 0;  // best[split]
-    double decided_at = 0;
+    double decided_at = 0;                     // when the blocks decided
   };
   static constexpr int kEntries = 64;
   Entry* find(const SplitShape& s, bool add);
