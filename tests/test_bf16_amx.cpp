@@ -203,6 +203,74 @@ TEST(Bf16Amx, NonFiniteInputsStayInTheirRow) {
   }
 }
 
+// Two amx-form products summed a panel pair at a time (gemm_packed_sum, gemm_panels_sum) give the
+// bits of the two calls, C's other columns and rows untouched: M over tile edges and past the
+// 256-row block, K1 and K2 from 32 to kAmxSumMaxK (odd, streamed and not), N with a partial
+// pair, bias or not, 1 and 2 threads; panel ranges as a cell's units in each gate block. Matrices
+// that do not pair run the two calls.
+TEST(Bf16Amx, SummedProductsGiveTheBitsOfTwoCalls) {
+  REQUIRE_AMX();
+  IsaGuard guard;
+  k::set_isa(Isa::amx);
+  std::mt19937 rng(97);
+  struct Case {
+    size_t M, K1, K2, N;
+  };
+  auto pack = [&](size_t K, size_t N, std::vector<float>& B) {
+    B = rand_vec(K * N, rng);
+    return k::pack_matrix(K, N, B.data(), N, 0, Precision::bf16, k::Bf16Form::amx);
+  };
+  for (const Case c : {Case{1, 32, 32, 16}, Case{7, 33, 100, 33}, Case{40, 512, 512, 200},
+                       Case{150, 48, 384, 7}, Case{300, 511, 64, 48}}) {
+    std::vector<float> B1, B2;
+    const auto P1 = pack(c.K1, c.N, B1), P2 = pack(c.K2, c.N, B2);
+    ASSERT_TRUE(k::sums_in_pairs(P1, P2));
+    const size_t lda1 = c.K1 + 3, lda2 = c.K2 + 1, ldc = c.N + 5;
+    const auto A1 = rand_vec(c.M * lda1, rng), A2 = rand_vec(c.M * lda2, rng);
+    const auto bias = rand_vec(c.N, rng), C0 = rand_vec((c.M + 1) * ldc, rng);
+    for (const float* b : {static_cast<const float*>(nullptr), bias.data()}) {
+      for (int threads : {1, 2}) {
+        k::set_num_threads(threads);
+        auto want = C0, got = C0;
+        k::gemm_packed(c.M, A1.data(), lda1, P1, want.data(), ldc, false, b);
+        k::gemm_packed(c.M, A2.data(), lda2, P2, want.data(), ldc, true);
+        k::gemm_packed_sum(c.M, A1.data(), lda1, P1, A2.data(), lda2, P2, got.data(), ldc, b);
+        for (size_t i = 0; i < got.size(); ++i) {
+          ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(want[i]))
+              << "M=" << c.M << " K=" << c.K1 << "+" << c.K2 << " N=" << c.N << " bias=" << !!b
+              << " threads=" << threads << " at " << i;
+        }
+      }
+    }
+  }
+  k::set_num_threads(1);
+  // Units [16, 48) of each of 4 gate blocks of 48 units (3 panels each).
+  const size_t M = 70, K1 = 64, K2 = 48, N = 4 * 48, ldc = N;
+  std::vector<float> B1, B2;
+  const auto P1 = pack(K1, N, B1), P2 = pack(K2, N, B2);
+  const auto A1 = rand_vec(M * K1, rng), A2 = rand_vec(M * K2, rng), bias = rand_vec(N, rng);
+  const auto C0 = rand_vec(M * ldc, rng);
+  auto want = C0, got = C0;
+  const k::Panels ps{1, 3, 4, 3};
+  k::gemm_panels(M, A1.data(), K1, P1, ps, want.data(), ldc, false, bias.data());
+  k::gemm_panels(M, A2.data(), K2, P2, ps, want.data(), ldc, true);
+  k::gemm_panels_sum(M, A1.data(), K1, P1, A2.data(), K2, P2, ps, got.data(), ldc, bias.data());
+  EXPECT_EQ(got, want);
+  for (size_t i = 0; i < M * ldc; ++i) {
+    if ((i % ldc) % 48 < 16) {
+      ASSERT_EQ(got[i], C0[i]) << "wrote outside the panels at " << i;
+    }
+  }
+  // Pairs only two amx-form matrices of at most kAmxSumMaxK rows and the same columns.
+  std::vector<float> B3;
+  EXPECT_FALSE(k::sums_in_pairs(P1, pack(k::kAmxSumMaxK + 1, N, B3)));
+  EXPECT_FALSE(k::sums_in_pairs(P1, pack(K2, N + 16, B3)));
+  B3 = rand_vec(K2 * N, rng);
+  EXPECT_FALSE(k::sums_in_pairs(P1, k::pack_matrix(K2, N, B3.data(), N, 0, Precision::fp32)));
+  k::set_isa(Isa::avx512);
+  EXPECT_FALSE(k::sums_in_pairs(P1, P2));
+}
+
 // ------------------------------------------------------------------ cells (amx table only)
 
 TEST(Bf16Amx, CellsFusedEqualsLoopAndStayNearReference) {
@@ -211,6 +279,52 @@ TEST(Bf16Amx, CellsFusedEqualsLoopAndStayNearReference) {
                  << ") does not pack bf16 for AMX";
   }
   expect_cells_near_reference(k::Bf16Form::amx);
+}
+
+// LSTM and SimpleRNN sequences whose steps project a step of x at a time (the rows outnumber a
+// projection chunk's steps) sum each step's input and recurrent products a panel pair at a time:
+// the loop's bits, forward, backwards, under a mask, at 1 and 2 threads (row tiles); an input
+// past kAmxSumMaxK runs the products one after the other.
+TEST(Bf16Amx, StepsSummingTheirProductsGiveTheLoopsBits) {
+  REQUIRE_AMX();
+  IsaGuard guard;
+  k::set_isa(Isa::amx);
+  std::mt19937 rng(101);
+  const size_t B = 100, T = 6;
+  for (const CellCase& c : {CellCase{ref::Kind::lstm, true, 48, 384},
+                            CellCase{ref::Kind::lstm, true, k::kAmxSumMaxK + 40, 384},
+                            CellCase{ref::Kind::simple_rnn, true, 33, 400}}) {
+    const Built b = build(c, rng);
+    const auto& packed =
+        recur::detail::CellAccess::packed(dynamic_cast<const recur::GatedCell&>(*b.cell));
+    EXPECT_EQ(k::sums_input_product(packed), c.input <= k::kAmxSumMaxK);
+    const Tensor x({B, T, c.input}, rand_vec(B * T * c.input, rng));
+    recur::Mask mask(B, T);
+    for (size_t i = 0; i < B; ++i) mask.set(i, (i * 7) % T, false);
+    const auto init = zeros(*b.cell, B);
+    for (int threads : {1, 2}) {
+      k::set_num_threads(threads);
+      for (bool back : {false, true}) {
+        for (const recur::Mask* m :
+             {static_cast<const recur::Mask*>(nullptr), static_cast<const recur::Mask*>(&mask)}) {
+          recur::ops::SequenceArgs sa;
+          sa.go_backwards = back;
+          sa.mask = m;
+          recur::ops::RnnArgs ra;
+          ra.go_backwards = back;
+          ra.mask = m;
+          const auto fused = run_fused(*b.cell, x, init, sa);
+          const auto loop = recur::ops::rnn(step_of(*b.cell), x, init, ra);
+          EXPECT_EQ(fused.outputs.to_vector(), loop.outputs.to_vector())
+              << "input " << c.input << ", units " << c.units << ", threads " << threads
+              << ", backwards " << back << ", mask " << !!m;
+          for (size_t i = 0; i < fused.states.size(); ++i) {
+            EXPECT_EQ(fused.states[i].to_vector(), loop.states[i].to_vector()) << "state " << i;
+          }
+        }
+      }
+    }
+  }
 }
 
 TEST(Bf16Amx, CellsSameBitsAloneInABatchAndWithThreads) {

@@ -99,21 +99,31 @@ size_t step_scratch_size(const PackedWeights& w, size_t B) {
   return w.gates == 3 ? B * w.gates * w.units + B * w.units : 0;
 }
 
-void simple_rnn_step(const PackedWeights& w, Activation act, size_t B, const float* xp,
-                     size_t xp_stride, const float* h, float* h_new, float*, Units part,
-                     RowsOut out) {
-  const size_t u = w.units;
-  part = clamp(part, u);
+namespace {
+// h_new = act(h_new) on the units of `part` (clamped), each row copied out as it is done.
+void simple_rnn_activate(Activation act, size_t B, size_t u, float* h_new, Units part,
+                         RowsOut out) {
   const size_t u0 = part.begin, width = part.end - u0;
   const VecFn f = activation_fn(kernel_table(), act);
-  for (size_t b = 0; b < B; ++b)
-    std::memcpy(h_new + b * u + u0, xp + b * xp_stride + u0, width * sizeof(float));
-  gemm_units(B, h, u, w.recurrent, 1, u, part, h_new, u, true);
   for (size_t b = 0; b < B; ++b) {
     fetch_row(out, b + 1, B, u0, width);
     f(h_new + b * u + u0, width);
     copy_row(out, b, u0, width, h_new, u);
   }
+}
+}  // namespace
+
+void simple_rnn_step(const PackedWeights& w, Activation act, size_t B, const float* xp,
+                     size_t xp_stride, const float* h, float* h_new, float*, Units part,
+                     RowsOut out) {
+  const size_t u = w.units;
+  part = clamp(part, u);
+  for (size_t b = 0; b < B; ++b) {
+    std::memcpy(h_new + b * u + part.begin, xp + b * xp_stride + part.begin,
+                (part.end - part.begin) * sizeof(float));
+  }
+  gemm_units(B, h, u, w.recurrent, 1, u, part, h_new, u, true);
+  simple_rnn_activate(act, B, u, h_new, part, out);
 }
 
 void lstm_gates(Activation act, Activation rec, size_t rows, size_t u, float* pre, size_t ld,
@@ -187,6 +197,39 @@ void lstm_step(const PackedWeights& w, Activation act, Activation rec, size_t B,
                size_t xp_stride, const float* h, const float* c, float* h_new, float* c_new, float*,
                Units part, RowsOut out) {
   gemm_units(B, h, w.units, w.recurrent, 4, w.units, part, xp, xp_stride, true);
+  lstm_gates(act, rec, B, w.units, xp, xp_stride, c, h_new, c_new, part, out);
+}
+
+bool sums_input_product(const PackedWeights& w) { return sums_in_pairs(w.kernel, w.recurrent); }
+
+namespace {
+// C (B rows, ldc apart) = x @ kernel + input_bias + h @ recurrent on the units of `part` (clamped)
+// of each of the `gates` gate blocks.
+void sum_products(const PackedWeights& w, size_t gates, size_t B, const float* x, size_t ldx,
+                  const float* h, Units part, float* C, size_t ldc) {
+  const size_t u = w.units;
+  if (whole(part, u)) {
+    gemm_packed_sum(B, x, ldx, w.kernel, h, u, w.recurrent, C, ldc, or_null(w.input_bias));
+    return;
+  }
+  gemm_panels_sum(B, x, ldx, w.kernel, h, u, w.recurrent,
+                  {part.begin / kPanel, part.end / kPanel, gates, u / kPanel}, C, ldc,
+                  or_null(w.input_bias));
+}
+}  // namespace
+
+void simple_rnn_step_x(const PackedWeights& w, Activation act, size_t B, const float* x, size_t ldx,
+                       const float* h, float* h_new, Units part, RowsOut out) {
+  part = clamp(part, w.units);
+  sum_products(w, 1, B, x, ldx, h, part, h_new, w.units);
+  simple_rnn_activate(act, B, w.units, h_new, part, out);
+}
+
+void lstm_step_x(const PackedWeights& w, Activation act, Activation rec, size_t B, const float* x,
+                 size_t ldx, float* xp, size_t xp_stride, const float* h, const float* c,
+                 float* h_new, float* c_new, Units part, RowsOut out) {
+  part = clamp(part, w.units);
+  sum_products(w, 4, B, x, ldx, h, part, xp, xp_stride);
   lstm_gates(act, rec, B, w.units, xp, xp_stride, c, h_new, c_new, part, out);
 }
 

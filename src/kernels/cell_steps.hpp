@@ -109,6 +109,16 @@ void simple_rnn_step(const PackedWeights& w, Activation act, size_t B, const flo
 void lstm_step(const PackedWeights& w, Activation act, Activation rec, size_t B, float* xp,
                size_t xp_stride, const float* h, const float* c, float* h_new, float* c_new,
                float* scratch, Units part = {}, RowsOut out = {});
+// The steps from x's rows (ldx apart) rather than their projection: x @ kernel + input_bias +
+// h @ recurrent, the two products summed a panel pair at a time where the kernel table can
+// (sums_input_product: gemm_packed_sum), into xp (B rows xp_stride apart; LSTM) or h_new
+// (SimpleRNN). The bits of input_projection then the step.
+void lstm_step_x(const PackedWeights& w, Activation act, Activation rec, size_t B, const float* x,
+                 size_t ldx, float* xp, size_t xp_stride, const float* h, const float* c,
+                 float* h_new, float* c_new, Units part = {}, RowsOut out = {});
+void simple_rnn_step_x(const PackedWeights& w, Activation act, size_t B, const float* x, size_t ldx,
+                       const float* h, float* h_new, Units part = {}, RowsOut out = {});
+bool sums_input_product(const PackedWeights& w);
 // The LSTM update from preactivations pre (rows, 4u; rows ld apart), gates [i, f, c, o]
 // (left as scratch): c_new = f*c + i*act(c~), h_new = o*act(c_new); for sigmoid and tanh the
 // table's lstm_row (two passes per row). lstm_step ends with it; ConvLSTM uses it alone.

@@ -76,6 +76,7 @@ KernelTable amx_table() {
   KernelTable t = avx512_with_extensions();
   t.isa = Isa::amx;
   t.gemm_panels_bf16_amx = detail::gemm_packed_panels_bf16_amx;
+  t.gemm_sum_bf16_amx = detail::gemm_sum_bf16_amx;
   t.bf16_form = Bf16Form::amx;
   if (has_amx_int8()) {
     t.gemm_panels_int8 = detail::gemm_packed_panels_int8_amx;

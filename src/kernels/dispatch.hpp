@@ -55,6 +55,9 @@ struct KernelTable {
   LstmRowFn lstm_row;
   GruGatesFn gru_gates;
   GruUpdateFn gru_update;
+  // Two amx-form products summed a panel pair at a time (gemm_packed_sum); nullptr on the tables
+  // without AMX tiles.
+  GemmSumPanels* gemm_sum_bf16_amx = nullptr;
 };
 
 // The active table. The first call picks it: RECUR_ISA=scalar|avx2|avx512|amx when set, else the

@@ -102,33 +102,41 @@ void panels(GemmPanelsFn fn, size_t M, const float* A, size_t lda, const PackedM
   fn(M, A, lda, B, ps, C, ldc, accumulate, bias);
 }
 
-struct Split {
-  GemmPanelsFn fn;
-  size_t M;
-  const float* A;
-  size_t lda;
-  const PackedMatrix* B;
-  float* C;
-  size_t ldc;
-  bool accumulate, by_rows;
-  int parts;
-  const float* bias;
-};
-
-void run_part(void* ctx, int i) {
-  const Split& s = *static_cast<const Split*>(ctx);
-  if (s.by_rows) {
-    // Row blocks of 12 (the AVX-512 micro-tile height, twice AVX2's) so parts keep full tiles.
-    const size_t blocks = (s.M + 11) / 12;
-    const size_t b0 = blocks * i / s.parts, b1 = blocks * (i + 1) / s.parts;
-    const size_t r0 = std::min(s.M, b0 * 12), r1 = std::min(s.M, b1 * 12);
-    panels(s.fn, r1 - r0, s.A + r0 * s.lda, s.lda, *s.B, {0, s.B->panels()}, s.C + r0 * s.ldc,
-           s.ldc, s.accumulate, s.bias);
-  } else {
-    const size_t np = s.B->panels();
-    panels(s.fn, s.M, s.A, s.lda, *s.B, {np * i / s.parts, np * (i + 1) / s.parts}, s.C, s.ldc,
-           s.accumulate, s.bias);
+// fn(r0, r1, ps) over a product's work (rows [r0, r1), panels ps): its rows split across the
+// threads when there are many, else its panels, when the product is worth a hand-off; else all of
+// it on the calling thread.
+template <class Fn>
+void split_product(size_t M, size_t K, const PackedMatrix& B, Fn& fn) {
+  const int th = num_threads();
+  const double flops = 2.0 * double(M) * double(B.N) * double(K);
+  if (th > 1 && flops >= kMinParallelFlops && K > 0) {
+    const bool by_rows = M >= 48 * static_cast<size_t>(th) && M > B.N / 4;
+    const int parts = static_cast<int>(std::min<size_t>(th, by_rows ? (M + 11) / 12 : B.panels()));
+    if (parts > 1) {
+      struct Ctx {
+        Fn* fn;
+        size_t M, np;
+        bool by_rows;
+        int parts;
+      } ctx{&fn, M, B.panels(), by_rows, parts};
+      parallel_for(
+          parts,
+          [](void* p, int i) {
+            const Ctx& c = *static_cast<const Ctx*>(p);
+            if (c.by_rows) {
+              // Row blocks of 12 (the AVX-512 micro-tile height, twice AVX2's): full tiles.
+              const size_t blocks = (c.M + 11) / 12;
+              const size_t b0 = blocks * i / c.parts, b1 = blocks * (i + 1) / c.parts;
+              (*c.fn)(std::min(c.M, b0 * 12), std::min(c.M, b1 * 12), Panels{0, c.np});
+            } else {
+              (*c.fn)(0, c.M, Panels{c.np * i / c.parts, c.np * (i + 1) / c.parts});
+            }
+          },
+          &ctx);
+      return;
+    }
   }
+  fn(0, M, Panels{0, B.panels()});
 }
 
 GemmPanelsFn panels_fn(const PackedMatrix& B) {
@@ -153,19 +161,47 @@ void gemm_panels(size_t M, const float* A, size_t lda, const PackedMatrix& B, Pa
 void gemm_packed(size_t M, const float* A, size_t lda, const PackedMatrix& B, float* C, size_t ldc,
                  bool accumulate, const float* bias) {
   const GemmPanelsFn fn = panels_fn(B);  // once, on the calling thread
-  const int th = num_threads();
-  // Split rows when there are many, else panels.
-  const double flops = 2.0 * M * B.N * B.K;
-  if (th > 1 && flops >= kMinParallelFlops && B.K > 0) {
-    const bool by_rows = M >= 48 * static_cast<size_t>(th) && M > B.N / 4;
-    const int parts = static_cast<int>(std::min<size_t>(th, by_rows ? (M + 11) / 12 : B.panels()));
-    if (parts > 1) {
-      Split s{fn, M, A, lda, &B, C, ldc, accumulate, by_rows, parts, bias};
-      parallel_for(parts, run_part, &s);
-      return;
-    }
+  auto part = [&](size_t r0, size_t r1, const Panels& ps) {
+    panels(fn, r1 - r0, A + r0 * lda, lda, B, ps, C + r0 * ldc, ldc, accumulate, bias);
+  };
+  split_product(M, B.K, B, part);
+}
+
+bool sums_in_pairs(const PackedMatrix& B1, const PackedMatrix& B2) {
+  auto amx = [](const PackedMatrix& B) {
+    return B.precision == Precision::bf16 && B.form == Bf16Form::amx && B.K <= kAmxSumMaxK;
+  };
+  return amx(B1) && amx(B2) && B1.N == B2.N && kernel_table().gemm_sum_bf16_amx != nullptr;
+}
+
+void gemm_packed_sum(size_t M, const float* A1, size_t lda1, const PackedMatrix& B1,
+                     const float* A2, size_t lda2, const PackedMatrix& B2, float* C, size_t ldc,
+                     const float* bias) {
+  if (!sums_in_pairs(B1, B2)) {
+    gemm_packed(M, A1, lda1, B1, C, ldc, false, bias);
+    gemm_packed(M, A2, lda2, B2, C, ldc, true);
+    return;
   }
-  panels(fn, M, A, lda, B, {0, B.panels()}, C, ldc, accumulate, bias);
+  GemmSumPanels* fn = kernel_table().gemm_sum_bf16_amx;
+  auto part = [&](size_t r0, size_t r1, const Panels& ps) {
+    if (r1 > r0 && ps.p1 > ps.p0) {
+      fn(r1 - r0, A1 + r0 * lda1, lda1, B1, A2 + r0 * lda2, lda2, B2, ps, C + r0 * ldc, ldc, bias);
+    }
+  };
+  split_product(M, B1.K + B2.K, B1, part);
+}
+
+void gemm_panels_sum(size_t M, const float* A1, size_t lda1, const PackedMatrix& B1,
+                     const float* A2, size_t lda2, const PackedMatrix& B2, Panels ps, float* C,
+                     size_t ldc, const float* bias) {
+  if (!sums_in_pairs(B1, B2)) {
+    gemm_panels(M, A1, lda1, B1, ps, C, ldc, false, bias);
+    gemm_panels(M, A2, lda2, B2, ps, C, ldc, true);
+    return;
+  }
+  if (ps.count == 1) ps.p1 = std::min(ps.p1, B1.panels());
+  if (M == 0 || ps.p0 >= ps.p1 || ps.count == 0) return;
+  kernel_table().gemm_sum_bf16_amx(M, A1, lda1, B1, A2, lda2, B2, ps, C, ldc, bias);
 }
 
 namespace detail {

@@ -152,6 +152,28 @@ using GemmPanels = void(size_t M, const float* A, size_t lda, const PackedMatrix
 void gemm_panels(size_t M, const float* A, size_t lda, const PackedMatrix& B, Panels ps, float* C,
                  size_t ldc, bool accumulate, const float* bias = nullptr);
 
+// C = A1 @ B1 [+ bias] + A2 @ B2, B1 and B2 of the same N columns: the bits of gemm_packed(A1, B1,
+// bias) then gemm_packed(A2, B2, accumulate), on gemm_packed's threads. Where both matrices are in
+// the amx form with at most kAmxSumMaxK rows (sums_in_pairs), the amx table runs the two a panel
+// pair at a time, the second product on each C block right after the first, while the block is
+// in cache, instead of storing all of C and reading it back (C's stores were a quarter of the S4
+// product's tile loop). An LSTM step's two products so: S4's bf16 LSTM (128 rows, 512 + 512 k,
+// 2048 columns) 3-4 % faster, S3's 8-10 % (medians, one and two threads; docs/PERFORMANCE.md).
+// Elsewhere, the two calls.
+constexpr size_t kAmxSumMaxK = 512;
+bool sums_in_pairs(const PackedMatrix& B1, const PackedMatrix& B2);
+void gemm_packed_sum(size_t M, const float* A1, size_t lda1, const PackedMatrix& B1,
+                     const float* A2, size_t lda2, const PackedMatrix& B2, float* C, size_t ldc,
+                     const float* bias = nullptr);
+// The same on the panels ps only, on the calling thread (as gemm_panels).
+void gemm_panels_sum(size_t M, const float* A1, size_t lda1, const PackedMatrix& B1,
+                     const float* A2, size_t lda2, const PackedMatrix& B2, Panels ps, float* C,
+                     size_t ldc, const float* bias = nullptr);
+// The kernel of those (the amx table's entry; K1, K2 <= kAmxSumMaxK).
+using GemmSumPanels = void(size_t M, const float* A1, size_t lda1, const PackedMatrix& B1,
+                           const float* A2, size_t lda2, const PackedMatrix& B2, const Panels& ps,
+                           float* C, size_t ldc, const float* bias);
+
 // While alive, the AMX kernels this thread calls keep their tiles configured from one call to the
 // next, and the tiles are released when it ends, instead of a configuration and a release per
 // call: LDTILECFG takes about 155 TSC cycles, 3-4 % of a batch-1 LSTM step (S2). For a run of

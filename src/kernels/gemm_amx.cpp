@@ -7,6 +7,8 @@
 // threads. The sum starts from the bias rather than taking it after the tile stores: C read
 // back right after them stalls (an S3 GRU call ran 12-14 % faster, one thread). No scalar model of
 // tdpbf16ps matched it (docs/PERFORMANCE.md): tests hold it to the double reference instead.
+// gemm_sum_bf16_amx runs two products into one C a panel pair at a time: each element takes the
+// tdpbf16ps of the two calls in their order, so it has their bits.
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 
@@ -30,6 +32,7 @@ namespace {
 
 constexpr size_t kTk = 32;   // k per tdpbf16ps: 16 pairs
 constexpr size_t kKc = 512;  // k per block, a multiple of kTk
+static_assert(kKc == kAmxSumMaxK, "gemm_sum_bf16_amx takes each product's K in one block");
 // Rows rounded at a time: up to 64 on the stack (64 KiB of bf16), else 256 in a buffer each
 // thread allocates once (not on the stack: streaming callers' threads may have small stacks).
 // A block of rows reads all of B once per K block, so more rows read B from L3 less often, one
@@ -235,6 +238,107 @@ uint16_t* block_buffer() {
   return buffer.data();
 }
 
+// One product's operands in a row block: A's K block rounded into abuf (laid out as lay, nt tile
+// steps, streamed or not) and B from its K block's start k0.
+struct Operand {
+  const uint16_t* abuf;
+  ALayout lay;
+  size_t nt;
+  bool stream;
+  const PackedMatrix* B;
+  size_t k0;
+};
+
+// The panel pair the row blocks after a pair's start with (B == nullptr: none): its C corner in
+// the row block, and its operand's B (panels q, q1 from K block k0, nt tile steps).
+struct NextPair {
+  float* c = nullptr;
+  const PackedMatrix* B = nullptr;
+  size_t q = 0, q1 = 0, k0 = 0, nt = 0;
+};
+
+// Panels (q, q1)'s columns (n0, n1 of them) of rows [0, mc) of C (the row block's corner) from
+// operand o, C tiles loaded from C (load), else from `init` (or zero). Streamed row blocks fetch
+// the next C block and their share of the next pair's B. bias_after: added to the stored tiles.
+RECUR_AMX void run_pair(const Operand& o, size_t q, size_t q1, size_t n0, size_t n1, size_t mc,
+                        float* C, size_t ldc, bool load, const float* init, const NextPair& next,
+                        size_t tile_rows, CTile* tiles, const float* bias_after) {
+  const PackedMatrix& B = *o.B;
+  const uint16_t* b0 = B.bf16.data() + q * B.stride + o.k0 * kPanel;
+  const uint16_t* b1 = B.bf16.data() + q1 * B.stride + o.k0 * kPanel;
+  for (size_t i0 = 0; i0 < mc; i0 += kMr) {
+    const size_t mr = std::min(kMr, mc - i0), rt = mr > 16 ? 2 : 1;
+    float* c = C + i0 * ldc + q * kPanel;
+    for (size_t r = 0; r < rt; ++r) {
+      const size_t rows = std::min<size_t>(16, mr - 16 * r);
+      tiles[2 * r].open(c + 16 * r * ldc, ldc, rows, n0, tile_rows, load);
+      tiles[2 * r + 1].open(c + 16 * r * ldc + kPanel, ldc, rows, n1, tile_rows, load);
+    }
+    // The next C block: the next row block, else the next pair's first.
+    Ahead ahead;
+    if (o.stream && i0 + kMr < mc) {
+      ahead = {c + kMr * ldc, std::min(kMr, mc - i0 - kMr), ldc};
+    } else if (o.stream && next.B) {
+      ahead = {next.c, std::min(kMr, mc), ldc};
+    }
+    // This row block's share of the next pair's B (nt * 16 lines a panel).
+    if (o.stream && next.B) {
+      const size_t blocks = (mc + kMr - 1) / kMr, block = i0 / kMr, n = next.nt * 16;
+      const PackedMatrix& nb = *next.B;
+      ahead.b0 =
+          reinterpret_cast<const char*>(nb.bf16.data() + next.q * nb.stride + next.k0 * kPanel);
+      ahead.b1 =
+          reinterpret_cast<const char*>(nb.bf16.data() + next.q1 * nb.stride + next.k0 * kPanel);
+      ahead.line0 = block * n / blocks;
+      ahead.lines = (block + 1) * n / blocks - ahead.line0;
+    }
+    // i0 / 16 row tiles precede (tile_rows < 16 only when M is, so i0 = 0).
+    const uint16_t* a0 = o.abuf + i0 / 16 * o.lay.tiles;
+    const uint16_t* a1 = rt == 2 ? a0 + o.lay.tiles : a0;
+    if (rt == 2 && o.stream) {
+      run_tiles<true, true>(o.nt, a0, a1, o.lay, b0, b1, tiles, load, init, ahead);
+    } else if (rt == 2) {
+      run_tiles<true, false>(o.nt, a0, a1, o.lay, b0, b1, tiles, load, init, ahead);
+    } else if (o.stream) {
+      run_tiles<false, true>(o.nt, a0, a1, o.lay, b0, b1, tiles, load, init, ahead);
+    } else {
+      run_tiles<false, false>(o.nt, a0, a1, o.lay, b0, b1, tiles, load, init, ahead);
+    }
+    for (size_t t = 0; t < 2 * rt; ++t) tiles[t].close();
+    if (bias_after) add_bias(mr, n0 + n1, bias_after + q * kPanel, c, ldc);
+  }
+}
+
+// Where pair q's sums start when they do not load C: the panels' bias, read in place, or at N's
+// edge from a copy padded with zeros in `edge` (that pair's only: a tile load right after a
+// copy's stores waits for them, and a copy per pair made S2's GRU 13 % slower than adding the
+// bias after the sums).
+const float* pair_init(const float* bias, size_t q, size_t n, size_t N, float* edge) {
+  if (!bias) return nullptr;
+  if ((q + 2) * kPanel <= N) return bias + q * kPanel;
+  std::memcpy(edge, bias + q * kPanel, n * sizeof(float));
+  return edge;
+}
+
+// The operand of B's K block [k0, k0 + kKc) over rows [0, mc) of A, rounded into abuf.
+RECUR_AMX Operand round_operand(const float* A, size_t lda, const PackedMatrix& B, size_t k0,
+                                size_t mc, size_t tile_rows, uint16_t* abuf) {
+  const size_t kc = std::min(kKc, B.K - k0), nt = (kc + kTk - 1) / kTk;
+  const bool stream = nt * kTk == kKc && mc > kMr;
+  const ALayout lay(nt, tile_rows, stream);
+  round_block(A + k0, lda, mc, kc, tile_rows, lay, abuf);
+  return {abuf, lay, nt, stream, &B, k0};
+}
+
+// Panel pair q's partner and column counts within [.., p1) of B's N columns.
+struct Pair {
+  size_t q1, n0, n1;
+  Pair(size_t q, size_t p1, size_t N)
+      : q1(q + 1 < p1 ? q + 1 : q),
+        n0(std::min(kPanel, N - q * kPanel)),
+        n1(q1 == q ? 0 : std::min(kPanel, N - q1 * kPanel)) {}
+};
+
 // The product with A rounded kMc rows at a time into abuf (kMc x kKc).
 template <size_t kMc>
 RECUR_AMX void gemm_rows(size_t M, const float* A, size_t lda, const PackedMatrix& B,
@@ -247,76 +351,26 @@ RECUR_AMX void gemm_rows(size_t M, const float* A, size_t lda, const PackedMatri
   load_tile_config(tile_rows);
   CTile tiles[4];
   alignas(64) float edge[2 * kPanel] = {};  // the bias of a last, partial panel pair
-  const size_t K = B.K;
   // Row blocks outside K blocks: a row block's C (kMc rows) stays in L2 between its K blocks.
   for (size_t m0 = 0; m0 < M; m0 += kMc) {
     const size_t mc = std::min(kMc, M - m0);
-    for (size_t k0 = 0; k0 < K; k0 += kKc) {
-      const size_t kc = std::min(kKc, K - k0), nt = (kc + kTk - 1) / kTk;
-      const bool load = accumulate || k0 > 0, last = k0 + kc == K;
-      const bool stream = nt * kTk == kKc && mc > kMr;
-      const ALayout lay(nt, tile_rows, stream);
-      round_block(A + m0 * lda + k0, lda, mc, kc, tile_rows, lay, abuf);
+    float* Cm = C + m0 * ldc;
+    for (size_t k0 = 0; k0 < B.K; k0 += kKc) {
+      const Operand o = round_operand(A + m0 * lda, lda, B, k0, mc, tile_rows, abuf);
+      const bool load = accumulate || k0 > 0, last = k0 + kKc >= B.K;
+      const float* after = last && accumulate ? bias : nullptr;
       // Each panel pair's B tiles (32 KiB a K block) stay in L1 across the row blocks.
       for (size_t range = 0; range < count; ++range) {
         const size_t p0 = first + range * every, p1 = p0 + width;
         for (size_t q = p0; q < p1; q += 2) {
           // An odd last panel runs beside itself; that copy's C tiles are dropped.
-          const size_t q1 = q + 1 < p1 ? q + 1 : q;
-          const size_t n0 = std::min(kPanel, B.N - q * kPanel);
-          const size_t n1 = q1 == q ? 0 : std::min(kPanel, B.N - q1 * kPanel);
-          const uint16_t* b0 = B.bf16.data() + q * B.stride + k0 * kPanel;
-          const uint16_t* b1 = B.bf16.data() + q1 * B.stride + k0 * kPanel;
-          // Where sums start (not loaded from C): the panels' bias, read in place, or at N's edge
-          // from a copy padded with zeros (that pair's only: a tile load right after a copy's
-          // stores waits for them, and a copy per pair made S2's GRU 13 % slower than adding the
-          // bias after the sums).
-          const float* init = nullptr;
-          if (bias && !load && (q + 2) * kPanel <= B.N) {
-            init = bias + q * kPanel;
-          } else if (bias && !load) {
-            std::memcpy(edge, bias + q * kPanel, (n0 + n1) * sizeof(float));
-            init = edge;
-          }
-          for (size_t i0 = 0; i0 < mc; i0 += kMr) {
-            const size_t mr = std::min(kMr, mc - i0), rt = mr > 16 ? 2 : 1;
-            float* c = C + (m0 + i0) * ldc + q * kPanel;
-            for (size_t r = 0; r < rt; ++r) {
-              const size_t rows = std::min<size_t>(16, mr - 16 * r);
-              tiles[2 * r].open(c + 16 * r * ldc, ldc, rows, n0, tile_rows, load);
-              tiles[2 * r + 1].open(c + 16 * r * ldc + kPanel, ldc, rows, n1, tile_rows, load);
-            }
-            // The next C block: the next row block, else the next panel pair's first.
-            Ahead ahead;
-            if (stream && i0 + kMr < mc) {
-              ahead = {c + kMr * ldc, std::min(kMr, mc - i0 - kMr), ldc};
-            } else if (stream && q + 2 < p1) {
-              ahead = {C + m0 * ldc + (q + 2) * kPanel, std::min(kMr, mc), ldc};
-            }
-            // This row block's share of the next pair's B (nt * 16 lines a panel).
-            if (stream && q + 2 < p1) {
-              const size_t blocks = (mc + kMr - 1) / kMr, block = i0 / kMr, n = nt * 16;
-              const size_t q2 = q + 2, q3 = q + 3 < p1 ? q + 3 : q2;
-              ahead.b0 = reinterpret_cast<const char*>(B.bf16.data() + q2 * B.stride + k0 * kPanel);
-              ahead.b1 = reinterpret_cast<const char*>(B.bf16.data() + q3 * B.stride + k0 * kPanel);
-              ahead.line0 = block * n / blocks;
-              ahead.lines = (block + 1) * n / blocks - ahead.line0;
-            }
-            // i0 / 16 row tiles precede (tile_rows < 16 only when M is, so i0 = 0).
-            const uint16_t* a0 = abuf + i0 / 16 * lay.tiles;
-            const uint16_t* a1 = rt == 2 ? a0 + lay.tiles : a0;
-            if (rt == 2 && stream) {
-              run_tiles<true, true>(nt, a0, a1, lay, b0, b1, tiles, load, init, ahead);
-            } else if (rt == 2) {
-              run_tiles<true, false>(nt, a0, a1, lay, b0, b1, tiles, load, init, ahead);
-            } else if (stream) {
-              run_tiles<false, true>(nt, a0, a1, lay, b0, b1, tiles, load, init, ahead);
-            } else {
-              run_tiles<false, false>(nt, a0, a1, lay, b0, b1, tiles, load, init, ahead);
-            }
-            for (size_t t = 0; t < 2 * rt; ++t) tiles[t].close();
-            if (last && bias && accumulate) add_bias(mr, n0 + n1, bias + q * kPanel, c, ldc);
-          }
+          const Pair pr(q, p1, B.N);
+          const float* init = load ? nullptr : pair_init(bias, q, pr.n0 + pr.n1, B.N, edge);
+          NextPair next;
+          if (q + 2 < p1)
+            next = {Cm + (q + 2) * kPanel, &B, q + 2, Pair(q + 2, p1, B.N).q1, k0, o.nt};
+          run_pair(o, q, pr.q1, pr.n0, pr.n1, mc, Cm, ldc, load, init, next, tile_rows, tiles,
+                   after);
         }
       }
     }
@@ -335,6 +389,42 @@ RECUR_AMX void gemm_packed_panels_bf16_amx(size_t M, const float* A, size_t lda,
   }
   alignas(64) uint16_t abuf[kMcStack * kKc];
   gemm_rows<kMcStack>(M, A, lda, B, ps, C, ldc, accumulate, bias, abuf);
+}
+
+// C = A1 @ B1 [+ bias] + A2 @ B2 (K1, K2 <= kKc), a panel pair at a time: the first product's
+// row blocks, then the second's on the same C block while it is in cache.
+RECUR_AMX void gemm_sum_bf16_amx(size_t M, const float* A1, size_t lda1, const PackedMatrix& B1,
+                                 const float* A2, size_t lda2, const PackedMatrix& B2,
+                                 const Panels& ps, float* C, size_t ldc, const float* bias) {
+  thread_local std::vector<uint16_t, LineAllocator<uint16_t>> second(kMcHeap * kKc);
+  uint16_t* abuf[2] = {block_buffer(), second.data()};
+  const size_t tile_rows = std::min<size_t>(16, M);
+  const size_t first = ps.p0, width = ps.p1 - ps.p0, count = ps.count, every = ps.every;
+  load_tile_config(tile_rows);
+  CTile tiles[4];
+  alignas(64) float edge[2 * kPanel] = {};
+  for (size_t m0 = 0; m0 < M; m0 += kMcHeap) {
+    const size_t mc = std::min(kMcHeap, M - m0);
+    float* Cm = C + m0 * ldc;
+    const Operand o1 = round_operand(A1 + m0 * lda1, lda1, B1, 0, mc, tile_rows, abuf[0]);
+    const Operand o2 = round_operand(A2 + m0 * lda2, lda2, B2, 0, mc, tile_rows, abuf[1]);
+    for (size_t range = 0; range < count; ++range) {
+      const size_t p0 = first + range * every, p1 = p0 + width;
+      for (size_t q = p0; q < p1; q += 2) {
+        const Pair pr(q, p1, B1.N);
+        const NextPair second_half{Cm + q * kPanel, &B2, q, pr.q1, 0, o2.nt};
+        run_pair(o1, q, pr.q1, pr.n0, pr.n1, mc, Cm, ldc, false,
+                 pair_init(bias, q, pr.n0 + pr.n1, B1.N, edge), second_half, tile_rows, tiles,
+                 nullptr);
+        NextPair next;
+        if (q + 2 < p1)
+          next = {Cm + (q + 2) * kPanel, &B1, q + 2, Pair(q + 2, p1, B1.N).q1, 0, o1.nt};
+        run_pair(o2, q, pr.q1, pr.n0, pr.n1, mc, Cm, ldc, true, nullptr, next, tile_rows, tiles,
+                 nullptr);
+      }
+    }
+  }
+  end_tiles();
 }
 
 }  // namespace recur::kernels::detail

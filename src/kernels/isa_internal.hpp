@@ -30,6 +30,7 @@ GemmPanels gemm_packed_panels_avx512;
 GemmPanels gemm_packed_panels_bf16_dot_avx512;
 // Needs the amx ISA (isa_supported(Isa::amx): the tile state granted).
 GemmPanels gemm_packed_panels_bf16_amx;
+GemmSumPanels gemm_sum_bf16_amx;
 // int8 (gemm_int8.hpp): AVX2's vpmaddubsw form; AVX512-VNNI's vpdpbusd (has_avx512_vnni());
 // AMX-INT8 tiles (has_amx_int8(); a matrix packed without tile padding runs the VNNI form).
 GemmPanels gemm_packed_panels_int8_avx2;

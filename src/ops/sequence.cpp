@@ -195,13 +195,25 @@ void run_tiles(RunTile& run_tile, std::vector<Work>& work, size_t tiles, size_t 
   }
 }
 
-// Runs the time loop around `advance(rows, part, sync, xp_t, xp_stride, states, next, scratch,
-// out)`, which computes the next states of `rows` rows (units `part`; sync: the parts' barrier, or
-// nullptr) and copies each row's h into `out` (when it has a destination); nstates is 1 (h) or 2
-// (h, c); h is the output. splittable: advance can take a part of the units.
+// A step's inputs: its input projections (xp, rows `stride` apart); or, with x set, x's rows (ldx
+// apart), whose projections the step sums into xp itself with its recurrent product.
+struct StepIn {
+  float* xp = nullptr;
+  size_t stride = 0;
+  const float* x = nullptr;
+  size_t ldx = 0;
+};
+
+// Runs the time loop around `advance(rows, part, sync, in, states, next, scratch, out)`, which
+// computes the next states of `rows` rows (units `part`; sync: the parts' barrier, or nullptr)
+// from the step's inputs `in` and copies each row's h into `out` (when it has a destination);
+// nstates is 1 (h) or 2 (h, c); h is the output. splittable: advance can take a part of the units.
+// sums_x: advance takes x's rows (StepIn::x), used where the projections would run a step at a
+// time anyway (ChunkedProjection's one GEMM per step).
 template <class Advance>
 RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const Tensor> init,
-                       const SequenceArgs& a, size_t nstates, bool splittable, Advance advance) {
+                       const SequenceArgs& a, size_t nstates, bool splittable, bool sums_x,
+                       Advance advance) {
   const size_t B = x.dim(0), T = x.dim(1), F = x.dim(2), u = cell.units();
   const size_t n = cell.gates() * u;
   const kernels::PackedWeights& w = detail::CellAccess::packed(cell);
@@ -238,15 +250,24 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
     const kernels::KeepTiles keep;  // the same tile configuration for every step's products
     const size_t b0 = tile * TB, rows = std::min(TB, B - b0);
     const size_t u0 = part.begin, bytes = (std::min(part.end, u) - u0) * sizeof(float);
-    ChunkedProjection xp(w, x.data() + b0 * T * F, rows, T, F, a.go_backwards, chunk,
-                         thread_projections(ChunkedProjection::size(TB, chunk, n)), part);
+    float* projections = thread_projections(ChunkedProjection::size(TB, chunk, n));
+    ChunkedProjection xp(w, x.data() + b0 * T * F, rows, T, F, a.go_backwards, chunk, projections,
+                         part);
+    const bool x_rows = sums_x && rows >= chunk;
     float* st[2] = {res.states[0].data() + b0 * u,
                     nstates > 1 ? res.states[1].data() + b0 * u : nullptr};
     float* next = (sync ? work[0] : wk).next.data();
     float* scratch = (sync ? work[0] : wk).scratch.data();
     float* nx[2] = {next, next + TB * u};
     auto step = [&](size_t s, float* const* cur, float* const* nxt, kernels::RowsOut out) {
-      advance(rows, part, sync, xp.at(s), xp.stride(), cur, nxt, scratch, out);
+      StepIn in;
+      if (x_rows) {
+        const size_t t = a.go_backwards ? T - 1 - s : s;
+        in = {projections, kernels::padded_stride(n), x.data() + (b0 * T + t) * F, T * F};
+      } else {
+        in = {xp.at(s), xp.stride()};
+      }
+      advance(rows, part, sync, in, cur, nxt, scratch, out);
       if (sync) sync->wait();
     };
     // Row r's units of this part in a (rows, u) buffer.
@@ -310,13 +331,19 @@ RnnResult lstm(const LSTMCell& cell, const Tensor& inputs, std::span<const Tenso
                const SequenceArgs& a) {
   check_sequence("lstm", cell, inputs, init, a);
   const auto& cfg = cell.config();
+  const kernels::PackedWeights& w = detail::CellAccess::packed(cell);
   return run_sequence(
       cell, inputs, init, a, 2, kernels::splittable(cfg.activation, cfg.recurrent_activation),
-      [&](size_t rows, kernels::Units part, kernels::SpinBarrier*, float* xp, size_t stride,
-          float* const* st, float* const* nx, float* scratch, kernels::RowsOut out) {
-        kernels::lstm_step(detail::CellAccess::packed(cell), cfg.activation,
-                           cfg.recurrent_activation, rows, xp, stride, st[0], st[1], nx[0], nx[1],
-                           scratch, part, out);
+      kernels::sums_input_product(w),
+      [&](size_t rows, kernels::Units part, kernels::SpinBarrier*, StepIn in, float* const* st,
+          float* const* nx, float* scratch, kernels::RowsOut out) {
+        if (in.x) {
+          kernels::lstm_step_x(w, cfg.activation, cfg.recurrent_activation, rows, in.x, in.ldx,
+                               in.xp, in.stride, st[0], st[1], nx[0], nx[1], part, out);
+        } else {
+          kernels::lstm_step(w, cfg.activation, cfg.recurrent_activation, rows, in.xp, in.stride,
+                             st[0], st[1], nx[0], nx[1], scratch, part, out);
+        }
       });
 }
 
@@ -326,11 +353,12 @@ RnnResult gru(const GRUCell& cell, const Tensor& inputs, std::span<const Tensor>
   const auto& cfg = cell.config();
   return run_sequence(
       cell, inputs, init, a, 1, kernels::splittable(cfg.activation, cfg.recurrent_activation),
-      [&](size_t rows, kernels::Units part, kernels::SpinBarrier* sync, float* xp, size_t stride,
-          float* const* st, float* const* nx, float* scratch, kernels::RowsOut out) {
+      false,
+      [&](size_t rows, kernels::Units part, kernels::SpinBarrier* sync, StepIn in, float* const* st,
+          float* const* nx, float* scratch, kernels::RowsOut out) {
         kernels::gru_step(detail::CellAccess::packed(cell), cfg.reset_after, cfg.activation,
-                          cfg.recurrent_activation, rows, xp, stride, st[0], nx[0], scratch, part,
-                          sync, out);
+                          cfg.recurrent_activation, rows, in.xp, in.stride, st[0], nx[0], scratch,
+                          part, sync, out);
       });
 }
 
@@ -338,12 +366,19 @@ RnnResult simple_rnn(const SimpleRNNCell& cell, const Tensor& inputs, std::span<
                      const SequenceArgs& a) {
   check_sequence("simple_rnn", cell, inputs, init, a);
   const auto& cfg = cell.config();
+  const kernels::PackedWeights& w = detail::CellAccess::packed(cell);
   return run_sequence(
       cell, inputs, init, a, 1, kernels::splittable(cfg.activation, cfg.activation),
-      [&](size_t rows, kernels::Units part, kernels::SpinBarrier*, float* xp, size_t stride,
-          float* const* st, float* const* nx, float* scratch, kernels::RowsOut out) {
-        kernels::simple_rnn_step(detail::CellAccess::packed(cell), cfg.activation, rows, xp, stride,
-                                 st[0], nx[0], scratch, part, out);
+      kernels::sums_input_product(w),
+      [&](size_t rows, kernels::Units part, kernels::SpinBarrier*, StepIn in, float* const* st,
+          float* const* nx, float* scratch, kernels::RowsOut out) {
+        if (in.x) {
+          kernels::simple_rnn_step_x(w, cfg.activation, rows, in.x, in.ldx, st[0], nx[0], part,
+                                     out);
+        } else {
+          kernels::simple_rnn_step(w, cfg.activation, rows, in.xp, in.stride, st[0], nx[0], scratch,
+                                   part, out);
+        }
       });
 }
 
