@@ -43,6 +43,14 @@ static_assert(kKc == kAmxSumMaxK, "gemm_sum_bf16_amx takes each product's K in o
 constexpr size_t kMcStack = 64, kMcHeap = 256;
 constexpr size_t kMr = 32;         // rows per tile block: two A tiles
 constexpr size_t kFetchEvery = 4;  // B lines a streamed block prefetches: one in this many
+// A call of one row block reads each B tile once. Past this many bytes of B it loads them with the
+// streaming hint, so that they do not push out of L1 what the step reads again (its A and C, the
+// states, the gate buffers); at most this many, B itself stays in L1 until the next step, and the
+// hint made it slower. Batch-1 bf16 steps (recur-bench, amx): S1b GRU 4.02-4.19 us against
+// 3.72-3.81 streamed, S1b LSTM at 2 threads 4.15-4.37 against 3.92-4.09, S2 LSTM 1.59-1.60 ms
+// against 1.42-1.49; a 128-unit LSTM step (B 128 KiB) 2.11-2.28 us against 1.67-1.71; a 64-unit
+// one (32 KiB) 0.69-0.75 us against 0.74-0.81 (docs/PERFORMANCE.md).
+constexpr size_t kKeepBBytes = size_t{32} << 10;
 
 // One C tile: in place when whole, else through a staging copy (an edge of M or N).
 struct CTile {
@@ -141,7 +149,7 @@ struct ALayout {
 // compiled apart: even empty, they cost small products 5-10 %.
 template <bool Two, bool Stream>
 RECUR_AMX void run_tiles(size_t nt, const uint16_t* a0, const uint16_t* a1, ALayout lay,
-                         const uint16_t* b0, const uint16_t* b1, CTile* t, bool load,
+                         const uint16_t* b0, const uint16_t* b1, bool stream_b, CTile* t, bool load,
                          const float* init, const Ahead& ahead) {
   if (load) {
     _tile_loadd(0, t[0].ptr(), t[0].stride());
@@ -186,8 +194,13 @@ RECUR_AMX void run_tiles(size_t nt, const uint16_t* a0, const uint16_t* a1, ALay
       }
     }
     load_a<Stream>(a0 + k * lay.step, as, 4);
-    _tile_loadd(6, b0 + k * 16 * 2 * kPanel, 64);
-    _tile_loadd(7, b1 + k * 16 * 2 * kPanel, 64);
+    if (stream_b) {
+      _tile_stream_loadd(6, b0 + k * 16 * 2 * kPanel, 64);
+      _tile_stream_loadd(7, b1 + k * 16 * 2 * kPanel, 64);
+    } else {
+      _tile_loadd(6, b0 + k * 16 * 2 * kPanel, 64);
+      _tile_loadd(7, b1 + k * 16 * 2 * kPanel, 64);
+    }
     _tile_dpbf16ps(0, 4, 6);
     _tile_dpbf16ps(1, 4, 7);
     if constexpr (Two) {
@@ -231,15 +244,17 @@ RECUR_AMX void round_block(const float* A, size_t lda, size_t mc, size_t kc, siz
   }
 }
 
-// The per-thread buffer of kMcHeap rows, on whole cache lines (tile rows across two lines load
-// at a third of the rate).
-uint16_t* block_buffer() {
-  thread_local std::vector<uint16_t, LineAllocator<uint16_t>> buffer(kMcHeap * kKc);
-  return buffer.data();
+// The per-thread buffers of kMcHeap rows (i = 1: a summed product's second operand), on whole
+// cache lines (tile rows across two lines load at a third of the rate).
+uint16_t* block_buffer(size_t i = 0) {
+  thread_local std::vector<uint16_t, LineAllocator<uint16_t>> buffers[2];
+  if (buffers[i].empty()) buffers[i].resize(kMcHeap * kKc);
+  return buffers[i].data();
 }
 
 // One product's operands in a row block: A's K block rounded into abuf (laid out as lay, nt tile
-// steps, streamed or not) and B from its K block's start k0.
+// steps, streamed or not) and B from its K block's start k0 (its tiles streamed or not:
+// kKeepBBytes).
 struct Operand {
   const uint16_t* abuf;
   ALayout lay;
@@ -247,6 +262,7 @@ struct Operand {
   bool stream;
   const PackedMatrix* B;
   size_t k0;
+  bool stream_b;
 };
 
 // The panel pair the row blocks after a pair's start with (B == nullptr: none): its C corner in
@@ -298,14 +314,15 @@ RECUR_AMX inline __attribute__((always_inline)) void run_pair(
     // i0 / 16 row tiles precede (tile_rows < 16 only when M is, so i0 = 0).
     const uint16_t* a0 = o.abuf + i0 / 16 * o.lay.tiles;
     const uint16_t* a1 = rt == 2 ? a0 + o.lay.tiles : a0;
+    const bool sb = o.stream_b;
     if (rt == 2 && o.stream) {
-      run_tiles<true, true>(o.nt, a0, a1, o.lay, b0, b1, tiles, load, init, ahead);
+      run_tiles<true, true>(o.nt, a0, a1, o.lay, b0, b1, sb, tiles, load, init, ahead);
     } else if (rt == 2) {
-      run_tiles<true, false>(o.nt, a0, a1, o.lay, b0, b1, tiles, load, init, ahead);
+      run_tiles<true, false>(o.nt, a0, a1, o.lay, b0, b1, sb, tiles, load, init, ahead);
     } else if (o.stream) {
-      run_tiles<false, true>(o.nt, a0, a1, o.lay, b0, b1, tiles, load, init, ahead);
+      run_tiles<false, true>(o.nt, a0, a1, o.lay, b0, b1, sb, tiles, load, init, ahead);
     } else {
-      run_tiles<false, false>(o.nt, a0, a1, o.lay, b0, b1, tiles, load, init, ahead);
+      run_tiles<false, false>(o.nt, a0, a1, o.lay, b0, b1, sb, tiles, load, init, ahead);
     }
     for (size_t t = 0; t < 2 * rt; ++t) tiles[t].close();
     if (bias_after) add_bias(mr, n0 + n1, bias_after + q * kPanel, c, ldc);
@@ -323,17 +340,17 @@ inline const float* pair_init(const float* bias, size_t q, size_t n, size_t N, f
   return edge;
 }
 
-// The operand of B's K block [k0, k0 + kKc) over rows [0, mc) of A, rounded into abuf.
-RECUR_AMX inline __attribute__((always_inline)) Operand round_operand(const float* A, size_t lda,
-                                                                      const PackedMatrix& B,
-                                                                      size_t k0, size_t mc,
-                                                                      size_t tile_rows,
-                                                                      uint16_t* abuf) {
+// The operand of B's K block [k0, k0 + kKc) over rows [0, mc) of A, rounded into abuf; the call
+// reads `panels` of B's panels.
+RECUR_AMX inline __attribute__((always_inline)) Operand round_operand(
+    const float* A, size_t lda, const PackedMatrix& B, size_t k0, size_t mc, size_t tile_rows,
+    uint16_t* abuf, size_t panels) {
   const size_t kc = std::min(kKc, B.K - k0), nt = (kc + kTk - 1) / kTk;
   const bool stream = nt * kTk == kKc && mc > kMr;
+  const size_t b_bytes = panels * ((B.K + kTk - 1) / kTk) * (kTk * kPanel * sizeof(uint16_t));
   const ALayout lay(nt, tile_rows, stream);
   round_block(A + k0, lda, mc, kc, tile_rows, lay, abuf);
-  return {abuf, lay, nt, stream, &B, k0};
+  return {abuf, lay, nt, stream, &B, k0, mc <= kMr && b_bytes > kKeepBBytes};
 }
 
 // Panel pair q's partner and column counts within [.., p1) of B's N columns.
@@ -362,7 +379,7 @@ RECUR_AMX void gemm_rows(size_t M, const float* A, size_t lda, const PackedMatri
     const size_t mc = std::min(kMc, M - m0);
     float* Cm = C + m0 * ldc;
     for (size_t k0 = 0; k0 < B.K; k0 += kKc) {
-      const Operand o = round_operand(A + m0 * lda, lda, B, k0, mc, tile_rows, abuf);
+      const Operand o = round_operand(A + m0 * lda, lda, B, k0, mc, tile_rows, abuf, width * count);
       const bool load = accumulate || k0 > 0, last = k0 + kKc >= B.K;
       const float* after = last && accumulate ? bias : nullptr;
       // Each panel pair's B tiles (32 KiB a K block) stay in L1 across the row blocks.
@@ -402,8 +419,7 @@ RECUR_AMX void gemm_packed_panels_bf16_amx(size_t M, const float* A, size_t lda,
 RECUR_AMX void gemm_sum_bf16_amx(size_t M, const float* A1, size_t lda1, const PackedMatrix& B1,
                                  const float* A2, size_t lda2, const PackedMatrix& B2,
                                  const Panels& ps, float* C, size_t ldc, const float* bias) {
-  thread_local std::vector<uint16_t, LineAllocator<uint16_t>> second(kMcHeap * kKc);
-  uint16_t* abuf[2] = {block_buffer(), second.data()};
+  uint16_t* abuf[2] = {block_buffer(0), block_buffer(1)};
   const size_t tile_rows = std::min<size_t>(16, M);
   const size_t first = ps.p0, width = ps.p1 - ps.p0, count = ps.count, every = ps.every;
   load_tile_config(tile_rows);
@@ -412,8 +428,10 @@ RECUR_AMX void gemm_sum_bf16_amx(size_t M, const float* A1, size_t lda1, const P
   for (size_t m0 = 0; m0 < M; m0 += kMcHeap) {
     const size_t mc = std::min(kMcHeap, M - m0);
     float* Cm = C + m0 * ldc;
-    const Operand o1 = round_operand(A1 + m0 * lda1, lda1, B1, 0, mc, tile_rows, abuf[0]);
-    const Operand o2 = round_operand(A2 + m0 * lda2, lda2, B2, 0, mc, tile_rows, abuf[1]);
+    const Operand o1 =
+        round_operand(A1 + m0 * lda1, lda1, B1, 0, mc, tile_rows, abuf[0], width * count);
+    const Operand o2 =
+        round_operand(A2 + m0 * lda2, lda2, B2, 0, mc, tile_rows, abuf[1], width * count);
     for (size_t range = 0; range < count; ++range) {
       const size_t p0 = first + range * every, p1 = p0 + width;
       for (size_t q = p0; q < p1; q += 2) {

@@ -251,9 +251,10 @@ RnnResult run_sequence(const GatedCell& cell, const Tensor& x, std::span<const T
     const size_t b0 = tile * TB, rows = std::min(TB, B - b0);
     const size_t u0 = part.begin, bytes = (std::min(part.end, u) - u0) * sizeof(float);
     float* projections = thread_projections(ChunkedProjection::size(TB, chunk, n));
+    // Where the steps take x's rows, xp.at() is never called, so it never projects.
+    const bool x_rows = sums_x && rows >= chunk;
     ChunkedProjection xp(w, x.data() + b0 * T * F, rows, T, F, a.go_backwards, chunk, projections,
                          part);
-    const bool x_rows = sums_x && rows >= chunk;
     float* st[2] = {res.states[0].data() + b0 * u,
                     nstates > 1 ? res.states[1].data() + b0 * u : nullptr};
     float* next = (sync ? work[0] : wk).next.data();
