@@ -28,6 +28,11 @@ namespace {
 Units clamp(Units part, size_t u) { return {part.begin, std::min(part.end, u)}; }
 bool whole(Units part, size_t u) { return part.begin == 0 && part.end >= u; }
 
+// The panels of units `part` in each of `gates` gate blocks of u units.
+Panels unit_panels(Units part, size_t gates, size_t u) {
+  return {part.begin / kPanel, part.end / kPanel, gates, u / kPanel};
+}
+
 // C = [C +] A @ W [+ bias] on the columns of units `part` of each of W's `gates` gate blocks (all
 // of C when part is whole, with gemm_packed's threads). bias: W's columns, or nullptr.
 void gemm_units(size_t M, const float* A, size_t lda, const PackedMatrix& W, size_t gates, size_t u,
@@ -37,8 +42,7 @@ void gemm_units(size_t M, const float* A, size_t lda, const PackedMatrix& W, siz
     return;
   }
   // One call for all gates: A is prepared once.
-  gemm_panels(M, A, lda, W, {part.begin / kPanel, part.end / kPanel, gates, u / kPanel}, C, ldc,
-              accumulate, bias);
+  gemm_panels(M, A, lda, W, unit_panels(part, gates, u), C, ldc, accumulate, bias);
 }
 
 const float* or_null(const std::vector<float>& bias) {
@@ -212,8 +216,7 @@ void sum_products(const PackedWeights& w, size_t gates, size_t B, const float* x
     gemm_packed_sum(B, x, ldx, w.kernel, h, u, w.recurrent, C, ldc, or_null(w.input_bias));
     return;
   }
-  gemm_panels_sum(B, x, ldx, w.kernel, h, u, w.recurrent,
-                  {part.begin / kPanel, part.end / kPanel, gates, u / kPanel}, C, ldc,
+  gemm_panels_sum(B, x, ldx, w.kernel, h, u, w.recurrent, unit_panels(part, gates, u), C, ldc,
                   or_null(w.input_bias));
 }
 }  // namespace

@@ -102,6 +102,14 @@ void panels(GemmPanelsFn fn, size_t M, const float* A, size_t lda, const PackedM
   fn(M, A, lda, B, ps, C, ldc, accumulate, bias);
 }
 
+// The summed kernel fn on ps, with panels()'s guard (sums_in_pairs holds: both K > 0).
+void sum_panels(GemmSumPanels* fn, size_t M, const float* A1, size_t lda1, const PackedMatrix& B1,
+                const float* A2, size_t lda2, const PackedMatrix& B2, const Panels& ps, float* C,
+                size_t ldc, const float* bias) {
+  if (M == 0 || ps.p0 >= ps.p1 || ps.count == 0) return;
+  fn(M, A1, lda1, B1, A2, lda2, B2, ps, C, ldc, bias);
+}
+
 // fn(r0, r1, ps) over a product's work (rows [r0, r1), panels ps): its rows split across the
 // threads when there are many, else its panels, when the product is worth a hand-off; else all of
 // it on the calling thread.
@@ -182,11 +190,10 @@ void gemm_packed_sum(size_t M, const float* A1, size_t lda1, const PackedMatrix&
     gemm_packed(M, A2, lda2, B2, C, ldc, true);
     return;
   }
-  GemmSumPanels* fn = kernel_table().gemm_sum_bf16_amx;
+  GemmSumPanels* fn = kernel_table().gemm_sum_bf16_amx;  // once, on the calling thread
   auto part = [&](size_t r0, size_t r1, const Panels& ps) {
-    if (r1 > r0 && ps.p1 > ps.p0) {
-      fn(r1 - r0, A1 + r0 * lda1, lda1, B1, A2 + r0 * lda2, lda2, B2, ps, C + r0 * ldc, ldc, bias);
-    }
+    sum_panels(fn, r1 - r0, A1 + r0 * lda1, lda1, B1, A2 + r0 * lda2, lda2, B2, ps, C + r0 * ldc,
+               ldc, bias);
   };
   split_product(M, B1.K + B2.K, B1, part);
 }
@@ -200,8 +207,7 @@ void gemm_panels_sum(size_t M, const float* A1, size_t lda1, const PackedMatrix&
     return;
   }
   if (ps.count == 1) ps.p1 = std::min(ps.p1, B1.panels());
-  if (M == 0 || ps.p0 >= ps.p1 || ps.count == 0) return;
-  kernel_table().gemm_sum_bf16_amx(M, A1, lda1, B1, A2, lda2, B2, ps, C, ldc, bias);
+  sum_panels(kernel_table().gemm_sum_bf16_amx, M, A1, lda1, B1, A2, lda2, B2, ps, C, ldc, bias);
 }
 
 namespace detail {

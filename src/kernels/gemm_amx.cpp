@@ -272,6 +272,10 @@ struct NextPair {
   const PackedMatrix* B = nullptr;
   size_t q = 0, q1 = 0, k0 = 0, nt = 0;
 };
+// Operand o's pair (q, q1) over the row block whose C corner is Cm.
+inline NextPair pair_of(const Operand& o, float* Cm, size_t q, size_t q1) {
+  return {Cm + q * kPanel, o.B, q, q1, o.k0, o.nt};
+}
 
 // Panels (q, q1)'s columns (n0, n1 of them) of rows [0, mc) of C (the row block's corner) from
 // operand o, C tiles loaded from C (load), else from `init` (or zero). Streamed row blocks fetch
@@ -362,6 +366,12 @@ struct Pair {
         n1(q1 == q ? 0 : std::min(kPanel, N - q1 * kPanel)) {}
 };
 
+// The pair after pair q within [.., p1) of operand o, or none.
+inline NextPair next_pair(const Operand& o, float* Cm, size_t q, size_t p1) {
+  if (q + 2 >= p1) return {};
+  return pair_of(o, Cm, q + 2, Pair(q + 2, p1, o.B->N).q1);
+}
+
 // The product with A rounded kMc rows at a time into abuf (kMc x kKc).
 template <size_t kMc>
 RECUR_AMX void gemm_rows(size_t M, const float* A, size_t lda, const PackedMatrix& B,
@@ -389,11 +399,8 @@ RECUR_AMX void gemm_rows(size_t M, const float* A, size_t lda, const PackedMatri
           // An odd last panel runs beside itself; that copy's C tiles are dropped.
           const Pair pr(q, p1, B.N);
           const float* init = load ? nullptr : pair_init(bias, q, pr.n0 + pr.n1, B.N, edge);
-          NextPair next;
-          if (q + 2 < p1)
-            next = {Cm + (q + 2) * kPanel, &B, q + 2, Pair(q + 2, p1, B.N).q1, k0, o.nt};
-          run_pair(o, q, pr.q1, pr.n0, pr.n1, mc, Cm, ldc, load, init, next, tile_rows, tiles,
-                   after);
+          run_pair(o, q, pr.q1, pr.n0, pr.n1, mc, Cm, ldc, load, init, next_pair(o, Cm, q, p1),
+                   tile_rows, tiles, after);
         }
       }
     }
@@ -436,15 +443,12 @@ RECUR_AMX void gemm_sum_bf16_amx(size_t M, const float* A1, size_t lda1, const P
       const size_t p0 = first + range * every, p1 = p0 + width;
       for (size_t q = p0; q < p1; q += 2) {
         const Pair pr(q, p1, B1.N);
-        const NextPair second_half{Cm + q * kPanel, &B2, q, pr.q1, 0, o2.nt};
+        // Each product fetches the other's next B: B2's pair during B1's, B1's next during B2's.
         run_pair(o1, q, pr.q1, pr.n0, pr.n1, mc, Cm, ldc, false,
-                 pair_init(bias, q, pr.n0 + pr.n1, B1.N, edge), second_half, tile_rows, tiles,
-                 nullptr);
-        NextPair next;
-        if (q + 2 < p1)
-          next = {Cm + (q + 2) * kPanel, &B1, q + 2, Pair(q + 2, p1, B1.N).q1, 0, o1.nt};
-        run_pair(o2, q, pr.q1, pr.n0, pr.n1, mc, Cm, ldc, true, nullptr, next, tile_rows, tiles,
-                 nullptr);
+                 pair_init(bias, q, pr.n0 + pr.n1, B1.N, edge), pair_of(o2, Cm, q, pr.q1),
+                 tile_rows, tiles, nullptr);
+        run_pair(o2, q, pr.q1, pr.n0, pr.n1, mc, Cm, ldc, true, nullptr, next_pair(o1, Cm, q, p1),
+                 tile_rows, tiles, nullptr);
       }
     }
   }
